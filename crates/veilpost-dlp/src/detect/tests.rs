@@ -1,0 +1,309 @@
+//! Table tests for every detector: the text, and what must (not) be found in it.
+
+use super::*;
+
+fn engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(Engine::new)
+}
+
+/// The highest confidence of `kind` in `text`, if any.
+fn best(text: &str, kind: Kind) -> Option<Confidence> {
+    engine()
+        .findings(text, "body")
+        .iter()
+        .filter(|f| f.kind == kind)
+        .map(|f| f.confidence)
+        .max()
+}
+
+fn verdict(text: &str) -> Verdict {
+    engine().report(text, "body").verdict
+}
+
+use Confidence::{High, Low, Medium};
+
+#[test]
+fn bsn_table() {
+    let cases: &[(&str, Option<Confidence>)] = &[
+        // The four written forms, with a label.
+        ("BSN: 123456782", Some(High)),
+        ("bsn 1234.56.782", Some(High)),
+        ("Burgerservicenummer 123.456.782", Some(High)),
+        ("BSN-nummer: 123 456 782.", Some(High)),
+        ("sofinummer 111222333", Some(High)),
+        ("Het BSN van mevrouw is 123-456-782", Some(High)),
+        // Label after the number.
+        ("123456782 (BSN)", Some(High)),
+        // Weak context: patient, date of birth.
+        ("Patiënt Jansen, 123456782, komt morgen", Some(High)),
+        ("geboren 01-02-1980, nummer 111222333", Some(High)),
+        // No context either way: checksum-valid, medium.
+        ("Het nummer is 123456782.", Some(Medium)),
+        // Negative context.
+        ("Factuurnummer: 123456782", Some(Low)),
+        ("Ordernummer 123456782 is verzonden", Some(Low)),
+        ("Ticket #123456782", Some(Low)),
+        ("Uw bestelling 111222333 is onderweg", Some(Low)),
+        ("KvK 123456782", Some(Low)),
+        ("Klantnummer: 123456782", Some(Low)),
+        // Checksum fails: nothing.
+        ("BSN: 123456789", None),
+        ("BSN: 12345678", None),
+        // Part of a longer number, an amount, a URL or a word.
+        ("rekening 1234567820", None),
+        ("bedrag 123.456.782,00", None),
+        ("totaal € 123.456.782", Some(Low)),
+        ("€123456782", Some(Low)),
+        ("https://example.nl/dossier/123456782/view", Some(Low)),
+        ("code AB123456782", None),
+        ("123456782abc", None),
+        // Phone numbers are not BSNs.
+        ("Bel 06-12345678 of 020 123 4567", None),
+        // Odd layout only next to a label.
+        ("BSN 12 34 56 78 2", Some(High)),
+        ("waarden 12 34 56 78 2", None),
+        // A 9-digit piece inside a run of numbers.
+        ("rij 1 123456782 3 bsn", Some(High)),
+        // Evasion with zero-width and non-breaking spaces.
+        ("BSN: 123\u{200B}456\u{200B}782", Some(High)),
+        ("BSN:\u{00A0}123\u{00A0}456\u{00A0}782", Some(High)),
+        ("BSN: １２３４５６７８２", Some(High)),
+    ];
+    for (text, want) in cases {
+        assert_eq!(best(text, Kind::Bsn), *want, "{text:?}");
+    }
+}
+
+#[test]
+fn iban_table() {
+    let cases: &[(&str, bool)] = &[
+        ("IBAN NL91ABNA0417164300", true),
+        ("rekening NL91 ABNA 0417 1643 00 t.n.v. Jansen", true),
+        ("NL91ABNA0417164300.", true),
+        ("BE68 5390 0754 7034", true),
+        ("DE89 3704 0044 0532 0130 00", true),
+        ("NL91ABNA0417164301", false),
+        ("NL91ABNA04171643000", false),
+        ("XNL91ABNA0417164300", false),
+        ("NL91", false),
+    ];
+    for (text, want) in cases {
+        assert_eq!(best(text, Kind::Iban).is_some(), *want, "{text:?}");
+    }
+    // An IBAN alone does not make mail sensitive.
+    assert_eq!(
+        verdict("Graag betalen op NL91ABNA0417164300."),
+        Verdict::Clean
+    );
+}
+
+#[test]
+fn date_of_birth_table() {
+    let cases: &[(&str, bool)] = &[
+        ("geboren 12-03-1956", true),
+        ("geb. 12/3/56", true),
+        ("Geboortedatum: 1956-03-12", true),
+        ("geboren op 12 maart 1956", true),
+        ("geb. 3 okt. 1949", true),
+        ("Date of birth: March 12, 1956", true),
+        ("DOB 12.03.1956", true),
+        ("geboortedatum: 1e januari 2001", true),
+        // A date without a label is not a date of birth.
+        ("afspraak op 12-03-2026", false),
+        // A label without a date.
+        ("geboren en getogen in Zwolle", false),
+        // Impossible dates.
+        ("geboren 32-13-1956", false),
+    ];
+    for (text, want) in cases {
+        assert_eq!(best(text, Kind::DateOfBirth).is_some(), *want, "{text:?}");
+    }
+}
+
+#[test]
+fn id_document_table() {
+    let cases: &[(&str, bool)] = &[
+        ("paspoortnummer NW1234567", true),
+        ("Paspoort: SPECI2014", true),
+        ("ID-kaart IR98765K1", true),
+        ("documentnummer: XR12C45P8", true),
+        ("rijbewijsnummer 4123456789", true),
+        ("P<NLDDE<BRUIJN<<WILLEKE<LISELOTTE<<<<<<<<<<<", true),
+        // Without a label, a 9-character code is nothing.
+        ("code NW1234567", false),
+        // A label without a number.
+        ("neem uw paspoort mee naar de balie", false),
+        ("paspoort verlopen op 12-12-2026", false),
+    ];
+    for (text, want) in cases {
+        assert_eq!(best(text, Kind::IdDocument).is_some(), *want, "{text:?}");
+    }
+}
+
+#[test]
+fn health_table() {
+    let cases: &[(&str, Option<Confidence>)] = &[
+        (
+            "Mevrouw Jansen, diabetes type 2, gebruikt metformine.",
+            Some(High),
+        ),
+        (
+            "Betreft dhr. P. de Vries: uitslag HbA1c 58 mmol/mol.",
+            Some(High),
+        ),
+        (
+            "Patiënt Bakker is verwezen naar de cardioloog wegens hartfalen.",
+            Some(High),
+        ),
+        (
+            "Graag verwijs ik J.P. van den Berg (geb. 12-03-1956) naar uw polikliniek.",
+            Some(High),
+        ),
+        (
+            "Cliënt El Amrani heeft een psychose doorgemaakt.",
+            Some(High),
+        ),
+        // Only care words and a title: medium.
+        ("Mevrouw Smit heeft een consult gehad.", Some(Medium)),
+        // No person: nothing.
+        ("Diabetes type 2 komt steeds vaker voor bij ouderen.", None),
+        (
+            "Nieuwsbrief: alles over astma en COPD. Schrijf u in voor de cursus!",
+            None,
+        ),
+        // Names of care givers and signatures are not the patient.
+        ("Scholing diabetes door dr. A. Jansen, internist.", None),
+        (
+            "Over diabetes vertellen wij meer tijdens de avond.\n\nMet vriendelijke groet,\n\nmevrouw Jansen",
+            None,
+        ),
+        // A newsletter naming a person: not high.
+        (
+            "Nieuwsbrief: mevrouw Jansen vertelt over diabetes.",
+            Some(Medium),
+        ),
+    ];
+    for (text, want) in cases {
+        assert_eq!(best(text, Kind::Health), *want, "{text:?}");
+    }
+}
+
+#[test]
+fn contact_details_are_low_sensitivity() {
+    let text = "Met vriendelijke groet,\nA. de Vries\nHuisartsenpraktijk De Linde\n\
+                Lindelaan 12, 1234 AB Utrecht\nT 030-1234567 | M 06 12 34 56 78\n\
+                a.devries@praktijkdelinde.nl | +31 30 123 4567";
+    let found = engine().findings(text, "body");
+    let kinds: HashSet<Kind> = found.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&Kind::Phone), "{found:?}");
+    assert!(kinds.contains(&Kind::EmailAddress), "{found:?}");
+    assert!(kinds.contains(&Kind::PostalAddress), "{found:?}");
+    assert!(!kinds.contains(&Kind::Bsn), "{found:?}");
+    assert_eq!(verdict(text), Verdict::Clean);
+}
+
+#[test]
+fn excerpts_are_masked() {
+    let found = engine().findings(
+        "BSN 123456782, IBAN NL91ABNA0417164300, geb. 12-03-1956, paspoort NW1234567, j.jansen@example.nl",
+        "body",
+    );
+    for f in &found {
+        for secret in [
+            "123456782",
+            "NL91ABNA0417164300",
+            "0417",
+            "12-03",
+            "NW1234567",
+            "jansen@",
+        ] {
+            assert!(!f.excerpt.contains(secret), "{f:?} shows {secret}");
+        }
+    }
+    assert_eq!(found.len(), 5, "{found:?}");
+}
+
+#[test]
+fn verdict_rules() {
+    assert_eq!(verdict("BSN: 123456782"), Verdict::Sensitive);
+    assert_eq!(verdict("Het nummer is 123456782."), Verdict::Sensitive);
+    assert_eq!(verdict("Factuurnummer 123456782"), Verdict::Clean);
+    assert_eq!(
+        verdict("Mevrouw Jansen heeft diabetes."),
+        Verdict::Sensitive
+    );
+    assert_eq!(verdict("paspoortnummer NW1234567"), Verdict::Sensitive);
+    // One date of birth alone is not enough; two people's are.
+    assert_eq!(verdict("geboren 12-03-1956"), Verdict::Clean);
+    assert_eq!(
+        verdict("Jansen, geb. 12-03-1956\nPietersen, geb. 01-07-1961"),
+        Verdict::Sensitive
+    );
+}
+
+#[test]
+fn subject_lends_persons_to_body() {
+    let mut out = Collector::new(100);
+    let carry = engine().scan_segment("Verwijzing mevrouw Jansen", "subject", &mut out, None);
+    engine().scan_segment("Zij heeft diabetes.", "body", &mut out, Some(&carry));
+    let report = out.finish();
+    assert_eq!(report.verdict, Verdict::Sensitive, "{report:?}");
+}
+
+#[test]
+fn findings_are_deduplicated() {
+    let found = engine().findings("BSN 123456782 en nogmaals BSN 123456782", "body");
+    assert_eq!(found.len(), 1);
+}
+
+#[test]
+fn collector_cap_keeps_the_strongest() {
+    let mut out = Collector::new(2);
+    out.add(Kind::Phone, "body", Medium, "1", "a".into());
+    out.add(Kind::Phone, "body", Medium, "2", "b".into());
+    out.add(Kind::Bsn, "body", High, "3", "c".into());
+    let report = out.finish();
+    assert_eq!(report.findings.len(), 2);
+    assert!(report.findings.iter().any(|f| f.kind == Kind::Bsn));
+    assert_eq!(report.verdict, Verdict::Sensitive);
+}
+
+#[test]
+fn next_digit_finds_the_first_digit() {
+    let text = b"abcdefgh ijklmn7 op 3 \xff\xfe 9";
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(k) = next_digit(text, i) {
+        found.push(k);
+        i = k + 1;
+    }
+    let want: Vec<usize> = (0..text.len())
+        .filter(|&k| text[k].is_ascii_digit())
+        .collect();
+    assert_eq!(found, want);
+    // Bytes just above and below the digits.
+    assert_eq!(next_digit(b"////:::://::", 0), None);
+}
+
+#[test]
+fn hostile_text_does_not_panic() {
+    let long_digits = "1 ".repeat(100_000);
+    let long_at = "@".repeat(10_000);
+    let mixed = "NL9".repeat(10_000);
+    for text in [
+        "",
+        "€",
+        "\u{200B}",
+        long_digits.as_str(),
+        long_at.as_str(),
+        mixed.as_str(),
+        "geb.",
+        "paspoort",
+        "P<NLD",
+        "mevrouw",
+        "diabetes mevrouw",
+    ] {
+        let _ = engine().report(text, "body");
+    }
+}
