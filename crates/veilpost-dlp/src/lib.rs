@@ -149,3 +149,50 @@ impl extract::Sink for Detecting<'_> {
         self.out.uninspectable(location, reason);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A clock that jumps a minute every time it is read.
+    #[derive(Debug)]
+    struct Jumping(Mutex<Instant>);
+
+    impl Clock for Jumping {
+        fn now(&self) -> Instant {
+            let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            *t += Duration::from_secs(60);
+            *t
+        }
+    }
+
+    #[test]
+    fn time_limit_fails_closed() {
+        let scanner = Scanner::new().with_clock(Arc::new(Jumping(Mutex::new(Instant::now()))));
+        let report = scanner.scan_message(b"From: a@b.nl\r\nSubject: x\r\n\r\nhallo\r\n");
+        assert_eq!(report.verdict, Verdict::Sensitive);
+        assert!(
+            report.findings[0].excerpt.contains("time limit"),
+            "{report:?}"
+        );
+    }
+
+    #[test]
+    fn byte_limit_fails_closed() {
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
+        let report = Scanner::new()
+            .with_limits(limits)
+            .scan_file(b"gewone tekst zonder nummers", "a.txt");
+        assert_eq!(report.verdict, Verdict::Sensitive);
+        assert!(
+            report.findings[0].excerpt.contains("size limit"),
+            "{report:?}"
+        );
+    }
+}

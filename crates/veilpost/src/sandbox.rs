@@ -337,4 +337,69 @@ mod tests {
         assert!(read_response(&mut &b"XXXX\0"[..]).is_err());
         assert!(read_response(&mut &b"VPDF\x02\xff\xff\xff\xff"[..]).is_err());
     }
+
+    /// A stand-in worker: a shell script that misbehaves in a chosen way.
+    fn fake_worker(name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("veilpost-{name}-{}", std::process::id()));
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    }
+
+    /// Extract, retrying while the fresh script is "text file busy" (another test thread
+    /// forked while it was open for writing).
+    fn extract(sandbox: &SandboxedPdf) -> PdfOutcome {
+        for _ in 0..50 {
+            match sandbox.extract(b"%PDF-1.4") {
+                PdfOutcome::Unreadable(why) if why.contains("os error 26") => {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+        panic!("script stayed busy");
+    }
+
+    fn limits(timeout_ms: u64) -> SandboxLimits {
+        SandboxLimits {
+            timeout: Duration::from_millis(timeout_ms),
+            ..SandboxLimits::default()
+        }
+    }
+
+    #[test]
+    fn a_crashing_worker_is_reported_not_fatal() {
+        let exe = fake_worker("crash", "exit 3");
+        let sandbox = SandboxedPdf::new(exe.clone(), limits(5000));
+        for _ in 0..2 {
+            match extract(&sandbox) {
+                PdfOutcome::Unreadable(why) => assert!(why.contains("PDF extractor"), "{why}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let _ = std::fs::remove_file(exe);
+    }
+
+    #[test]
+    fn a_hanging_worker_is_killed_at_the_timeout() {
+        let exe = fake_worker("hang", "exec sleep 30");
+        let sandbox = SandboxedPdf::new(exe.clone(), limits(300));
+        let start = std::time::Instant::now();
+        match extract(&sandbox) {
+            PdfOutcome::Unreadable(why) => assert!(why.contains("longer than"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(10));
+        let _ = std::fs::remove_file(exe);
+    }
+
+    #[test]
+    fn a_missing_worker_is_reported() {
+        let sandbox = SandboxedPdf::new(PathBuf::from("/nonexistent/veilpost"), limits(1000));
+        match sandbox.extract(b"%PDF-1.4") {
+            PdfOutcome::Unreadable(why) => assert!(why.contains("sandbox unavailable"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }

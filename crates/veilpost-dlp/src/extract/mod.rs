@@ -145,9 +145,10 @@ impl<'a, S: Sink> Walker<'a, S> {
         if !self.charge("body", raw.len() as u64) {
             return;
         }
-        match MessageParser::default().parse(raw) {
-            Some(msg) => self.parsed_message(&msg, None, 0),
-            None => self.document(raw, "body", None, None, 0),
+        match parse_message(raw) {
+            Ok(Some(msg)) => self.parsed_message(&msg, None, 0),
+            Ok(None) => self.document(raw, "body", None, None, 0),
+            Err(why) => self.sink.uninspectable("body", &why),
         }
     }
 
@@ -211,13 +212,19 @@ impl<'a, S: Sink> Walker<'a, S> {
             TextRole::Subject,
         );
         // Depth-first over the MIME tree with an explicit stack: no recursion on nesting.
+        // Each part is visited once: a malformed message can make a multipart list one of
+        // its ancestors as a child, and following that would explode.
         let mut leaves = Vec::new();
+        let mut visited = vec![false; msg.parts.len()];
         let mut stack = vec![(0u32, 0usize)];
         let mut too_deep = false;
         while let Some((id, level)) = stack.pop() {
             let Some(part) = msg.parts.get(id as usize) else {
                 continue;
             };
+            if std::mem::replace(&mut visited[id as usize], true) {
+                continue;
+            }
             match &part.body {
                 PartType::Multipart(children) => {
                     if level >= self.limits.max_mime_nesting {
@@ -298,9 +305,10 @@ impl<'a, S: Sink> Walker<'a, S> {
         if !self.enter(location, depth) {
             return;
         }
-        match MessageParser::default().parse(raw) {
-            Some(msg) => self.parsed_message(&msg, Some(location), depth),
-            None => self.text_document(raw, location, Format::Text),
+        match parse_message(raw) {
+            Ok(Some(msg)) => self.parsed_message(&msg, Some(location), depth),
+            Ok(None) => self.text_document(raw, location, Format::Text),
+            Err(why) => self.sink.uninspectable(location, &why),
         }
     }
 
@@ -640,6 +648,13 @@ impl<'a, S: Sink> Walker<'a, S> {
         }
         Some(out)
     }
+}
+
+/// Parse a message, containing a parser panic: mail-parser promises not to panic, but its
+/// debug assertions fire on some malformed multiparts (tests/fixtures/hostile).
+fn parse_message(raw: &[u8]) -> Result<Option<Message<'_>>, String> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .map_err(|_| "malformed MIME structure (the parser gave up)".to_string())
 }
 
 /// A display name for a MIME part: its file name, or `part-N`.
