@@ -2,6 +2,7 @@
 
 mod corpus;
 mod hostile;
+mod office;
 mod scan;
 
 use std::path::{Path, PathBuf};
