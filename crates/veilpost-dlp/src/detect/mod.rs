@@ -679,6 +679,11 @@ impl Engine {
         mut persons: Vec<Person>,
     ) -> Vec<Person> {
         let signature = |pos: usize| in_zones(signatures, pos);
+        // "mevrouw Jansen, diëtist": a profession right after the name is a care giver's.
+        let profession_after = |end: usize| {
+            hits.iter()
+                .any(|h| h.class == Class::Professional && h.start >= end && h.start - end <= 20)
+        };
         for h in hits {
             let strength = match h.class {
                 Class::Title => PersonStrength::Titled,
@@ -693,6 +698,9 @@ impl Engine {
                 continue;
             }
             let Some(sur) = c.name("sur") else { continue };
+            if strength == PersonStrength::Titled && profession_after(h.end + sur.end()) {
+                continue;
+            }
             let name = format!("{} {}", &text[h.start..h.end], sur.as_str());
             persons.push(Person {
                 pos: Some(h.start),
@@ -734,7 +742,7 @@ impl Engine {
             let by_professional = hits
                 .iter()
                 .any(|h| h.class == Class::Professional && h.end <= start && start - h.end <= 12);
-            if by_professional || signature(start) {
+            if by_professional || signature(start) || profession_after(sur.end()) {
                 continue;
             }
             let name = &text[start..sur.end()];

@@ -178,6 +178,15 @@ fn health_table() {
             "Over diabetes vertellen wij meer tijdens de avond.\n\nMet vriendelijke groet,\n\nmevrouw Jansen",
             None,
         ),
+        // A care giver named with her profession.
+        (
+            "Mevrouw Jansen, diëtist, vertelt u alles over diabetes.",
+            None,
+        ),
+        (
+            "Op de avond spreekt A. de Vries, internist, over hartfalen.",
+            None,
+        ),
         // A newsletter naming a person: not high.
         (
             "Nieuwsbrief: mevrouw Jansen vertelt over diabetes.",
