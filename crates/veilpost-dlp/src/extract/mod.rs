@@ -157,6 +157,12 @@ impl<'a, S: Sink> Walker<'a, S> {
         if !self.charge(location, raw.len() as u64) {
             return;
         }
+        // A file that says it is a document but is empty is a broken document.
+        if raw.iter().all(u8::is_ascii_whitespace) && expects_binary(name, None) {
+            self.sink
+                .uninspectable(location, "empty file where a document was expected");
+            return;
+        }
         self.document(raw, location, name, None, 0);
     }
 
@@ -338,12 +344,8 @@ impl<'a, S: Sink> Walker<'a, S> {
     ) {
         let format = sniff(raw, name, content_type);
         match format {
-            Format::Empty => {
-                if expects_binary(name, content_type) {
-                    self.sink
-                        .uninspectable(location, "empty file where a document was expected");
-                }
-            }
+            // An empty part holds nothing to leak (garbled multiparts produce them).
+            Format::Empty => {}
             Format::Media => {}
             Format::Text | Format::Csv | Format::Html => {
                 self.text_document(raw, location, format);
@@ -677,6 +679,7 @@ fn is_message_type(content_type: Option<&str>) -> bool {
 
 /// Names and types that promise a binary document: an empty one is a broken one.
 fn expects_binary(name: Option<&str>, content_type: Option<&str>) -> bool {
+    // `content_type` is kept for callers that know one.
     let ext = name
         .and_then(|n| n.rsplit_once('.'))
         .map(|(_, e)| e.to_ascii_lowercase());
@@ -761,6 +764,8 @@ fn is_media(raw: &[u8]) -> bool {
         || (raw.starts_with(b"RIFF")
             && raw.len() > 12
             && matches!(&raw[8..12], b"WEBP" | b"WAVE" | b"AVI "))
+        // BMP: "BM", the file size, then four reserved zero bytes.
+        || (raw.starts_with(b"BM") && raw.len() > 14 && raw[6..10] == [0, 0, 0, 0])
 }
 
 /// Mostly printable text (UTF-8, UTF-16 with BOM, or a single-byte charset)?

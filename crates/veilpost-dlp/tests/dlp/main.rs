@@ -2,6 +2,7 @@
 //! over mutated documents.
 
 mod golden;
+mod mime_suite;
 mod mutations;
 
 use std::path::{Path, PathBuf};

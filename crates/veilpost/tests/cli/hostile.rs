@@ -223,9 +223,12 @@ fn empty_files() {
     let (_dir, path) = temp_file("leeg.eml", b"");
     let r = scan(&path);
     assert_eq!(r["verdict"], "clean", "an empty message holds nothing: {r}");
+    // A file that claims to be a PDF but is empty is a broken document.
     let (_dir, path) = temp_file("leeg.pdf", b"");
     let r = scan(&path);
     assert_uninspectable(&r, "empty file");
+    let (_dir, path) = temp_file("leeg.txt", b"");
+    assert_eq!(scan(&path)["verdict"], "clean");
 }
 
 /// A one-page PDF showing `text` with the standard Helvetica font.
