@@ -1,0 +1,533 @@
+//! An authoritative DNS server in process, for tests: zones from fixtures, on
+//! `127.0.0.1:0` over UDP and TCP, with the failures real DNS produces.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use veilpost_dns::testserver::{TestDnsServer, Zone};
+//!
+//! let zone = Zone::parse(
+//!     "example.nl.  TXT  \"v=spf1 -all\"\n\
+//!      slow.example.nl.  TIMEOUT\n",
+//! )
+//! .expect("zone");
+//! let server = TestDnsServer::start(zone).await?;
+//! let resolver = veilpost_dns::resolver(&server.config()).expect("resolver");
+//! let txt = resolver.txt_lookup("example.nl.").await.expect("answer");
+//! assert_eq!(txt.answers().len(), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! Zone fixture lines are `NAME TYPE DATA`: `A`, `AAAA`, `MX PREF HOST`, `TXT "..." ...`
+//! (one record; several quoted strings are concatenated, long strings are split into
+//! 255-byte pieces), `SPF` (served as TXT when the name has no TXT, as the openspf suite
+//! drivers do), `PTR`, `CNAME`, `NS`, and two behaviours: `TIMEOUT` (never answer) and
+//! `SERVFAIL`. `#` starts a comment.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, TXT};
+use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
+use hickory_server::Server;
+use hickory_server::net::runtime::Time;
+use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponseBuilder;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+use crate::DnsConfig;
+
+const TTL: u32 = 300;
+
+/// What a name does when asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Timeout,
+    ServFail,
+}
+
+/// DNS data to serve.
+#[derive(Debug, Default, Clone)]
+pub struct Zone {
+    records: HashMap<(LowerName, RecordType), Vec<Record>>,
+    /// Legacy SPF (type 99) data, served as TXT where a name has none.
+    spf: HashMap<LowerName, Vec<String>>,
+    names: HashSet<LowerName>,
+    behaviours: HashMap<LowerName, Behaviour>,
+}
+
+/// A zone fixture line that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("zone line {line}: {message}")]
+pub struct ZoneError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn name(text: &str) -> Result<Name, String> {
+    let mut n = Name::from_str_relaxed(text).map_err(|e| format!("bad name {text:?}: {e}"))?;
+    n.set_fqdn(true);
+    Ok(n)
+}
+
+impl Zone {
+    /// An empty zone.
+    pub fn new() -> Zone {
+        Zone::default()
+    }
+
+    fn insert(&mut self, owner: Name, data: RData) {
+        let key = LowerName::new(&owner);
+        self.mark(&owner);
+        self.records
+            .entry((key, data.record_type()))
+            .or_default()
+            .push(Record::from_rdata(owner, TTL, data));
+    }
+
+    /// The name and its ancestors exist (empty non-terminals answer NODATA, not NXDOMAIN).
+    fn mark(&mut self, owner: &Name) {
+        let mut n = owner.clone();
+        loop {
+            self.names.insert(LowerName::new(&n));
+            if n.is_root() {
+                break;
+            }
+            n = n.base_name();
+        }
+    }
+
+    /// Add a TXT record made of `strings` (each split into 255-byte pieces).
+    pub fn txt(&mut self, owner: &str, strings: &[&str]) -> Result<&mut Self, String> {
+        let mut pieces = Vec::new();
+        for s in strings {
+            let bytes = s.as_bytes();
+            if bytes.is_empty() {
+                pieces.push(Box::<[u8]>::from(&[][..]));
+            }
+            for chunk in bytes.chunks(255) {
+                pieces.push(Box::<[u8]>::from(chunk));
+            }
+        }
+        let data = RData::TXT(TXT::from_bytes(pieces.iter().map(|p| &p[..]).collect()));
+        self.insert(name(owner)?, data);
+        Ok(self)
+    }
+
+    /// Add an A or AAAA record.
+    pub fn ip(&mut self, owner: &str, ip: IpAddr) -> Result<&mut Self, String> {
+        let data = match ip {
+            IpAddr::V4(v4) => RData::A(A(v4)),
+            IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+        };
+        self.insert(name(owner)?, data);
+        Ok(self)
+    }
+
+    /// Add an MX record.
+    pub fn mx(&mut self, owner: &str, preference: u16, host: &str) -> Result<&mut Self, String> {
+        self.insert(name(owner)?, RData::MX(MX::new(preference, name(host)?)));
+        Ok(self)
+    }
+
+    /// Make `owner` time out (no answer at all).
+    pub fn timeout(&mut self, owner: &str) -> Result<&mut Self, String> {
+        let n = name(owner)?;
+        self.behaviours
+            .insert(LowerName::new(&n), Behaviour::Timeout);
+        Ok(self)
+    }
+
+    /// Make `owner` answer SERVFAIL.
+    pub fn servfail(&mut self, owner: &str) -> Result<&mut Self, String> {
+        let n = name(owner)?;
+        self.behaviours
+            .insert(LowerName::new(&n), Behaviour::ServFail);
+        Ok(self)
+    }
+
+    /// Add a record from its type and presentation data (see the module docs).
+    pub fn record(&mut self, owner: &str, rtype: &str, data: &str) -> Result<&mut Self, String> {
+        match rtype.to_ascii_uppercase().as_str() {
+            "A" | "AAAA" => {
+                let ip = IpAddr::from_str(data.trim()).map_err(|e| format!("bad IP {data:?}: {e}"))?;
+                self.ip(owner, ip)
+            }
+            "MX" => {
+                let (pref, host) = data
+                    .trim()
+                    .split_once(char::is_whitespace)
+                    .ok_or_else(|| format!("MX needs PREF HOST: {data:?}"))?;
+                let pref = pref.parse().map_err(|_| format!("bad MX preference {pref:?}"))?;
+                self.mx(owner, pref, host.trim())
+            }
+            "TXT" => {
+                let strings = quoted_strings(data)?;
+                let refs: Vec<&str> = strings.iter().map(String::as_str).collect();
+                self.txt(owner, &refs)
+            }
+            "SPF" => {
+                let strings = quoted_strings(data)?;
+                let n = name(owner)?;
+                self.mark(&n);
+                self.spf
+                    .entry(LowerName::new(&n))
+                    .or_default()
+                    .push(strings.concat());
+                Ok(self)
+            }
+            "PTR" => {
+                self.insert(name(owner)?, RData::PTR(PTR(name(data.trim())?)));
+                Ok(self)
+            }
+            "CNAME" => {
+                self.insert(name(owner)?, RData::CNAME(CNAME(name(data.trim())?)));
+                Ok(self)
+            }
+            "NS" => {
+                self.insert(name(owner)?, RData::NS(NS(name(data.trim())?)));
+                Ok(self)
+            }
+            "TIMEOUT" => self.timeout(owner),
+            "SERVFAIL" => self.servfail(owner),
+            other => Err(format!("unsupported record type {other}")),
+        }
+    }
+
+    /// Parse a zone fixture (see the module docs).
+    pub fn parse(text: &str) -> Result<Zone, ZoneError> {
+        let mut zone = Zone::new();
+        for (i, raw) in text.lines().enumerate() {
+            let line = strip_comment(raw).trim();
+            if line.is_empty() {
+                continue;
+            }
+            let err = |message: String| ZoneError {
+                line: i + 1,
+                message,
+            };
+            let mut parts = line.splitn(3, char::is_whitespace);
+            let owner = parts.next().unwrap_or_default();
+            let rest = parts.collect::<Vec<_>>().join(" ");
+            let rest = rest.trim_start();
+            let (rtype, data) = rest
+                .split_once(char::is_whitespace)
+                .unwrap_or((rest, ""));
+            if rtype.is_empty() {
+                return Err(err(format!("missing record type in {line:?}")));
+            }
+            zone.record(owner, rtype, data.trim()).map_err(err)?;
+        }
+        Ok(zone)
+    }
+
+    /// The answer to one question.
+    fn answer(&self, qname: &LowerName, qtype: RecordType) -> Answer {
+        if let Some(b) = self.behaviours.get(qname) {
+            return match b {
+                Behaviour::Timeout => Answer::Silence,
+                Behaviour::ServFail => Answer::Code(ResponseCode::ServFail),
+            };
+        }
+        let mut records = Vec::new();
+        let mut current = qname.clone();
+        // Follow CNAMEs inside the zone, a few steps at most.
+        for _ in 0..8 {
+            if qtype != RecordType::CNAME
+                && let Some(cname) = self.records.get(&(current.clone(), RecordType::CNAME))
+            {
+                records.extend(cname.iter().cloned());
+                if let Some(RData::CNAME(target)) = cname.first().map(|r| &r.data) {
+                    current = LowerName::new(&target.0);
+                    continue;
+                }
+            }
+            break;
+        }
+        if let Some(found) = self.records.get(&(current.clone(), qtype)) {
+            records.extend(found.iter().cloned());
+        } else if qtype == RecordType::TXT
+            && let Some(spf) = self.spf.get(&current)
+        {
+            for value in spf {
+                let data = RData::TXT(TXT::from_bytes(value.as_bytes().chunks(255).collect()));
+                records.push(Record::from_rdata(Name::from(current.clone()), TTL, data));
+            }
+        }
+        if records.is_empty() && !self.names.contains(qname) {
+            return Answer::Code(ResponseCode::NXDomain);
+        }
+        Answer::Records(records)
+    }
+}
+
+enum Answer {
+    Silence,
+    Code(ResponseCode),
+    Records(Vec<Record>),
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut in_quote = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => in_quote = !in_quote,
+            '#' if !in_quote => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+/// `"a" "b"` -> `["a", "b"]`; an unquoted value is one string. `\"` and `\\` escape.
+fn quoted_strings(data: &str) -> Result<Vec<String>, String> {
+    let data = data.trim();
+    if !data.starts_with('"') {
+        return Ok(vec![data.to_string()]);
+    }
+    let mut out = Vec::new();
+    let mut chars = data.chars();
+    loop {
+        match chars.next() {
+            None => break,
+            Some(c) if c.is_whitespace() => continue,
+            Some('"') => {
+                let mut s = String::new();
+                loop {
+                    match chars.next() {
+                        None => return Err(format!("unterminated string in {data:?}")),
+                        Some('"') => break,
+                        Some('\\') => s.push(chars.next().unwrap_or('\\')),
+                        Some(c) => s.push(c),
+                    }
+                }
+                out.push(s);
+            }
+            Some(c) => return Err(format!("unexpected {c:?} in {data:?}")),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug)]
+struct Handler(Arc<Zone>);
+
+#[async_trait::async_trait]
+impl RequestHandler for Handler {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response_handle: R,
+    ) -> ResponseInfo {
+        let metadata = Metadata::response_from_request(&request.metadata);
+        let fallback = |code: ResponseCode| {
+            let mut m = metadata;
+            m.response_code = code;
+            ResponseInfo::from(Header {
+                metadata: m,
+                counts: HeaderCounts::default(),
+            })
+        };
+        let Ok(info) = request.request_info() else {
+            let response = MessageResponseBuilder::from_message_request(request)
+                .error_msg(&request.metadata, ResponseCode::FormErr);
+            return response_handle
+                .send_response(response)
+                .await
+                .unwrap_or_else(|_| fallback(ResponseCode::FormErr));
+        };
+        let qname = info.query.name().clone();
+        let qtype = info.query.query_type();
+        match self.0.answer(&qname, qtype) {
+            Answer::Silence => fallback(ResponseCode::ServFail),
+            Answer::Code(code) => {
+                let response = MessageResponseBuilder::from_message_request(request)
+                    .error_msg(&request.metadata, code);
+                response_handle
+                    .send_response(response)
+                    .await
+                    .unwrap_or_else(|_| fallback(code))
+            }
+            Answer::Records(records) => {
+                let mut m = metadata;
+                m.authoritative = true;
+                m.response_code = ResponseCode::NoError;
+                let response = MessageResponseBuilder::from_message_request(request).build(
+                    m,
+                    records.iter(),
+                    std::iter::empty(),
+                    std::iter::empty(),
+                    std::iter::empty(),
+                );
+                response_handle
+                    .send_response(response)
+                    .await
+                    .unwrap_or_else(|_| fallback(ResponseCode::ServFail))
+            }
+        }
+    }
+}
+
+/// A running test server. Dropping it stops it.
+#[derive(Debug)]
+pub struct TestDnsServer {
+    addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl TestDnsServer {
+    /// Serve `zone` on an ephemeral port of 127.0.0.1 (the same port for UDP and TCP).
+    pub async fn start(zone: Zone) -> std::io::Result<TestDnsServer> {
+        // Find a port free for both protocols.
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await?;
+            let addr = udp.local_addr()?;
+            match TcpListener::bind(addr).await {
+                Ok(tcp) => break (udp, tcp),
+                Err(_) => continue,
+            }
+        };
+        let addr = udp.local_addr()?;
+        let mut server = Server::new(Handler(Arc::new(zone)));
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);
+        let task = tokio::spawn(async move {
+            let _ = server.block_until_done().await;
+        });
+        Ok(TestDnsServer { addr, task })
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A resolver configuration that asks only this server, with a short timeout (the
+    /// zone's `TIMEOUT` names then fail within a second).
+    pub fn config(&self) -> DnsConfig {
+        DnsConfig {
+            nameservers: vec![self.addr],
+            timeout: Duration::from_millis(500),
+            attempts: 1,
+            cache_size: 1024,
+        }
+    }
+}
+
+impl Drop for TestDnsServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_resolver::net::NetError;
+
+    const ZONE: &str = r#"
+        # A small zone with every supported kind of record.
+        example.nl.        A      192.0.2.1
+        example.nl.        AAAA   2001:db8::1
+        example.nl.        MX     10 mx.example.nl.
+        example.nl.        TXT    "v=spf1 " "ip4:192.0.2.0/24 -all"
+        legacy.example.nl. SPF    "v=spf1 -all"
+        www.example.nl.    CNAME  example.nl.
+        1.2.0.192.in-addr.arpa. PTR example.nl.
+        x._domainkey.example.nl. TXT "v=DKIM1; p=abc # not a comment"
+        slow.example.nl.   TIMEOUT
+        broken.example.nl. SERVFAIL
+    "#;
+
+    async fn server() -> (TestDnsServer, crate::TokioResolver) {
+        let zone = Zone::parse(ZONE).expect("zone parses");
+        let server = TestDnsServer::start(zone).await.expect("server starts");
+        let resolver = crate::resolver(&server.config()).expect("resolver");
+        (server, resolver)
+    }
+
+    fn txt_strings(lookup: &hickory_resolver::lookup::Lookup) -> Vec<String> {
+        lookup
+            .answers()
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(t) => Some(
+                    t.txt_data
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn answers_records() {
+        let (_server, r) = server().await;
+        let txt = r.txt_lookup("example.nl.").await.expect("txt");
+        assert_eq!(txt_strings(&txt), ["v=spf1 ip4:192.0.2.0/24 -all"]);
+        let spf = r.txt_lookup("legacy.example.nl.").await.expect("spf as txt");
+        assert_eq!(txt_strings(&spf), ["v=spf1 -all"]);
+        let mx = r.mx_lookup("example.nl.").await.expect("mx");
+        assert_eq!(mx.answers().len(), 1);
+        let ips = r.lookup_ip("www.example.nl.").await.expect("cname to a");
+        assert!(ips.iter().any(|ip| ip == IpAddr::from([192, 0, 2, 1])));
+        let ptr = r
+            .reverse_lookup(IpAddr::from([192, 0, 2, 1]))
+            .await
+            .expect("ptr");
+        assert_eq!(ptr.answers().len(), 1);
+        let key = r.txt_lookup("x._domainkey.example.nl.").await.expect("dkim");
+        assert_eq!(txt_strings(&key), ["v=DKIM1; p=abc # not a comment"]);
+    }
+
+    #[tokio::test]
+    async fn negative_answers() {
+        let (_server, r) = server().await;
+        let nx = r.txt_lookup("nothere.example.nl.").await.expect_err("nxdomain");
+        assert!(nx.is_nx_domain(), "{nx:?}");
+        // The name exists, the type does not: NODATA, not NXDOMAIN.
+        let nodata = r.txt_lookup("www2.example.nl.").await.expect_err("nx");
+        assert!(nodata.is_nx_domain());
+        let nodata = r.mx_lookup("legacy.example.nl.").await.expect_err("nodata");
+        assert!(nodata.is_no_records_found() && !nodata.is_nx_domain(), "{nodata:?}");
+    }
+
+    #[tokio::test]
+    async fn failures_are_errors_within_the_timeout() {
+        let (_server, r) = server().await;
+        let start = std::time::Instant::now();
+        let slow: NetError = r.txt_lookup("slow.example.nl.").await.expect_err("timeout");
+        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(!slow.is_nx_domain(), "{slow:?}");
+        let broken = r.txt_lookup("broken.example.nl.").await.expect_err("servfail");
+        assert!(!broken.is_nx_domain() && !broken.is_no_records_found(), "{broken:?}");
+    }
+
+    #[tokio::test]
+    async fn a_64_kilobyte_txt_record_comes_over_tcp() {
+        let big = "x".repeat(60_000);
+        let mut zone = Zone::new();
+        zone.txt("big.example.nl.", &[&big]).expect("txt");
+        let server = TestDnsServer::start(zone).await.expect("server");
+        let r = crate::resolver(&server.config()).expect("resolver");
+        let txt = r.txt_lookup("big.example.nl.").await.expect("big txt");
+        assert_eq!(txt_strings(&txt)[0].len(), 60_000);
+    }
+
+    #[test]
+    fn fixture_errors_name_the_line() {
+        let err = Zone::parse("ok.nl. A 192.0.2.1\nbad.nl. A not-an-ip\n").expect_err("bad");
+        assert_eq!(err.line, 2);
+        assert!(Zone::parse("x.nl. TXT \"open").is_err());
+        assert!(Zone::parse("x.nl. WKS foo").is_err());
+    }
+}
