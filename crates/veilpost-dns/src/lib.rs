@@ -79,6 +79,23 @@ pub enum DnsError {
     Build(String),
 }
 
+/// A fully qualified DNS name from text, label by label: DNS labels may hold any octets
+/// (SPF's suite uses `foo:bar/baz.example.com`), which the presentation-format parser
+/// rejects. `None` for an empty label or one over 63 octets.
+pub fn name_from_text(text: &str) -> Option<hickory_proto::rr::Name> {
+    let t = text.trim_end_matches('.');
+    if t.is_empty() || t.len() > 253 {
+        return None;
+    }
+    let labels: Vec<&[u8]> = t.split('.').map(str::as_bytes).collect();
+    if labels.iter().any(|l| l.is_empty() || l.len() > 63) {
+        return None;
+    }
+    let mut name = hickory_proto::rr::Name::from_labels(labels).ok()?;
+    name.set_fqdn(true);
+    Some(name)
+}
+
 /// Parse `HOST:PORT`, `IP:PORT`, `[IPv6]:PORT` or a bare IP (port 53).
 pub fn parse_nameserver(text: &str) -> Result<SocketAddr, DnsError> {
     let text = text.trim();

@@ -21,8 +21,8 @@
 //! Zone fixture lines are `NAME TYPE DATA`: `A`, `AAAA`, `MX PREF HOST`, `TXT "..." ...`
 //! (one record; several quoted strings are concatenated, long strings are split into
 //! 255-byte pieces), `SPF` (served as TXT when the name has no TXT, as the openspf suite
-//! drivers do), `PTR`, `CNAME`, `NS`, and two behaviours: `TIMEOUT` (never answer) and
-//! `SERVFAIL`. `#` starts a comment.
+//! drivers do), `PTR`, `CNAME`, `NS`, and two behaviours for the types a name has no data
+//! for: `TIMEOUT` (never answer) and `SERVFAIL`. `#` starts a comment.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +59,8 @@ pub struct Zone {
     spf: HashMap<LowerName, Vec<String>>,
     names: HashSet<LowerName>,
     behaviours: HashMap<LowerName, Behaviour>,
+    /// Names whose SPF data must not be served as TXT.
+    no_txt: HashSet<LowerName>,
 }
 
 /// A zone fixture line that could not be read.
@@ -72,9 +74,7 @@ pub struct ZoneError {
 }
 
 fn name(text: &str) -> Result<Name, String> {
-    let mut n = Name::from_str_relaxed(text).map_err(|e| format!("bad name {text:?}: {e}"))?;
-    n.set_fqdn(true);
-    Ok(n)
+    crate::name_from_text(text).ok_or_else(|| format!("bad name {text:?}"))
 }
 
 impl Zone {
@@ -134,6 +134,15 @@ impl Zone {
     /// Add an MX record.
     pub fn mx(&mut self, owner: &str, preference: u16, host: &str) -> Result<&mut Self, String> {
         self.insert(name(owner)?, RData::MX(MX::new(preference, name(host)?)));
+        Ok(self)
+    }
+
+    /// `owner` exists but has no TXT record, even if it has legacy SPF data (the openspf
+    /// suite's `TXT: NONE`).
+    pub fn no_txt(&mut self, owner: &str) -> Result<&mut Self, String> {
+        let n = name(owner)?;
+        self.mark(&n);
+        self.no_txt.insert(LowerName::new(&n));
         Ok(self)
     }
 
@@ -230,7 +239,13 @@ impl Zone {
 
     /// The answer to one question.
     fn answer(&self, qname: &LowerName, qtype: RecordType) -> Answer {
-        if let Some(b) = self.behaviours.get(qname) {
+        // A behaviour applies to the types the name has no data for (the openspf suite's
+        // `TXT: ...` next to `TIMEOUT`: TXT answers, the rest times out).
+        let has_data = self.records.contains_key(&(qname.clone(), qtype))
+            || (qtype == RecordType::TXT
+                && self.spf.contains_key(qname)
+                && !self.no_txt.contains(qname));
+        if !has_data && let Some(b) = self.behaviours.get(qname) {
             return match b {
                 Behaviour::Timeout => Answer::Silence,
                 Behaviour::ServFail => Answer::Code(ResponseCode::ServFail),
@@ -254,10 +269,16 @@ impl Zone {
         if let Some(found) = self.records.get(&(current.clone(), qtype)) {
             records.extend(found.iter().cloned());
         } else if qtype == RecordType::TXT
+            && !self.no_txt.contains(&current)
             && let Some(spf) = self.spf.get(&current)
         {
             for value in spf {
-                let data = RData::TXT(TXT::from_bytes(value.as_bytes().chunks(255).collect()));
+                // A record with no strings is not valid on the wire: one empty string.
+                let mut pieces: Vec<&[u8]> = value.as_bytes().chunks(255).collect();
+                if pieces.is_empty() {
+                    pieces.push(b"");
+                }
+                let data = RData::TXT(TXT::from_bytes(pieces));
                 records.push(Record::from_rdata(Name::from(current.clone()), TTL, data));
             }
         }
