@@ -166,7 +166,8 @@ impl Zone {
     pub fn record(&mut self, owner: &str, rtype: &str, data: &str) -> Result<&mut Self, String> {
         match rtype.to_ascii_uppercase().as_str() {
             "A" | "AAAA" => {
-                let ip = IpAddr::from_str(data.trim()).map_err(|e| format!("bad IP {data:?}: {e}"))?;
+                let ip =
+                    IpAddr::from_str(data.trim()).map_err(|e| format!("bad IP {data:?}: {e}"))?;
                 self.ip(owner, ip)
             }
             "MX" => {
@@ -174,7 +175,9 @@ impl Zone {
                     .trim()
                     .split_once(char::is_whitespace)
                     .ok_or_else(|| format!("MX needs PREF HOST: {data:?}"))?;
-                let pref = pref.parse().map_err(|_| format!("bad MX preference {pref:?}"))?;
+                let pref = pref
+                    .parse()
+                    .map_err(|_| format!("bad MX preference {pref:?}"))?;
                 self.mx(owner, pref, host.trim())
             }
             "TXT" => {
@@ -226,9 +229,7 @@ impl Zone {
             let owner = parts.next().unwrap_or_default();
             let rest = parts.collect::<Vec<_>>().join(" ");
             let rest = rest.trim_start();
-            let (rtype, data) = rest
-                .split_once(char::is_whitespace)
-                .unwrap_or((rest, ""));
+            let (rtype, data) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             if rtype.is_empty() {
                 return Err(err(format!("missing record type in {line:?}")));
             }
@@ -495,7 +496,10 @@ mod tests {
         let (_server, r) = server().await;
         let txt = r.txt_lookup("example.nl.").await.expect("txt");
         assert_eq!(txt_strings(&txt), ["v=spf1 ip4:192.0.2.0/24 -all"]);
-        let spf = r.txt_lookup("legacy.example.nl.").await.expect("spf as txt");
+        let spf = r
+            .txt_lookup("legacy.example.nl.")
+            .await
+            .expect("spf as txt");
         assert_eq!(txt_strings(&spf), ["v=spf1 -all"]);
         let mx = r.mx_lookup("example.nl.").await.expect("mx");
         assert_eq!(mx.answers().len(), 1);
@@ -506,20 +510,29 @@ mod tests {
             .await
             .expect("ptr");
         assert_eq!(ptr.answers().len(), 1);
-        let key = r.txt_lookup("x._domainkey.example.nl.").await.expect("dkim");
+        let key = r
+            .txt_lookup("x._domainkey.example.nl.")
+            .await
+            .expect("dkim");
         assert_eq!(txt_strings(&key), ["v=DKIM1; p=abc # not a comment"]);
     }
 
     #[tokio::test]
     async fn negative_answers() {
         let (_server, r) = server().await;
-        let nx = r.txt_lookup("nothere.example.nl.").await.expect_err("nxdomain");
+        let nx = r
+            .txt_lookup("nothere.example.nl.")
+            .await
+            .expect_err("nxdomain");
         assert!(nx.is_nx_domain(), "{nx:?}");
         // The name exists, the type does not: NODATA, not NXDOMAIN.
         let nodata = r.txt_lookup("www2.example.nl.").await.expect_err("nx");
         assert!(nodata.is_nx_domain());
         let nodata = r.mx_lookup("legacy.example.nl.").await.expect_err("nodata");
-        assert!(nodata.is_no_records_found() && !nodata.is_nx_domain(), "{nodata:?}");
+        assert!(
+            nodata.is_no_records_found() && !nodata.is_nx_domain(),
+            "{nodata:?}"
+        );
     }
 
     #[tokio::test]
@@ -527,10 +540,20 @@ mod tests {
         let (_server, r) = server().await;
         let start = std::time::Instant::now();
         let slow: NetError = r.txt_lookup("slow.example.nl.").await.expect_err("timeout");
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
         assert!(!slow.is_nx_domain(), "{slow:?}");
-        let broken = r.txt_lookup("broken.example.nl.").await.expect_err("servfail");
-        assert!(!broken.is_nx_domain() && !broken.is_no_records_found(), "{broken:?}");
+        let broken = r
+            .txt_lookup("broken.example.nl.")
+            .await
+            .expect_err("servfail");
+        assert!(
+            !broken.is_nx_domain() && !broken.is_no_records_found(),
+            "{broken:?}"
+        );
     }
 
     #[tokio::test]

@@ -126,7 +126,9 @@ impl SigningKey {
                     .map_err(|e| KeyError::Parse(e.to_string()))?;
                 Self::from_rsa(pair)
             }
-            _ => Err(KeyError::Parse("unsupported key type (SEC1 EC keys are not DKIM keys)".into())),
+            _ => Err(KeyError::Parse(
+                "unsupported key type (SEC1 EC keys are not DKIM keys)".into(),
+            )),
         }
     }
 
@@ -146,9 +148,13 @@ impl SigningKey {
     fn from_rsa(pair: aws_lc_rs::rsa::KeyPair) -> Result<SigningKey, KeyError> {
         let bits = pair.public_modulus_len() * 8;
         if bits < 1024 {
-            return Err(KeyError::Parse(format!("RSA key of {bits} bits is too small")));
+            return Err(KeyError::Parse(format!(
+                "RSA key of {bits} bits is too small"
+            )));
         }
-        let pkcs8: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Parse("cannot re-encode RSA key".into()))?;
+        let pkcs8: Pkcs8V1Der<'_> = pair
+            .as_der()
+            .map_err(|_| KeyError::Parse("cannot re-encode RSA key".into()))?;
         let spki: PublicKeyX509Der<'_> = pair
             .public_key()
             .as_der()
@@ -267,7 +273,10 @@ mod tests {
             let again = SigningKey::from_pem(&pem).expect("reload");
             assert_eq!(again.algorithm(), alg);
             assert_eq!(again.dns_record(), key.dns_record());
-            assert!(format!("{key:?}").contains("algorithm") && !format!("{key:?}").contains(&pem[30..60]));
+            assert!(
+                format!("{key:?}").contains("algorithm")
+                    && !format!("{key:?}").contains(&pem[30..60])
+            );
         }
         let ed = SigningKey::generate(KeyAlgorithm::Ed25519).expect("ed");
         // RFC 8463: the raw 32-byte key, 44 base64 characters.
@@ -278,7 +287,10 @@ mod tests {
     fn bad_keys_and_names() {
         assert!(SigningKey::from_pem("not a key").is_err());
         let key = SigningKey::generate(KeyAlgorithm::Ed25519).expect("ed");
-        assert!(key.sign(b"From: a@b.nl\r\n\r\nx", "b.nl", "bad selector").is_err());
+        assert!(
+            key.sign(b"From: a@b.nl\r\n\r\nx", "b.nl", "bad selector")
+                .is_err()
+        );
         assert!(key.sign(b"From: a@b.nl\r\n\r\nx", "b..nl", "s1").is_err());
         let zone = key.zone_line("praktijk.nl", "vp2026");
         assert!(zone.starts_with("vp2026._domainkey.praktijk.nl. IN TXT ( \"v=DKIM1; k=ed25519"));

@@ -88,12 +88,17 @@ impl Record {
                 return invalid(format!("bad tag name {k:?}"));
             }
             match k.as_str() {
-                "p" => record.p = Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("p={v}")))?),
+                "p" => {
+                    record.p =
+                        Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("p={v}")))?)
+                }
                 "sp" => {
-                    record.sp = Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("sp={v}")))?);
+                    record.sp =
+                        Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("sp={v}")))?);
                 }
                 "np" => {
-                    record.np = Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("np={v}")))?);
+                    record.np =
+                        Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("np={v}")))?);
                 }
                 "pct" => {
                     record.pct = v
@@ -244,8 +249,10 @@ mod tests {
 
     #[test]
     fn records() {
-        let r = Record::parse("v=DMARC1; p=reject; sp=none; pct=50; adkim=s; rua=mailto:a@b.nl,mailto:c@d.nl")
-            .expect("valid");
+        let r = Record::parse(
+            "v=DMARC1; p=reject; sp=none; pct=50; adkim=s; rua=mailto:a@b.nl,mailto:c@d.nl",
+        )
+        .expect("valid");
         assert_eq!(r.p, Some(DmarcPolicy::Reject));
         assert_eq!(r.sp, Some(DmarcPolicy::None));
         assert_eq!(r.pct, 50);
@@ -253,26 +260,52 @@ mod tests {
         assert_eq!(r.rua.len(), 2);
         assert!(r.has_valid_rua());
         assert_eq!(Record::parse("v=spf1 -all"), Err(RecordError::NotDmarc));
-        assert_eq!(Record::parse("p=reject; v=DMARC1"), Err(RecordError::NotDmarc));
-        assert!(matches!(Record::parse("v=DMARC1; p=none; reject"), Err(RecordError::Invalid(_))));
-        assert!(matches!(Record::parse("v=DMARC1; p=maybe"), Err(RecordError::Invalid(_))));
-        assert!(matches!(Record::parse("v=DMARC1; p=none; pct=101"), Err(RecordError::Invalid(_))));
+        assert_eq!(
+            Record::parse("p=reject; v=DMARC1"),
+            Err(RecordError::NotDmarc)
+        );
+        assert!(matches!(
+            Record::parse("v=DMARC1; p=none; reject"),
+            Err(RecordError::Invalid(_))
+        ));
+        assert!(matches!(
+            Record::parse("v=DMARC1; p=maybe"),
+            Err(RecordError::Invalid(_))
+        ));
+        assert!(matches!(
+            Record::parse("v=DMARC1; p=none; pct=101"),
+            Err(RecordError::Invalid(_))
+        ));
         // Unknown tags are ignored; a missing p is allowed (and handled by the caller).
-        assert_eq!(Record::parse("v=DMARC1; sp=quarantine; xyz=1").expect("ok").p, None);
+        assert_eq!(
+            Record::parse("v=DMARC1; sp=quarantine; xyz=1")
+                .expect("ok")
+                .p,
+            None
+        );
     }
 
     #[test]
     fn selection() {
         let s = |v: &[&str]| select(&v.iter().map(|x| x.to_string()).collect::<Vec<_>>());
         assert!(matches!(s(&["v=DMARC1; p=none"]), Lookup::Found(_)));
-        assert_eq!(s(&["v=DMARC1; p=none", "v=DMARC1; p=reject"]), Lookup::Absent);
+        assert_eq!(
+            s(&["v=DMARC1; p=none", "v=DMARC1; p=reject"]),
+            Lookup::Absent
+        );
         assert_eq!(s(&["something else"]), Lookup::Absent);
-        assert!(matches!(s(&["v=DMARC1; p=none; reject"]), Lookup::Broken(_)));
+        assert!(matches!(
+            s(&["v=DMARC1; p=none; reject"]),
+            Lookup::Broken(_)
+        ));
     }
 
     #[test]
     fn organizational_domains_and_alignment() {
-        assert_eq!(organizational_domain("mail.zorg.praktijkdelinde.nl"), "praktijkdelinde.nl");
+        assert_eq!(
+            organizational_domain("mail.zorg.praktijkdelinde.nl"),
+            "praktijkdelinde.nl"
+        );
         assert_eq!(organizational_domain("example.co.uk"), "example.co.uk");
         assert_eq!(organizational_domain("a.b.example.co.uk"), "example.co.uk");
         assert_eq!(public_suffix("example.gov").as_deref(), Some("gov"));
@@ -285,7 +318,10 @@ mod tests {
     fn applicable_policy() {
         let r = Record::parse("v=DMARC1; p=reject; sp=quarantine; np=none").expect("ok");
         assert_eq!(applicable(&r, Source::Exact, true), DmarcPolicy::Reject);
-        assert_eq!(applicable(&r, Source::Ancestor, true), DmarcPolicy::Quarantine);
+        assert_eq!(
+            applicable(&r, Source::Ancestor, true),
+            DmarcPolicy::Quarantine
+        );
         assert_eq!(applicable(&r, Source::Ancestor, false), DmarcPolicy::None);
         let r = Record::parse("v=DMARC1; p=reject").expect("ok");
         assert_eq!(applicable(&r, Source::Ancestor, false), DmarcPolicy::Reject);

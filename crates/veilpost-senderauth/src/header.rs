@@ -37,7 +37,13 @@ fn pvalue(value: &str) -> String {
 fn comment(text: &str) -> String {
     let clean: String = text
         .chars()
-        .map(|c| if matches!(c, '(' | ')' | '\\') || c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '(' | ')' | '\\') || c.is_control() {
+                ' '
+            } else {
+                c
+            }
+        })
         .take(120)
         .collect();
     format!("({})", clean.trim())
@@ -61,7 +67,11 @@ pub(crate) fn authentication_results(
     }
     m.push_str(&format!(" (client-ip {ip})"));
     if !spf.value.is_empty() {
-        m.push_str(&format!(" {}={}", spf.identity.property(), pvalue(&spf.value)));
+        m.push_str(&format!(
+            " {}={}",
+            spf.identity.property(),
+            pvalue(&spf.value)
+        ));
     }
     methods.push(m);
 
@@ -157,7 +167,14 @@ mod tests {
             instances: 0,
             detail: None,
         };
-        let h = authentication_results("mx.veilpost.nl", "192.0.2.1".parse().expect("ip"), &spf, &[], &dmarc, &arc);
+        let h = authentication_results(
+            "mx.veilpost.nl",
+            "192.0.2.1".parse().expect("ip"),
+            &spf,
+            &[],
+            &dmarc,
+            &arc,
+        );
         assert_eq!(
             h,
             "Authentication-Results: mx.veilpost.nl;\r\n\tspf=pass (client-ip 192.0.2.1) smtp.mailfrom=jan@example.nl;\r\n\tdkim=none;\r\n\tdmarc=pass (p=reject dis=none) header.from=example.nl;\r\n\tarc=none\r\n"

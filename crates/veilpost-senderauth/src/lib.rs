@@ -29,12 +29,13 @@
 //! # Ok(()) }
 //! ```
 
+mod arc_check;
 mod cache;
 pub mod dkim;
 pub mod dmarc;
 mod header;
-pub mod spf;
 mod result;
+pub mod spf;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -160,15 +161,17 @@ impl Authenticator {
             ),
         };
         let from = parsed.as_ref().map(|m| m.from.clone()).unwrap_or_default();
-        let dmarc = bounded(deadline, self.dmarc(&from, &spf, &dkim), |why| DmarcOutcome {
-            result: AuthResult::TempError,
-            from_domain: from_domains(&from).into_iter().next().unwrap_or_default(),
-            policy_domain: None,
-            policy: DmarcPolicy::None,
-            disposition: DmarcPolicy::None,
-            dkim_aligned: false,
-            spf_aligned: false,
-            detail: Some(why),
+        let dmarc = bounded(deadline, self.dmarc(&from, &spf, &dkim), |why| {
+            DmarcOutcome {
+                result: AuthResult::TempError,
+                from_domain: from_domains(&from).into_iter().next().unwrap_or_default(),
+                policy_domain: None,
+                policy: DmarcPolicy::None,
+                disposition: DmarcPolicy::None,
+                dkim_aligned: false,
+                spf_aligned: false,
+                detail: Some(why),
+            }
         })
         .await;
         let authentication_results =
@@ -235,11 +238,18 @@ impl Authenticator {
         }
         let (domain, sender) = match ident {
             SpfIdentity::MailFrom => {
-                let from = req.mail_from.trim().trim_start_matches('<').trim_end_matches('>');
+                let from = req
+                    .mail_from
+                    .trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>');
                 let domain = from.rsplit_once('@').map_or(from, |(_, d)| d);
                 (domain.to_string(), from.to_string())
             }
-            SpfIdentity::Helo => (req.helo.trim().to_string(), format!("postmaster@{}", req.helo.trim())),
+            SpfIdentity::Helo => (
+                req.helo.trim().to_string(),
+                format!("postmaster@{}", req.helo.trim()),
+            ),
         };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -302,6 +312,13 @@ impl Authenticator {
     }
 
     async fn arc(&self, msg: &AuthenticatedMessage<'_>) -> ArcOutcome {
+        if let Some(problem) = arc_check::structural_problem(msg.raw_message) {
+            return ArcOutcome {
+                result: AuthResult::Fail,
+                instances: msg.as_headers.len(),
+                detail: Some(problem),
+            };
+        }
         let out = self.auth.verify_arc(self.caches.with(msg)).await;
         let (result, detail) = dkim_result(out.result());
         ArcOutcome {
@@ -394,7 +411,11 @@ impl Authenticator {
                 best = o;
             }
         }
-        best.from_domain = if best.from_domain.is_empty() { first } else { best.from_domain };
+        best.from_domain = if best.from_domain.is_empty() {
+            first
+        } else {
+            best.from_domain
+        };
         best
     }
 
@@ -483,6 +504,28 @@ mod hickory_proto_rdata {
     pub(crate) use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 }
 
+/// Every parser of outside input in this crate, for fuzzing: message headers (with
+/// DKIM-Signature and ARC tag lists), SPF and DMARC records, macro strings. Panics are
+/// bugs; results are ignored.
+#[doc(hidden)]
+pub fn fuzz_parsers(data: &[u8]) {
+    let _ = AuthenticatedMessage::parse(data).map(|m| m.dkim_headers.len());
+    let _ = arc_check::structural_problem(data);
+    let text = String::from_utf8_lossy(data);
+    let _ = spf::record::parse(&text);
+    let _ = dmarc::Record::parse(&text);
+    let ctx = spf::macros::MacroContext {
+        sender: "a@b.example",
+        domain: "b.example",
+        ip: IpAddr::from([192, 0, 2, 1]),
+        helo: "h.example",
+        validated: None,
+        receiver: "r.example",
+        now: 0,
+    };
+    let _ = spf::macros::expand(&text, &ctx, true).map(spf::macros::truncate_domain);
+}
+
 /// Run `fut` until `deadline`; past it, the fallback built from a reason.
 async fn bounded<T>(
     deadline: tokio::time::Instant,
@@ -515,7 +558,11 @@ fn from_domains(from: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for addr in from {
         if let Some((_, d)) = addr.rsplit_once('@') {
-            let d = d.trim().trim_end_matches('>').trim_end_matches('.').to_ascii_lowercase();
+            let d = d
+                .trim()
+                .trim_end_matches('>')
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
             if !d.is_empty() && !out.contains(&d) {
                 out.push(d);
             }

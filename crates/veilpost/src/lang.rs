@@ -58,4 +58,28 @@ impl Lang {
             }
         }
     }
+
+    pub fn no_signature(self) -> &'static str {
+        match self {
+            Lang::Nl => "geen DKIM-handtekening",
+            Lang::En => "no DKIM signature",
+        }
+    }
+
+    pub fn keygen_done(self, key: &std::path::Path, record: &std::path::Path) -> String {
+        match self {
+            Lang::Nl => format!(
+                "Sleutel opgeslagen in {} (alleen leesbaar voor de eigenaar).\n\
+                 Publiceer dit DNS-record (ook in {}):",
+                key.display(),
+                record.display()
+            ),
+            Lang::En => format!(
+                "Key stored in {} (readable by its owner only).\n\
+                 Publish this DNS record (also in {}):",
+                key.display(),
+                record.display()
+            ),
+        }
+    }
 }

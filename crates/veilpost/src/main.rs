@@ -2,6 +2,7 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding (sensitive), 2 an error.
 
+mod auth;
 mod lang;
 mod sandbox;
 mod scan;
@@ -33,6 +34,11 @@ struct Cli {
     )]
     lang: Lang,
 
+    /// Send every DNS query to this server (HOST:PORT or IP); repeat for several.
+    /// Default: the system's resolvers.
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    dns: Vec<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +65,35 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Check a received message's SPF, DKIM, DMARC and ARC, and print its
+    /// Authentication-Results header.
+    ///
+    /// Exit status: 0 authenticated or no verdict, 1 DMARC fails (or, without a DMARC
+    /// policy, SPF fails and no DKIM signature passes), 2 an error.
+    Verify {
+        /// The message (`-` for standard input).
+        message: PathBuf,
+        /// The connecting client's IP address.
+        #[arg(long)]
+        ip: std::net::IpAddr,
+        /// The HELO/EHLO name the client gave.
+        #[arg(long)]
+        helo: Option<String>,
+        /// The MAIL FROM address; without it (or empty) SPF checks the HELO identity.
+        #[arg(long)]
+        mail_from: Option<String>,
+        /// Our name in the Authentication-Results header (default: this host's name).
+        #[arg(long)]
+        authserv_id: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: auth::Format,
+    },
+    /// DKIM keys: generate a key pair, sign a message.
+    Dkim {
+        #[command(subcommand)]
+        command: DkimCommand,
+    },
     /// Internal: extract PDF text for the sandbox (reads requests on stdin).
     #[command(hide = true)]
     PdfWorker {
@@ -69,8 +104,63 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DkimCommand {
+    /// Generate a key pair: writes DIR/SELECTOR.DOMAIN.key (mode 0600) and the DNS
+    /// record to publish (DIR/SELECTOR.DOMAIN.txt, also printed).
+    Keygen {
+        /// The signing domain (d=).
+        #[arg(long)]
+        domain: String,
+        /// The selector (s=): the key is published at SELECTOR._domainkey.DOMAIN.
+        #[arg(long)]
+        selector: String,
+        /// Key algorithm.
+        #[arg(long, value_enum, default_value_t)]
+        algorithm: auth::Algorithm,
+        /// Directory for the key files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign the message on standard input (relaxed/relaxed) and write it, with its
+    /// DKIM-Signature header, to standard output.
+    Sign {
+        /// The private key (PEM, PKCS#8 or PKCS#1).
+        #[arg(long)]
+        key: PathBuf,
+        /// The signing domain (d=).
+        #[arg(long)]
+        domain: String,
+        /// The selector (s=).
+        #[arg(long)]
+        selector: String,
+    },
+}
+
+/// The DNS configuration from `--dns`.
+fn dns_config(servers: &[String]) -> anyhow::Result<veilpost_dns::DnsConfig> {
+    let nameservers = servers
+        .iter()
+        .map(|s| veilpost_dns::parse_nameserver(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(veilpost_dns::DnsConfig {
+        nameservers,
+        ..Default::default()
+    })
+}
+
+/// Report an error the way every command does: one line, exit status 2.
+fn fail(err: &anyhow::Error) -> ExitCode {
+    eprintln!("veilpost: {err:#}");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let dns = match dns_config(&cli.dns) {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
     match cli.command {
         Command::Scan {
             format,
@@ -95,6 +185,45 @@ fn main() -> ExitCode {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             });
             ExitCode::from(scan::run(&scanner, &paths, format, cli.lang, jobs))
+        }
+        Command::Verify {
+            message,
+            ip,
+            helo,
+            mail_from,
+            authserv_id,
+            format,
+        } => match auth::verify(
+            &dns,
+            &message,
+            ip,
+            helo.as_deref(),
+            mail_from.as_deref(),
+            authserv_id.as_deref(),
+            format,
+            cli.lang,
+        ) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(&e),
+        },
+        Command::Dkim { command } => {
+            let result = match command {
+                DkimCommand::Keygen {
+                    domain,
+                    selector,
+                    algorithm,
+                    out,
+                } => auth::keygen(&domain, &selector, algorithm, &out, cli.lang),
+                DkimCommand::Sign {
+                    key,
+                    domain,
+                    selector,
+                } => auth::sign(&key, &domain, &selector),
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
         }
         Command::PdfWorker {
             memory_bytes,

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 /// The values macros expand to.
 #[derive(Debug, Clone)]
-pub(crate) struct MacroContext<'a> {
+pub struct MacroContext<'a> {
     /// `s`: the sender (`local@domain`).
     pub sender: &'a str,
     /// `d`: the current domain.
@@ -23,10 +23,10 @@ pub(crate) struct MacroContext<'a> {
 
 /// Expansion failed: a macro not allowed here (permerror).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MacroError(pub String);
+pub struct MacroError(pub String);
 
 /// Does the string use the `p` macro (which needs a DNS look-up first)?
-pub(crate) fn uses_p(text: &str) -> bool {
+pub fn uses_p(text: &str) -> bool {
     text.contains("%{p") || text.contains("%{P")
 }
 
@@ -69,11 +69,7 @@ fn url_encode(value: &str) -> String {
 }
 
 /// Expand `text`. `explanation` allows the `c`, `r` and `t` macros (exp= text only).
-pub(crate) fn expand(
-    text: &str,
-    ctx: &MacroContext<'_>,
-    explanation: bool,
-) -> Result<String, MacroError> {
+pub fn expand(text: &str, ctx: &MacroContext<'_>, explanation: bool) -> Result<String, MacroError> {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 32);
     let mut i = 0;
@@ -113,7 +109,9 @@ pub(crate) fn expand(
 
 fn expand_one(body: &str, ctx: &MacroContext<'_>, explanation: bool) -> Result<String, MacroError> {
     let mut chars = body.chars();
-    let letter = chars.next().ok_or_else(|| MacroError("empty macro".into()))?;
+    let letter = chars
+        .next()
+        .ok_or_else(|| MacroError("empty macro".into()))?;
     let rest: String = chars.collect();
     let value = match letter.to_ascii_lowercase() {
         's' => ctx.sender.to_string(),
@@ -128,7 +126,9 @@ fn expand_one(body: &str, ctx: &MacroContext<'_>, explanation: bool) -> Result<S
         },
         'h' => ctx.helo.to_string(),
         'c' | 'r' | 't' if !explanation => {
-            return Err(MacroError(format!("%{{{letter}}} is only allowed in explanations")));
+            return Err(MacroError(format!(
+                "%{{{letter}}} is only allowed in explanations"
+            )));
         }
         'c' => ctx.ip.to_string(),
         'r' => ctx.receiver.to_string(),
@@ -172,7 +172,7 @@ fn expand_one(body: &str, ctx: &MacroContext<'_>, explanation: bool) -> Result<S
 }
 
 /// After expansion, a domain longer than 253 characters loses labels on the left.
-pub(crate) fn truncate_domain(mut domain: String) -> String {
+pub fn truncate_domain(mut domain: String) -> String {
     while domain.trim_end_matches('.').len() > 253 {
         match domain.find('.') {
             Some(p) => {
@@ -219,10 +219,19 @@ mod tests {
             ("%{lr}", "strong-bad"),
             ("%{lr-}", "bad.strong"),
             ("%{l1r-}", "strong"),
-            ("%{ir}.%{v}._spf.%{d2}", "3.2.0.192.in-addr._spf.example.com"),
+            (
+                "%{ir}.%{v}._spf.%{d2}",
+                "3.2.0.192.in-addr._spf.example.com",
+            ),
             ("%{lr-}.lp._spf.%{d2}", "bad.strong.lp._spf.example.com"),
-            ("%{lr-}.lp.%{ir}.%{v}._spf.%{d2}", "bad.strong.lp.3.2.0.192.in-addr._spf.example.com"),
-            ("%{d2}.trusted-domains.example.net", "example.com.trusted-domains.example.net"),
+            (
+                "%{lr-}.lp.%{ir}.%{v}._spf.%{d2}",
+                "bad.strong.lp.3.2.0.192.in-addr._spf.example.com",
+            ),
+            (
+                "%{d2}.trusted-domains.example.net",
+                "example.com.trusted-domains.example.net",
+            ),
             ("%%%_%-", "% %20"),
         ];
         for (input, want) in cases {
@@ -236,12 +245,15 @@ mod tests {
         );
         assert_eq!(expand("%{L}", &c, false).expect("url"), "strong-bad");
         assert!(expand("%{c}", &c, false).is_err());
-        assert_eq!(expand("%{c} %{t}", &c, true).expect("exp"), "192.0.2.3 1000");
+        assert_eq!(
+            expand("%{c} %{t}", &c, true).expect("exp"),
+            "192.0.2.3 1000"
+        );
     }
 
     #[test]
     fn long_domains_lose_left_labels() {
-        let long = format!("{}.example.com", "a".repeat(60).repeat(1) + &".b".repeat(120));
+        let long = format!("{}.example.com", "a".repeat(60) + &".b".repeat(120));
         let t = truncate_domain(long);
         assert!(t.len() <= 253 && t.ends_with(".example.com"));
     }

@@ -123,7 +123,9 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
 
     /// Evaluate the policy of `domain`.
     pub async fn check_host(&self, domain: &str) -> SpfEvaluation {
-        let eval = self.check(domain.trim_end_matches('.').to_string(), 0).await;
+        let eval = self
+            .check(domain.trim_end_matches('.').to_string(), 0)
+            .await;
         let (result, explanation, detail) = match eval {
             Eval::Result(r, exp) => (r, exp, None),
             Eval::Temp(why) => (AuthResult::TempError, None, Some(why)),
@@ -199,7 +201,9 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
                 Err(e) => return e,
             };
             return match self.check(target.clone(), depth + 1).await {
-                Eval::None(_) => Eval::Perm(format!("redirect to {target}, which has no SPF record")),
+                Eval::None(_) => {
+                    Eval::Perm(format!("redirect to {target}, which has no SPF record"))
+                }
                 other => other,
             };
         }
@@ -212,7 +216,9 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
 
     fn void(&self) -> Result<(), Eval> {
         if self.voids.fetch_add(1, Ordering::Relaxed) >= MAX_VOID_LOOKUPS {
-            Err(Eval::Perm(format!("more than {MAX_VOID_LOOKUPS} void DNS look-ups")))
+            Err(Eval::Perm(format!(
+                "more than {MAX_VOID_LOOKUPS} void DNS look-ups"
+            )))
         } else {
             Ok(())
         }
@@ -307,7 +313,11 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
                     Eval::None(_) => Err(Eval::Perm(format!("include:{target} has no SPF record"))),
                 }
             }
-            Mechanism::A { domain: spec, v4, v6 } => {
+            Mechanism::A {
+                domain: spec,
+                v4,
+                v6,
+            } => {
                 let target = match spec {
                     Some(s) => self.target(s, domain).await?,
                     None => domain.to_string(),
@@ -318,7 +328,11 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
                     Err(_) => self.void().map(|()| false),
                 }
             }
-            Mechanism::Mx { domain: spec, v4, v6 } => {
+            Mechanism::Mx {
+                domain: spec,
+                v4,
+                v6,
+            } => {
                 let target = match spec {
                     Some(s) => self.target(s, domain).await?,
                     None => domain.to_string(),
@@ -329,7 +343,9 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
                     Answer::TempError(why) => return Err(Eval::Temp(why)),
                 };
                 if hosts.len() > MAX_NAMES {
-                    return Err(Eval::Perm(format!("{target} has more than {MAX_NAMES} MX records")));
+                    return Err(Eval::Perm(format!(
+                        "{target} has more than {MAX_NAMES} MX records"
+                    )));
                 }
                 for host in hosts {
                     match self.has_address(host.trim_end_matches('.'), *v4, *v6).await {
@@ -400,7 +416,10 @@ fn valid_domain(domain: &str) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return Err(format!("{domain:?} has an empty or over-long label"));
         }
-        if label.bytes().any(|b| b <= b' ' || b == 0x7F || b == b'[' || b == b']') {
+        if label
+            .bytes()
+            .any(|b| b <= b' ' || b == 0x7F || b == b'[' || b == b']')
+        {
             return Err(format!("{domain:?} is not a domain name"));
         }
     }
@@ -408,12 +427,20 @@ fn valid_domain(domain: &str) -> Result<(), String> {
 }
 
 fn in_prefix4(ip: Ipv4Addr, net: Ipv4Addr, len: u8) -> bool {
-    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len.min(32))) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    };
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
 fn in_prefix6(ip: Ipv6Addr, net: Ipv6Addr, len: u8) -> bool {
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len.min(128))) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    };
     u128::from(ip) & mask == u128::from(net) & mask
 }
 
@@ -462,12 +489,19 @@ fn label_text(name: &mail_auth::hickory_resolver::proto::rr::Name) -> String {
 }
 
 fn classify<T>(
-    result: Result<mail_auth::hickory_resolver::lookup::Lookup, mail_auth::hickory_resolver::net::NetError>,
+    result: Result<
+        mail_auth::hickory_resolver::lookup::Lookup,
+        mail_auth::hickory_resolver::net::NetError,
+    >,
     pick: impl Fn(&mail_auth::hickory_resolver::proto::rr::RData) -> Option<T>,
 ) -> Answer<Vec<T>> {
     match result {
         Ok(lookup) => {
-            let found: Vec<T> = lookup.answers().iter().filter_map(|r| pick(&r.data)).collect();
+            let found: Vec<T> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| pick(&r.data))
+                .collect();
             if found.is_empty() {
                 Answer::Empty
             } else {

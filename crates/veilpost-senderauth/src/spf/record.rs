@@ -200,7 +200,8 @@ fn directive(term: &str) -> Result<Directive, SyntaxError> {
                 Some((a, l)) => (a, cidr(l, 32, term)?),
                 None => (arg, 32),
             };
-            let ip = parse_ip4(addr).ok_or_else(|| SyntaxError(format!("bad IPv4 address in {term:?}")))?;
+            let ip = parse_ip4(addr)
+                .ok_or_else(|| SyntaxError(format!("bad IPv4 address in {term:?}")))?;
             Mechanism::Ip4(ip, len)
         }
         "ip6" => {
@@ -355,7 +356,9 @@ pub(crate) fn check_domain_spec(text: &str) -> Result<(), SyntaxError> {
         if let Some(letter) = text[m.0 + 2..].chars().next()
             && matches!(letter.to_ascii_lowercase(), 'c' | 'r' | 't')
         {
-            return err(format!("%{{{letter}}} is only allowed in explanation text: {text:?}"));
+            return err(format!(
+                "%{{{letter}}} is only allowed in explanation text: {text:?}"
+            ));
         }
     }
     // Ends in a macro expansion?
@@ -398,7 +401,10 @@ mod tests {
     fn valid_records() {
         let r = parse("v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 a mx:mail.example.nl/28//64 include:_spf.example.nl ~all").expect("valid");
         assert_eq!(r.directives.len(), 6);
-        assert_eq!(r.directives[1].mechanism, Mechanism::Ip6("2001:db8::".parse().expect("ip"), 32));
+        assert_eq!(
+            r.directives[1].mechanism,
+            Mechanism::Ip6("2001:db8::".parse().expect("ip"), 32)
+        );
         assert_eq!(
             r.directives[3].mechanism,
             Mechanism::Mx {
@@ -408,7 +414,8 @@ mod tests {
             }
         );
         assert_eq!(r.directives[5].qualifier, Qualifier::SoftFail);
-        let r = parse("v=spf1 redirect=_spf.%{d} exp=explain.%{d2} moo.cow-far_out=man:dog/cat").expect("valid");
+        let r = parse("v=spf1 redirect=_spf.%{d} exp=explain.%{d2} moo.cow-far_out=man:dog/cat")
+            .expect("valid");
         assert_eq!(r.redirect.as_deref(), Some("_spf.%{d}"));
         assert!(parse("V=SPF1 -ALL").is_ok());
         assert!(parse("v=spf1 a:a:b.example.com -all").is_ok());

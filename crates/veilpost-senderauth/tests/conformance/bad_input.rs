@@ -25,10 +25,16 @@ async fn malformed_dkim_signature_tags() {
         assert!(!out.is_empty(), "{sig:?}");
         for d in &out {
             assert!(
-                matches!(d.result, AuthResult::PermError | AuthResult::Neutral | AuthResult::Fail),
+                matches!(
+                    d.result,
+                    AuthResult::PermError | AuthResult::Neutral | AuthResult::Fail
+                ),
                 "{sig:?}: {d:?}"
             );
-            assert!(d.detail.as_deref().is_some_and(|s| !s.is_empty()), "a reason: {d:?}");
+            assert!(
+                d.detail.as_deref().is_some_and(|s| !s.is_empty()),
+                "a reason: {d:?}"
+            );
         }
     }
 }
@@ -41,7 +47,11 @@ async fn a_64_kilobyte_spf_record_is_a_permerror() {
     zone.txt("big.test", &[&big]).expect("txt");
     let (_server, auth) = serve(zone).await;
     let spf = auth
-        .check_spf("192.0.2.9".parse().expect("ip"), "mail.big.test", "a@big.test")
+        .check_spf(
+            "192.0.2.9".parse().expect("ip"),
+            "mail.big.test",
+            "a@big.test",
+        )
         .await;
     assert!(
         matches!(spf.result, AuthResult::PermError | AuthResult::Fail),
@@ -59,8 +69,14 @@ async fn dns_timeouts_and_servfail_are_temperrors_within_the_deadline() {
     let (_server, auth) = serve(zone).await;
     let ip = "192.0.2.1".parse().expect("ip");
     let start = Instant::now();
-    assert_eq!(auth.check_spf(ip, "h.test", "a@slow.test").await.result, AuthResult::TempError);
-    assert_eq!(auth.check_spf(ip, "h.test", "a@broken.test").await.result, AuthResult::TempError);
+    assert_eq!(
+        auth.check_spf(ip, "h.test", "a@slow.test").await.result,
+        AuthResult::TempError
+    );
+    assert_eq!(
+        auth.check_spf(ip, "h.test", "a@broken.test").await.result,
+        AuthResult::TempError
+    );
     let msg = "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=slow.test; s=s; h=from; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n\
                From: a@slow.test\r\n\r\n";
     let v = auth
@@ -84,13 +100,19 @@ async fn dns_timeouts_and_servfail_are_temperrors_within_the_deadline() {
         .await;
     assert_eq!(v.dmarc.result, AuthResult::TempError, "{:?}", v.dmarc);
     // Each look-up gives up after 0.5 s (the test server's config): all of this is quick.
-    assert!(start.elapsed() < Duration::from_secs(8), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn whole_verification_is_bounded_by_its_deadline() {
     let zone = Zone::parse("slow.test TIMEOUT\n_dmarc.slow.test TIMEOUT\n").expect("zone");
-    let server = veilpost_dns::testserver::TestDnsServer::start(zone).await.expect("server");
+    let server = veilpost_dns::testserver::TestDnsServer::start(zone)
+        .await
+        .expect("server");
     let mut config = server.config();
     config.timeout = Duration::from_secs(30);
     let auth = veilpost_senderauth::Authenticator::new(&config, "mx.test")
@@ -105,7 +127,11 @@ async fn whole_verification_is_bounded_by_its_deadline() {
             mail_from: "a@slow.test",
         })
         .await;
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
     assert_eq!(v.spf.result, AuthResult::TempError);
     assert_eq!(v.dmarc.result, AuthResult::TempError);
 }
@@ -124,6 +150,52 @@ async fn not_a_message() {
             .await;
         assert!(v.dkim.is_empty());
         assert_eq!(v.dmarc.result, AuthResult::PermError, "{:?}", v.dmarc);
-        assert!(v.authentication_results.starts_with("Authentication-Results: mx.veilpost.test;"));
+        assert!(
+            v.authentication_results
+                .starts_with("Authentication-Results: mx.veilpost.test;")
+        );
     }
+}
+
+/// Every parser of outside input over byte-mutated suite messages and records: no panic.
+/// A deterministic complement to `cargo fuzz run auth_headers`.
+#[test]
+fn parsers_survive_mutations() {
+    let mut seeds: Vec<Vec<u8>> = Vec::new();
+    for file in [
+        "dkim-dkimpy/rfc6376.signed.msg",
+        "auth-authheaders/test.message_signed",
+        "arc/arc-draft-validation-tests.yml",
+    ] {
+        seeds.push(crate::read(file).into_bytes());
+    }
+    seeds.push(b"v=spf1 include:%{d2}._spf.%{ir}.%{v} a/24//64 mx:%{o} exists:%{l1r-}.x -all exp=%{h}".to_vec());
+    seeds.push(b"v=DMARC1; p=reject; sp=none; pct=50; rua=mailto:a@b.nl".to_vec());
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut runs = 0;
+    for seed in &seeds {
+        let chunk = &seed[..seed.len().min(8192)];
+        for _ in 0..400 {
+            let mut m = chunk.to_vec();
+            for _ in 0..1 + next() % 8 {
+                let i = (next() as usize) % m.len().max(1);
+                match next() % 3 {
+                    0 if !m.is_empty() => m[i] = next() as u8,
+                    1 if !m.is_empty() => {
+                        m.remove(i);
+                    }
+                    _ => m.insert(i.min(m.len()), b"%;={}:/\r\n"[(next() % 9) as usize]),
+                }
+            }
+            veilpost_senderauth::fuzz_parsers(&m);
+            runs += 1;
+        }
+    }
+    assert_eq!(runs, 2000);
 }

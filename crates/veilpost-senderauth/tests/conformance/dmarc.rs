@@ -31,17 +31,49 @@ async fn authheaders_dmarc_cases() {
     let (_server, auth) = serve(authheaders_zone()).await;
     let ip: IpAddr = "192.0.2.99".parse().expect("ip");
     let cases: &[(&str, AuthResult, Option<DmarcPolicy>)] = &[
-        ("test.message_signed", AuthResult::Pass, Some(DmarcPolicy::Reject)),
-        ("testcomma.message", AuthResult::Pass, Some(DmarcPolicy::Reject)),
+        (
+            "test.message_signed",
+            AuthResult::Pass,
+            Some(DmarcPolicy::Reject),
+        ),
+        (
+            "testcomma.message",
+            AuthResult::Pass,
+            Some(DmarcPolicy::Reject),
+        ),
         ("test.bad.message", AuthResult::PermError, None),
         ("test.nofrom.message", AuthResult::PermError, None),
-        ("test.message_multi", AuthResult::Fail, Some(DmarcPolicy::Reject)),
-        ("test.message_multi2", AuthResult::Fail, Some(DmarcPolicy::Reject)),
-        ("test.message_sub", AuthResult::Fail, Some(DmarcPolicy::Reject)),
-        ("test.message_np1", AuthResult::Fail, Some(DmarcPolicy::Reject)),
-        ("test.message_np2", AuthResult::Fail, Some(DmarcPolicy::Quarantine)),
+        (
+            "test.message_multi",
+            AuthResult::Fail,
+            Some(DmarcPolicy::Reject),
+        ),
+        (
+            "test.message_multi2",
+            AuthResult::Fail,
+            Some(DmarcPolicy::Reject),
+        ),
+        (
+            "test.message_sub",
+            AuthResult::Fail,
+            Some(DmarcPolicy::Reject),
+        ),
+        (
+            "test.message_np1",
+            AuthResult::Fail,
+            Some(DmarcPolicy::Reject),
+        ),
+        (
+            "test.message_np2",
+            AuthResult::Fail,
+            Some(DmarcPolicy::Quarantine),
+        ),
         ("test_nop.message", AuthResult::None, None),
-        ("test.gov.message", AuthResult::Fail, Some(DmarcPolicy::Reject)),
+        (
+            "test.gov.message",
+            AuthResult::Fail,
+            Some(DmarcPolicy::Reject),
+        ),
     ];
     let mut wrong = Vec::new();
     for (file, result, policy) in cases {
@@ -57,7 +89,10 @@ async fn authheaders_dmarc_cases() {
             .await;
         let ok = v.dmarc.result == *result && policy.is_none_or(|p| v.dmarc.policy == p);
         if !ok {
-            wrong.push(format!("{file}: want {result} {policy:?}, got {:?}", v.dmarc));
+            wrong.push(format!(
+                "{file}: want {result} {policy:?}, got {:?}",
+                v.dmarc
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -96,5 +131,10 @@ async fn spf_alignment_and_pct() {
     // Another domain's SPF pass never aligns.
     let v = auth.verify(&verify("c@other.test")).await;
     assert_eq!(v.dmarc.result, AuthResult::Fail);
-    assert!(v.authentication_results.contains("dmarc=fail (p=reject dis=quarantine) header.from=praktijk.test"), "{}", v.authentication_results);
+    assert!(
+        v.authentication_results
+            .contains("dmarc=fail (p=reject dis=quarantine) header.from=praktijk.test"),
+        "{}",
+        v.authentication_results
+    );
 }

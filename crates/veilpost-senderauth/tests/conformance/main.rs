@@ -36,7 +36,9 @@ pub async fn serve(zone: Zone) -> (TestDnsServer, Authenticator) {
 pub fn crlf(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + text.len() / 20);
     for line in text.split_inclusive('\n') {
-        let body = line.strip_suffix('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+        let body = line
+            .strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l));
         match body {
             Some(b) => {
                 out.extend_from_slice(b.as_bytes());

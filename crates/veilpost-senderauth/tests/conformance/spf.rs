@@ -33,7 +33,9 @@ pub fn zone(zonedata: &Yaml) -> Zone {
                 }
                 continue;
             }
-            let Some(hash) = record.as_hash() else { continue };
+            let Some(hash) = record.as_hash() else {
+                continue;
+            };
             for (rtype, value) in hash {
                 let rtype = rtype.as_str().unwrap_or_default();
                 let _ = match (rtype, value) {
@@ -42,7 +44,9 @@ pub fn zone(zonedata: &Yaml) -> Zone {
                         let parts: Vec<String> = parts.iter().filter_map(scalar).collect();
                         let quoted: Vec<String> = parts
                             .iter()
-                            .map(|p| format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\"")))
+                            .map(|p| {
+                                format!("\"{}\"", p.replace('\\', "\\\\").replace('"', "\\\""))
+                            })
                             .collect();
                         if quoted.is_empty() {
                             zone.record(&name, rtype, "\"\"").map(|_| ())
@@ -52,13 +56,15 @@ pub fn zone(zonedata: &Yaml) -> Zone {
                     }
                     ("TXT" | "SPF", v) => {
                         let s = scalar(v).unwrap_or_default();
-                        let quoted = format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+                        let quoted =
+                            format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
                         zone.record(&name, rtype, &quoted).map(|_| ())
                     }
                     ("MX", Yaml::Array(v)) if v.len() == 2 => {
                         let pref = scalar(&v[0]).unwrap_or_default();
                         let host = scalar(&v[1]).unwrap_or_default();
-                        zone.record(&name, "MX", &format!("{pref} {host}")).map(|_| ())
+                        zone.record(&name, "MX", &format!("{pref} {host}"))
+                            .map(|_| ())
                     }
                     (t, v) => {
                         let data = scalar(v).unwrap_or_default();
@@ -78,11 +84,17 @@ async fn openspf_rfc7208_suite() {
     let mut failures = Vec::new();
     for doc in &docs {
         let (_server, auth) = serve(zone(&doc["zonedata"])).await;
-        let Some(tests) = doc["tests"].as_hash() else { continue };
+        let Some(tests) = doc["tests"].as_hash() else {
+            continue;
+        };
         for (name, t) in tests {
             let name = name.as_str().unwrap_or_default();
             let helo = t["helo"].as_str().unwrap_or_default();
-            let ip: IpAddr = t["host"].as_str().unwrap_or_default().parse().expect("host IP");
+            let ip: IpAddr = t["host"]
+                .as_str()
+                .unwrap_or_default()
+                .parse()
+                .expect("host IP");
             let mail_from = t["mailfrom"].as_str().unwrap_or_default();
             let expected: Vec<String> = match &t["result"] {
                 Yaml::Array(a) => a.iter().filter_map(scalar).collect(),
@@ -98,7 +110,10 @@ async fn openspf_rfc7208_suite() {
         }
     }
     let rate = f64::from(passed) / f64::from(total);
-    eprintln!("openspf RFC 7208 suite: {passed}/{total} ({:.1}%)", rate * 100.0);
+    eprintln!(
+        "openspf RFC 7208 suite: {passed}/{total} ({:.1}%)",
+        rate * 100.0
+    );
     for f in &failures {
         eprintln!("  {f}");
     }

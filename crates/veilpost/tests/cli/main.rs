@@ -1,5 +1,6 @@
 //! End-to-end tests of the `veilpost` binary: the public interface in DESIGN.md.
 
+mod auth;
 mod corpus;
 mod hostile;
 mod office;
