@@ -26,7 +26,10 @@
 pub mod testserver;
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
+
+use hickory_proto::dnssec::TrustAnchors;
 
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -138,17 +141,116 @@ fn name_servers(config: &DnsConfig) -> Vec<NameServerConfig> {
 
 /// A caching resolver for `config`.
 pub fn resolver(config: &DnsConfig) -> Result<TokioResolver, DnsError> {
-    build(config, false)
+    build(config, false, None)
 }
 
 /// A resolver that validates DNSSEC itself (for DANE and the posture check): each answer
-/// carries its proof (secure, insecure, bogus). It needs upstream servers that return
-/// DNSSEC records.
-pub fn validating_resolver(config: &DnsConfig) -> Result<TokioResolver, DnsError> {
-    build(config, true)
+/// carries its proof (see [`validated`]). It needs upstream servers that return DNSSEC
+/// records. `trust_anchor` replaces the root key (tests use their own signed zone).
+pub fn validating_resolver(
+    config: &DnsConfig,
+    trust_anchor: Option<Arc<TrustAnchors>>,
+) -> Result<TokioResolver, DnsError> {
+    build(config, true, trust_anchor)
 }
 
-fn build(config: &DnsConfig, validate: bool) -> Result<TokioResolver, DnsError> {
+/// How an answer was proven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// Signed and validated up to a trust anchor.
+    Secure,
+    /// Provably unsigned (no DS on the way down).
+    Insecure,
+    /// Signed but failing validation: treat as an attack, never as "no data".
+    Bogus,
+    /// Could not be determined.
+    Indeterminate,
+}
+
+/// A validated look-up: the records and the weakest proof among them.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// Answer records (without RRSIGs).
+    pub records: Vec<hickory_proto::rr::Record>,
+    /// The weakest proof among the answers.
+    pub proof: Proof,
+}
+
+/// Why a validated look-up has no records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidatedError {
+    /// NXDOMAIN or NODATA.
+    #[error("no such record")]
+    NoRecords,
+    /// Validation failed (bogus answer or bogus denial).
+    #[error("DNSSEC validation failed: {0}")]
+    Bogus(String),
+    /// DNS failed (time-out, SERVFAIL).
+    #[error("DNS error: {0}")]
+    Failed(String),
+}
+
+/// Look `name`/`rtype` up with a [`validating_resolver`].
+pub async fn validated(
+    resolver: &TokioResolver,
+    name: &str,
+    rtype: hickory_proto::rr::RecordType,
+) -> Result<Validated, ValidatedError> {
+    use hickory_proto::dnssec::Proof as P;
+    let q =
+        name_from_text(name).ok_or_else(|| ValidatedError::Failed(format!("bad name {name:?}")))?;
+    match resolver.lookup(q, rtype).await {
+        Ok(lookup) => {
+            let records: Vec<_> = lookup
+                .answers()
+                .iter()
+                .filter(|r| {
+                    r.record_type() == rtype
+                        || r.record_type() == hickory_proto::rr::RecordType::CNAME
+                })
+                .cloned()
+                .collect();
+            let rank = |p: P| match p {
+                P::Bogus => 0,
+                P::Indeterminate => 1,
+                P::Insecure => 2,
+                P::Secure => 3,
+            };
+            let weakest = records
+                .iter()
+                .map(|r| r.proof)
+                .min_by_key(|p| rank(*p))
+                .unwrap_or(P::Indeterminate);
+            let proof = match weakest {
+                P::Secure => Proof::Secure,
+                P::Insecure => Proof::Insecure,
+                P::Bogus => Proof::Bogus,
+                P::Indeterminate => Proof::Indeterminate,
+            };
+            if records.is_empty() {
+                return Err(ValidatedError::NoRecords);
+            }
+            Ok(Validated { records, proof })
+        }
+        Err(e) if e.is_nx_domain() || e.is_no_records_found() => Err(ValidatedError::NoRecords),
+        Err(e) => {
+            let text = e.to_string();
+            if text.to_ascii_lowercase().contains("dnssec")
+                || text.to_ascii_lowercase().contains("bogus")
+            {
+                Err(ValidatedError::Bogus(text))
+            } else {
+                Err(ValidatedError::Failed(text))
+            }
+        }
+    }
+}
+
+fn build(
+    config: &DnsConfig,
+    validate: bool,
+    trust_anchor: Option<Arc<TrustAnchors>>,
+) -> Result<TokioResolver, DnsError> {
     let mut opts = options(config);
     opts.validate = validate;
     let resolver_config = if config.nameservers.is_empty() {
@@ -159,10 +261,13 @@ fn build(config: &DnsConfig, validate: bool) -> Result<TokioResolver, DnsError> 
     } else {
         ResolverConfig::from_name_servers(name_servers(config))
     };
-    TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
-        .with_options(opts)
-        .build()
-        .map_err(|e| DnsError::Build(e.to_string()))
+    let mut builder =
+        TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
+            .with_options(opts);
+    if let Some(anchor) = trust_anchor {
+        builder = builder.with_trust_anchor(anchor);
+    }
+    builder.build().map_err(|e| DnsError::Build(e.to_string()))
 }
 
 #[cfg(test)]

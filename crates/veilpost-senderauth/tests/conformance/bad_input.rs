@@ -169,7 +169,10 @@ fn parsers_survive_mutations() {
     ] {
         seeds.push(crate::read(file).into_bytes());
     }
-    seeds.push(b"v=spf1 include:%{d2}._spf.%{ir}.%{v} a/24//64 mx:%{o} exists:%{l1r-}.x -all exp=%{h}".to_vec());
+    seeds.push(
+        b"v=spf1 include:%{d2}._spf.%{ir}.%{v} a/24//64 mx:%{o} exists:%{l1r-}.x -all exp=%{h}"
+            .to_vec(),
+    );
     seeds.push(b"v=DMARC1; p=reject; sp=none; pct=50; rua=mailto:a@b.nl".to_vec());
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = || {
