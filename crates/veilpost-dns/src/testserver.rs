@@ -449,6 +449,118 @@ impl Drop for TestDnsServer {
     }
 }
 
+/// A DNSSEC-signed zone served in process, with the trust anchor that validates it: the
+/// real thing for tests of validating look-ups (DANE, the posture check), no internet.
+pub struct SignedTestDnsServer {
+    server: TestDnsServer,
+    anchor: Arc<hickory_proto::dnssec::TrustAnchors>,
+}
+
+impl std::fmt::Debug for SignedTestDnsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedTestDnsServer")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignedTestDnsServer {
+    /// Serve `records` (`(name, type, data)` as in zone fixtures; A, AAAA, MX, TXT, CNAME,
+    /// NS) as one signed root zone (a fresh ECDSA P-256 key, NSEC denial), so validation
+    /// needs no delegation chain: the key is the trust anchor.
+    pub async fn start(records: &[(&str, &str, &str)]) -> std::io::Result<Self> {
+        use hickory_proto::dnssec::crypto::EcdsaSigningKey;
+        use hickory_proto::dnssec::rdata::DNSKEY;
+        use hickory_proto::dnssec::{Algorithm, DnssecSigner, SigningKey as _, TrustAnchors};
+        use hickory_proto::rr::rdata::SOA;
+        use hickory_server::dnssec::NxProofKind;
+        use hickory_server::store::in_memory::InMemoryZoneHandler;
+        use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+
+        let err = |e: String| std::io::Error::other(e);
+        let origin = Name::root();
+        let mut handler =
+            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
+                origin.clone(),
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+                Some(NxProofKind::Nsec),
+            );
+        let ns = name("ns.root-servers.test").map_err(err)?;
+        let soa = SOA::new(
+            ns.clone(),
+            name("hostmaster.root-servers.test").map_err(err)?,
+            1,
+            3600,
+            600,
+            86400,
+            300,
+        );
+        handler.upsert_mut(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)), 1);
+        handler.upsert_mut(
+            Record::from_rdata(origin.clone(), TTL, RData::NS(NS(ns))),
+            1,
+        );
+        let mut zone = Zone::new();
+        for (owner, rtype, data) in records {
+            zone.record(owner, rtype, data).map_err(err)?;
+        }
+        for set in zone.records.values() {
+            for record in set {
+                handler.upsert_mut(record.clone(), 1);
+            }
+        }
+        let algorithm = Algorithm::ECDSAP256SHA256;
+        let pkcs8 = EcdsaSigningKey::generate_pkcs8(algorithm).map_err(|e| err(e.to_string()))?;
+        let key = EcdsaSigningKey::from_pkcs8(&pkcs8, algorithm).map_err(|e| err(e.to_string()))?;
+        let public = key.to_public_key().map_err(|e| err(e.to_string()))?;
+        let mut anchor = TrustAnchors::empty();
+        anchor.insert(&public);
+        let dnskey = DNSKEY::new(true, true, false, public);
+        let signer = DnssecSigner::new(
+            dnskey,
+            Box::new(key),
+            origin.clone(),
+            Duration::from_secs(86_400),
+        );
+        handler
+            .add_zone_signing_key_mut(signer)
+            .map_err(|e| err(e.to_string()))?;
+        handler.secure_zone_mut().map_err(|e| err(e.to_string()))?;
+        let mut catalog = Catalog::new();
+        catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
+
+        let (udp, tcp) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await?;
+            let addr = udp.local_addr()?;
+            if let Ok(tcp) = TcpListener::bind(addr).await {
+                break (udp, tcp);
+            }
+        };
+        let addr = udp.local_addr()?;
+        let mut server = Server::new(catalog);
+        server.register_socket(udp);
+        server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);
+        let task = tokio::spawn(async move {
+            let _ = server.block_until_done().await;
+        });
+        Ok(SignedTestDnsServer {
+            server: TestDnsServer { addr, task },
+            anchor: Arc::new(anchor),
+        })
+    }
+
+    /// The resolver configuration for this server.
+    pub fn config(&self) -> DnsConfig {
+        self.server.config()
+    }
+
+    /// The trust anchor (the zone's key) a validating resolver needs.
+    pub fn trust_anchor(&self) -> Arc<hickory_proto::dnssec::TrustAnchors> {
+        self.anchor.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,117 +721,5 @@ mod tests {
         assert_eq!(err.line, 2);
         assert!(Zone::parse("x.nl. TXT \"open").is_err());
         assert!(Zone::parse("x.nl. WKS foo").is_err());
-    }
-}
-
-/// A DNSSEC-signed zone served in process, with the trust anchor that validates it: the
-/// real thing for tests of validating look-ups (DANE, the posture check), no internet.
-pub struct SignedTestDnsServer {
-    server: TestDnsServer,
-    anchor: Arc<hickory_proto::dnssec::TrustAnchors>,
-}
-
-impl std::fmt::Debug for SignedTestDnsServer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedTestDnsServer")
-            .field("server", &self.server)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SignedTestDnsServer {
-    /// Serve `records` (`(name, type, data)` as in zone fixtures; A, AAAA, MX, TXT, CNAME,
-    /// NS) as one signed root zone (a fresh ECDSA P-256 key, NSEC denial), so validation
-    /// needs no delegation chain: the key is the trust anchor.
-    pub async fn start(records: &[(&str, &str, &str)]) -> std::io::Result<Self> {
-        use hickory_proto::dnssec::crypto::EcdsaSigningKey;
-        use hickory_proto::dnssec::rdata::DNSKEY;
-        use hickory_proto::dnssec::{Algorithm, DnssecSigner, SigningKey as _, TrustAnchors};
-        use hickory_proto::rr::rdata::SOA;
-        use hickory_server::dnssec::NxProofKind;
-        use hickory_server::store::in_memory::InMemoryZoneHandler;
-        use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
-
-        let err = |e: String| std::io::Error::other(e);
-        let origin = Name::root();
-        let mut handler =
-            InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
-                origin.clone(),
-                ZoneType::Primary,
-                AxfrPolicy::Deny,
-                Some(NxProofKind::Nsec),
-            );
-        let ns = name("ns.root-servers.test").map_err(err)?;
-        let soa = SOA::new(
-            ns.clone(),
-            name("hostmaster.root-servers.test").map_err(err)?,
-            1,
-            3600,
-            600,
-            86400,
-            300,
-        );
-        handler.upsert_mut(Record::from_rdata(origin.clone(), TTL, RData::SOA(soa)), 1);
-        handler.upsert_mut(
-            Record::from_rdata(origin.clone(), TTL, RData::NS(NS(ns))),
-            1,
-        );
-        let mut zone = Zone::new();
-        for (owner, rtype, data) in records {
-            zone.record(owner, rtype, data).map_err(err)?;
-        }
-        for set in zone.records.values() {
-            for record in set {
-                handler.upsert_mut(record.clone(), 1);
-            }
-        }
-        let algorithm = Algorithm::ECDSAP256SHA256;
-        let pkcs8 = EcdsaSigningKey::generate_pkcs8(algorithm).map_err(|e| err(e.to_string()))?;
-        let key = EcdsaSigningKey::from_pkcs8(&pkcs8, algorithm).map_err(|e| err(e.to_string()))?;
-        let public = key.to_public_key().map_err(|e| err(e.to_string()))?;
-        let mut anchor = TrustAnchors::empty();
-        anchor.insert(&public);
-        let dnskey = DNSKEY::new(true, true, false, public);
-        let signer = DnssecSigner::new(
-            dnskey,
-            Box::new(key),
-            origin.clone(),
-            Duration::from_secs(86_400),
-        );
-        handler
-            .add_zone_signing_key_mut(signer)
-            .map_err(|e| err(e.to_string()))?;
-        handler.secure_zone_mut().map_err(|e| err(e.to_string()))?;
-        let mut catalog = Catalog::new();
-        catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
-
-        let (udp, tcp) = loop {
-            let udp = UdpSocket::bind("127.0.0.1:0").await?;
-            let addr = udp.local_addr()?;
-            if let Ok(tcp) = TcpListener::bind(addr).await {
-                break (udp, tcp);
-            }
-        };
-        let addr = udp.local_addr()?;
-        let mut server = Server::new(catalog);
-        server.register_socket(udp);
-        server.register_listener(tcp, Duration::from_secs(5), 64 * 1024);
-        let task = tokio::spawn(async move {
-            let _ = server.block_until_done().await;
-        });
-        Ok(SignedTestDnsServer {
-            server: TestDnsServer { addr, task },
-            anchor: Arc::new(anchor),
-        })
-    }
-
-    /// The resolver configuration for this server.
-    pub fn config(&self) -> DnsConfig {
-        self.server.config()
-    }
-
-    /// The trust anchor (the zone's key) a validating resolver needs.
-    pub fn trust_anchor(&self) -> Arc<hickory_proto::dnssec::TrustAnchors> {
-        self.anchor.clone()
     }
 }
