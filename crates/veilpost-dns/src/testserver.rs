@@ -21,7 +21,7 @@
 //! Zone fixture lines are `NAME TYPE DATA`: `A`, `AAAA`, `MX PREF HOST`, `TXT "..." ...`
 //! (one record; several quoted strings are concatenated, long strings are split into
 //! 255-byte pieces), `SPF` (served as TXT when the name has no TXT, as the openspf suite
-//! drivers do), `PTR`, `CNAME`, `NS`, and two behaviours for the types a name has no data
+//! drivers do), `PTR`, `CNAME`, `NS`, `TLSA USAGE SELECTOR MATCHING HEX`, and two behaviours for the types a name has no data
 //! for: `TIMEOUT` (never answer) and `SERVFAIL`. `#` starts a comment.
 
 use std::collections::{HashMap, HashSet};
@@ -74,6 +74,9 @@ pub struct ZoneError {
 }
 
 fn name(text: &str) -> Result<Name, String> {
+    if text == "." {
+        return Ok(Name::root());
+    }
     crate::name_from_text(text).ok_or_else(|| format!("bad name {text:?}"))
 }
 
@@ -205,6 +208,27 @@ impl Zone {
             }
             "NS" => {
                 self.insert(name(owner)?, RData::NS(NS(name(data.trim())?)));
+                Ok(self)
+            }
+            "TLSA" => {
+                let f: Vec<&str> = data.split_whitespace().collect();
+                let [usage, selector, matching, hex @ ..] = f.as_slice() else {
+                    return Err(format!("TLSA needs USAGE SELECTOR MATCHING HEX: {data:?}"));
+                };
+                let num = |v: &str| v.parse::<u8>().map_err(|_| format!("bad TLSA field {v:?}"));
+                let hex: String = hex.concat();
+                let bytes = (0..hex.len())
+                    .step_by(2)
+                    .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16))
+                    .collect::<Result<Vec<u8>, _>>()
+                    .map_err(|_| format!("bad TLSA hex {hex:?}"))?;
+                let tlsa = hickory_proto::rr::rdata::TLSA::new(
+                    num(usage)?.into(),
+                    num(selector)?.into(),
+                    num(matching)?.into(),
+                    bytes,
+                );
+                self.insert(name(owner)?, RData::TLSA(tlsa));
                 Ok(self)
             }
             "TIMEOUT" => self.timeout(owner),

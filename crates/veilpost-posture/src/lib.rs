@@ -1,0 +1,267 @@
+//! Domain posture: how well a mail domain is protected, and whether it can take sensitive
+//! mail directly over authenticated TLS — with the exact records to publish when not.
+//!
+//! [`Checker::check`] runs every area in parallel (SPF, DMARC, DKIM, MX, DNSSEC, MTA-STS,
+//! TLS-RPT, NTA 7516, and, when enabled, STARTTLS and DANE on every MX) under one deadline,
+//! each DNS look-up under the resolver's own timeout. The result is a list of [`Check`]s with
+//! stable ids (`spf-…`, `dmarc-…`, `dkim-…`, `mx-…`, `starttls-…`, `dane-…`, `dnssec-…`,
+//! `mta-sts-…`, `tls-rpt-…`, `nta7516-…`), a status (pass, warn, fail, info), a detail and
+//! advice, in Dutch or English.
+
+mod der;
+mod dkim;
+mod dmarc;
+mod dns;
+mod mx;
+mod policy;
+mod spf;
+mod text;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::dnssec::TrustAnchors;
+use veilpost_dns::DnsConfig;
+
+pub use text::Lang;
+
+/// A check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// Good.
+    Pass,
+    /// For information.
+    Info,
+    /// Works, but should be better.
+    Warn,
+    /// Broken or insecure.
+    Fail,
+}
+
+impl Status {
+    /// The JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Info => "info",
+        }
+    }
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Stable id, starting with its area.
+    pub id: String,
+    /// Verdict.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// What to do (for warn and fail), often the record to publish.
+    pub advice: Option<String>,
+}
+
+impl Check {
+    pub(crate) fn new(id: impl Into<String>, status: Status, detail: impl Into<String>) -> Check {
+        Check {
+            id: id.into(),
+            status,
+            detail: detail.into(),
+            advice: None,
+        }
+    }
+
+    pub(crate) fn advice(mut self, advice: impl Into<String>) -> Check {
+        self.advice = Some(advice.into());
+        self
+    }
+}
+
+/// Can this domain receive sensitive mail directly (NTA 7516: authenticated TLS)?
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecureDelivery {
+    /// Yes: every MX is protected by DANE or MTA-STS in enforce mode.
+    pub possible: bool,
+    /// Why (or why not), in the report's language.
+    pub reason: String,
+}
+
+/// The whole check.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The domain checked.
+    pub domain: String,
+    /// All findings, grouped by area.
+    pub checks: Vec<Check>,
+    /// The NTA 7516 summary.
+    pub secure_delivery: SecureDelivery,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// Any check failed?
+    pub fn has_failures(&self) -> bool {
+        self.checks.iter().any(|c| c.status == Status::Fail)
+    }
+
+    /// A check by id.
+    pub fn get(&self, id: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+}
+
+/// How to check.
+#[derive(Clone)]
+pub struct Options {
+    /// Language of details and advice.
+    pub lang: Lang,
+    /// DKIM selectors to probe besides the common ones.
+    pub dkim_selectors: Vec<String>,
+    /// Probe STARTTLS on every MX (and DANE against the served certificate).
+    pub probe_smtp: bool,
+    /// The SMTP port (25; tests use another).
+    pub smtp_port: u16,
+    /// The HTTPS port for MTA-STS policies (443; tests use another).
+    pub https_port: u16,
+    /// Extra root certificates (PEM) trusted for STARTTLS and MTA-STS, besides the
+    /// system's (tests trust their own CA).
+    pub extra_roots_pem: Vec<String>,
+    /// Trust only `extra_roots_pem`, not the system's roots (tests).
+    pub only_extra_roots: bool,
+    /// DNSSEC trust anchor (default: the root's).
+    pub trust_anchor: Option<Arc<TrustAnchors>>,
+    /// Deadline for the whole check.
+    pub deadline: Duration,
+    /// Time for one network connection (SMTP, HTTPS).
+    pub connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("lang", &self.lang)
+            .field("probe_smtp", &self.probe_smtp)
+            .field("smtp_port", &self.smtp_port)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            lang: Lang::Nl,
+            dkim_selectors: Vec::new(),
+            probe_smtp: true,
+            smtp_port: 25,
+            https_port: 443,
+            extra_roots_pem: Vec::new(),
+            only_extra_roots: false,
+            trust_anchor: None,
+            deadline: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(8),
+        }
+    }
+}
+
+/// Why the checker could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad DNS configuration.
+    #[error(transparent)]
+    Dns(#[from] veilpost_dns::DnsError),
+    /// Not a domain name.
+    #[error("{0:?} is not a domain name")]
+    Domain(String),
+    /// Bad extra root certificates.
+    #[error("invalid root certificate: {0}")]
+    Roots(String),
+}
+
+/// Checks domains. Build once; checking takes `&self`.
+pub struct Checker {
+    dns: dns::Dns,
+    opts: Options,
+    tls: tls::Prober,
+}
+
+impl std::fmt::Debug for Checker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checker").finish_non_exhaustive()
+    }
+}
+
+impl Checker {
+    /// A checker resolving through `config`.
+    pub fn new(config: &DnsConfig, opts: Options) -> Result<Checker, Error> {
+        let plain = veilpost_dns::resolver(config)?;
+        let validating = veilpost_dns::validating_resolver(config, opts.trust_anchor.clone())?;
+        let tls = tls::Prober::new(&opts)?;
+        Ok(Checker {
+            dns: dns::Dns { plain, validating },
+            opts,
+            tls,
+        })
+    }
+
+    /// Check `domain`.
+    pub async fn check(&self, domain: &str) -> Result<Report, Error> {
+        let start = Instant::now();
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        if veilpost_dns::name_from_text(&domain).is_none() || !domain.contains('.') {
+            return Err(Error::Domain(domain));
+        }
+        let lang = self.opts.lang;
+        let work = async {
+            let (spf, dmarc, dkim, mx, policies) = tokio::join!(
+                spf::check(&self.dns, &domain, lang),
+                dmarc::check(&self.dns, &domain, lang),
+                dkim::check(&self.dns, &domain, &self.opts.dkim_selectors, lang),
+                mx::check(&self.dns, &self.tls, &self.opts, &domain),
+                policy::check(&self.dns, &self.tls, &self.opts, &domain),
+            );
+            (spf, dmarc, dkim, mx, policies)
+        };
+        let (mut checks, mx_facts, policy_facts) =
+            match tokio::time::timeout(self.opts.deadline, work).await {
+                Ok((spf, dmarc, dkim, (mx_checks, mx_facts), (policy_checks, policy_facts))) => {
+                    let mut all = Vec::new();
+                    all.extend(spf);
+                    all.extend(dmarc);
+                    all.extend(dkim);
+                    all.extend(mx_checks);
+                    all.extend(policy_checks);
+                    (all, mx_facts, policy_facts)
+                }
+                Err(_) => (
+                    vec![Check::new(
+                        "check-deadline",
+                        Status::Fail,
+                        text::deadline(lang, self.opts.deadline),
+                    )],
+                    mx::Facts::default(),
+                    policy::Facts::default(),
+                ),
+            };
+        let secure_delivery = policy::secure_delivery(&mx_facts, &policy_facts, lang);
+        checks.push(Check::new(
+            "nta7516-summary",
+            if secure_delivery.possible {
+                Status::Pass
+            } else {
+                Status::Info
+            },
+            secure_delivery.reason.clone(),
+        ));
+        Ok(Report {
+            domain,
+            checks,
+            secure_delivery,
+            elapsed: start.elapsed(),
+        })
+    }
+}

@@ -1,0 +1,659 @@
+//! Domain-level policies: DNSSEC on the mail domain, MTA-STS (record and HTTPS policy),
+//! TLS-RPT, the NTA 7516 announcement, and the summary: can the domain receive sensitive
+//! mail directly over authenticated TLS?
+
+use hickory_proto::rr::RecordType;
+use veilpost_dns::{Proof, ValidatedError};
+use veilpost_senderauth::spf::Answer;
+
+use crate::dns::Dns;
+use crate::mx;
+use crate::text::{Lang, dns_error, say};
+use crate::tls::Prober;
+use crate::{Check, Options, SecureDelivery, Status};
+
+/// RFC 8461 §3.3: policies are at most 64 KiB.
+const MAX_POLICY: usize = 64 * 1024;
+
+/// What the summary needs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Facts {
+    /// A valid MTA-STS policy: its mode and MX patterns.
+    pub(crate) mta_sts: Option<(String, Vec<String>)>,
+}
+
+/// A parsed MTA-STS policy file (RFC 8461 §3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StsPolicy {
+    pub(crate) mode: String,
+    pub(crate) mx: Vec<String>,
+    pub(crate) max_age: u64,
+}
+
+pub(crate) fn parse_sts_policy(text: &str) -> Result<StsPolicy, String> {
+    let (mut version, mut mode, mut max_age) = (None, None, None);
+    let mut mx = Vec::new();
+    for line in text.lines() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| format!("line without ':': {line:?}"))?;
+        let v = v.trim();
+        match k.trim() {
+            "version" => version = Some(v.to_string()),
+            "mode" => mode = Some(v.to_string()),
+            "max_age" => {
+                max_age = Some(v.parse::<u64>().map_err(|_| format!("bad max_age {v:?}"))?);
+            }
+            "mx" => mx.push(v.to_ascii_lowercase()),
+            _ => {}
+        }
+    }
+    if version.as_deref() != Some("STSv1") {
+        return Err("version: STSv1 missing".into());
+    }
+    let mode = mode.ok_or("mode missing")?;
+    if !matches!(mode.as_str(), "enforce" | "testing" | "none") {
+        return Err(format!("unknown mode {mode:?}"));
+    }
+    let max_age = max_age.ok_or("max_age missing")?;
+    if max_age > 31_557_600 {
+        return Err(format!("max_age {max_age} above the maximum 31557600"));
+    }
+    if mode != "none" && mx.is_empty() {
+        return Err("no mx: lines".into());
+    }
+    Ok(StsPolicy { mode, mx, max_age })
+}
+
+/// Does MX host `host` match policy pattern `pattern` (`*.` matches one leftmost label)?
+pub(crate) fn mx_matches(pattern: &str, host: &str) -> bool {
+    let (p, h) = (pattern.trim_end_matches('.'), host.trim_end_matches('.'));
+    match p.strip_prefix("*.") {
+        Some(rest) => h
+            .split_once('.')
+            .is_some_and(|(label, tail)| !label.is_empty() && tail.eq_ignore_ascii_case(rest)),
+        None => p.eq_ignore_ascii_case(h),
+    }
+}
+
+/// The tags of a `k=v; k=v` record, names lower-cased.
+fn tags(record: &str) -> Vec<(String, String)> {
+    record
+        .split(';')
+        .filter_map(|t| t.split_once('='))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect()
+}
+
+async fn records_with_prefix(dns: &Dns, name: &str, prefix: &str) -> Result<Vec<String>, String> {
+    match dns.txt(name).await {
+        Answer::Records(t) => Ok(t
+            .into_iter()
+            .filter(|r| {
+                r.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with(&prefix.to_ascii_lowercase())
+            })
+            .collect()),
+        Answer::Empty => Ok(Vec::new()),
+        Answer::TempError(e) => Err(e),
+    }
+}
+
+pub(crate) async fn check(
+    dns: &Dns,
+    prober: &Prober,
+    opts: &Options,
+    domain: &str,
+) -> (Vec<Check>, Facts) {
+    let lang = opts.lang;
+    let (dnssec, sts, rpt, nta) = tokio::join!(
+        dnssec(dns, domain, lang),
+        mta_sts(dns, prober, domain, lang),
+        tls_rpt(dns, domain, lang),
+        nta7516(dns, domain, lang),
+    );
+    let mut out = dnssec;
+    let (sts_checks, facts) = sts;
+    out.extend(sts_checks);
+    out.extend(rpt);
+    out.extend(nta);
+    (out, facts)
+}
+
+async fn dnssec(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
+    let mut last = None;
+    for rtype in [
+        RecordType::SOA,
+        RecordType::MX,
+        RecordType::A,
+        RecordType::TXT,
+    ] {
+        match dns.proof(domain, rtype).await {
+            Ok(Proof::Secure) => {
+                return vec![Check::new(
+                    "dnssec-domain",
+                    Status::Pass,
+                    say!(
+                        lang,
+                        "{} is met DNSSEC ondertekend en gevalideerd.",
+                        "{} is DNSSEC-signed and validates.",
+                        domain
+                    ),
+                )];
+            }
+            Ok(p) => {
+                last = Some(Ok(p));
+                break;
+            }
+            Err(ValidatedError::NoRecords) => continue,
+            Err(e) => {
+                last = Some(Err(e));
+                break;
+            }
+        }
+    }
+    let why = match last {
+        Some(Ok(p)) => format!("{p:?}").to_ascii_lowercase(),
+        Some(Err(e)) => e.to_string(),
+        None => say!(
+            lang,
+            "geen records om te valideren",
+            "no records to validate"
+        ),
+    };
+    vec![Check::new("dnssec-domain", Status::Fail, say!(lang, "{} is niet met DNSSEC beveiligd ({}).", "{} is not protected by DNSSEC ({}).", domain, why))
+        .advice(say!(lang, "Zet DNSSEC aan bij uw DNS-leverancier en laat de DS-record bij het .nl-register publiceren.", "Enable DNSSEC at your DNS provider and have the DS record published at the registry."))]
+}
+
+async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<Check>, Facts) {
+    let mut out = Vec::new();
+    let mut facts = Facts::default();
+    let name = format!("_mta-sts.{domain}");
+    let records = match records_with_prefix(dns, &name, "v=STSv1").await {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(Check::new(
+                "mta-sts-record",
+                Status::Warn,
+                dns_error(lang, &name, &e),
+            ));
+            return (out, facts);
+        }
+    };
+    let advice = say!(
+        lang,
+        "Publiceer `{}. TXT \"v=STSv1; id=20260101\"` en https://mta-sts.{}/.well-known/mta-sts.txt met `version: STSv1`, `mode: enforce`, uw `mx:`-regels en `max_age: 604800` — of gebruik DANE.",
+        "Publish `{}. TXT \"v=STSv1; id=20260101\"` and https://mta-sts.{}/.well-known/mta-sts.txt with `version: STSv1`, `mode: enforce`, your `mx:` lines and `max_age: 604800` — or use DANE.",
+        name,
+        domain
+    );
+    match records.as_slice() {
+        [] => {
+            out.push(
+                Check::new(
+                    "mta-sts-record",
+                    Status::Info,
+                    say!(lang, "Geen MTA-STS-record.", "No MTA-STS record."),
+                )
+                .advice(advice),
+            );
+            return (out, facts);
+        }
+        [one] => {
+            let t = tags(one);
+            let id_ok = t.iter().any(|(k, v)| {
+                k == "id"
+                    && !v.is_empty()
+                    && v.len() <= 32
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+            if !id_ok {
+                out.push(
+                    Check::new(
+                        "mta-sts-record",
+                        Status::Fail,
+                        say!(
+                            lang,
+                            "MTA-STS-record zonder geldig id= (1 tot 32 letters/cijfers): {}",
+                            "MTA-STS record without a valid id= (1 to 32 letters/digits): {}",
+                            one
+                        ),
+                    )
+                    .advice(advice),
+                );
+                return (out, facts);
+            }
+            out.push(Check::new("mta-sts-record", Status::Pass, one.clone()));
+        }
+        many => {
+            out.push(
+                Check::new(
+                    "mta-sts-record",
+                    Status::Fail,
+                    say!(
+                        lang,
+                        "{} MTA-STS-records; er mag er één zijn.",
+                        "{} MTA-STS records; there must be one.",
+                        many.len()
+                    ),
+                )
+                .advice(advice),
+            );
+            return (out, facts);
+        }
+    }
+    let host = format!("mta-sts.{domain}");
+    let ip = match dns.addresses(&host).await {
+        Answer::Records(a) => a[0],
+        _ => {
+            out.push(
+                Check::new(
+                    "mta-sts-policy",
+                    Status::Fail,
+                    say!(
+                        lang,
+                        "{} bestaat niet in DNS: het beleid is niet op te halen.",
+                        "{} does not exist in DNS: the policy cannot be fetched.",
+                        host
+                    ),
+                )
+                .advice(advice),
+            );
+            return (out, facts);
+        }
+    };
+    let policy = match prober
+        .https_get(&host, ip, "/.well-known/mta-sts.txt", MAX_POLICY)
+        .await
+    {
+        Err(e) => {
+            out.push(
+                Check::new(
+                    "mta-sts-policy",
+                    Status::Fail,
+                    say!(
+                        lang,
+                        "Beleid niet op te halen van https://{}/.well-known/mta-sts.txt: {}.",
+                        "Cannot fetch the policy from https://{}/.well-known/mta-sts.txt: {}.",
+                        host,
+                        e
+                    ),
+                )
+                .advice(advice),
+            );
+            return (out, facts);
+        }
+        Ok((status, _, _)) if status != 200 => {
+            out.push(
+                Check::new(
+                    "mta-sts-policy",
+                    Status::Fail,
+                    say!(
+                        lang,
+                        "Het beleid gaf HTTP {} (redirects worden niet gevolgd, RFC 8461).",
+                        "The policy returned HTTP {} (redirects are not followed, RFC 8461).",
+                        status
+                    ),
+                )
+                .advice(advice),
+            );
+            return (out, facts);
+        }
+        Ok((_, content_type, body)) => {
+            if !content_type.starts_with("text/plain") {
+                out.push(Check::new(
+                    "mta-sts-content-type",
+                    Status::Warn,
+                    say!(
+                        lang,
+                        "Content-Type is {:?}; RFC 8461 vraagt text/plain.",
+                        "Content-Type is {:?}; RFC 8461 asks for text/plain.",
+                        content_type
+                    ),
+                ));
+            }
+            match parse_sts_policy(&String::from_utf8_lossy(&body)) {
+                Ok(p) => p,
+                Err(e) => {
+                    out.push(
+                        Check::new(
+                            "mta-sts-policy",
+                            Status::Fail,
+                            say!(
+                                lang,
+                                "Ongeldig MTA-STS-beleid: {}.",
+                                "Invalid MTA-STS policy: {}.",
+                                e
+                            ),
+                        )
+                        .advice(advice),
+                    );
+                    return (out, facts);
+                }
+            }
+        }
+    };
+    let mut status = match policy.mode.as_str() {
+        "enforce" => Status::Pass,
+        _ => Status::Warn,
+    };
+    let mut detail = format!(
+        "mode: {}, max_age: {}, mx: {}",
+        policy.mode,
+        policy.max_age,
+        policy.mx.join(", ")
+    );
+    // The MX set must match the policy, or senders in enforce mode refuse to deliver.
+    let mx_hosts: Vec<String> = match dns.mx(domain).await {
+        Answer::Records(m) => m.into_iter().map(|(_, h)| h).collect(),
+        _ => Vec::new(),
+    };
+    let uncovered: Vec<&String> = mx_hosts
+        .iter()
+        .filter(|h| !policy.mx.iter().any(|p| mx_matches(p, h)))
+        .collect();
+    if !uncovered.is_empty() {
+        status = Status::Fail;
+        detail.push_str(&say!(
+            lang,
+            "; MX niet in het beleid: {}",
+            "; MX not in the policy: {}",
+            uncovered
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if policy.max_age < 86_400 {
+        status = status.max(Status::Warn);
+        detail.push_str(&say!(
+            lang,
+            "; max_age korter dan een dag",
+            "; max_age shorter than a day"
+        ));
+    }
+    let mut check = Check::new("mta-sts-policy", status, detail);
+    if status != Status::Pass {
+        check = check.advice(advice);
+    } else {
+        facts.mta_sts = Some((policy.mode.clone(), policy.mx.clone()));
+    }
+    if policy.mode == "enforce" && uncovered.is_empty() {
+        facts.mta_sts = Some((policy.mode, policy.mx));
+    }
+    out.push(check);
+    (out, facts)
+}
+
+async fn tls_rpt(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
+    let name = format!("_smtp._tls.{domain}");
+    let advice = say!(
+        lang,
+        "Publiceer `{}. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"`.",
+        "Publish `{}. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"`.",
+        name,
+        domain
+    );
+    match records_with_prefix(dns, &name, "v=TLSRPTv1").await {
+        Err(e) => vec![Check::new("tls-rpt-record", Status::Warn, dns_error(lang, &name, &e))],
+        Ok(r) if r.is_empty() => vec![Check::new("tls-rpt-record", Status::Info, say!(lang, "Geen TLS-RPT-record: u hoort niet wanneer verzenders geen beveiligde verbinding krijgen.", "No TLS-RPT record: you do not hear when senders fail to get a secure connection.")).advice(advice)],
+        Ok(r) if r.len() > 1 => vec![Check::new("tls-rpt-record", Status::Fail, say!(lang, "{} TLS-RPT-records; er mag er één zijn.", "{} TLS-RPT records; there must be one.", r.len())).advice(advice)],
+        Ok(r) => {
+            let t = tags(&r[0]);
+            let version_ok = t.first().is_some_and(|(k, v)| k == "v" && v == "TLSRPTv1");
+            let rua: Vec<&str> = t.iter().filter(|(k, _)| k == "rua").flat_map(|(_, v)| v.split(',')).map(str::trim).collect();
+            let rua_ok = !rua.is_empty()
+                && rua.iter().all(|u| {
+                    let l = u.to_ascii_lowercase();
+                    (l.starts_with("mailto:") && l.contains('@')) || l.starts_with("https://")
+                });
+            if version_ok && rua_ok {
+                vec![Check::new("tls-rpt-record", Status::Pass, r[0].clone())]
+            } else {
+                vec![Check::new("tls-rpt-record", Status::Fail, say!(lang, "Ongeldig TLS-RPT-record (v=TLSRPTv1 eerst, rua= met mailto: of https:): {}", "Invalid TLS-RPT record (v=TLSRPTv1 first, rua= with mailto: or https:): {}", r[0])).advice(advice)]
+            }
+        }
+    }
+}
+
+/// An NTA 7516 announcement: provider, period and the NTA MX hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NtaRecord {
+    pub(crate) provider: Option<String>,
+    pub(crate) start: Option<(u32, u32)>,
+    pub(crate) end: Option<(u32, u32)>,
+    pub(crate) mx: Vec<String>,
+}
+
+/// `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD`.
+fn year_month(v: &str) -> Option<(u32, u32)> {
+    let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() < 6 {
+        return None;
+    }
+    let y = digits[..4].parse().ok()?;
+    let m = digits[4..6].parse().ok()?;
+    (1..=12).contains(&m).then_some((y, m))
+}
+
+/// Both syntaxes seen in the wild: `;`-separated tags, or tags separated by spaces.
+pub(crate) fn parse_nta(record: &str) -> Result<NtaRecord, String> {
+    let first = record.trim_start();
+    if !first.to_ascii_lowercase().starts_with("v=nta7516-1") {
+        return Err("not an NTA 7516 record".into());
+    }
+    let parts: Vec<&str> = if record.contains(';') {
+        record.split(';').collect()
+    } else {
+        record.split_whitespace().collect()
+    };
+    let mut rec = NtaRecord {
+        provider: None,
+        start: None,
+        end: None,
+        mx: Vec::new(),
+    };
+    let mut pending_mx: Option<String> = None;
+    for part in parts {
+        let part = part.trim();
+        let Some((k, v)) = part.split_once('=') else {
+            // Space-separated syntax: `ntamx=10 mx.host` splits into two parts.
+            if let Some(prio) = pending_mx.take() {
+                rec.mx.push(format!("{prio} {part}"));
+            }
+            continue;
+        };
+        let v = v.trim();
+        match k.trim().to_ascii_lowercase().as_str() {
+            "startdate" => rec.start = Some(year_month(v).ok_or(format!("bad startdate {v:?}"))?),
+            "enddate" => rec.end = Some(year_month(v).ok_or(format!("bad enddate {v:?}"))?),
+            "provider" => rec.provider = Some(v.to_string()),
+            "ntamx" => {
+                if v.contains(char::is_whitespace) {
+                    rec.mx
+                        .push(v.split_whitespace().collect::<Vec<_>>().join(" "));
+                } else if v.chars().all(|c| c.is_ascii_digit()) {
+                    pending_mx = Some(v.to_string());
+                } else {
+                    rec.mx.push(v.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    if rec.mx.is_empty() {
+        return Err("no ntamx=".into());
+    }
+    Ok(rec)
+}
+
+fn current_year_month() -> (u32, u32) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as u32, m as u32)
+}
+
+async fn nta7516(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
+    match records_with_prefix(dns, domain, "v=NTA7516-1").await {
+        Err(e) => vec![Check::new(
+            "nta7516-record",
+            Status::Warn,
+            dns_error(lang, domain, &e),
+        )],
+        Ok(r) if r.is_empty() => vec![Check::new(
+            "nta7516-record",
+            Status::Info,
+            say!(
+                lang,
+                "Geen NTA 7516-record: het domein kondigt geen veilige-mailontvangst via een NTA 7516-leverancier aan.",
+                "No NTA 7516 record: the domain announces no secure-mail reception through an NTA 7516 provider."
+            ),
+        )],
+        Ok(r) => r
+            .iter()
+            .map(|rec| match parse_nta(rec) {
+                Ok(n) => {
+                    let now = current_year_month();
+                    let expired = n.end.is_some_and(|e| e < now);
+                    let not_yet = n.start.is_some_and(|s| s > now);
+                    let detail = say!(
+                        lang,
+                        "Leverancier {}, NTA-MX {}{}",
+                        "Provider {}, NTA MX {}{}",
+                        n.provider.clone().unwrap_or_else(|| "?".into()),
+                        n.mx.join(", "),
+                        match (n.start, n.end) {
+                            (Some(s), Some(e)) =>
+                                format!(", {:04}-{:02} – {:04}-{:02}", s.0, s.1, e.0, e.1),
+                            _ => String::new(),
+                        }
+                    );
+                    if expired || not_yet {
+                        Check::new(
+                            "nta7516-record",
+                            Status::Warn,
+                            say!(
+                                lang,
+                                "{} — buiten de geldigheidsperiode.",
+                                "{} — outside its validity period.",
+                                detail
+                            ),
+                        )
+                    } else {
+                        Check::new("nta7516-record", Status::Pass, detail)
+                    }
+                }
+                Err(e) => Check::new(
+                    "nta7516-record",
+                    Status::Fail,
+                    say!(
+                        lang,
+                        "Ongeldig NTA 7516-record ({}): {}",
+                        "Invalid NTA 7516 record ({}): {}",
+                        e,
+                        rec
+                    ),
+                ),
+            })
+            .collect(),
+    }
+}
+
+pub(crate) fn secure_delivery(mx: &mx::Facts, policy: &Facts, lang: Lang) -> SecureDelivery {
+    if mx.null_mx || mx.hosts.is_empty() {
+        return SecureDelivery {
+            possible: false,
+            reason: say!(
+                lang,
+                "Nee: het domein ontvangt geen mail (of heeft geen MX).",
+                "No: the domain receives no mail (or has no MX)."
+            ),
+        };
+    }
+    let mut why_not = Vec::new();
+    for h in &mx.hosts {
+        let by_sts = policy.mta_sts.as_ref().is_some_and(|(mode, patterns)| {
+            mode == "enforce" && patterns.iter().any(|p| mx_matches(p, &h.name)) && h.pkix_tls
+        });
+        if !(h.dane || by_sts) {
+            why_not.push(h.name.clone());
+        }
+    }
+    if why_not.is_empty() {
+        let how = if mx.hosts.iter().all(|h| h.dane) {
+            "DANE"
+        } else {
+            "DANE/MTA-STS (enforce)"
+        };
+        SecureDelivery {
+            possible: true,
+            reason: say!(
+                lang,
+                "Ja: elke MX is beschermd met {}; gevoelige mail kan direct over geauthenticeerde TLS.",
+                "Yes: every MX is protected by {}; sensitive mail can go directly over authenticated TLS.",
+                how
+            ),
+        }
+    } else {
+        SecureDelivery {
+            possible: false,
+            reason: say!(
+                lang,
+                "Nee: {} heeft geen geldige DANE en valt niet onder MTA-STS in enforce-modus met een geldig certificaat; gevoelige mail gaat via het portaal.",
+                "No: {} has no valid DANE and is not covered by MTA-STS in enforce mode with a valid certificate; sensitive mail goes through the portal.",
+                why_not.join(", ")
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sts_policies() {
+        let p = parse_sts_policy("version: STSv1\r\nmode: enforce\r\nmx: mail.example.nl\r\nmx: *.backup.example.nl\r\nmax_age: 604800\r\n").expect("valid");
+        assert_eq!(p.mode, "enforce");
+        assert_eq!(p.mx.len(), 2);
+        assert!(parse_sts_policy("mode: enforce\nmx: a\nmax_age: 1").is_err());
+        assert!(parse_sts_policy("version: STSv1\nmode: strict\nmx: a\nmax_age: 1").is_err());
+        assert!(parse_sts_policy("version: STSv1\nmode: enforce\nmax_age: 1").is_err());
+        assert!(mx_matches("*.example.nl", "mx1.example.nl"));
+        assert!(!mx_matches("*.example.nl", "a.b.example.nl"));
+        assert!(!mx_matches("*.example.nl", "example.nl"));
+        assert!(mx_matches("mail.example.nl.", "MAIL.example.nl"));
+    }
+
+    #[test]
+    fn nta_records_in_both_syntaxes() {
+        let a = parse_nta("v=NTA7516-1;startdate=2022-01;enddate=2032-12;provider=Zorgmail;ntamx=10 mx.zorgmail.nl").expect("semicolons");
+        assert_eq!(a.provider.as_deref(), Some("Zorgmail"));
+        assert_eq!(a.start, Some((2022, 1)));
+        assert_eq!(a.mx, ["10 mx.zorgmail.nl"]);
+        let b = parse_nta("v=NTA7516-1 startdate=202201 enddate=203212 provider=Zivver ntamx=10 mx1.zivver.com ntamx=20 mx2.zivver.com").expect("spaces");
+        assert_eq!(b.mx, ["10 mx1.zivver.com", "20 mx2.zivver.com"]);
+        assert_eq!(b.end, Some((2032, 12)));
+        assert!(parse_nta("v=NTA7516-1;provider=x").is_err());
+        assert!(parse_nta("v=spf1 -all").is_err());
+        let (y, m) = current_year_month();
+        assert!(y >= 2026 && (1..=12).contains(&m));
+    }
+}
