@@ -4,6 +4,7 @@
 
 mod auth;
 mod lang;
+mod posture;
 mod sandbox;
 mod scan;
 
@@ -85,6 +86,38 @@ enum Command {
         /// Our name in the Authentication-Results header (default: this host's name).
         #[arg(long)]
         authserv_id: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: auth::Format,
+    },
+    /// Check a domain's mail security: SPF, DMARC, DKIM, MX, STARTTLS, DNSSEC, DANE,
+    /// MTA-STS, TLS-RPT and NTA 7516, with the records to publish.
+    ///
+    /// Exit status: 0 no check fails, 1 a check fails, 2 an error.
+    CheckDomain {
+        /// The domain.
+        domain: String,
+        /// A DKIM selector to check (repeatable); common ones are always tried.
+        #[arg(long = "dkim-selector", value_name = "SELECTOR")]
+        dkim_selectors: Vec<String>,
+        /// Skip the SMTP probes (STARTTLS, certificates, DANE matching).
+        #[arg(long)]
+        no_smtp: bool,
+        /// SMTP port of the MX hosts.
+        #[arg(long, default_value_t = 25)]
+        smtp_port: u16,
+        /// HTTPS port of the MTA-STS policy host.
+        #[arg(long, default_value_t = 443)]
+        https_port: u16,
+        /// Also trust the CA certificates in this PEM file (repeatable).
+        #[arg(long = "ca-file", value_name = "PEM")]
+        ca_files: Vec<PathBuf>,
+        /// Trust only the --ca-file certificates, not the system's.
+        #[arg(long)]
+        ca_only: bool,
+        /// Seconds the whole check may take.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: auth::Format,
@@ -206,6 +239,31 @@ fn main() -> ExitCode {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },
+        Command::CheckDomain {
+            domain,
+            dkim_selectors,
+            no_smtp,
+            smtp_port,
+            https_port,
+            ca_files,
+            ca_only,
+            timeout,
+            format,
+        } => {
+            let args = posture::Args {
+                dkim_selectors,
+                probe_smtp: !no_smtp,
+                smtp_port,
+                https_port,
+                ca_files,
+                ca_only,
+                timeout,
+            };
+            match posture::run(&dns, &domain, &args, format, cli.lang) {
+                Ok(code) => ExitCode::from(code),
+                Err(e) => fail(&e),
+            }
+        }
         Command::Dkim { command } => {
             let result = match command {
                 DkimCommand::Keygen {

@@ -4,6 +4,7 @@ mod auth;
 mod corpus;
 mod hostile;
 mod office;
+mod posture;
 mod scan;
 
 use std::path::{Path, PathBuf};
