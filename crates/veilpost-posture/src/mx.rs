@@ -367,47 +367,62 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
             host
         )),
     });
-    let weak: Vec<&String> = p
-        .legacy
-        .iter()
-        .filter(|l| l.starts_with("TLS 1.2"))
-        .collect();
+    let suites_of = |label: &str| -> Vec<&str> {
+        p.legacy
+            .iter()
+            .filter(|l| l.starts_with(label))
+            .map(|s| s.as_str())
+            .collect()
+    };
+    let insufficient = suites_of(crate::tls::INSUFFICIENT_LABEL);
+    let phase_out = suites_of(crate::tls::PHASE_OUT_LABEL);
     let suite = format!(
         "{} / {}",
         p.suite.clone().unwrap_or_default(),
         p.kx_group.clone().unwrap_or_default()
     );
-    out.push(if weak.is_empty() {
+    let advice = say!(
+        lang,
+        "Sta alleen ECDHE met AES-GCM of ChaCha20-Poly1305 toe (NCSC 'goed'); AES-CBC met ECDHE is nog 'voldoende'.",
+        "Allow only ECDHE with AES-GCM or ChaCha20-Poly1305 (NCSC 'good'); AES-CBC with ECDHE is still 'sufficient'."
+    );
+    out.push(if !insufficient.is_empty() {
         Check::new(
             format!("starttls-{host}-cipher"),
-            Status::Pass,
+            Status::Fail,
             say!(
                 lang,
-                "{}; geen zwakke suites (RSA-sleuteluitwisseling, CBC, 3DES, RC4) geaccepteerd.",
-                "{}; no weak suites (RSA key exchange, CBC, 3DES, RC4) accepted.",
-                suite
+                "{}; maar de server accepteert ook onvoldoende veilige suites (RC4, NULL, export): {}.",
+                "{}; but the server also accepts insufficient suites (RC4, NULL, export): {}.",
+                suite,
+                insufficient.join(", ")
             ),
         )
-    } else {
+        .advice(advice)
+    } else if !phase_out.is_empty() {
         Check::new(
             format!("starttls-{host}-cipher"),
             Status::Warn,
             say!(
                 lang,
-                "{}; maar de server accepteert ook zwakke suites: {}.",
-                "{}; but the server also accepts weak suites: {}.",
+                "{}; maar de server accepteert ook suites die uitgefaseerd moeten worden (RSA-sleuteluitwisseling, 3DES): {}.",
+                "{}; but the server also accepts phase-out suites (RSA key exchange, 3DES): {}.",
                 suite,
-                weak.iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                phase_out.join(", ")
             ),
         )
-        .advice(say!(
-            lang,
-            "Sta alleen ECDHE met AES-GCM of ChaCha20-Poly1305 toe (NCSC 'goed').",
-            "Allow only ECDHE with AES-GCM or ChaCha20-Poly1305 (NCSC 'good')."
-        ))
+        .advice(advice)
+    } else {
+        Check::new(
+            format!("starttls-{host}-cipher"),
+            Status::Pass,
+            say!(
+                lang,
+                "{}; geen zwakke suites (RSA-sleuteluitwisseling, 3DES, RC4) geaccepteerd.",
+                "{}; no weak suites (RSA key exchange, 3DES, RC4) accepted.",
+                suite
+            ),
+        )
     });
     out
 }

@@ -30,7 +30,7 @@ pub struct SmtpProbe {
     pub starttls: bool,
     /// The TLS handshake failed (no common version or suite, reset).
     pub tls_error: Option<String>,
-    /// Negotiated protocol (`TLSv1.3`, `TLSv1.2`).
+    /// Negotiated protocol (`TLS 1.3`, `TLS 1.2`).
     pub version: Option<String>,
     /// Negotiated cipher suite.
     pub suite: Option<String>,
@@ -288,8 +288,8 @@ impl Prober {
             Ok(Ok(mut tls)) => {
                 let (_, conn) = tls.get_ref();
                 probe.version = conn.protocol_version().map(|v| match v {
-                    rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
-                    rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+                    rustls::ProtocolVersion::TLSv1_3 => "TLS 1.3".to_string(),
+                    rustls::ProtocolVersion::TLSv1_2 => "TLS 1.2".to_string(),
                     other => format!("{other:?}"),
                 });
                 probe.suite = conn
@@ -324,7 +324,9 @@ impl Prober {
             if let Ok(Some((v, suite))) = accepted
                 && v == *version
             {
-                probe.legacy.push(format!("{label} (0x{suite:04x})"));
+                probe
+                    .legacy
+                    .push(format!("{label} ({:?})", rustls::CipherSuite::from(suite)));
             }
         }
         probe
@@ -444,19 +446,26 @@ fn parse_http(raw: &[u8], max: usize) -> Result<(u16, String, Vec<u8>), String> 
 const LEGACY_PROBES: &[(&str, u16, &[u16])] = &[
     ("TLS 1.0", 0x0301, ALL_OLD_SUITES),
     ("TLS 1.1", 0x0302, ALL_OLD_SUITES),
-    ("TLS 1.2 with a weak cipher suite", 0x0303, WEAK_SUITES),
+    (PHASE_OUT_LABEL, 0x0303, PHASE_OUT_SUITES),
+    (INSUFFICIENT_LABEL, 0x0303, INSUFFICIENT_SUITES),
 ];
+
+/// Label of an accepted TLS 1.2 suite the NCSC guidelines call "phase out".
+pub(crate) const PHASE_OUT_LABEL: &str = "TLS 1.2 phase-out suite";
+/// Label of an accepted TLS 1.2 suite the NCSC guidelines call "insufficient".
+pub(crate) const INSUFFICIENT_LABEL: &str = "TLS 1.2 insufficient suite";
 
 /// Suites TLS 1.0/1.1 servers commonly accept.
 const ALL_OLD_SUITES: &[u16] = &[
     0xc014, 0xc013, 0xc00a, 0xc009, 0x0039, 0x0033, 0x0035, 0x002f, 0x000a, 0x0005,
 ];
 
-/// TLS 1.2 suites the NCSC guidelines call insufficient or phase-out: RSA key exchange,
-/// CBC with SHA-1, 3DES, RC4.
-const WEAK_SUITES: &[u16] = &[
-    0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f, 0x000a, 0x0005, 0xc014, 0xc013,
-];
+/// TLS 1.2 suites the NCSC guidelines (2021) list as "phase out": RSA key exchange and
+/// 3DES. ECDHE/DHE with AES-CBC is "sufficient" there and passes.
+const PHASE_OUT_SUITES: &[u16] = &[0x009d, 0x009c, 0x003d, 0x003c, 0x0035, 0x002f, 0x000a];
+
+/// "Insufficient": RC4, NULL and export suites.
+const INSUFFICIENT_SUITES: &[u16] = &[0x0005, 0x0004, 0x0003, 0x0001, 0x0002, 0x003b, 0x0008];
 
 /// A minimal ClientHello record for `version` offering `suites`.
 fn client_hello(version: u16, suites: &[u16], host: &str) -> Vec<u8> {

@@ -301,3 +301,55 @@ async fn dnssec_signed_domain_with_dane() {
     assert!(r.secure_delivery.possible, "{:?}", r.secure_delivery);
     assert!(r.secure_delivery.reason.contains("DANE"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outdated_tls_versions_fail() {
+    let ca = Ca::new();
+    let only10 =
+        servers::LegacySmtp::start(ip("127.0.0.8"), &ca.leaf(&["mx.tls10.test"], false), "1.0");
+    let upto12 =
+        servers::LegacySmtp::start(ip("127.0.0.9"), &ca.rsa_leaf(&["mx.tls12.test"]), "1.2");
+    let zone = Zone::parse(
+        r#"
+        tls10.test      MX  10 mx.tls10.test.
+        mx.tls10.test   A   127.0.0.8
+        tls12.test      MX  10 mx.tls12.test.
+        mx.tls12.test   A   127.0.0.9
+        "#,
+    )
+    .expect("zone");
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+
+    let checker = Checker::new(&dns.config(), options(&ca, only10.port, 1)).expect("checker");
+    let r = checker.check("tls10.test").await.expect("report");
+    assert_eq!(status(&r, "starttls-mx.tls10.test"), Status::Fail);
+    let v = r
+        .get("starttls-mx.tls10.test-tls-version")
+        .expect("version");
+    assert_eq!(v.status, Status::Fail, "{v:?}");
+    assert!(v.detail.contains("TLS 1.0"), "{v:?}");
+    assert!(v.advice.is_some());
+    assert!(!r.secure_delivery.possible);
+
+    let checker = Checker::new(&dns.config(), options(&ca, upto12.port, 1)).expect("checker");
+    let r = checker.check("tls12.test").await.expect("report");
+    assert_eq!(status(&r, "starttls-mx.tls12.test"), Status::Pass);
+    let v = r
+        .get("starttls-mx.tls12.test-tls-version")
+        .expect("version");
+    assert_eq!(v.status, Status::Fail, "{v:?}");
+    assert!(
+        v.detail.contains("TLS 1.2")
+            && v.detail.contains("TLS 1.0")
+            && v.detail.contains("TLS 1.1"),
+        "{v:?}"
+    );
+    assert_eq!(
+        status(&r, "starttls-mx.tls12.test-certificate"),
+        Status::Pass
+    );
+    // An RSA certificate with OpenSSL's defaults also allows RSA key exchange.
+    let c = r.get("starttls-mx.tls12.test-cipher").expect("cipher");
+    assert_eq!(c.status, Status::Warn, "{c:?}");
+    assert!(c.detail.contains("RSA_WITH"), "{c:?}");
+}

@@ -21,6 +21,9 @@ pub struct Ca {
 pub struct Leaf {
     pub config: Arc<ServerConfig>,
     pub spki_sha256: String,
+    /// The certificate and key as PEM, for servers outside this process.
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl Ca {
@@ -41,7 +44,16 @@ impl Ca {
 
     /// A leaf for `names`; `expired` dates it 2020-2021.
     pub fn leaf(&self, names: &[&str], expired: bool) -> Leaf {
-        let key = KeyPair::generate().expect("leaf key");
+        self.leaf_with(KeyPair::generate().expect("leaf key"), names, expired)
+    }
+
+    /// A leaf with an RSA key, so RSA key exchange suites can be offered.
+    pub fn rsa_leaf(&self, names: &[&str]) -> Leaf {
+        let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa key");
+        self.leaf_with(key, names, false)
+    }
+
+    fn leaf_with(&self, key: KeyPair, names: &[&str], expired: bool) -> Leaf {
         let mut params =
             CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
                 .expect("params");
@@ -69,6 +81,8 @@ impl Ca {
         Leaf {
             config: Arc::new(config),
             spki_sha256,
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         }
     }
 }
@@ -184,4 +198,55 @@ pub fn https(listener: TcpListener, tls: Arc<ServerConfig>, body: String) {
             });
         }
     });
+}
+
+/// An SMTP server in Python whose STARTTLS speaks TLS 1.0 (up to `max_version`), which
+/// rustls cannot serve. Killed on drop.
+pub struct LegacySmtp {
+    child: std::process::Child,
+    pub port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl LegacySmtp {
+    pub fn start(ip: IpAddr, leaf: &Leaf, max_version: &str) -> LegacySmtp {
+        use std::io::BufRead;
+        let dir = std::env::temp_dir().join(format!(
+            "veilpost-legacy-{}-{}",
+            std::process::id(),
+            max_version
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        std::fs::write(dir.join("cert.pem"), &leaf.cert_pem).expect("cert");
+        std::fs::write(dir.join("key.pem"), &leaf.key_pem).expect("key");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/posture/legacy_tls_smtp.py"
+        );
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .arg(ip.to_string())
+            .arg(dir.join("cert.pem"))
+            .arg(dir.join("key.pem"))
+            .arg(max_version)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("port line");
+        let port = line.trim().parse().expect("port");
+        LegacySmtp { child, port, dir }
+    }
+}
+
+impl Drop for LegacySmtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
