@@ -103,6 +103,60 @@ pub struct Report {
 }
 
 impl Report {
+    /// A table a person reads at a glance: ✓ pass, ! warn, ✗ fail, i info; advice indented.
+    pub fn to_text(&self, lang: Lang, color: bool) -> String {
+        let r = self;
+        let paint = |code: &str, s: &str| {
+            if color {
+                format!("\x1b[{code}m{s}\x1b[0m")
+            } else {
+                s.to_string()
+            }
+        };
+        let width = r
+            .checks
+            .iter()
+            .map(|c| c.id.chars().count())
+            .max()
+            .unwrap_or(10)
+            .min(48);
+        let took = if r.elapsed.as_secs() == 0 {
+            format!("{} ms", r.elapsed.as_millis())
+        } else {
+            format!("{:.1} s", r.elapsed.as_secs_f64())
+        };
+        let mut s = format!("{} — {took}\n\n", r.domain);
+        for c in &r.checks {
+            let mark = match c.status {
+                Status::Pass => paint("32", "✓"),
+                Status::Warn => paint("33", "!"),
+                Status::Fail => paint("31;1", "✗"),
+                Status::Info => paint("36", "i"),
+            };
+            s.push_str(&format!("{mark} {:<width$}  {}\n", c.id, c.detail));
+            if let Some(a) = &c.advice
+                && c.status != Status::Pass
+            {
+                s.push_str(&format!("  {:<width$}  → {}\n", "", a));
+            }
+        }
+        let (pass, warn, fail) = r
+            .checks
+            .iter()
+            .fold((0, 0, 0), |(p, w, f), c| match c.status {
+                Status::Pass => (p + 1, w, f),
+                Status::Warn => (p, w + 1, f),
+                Status::Fail => (p, w, f + 1),
+                Status::Info => (p, w, f),
+            });
+        let totals = match lang {
+            Lang::Nl => format!("{pass} goed, {warn} waarschuwing(en), {fail} fout(en)"),
+            Lang::En => format!("{pass} pass, {warn} warning(s), {fail} failure(s)"),
+        };
+        s.push_str(&format!("\n{totals}\n{}\n", r.secure_delivery.reason));
+        s
+    }
+
     /// Any check failed?
     pub fn has_failures(&self) -> bool {
         self.checks.iter().any(|c| c.status == Status::Fail)

@@ -185,10 +185,8 @@ async fn host_checks(dns: &Dns, prober: &Prober, opts: &Options, host: &str) -> 
     );
     out.push(match &dnssec {
         Ok(Proof::Secure) => Check::new(format!("dnssec-mx-{host}"), Status::Pass, say!(lang, "{} is met DNSSEC ondertekend en gevalideerd.", "{} is DNSSEC-signed and validates.", host)),
-        Ok(p) => Check::new(format!("dnssec-mx-{host}"), Status::Fail, say!(lang, "{} is niet met DNSSEC beveiligd ({}).", "{} is not protected by DNSSEC ({}).", host, proof_word(*p)))
+        other => Check::new(format!("dnssec-mx-{host}"), Status::Fail, say!(lang, "{} is niet met DNSSEC beveiligd: {}.", "{} is not protected by DNSSEC: {}.", host, crate::text::dnssec_reason(lang, other)))
             .advice(say!(lang, "Onderteken de zone van {} met DNSSEC (vraag uw DNS-leverancier); dat is nodig voor DANE.", "Sign the zone of {} with DNSSEC (ask your DNS provider); DANE needs it.", host)),
-        Err(e) => Check::new(format!("dnssec-mx-{host}"), Status::Fail, say!(lang, "DNSSEC-validatie van {} mislukt: {}.", "DNSSEC validation of {} failed: {}.", host, e))
-            .advice(say!(lang, "Onderteken de zone van {} met DNSSEC.", "Sign the zone of {} with DNSSEC.", host)),
     });
     let chain = probe.as_ref().map(|p| p.chain.clone()).unwrap_or_default();
     let signed = matches!(dnssec, Ok(Proof::Secure));

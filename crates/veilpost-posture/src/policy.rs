@@ -157,16 +157,8 @@ async fn dnssec(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
             }
         }
     }
-    let why = match last {
-        Some(Ok(p)) => format!("{p:?}").to_ascii_lowercase(),
-        Some(Err(e)) => e.to_string(),
-        None => say!(
-            lang,
-            "geen records om te valideren",
-            "no records to validate"
-        ),
-    };
-    vec![Check::new("dnssec-domain", Status::Fail, say!(lang, "{} is niet met DNSSEC beveiligd ({}).", "{} is not protected by DNSSEC ({}).", domain, why))
+    let why = crate::text::dnssec_reason(lang, &last.unwrap_or(Err(ValidatedError::NoRecords)));
+    vec![Check::new("dnssec-domain", Status::Fail, say!(lang, "{} is niet met DNSSEC beveiligd: {}.", "{} is not protected by DNSSEC: {}.", domain, why))
         .advice(say!(lang, "Zet DNSSEC aan bij uw DNS-leverancier en laat de DS-record bij het .nl-register publiceren.", "Enable DNSSEC at your DNS provider and have the DS record published at the registry."))]
 }
 
@@ -185,12 +177,32 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
             return (out, facts);
         }
     };
+    // The MX set the policy must cover, and the policy to publish.
+    let mx_hosts: Vec<String> = match dns.mx(domain).await {
+        Answer::Records(m) => m
+            .into_iter()
+            .map(|(_, h)| h)
+            .filter(|h| !h.is_empty())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mx_lines = if mx_hosts.is_empty() {
+        say!(lang, "uw `mx:`-regels", "your `mx:` lines")
+    } else {
+        mx_hosts
+            .iter()
+            .map(|h| format!("`mx: {h}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let advice = say!(
         lang,
-        "Publiceer `{}. TXT \"v=STSv1; id=20260101\"` en https://mta-sts.{}/.well-known/mta-sts.txt met `version: STSv1`, `mode: enforce`, uw `mx:`-regels en `max_age: 604800` — of gebruik DANE.",
-        "Publish `{}. TXT \"v=STSv1; id=20260101\"` and https://mta-sts.{}/.well-known/mta-sts.txt with `version: STSv1`, `mode: enforce`, your `mx:` lines and `max_age: 604800` — or use DANE.",
+        "Publiceer `{}. TXT \"v=STSv1; id={}\"` en https://mta-sts.{}/.well-known/mta-sts.txt met `version: STSv1`, `mode: enforce`, {} en `max_age: 604800` — of gebruik DANE.",
+        "Publish `{}. TXT \"v=STSv1; id={}\"` and https://mta-sts.{}/.well-known/mta-sts.txt with `version: STSv1`, `mode: enforce`, {} and `max_age: 604800` — or use DANE.",
         name,
-        domain
+        fresh_sts_id(),
+        domain,
+        mx_lines
     );
     match records.as_slice() {
         [] => {
@@ -349,10 +361,6 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
         policy.mx.join(", ")
     );
     // The MX set must match the policy, or senders in enforce mode refuse to deliver.
-    let mx_hosts: Vec<String> = match dns.mx(domain).await {
-        Answer::Records(m) => m.into_iter().map(|(_, h)| h).collect(),
-        _ => Vec::new(),
-    };
     let uncovered: Vec<&String> = mx_hosts
         .iter()
         .filter(|h| !policy.mx.iter().any(|p| mx_matches(p, h)))
@@ -379,7 +387,16 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
         ));
     }
     let mut check = Check::new("mta-sts-policy", status, detail);
-    if status != Status::Pass {
+    if status == Status::Warn && policy.mode != "enforce" && uncovered.is_empty() {
+        check = check.advice(say!(
+            lang,
+            "Zet `mode: enforce` in https://mta-sts.{}/.well-known/mta-sts.txt zodra de TLS-rapporten geen fouten meer tonen, en verander dan het id in {} (bijvoorbeeld id={}).",
+            "Set `mode: enforce` in https://mta-sts.{}/.well-known/mta-sts.txt once the TLS reports show no failures, then change the id in {} (for example id={}).",
+            domain,
+            name,
+            fresh_sts_id()
+        ));
+    } else if status != Status::Pass {
         check = check.advice(advice);
     } else {
         facts.mta_sts = Some((policy.mode.clone(), policy.mx.clone()));
@@ -494,20 +511,36 @@ pub(crate) fn parse_nta(record: &str) -> Result<NtaRecord, String> {
 }
 
 fn current_year_month() -> (u32, u32) {
+    let (y, m, _) = today();
+    (y, m)
+}
+
+/// Today's (year, month, day), UTC.
+fn today() -> (u32, u32, u32) {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    // Civil from days (Howard Hinnant).
+    civil_from_days((secs / 86_400) as i64)
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (u32, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as u32, m as u32)
+    (y as u32, m as u32, d as u32)
+}
+
+/// A fresh MTA-STS policy id: today's date and a counter.
+fn fresh_sts_id() -> String {
+    let (y, m, d) = today();
+    format!("{y:04}{m:02}{d:02}01")
 }
 
 async fn nta7516(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
@@ -626,6 +659,14 @@ pub(crate) fn secure_delivery(mx: &mx::Facts, policy: &Facts, lang: Lang) -> Sec
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn civil_dates() {
+        assert_eq!(super::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(super::civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(super::civil_from_days(20_783), (2026, 11, 26));
+        assert_eq!(super::civil_from_days(20_820), (2027, 1, 2));
+    }
+
     use super::*;
 
     #[test]

@@ -46,3 +46,37 @@ pub(crate) fn dns_error(lang: Lang, what: &str, why: &str) -> String {
         why
     )
 }
+
+/// Why a name is not DNSSEC-secure, in words.
+pub(crate) fn dnssec_reason(
+    lang: Lang,
+    outcome: &Result<veilpost_dns::Proof, veilpost_dns::ValidatedError>,
+) -> String {
+    use veilpost_dns::{Proof, ValidatedError};
+    match outcome {
+        Ok(Proof::Secure) => say!(lang, "ondertekend en gevalideerd", "signed and validated"),
+        Ok(Proof::Insecure) => say!(
+            lang,
+            "niet ondertekend: geen DS-record in de bovenliggende zone",
+            "not signed: no DS record in the parent zone"
+        ),
+        Ok(Proof::Bogus) | Err(ValidatedError::Bogus(_)) => say!(
+            lang,
+            "validatie mislukt: handtekeningen of sleutelketen kloppen niet, of de zone is niet ondertekend terwijl de keten dat vereist",
+            "validation fails: signatures or key chain do not check out, or the zone is unsigned where the chain requires a signature"
+        ),
+        Ok(Proof::Indeterminate) => say!(
+            lang,
+            "niet vast te stellen (geen vertrouwensanker)",
+            "cannot be determined (no trust anchor)"
+        ),
+        Err(ValidatedError::NoRecords) => {
+            say!(
+                lang,
+                "geen records om te valideren",
+                "no records to validate"
+            )
+        }
+        Err(ValidatedError::Failed(e)) => say!(lang, "DNS-fout: {}", "DNS error: {}", e),
+    }
+}

@@ -24,8 +24,13 @@ pub struct Record {
     pub sp: Option<DmarcPolicy>,
     /// `np=`: for non-existent subdomains (default `sp`).
     pub np: Option<DmarcPolicy>,
-    /// `pct=`: the share of failing mail the policy applies to (default 100).
+    /// `pct=`: the share of failing mail the policy applies to (default 100). RFC 9989
+    /// removed the tag; receivers following it apply the whole policy.
     pub pct: u8,
+    /// `pct=` was given.
+    pub pct_given: bool,
+    /// `t=y`: testing mode (RFC 9989), receivers apply one level less strict a policy.
+    pub testing: bool,
     /// `adkim=`.
     pub adkim: Alignment,
     /// `aspf=`.
@@ -59,8 +64,19 @@ fn policy(value: &str) -> Option<DmarcPolicy> {
 }
 
 impl Record {
-    /// Parse a TXT record's text.
+    /// Parse a TXT record's text strictly: any malformed tag makes the record invalid.
     pub fn parse(text: &str) -> Result<Record, RecordError> {
+        let (record, problems) = Record::parse_lenient(text)?;
+        match problems.into_iter().next() {
+            Some(first) => Err(RecordError::Invalid(first)),
+            None => Ok(record),
+        }
+    }
+
+    /// Parse a TXT record's text as RFC 7489 §6.3 and RFC 9989 §4.7 ask of receivers:
+    /// malformed tags are ignored (their defaults apply) and listed. Only a record that
+    /// does not start with `v=DMARC1` is an error.
+    pub fn parse_lenient(text: &str) -> Result<(Record, Vec<String>), RecordError> {
         let mut tags = text.split(';').map(str::trim).filter(|t| !t.is_empty());
         let first = tags.next().ok_or(RecordError::NotDmarc)?;
         let (k, v) = first.split_once('=').ok_or(RecordError::NotDmarc)?;
@@ -72,52 +88,57 @@ impl Record {
             sp: None,
             np: None,
             pct: 100,
+            pct_given: false,
+            testing: false,
             adkim: Alignment::Relaxed,
             aspf: Alignment::Relaxed,
             rua: Vec::new(),
             ruf: Vec::new(),
             psd: None,
         };
-        let invalid = |s: String| Err(RecordError::Invalid(s));
+        let mut problems = Vec::new();
         for tag in tags {
             let Some((k, v)) = tag.split_once('=') else {
-                return invalid(format!("tag without a value: {tag:?}"));
+                problems.push(format!("tag without a value: {tag:?}"));
+                continue;
             };
             let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
             if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return invalid(format!("bad tag name {k:?}"));
+                problems.push(format!("bad tag name {k:?}"));
+                continue;
             }
-            match k.as_str() {
-                "p" => {
-                    record.p =
-                        Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("p={v}")))?)
-                }
-                "sp" => {
-                    record.sp =
-                        Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("sp={v}")))?);
-                }
-                "np" => {
-                    record.np =
-                        Some(policy(v).ok_or_else(|| RecordError::Invalid(format!("np={v}")))?);
-                }
-                "pct" => {
-                    record.pct = v
-                        .parse::<u8>()
-                        .ok()
-                        .filter(|p| *p <= 100)
-                        .ok_or_else(|| RecordError::Invalid(format!("pct={v}")))?;
-                }
+            let bad = match k.as_str() {
+                "p" => policy(v).map(|p| record.p = Some(p)).is_none(),
+                "sp" => policy(v).map(|p| record.sp = Some(p)).is_none(),
+                "np" => policy(v).map(|p| record.np = Some(p)).is_none(),
+                "pct" => match v.parse::<u8>().ok().filter(|p| *p <= 100) {
+                    Some(p) => {
+                        record.pct = p;
+                        record.pct_given = true;
+                        false
+                    }
+                    None => true,
+                },
+                "t" => match v.to_ascii_lowercase().as_str() {
+                    "y" => {
+                        record.testing = true;
+                        false
+                    }
+                    "n" => false,
+                    _ => true,
+                },
                 "adkim" | "aspf" => {
                     let a = match v.to_ascii_lowercase().as_str() {
-                        "r" => Alignment::Relaxed,
-                        "s" => Alignment::Strict,
-                        _ => return invalid(format!("{k}={v}")),
+                        "r" => Some(Alignment::Relaxed),
+                        "s" => Some(Alignment::Strict),
+                        _ => None,
                     };
-                    if k == "adkim" {
-                        record.adkim = a;
-                    } else {
-                        record.aspf = a;
+                    match a {
+                        Some(a) if k == "adkim" => record.adkim = a,
+                        Some(a) => record.aspf = a,
+                        None => {}
                     }
+                    a.is_none()
                 }
                 "rua" | "ruf" => {
                     let list: Vec<String> = v
@@ -130,21 +151,29 @@ impl Record {
                     } else {
                         record.ruf = list;
                     }
+                    false
                 }
-                "psd" => {
-                    record.psd = match v.to_ascii_lowercase().as_str() {
-                        "y" => Some(true),
-                        "n" => Some(false),
-                        "u" => None,
-                        _ => return invalid(format!("psd={v}")),
-                    };
-                }
+                "psd" => match v.to_ascii_lowercase().as_str() {
+                    "y" => {
+                        record.psd = Some(true);
+                        false
+                    }
+                    "n" => {
+                        record.psd = Some(false);
+                        false
+                    }
+                    "u" => false,
+                    _ => true,
+                },
                 // Known tags with no bearing on evaluation, and unknown tags (ignored, as
                 // RFC 7489 §6.3 asks).
-                _ => {}
+                _ => false,
+            };
+            if bad {
+                problems.push(format!("{k}={v}"));
             }
         }
-        Ok(record)
+        Ok((record, problems))
     }
 
     /// A usable `rua=` (a `mailto:` or `https:` URI) is present.
@@ -282,6 +311,34 @@ mod tests {
                 .expect("ok")
                 .p,
             None
+        );
+    }
+
+    #[test]
+    fn lenient_parsing_keeps_what_is_valid() {
+        let (r, problems) = Record::parse_lenient(
+            "v=DMARC1; p=reject; pct=200; adkim=x; reject; t=y; rua=mailto:d@x.nl",
+        )
+        .expect("dmarc");
+        assert_eq!(r.p, Some(DmarcPolicy::Reject));
+        assert_eq!((r.pct, r.pct_given), (100, false));
+        assert_eq!(r.adkim, Alignment::Relaxed);
+        assert!(r.testing);
+        assert_eq!(r.rua, vec!["mailto:d@x.nl".to_string()]);
+        assert_eq!(
+            problems,
+            vec![
+                "pct=200".to_string(),
+                "adkim=x".to_string(),
+                "tag without a value: \"reject\"".to_string()
+            ]
+        );
+        let (r, problems) = Record::parse_lenient("v=DMARC1; p=sometimes; pct=40").expect("dmarc");
+        assert_eq!((r.p, r.pct, r.pct_given), (None, 40, true));
+        assert_eq!(problems, vec!["p=sometimes".to_string()]);
+        assert_eq!(
+            Record::parse_lenient("v=DMARC2; p=reject"),
+            Err(RecordError::NotDmarc)
         );
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde_json::json;
 use veilpost_dns::DnsConfig;
-use veilpost_posture::{Checker, Options, Report, Status};
+use veilpost_posture::{Checker, Options, Report};
 
 use crate::auth::Format;
 use crate::lang::Lang;
@@ -32,11 +32,12 @@ pub fn run(dns: &DnsConfig, domain: &str, args: &Args, format: Format, lang: Lan
             std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
         );
     }
+    let opts_lang = match lang {
+        Lang::Nl => veilpost_posture::Lang::Nl,
+        Lang::En => veilpost_posture::Lang::En,
+    };
     let opts = Options {
-        lang: match lang {
-            Lang::Nl => veilpost_posture::Lang::Nl,
-            Lang::En => veilpost_posture::Lang::En,
-        },
+        lang: opts_lang,
         dkim_selectors: args.dkim_selectors.clone(),
         probe_smtp: args.probe_smtp,
         smtp_port: args.smtp_port,
@@ -61,7 +62,7 @@ pub fn run(dns: &DnsConfig, domain: &str, args: &Args, format: Format, lang: Lan
         Format::Text => write!(
             out,
             "{}",
-            report_text(&report, lang, io::stdout().is_terminal())
+            report.to_text(opts_lang, io::stdout().is_terminal())
         )?,
     }
     Ok(u8::from(report.has_failures()))
@@ -82,52 +83,4 @@ fn report_json(r: &Report) -> serde_json::Value {
         },
         "elapsed_ms": r.elapsed.as_millis() as u64,
     })
-}
-
-/// A table a person reads at a glance: ✓ pass, ! warn, ✗ fail, i info; advice indented.
-pub fn report_text(r: &Report, lang: Lang, color: bool) -> String {
-    let paint = |code: &str, s: &str| {
-        if color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    };
-    let width = r
-        .checks
-        .iter()
-        .map(|c| c.id.chars().count())
-        .max()
-        .unwrap_or(10)
-        .min(40);
-    let mut s = format!("{} — {:.1} s\n\n", r.domain, r.elapsed.as_secs_f64());
-    for c in &r.checks {
-        let mark = match c.status {
-            Status::Pass => paint("32", "✓"),
-            Status::Warn => paint("33", "!"),
-            Status::Fail => paint("31;1", "✗"),
-            Status::Info => paint("36", "i"),
-        };
-        s.push_str(&format!("{mark} {:<width$}  {}\n", c.id, c.detail));
-        if let Some(a) = &c.advice
-            && c.status != Status::Pass
-        {
-            s.push_str(&format!("  {:<width$}  → {}\n", "", a));
-        }
-    }
-    let (pass, warn, fail) = r
-        .checks
-        .iter()
-        .fold((0, 0, 0), |(p, w, f), c| match c.status {
-            Status::Pass => (p + 1, w, f),
-            Status::Warn => (p, w + 1, f),
-            Status::Fail => (p, w, f + 1),
-            Status::Info => (p, w, f),
-        });
-    let totals = match lang {
-        Lang::Nl => format!("{pass} goed, {warn} waarschuwing(en), {fail} fout(en)"),
-        Lang::En => format!("{pass} pass, {warn} warning(s), {fail} failure(s)"),
-    };
-    s.push_str(&format!("\n{totals}\n{}\n", r.secure_delivery.reason));
-    s
 }

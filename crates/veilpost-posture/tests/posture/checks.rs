@@ -353,3 +353,56 @@ async fn outdated_tls_versions_fail() {
     assert_eq!(c.status, Status::Warn, "{c:?}");
     assert!(c.detail.contains("RSA_WITH"), "{c:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dmarc_details() {
+    let zone = Zone::parse(
+        r#"
+        _dmarc.trial.test      TXT "v=DMARC1; p=reject; t=y; pct=100; rua=mailto:d@trial.test"
+        trial.test             MX  10 mx.trial.test.
+        _dmarc.two.test        TXT "v=DMARC1; p=reject"
+        _dmarc.two.test        TXT "v=DMARC1; p=none"
+        _dmarc.ext.test        TXT "v=DMARC1; p=reject; rua=mailto:d@reports.test,mailto:x@ok.test"
+        reports.test           MX  10 mx.reports.test.
+        ok.test                MX  10 mx.ok.test.
+        ext.test._report._dmarc.ok.test TXT "v=DMARC1"
+        _dmarc.typo.test       TXT "v=DMARC1; p=rejcet; rua=mailto:d@typo.test"
+        typo.test              A   192.0.2.1
+        "#,
+    )
+    .expect("zone");
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+    let opts = Options {
+        lang: Lang::En,
+        probe_smtp: false,
+        ..Options::default()
+    };
+    let checker = Checker::new(&dns.config(), opts).expect("checker");
+
+    let r = checker.check("trial.test").await.expect("report");
+    assert_eq!(status(&r, "dmarc-policy"), Status::Pass);
+    assert_eq!(status(&r, "dmarc-testing"), Status::Warn);
+    assert_eq!(status(&r, "dmarc-pct"), Status::Info, "pct=100 is obsolete");
+    assert_eq!(status(&r, "dmarc-rua-destination"), Status::Pass);
+
+    let r = checker.check("two.test").await.expect("report");
+    assert_eq!(status(&r, "dmarc-record"), Status::Fail);
+
+    let r = checker.check("ext.test").await.expect("report");
+    let dest = r.get("dmarc-rua-destination").expect("destination");
+    assert_eq!(dest.status, Status::Warn);
+    assert!(dest.detail.contains("reports.test") && !dest.detail.contains("ok.test"));
+    assert!(
+        dest.advice
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ext.test._report._dmarc.reports.test. TXT \"v=DMARC1\""),
+        "{dest:?}"
+    );
+
+    let r = checker.check("typo.test").await.expect("report");
+    assert_eq!(status(&r, "dmarc-record"), Status::Fail);
+    assert_eq!(status(&r, "dmarc-policy"), Status::Fail);
+    // An address record is enough to receive reports (implicit MX).
+    assert_eq!(status(&r, "dmarc-rua-destination"), Status::Pass);
+}

@@ -3,4 +3,5 @@
 //! MTA-STS, all trusting one test CA.
 
 mod checks;
+mod compare;
 mod servers;
