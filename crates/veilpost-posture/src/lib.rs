@@ -270,37 +270,61 @@ impl Checker {
             return Err(Error::Domain(domain));
         }
         let lang = self.opts.lang;
-        let work = async {
-            let (spf, dmarc, dkim, mx, policies) = tokio::join!(
-                spf::check(&self.dns, &domain, lang),
-                dmarc::check(&self.dns, &domain, lang),
-                dkim::check(&self.dns, &domain, &self.opts.dkim_selectors, lang),
-                mx::check(&self.dns, &self.tls, &self.opts, &domain),
-                policy::check(&self.dns, &self.tls, &self.opts, &domain),
-            );
-            (spf, dmarc, dkim, mx, policies)
+        // Each area has the whole deadline; one that runs out (an MX whose port 25 is
+        // filtered, say) is reported as such and the others still count.
+        let deadline = self.opts.deadline;
+        let late = |area: &str| {
+            Check::new(
+                format!("{area}-deadline"),
+                Status::Fail,
+                text::deadline(lang, deadline),
+            )
         };
-        let (mut checks, mx_facts, policy_facts) =
-            match tokio::time::timeout(self.opts.deadline, work).await {
-                Ok((spf, dmarc, dkim, (mx_checks, mx_facts), (policy_checks, policy_facts))) => {
-                    let mut all = Vec::new();
-                    all.extend(spf);
-                    all.extend(dmarc);
-                    all.extend(dkim);
-                    all.extend(mx_checks);
-                    all.extend(policy_checks);
-                    (all, mx_facts, policy_facts)
-                }
-                Err(_) => (
-                    vec![Check::new(
-                        "check-deadline",
-                        Status::Fail,
-                        text::deadline(lang, self.opts.deadline),
-                    )],
-                    mx::Facts::default(),
-                    policy::Facts::default(),
-                ),
-            };
+        let bounded = |f| tokio::time::timeout(deadline, f);
+        let (spf, dmarc, dkim, mx, policies) = tokio::join!(
+            bounded(Box::pin(spf::check(&self.dns, &domain, lang))
+                as std::pin::Pin<
+                    Box<dyn Future<Output = Vec<Check>> + Send + '_>,
+                >),
+            bounded(Box::pin(dmarc::check(&self.dns, &domain, lang))),
+            bounded(Box::pin(dkim::check(
+                &self.dns,
+                &domain,
+                &self.opts.dkim_selectors,
+                lang
+            ))),
+            // These two bound their parts themselves; this is a safety net.
+            tokio::time::timeout(
+                deadline + Duration::from_secs(1),
+                mx::check(&self.dns, &self.tls, &self.opts, &domain)
+            ),
+            tokio::time::timeout(
+                deadline + Duration::from_secs(1),
+                policy::check(&self.dns, &self.tls, &self.opts, &domain)
+            ),
+        );
+        let mut checks = Vec::new();
+        for (area, result) in [("spf", spf), ("dmarc", dmarc), ("dkim", dkim)] {
+            checks.extend(result.unwrap_or_else(|_| vec![late(area)]));
+        }
+        let mx_facts = match mx {
+            Ok((c, facts)) => {
+                checks.extend(c);
+                facts
+            }
+            Err(_) => {
+                checks.push(late("mx"));
+                mx::Facts::default()
+            }
+        };
+        let policy_facts = match policies {
+            Ok((c, facts)) => {
+                checks.extend(c);
+                facts
+            }
+            // policy::check bounds each of its parts itself.
+            Err(_) => policy::Facts::default(),
+        };
         let secure_delivery = policy::secure_delivery(&mx_facts, &policy_facts, lang);
         checks.push(Check::new(
             "nta7516-summary",

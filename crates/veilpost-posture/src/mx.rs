@@ -113,7 +113,25 @@ pub(crate) async fn check(
     let mut set = tokio::task::JoinSet::new();
     for (i, host) in hosts.iter().enumerate() {
         let (dns, prober, host, opts) = (dns.clone(), prober.clone(), host.clone(), opts.clone());
-        set.spawn(async move { (i, host_checks(&dns, &prober, &opts, &host).await) });
+        set.spawn(async move {
+            let checked =
+                tokio::time::timeout(opts.deadline, host_checks(&dns, &prober, &opts, &host)).await;
+            let checked = checked.unwrap_or_else(|_| {
+                let late = Check::new(
+                    format!("mx-{host}-deadline"),
+                    Status::Fail,
+                    crate::text::deadline(opts.lang, opts.deadline),
+                );
+                (
+                    vec![late],
+                    Host {
+                        name: host.clone(),
+                        ..Host::default()
+                    },
+                )
+            });
+            (i, checked)
+        });
     }
     let mut results = set.join_all().await;
     results.sort_by_key(|(i, _)| *i);

@@ -111,17 +111,36 @@ pub(crate) async fn check(
     domain: &str,
 ) -> (Vec<Check>, Facts) {
     let lang = opts.lang;
+    let bounded = |f| tokio::time::timeout(opts.deadline, f);
+    let late = |area: &str| {
+        vec![Check::new(
+            format!("{area}-deadline"),
+            Status::Fail,
+            crate::text::deadline(lang, opts.deadline),
+        )]
+    };
     let (dnssec, sts, rpt, nta) = tokio::join!(
-        dnssec(dns, domain, lang),
-        mta_sts(dns, prober, domain, lang),
-        tls_rpt(dns, domain, lang),
-        nta7516(dns, domain, lang),
+        bounded(Box::pin(dnssec(dns, domain, lang))
+            as std::pin::Pin<
+                Box<dyn Future<Output = Vec<Check>> + Send + '_>,
+            >),
+        tokio::time::timeout(opts.deadline, mta_sts(dns, prober, domain, lang)),
+        bounded(Box::pin(tls_rpt(dns, domain, lang))),
+        bounded(Box::pin(nta7516(dns, domain, lang))),
     );
-    let mut out = dnssec;
-    let (sts_checks, facts) = sts;
-    out.extend(sts_checks);
-    out.extend(rpt);
-    out.extend(nta);
+    let mut out = dnssec.unwrap_or_else(|_| late("dnssec"));
+    let facts = match sts {
+        Ok((sts_checks, facts)) => {
+            out.extend(sts_checks);
+            facts
+        }
+        Err(_) => {
+            out.extend(late("mta-sts"));
+            Facts::default()
+        }
+    };
+    out.extend(rpt.unwrap_or_else(|_| late("tls-rpt")));
+    out.extend(nta.unwrap_or_else(|_| late("nta7516")));
     (out, facts)
 }
 

@@ -311,23 +311,37 @@ impl Prober {
             .ok()
             .and_then(|r| r.clone())
             .and_then(Result::err);
-        // What else the server accepts, each on a fresh connection.
-        for (label, version, suites) in LEGACY_PROBES {
+        // What else the server accepts, each on a fresh connection, all at once.
+        let mut probes = tokio::task::JoinSet::new();
+        for (i, (_, version, suites)) in LEGACY_PROBES.iter().enumerate() {
             let hello = client_hello(*version, suites, host);
-            let accepted = timed(self.timeout, async {
-                let Some(mut s) = starttls(addr).await? else {
-                    return Ok(None);
-                };
-                server_hello(&mut s, &hello).await
-            })
-            .await;
-            if let Ok(Some((v, suite))) = accepted
-                && v == *version
+            let timeout = self.timeout;
+            probes.spawn(async move {
+                let accepted = timed(timeout, async {
+                    let Some(mut s) = starttls(addr).await? else {
+                        return Ok(None);
+                    };
+                    server_hello(&mut s, &hello).await
+                })
+                .await;
+                (i, accepted)
+            });
+        }
+        let mut accepted: Vec<(usize, u16)> = Vec::new();
+        while let Some(joined) = probes.join_next().await {
+            if let Ok((i, Ok(Some((v, suite))))) = joined
+                && v == LEGACY_PROBES[i].1
             {
-                probe
-                    .legacy
-                    .push(format!("{label} ({:?})", rustls::CipherSuite::from(suite)));
+                accepted.push((i, suite));
             }
+        }
+        accepted.sort_unstable();
+        for (i, suite) in accepted {
+            probe.legacy.push(format!(
+                "{} ({:?})",
+                LEGACY_PROBES[i].0,
+                rustls::CipherSuite::from(suite)
+            ));
         }
         probe
     }

@@ -406,3 +406,40 @@ async fn dmarc_details() {
     // An address record is enough to receive reports (implicit MX).
     assert_eq!(status(&r, "dmarc-rua-destination"), Status::Pass);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_mx_does_not_hide_the_rest() {
+    let (port, mut l) = servers::listeners(&[ip("127.0.0.10")]).await;
+    servers::silent(l.remove(0));
+    let zone = Zone::parse(
+        r#"
+        slow.test      TXT "v=spf1 mx -all"
+        _dmarc.slow.test TXT "v=DMARC1; p=reject; rua=mailto:d@slow.test"
+        slow.test      MX  10 mx.slow.test.
+        mx.slow.test   A   127.0.0.10
+        "#,
+    )
+    .expect("zone");
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+    let opts = Options {
+        lang: Lang::En,
+        smtp_port: port,
+        https_port: 1,
+        connect_timeout: Duration::from_secs(30),
+        deadline: Duration::from_secs(2),
+        ..Options::default()
+    };
+    let checker = Checker::new(&dns.config(), opts).expect("checker");
+    let started = std::time::Instant::now();
+    let r = checker.check("slow.test").await.expect("report");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status(&r, "spf-all"), Status::Pass);
+    assert_eq!(status(&r, "dmarc-policy"), Status::Pass);
+    assert_eq!(status(&r, "mx-records"), Status::Pass);
+    assert_eq!(status(&r, "mx-mx.slow.test-deadline"), Status::Fail);
+    assert!(!r.secure_delivery.possible);
+}

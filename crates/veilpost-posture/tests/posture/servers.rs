@@ -250,3 +250,14 @@ impl Drop for LegacySmtp {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A server that accepts connections and never says a word (a tarpit, or a filtered port
+/// seen through a proxy).
+pub fn silent(listener: TcpListener) {
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+}
