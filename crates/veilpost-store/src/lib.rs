@@ -1,0 +1,202 @@
+//! Veilpost's storage: metadata in SQLite (WAL, `synchronous=FULL`), message bodies as
+//! fsync'd files, the spool that makes "250" mean "stored", the delivery queue with leases,
+//! staff accounts, the encrypted vault and the append-only audit log.
+//!
+//! Durability rule: a message is acknowledged only after its blob file is fsync'd (file and
+//! directory) and its rows are committed. Commits from concurrent sessions are grouped into
+//! one transaction (one WAL fsync) by a committer task, so throughput survives `fsync`.
+
+mod blob;
+mod queue;
+mod spool;
+mod users;
+pub mod vault;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use blob::BlobDir;
+pub use queue::{
+    Delivery, DeliveryOutcome, Generated, Processed, Received, RecipientDecision, RecipientTrace,
+};
+pub use spool::{Envelope, Origin};
+pub use users::{User, UserError, hash_password, verify_password};
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the spool is shutting down")]
+    Closed,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("vault: {0}")]
+    Crypto(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A new identifier: milliseconds since the epoch then 64 random bits, as hex, so ids sort
+/// by creation time and cannot be guessed.
+pub fn new_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut r = [0u8; 8];
+    random(&mut r);
+    format!("{ms:012x}{}", hex(&r))
+}
+
+/// Fill `buf` from the operating system's random source.
+pub fn random(buf: &mut [u8]) {
+    use aws_lc_rs::rand::SecureRandom;
+    // SystemRandom only fails if the OS has no entropy source, which we cannot run without.
+    if aws_lc_rs::rand::SystemRandom::new().fill(buf).is_err() {
+        panic!("no operating-system random source");
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 as hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+}
+
+/// The store: one SQLite database and a blob directory under the data directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    blobs: BlobDir,
+    committer: spool::Committer,
+    data_dir: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `data_dir`: `veilpost.db` and `blobs/`.
+    pub async fn open(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let db = data_dir.join("veilpost.db");
+        let options = SqliteConnectOptions::from_str("sqlite:")?
+            .filename(&db)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        let blobs = BlobDir::open(&data_dir.join("blobs"))?;
+        let committer = spool::Committer::start(pool.clone());
+        Ok(Store {
+            pool,
+            blobs,
+            committer,
+            data_dir: data_dir.to_path_buf(),
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The blob directory.
+    pub fn blobs(&self) -> &BlobDir {
+        &self.blobs
+    }
+
+    /// The connection pool, for queries this crate does not wrap.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Append to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(now())
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Make a one-time token for `purpose` (the first admin login); returns the token.
+    pub async fn setup_token(&self, purpose: &str) -> Result<String> {
+        let mut raw = [0u8; 32];
+        random(&mut raw);
+        let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
+        sqlx::query("INSERT INTO setup_tokens (token_hash, purpose, created_at) VALUES (?, ?, ?)")
+            .bind(sha256_hex(token.as_bytes()))
+            .bind(purpose)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// Is `token` an unused setup token for `purpose`?
+    pub async fn setup_token_valid(&self, purpose: &str, token: &str) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM setup_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL",
+        )
+        .bind(sha256_hex(token.as_bytes()))
+        .bind(purpose)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Use up a setup token; false when it was not valid.
+    pub async fn use_setup_token(&self, purpose: &str, token: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE setup_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL",
+        )
+        .bind(now())
+        .bind(sha256_hex(token.as_bytes()))
+        .bind(purpose)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

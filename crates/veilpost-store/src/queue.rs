@@ -1,0 +1,384 @@
+//! Processing and delivery queues over the `messages` and `recipients` tables. Workers
+//! take rows with a lease (`lease_until`), so a crashed worker's rows come back after the
+//! lease, and several workers (or nodes) never take the same row at once.
+
+use sqlx::Row;
+
+use crate::spool::{Envelope, NewMessage, Origin, insert_message};
+use crate::vault::VaultEntry;
+use crate::{Result, Store, now};
+
+/// A spooled message waiting for the scan and the policy.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub id: String,
+    pub origin: String,
+    pub mail_from: String,
+    pub auth_user: Option<String>,
+    pub client_ip: Option<String>,
+    pub received_at: i64,
+    pub blob: String,
+    /// (recipient row id, address).
+    pub recipients: Vec<(i64, String)>,
+}
+
+/// The policy's outcome for one recipient.
+#[derive(Debug, Clone)]
+pub struct RecipientDecision {
+    pub recipient_id: i64,
+    /// `plain`, `tls`, `portal` or `block`.
+    pub route: String,
+    pub reasons: Vec<String>,
+    /// `queued` (to be delivered), `portal`, `blocked` or `failed`.
+    pub state: String,
+    /// Content for this recipient, when not the message's delivered form.
+    pub blob: Option<String>,
+}
+
+/// A message Veilpost made while processing (a notification, a DSN): stored and queued
+/// in the same transaction as the decisions.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub envelope: Envelope,
+    pub blob: String,
+    pub size: usize,
+    /// The route each recipient takes (`plain` for notifications and DSNs).
+    pub route: String,
+}
+
+/// Everything processing decided about one message.
+#[derive(Debug, Clone, Default)]
+pub struct Processed {
+    pub verdict: String,
+    pub findings: serde_json::Value,
+    /// The message as it is delivered (signed, tags stripped).
+    pub out_blob: Option<String>,
+    pub decisions: Vec<RecipientDecision>,
+    pub generated: Vec<Generated>,
+    pub vault: Vec<VaultEntry>,
+}
+
+/// A recipient due for delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub recipient_id: i64,
+    pub message_id: String,
+    pub address: String,
+    pub route: String,
+    pub mail_from: String,
+    pub origin: String,
+    /// The blob to send.
+    pub blob: String,
+    pub attempts: i64,
+    pub received_at: i64,
+    pub delay_notified: bool,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Delivered {
+        detail: String,
+    },
+    /// Try again at `next_at`.
+    Deferred {
+        error: String,
+        next_at: i64,
+    },
+    /// Permanent failure.
+    Failed {
+        error: String,
+    },
+}
+
+impl Store {
+    /// Take up to `n` messages to process, leased for `lease` seconds.
+    pub async fn claim_received(&self, n: i64, lease: i64) -> Result<Vec<Received>> {
+        let t = now();
+        let rows = sqlx::query(
+            "UPDATE messages SET state = 'processing', lease_until = ?1
+             WHERE id IN (SELECT id FROM messages
+                          WHERE state = 'received' OR (state = 'processing' AND lease_until < ?2)
+                          ORDER BY id LIMIT ?3)
+             RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob",
+        )
+        .bind(t + lease)
+        .bind(t)
+        .bind(n)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let recipients: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, address FROM recipients WHERE message_id = ? ORDER BY id",
+            )
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?;
+            out.push(Received {
+                id,
+                origin: row.try_get("origin")?,
+                mail_from: row.try_get("mail_from")?,
+                auth_user: row.try_get("auth_user")?,
+                client_ip: row.try_get("client_ip")?,
+                received_at: row.try_get("received_at")?,
+                blob: row.try_get("blob")?,
+                recipients,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Record what processing decided, queue the deliveries, store the vault entries and
+    /// the generated messages: all in one transaction.
+    pub async fn finish_processing(&self, message_id: &str, p: &Processed) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        sqlx::query(
+            "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
+                    out_blob = ?, processed_at = ? WHERE id = ?",
+        )
+        .bind(&p.verdict)
+        .bind(p.findings.to_string())
+        .bind(&p.out_blob)
+        .bind(t)
+        .bind(message_id)
+        .execute(&mut *tx)
+        .await?;
+        for d in &p.decisions {
+            let done = if d.state == "queued" { None } else { Some(t) };
+            sqlx::query(
+                "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
+                        done_at = ? WHERE id = ?",
+            )
+            .bind(&d.route)
+            .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
+            .bind(&d.state)
+            .bind(&d.blob)
+            .bind(t)
+            .bind(done)
+            .bind(d.recipient_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for v in &p.vault {
+            crate::vault::insert(&mut tx, v).await?;
+        }
+        for g in &p.generated {
+            let m = NewMessage {
+                id: crate::new_id(),
+                envelope: g.envelope.clone(),
+                size: g.size,
+                blob: g.blob.clone(),
+            };
+            insert_message(&mut tx, &m, t, "processed").await?;
+            sqlx::query(
+                "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
+            )
+            .bind(t)
+            .bind(&m.id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
+            )
+            .bind(&g.route)
+            .bind(t)
+            .bind(&m.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Store and queue a message Veilpost made outside processing (a DSN for a failed
+    /// delivery): durable on return.
+    pub async fn enqueue_generated(&self, g: Generated) -> Result<String> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        let m = NewMessage {
+            id: crate::new_id(),
+            envelope: g.envelope.clone(),
+            size: g.size,
+            blob: g.blob.clone(),
+        };
+        insert_message(&mut tx, &m, t, "processed").await?;
+        sqlx::query(
+            "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
+        )
+        .bind(t)
+        .bind(&m.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
+        )
+        .bind(&g.route)
+        .bind(t)
+        .bind(&m.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(m.id)
+    }
+
+    /// Take up to `n` due deliveries, leased for `lease` seconds.
+    pub async fn claim_deliveries(&self, n: i64, lease: i64) -> Result<Vec<Delivery>> {
+        let t = now();
+        let rows = sqlx::query(
+            "UPDATE recipients SET lease_until = ?1
+             WHERE id IN (SELECT id FROM recipients
+                          WHERE state = 'queued' AND next_attempt_at <= ?2 AND lease_until < ?2
+                          ORDER BY next_attempt_at, id LIMIT ?3)
+             RETURNING id, message_id, address, route, blob, attempts, delay_notified",
+        )
+        .bind(t + lease)
+        .bind(t)
+        .bind(n)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let message_id: String = row.try_get("message_id")?;
+            let (mail_from, origin, out_blob, blob, received_at): (
+                String,
+                String,
+                Option<String>,
+                String,
+                i64,
+            ) = sqlx::query_as(
+                "SELECT mail_from, origin, out_blob, blob, received_at FROM messages WHERE id = ?",
+            )
+            .bind(&message_id)
+            .fetch_one(&self.pool)
+            .await?;
+            let own: Option<String> = row.try_get("blob")?;
+            out.push(Delivery {
+                recipient_id: row.try_get("id")?,
+                message_id,
+                address: row.try_get("address")?,
+                route: row
+                    .try_get::<Option<String>, _>("route")?
+                    .unwrap_or_default(),
+                mail_from,
+                origin,
+                blob: own.or(out_blob).unwrap_or(blob),
+                attempts: row.try_get("attempts")?,
+                received_at,
+                delay_notified: row.try_get::<i64, _>("delay_notified")? != 0,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Record how a delivery attempt ended.
+    pub async fn delivery_done(&self, recipient_id: i64, outcome: &DeliveryOutcome) -> Result<()> {
+        let t = now();
+        match outcome {
+            DeliveryOutcome::Delivered { detail } => {
+                sqlx::query(
+                    "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
+                            last_error = ?, done_at = ? WHERE id = ?",
+                )
+                .bind(detail)
+                .bind(t)
+                .bind(recipient_id)
+                .execute(&self.pool)
+                .await?;
+            }
+            DeliveryOutcome::Deferred { error, next_at } => {
+                sqlx::query(
+                    "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = ?,
+                            next_attempt_at = ? WHERE id = ?",
+                )
+                .bind(error)
+                .bind(next_at)
+                .bind(recipient_id)
+                .execute(&self.pool)
+                .await?;
+            }
+            DeliveryOutcome::Failed { error } => {
+                sqlx::query(
+                    "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
+                            last_error = ?, done_at = ? WHERE id = ?",
+                )
+                .bind(error)
+                .bind(t)
+                .bind(recipient_id)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Note that the sender was told of a delay for this recipient.
+    pub async fn mark_delay_notified(&self, recipient_id: i64) -> Result<()> {
+        sqlx::query("UPDATE recipients SET delay_notified = 1 WHERE id = ?")
+            .bind(recipient_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The trace of one message: (address, route, reasons, state, attempts, last error).
+    pub async fn trace(&self, message_id: &str) -> Result<Vec<RecipientTrace>> {
+        let rows: Vec<TraceRow> = sqlx::query_as(
+            "SELECT address, route, reasons, state, attempts, last_error FROM recipients
+                 WHERE message_id = ? ORDER BY id",
+        )
+        .bind(message_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(address, route, reasons, state, attempts, last_error)| RecipientTrace {
+                    address,
+                    route,
+                    reasons: reasons
+                        .and_then(|r| serde_json::from_str(&r).ok())
+                        .unwrap_or_default(),
+                    state,
+                    attempts,
+                    last_error,
+                },
+            )
+            .collect())
+    }
+}
+
+type TraceRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    Option<String>,
+);
+
+/// What happened to one recipient of a message.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecipientTrace {
+    pub address: String,
+    pub route: Option<String>,
+    pub reasons: Vec<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+impl Origin {
+    /// Parse the stored word.
+    pub fn parse(s: &str) -> Option<Origin> {
+        match s {
+            "submission" => Some(Origin::Submission),
+            "relay" => Some(Origin::Relay),
+            "notification" => Some(Origin::Notification),
+            "dsn" => Some(Origin::Dsn),
+            _ => None,
+        }
+    }
+}

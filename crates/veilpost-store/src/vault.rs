@@ -1,0 +1,301 @@
+//! The vault: messages for the portal, encrypted with a fresh AES-256-GCM key each
+//! (the data key), which is itself encrypted ("wrapped") with the master key. The master
+//! key comes from the configuration or a file that is made on first start (mode 0600).
+//! Link tokens are 256 random bits; only their SHA-256 is stored.
+
+use std::path::Path;
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+use crate::{Error, Result, Store, hex, now, random, sha256_hex};
+
+/// The master key that wraps every data key.
+pub struct MasterKey {
+    id: String,
+    key: LessSafeKey,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn crypto(e: impl std::fmt::Display) -> Error {
+    Error::Crypto(e.to_string())
+}
+
+fn seal_with(key: &LessSafeKey, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+    let mut nonce = [0u8; NONCE_LEN];
+    random(&mut nonce);
+    let mut out = plaintext.to_vec();
+    key.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(nonce),
+        Aad::from(aad),
+        &mut out,
+    )
+    .map_err(crypto)?;
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&out);
+    Ok(sealed)
+}
+
+fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+    if sealed.len() < NONCE_LEN + AES_256_GCM.tag_len() {
+        return Err(Error::Crypto("ciphertext too short".into()));
+    }
+    let (nonce, body) = sealed.split_at(NONCE_LEN);
+    let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(crypto)?;
+    let mut buf = body.to_vec();
+    let plain = key
+        .open_in_place(nonce, Aad::from(aad), &mut buf)
+        .map_err(|_| Error::Crypto("decryption failed (wrong key or altered data)".into()))?;
+    Ok(plain.to_vec())
+}
+
+fn aes_key(bytes: &[u8]) -> Result<LessSafeKey> {
+    Ok(LessSafeKey::new(
+        UnboundKey::new(&AES_256_GCM, bytes).map_err(crypto)?,
+    ))
+}
+
+/// A message sealed for the vault.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    /// The data key, wrapped by the master key.
+    pub wrapped_key: Vec<u8>,
+    /// nonce || ciphertext || tag.
+    pub ciphertext: Vec<u8>,
+    pub key_id: String,
+}
+
+impl MasterKey {
+    /// A master key from 32 bytes in base64.
+    pub fn from_base64(text: &str) -> Result<MasterKey> {
+        let bytes = STANDARD
+            .decode(text.trim())
+            .map_err(|e| Error::Crypto(format!("master key is not base64: {e}")))?;
+        if bytes.len() != 32 {
+            return Err(Error::Crypto(format!(
+                "the master key must be 32 bytes, not {}",
+                bytes.len()
+            )));
+        }
+        Ok(MasterKey {
+            id: sha256_hex(&bytes)[..16].to_string(),
+            key: aes_key(&bytes)?,
+        })
+    }
+
+    /// Read the key file, or make one (32 random bytes, base64, mode 0600) if it is missing.
+    pub fn load_or_create(path: &Path) -> Result<MasterKey> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => MasterKey::from_base64(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io)?;
+                }
+                let mut raw = [0u8; 32];
+                random(&mut raw);
+                let text = STANDARD.encode(raw);
+                write_private(path, text.as_bytes()).map_err(io)?;
+                MasterKey::from_base64(&text)
+            }
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// The key's id (a hash prefix), stored beside each wrapped key.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Encrypt `plaintext` under a fresh data key; `context` (the vault entry id) is bound
+    /// into both layers as associated data.
+    pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Sealed> {
+        let mut dek = [0u8; 32];
+        random(&mut dek);
+        let data_aad = format!("veilpost-vault-v1|data|{context}");
+        let ciphertext = seal_with(&aes_key(&dek)?, data_aad.as_bytes(), plaintext)?;
+        let wrap_aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
+        let wrapped_key = seal_with(&self.key, wrap_aad.as_bytes(), &dek)?;
+        dek.fill(0);
+        Ok(Sealed {
+            wrapped_key,
+            ciphertext,
+            key_id: self.id.clone(),
+        })
+    }
+
+    /// Decrypt what [`MasterKey::seal`] made for `context`.
+    pub fn open(&self, context: &str, wrapped_key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
+        let wrap_aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
+        let mut dek = open_with(&self.key, wrap_aad.as_bytes(), wrapped_key)?;
+        let data_aad = format!("veilpost-vault-v1|data|{context}");
+        let plain = open_with(&aes_key(&dek)?, data_aad.as_bytes(), ciphertext);
+        dek.fill(0);
+        plain
+    }
+}
+
+/// Write a file only its owner can read, never replacing an existing one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// A new link token: 256 random bits, URL-safe base64.
+pub fn new_token() -> String {
+    let mut raw = [0u8; 32];
+    random(&mut raw);
+    URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// A vault entry to store.
+#[derive(Debug, Clone)]
+pub struct VaultEntry {
+    pub id: String,
+    pub message_id: String,
+    pub recipient: String,
+    pub sender: String,
+    pub token_hash: String,
+    pub blob: String,
+    pub wrapped_key: Vec<u8>,
+    pub key_id: String,
+    pub expires_at: i64,
+}
+
+/// What the portal's landing page may know about a link: never the content.
+#[derive(Debug, Clone)]
+pub struct VaultInfo {
+    pub id: String,
+    pub sender: String,
+    pub recipient: String,
+    pub expires_at: i64,
+    pub state: String,
+}
+
+pub(crate) async fn insert(
+    tx: &mut sqlx::SqliteConnection,
+    v: &VaultEntry,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO vault (id, message_id, recipient, sender, token_hash, blob, wrapped_key, key_id,
+                            created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&v.id)
+    .bind(&v.message_id)
+    .bind(&v.recipient)
+    .bind(&v.sender)
+    .bind(&v.token_hash)
+    .bind(&v.blob)
+    .bind(&v.wrapped_key)
+    .bind(&v.key_id)
+    .bind(now())
+    .bind(v.expires_at)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Look a link token up (by its hash).
+    pub async fn vault_by_token(&self, token: &str) -> Result<Option<VaultInfo>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT id, sender, recipient, expires_at, state FROM vault WHERE token_hash = ?",
+        )
+        .bind(sha256_hex(token.as_bytes()))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(id, sender, recipient, expires_at, state)| VaultInfo {
+                id,
+                sender,
+                recipient,
+                expires_at,
+                state,
+            }),
+        )
+    }
+}
+
+/// Hex of a token's SHA-256, as stored.
+pub fn token_hash(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// Short random hex, for ids inside the vault.
+pub fn short_id() -> String {
+    let mut raw = [0u8; 12];
+    random(&mut raw);
+    hex(&raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open() {
+        let k = MasterKey::from_base64(&STANDARD.encode([7u8; 32])).expect("key");
+        let s = k.seal("v1", b"BSN 111222333").expect("seal");
+        assert!(!s.ciphertext.windows(9).any(|w| w == b"111222333"));
+        assert_eq!(
+            k.open("v1", &s.wrapped_key, &s.ciphertext).expect("open"),
+            b"BSN 111222333"
+        );
+        // Another context, key or a flipped bit: refused.
+        assert!(k.open("v2", &s.wrapped_key, &s.ciphertext).is_err());
+        let other = MasterKey::from_base64(&STANDARD.encode([8u8; 32])).expect("key");
+        assert!(other.open("v1", &s.wrapped_key, &s.ciphertext).is_err());
+        let mut bad = s.ciphertext.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(k.open("v1", &s.wrapped_key, &bad).is_err());
+        assert!(k.open("v1", &s.wrapped_key, &[1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn key_files() {
+        let dir = std::env::temp_dir().join(format!("veilpost-key-{}", std::process::id()));
+        let path = dir.join("master.key");
+        let _ = std::fs::remove_dir_all(&dir);
+        let a = MasterKey::load_or_create(&path).expect("create");
+        let b = MasterKey::load_or_create(&path).expect("load");
+        assert_eq!(a.id(), b.id());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tokens() {
+        let t = new_token();
+        assert_eq!(t.len(), 43);
+        assert_ne!(t, new_token());
+        assert_eq!(token_hash(&t).len(), 64);
+    }
+}

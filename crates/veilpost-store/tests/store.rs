@@ -1,0 +1,294 @@
+//! The spool, queue, accounts and vault against a real SQLite database in a temp dir.
+
+use veilpost_store::vault::{MasterKey, VaultEntry, new_token, token_hash};
+use veilpost_store::{
+    DeliveryOutcome, Envelope, Generated, Origin, Processed, RecipientDecision, Store, now,
+};
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("veilpost-store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn envelope(rcpts: &[&str]) -> Envelope {
+    Envelope {
+        origin: Origin::Submission,
+        mail_from: "a.jansen@praktijk.test".into(),
+        rcpt_to: rcpts.iter().map(|s| s.to_string()).collect(),
+        auth_user: Some("a.jansen@praktijk.test".into()),
+        client_ip: Some("127.0.0.1".into()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_process_deliver() {
+    let dir = temp_dir("flow");
+    let store = Store::open(&dir).await.expect("open");
+    // Many concurrent spools commit in groups and all come back.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.spool(
+                envelope(&["x@ext.test", "y@ext.test"]),
+                format!("Subject: {i}\r\n\r\nhi\r\n").into_bytes(),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("spooled");
+    }
+    assert_eq!(store.backlog().await.expect("backlog"), (50, 100));
+    assert!(store.spool(envelope(&[]), b"x".to_vec()).await.is_err());
+
+    let batch = store.claim_received(10, 60).await.expect("claim");
+    assert_eq!(batch.len(), 10);
+    // Leased: not handed out twice.
+    let again = store.claim_received(100, 60).await.expect("claim");
+    assert_eq!(again.len(), 40);
+    assert!(
+        store
+            .claim_received(100, 60)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    let m = &batch[0];
+    assert_eq!(m.recipients.len(), 2);
+    let body = store.blobs().read(&m.blob).await.expect("blob");
+    assert!(body.starts_with(b"Subject: "));
+    let out = store.blobs().write(b"signed".to_vec()).await.expect("out");
+    let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("key");
+    let sealed = key.seal("v1", &body).expect("seal");
+    let vblob = store
+        .blobs()
+        .write(sealed.ciphertext.clone())
+        .await
+        .expect("vault blob");
+    let token = new_token();
+    let note = store
+        .blobs()
+        .write(b"notification".to_vec())
+        .await
+        .expect("note");
+    let p = Processed {
+        verdict: "sensitive".into(),
+        findings: serde_json::json!([{"kind": "bsn"}]),
+        out_blob: Some(out.clone()),
+        decisions: vec![
+            RecipientDecision {
+                recipient_id: m.recipients[0].0,
+                route: "tls".into(),
+                reasons: vec!["sensitive content: bsn".into()],
+                state: "queued".into(),
+                blob: None,
+            },
+            RecipientDecision {
+                recipient_id: m.recipients[1].0,
+                route: "portal".into(),
+                reasons: vec!["no authenticated TLS".into()],
+                state: "portal".into(),
+                blob: None,
+            },
+        ],
+        generated: vec![Generated {
+            envelope: Envelope {
+                origin: Origin::Notification,
+                mail_from: String::new(),
+                rcpt_to: vec!["y@ext.test".into()],
+                auth_user: None,
+                client_ip: None,
+            },
+            blob: note.clone(),
+            size: 12,
+            route: "plain".into(),
+        }],
+        vault: vec![VaultEntry {
+            id: "v1".into(),
+            message_id: m.id.clone(),
+            recipient: "y@ext.test".into(),
+            sender: "a.jansen@praktijk.test".into(),
+            token_hash: token_hash(&token),
+            blob: vblob,
+            wrapped_key: sealed.wrapped_key.clone(),
+            key_id: sealed.key_id.clone(),
+            expires_at: now() + 86_400,
+        }],
+    };
+    store.finish_processing(&m.id, &p).await.expect("finish");
+    let info = store
+        .vault_by_token(&token)
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(info.recipient, "y@ext.test");
+    assert!(
+        store
+            .vault_by_token("nope")
+            .await
+            .expect("lookup")
+            .is_none()
+    );
+
+    let due = store.claim_deliveries(10, 60).await.expect("deliveries");
+    assert_eq!(due.len(), 2, "{due:?}");
+    let tls = due.iter().find(|d| d.route == "tls").expect("tls");
+    assert_eq!(tls.blob, out);
+    let plain = due
+        .iter()
+        .find(|d| d.route == "plain")
+        .expect("notification");
+    assert_eq!(plain.blob, note);
+    assert_eq!(plain.mail_from, "");
+    assert!(
+        store
+            .claim_deliveries(10, 60)
+            .await
+            .expect("leased")
+            .is_empty()
+    );
+
+    store
+        .delivery_done(
+            tls.recipient_id,
+            &DeliveryOutcome::Deferred {
+                error: "no STARTTLS".into(),
+                next_at: now() - 1,
+            },
+        )
+        .await
+        .expect("defer");
+    let retry = store.claim_deliveries(10, 60).await.expect("retry");
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 1);
+    store
+        .delivery_done(
+            retry[0].recipient_id,
+            &DeliveryOutcome::Delivered {
+                detail: "250 ok".into(),
+            },
+        )
+        .await
+        .expect("done");
+    let trace = store.trace(&m.id).await.expect("trace");
+    assert_eq!(trace[0].state, "delivered");
+    assert_eq!(trace[1].state, "portal");
+    assert_eq!(trace[0].reasons, vec!["sensitive content: bsn".to_string()]);
+
+    // The audit log refuses changes.
+    store.audit("test", "x", None, None).await.expect("audit");
+    assert!(
+        sqlx::query("DELETE FROM audit")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("UPDATE audit SET actor = 'y'")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn accounts() {
+    let dir = temp_dir("users");
+    let store = Store::open(&dir).await.expect("open");
+    let today = time::macros::date!(2026 - 11 - 26);
+    store
+        .add_user(
+            "a.jansen@praktijk.test",
+            "lang genoeg wachtwoord",
+            "staff",
+            None,
+        )
+        .await
+        .expect("add");
+    assert!(
+        store
+            .add_user(
+                "a.jansen@praktijk.test",
+                "lang genoeg wachtwoord",
+                "staff",
+                None
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .add_user("b@praktijk.test", "kort", "staff", None)
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .add_user("geen-adres", "lang genoeg wachtwoord", "staff", None)
+            .await
+            .is_err()
+    );
+    store
+        .add_user(
+            "tijdelijk@praktijk.test",
+            "lang genoeg wachtwoord",
+            "staff",
+            Some(time::macros::date!(2026 - 11 - 25)),
+        )
+        .await
+        .expect("add");
+    let ok = store
+        .authenticate("A.Jansen@praktijk.test", "lang genoeg wachtwoord", today)
+        .await
+        .expect("auth");
+    assert!(ok.is_some(), "case-insensitive address");
+    assert!(
+        store
+            .authenticate("a.jansen@praktijk.test", "fout", today)
+            .await
+            .expect("auth")
+            .is_none()
+    );
+    assert!(
+        store
+            .authenticate("niemand@praktijk.test", "x", today)
+            .await
+            .expect("auth")
+            .is_none()
+    );
+    assert!(
+        store
+            .authenticate("tijdelijk@praktijk.test", "lang genoeg wachtwoord", today)
+            .await
+            .expect("auth")
+            .is_none(),
+        "past its end date"
+    );
+    assert!(
+        store
+            .disable_user("a.jansen@praktijk.test")
+            .await
+            .expect("disable")
+    );
+    assert!(
+        store
+            .authenticate("a.jansen@praktijk.test", "lang genoeg wachtwoord", today)
+            .await
+            .expect("auth")
+            .is_none()
+    );
+    assert!(
+        !store
+            .disable_user("niemand@praktijk.test")
+            .await
+            .expect("disable")
+    );
+    let users = store.list_users().await.expect("list");
+    assert_eq!(users.len(), 2);
+    assert!(users[0].disabled);
+    let _ = std::fs::remove_dir_all(&dir);
+}
