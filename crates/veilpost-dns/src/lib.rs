@@ -22,6 +22,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dane;
+pub mod der;
 #[cfg(feature = "test-server")]
 pub mod testserver;
 

@@ -5,7 +5,8 @@ use veilpost_senderauth::spf::Answer;
 
 use crate::dns::Dns;
 use crate::text::{Lang, say};
-use crate::{Check, Status, der};
+use crate::{Check, Status};
+use veilpost_dns::der;
 
 /// Selectors providers use by default (DNS cannot list selectors).
 pub(crate) const COMMON_SELECTORS: &[&str] = &[

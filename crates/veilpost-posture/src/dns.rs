@@ -88,31 +88,6 @@ impl Dns {
             .await
             .map(|v| v.proof)
     }
-
-    /// Validated TLSA records for `_25._tcp.HOST`: (usage, selector, matching, data).
-    pub(crate) async fn tlsa(
-        &self,
-        host: &str,
-        port: u16,
-    ) -> Result<(Vec<(u8, u8, u8, Vec<u8>)>, Proof), ValidatedError> {
-        use hickory_proto::rr::RData;
-        let name = format!("_{port}._tcp.{host}");
-        let v = veilpost_dns::validated(&self.validating, &name, RecordType::TLSA).await?;
-        let records = v
-            .records
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::TLSA(t) => Some((
-                    u8::from(t.cert_usage),
-                    u8::from(t.selector),
-                    u8::from(t.matching),
-                    t.cert_data.to_vec(),
-                )),
-                _ => None,
-            })
-            .collect();
-        Ok((records, v.proof))
-    }
 }
 
 /// `Answer::map`, for converting record types.

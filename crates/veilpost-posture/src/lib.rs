@@ -8,7 +8,6 @@
 //! `mta-sts-…`, `tls-rpt-…`, `nta7516-…`), a status (pass, warn, fail, info), a detail and
 //! advice, in Dutch or English.
 
-mod der;
 mod dkim;
 mod dmarc;
 mod dns;

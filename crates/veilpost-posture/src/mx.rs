@@ -1,7 +1,6 @@
 //! MX: present and resolvable; per host STARTTLS (version, certificate, suites), DNSSEC
 //! and DANE against the certificate actually served.
 
-use aws_lc_rs::digest;
 use hickory_proto::rr::RecordType;
 use veilpost_dns::{Proof, ValidatedError};
 use veilpost_senderauth::spf::Answer;
@@ -9,7 +8,7 @@ use veilpost_senderauth::spf::Answer;
 use crate::dns::Dns;
 use crate::text::{Lang, dns_error, say};
 use crate::tls::{Prober, SmtpProbe};
-use crate::{Check, Options, Status, der};
+use crate::{Check, Options, Status};
 
 /// At most this many MX hosts are examined.
 const MAX_HOSTS: usize = 10;
@@ -29,33 +28,6 @@ pub(crate) struct Host {
     pub(crate) dane: bool,
     /// STARTTLS with TLS 1.2+ and a certificate valid for the name (PKIX).
     pub(crate) pkix_tls: bool,
-}
-
-/// Does a TLSA record (usage, selector, matching, data) match the chain?
-pub(crate) fn tlsa_matches(record: &(u8, u8, u8, Vec<u8>), chain: &[Vec<u8>]) -> bool {
-    let (usage, selector, matching, data) = record;
-    let candidates: Vec<&Vec<u8>> = match usage {
-        3 => chain.first().into_iter().collect(),
-        2 => chain.iter().skip(1).collect(),
-        // PKIX-TA/PKIX-EE are not usable for SMTP (RFC 7672 §3.1.3).
-        _ => return false,
-    };
-    candidates.into_iter().any(|cert| {
-        let selected: &[u8] = match selector {
-            0 => cert,
-            1 => match der::certificate_spki(cert) {
-                Some(spki) => spki,
-                None => return false,
-            },
-            _ => return false,
-        };
-        match matching {
-            0 => selected == data.as_slice(),
-            1 => digest::digest(&digest::SHA256, selected).as_ref() == data.as_slice(),
-            2 => digest::digest(&digest::SHA512, selected).as_ref() == data.as_slice(),
-            _ => false,
-        }
-    })
 }
 
 fn proof_word(p: Proof) -> &'static str {
@@ -192,7 +164,7 @@ async fn host_checks(dns: &Dns, prober: &Prober, opts: &Options, host: &str) -> 
                 RecordType::AAAA
             }
         ),
-        dns.tlsa(host, 25),
+        veilpost_dns::dane::lookup(&dns.validating, host, 25),
         async {
             if opts.probe_smtp {
                 Some(prober.smtp(host, addrs[0]).await)
@@ -218,7 +190,7 @@ async fn host_checks(dns: &Dns, prober: &Prober, opts: &Options, host: &str) -> 
         Ok((records, _)) if probe.is_none() => Check::new(format!("dane-{host}"), Status::Info, say!(lang, "{} TLSA-record(s), ondertekend; niet vergeleken met het certificaat (SMTP-test uit).", "{} TLSA record(s), signed; not compared with the certificate (SMTP probe off).", records.len())),
         Ok((records, _)) if chain.is_empty() => Check::new(format!("dane-{host}"), Status::Fail, say!(lang, "{} TLSA-record(s), maar er kwam geen certificaat om te vergelijken.", "{} TLSA record(s), but no certificate was served to compare.", records.len())),
         Ok((records, _)) => {
-            if records.iter().any(|r| tlsa_matches(r, &chain)) {
+            if veilpost_dns::dane::find_match(records, &chain).is_some() {
                 facts.dane = true;
                 Check::new(format!("dane-{host}"), Status::Pass, say!(lang, "DANE: een TLSA-record past bij het certificaat van {}.", "DANE: a TLSA record matches the certificate of {}.", host))
             } else {

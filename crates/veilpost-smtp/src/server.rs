@@ -29,8 +29,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
         ip: IpAddr,
     ) -> impl Future<Output = Option<String>> + Send;
     /// May `user` send with this reverse path?
-    fn sender_allowed(&self, user: String, mail_from: String)
-    -> impl Future<Output = bool> + Send;
+    fn sender_allowed(&self, user: String, mail_from: String) -> impl Future<Output = bool> + Send;
     /// Store the message durably (or refuse it); the queue id.
     fn deliver(
         &self,

@@ -404,7 +404,11 @@ impl Session {
                 self.error(501, "5.5.4", &format!("Invalid parameter {param}"))
             }
             Err(ProtoError::UnsupportedParameter { param }) => {
-                let param: String = param.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+                let param: String = param
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(40)
+                    .collect();
                 self.error(555, "5.5.4", &format!("Unsupported parameter {param}"))
             }
             Err(ProtoError::InvalidResponse { .. }) => self.error(500, "5.5.2", "Syntax error"),
@@ -540,7 +544,9 @@ impl Session {
                 self.state = State::Data;
                 self.data = Some(DataReceiver::new());
                 self.message.clear();
-                vec![Action::Send(b"354 End data with <CR><LF>.<CR><LF>\r\n".to_vec())]
+                vec![Action::Send(
+                    b"354 End data with <CR><LF>.<CR><LF>\r\n".to_vec(),
+                )]
             }
             Request::Bdat { .. } => self.error(502, "5.5.1", "CHUNKING not offered"),
             Request::Rset => {
@@ -720,7 +726,14 @@ mod tests {
         let mut s = session(false);
         assert!(String::from_utf8_lossy(&s.greeting()).starts_with("220 gw.test"));
         let r = text(&s.feed(b"EHLO client.test\r\n"));
-        for ext in ["PIPELINING", "SIZE 1000", "8BITMIME", "SMTPUTF8", "ENHANCEDSTATUSCODES", "STARTTLS"] {
+        for ext in [
+            "PIPELINING",
+            "SIZE 1000",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",
+            "STARTTLS",
+        ] {
             assert!(r.contains(ext), "{ext} in {r}");
         }
         assert!(!r.contains("AUTH"), "no AUTH before TLS: {r}");
@@ -767,7 +780,10 @@ mod tests {
         assert_eq!(a.last(), Some(&Action::StartTls));
         s.tls_started();
         let r = text(&s.feed(b"EHLO c\r\n"));
-        assert!(r.contains("AUTH PLAIN LOGIN") && !r.contains("STARTTLS"), "{r}");
+        assert!(
+            r.contains("AUTH PLAIN LOGIN") && !r.contains("STARTTLS"),
+            "{r}"
+        );
         let a = s.feed(format!("AUTH PLAIN {}\r\n", b64("\0ann@org.test\0geheim")).as_bytes());
         assert_eq!(
             a,
@@ -780,7 +796,10 @@ mod tests {
         assert!(r.starts_with("535 5.7.8"), "{r}");
         // LOGIN, step by step.
         assert!(text(&s.feed(b"AUTH LOGIN\r\n")).starts_with("334 VXNlcm5hbWU6"));
-        assert!(text(&s.feed(format!("{}\r\n", b64("ann@org.test")).as_bytes())).starts_with("334 UGFzc3dvcmQ6"));
+        assert!(
+            text(&s.feed(format!("{}\r\n", b64("ann@org.test")).as_bytes()))
+                .starts_with("334 UGFzc3dvcmQ6")
+        );
         let a = s.feed(format!("{}\r\n", b64("juist")).as_bytes());
         assert_eq!(
             a,
@@ -817,7 +836,9 @@ mod tests {
         s.feed(b"MAIL FROM:<ann@org.test>\r\n");
         s.sender_result(true);
         for i in 0..3 {
-            assert!(text(&s.feed(format!("RCPT TO:<r{i}@x.test>\r\n").as_bytes())).starts_with("250"));
+            assert!(
+                text(&s.feed(format!("RCPT TO:<r{i}@x.test>\r\n").as_bytes())).starts_with("250")
+            );
         }
         assert!(text(&s.feed(b"RCPT TO:<r4@x.test>\r\n")).starts_with("452 4.5.3"));
         s.feed(b"DATA\r\n");

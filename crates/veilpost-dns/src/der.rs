@@ -36,7 +36,7 @@ fn integer_bits(int: &[u8]) -> usize {
 }
 
 /// The modulus size of an RSA public key, SubjectPublicKeyInfo or PKCS#1 RSAPublicKey.
-pub(crate) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
+pub fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
     let (tag, seq, _) = tlv(der)?;
     if tag != SEQUENCE {
         return None;
@@ -58,7 +58,7 @@ pub(crate) fn rsa_modulus_bits(der: &[u8]) -> Option<usize> {
 }
 
 /// The SubjectPublicKeyInfo (whole TLV) of an X.509 certificate.
-pub(crate) fn certificate_spki(cert: &[u8]) -> Option<&[u8]> {
+pub fn certificate_spki(cert: &[u8]) -> Option<&[u8]> {
     let (tag, certificate, _) = tlv(cert)?;
     if tag != SEQUENCE {
         return None;

@@ -1,0 +1,430 @@
+//! The delivery client: one SMTP transaction to one server, with the TLS requirement the
+//! routing policy set. When TLS is required it is never skipped: no STARTTLS, a failed
+//! handshake or a certificate that does not verify ends the attempt as a temporary
+//! failure, and the queue tries again later.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use rustls::client::danger::ServerCertVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use veilpost_dns::dane::Tlsa;
+
+use crate::verify;
+
+/// What TLS a delivery needs.
+#[derive(Debug, Clone)]
+pub enum TlsRequirement {
+    /// STARTTLS when offered, any certificate; plaintext when not offered.
+    Opportunistic,
+    /// STARTTLS required; the certificate must match these (DNSSEC-secure) TLSA records.
+    Dane(Vec<Tlsa>),
+    /// STARTTLS required; the certificate must be valid (PKIX) for the host name.
+    Pkix,
+}
+
+impl TlsRequirement {
+    pub fn required(&self) -> bool {
+        !matches!(self, TlsRequirement::Opportunistic)
+    }
+}
+
+/// Client settings shared by all deliveries.
+#[derive(Clone)]
+pub struct ClientSettings {
+    /// Our name in EHLO.
+    pub helo: String,
+    pub connect_timeout: Duration,
+    /// Per command (RFC 5321 §4.5.3.2 asks for minutes; we use less and retry).
+    pub command_timeout: Duration,
+    /// For the final "." of DATA.
+    pub data_timeout: Duration,
+    provider: Arc<CryptoProvider>,
+    pkix: Arc<dyn ServerCertVerifier>,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("helo", &self.helo)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientSettings {
+    /// Settings trusting the system's roots plus `extra_roots_pem` (or only those).
+    pub fn new(helo: &str, extra_roots_pem: &[String], only_extra: bool) -> Result<Self, String> {
+        use rustls::pki_types::pem::PemObject;
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut extra = Vec::new();
+        for pem in extra_roots_pem {
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                extra.push(cert.map_err(|e| format!("bad CA certificate: {e}"))?);
+            }
+        }
+        let pkix = verify::pkix(provider.clone(), &extra, only_extra)?;
+        Ok(ClientSettings {
+            helo: helo.to_string(),
+            connect_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(120),
+            data_timeout: Duration::from_secs(600),
+            provider,
+            pkix,
+        })
+    }
+
+    fn tls_config(&self, requirement: &TlsRequirement) -> Result<ClientConfig, String> {
+        let verifier: Arc<dyn ServerCertVerifier> = match requirement {
+            TlsRequirement::Opportunistic => {
+                Arc::new(verify::Opportunistic::new(self.provider.clone()))
+            }
+            TlsRequirement::Dane(records) => {
+                Arc::new(verify::Dane::new(records.clone(), self.provider.clone()))
+            }
+            TlsRequirement::Pkix => self.pkix.clone(),
+        };
+        Ok(ClientConfig::builder_with_provider(self.provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth())
+    }
+}
+
+/// One envelope to send.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub mail_from: &'a str,
+    pub rcpt_to: &'a [String],
+    pub data: &'a [u8],
+    /// Needs SMTPUTF8 (non-ASCII addresses or headers).
+    pub smtputf8: bool,
+}
+
+/// How a delivery attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text}")]
+pub struct DeliveryError {
+    /// A 5xx answer: do not retry.
+    pub permanent: bool,
+    pub text: String,
+    /// The failure happened while setting up TLS.
+    pub during_tls: bool,
+}
+
+impl DeliveryError {
+    fn temp(text: impl Into<String>) -> Self {
+        DeliveryError {
+            permanent: false,
+            text: text.into(),
+            during_tls: false,
+        }
+    }
+
+    fn tls(text: impl Into<String>) -> Self {
+        DeliveryError {
+            during_tls: true,
+            ..DeliveryError::temp(text)
+        }
+    }
+}
+
+/// What the server accepted: its final reply, and whether TLS (which version) was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    pub reply: String,
+    pub tls: Option<String>,
+}
+
+/// An SMTP reply: code and text lines.
+#[derive(Debug, Clone)]
+struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    fn text(&self) -> String {
+        format!("{} {}", self.code, self.lines.join(" / "))
+    }
+}
+
+const MAX_REPLY_LINES: usize = 100;
+const MAX_LINE: usize = 4096;
+
+async fn read_reply<S: AsyncRead + Unpin>(
+    r: &mut BufReader<S>,
+    timeout: Duration,
+) -> Result<Reply, DeliveryError> {
+    let mut lines = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        let n = tokio::time::timeout(timeout, async {
+            let mut limited = (&mut *r).take(MAX_LINE as u64);
+            limited.read_until(b'\n', &mut line).await
+        })
+        .await
+        .map_err(|_| DeliveryError::temp("timed out waiting for the server"))?
+        .map_err(|e| DeliveryError::temp(format!("connection: {e}")))?;
+        if n == 0 {
+            return Err(DeliveryError::temp("the server closed the connection"));
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\r', '\n']);
+        let code: u16 = text
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .filter(|c| (200..600).contains(c))
+            .ok_or_else(|| DeliveryError::temp(format!("malformed reply {text:?}")))?;
+        let last = text.as_bytes().get(3) != Some(&b'-');
+        lines.push(text.get(4..).unwrap_or("").to_string());
+        if last {
+            return Ok(Reply { code, lines });
+        }
+        if lines.len() >= MAX_REPLY_LINES {
+            return Err(DeliveryError::temp("reply too long"));
+        }
+    }
+}
+
+fn classify(stage: &str, reply: &Reply) -> DeliveryError {
+    DeliveryError {
+        permanent: reply.code >= 500,
+        text: format!("{stage}: {}", reply.text()),
+        during_tls: false,
+    }
+}
+
+async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut BufReader<S>,
+    line: &str,
+    timeout: Duration,
+) -> Result<Reply, DeliveryError> {
+    s.get_mut()
+        .write_all(line.as_bytes())
+        .await
+        .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
+    s.get_mut()
+        .flush()
+        .await
+        .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
+    read_reply(s, timeout).await
+}
+
+/// Dot-stuff `data` and end it with CRLF "." CRLF; bare LF becomes CRLF.
+pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 40 + 5);
+    let mut at_line_start = true;
+    let mut prev = 0u8;
+    for &b in data {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+        prev = b;
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// Deliver one envelope to `addr`, calling the server `host` (for TLS names). Without a
+/// TLS requirement, a failed handshake is followed by one attempt in plaintext, as other
+/// MTAs do; with one, never.
+pub async fn deliver(
+    settings: &ClientSettings,
+    addr: SocketAddr,
+    host: &str,
+    requirement: &TlsRequirement,
+    msg: &Outgoing<'_>,
+) -> Result<Delivered, DeliveryError> {
+    match attempt(settings, addr, host, requirement, msg, true).await {
+        Err(e) if e.during_tls && !requirement.required() => {
+            attempt(settings, addr, host, requirement, msg, false).await
+        }
+        other => other,
+    }
+}
+
+async fn attempt(
+    settings: &ClientSettings,
+    addr: SocketAddr,
+    host: &str,
+    requirement: &TlsRequirement,
+    msg: &Outgoing<'_>,
+    use_tls: bool,
+) -> Result<Delivered, DeliveryError> {
+    let stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
+        .await
+        .map_err(|_| DeliveryError::temp(format!("connecting to {addr} timed out")))?
+        .map_err(|e| DeliveryError::temp(format!("cannot connect to {addr}: {e}")))?;
+    let _ = stream.set_nodelay(true);
+    let mut s = BufReader::new(stream);
+    let greeting = read_reply(&mut s, settings.command_timeout).await?;
+    if greeting.code != 220 {
+        return Err(classify("greeting", &greeting));
+    }
+    let ehlo = command(
+        &mut s,
+        &format!("EHLO {}\r\n", settings.helo),
+        settings.command_timeout,
+    )
+    .await?;
+    if ehlo.code != 250 {
+        return Err(classify("EHLO", &ehlo));
+    }
+    let offers_tls = ehlo
+        .lines
+        .iter()
+        .any(|l| l.trim().eq_ignore_ascii_case("STARTTLS"));
+    if !offers_tls || !use_tls {
+        if requirement.required() {
+            let _ = command(&mut s, "QUIT\r\n", settings.command_timeout).await;
+            return Err(DeliveryError::temp(format!(
+                "{host} offers no STARTTLS, and this message needs authenticated TLS"
+            )));
+        }
+        return transaction(s, settings, &ehlo, msg, None).await;
+    }
+    let reply = command(&mut s, "STARTTLS\r\n", settings.command_timeout).await?;
+    if reply.code != 220 {
+        if requirement.required() {
+            return Err(DeliveryError::temp(format!(
+                "STARTTLS refused ({}), and this message needs authenticated TLS",
+                reply.text()
+            )));
+        }
+        return transaction(s, settings, &ehlo, msg, None).await;
+    }
+    if !s.buffer().is_empty() {
+        return Err(DeliveryError::tls(
+            "the server sent data before the TLS handshake",
+        ));
+    }
+    let config = settings
+        .tls_config(requirement)
+        .map_err(DeliveryError::tls)?;
+    let name = ServerName::try_from(host.trim_end_matches('.').to_string())
+        .map_err(|_| DeliveryError::tls(format!("{host} is not a valid TLS name")))?;
+    let tls = tokio::time::timeout(
+        settings.command_timeout,
+        TlsConnector::from(Arc::new(config)).connect(name, s.into_inner()),
+    )
+    .await
+    .map_err(|_| DeliveryError::tls("TLS handshake timed out"))?
+    .map_err(|e| DeliveryError::tls(format!("TLS with {host} failed: {e}")))?;
+    let version = tls.get_ref().1.protocol_version().map(|v| match v {
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
+        other => format!("{other:?}"),
+    });
+    let mut s = BufReader::new(tls);
+    let ehlo = command(
+        &mut s,
+        &format!("EHLO {}\r\n", settings.helo),
+        settings.command_timeout,
+    )
+    .await?;
+    if ehlo.code != 250 {
+        return Err(classify("EHLO after STARTTLS", &ehlo));
+    }
+    transaction(s, settings, &ehlo, msg, version).await
+}
+
+async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: BufReader<S>,
+    settings: &ClientSettings,
+    ehlo: &Reply,
+    msg: &Outgoing<'_>,
+    tls: Option<String>,
+) -> Result<Delivered, DeliveryError> {
+    let has = |ext: &str| {
+        ehlo.lines.iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(ext))
+        })
+    };
+    let mut mail = format!("MAIL FROM:<{}>", msg.mail_from);
+    if msg.smtputf8 {
+        if !has("SMTPUTF8") {
+            return Err(DeliveryError {
+                permanent: true,
+                text: "the server does not support SMTPUTF8, which this message needs".into(),
+                during_tls: false,
+            });
+        }
+        mail.push_str(" SMTPUTF8");
+    }
+    if has("8BITMIME") && !msg.data.is_ascii() {
+        mail.push_str(" BODY=8BITMIME");
+    }
+    if has("SIZE") {
+        mail.push_str(&format!(" SIZE={}", msg.data.len()));
+    }
+    mail.push_str("\r\n");
+    let reply = command(&mut s, &mail, settings.command_timeout).await?;
+    if reply.code != 250 {
+        return Err(classify("MAIL FROM", &reply));
+    }
+    for rcpt in msg.rcpt_to {
+        let reply = command(
+            &mut s,
+            &format!("RCPT TO:<{rcpt}>\r\n"),
+            settings.command_timeout,
+        )
+        .await?;
+        if !(reply.code == 250 || reply.code == 251) {
+            return Err(classify("RCPT TO", &reply));
+        }
+    }
+    let reply = command(&mut s, "DATA\r\n", settings.command_timeout).await?;
+    if reply.code != 354 {
+        return Err(classify("DATA", &reply));
+    }
+    let body = dot_stuff(msg.data);
+    s.get_mut()
+        .write_all(&body)
+        .await
+        .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
+    s.get_mut()
+        .flush()
+        .await
+        .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
+    let reply = read_reply(&mut s, settings.data_timeout).await?;
+    if reply.code != 250 {
+        return Err(classify("end of DATA", &reply));
+    }
+    let _ = command(&mut s, "QUIT\r\n", Duration::from_secs(5)).await;
+    let _ = s.get_mut().shutdown().await;
+    Ok(Delivered {
+        reply: reply.text(),
+        tls,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot_stuff;
+
+    #[test]
+    fn dot_stuffing() {
+        assert_eq!(dot_stuff(b"a\r\n.b\r\n"), b"a\r\n..b\r\n.\r\n");
+        assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\nb"), b"a\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+    }
+}
