@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::dnssec::TrustAnchors;
 use veilpost_dns::DnsConfig;
 
+pub use policy::{NtaRecord, StsPolicy, mx_matches, parse_nta, parse_sts_policy};
 pub use text::Lang;
 
 /// A check's verdict.
@@ -259,6 +260,20 @@ impl Checker {
             opts,
             tls,
         })
+    }
+
+    /// The MTA-STS policy `domain` publishes now (TXT id, policy fetched over HTTPS with
+    /// PKIX); `Ok(None)` when it publishes none. For delivery.
+    pub async fn mta_sts_policy(
+        &self,
+        domain: &str,
+    ) -> Result<Option<(String, policy::StsPolicy)>, String> {
+        policy::current_sts_policy(&self.dns, &self.tls, domain).await
+    }
+
+    /// The NTA 7516 announcement of `domain` valid this month, if any. For delivery.
+    pub async fn nta7516(&self, domain: &str) -> Result<Option<policy::NtaRecord>, String> {
+        policy::current_nta(&self.dns, domain).await
     }
 
     /// Check `domain`.

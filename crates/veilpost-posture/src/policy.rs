@@ -24,13 +24,14 @@ pub(crate) struct Facts {
 
 /// A parsed MTA-STS policy file (RFC 8461 §3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StsPolicy {
-    pub(crate) mode: String,
-    pub(crate) mx: Vec<String>,
-    pub(crate) max_age: u64,
+pub struct StsPolicy {
+    pub mode: String,
+    pub mx: Vec<String>,
+    pub max_age: u64,
 }
 
-pub(crate) fn parse_sts_policy(text: &str) -> Result<StsPolicy, String> {
+/// Parse an MTA-STS policy file.
+pub fn parse_sts_policy(text: &str) -> Result<StsPolicy, String> {
     let (mut version, mut mode, mut max_age) = (None, None, None);
     let mut mx = Vec::new();
     for line in text.lines() {
@@ -70,7 +71,8 @@ pub(crate) fn parse_sts_policy(text: &str) -> Result<StsPolicy, String> {
 }
 
 /// Does MX host `host` match policy pattern `pattern` (`*.` matches one leftmost label)?
-pub(crate) fn mx_matches(pattern: &str, host: &str) -> bool {
+/// Does an MTA-STS `mx:` pattern (`mx.example.nl`, `*.example.nl`) cover `host`?
+pub fn mx_matches(pattern: &str, host: &str) -> bool {
     let (p, h) = (pattern.trim_end_matches('.'), host.trim_end_matches('.'));
     match p.strip_prefix("*.") {
         Some(rest) => h
@@ -460,11 +462,13 @@ async fn tls_rpt(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
 
 /// An NTA 7516 announcement: provider, period and the NTA MX hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NtaRecord {
-    pub(crate) provider: Option<String>,
-    pub(crate) start: Option<(u32, u32)>,
-    pub(crate) end: Option<(u32, u32)>,
-    pub(crate) mx: Vec<String>,
+pub struct NtaRecord {
+    pub provider: Option<String>,
+    /// (year, month) the announcement starts and ends.
+    pub start: Option<(u32, u32)>,
+    pub end: Option<(u32, u32)>,
+    /// `ntamx` entries: (preference, host), or hosts.
+    pub mx: Vec<String>,
 }
 
 /// `YYYY-MM`, `YYYYMM` or `YYYY-MM-DD`.
@@ -479,7 +483,77 @@ fn year_month(v: &str) -> Option<(u32, u32)> {
 }
 
 /// Both syntaxes seen in the wild: `;`-separated tags, or tags separated by spaces.
-pub(crate) fn parse_nta(record: &str) -> Result<NtaRecord, String> {
+impl NtaRecord {
+    /// Inside its announced period this month?
+    pub fn current(&self) -> bool {
+        let now = current_year_month();
+        self.end.is_none_or(|e| e >= now) && self.start.is_none_or(|s| s <= now)
+    }
+
+    /// The NTA MX hosts, lowest preference first.
+    pub fn hosts(&self) -> Vec<String> {
+        let mut v: Vec<(u32, String)> = self
+            .mx
+            .iter()
+            .map(|m| match m.split_once(' ') {
+                Some((p, h)) => (p.parse().unwrap_or(u32::MAX), h.to_string()),
+                None => (0, m.clone()),
+            })
+            .map(|(p, h)| (p, h.trim_end_matches('.').to_ascii_lowercase()))
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, h)| h).collect()
+    }
+}
+
+/// The MTA-STS policy `domain` publishes now: the TXT record's id and the fetched
+/// policy; `Ok(None)` without a record.
+pub(crate) async fn current_sts_policy(
+    dns: &Dns,
+    prober: &Prober,
+    domain: &str,
+) -> Result<Option<(String, StsPolicy)>, String> {
+    let records = records_with_prefix(dns, &format!("_mta-sts.{domain}"), "v=STSv1").await?;
+    let [record] = records.as_slice() else {
+        return if records.is_empty() {
+            Ok(None)
+        } else {
+            Err("several MTA-STS records".into())
+        };
+    };
+    let id = tags(record)
+        .into_iter()
+        .find(|(k, _)| k == "id")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .ok_or("MTA-STS record without a valid id")?;
+    let host = format!("mta-sts.{domain}");
+    let ip = match dns.addresses(&host).await {
+        Answer::Records(a) => a[0],
+        Answer::Empty => return Err(format!("{host} does not exist")),
+        Answer::TempError(e) => return Err(e),
+    };
+    let (status, _, body) = prober
+        .https_get(&host, ip, "/.well-known/mta-sts.txt", MAX_POLICY)
+        .await?;
+    if status != 200 {
+        return Err(format!("policy fetch returned HTTP {status}"));
+    }
+    let policy = parse_sts_policy(&String::from_utf8_lossy(&body))?;
+    Ok(Some((id, policy)))
+}
+
+/// The current NTA 7516 announcement of `domain`, if any.
+pub(crate) async fn current_nta(dns: &Dns, domain: &str) -> Result<Option<NtaRecord>, String> {
+    let records = records_with_prefix(dns, domain, "v=NTA7516-1").await?;
+    Ok(records
+        .iter()
+        .filter_map(|r| parse_nta(r).ok())
+        .find(NtaRecord::current))
+}
+
+/// Parse a `v=NTA7516-1` record (both published syntaxes).
+pub fn parse_nta(record: &str) -> Result<NtaRecord, String> {
     let first = record.trim_start();
     if !first.to_ascii_lowercase().starts_with("v=nta7516-1") {
         return Err("not an NTA 7516 record".into());

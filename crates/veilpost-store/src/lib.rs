@@ -24,7 +24,7 @@ pub use queue::{
     Delivery, DeliveryOutcome, Generated, Processed, Received, RecipientDecision, RecipientTrace,
 };
 pub use spool::{Envelope, Origin};
-pub use users::{User, UserError, hash_password, verify_password};
+pub use users::{User, UserError, hash_password, parse_date as users_parse_date, verify_password};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -198,5 +198,63 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+/// A cached MTA-STS policy (RFC 8461 §5: kept across restarts, used until `max_age`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedStsPolicy {
+    pub id: String,
+    pub mode: String,
+    pub mx: Vec<String>,
+    pub max_age: i64,
+    pub fetched_at: i64,
+}
+
+impl Store {
+    /// The cached MTA-STS policy of `domain`.
+    pub async fn mta_sts_get(&self, domain: &str) -> Result<Option<CachedStsPolicy>> {
+        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, mode, mx, max_age, fetched_at FROM mta_sts WHERE domain = ?",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(id, mode, mx, max_age, fetched_at)| CachedStsPolicy {
+                id,
+                mode,
+                mx: serde_json::from_str(&mx).unwrap_or_default(),
+                max_age,
+                fetched_at,
+            }),
+        )
+    }
+
+    /// Remember `domain`'s MTA-STS policy.
+    pub async fn mta_sts_put(&self, domain: &str, p: &CachedStsPolicy) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO mta_sts (domain, id, mode, mx, max_age, fetched_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT(domain) DO UPDATE SET id = excluded.id, mode = excluded.mode, mx = excluded.mx,
+                 max_age = excluded.max_age, fetched_at = excluded.fetched_at",
+        )
+        .bind(domain)
+        .bind(&p.id)
+        .bind(&p.mode)
+        .bind(serde_json::to_string(&p.mx).unwrap_or_default())
+        .bind(p.max_age)
+        .bind(p.fetched_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forget `domain`'s MTA-STS policy.
+    pub async fn mta_sts_delete(&self, domain: &str) -> Result<()> {
+        sqlx::query("DELETE FROM mta_sts WHERE domain = ?")
+            .bind(domain)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -3,10 +3,13 @@
 //! Exit codes: 0 success or clean, 1 a finding (sensitive), 2 an error.
 
 mod auth;
+mod config;
+mod gateway;
 mod lang;
 mod posture;
 mod sandbox;
 mod scan;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -122,7 +125,22 @@ enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: auth::Format,
     },
-    /// DKIM keys: generate a key pair, sign a message.
+    /// Run the gateway: SMTP submission, scanning, secure delivery, the portal.
+    ///
+    /// Without a configuration file it runs a local trial: data under ./veilpost-data,
+    /// submission on 127.0.0.1:2587, web on 127.0.0.1:8080, outbound mail captured in
+    /// ./veilpost-data/outbox instead of sent.
+    Serve {
+        /// The configuration file (TOML; see veilpost.example.toml).
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Staff accounts for SMTP submission: add, list, disable (offboarding).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// DKIM keys: generate a key pair, sign a message, show the gateway's records.
     Dkim {
         #[command(subcommand)]
         command: DkimCommand,
@@ -134,6 +152,39 @@ enum Command {
         memory_bytes: u64,
         #[arg(long)]
         cpu_seconds: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add an account; the password (at least 12 characters) is read from standard input.
+    Add {
+        /// The account's e-mail address (also its login).
+        email: String,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// The last day the account works (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE")]
+        until: Option<String>,
+        /// `staff` or `admin`.
+        #[arg(long, default_value = "staff")]
+        role: String,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// List the accounts.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: auth::Format,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Disable an account at once (a running server refuses it from the next login).
+    Disable {
+        email: String,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -167,6 +218,12 @@ enum DkimCommand {
         /// The selector (s=).
         #[arg(long)]
         selector: String,
+    },
+    /// Print the DNS records of the gateway's DKIM keys (one per organisation domain;
+    /// made if missing).
+    Show {
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -277,12 +334,21 @@ fn main() -> ExitCode {
                     domain,
                     selector,
                 } => auth::sign(&key, &domain, &selector),
+                DkimCommand::Show { config } => users::dkim_show(config.as_deref()),
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
         }
+        Command::Serve { config } => match users::serve(config.as_deref(), &cli.dns) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+        Command::User { command } => match users::run(command, cli.lang) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(&e),
+        },
         Command::PdfWorker {
             memory_bytes,
             cpu_seconds,

@@ -1,0 +1,607 @@
+//! `veilpost.toml`: every key has a default (so `serve` runs with no file at all), unknown
+//! keys are errors (a typo must not silently weaken a policy), and every key can be set by
+//! an environment variable: `VEILPOST_` and the key's path in capitals, joined by `_`
+//! (`VEILPOST_DATA_DIR`, `VEILPOST_SMTP_SUBMISSION_LISTEN`, `VEILPOST_DNS_NAMESERVERS`).
+//! Lists take commas (`a,b`), tables `key=value` pairs (`VEILPOST_DELIVERY_ROUTES="*=127.0.0.1:2526"`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Database, message files, keys and outboxes live here.
+    pub data_dir: PathBuf,
+    pub smtp: Smtp,
+    pub web: Web,
+    pub delivery: Delivery,
+    pub dns: Dns,
+    pub sms: Sms,
+    pub organisation: Organisation,
+    pub dkim: Dkim,
+    pub portal: Portal,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Smtp {
+    /// Where staff (or the organisation's mail server) submit mail.
+    pub submission_listen: String,
+    /// Our host name in the greeting, EHLO and Received headers.
+    pub hostname: String,
+    /// Networks (CIDR) that may relay without AUTH: the organisation's own mail server.
+    pub trusted_networks: Vec<String>,
+    /// Largest message in bytes.
+    pub max_message_size: usize,
+    /// Most recipients per message.
+    pub max_recipients: usize,
+    /// Messages one account may submit per hour.
+    pub max_messages_per_hour: u32,
+    /// Seconds to wait for a command.
+    pub command_timeout: u64,
+    /// Most simultaneous connections.
+    pub max_connections: usize,
+    /// PEM certificate chain and key for STARTTLS; empty: a self-signed pair is made in
+    /// `data_dir/tls/` on first start.
+    pub tls_cert: String,
+    pub tls_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Web {
+    pub listen: String,
+    /// The address recipients and staff use (links in mails point here).
+    pub public_url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// `outbox` (default): outbound mail is written to `data_dir/outbox/`, nothing leaves.
+    /// `mx`: deliver over SMTP (MX look-up, or `routes`).
+    pub mode: String,
+    /// Transport map: recipient domain, or `*`, to `host:port`; skips the MX look-up.
+    pub routes: BTreeMap<String, String>,
+    /// Port for MX hosts (25; tests use another).
+    pub smtp_port: u16,
+    /// Port for MTA-STS policy hosts (443; tests use another).
+    pub mta_sts_port: u16,
+    /// Deliveries at once.
+    pub workers: usize,
+    /// Give up (and tell the sender) after this many hours.
+    pub max_retry_hours: u64,
+    /// First retry after this many seconds; doubling up to `max_retry_interval`.
+    pub first_retry: u64,
+    pub max_retry_interval: u64,
+    /// Tell the sender about a delay after this many hours (0: never).
+    pub delay_notice_hours: u64,
+    /// Extra CA certificates (PEM files) trusted for authenticated TLS.
+    pub ca_files: Vec<PathBuf>,
+    /// Trust only `ca_files`, not the system's roots (tests).
+    pub ca_only: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dns {
+    /// Resolvers as `IP` or `IP:PORT`; empty: the system's.
+    pub nameservers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sms {
+    /// `outbox`: text messages are written to `data_dir/sms-outbox/`.
+    pub provider: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    /// The organisation's mail domains: their mail is DKIM-signed, and authenticated staff
+    /// may send from any address in them.
+    pub domains: Vec<String>,
+    /// Sender of notifications and delivery reports; default `noreply@` the first domain.
+    pub notify_from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dkim {
+    /// Selector of the keys made on first start.
+    pub selector: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Portal {
+    /// Days a message stays available in the portal.
+    pub expiry_days: u64,
+    /// The vault's master key (32 bytes, base64). Empty: `master_key_file`.
+    pub master_key: String,
+    /// Default `data_dir/keys/master.key`, made on first start.
+    pub master_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Domains mail may never go to.
+    pub block_domains: Vec<String>,
+    /// Domains with an agreement on mandatory authenticated TLS (certificate checked
+    /// against the MX host name).
+    pub partner_domains: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./veilpost-data"),
+            smtp: Smtp::default(),
+            web: Web::default(),
+            delivery: Delivery::default(),
+            dns: Dns::default(),
+            sms: Sms::default(),
+            organisation: Organisation::default(),
+            dkim: Dkim::default(),
+            portal: Portal::default(),
+            policy: Policy::default(),
+        }
+    }
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            submission_listen: "127.0.0.1:2587".into(),
+            hostname: "localhost".into(),
+            trusted_networks: Vec::new(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_messages_per_hour: 1000,
+            command_timeout: 300,
+            max_connections: 256,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+        }
+    }
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            mode: "outbox".into(),
+            routes: BTreeMap::new(),
+            smtp_port: 25,
+            mta_sts_port: 443,
+            workers: 16,
+            max_retry_hours: 5 * 24,
+            first_retry: 60,
+            max_retry_interval: 4 * 3600,
+            delay_notice_hours: 4,
+            ca_files: Vec::new(),
+            ca_only: false,
+        }
+    }
+}
+
+impl Default for Sms {
+    fn default() -> Self {
+        Sms {
+            provider: "outbox".into(),
+        }
+    }
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation {
+            name: "Veilpost".into(),
+            domains: Vec::new(),
+            notify_from: String::new(),
+        }
+    }
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Dkim {
+            selector: "veilpost".into(),
+        }
+    }
+}
+
+impl Default for Portal {
+    fn default() -> Self {
+        Portal {
+            expiry_days: 14,
+            master_key: String::new(),
+            master_key_file: PathBuf::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Load `path` (or only the defaults), then apply `VEILPOST_*` variables from `env`.
+    pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Config> {
+        let mut value = toml::Value::try_from(Config::default()).context("default config")?;
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let file: toml::Value =
+                toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+            merge(&mut value, file);
+        }
+        let defaults = toml::Value::try_from(Config::default()).context("default config")?;
+        apply_env(&mut value, &defaults, env)?;
+        let config: Config = value.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!(
+                "{}{}",
+                path.map(|p| format!("{}: ", p.display()))
+                    .unwrap_or_default(),
+                e
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (name, addr) in [
+            ("smtp.submission_listen", &self.smtp.submission_listen),
+            ("web.listen", &self.web.listen),
+        ] {
+            addr.parse::<SocketAddr>()
+                .with_context(|| format!("{name}: {addr:?} is not an address:port"))?;
+        }
+        if !matches!(self.delivery.mode.as_str(), "outbox" | "mx") {
+            bail!(
+                "delivery.mode must be \"outbox\" or \"mx\", not {:?}",
+                self.delivery.mode
+            );
+        }
+        if self.sms.provider != "outbox" {
+            bail!(
+                "sms.provider {:?} is not available (only \"outbox\")",
+                self.sms.provider
+            );
+        }
+        for (domain, target) in &self.delivery.routes {
+            split_host_port(target)
+                .with_context(|| format!("delivery.routes.{domain:?}: {target:?}"))?;
+        }
+        for net in &self.smtp.trusted_networks {
+            parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
+        }
+        if !(self.web.public_url.starts_with("https://")
+            || self.web.public_url.starts_with("http://"))
+        {
+            bail!("web.public_url must start with https:// (or http:// for a local trial)");
+        }
+        Ok(())
+    }
+
+    /// The notification sender.
+    pub fn notify_from(&self) -> String {
+        if !self.organisation.notify_from.is_empty() {
+            return self.organisation.notify_from.clone();
+        }
+        match self.organisation.domains.first() {
+            Some(d) => format!("noreply@{d}"),
+            None => format!("noreply@{}", self.smtp.hostname),
+        }
+    }
+
+    /// The vault master key file.
+    pub fn master_key_file(&self) -> PathBuf {
+        if self.portal.master_key_file.as_os_str().is_empty() {
+            self.data_dir.join("keys").join("master.key")
+        } else {
+            self.portal.master_key_file.clone()
+        }
+    }
+
+    /// Is `domain` one of the organisation's?
+    pub fn is_own_domain(&self, domain: &str) -> bool {
+        self.organisation
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// `host:port` (with `[v6]:port`).
+pub fn split_host_port(target: &str) -> Result<(String, u16)> {
+    let (host, port) = target.rsplit_once(':').context("expected host:port")?;
+    let port: u16 = port.parse().context("bad port")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        bail!("empty host");
+    }
+    Ok((host.to_string(), port))
+}
+
+/// `10.0.0.0/8`, `192.0.2.1` or `2001:db8::/32`.
+pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8)> {
+    let (ip, bits) = match text.split_once('/') {
+        Some((ip, bits)) => (ip, Some(bits)),
+        None => (text, None),
+    };
+    let ip: std::net::IpAddr = ip.trim().parse().context("bad IP address")?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let bits = match bits {
+        Some(b) => b.trim().parse::<u8>().context("bad prefix length")?,
+        None => max,
+    };
+    if bits > max {
+        bail!("prefix longer than the address");
+    }
+    Ok((ip, bits))
+}
+
+/// Is `ip` inside `net/bits`?
+pub fn in_cidr(ip: std::net::IpAddr, (net, bits): (std::net::IpAddr, u8)) -> bool {
+    use std::net::IpAddr;
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V4(_)) => a
+            .to_ipv4_mapped()
+            .is_some_and(|v4| in_cidr(IpAddr::V4(v4), (net, bits))),
+        _ => false,
+    }
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    // Maps the user fills in (routes) are replaced, sections merged.
+                    Some(existing @ toml::Value::Table(_)) if v.is_table() && k != "routes" => {
+                        merge(existing, v)
+                    }
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Every leaf key of the defaults: (path, default value).
+fn leaves(v: &toml::Value, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
+    match v {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if v.is_table() && k != "routes" {
+                    leaves(v, &path, out);
+                } else {
+                    out.push((path, v.clone()));
+                }
+            }
+        }
+        _ => out.push((prefix.to_string(), v.clone())),
+    }
+}
+
+fn env_value(default: &toml::Value, text: &str, name: &str) -> Result<toml::Value> {
+    let list = || {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+    };
+    Ok(match default {
+        toml::Value::String(_) => toml::Value::String(text.to_string()),
+        toml::Value::Integer(_) => toml::Value::Integer(
+            text.trim()
+                .parse()
+                .with_context(|| format!("{name}: {text:?} is not a number"))?,
+        ),
+        toml::Value::Boolean(_) => toml::Value::Boolean(match text.trim() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => bail!("{name}: {text:?} is not true or false"),
+        }),
+        toml::Value::Array(_) => toml::Value::Array(
+            list()
+                .into_iter()
+                .map(|s| toml::Value::String(s.to_string()))
+                .collect(),
+        ),
+        toml::Value::Table(_) => {
+            let mut t = toml::map::Map::new();
+            for pair in list() {
+                let (k, v) = pair
+                    .split_once('=')
+                    .with_context(|| format!("{name}: expected key=value, got {pair:?}"))?;
+                t.insert(
+                    k.trim().to_string(),
+                    toml::Value::String(v.trim().to_string()),
+                );
+            }
+            toml::Value::Table(t)
+        }
+        other => bail!("{name}: cannot be set from the environment ({other:?})"),
+    })
+}
+
+fn apply_env(
+    value: &mut toml::Value,
+    defaults: &toml::Value,
+    env: &[(String, String)],
+) -> Result<()> {
+    let mut keys = Vec::new();
+    leaves(defaults, "", &mut keys);
+    for (path, default) in keys {
+        let name = format!("VEILPOST_{}", path.replace('.', "_").to_ascii_uppercase());
+        let Some((_, text)) = env.iter().find(|(k, _)| *k == name) else {
+            continue;
+        };
+        let new = env_value(&default, text, &name)?;
+        let mut cursor = &mut *value;
+        let parts: Vec<&str> = path.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            cursor = cursor
+                .as_table_mut()
+                .and_then(|t| t.get_mut(*part))
+                .with_context(|| format!("{name}: no section {part}"))?;
+        }
+        if let Some(t) = cursor.as_table_mut() {
+            t.insert(parts[parts.len() - 1].to_string(), new);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let c = Config::load(None, &[]).expect("defaults");
+        assert_eq!(c.smtp.submission_listen, "127.0.0.1:2587");
+        assert_eq!(c.web.listen, "127.0.0.1:8080");
+        assert_eq!(c.delivery.mode, "outbox");
+        assert_eq!(c.sms.provider, "outbox");
+        assert_eq!(c.data_dir, PathBuf::from("./veilpost-data"));
+    }
+
+    #[test]
+    fn the_example_file_parses_with_every_documented_key() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../veilpost.example.toml"
+        ));
+        let c = Config::load(Some(path), &[]).expect("example");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/veilpost"));
+        assert_eq!(c.smtp.submission_listen, "127.0.0.1:2587");
+        assert_eq!(c.web.public_url, "https://veilig.example.nl");
+        assert_eq!(c.delivery.mode, "mx");
+        assert_eq!(
+            c.delivery.routes.get("*").map(String::as_str),
+            Some("127.0.0.1:2526")
+        );
+        assert_eq!(c.dns.nameservers, vec!["127.0.0.1:5353".to_string()]);
+        assert_eq!(c.organisation.name, "Huisartsenpraktijk De Linde");
+        assert_eq!(
+            c.organisation.domains,
+            vec!["praktijkdelinde.nl".to_string()]
+        );
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("VEILPOST_DATA_DIR", "/tmp/vp"),
+                ("VEILPOST_SMTP_SUBMISSION_LISTEN", "127.0.0.1:3587"),
+                ("VEILPOST_DELIVERY_MODE", "mx"),
+                (
+                    "VEILPOST_DELIVERY_ROUTES",
+                    "*=127.0.0.1:2526, zorg.nl=10.0.0.1:25",
+                ),
+                ("VEILPOST_DNS_NAMESERVERS", "127.0.0.1:5353,127.0.0.2"),
+                ("VEILPOST_DELIVERY_WORKERS", "4"),
+                ("VEILPOST_DELIVERY_CA_ONLY", "true"),
+                ("VEILPOST_ORGANISATION_DOMAINS", "a.nl,b.nl"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .expect("env");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/vp"));
+        assert_eq!(c.smtp.submission_listen, "127.0.0.1:3587");
+        assert_eq!(c.delivery.mode, "mx");
+        assert_eq!(c.delivery.routes.len(), 2);
+        assert_eq!(c.delivery.routes["zorg.nl"], "10.0.0.1:25");
+        assert_eq!(c.dns.nameservers.len(), 2);
+        assert_eq!(c.delivery.workers, 4);
+        assert!(c.delivery.ca_only);
+        assert_eq!(c.organisation.domains.len(), 2);
+        assert!(Config::load(None, &env(&[("VEILPOST_DELIVERY_WORKERS", "veel")])).is_err());
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        let dir = std::env::temp_dir().join(format!("vp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let bad = [
+            "[smtp]\nsubmision_listen = \"127.0.0.1:25\"\n",
+            "[delivery]\nmode = \"internet\"\n",
+            "[smtp]\nsubmission_listen = \"localhost\"\n",
+            "[delivery.routes]\n\"*\" = \"nohost\"\n",
+            "[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]\n",
+            "data_dir = [1]\n",
+            "not toml",
+        ];
+        for (i, text) in bad.iter().enumerate() {
+            let p = dir.join(format!("{i}.toml"));
+            std::fs::write(&p, text).expect("write");
+            assert!(Config::load(Some(&p), &[]).is_err(), "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn networks() {
+        let net = parse_cidr("10.1.0.0/16").expect("cidr");
+        assert!(in_cidr("10.1.2.3".parse().expect("ip"), net));
+        assert!(!in_cidr("10.2.0.1".parse().expect("ip"), net));
+        assert!(in_cidr("::ffff:10.1.0.9".parse().expect("ip"), net));
+        let one = parse_cidr("192.0.2.7").expect("host");
+        assert!(in_cidr("192.0.2.7".parse().expect("ip"), one));
+        assert!(!in_cidr("192.0.2.8".parse().expect("ip"), one));
+        assert!(in_cidr(
+            "2001:db8::1".parse().expect("ip"),
+            parse_cidr("2001:db8::/32").expect("v6")
+        ));
+        assert_eq!(split_host_port("[::1]:25").expect("v6").0, "::1");
+    }
+}

@@ -1,0 +1,157 @@
+//! The SMTP server's view of Veilpost: who may relay, logins against the staff accounts
+//! (read at every login, so disabling works at once), sender ownership, a per-account
+//! hourly limit, and the spool.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use veilpost_smtp::{Backend, Refusal, Transaction};
+use veilpost_store::{Envelope, Origin};
+
+use super::Shared;
+use crate::config::in_cidr;
+
+/// RFC 5322 date-time, UTC.
+pub fn rfc5322_now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short], [day padding:none] [month repr:short] [year] [hour]:[minute]:[second] +0000"
+    );
+    now.format(&fmt).unwrap_or_default()
+}
+
+#[derive(Clone)]
+pub struct SmtpBackend {
+    shared: Arc<Shared>,
+    sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+}
+
+impl SmtpBackend {
+    pub fn new(shared: Arc<Shared>) -> SmtpBackend {
+        SmtpBackend {
+            shared,
+            sent: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Count one message for `who`; false when over the hourly limit.
+    fn within_rate(&self, who: &str) -> bool {
+        let limit = self.shared.config.smtp.max_messages_per_hour as usize;
+        let Ok(mut sent) = self.sent.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        let q = sent.entry(who.to_ascii_lowercase()).or_default();
+        while q
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(3600))
+        {
+            q.pop_front();
+        }
+        if q.len() >= limit {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+}
+
+fn temporary(text: &str) -> Refusal {
+    (451, "4.3.0".into(), text.into())
+}
+
+impl Backend for SmtpBackend {
+    fn trusted(&self, ip: IpAddr) -> bool {
+        self.shared.trusted.iter().any(|net| in_cidr(ip, *net))
+    }
+
+    async fn authenticate(&self, user: String, password: String, ip: IpAddr) -> Option<String> {
+        let today = time::OffsetDateTime::now_utc().date();
+        match self
+            .shared
+            .store
+            .authenticate(&user, &password, today)
+            .await
+        {
+            Ok(Some(u)) => Some(u.email),
+            Ok(None) => {
+                tracing::info!("smtp: failed login for {user:?} from {ip}");
+                let _ = self
+                    .shared
+                    .store
+                    .audit("smtp", "login.failed", Some(&user), Some(&ip.to_string()))
+                    .await;
+                // Slow down guessing.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                None
+            }
+            Err(e) => {
+                tracing::warn!("smtp: login check failed: {e}");
+                None
+            }
+        }
+    }
+
+    async fn sender_allowed(&self, user: String, mail_from: String) -> bool {
+        if mail_from.eq_ignore_ascii_case(&user) {
+            return true;
+        }
+        mail_from
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| self.shared.config.is_own_domain(domain))
+    }
+
+    async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
+        let who = t.auth_user.clone().unwrap_or_else(|| peer.ip().to_string());
+        if !self.within_rate(&who) {
+            return Err((
+                451,
+                "4.7.1".into(),
+                "Too many messages this hour, try again later".into(),
+            ));
+        }
+        let protocol = match (t.auth_user.is_some(), t.tls) {
+            (true, _) => "ESMTPSA",
+            (false, true) => "ESMTPS",
+            (false, false) => "ESMTP",
+        };
+        let helo: String = t
+            .helo
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(100)
+            .collect();
+        let received = format!(
+            "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
+            ip = peer.ip(),
+            host = self.shared.config.smtp.hostname,
+            date = rfc5322_now(),
+        );
+        let mut data = Vec::with_capacity(received.len() + t.data.len());
+        data.extend_from_slice(received.as_bytes());
+        data.extend_from_slice(&t.data);
+        let envelope = Envelope {
+            origin: if t.auth_user.is_some() {
+                Origin::Submission
+            } else {
+                Origin::Relay
+            },
+            mail_from: t.mail_from,
+            rcpt_to: t.rcpt_to,
+            auth_user: t.auth_user,
+            client_ip: Some(peer.ip().to_string()),
+        };
+        match self.shared.store.spool(envelope, data).await {
+            Ok(id) => {
+                self.shared.wake_processor.notify_one();
+                Ok(id)
+            }
+            Err(e) => {
+                tracing::error!("spool: {e}");
+                Err(temporary("Temporary storage failure, try again later"))
+            }
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Delivery workers: take due recipients from the queue and deliver them, to the local
+//! outbox or over SMTP (transport map, else MX look-up), with the TLS the domain and the
+//! route demand. Temporary failures are retried with exponential backoff; permanent
+//! failures and expiry produce a report to the sender, and so does a long delay (once).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::Semaphore;
+use veilpost_posture::mx_matches;
+use veilpost_smtp::{Outgoing, TlsRequirement};
+use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin, now};
+
+use super::Shared;
+use super::facts::{self, MxHosts};
+use super::mails::{self, DsnKind};
+use crate::config::split_host_port;
+
+/// Recipients taken from the queue at once.
+const BATCH: i64 = 64;
+/// A delivery lease: longer than the longest attempt.
+const LEASE: i64 = 1800;
+
+/// Deliver until the process ends.
+pub async fn run(shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(shared.config.delivery.workers.max(1)));
+    loop {
+        let due = match shared.store.claim_deliveries(BATCH, LEASE).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!("delivery queue: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if due.is_empty() {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), shared.wake_delivery.notified()).await;
+            continue;
+        }
+        for d in due {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let id = d.recipient_id;
+                if let Err(e) = deliver_one(&shared, d).await {
+                    // The lease runs out and it is tried again.
+                    tracing::error!("delivery {id}: {e:#}");
+                }
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// Seconds until the next attempt after `attempts` failures.
+pub fn backoff(first: u64, max: u64, attempts: i64) -> u64 {
+    let exp = attempts.clamp(0, 20) as u32;
+    let first = first.max(1);
+    first
+        .saturating_mul(2u64.saturating_pow(exp))
+        .min(max.max(first))
+}
+
+async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
+    let data = shared.store.blobs().read(&d.blob).await?;
+    let result = if shared.config.delivery.mode == "outbox" {
+        to_outbox(shared, &d, &data).await
+    } else {
+        over_smtp(shared, &d, &data).await
+    };
+    let outcome = match result {
+        Ok(detail) => DeliveryOutcome::Delivered { detail },
+        Err(Failure::Permanent(error)) => {
+            report(shared, &d, DsnKind::Failed, "5.0.0", &error).await;
+            DeliveryOutcome::Failed { error }
+        }
+        Err(Failure::Temporary(error)) => {
+            let age = now() - d.received_at;
+            let limit = (shared.config.delivery.max_retry_hours * 3600) as i64;
+            if age >= limit {
+                let error = format!("gave up after {} hours: {error}", age / 3600);
+                report(shared, &d, DsnKind::Failed, "4.4.7", &error).await;
+                DeliveryOutcome::Failed { error }
+            } else {
+                let notice = (shared.config.delivery.delay_notice_hours * 3600) as i64;
+                if notice > 0 && age >= notice && !d.delay_notified {
+                    report(shared, &d, DsnKind::Delayed, "4.4.1", &error).await;
+                    let _ = shared.store.mark_delay_notified(d.recipient_id).await;
+                }
+                let wait = backoff(
+                    shared.config.delivery.first_retry,
+                    shared.config.delivery.max_retry_interval,
+                    d.attempts,
+                );
+                DeliveryOutcome::Deferred {
+                    error,
+                    next_at: now() + wait as i64,
+                }
+            }
+        }
+    };
+    match &outcome {
+        DeliveryOutcome::Delivered { detail } => {
+            tracing::info!("delivered {} to {}: {detail}", d.message_id, d.address)
+        }
+        DeliveryOutcome::Deferred { error, .. } => {
+            tracing::info!("deferred {} to {}: {error}", d.message_id, d.address)
+        }
+        DeliveryOutcome::Failed { error } => {
+            tracing::warn!("failed {} to {}: {error}", d.message_id, d.address)
+        }
+    }
+    shared.store.delivery_done(d.recipient_id, &outcome).await?;
+    Ok(())
+}
+
+/// Tell the sender (unless the message is itself a report).
+async fn report(shared: &Shared, d: &Delivery, kind: DsnKind, status: &str, why: &str) {
+    if d.mail_from.is_empty() || d.origin == Origin::Dsn.as_str() {
+        return;
+    }
+    let original = shared.store.blobs().read(&d.blob).await.unwrap_or_default();
+    let retry_until = Some(d.received_at + (shared.config.delivery.max_retry_hours * 3600) as i64);
+    let raw = match mails::dsn(&mails::Dsn {
+        kind,
+        reporting_mta: &shared.config.smtp.hostname,
+        from: &shared.config.notify_from(),
+        to: &d.mail_from,
+        recipient: &d.address,
+        status,
+        diagnostic: why,
+        original_headers: mails::returnable_headers(&original),
+        arrival: d.received_at,
+        retry_until,
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("building a report: {e}");
+            return;
+        }
+    };
+    let from_domain = shared
+        .config
+        .notify_from()
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_default();
+    let raw = shared.dkim.sign(&from_domain, &raw).unwrap_or(raw);
+    let size = raw.len();
+    let blob = match shared.store.blobs().write(raw).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!("storing a report: {e}");
+            return;
+        }
+    };
+    let g = Generated {
+        envelope: Envelope {
+            origin: Origin::Dsn,
+            mail_from: String::new(),
+            rcpt_to: vec![d.mail_from.clone()],
+            auth_user: None,
+            client_ip: None,
+        },
+        blob,
+        size,
+        route: "plain".into(),
+    };
+    if let Err(e) = shared.store.enqueue_generated(g).await {
+        tracing::error!("queueing a report: {e}");
+    }
+    shared.wake_delivery.notify_one();
+}
+
+enum Failure {
+    Temporary(String),
+    Permanent(String),
+}
+
+async fn to_outbox(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String, Failure> {
+    let dir = shared.config.data_dir.join("outbox");
+    let name = format!("{}-{}", d.message_id, d.recipient_id);
+    let envelope = serde_json::json!({
+        "mail_from": d.mail_from,
+        "rcpt_to": [d.address],
+        "route": d.route,
+        "message_id": d.message_id,
+    });
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        let tmp = dir.join(format!(".{name}.eml"));
+        std::fs::write(&tmp, data)?;
+        std::fs::write(dir.join(format!("{name}.json")), envelope.to_string())?;
+        std::fs::rename(&tmp, dir.join(format!("{name}.eml")))
+    };
+    write().map_err(|e| Failure::Temporary(format!("outbox: {e}")))?;
+    Ok(format!("written to the outbox as {name}.eml"))
+}
+
+/// Needs SMTPUTF8: non-ASCII envelope addresses.
+fn needs_utf8(d: &Delivery) -> bool {
+    !d.mail_from.is_ascii() || !d.address.is_ascii()
+}
+
+/// One place to try: where to connect, the name TLS must prove, what TLS must prove.
+struct Target {
+    host: String,
+    addrs: Vec<SocketAddr>,
+    requirement: TlsRequirement,
+}
+
+async fn addresses(shared: &Shared, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    match shared.resolver.lookup_ip(host).await {
+        Ok(l) => {
+            let v: Vec<SocketAddr> = l.iter().map(|ip| SocketAddr::new(ip, port)).collect();
+            if v.is_empty() {
+                Err(format!("{host} has no address"))
+            } else {
+                Ok(v)
+            }
+        }
+        Err(e) => Err(format!("{host}: {e}")),
+    }
+}
+
+async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String, Failure> {
+    let domain = d
+        .address
+        .rsplit_once('@')
+        .map(|(_, dom)| dom.to_ascii_lowercase())
+        .ok_or_else(|| Failure::Permanent(format!("{} is not an address", d.address)))?;
+    let secure_route = d.route == "tls";
+    let routes = &shared.config.delivery.routes;
+    let mut targets: Vec<Target> = Vec::new();
+
+    if let Some(route) = routes.get(&domain).or_else(|| routes.get("*")) {
+        // Transport map: the configured host, no MX look-up.
+        let (host, port) = split_host_port(route).map_err(|e| Failure::Temporary(e.to_string()))?;
+        let requirement = if secure_route {
+            if host.parse::<IpAddr>().is_ok() {
+                return Err(Failure::Temporary(format!(
+                    "the route for {domain} is an IP address ({host}), so its TLS certificate cannot be authenticated"
+                )));
+            }
+            match facts::dane_records(shared, &host, port).await {
+                Ok(Some(tlsa)) => TlsRequirement::Dane(tlsa),
+                Ok(None) => TlsRequirement::Pkix,
+                Err(e) => return Err(Failure::Temporary(e)),
+            }
+        } else {
+            TlsRequirement::Opportunistic
+        };
+        let addrs = addresses(shared, &host, port)
+            .await
+            .map_err(Failure::Temporary)?;
+        targets.push(Target {
+            host,
+            addrs,
+            requirement,
+        });
+    } else {
+        let port = shared.config.delivery.smtp_port;
+        let sts = facts::mta_sts(shared, &domain).await;
+        let enforce = sts.as_ref().filter(|p| p.mode == "enforce");
+        let nta = if secure_route {
+            shared
+                .posture
+                .nta7516(&domain)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|n| n.hosts().into_iter().next())
+        } else {
+            None
+        };
+        let partner = shared
+            .config
+            .policy
+            .partner_domains
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case(&domain));
+        let hosts = match facts::mx_hosts(shared, &domain).await {
+            Ok(MxHosts::Null) => {
+                return Err(Failure::Permanent(format!(
+                    "{domain} does not accept mail (null MX)"
+                )));
+            }
+            Ok(MxHosts::Implicit) => vec![domain.clone()],
+            Ok(MxHosts::Hosts(h)) => h,
+            Err(e) if e.contains("does not exist") => return Err(Failure::Permanent(e)),
+            Err(e) => return Err(Failure::Temporary(e)),
+        };
+        // An NTA 7516 announcement names the host that takes secure mail.
+        let hosts = match (&nta, secure_route) {
+            (Some(h), true) => vec![h.clone()],
+            _ => hosts,
+        };
+        let dnssec = facts::mx_secure(shared, &domain).await;
+        let mut skipped = Vec::new();
+        for host in hosts {
+            let dane = if dnssec {
+                match facts::dane_records(shared, &host, port).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        skipped.push(e);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let requirement = if let Some(tlsa) = dane {
+                TlsRequirement::Dane(tlsa)
+            } else if let Some(p) = enforce {
+                if !p.mx.iter().any(|pat| mx_matches(pat, &host)) {
+                    skipped.push(format!("{host} is not in {domain}'s MTA-STS policy"));
+                    continue;
+                }
+                TlsRequirement::Pkix
+            } else if secure_route && (nta.is_some() || partner) {
+                TlsRequirement::Pkix
+            } else if secure_route {
+                skipped.push(format!(
+                    "{domain} no longer proves authenticated TLS for {host}"
+                ));
+                continue;
+            } else {
+                TlsRequirement::Opportunistic
+            };
+            match addresses(shared, &host, port).await {
+                Ok(addrs) => targets.push(Target {
+                    host,
+                    addrs,
+                    requirement,
+                }),
+                Err(e) => skipped.push(e),
+            }
+        }
+        if targets.is_empty() {
+            return Err(Failure::Temporary(if skipped.is_empty() {
+                format!("no usable mail server for {domain}")
+            } else {
+                skipped.join("; ")
+            }));
+        }
+    }
+
+    let msg = Outgoing {
+        mail_from: &d.mail_from,
+        rcpt_to: std::slice::from_ref(&d.address),
+        data,
+        smtputf8: needs_utf8(d),
+    };
+    let mut errors = Vec::new();
+    for t in &targets {
+        for addr in &t.addrs {
+            match veilpost_smtp::deliver(&shared.client, *addr, &t.host, &t.requirement, &msg).await
+            {
+                Ok(done) => {
+                    return Ok(format!(
+                        "{} via {} ({}) {}",
+                        done.reply,
+                        t.host,
+                        addr,
+                        done.tls.unwrap_or_else(|| "without TLS".into())
+                    ));
+                }
+                Err(e) if e.permanent => return Err(Failure::Permanent(e.text)),
+                Err(e) => errors.push(format!("{} ({addr}): {}", t.host, e.text)),
+            }
+        }
+    }
+    Err(Failure::Temporary(errors.join("; ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_doubles_to_a_cap() {
+        assert_eq!(backoff(60, 14_400, 0), 60);
+        assert_eq!(backoff(60, 14_400, 1), 120);
+        assert_eq!(backoff(60, 14_400, 3), 480);
+        assert_eq!(backoff(60, 14_400, 30), 14_400);
+        assert_eq!(backoff(0, 100, 2), 4);
+    }
+}

@@ -1,0 +1,189 @@
+//! What a recipient's domain proves about authenticated TLS: DANE on its MX hosts, an
+//! MTA-STS policy (cached in the database, RFC 8461 §5), an NTA 7516 announcement, or a
+//! configured partner agreement. Used by the policy (is there a secure route?) and by
+//! delivery (what must the TLS connection prove?).
+
+use hickory_proto::rr::{RData, RecordType};
+use veilpost_dns::dane::{self, Tlsa};
+use veilpost_dns::{Proof, ValidatedError};
+use veilpost_policy::SecureTransport;
+use veilpost_posture::StsPolicy;
+use veilpost_store::{CachedStsPolicy, now};
+
+use super::Shared;
+
+/// Re-check a cached policy's TXT id at most this often.
+const STS_RECHECK: i64 = 3600;
+
+/// MX hosts of a domain, lowest preference first; `Null` for a null MX (RFC 7505).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxHosts {
+    Hosts(Vec<String>),
+    /// No MX: the domain itself (implicit MX, RFC 5321 §5.1).
+    Implicit,
+    Null,
+}
+
+/// The MX set, through the plain resolver.
+pub async fn mx_hosts(shared: &Shared, domain: &str) -> Result<MxHosts, String> {
+    let Some(name) = veilpost_dns::name_from_text(domain) else {
+        return Err(format!("{domain:?} is not a domain name"));
+    };
+    match shared.resolver.lookup(name, RecordType::MX).await {
+        Ok(lookup) => {
+            let mut mx: Vec<(u16, String)> = lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(m) => Some((
+                        m.preference,
+                        m.exchange
+                            .to_ascii()
+                            .trim_end_matches('.')
+                            .to_ascii_lowercase(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            mx.sort();
+            if mx.len() == 1 && mx[0].1.is_empty() {
+                return Ok(MxHosts::Null);
+            }
+            if mx.is_empty() {
+                return Ok(MxHosts::Implicit);
+            }
+            Ok(MxHosts::Hosts(mx.into_iter().map(|(_, h)| h).collect()))
+        }
+        Err(e) if e.is_nx_domain() => Err(format!("{domain} does not exist")),
+        Err(e) if e.is_no_records_found() => Ok(MxHosts::Implicit),
+        Err(e) => Err(format!("MX look-up for {domain} failed: {e}")),
+    }
+}
+
+/// Is the domain's MX RRset DNSSEC-secure?
+pub async fn mx_secure(shared: &Shared, domain: &str) -> bool {
+    matches!(
+        veilpost_dns::validated(&shared.validating, domain, RecordType::MX).await,
+        Ok(v) if v.proof == Proof::Secure
+    )
+}
+
+/// DANE for one MX host, once its MX RRset is secure: `Ok(Some)` usable TLSA records,
+/// `Ok(None)` none (securely denied or not signed), `Err` when the look-up is bogus or
+/// fails (delivery must wait: RFC 7672 §2.2).
+pub async fn dane_records(
+    shared: &Shared,
+    host: &str,
+    port: u16,
+) -> Result<Option<Vec<Tlsa>>, String> {
+    match dane::lookup(&shared.validating, host, port).await {
+        Ok((records, Proof::Secure)) => {
+            let usable: Vec<Tlsa> = records.into_iter().filter(Tlsa::usable).collect();
+            Ok((!usable.is_empty()).then_some(usable))
+        }
+        Ok((_, Proof::Insecure)) | Err(ValidatedError::NoRecords) => Ok(None),
+        Ok((_, p)) => Err(format!("TLSA records of {host} are {p:?}")),
+        Err(e) => Err(format!("TLSA look-up for {host}: {e}")),
+    }
+}
+
+fn to_cached(id: String, p: &StsPolicy) -> CachedStsPolicy {
+    CachedStsPolicy {
+        id,
+        mode: p.mode.clone(),
+        mx: p.mx.clone(),
+        max_age: p.max_age.min(31_557_600) as i64,
+        fetched_at: now(),
+    }
+}
+
+/// The domain's MTA-STS policy: cached, re-checked hourly, kept until `max_age` when a
+/// refresh fails (so an attacker who blocks the fetch does not switch it off).
+pub async fn mta_sts(shared: &Shared, domain: &str) -> Option<CachedStsPolicy> {
+    let domain = domain.to_ascii_lowercase();
+    let cached = shared.store.mta_sts_get(&domain).await.ok().flatten();
+    let t = now();
+    if let Some(c) = &cached
+        && c.fetched_at + STS_RECHECK.min(c.max_age) > t
+    {
+        return Some(c.clone());
+    }
+    let still_valid = |c: &CachedStsPolicy| c.fetched_at + c.max_age > t;
+    match shared.posture.mta_sts_policy(&domain).await {
+        Ok(Some((id, policy))) => {
+            let fresh = to_cached(id, &policy);
+            let _ = shared.store.mta_sts_put(&domain, &fresh).await;
+            Some(fresh)
+        }
+        Ok(None) => match cached {
+            Some(c) if still_valid(&c) => Some(c),
+            Some(_) => {
+                let _ = shared.store.mta_sts_delete(&domain).await;
+                None
+            }
+            None => None,
+        },
+        Err(e) => {
+            tracing::info!("MTA-STS policy of {domain}: {e}");
+            cached.filter(still_valid)
+        }
+    }
+}
+
+/// Ways `domain` proves authenticated TLS, strongest first.
+pub async fn secure_transports(shared: &Shared, domain: &str) -> Vec<SecureTransport> {
+    let mut out = Vec::new();
+    let domain = domain.to_ascii_lowercase();
+    let (mx, sts, nta) = tokio::join!(
+        mx_hosts(shared, &domain),
+        mta_sts(shared, &domain),
+        shared.posture.nta7516(&domain),
+    );
+    if let Ok(MxHosts::Hosts(hosts)) = &mx
+        && mx_secure(shared, &domain).await
+    {
+        let mut all = !hosts.is_empty();
+        for h in hosts {
+            if !matches!(dane_records(shared, h, 25).await, Ok(Some(_))) {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            out.push(SecureTransport::Dane);
+        }
+    }
+    if sts.is_some_and(|p| p.mode == "enforce") {
+        out.push(SecureTransport::MtaSts);
+    }
+    if let Ok(Some(n)) = nta
+        && let Some(host) = n.hosts().into_iter().next()
+    {
+        out.push(SecureTransport::Nta7516 { mx: host });
+    }
+    if shared
+        .config
+        .policy
+        .partner_domains
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(&domain))
+    {
+        out.push(SecureTransport::Partner);
+    }
+    out
+}
+
+/// Is mail to `domain` forbidden by policy? The matching entry.
+pub fn blocked(shared: &Shared, domain: &str) -> Option<String> {
+    let domain = domain.to_ascii_lowercase();
+    shared
+        .config
+        .policy
+        .block_domains
+        .iter()
+        .find(|b| {
+            let b = b.to_ascii_lowercase();
+            domain == b || domain.ends_with(&format!(".{b}"))
+        })
+        .cloned()
+}

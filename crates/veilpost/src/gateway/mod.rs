@@ -1,0 +1,192 @@
+//! `veilpost serve`: the SMTP submission listener, the processing and delivery workers and
+//! the web server, over one store.
+
+mod backend;
+mod certs;
+mod delivery;
+pub mod dkim;
+mod facts;
+mod mails;
+mod processor;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::Notify;
+use veilpost_dlp::Scanner;
+use veilpost_dns::TokioResolver;
+use veilpost_smtp::ClientSettings;
+use veilpost_store::Store;
+use veilpost_store::vault::MasterKey;
+
+use crate::config::{Config, parse_cidr};
+use crate::sandbox::{SandboxLimits, SandboxedPdf};
+
+/// What every part of the running gateway shares.
+pub struct Shared {
+    pub config: Config,
+    pub store: Store,
+    pub trusted: Vec<(IpAddr, u8)>,
+    pub scanner: Scanner,
+    pub dkim: dkim::Keys,
+    pub master_key: MasterKey,
+    pub resolver: TokioResolver,
+    pub validating: TokioResolver,
+    pub posture: veilpost_posture::Checker,
+    pub client: ClientSettings,
+    pub wake_processor: Notify,
+    pub wake_delivery: Notify,
+}
+
+/// The DNS configuration from `dns.nameservers` (or `--dns`, which wins).
+pub fn dns_config(config: &Config, cli: &[String]) -> Result<veilpost_dns::DnsConfig> {
+    let list = if cli.is_empty() {
+        &config.dns.nameservers
+    } else {
+        cli
+    };
+    let nameservers = list
+        .iter()
+        .map(|s| veilpost_dns::parse_nameserver(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(veilpost_dns::DnsConfig {
+        nameservers,
+        ..Default::default()
+    })
+}
+
+fn read_ca_files(files: &[PathBuf]) -> Result<Vec<String>> {
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display())))
+        .collect()
+}
+
+/// Run the gateway until it is stopped.
+pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
+    let store = Store::open(&config.data_dir)
+        .await
+        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    let dns = dns_config(&config, dns_cli)?;
+    let resolver = veilpost_dns::resolver(&dns)?;
+    let validating = veilpost_dns::validating_resolver(&dns, None)?;
+    let ca = read_ca_files(&config.delivery.ca_files)?;
+    let posture = veilpost_posture::Checker::new(
+        &dns,
+        veilpost_posture::Options {
+            https_port: config.delivery.mta_sts_port,
+            extra_roots_pem: ca.clone(),
+            only_extra_roots: config.delivery.ca_only,
+            connect_timeout: Duration::from_secs(15),
+            ..veilpost_posture::Options::default()
+        },
+    )?;
+    let client = ClientSettings::new(&config.smtp.hostname, &ca, config.delivery.ca_only)
+        .map_err(|e| anyhow::anyhow!("delivery TLS: {e}"))?;
+    let master_key = if config.portal.master_key.is_empty() {
+        MasterKey::load_or_create(&config.master_key_file())?
+    } else {
+        MasterKey::from_base64(&config.portal.master_key)?
+    };
+    let exe = std::env::current_exe().context("cannot find own executable for the PDF sandbox")?;
+    let scanner = Scanner::new()
+        .with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, SandboxLimits::default())));
+    let trusted = config
+        .smtp
+        .trusted_networks
+        .iter()
+        .map(|n| parse_cidr(n))
+        .collect::<Result<Vec<_>>>()?;
+    let tls = certs::server_tls(&config)?;
+    let dkim = dkim::Keys::load(&config, true)?;
+
+    let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
+    let web_addr: SocketAddr = config.web.listen.parse()?;
+    let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)
+        .await
+        .with_context(|| format!("cannot listen on {smtp_addr} (smtp.submission_listen)"))?;
+    let web_listener = tokio::net::TcpListener::bind(web_addr)
+        .await
+        .with_context(|| format!("cannot listen on {web_addr} (web.listen)"))?;
+
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        store: store.clone(),
+        trusted,
+        scanner,
+        dkim,
+        master_key,
+        resolver,
+        validating,
+        posture,
+        client,
+        wake_processor: Notify::new(),
+        wake_delivery: Notify::new(),
+    });
+
+    let settings = Arc::new(veilpost_smtp::Settings {
+        limits: veilpost_smtp::Limits {
+            hostname: config.smtp.hostname.clone(),
+            max_message_size: config.smtp.max_message_size,
+            max_recipients: config.smtp.max_recipients,
+            ..veilpost_smtp::Limits::default()
+        },
+        command_timeout: Duration::from_secs(config.smtp.command_timeout.max(1)),
+        data_timeout: Duration::from_secs(config.smtp.command_timeout.max(1)),
+        max_connections: config.smtp.max_connections,
+    });
+    let smtp = tokio::spawn(veilpost_smtp::serve(
+        smtp_listener,
+        settings,
+        Some(tokio_rustls::TlsAcceptor::from(tls)),
+        backend::SmtpBackend::new(shared.clone()),
+    ));
+    let web = tokio::spawn(veilpost_web::serve(
+        web_listener,
+        veilpost_web::WebState {
+            store: store.clone(),
+            organisation: config.organisation.name.clone(),
+        },
+    ));
+    tokio::spawn(processor::run(shared.clone()));
+    tokio::spawn(delivery::run(shared.clone()));
+
+    let smtp_bound = smtp_addr;
+    println!("Veilpost draait / is running:");
+    println!("  SMTP submission: {smtp_bound} (STARTTLS, AUTH)");
+    println!(
+        "  web:             {} ({})",
+        web_addr, config.web.public_url
+    );
+    println!(
+        "  delivery:        {}",
+        if config.delivery.mode == "outbox" {
+            format!(
+                "outbox {} (nothing leaves this machine)",
+                config.data_dir.join("outbox").display()
+            )
+        } else {
+            "mx".to_string()
+        }
+    );
+    if store.list_users().await?.iter().all(|u| u.role != "admin") {
+        let token = store.setup_token("first-admin").await?;
+        println!(
+            "  eerste aanmelding beheerder / first admin sign-in: {}/setup/{token}",
+            config.web.public_url.trim_end_matches('/')
+        );
+    }
+    for line in shared.dkim.zone_lines() {
+        println!("  DKIM: {line}");
+    }
+
+    tokio::select! {
+        r = smtp => { r.context("SMTP listener")?; }
+        r = web => { r.context("web server")?.context("web server")?; }
+        r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
+    }
+    Ok(())
+}

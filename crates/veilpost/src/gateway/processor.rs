@@ -1,0 +1,382 @@
+//! Processing of spooled messages: scan, decide per recipient, transform (strip the secure
+//! tag, DKIM-sign), and hand off: queue for delivery, store encrypted for the portal with a
+//! notification, or refuse with a report to the sender. Everything a message leads to is
+//! committed in one transaction; a crash before that commit means the message is processed
+//! again after its lease.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use base64::Engine;
+use veilpost_dlp::{Reason, Verdict};
+use veilpost_policy::{Recipient, Route, Scan, SecureTransport, decide, secure_tag};
+use veilpost_store::vault::{VaultEntry, new_token, short_id, token_hash};
+use veilpost_store::{Envelope, Generated, Origin, Processed, Received, RecipientDecision, now};
+
+use super::mails::{self, DsnKind};
+use super::{Shared, facts};
+
+/// Messages processed at once.
+const BATCH: i64 = 4;
+/// A worker that has not finished a message within this lease loses it to another.
+const LEASE: i64 = 600;
+
+/// Process spooled messages until the process ends.
+pub async fn run(shared: Arc<Shared>) {
+    loop {
+        let batch = match shared.store.claim_received(BATCH, LEASE).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!("processing queue: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), shared.wake_processor.notified())
+                .await;
+            continue;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for m in batch {
+            let shared = shared.clone();
+            tasks.spawn(async move {
+                let id = m.id.clone();
+                if let Err(e) = process(&shared, m).await {
+                    // The lease runs out and the message is tried again.
+                    tracing::error!("processing {id}: {e:#}");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        shared.wake_delivery.notify_waiters();
+    }
+}
+
+/// RFC 2047 encoded-word for a header value when it is not ASCII.
+fn encode_header(value: &str) -> String {
+    if value.is_ascii() {
+        return value.to_string();
+    }
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in value.chars() {
+        if chunk.len() + c.len_utf8() > 45 {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    words
+        .iter()
+        .map(|w| {
+            format!(
+                "=?utf-8?b?{}?=",
+                base64::engine::general_purpose::STANDARD.encode(w.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n ")
+}
+
+/// The message's subject, and the byte range of the whole Subject field.
+fn subject_field(raw: &[u8]) -> Option<(String, std::ops::Range<usize>)> {
+    let msg = mail_parser::MessageParser::new().parse_headers(raw)?;
+    let h = msg
+        .headers()
+        .iter()
+        .find(|h| h.name().eq_ignore_ascii_case("Subject"))?;
+    let text = msg.subject().unwrap_or_default().to_string();
+    Some((text, h.offset_field() as usize..h.offset_end() as usize))
+}
+
+/// The domain of the first From address.
+fn from_domain(raw: &[u8]) -> Option<String> {
+    let msg = mail_parser::MessageParser::new().parse_headers(raw)?;
+    let addr = msg.from()?.first()?.address()?.to_string();
+    Some(addr.rsplit_once('@')?.1.to_ascii_lowercase())
+}
+
+fn domain_of(address: &str) -> String {
+    address
+        .rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// The scan in the policy's terms.
+fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
+    let mut kinds: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind != veilpost_dlp::Kind::Uninspectable)
+        .map(|f| f.kind.as_str().to_string())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    Scan {
+        sensitive: report.verdict == Verdict::Sensitive
+            && report.reasons.iter().any(|r| *r != Reason::Uninspectable),
+        uninspectable: report.reasons.contains(&Reason::Uninspectable),
+        kinds,
+    }
+}
+
+async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
+    let raw = shared.store.blobs().read(&m.blob).await?;
+    let scan_input = raw.clone();
+    let scanner = shared.clone();
+    let report = tokio::task::spawn_blocking(move || scanner.scanner.scan_message(&scan_input))
+        .await
+        .context("scanner task")?;
+    let scan = policy_scan(&report);
+
+    // The secure tag forces the secure route and is removed before anyone sees it.
+    let mut message = raw;
+    let mut tagged = false;
+    if let Some((subject, range)) = subject_field(&message)
+        && let Some(stripped) = secure_tag(&subject)
+    {
+        tagged = true;
+        let field = format!("Subject: {}\r\n", encode_header(&stripped));
+        message.splice(range, field.into_bytes());
+    }
+
+    // DKIM-sign what goes out under one of our domains.
+    let signing_domain = from_domain(&message).filter(|d| shared.config.is_own_domain(d));
+    let out = signing_domain
+        .as_deref()
+        .and_then(|d| shared.dkim.sign(d, &message))
+        .unwrap_or_else(|| message.clone());
+    let out_blob = shared.store.blobs().write(out).await?;
+
+    let needs_route = scan.sensitive || scan.uninspectable || tagged;
+    let mut transports: HashMap<String, Vec<SecureTransport>> = HashMap::new();
+    let mut processed = Processed {
+        verdict: report.verdict.as_str().to_string(),
+        findings: serde_json::json!(
+            report
+                .findings
+                .iter()
+                .map(|f| serde_json::json!({
+                    "kind": f.kind.as_str(),
+                    "location": f.location,
+                    "confidence": f.confidence.as_str(),
+                }))
+                .collect::<Vec<_>>()
+        ),
+        out_blob: Some(out_blob),
+        ..Processed::default()
+    };
+    let actor = m
+        .auth_user
+        .clone()
+        .unwrap_or_else(|| format!("relay:{}", m.client_ip.clone().unwrap_or_default()));
+
+    for (rid, address) in &m.recipients {
+        let domain = domain_of(address);
+        let secure = if needs_route {
+            match transports.get(&domain) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = facts::secure_transports(shared, &domain).await;
+                    transports.insert(domain.clone(), t.clone());
+                    t
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let recipient = Recipient {
+            address: address.clone(),
+            secure,
+            blocked: facts::blocked(shared, &domain),
+        };
+        let decision = decide(&scan, tagged, &recipient);
+        let mut reasons = decision.reasons.clone();
+        if let Some(t) = &decision.transport {
+            reasons.push(format!(
+                "transport: {}",
+                serde_json::to_string(t).unwrap_or_default()
+            ));
+        }
+        let state = match decision.route {
+            Route::Plain | Route::Tls => "queued",
+            Route::Portal => {
+                portal_handoff(shared, &m, &message, address, &mut processed).await?;
+                "portal"
+            }
+            Route::Block => {
+                if !m.mail_from.is_empty() {
+                    let dsn = mails::dsn(&mails::Dsn {
+                        kind: DsnKind::Blocked,
+                        reporting_mta: &shared.config.smtp.hostname,
+                        from: &shared.config.notify_from(),
+                        to: &m.mail_from,
+                        recipient: address,
+                        status: "5.7.1",
+                        diagnostic: &decision.reasons.join("; "),
+                        original_headers: mails::returnable_headers(&message),
+                        arrival: m.received_at,
+                        retry_until: None,
+                    })?;
+                    processed.generated.push(
+                        generated_mail(shared, dsn, String::new(), &m.mail_from, Origin::Dsn)
+                            .await?,
+                    );
+                }
+                "blocked"
+            }
+        };
+        processed.decisions.push(RecipientDecision {
+            recipient_id: *rid,
+            route: decision.route.as_str().to_string(),
+            reasons: reasons.clone(),
+            state: state.to_string(),
+            blob: None,
+        });
+        let _ = shared
+            .store
+            .audit(
+                &actor,
+                &format!("send.{}", decision.route.as_str()),
+                Some(address),
+                Some(&format!("message {}: {}", m.id, reasons.join("; "))),
+            )
+            .await;
+    }
+    shared.store.finish_processing(&m.id, &processed).await?;
+    tracing::info!(
+        "message {} {}: {}",
+        m.id,
+        report.verdict.as_str(),
+        processed
+            .decisions
+            .iter()
+            .map(|d| d.route.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    Ok(())
+}
+
+/// A message Veilpost made, DKIM-signed when its From is one of our domains, stored.
+async fn generated_mail(
+    shared: &Shared,
+    raw: Vec<u8>,
+    mail_from: String,
+    to: &str,
+    origin: Origin,
+) -> Result<Generated> {
+    let signed = from_domain(&raw)
+        .filter(|d| shared.config.is_own_domain(d))
+        .and_then(|d| shared.dkim.sign(&d, &raw))
+        .unwrap_or(raw);
+    let size = signed.len();
+    let blob = shared.store.blobs().write(signed).await?;
+    Ok(Generated {
+        envelope: Envelope {
+            origin,
+            mail_from,
+            rcpt_to: vec![to.to_string()],
+            auth_user: None,
+            client_ip: None,
+        },
+        blob,
+        size,
+        route: "plain".into(),
+    })
+}
+
+/// Store the message encrypted for `recipient` and queue the notification.
+async fn portal_handoff(
+    shared: &Shared,
+    m: &Received,
+    message: &[u8],
+    recipient: &str,
+    processed: &mut Processed,
+) -> Result<()> {
+    let id = short_id();
+    let token = new_token();
+    let sealed = shared.master_key.seal(&id, message)?;
+    let blob = shared.store.blobs().write(sealed.ciphertext).await?;
+    let expires_at = now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64;
+    let sender = if m.mail_from.is_empty() {
+        shared.config.organisation.name.clone()
+    } else {
+        m.mail_from.clone()
+    };
+    processed.vault.push(VaultEntry {
+        id,
+        message_id: m.id.clone(),
+        recipient: recipient.to_string(),
+        sender: sender.clone(),
+        token_hash: token_hash(&token),
+        blob,
+        wrapped_key: sealed.wrapped_key,
+        key_id: sealed.key_id,
+        expires_at,
+    });
+    let link = format!(
+        "{}/p/{token}",
+        shared.config.web.public_url.trim_end_matches('/')
+    );
+    let raw = mails::notification(&mails::Notification {
+        organisation: &shared.config.organisation.name,
+        from: &shared.config.notify_from(),
+        sender: &sender,
+        recipient,
+        link: &link,
+        expires_at,
+    })?;
+    // Bounces of the notification go to the sender.
+    processed.generated.push(
+        generated_mail(
+            shared,
+            raw,
+            m.mail_from.clone(),
+            recipient,
+            Origin::Notification,
+        )
+        .await?,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_rewrite() {
+        let raw = b"From: a@b.nl\r\nSubject: [veilig] Uitslag\r\n\tlab\r\nTo: c@d.nl\r\n\r\nbody";
+        let (subject, range) = subject_field(raw).expect("subject");
+        assert!(
+            subject.starts_with("[veilig] Uitslag") && subject.ends_with("lab"),
+            "{subject}"
+        );
+        assert_eq!(&raw[range.clone()][..8], b"Subject:");
+        assert!(raw[range].ends_with(b"lab\r\n"));
+        assert_eq!(encode_header("plain"), "plain");
+        let enc = encode_header("Verwijzing cliënt");
+        assert!(enc.starts_with("=?utf-8?b?"), "{enc}");
+        let raw = format!("Subject: {enc}\r\n\r\n");
+        let parsed = mail_parser::MessageParser::new()
+            .parse(raw.as_bytes())
+            .expect("parse");
+        assert_eq!(parsed.subject(), Some("Verwijzing cliënt"));
+    }
+
+    #[test]
+    fn from_domains() {
+        assert_eq!(
+            from_domain(b"From: \"A\" <a@Praktijk.NL>\r\n\r\n"),
+            Some("praktijk.nl".into())
+        );
+        assert_eq!(from_domain(b"Subject: x\r\n\r\n"), None);
+    }
+}

@@ -1,0 +1,168 @@
+//! `veilpost user …`, `veilpost dkim show` and the start of `veilpost serve`: the commands
+//! that work on the gateway's configuration and store.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use crate::UserCommand;
+use crate::config::Config;
+use crate::lang::Lang;
+
+fn load(config: Option<&Path>) -> Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("VEILPOST_"))
+        .collect();
+    Config::load(config, &env)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `veilpost serve`.
+pub fn serve(config: Option<&Path>, dns: &[String]) -> Result<()> {
+    let config = load(config)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VEILPOST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    runtime()?.block_on(crate::gateway::serve(config, dns))
+}
+
+/// `veilpost dkim show`.
+pub fn dkim_show(config: Option<&Path>) -> Result<()> {
+    let config = load(config)?;
+    if config.organisation.domains.is_empty() {
+        bail!("no organisation.domains configured: nothing to sign for");
+    }
+    let keys = crate::gateway::dkim::Keys::load(&config, true)?;
+    for line in keys.zone_lines() {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// `veilpost user …`; the exit code.
+pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    runtime()?.block_on(async {
+        match command {
+            UserCommand::Add {
+                email,
+                password_stdin: _,
+                until,
+                role,
+                config,
+            } => {
+                let config = load(config.as_deref())?;
+                if !matches!(role.as_str(), "staff" | "admin") {
+                    bail!("--role must be staff or admin");
+                }
+                let until = match until {
+                    Some(d) => Some(
+                        veilpost_store::users_parse_date(&d)
+                            .with_context(|| format!("--until {d:?} is not a date (YYYY-MM-DD)"))?,
+                    ),
+                    None => None,
+                };
+                let mut password = String::new();
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut password)
+                    .context("cannot read the password from standard input")?;
+                let password = password.trim_end_matches(['\r', '\n']);
+                let store = veilpost_store::Store::open(&config.data_dir).await?;
+                store.add_user(&email, password, &role, until).await?;
+                println!(
+                    "{}",
+                    if nl {
+                        format!("Account {email} aangemaakt.")
+                    } else {
+                        format!("Account {email} added.")
+                    }
+                );
+                Ok(0)
+            }
+            UserCommand::List { format, config } => {
+                let config = load(config.as_deref())?;
+                let store = veilpost_store::Store::open(&config.data_dir).await?;
+                let users = store.list_users().await?;
+                let today = time::OffsetDateTime::now_utc().date();
+                let mut out = std::io::stdout().lock();
+                match format {
+                    crate::auth::Format::Json => {
+                        for u in &users {
+                            writeln!(
+                                out,
+                                "{}",
+                                serde_json::json!({
+                                    "email": u.email,
+                                    "role": u.role,
+                                    "active": u.active_on(today),
+                                    "disabled": u.disabled,
+                                    "until": u.valid_until,
+                                })
+                            )?;
+                        }
+                    }
+                    crate::auth::Format::Text => {
+                        for u in &users {
+                            let state = match (u.disabled, u.active_on(today), nl) {
+                                (true, _, true) => "uitgeschakeld".to_string(),
+                                (true, _, false) => "disabled".to_string(),
+                                (false, false, true) => "verlopen".to_string(),
+                                (false, false, false) => "expired".to_string(),
+                                (false, true, true) => "actief".to_string(),
+                                (false, true, false) => "active".to_string(),
+                            };
+                            let until = u
+                                .valid_until
+                                .as_deref()
+                                .map(|d| {
+                                    if nl {
+                                        format!(" tot en met {d}")
+                                    } else {
+                                        format!(" until {d}")
+                                    }
+                                })
+                                .unwrap_or_default();
+                            writeln!(out, "{}\t{}\t{state}{until}", u.email, u.role)?;
+                        }
+                    }
+                }
+                Ok(0)
+            }
+            UserCommand::Disable { email, config } => {
+                let config = load(config.as_deref())?;
+                let store = veilpost_store::Store::open(&config.data_dir).await?;
+                if store.disable_user(&email).await? {
+                    println!(
+                        "{}",
+                        if nl {
+                            format!("Account {email} uitgeschakeld.")
+                        } else {
+                            format!("Account {email} disabled.")
+                        }
+                    );
+                    Ok(0)
+                } else {
+                    bail!(
+                        "{}",
+                        if nl {
+                            format!("geen account {email}")
+                        } else {
+                            format!("no account {email}")
+                        }
+                    )
+                }
+            }
+        }
+    })
+}
