@@ -92,6 +92,27 @@ pub enum DeliveryOutcome {
 }
 
 impl Store {
+    /// Free every lease, for the one server that owns this SQLite store when it starts:
+    /// work a killed predecessor had taken is picked up at once instead of after its
+    /// lease. Returns (messages, deliveries) released.
+    pub async fn release_leases(&self) -> Result<(u64, u64)> {
+        let mut tx = self.pool.begin().await?;
+        let m = sqlx::query(
+            "UPDATE messages SET state = 'received', lease_until = 0 WHERE state = 'processing'",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let d = sqlx::query(
+            "UPDATE recipients SET lease_until = 0 WHERE state = 'queued' AND lease_until > 0",
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((m, d))
+    }
+
     /// Take up to `n` messages to process, leased for `lease` seconds.
     pub async fn claim_received(&self, n: i64, lease: i64) -> Result<Vec<Received>> {
         let t = now();

@@ -65,11 +65,42 @@ fn read_ca_files(files: &[PathBuf]) -> Result<Vec<String>> {
         .collect()
 }
 
+/// One `serve` per data directory: the SQLite store has a single owner, which is what
+/// lets it release a killed predecessor's leases at start. The lock goes with the process.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `veilpost serve` is using {}; stop it first",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// Run the gateway until it is stopped.
 pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
+    let _lock = lock_data_dir(&config.data_dir)?;
     let store = Store::open(&config.data_dir)
         .await
         .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
+    // This process owns the store now: what a killed predecessor had in hand is free.
+    let (messages, deliveries) = store.release_leases().await?;
+    if messages + deliveries > 0 {
+        tracing::warn!(
+            "resuming after an unclean stop: {messages} message(s) and {deliveries} delivery(ies) taken up again"
+        );
+    }
     let dns = dns_config(&config, dns_cli)?;
     let resolver = veilpost_dns::resolver(&dns)?;
     let validating = veilpost_dns::validating_resolver(&dns, None)?;

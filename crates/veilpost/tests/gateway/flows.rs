@@ -1,0 +1,273 @@
+//! Submission to delivery: clean mail DKIM-signed, sensitive mail only as a notification,
+//! the secure tag, relay refusal, passwords, accounts switched off while running, and
+//! reports to the sender.
+
+use std::time::Duration;
+
+use veilpost_dns::testserver::{TestDnsServer, Zone};
+use veilpost_senderauth::{AuthResult, Authenticator};
+
+use crate::sink::{Sink, self_signed};
+use crate::{Gateway, PASSWORD, http_get, message, test_dir};
+
+const BSN_BODY: &str = "Geachte collega,\n\nHierbij de verwijzing van patiënt J. de Vries, BSN 111222333, \
+geboren 12-03-1961. Diagnose: diabetes mellitus type 2, medicatie metformine 500 mg.\n\nMet vriendelijke groet,\nA. Jansen, huisarts";
+
+/// The TXT value in a zone line `NAME IN TXT ( "a" "b" )`.
+fn record_value(zone_line: &str) -> String {
+    zone_line.split('"').skip(1).step_by(2).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clean_signed_sensitive_via_portal_tag_forces_portal() {
+    let dir = test_dir("flows");
+    let sink = Sink::start("127.0.0.1:0", Some(self_signed(&["sink.test"])), vec![]).await;
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "[delivery]\nmode = \"mx\"\n[delivery.routes]\n\"*\" = \"{}\"\n",
+            sink.addr
+        ),
+    );
+    // The DKIM key is made by `dkim show`; publish it in the test zone.
+    let out = gw.cli(&["dkim", "show"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        line.starts_with("veilpost._domainkey.praktijk.test."),
+        "{line}"
+    );
+    let mut zone = Zone::new();
+    zone.txt("veilpost._domainkey.praktijk.test", &[&record_value(&line)])
+        .expect("zone");
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let results = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [
+            message("ann@praktijk.test", &["bob@partner.test"], "Planning", "De teamvergadering is donderdag om 10.00 uur."),
+            message("ann@praktijk.test", &["dokter@ziekenhuis.test"], "Verwijzing J. de Vries", BSN_BODY),
+            message("ann@praktijk.test", &["c@extern.test"], "[veilig] Afspraak", "Tot dinsdag."),
+        ],
+    }));
+    assert!(results.iter().all(|r| r["ok"] == true), "{results:?}");
+
+    let got = sink.wait_for(3, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 3, "{}", gw.log());
+
+    // Clean mail: delivered as is, DKIM-signed for praktijk.test, over STARTTLS.
+    let clean = got
+        .iter()
+        .find(|g| g.rcpt_to == ["bob@partner.test"])
+        .expect("clean mail");
+    assert!(clean.tls, "opportunistic STARTTLS with the sink");
+    assert!(clean.text().contains("De teamvergadering"));
+    let auth = Authenticator::new(&dns.config(), "test").expect("authenticator");
+    let dkim = auth.check_dkim(&clean.data).await;
+    assert!(
+        dkim.iter()
+            .any(|d| d.result == AuthResult::Pass && d.domain == "praktijk.test"),
+        "{dkim:?}"
+    );
+
+    // Sensitive mail: the recipient's server sees a notification, never the content.
+    let note = got
+        .iter()
+        .find(|g| g.rcpt_to == ["dokter@ziekenhuis.test"])
+        .expect("notification");
+    let text = note.text();
+    for secret in ["111222333", "metformine", "diabetes", "Vries", "Verwijzing"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert!(text.contains("/p/"), "{text}");
+    assert_eq!(
+        note.mail_from, "ann@praktijk.test",
+        "bounces go to the sender"
+    );
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains(&format!("127.0.0.1:{}/p/", gw.web_port)))
+        .expect("link")
+        .trim_end_matches(['"', '>', '<'])
+        .to_string();
+    let path = &link[link.find("/p/").expect("path")..];
+    let path: String = path
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+        .collect();
+    let (status, page) = http_get(gw.web_port, &path).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("ann@praktijk.test"));
+    assert!(!page.contains("111222333") && !page.contains("diabetes"));
+    // Fetching it again (a link scanner) changes nothing.
+    assert_eq!(http_get(gw.web_port, &path).await.0, 200);
+    assert_eq!(http_get(gw.web_port, "/p/not-a-token").await.0, 404);
+
+    // The secure tag forces the portal (no secure transport) and never shows.
+    let tagged = got
+        .iter()
+        .find(|g| g.rcpt_to == ["c@extern.test"])
+        .expect("tagged");
+    assert!(tagged.text().contains("/p/"));
+    assert!(!tagged.text().contains("[veilig]") && !tagged.text().contains("Tot dinsdag"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_passwords_and_accounts() {
+    let dir = test_dir("accounts");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "[delivery]\nmode = \"mx\"\n[delivery.routes]\n\"*\" = \"{}\"\n",
+            sink.addr
+        ),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.add_user("oud@praktijk.test", PASSWORD, Some("2020-01-01"));
+    gw.add_user("vertrekt@praktijk.test", PASSWORD, None);
+    gw.start();
+
+    // No AUTH: refused, whatever the recipient.
+    let r = gw.submit(serde_json::json!({
+        "messages": [message("x@evil.test", &["y@victim.test"], "relay", "x")],
+    }));
+    assert_eq!(r[0]["code"], 530, "{r:?}");
+    // Wrong password.
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": "fout wachtwoord!",
+        "messages": [message("ann@praktijk.test", &["y@ext.test"], "x", "x")],
+    }));
+    assert_eq!(r[0]["code"], 535, "{r:?}");
+    // An account past its end date.
+    let r = gw.submit(serde_json::json!({
+        "user": "oud@praktijk.test", "password": PASSWORD,
+        "messages": [message("oud@praktijk.test", &["y@ext.test"], "x", "x")],
+    }));
+    assert_eq!(r[0]["code"], 535, "{r:?}");
+    // Someone else's address.
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": PASSWORD,
+        "messages": [message("ceo@bank.test", &["y@ext.test"], "x", "x")],
+    }));
+    assert_eq!(r[0]["code"], 553, "{r:?}");
+
+    // Works, then is switched off while the server runs.
+    let ok = || {
+        gw.submit(serde_json::json!({
+            "user": "vertrekt@praktijk.test", "password": PASSWORD,
+            "messages": [message("vertrekt@praktijk.test", &["y@ext.test"], "Overdracht", "Zie bijlage.")],
+        }))
+    };
+    assert_eq!(ok()[0]["ok"], true);
+    let out = gw.cli(&["user", "disable", "vertrekt@praktijk.test"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ok()[0]["code"], 535);
+    let list =
+        String::from_utf8_lossy(&gw.cli(&["--lang", "en", "user", "list"]).stdout).into_owned();
+    assert!(
+        list.contains("vertrekt@praktijk.test\tstaff\tdisabled"),
+        "{list}"
+    );
+    assert!(list.contains("oud@praktijk.test\tstaff\texpired"), "{list}");
+
+    // swaks: AUTH without TLS is refused, with STARTTLS it works.
+    let swaks = |tls: bool| {
+        let mut cmd = std::process::Command::new("swaks");
+        cmd.args(["--server", "127.0.0.1", "--port", &gw.smtp_port.to_string()])
+            .args(["--from", "ann@praktijk.test", "--to", "z@ext.test"])
+            .args([
+                "--auth",
+                "PLAIN",
+                "--auth-user",
+                "ann@praktijk.test",
+                "--auth-password",
+                PASSWORD,
+            ])
+            .args([
+                "--header",
+                "Subject: via swaks",
+                "--body",
+                "Hallo via swaks.",
+            ]);
+        if tls {
+            cmd.arg("--tls");
+        }
+        cmd.output().expect("swaks (apt-get install swaks)")
+    };
+    let plain = swaks(false);
+    assert!(!plain.status.success());
+    let tls = swaks(true);
+    let transcript = String::from_utf8_lossy(&tls.stdout);
+    assert!(tls.status.success(), "{transcript}");
+    assert!(transcript.contains("250 2.0.0 Queued as"), "{transcript}");
+
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    assert!(
+        got.iter().any(|g| g.text().contains("Hallo via swaks.")),
+        "{}",
+        gw.log()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_failure_reaches_the_sender_as_a_report() {
+    let dir = test_dir("dsn");
+    let sink = Sink::start("127.0.0.1:0", None, vec!["nobody@partner.test".into()]).await;
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "[delivery]\nmode = \"mx\"\n[delivery.routes]\n\"*\" = \"{}\"\n[policy]\nblock_domains = [\"concurrent.test\"]\n",
+            sink.addr
+        ),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": PASSWORD,
+        "messages": [
+            message("ann@praktijk.test", &["nobody@partner.test"], "Vraag", "Kun je me bellen?"),
+            message("ann@praktijk.test", &["info@concurrent.test"], "Offerte", "Zie onze prijzen."),
+        ],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    let reports: Vec<_> = got.iter().filter(|g| g.mail_from.is_empty()).collect();
+    assert_eq!(reports.len(), 2, "{got:?}\n{}", gw.log());
+    for rep in &reports {
+        assert_eq!(rep.rcpt_to, ["ann@praktijk.test"]);
+        let t = rep.text();
+        assert!(
+            t.contains("multipart/report") && t.contains("Action: failed"),
+            "{t}"
+        );
+    }
+    assert!(reports.iter().any(|r| {
+        r.text()
+            .contains("Final-Recipient: rfc822; nobody@partner.test")
+            && r.text().contains("550")
+    }));
+    assert!(reports.iter().any(|r| {
+        r.text()
+            .contains("Final-Recipient: rfc822; info@concurrent.test")
+            && r.text().contains("blocked by policy")
+    }));
+    assert!(
+        !got.iter().any(|g| g.rcpt_to == ["info@concurrent.test"]),
+        "blocked mail never leaves"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

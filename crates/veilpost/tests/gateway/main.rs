@@ -1,0 +1,221 @@
+//! `veilpost serve` end to end with real peers on loopback: Python's smtplib and swaks
+//! submit, a Rust SMTP sink receives (with and without STARTTLS), the in-process DNS
+//! server answers, an HTTPS server serves MTA-STS policies, and the gateway runs as its own
+//! process (so the crash test can kill it with SIGKILL).
+
+mod crash;
+mod flows;
+mod mta_sts;
+mod sink;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "een lang genoeg wachtwoord";
+
+pub fn veilpost() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_veilpost"))
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A fresh directory for one test.
+pub fn test_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("veilpost-gw-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// A running `veilpost serve`.
+#[derive(Debug)]
+pub struct Gateway {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub smtp_port: u16,
+    pub web_port: u16,
+}
+
+impl Gateway {
+    /// Write the configuration: the given TOML after the basics (data dir, ports,
+    /// organisation `praktijk.test`).
+    pub fn configure(dir: &Path, extra: &str) -> Gateway {
+        let smtp_port = free_port();
+        let web_port = free_port();
+        let config = dir.join("veilpost.toml");
+        let text = format!(
+            "data_dir = \"{data}\"\n\
+             [smtp]\nsubmission_listen = \"127.0.0.1:{smtp_port}\"\nhostname = \"gw.praktijk.test\"\n\
+             [web]\nlisten = \"127.0.0.1:{web_port}\"\npublic_url = \"http://127.0.0.1:{web_port}\"\n\
+             [organisation]\nname = \"Huisartsenpraktijk De Linde\"\ndomains = [\"praktijk.test\"]\n\
+             {extra}\n",
+            data = dir.join("data").display(),
+        );
+        std::fs::write(&config, text).expect("config");
+        Gateway {
+            child: None,
+            dir: dir.to_path_buf(),
+            config,
+            smtp_port,
+            web_port,
+        }
+    }
+
+    /// Add a staff account.
+    pub fn add_user(&self, email: &str, password: &str, until: Option<&str>) {
+        let mut cmd = veilpost();
+        cmd.args(["user", "add", email, "--password-stdin", "--config"])
+            .arg(&self.config);
+        if let Some(u) = until {
+            cmd.args(["--until", u]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("user add");
+        writeln!(child.stdin.take().expect("stdin"), "{password}").expect("password");
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `veilpost ARGS --config FILE`.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        veilpost()
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .output()
+            .expect("veilpost")
+    }
+
+    /// Start the server and wait until it accepts SMTP connections.
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("serve.log"))
+            .expect("log");
+        let child = veilpost()
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("VEILPOST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("serve");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.smtp_port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "serve did not start: {}",
+                self.log()
+            );
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("serve exited with {status}: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// What the server logged.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+    }
+
+    /// Submit with Python's smtplib; one JSON object per message.
+    pub fn submit(&self, job: serde_json::Value) -> Vec<serde_json::Value> {
+        let mut job = job;
+        job["port"] = self.smtp_port.into();
+        submit(&job)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Run tests/gateway/submit.py.
+pub fn submit(job: &serde_json::Value) -> Vec<serde_json::Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gateway/submit.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(job.to_string().as_bytes())
+        .expect("job");
+    let out = child.wait_with_output().expect("submit.py");
+    assert!(
+        out.status.success(),
+        "submit.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// One message for submit.py.
+pub fn message(from: &str, to: &[&str], subject: &str, body: &str) -> serde_json::Value {
+    serde_json::json!({"from": from, "to": to, "subject": subject, "body": body})
+}
+
+/// A plain HTTP GET on loopback: (status, body).
+pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

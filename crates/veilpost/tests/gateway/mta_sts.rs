@@ -1,0 +1,141 @@
+//! Delivery over MX with MTA-STS: an enforce domain whose server offers no STARTTLS gets
+//! nothing (not even clean mail), an enforce domain with a valid certificate gets the
+//! sensitive message itself over authenticated TLS, and a domain without a policy gets
+//! clean mail the ordinary way.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use veilpost_dns::testserver::{TestDnsServer, Zone};
+
+use crate::sink::{Ca, Sink};
+use crate::{Gateway, PASSWORD, message, test_dir};
+
+/// An HTTPS server answering every request with `body`.
+fn https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, body: &'static str) {
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok(s) = TlsAcceptor::from(tls).accept(stream).await else {
+                    return;
+                };
+                let mut r = BufReader::new(s);
+                let mut line = String::new();
+                while r.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = r.get_mut().write_all(resp.as_bytes()).await;
+                let _ = r.get_mut().shutdown().await;
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mta_sts_enforce_is_never_downgraded() {
+    let dir = test_dir("mta-sts");
+    let ca = Ca::new();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).expect("ca file");
+
+    // Two receiving servers on the same port: 127.0.0.1 without STARTTLS, 127.0.0.2 with a
+    // certificate from the test CA for its MX name.
+    let plain = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let port = plain.addr.port();
+    let secure = Sink::start(
+        &format!("127.0.0.2:{port}"),
+        Some(ca.leaf(&["mx.secure.test"])),
+        vec![],
+    )
+    .await;
+    let policy = TcpListener::bind("127.0.0.1:0").await.expect("https");
+    let https_port = policy.local_addr().expect("addr").port();
+    https(
+        policy,
+        ca.leaf(&["mta-sts.nostarttls.test", "mta-sts.secure.test"]),
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.nostarttls.test\r\nmx: mx.secure.test\r\nmax_age: 86400\r\n",
+    );
+
+    let lo: IpAddr = "127.0.0.1".parse().expect("ip");
+    let lo2: IpAddr = "127.0.0.2".parse().expect("ip");
+    let mut zone = Zone::new();
+    for (domain, ip, sts) in [
+        ("nostarttls.test", lo, true),
+        ("secure.test", lo2, true),
+        ("plain.test", lo, false),
+    ] {
+        zone.mx(domain, 10, &format!("mx.{domain}")).expect("mx");
+        zone.ip(&format!("mx.{domain}"), ip).expect("a");
+        if sts {
+            zone.txt(&format!("_mta-sts.{domain}"), &["v=STSv1; id=20261126"])
+                .expect("txt");
+            zone.ip(&format!("mta-sts.{domain}"), lo).expect("a");
+        }
+    }
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "[delivery]\nmode = \"mx\"\nsmtp_port = {port}\nmta_sts_port = {https_port}\n\
+             ca_files = [\"{}\"]\nca_only = true\nfirst_retry = 1\n\
+             [dns]\nnameservers = [\"{}\"]\n",
+            ca_file.display(),
+            dns.addr()
+        ),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let bsn = "Patiënt J. de Vries, BSN 111222333, diagnose depressie, medicatie sertraline.";
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": PASSWORD,
+        "messages": [
+            message("ann@praktijk.test", &["x@nostarttls.test"], "Planning", "Donderdag om 10.00 uur."),
+            message("ann@praktijk.test", &["dokter@secure.test"], "Verwijzing", bsn),
+            message("ann@praktijk.test", &["bob@plain.test"], "Lunch", "Zullen we lunchen?"),
+        ],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+
+    // The secure domain gets the message itself, over TLS verified against its policy.
+    let got = secure.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{}", gw.log());
+    assert!(got[0].tls);
+    assert!(got[0].text().contains("BSN 111222333"), "{}", got[0].text());
+    // The domain without a policy gets clean mail, here without TLS (none offered).
+    let got = plain.wait_for(1, Duration::from_secs(30)).await;
+    assert!(
+        got.iter()
+            .any(|g| g.rcpt_to == ["bob@plain.test"] && !g.tls),
+        "{got:?}"
+    );
+
+    // The enforce domain without STARTTLS: tried (more than once) and never given anything.
+    let start = std::time::Instant::now();
+    while gw.log().matches("offers no STARTTLS").count() < 2 {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", gw.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        plain
+            .messages()
+            .iter()
+            .all(|g| g.rcpt_to != ["x@nostarttls.test"]),
+        "{:?}",
+        plain.messages()
+    );
+    assert_eq!(plain.messages().len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Submit mail to Veilpost with Python's smtplib, as a mail client would.
+
+Usage: submit.py < JSON
+JSON: {"port": N, "user": "...", "password": "...", "starttls": true,
+       "messages": [{"from": "...", "to": ["..."], "subject": "...", "body": "...",
+                     "message_id": "<...>"}],
+       "connections": 1}
+Prints one JSON line per message: {"message_id", "ok", "code", "error"}. With several
+connections, messages are spread over threads (load for the crash test).
+"""
+
+import json
+import smtplib
+import ssl
+import sys
+import threading
+from email.message import EmailMessage
+
+
+def client(job):
+    s = smtplib.SMTP("127.0.0.1", job["port"], timeout=30)
+    s.ehlo("client.test")
+    if job.get("starttls", True):
+        s.starttls(context=ssl._create_unverified_context())
+        s.ehlo("client.test")
+    if job.get("user"):
+        s.login(job["user"], job["password"])
+    return s
+
+
+def build(m):
+    msg = EmailMessage()
+    msg["From"] = m["from"]
+    msg["To"] = ", ".join(m["to"])
+    msg["Subject"] = m.get("subject", "Test")
+    if m.get("message_id"):
+        msg["Message-ID"] = m["message_id"]
+    msg.set_content(m.get("body", "Hallo."))
+    return msg
+
+
+def run(job, messages, out, lock):
+    s = None
+    for m in messages:
+        result = {"message_id": m.get("message_id"), "ok": False, "code": None, "error": None}
+        try:
+            if s is None:
+                s = client(job)
+            refused = s.send_message(build(m), from_addr=m["from"], to_addrs=m["to"])
+            result["ok"] = not refused
+            result["code"] = 250
+        except smtplib.SMTPResponseException as e:
+            result["code"] = e.smtp_code
+            result["error"] = str(e)
+        except smtplib.SMTPRecipientsRefused as e:
+            codes = [c for c, _ in e.recipients.values()]
+            result["code"] = codes[0] if codes else None
+            result["error"] = str(e)
+        except Exception as e:  # connection dropped (the crash test kills the server)
+            result["error"] = f"{type(e).__name__}: {e}"
+            s = None
+        with lock:
+            out.append(result)
+    if s is not None:
+        try:
+            s.quit()
+        except Exception:
+            pass
+
+
+def main():
+    job = json.load(sys.stdin)
+    messages = job["messages"]
+    n = max(1, job.get("connections", 1))
+    out, lock = [], threading.Lock()
+    threads = [
+        threading.Thread(target=run, args=(job, messages[i::n], out, lock)) for i in range(n)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in out:
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
