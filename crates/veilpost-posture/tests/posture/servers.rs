@@ -1,109 +1,14 @@
-//! Test servers: a certificate authority, SMTP with or without STARTTLS, HTTPS.
+//! Test servers: SMTP with or without STARTTLS, a silent one, and one speaking old TLS;
+//! the certificate authority and the HTTPS server come from veilpost-testkit.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
 use rustls::ServerConfig;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-
-/// A test certificate authority.
-pub struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-    pub pem: String,
-}
-
-/// A leaf certificate: its TLS config and the SHA-256 of its public key (for TLSA 3 1 1).
-pub struct Leaf {
-    pub config: Arc<ServerConfig>,
-    pub spki_sha256: String,
-    /// The certificate and key as PEM, for servers outside this process.
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl Ca {
-    pub fn new() -> Ca {
-        let key = KeyPair::generate().expect("ca key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Veilpost test CA");
-        let cert = params.self_signed(&key).expect("ca cert");
-        Ca {
-            pem: cert.pem(),
-            params,
-            key,
-        }
-    }
-
-    /// A leaf for `names`; `expired` dates it 2020-2021.
-    pub fn leaf(&self, names: &[&str], expired: bool) -> Leaf {
-        self.leaf_with(KeyPair::generate().expect("leaf key"), names, expired)
-    }
-
-    /// A leaf with an RSA key, so RSA key exchange suites can be offered.
-    pub fn rsa_leaf(&self, names: &[&str]) -> Leaf {
-        let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("rsa key");
-        self.leaf_with(key, names, false)
-    }
-
-    fn leaf_with(&self, key: KeyPair, names: &[&str], expired: bool) -> Leaf {
-        let mut params =
-            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .expect("params");
-        if expired {
-            params.not_before = date_time_ymd(2020, 1, 1);
-            params.not_after = date_time_ymd(2021, 1, 1);
-        }
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer).expect("leaf cert");
-        let chain = vec![cert.der().clone()];
-        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        let config = ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .expect("server config");
-        let digest = aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            &rcgen::PublicKeyData::subject_public_key_info(&key),
-        );
-        let spki_sha256 = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-        Leaf {
-            config: Arc::new(config),
-            spki_sha256,
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-}
-
-/// Bind `ips` on one common port.
-pub async fn listeners(ips: &[IpAddr]) -> (u16, Vec<TcpListener>) {
-    'retry: loop {
-        let first = TcpListener::bind(SocketAddr::new(ips[0], 0))
-            .await
-            .expect("bind");
-        let port = first.local_addr().expect("addr").port();
-        let mut all = vec![first];
-        for ip in &ips[1..] {
-            match TcpListener::bind(SocketAddr::new(*ip, port)).await {
-                Ok(l) => all.push(l),
-                Err(_) => continue 'retry,
-            }
-        }
-        return (port, all);
-    }
-}
+pub use veilpost_testkit::{Ca, Leaf, https, listeners};
 
 /// An SMTP server: STARTTLS when `tls` is given.
 pub fn smtp(listener: TcpListener, tls: Option<Arc<ServerConfig>>) {
@@ -167,37 +72,6 @@ async fn serve_plain<S: AsyncRead + AsyncWrite + Unpin>(s: S) {
         }
         let _ = r.get_mut().write_all(b"250 ok\r\n").await;
     }
-}
-
-/// An HTTPS server answering every request with `body` as text/plain.
-pub fn https(listener: TcpListener, tls: Arc<ServerConfig>, body: String) {
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (tls, body) = (tls.clone(), body.clone());
-            tokio::spawn(async move {
-                let Ok(s) = TlsAcceptor::from(tls).accept(stream).await else {
-                    return;
-                };
-                let mut r = BufReader::new(s);
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 {
-                    if line == "\r\n" {
-                        break;
-                    }
-                    line.clear();
-                }
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = r.get_mut().write_all(resp.as_bytes()).await;
-                let _ = r.get_mut().shutdown().await;
-            });
-        }
-    });
 }
 
 /// An SMTP server in Python whose STARTTLS speaks TLS 1.0 (up to `max_version`), which

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::sink::Sink;
 use crate::{Gateway, PASSWORD, message, test_dir};
+use veilpost_testkit::Sink;
 
 const MESSAGES: usize = 300;
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use veilpost_dns::testserver::{TestDnsServer, Zone};
 use veilpost_senderauth::{AuthResult, Authenticator};
 
-use crate::sink::{Sink, self_signed};
 use crate::{Gateway, PASSWORD, http_get, message, test_dir};
+use veilpost_testkit::{Sink, self_signed};
 
 const BSN_BODY: &str = "Geachte collega,\n\nHierbij de verwijzing van patiënt J. de Vries, BSN 111222333, \
 geboren 12-03-1961. Diagnose: diabetes mellitus type 2, medicatie metformine 500 mg.\n\nMet vriendelijke groet,\nA. Jansen, huisarts";

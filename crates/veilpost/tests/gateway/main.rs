@@ -6,7 +6,6 @@
 mod crash;
 mod flows;
 mod mta_sts;
-mod sink;
 
 use std::io::Write;
 use std::net::TcpListener;

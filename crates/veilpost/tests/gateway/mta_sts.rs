@@ -4,44 +4,12 @@
 //! clean mail the ordinary way.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
-use veilpost_dns::testserver::{TestDnsServer, Zone};
-
-use crate::sink::{Ca, Sink};
 use crate::{Gateway, PASSWORD, message, test_dir};
-
-/// An HTTPS server answering every request with `body`.
-fn https(listener: TcpListener, tls: Arc<rustls::ServerConfig>, body: &'static str) {
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let tls = tls.clone();
-            tokio::spawn(async move {
-                let Ok(s) = TlsAcceptor::from(tls).accept(stream).await else {
-                    return;
-                };
-                let mut r = BufReader::new(s);
-                let mut line = String::new();
-                while r.read_line(&mut line).await.unwrap_or(0) > 0 && line != "\r\n" {
-                    line.clear();
-                }
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = r.get_mut().write_all(resp.as_bytes()).await;
-                let _ = r.get_mut().shutdown().await;
-            });
-        }
-    });
-}
+use tokio::net::TcpListener;
+use veilpost_dns::testserver::{TestDnsServer, Zone};
+use veilpost_testkit::{Ca, Sink, https};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mta_sts_enforce_is_never_downgraded() {
@@ -56,7 +24,7 @@ async fn mta_sts_enforce_is_never_downgraded() {
     let port = plain.addr.port();
     let secure = Sink::start(
         &format!("127.0.0.2:{port}"),
-        Some(ca.leaf(&["mx.secure.test"])),
+        Some(ca.leaf(&["mx.secure.test"], false).config),
         vec![],
     )
     .await;
@@ -64,8 +32,9 @@ async fn mta_sts_enforce_is_never_downgraded() {
     let https_port = policy.local_addr().expect("addr").port();
     https(
         policy,
-        ca.leaf(&["mta-sts.nostarttls.test", "mta-sts.secure.test"]),
-        "version: STSv1\r\nmode: enforce\r\nmx: mx.nostarttls.test\r\nmx: mx.secure.test\r\nmax_age: 86400\r\n",
+        ca.leaf(&["mta-sts.nostarttls.test", "mta-sts.secure.test"], false)
+            .config,
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.nostarttls.test\r\nmx: mx.secure.test\r\nmax_age: 86400\r\n".into(),
     );
 
     let lo: IpAddr = "127.0.0.1".parse().expect("ip");

@@ -41,45 +41,7 @@ pub struct Sink {
     pub got: Arc<Mutex<Vec<Got>>>,
 }
 
-/// A test certificate authority.
-pub struct Ca {
-    params: rcgen::CertificateParams,
-    key: rcgen::KeyPair,
-    pub pem: String,
-}
-
-impl Ca {
-    pub fn new() -> Ca {
-        let key = rcgen::KeyPair::generate().expect("ca key");
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "Veilpost gateway test CA");
-        let cert = params.self_signed(&key).expect("ca cert");
-        Ca {
-            pem: cert.pem(),
-            params,
-            key,
-        }
-    }
-
-    /// A server configuration with a certificate for `names` issued by this CA.
-    pub fn leaf(&self, names: &[&str]) -> Arc<ServerConfig> {
-        let key = rcgen::KeyPair::generate().expect("leaf key");
-        let params =
-            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .expect("params");
-        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
-        let cert = params.signed_by(&key, &issuer).expect("leaf");
-        server_config(
-            cert.der().clone(),
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-    }
-}
-
-fn server_config(
+pub(crate) fn server_config(
     cert: rustls::pki_types::CertificateDer<'static>,
     key: rustls::pki_types::PrivateKeyDer<'static>,
 ) -> Arc<ServerConfig> {

@@ -1,0 +1,247 @@
+//! The delivery client against real TLS servers on loopback: DANE-EE and DANE-TA matched
+//! inside certificate verification, a server replaying a certificate whose key it does not
+//! hold (TLS 1.3 and 1.2), PKIX for MTA-STS, and never plaintext when TLS is required.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use veilpost_dns::dane::Tlsa;
+use veilpost_smtp::{ClientSettings, DeliveryError, Outgoing, TlsRequirement, deliver};
+use veilpost_testkit::{Ca, Sink, impostor, self_signed, sha256};
+
+const BODY: &[u8] =
+    b"From: a@praktijk.test\r\nTo: b@ontvanger.test\r\nSubject: t\r\n\r\nBSN 111222333\r\n";
+
+fn tlsa(usage: u8, selector: u8, data: &[u8]) -> Tlsa {
+    Tlsa {
+        usage,
+        selector,
+        matching: 1,
+        data: sha256(data),
+    }
+}
+
+fn spki(leaf: &veilpost_testkit::Leaf) -> Vec<u8> {
+    veilpost_dns::der::certificate_spki(&leaf.chain[0])
+        .expect("spki")
+        .to_vec()
+}
+
+/// Deliver one message to a fresh sink (STARTTLS with `tls` when given); what the client
+/// said and what the sink received.
+async fn attempt(
+    ca: &Ca,
+    tls: Option<Arc<ServerConfig>>,
+    host: &str,
+    req: TlsRequirement,
+) -> (Result<veilpost_smtp::Delivered, DeliveryError>, Sink) {
+    let sink = Sink::start("127.0.0.1:0", tls, vec![]).await;
+    let mut settings =
+        ClientSettings::new("client.test", std::slice::from_ref(&ca.pem), true).expect("settings");
+    settings.connect_timeout = Duration::from_secs(5);
+    settings.command_timeout = Duration::from_secs(5);
+    let rcpt = vec!["b@ontvanger.test".to_string()];
+    let msg = Outgoing {
+        mail_from: "a@praktijk.test",
+        rcpt_to: &rcpt,
+        data: BODY,
+        smtputf8: false,
+    };
+    let r = deliver(&settings, sink.addr, host, &req, &msg).await;
+    (r, sink)
+}
+
+fn assert_refused(r: &Result<veilpost_smtp::Delivered, DeliveryError>, sink: &Sink, why: &str) {
+    let e = r.as_ref().expect_err(why);
+    assert!(!e.permanent, "{why}: a TLS failure is temporary: {e:?}");
+    assert!(sink.messages().is_empty(), "{why}: something was sent");
+}
+
+#[tokio::test]
+async fn dane_ee_matches_the_key_in_verification() {
+    let ca = Ca::new();
+    let leaf = ca.leaf(&["mx.dane.test"], false);
+    let (r, sink) = attempt(
+        &ca,
+        Some(leaf.config.clone()),
+        "mx.dane.test",
+        TlsRequirement::Dane(vec![tlsa(3, 1, &spki(&leaf))]),
+    )
+    .await;
+    let done = r.expect("DANE-EE match delivers");
+    assert!(
+        done.tls.as_deref().is_some_and(|t| t.contains("TLS")),
+        "{done:?}"
+    );
+    assert_eq!(sink.messages().len(), 1);
+    assert!(sink.messages()[0].tls);
+
+    // DANE-EE pins the key: names and the issuer do not matter (RFC 7672 §3.1.1).
+    let stranger = self_signed(&["elders.test"]);
+    let other = Ca::new().leaf(&["elders.test"], true);
+    let (r, _) = attempt(
+        &ca,
+        Some(other.config.clone()),
+        "mx.dane.test",
+        TlsRequirement::Dane(vec![tlsa(3, 1, &spki(&other))]),
+    )
+    .await;
+    assert!(
+        r.is_ok(),
+        "expired, other name, unknown issuer, pinned key: {r:?}"
+    );
+
+    // A record for another key: nothing is sent, not even in plaintext.
+    let (r, sink) = attempt(
+        &ca,
+        Some(stranger),
+        "mx.dane.test",
+        TlsRequirement::Dane(vec![tlsa(3, 1, &spki(&leaf))]),
+    )
+    .await;
+    assert_refused(&r, &sink, "TLSA mismatch");
+}
+
+#[tokio::test]
+async fn a_replayed_certificate_without_its_key_is_refused() {
+    // The attacker presents the real server's certificate (public, it is sent to
+    // everyone) and signs the handshake with its own key. Matching TLSA alone would pass;
+    // the handshake signature check does not.
+    let ca = Ca::new();
+    let real = ca.leaf(&["mx.dane.test"], false);
+    let attacker = ca.leaf(&["mx.dane.test"], false);
+    let records = vec![tlsa(3, 1, &spki(&real))];
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let (r, sink) = attempt(
+            &ca,
+            Some(impostor(&real, &attacker, versions)),
+            "mx.dane.test",
+            TlsRequirement::Dane(records.clone()),
+        )
+        .await;
+        assert_refused(&r, &sink, "replayed certificate");
+        // The same impostor against PKIX (its chain is valid for the name).
+        let (r, sink) = attempt(
+            &ca,
+            Some(impostor(&real, &attacker, versions)),
+            "mx.dane.test",
+            TlsRequirement::Pkix,
+        )
+        .await;
+        assert_refused(&r, &sink, "replayed certificate, PKIX");
+        // Opportunistic TLS authenticates nothing, but a bad signature still ends the
+        // handshake; the client then delivers in plaintext as any MTA does.
+        let (r, sink) = attempt(
+            &ca,
+            Some(impostor(&real, &attacker, versions)),
+            "mx.dane.test",
+            TlsRequirement::Opportunistic,
+        )
+        .await;
+        assert_eq!(r.expect("plaintext fallback").tls, None);
+        assert!(!sink.messages()[0].tls);
+    }
+}
+
+#[tokio::test]
+async fn dane_ta_validates_the_chain_and_the_name() {
+    let ca = Ca::new();
+    let leaf = ca.leaf_with_anchor(&["mx.ta.test"]);
+    let records = vec![tlsa(2, 0, &ca.der)];
+    let (r, _) = attempt(
+        &ca,
+        Some(leaf.config.clone()),
+        "mx.ta.test",
+        TlsRequirement::Dane(records.clone()),
+    )
+    .await;
+    assert!(r.is_ok(), "{r:?}");
+    // Under DANE-TA the name must match.
+    let (r, sink) = attempt(
+        &ca,
+        Some(leaf.config.clone()),
+        "mx.elders.test",
+        TlsRequirement::Dane(records.clone()),
+    )
+    .await;
+    assert_refused(&r, &sink, "DANE-TA, wrong name");
+    // A leaf from another CA does not chain to the anchor.
+    let other = Ca::new().leaf_with_anchor(&["mx.ta.test"]);
+    let (r, sink) = attempt(
+        &ca,
+        Some(other.config.clone()),
+        "mx.ta.test",
+        TlsRequirement::Dane(records),
+    )
+    .await;
+    assert_refused(&r, &sink, "DANE-TA, other CA");
+}
+
+#[tokio::test]
+async fn pkix_checks_issuer_and_name() {
+    let ca = Ca::new();
+    let leaf = ca.leaf(&["mx.sts.test"], false);
+    let (r, _) = attempt(
+        &ca,
+        Some(leaf.config.clone()),
+        "mx.sts.test",
+        TlsRequirement::Pkix,
+    )
+    .await;
+    assert!(r.is_ok(), "{r:?}");
+    let (r, sink) = attempt(
+        &ca,
+        Some(leaf.config.clone()),
+        "mx.other.test",
+        TlsRequirement::Pkix,
+    )
+    .await;
+    assert_refused(&r, &sink, "PKIX, wrong name");
+    let (r, sink) = attempt(
+        &ca,
+        Some(self_signed(&["mx.sts.test"])),
+        "mx.sts.test",
+        TlsRequirement::Pkix,
+    )
+    .await;
+    assert_refused(&r, &sink, "PKIX, self-signed");
+    let expired = ca.leaf(&["mx.sts.test"], true);
+    let (r, sink) = attempt(
+        &ca,
+        Some(expired.config),
+        "mx.sts.test",
+        TlsRequirement::Pkix,
+    )
+    .await;
+    assert_refused(&r, &sink, "PKIX, expired");
+}
+
+#[tokio::test]
+async fn required_tls_is_never_skipped() {
+    let ca = Ca::new();
+    for req in [
+        TlsRequirement::Pkix,
+        TlsRequirement::Dane(vec![tlsa(3, 1, b"anything")]),
+    ] {
+        let (r, sink) = attempt(&ca, None, "mx.plain.test", req).await;
+        assert_refused(&r, &sink, "no STARTTLS offered");
+        assert!(r.expect_err("err").text.contains("offers no STARTTLS"));
+    }
+    // Opportunistic: STARTTLS with any certificate, or plaintext when not offered.
+    let (r, sink) = attempt(
+        &ca,
+        Some(self_signed(&["x.test"])),
+        "mx.plain.test",
+        TlsRequirement::Opportunistic,
+    )
+    .await;
+    assert!(r.expect("delivered").tls.is_some());
+    assert!(sink.messages()[0].tls);
+    let (r, sink) = attempt(&ca, None, "mx.plain.test", TlsRequirement::Opportunistic).await;
+    assert_eq!(r.expect("delivered").tls, None);
+    assert_eq!(sink.messages()[0].data, BODY);
+}
