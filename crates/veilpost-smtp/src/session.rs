@@ -890,4 +890,40 @@ mod tests {
         let r = text(&s.feed("RCPT TO:<z\u{fc}rich@x.test>\r\n".as_bytes()));
         assert!(r.starts_with("250"), "{r}");
     }
+
+    #[test]
+    fn hostile_clients_are_bounded() {
+        // Flooding while the session waits for the I/O layer: closed, input not kept.
+        let mut s = session(true);
+        s.feed(b"EHLO c\r\nMAIL FROM:<a@o.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\nx\r\n.\r\n");
+        assert!(s.is_waiting());
+        let a = s.feed(&b"NOOP\r\n".repeat(10_000));
+        assert!(text(&a).starts_with("421 4.7.0"), "{a:?}");
+        assert!(s.is_closed());
+
+        // A message over the size limit: read to its end, nothing kept, 552.
+        let mut s = session(true);
+        s.feed(b"EHLO c\r\nMAIL FROM:<a@o.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
+        for _ in 0..1000 {
+            assert!(s.feed(&[b'x'; 999]).is_empty());
+            s.feed(b"\r\n");
+        }
+        let r = text(&s.feed(b".\r\n"));
+        assert!(r.starts_with("552"), "{r}");
+        assert!(!s.in_data());
+
+        // Binary garbage: errors, then the session closes; no panic.
+        let mut s = session(false);
+        let mut closed = false;
+        for i in 0..200u32 {
+            let junk: Vec<u8> = (0..64).map(|j| ((i * 31 + j * 7) % 256) as u8).collect();
+            let mut line = junk;
+            line.extend_from_slice(b"\r\n");
+            if s.feed(&line).contains(&Action::Close) {
+                closed = true;
+                break;
+            }
+        }
+        assert!(closed);
+    }
 }

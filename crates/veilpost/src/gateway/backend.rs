@@ -104,7 +104,9 @@ impl Backend for SmtpBackend {
     }
 
     async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
-        let who = t.auth_user.clone().unwrap_or_else(|| peer.ip().to_string());
+        // Per account; mail relayed by the organisation's own server counts per sender
+        // address, so one runaway mailbox does not stop the whole practice.
+        let who = t.auth_user.clone().unwrap_or_else(|| t.mail_from.clone());
         if !self.within_rate(&who) {
             return Err((
                 451,

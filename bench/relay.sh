@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# End-to-end relay benchmark: Veilpost (accept, scan, DKIM-sign, spool with fsync, deliver)
+# beside Postfix from Debian relaying the same load in the same run. Load: Postfix's
+# smtp-source; receiver: Postfix's smtp-sink (writes nothing to disk, so it is never the
+# bottleneck). Accept latency (end of DATA to the 250) is sampled by bench/latency.py
+# while the load runs.
+#
+#   bench/relay.sh [MESSAGES] [SESSIONS] [BODY_BYTES]     (defaults 5000 20 4000)
+#
+# Needs root (Postfix drops privileges to its own user), installs postfix if missing, and
+# uses ports 127.0.0.1:26xx. Not part of CI: run it by hand, figures go in the README.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${1:-5000}
+SESSIONS=${2:-20}
+BODY=${3:-4000}
+SINK_PORT=2690
+VP_PORT=2691
+PF_PORT=2692
+WORK=$(mktemp -d /tmp/veilpost-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true' EXIT
+
+if ! command -v smtp-source >/dev/null || ! command -v postfix >/dev/null; then
+    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix
+fi
+cargo build --release -q -p veilpost
+VEILPOST=${CARGO_TARGET_DIR:-target}/release/veilpost
+
+# The receiver counts what it accepts; -c prints the running count on exit.
+count_file="$WORK/sink.count"
+start_sink() {
+    pkill -f "smtp-sink .*:$SINK_PORT" 2>/dev/null || true
+    smtp-sink -c -u nobody 127.0.0.1:$SINK_PORT 1000 > "$count_file" 2>&1 &
+    sink_pid=$!
+    sleep 0.3
+}
+
+# Delivered so far: smtp-sink -c prints a running total of completed transactions on
+# stdout ("\r<count>"), one update per message.
+delivered() { tr '\r' '\n' < "$count_file" | grep -E '^[0-9]+$' | tail -1 || echo 0; }
+
+run() { # NAME PORT
+    local name=$1 port=$2
+    start_sink
+    python3 bench/latency.py "$port" "$WORK/$name.latency" &
+    local probe=$!
+    local t0 t1
+    t0=$(date +%s.%N)
+    smtp-source -s "$SESSIONS" -m "$N" -l "$BODY" -M client.bench \
+        -f ann@praktijk.test -t bob@partner.test "127.0.0.1:$port"
+    local accepted_at
+    accepted_at=$(date +%s.%N)
+    # Wait for every message (plus the probe's) to reach the sink.
+    kill -INT $probe 2>/dev/null || true
+    wait $probe 2>/dev/null || true
+    local want=$((N + $(cat "$WORK/$name.latency.n")))
+    until [ "$(delivered)" -ge "$want" ]; do
+        sleep 0.05
+        if (( $(echo "$(date +%s.%N) - $t0 > 600" | bc) )); then
+            echo "$name: only $(delivered) of $want delivered after 600 s" >&2
+            break
+        fi
+    done
+    t1=$(date +%s.%N)
+    kill $sink_pid 2>/dev/null || true
+    local secs accept_secs
+    secs=$(echo "$t1 - $t0" | bc)
+    accept_secs=$(echo "$accepted_at - $t0" | bc)
+    printf '%-9s %6d msgs  accepted in %6.2f s (%7.1f/s)  delivered in %6.2f s (%7.1f/s)  accept latency %s\n' \
+        "$name" "$want" "$accept_secs" "$(echo "$N / $accept_secs" | bc -l)" \
+        "$secs" "$(echo "$want / $secs" | bc -l)" "$(cat "$WORK/$name.latency")"
+    echo "$name $(echo "$want / $secs" | bc -l)" >> "$WORK/rates"
+}
+
+# --- Veilpost: the organisation's mail server relays through it (trusted network). ---
+mkdir -p "$WORK/vp"
+cat > "$WORK/vp/veilpost.toml" <<TOML
+data_dir = "$WORK/vp/data"
+[smtp]
+submission_listen = "127.0.0.1:$VP_PORT"
+hostname = "gw.praktijk.test"
+trusted_networks = ["127.0.0.0/8"]
+max_messages_per_hour = 1000000
+max_connections = 1000
+[web]
+listen = "127.0.0.1:2693"
+[delivery]
+mode = "mx"
+[delivery.routes]
+"*" = "127.0.0.1:$SINK_PORT"
+[organisation]
+name = "Bench"
+domains = ["praktijk.test"]
+TOML
+"$VEILPOST" serve --config "$WORK/vp/veilpost.toml" > "$WORK/vp/serve.log" 2>&1 &
+vp_pid=$!
+until (exec 3<>/dev/tcp/127.0.0.1/$VP_PORT) 2>/dev/null; do sleep 0.1; done
+
+# --- Postfix: a private instance relaying everything to the sink. ---
+mkdir -p "$WORK/pf/etc" "$WORK/pf/spool" "$WORK/pf/data"
+chown postfix "$WORK/pf/data"
+cat > "$WORK/pf/etc/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $WORK/pf/spool
+data_directory = $WORK/pf/data
+maillog_file = $WORK/pf/maillog
+myhostname = relay.bench.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_dns_support_level = disabled
+smtpd_relay_restrictions = permit_mynetworks, reject
+default_process_limit = 100
+smtp_destination_concurrency_limit = 20
+relay_destination_concurrency_limit = 20
+CF
+sed -e "s/^smtp      inet  n       -       y/127.0.0.1:$PF_PORT inet n - n/" \
+    -e 's/^\([a-z]* *unix *[-n] *- *\)y/\1n/' /etc/postfix/master.cf > "$WORK/pf/etc/master.cf"
+postfix -c "$WORK/pf/etc" check
+postfix -c "$WORK/pf/etc" start
+until (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null; do sleep 0.1; done
+
+echo "# $N messages of ~$BODY bytes over $SESSIONS sessions; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+run postfix $PF_PORT
+run veilpost $VP_PORT
+pf=$(awk '$1=="postfix"{print $2}' "$WORK/rates")
+vp=$(awk '$1=="veilpost"{print $2}' "$WORK/rates")
+printf 'ratio veilpost/postfix (delivered per second): %.2f\n' "$(echo "$vp / $pf" | bc -l)"
+kill $vp_pid
