@@ -19,6 +19,7 @@ SINK_PORT=2690
 VP_PORT=2691
 PF_PORT=2692
 WORK=$(mktemp -d /tmp/veilpost-bench.XXXXXX)
+chmod 755 "$WORK"   # the postfix user must reach its data directory
 trap 'kill $(jobs -p) 2>/dev/null || true; postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true' EXIT
 
 if ! command -v smtp-source >/dev/null || ! command -v postfix >/dev/null; then
@@ -28,22 +29,21 @@ fi
 cargo build --release -q -p veilpost
 VEILPOST=${CARGO_TARGET_DIR:-target}/release/veilpost
 
-# The receiver counts what it accepts; -c prints the running count on exit.
-count_file="$WORK/sink.count"
-start_sink() {
+# The receiver writes each message it accepts to a file of its own in $WORK/dump-NAME/:
+# counting them tells when everything has arrived.
+start_sink() { # NAME
     pkill -f "smtp-sink .*:$SINK_PORT" 2>/dev/null || true
-    smtp-sink -c -u nobody 127.0.0.1:$SINK_PORT 1000 > "$count_file" 2>&1 &
+    dump="$WORK/dump-$1"
+    mkdir -p "$dump" && chown nobody "$dump"
+    smtp-sink -u nobody -d "$dump/" 127.0.0.1:$SINK_PORT 1000 &
     sink_pid=$!
     sleep 0.3
 }
-
-# Delivered so far: smtp-sink -c prints a running total of completed transactions on
-# stdout ("\r<count>"), one update per message.
-delivered() { tr '\r' '\n' < "$count_file" | grep -E '^[0-9]+$' | tail -1 || echo 0; }
+delivered() { find "$dump" -type f | wc -l; }
 
 run() { # NAME PORT
     local name=$1 port=$2
-    start_sink
+    start_sink "$name"
     python3 bench/latency.py "$port" "$WORK/$name.latency" &
     local probe=$!
     local t0 t1
@@ -106,6 +106,8 @@ compatibility_level = 3.6
 queue_directory = $WORK/pf/spool
 data_directory = $WORK/pf/data
 maillog_file = $WORK/pf/maillog
+maillog_file_prefixes = /tmp
+meta_directory = /etc/postfix
 myhostname = relay.bench.test
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4

@@ -7,11 +7,11 @@ use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use mail_auth::common::crypto::{Ed25519Key, RsaKey, Sha256};
+use mail_auth::common::crypto::Sha256;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{Canonicalization, DkimSigner};
+use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Headers signed by default: the ones a forger would change. `From` is listed twice so
 /// that a second From header added in transit breaks the signature (over-signing).
@@ -75,6 +75,70 @@ pub struct SigningKey {
     pkcs8: Vec<u8>,
     /// The `p=` value: SubjectPublicKeyInfo for RSA, the raw 32 bytes for Ed25519.
     public: Vec<u8>,
+    /// The key, parsed once: parsing an RSA key checks it, which costs about as much as
+    /// a signature.
+    parsed: Parsed,
+}
+
+enum Parsed {
+    Rsa(aws_lc_rs::rsa::KeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
+impl Parsed {
+    fn from_pkcs8(algorithm: KeyAlgorithm, der: &[u8]) -> Result<Parsed, KeyError> {
+        match algorithm {
+            KeyAlgorithm::Rsa2048 => aws_lc_rs::rsa::KeyPair::from_pkcs8(der)
+                .map(Parsed::Rsa)
+                .map_err(|e| KeyError::Parse(e.to_string())),
+            KeyAlgorithm::Ed25519 => Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                .map(Parsed::Ed25519)
+                .map_err(|e| KeyError::Parse(e.to_string())),
+        }
+    }
+}
+
+/// mail-auth's signer over the parsed key (its own key types parse on construction).
+struct Signer<'a>(&'a Parsed);
+
+impl mail_auth::common::crypto::SigningKey for Signer<'_> {
+    type Hasher = Sha256;
+
+    fn sign(&self, input: impl mail_auth::common::headers::Writable) -> mail_auth::Result<Vec<u8>> {
+        use mail_auth::common::crypto::{HashContext as _, HashImpl as _};
+        match self.0 {
+            Parsed::Rsa(key) => {
+                let mut data = Vec::with_capacity(256);
+                input.write(&mut data);
+                let mut signature = vec![0; key.public_modulus_len()];
+                key.sign(
+                    &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    &data,
+                    &mut signature,
+                )
+                .map_err(|e| {
+                    mail_auth::Error::Crypto(mail_auth::common::crypto::CryptoError::Library(
+                        e.to_string(),
+                    ))
+                })?;
+                Ok(signature)
+            }
+            Parsed::Ed25519(key) => {
+                // Ed25519-SHA256 (RFC 8463) signs the SHA-256 of the data.
+                let mut hasher = Sha256::hasher();
+                input.write(&mut hasher);
+                Ok(key.sign(hasher.complete().as_ref()).as_ref().to_vec())
+            }
+        }
+    }
+
+    fn algorithm(&self) -> mail_auth::common::crypto::Algorithm {
+        match self.0 {
+            Parsed::Rsa(_) => mail_auth::common::crypto::Algorithm::RsaSha256,
+            Parsed::Ed25519(_) => mail_auth::common::crypto::Algorithm::Ed25519Sha256,
+        }
+    }
 }
 
 impl fmt::Debug for SigningKey {
@@ -87,6 +151,20 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    fn assemble(
+        algorithm: KeyAlgorithm,
+        pkcs8: Vec<u8>,
+        public: Vec<u8>,
+    ) -> Result<SigningKey, KeyError> {
+        let parsed = Parsed::from_pkcs8(algorithm, &pkcs8)?;
+        Ok(SigningKey {
+            algorithm,
+            pkcs8,
+            public,
+            parsed,
+        })
+    }
+
     /// Generate a new key pair.
     pub fn generate(algorithm: KeyAlgorithm) -> Result<SigningKey, KeyError> {
         match algorithm {
@@ -96,20 +174,16 @@ impl SigningKey {
                 let pkcs8: Pkcs8V1Der<'_> = pair.as_der().map_err(|_| KeyError::Generate)?;
                 let spki: PublicKeyX509Der<'_> =
                     pair.public_key().as_der().map_err(|_| KeyError::Generate)?;
-                Ok(SigningKey {
-                    algorithm,
-                    pkcs8: pkcs8.as_ref().to_vec(),
-                    public: spki.as_ref().to_vec(),
-                })
+                SigningKey::assemble(algorithm, pkcs8.as_ref().to_vec(), spki.as_ref().to_vec())
             }
             KeyAlgorithm::Ed25519 => {
                 let pair = Ed25519KeyPair::generate().map_err(|_| KeyError::Generate)?;
                 let pkcs8 = pair.to_pkcs8v1().map_err(|_| KeyError::Generate)?;
-                Ok(SigningKey {
+                SigningKey::assemble(
                     algorithm,
-                    pkcs8: pkcs8.as_ref().to_vec(),
-                    public: pair.public_key().as_ref().to_vec(),
-                })
+                    pkcs8.as_ref().to_vec(),
+                    pair.public_key().as_ref().to_vec(),
+                )
             }
         }
     }
@@ -138,11 +212,11 @@ impl SigningKey {
         }
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|e| KeyError::Parse(format!("neither RSA nor Ed25519: {e}")))?;
-        Ok(SigningKey {
-            algorithm: KeyAlgorithm::Ed25519,
-            pkcs8: der.to_vec(),
-            public: pair.public_key().as_ref().to_vec(),
-        })
+        SigningKey::assemble(
+            KeyAlgorithm::Ed25519,
+            der.to_vec(),
+            pair.public_key().as_ref().to_vec(),
+        )
     }
 
     fn from_rsa(pair: aws_lc_rs::rsa::KeyPair) -> Result<SigningKey, KeyError> {
@@ -159,11 +233,11 @@ impl SigningKey {
             .public_key()
             .as_der()
             .map_err(|_| KeyError::Parse("cannot encode RSA public key".into()))?;
-        Ok(SigningKey {
-            algorithm: KeyAlgorithm::Rsa2048,
-            pkcs8: pkcs8.as_ref().to_vec(),
-            public: spki.as_ref().to_vec(),
-        })
+        SigningKey::assemble(
+            KeyAlgorithm::Rsa2048,
+            pkcs8.as_ref().to_vec(),
+            spki.as_ref().to_vec(),
+        )
     }
 
     /// The algorithm.
@@ -212,33 +286,14 @@ impl SigningKey {
     pub fn sign(&self, message: &[u8], domain: &str, selector: &str) -> Result<String, KeyError> {
         check_name("domain", domain)?;
         check_name("selector", selector)?;
-        let signature = match self.algorithm {
-            KeyAlgorithm::Rsa2048 => {
-                let key = RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(
-                    PrivatePkcs8KeyDer::from(self.pkcs8.as_slice()),
-                ))
-                .map_err(|e| KeyError::Sign(e.to_string()))?;
-                DkimSigner::from_key(key)
-                    .domain(domain)
-                    .selector(selector)
-                    .headers(SIGNED_HEADERS.iter().copied())
-                    .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed)
-                    .sign(message)
-            }
-            KeyAlgorithm::Ed25519 => {
-                let key = Ed25519Key::from_pkcs8_maybe_unchecked_der(&self.pkcs8)
-                    .map_err(|e| KeyError::Sign(e.to_string()))?;
-                DkimSigner::from_key(key)
-                    .domain(domain)
-                    .selector(selector)
-                    .headers(SIGNED_HEADERS.iter().copied())
-                    .header_canonicalization(Canonicalization::Relaxed)
-                    .body_canonicalization(Canonicalization::Relaxed)
-                    .sign(message)
-            }
-        }
-        .map_err(|e| KeyError::Sign(e.to_string()))?;
+        let signature = DkimSigner::from_key(Signer(&self.parsed))
+            .domain(domain)
+            .selector(selector)
+            .headers(SIGNED_HEADERS.iter().copied())
+            .header_canonicalization(Canonicalization::Relaxed)
+            .body_canonicalization(Canonicalization::Relaxed)
+            .sign(message)
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
         Ok(signature.to_header())
     }
 }

@@ -21,7 +21,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use blob::BlobDir;
 pub use queue::{
-    Delivery, DeliveryOutcome, Generated, Processed, Received, RecipientDecision, RecipientTrace,
+    AuditEvent, Delivery, DeliveryOutcome, Generated, Processed, Received, RecipientDecision,
+    RecipientTrace,
 };
 pub use spool::{Envelope, Origin};
 pub use users::{User, UserError, hash_password, parse_date as users_parse_date, verify_password};
@@ -90,6 +91,10 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// For lease bookkeeping only: commits without fsync. A lease lost in a crash costs
+    /// nothing (leases are released at start), and the next durable commit's fsync of
+    /// the WAL covers these frames too.
+    lease_pool: SqlitePool,
     blobs: BlobDir,
     committer: spool::Committer,
     data_dir: PathBuf,
@@ -112,13 +117,18 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
+        let lease_pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options.synchronous(SqliteSynchronous::Off))
+            .await?;
         let blobs = BlobDir::open(&data_dir.join("blobs"))?;
         let committer = spool::Committer::start(pool.clone());
         Ok(Store {
             pool,
+            lease_pool,
             blobs,
             committer,
             data_dir: data_dir.to_path_buf(),
@@ -148,16 +158,14 @@ impl Store {
         subject: Option<&str>,
         detail: Option<&str>,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(now())
-        .bind(actor)
-        .bind(action)
-        .bind(subject)
-        .bind(detail)
-        .execute(&self.pool)
-        .await?;
+        let event = AuditEvent {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.map(str::to_string),
+            detail: detail.map(str::to_string),
+        };
+        let mut conn = self.pool.acquire().await?;
+        insert_audit(&mut conn, &event, now()).await?;
         Ok(())
     }
 
@@ -257,4 +265,21 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Append one audit entry (inside a caller's transaction or on its own).
+pub(crate) async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    a: &AuditEvent,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
+        .bind(at)
+        .bind(&a.actor)
+        .bind(&a.action)
+        .bind(&a.subject)
+        .bind(&a.detail)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use crate::spool::{Envelope, NewMessage, Origin, insert_message};
+use crate::spool::{Envelope, NewMessage, Origin, Write, insert_message};
 use crate::vault::VaultEntry;
 use crate::{Result, Store, now};
 
@@ -56,6 +56,17 @@ pub struct Processed {
     pub decisions: Vec<RecipientDecision>,
     pub generated: Vec<Generated>,
     pub vault: Vec<VaultEntry>,
+    /// Audit events, written in the same transaction.
+    pub audit: Vec<AuditEvent>,
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub detail: Option<String>,
 }
 
 /// A recipient due for delivery.
@@ -126,7 +137,7 @@ impl Store {
         .bind(t + lease)
         .bind(t)
         .bind(n)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lease_pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -152,66 +163,15 @@ impl Store {
     }
 
     /// Record what processing decided, queue the deliveries, store the vault entries and
-    /// the generated messages: all in one transaction.
-    pub async fn finish_processing(&self, message_id: &str, p: &Processed) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        let t = now();
-        sqlx::query(
-            "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
-                    out_blob = ?, processed_at = ? WHERE id = ?",
-        )
-        .bind(&p.verdict)
-        .bind(p.findings.to_string())
-        .bind(&p.out_blob)
-        .bind(t)
-        .bind(message_id)
-        .execute(&mut *tx)
-        .await?;
-        for d in &p.decisions {
-            let done = if d.state == "queued" { None } else { Some(t) };
-            sqlx::query(
-                "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
-                        done_at = ? WHERE id = ?",
-            )
-            .bind(&d.route)
-            .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
-            .bind(&d.state)
-            .bind(&d.blob)
-            .bind(t)
-            .bind(done)
-            .bind(d.recipient_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for v in &p.vault {
-            crate::vault::insert(&mut tx, v).await?;
-        }
-        for g in &p.generated {
-            let m = NewMessage {
-                id: crate::new_id(),
-                envelope: g.envelope.clone(),
-                size: g.size,
-                blob: g.blob.clone(),
-            };
-            insert_message(&mut tx, &m, t, "processed").await?;
-            sqlx::query(
-                "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
-            )
-            .bind(t)
-            .bind(&m.id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
-            )
-            .bind(&g.route)
-            .bind(t)
-            .bind(&m.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// the generated messages: all in one transaction, committed together with other
+    /// writers' (one fsync for many).
+    pub async fn finish_processing(&self, message_id: &str, p: Processed) -> Result<()> {
+        self.committer
+            .commit(Write::Processed {
+                message_id: message_id.to_string(),
+                p,
+            })
+            .await
     }
 
     /// Store and queue a message Veilpost made outside processing (a DSN for a failed
@@ -258,7 +218,7 @@ impl Store {
         .bind(t + lease)
         .bind(t)
         .bind(n)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.lease_pool)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
@@ -294,44 +254,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Record how a delivery attempt ended.
+    /// Record how a delivery attempt ended. Committed without waiting for fsync: losing
+    /// this record in a crash means the delivery is made again (a duplicate), never that a
+    /// message is lost, and the next durable commit's fsync covers it within moments.
+    /// Reports (DSNs) a failure causes are queued durably on their own.
     pub async fn delivery_done(&self, recipient_id: i64, outcome: &DeliveryOutcome) -> Result<()> {
-        let t = now();
-        match outcome {
-            DeliveryOutcome::Delivered { detail } => {
-                sqlx::query(
-                    "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
-                            last_error = ?, done_at = ? WHERE id = ?",
-                )
-                .bind(detail)
-                .bind(t)
-                .bind(recipient_id)
-                .execute(&self.pool)
-                .await?;
-            }
-            DeliveryOutcome::Deferred { error, next_at } => {
-                sqlx::query(
-                    "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = ?,
-                            next_attempt_at = ? WHERE id = ?",
-                )
-                .bind(error)
-                .bind(next_at)
-                .bind(recipient_id)
-                .execute(&self.pool)
-                .await?;
-            }
-            DeliveryOutcome::Failed { error } => {
-                sqlx::query(
-                    "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
-                            last_error = ?, done_at = ? WHERE id = ?",
-                )
-                .bind(error)
-                .bind(t)
-                .bind(recipient_id)
-                .execute(&self.pool)
-                .await?;
-            }
-        }
+        let mut conn = self.lease_pool.acquire().await?;
+        write_delivery_done(&mut conn, recipient_id, outcome, now()).await?;
         Ok(())
     }
 
@@ -402,4 +331,116 @@ impl Origin {
             _ => None,
         }
     }
+}
+
+/// The writes of [`Store::finish_processing`], inside the committer's transaction.
+pub(crate) async fn write_processed(
+    tx: &mut sqlx::SqliteConnection,
+    message_id: &str,
+    p: &Processed,
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
+                    out_blob = ?, processed_at = ? WHERE id = ?",
+    )
+    .bind(&p.verdict)
+    .bind(p.findings.to_string())
+    .bind(&p.out_blob)
+    .bind(t)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
+    for d in &p.decisions {
+        let done = if d.state == "queued" { None } else { Some(t) };
+        sqlx::query(
+                "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
+                        done_at = ? WHERE id = ?",
+            )
+            .bind(&d.route)
+            .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
+            .bind(&d.state)
+            .bind(&d.blob)
+            .bind(t)
+            .bind(done)
+            .bind(d.recipient_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for v in &p.vault {
+        crate::vault::insert(&mut *tx, v).await?;
+    }
+    for g in &p.generated {
+        let m = NewMessage {
+            id: crate::new_id(),
+            envelope: g.envelope.clone(),
+            size: g.size,
+            blob: g.blob.clone(),
+        };
+        insert_message(&mut *tx, &m, t, "processed").await?;
+        sqlx::query(
+            "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
+        )
+        .bind(t)
+        .bind(&m.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+                "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
+            )
+            .bind(&g.route)
+            .bind(t)
+            .bind(&m.id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for a in &p.audit {
+        crate::insert_audit(&mut *tx, a, t).await?;
+    }
+    Ok(())
+}
+
+/// The write of [`Store::delivery_done`], inside the committer's transaction.
+pub(crate) async fn write_delivery_done(
+    tx: &mut sqlx::SqliteConnection,
+    recipient_id: i64,
+    outcome: &DeliveryOutcome,
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    match outcome {
+        DeliveryOutcome::Delivered { detail } => {
+            sqlx::query(
+                    "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
+                            last_error = ?, done_at = ? WHERE id = ?",
+                )
+                .bind(detail)
+                .bind(t)
+                .bind(recipient_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        DeliveryOutcome::Deferred { error, next_at } => {
+            sqlx::query(
+                "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = ?,
+                            next_attempt_at = ? WHERE id = ?",
+            )
+            .bind(error)
+            .bind(next_at)
+            .bind(recipient_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        DeliveryOutcome::Failed { error } => {
+            sqlx::query(
+                "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
+                            last_error = ?, done_at = ? WHERE id = ?",
+            )
+            .bind(error)
+            .bind(t)
+            .bind(recipient_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -48,9 +48,31 @@ pub(crate) struct NewMessage {
     pub(crate) blob: String,
 }
 
-type Job = (NewMessage, oneshot::Sender<Result<(), String>>);
+/// A write that waits for the group commit.
+pub(crate) enum Write {
+    Spool(NewMessage),
+    Processed {
+        message_id: String,
+        p: crate::queue::Processed,
+    },
+}
 
-/// The group committer.
+impl Write {
+    async fn apply(&self, tx: &mut sqlx::SqliteConnection, t: i64) -> Result<(), sqlx::Error> {
+        match self {
+            Write::Spool(m) => insert_message(tx, m, t, "received").await,
+            Write::Processed { message_id, p } => {
+                crate::queue::write_processed(tx, message_id, p, t).await
+            }
+        }
+    }
+}
+
+type Job = (Write, oneshot::Sender<Result<(), String>>);
+
+/// The group committer: every durable write (spooling, processing results) goes through one task that commits whatever has queued up in one
+/// transaction, so one fsync serves many writers. When a batch fails, its writes are
+/// retried one by one so that one bad write does not fail the others.
 #[derive(Debug, Clone)]
 pub(crate) struct Committer {
     tx: mpsc::Sender<Job>,
@@ -72,37 +94,43 @@ impl Committer {
                         Err(_) => break,
                     }
                 }
-                let result = insert_all(&pool, batch.iter().map(|(m, _)| m)).await;
-                for (_, done) in batch.drain(..) {
-                    let _ = done.send(result.clone().map_err(|e| e.to_string()));
+                if commit_all(&pool, batch.iter().map(|(w, _)| w))
+                    .await
+                    .is_ok()
+                {
+                    for (_, done) in batch.drain(..) {
+                        let _ = done.send(Ok(()));
+                    }
+                } else {
+                    for (w, done) in batch.drain(..) {
+                        let r = commit_all(&pool, std::iter::once(&w)).await;
+                        let _ = done.send(r.map_err(|e| e.to_string()));
+                    }
                 }
             }
         });
         Committer { tx }
     }
 
-    async fn commit(&self, m: NewMessage) -> Result<()> {
+    pub(crate) async fn commit(&self, w: Write) -> Result<()> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((m, done)).await.map_err(|_| Error::Closed)?;
+        self.tx.send((w, done)).await.map_err(|_| Error::Closed)?;
         wait.await
             .map_err(|_| Error::Closed)?
             .map_err(|e| Error::Invalid(format!("commit failed: {e}")))
     }
 }
 
-async fn insert_all<'a>(
+async fn commit_all<'a>(
     pool: &SqlitePool,
-    messages: impl Iterator<Item = &'a NewMessage>,
-) -> Result<(), std::sync::Arc<sqlx::Error>> {
-    let run = async {
-        let mut tx = pool.begin().await?;
-        let t = now();
-        for m in messages {
-            insert_message(&mut tx, m, t, "received").await?;
-        }
-        tx.commit().await
-    };
-    run.await.map_err(std::sync::Arc::new)
+    writes: impl Iterator<Item = &'a Write>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let t = now();
+    for w in writes {
+        w.apply(&mut tx, t).await?;
+    }
+    tx.commit().await
 }
 
 pub(crate) async fn insert_message(
@@ -147,12 +175,12 @@ impl Store {
         let blob = self.blobs.write(data).await?;
         let id = new_id();
         self.committer
-            .commit(NewMessage {
+            .commit(Write::Spool(NewMessage {
                 id: id.clone(),
                 envelope,
                 size,
                 blob,
-            })
+            }))
             .await?;
         Ok(id)
     }

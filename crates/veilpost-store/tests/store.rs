@@ -117,8 +117,23 @@ async fn spool_process_deliver() {
             key_id: sealed.key_id.clone(),
             expires_at: now() + 86_400,
         }],
+        audit: vec![veilpost_store::AuditEvent {
+            actor: "a.jansen@praktijk.test".into(),
+            action: "send.tls".into(),
+            subject: Some("x@ext.test".into()),
+            detail: Some(format!("message {}", m.id)),
+        }],
     };
-    store.finish_processing(&m.id, &p).await.expect("finish");
+    store
+        .finish_processing(&m.id, p.clone())
+        .await
+        .expect("finish");
+    // The audit event went in with the decisions.
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit WHERE action = 'send.tls'")
+        .fetch_one(store.pool())
+        .await
+        .expect("audit");
+    assert_eq!(n, 1);
     let info = store
         .vault_by_token(&token)
         .await

@@ -39,6 +39,8 @@ pub struct Shared {
     pub client: ClientSettings,
     pub wake_processor: Notify,
     pub wake_delivery: Notify,
+    /// One permit per core for CPU-bound work (scanning) on the blocking pool.
+    pub cpu: tokio::sync::Semaphore,
 }
 
 /// The DNS configuration from `dns.nameservers` (or `--dns`, which wins).
@@ -156,6 +158,9 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         client,
         wake_processor: Notify::new(),
         wake_delivery: Notify::new(),
+        cpu: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ),
     });
 
     let settings = Arc::new(veilpost_smtp::Settings {

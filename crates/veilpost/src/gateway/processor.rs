@@ -13,20 +13,33 @@ use base64::Engine;
 use veilpost_dlp::{Reason, Verdict};
 use veilpost_policy::{Recipient, Route, Scan, SecureTransport, decide, secure_tag};
 use veilpost_store::vault::{VaultEntry, new_token, short_id, token_hash};
-use veilpost_store::{Envelope, Generated, Origin, Processed, Received, RecipientDecision, now};
+use veilpost_store::{
+    AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision, now,
+};
 
 use super::mails::{self, DsnKind};
 use super::{Shared, facts};
 
-/// Messages processed at once.
-const BATCH: i64 = 4;
+/// Messages taken from the spool at once.
+const BATCH: i64 = 16;
 /// A worker that has not finished a message within this lease loses it to another.
 const LEASE: i64 = 600;
 
-/// Process spooled messages until the process ends.
+/// Messages in processing at once: most of a message's time is waiting for fsync, so
+/// many are in flight while scans and signatures (CPU) are limited to the cores.
+const IN_FLIGHT: usize = 64;
+
+/// Process spooled messages until the process ends: a steady pipeline, each finished
+/// message waking the delivery workers.
 pub async fn run(shared: Arc<Shared>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     loop {
-        let batch = match shared.store.claim_received(BATCH, LEASE).await {
+        // Wait for a free slot before claiming, so claimed messages start at once.
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let free = slots.available_permits() as i64 + 1;
+        let batch = match shared.store.claim_received(BATCH.min(free), LEASE).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!("processing queue: {e}");
@@ -35,23 +48,31 @@ pub async fn run(shared: Arc<Shared>) {
             }
         };
         if batch.is_empty() {
+            drop(first);
             let _ = tokio::time::timeout(Duration::from_secs(1), shared.wake_processor.notified())
                 .await;
             continue;
         }
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut first = Some(first);
         for m in batch {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match slots.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
             let shared = shared.clone();
-            tasks.spawn(async move {
+            tokio::spawn(async move {
                 let id = m.id.clone();
                 if let Err(e) = process(&shared, m).await {
                     // The lease runs out and the message is tried again.
                     tracing::error!("processing {id}: {e:#}");
                 }
+                drop(permit);
+                shared.wake_delivery.notify_one();
             });
         }
-        while tasks.join_next().await.is_some() {}
-        shared.wake_delivery.notify_waiters();
     }
 }
 
@@ -130,9 +151,12 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let raw = shared.store.blobs().read(&m.blob).await?;
     let scan_input = raw.clone();
     let scanner = shared.clone();
-    let report = tokio::task::spawn_blocking(move || scanner.scanner.scan_message(&scan_input))
-        .await
-        .context("scanner task")?;
+    let report = {
+        let _core = shared.cpu.acquire().await.context("cpu slots")?;
+        tokio::task::spawn_blocking(move || scanner.scanner.scan_message(&scan_input))
+            .await
+            .context("scanner task")?
+    };
     let scan = policy_scan(&report);
 
     // The secure tag forces the secure route and is removed before anyone sees it.
@@ -239,28 +263,21 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             state: state.to_string(),
             blob: None,
         });
-        let _ = shared
-            .store
-            .audit(
-                &actor,
-                &format!("send.{}", decision.route.as_str()),
-                Some(address),
-                Some(&format!("message {}: {}", m.id, reasons.join("; "))),
-            )
-            .await;
+        processed.audit.push(AuditEvent {
+            actor: actor.clone(),
+            action: format!("send.{}", decision.route.as_str()),
+            subject: Some(address.clone()),
+            detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
+        });
     }
-    shared.store.finish_processing(&m.id, &processed).await?;
-    tracing::info!(
-        "message {} {}: {}",
-        m.id,
-        report.verdict.as_str(),
-        processed
-            .decisions
-            .iter()
-            .map(|d| d.route.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
-    );
+    let routes = processed
+        .decisions
+        .iter()
+        .map(|d| d.route.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    shared.store.finish_processing(&m.id, processed).await?;
+    tracing::info!("message {} {}: {routes}", m.id, report.verdict.as_str());
     Ok(())
 }
 
