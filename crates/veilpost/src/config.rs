@@ -75,12 +75,12 @@ pub struct Delivery {
     /// Deliveries at once.
     pub workers: usize,
     /// Give up (and tell the sender) after this many hours.
-    pub max_retry_hours: u64,
+    pub max_retry_hours: f64,
     /// First retry after this many seconds; doubling up to `max_retry_interval`.
     pub first_retry: u64,
     pub max_retry_interval: u64,
     /// Tell the sender about a delay after this many hours (0: never).
-    pub delay_notice_hours: u64,
+    pub delay_notice_hours: f64,
     /// Extra CA certificates (PEM files) trusted for authenticated TLS.
     pub ca_files: Vec<PathBuf>,
     /// Trust only `ca_files`, not the system's roots (tests).
@@ -191,10 +191,10 @@ impl Default for Delivery {
             smtp_port: 25,
             mta_sts_port: 443,
             workers: 16,
-            max_retry_hours: 5 * 24,
+            max_retry_hours: 120.0,
             first_retry: 60,
             max_retry_interval: 4 * 3600,
-            delay_notice_hours: 4,
+            delay_notice_hours: 4.0,
             ca_files: Vec::new(),
             ca_only: false,
         }
@@ -280,6 +280,19 @@ impl Config {
             bail!(
                 "sms.provider {:?} is not available (only \"outbox\")",
                 self.sms.provider
+            );
+        }
+        let d = &self.delivery;
+        if !(d.max_retry_hours.is_finite() && d.max_retry_hours > 0.0) {
+            bail!("delivery.max_retry_hours must be a positive number of hours");
+        }
+        if !(d.delay_notice_hours.is_finite() && d.delay_notice_hours >= 0.0) {
+            bail!("delivery.delay_notice_hours must be 0 (never) or a positive number of hours");
+        }
+        if d.workers == 0 || d.first_retry == 0 || d.max_retry_interval < d.first_retry {
+            bail!(
+                "delivery.workers and delivery.first_retry must be at least 1, and \
+                 max_retry_interval at least first_retry"
             );
         }
         for (domain, target) in &self.delivery.routes {
@@ -432,6 +445,11 @@ fn env_value(default: &toml::Value, text: &str, name: &str) -> Result<toml::Valu
     Ok(match default {
         toml::Value::String(_) => toml::Value::String(text.to_string()),
         toml::Value::Integer(_) => toml::Value::Integer(
+            text.trim()
+                .parse()
+                .with_context(|| format!("{name}: {text:?} is not a number"))?,
+        ),
+        toml::Value::Float(_) => toml::Value::Float(
             text.trim()
                 .parse()
                 .with_context(|| format!("{name}: {text:?} is not a number"))?,

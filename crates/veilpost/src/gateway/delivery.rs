@@ -81,13 +81,13 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
         }
         Err(Failure::Temporary(error)) => {
             let age = now() - d.received_at;
-            let limit = (shared.config.delivery.max_retry_hours * 3600) as i64;
+            let limit = (shared.config.delivery.max_retry_hours * 3600.0) as i64;
             if age >= limit {
                 let error = format!("gave up after {} hours: {error}", age / 3600);
                 report(shared, &d, DsnKind::Failed, "4.4.7", &error).await;
                 DeliveryOutcome::Failed { error }
             } else {
-                let notice = (shared.config.delivery.delay_notice_hours * 3600) as i64;
+                let notice = (shared.config.delivery.delay_notice_hours * 3600.0) as i64;
                 if notice > 0 && age >= notice && !d.delay_notified {
                     report(shared, &d, DsnKind::Delayed, "4.4.1", &error).await;
                     let _ = shared.store.mark_delay_notified(d.recipient_id).await;
@@ -125,7 +125,8 @@ async fn report(shared: &Shared, d: &Delivery, kind: DsnKind, status: &str, why:
         return;
     }
     let original = shared.store.blobs().read(&d.blob).await.unwrap_or_default();
-    let retry_until = Some(d.received_at + (shared.config.delivery.max_retry_hours * 3600) as i64);
+    let retry_until =
+        Some(d.received_at + (shared.config.delivery.max_retry_hours * 3600.0) as i64);
     let raw = match mails::dsn(&mails::Dsn {
         kind,
         reporting_mta: &shared.config.smtp.hostname,

@@ -271,3 +271,94 @@ async fn permanent_failure_reaches_the_sender_as_a_report() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delay_then_give_up_reports_to_the_sender() {
+    let dir = test_dir("delay");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let closed = crate::free_port();
+    // Retry every second; report the delay after ~2 s, give up after ~7 s.
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "[delivery]\nmode = \"mx\"\nfirst_retry = 1\nmax_retry_interval = 1\n\
+             delay_notice_hours = 0.0005\nmax_retry_hours = 0.002\n\
+             [delivery.routes]\n\"slow.test\" = \"127.0.0.1:{closed}\"\n\"*\" = \"{}\"\n",
+            sink.addr
+        ),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["x@slow.test"], "Vraag", "Kun je me bellen?")],
+    }));
+    assert_eq!(r[0]["ok"], true, "{r:?}");
+    let got = sink.wait_for(2, Duration::from_secs(40)).await;
+    assert_eq!(got.len(), 2, "{got:?}\n{}", gw.log());
+    let delayed = got[0].text();
+    assert_eq!(got[0].rcpt_to, ["ann@praktijk.test"]);
+    assert!(got[0].mail_from.is_empty(), "reports use the null sender");
+    for want in [
+        "Action: delayed",
+        "Will-Retry-Until:",
+        "nog niet afgeleverd",
+        "has not been delivered yet",
+        "Final-Recipient: rfc822; x@slow.test",
+    ] {
+        assert!(delayed.contains(want), "{want} in {delayed}");
+    }
+    let failed = got[1].text();
+    for want in [
+        "Action: failed",
+        "Status: 4.4.7",
+        "gave up",
+        "kon niet worden afgeleverd",
+    ] {
+        assert!(failed.contains(want), "{want} in {failed}");
+    }
+    assert!(
+        !failed.contains("Kun je me bellen"),
+        "reports carry headers only"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_organisations_mail_server_relays_from_a_trusted_network() {
+    let dir = test_dir("trusted");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let mut gw = Gateway::configure_smtp(
+        &dir,
+        "trusted_networks = [\"127.0.0.0/8\"]",
+        &format!(
+            "[delivery]\nmode = \"mx\"\n[delivery.routes]\n\"*\" = \"{}\"\n",
+            sink.addr
+        ),
+    );
+    gw.start();
+    // No AUTH, no TLS: the practice's own server hands over mail, clean and sensitive.
+    let r = gw.submit(serde_json::json!({
+        "starttls": false,
+        "messages": [
+            message("balie@praktijk.test", &["apotheek@extern.test"], "Herhaalrecept", "Graag het herhaalrecept klaarzetten."),
+            message("balie@praktijk.test", &["dokter@ziekenhuis.test"], "Verwijzing", BSN_BODY),
+        ],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}\n{}", gw.log());
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "{}", gw.log());
+    assert!(
+        got.iter()
+            .any(|g| g.text().contains("Graag het herhaalrecept"))
+    );
+    let note = got
+        .iter()
+        .find(|g| g.rcpt_to == ["dokter@ziekenhuis.test"])
+        .expect("notification");
+    assert!(
+        !note.text().contains("111222333"),
+        "scanned like any other mail"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

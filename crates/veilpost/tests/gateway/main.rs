@@ -4,6 +4,7 @@
 //! process (so the crash test can kill it with SIGKILL).
 
 mod crash;
+mod defaults;
 mod flows;
 mod mta_sts;
 
@@ -49,12 +50,17 @@ impl Gateway {
     /// Write the configuration: the given TOML after the basics (data dir, ports,
     /// organisation `praktijk.test`).
     pub fn configure(dir: &Path, extra: &str) -> Gateway {
+        Gateway::configure_smtp(dir, "", extra)
+    }
+
+    /// The same, with more keys for the `[smtp]` section.
+    pub fn configure_smtp(dir: &Path, smtp: &str, extra: &str) -> Gateway {
         let smtp_port = free_port();
         let web_port = free_port();
         let config = dir.join("veilpost.toml");
         let text = format!(
             "data_dir = \"{data}\"\n\
-             [smtp]\nsubmission_listen = \"127.0.0.1:{smtp_port}\"\nhostname = \"gw.praktijk.test\"\n\
+             [smtp]\nsubmission_listen = \"127.0.0.1:{smtp_port}\"\nhostname = \"gw.praktijk.test\"\n{smtp}\n\
              [web]\nlisten = \"127.0.0.1:{web_port}\"\npublic_url = \"http://127.0.0.1:{web_port}\"\n\
              [organisation]\nname = \"Huisartsenpraktijk De Linde\"\ndomains = [\"praktijk.test\"]\n\
              {extra}\n",

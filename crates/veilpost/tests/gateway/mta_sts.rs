@@ -1,6 +1,7 @@
-//! Delivery over MX with MTA-STS: an enforce domain whose server offers no STARTTLS gets
-//! nothing (not even clean mail), an enforce domain with a valid certificate gets the
-//! sensitive message itself over authenticated TLS, and a domain without a policy gets
+//! Delivery over MX with MTA-STS and NTA 7516: an enforce domain whose server offers no
+//! STARTTLS gets nothing (not even clean mail), an enforce domain with a valid certificate
+//! gets the sensitive message itself over authenticated TLS, so does a domain announcing an
+//! NTA 7516 host (to that host, not its plaintext MX), and a domain without a policy gets
 //! clean mail the ordinary way.
 
 use std::net::IpAddr;
@@ -24,7 +25,10 @@ async fn mta_sts_enforce_is_never_downgraded() {
     let port = plain.addr.port();
     let secure = Sink::start(
         &format!("127.0.0.2:{port}"),
-        Some(ca.leaf(&["mx.secure.test"], false).config),
+        Some(
+            ca.leaf(&["mx.secure.test", "secure.ntaprovider.test"], false)
+                .config,
+        ),
         vec![],
     )
     .await;
@@ -53,6 +57,16 @@ async fn mta_sts_enforce_is_never_downgraded() {
             zone.ip(&format!("mta-sts.{domain}"), lo).expect("a");
         }
     }
+    // NTA 7516: the domain's ordinary MX offers no STARTTLS; its announcement names the
+    // provider's host that takes secure mail (with a valid certificate).
+    zone.mx("nta.test", 10, "mx.nta.test").expect("mx");
+    zone.ip("mx.nta.test", lo).expect("a");
+    zone.txt(
+        "nta.test",
+        &["v=NTA7516-1;startdate=2024-01;enddate=2099-12;provider=Test;ntamx=10 secure.ntaprovider.test"],
+    )
+    .expect("nta");
+    zone.ip("secure.ntaprovider.test", lo2).expect("a");
     let dns = TestDnsServer::start(zone).await.expect("dns");
 
     let mut gw = Gateway::configure(
@@ -74,15 +88,21 @@ async fn mta_sts_enforce_is_never_downgraded() {
             message("ann@praktijk.test", &["x@nostarttls.test"], "Planning", "Donderdag om 10.00 uur."),
             message("ann@praktijk.test", &["dokter@secure.test"], "Verwijzing", bsn),
             message("ann@praktijk.test", &["bob@plain.test"], "Lunch", "Zullen we lunchen?"),
+            message("ann@praktijk.test", &["zorg@nta.test"], "Overdracht", bsn),
+            message("ann@praktijk.test", &["info@nta.test"], "Rooster", "Het rooster voor december."),
         ],
     }));
     assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
 
-    // The secure domain gets the message itself, over TLS verified against its policy.
-    let got = secure.wait_for(1, Duration::from_secs(30)).await;
-    assert_eq!(got.len(), 1, "{}", gw.log());
-    assert!(got[0].tls);
-    assert!(got[0].text().contains("BSN 111222333"), "{}", got[0].text());
+    // The MTA-STS domain and the NTA 7516 domain get the message itself, over TLS
+    // verified against the policy's or the announcement's host name.
+    let got = secure.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "{}", gw.log());
+    for rcpt in ["dokter@secure.test", "zorg@nta.test"] {
+        let g = got.iter().find(|g| g.rcpt_to == [rcpt]).expect(rcpt);
+        assert!(g.tls);
+        assert!(g.text().contains("BSN 111222333"), "{}", g.text());
+    }
     // The domain without a policy gets clean mail, here without TLS (none offered).
     let got = plain.wait_for(1, Duration::from_secs(30)).await;
     assert!(
@@ -105,6 +125,6 @@ async fn mta_sts_enforce_is_never_downgraded() {
         "{:?}",
         plain.messages()
     );
-    assert_eq!(plain.messages().len(), 1);
+    assert_eq!(plain.messages().len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
