@@ -362,3 +362,68 @@ async fn the_organisations_mail_server_relays_from_a_trusted_network() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_answer_with_clear_codes() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = test_dir("limits");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let mut gw = Gateway::configure_smtp(
+        &dir,
+        "max_messages_per_hour = 3\nmax_recipients = 3\nmax_message_size = 20000\ncommand_timeout = 1",
+        &format!(
+            "[delivery]\nmode = \"mx\"\n[delivery.routes]\n\"*\" = \"{}\"\n",
+            sink.addr
+        ),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let one = |to: &[&str], body: &str| {
+        gw.submit(serde_json::json!({
+            "user": "ann@praktijk.test", "password": PASSWORD,
+            "messages": [message("ann@praktijk.test", to, "x", body)],
+        }))
+        .remove(0)
+    };
+    // Too many recipients: 452 for the fourth (RFC 5321 §4.5.3.1.10); the message goes
+    // to the first three (and counts for the hourly limit).
+    let r = one(&["a@x.test", "b@x.test", "c@x.test", "d@x.test"], "Hallo.");
+    assert_eq!(r["code"], 452, "{r:?}");
+    // Too large: 552.
+    let r = one(&["a@x.test"], &"Lange tekst. ".repeat(3000));
+    assert_eq!(r["code"], 552, "{r:?}");
+    // The hourly limit (3): two more messages, then 451 with the reason.
+    assert_eq!(one(&["a@x.test"], "Een.")["ok"], true);
+    assert_eq!(one(&["a@x.test"], "Twee.")["ok"], true);
+    let r = one(&["a@x.test"], "Drie.");
+    assert_eq!(r["code"], 451, "{r:?}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Too many messages"),
+        "{r:?}"
+    );
+    // A silent client is told so and disconnected.
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.smtp_port))
+        .await
+        .expect("connect");
+    let (r, mut w) = s.split();
+    let mut lines = BufReader::new(r).lines();
+    let greeting = lines.next_line().await.expect("read").expect("greeting");
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    w.write_all(b"EHLO c\r\n").await.expect("ehlo");
+    let bye = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match lines.next_line().await {
+                Ok(Some(l)) if l.starts_with("421") => return Some(l),
+                Ok(Some(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed within the timeout");
+    assert!(bye.is_some_and(|l| l.contains("Timeout")));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,6 +50,10 @@ def run(job, messages, out, lock):
             refused = s.send_message(build(m), from_addr=m["from"], to_addrs=m["to"])
             result["ok"] = not refused
             result["code"] = 250
+            if refused:  # some recipients refused, the message went to the others
+                code, text = next(iter(refused.values()))
+                result["code"] = code
+                result["error"] = f"{code} {text!r}"
         except smtplib.SMTPResponseException as e:
             result["code"] = e.smtp_code
             result["error"] = str(e)
