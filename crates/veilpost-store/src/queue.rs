@@ -264,6 +264,50 @@ impl Store {
         Ok(())
     }
 
+    /// Remove the content of up to `limit` messages whose recipients are all done
+    /// (delivered, failed, in the portal vault, blocked): the received blob, the delivered
+    /// form and per-recipient copies. The rows stay for the trace. Returns how many
+    /// messages were purged. A crash between removing files and marking the row only
+    /// means the (already missing) files are removed again.
+    pub async fn purge_finished(&self, limit: i64) -> Result<usize> {
+        let done: Vec<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT m.id, m.blob, m.out_blob FROM messages m
+              WHERE m.purged_at IS NULL AND m.state = 'processed'
+                AND NOT EXISTS (SELECT 1 FROM recipients r
+                                 WHERE r.message_id = m.id AND r.state IN ('new', 'queued'))
+              ORDER BY m.received_at LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        for (id, blob, out_blob) in &done {
+            let own: Vec<(Option<String>,)> =
+                sqlx::query_as("SELECT blob FROM recipients WHERE message_id = ?")
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let names = std::iter::once(blob.clone())
+                .chain(out_blob.clone())
+                .chain(own.into_iter().filter_map(|(b,)| b));
+            for name in names {
+                self.blobs.remove(&name).await?;
+            }
+        }
+        if !done.is_empty() {
+            let mut tx = self.lease_pool.begin().await?;
+            let t = now();
+            for (id, _, _) in &done {
+                sqlx::query("UPDATE messages SET purged_at = ? WHERE id = ?")
+                    .bind(t)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(done.len())
+    }
+
     /// Note that the sender was told of a delay for this recipient.
     pub async fn mark_delay_notified(&self, recipient_id: i64) -> Result<()> {
         sqlx::query("UPDATE recipients SET delay_notified = 1 WHERE id = ?")

@@ -112,7 +112,7 @@ async fn spool_process_deliver() {
             recipient: "y@ext.test".into(),
             sender: "a.jansen@praktijk.test".into(),
             token_hash: token_hash(&token),
-            blob: vblob,
+            blob: vblob.clone(),
             wrapped_key: sealed.wrapped_key.clone(),
             key_id: sealed.key_id.clone(),
             expires_at: now() + 86_400,
@@ -192,6 +192,20 @@ async fn spool_process_deliver() {
     assert_eq!(trace[0].state, "delivered");
     assert_eq!(trace[1].state, "portal");
     assert_eq!(trace[0].reasons, vec!["sensitive content: bsn".to_string()]);
+
+    // Content leaves the spool once every recipient is done; the vault's encrypted copy
+    // and a still-queued notification stay, and so does the trace.
+    assert_eq!(store.purge_finished(100).await.expect("purge"), 1);
+    let blobs = dir.join("blobs");
+    assert!(!blobs.join(&m.blob).exists(), "received copy removed");
+    assert!(!blobs.join(&out).exists(), "delivered copy removed");
+    assert!(blobs.join(&vblob).exists(), "vault copy kept");
+    assert!(
+        blobs.join(&note).exists(),
+        "the notification is still queued"
+    );
+    assert_eq!(store.trace(&m.id).await.expect("trace").len(), 2);
+    assert_eq!(store.purge_finished(100).await.expect("purge"), 0);
 
     // The audit log refuses changes.
     store.audit("test", "x", None, None).await.expect("audit");

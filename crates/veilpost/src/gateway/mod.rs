@@ -189,6 +189,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     ));
     tokio::spawn(processor::run(shared.clone()));
     tokio::spawn(delivery::run(shared.clone()));
+    tokio::spawn(delivery::purge(shared.clone()));
 
     let smtp_bound = smtp_addr;
     println!("Veilpost draait / is running:");

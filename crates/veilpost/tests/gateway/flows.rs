@@ -117,6 +117,26 @@ async fn clean_signed_sensitive_via_portal_tag_forces_portal() {
         .expect("tagged");
     assert!(tagged.text().contains("/p/"));
     assert!(!tagged.text().contains("[veilig]") && !tagged.text().contains("Tot dinsdag"));
+
+    // Once delivered, the plaintext leaves the spool: only the vault's ciphertext stays.
+    let blobs = dir.join("data").join("blobs");
+    let start = std::time::Instant::now();
+    loop {
+        let plaintext = std::fs::read_dir(&blobs)
+            .expect("blobs")
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path()).ok())
+            .any(|b| String::from_utf8_lossy(&b).contains("111222333"));
+        if !plaintext {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the BSN message stays in {}",
+            blobs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
