@@ -150,7 +150,8 @@ impl Store {
         &self.pool
     }
 
-    /// Append to the audit log.
+    /// Append to the audit log (through the group committer, which is the one writer of
+    /// the hash chain).
     pub async fn audit(
         &self,
         actor: &str,
@@ -164,9 +165,58 @@ impl Store {
             subject: subject.map(str::to_string),
             detail: detail.map(str::to_string),
         };
-        let mut conn = self.pool.acquire().await?;
-        insert_audit(&mut conn, &event, now()).await?;
-        Ok(())
+        self.committer.commit(spool::Write::Audit(event)).await
+    }
+
+    /// Check the audit log's hash chain from its first remaining entry (older entries
+    /// may have gone by retention; the first one's `prev_hash` anchors the rest).
+    pub async fn verify_audit(&self) -> Result<AuditCheck> {
+        let mut check = AuditCheck::default();
+        let mut previous: Option<(i64, String)> = None;
+        let mut after = i64::MIN;
+        loop {
+            // A page at a time: five years of entries do not fit in memory at once.
+            let page = sqlx::query_as::<_, AuditRow>(
+                "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit
+                  WHERE id > ? ORDER BY id LIMIT 10000",
+            )
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = page.last() else {
+                return Ok(check);
+            };
+            after = last.id;
+            for row in page {
+                let event = AuditEvent {
+                    actor: row.actor,
+                    action: row.action,
+                    subject: row.subject,
+                    detail: row.detail,
+                };
+                let problem = match (&row.prev_hash, &row.hash) {
+                    (Some(prev), Some(hash)) => {
+                        if let Some((pid, phash)) = &previous
+                            && (prev != phash || row.id != pid + 1)
+                        {
+                            Some(AuditFault::Gap { after: *pid })
+                        } else if chain_hash(prev, row.id, row.at, &event) != *hash {
+                            Some(AuditFault::Changed)
+                        } else {
+                            None
+                        }
+                    }
+                    _ => Some(AuditFault::Unhashed),
+                };
+                if let Some(p) = problem {
+                    check.broken = Some((row.id, p));
+                    return Ok(check);
+                }
+                check.entries += 1;
+                check.last_hash = row.hash.clone();
+                previous = row.hash.map(|h| (row.id, h));
+            }
+        }
     }
 
     /// Make a one-time token for `purpose` (the first admin login); returns the token.
@@ -267,19 +317,92 @@ impl Store {
     }
 }
 
-/// Append one audit entry (inside a caller's transaction or on its own).
+/// The audit log's check: entries in order, and the first broken one with why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditCheck {
+    pub entries: u64,
+    pub last_hash: Option<String>,
+    /// The first entry that does not check out, and how.
+    pub broken: Option<(i64, AuditFault)>,
+}
+
+/// How an audit entry fails the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFault {
+    /// Its contents do not match its hash: it was changed.
+    Changed,
+    /// It does not follow the entry before it (`after`): one was removed or inserted.
+    Gap { after: i64 },
+    /// It has no hash (written before the chain existed, or by hand).
+    Unhashed,
+}
+
+impl std::fmt::Display for AuditFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditFault::Changed => write!(f, "its contents do not match its hash: it was changed"),
+            AuditFault::Gap { after } => write!(
+                f,
+                "it does not follow entry {after}: an entry was removed or inserted"
+            ),
+            AuditFault::Unhashed => write!(f, "it has no hash"),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    subject: Option<String>,
+    detail: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+/// The hash before the first entry.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// SHA-256 (hex) over the previous hash and the entry's fields, as a JSON array so that
+/// no two different entries encode alike.
+fn chain_hash(prev: &str, id: i64, at: i64, a: &AuditEvent) -> String {
+    let canonical = serde_json::json!([prev, id, at, a.actor, a.action, a.subject, a.detail]);
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.to_string().as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Append one audit entry, chained to the last. Only the group committer calls this (in
+/// its transaction), so entries are chained one after another.
 pub(crate) async fn insert_audit(
     conn: &mut sqlx::SqliteConnection,
     a: &AuditEvent,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(at)
-        .bind(&a.actor)
-        .bind(&a.action)
-        .bind(&a.subject)
-        .bind(&a.detail)
-        .execute(&mut *conn)
-        .await?;
+    let last: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (id, prev) = match last {
+        Some((id, hash)) => (id + 1, hash.unwrap_or_else(|| GENESIS.to_string())),
+        None => (1, GENESIS.to_string()),
+    };
+    let hash = chain_hash(&prev, id, at, a);
+    sqlx::query(
+        "INSERT INTO audit (id, at, actor, action, subject, detail, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(&a.actor)
+    .bind(&a.action)
+    .bind(&a.subject)
+    .bind(&a.detail)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -55,6 +55,7 @@ pub(crate) enum Write {
         message_id: String,
         p: crate::queue::Processed,
     },
+    Audit(crate::queue::AuditEvent),
 }
 
 impl Write {
@@ -64,6 +65,7 @@ impl Write {
             Write::Processed { message_id, p } => {
                 crate::queue::write_processed(tx, message_id, p, t).await
             }
+            Write::Audit(a) => crate::insert_audit(tx, a, t).await,
         }
     }
 }

@@ -2,7 +2,8 @@
 
 use veilpost_store::vault::{MasterKey, VaultEntry, new_token, token_hash};
 use veilpost_store::{
-    DeliveryOutcome, Envelope, Generated, Origin, Processed, RecipientDecision, Store, now,
+    AuditFault, DeliveryOutcome, Envelope, Generated, Origin, Processed, RecipientDecision, Store,
+    now,
 };
 
 fn temp_dir(name: &str) -> std::path::PathBuf {
@@ -320,4 +321,91 @@ async fn accounts() {
     assert_eq!(users.len(), 2);
     assert!(users[0].disabled);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_log_is_a_hash_chain() {
+    let dir = temp_dir("audit");
+    let store = Store::open(&dir).await.expect("open");
+    assert_eq!(store.verify_audit().await.expect("empty").entries, 0);
+    // Concurrent writers still make one unbroken chain.
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            s.audit(
+                "smtp",
+                "login.failed",
+                Some(&format!("u{i}@x.test")),
+                Some("127.0.0.1"),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("audit");
+    }
+    let check = store.verify_audit().await.expect("verify");
+    assert_eq!(check.entries, 40);
+    assert_eq!(check.broken, None);
+    assert_eq!(check.last_hash.as_deref().map(str::len), Some(64));
+
+    // The triggers refuse changes; someone with the database file can drop them, and
+    // then the chain shows what they did.
+    assert!(
+        sqlx::query("UPDATE audit SET detail = 'x' WHERE id = 7")
+            .execute(store.pool())
+            .await
+            .is_err()
+    );
+    for sql in [
+        "DROP TRIGGER audit_no_update",
+        "DROP TRIGGER audit_no_delete",
+    ] {
+        sqlx::query(sql).execute(store.pool()).await.expect("drop");
+    }
+    sqlx::query("UPDATE audit SET detail = '10.0.0.1' WHERE id = 7")
+        .execute(store.pool())
+        .await
+        .expect("tamper");
+    let check = store.verify_audit().await.expect("verify");
+    assert_eq!(check.entries, 6);
+    assert_eq!(check.broken, Some((7, AuditFault::Changed)));
+
+    // In another log, remove an entry in the middle.
+    let store2 = Store::open(&temp_dir("audit2")).await.expect("open");
+    for i in 0..5 {
+        store2
+            .audit("web", "view", Some(&i.to_string()), None)
+            .await
+            .expect("audit");
+    }
+    sqlx::query("DROP TRIGGER audit_no_delete")
+        .execute(store2.pool())
+        .await
+        .expect("drop");
+    sqlx::query("DELETE FROM audit WHERE id = 3")
+        .execute(store2.pool())
+        .await
+        .expect("delete");
+    let check = store2.verify_audit().await.expect("verify");
+    assert_eq!(check.broken, Some((4, AuditFault::Gap { after: 2 })));
+    // Retention removes from the start: the rest still verifies.
+    let store3 = Store::open(&temp_dir("audit3")).await.expect("open");
+    for i in 0..5 {
+        store3
+            .audit("web", "view", Some(&i.to_string()), None)
+            .await
+            .expect("audit");
+    }
+    sqlx::query("DROP TRIGGER audit_no_delete")
+        .execute(store3.pool())
+        .await
+        .expect("drop");
+    sqlx::query("DELETE FROM audit WHERE id <= 2")
+        .execute(store3.pool())
+        .await
+        .expect("delete");
+    let check = store3.verify_audit().await.expect("verify");
+    assert_eq!((check.entries, check.broken), (3, None));
 }

@@ -140,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// The audit log: check that no entry was changed, removed or inserted.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// DKIM keys: generate a key pair, sign a message, show the gateway's records.
     Dkim {
         #[command(subcommand)]
@@ -183,6 +188,17 @@ enum UserCommand {
     /// Disable an account at once (a running server refuses it from the next login).
     Disable {
         email: String,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of the audit log; exit status 1 when it is broken.
+    Verify {
+        #[arg(long, value_enum, default_value_t)]
+        format: auth::Format,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -343,6 +359,12 @@ fn main() -> ExitCode {
         }
         Command::Serve { config } => match users::serve(config.as_deref(), &cli.dns) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e),
+        },
+        Command::Audit {
+            command: AuditCommand::Verify { format, config },
+        } => match users::audit_verify(config.as_deref(), format, cli.lang) {
+            Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },
         Command::User { command } => match users::run(command, cli.lang) {

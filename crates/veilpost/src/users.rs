@@ -49,6 +49,66 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// `veilpost audit verify`; the exit code (1: the chain is broken).
+pub fn audit_verify(config: Option<&Path>, format: crate::auth::Format, lang: Lang) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let config = load(config)?;
+    let check = runtime()?.block_on(async {
+        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        store.verify_audit().await.map_err(anyhow::Error::from)
+    })?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        crate::auth::Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "intact": check.broken.is_none(),
+                "entries": check.entries,
+                "last_hash": check.last_hash,
+                "broken_at": check.broken.as_ref().map(|b| b.0),
+                "reason": check.broken.as_ref().map(|b| b.1.to_string()),
+            })
+        )?,
+        crate::auth::Format::Text => match (&check.broken, nl) {
+            (None, true) => writeln!(
+                out,
+                "Auditlog intact: {} regels, laatste hash {}",
+                check.entries,
+                check.last_hash.as_deref().unwrap_or("-")
+            )?,
+            (None, false) => writeln!(
+                out,
+                "Audit log intact: {} entries, last hash {}",
+                check.entries,
+                check.last_hash.as_deref().unwrap_or("-")
+            )?,
+            (Some((id, fault)), true) => {
+                let why = match fault {
+                    veilpost_store::AuditFault::Changed => {
+                        "de inhoud past niet bij de hash: de regel is gewijzigd".to_string()
+                    }
+                    veilpost_store::AuditFault::Gap { after } => format!(
+                        "volgt niet op regel {after}: er is een regel verwijderd of tussengevoegd"
+                    ),
+                    veilpost_store::AuditFault::Unhashed => "de regel heeft geen hash".to_string(),
+                };
+                writeln!(
+                    out,
+                    "Auditlog verbroken bij regel {id}: {why} ({} regels ervoor in orde)",
+                    check.entries
+                )?
+            }
+            (Some((id, fault)), false) => writeln!(
+                out,
+                "Audit log broken at entry {id}: {fault} ({} entries before it check out)",
+                check.entries
+            )?,
+        },
+    }
+    Ok(u8::from(check.broken.is_some()))
+}
+
 /// `veilpost user …`; the exit code.
 pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);

@@ -240,6 +240,33 @@ async fn relay_passwords_and_accounts() {
         "{}",
         gw.log()
     );
+
+    // Every failed login is in the audit log, whose hash chain checks out…
+    gw.kill9();
+    let out = gw.cli(&["audit", "verify", "--format", "json"]);
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(out.status.success(), "{check}");
+    assert_eq!(check["intact"], true);
+    assert!(check["entries"].as_u64().unwrap_or(0) >= 3, "{check}");
+    // …until someone edits the database behind Veilpost's back.
+    let db = dir.join("data").join("veilpost.db");
+    let tamper = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute('DROP TRIGGER audit_no_update')\n\
+             c.execute(\"UPDATE audit SET subject = 'iemand@anders.test' WHERE id = 2\")\n\
+             c.commit()",
+        )
+        .arg(&db)
+        .status()
+        .expect("python3");
+    assert!(tamper.success());
+    let out = gw.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Auditlog verbroken bij regel 2"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
