@@ -51,8 +51,11 @@ pub struct Generated {
 pub struct Processed {
     pub verdict: String,
     pub findings: serde_json::Value,
-    /// The message as it is delivered (signed, tags stripped).
+    /// The message as it is delivered, when it differs from the received one by more
+    /// than a prefix (a stripped subject tag).
     pub out_blob: Option<String>,
+    /// Or: the received message with this in front (the DKIM-Signature header).
+    pub out_prefix: Option<Vec<u8>>,
     pub decisions: Vec<RecipientDecision>,
     pub generated: Vec<Generated>,
     pub vault: Vec<VaultEntry>,
@@ -78,8 +81,9 @@ pub struct Delivery {
     pub route: String,
     pub mail_from: String,
     pub origin: String,
-    /// The blob to send.
+    /// The blob to send, after `prefix`.
     pub blob: String,
+    pub prefix: Vec<u8>,
     pub attempts: i64,
     pub received_at: i64,
     pub delay_notified: bool,
@@ -223,19 +227,27 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let message_id: String = row.try_get("message_id")?;
-            let (mail_from, origin, out_blob, blob, received_at): (
+            let (mail_from, origin, out_blob, blob, received_at, out_prefix): (
                 String,
                 String,
                 Option<String>,
                 String,
                 i64,
+                Option<Vec<u8>>,
             ) = sqlx::query_as(
-                "SELECT mail_from, origin, out_blob, blob, received_at FROM messages WHERE id = ?",
+                "SELECT mail_from, origin, out_blob, blob, received_at, out_prefix
+                   FROM messages WHERE id = ?",
             )
             .bind(&message_id)
             .fetch_one(&self.pool)
             .await?;
             let own: Option<String> = row.try_get("blob")?;
+            // The prefix belongs to the received blob only.
+            let prefix = if own.is_none() && out_blob.is_none() {
+                out_prefix.unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             out.push(Delivery {
                 recipient_id: row.try_get("id")?,
                 message_id,
@@ -246,6 +258,7 @@ impl Store {
                 mail_from,
                 origin,
                 blob: own.or(out_blob).unwrap_or(blob),
+                prefix,
                 attempts: row.try_get("attempts")?,
                 received_at,
                 delay_notified: row.try_get::<i64, _>("delay_notified")? != 0,
@@ -386,11 +399,12 @@ pub(crate) async fn write_processed(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
-                    out_blob = ?, processed_at = ? WHERE id = ?",
+                    out_blob = ?, out_prefix = ?, processed_at = ? WHERE id = ?",
     )
     .bind(&p.verdict)
     .bind(p.findings.to_string())
     .bind(&p.out_blob)
+    .bind(&p.out_prefix)
     .bind(t)
     .bind(message_id)
     .execute(&mut *tx)

@@ -79,6 +79,7 @@ async fn spool_process_deliver() {
         verdict: "sensitive".into(),
         findings: serde_json::json!([{"kind": "bsn"}]),
         out_blob: Some(out.clone()),
+        out_prefix: None,
         decisions: vec![
             RecipientDecision {
                 recipient_id: m.recipients[0].0,

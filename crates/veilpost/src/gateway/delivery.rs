@@ -81,7 +81,13 @@ pub fn backoff(first: u64, max: u64, attempts: i64) -> u64 {
 }
 
 async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
-    let data = shared.store.blobs().read(&d.blob).await?;
+    let data = if d.prefix.is_empty() {
+        shared.store.blobs().read(&d.blob).await?
+    } else {
+        let mut data = d.prefix.clone();
+        data.extend_from_slice(&shared.store.blobs().read(&d.blob).await?);
+        data
+    };
     let result = if shared.config.delivery.mode == "outbox" {
         to_outbox(shared, &d, &data).await
     } else {

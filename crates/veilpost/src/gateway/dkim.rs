@@ -69,14 +69,18 @@ impl Keys {
     /// Sign `message` for `domain` when we hold its key: the message with the
     /// DKIM-Signature header in front.
     pub fn sign(&self, domain: &str, message: &[u8]) -> Option<Vec<u8>> {
+        let header = self.signature(domain, message)?;
+        let mut out = Vec::with_capacity(header.len() + message.len());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(message);
+        Some(out)
+    }
+
+    /// The DKIM-Signature header field (with CRLF) for `message`, when we hold the key.
+    pub fn signature(&self, domain: &str, message: &[u8]) -> Option<String> {
         let key = self.keys.get(&domain.to_ascii_lowercase())?;
         match key.sign(message, domain, &self.selector) {
-            Ok(header) => {
-                let mut out = Vec::with_capacity(header.len() + message.len());
-                out.extend_from_slice(header.as_bytes());
-                out.extend_from_slice(message);
-                Some(out)
-            }
+            Ok(header) => Some(header),
             Err(e) => {
                 tracing::warn!("DKIM signing for {domain} failed: {e}");
                 None

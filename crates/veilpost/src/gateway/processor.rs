@@ -172,11 +172,18 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
 
     // DKIM-sign what goes out under one of our domains.
     let signing_domain = from_domain(&message).filter(|d| shared.config.is_own_domain(d));
-    let out = signing_domain
+    let signature = signing_domain
         .as_deref()
-        .and_then(|d| shared.dkim.sign(d, &message))
-        .unwrap_or_else(|| message.clone());
-    let out_blob = shared.store.blobs().write(out).await?;
+        .and_then(|d| shared.dkim.signature(d, &message));
+    // Unchanged apart from the signature: deliver the received blob with the header in
+    // front (no second durable copy); a stripped tag needs a copy of its own.
+    let (out_blob, out_prefix) = if tagged {
+        let mut out = signature.unwrap_or_default().into_bytes();
+        out.extend_from_slice(&message);
+        (Some(shared.store.blobs().write(out).await?), None)
+    } else {
+        (None, signature.map(String::into_bytes))
+    };
 
     let needs_route = scan.sensitive || scan.uninspectable || tagged;
     let mut transports: HashMap<String, Vec<SecureTransport>> = HashMap::new();
@@ -193,7 +200,8 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
                 }))
                 .collect::<Vec<_>>()
         ),
-        out_blob: Some(out_blob),
+        out_blob,
+        out_prefix,
         ..Processed::default()
     };
     let actor = m
