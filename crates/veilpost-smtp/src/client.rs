@@ -241,6 +241,24 @@ pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// EHLO, which must be answered with 250.
+async fn say_ehlo<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut BufReader<S>,
+    settings: &ClientSettings,
+    what: &str,
+) -> Result<Reply, DeliveryError> {
+    let reply = command(
+        s,
+        &format!("EHLO {}\r\n", settings.helo),
+        settings.command_timeout,
+    )
+    .await?;
+    if reply.code != 250 {
+        return Err(classify(what, &reply));
+    }
+    Ok(reply)
+}
+
 /// Deliver one envelope to `addr`, calling the server `host` (for TLS names). Without a
 /// TLS requirement, a failed handshake is followed by one attempt in plaintext, as other
 /// MTAs do; with one, never.
@@ -277,15 +295,7 @@ async fn attempt(
     if greeting.code != 220 {
         return Err(classify("greeting", &greeting));
     }
-    let ehlo = command(
-        &mut s,
-        &format!("EHLO {}\r\n", settings.helo),
-        settings.command_timeout,
-    )
-    .await?;
-    if ehlo.code != 250 {
-        return Err(classify("EHLO", &ehlo));
-    }
+    let ehlo = say_ehlo(&mut s, settings, "EHLO").await?;
     let offers_tls = ehlo
         .lines
         .iter()
@@ -332,15 +342,7 @@ async fn attempt(
         other => format!("{other:?}"),
     });
     let mut s = BufReader::new(tls);
-    let ehlo = command(
-        &mut s,
-        &format!("EHLO {}\r\n", settings.helo),
-        settings.command_timeout,
-    )
-    .await?;
-    if ehlo.code != 250 {
-        return Err(classify("EHLO after STARTTLS", &ehlo));
-    }
+    let ehlo = say_ehlo(&mut s, settings, "EHLO after STARTTLS").await?;
     transaction(s, settings, &ehlo, msg, version).await
 }
 

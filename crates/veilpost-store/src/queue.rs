@@ -179,34 +179,13 @@ impl Store {
     }
 
     /// Store and queue a message Veilpost made outside processing (a DSN for a failed
-    /// delivery): durable on return.
+    /// delivery): durable on return (through the group committer).
     pub async fn enqueue_generated(&self, g: Generated) -> Result<String> {
-        let mut tx = self.pool.begin().await?;
-        let t = now();
-        let m = NewMessage {
-            id: crate::new_id(),
-            envelope: g.envelope.clone(),
-            size: g.size,
-            blob: g.blob.clone(),
-        };
-        insert_message(&mut tx, &m, t, "processed").await?;
-        sqlx::query(
-            "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
-        )
-        .bind(t)
-        .bind(&m.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
-        )
-        .bind(&g.route)
-        .bind(t)
-        .bind(&m.id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(m.id)
+        let id = crate::new_id();
+        self.committer
+            .commit(Write::Generated { id: id.clone(), g })
+            .await?;
+        Ok(id)
     }
 
     /// Take up to `n` due deliveries, leased for `lease` seconds.
@@ -429,32 +408,43 @@ pub(crate) async fn write_processed(
         crate::vault::insert(&mut *tx, v).await?;
     }
     for g in &p.generated {
-        let m = NewMessage {
-            id: crate::new_id(),
-            envelope: g.envelope.clone(),
-            size: g.size,
-            blob: g.blob.clone(),
-        };
-        insert_message(&mut *tx, &m, t, "processed").await?;
-        sqlx::query(
-            "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
-        )
-        .bind(t)
-        .bind(&m.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-                "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
-            )
-            .bind(&g.route)
-            .bind(t)
-            .bind(&m.id)
-            .execute(&mut *tx)
-            .await?;
+        insert_generated(&mut *tx, &crate::new_id(), g, t).await?;
     }
     for a in &p.audit {
         crate::insert_audit(&mut *tx, a, t).await?;
     }
+    Ok(())
+}
+
+/// A message Veilpost made, stored as processed and queued for delivery.
+pub(crate) async fn insert_generated(
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    g: &Generated,
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    let m = NewMessage {
+        id: id.to_string(),
+        envelope: g.envelope.clone(),
+        size: g.size,
+        blob: g.blob.clone(),
+    };
+    insert_message(&mut *tx, &m, t, "processed").await?;
+    sqlx::query(
+        "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
+    )
+    .bind(t)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
+    )
+    .bind(&g.route)
+    .bind(t)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

@@ -56,6 +56,10 @@ pub(crate) enum Write {
         p: crate::queue::Processed,
     },
     Audit(crate::queue::AuditEvent),
+    Generated {
+        id: String,
+        g: crate::queue::Generated,
+    },
 }
 
 impl Write {
@@ -66,6 +70,7 @@ impl Write {
                 crate::queue::write_processed(tx, message_id, p, t).await
             }
             Write::Audit(a) => crate::insert_audit(tx, a, t).await,
+            Write::Generated { id, g } => crate::queue::insert_generated(tx, id, g, t).await,
         }
     }
 }

@@ -243,8 +243,8 @@ enum DkimCommand {
     },
 }
 
-/// The DNS configuration from `--dns`.
-fn dns_config(servers: &[String]) -> anyhow::Result<veilpost_dns::DnsConfig> {
+/// The DNS configuration from `--dns` (or the configured nameservers).
+pub(crate) fn dns_config(servers: &[String]) -> anyhow::Result<veilpost_dns::DnsConfig> {
     let nameservers = servers
         .iter()
         .map(|s| veilpost_dns::parse_nameserver(s))

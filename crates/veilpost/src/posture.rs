@@ -26,12 +26,7 @@ pub struct Args {
 
 /// Run the check; returns the exit code (1 when a check fails).
 pub fn run(dns: &DnsConfig, domain: &str, args: &Args, format: Format, lang: Lang) -> Result<u8> {
-    let mut extra = Vec::new();
-    for f in &args.ca_files {
-        extra.push(
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
-        );
-    }
+    let extra = crate::gateway::read_ca_files(&args.ca_files)?;
     let opts_lang = match lang {
         Lang::Nl => veilpost_posture::Lang::Nl,
         Lang::En => veilpost_posture::Lang::En,

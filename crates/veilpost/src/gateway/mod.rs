@@ -45,22 +45,15 @@ pub struct Shared {
 
 /// The DNS configuration from `dns.nameservers` (or `--dns`, which wins).
 pub fn dns_config(config: &Config, cli: &[String]) -> Result<veilpost_dns::DnsConfig> {
-    let list = if cli.is_empty() {
+    crate::dns_config(if cli.is_empty() {
         &config.dns.nameservers
     } else {
         cli
-    };
-    let nameservers = list
-        .iter()
-        .map(|s| veilpost_dns::parse_nameserver(s))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(veilpost_dns::DnsConfig {
-        nameservers,
-        ..Default::default()
     })
 }
 
-fn read_ca_files(files: &[PathBuf]) -> Result<Vec<String>> {
+/// The PEM text of extra CA files (`delivery.ca_files`, `check-domain --ca-file`).
+pub(crate) fn read_ca_files(files: &[PathBuf]) -> Result<Vec<String>> {
     files
         .iter()
         .map(|f| std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display())))

@@ -149,11 +149,11 @@ fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
 
 async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let raw = shared.store.blobs().read(&m.blob).await?;
-    let scan_input = raw.clone();
     let scanner = shared.clone();
-    let report = {
+    let (report, raw) = {
         let _core = shared.cpu.acquire().await.context("cpu slots")?;
-        tokio::task::spawn_blocking(move || scanner.scanner.scan_message(&scan_input))
+        // The message goes to the blocking pool and comes back: no copy per message.
+        tokio::task::spawn_blocking(move || (scanner.scanner.scan_message(&raw), raw))
             .await
             .context("scanner task")?
     };
