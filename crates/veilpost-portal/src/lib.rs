@@ -5,3 +5,4 @@
 
 pub mod login;
 pub mod ratelimit;
+pub use ratelimit::RateLimit;

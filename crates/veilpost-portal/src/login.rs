@@ -7,15 +7,17 @@
 //!                        \--Choose(access code | TOTP)--> AwaitingCode --Submit(ok)--/
 //! CodeSent / AwaitingCode --Submit(wrong) x max_attempts--> Locked (the sender is told)
 //! CodeSent --(ttl passes)--> code refused as expired; Resend makes a new one (limited)
+//! CodeSent / AwaitingCode --Back--> Choosing (wrong tries so far go along)
 //! ```
 //!
 //! Codes are kept only as salted SHA-256 and compared in constant time. The machine says
 //! what must happen outside it (send an SMS, mail a code, tell the sender) as [`Effect`]s.
 
 use aws_lc_rs::digest;
+use serde::{Deserialize, Serialize};
 
 /// How the recipient proves who they are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Factor {
     /// A code by SMS to this number (E.164).
     Sms { phone: String },
@@ -28,7 +30,7 @@ pub enum Factor {
 }
 
 /// The limits of the login.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rules {
     /// Digits in a code (6 to 8).
     pub digits: u32,
@@ -55,7 +57,7 @@ impl Default for Rules {
 }
 
 /// A code as stored: salted hash, never the code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredCode {
     salt: [u8; 16],
     hash: Vec<u8>,
@@ -79,6 +81,23 @@ impl StoredCode {
         )
         .is_ok()
     }
+}
+
+impl StoredCode {
+    /// As stored in the database.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(text: &str) -> Option<StoredCode> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// An access code for the sender to read out: 8 digits in two groups ("1234 5678").
+pub fn make_access_code(random_u32: impl FnMut() -> u32) -> String {
+    let code = make_code(8, random_u32);
+    format!("{} {}", &code[..4], &code[4..])
 }
 
 fn normalize(code: &str) -> String {
@@ -110,12 +129,16 @@ pub fn make_code(digits: u32, mut random_u32: impl FnMut() -> u32) -> String {
 }
 
 /// Where a login stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
     /// The link was opened: sender and expiry only, nothing consumed.
     Landing,
     /// The recipient asked to read (a POST): choose how to prove who they are.
-    Choosing,
+    Choosing {
+        /// Wrong codes so far in this login (switching factors keeps them).
+        #[serde(default)]
+        attempts: u32,
+    },
     /// A code went out by SMS or e-mail.
     CodeSent {
         factor: Factor,
@@ -146,6 +169,8 @@ pub enum Event {
     },
     /// A new code (SMS and e-mail only).
     Resend { code: String, salt: [u8; 16] },
+    /// Choose another factor.
+    Back,
     /// A code typed in. For TOTP the caller checks it and passes `totp_valid`.
     Submit { code: String, totp_valid: bool },
 }
@@ -208,7 +233,7 @@ impl Step {
 }
 
 /// The login of one recipient for one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Login {
     pub state: State,
     pub rules: Rules,
@@ -228,6 +253,17 @@ impl Login {
         }
     }
 
+    /// The state as stored between requests.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// A stored state; `None` if it does not parse (the caller must then treat the login
+    /// as locked: failing closed keeps a lock-out from being reset by damage).
+    pub fn from_json(text: &str) -> Option<Login> {
+        serde_json::from_str(text).ok()
+    }
+
     /// Apply `event` at time `now`.
     pub fn step(&mut self, event: Event, now: i64) -> Step {
         let state = std::mem::replace(&mut self.state, State::Landing);
@@ -239,8 +275,16 @@ impl Login {
     fn transition(&self, state: State, event: Event, now: i64) -> (State, Step) {
         match (state, event) {
             (s @ State::Locked { .. }, _) => (s, Step::refused(Refusal::Locked)),
-            (State::Landing, Event::Open) => (State::Choosing, Step::ok(Vec::new())),
-            (State::Choosing, Event::Choose { factor, code }) => self.choose(factor, code, now),
+            (State::Landing, Event::Open) => {
+                (State::Choosing { attempts: 0 }, Step::ok(Vec::new()))
+            }
+            (State::Choosing { attempts }, Event::Choose { factor, code }) => {
+                self.choose(factor, code, attempts, now)
+            }
+            (
+                State::CodeSent { attempts, .. } | State::AwaitingCode { attempts, .. },
+                Event::Back,
+            ) => (State::Choosing { attempts }, Step::ok(Vec::new())),
             (
                 State::CodeSent {
                     factor,
@@ -338,11 +382,18 @@ impl Login {
         }
     }
 
-    fn choose(&self, factor: Factor, code: Option<(String, [u8; 16])>, now: i64) -> (State, Step) {
+    fn choose(
+        &self,
+        factor: Factor,
+        code: Option<(String, [u8; 16])>,
+        attempts: u32,
+        now: i64,
+    ) -> (State, Step) {
+        let choosing = State::Choosing { attempts };
         match factor {
             Factor::Sms { .. } | Factor::Email => {
                 let Some((code, salt)) = code else {
-                    return (State::Choosing, Step::refused(Refusal::OutOfOrder));
+                    return (choosing, Step::refused(Refusal::OutOfOrder));
                 };
                 let effects = vec![send(&factor, code.clone()), Effect::Audit("code.requested")];
                 (
@@ -352,22 +403,17 @@ impl Login {
                         expires_at: now + self.rules.code_ttl,
                         sent_at: now,
                         sends: 1,
-                        attempts: 0,
+                        attempts,
                     },
                     Step::ok(effects),
                 )
             }
             Factor::AccessCode if self.access_code.is_none() => {
-                (State::Choosing, Step::refused(Refusal::FactorUnavailable))
+                (choosing, Step::refused(Refusal::FactorUnavailable))
             }
-            Factor::Totp if !self.has_totp => {
-                (State::Choosing, Step::refused(Refusal::FactorUnavailable))
-            }
+            Factor::Totp if !self.has_totp => (choosing, Step::refused(Refusal::FactorUnavailable)),
             Factor::AccessCode | Factor::Totp => (
-                State::AwaitingCode {
-                    factor,
-                    attempts: 0,
-                },
+                State::AwaitingCode { factor, attempts },
                 Step::ok(Vec::new()),
             ),
         }
@@ -562,7 +608,7 @@ mod tests {
         for factor in [Factor::AccessCode, Factor::Totp] {
             let s = l.step(Event::Choose { factor, code: None }, T0);
             assert_eq!(s.result, Err(Refusal::FactorUnavailable));
-            assert_eq!(l.state, State::Choosing);
+            assert_eq!(l.state, State::Choosing { attempts: 0 });
         }
         let mut l = Login::new(
             Rules::default(),
@@ -603,6 +649,58 @@ mod tests {
             totp_valid: true,
         };
         assert_eq!(l.step(good, T0).result, Ok(()));
+    }
+
+    #[test]
+    fn switching_factors_keeps_the_wrong_tries() {
+        let mut login = Login::new(
+            Rules::default(),
+            Some(StoredCode::new("1234 5678", SALT)),
+            false,
+        );
+        to_code_sent(&mut login, "123456");
+        for _ in 0..4 {
+            assert!(login.step(submit("000000"), T0 + 1).result.is_err());
+        }
+        assert!(login.step(Event::Back, T0 + 2).result.is_ok());
+        assert_eq!(login.state, State::Choosing { attempts: 4 });
+        let chosen = login.step(
+            Event::Choose {
+                factor: Factor::AccessCode,
+                code: None,
+            },
+            T0 + 3,
+        );
+        assert!(chosen.result.is_ok());
+        let last = login.step(submit("0000 0000"), T0 + 4);
+        assert_eq!(last.result, Err(Refusal::Locked));
+        assert!(last.effects.contains(&Effect::TellSenderLocked));
+        // Back from nothing to go back from is refused.
+        let mut fresh = Login::new(Rules::default(), None, false);
+        assert_eq!(fresh.step(Event::Back, T0).result, Err(Refusal::OutOfOrder));
+    }
+
+    #[test]
+    fn state_survives_storage() {
+        let mut login = Login::new(
+            Rules::default(),
+            Some(StoredCode::new("1234 5678", SALT)),
+            false,
+        );
+        to_code_sent(&mut login, "123456");
+        let back = Login::from_json(&login.to_json()).expect("parses");
+        assert_eq!(back, login);
+        assert!(Login::from_json("{not json").is_none());
+        let code =
+            StoredCode::from_json(&StoredCode::new("1234 5678", SALT).to_json()).expect("code");
+        assert!(code.matches("12345678") && !code.matches("12345679"));
+        let mut n = 0u32;
+        let access = make_access_code(|| {
+            n += 1;
+            n * 7_777_777
+        });
+        assert_eq!(access.len(), 9);
+        assert_eq!(&access[4..5], " ");
     }
 
     #[test]

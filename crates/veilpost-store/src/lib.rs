@@ -7,6 +7,7 @@
 //! one transaction (one WAL fsync) by a committer task, so throughput survives `fsync`.
 
 mod blob;
+mod portal;
 mod queue;
 mod spool;
 mod users;
@@ -20,6 +21,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use blob::BlobDir;
+pub use portal::{Milestone, PortalEntry, PortalSession, TotpRecord};
 pub use queue::{
     AuditEvent, Delivery, DeliveryOutcome, Generated, Processed, Received, RecipientDecision,
     RecipientTrace,
@@ -164,8 +166,38 @@ impl Store {
             action: action.to_string(),
             subject: subject.map(str::to_string),
             detail: detail.map(str::to_string),
+            ..AuditEvent::default()
         };
         self.committer.commit(spool::Write::Audit(event)).await
+    }
+
+    /// Append a whole audit event (with address and outcome).
+    pub async fn audit_event(&self, event: AuditEvent) -> Result<()> {
+        self.committer.commit(spool::Write::Audit(event)).await
+    }
+
+    /// Remove audit entries older than `cutoff` (retention), oldest first, so that the
+    /// rest of the chain stays verifiable. Returns how many went.
+    pub async fn audit_retention(&self, cutoff: i64) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE audit_retention SET cutoff = MAX(cutoff, ?)")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        // Only a prefix: an old entry after a newer one (a clock step) stays.
+        let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM audit WHERE at >= ?")
+            .bind(cutoff)
+            .fetch_one(&mut *tx)
+            .await?;
+        let gone =
+            sqlx::query("DELETE FROM audit WHERE at < ? AND id < COALESCE(?, 9223372036854775807)")
+                .bind(cutoff)
+                .bind(first_kept)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// Check the audit log's hash chain from its first remaining entry (older entries
@@ -177,7 +209,7 @@ impl Store {
         loop {
             // A page at a time: five years of entries do not fit in memory at once.
             let page = sqlx::query_as::<_, AuditRow>(
-                "SELECT id, at, actor, action, subject, detail, prev_hash, hash FROM audit
+                "SELECT id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash FROM audit
                   WHERE id > ? ORDER BY id LIMIT 10000",
             )
             .bind(after)
@@ -193,6 +225,8 @@ impl Store {
                     action: row.action,
                     subject: row.subject,
                     detail: row.detail,
+                    ip: row.ip,
+                    outcome: row.outcome,
                 };
                 let problem = match (&row.prev_hash, &row.hash) {
                     (Some(prev), Some(hash)) => {
@@ -358,6 +392,8 @@ struct AuditRow {
     action: String,
     subject: Option<String>,
     detail: Option<String>,
+    ip: Option<String>,
+    outcome: Option<String>,
     prev_hash: Option<String>,
     hash: Option<String>,
 }
@@ -367,8 +403,15 @@ const GENESIS: &str = "000000000000000000000000000000000000000000000000000000000
 
 /// SHA-256 (hex) over the previous hash and the entry's fields, as a JSON array so that
 /// no two different entries encode alike.
+/// Entries without address and outcome (all before migration 0005) keep their shorter form.
 fn chain_hash(prev: &str, id: i64, at: i64, a: &AuditEvent) -> String {
-    let canonical = serde_json::json!([prev, id, at, a.actor, a.action, a.subject, a.detail]);
+    let canonical = if a.ip.is_none() && a.outcome.is_none() {
+        serde_json::json!([prev, id, at, a.actor, a.action, a.subject, a.detail])
+    } else {
+        serde_json::json!([
+            prev, id, at, a.actor, a.action, a.subject, a.detail, a.ip, a.outcome
+        ])
+    };
     let digest =
         aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.to_string().as_bytes());
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
@@ -391,8 +434,8 @@ pub(crate) async fn insert_audit(
     };
     let hash = chain_hash(&prev, id, at, a);
     sqlx::query(
-        "INSERT INTO audit (id, at, actor, action, subject, detail, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit (id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(at)
@@ -400,6 +443,8 @@ pub(crate) async fn insert_audit(
     .bind(&a.action)
     .bind(&a.subject)
     .bind(&a.detail)
+    .bind(&a.ip)
+    .bind(&a.outcome)
     .bind(&prev)
     .bind(&hash)
     .execute(&mut *conn)

@@ -70,6 +70,10 @@ pub struct AuditEvent {
     pub action: String,
     pub subject: Option<String>,
     pub detail: Option<String>,
+    /// The client's IP address, for events a person caused over the network.
+    pub ip: Option<String>,
+    /// `ok`, `failed`, `refused`...
+    pub outcome: Option<String>,
 }
 
 /// A recipient due for delivery.
@@ -364,6 +368,8 @@ impl Origin {
             "relay" => Some(Origin::Relay),
             "notification" => Some(Origin::Notification),
             "dsn" => Some(Origin::Dsn),
+            "reply" => Some(Origin::Reply),
+            "portal" => Some(Origin::Portal),
             _ => None,
         }
     }

@@ -17,6 +17,10 @@ pub enum Origin {
     Notification,
     /// A delivery status notification Veilpost made.
     Dsn,
+    /// A recipient's secure reply from the portal (processed like a submission).
+    Reply,
+    /// A mail the portal wrote (a code, a read receipt, a confirmation).
+    Portal,
 }
 
 impl Origin {
@@ -26,6 +30,8 @@ impl Origin {
             Origin::Relay => "relay",
             Origin::Notification => "notification",
             Origin::Dsn => "dsn",
+            Origin::Reply => "reply",
+            Origin::Portal => "portal",
         }
     }
 }

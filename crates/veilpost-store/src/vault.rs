@@ -166,7 +166,7 @@ pub fn new_token() -> String {
 }
 
 /// A vault entry to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VaultEntry {
     pub id: String,
     pub message_id: String,
@@ -177,6 +177,16 @@ pub struct VaultEntry {
     pub wrapped_key: Vec<u8>,
     pub key_id: String,
     pub expires_at: i64,
+    /// E.164 number for SMS codes, if known.
+    pub phone: Option<String>,
+    /// The access code's salted hash (JSON), if the sender got one to pass on.
+    pub access_code: Option<String>,
+    /// An e-mailed code alone is enough (policy, or the organisation's own addresses).
+    pub email_code: bool,
+    /// SHA-256 of the sender's status-link token.
+    pub status_token_hash: Option<String>,
+    /// Mail the sender when the recipient first opens the message.
+    pub read_receipt: bool,
 }
 
 /// What the portal's landing page may know about a link: never the content.
@@ -195,8 +205,9 @@ pub(crate) async fn insert(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO vault (id, message_id, recipient, sender, token_hash, blob, wrapped_key, key_id,
-                            created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            created_at, expires_at, phone, access_code, email_code,
+                            status_token_hash, read_receipt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&v.id)
     .bind(&v.message_id)
@@ -208,6 +219,11 @@ pub(crate) async fn insert(
     .bind(&v.key_id)
     .bind(now())
     .bind(v.expires_at)
+    .bind(&v.phone)
+    .bind(&v.access_code)
+    .bind(v.email_code)
+    .bind(&v.status_token_hash)
+    .bind(v.read_receipt)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -118,12 +118,14 @@ async fn spool_process_deliver() {
             wrapped_key: sealed.wrapped_key.clone(),
             key_id: sealed.key_id.clone(),
             expires_at: now() + 86_400,
+            ..Default::default()
         }],
         audit: vec![veilpost_store::AuditEvent {
             actor: "a.jansen@praktijk.test".into(),
             action: "send.tls".into(),
             subject: Some("x@ext.test".into()),
             detail: Some(format!("message {}", m.id)),
+            ..Default::default()
         }],
     };
     store

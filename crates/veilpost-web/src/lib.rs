@@ -1,54 +1,393 @@
-//! Veilpost's web side (server-rendered, Dutch by default, `?lang=en` for English): the
-//! portal's landing page for a notification link — which shows who sent something and
-//! until when, never the content, and does not use the link up (link scanners fetch every
-//! link) — and the first administrator's set-up page.
+//! Veilpost's web side, server-rendered with no JavaScript: the recipient portal (a
+//! notification link, then an explicit "open" and a second factor, then the message, its
+//! attachments, a copy to keep and a secure reply), the sender's status page behind a
+//! signed link, the development outbox, and the first administrator's set-up.
+//!
+//! Dutch by default, English with `?lang=en` (remembered in a cookie). Every response gets
+//! the security headers; every form carries a CSRF token; one error type with an id that
+//! a user can quote and an operator can find in the log.
+
+pub mod mails;
+mod pages;
+pub mod render;
+pub mod sms;
+mod status;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use serde::Deserialize;
-use veilpost_store::Store;
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use veilpost_portal::RateLimit;
+use veilpost_portal::login::Rules;
+use veilpost_store::vault::MasterKey;
+use veilpost_store::{Envelope, Store};
+
+pub use sms::{Provider as SmsProvider, SmsSender};
+
+/// A boxed future, for the [`Mailer`] trait (object safe).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How the web side hands mail to the gateway: generated mail (read receipts, codes,
+/// lock notices) is queued for delivery, and replies go through processing like any
+/// submitted message (scan, policy, route).
+pub trait Mailer: Send + Sync + std::fmt::Debug {
+    /// Queue a mail Veilpost wrote for delivery to `to` (signed where it can be).
+    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// Spool a message for processing; returns its id once it is durable.
+    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>>;
+}
+
+/// The portal's settings (from `[portal]`, `[web]` and `[organisation]`).
+#[derive(Debug, Clone)]
+pub struct PortalSettings {
+    /// Links in mails point here (`https://…` turns on Secure cookies and HSTS).
+    pub public_url: String,
+    /// The address Veilpost's own mails come from.
+    pub notify_from: String,
+    /// Code lengths, lifetimes and tries.
+    pub rules: Rules,
+    /// Seconds without activity before a session ends (15 minutes).
+    pub idle_timeout: i64,
+    /// Seconds a session may last at all.
+    pub session_max: i64,
+    /// Largest reply (text and attachments together), bytes.
+    pub max_reply_size: usize,
+    /// Show `/outbox` (delivery.mode = "outbox": development on one machine).
+    pub outbox: Option<PathBuf>,
+    /// The SMS outbox file, shown on the same page.
+    pub sms_outbox: Option<PathBuf>,
+    /// Take the client address from `X-Forwarded-For` (behind a reverse proxy only).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        PortalSettings {
+            public_url: "http://127.0.0.1:8080".into(),
+            notify_from: "noreply@localhost".into(),
+            rules: Rules::default(),
+            idle_timeout: 15 * 60,
+            session_max: 8 * 3600,
+            max_reply_size: 25 * 1024 * 1024,
+            outbox: None,
+            sms_outbox: None,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl PortalSettings {
+    fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// Rate limits kept in memory (the per-login limits live in the database).
+#[derive(Debug)]
+pub struct Limits {
+    /// Login actions per client address.
+    pub per_ip: RateLimit,
+    /// Codes sent per recipient.
+    pub sends_per_recipient: RateLimit,
+    /// Codes tried per recipient.
+    pub tries_per_recipient: RateLimit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_ip: RateLimit::new(60, 600, 100_000),
+            sends_per_recipient: RateLimit::new(10, 3600, 100_000),
+            tries_per_recipient: RateLimit::new(20, 600, 100_000),
+        }
+    }
+}
 
 /// What the pages need.
 #[derive(Debug, Clone)]
 pub struct WebState {
     pub store: Store,
     pub organisation: String,
+    pub settings: Arc<PortalSettings>,
+    pub master_key: Arc<MasterKey>,
+    pub sms: SmsSender,
+    pub mailer: Arc<dyn Mailer>,
+    pub limits: Arc<Mutex<Limits>>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LangQuery {
-    lang: Option<String>,
-}
+/// The language of a page: `nl` (default) or `en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lang(pub &'static str);
 
-fn language(q: &LangQuery, headers: &HeaderMap) -> &'static str {
-    match q.lang.as_deref() {
-        Some("en") => return "en",
-        Some("nl") => return "nl",
-        _ => {}
+impl Lang {
+    /// Pick the Dutch or the English text.
+    pub fn t<'a>(&self, nl: &'a str, en: &'a str) -> &'a str {
+        if self.0 == "en" { en } else { nl }
     }
-    let accept = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if accept.trim_start().to_ascii_lowercase().starts_with("en") {
-        "en"
+
+    pub fn is_nl(&self) -> bool {
+        self.0 != "en"
+    }
+}
+
+impl PartialEq<&str> for Lang {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::fmt::Display for Lang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+const LANG_COOKIE: &str = "vp_lang";
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        for pair in query.split('&') {
+            match pair {
+                "lang=en" => return Ok(Lang("en")),
+                "lang=nl" => return Ok(Lang("nl")),
+                _ => {}
+            }
+        }
+        match cookie(&parts.headers, LANG_COOKIE) {
+            Some("en") => return Ok(Lang("en")),
+            Some("nl") => return Ok(Lang("nl")),
+            _ => {}
+        }
+        let accept = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        Ok(
+            if accept.trim_start().to_ascii_lowercase().starts_with("en") {
+                Lang("en")
+            } else {
+                Lang("nl")
+            },
+        )
+    }
+}
+
+/// The client's address: the connection's, or the first `X-Forwarded-For` hop when
+/// configured (behind a reverse proxy).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<WebState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, s: &WebState) -> Result<Self, Self::Rejection> {
+        if s.settings.trust_forwarded_for
+            && let Some(first) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+            && let Ok(ip) = first.trim().parse::<std::net::IpAddr>()
+        {
+            return Ok(ClientIp(ip.to_string()));
+        }
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+/// A cookie's value from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Cookie names: `__Host-` prefixed behind https (bound to this host, Secure, path /).
+fn cookie_name(s: &PortalSettings, base: &str) -> String {
+    if s.https() {
+        format!("__Host-{base}")
     } else {
-        "nl"
+        base.to_string()
     }
 }
 
-/// Headers every page carries: no framing, no referrer (links hold tokens), no caching,
-/// a strict content policy.
-fn secure(mut response: Response) -> Response {
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Secure behind https; `max_age` None
+/// for a browser-session cookie, Some(0) to delete.
+fn set_cookie(s: &PortalSettings, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    let mut c = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Strict",
+        cookie_name(s, base)
+    );
+    if s.https() {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+/// Compare two secrets in constant time.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    !a.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
+/// One error type for every page: the status, what the user is told, and an id to quote.
+#[derive(Debug)]
+pub struct WebError {
+    pub status: StatusCode,
+    pub kind: ErrorKind,
+    pub id: String,
+    pub lang: Lang,
+}
+
+/// What went wrong, in the user's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    /// The form's CSRF token did not match (an old page, or another site's form).
+    Csrf,
+    /// Too many tries.
+    TooMany,
+    /// The session ended (idle timeout or logged out).
+    SessionEnded,
+    /// Input refused (too large, not a form).
+    BadInput,
+    /// Our fault.
+    Internal,
+}
+
+impl WebError {
+    pub fn new(status: StatusCode, kind: ErrorKind, lang: Lang) -> WebError {
+        let mut raw = [0u8; 6];
+        veilpost_store::random(&mut raw);
+        WebError {
+            status,
+            kind,
+            id: veilpost_store::hex(&raw),
+            lang,
+        }
+    }
+
+    /// An internal error: logged with its id, never shown.
+    pub fn internal(lang: Lang, what: impl std::fmt::Display) -> WebError {
+        let e = WebError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal, lang);
+        tracing::error!("web error {}: {what}", e.id);
+        e
+    }
+
+    fn text(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            ErrorKind::NotFound => (
+                "Deze pagina bestaat niet (meer). Controleer of u de hele link hebt gebruikt.",
+                "This page does not exist (any more). Check that you used the whole link.",
+            ),
+            ErrorKind::Csrf => (
+                "Het formulier was verlopen of kwam niet van deze site. Ga terug, laad de pagina opnieuw en probeer het nog eens.",
+                "The form had expired or did not come from this site. Go back, reload the page and try again.",
+            ),
+            ErrorKind::TooMany => (
+                "Te veel pogingen. Wacht even en probeer het daarna opnieuw.",
+                "Too many attempts. Wait a while, then try again.",
+            ),
+            ErrorKind::SessionEnded => (
+                "Uw sessie is beëindigd (na 15 minuten zonder activiteit, of na afmelden). Open de link uit de e-mail opnieuw.",
+                "Your session has ended (after 15 minutes without activity, or after signing out). Open the link in the e-mail again.",
+            ),
+            ErrorKind::BadInput => (
+                "Dit verzoek kon niet worden verwerkt (te groot of onvolledig).",
+                "This request could not be handled (too large or incomplete).",
+            ),
+            ErrorKind::Internal => (
+                "Er ging bij ons iets mis. Probeer het later opnieuw.",
+                "Something went wrong on our side. Try again later.",
+            ),
+        }
+    }
+}
+
+impl From<veilpost_store::Error> for WebError {
+    fn from(e: veilpost_store::Error) -> Self {
+        WebError::internal(Lang("nl"), e)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    message: &'a str,
+    id: &'a str,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (nl, en) = self.text();
+        let page = ErrorPage {
+            lang: self.lang,
+            organisation: "",
+            message: self.lang.t(nl, en),
+            id: &self.id,
+        };
+        render(&page, self.status)
+    }
+}
+
+/// Render a template (the headers come from the middleware).
+pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!("template: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Headers every response carries: no framing, no referrer (links hold tokens), no
+/// caching, no sniffing, a strict content policy; HSTS behind https; the language cookie
+/// when `?lang=` chose one.
+async fn security_headers(State(s): State<WebState>, req: Request, next: Next) -> Response {
+    let chosen = req.uri().query().and_then(|q| {
+        q.split('&').find_map(|p| match p {
+            "lang=en" => Some("en"),
+            "lang=nl" => Some("nl"),
+            _ => None,
+        })
+    });
+    let mut response = next.run(req).await;
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     h.insert(
@@ -61,110 +400,64 @@ fn secure(mut response: Response) -> Response {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
-fn render(t: &impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => secure((status, Html(html)).into_response()),
-        Err(e) => {
-            tracing::error!("template: {e}");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
+    if s.settings.https() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
     }
+    if let Some(l) = chosen {
+        h.append(
+            header::SET_COOKIE,
+            set_cookie(&s.settings, LANG_COOKIE, l, Some(365 * 86_400)),
+        );
+    }
+    response
 }
 
 #[derive(Template)]
 #[template(path = "index.html")]
 struct Index<'a> {
-    lang: &'a str,
+    lang: Lang,
     organisation: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "portal.html")]
-struct Portal<'a> {
-    lang: &'a str,
-    organisation: &'a str,
-    found: bool,
-    expired: bool,
-    sender: String,
-    expires: String,
-}
-
-#[derive(Template)]
-#[template(path = "setup.html")]
-struct Setup<'a> {
-    lang: &'a str,
-    organisation: &'a str,
-    valid: bool,
-    done: bool,
-    email: String,
-    error: String,
-}
-
-fn date(unix: i64, lang: &str) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return String::new();
-    };
-    format!(
-        "{:04}-{:02}-{:02}{}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        if lang == "nl" { "" } else { " (UTC)" }
-    )
-}
-
-async fn index(
-    State(s): State<WebState>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
+async fn index(State(s): State<WebState>, lang: Lang) -> Response {
     render(
         &Index {
-            lang: language(&q, &headers),
+            lang,
             organisation: &s.organisation,
         },
         StatusCode::OK,
     )
 }
 
-/// The landing page of a notification link. Read-only: fetching it changes nothing.
-async fn portal(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let lang = language(&q, &headers);
-    let info = s.store.vault_by_token(&token).await.ok().flatten();
-    let now = veilpost_store::now();
-    let page = Portal {
-        lang,
-        organisation: &s.organisation,
-        found: info.is_some(),
-        expired: info.as_ref().is_some_and(|i| i.expires_at <= now),
-        sender: info.as_ref().map(|i| i.sender.clone()).unwrap_or_default(),
-        expires: info
-            .as_ref()
-            .map(|i| date(i.expires_at, lang))
-            .unwrap_or_default(),
-    };
-    let status = if page.found {
-        StatusCode::OK
-    } else {
-        StatusCode::NOT_FOUND
-    };
-    render(&page, status)
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct Setup<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    valid: bool,
+    done: bool,
+    email: String,
+    error: String,
+    csrf: String,
 }
 
 const SETUP: &str = "first-admin";
 
 async fn setup_form(
     State(s): State<WebState>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    lang: Lang,
     headers: HeaderMap,
 ) -> Response {
     let valid = s
@@ -172,37 +465,45 @@ async fn setup_form(
         .setup_token_valid(SETUP, &token)
         .await
         .unwrap_or(false);
-    render(
+    let (csrf, set) = form_csrf(&s, &headers);
+    let mut r = render(
         &Setup {
-            lang: language(&q, &headers),
+            lang,
             organisation: &s.organisation,
             valid,
             done: false,
             email: String::new(),
             error: String::new(),
+            csrf,
         },
         if valid {
             StatusCode::OK
         } else {
             StatusCode::NOT_FOUND
         },
-    )
+    );
+    if let Some(c) = set {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub struct SetupForm {
     email: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn setup_submit(
     State(s): State<WebState>,
-    Path(token): Path<String>,
-    Query(q): Query<LangQuery>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    lang: Lang,
     headers: HeaderMap,
-    Form(form): Form<SetupForm>,
-) -> Response {
-    let lang = language(&q, &headers);
+    axum::extract::Form(form): axum::extract::Form<SetupForm>,
+) -> Result<Response, WebError> {
+    check_form_csrf(&s, &headers, &form.csrf, lang)?;
     let mut page = Setup {
         lang,
         organisation: &s.organisation,
@@ -214,9 +515,10 @@ async fn setup_submit(
         done: false,
         email: form.email.clone(),
         error: String::new(),
+        csrf: form.csrf.clone(),
     };
     if !page.valid {
-        return render(&page, StatusCode::NOT_FOUND);
+        return Ok(render(&page, StatusCode::NOT_FOUND));
     }
     match s
         .store
@@ -230,10 +532,10 @@ async fn setup_submit(
                 .audit("web", "admin.created", Some(form.email.trim()), None)
                 .await;
             page.done = true;
-            render(&page, StatusCode::OK)
+            Ok(render(&page, StatusCode::OK))
         }
         Err(e) => {
-            page.error = if lang == "nl" {
+            page.error = if lang.is_nl() {
                 match e {
                     veilpost_store::UserError::BadEmail(_) => "Dat is geen e-mailadres.".into(),
                     veilpost_store::UserError::ShortPassword => {
@@ -247,22 +549,156 @@ async fn setup_submit(
             } else {
                 e.to_string()
             };
-            render(&page, StatusCode::UNPROCESSABLE_ENTITY)
+            Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY))
         }
     }
 }
 
-/// The router.
-pub fn router(state: WebState) -> Router {
+const CSRF_COOKIE: &str = "vp_csrf";
+
+/// The CSRF token for forms shown before a session exists (double submit: the same random
+/// value in a SameSite=Strict cookie and in the form). Returns the token and, when the
+/// browser has none yet, the cookie to set.
+pub(crate) fn form_csrf(s: &WebState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    if let Some(existing) = cookie(headers, &cookie_name(&s.settings, CSRF_COOKIE))
+        && existing.len() == 64
+        && existing.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return (existing.to_string(), None);
+    }
+    let mut raw = [0u8; 32];
+    veilpost_store::random(&mut raw);
+    let token = veilpost_store::hex(&raw);
+    let set = set_cookie(&s.settings, CSRF_COOKIE, &token, None);
+    (token, Some(set))
+}
+
+/// Check a pre-session form's CSRF token against the cookie.
+pub(crate) fn check_form_csrf(
+    s: &WebState,
+    headers: &HeaderMap,
+    submitted: &str,
+    lang: Lang,
+) -> Result<(), WebError> {
+    let expected = cookie(headers, &cookie_name(&s.settings, CSRF_COOKIE)).unwrap_or("");
+    if same_secret(expected, submitted) {
+        Ok(())
+    } else {
+        Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang))
+    }
+}
+
+async fn not_found(lang: Lang) -> WebError {
+    WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang)
+}
+
+/// The router (also what handler tests drive).
+pub fn app(state: WebState) -> Router {
+    let body_limit = state.settings.max_reply_size + 64 * 1024;
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/p/{token}", get(portal))
+        .route("/p/{token}", get(pages::landing))
+        .route("/p/{token}/open", post(pages::open))
+        .route("/p/{token}/verify", get(pages::verify))
+        .route("/p/{token}/factor", post(pages::factor))
+        .route("/p/{token}/code", post(pages::code))
+        .route("/p/{token}/resend", post(pages::resend))
+        .route("/p/{token}/back", post(pages::back))
+        .route("/p/{token}/message", get(pages::message))
+        .route("/p/{token}/attachment/{n}", get(pages::attachment))
+        .route("/p/{token}/save.eml", get(pages::save_eml))
+        .route("/p/{token}/save.html", get(pages::save_html))
+        .route("/p/{token}/reply", post(pages::reply))
+        .route(
+            "/p/{token}/totp",
+            get(pages::totp_form).post(pages::totp_register),
+        )
+        .route("/p/{token}/logout", post(pages::logout))
+        .route("/s/{token}", get(status::page))
+        .route("/s/{token}/revoke", post(status::revoke))
+        .route("/s/{token}/unlock", post(status::unlock))
+        .route("/outbox", get(status::outbox))
+        .route("/outbox/mail/{name}", get(status::outbox_mail))
         .route("/setup/{token}", get(setup_form).post(setup_submit))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .with_state(state)
 }
 
 /// Serve until the listener fails.
 pub async fn serve(listener: tokio::net::TcpListener, state: WebState) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+/// A redirect after a POST (303, so the browser GETs the next page).
+pub(crate) fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// Format a Unix time as a date (and time) for pages, in Dutch time.
+pub fn when(unix: i64, with_time: bool) -> String {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return String::new();
+    };
+    // Central European time: UTC+1, +2 from the last Sunday of March to that of October.
+    let t = t.to_offset(dutch_offset(t));
+    if with_time {
+        format!(
+            "{}-{:02}-{:04} {:02}:{:02}",
+            t.day(),
+            u8::from(t.month()),
+            t.year(),
+            t.hour(),
+            t.minute()
+        )
+    } else {
+        format!("{}-{:02}-{:04}", t.day(), u8::from(t.month()), t.year())
+    }
+}
+
+fn dutch_offset(t: time::OffsetDateTime) -> time::UtcOffset {
+    let last_sunday = |month: time::Month| {
+        let mut d = time::Date::from_calendar_date(t.year(), month, 31).unwrap_or(time::Date::MIN);
+        while d.weekday() != time::Weekday::Sunday {
+            d = d.previous_day().unwrap_or(d);
+        }
+        d.with_hms(1, 0, 0)
+            .map(|dt| dt.assume_utc())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    };
+    let summer = t >= last_sunday(time::Month::March) && t < last_sunday(time::Month::October);
+    time::UtcOffset::from_hms(if summer { 2 } else { 1 }, 0, 0).unwrap_or(time::UtcOffset::UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dutch_time() {
+        // 2026-07-01 12:00 UTC is 14:00 in summer; 2026-01-01 12:00 UTC is 13:00.
+        assert_eq!(when(1_782_907_200, true), "1-07-2026 14:00");
+        assert_eq!(when(1_767_268_800, true), "1-01-2026 13:00");
+    }
+
+    #[test]
+    fn cookies_parse() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; vp_lang=en; b=2"),
+        );
+        assert_eq!(cookie(&h, "vp_lang"), Some("en"));
+        assert_eq!(cookie(&h, "c"), None);
+        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("", ""));
+    }
 }

@@ -25,6 +25,7 @@ pub struct Config {
     pub dkim: Dkim,
     pub portal: Portal,
     pub policy: Policy,
+    pub audit: Audit,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +59,9 @@ pub struct Web {
     pub listen: String,
     /// The address recipients and staff use (links in mails point here).
     pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that
+    /// sets it).
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,8 +101,19 @@ pub struct Dns {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sms {
-    /// `outbox`: text messages are written to `data_dir/sms-outbox/`.
+    /// `outbox`: texts are appended to `data_dir/sms-outbox.jsonl` (and listed on
+    /// `/outbox`); `webhook`: POSTed as JSON to `url`; `cm`: CM.com's gateway.
     pub provider: String,
+    /// The webhook's URL, or CM.com's gateway (default their v1.0 JSON endpoint).
+    pub url: String,
+    /// Bearer token for the webhook; CM.com's product token.
+    pub token: String,
+    /// Sender name shown on the phone (CM.com; at most 11 characters).
+    pub sender: String,
+    /// Seconds per request.
+    pub timeout_secs: u64,
+    /// Tries per text (network errors, 429 and 5xx are retried).
+    pub attempts: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -122,12 +137,40 @@ pub struct Dkim {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Portal {
-    /// Days a message stays available in the portal.
+    /// Days a message stays available in the portal; then its key is destroyed.
     pub expiry_days: u64,
+    /// Ways recipients may prove who they are: `sms` (when a number is known),
+    /// `access_code` (given to the sender to pass on), `totp` (an app registered on an
+    /// earlier visit). `email` here lets an e-mailed code do alone for any recipient;
+    /// recipients in the organisation's own domains may always use it.
+    pub factors: Vec<String>,
+    /// Digits in SMS and e-mail codes (6 to 8).
+    pub code_digits: u32,
+    /// Minutes without activity before a recipient's session ends.
+    pub idle_timeout_minutes: u64,
+    /// Mail the sender when the recipient first opens the message.
+    pub read_receipt: bool,
+    /// Mail the sender a confirmation with the status link (and access code).
+    pub sender_confirmation: bool,
     /// The vault's master key (32 bytes, base64). Empty: `master_key_file`.
     pub master_key: String,
     /// Default `data_dir/keys/master.key`, made on first start.
     pub master_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Audit {
+    /// Days audit entries are kept (NEN 7513: at least five years).
+    pub retention_days: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            retention_days: 5 * 366,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -153,6 +196,7 @@ impl Default for Config {
             dkim: Dkim::default(),
             portal: Portal::default(),
             policy: Policy::default(),
+            audit: Audit::default(),
         }
     }
 }
@@ -179,6 +223,7 @@ impl Default for Web {
         Web {
             listen: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
+            trust_forwarded_for: false,
         }
     }
 }
@@ -205,6 +250,11 @@ impl Default for Sms {
     fn default() -> Self {
         Sms {
             provider: "outbox".into(),
+            url: String::new(),
+            token: String::new(),
+            sender: "Veilpost".into(),
+            timeout_secs: 10,
+            attempts: 3,
         }
     }
 }
@@ -230,7 +280,12 @@ impl Default for Dkim {
 impl Default for Portal {
     fn default() -> Self {
         Portal {
-            expiry_days: 14,
+            expiry_days: 30,
+            factors: vec!["sms".into(), "access_code".into(), "totp".into()],
+            code_digits: 6,
+            idle_timeout_minutes: 15,
+            read_receipt: true,
+            sender_confirmation: true,
             master_key: String::new(),
             master_key_file: PathBuf::new(),
         }
@@ -276,11 +331,31 @@ impl Config {
                 self.delivery.mode
             );
         }
-        if self.sms.provider != "outbox" {
-            bail!(
-                "sms.provider {:?} is not available (only \"outbox\")",
-                self.sms.provider
-            );
+        match self.sms.provider.as_str() {
+            "outbox" => {}
+            "webhook" | "cm" => {
+                if self.sms.provider == "webhook" && !self.sms.url.starts_with("http") {
+                    bail!("sms.url must be the webhook's http(s) URL");
+                }
+                if self.sms.provider == "cm" && self.sms.token.is_empty() {
+                    bail!("sms.token must hold the CM.com product token");
+                }
+            }
+            other => bail!("sms.provider must be \"outbox\", \"webhook\" or \"cm\", not {other:?}"),
+        }
+        for f in &self.portal.factors {
+            if !matches!(f.as_str(), "sms" | "access_code" | "totp" | "email") {
+                bail!("portal.factors: unknown factor {f:?} (sms, access_code, totp, email)");
+            }
+        }
+        if !(6..=8).contains(&self.portal.code_digits) {
+            bail!("portal.code_digits must be 6, 7 or 8");
+        }
+        if self.portal.idle_timeout_minutes == 0 || self.portal.expiry_days == 0 {
+            bail!("portal.idle_timeout_minutes and portal.expiry_days must be at least 1");
+        }
+        if self.audit.retention_days < 365 {
+            bail!("audit.retention_days must be at least 365 (NEN 7513 asks for five years)");
         }
         let d = &self.delivery;
         if !(d.max_retry_hours.is_finite() && d.max_retry_hours > 0.0) {
@@ -319,6 +394,57 @@ impl Config {
             Some(d) => format!("noreply@{d}"),
             None => format!("noreply@{}", self.smtp.hostname),
         }
+    }
+
+    /// The portal's settings for the web side.
+    pub fn portal_settings(&self) -> veilpost_web::PortalSettings {
+        let outbox = self.delivery.mode == "outbox";
+        veilpost_web::PortalSettings {
+            public_url: self.web.public_url.trim_end_matches('/').to_string(),
+            notify_from: self.notify_from(),
+            rules: veilpost_portal::login::Rules {
+                digits: self.portal.code_digits,
+                ..Default::default()
+            },
+            idle_timeout: (self.portal.idle_timeout_minutes * 60) as i64,
+            session_max: 8 * 3600,
+            max_reply_size: self.smtp.max_message_size,
+            outbox: outbox.then(|| self.data_dir.join("outbox")),
+            sms_outbox: (outbox || self.sms.provider == "outbox").then(|| self.sms_outbox()),
+            trust_forwarded_for: self.web.trust_forwarded_for,
+        }
+    }
+
+    /// The SMS outbox file.
+    pub fn sms_outbox(&self) -> PathBuf {
+        self.data_dir.join("sms-outbox.jsonl")
+    }
+
+    /// The configured SMS provider.
+    pub fn sms_sender(&self) -> veilpost_web::SmsSender {
+        let provider = match self.sms.provider.as_str() {
+            "webhook" => veilpost_web::SmsProvider::Webhook {
+                url: self.sms.url.clone(),
+                token: (!self.sms.token.is_empty()).then(|| self.sms.token.clone()),
+            },
+            "cm" => veilpost_web::SmsProvider::CmCom {
+                url: if self.sms.url.is_empty() {
+                    "https://gw.messaging.cm.com/v1.0/message".into()
+                } else {
+                    self.sms.url.clone()
+                },
+                product_token: self.sms.token.clone(),
+                sender: self.sms.sender.chars().take(11).collect(),
+            },
+            _ => veilpost_web::SmsProvider::Outbox {
+                path: self.sms_outbox(),
+            },
+        };
+        veilpost_web::SmsSender::new(
+            provider,
+            std::time::Duration::from_secs(self.sms.timeout_secs.max(1)),
+            self.sms.attempts,
+        )
     }
 
     /// The vault master key file.

@@ -32,7 +32,7 @@ pub struct Shared {
     pub trusted: Vec<(IpAddr, u8)>,
     pub scanner: Scanner,
     pub dkim: dkim::Keys,
-    pub master_key: MasterKey,
+    pub master_key: Arc<MasterKey>,
     pub resolver: TokioResolver,
     pub validating: TokioResolver,
     pub posture: veilpost_posture::Checker,
@@ -41,6 +41,99 @@ pub struct Shared {
     pub wake_delivery: Notify,
     /// One permit per core for CPU-bound work (scanning) on the blocking pool.
     pub cpu: tokio::sync::Semaphore,
+}
+
+/// The web side's way into the queues: generated mail is signed and queued for delivery;
+/// replies are spooled for processing like submitted mail.
+#[derive(Clone)]
+struct GatewayMailer(Arc<Shared>);
+
+impl std::fmt::Debug for GatewayMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GatewayMailer")
+    }
+}
+
+impl veilpost_web::Mailer for GatewayMailer {
+    fn send(&self, to: String, raw: Vec<u8>) -> veilpost_web::BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let g = processor::generated_mail(
+                &self.0,
+                raw,
+                String::new(),
+                &to,
+                veilpost_store::Origin::Portal,
+            )
+            .await?;
+            self.0.store.enqueue_generated(g).await?;
+            self.0.wake_delivery.notify_one();
+            Ok(())
+        })
+    }
+
+    fn submit(
+        &self,
+        envelope: veilpost_store::Envelope,
+        raw: Vec<u8>,
+    ) -> veilpost_web::BoxFuture<'_, Result<String>> {
+        Box::pin(async move {
+            let id = self.0.store.spool(envelope, raw).await?;
+            self.0.wake_processor.notify_one();
+            Ok(id)
+        })
+    }
+}
+
+/// Once a minute: shred portal messages whose time is up (their keys go), end idle
+/// sessions; once an hour: drop audit entries past retention.
+async fn housekeeping(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut last_retention = 0i64;
+    loop {
+        tick.tick().await;
+        let now = veilpost_store::now();
+        match shared.store.portal_expired(now, 500).await {
+            Ok(expired) => {
+                for e in expired {
+                    match shared.store.shred(&e.id, "expired").await {
+                        Ok(true) => {
+                            let _ = shared
+                                .store
+                                .audit_event(veilpost_store::AuditEvent {
+                                    actor: "veilpost".into(),
+                                    action: "message.expired".into(),
+                                    subject: Some(format!("message {} / {}", e.message_id, e.id)),
+                                    detail: Some(format!("recipient {}", e.recipient)),
+                                    ip: None,
+                                    outcome: Some("shredded".into()),
+                                })
+                                .await;
+                        }
+                        Ok(false) => {}
+                        Err(err) => tracing::error!("expiring {}: {err}", e.id),
+                    }
+                }
+            }
+            Err(err) => tracing::error!("finding expired portal messages: {err}"),
+        }
+        let idle = (shared.config.portal.idle_timeout_minutes * 60) as i64;
+        if let Err(err) = shared
+            .store
+            .expire_sessions(now - idle, now - 8 * 3600)
+            .await
+        {
+            tracing::error!("ending idle sessions: {err}");
+        }
+        if now - last_retention >= 3600 {
+            last_retention = now;
+            let cutoff = now - (shared.config.audit.retention_days * 86_400) as i64;
+            match shared.store.audit_retention(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("audit retention: removed {n} entries before {cutoff}"),
+                Err(err) => tracing::error!("audit retention: {err}"),
+            }
+        }
+    }
 }
 
 /// The DNS configuration from `dns.nameservers` (or `--dns`, which wins).
@@ -112,11 +205,11 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     )?;
     let client = ClientSettings::new(&config.smtp.hostname, &ca, config.delivery.ca_only)
         .map_err(|e| anyhow::anyhow!("delivery TLS: {e}"))?;
-    let master_key = if config.portal.master_key.is_empty() {
+    let master_key = Arc::new(if config.portal.master_key.is_empty() {
         MasterKey::load_or_create(&config.master_key_file())?
     } else {
         MasterKey::from_base64(&config.portal.master_key)?
-    };
+    });
     let exe = std::env::current_exe().context("cannot find own executable for the PDF sandbox")?;
     let scanner = Scanner::new()
         .with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, SandboxLimits::default())));
@@ -144,7 +237,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         trusted,
         scanner,
         dkim,
-        master_key,
+        master_key: master_key.clone(),
         resolver,
         validating,
         posture,
@@ -178,8 +271,14 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         veilpost_web::WebState {
             store: store.clone(),
             organisation: config.organisation.name.clone(),
+            settings: Arc::new(config.portal_settings()),
+            master_key,
+            sms: config.sms_sender(),
+            mailer: Arc::new(GatewayMailer(shared.clone())),
+            limits: Default::default(),
         },
     ));
+    tokio::spawn(housekeeping(shared.clone()));
     tokio::spawn(processor::run(shared.clone()));
     tokio::spawn(delivery::run(shared.clone()));
     tokio::spawn(delivery::purge(shared.clone()));

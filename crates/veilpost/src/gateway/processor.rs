@@ -159,15 +159,23 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     };
     let scan = policy_scan(&report);
 
-    // The secure tag forces the secure route and is removed before anyone sees it.
+    // The secure tag forces the secure route and is removed before anyone sees it; so is
+    // an SMS tag (`[sms 06-12345678]`: the number for the portal's SMS codes).
     let mut message = raw;
     let mut tagged = false;
-    if let Some((subject, range)) = subject_field(&message)
-        && let Some(stripped) = secure_tag(&subject)
-    {
-        tagged = true;
-        let field = format!("Subject: {}\r\n", encode_header(&stripped));
-        message.splice(range, field.into_bytes());
+    let mut tag_phone = None;
+    if let Some((subject, range)) = subject_field(&message) {
+        let (phone, rest) = match sms_tag(&subject) {
+            Some((phone, rest)) => (Some(phone), rest),
+            None => (None, subject.clone()),
+        };
+        let stripped = secure_tag(&rest);
+        if phone.is_some() || stripped.is_some() {
+            tagged = true;
+            tag_phone = phone;
+            let field = format!("Subject: {}\r\n", encode_header(&stripped.unwrap_or(rest)));
+            message.splice(range, field.into_bytes());
+        }
     }
 
     // DKIM-sign what goes out under one of our domains.
@@ -209,6 +217,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("relay:{}", m.client_ip.clone().unwrap_or_default()));
 
+    let mut confirmations = Vec::new();
     for (rid, address) in &m.recipients {
         let domain = domain_of(address);
         let secure = if needs_route {
@@ -239,7 +248,17 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         let state = match decision.route {
             Route::Plain | Route::Tls => "queued",
             Route::Portal => {
-                portal_handoff(shared, &m, &message, address, &mut processed).await?;
+                let phone = match &tag_phone {
+                    Some(p) => Some(p.clone()),
+                    None => shared
+                        .store
+                        .contact_phone(address)
+                        .await?
+                        .and_then(|p| veilpost_web::sms::normalize_phone(&p)),
+                };
+                confirmations.push(
+                    portal_handoff(shared, &m, &message, address, phone, &mut processed).await?,
+                );
                 "portal"
             }
             Route::Block => {
@@ -276,7 +295,43 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             action: format!("send.{}", decision.route.as_str()),
             subject: Some(address.clone()),
             detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
+            ip: m.client_ip.clone(),
+            outcome: Some(
+                if decision.route == Route::Block {
+                    "refused"
+                } else {
+                    "accepted"
+                }
+                .into(),
+            ),
         });
+    }
+    // The sender learns the message went through the portal, with a status link per
+    // recipient and the access codes to pass on (not for replies: their "sender" is the
+    // outside recipient, and staff read replies with an e-mailed code).
+    if !confirmations.is_empty()
+        && shared.config.portal.sender_confirmation
+        && !m.mail_from.is_empty()
+        && m.origin != Origin::Reply.as_str()
+    {
+        let notify_from = shared.config.notify_from();
+        let from = veilpost_web::mails::From {
+            organisation: &shared.config.organisation.name,
+            address: &notify_from,
+        };
+        let expires = veilpost_web::when(
+            now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
+            false,
+        );
+        let raw = veilpost_web::mails::sender_confirmation(
+            &from,
+            &m.mail_from,
+            &confirmations,
+            &expires,
+        )?;
+        processed
+            .generated
+            .push(generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?);
     }
     let routes = processed
         .decisions
@@ -290,7 +345,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
 }
 
 /// A message Veilpost made, DKIM-signed when its From is one of our domains, stored.
-async fn generated_mail(
+pub(super) async fn generated_mail(
     shared: &Shared,
     raw: Vec<u8>,
     mail_from: String,
@@ -317,14 +372,45 @@ async fn generated_mail(
     })
 }
 
-/// Store the message encrypted for `recipient` and queue the notification.
+/// `[sms 06-12345678]` (also `[sms: +31…]`) in a subject: the number and the subject
+/// without the tag.
+fn sms_tag(subject: &str) -> Option<(String, String)> {
+    let lower = subject.to_ascii_lowercase();
+    let start = lower.find("[sms")?;
+    let end = start + lower[start..].find(']')?;
+    let inner = subject[start + 4..end].trim_start_matches(':').trim();
+    let phone = veilpost_web::sms::normalize_phone(inner)?;
+    let rest = format!("{}{}", &subject[..start], &subject[end + 1..]);
+    Some((phone, rest.split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    veilpost_store::random(&mut b);
+    u32::from_le_bytes(b)
+}
+
+/// Store the message encrypted for `recipient`, queue the notification, and say what the
+/// sender's confirmation should tell about this recipient.
 async fn portal_handoff(
     shared: &Shared,
     m: &Received,
     message: &[u8],
     recipient: &str,
+    phone: Option<String>,
     processed: &mut Processed,
-) -> Result<()> {
+) -> Result<veilpost_web::mails::Confirmed> {
+    let factors = &shared.config.portal.factors;
+    let allows = |f: &str| factors.iter().any(|x| x == f);
+    let own = shared.config.is_own_domain(&domain_of(recipient));
+    let is_reply = m.origin == Origin::Reply.as_str();
+    let phone = phone.filter(|_| allows("sms"));
+    // An access code only makes sense where a sender can pass it on.
+    let access_code = (allows("access_code") && !is_reply)
+        .then(|| veilpost_portal::login::make_access_code(random_u32));
+    let mut salt = [0u8; 16];
+    veilpost_store::random(&mut salt);
+    let status_token = new_token();
     let id = short_id();
     let token = new_token();
     let sealed = shared.master_key.seal(&id, message)?;
@@ -345,6 +431,13 @@ async fn portal_handoff(
         wrapped_key: sealed.wrapped_key,
         key_id: sealed.key_id,
         expires_at,
+        phone: phone.clone(),
+        access_code: access_code
+            .as_deref()
+            .map(|c| veilpost_portal::login::StoredCode::new(c, salt).to_json()),
+        email_code: allows("email") || own,
+        status_token_hash: Some(token_hash(&status_token)),
+        read_receipt: shared.config.portal.read_receipt && !is_reply,
     });
     let link = format!(
         "{}/p/{token}",
@@ -369,7 +462,15 @@ async fn portal_handoff(
         )
         .await?,
     );
-    Ok(())
+    Ok(veilpost_web::mails::Confirmed {
+        recipient: recipient.to_string(),
+        status_link: format!(
+            "{}/s/{status_token}",
+            shared.config.web.public_url.trim_end_matches('/')
+        ),
+        access_code,
+        phone: phone.as_deref().map(veilpost_web::sms::mask_phone),
+    })
 }
 
 #[cfg(test)]
@@ -394,6 +495,20 @@ mod tests {
             .parse(raw.as_bytes())
             .expect("parse");
         assert_eq!(parsed.subject(), Some("Verwijzing cliënt"));
+    }
+
+    #[test]
+    fn sms_tags() {
+        assert_eq!(
+            sms_tag("[SMS 06-1234 5678] Uitslag"),
+            Some(("+31612345678".into(), "Uitslag".into()))
+        );
+        assert_eq!(
+            sms_tag("Uitslag [sms: +32470123456]"),
+            Some(("+32470123456".into(), "Uitslag".into()))
+        );
+        assert_eq!(sms_tag("[sms nope] x"), None);
+        assert_eq!(sms_tag("sms 0612345678"), None);
     }
 
     #[test]

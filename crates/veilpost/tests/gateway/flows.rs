@@ -59,8 +59,29 @@ async fn clean_signed_sensitive_via_portal_tag_forces_portal() {
     }));
     assert!(results.iter().all(|r| r["ok"] == true), "{results:?}");
 
-    let got = sink.wait_for(3, Duration::from_secs(30)).await;
-    assert_eq!(got.len(), 3, "{}", gw.log());
+    // Clean mail, two notifications, and a confirmation to the sender per portal message.
+    let got = sink.wait_for(5, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 5, "{}", gw.log());
+    let confirmations: Vec<_> = got
+        .iter()
+        .filter(|g| g.rcpt_to == ["ann@praktijk.test"])
+        .collect();
+    assert_eq!(
+        confirmations.len(),
+        2,
+        "one confirmation per portal message"
+    );
+    for c in &confirmations {
+        let text = c.text();
+        assert!(
+            text.contains("/s/") && text.contains("Toegangscode"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("111222333") && !text.contains("Tot dinsdag"),
+            "{text}"
+        );
+    }
 
     // Clean mail: delivered as is, DKIM-signed for praktijk.test, over STARTTLS.
     let clean = got
@@ -393,8 +414,9 @@ async fn the_organisations_mail_server_relays_from_a_trusted_network() {
         ],
     }));
     assert!(r.iter().all(|x| x["ok"] == true), "{r:?}\n{}", gw.log());
-    let got = sink.wait_for(2, Duration::from_secs(30)).await;
-    assert_eq!(got.len(), 2, "{}", gw.log());
+    // The clean mail, the notification, and the confirmation to balie@.
+    let got = sink.wait_for(3, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 3, "{}", gw.log());
     assert!(
         got.iter()
             .any(|g| g.text().contains("Graag het herhaalrecept"))

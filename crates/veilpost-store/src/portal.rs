@@ -1,0 +1,359 @@
+//! What the portal keeps per vault entry (the recipient's login, what happened to the
+//! message), recipients' browser sessions, registered TOTP apps and contacts' numbers.
+//! Expiry and revocation shred the content: the wrapped data key and the ciphertext go,
+//! so nothing can decrypt the message any more (a backup of the database included).
+
+// Dynamic SQL here only joins fixed column lists and names, never input.
+use sqlx::{AssertSqlSafe, FromRow};
+
+use crate::vault::token_hash;
+use crate::{Result, Store, hex, now, random};
+
+/// Everything the portal knows about one vault entry.
+#[derive(Debug, Clone, FromRow)]
+pub struct PortalEntry {
+    pub id: String,
+    pub message_id: String,
+    pub recipient: String,
+    pub sender: String,
+    pub blob: String,
+    pub wrapped_key: Vec<u8>,
+    pub key_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// `notified`, `revoked` or `expired`.
+    pub state: String,
+    pub phone: Option<String>,
+    pub access_code: Option<String>,
+    pub email_code: bool,
+    /// The login state machine (JSON), if a login has begun.
+    pub login: Option<String>,
+    pub login_version: i64,
+    pub read_receipt: bool,
+    pub opened_at: Option<i64>,
+    pub downloaded_at: Option<i64>,
+    pub replied_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub shredded_at: Option<i64>,
+}
+
+impl PortalEntry {
+    /// The content can still be read: not revoked, not expired, key present.
+    pub fn readable(&self, now: i64) -> bool {
+        self.shredded_at.is_none() && self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+const COLUMNS: &str = "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
+    expires_at, state, phone, access_code, email_code, login, login_version, read_receipt,
+    opened_at, downloaded_at, replied_at, revoked_at, shredded_at";
+
+/// A verified recipient's browser session.
+#[derive(Debug, Clone, FromRow)]
+pub struct PortalSession {
+    pub vault_id: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+}
+
+/// A registered TOTP app: the secret sealed by the master key.
+#[derive(Debug, Clone, FromRow)]
+pub struct TotpRecord {
+    pub secret: Vec<u8>,
+    pub wrapped: Vec<u8>,
+    pub key_id: String,
+    pub last_step: i64,
+}
+
+/// What one milestone update changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Milestone {
+    Opened,
+    Downloaded,
+    Replied,
+}
+
+fn random_token() -> String {
+    let mut raw = [0u8; 32];
+    random(&mut raw);
+    hex(&raw)
+}
+
+impl Store {
+    async fn portal_where(&self, clause: &str, value: &str) -> Result<Option<PortalEntry>> {
+        if value.len() > 128 {
+            return Ok(None);
+        }
+        let sql = format!("SELECT {COLUMNS} FROM vault WHERE {clause} = ?");
+        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The entry a recipient's link token opens.
+    pub async fn portal_by_token(&self, token: &str) -> Result<Option<PortalEntry>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        self.portal_where("token_hash", &token_hash(token)).await
+    }
+
+    /// The entry a sender's status-link token shows.
+    pub async fn portal_by_status_token(&self, token: &str) -> Result<Option<PortalEntry>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        self.portal_where("status_token_hash", &token_hash(token))
+            .await
+    }
+
+    /// The entry by id.
+    pub async fn portal_by_id(&self, id: &str) -> Result<Option<PortalEntry>> {
+        self.portal_where("id", id).await
+    }
+
+    /// The portal entries made for one message (one per portal recipient).
+    pub async fn portal_by_message(&self, message_id: &str) -> Result<Vec<PortalEntry>> {
+        let sql = format!("SELECT {COLUMNS} FROM vault WHERE message_id = ? ORDER BY recipient");
+        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+            .bind(message_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Store the login state if nobody changed it since `version` was read; false when
+    /// someone did (the caller reads again and retries).
+    pub async fn save_login(&self, id: &str, login: &str, version: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE vault SET login = ?, login_version = login_version + 1
+              WHERE id = ? AND login_version = ?",
+        )
+        .bind(login)
+        .bind(id)
+        .bind(version)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Note a milestone; true the first time (the read receipt goes out then).
+    pub async fn portal_milestone(&self, id: &str, m: Milestone) -> Result<bool> {
+        let column = match m {
+            Milestone::Opened => "opened_at",
+            Milestone::Downloaded => "downloaded_at",
+            Milestone::Replied => "replied_at",
+        };
+        let sql = format!("UPDATE vault SET {column} = ? WHERE id = ? AND {column} IS NULL");
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Destroy an entry's content (`revoked` or `expired`): the wrapped key and the
+    /// ciphertext go, sessions end. True if this call did it.
+    pub async fn shred(&self, id: &str, state: &str) -> Result<bool> {
+        let t = now();
+        let mut tx = self.pool.begin().await?;
+        let blob: Option<String> =
+            sqlx::query_scalar("SELECT blob FROM vault WHERE id = ? AND shredded_at IS NULL")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(blob) = blob else {
+            return Ok(false);
+        };
+        let revoked = if state == "revoked" { Some(t) } else { None };
+        sqlx::query(
+            "UPDATE vault SET wrapped_key = X'', state = ?, shredded_at = ?,
+                    revoked_at = COALESCE(revoked_at, ?), login = NULL
+              WHERE id = ?",
+        )
+        .bind(state)
+        .bind(t)
+        .bind(revoked)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM portal_sessions WHERE vault_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        // The key is gone, so the ciphertext is noise already; remove it too.
+        if let Err(e) = self.blobs.remove(&blob).await {
+            tracing::warn!("removing shredded blob {blob}: {e}");
+        }
+        Ok(true)
+    }
+
+    /// Entries whose time is up and that still hold content (at most `limit`).
+    pub async fn portal_expired(&self, at: i64, limit: i64) -> Result<Vec<PortalEntry>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM vault WHERE shredded_at IS NULL AND expires_at <= ? LIMIT ?"
+        );
+        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+            .bind(at)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Unlock a locked login (the sender did it from the status page).
+    pub async fn reset_login(&self, id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE vault SET login = NULL, login_version = login_version + 1 WHERE id = ?",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A new browser session for a verified recipient: (cookie token, CSRF token).
+    pub async fn create_session(&self, vault_id: &str) -> Result<(String, String)> {
+        let token = random_token();
+        let csrf = random_token();
+        let t = now();
+        sqlx::query(
+            "INSERT INTO portal_sessions (id_hash, vault_id, csrf, created_at, last_seen)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(token_hash(&token))
+        .bind(vault_id)
+        .bind(&csrf)
+        .bind(t)
+        .bind(t)
+        .execute(&self.pool)
+        .await?;
+        Ok((token, csrf))
+    }
+
+    /// The session a cookie token names.
+    pub async fn session(&self, token: &str) -> Result<Option<PortalSession>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as::<_, PortalSession>(
+            "SELECT vault_id, csrf, created_at, last_seen FROM portal_sessions WHERE id_hash = ?",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Note activity (for the idle timeout).
+    pub async fn touch_session(&self, token: &str) -> Result<()> {
+        sqlx::query("UPDATE portal_sessions SET last_seen = ? WHERE id_hash = ?")
+            .bind(now())
+            .bind(token_hash(token))
+            .execute(&self.lease_pool)
+            .await?;
+        Ok(())
+    }
+
+    /// End a session (log-out or timeout).
+    pub async fn end_session(&self, token: &str) -> Result<()> {
+        sqlx::query("DELETE FROM portal_sessions WHERE id_hash = ?")
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Remove sessions idle since before `idle_cutoff` or begun before `absolute_cutoff`.
+    pub async fn expire_sessions(&self, idle_cutoff: i64, absolute_cutoff: i64) -> Result<u64> {
+        Ok(
+            sqlx::query("DELETE FROM portal_sessions WHERE last_seen < ? OR created_at < ?")
+                .bind(idle_cutoff)
+                .bind(absolute_cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// The TOTP app a recipient registered.
+    pub async fn totp(&self, address: &str) -> Result<Option<TotpRecord>> {
+        Ok(sqlx::query_as::<_, TotpRecord>(
+            "SELECT secret, wrapped, key_id, last_step FROM recipient_totp WHERE address = ?",
+        )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Register (or replace) a recipient's TOTP app.
+    pub async fn put_totp(
+        &self,
+        address: &str,
+        sealed_secret: &[u8],
+        wrapped_key: &[u8],
+        key_id: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO recipient_totp (address, secret, wrapped, key_id, last_step, created_at)
+             VALUES (?, ?, ?, ?, 0, ?)
+             ON CONFLICT(address) DO UPDATE SET secret = excluded.secret, wrapped = excluded.wrapped,
+                 key_id = excluded.key_id, last_step = 0, created_at = excluded.created_at",
+        )
+        .bind(address)
+        .bind(sealed_secret)
+        .bind(wrapped_key)
+        .bind(key_id)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Use up a TOTP time step: false when it (or a later one) was used already, so one
+    /// code cannot be replayed.
+    pub async fn use_totp_step(&self, address: &str, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE recipient_totp SET last_step = ? WHERE address = ? AND last_step < ?",
+        )
+        .bind(step)
+        .bind(address)
+        .bind(step)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A contact's mobile number.
+    pub async fn contact_phone(&self, address: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT phone FROM contacts WHERE address = ? AND phone IS NOT NULL",
+            )
+            .bind(address)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
+    }
+
+    /// Add or update a contact.
+    pub async fn put_contact(
+        &self,
+        address: &str,
+        name: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO contacts (address, name, phone, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT(address) DO UPDATE SET name = excluded.name, phone = excluded.phone",
+        )
+        .bind(address)
+        .bind(name)
+        .bind(phone)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,250 @@
+//! Mails the portal writes, Dutch then English: the e-mailed login code, the read receipt
+//! and the lock-out notice for the sender, the sender's confirmation with the status link
+//! (and the access code to pass on), and the recipient's secure reply. None of them holds
+//! the message's content; only the reply carries what the recipient wrote, and it goes
+//! through processing like any other message.
+
+use mail_builder::MessageBuilder;
+use mail_builder::headers::raw::Raw;
+
+/// Who the organisation is, for every mail.
+#[derive(Debug, Clone)]
+pub struct From<'a> {
+    pub organisation: &'a str,
+    pub address: &'a str,
+}
+
+fn builder<'a>(from: &From<'a>, to: &'a str, subject: String) -> MessageBuilder<'a> {
+    MessageBuilder::new()
+        .from((
+            format!("{} via Veilpost", from.organisation),
+            from.address.to_string(),
+        ))
+        .to(to.to_string())
+        .subject(subject)
+        .header("Auto-Submitted", Raw::new("auto-generated"))
+}
+
+/// The login code by e-mail (only where policy lets an e-mailed code do alone).
+pub fn code_mail(from: &From<'_>, to: &str, code: &str, minutes: i64) -> std::io::Result<Vec<u8>> {
+    let text = format!(
+        "Uw code om het beveiligde bericht te openen: {code}\r\n\
+         De code is {minutes} minuten geldig. Hebt u geen code aangevraagd? Dan kunt u deze mail negeren.\r\n\r\n--\r\n\r\n\
+         Your code to open the secure message: {code}\r\n\
+         It is valid for {minutes} minutes. If you did not ask for a code, ignore this mail.\r\n"
+    );
+    builder(from, to, format!("Uw code: {code} / Your code"))
+        .text_body(text)
+        .write_to_vec()
+}
+
+/// The sender is told the recipient opened the message (a read receipt).
+pub fn read_receipt(
+    from: &From<'_>,
+    sender: &str,
+    recipient: &str,
+    at: &str,
+    status_link: Option<&str>,
+) -> std::io::Result<Vec<u8>> {
+    let status = status_link
+        .map(|l| format!("\r\nStatus: {l}\r\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "{recipient} heeft uw beveiligde bericht geopend op {at}.\r\n{status}\r\n--\r\n\r\n\
+         {recipient} opened your secure message on {at} (Dutch time).\r\n"
+    );
+    builder(
+        from,
+        sender,
+        format!("Gelezen: beveiligd bericht aan {recipient} / Read: secure message to {recipient}"),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
+/// The sender is told the recipient's login locked after too many wrong codes.
+pub fn locked_notice(
+    from: &From<'_>,
+    sender: &str,
+    recipient: &str,
+    status_link: Option<&str>,
+) -> std::io::Result<Vec<u8>> {
+    let status = status_link
+        .map(|l| format!("\r\nOntgrendelen of intrekken / Unlock or revoke: {l}\r\n"))
+        .unwrap_or_default();
+    let text = format!(
+        "Bij uw beveiligde bericht aan {recipient} is te vaak een verkeerde code ingevoerd. \
+         De toegang is geblokkeerd. Neem contact op met de ontvanger via een ander kanaal (telefoon) \
+         en ontgrendel de toegang als het de ontvanger zelf was; trek het bericht anders in.\r\n{status}\r\n--\r\n\r\n\
+         Too many wrong codes were entered for your secure message to {recipient}. Access is \
+         locked. Contact the recipient through another channel (phone) and unlock access if it \
+         was them; otherwise revoke the message.\r\n"
+    );
+    builder(
+        from,
+        sender,
+        format!("Toegang geblokkeerd: bericht aan {recipient} / Access locked"),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
+/// One portal recipient in the sender's confirmation.
+#[derive(Debug, Clone)]
+pub struct Confirmed {
+    pub recipient: String,
+    pub status_link: String,
+    /// The access code to pass on by phone, if the recipient may use one.
+    pub access_code: Option<String>,
+    /// The number SMS codes go to (masked), if known.
+    pub phone: Option<String>,
+}
+
+/// The sender's confirmation that the message went through the portal.
+pub fn sender_confirmation(
+    from: &From<'_>,
+    sender: &str,
+    recipients: &[Confirmed],
+    expires: &str,
+) -> std::io::Result<Vec<u8>> {
+    let mut nl = String::new();
+    let mut en = String::new();
+    for r in recipients {
+        nl.push_str(&format!(
+            "\r\n* {}\r\n  Status en intrekken: {}\r\n",
+            r.recipient, r.status_link
+        ));
+        en.push_str(&format!(
+            "\r\n* {}\r\n  Status and revoke: {}\r\n",
+            r.recipient, r.status_link
+        ));
+        if let Some(code) = &r.access_code {
+            nl.push_str(&format!(
+                "  Toegangscode: {code}\r\n  Geef deze code door via een ander kanaal (telefonisch, niet per e-mail).\r\n"
+            ));
+            en.push_str(&format!(
+                "  Access code: {code}\r\n  Pass it on through another channel (by phone, not by e-mail).\r\n"
+            ));
+        }
+        if let Some(phone) = &r.phone {
+            nl.push_str(&format!("  Sms-codes gaan naar {phone}.\r\n"));
+            en.push_str(&format!("  SMS codes go to {phone}.\r\n"));
+        }
+    }
+    let text = format!(
+        "Uw bericht bevatte gevoelige gegevens en is daarom via het beveiligde portaal verstuurd. \
+         De ontvangers kregen een melding met een link; lezen kan pas na een tweede factor. \
+         Het bericht is beschikbaar tot en met {expires}.\r\n{nl}\r\n--\r\n\r\n\
+         Your message held sensitive data and was therefore sent through the secure portal. \
+         The recipients got a notification with a link; they read it after a second factor. \
+         It is available until {expires}.\r\n{en}"
+    );
+    builder(
+        from,
+        sender,
+        "Verstuurd via het beveiligde portaal / Sent through the secure portal".to_string(),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
+/// A file the recipient attached to a reply.
+#[derive(Debug, Clone)]
+pub struct ReplyFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The recipient's secure reply, addressed to the original sender. It is marked secure
+/// (`[veilig]`), so processing never lets it travel as plain mail.
+pub fn reply(
+    from: &From<'_>,
+    recipient: &str,
+    sender: &str,
+    subject: &str,
+    in_reply_to: Option<&str>,
+    text: &str,
+    files: Vec<ReplyFile>,
+) -> std::io::Result<Vec<u8>> {
+    let base = subject.trim();
+    let base = base
+        .strip_prefix("Re:")
+        .or_else(|| base.strip_prefix("RE:"))
+        .unwrap_or(base)
+        .trim();
+    let base = base.strip_prefix("[veilig]").unwrap_or(base).trim();
+    let mut b = MessageBuilder::new()
+        .from((
+            format!("{recipient} via {}", from.organisation),
+            from.address.to_string(),
+        ))
+        .reply_to(recipient.to_string())
+        .to(sender.to_string())
+        .subject(format!("Re: [veilig] {base}"))
+        .header("X-Veilpost-Reply-From", Raw::new(recipient.to_string()))
+        .text_body(text.replace("\r\n", "\n").replace('\n', "\r\n"));
+    if let Some(id) = in_reply_to {
+        b = b.in_reply_to(id.to_string()).references(id.to_string());
+    }
+    for f in files {
+        b = b.attachment(f.content_type, f.name, f.bytes);
+    }
+    b.write_to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FROM: From<'static> = From {
+        organisation: "Huisartsenpraktijk De Linde",
+        address: "noreply@praktijk.test",
+    };
+
+    #[test]
+    fn reply_is_marked_secure_and_threads() {
+        let raw = reply(
+            &FROM,
+            "p.devries@example.net",
+            "a.jansen@praktijk.test",
+            "Re: [veilig] Uitslag",
+            Some("abc@praktijk.test"),
+            "Dank u.\nGroet",
+            vec![ReplyFile {
+                name: "foto.jpg".into(),
+                content_type: "image/jpeg".into(),
+                bytes: vec![1, 2, 3],
+            }],
+        )
+        .expect("builds");
+        let m = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("parses");
+        assert_eq!(m.subject(), Some("Re: [veilig] Uitslag"));
+        assert_eq!(m.in_reply_to().as_text(), Some("abc@praktijk.test"));
+        assert_eq!(m.attachment_count(), 1);
+        assert!(m.body_text(0).is_some_and(|t| t.contains("Groet")));
+    }
+
+    #[test]
+    fn confirmation_names_the_code_and_link() {
+        let raw = sender_confirmation(
+            &FROM,
+            "a.jansen@praktijk.test",
+            &[Confirmed {
+                recipient: "p@example.net".into(),
+                status_link: "https://veilpost.test/s/xyz".into(),
+                access_code: Some("1234 5678".into()),
+                phone: None,
+            }],
+            "1-12-2026",
+        )
+        .expect("builds");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(
+            text.contains("1234 5678") && text.contains("/s/xyz"),
+            "{text}"
+        );
+    }
+}
