@@ -166,7 +166,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
                 _ => {}
             }
         }
-        match cookie(&parts.headers, LANG_COOKIE) {
+        let remembered = cookie(&parts.headers, LANG_COOKIE)
+            .or_else(|| cookie(&parts.headers, &format!("__Host-{LANG_COOKIE}")));
+        match remembered {
             Some("en") => return Ok(Lang("en")),
             Some("nl") => return Ok(Lang("nl")),
             _ => {}

@@ -1,0 +1,1016 @@
+//! The portal through `app()`: a real store (SQLite and blobs in a temporary directory), a
+//! real vault key, the SMS outbox file, and a mailer that queues into the store. Requests
+//! go through the whole router, middleware included; cookies are carried like a browser.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use tower::ServiceExt;
+use veilpost_store::vault::{MasterKey, VaultEntry, new_token, token_hash};
+use veilpost_store::{Envelope, Origin, Processed, Store};
+use veilpost_web::{BoxFuture, Mailer, PortalSettings, SmsProvider, SmsSender, WebState, app};
+
+/// Queues what the portal sends; replies go into the real spool.
+#[derive(Debug, Default)]
+struct Recorder {
+    store: Mutex<Option<Store>>,
+    sent: Mutex<Vec<(String, String)>>,
+}
+
+impl Mailer for Recorder {
+    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.sent
+                .lock()
+                .expect("lock")
+                .push((to, String::from_utf8_lossy(&raw).into_owned()));
+            Ok(())
+        })
+    }
+
+    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>> {
+        Box::pin(async move {
+            let store = self.store.lock().expect("lock").clone().expect("store");
+            Ok(store.spool(envelope, raw).await?)
+        })
+    }
+}
+
+struct Portal {
+    app: Router,
+    store: Store,
+    key: Arc<MasterKey>,
+    mails: Arc<Recorder>,
+    dir: PathBuf,
+    sms: PathBuf,
+}
+
+const MESSAGE: &str = "From: Ann Jansen <ann@praktijk.test>\r\n\
+To: piet@example.net\r\n\
+Subject: Uitslag bloedonderzoek\r\n\
+Message-ID: <uitslag-1@praktijk.test>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+\r\n\
+--b1\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Beste Piet, uw BSN 111222333 en de uitslag: <b>HbA1c 48</b>.</p>\
+<img src=\"https://tracker.example/pixel.gif\"><script>alert(1)</script>\r\n\
+--b1\r\n\
+Content-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename=\"uitslag.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQKJcOkw7zDtsOfCg==\r\n\
+--b1--\r\n";
+
+struct Links {
+    link: String,
+    status: String,
+    vault_id: String,
+}
+
+impl Portal {
+    async fn new(name: &str, public_url: &str) -> Portal {
+        let dir = std::env::temp_dir().join(format!("veilpost-web-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).await.expect("store");
+        let key = Arc::new(
+            MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").expect("key"),
+        );
+        let mails = Arc::new(Recorder::default());
+        *mails.store.lock().expect("lock") = Some(store.clone());
+        let sms = dir.join("sms-outbox.jsonl");
+        let settings = PortalSettings {
+            public_url: public_url.into(),
+            notify_from: "noreply@praktijk.test".into(),
+            outbox: Some(dir.join("outbox")),
+            sms_outbox: Some(sms.clone()),
+            ..PortalSettings::default()
+        };
+        let state = WebState {
+            store: store.clone(),
+            organisation: "Huisartsenpraktijk De Linde".into(),
+            settings: Arc::new(settings),
+            master_key: key.clone(),
+            sms: SmsSender::new(
+                SmsProvider::Outbox { path: sms.clone() },
+                std::time::Duration::from_secs(2),
+                1,
+            ),
+            mailer: mails.clone(),
+            limits: Default::default(),
+        };
+        Portal {
+            app: app(state),
+            store,
+            key,
+            mails,
+            dir,
+            sms,
+        }
+    }
+
+    /// A message in the vault for piet@example.net, as the gateway leaves it.
+    async fn message(
+        &self,
+        html: &str,
+        phone: Option<&str>,
+        access: Option<&str>,
+        expires_in: i64,
+    ) -> Links {
+        let raw = MESSAGE.replace(
+            "<p>Beste Piet, uw BSN 111222333 en de uitslag: <b>HbA1c 48</b>.</p>",
+            html,
+        );
+        let id = self
+            .store
+            .spool(
+                Envelope {
+                    origin: Origin::Submission,
+                    mail_from: "ann@praktijk.test".into(),
+                    rcpt_to: vec!["piet@example.net".into()],
+                    auth_user: Some("ann@praktijk.test".into()),
+                    client_ip: None,
+                },
+                raw.clone().into_bytes(),
+            )
+            .await
+            .expect("spool");
+        let claimed = self.store.claim_received(10, 60).await.expect("claim");
+        let m = claimed.into_iter().find(|m| m.id == id).expect("claimed");
+        let vault_id = veilpost_store::vault::short_id();
+        let sealed = self.key.seal(&vault_id, raw.as_bytes()).expect("seal");
+        let blob = self
+            .store
+            .blobs()
+            .write(sealed.ciphertext)
+            .await
+            .expect("blob");
+        let link = new_token();
+        let status = new_token();
+        let mut salt = [0u8; 16];
+        veilpost_store::random(&mut salt);
+        self.store
+            .finish_processing(
+                &m.id,
+                Processed {
+                    verdict: "sensitive".into(),
+                    findings: serde_json::json!([]),
+                    vault: vec![VaultEntry {
+                        id: vault_id.clone(),
+                        message_id: m.id.clone(),
+                        recipient: "piet@example.net".into(),
+                        sender: "ann@praktijk.test".into(),
+                        token_hash: token_hash(&link),
+                        blob,
+                        wrapped_key: sealed.wrapped_key,
+                        key_id: sealed.key_id,
+                        expires_at: veilpost_store::now() + expires_in,
+                        phone: phone.map(str::to_string),
+                        access_code: access
+                            .map(|c| veilpost_portal::login::StoredCode::new(c, salt).to_json()),
+                        email_code: false,
+                        status_token_hash: Some(token_hash(&status)),
+                        read_receipt: true,
+                    }],
+                    ..Processed::default()
+                },
+            )
+            .await
+            .expect("finish");
+        Links {
+            link,
+            status,
+            vault_id,
+        }
+    }
+
+    fn browser(&self) -> Browser {
+        Browser {
+            app: self.app.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn sms_codes(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.sms)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                v["text"]
+                    .as_str()
+                    .expect("text")
+                    .split_whitespace()
+                    .next()
+                    .expect("code")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn sent(&self) -> Vec<(String, String)> {
+        self.mails.sent.lock().expect("lock").clone()
+    }
+
+    async fn audit_actions(&self) -> Vec<(String, Option<String>, Option<String>)> {
+        sqlx::query_as("SELECT action, ip, outcome FROM audit ORDER BY id")
+            .fetch_all(self.store.pool())
+            .await
+            .expect("audit")
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A browser: keeps cookies, follows nothing by itself.
+struct Browser {
+    app: Router,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Page {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    fn location(&self) -> String {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let t = self.text();
+        let at = t.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+        t[at..at + 64].to_string()
+    }
+}
+
+impl Browser {
+    async fn send(&mut self, req: Request<Body>) -> Page {
+        let mut req = req;
+        if !self.cookies.is_empty() {
+            let c = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            req.headers_mut()
+                .insert(header::COOKIE, c.parse().expect("cookie header"));
+        }
+        let resp = self.app.clone().oneshot(req).await.expect("response");
+        for c in resp.headers().get_all(header::SET_COOKIE) {
+            let c = c.to_str().expect("ascii");
+            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').expect("name=value");
+            if c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), v.to_string());
+            }
+        }
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .expect("body")
+            .to_vec();
+        Page {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send(
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// Landing, open, choose a factor: returns the verify page.
+    async fn start(&mut self, link: &str, factor: &str) -> Page {
+        let landing = self.get(&format!("/p/{link}")).await;
+        assert_eq!(landing.status, StatusCode::OK, "{}", landing.text());
+        let csrf = landing.csrf();
+        let open = self
+            .post(&format!("/p/{link}/open"), &[("csrf", &csrf)])
+            .await;
+        assert_eq!(open.status, StatusCode::SEE_OTHER, "{}", open.text());
+        assert_eq!(open.location(), format!("/p/{link}/verify"));
+        let choose = self.get(&format!("/p/{link}/verify")).await;
+        assert_eq!(choose.status, StatusCode::OK);
+        let chosen = self
+            .post(
+                &format!("/p/{link}/factor"),
+                &[("csrf", &csrf), ("factor", factor)],
+            )
+            .await;
+        assert_eq!(chosen.status, StatusCode::SEE_OTHER);
+        self.get(&format!("/p/{link}/verify")).await
+    }
+
+    async fn submit_code(&mut self, link: &str, code: &str) -> Page {
+        let csrf = self.cookies.get("vp_csrf").cloned().unwrap_or_default();
+        self.post(
+            &format!("/p/{link}/code"),
+            &[("csrf", &csrf), ("code", code)],
+        )
+        .await
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn multipart(csrf: &str, text: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "XyZboundary42";
+    let mut body = Vec::new();
+    let mut field = |name: &str, extra: &str, value: &[u8]| {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"{extra}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    };
+    field("csrf", "", csrf.as_bytes());
+    field("text", "", text.as_bytes());
+    if let Some((name, bytes)) = file {
+        field(
+            "files",
+            &format!("; filename=\"{name}\"\r\nContent-Type: image/png"),
+            bytes,
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn sms_login_read_download_save_reply() {
+    let p = Portal::new("flow", "http://127.0.0.1:8080").await;
+    let m = p
+        .message(
+            "<p>Beste Piet, uw BSN 111222333 en de uitslag: <b>HbA1c 48</b>.</p>",
+            Some("+31612345678"),
+            Some("1234 5678"),
+            30 * 86_400,
+        )
+        .await;
+    let mut b = p.browser();
+
+    // A link scanner fetches the link five times: nothing changes, nothing shows.
+    for _ in 0..5 {
+        let page = b.get(&format!("/p/{}", m.link)).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let text = page.text();
+        assert!(
+            text.contains("ann@praktijk.test") && !text.contains("111222333"),
+            "{text}"
+        );
+        assert!(text.contains("method=\"post\""), "opening takes a POST");
+    }
+    let e = p
+        .store
+        .portal_by_id(&m.vault_id)
+        .await
+        .expect("db")
+        .expect("entry");
+    assert!(
+        e.login.is_none() && e.opened_at.is_none(),
+        "GETs changed nothing"
+    );
+
+    let verify = b.start(&m.link, "sms").await;
+    assert!(verify.text().contains("+316******78"), "{}", verify.text());
+    let codes = p.sms_codes();
+    assert_eq!(codes.len(), 1, "one SMS in the outbox");
+    assert_eq!(codes[0].len(), 6);
+    // The message page needs the session: not there yet.
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let ok = b.submit_code(&m.link, &codes[0]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text());
+    assert_eq!(ok.location(), format!("/p/{}/message", m.link));
+    let set = ok
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .find(|c| c.starts_with("vp_session="))
+        .expect("a session cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+
+    let msg = b.get(&format!("/p/{}/message", m.link)).await;
+    assert_eq!(msg.status, StatusCode::OK);
+    let text = msg.text();
+    assert!(
+        text.contains("HbA1c 48") && text.contains("Uitslag bloedonderzoek"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("tracker.example") && !text.contains("alert(1)"),
+        "{text}"
+    );
+    assert!(text.contains("uitslag.pdf"));
+    // Read receipt to the sender, once.
+    b.get(&format!("/p/{}/message", m.link)).await;
+    let receipts: Vec<_> = p
+        .sent()
+        .into_iter()
+        .filter(|(to, raw)| to == "ann@praktijk.test" && raw.contains("Gelezen"))
+        .collect();
+    assert_eq!(receipts.len(), 1, "{:?}", p.sent());
+
+    let pdf = b.get(&format!("/p/{}/attachment/0", m.link)).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert!(pdf.body.starts_with(b"%PDF-1.4"));
+    let disposition = pdf.headers[header::CONTENT_DISPOSITION]
+        .to_str()
+        .expect("ascii");
+    assert!(disposition.starts_with("attachment;") && disposition.contains("uitslag.pdf"));
+    assert_eq!(
+        pdf.headers[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
+    assert_eq!(
+        b.get(&format!("/p/{}/attachment/7", m.link)).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let eml = b.get(&format!("/p/{}/save.eml", m.link)).await;
+    assert!(eml.text().contains("Message-ID: <uitslag-1@praktijk.test>"));
+    let html = b.get(&format!("/p/{}/save.html", m.link)).await;
+    assert!(html.text().contains("HbA1c 48") && !html.text().contains("<script"));
+
+    // A secure reply with an attachment goes into the spool, to the sender, marked secure.
+    let csrf = msg.csrf();
+    let (ct, body) = multipart(
+        &csrf,
+        "Dank u, ik bel morgen.",
+        Some(("foto.png", b"\x89PNG data")),
+    );
+    let reply = b
+        .send(
+            Request::post(format!("/p/{}/reply", m.link))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    let spooled = p.store.claim_received(10, 60).await.expect("claim");
+    let r = spooled
+        .iter()
+        .find(|r| r.origin == "reply")
+        .expect("reply spooled");
+    assert_eq!(r.recipients[0].1, "ann@praktijk.test");
+    assert_eq!(r.mail_from, "piet@example.net");
+    let raw = p.store.blobs().read(&r.blob).await.expect("blob");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("mail");
+    assert_eq!(
+        parsed.subject(),
+        Some("Re: [veilig] Uitslag bloedonderzoek")
+    );
+    assert_eq!(parsed.attachment_count(), 1);
+    assert_eq!(
+        parsed.in_reply_to().as_text(),
+        Some("uitslag-1@praktijk.test")
+    );
+
+    // The sender's status page.
+    let mut sender = p.browser();
+    let status = sender.get(&format!("/s/{}", m.status)).await;
+    assert_eq!(status.status, StatusCode::OK);
+    assert!(
+        status.text().contains("<span hidden>replied</span>"),
+        "{}",
+        status.text()
+    );
+
+    // Everything is in the audit log with address and outcome.
+    let actions = p.audit_actions().await;
+    for want in [
+        "code.requested",
+        "code.sms",
+        "login.succeeded",
+        "message.viewed",
+        "attachment.downloaded",
+        "message.saved",
+        "reply.sent",
+    ] {
+        assert!(
+            actions
+                .iter()
+                .any(|(a, ip, outcome)| a == want && ip.is_some() && outcome.is_some()),
+            "{want} missing in {actions:?}"
+        );
+    }
+    assert!(
+        p.store
+            .verify_audit()
+            .await
+            .expect("verify")
+            .broken
+            .is_none()
+    );
+
+    // Signing out ends the session.
+    let out = b
+        .post(&format!("/p/{}/logout", m.link), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn wrong_codes_lock_tell_the_sender_and_survive_new_cookies() {
+    let p = Portal::new("lock", "http://127.0.0.1:8080").await;
+    let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
+    let mut b = p.browser();
+    let verify = b.start(&m.link, "access_code").await;
+    assert!(verify.text().contains("Toegangscode"), "{}", verify.text());
+    for left in (1..5).rev() {
+        let r = b.submit_code(&m.link, "0000 0000").await;
+        assert_eq!(
+            r.location(),
+            format!("/p/{}/verify?m=wrong&n={left}", m.link)
+        );
+    }
+    let r = b.submit_code(&m.link, "0000 0000").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let locked = b.get(&format!("/p/{}/verify", m.link)).await;
+    assert_eq!(locked.status, StatusCode::FORBIDDEN);
+    // Even the right code does nothing now.
+    b.submit_code(&m.link, "1234 5678").await;
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let notices: Vec<_> = p
+        .sent()
+        .into_iter()
+        .filter(|(to, raw)| to == "ann@praktijk.test" && raw.contains("geblokkeerd"))
+        .collect();
+    assert_eq!(notices.len(), 1, "the sender is told once");
+
+    // A fresh browser (no cookies) gets no new tries.
+    let mut other = p.browser();
+    let landing = other.get(&format!("/p/{}", m.link)).await;
+    other
+        .post(&format!("/p/{}/open", m.link), &[("csrf", &landing.csrf())])
+        .await;
+    assert_eq!(
+        other.get(&format!("/p/{}/verify", m.link)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // The sender unlocks after a phone call; the right code then works.
+    let mut sender = p.browser();
+    let status = sender.get(&format!("/s/{}", m.status)).await;
+    assert!(status.text().contains("/unlock"));
+    let r = sender
+        .post(
+            &format!("/s/{}/unlock", m.status),
+            &[("csrf", &status.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    b.start(&m.link, "access_code").await;
+    let ok = b.submit_code(&m.link, "12345678").await;
+    assert_eq!(ok.location(), format!("/p/{}/message", m.link));
+    let actions = p.audit_actions().await;
+    assert!(actions.iter().any(|(a, _, _)| a == "login.locked"));
+    assert!(actions.iter().any(|(a, _, _)| a == "login.unlocked"));
+    assert!(
+        actions
+            .iter()
+            .filter(|(a, _, o)| a == "login.failed" && o.as_deref() == Some("refused"))
+            .count()
+            >= 5
+    );
+}
+
+#[tokio::test]
+async fn csrf_is_required_on_every_form() {
+    let p = Portal::new("csrf", "http://127.0.0.1:8080").await;
+    let m = p
+        .message("<p>x</p>", Some("+31612345678"), Some("1234 5678"), 86_400)
+        .await;
+    let mut b = p.browser();
+    // No token at all, a made-up token, and a token without the cookie.
+    assert_eq!(
+        b.post(&format!("/p/{}/open", m.link), &[]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let landing = b.get(&format!("/p/{}", m.link)).await;
+    let forged = "a".repeat(64);
+    assert_eq!(
+        b.post(&format!("/p/{}/open", m.link), &[("csrf", &forged)])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let mut stranger = p.browser();
+    assert_eq!(
+        stranger
+            .post(&format!("/p/{}/open", m.link), &[("csrf", &landing.csrf())])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        b.post(&format!("/s/{}/revoke", m.status), &[("csrf", &forged)])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let e = p
+        .store
+        .portal_by_id(&m.vault_id)
+        .await
+        .expect("db")
+        .expect("entry");
+    assert!(e.revoked_at.is_none() && e.login.is_none());
+
+    // After login: the reply form needs the session's token, not the pre-login one.
+    b.start(&m.link, "access_code").await;
+    b.submit_code(&m.link, "1234 5678").await;
+    let (ct, body) = multipart(&landing.csrf(), "hallo", None);
+    let r = b
+        .send(
+            Request::post(format!("/p/{}/reply", m.link))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.text().contains("Foutcode"),
+        "the error page names an id to quote"
+    );
+}
+
+#[tokio::test]
+async fn xss_payloads_in_mail_html_render_inert() {
+    let payloads = [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<svg onload=alert(1)><animate onbegin=alert(1) attributeName=x></svg>",
+        "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+        "<a href=\"javascript:alert(1)\">klik</a>",
+        "<a href=\"jav&#x09;ascript:alert(1)\">klik</a>",
+        "<iframe src=\"https://evil.example\"></iframe>",
+        "<form action=\"https://evil.example\"><input name=p></form>",
+        "<div style=\"background:url(https://evil.example/t.gif)\">x</div>",
+        "<meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\">",
+        "<object data=\"https://evil.example/x.swf\"></object>",
+        "<base href=\"https://evil.example/\">",
+        "<link rel=stylesheet href=\"https://evil.example/x.css\">",
+        "<p onclick=\"alert(1)\">klik</p>",
+        "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
+        "<table background=\"https://evil.example/bg.png\"><tr><td>x</td></tr></table>",
+    ];
+    let html = format!("<p>Veilige tekst</p>{}", payloads.join("\n"));
+    let p = Portal::new("xss", "http://127.0.0.1:8080").await;
+    let m = p.message(&html, None, Some("1234 5678"), 86_400).await;
+    let mut b = p.browser();
+    b.start(&m.link, "access_code").await;
+    b.submit_code(&m.link, "1234 5678").await;
+    let page = b.get(&format!("/p/{}/message", m.link)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(text.contains("Veilige tekst"));
+    let lower = text.to_ascii_lowercase();
+    for bad in [
+        "<script",
+        "onerror",
+        "onload",
+        "onbegin",
+        "onclick",
+        "javascript:",
+        "<svg",
+        "<math",
+        "<iframe",
+        "<form action=\"https",
+        "evil.example",
+        "<meta http-equiv",
+        "<object",
+        "<base",
+        "<link",
+    ] {
+        assert!(!lower.contains(bad), "{bad} survived:\n{text}");
+    }
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+}
+
+#[tokio::test]
+async fn expired_and_revoked_messages_are_gone() {
+    let p = Portal::new("gone", "http://127.0.0.1:8080").await;
+    let old = p.message("<p>oud</p>", None, Some("1234 5678"), -10).await;
+    let mut b = p.browser();
+    let page = b.get(&format!("/p/{}", old.link)).await;
+    assert_eq!(page.status, StatusCode::GONE);
+    assert!(page.text().contains("verlopen"), "{}", page.text());
+    // The housekeeping shreds it: the key and the ciphertext go.
+    let expired = p
+        .store
+        .portal_expired(veilpost_store::now(), 10)
+        .await
+        .expect("expired");
+    assert_eq!(expired.len(), 1);
+    let blob = expired[0].blob.clone();
+    assert!(
+        p.store
+            .shred(&old.vault_id, "expired")
+            .await
+            .expect("shred")
+    );
+    let e = p
+        .store
+        .portal_by_id(&old.vault_id)
+        .await
+        .expect("db")
+        .expect("entry");
+    assert!(e.wrapped_key.is_empty() && e.shredded_at.is_some());
+    assert!(
+        p.store.blobs().read(&blob).await.is_err(),
+        "the ciphertext is gone"
+    );
+
+    // Revoked while the recipient is reading: the next request finds nothing.
+    let m = p
+        .message("<p>nieuw</p>", None, Some("1234 5678"), 86_400)
+        .await;
+    b.start(&m.link, "access_code").await;
+    b.submit_code(&m.link, "1234 5678").await;
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::OK
+    );
+    let mut sender = p.browser();
+    let status = sender.get(&format!("/s/{}", m.status)).await;
+    let r = sender
+        .post(
+            &format!("/s/{}/revoke", m.status),
+            &[("csrf", &status.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::GONE
+    );
+    let landing = b.get(&format!("/p/{}", m.link)).await;
+    assert!(landing.text().contains("ingetrokken"), "{}", landing.text());
+    let status = sender.get(&format!("/s/{}", m.status)).await;
+    assert!(status.text().contains("<span hidden>revoked</span>"));
+    let e = p
+        .store
+        .portal_by_id(&m.vault_id)
+        .await
+        .expect("db")
+        .expect("entry");
+    assert!(e.wrapped_key.is_empty());
+    assert!(
+        p.audit_actions()
+            .await
+            .iter()
+            .any(|(a, _, _)| a == "message.revoked")
+    );
+}
+
+#[tokio::test]
+async fn headers_cookies_and_idle_timeout() {
+    let p = Portal::new("headers", "https://veilig.praktijk.test").await;
+    let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
+    let mut b = p.browser();
+    for path in ["/", "/nope", &format!("/p/{}", m.link), "/p/unknown"] {
+        let r = b.get(path).await;
+        let h = &r.headers;
+        let csp = h[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h[header::REFERRER_POLICY], "no-referrer", "{path}");
+        assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+        assert!(
+            h.contains_key(header::STRICT_TRANSPORT_SECURITY),
+            "{path}: HSTS behind https"
+        );
+    }
+    let mut b = p.browser();
+    let landing = b.get(&format!("/p/{}", m.link)).await;
+    let set = landing.headers[header::SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        set.starts_with("__Host-vp_csrf=") && set.contains("Secure") && set.contains("HttpOnly"),
+        "{set}"
+    );
+    // English on request, remembered.
+    let en = b.get(&format!("/p/{}?lang=en", m.link)).await;
+    assert!(en.text().contains("Open the message"));
+    assert!(
+        b.get(&format!("/p/{}", m.link))
+            .await
+            .text()
+            .contains("Open the message")
+    );
+
+    let csrf = landing.csrf();
+    b.post(&format!("/p/{}/open", m.link), &[("csrf", &csrf)])
+        .await;
+    b.post(
+        &format!("/p/{}/factor", m.link),
+        &[("csrf", &csrf), ("factor", "access_code")],
+    )
+    .await;
+    let ok = b
+        .post(
+            &format!("/p/{}/code", m.link),
+            &[("csrf", &csrf), ("code", "1234 5678")],
+        )
+        .await;
+    assert_eq!(ok.location(), format!("/p/{}/message", m.link));
+    let session = ok.headers[header::SET_COOKIE].to_str().expect("ascii");
+    assert!(
+        session.starts_with("__Host-vp_session=") && session.contains("Secure"),
+        "{session}"
+    );
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::OK
+    );
+    // Sixteen minutes without activity end the session.
+    sqlx::query("UPDATE portal_sessions SET last_seen = last_seen - 16 * 60")
+        .execute(p.store.pool())
+        .await
+        .expect("age the session");
+    let r = b.get(&format!("/p/{}/message", m.link)).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_registered_totp_app_is_a_factor_next_time() {
+    let p = Portal::new("totp", "http://127.0.0.1:8080").await;
+    let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
+    let mut b = p.browser();
+    b.start(&m.link, "access_code").await;
+    b.submit_code(&m.link, "1234 5678").await;
+    let form = b.get(&format!("/p/{}/totp", m.link)).await;
+    let text = form.text();
+    let at = text.find("id=\"secret\">").expect("secret") + 12;
+    let secret: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let totp = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(&secret).expect("base32"))
+        .with_account_name("piet@example.net")
+        .build()
+        .expect("totp");
+    let now = veilpost_store::now() as u64;
+    let code = totp.generate(now).to_string();
+    let r = b
+        .post(
+            &format!("/p/{}/totp", m.link),
+            &[("csrf", &form.csrf()), ("secret", &secret), ("code", &code)],
+        )
+        .await;
+    assert_eq!(
+        r.location(),
+        format!("/p/{}/message?totp=1", m.link),
+        "{}",
+        r.text()
+    );
+
+    // Another visit: TOTP is offered, and a code works once (no replay).
+    let mut later = p.browser();
+    let verify = later.start(&m.link, "totp").await;
+    assert!(verify.text().contains("authenticator"), "{}", verify.text());
+    let next = totp.generate(now + 30).to_string();
+    let ok = later.submit_code(&m.link, &next).await;
+    assert_eq!(ok.location(), format!("/p/{}/message", m.link));
+    let mut replay = p.browser();
+    replay.start(&m.link, "totp").await;
+    let again = replay.submit_code(&m.link, &next).await;
+    assert!(again.location().contains("m=wrong"), "{}", again.location());
+}
+
+#[tokio::test]
+async fn too_many_requests_from_one_address_are_refused() {
+    let p = Portal::new("ratelimit", "http://127.0.0.1:8080").await;
+    let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
+    let mut b = p.browser();
+    let landing = b.get(&format!("/p/{}", m.link)).await;
+    let csrf = landing.csrf();
+    let mut refused = false;
+    for _ in 0..70 {
+        let r = b
+            .post(&format!("/p/{}/open", m.link), &[("csrf", &csrf)])
+            .await;
+        if r.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "60 login actions per 10 minutes per address");
+}
+
+#[tokio::test]
+async fn the_outbox_page_lists_texts_and_mail() {
+    let p = Portal::new("outbox", "http://127.0.0.1:8080").await;
+    let m = p
+        .message("<p>x</p>", Some("06-12345678"), None, 86_400)
+        .await;
+    let mut b = p.browser();
+    b.start(&m.link, "sms").await;
+    let dir = p.dir.join("outbox");
+    std::fs::create_dir_all(&dir).expect("outbox dir");
+    std::fs::write(
+        dir.join("m1-1.eml"),
+        "From: noreply@praktijk.test\r\nTo: piet@example.net\r\nSubject: Beveiligd bericht\r\n\r\nOpen: http://127.0.0.1:8080/p/abc\r\n",
+    )
+    .expect("write");
+    let page = b.get("/outbox").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(
+        text.contains("+31612345678") && text.contains("Beveiligd bericht"),
+        "{text}"
+    );
+    let mail = b.get("/outbox/mail/m1-1.eml").await;
+    assert!(
+        mail.text()
+            .contains("<a href=\"http://127.0.0.1:8080/p/abc\">")
+    );
+    assert_eq!(
+        b.get("/outbox/mail/..%2Fveilpost.db").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
