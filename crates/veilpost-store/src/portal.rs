@@ -337,6 +337,18 @@ impl Store {
         )
     }
 
+    /// The number a sender last gave for this recipient (an SMS tag on an earlier
+    /// message), so a conversation keeps its second factor.
+    pub async fn known_phone(&self, address: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT phone FROM vault WHERE recipient = ? COLLATE NOCASE AND phone IS NOT NULL
+              ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Add or update a contact.
     pub async fn put_contact(
         &self,

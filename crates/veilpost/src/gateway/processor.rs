@@ -250,11 +250,11 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             Route::Portal => {
                 let phone = match &tag_phone {
                     Some(p) => Some(p.clone()),
-                    None => shared
-                        .store
-                        .contact_phone(address)
-                        .await?
-                        .and_then(|p| veilpost_web::sms::normalize_phone(&p)),
+                    None => match shared.store.contact_phone(address).await? {
+                        Some(p) => veilpost_web::sms::normalize_phone(&p),
+                        // A number a sender gave for this recipient before.
+                        None => shared.store.known_phone(address).await?,
+                    },
                 };
                 confirmations.push(
                     portal_handoff(shared, &m, &message, address, phone, &mut processed).await?,
@@ -312,7 +312,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     if !confirmations.is_empty()
         && shared.config.portal.sender_confirmation
         && !m.mail_from.is_empty()
-        && m.origin != Origin::Reply.as_str()
+        && !outside_reply(shared, &m)
     {
         let notify_from = shared.config.notify_from();
         let from = veilpost_web::mails::From {
@@ -384,6 +384,12 @@ fn sms_tag(subject: &str) -> Option<(String, String)> {
     Some((phone, rest.split_whitespace().collect::<Vec<_>>().join(" ")))
 }
 
+/// A reply an outside recipient wrote in the portal: its "sender" is outside, so it gets
+/// no confirmation, access code or read receipt (staff replying in the portal do).
+fn outside_reply(shared: &Shared, m: &Received) -> bool {
+    m.origin == Origin::Reply.as_str() && !shared.config.is_own_domain(&domain_of(&m.mail_from))
+}
+
 fn random_u32() -> u32 {
     let mut b = [0u8; 4];
     veilpost_store::random(&mut b);
@@ -403,7 +409,7 @@ async fn portal_handoff(
     let factors = &shared.config.portal.factors;
     let allows = |f: &str| factors.iter().any(|x| x == f);
     let own = shared.config.is_own_domain(&domain_of(recipient));
-    let is_reply = m.origin == Origin::Reply.as_str();
+    let is_reply = outside_reply(shared, m);
     let phone = phone.filter(|_| allows("sms"));
     // An access code only makes sense where a sender can pass it on.
     let access_code = (allows("access_code") && !is_reply)

@@ -4,7 +4,8 @@
 Usage: submit.py < JSON
 JSON: {"port": N, "user": "...", "password": "...", "starttls": true,
        "messages": [{"from": "...", "to": ["..."], "subject": "...", "body": "...",
-                     "message_id": "<...>"}],
+                     "message_id": "<...>",
+                     "attachments": [{"name": "...", "content_type": "a/b", "text": "..."}]}],
        "connections": 1}
 Prints one JSON line per message: {"message_id", "ok", "code", "error"}. With several
 connections, messages are spread over threads (load for the crash test).
@@ -37,6 +38,10 @@ def build(m):
     if m.get("message_id"):
         msg["Message-ID"] = m["message_id"]
     msg.set_content(m.get("body", "Hallo."))
+    for a in m.get("attachments", []):
+        maintype, subtype = a.get("content_type", "application/octet-stream").split("/", 1)
+        msg.add_attachment(a["text"].encode(), maintype=maintype, subtype=subtype,
+                           filename=a["name"])
     return msg
 
 

@@ -1,0 +1,407 @@
+//! The recipient's whole flow in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, driven over WebDriver with fantoccini), against `veilpost serve` on
+//! its embedded outbox delivery: a staff member submits a sensitive message with an
+//! attachment over SMTP, the recipient follows the notification from the outbox page,
+//! chooses SMS, reads the code from the SMS outbox, reads, downloads, replies; the sender
+//! reads the reply. Also: wrong codes lock, a revoked and an expired message, and a link
+//! fetched five times (a link scanner) before the recipient opens it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::{Gateway, PASSWORD, free_port, http_get, test_dir};
+
+const BODY: &str = "Beste Piet,\n\nDe uitslag van uw bloedonderzoek (BSN 111222333): HbA1c 48 mmol/mol.\n\
+Wij bespreken dit graag op het spreekuur.\n\nMet vriendelijke groet,\nAnn Jansen, huisarts\n";
+
+/// chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver (Debian package chromium-driver; .ci/run installs it)");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver { child, port }
+}
+
+async fn chromium(driver: &Driver, profile: &Path, downloads: &Path) -> Client {
+    let caps = serde_json::json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking", "--lang=nl",
+                "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+            "prefs": {
+                "download.default_directory": downloads.display().to_string(),
+                "download.prompt_for_download": false,
+                "intl.accept_languages": "nl-NL,nl",
+            },
+        },
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!("an object")
+    };
+    ClientBuilder::rustls()
+        .expect("rustls")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session")
+}
+
+/// The mails in the outbox, parsed: (file, to, subject, text).
+fn outbox(dir: &Path) -> Vec<(PathBuf, String, String, String)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .filter_map(|p| {
+            let raw = std::fs::read(&p).ok()?;
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            let to = m.to()?.first()?.address()?.to_string();
+            let subject = m.subject().unwrap_or("").to_string();
+            let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+            Some((p, to, subject, text))
+        })
+        .collect()
+}
+
+/// Wait for a mail to `to` whose subject contains `subject`; its text.
+async fn wait_mail(dir: &Path, to: &str, subject: &str, seen: usize) -> String {
+    let start = Instant::now();
+    loop {
+        let found: Vec<_> = outbox(dir)
+            .into_iter()
+            .filter(|(_, t, s, _)| t == to && s.contains(subject))
+            .collect();
+        if found.len() > seen {
+            let mut found = found;
+            found.sort_by_key(|(p, ..)| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+            return found.pop().map(|(.., text)| text).unwrap_or_default();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no mail to {to} about {subject:?} in {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The first link in `text` containing `marker` (`/p/` or `/s/`), as a path.
+fn link(text: &str, marker: &str) -> String {
+    let word = text
+        .split_whitespace()
+        .find(|w| w.contains(marker))
+        .unwrap_or_else(|| panic!("no {marker} link in {text}"));
+    let at = word.find(marker).expect("marker");
+    word[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "/_-".contains(*c))
+        .collect()
+}
+
+/// The last SMS code in the outbox (waiting for it).
+async fn last_sms_code(data: &Path) -> String {
+    let start = Instant::now();
+    let text = loop {
+        if let Ok(t) = std::fs::read_to_string(data.join("sms-outbox.jsonl"))
+            && !t.is_empty()
+        {
+            break t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no SMS in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let line = text.lines().last().expect("an SMS");
+    let v: serde_json::Value = serde_json::from_str(line).expect("json");
+    v["text"]
+        .as_str()
+        .expect("text")
+        .split_whitespace()
+        .next()
+        .expect("code")
+        .to_string()
+}
+
+/// The page's visible text; empty while a navigation replaces the page.
+async fn body_text(c: &Client) -> String {
+    match c.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Wait until the page's text contains `needle` (a click's navigation may still be
+/// under way); the text.
+async fn wait_text(c: &Client, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let text = body_text(c).await;
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "{needle:?} not in: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+    match c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => panic!("{css}: {e}\n{}", body_text(c).await),
+    }
+}
+
+async fn click(c: &Client, css: &str) {
+    find(c, css)
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    find(c, css)
+        .await
+        .send_keys(text)
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+}
+
+/// From the landing page of `path`: open, choose `factor`, and wait on the code page.
+async fn open_with(c: &Client, base: &str, path: &str, factor: &str) {
+    c.goto(&format!("{base}{path}")).await.expect("goto");
+    click(c, "form[action$='/open'] button").await;
+    click(c, &format!("#f-{factor}")).await;
+    click(c, "form[action$='/factor'] button").await;
+    find(c, "#code").await;
+}
+
+#[tokio::test]
+async fn recipient_flow_in_chromium() {
+    let dir = test_dir("browser");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let base = format!("http://127.0.0.1:{}", gw.web_port);
+    let data = dir.join("data");
+    let out = data.join("outbox");
+
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [{
+            "from": "ann@praktijk.test",
+            "to": ["piet@example.net", "kees@example.net", "els@example.net", "jan@example.net"],
+            "subject": "[sms 06-12345678] Uitslag bloedonderzoek",
+            "body": BODY,
+            "attachments": [{"name": "uitslag.pdf", "content_type": "application/pdf",
+                             "text": "%PDF-1.4 uitslag HbA1c"}],
+        }],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let piet = link(
+        &wait_mail(&out, "piet@example.net", "Beveiligd bericht", 0).await,
+        "/p/",
+    );
+    let kees = link(
+        &wait_mail(&out, "kees@example.net", "Beveiligd bericht", 0).await,
+        "/p/",
+    );
+    let els = link(
+        &wait_mail(&out, "els@example.net", "Beveiligd bericht", 0).await,
+        "/p/",
+    );
+    let jan = link(
+        &wait_mail(&out, "jan@example.net", "Beveiligd bericht", 0).await,
+        "/p/",
+    );
+    let confirmation = wait_mail(&out, "ann@praktijk.test", "Verstuurd via", 0).await;
+
+    // A link scanner fetches Piet's link five times first: nothing is used up.
+    for _ in 0..5 {
+        let (status, page) = http_get(gw.web_port, &piet).await;
+        assert_eq!(status, 200);
+        assert!(!page.contains("111222333"));
+    }
+
+    let driver = driver();
+    let profile = dir.join("profile");
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).expect("downloads");
+    let c = chromium(&driver, &profile, &downloads).await;
+
+    // The recipient finds the notification on the outbox page and follows its link.
+    c.goto(&format!("{base}/outbox")).await.expect("outbox");
+    wait_text(&c, "piet@example.net").await;
+    c.goto(&format!("{base}{piet}")).await.expect("landing");
+    let landing = wait_text(&c, "ann@praktijk.test").await;
+    assert!(!landing.contains("111222333"), "{landing}");
+    click(&c, "form[action$='/open'] button").await;
+    // SMS is offered first (the number came with the subject tag), masked.
+    wait_text(&c, "+316******78").await;
+    click(&c, "#f-sms").await;
+    click(&c, "form[action$='/factor'] button").await;
+    let code = last_sms_code(&data).await;
+    // The outbox page lists the text too (a new user follows the flow on one machine).
+    c.goto(&format!("{base}/outbox")).await.expect("outbox");
+    wait_text(&c, &code).await;
+    c.back().await.expect("back");
+    type_into(&c, "#code", &code).await;
+    click(&c, "form[action$='/code'] button").await;
+
+    let message = wait_text(&c, "HbA1c 48 mmol/mol").await;
+    assert!(message.contains("uitslag.pdf"), "{message}");
+    wait_mail(&out, "ann@praktijk.test", "Gelezen", 0).await;
+
+    // Download the attachment.
+    click(&c, "a[href$='/attachment/0']").await;
+    let start = Instant::now();
+    let pdf = downloads.join("uitslag.pdf");
+    while !pdf.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no download in {}",
+            downloads.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&pdf).expect("pdf"),
+        "%PDF-1.4 uitslag HbA1c"
+    );
+
+    // Reply securely with an attachment.
+    let photo = dir.join("foto.txt");
+    std::fs::write(&photo, "meetwaarden thuis").expect("file");
+    type_into(&c, "#text", "Dank u, ik kom dinsdag op het spreekuur.").await;
+    type_into(&c, "#files", &photo.display().to_string()).await;
+    click(&c, "form[action$='/reply'] button").await;
+    wait_text(&c, "beveiligd verstuurd").await;
+
+    // The sender gets the reply through the portal (an own-domain address: e-mailed code).
+    let note = wait_mail(&out, "ann@praktijk.test", "Beveiligd bericht", 0).await;
+    let reply_link = link(&note, "/p/");
+    c.goto(&format!("{base}{reply_link}"))
+        .await
+        .expect("reply landing");
+    wait_text(&c, "piet@example.net").await;
+    click(&c, "form[action$='/open'] button").await;
+    click(&c, "#f-email").await;
+    click(&c, "form[action$='/factor'] button").await;
+    let code_mail = wait_mail(&out, "ann@praktijk.test", "Uw code", 0).await;
+    let code: String = code_mail
+        .split_whitespace()
+        .find(|w| {
+            w.trim_end_matches('.').len() == 6 && w.chars().take(6).all(|c| c.is_ascii_digit())
+        })
+        .expect("a code")
+        .chars()
+        .take(6)
+        .collect();
+    type_into(&c, "#code", &code).await;
+    click(&c, "form[action$='/code'] button").await;
+    let reply = wait_text(&c, "ik kom dinsdag op het spreekuur").await;
+    assert!(reply.contains("foto.txt"), "{reply}");
+
+    // Kees: five wrong access codes lock the message, and the sender is told.
+    open_with(&c, &base, &kees, "access_code").await;
+    for left in (1..5).rev() {
+        type_into(&c, "#code", "0000 0000").await;
+        click(&c, "form[action$='/code'] button").await;
+        wait_text(&c, &format!("Nog {left} pogingen")).await;
+    }
+    type_into(&c, "#code", "0000 0000").await;
+    click(&c, "form[action$='/code'] button").await;
+    wait_text(&c, "geblokkeerd").await;
+    wait_mail(&out, "ann@praktijk.test", "Toegang geblokkeerd", 0).await;
+
+    // Els: the sender revokes from the status link in the confirmation.
+    let els_status = {
+        let at = confirmation
+            .find("els@example.net")
+            .expect("els in the confirmation");
+        link(&confirmation[at..], "/s/")
+    };
+    c.goto(&format!("{base}{els_status}"))
+        .await
+        .expect("status");
+    click(&c, "button.danger").await;
+    wait_text(&c, "Ingetrokken").await;
+    c.goto(&format!("{base}{els}")).await.expect("els landing");
+    let revoked = wait_text(&c, "ingetrokken").await;
+    assert!(!revoked.contains("Bericht openen"), "{revoked}");
+
+    // Jan: the message has expired (its time moved back in the database).
+    let db = data.join("veilpost.db");
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); \
+         c.execute(\"UPDATE vault SET expires_at = 1 WHERE recipient = 'jan@example.net'\"); c.commit()",
+        db.display()
+    );
+    let ok = Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .expect("python3");
+    assert!(ok.success());
+    c.goto(&format!("{base}{jan}")).await.expect("jan landing");
+    let expired = wait_text(&c, "verlopen").await;
+    assert!(!expired.contains("Bericht openen"), "{expired}");
+
+    // English works the whole way too.
+    c.goto(&format!("{base}{jan}?lang=en"))
+        .await
+        .expect("english");
+    wait_text(&c, "expired").await;
+
+    let _ = c.close().await;
+    assert!(gw.cli(&["audit", "verify"]).status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
