@@ -136,6 +136,25 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
         }
     }
     shared.store.delivery_done(d.recipient_id, &outcome).await?;
+    // Sending, succeeded or not, is audited (NTA 7516 §6.4.2); deferrals are not final.
+    let final_outcome = match &outcome {
+        DeliveryOutcome::Delivered { detail } => Some(("delivered", detail)),
+        DeliveryOutcome::Failed { error } => Some(("failed", error)),
+        DeliveryOutcome::Deferred { .. } => None,
+    };
+    if let Some((word, detail)) = final_outcome {
+        let event = veilpost_store::AuditEvent {
+            actor: "veilpost".into(),
+            action: format!("send.{word}"),
+            subject: Some(d.address.clone()),
+            detail: Some(format!("message {} ({}): {detail}", d.message_id, d.origin)),
+            ip: None,
+            outcome: Some(word.into()),
+        };
+        if let Err(e) = shared.store.audit_event(event).await {
+            tracing::error!("audit of delivery {}: {e}", d.message_id);
+        }
+    }
     Ok(())
 }
 

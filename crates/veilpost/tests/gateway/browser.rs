@@ -402,6 +402,32 @@ async fn recipient_flow_in_chromium() {
     wait_text(&c, "expired").await;
 
     let _ = c.close().await;
+    // The audit log holds each step with address and outcome, and its chain is intact.
+    let actions = crate::sql(
+        &db,
+        "SELECT action, COUNT(*) FROM audit WHERE outcome IS NOT NULL GROUP BY action",
+    );
+    let names: Vec<&str> = actions
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r[0].as_str())
+        .collect();
+    for want in [
+        "send.portal",
+        "send.delivered",
+        "code.sms",
+        "code.mail",
+        "login.succeeded",
+        "login.failed",
+        "login.locked",
+        "message.viewed",
+        "attachment.downloaded",
+        "reply.sent",
+        "message.revoked",
+    ] {
+        assert!(names.contains(&want), "{want} not audited: {actions}");
+    }
     assert!(gw.cli(&["audit", "verify"]).status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -197,6 +197,26 @@ pub fn submit(job: &serde_json::Value) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Run one SQL query on the gateway's database with Python's sqlite3 (an independent
+/// reader); the rows as JSON.
+pub fn sql(db: &Path, query: &str) -> serde_json::Value {
+    let script = "import json, sqlite3, sys\n\
+                  c = sqlite3.connect(sys.argv[1])\n\
+                  print(json.dumps(c.execute(sys.argv[2]).fetchall()))";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(db)
+        .arg(query)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 /// One message for submit.py.
 pub fn message(from: &str, to: &[&str], subject: &str, body: &str) -> serde_json::Value {
     serde_json::json!({"from": from, "to": to, "subject": subject, "body": body})
