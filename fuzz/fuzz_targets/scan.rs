@@ -41,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
         scanner().scan_file(data, "fuzz.bin"),
     ] {
         // Fail closed: whatever could not be inspected never yields a clean verdict.
-        if report.findings.iter().any(|f| f.kind == Kind::Uninspectable) {
+        if report
+            .findings
+            .iter()
+            .any(|f| f.kind == Kind::Uninspectable)
+        {
             assert_eq!(report.verdict, Verdict::Sensitive);
         }
     }

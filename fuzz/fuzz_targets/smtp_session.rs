@@ -15,7 +15,10 @@ fn check_reply(bytes: &[u8]) {
     assert!(bytes.ends_with(b"\r\n"), "{bytes:?}");
     for line in bytes[..bytes.len() - 2].split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        assert!(line.len() >= 3 && line[..3].iter().all(u8::is_ascii_digit), "{line:?}");
+        assert!(
+            line.len() >= 3 && line[..3].iter().all(u8::is_ascii_digit),
+            "{line:?}"
+        );
     }
 }
 

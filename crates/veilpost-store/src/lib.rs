@@ -184,11 +184,14 @@ impl Store {
             .bind(cutoff)
             .execute(&mut *tx)
             .await?;
-        // Only a prefix: an old entry after a newer one (a clock step) stays.
-        let first_kept: Option<i64> = sqlx::query_scalar("SELECT MIN(id) FROM audit WHERE at >= ?")
-            .bind(cutoff)
-            .fetch_one(&mut *tx)
-            .await?;
+        // Only a prefix: an old entry after a newer one (a clock step) stays, and so does
+        // the last entry, which anchors the chain for the next one.
+        let first_kept: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(id) FROM audit WHERE at >= ? OR id = (SELECT MAX(id) FROM audit)",
+        )
+        .bind(cutoff)
+        .fetch_one(&mut *tx)
+        .await?;
         let gone =
             sqlx::query("DELETE FROM audit WHERE at < ? AND id < COALESCE(?, 9223372036854775807)")
                 .bind(cutoff)

@@ -411,4 +411,37 @@ async fn the_audit_log_is_a_hash_chain() {
         .expect("delete");
     let check = store3.verify_audit().await.expect("verify");
     assert_eq!((check.entries, check.broken), (3, None));
+
+    // The retention job: nothing younger than the cut-off goes, and with the trigger in
+    // place; everything older goes except the last entry, which anchors the next one.
+    let store4 = Store::open(&temp_dir("audit4")).await.expect("open");
+    for i in 0..5 {
+        store4
+            .audit("web", "view", Some(&i.to_string()), None)
+            .await
+            .expect("audit");
+    }
+    let an_hour_ago = veilpost_store::now() - 3600;
+    assert_eq!(
+        store4
+            .audit_retention(an_hour_ago)
+            .await
+            .expect("retention"),
+        0
+    );
+    assert!(
+        sqlx::query("DELETE FROM audit WHERE id = 5")
+            .execute(store4.pool())
+            .await
+            .is_err(),
+        "young entries stay append-only"
+    );
+    let later = veilpost_store::now() + 10;
+    assert_eq!(store4.audit_retention(later).await.expect("retention"), 4);
+    store4
+        .audit("web", "view", Some("after"), None)
+        .await
+        .expect("audit");
+    let check = store4.verify_audit().await.expect("verify");
+    assert_eq!((check.entries, check.broken), (2, None));
 }

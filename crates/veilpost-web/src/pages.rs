@@ -752,7 +752,10 @@ pub async fn message(
     let (e, session, plain) = open_entry(&s, &token, &headers, lang).await?;
     let view = render::view(&plain);
     audit(&s, &e, &e.recipient, "message.viewed", &ip, "ok", None).await;
-    if s.store.portal_milestone(&e.id, Milestone::Opened).await? && e.read_receipt {
+    if e.opened_at.is_none()
+        && s.store.portal_milestone(&e.id, Milestone::Opened).await?
+        && e.read_receipt
+    {
         let from = mails::From {
             organisation: &s.organisation,
             address: &s.settings.notify_from,
