@@ -69,12 +69,29 @@ pub(crate) async fn audit(
     }
 }
 
-fn limited(
+type Bucket = fn(&mut crate::Limits) -> &mut veilpost_portal::RateLimit;
+
+/// What every login form does first: the CSRF token, the per-address limit, the entry,
+/// and (for sends and tries) the per-recipient limit.
+async fn login_form(
     s: &WebState,
-    key: &str,
-    which: fn(&mut crate::Limits) -> &mut veilpost_portal::RateLimit,
+    token: &str,
+    headers: &HeaderMap,
+    csrf: &str,
+    ip: &ClientIp,
     lang: Lang,
-) -> Result<(), WebError> {
+    per_recipient: Option<Bucket>,
+) -> Result<PortalEntry, WebError> {
+    check_form_csrf(s, headers, csrf, lang)?;
+    limited(s, &ip.0, |l| &mut l.per_ip, lang)?;
+    let e = entry(s, token, lang).await?;
+    if let Some(bucket) = per_recipient {
+        limited(s, &e.recipient.to_lowercase(), bucket, lang)?;
+    }
+    Ok(e)
+}
+
+fn limited(s: &WebState, key: &str, which: Bucket, lang: Lang) -> Result<(), WebError> {
     let mut l = s
         .limits
         .lock()
@@ -366,9 +383,7 @@ pub async fn open(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    limited(&s, &ip.0, |l| &mut l.per_ip, lang)?;
-    let e = entry(&s, &token, lang).await?;
+    let e = login_form(&s, &token, &headers, &f.csrf, &ip, lang, None).await?;
     gone(&e, lang)?;
     if session_for(&s, &headers, &e).await?.is_some() {
         return Ok(see_other(&format!("/p/{token}/message")));
@@ -512,9 +527,7 @@ pub async fn factor(
     headers: HeaderMap,
     Form(f): Form<FactorForm>,
 ) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    limited(&s, &ip.0, |l| &mut l.per_ip, lang)?;
-    let e = entry(&s, &token, lang).await?;
+    let e = login_form(&s, &token, &headers, &f.csrf, &ip, lang, None).await?;
     let factor = match (f.factor.as_str(), &e.phone) {
         ("sms", Some(phone)) => Factor::Sms {
             phone: phone.clone(),
@@ -597,15 +610,8 @@ pub async fn code(
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    limited(&s, &ip.0, |l| &mut l.per_ip, lang)?;
-    let e = entry(&s, &token, lang).await?;
-    limited(
-        &s,
-        &e.recipient.to_lowercase(),
-        |l| &mut l.tries_per_recipient,
-        lang,
-    )?;
+    let tries: Bucket = |l| &mut l.tries_per_recipient;
+    let e = login_form(&s, &token, &headers, &f.csrf, &ip, lang, Some(tries)).await?;
     let typed = f.code.chars().take(32).collect::<String>();
     let pending_totp = matches!(
         login_of(&s, &e).await?.state,
@@ -649,15 +655,8 @@ pub async fn resend(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    limited(&s, &ip.0, |l| &mut l.per_ip, lang)?;
-    let e = entry(&s, &token, lang).await?;
-    limited(
-        &s,
-        &e.recipient.to_lowercase(),
-        |l| &mut l.sends_per_recipient,
-        lang,
-    )?;
+    let sends: Bucket = |l| &mut l.sends_per_recipient;
+    login_form(&s, &token, &headers, &f.csrf, &ip, lang, Some(sends)).await?;
     let digits = s.settings.rules.digits;
     let (_, result, _) = advance(&s, &token, lang, &ip, |_| {
         Some(Event::Resend {
@@ -684,8 +683,7 @@ pub async fn back(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    limited(&s, &ip.0, |l| &mut l.per_ip, lang)?;
+    login_form(&s, &token, &headers, &f.csrf, &ip, lang, None).await?;
     // Nothing to go back from (a replayed form) changes nothing.
     let (_, _nothing, _) = advance(&s, &token, lang, &ip, |_| Some(Event::Back)).await?;
     Ok(see_other(&format!("/p/{token}/verify")))
@@ -832,20 +830,37 @@ pub async fn attachment(
             lang,
         ));
     };
+    let detail = format!("attachment {} ({} bytes)", n + 1, bytes.len());
+    let what = ("attachment.downloaded", detail.as_str());
+    hand_over(&s, &e, &ip, what, &name, "application/octet-stream", bytes).await
+}
+
+/// A copy leaves the portal: audited, noted as downloaded, sent as a download.
+async fn hand_over(
+    s: &WebState,
+    e: &PortalEntry,
+    ip: &ClientIp,
+    (action, detail): (&str, &str),
+    name: &str,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+) -> Result<Response, WebError> {
     audit(
-        &s,
-        &e,
+        s,
+        e,
         &e.recipient,
-        "attachment.downloaded",
-        &ip,
+        action,
+        ip,
         "ok",
-        Some(format!("attachment {} ({} bytes)", n + 1, bytes.len())),
+        Some(detail.to_string()),
     )
     .await;
-    s.store
-        .portal_milestone(&e.id, Milestone::Downloaded)
-        .await?;
-    Ok(download(&name, "application/octet-stream", bytes))
+    if e.downloaded_at.is_none() {
+        s.store
+            .portal_milestone(&e.id, Milestone::Downloaded)
+            .await?;
+    }
+    Ok(download(name, content_type, bytes))
 }
 
 /// `GET /p/{token}/save.eml`: the whole message, attachments included.
@@ -857,20 +872,8 @@ pub async fn save_eml(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let (e, _, plain) = open_entry(&s, &token, &headers, lang).await?;
-    audit(
-        &s,
-        &e,
-        &e.recipient,
-        "message.saved",
-        &ip,
-        "ok",
-        Some("eml".into()),
-    )
-    .await;
-    s.store
-        .portal_milestone(&e.id, Milestone::Downloaded)
-        .await?;
-    Ok(download("bericht.eml", "message/rfc822", plain))
+    let what = ("message.saved", "eml");
+    hand_over(&s, &e, &ip, what, "bericht.eml", "message/rfc822", plain).await
 }
 
 /// `GET /p/{token}/save.html`: a readable copy to keep.
@@ -882,25 +885,18 @@ pub async fn save_html(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let (e, _, plain) = open_entry(&s, &token, &headers, lang).await?;
-    let html = render::standalone_html(&render::view(&plain), &s.organisation);
-    audit(
+    let html = render::standalone_html(&render::view(&plain), &s.organisation).into_bytes();
+    let what = ("message.saved", "html");
+    hand_over(
         &s,
         &e,
-        &e.recipient,
-        "message.saved",
         &ip,
-        "ok",
-        Some("html".into()),
-    )
-    .await;
-    s.store
-        .portal_milestone(&e.id, Milestone::Downloaded)
-        .await?;
-    Ok(download(
+        what,
         "bericht.html",
         "text/html; charset=utf-8",
-        html.into_bytes(),
-    ))
+        html,
+    )
+    .await
 }
 
 /// Most files in one reply.

@@ -7,7 +7,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use veilpost_portal::login::{Login, State as LoginState};
-use veilpost_store::{AuditEvent, PortalEntry, now};
+use veilpost_store::{PortalEntry, now};
 
 use crate::pages::CsrfForm;
 use crate::{
@@ -22,18 +22,10 @@ async fn by_status(s: &WebState, token: &str, lang: Lang) -> Result<PortalEntry,
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
 }
 
+/// Audit what the holder of the status link (the sender) did.
 async fn audit_sender(s: &WebState, e: &PortalEntry, action: &str, ip: &ClientIp, outcome: &str) {
-    let event = AuditEvent {
-        actor: e.sender.clone(),
-        action: action.to_string(),
-        subject: Some(format!("message {} / {}", e.message_id, e.id)),
-        detail: Some(format!("recipient {}", e.recipient)),
-        ip: Some(ip.0.clone()),
-        outcome: Some(outcome.to_string()),
-    };
-    if let Err(err) = s.store.audit_event(event).await {
-        tracing::error!("audit {action}: {err}");
-    }
+    let detail = Some(format!("recipient {}", e.recipient));
+    crate::pages::audit(s, e, &e.sender, action, ip, outcome, detail).await;
 }
 
 /// One line of the status timeline.
