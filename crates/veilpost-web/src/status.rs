@@ -182,16 +182,26 @@ struct OutboxPage<'a> {
     texts: Vec<crate::sms::OutboxSms>,
 }
 
-fn outbox_dir(s: &WebState, lang: Lang) -> Result<std::path::PathBuf, WebError> {
+/// The outbox directory, for a client on this machine only: the page shows codes and
+/// links, so it never answers over the network, even when `web.listen` is public.
+fn outbox_dir(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<std::path::PathBuf, WebError> {
+    let local =
+        ip.0.parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback());
     s.settings
         .outbox
         .clone()
+        .filter(|_| local)
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
 }
 
 /// `GET /outbox` (delivery.mode = "outbox" only): what would have left this machine.
-pub async fn outbox(State(s): State<WebState>, lang: Lang) -> Result<Response, WebError> {
-    let dir = outbox_dir(&s, lang)?;
+pub async fn outbox(
+    State(s): State<WebState>,
+    lang: Lang,
+    ip: ClientIp,
+) -> Result<Response, WebError> {
+    let dir = outbox_dir(&s, &ip, lang)?;
     let sms = s.settings.sms_outbox.clone();
     let (mails, texts) = tokio::task::spawn_blocking(move || {
         let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
@@ -282,8 +292,9 @@ pub async fn outbox_mail(
     State(s): State<WebState>,
     Path(name): Path<String>,
     lang: Lang,
+    ip: ClientIp,
 ) -> Result<Response, WebError> {
-    let dir = outbox_dir(&s, lang)?;
+    let dir = outbox_dir(&s, &ip, lang)?;
     let ok_name = name.ends_with(".eml")
         && !name.starts_with('.')
         && name

@@ -195,6 +195,7 @@ impl Portal {
         Browser {
             app: self.app.clone(),
             cookies: HashMap::new(),
+            from: std::net::SocketAddr::from(([127, 0, 0, 1], 50_000)),
         }
     }
 
@@ -237,6 +238,8 @@ impl Drop for Portal {
 struct Browser {
     app: Router,
     cookies: HashMap<String, String>,
+    /// The client's address, as the server's listener would report it.
+    from: std::net::SocketAddr,
 }
 
 struct Page {
@@ -269,6 +272,8 @@ impl Page {
 impl Browser {
     async fn send(&mut self, req: Request<Body>) -> Page {
         let mut req = req;
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(self.from));
         if !self.cookies.is_empty() {
             let c = self
                 .cookies
@@ -1011,6 +1016,14 @@ async fn the_outbox_page_lists_texts_and_mail() {
     );
     assert_eq!(
         b.get("/outbox/mail/..%2Fveilpost.db").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Only for this machine: a client elsewhere gets nothing.
+    let mut remote = p.browser();
+    remote.from = std::net::SocketAddr::from(([192, 0, 2, 7], 50_000));
+    assert_eq!(remote.get("/outbox").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        remote.get("/outbox/mail/m1-1.eml").await.status,
         StatusCode::NOT_FOUND
     );
 }

@@ -140,6 +140,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Contacts: the mobile number the portal sends a recipient's SMS codes to.
+    Contact {
+        #[command(subcommand)]
+        command: ContactCommand,
+    },
     /// The audit log: check that no entry was changed, removed or inserted.
     Audit {
         #[command(subcommand)]
@@ -188,6 +193,20 @@ enum UserCommand {
     /// Disable an account at once (a running server refuses it from the next login).
     Disable {
         email: String,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ContactCommand {
+    /// Add or update a contact (the number in international form or as 06…).
+    Add {
+        email: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        name: Option<String>,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -364,6 +383,19 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { format, config },
         } => match users::audit_verify(config.as_deref(), format, cli.lang) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(&e),
+        },
+        Command::Contact {
+            command:
+                ContactCommand::Add {
+                    email,
+                    phone,
+                    name,
+                    config,
+                },
+        } => match users::contact_add(config.as_deref(), &email, &phone, name.as_deref(), cli.lang)
+        {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },

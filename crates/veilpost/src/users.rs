@@ -50,6 +50,48 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
 }
 
 /// `veilpost audit verify`; the exit code (1: the chain is broken).
+/// `veilpost contact add`: the number the portal sends SMS codes to.
+pub fn contact_add(
+    config: Option<&Path>,
+    email: &str,
+    phone: &str,
+    name: Option<&str>,
+    lang: Lang,
+) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let Some(number) = veilpost_web::sms::normalize_phone(phone) else {
+        anyhow::bail!(if nl {
+            "geen mobiel nummer: gebruik +31612345678 of 0612345678"
+        } else {
+            "not a mobile number: use +31612345678 or 0612345678"
+        });
+    };
+    if !email.contains('@') {
+        if nl {
+            anyhow::bail!("geen e-mailadres: {email}");
+        }
+        anyhow::bail!("not an e-mail address: {email}");
+    }
+    let config = load(config)?;
+    runtime()?.block_on(async {
+        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        store.put_contact(email.trim(), name, Some(&number)).await?;
+        store
+            .audit("cli", "contact.saved", Some(email.trim()), None)
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    println!(
+        "{} {email}: {number}",
+        if nl {
+            "Contact opgeslagen:"
+        } else {
+            "Contact saved:"
+        }
+    );
+    Ok(0)
+}
+
 pub fn audit_verify(config: Option<&Path>, format: crate::auth::Format, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
     let config = load(config)?;

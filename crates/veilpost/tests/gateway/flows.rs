@@ -496,3 +496,49 @@ async fn limits_answer_with_clear_codes() {
     assert!(bye.is_some_and(|l| l.contains("Timeout")));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_contacts_number_gets_the_sms_codes() {
+    let dir = test_dir("contact");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    let saved = gw.cli(&[
+        "contact",
+        "add",
+        "piet@example.net",
+        "--phone",
+        "06-1234 5678",
+    ]);
+    assert!(
+        saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&saved.stderr)
+    );
+    let bad = gw.cli(&["contact", "add", "piet@example.net", "--phone", "12345"]);
+    assert_eq!(bad.status.code(), Some(2));
+    gw.start();
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["piet@example.net", "els@example.net"], "Uitslag", BSN_BODY)],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let db = dir.join("data").join("veilpost.db");
+    let start = std::time::Instant::now();
+    loop {
+        let rows = crate::sql(&db, "SELECT recipient, phone FROM vault ORDER BY recipient");
+        if rows.as_array().is_some_and(|a| a.len() == 2) {
+            assert_eq!(
+                rows,
+                serde_json::json!([
+                    ["els@example.net", null],
+                    ["piet@example.net", "+31612345678"]
+                ])
+            );
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", gw.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
