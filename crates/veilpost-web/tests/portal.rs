@@ -340,6 +340,7 @@ impl Browser {
         assert_eq!(open.location(), format!("/p/{link}/verify"));
         let choose = self.get(&format!("/p/{link}/verify")).await;
         assert_eq!(choose.status, StatusCode::OK);
+        accessible(&choose.text());
         let chosen = self
             .post(
                 &format!("/p/{link}/factor"),
@@ -357,6 +358,34 @@ impl Browser {
             &[("csrf", &csrf), ("code", code)],
         )
         .await
+    }
+}
+
+/// The structural part of WCAG 2.1 AA a test can check: a page language, one heading to
+/// start from, and a label for every visible form field (by `for` = the field's `id`, or
+/// the field inside its label).
+fn accessible(html: &str) {
+    assert!(html.contains("<html lang=\"nl\">") || html.contains("<html lang=\"en\">"));
+    assert!(html.contains("<h1>"), "a heading");
+    assert!(html.contains("name=\"viewport\""), "works on a phone");
+    for (at, _) in html
+        .match_indices("<input")
+        .chain(html.match_indices("<textarea"))
+    {
+        let tag = &html[at..at + html[at..].find('>').expect("tag end")];
+        if tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let id_at = tag
+            .find(" id=\"")
+            .unwrap_or_else(|| panic!("a field without id: {tag}"))
+            + 5;
+        let id = &tag[id_at..id_at + tag[id_at..].find('"').expect("quote")];
+        assert!(
+            html.contains(&format!("<label for=\"{id}\""))
+                || html.contains(&format!("for=\"{id}\">")),
+            "no label for {id}"
+        );
     }
 }
 
@@ -433,7 +462,10 @@ async fn sms_login_read_download_save_reply() {
         "GETs changed nothing"
     );
 
+    let landing = b.get(&format!("/p/{}", m.link)).await;
+    accessible(&landing.text());
     let verify = b.start(&m.link, "sms").await;
+    accessible(&verify.text());
     assert!(verify.text().contains("+316******78"), "{}", verify.text());
     let codes = p.sms_codes();
     assert_eq!(codes.len(), 1, "one SMS in the outbox");
@@ -460,6 +492,8 @@ async fn sms_login_read_download_save_reply() {
     );
 
     let msg = b.get(&format!("/p/{}/message", m.link)).await;
+    accessible(&msg.text());
+    accessible(&b.get(&format!("/p/{}/totp", m.link)).await.text());
     assert_eq!(msg.status, StatusCode::OK);
     let text = msg.text();
     assert!(
@@ -541,6 +575,7 @@ async fn sms_login_read_download_save_reply() {
     // The sender's status page.
     let mut sender = p.browser();
     let status = sender.get(&format!("/s/{}", m.status)).await;
+    accessible(&status.text());
     assert_eq!(status.status, StatusCode::OK);
     assert!(
         status.text().contains("<span hidden>replied</span>"),
