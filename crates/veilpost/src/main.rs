@@ -7,6 +7,7 @@ mod config;
 mod gateway;
 mod lang;
 mod posture;
+mod protect;
 mod sandbox;
 mod scan;
 mod users;
@@ -139,6 +140,22 @@ enum Command {
     User {
         #[command(subcommand)]
         command: UserCommand,
+    },
+    /// Encrypt files into one AES-256 ZIP with a generated password, to mail the ZIP and
+    /// pass the password on through another channel (SMS with --sms, or by phone).
+    Protect {
+        #[arg(long, value_enum, default_value_t)]
+        format: auth::Format,
+        /// Where the ZIP goes (default: FIRST-FILE-beveiligd.zip here); never overwritten.
+        #[arg(long, value_name = "OUT.zip")]
+        out: Option<PathBuf>,
+        /// Send the password by SMS to this number through the configured provider.
+        #[arg(long, value_name = "+316…")]
+        sms: Option<String>,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
     },
     /// Contacts: the mobile number the portal sends a recipient's SMS codes to.
     Contact {
@@ -383,6 +400,23 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { format, config },
         } => match users::audit_verify(config.as_deref(), format, cli.lang) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(&e),
+        },
+        Command::Protect {
+            format,
+            out,
+            sms,
+            config,
+            files,
+        } => match protect::run(
+            &files,
+            out.as_deref(),
+            sms.as_deref(),
+            config.as_deref(),
+            format,
+            cli.lang,
+        ) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },

@@ -10,7 +10,8 @@ use crate::UserCommand;
 use crate::config::Config;
 use crate::lang::Lang;
 
-fn load(config: Option<&Path>) -> Result<Config> {
+/// The configuration from `config` (or defaults) with `VEILPOST_*` variables applied.
+pub(crate) fn load(config: Option<&Path>) -> Result<Config> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("VEILPOST_"))
         .collect();

@@ -5,6 +5,7 @@ mod corpus;
 mod hostile;
 mod office;
 mod posture;
+mod protect;
 mod scan;
 
 use std::path::{Path, PathBuf};
