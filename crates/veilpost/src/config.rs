@@ -181,6 +181,11 @@ pub struct Policy {
     /// Domains with an agreement on mandatory authenticated TLS (certificate checked
     /// against the MX host name).
     pub partner_domains: Vec<String>,
+    /// Domains whose sensitive mail goes as the `encrypted-attachment` route: attachments in
+    /// one AES-256 ZIP, the password by SMS to the recipient's number, when the text itself
+    /// is clean and a number is known (otherwise the portal). `[zip]` in a subject asks
+    /// for the same per message.
+    pub zip_domains: Vec<String>,
 }
 
 impl Default for Config {

@@ -255,7 +255,7 @@ mod tests {
             [
                 "uitslag.pdf",
                 "uitslag (2).pdf",
-                "uitslag (3).pdf",
+                "UITSLAG (3).pdf",
                 "README",
                 "README (2)"
             ]

@@ -109,6 +109,41 @@ pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
         .write_to_vec()
 }
 
+/// The sender learns that the attachments went encrypted, and which number got each
+/// recipient's password.
+pub fn zip_confirmation(
+    organisation: &str,
+    from: &str,
+    sender: &str,
+    sent: &[(String, String)],
+) -> std::io::Result<Vec<u8>> {
+    let nl: String = sent
+        .iter()
+        .map(|(to, phone)| format!("* {to}: wachtwoord per sms naar {phone}\r\n"))
+        .collect();
+    let en: String = sent
+        .iter()
+        .map(|(to, phone)| format!("* {to}: password by SMS to {phone}\r\n"))
+        .collect();
+    let text = format!(
+        "De bijlagen van uw bericht bevatten gevoelige gegevens. Ze zijn als één met AES-256 \
+         versleuteld ZIP-bestand verstuurd; het wachtwoord ging per sms naar de ontvanger:\r\n\r\n{nl}\r\n\
+         --\r\n\r\n\
+         The attachments of your message held sensitive data. They were sent as one AES-256 \
+         encrypted ZIP file; the password went to the recipient by SMS:\r\n\r\n{en}"
+    );
+    MessageBuilder::new()
+        .from((format!("{organisation} via Veilpost"), from.to_string()))
+        .to(sender.to_string())
+        .subject("Bijlagen versleuteld verstuurd / Attachments sent encrypted")
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
+        .text_body(text)
+        .write_to_vec()
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

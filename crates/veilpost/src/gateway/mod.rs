@@ -8,6 +8,7 @@ pub mod dkim;
 mod facts;
 mod mails;
 mod processor;
+mod zipped;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub struct Shared {
     pub client: ClientSettings,
     pub wake_processor: Notify,
     pub wake_delivery: Notify,
+    /// Text messages (the encrypted-attachment route's passwords).
+    pub sms: veilpost_web::SmsSender,
     /// One permit per core for CPU-bound work (scanning) on the blocking pool.
     pub cpu: tokio::sync::Semaphore,
 }
@@ -244,6 +247,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         client,
         wake_processor: Notify::new(),
         wake_delivery: Notify::new(),
+        sms: config.sms_sender(),
         cpu: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),

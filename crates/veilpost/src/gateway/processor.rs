@@ -18,7 +18,7 @@ use veilpost_store::{
 };
 
 use super::mails::{self, DsnKind};
-use super::{Shared, facts};
+use super::{Shared, facts, zipped};
 
 /// Messages taken from the spool at once.
 const BATCH: i64 = 16;
@@ -164,15 +164,21 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let mut message = raw;
     let mut tagged = false;
     let mut tag_phone = None;
+    let mut zip_tagged = false;
     if let Some((subject, range)) = subject_field(&message) {
         let (phone, rest) = match sms_tag(&subject) {
             Some((phone, rest)) => (Some(phone), rest),
             None => (None, subject.clone()),
         };
+        let (zip, rest) = match zipped::zip_tag(&rest) {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
         let stripped = secure_tag(&rest);
-        if phone.is_some() || stripped.is_some() {
+        if phone.is_some() || zip || stripped.is_some() {
             tagged = true;
             tag_phone = phone;
+            zip_tagged = zip;
             let field = format!("Subject: {}\r\n", encode_header(&stripped.unwrap_or(rest)));
             message.splice(range, field.into_bytes());
         }
@@ -218,8 +224,61 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         .unwrap_or_else(|| format!("relay:{}", m.client_ip.clone().unwrap_or_default()));
 
     let mut confirmations = Vec::new();
+    let mut zip_sent: Vec<(String, String)> = Vec::new();
+    // Taken apart once, when a recipient asks for the encrypted-attachment route.
+    let mut zip_parts: Option<Option<zipped::Parts>> = None;
     for (rid, address) in &m.recipients {
         let domain = domain_of(address);
+        let zip_wanted = (zip_tagged
+            || shared
+                .config
+                .policy
+                .zip_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(&domain)))
+            && needs_route
+            && facts::blocked(shared, &domain).is_none();
+        if zip_wanted && let Some(phone) = recipient_phone(shared, &tag_phone, address).await? {
+            if zip_parts.is_none() {
+                let p = zipped::parts(&message);
+                let clean = match &p {
+                    Some(p) => p.text_is_clean(shared).await?,
+                    None => false,
+                };
+                zip_parts = Some(p.filter(|_| clean));
+            }
+            if let Some(Some(parts)) = &zip_parts {
+                match encrypted_attachment(shared, &m, parts, &phone).await {
+                    Ok(blob) => {
+                        let masked = veilpost_web::sms::mask_phone(&phone);
+                        let reasons = vec![format!(
+                            "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
+                        )];
+                        processed.audit.push(AuditEvent {
+                            actor: actor.clone(),
+                            action: "send.encrypted-attachment".into(),
+                            subject: Some(address.clone()),
+                            detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
+                            ip: m.client_ip.clone(),
+                            outcome: Some("accepted".into()),
+                        });
+                        processed.decisions.push(RecipientDecision {
+                            recipient_id: *rid,
+                            route: "encrypted-attachment".into(),
+                            reasons,
+                            state: "queued".into(),
+                            blob: Some(blob),
+                        });
+                        zip_sent.push((address.clone(), masked));
+                        continue;
+                    }
+                    // No SMS, no ZIP: the portal instead (fail closed).
+                    Err(e) => {
+                        tracing::warn!("message {} to {address}: encrypted attachment: {e:#}", m.id)
+                    }
+                }
+            }
+        }
         let secure = if needs_route {
             match transports.get(&domain) {
                 Some(t) => t.clone(),
@@ -248,14 +307,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         let state = match decision.route {
             Route::Plain | Route::Tls => "queued",
             Route::Portal => {
-                let phone = match &tag_phone {
-                    Some(p) => Some(p.clone()),
-                    None => match shared.store.contact_phone(address).await? {
-                        Some(p) => veilpost_web::sms::normalize_phone(&p),
-                        // A number a sender gave for this recipient before.
-                        None => shared.store.known_phone(address).await?,
-                    },
-                };
+                let phone = recipient_phone(shared, &tag_phone, address).await?;
                 confirmations.push(
                     portal_handoff(shared, &m, &message, address, phone, &mut processed).await?,
                 );
@@ -333,6 +385,19 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             .generated
             .push(generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?);
     }
+    // The sender learns which numbers got the passwords.
+    if !zip_sent.is_empty() && !m.mail_from.is_empty() {
+        let notify_from = shared.config.notify_from();
+        let raw = mails::zip_confirmation(
+            &shared.config.organisation.name,
+            &notify_from,
+            &m.mail_from,
+            &zip_sent,
+        )?;
+        processed
+            .generated
+            .push(generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?);
+    }
     let routes = processed
         .decisions
         .iter()
@@ -382,6 +447,49 @@ fn sms_tag(subject: &str) -> Option<(String, String)> {
     let phone = veilpost_web::sms::normalize_phone(inner)?;
     let rest = format!("{}{}", &subject[..start], &subject[end + 1..]);
     Some((phone, rest.split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
+/// The number for a recipient's SMS: the subject tag's, a contact's, or the one an
+/// earlier message to them carried.
+async fn recipient_phone(
+    shared: &Shared,
+    tag_phone: &Option<String>,
+    address: &str,
+) -> Result<Option<String>> {
+    Ok(match tag_phone {
+        Some(p) => Some(p.clone()),
+        None => match shared.store.contact_phone(address).await? {
+            Some(p) => veilpost_web::sms::normalize_phone(&p),
+            None => shared.store.known_phone(address).await?,
+        },
+    })
+}
+
+/// Encrypt the attachments for one recipient, text the password to `phone`, store what is
+/// delivered.
+async fn encrypted_attachment(
+    shared: &Shared,
+    m: &Received,
+    parts: &zipped::Parts,
+    phone: &str,
+) -> Result<String> {
+    let (raw, password) = parts.encrypt()?;
+    let text = format!(
+        "Wachtwoord voor de bijlage ({zip}) van {sender}, {org}: {password} / Password for the attachment",
+        zip = zipped::ZIP_NAME,
+        sender = m.mail_from,
+        org = shared.config.organisation.name,
+    );
+    shared
+        .sms
+        .send(phone, &text, &m.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("SMS: {e}"))?;
+    let signed = from_domain(&raw)
+        .filter(|d| shared.config.is_own_domain(d))
+        .and_then(|d| shared.dkim.sign(&d, &raw))
+        .unwrap_or(raw);
+    Ok(shared.store.blobs().write(signed).await?)
 }
 
 /// A reply an outside recipient wrote in the portal: its "sender" is outside, so it gets

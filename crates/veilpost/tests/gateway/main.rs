@@ -8,6 +8,7 @@ mod crash;
 mod defaults;
 mod flows;
 mod mta_sts;
+mod zip_route;
 
 use std::io::Write;
 use std::net::TcpListener;
