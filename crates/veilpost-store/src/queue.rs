@@ -370,6 +370,7 @@ impl Origin {
             "dsn" => Some(Origin::Dsn),
             "reply" => Some(Origin::Reply),
             "portal" => Some(Origin::Portal),
+            "intake" => Some(Origin::Intake),
             _ => None,
         }
     }

@@ -21,6 +21,8 @@ pub enum Origin {
     Reply,
     /// A mail the portal wrote (a code, a read receipt, a confirmation).
     Portal,
+    /// A patient's message from the secure contact form.
+    Intake,
 }
 
 impl Origin {
@@ -32,6 +34,7 @@ impl Origin {
             Origin::Dsn => "dsn",
             Origin::Reply => "reply",
             Origin::Portal => "portal",
+            Origin::Intake => "intake",
         }
     }
 }

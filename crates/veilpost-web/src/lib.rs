@@ -7,6 +7,7 @@
 //! the security headers; every form carries a CSRF token; one error type with an id that
 //! a user can quote and an operator can find in the log.
 
+mod contact;
 pub mod mails;
 mod pages;
 pub mod render;
@@ -68,6 +69,10 @@ pub struct PortalSettings {
     pub sms_outbox: Option<PathBuf>,
     /// Take the client address from `X-Forwarded-For` (behind a reverse proxy only).
     pub trust_forwarded_for: bool,
+    /// Where the secure contact form's messages go; `None`: no contact form.
+    pub intake_mailbox: Option<String>,
+    /// File extensions the contact form takes.
+    pub intake_types: Vec<String>,
 }
 
 impl Default for PortalSettings {
@@ -82,8 +87,21 @@ impl Default for PortalSettings {
             outbox: None,
             sms_outbox: None,
             trust_forwarded_for: false,
+            intake_mailbox: None,
+            intake_types: default_intake_types(),
         }
     }
+}
+
+/// What patients typically need to send: documents and photos.
+pub fn default_intake_types() -> Vec<String> {
+    [
+        "pdf", "jpg", "jpeg", "png", "heic", "gif", "txt", "doc", "docx", "odt", "xls", "xlsx",
+        "ods", "csv",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 impl PortalSettings {
@@ -281,6 +299,8 @@ pub enum ErrorKind {
     SessionEnded,
     /// Input refused (too large, not a form).
     BadInput,
+    /// A file type the form does not take.
+    FileType,
     /// Our fault.
     Internal,
 }
@@ -325,6 +345,10 @@ impl WebError {
             ErrorKind::BadInput => (
                 "Dit verzoek kon niet worden verwerkt (te groot of onvolledig).",
                 "This request could not be handled (too large or incomplete).",
+            ),
+            ErrorKind::FileType => (
+                "Dit soort bestand kan hier niet worden verstuurd. Stuur bijvoorbeeld een PDF of een foto (JPG, PNG).",
+                "This kind of file cannot be sent here. Send a PDF or a photo (JPG, PNG), for example.",
             ),
             ErrorKind::Internal => (
                 "Er ging bij ons iets mis. Probeer het later opnieuw.",
@@ -617,6 +641,10 @@ pub fn app(state: WebState) -> Router {
             get(pages::totp_form).post(pages::totp_register),
         )
         .route("/p/{token}/logout", post(pages::logout))
+        .route("/contact", get(contact::start).post(contact::begin))
+        .route("/contact/{id}", get(contact::form))
+        .route("/contact/{id}/code", post(contact::code))
+        .route("/contact/{id}/send", post(contact::send))
         .route("/s/{token}", get(status::page))
         .route("/s/{token}/revoke", post(status::revoke))
         .route("/s/{token}/unlock", post(status::unlock))

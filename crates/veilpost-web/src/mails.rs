@@ -174,15 +174,66 @@ pub fn reply(
         .unwrap_or(base)
         .trim();
     let base = base.strip_prefix("[veilig]").unwrap_or(base).trim();
+    written(
+        from,
+        recipient,
+        sender,
+        format!("Re: [veilig] {base}"),
+        in_reply_to,
+        text,
+        files,
+    )
+}
+
+/// A patient's message from the secure contact form to the organisation's mailbox,
+/// marked secure like a reply.
+pub fn intake(
+    from: &From<'_>,
+    author: &str,
+    name: &str,
+    mailbox: &str,
+    text: &str,
+    files: Vec<ReplyFile>,
+) -> std::io::Result<Vec<u8>> {
+    let who = if name.trim().is_empty() {
+        author.to_string()
+    } else {
+        format!("{} ({author})", name.trim())
+    };
+    let text = format!(
+        "Bericht via het beveiligde contactformulier van {who}; het e-mailadres is met een code bevestigd.\n\n{text}"
+    );
+    written(
+        from,
+        author,
+        mailbox,
+        format!("[veilig] Contactformulier: {who}"),
+        None,
+        &text,
+        files,
+    )
+}
+
+/// What someone outside wrote in the portal, from the organisation's notify address on
+/// their behalf (DMARC stays aligned), with Reply-To them.
+fn written(
+    from: &From<'_>,
+    author: &str,
+    to: &str,
+    subject: String,
+    in_reply_to: Option<&str>,
+    text: &str,
+    files: Vec<ReplyFile>,
+) -> std::io::Result<Vec<u8>> {
     let mut b = MessageBuilder::new()
         .from((
-            format!("{recipient} via {}", from.organisation),
+            format!("{author} via {}", from.organisation),
             from.address.to_string(),
         ))
-        .reply_to(recipient.to_string())
-        .to(sender.to_string())
-        .subject(format!("Re: [veilig] {base}"))
-        .header("X-Veilpost-Reply-From", Raw::new(recipient.to_string()))
+        .reply_to(author.to_string())
+        .to(to.to_string())
+        .subject(subject)
+        .header("X-Veilpost-Reply-From", Raw::new(author.to_string()))
         .text_body(text.replace("\r\n", "\n").replace('\n', "\r\n"));
     if let Some(id) = in_reply_to {
         b = b.in_reply_to(id.to_string()).references(id.to_string());

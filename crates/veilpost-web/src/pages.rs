@@ -91,6 +91,16 @@ async fn login_form(
     Ok(e)
 }
 
+/// The per-address limit on login actions.
+pub(crate) fn limit_ip(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<(), WebError> {
+    limited(s, &ip.0, |l| &mut l.per_ip, lang)
+}
+
+/// The limit on codes sent (by SMS or mail) to one recipient.
+pub(crate) fn limit_sends(s: &WebState, to: &str, lang: Lang) -> Result<(), WebError> {
+    limited(s, &to.to_lowercase(), |l| &mut l.sends_per_recipient, lang)
+}
+
 fn limited(s: &WebState, key: &str, which: Bucket, lang: Lang) -> Result<(), WebError> {
     let mut l = s
         .limits
@@ -899,8 +909,81 @@ pub async fn save_html(
     .await
 }
 
-/// Most files in one reply.
-const MAX_REPLY_FILES: usize = 10;
+/// Most files in one upload.
+const MAX_FILES: usize = 10;
+
+/// A multipart form with text fields and files, read within limits.
+#[derive(Debug, Default)]
+pub(crate) struct Upload {
+    pub fields: std::collections::HashMap<String, String>,
+    pub files: Vec<ReplyFile>,
+}
+
+impl Upload {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Read `form`: at most `max_size` bytes in all, `MAX_FILES` files (field `files`), and
+/// when `allowed` is given only files whose extension is in it (415 otherwise).
+pub(crate) async fn read_upload(
+    mut form: Multipart,
+    max_size: usize,
+    allowed: Option<&[String]>,
+    lang: Lang,
+) -> Result<Upload, WebError> {
+    let bad = || WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang);
+    let too_large = || WebError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::BadInput, lang);
+    let mut up = Upload::default();
+    let mut total = 0usize;
+    while let Some(field) = form.next_field().await.map_err(|_| bad())? {
+        let name = field.name().unwrap_or("").to_string();
+        if name != "files" {
+            let value = field.text().await.map_err(|_| bad())?;
+            total += value.len();
+            if total > max_size || up.fields.len() > 20 {
+                return Err(too_large());
+            }
+            up.fields.insert(name, value);
+            continue;
+        }
+        let file_name = field.file_name().map(str::to_string);
+        let content_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = field.bytes().await.map_err(|_| bad())?;
+        if bytes.is_empty() && file_name.as_deref().unwrap_or("").is_empty() {
+            continue;
+        }
+        total += bytes.len();
+        if up.files.len() >= MAX_FILES || total > max_size {
+            return Err(too_large());
+        }
+        let safe = render::safe_name(file_name.as_deref(), up.files.len());
+        if let Some(allowed) = allowed {
+            let ext = safe.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            if !ext.is_some_and(|e| allowed.iter().any(|a| a.eq_ignore_ascii_case(&e))) {
+                return Err(WebError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    ErrorKind::FileType,
+                    lang,
+                ));
+            }
+        }
+        up.files.push(ReplyFile {
+            name: safe,
+            content_type: if content_type.contains('/') && content_type.len() < 100 {
+                content_type
+            } else {
+                "application/octet-stream".into()
+            },
+            bytes: bytes.to_vec(),
+        });
+    }
+    Ok(up)
+}
 
 /// `POST /p/{token}/reply` (multipart: csrf, text, files): a secure reply to the sender.
 pub async fn reply(
@@ -909,64 +992,17 @@ pub async fn reply(
     lang: Lang,
     ip: ClientIp,
     headers: HeaderMap,
-    mut form: Multipart,
+    form: Multipart,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
     gone(&e, lang)?;
     let (_, session) = require_session(&s, &headers, &e, lang).await?;
-    let bad = || WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang);
-    let mut csrf = String::new();
-    let mut text = String::new();
-    let mut files = Vec::new();
-    let mut total = 0usize;
-    while let Some(field) = form.next_field().await.map_err(|_| bad())? {
-        let name = field.name().unwrap_or("").to_string();
-        match name.as_str() {
-            "csrf" => csrf = field.text().await.map_err(|_| bad())?,
-            "text" => text = field.text().await.map_err(|_| bad())?,
-            "files" => {
-                let file_name = field.file_name().map(str::to_string);
-                let content_type = field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                let bytes = field.bytes().await.map_err(|_| bad())?;
-                if bytes.is_empty() && file_name.as_deref().unwrap_or("").is_empty() {
-                    continue;
-                }
-                total += bytes.len();
-                if files.len() >= MAX_REPLY_FILES || total > s.settings.max_reply_size {
-                    return Err(WebError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        ErrorKind::BadInput,
-                        lang,
-                    ));
-                }
-                let index = files.len();
-                files.push(ReplyFile {
-                    name: render::safe_name(file_name.as_deref(), index),
-                    content_type: if content_type.contains('/') && content_type.len() < 100 {
-                        content_type
-                    } else {
-                        "application/octet-stream".into()
-                    },
-                    bytes: bytes.to_vec(),
-                });
-            }
-            _ => {}
-        }
-    }
-    if !same_secret(&session.csrf, &csrf) {
+    let up = read_upload(form, s.settings.max_reply_size, None, lang).await?;
+    if !same_secret(&session.csrf, up.field("csrf")) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
     }
-    total += text.len();
-    if total > s.settings.max_reply_size {
-        return Err(WebError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::BadInput,
-            lang,
-        ));
-    }
+    let text = up.field("text").to_string();
+    let files = up.files;
     if text.trim().is_empty() && files.is_empty() {
         return Ok(see_other(&format!("/p/{token}/message")));
     }

@@ -91,6 +91,7 @@ impl Portal {
             notify_from: "noreply@praktijk.test".into(),
             outbox: Some(dir.join("outbox")),
             sms_outbox: Some(sms.clone()),
+            intake_mailbox: Some("balie@praktijk.test".into()),
             ..PortalSettings::default()
         };
         let state = WebState {
@@ -1061,4 +1062,141 @@ async fn the_outbox_page_lists_texts_and_mail() {
         remote.get("/outbox/mail/m1-1.eml").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test]
+async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
+    let p = Portal::new("contact", "http://127.0.0.1:8080").await;
+    let mut b = p.browser();
+    let start = b.get("/contact").await;
+    assert_eq!(start.status, StatusCode::OK);
+    accessible(&start.text());
+    let csrf = start.csrf();
+    let bad = b
+        .post("/contact", &[("csrf", &csrf), ("email", "geen adres")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let begun = b
+        .post(
+            "/contact",
+            &[("csrf", &csrf), ("email", "patient@example.net")],
+        )
+        .await;
+    assert_eq!(begun.status, StatusCode::SEE_OTHER, "{}", begun.text());
+    let form = begun.location();
+    let code_mail = p
+        .sent()
+        .into_iter()
+        .find(|(to, _)| to == "patient@example.net")
+        .expect("a code mail")
+        .1;
+    let parsed = mail_parser::MessageParser::default()
+        .parse(code_mail.as_bytes())
+        .expect("mail");
+    let code: String = parsed
+        .subject()
+        .expect("subject")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(code.len(), 6);
+    let page = b.get(&form).await;
+    accessible(&page.text());
+    // The writing form needs the verified session.
+    let (ct, body) = multipart(&csrf, "hallo", None);
+    let early = b
+        .send(
+            Request::post(format!("{form}/send"))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::UNAUTHORIZED);
+    let wrong = b
+        .post(
+            &format!("{form}/code"),
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert!(wrong.location().contains("m=wrong"));
+    let ok = b
+        .post(&format!("{form}/code"), &[("csrf", &csrf), ("code", &code)])
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let write = b.get(&form).await;
+    assert!(
+        write.text().contains("enctype=\"multipart/form-data\""),
+        "{}",
+        write.text()
+    );
+    accessible(&write.text());
+    let session_csrf = write.csrf();
+
+    // A program file is refused; a photo goes.
+    let (ct, body) = multipart(&session_csrf, "Mijn uitslag", Some(("setup.exe", b"MZ")));
+    let refused = b
+        .send(
+            Request::post(format!("{form}/send"))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (ct, body) = multipart(
+        &session_csrf,
+        "Mijn BSN is 111222333.",
+        Some(("foto.png", b"\x89PNG")),
+    );
+    let sent = b
+        .send(
+            Request::post(format!("{form}/send"))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text());
+    assert!(b.get(&form).await.text().contains("beveiligd verstuurd"));
+    let spooled = p.store.claim_received(10, 60).await.expect("claim");
+    let m = spooled
+        .iter()
+        .find(|m| m.origin == "intake")
+        .expect("spooled");
+    assert_eq!(m.recipients[0].1, "balie@praktijk.test");
+    assert_eq!(m.mail_from, "patient@example.net");
+    let raw = p.store.blobs().read(&m.blob).await.expect("blob");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("mail");
+    assert!(
+        parsed
+            .subject()
+            .is_some_and(|s| s.starts_with("[veilig] Contactformulier"))
+    );
+    assert_eq!(parsed.attachment_count(), 1);
+    // Used up: a second message needs a new form.
+    let (ct, body) = multipart(&session_csrf, "nog een", None);
+    let again = b
+        .send(
+            Request::post(format!("{form}/send"))
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    let actions = p.audit_actions().await;
+    for want in [
+        "intake.code",
+        "intake.login.succeeded",
+        "intake.login.failed",
+        "intake.sent",
+    ] {
+        assert!(
+            actions.iter().any(|(a, _, _)| a == want),
+            "{want}: {actions:?}"
+        );
+    }
 }

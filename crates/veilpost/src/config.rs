@@ -26,6 +26,7 @@ pub struct Config {
     pub portal: Portal,
     pub policy: Policy,
     pub audit: Audit,
+    pub intake: IntakeConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +159,25 @@ pub struct Portal {
     pub master_key_file: PathBuf,
 }
 
+/// The secure contact form (`/contact`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// The mailbox patients' messages go to; empty: no contact form.
+    pub mailbox: String,
+    /// File extensions the form takes.
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            mailbox: String::new(),
+            allowed_types: veilpost_web::default_intake_types(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Audit {
@@ -202,6 +222,7 @@ impl Default for Config {
             portal: Portal::default(),
             policy: Policy::default(),
             audit: Audit::default(),
+            intake: IntakeConfig::default(),
         }
     }
 }
@@ -417,6 +438,8 @@ impl Config {
             outbox: outbox.then(|| self.data_dir.join("outbox")),
             sms_outbox: (outbox || self.sms.provider == "outbox").then(|| self.sms_outbox()),
             trust_forwarded_for: self.web.trust_forwarded_for,
+            intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
+            intake_types: self.intake.allowed_types.clone(),
         }
     }
 

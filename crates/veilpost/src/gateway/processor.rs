@@ -492,10 +492,12 @@ async fn encrypted_attachment(
     Ok(shared.store.blobs().write(signed).await?)
 }
 
-/// A reply an outside recipient wrote in the portal: its "sender" is outside, so it gets
+/// A reply an outside recipient wrote in the portal (or a contact-form message): its
+/// "sender" is outside, so it gets
 /// no confirmation, access code or read receipt (staff replying in the portal do).
 fn outside_reply(shared: &Shared, m: &Received) -> bool {
-    m.origin == Origin::Reply.as_str() && !shared.config.is_own_domain(&domain_of(&m.mail_from))
+    (m.origin == Origin::Reply.as_str() || m.origin == Origin::Intake.as_str())
+        && !shared.config.is_own_domain(&domain_of(&m.mail_from))
 }
 
 fn random_u32() -> u32 {

@@ -227,7 +227,7 @@ async fn open_with(c: &Client, base: &str, path: &str, factor: &str) {
 #[tokio::test]
 async fn recipient_flow_in_chromium() {
     let dir = test_dir("browser");
-    let mut gw = Gateway::configure(&dir, "");
+    let mut gw = Gateway::configure(&dir, "[intake]\nmailbox = \"balie@praktijk.test\"\n");
     gw.add_user("ann@praktijk.test", PASSWORD, None);
     gw.start();
     let base = format!("http://127.0.0.1:{}", gw.web_port);
@@ -401,6 +401,38 @@ async fn recipient_flow_in_chromium() {
         .expect("english");
     wait_text(&c, "expired").await;
 
+    // A patient writes in through the secure contact form.
+    c.goto(&format!("{base}/contact?lang=nl"))
+        .await
+        .expect("contact");
+    type_into(&c, "#email", "patient@example.net").await;
+    click(&c, "form[action='/contact'] button").await;
+    let code_mail = wait_mail(&out, "patient@example.net", "Uw code", 0).await;
+    let code: String = code_mail
+        .split_whitespace()
+        .find(|w| {
+            w.trim_end_matches('.').len() == 6 && w.chars().take(6).all(|c| c.is_ascii_digit())
+        })
+        .expect("a code")
+        .chars()
+        .take(6)
+        .collect();
+    type_into(&c, "#code", &code).await;
+    click(&c, "form[action$='/code'] button").await;
+    type_into(&c, "#name", "P. de Vries").await;
+    type_into(&c, "#text", "Hierbij mijn verwijsbrief, BSN 111222333.").await;
+    let letter = dir.join("verwijsbrief.pdf");
+    std::fs::write(&letter, "%PDF-1.4 verwijsbrief").expect("file");
+    type_into(&c, "#files", &letter.display().to_string()).await;
+    click(&c, "form[action$='/send'] button").await;
+    wait_text(&c, "beveiligd verstuurd").await;
+    // The practice's mailbox gets a portal notification, never the content.
+    let note = wait_mail(&out, "balie@praktijk.test", "Beveiligd bericht", 0).await;
+    assert!(
+        note.contains("/p/") && !note.contains("111222333"),
+        "{note}"
+    );
+
     let _ = c.close().await;
     // The audit log holds each step with address and outcome, and its chain is intact.
     let actions = crate::sql(
@@ -425,6 +457,7 @@ async fn recipient_flow_in_chromium() {
         "attachment.downloaded",
         "reply.sent",
         "message.revoked",
+        "intake.sent",
     ] {
         assert!(names.contains(&want), "{want} not audited: {actions}");
     }

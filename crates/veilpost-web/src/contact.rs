@@ -1,0 +1,383 @@
+//! The secure contact form (`/contact`): patients and clients write to the organisation
+//! without plain e-mail. They confirm their address with an e-mailed code (the same login
+//! machine as the portal: 10 minutes, 5 tries), then write a message with attachments
+//! (size limit, file-type allow-list). It is spooled like submitted mail, marked secure
+//! and addressed to `intake.mailbox`, so it is scanned and reaches the organisation only
+//! over secure transport or as a portal notification.
+
+use askama::Template;
+use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use veilpost_portal::login::{
+    Effect, Event, Factor, Login, Refusal, State as LoginState, make_code,
+};
+use veilpost_store::{AuditEvent, Envelope, Intake, Origin, now};
+
+use crate::pages::read_upload;
+use crate::{
+    ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
+    mails, render as render_page, same_secret, see_other, set_cookie,
+};
+
+const INTAKE_COOKIE: &str = "vp_intake";
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    veilpost_store::random(&mut b);
+    u32::from_le_bytes(b)
+}
+
+fn mailbox(s: &WebState, lang: Lang) -> Result<String, WebError> {
+    s.settings
+        .intake_mailbox
+        .clone()
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
+}
+
+async fn audit(s: &WebState, i: &Intake, action: &str, ip: &ClientIp, outcome: &str) {
+    let event = AuditEvent {
+        actor: i.email.clone(),
+        action: action.to_string(),
+        subject: Some(format!("contact form {}", i.id)),
+        detail: None,
+        ip: Some(ip.0.clone()),
+        outcome: Some(outcome.to_string()),
+    };
+    if let Err(e) = s.store.audit_event(event).await {
+        tracing::error!("audit {action}: {e}");
+    }
+}
+
+/// A plausible mailbox address (the code proves it is theirs).
+fn plausible_email(e: &str) -> bool {
+    let e = e.trim();
+    e.len() <= 254
+        && !e.contains(char::is_whitespace)
+        && e.split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.'))
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactPage<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    /// `email`, `code`, `write`, `sent` or `locked`.
+    step: &'a str,
+    id: &'a str,
+    email: String,
+    csrf: String,
+    notice: String,
+    types: String,
+}
+
+fn page<'a>(
+    s: &'a WebState,
+    lang: Lang,
+    step: &'a str,
+    id: &'a str,
+    csrf: String,
+) -> ContactPage<'a> {
+    ContactPage {
+        lang,
+        organisation: &s.organisation,
+        step,
+        id,
+        email: String::new(),
+        csrf,
+        notice: String::new(),
+        types: s.settings.intake_types.join(", "),
+    }
+}
+
+/// `GET /contact`: the e-mail address first.
+pub async fn start(
+    State(s): State<WebState>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    mailbox(&s, lang)?;
+    let (csrf, set) = form_csrf(&s, &headers);
+    let mut r = render_page(&page(&s, lang, "email", "", csrf), StatusCode::OK);
+    if let Some(c) = set {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+}
+
+/// `POST /contact`: mail a code to the address.
+pub async fn begin(
+    State(s): State<WebState>,
+    lang: Lang,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<EmailForm>,
+) -> Result<Response, WebError> {
+    mailbox(&s, lang)?;
+    check_form_csrf(&s, &headers, &f.csrf, lang)?;
+    let email = f.email.trim().to_string();
+    crate::pages::limit_ip(&s, &ip, lang)?;
+    if !plausible_email(&email) {
+        let mut p = page(&s, lang, "email", "", f.csrf.clone());
+        p.email = email;
+        p.notice = lang
+            .t("Dat is geen e-mailadres.", "That is not an e-mail address.")
+            .into();
+        return Ok(render_page(&p, StatusCode::UNPROCESSABLE_ENTITY));
+    }
+    crate::pages::limit_sends(&s, &email, lang)?;
+    let mut login = Login::new(s.settings.rules.clone(), None, false);
+    let t = now();
+    login.step(Event::Open, t);
+    let mut salt = [0u8; 16];
+    veilpost_store::random(&mut salt);
+    let step = login.step(
+        Event::Choose {
+            factor: Factor::Email,
+            code: Some((make_code(s.settings.rules.digits, random_u32), salt)),
+        },
+        t,
+    );
+    let id = s.store.create_intake(&email, &login.to_json()).await?;
+    let intake = s
+        .store
+        .intake(&id)
+        .await?
+        .ok_or_else(|| WebError::internal(lang, "intake just made is missing"))?;
+    effects(&s, &intake, &step.effects, &ip).await;
+    Ok(see_other(&format!("/contact/{id}")))
+}
+
+async fn effects(s: &WebState, i: &Intake, effects: &[Effect], ip: &ClientIp) {
+    for effect in effects {
+        match effect {
+            Effect::MailCode { code } => {
+                let from = mails::From {
+                    organisation: &s.organisation,
+                    address: &s.settings.notify_from,
+                };
+                let minutes = s.settings.rules.code_ttl / 60;
+                let sent = match mails::code_mail(&from, &i.email, code, minutes) {
+                    Ok(raw) => s.mailer.send(i.email.clone(), raw).await.is_ok(),
+                    Err(_) => false,
+                };
+                audit(s, i, "intake.code", ip, if sent { "ok" } else { "failed" }).await;
+            }
+            Effect::Audit(action) => {
+                let outcome = if action.contains("failed") || action.contains("locked") {
+                    "refused"
+                } else {
+                    "ok"
+                };
+                audit(s, i, &format!("intake.{action}"), ip, outcome).await;
+            }
+            Effect::SendSms { .. } | Effect::TellSenderLocked => {}
+        }
+    }
+}
+
+async fn intake(s: &WebState, id: &str, lang: Lang) -> Result<Intake, WebError> {
+    s.store
+        .intake(id)
+        .await?
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
+}
+
+/// The browser holds this form's session.
+fn has_session(s: &WebState, headers: &HeaderMap, i: &Intake) -> bool {
+    let token = cookie(headers, &cookie_name(&s.settings, INTAKE_COOKIE)).unwrap_or("");
+    let fresh = i
+        .verified_at
+        .is_some_and(|v| v + s.settings.idle_timeout * 4 > now());
+    fresh
+        && i.session_hash
+            .as_deref()
+            .is_some_and(|h| same_secret(h, &veilpost_store::vault::token_hash(token)))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct Notice {
+    #[serde(default)]
+    m: String,
+    #[serde(default)]
+    n: u32,
+}
+
+/// `GET /contact/{id}`: type the code, write, or the message was sent.
+pub async fn form(
+    State(s): State<WebState>,
+    Path(id): Path<String>,
+    Query(q): Query<Notice>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    mailbox(&s, lang)?;
+    let i = intake(&s, &id, lang).await?;
+    let login = Login::from_json(&i.login);
+    let (step, csrf) = if i.submitted_at.is_some() {
+        ("sent", String::new())
+    } else if has_session(&s, &headers, &i) {
+        ("write", i.csrf.clone().unwrap_or_default())
+    } else if login.is_none_or(|l| matches!(l.state, LoginState::Locked { .. })) {
+        ("locked", String::new())
+    } else {
+        ("code", form_csrf(&s, &headers).0)
+    };
+    let mut p = page(&s, lang, step, &id, csrf);
+    p.email = i.email.clone();
+    p.notice = match q.m.as_str() {
+        "wrong" if lang.is_nl() => format!("Die code klopt niet. Nog {} pogingen.", q.n),
+        "wrong" => format!("That code is not right. {} tries left.", q.n),
+        "expired" => lang
+            .t(
+                "Die code is verlopen. Begin opnieuw.",
+                "That code has expired. Start again.",
+            )
+            .into(),
+        _ => String::new(),
+    };
+    let status = if step == "locked" {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::OK
+    };
+    let (_, set) = form_csrf(&s, &headers);
+    let mut r = render_page(&p, status);
+    if let Some(c) = set {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    csrf: String,
+    code: String,
+}
+
+/// `POST /contact/{id}/code`.
+pub async fn code(
+    State(s): State<WebState>,
+    Path(id): Path<String>,
+    lang: Lang,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    mailbox(&s, lang)?;
+    check_form_csrf(&s, &headers, &f.csrf, lang)?;
+    crate::pages::limit_ip(&s, &ip, lang)?;
+    for _ in 0..5 {
+        let i = intake(&s, &id, lang).await?;
+        let Some(mut login) = Login::from_json(&i.login) else {
+            return Ok(see_other(&format!("/contact/{id}")));
+        };
+        let step = login.step(
+            Event::Submit {
+                code: f.code.chars().take(32).collect(),
+                totp_valid: false,
+            },
+            now(),
+        );
+        if !s
+            .store
+            .save_intake_login(&id, &login.to_json(), i.login_version)
+            .await?
+        {
+            continue;
+        }
+        effects(&s, &i, &step.effects, &ip).await;
+        if matches!(login.state, LoginState::Verified { .. }) {
+            let (token, _) = s.store.verify_intake(&id).await?;
+            let mut r = see_other(&format!("/contact/{id}"));
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&s.settings, INTAKE_COOKIE, &token, None),
+            );
+            return Ok(r);
+        }
+        return Ok(match step.result {
+            Err(Refusal::WrongCode { left }) => {
+                see_other(&format!("/contact/{id}?m=wrong&n={left}"))
+            }
+            Err(Refusal::CodeExpired) => see_other(&format!("/contact/{id}?m=expired")),
+            _ => see_other(&format!("/contact/{id}")),
+        });
+    }
+    Err(WebError::new(
+        StatusCode::CONFLICT,
+        ErrorKind::TooMany,
+        lang,
+    ))
+}
+
+/// `POST /contact/{id}/send` (multipart: csrf, name, text, files).
+pub async fn send(
+    State(s): State<WebState>,
+    Path(id): Path<String>,
+    lang: Lang,
+    ip: ClientIp,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Result<Response, WebError> {
+    let mailbox = mailbox(&s, lang)?;
+    let i = intake(&s, &id, lang).await?;
+    if !has_session(&s, &headers, &i) || i.submitted_at.is_some() {
+        return Err(WebError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorKind::SessionEnded,
+            lang,
+        ));
+    }
+    let up = read_upload(
+        form,
+        s.settings.max_reply_size,
+        Some(&s.settings.intake_types),
+        lang,
+    )
+    .await?;
+    if !same_secret(i.csrf.as_deref().unwrap_or(""), up.field("csrf")) {
+        return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
+    }
+    let text = up.field("text").to_string();
+    let name: String = up.field("name").chars().take(100).collect();
+    if text.trim().is_empty() && up.files.is_empty() {
+        return Ok(see_other(&format!("/contact/{id}")));
+    }
+    let from = mails::From {
+        organisation: &s.organisation,
+        address: &s.settings.notify_from,
+    };
+    let raw = mails::intake(&from, &i.email, &name, &mailbox, &text, up.files)
+        .map_err(|e| WebError::internal(lang, e))?;
+    let envelope = Envelope {
+        origin: Origin::Intake,
+        mail_from: i.email.clone(),
+        rcpt_to: vec![mailbox],
+        auth_user: None,
+        client_ip: Some(ip.0.clone()),
+    };
+    let message_id = s
+        .mailer
+        .submit(envelope, raw)
+        .await
+        .map_err(|e| WebError::internal(lang, e))?;
+    s.store.intake_submitted(&id, &message_id).await?;
+    audit(&s, &i, "intake.sent", &ip, "ok").await;
+    let mut r = see_other(&format!("/contact/{id}"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&s.settings, INTAKE_COOKIE, "", Some(0)),
+    );
+    Ok(r)
+}
