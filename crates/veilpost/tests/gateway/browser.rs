@@ -226,6 +226,8 @@ async fn open_with(c: &Client, base: &str, path: &str, factor: &str) {
 
 #[tokio::test]
 async fn recipient_flow_in_chromium() {
+    let t0 = Instant::now();
+    let stage = |what: &str| eprintln!("browser test: {what} after {:?}", t0.elapsed());
     let dir = test_dir("browser");
     let mut gw = Gateway::configure(&dir, "[intake]\nmailbox = \"balie@praktijk.test\"\n");
     gw.add_user("ann@praktijk.test", PASSWORD, None);
@@ -265,6 +267,7 @@ async fn recipient_flow_in_chromium() {
     );
     let confirmation = wait_mail(&out, "ann@praktijk.test", "Verstuurd via", 0).await;
 
+    stage("links");
     // A link scanner fetches Piet's link five times first: nothing is used up.
     for _ in 0..5 {
         let (status, page) = http_get(gw.web_port, &piet).await;
@@ -278,6 +281,7 @@ async fn recipient_flow_in_chromium() {
     std::fs::create_dir_all(&downloads).expect("downloads");
     let c = chromium(&driver, &profile, &downloads).await;
 
+    stage("browser up");
     // The recipient finds the notification on the outbox page and follows its link.
     c.goto(&format!("{base}/outbox")).await.expect("outbox");
     wait_text(&c, "piet@example.net").await;
@@ -301,6 +305,7 @@ async fn recipient_flow_in_chromium() {
     assert!(message.contains("uitslag.pdf"), "{message}");
     wait_mail(&out, "ann@praktijk.test", "Gelezen", 0).await;
 
+    stage("read");
     // Download the attachment.
     click(&c, "a[href$='/attachment/0']").await;
     let start = Instant::now();
@@ -318,6 +323,7 @@ async fn recipient_flow_in_chromium() {
         "%PDF-1.4 uitslag HbA1c"
     );
 
+    stage("downloaded");
     // Reply securely with an attachment.
     let photo = dir.join("foto.txt");
     std::fs::write(&photo, "meetwaarden thuis").expect("file");
@@ -326,6 +332,7 @@ async fn recipient_flow_in_chromium() {
     click(&c, "form[action$='/reply'] button").await;
     wait_text(&c, "beveiligd verstuurd").await;
 
+    stage("replied");
     // The sender gets the reply through the portal (an own-domain address: e-mailed code).
     let note = wait_mail(&out, "ann@praktijk.test", "Beveiligd bericht", 0).await;
     let reply_link = link(&note, "/p/");
@@ -351,6 +358,7 @@ async fn recipient_flow_in_chromium() {
     let reply = wait_text(&c, "ik kom dinsdag op het spreekuur").await;
     assert!(reply.contains("foto.txt"), "{reply}");
 
+    stage("sender read reply");
     // Kees: five wrong access codes lock the message, and the sender is told.
     open_with(&c, &base, &kees, "access_code").await;
     for left in (1..5).rev() {
@@ -363,6 +371,7 @@ async fn recipient_flow_in_chromium() {
     wait_text(&c, "geblokkeerd").await;
     wait_mail(&out, "ann@praktijk.test", "Toegang geblokkeerd", 0).await;
 
+    stage("locked");
     // Els: the sender revokes from the status link in the confirmation.
     let els_status = {
         let at = confirmation
@@ -379,6 +388,7 @@ async fn recipient_flow_in_chromium() {
     let revoked = wait_text(&c, "ingetrokken").await;
     assert!(!revoked.contains("Bericht openen"), "{revoked}");
 
+    stage("revoked");
     // Jan: the message has expired (its time moved back in the database).
     let db = data.join("veilpost.db");
     let py = format!(
@@ -401,6 +411,7 @@ async fn recipient_flow_in_chromium() {
         .expect("english");
     wait_text(&c, "expired").await;
 
+    stage("expired");
     // A patient writes in through the secure contact form.
     c.goto(&format!("{base}/contact?lang=nl"))
         .await
@@ -433,6 +444,7 @@ async fn recipient_flow_in_chromium() {
         "{note}"
     );
 
+    stage("contact form");
     let _ = c.close().await;
     // The audit log holds each step with address and outcome, and its chain is intact.
     let actions = crate::sql(
