@@ -30,6 +30,8 @@ pub struct PortalEntry {
     pub login: Option<String>,
     pub login_version: i64,
     pub read_receipt: bool,
+    /// An upload request (the `[upload]` tag).
+    pub upload: bool,
     pub opened_at: Option<i64>,
     pub downloaded_at: Option<i64>,
     pub replied_at: Option<i64>,
@@ -45,7 +47,7 @@ impl PortalEntry {
 }
 
 const COLUMNS: &str = "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
-    expires_at, state, phone, access_code, email_code, login, login_version, read_receipt,
+    expires_at, state, phone, access_code, email_code, login, login_version, read_receipt, upload,
     opened_at, downloaded_at, replied_at, revoked_at, shredded_at";
 
 /// A verified recipient's browser session.

@@ -187,6 +187,8 @@ pub struct VaultEntry {
     pub status_token_hash: Option<String>,
     /// Mail the sender when the recipient first opens the message.
     pub read_receipt: bool,
+    /// An upload request: the recipient is asked to send documents back.
+    pub upload: bool,
 }
 
 /// What the portal's landing page may know about a link: never the content.
@@ -206,8 +208,8 @@ pub(crate) async fn insert(
     sqlx::query(
         "INSERT INTO vault (id, message_id, recipient, sender, token_hash, blob, wrapped_key, key_id,
                             created_at, expires_at, phone, access_code, email_code,
-                            status_token_hash, read_receipt)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            status_token_hash, read_receipt, upload)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&v.id)
     .bind(&v.message_id)
@@ -224,6 +226,7 @@ pub(crate) async fn insert(
     .bind(v.email_code)
     .bind(&v.status_token_hash)
     .bind(v.read_receipt)
+    .bind(v.upload)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -738,6 +738,9 @@ struct MessagePage<'a> {
     sent: bool,
     totp_done: bool,
     has_totp: bool,
+    /// An upload request: the upload form comes first.
+    upload: bool,
+    types: String,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -788,6 +791,8 @@ pub async fn message(
         sent: q.sent.is_some(),
         totp_done: q.totp.is_some(),
         has_totp,
+        upload: e.upload,
+        types: s.settings.intake_types.join(", "),
     };
     Ok(render_page(&page, StatusCode::OK))
 }
@@ -997,7 +1002,9 @@ pub async fn reply(
     let e = entry(&s, &token, lang).await?;
     gone(&e, lang)?;
     let (_, session) = require_session(&s, &headers, &e, lang).await?;
-    let up = read_upload(form, s.settings.max_reply_size, None, lang).await?;
+    // Replies carry files from outside: the same allow-list as the contact form.
+    let allowed = Some(s.settings.intake_types.as_slice());
+    let up = read_upload(form, s.settings.max_reply_size, allowed, lang).await?;
     if !same_secret(&session.csrf, up.field("csrf")) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
     }

@@ -179,6 +179,7 @@ impl Portal {
                         email_code: false,
                         status_token_hash: Some(token_hash(&status)),
                         read_receipt: true,
+                        upload: false,
                     }],
                     ..Processed::default()
                 },
@@ -1199,4 +1200,49 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
             "{want}: {actions:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn upload_requests_ask_for_documents_and_take_allowed_files_only() {
+    let p = Portal::new("upload", "http://127.0.0.1:8080").await;
+    let m = p
+        .message(
+            "<p>Wilt u uw medicatielijst sturen?</p>",
+            None,
+            Some("1234 5678"),
+            86_400,
+        )
+        .await;
+    sqlx::query("UPDATE vault SET upload = 1 WHERE id = ?")
+        .bind(&m.vault_id)
+        .execute(p.store.pool())
+        .await
+        .expect("mark as upload request");
+    let mut b = p.browser();
+    b.start(&m.link, "access_code").await;
+    b.submit_code(&m.link, "1234 5678").await;
+    let page = b.get(&format!("/p/{}/message", m.link)).await;
+    assert!(
+        page.text().contains("vraagt u documenten te uploaden"),
+        "{}",
+        page.text()
+    );
+    let csrf = page.csrf();
+    for (name, status) in [
+        ("script.js", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("lijst.pdf", StatusCode::SEE_OTHER),
+    ] {
+        let (ct, body) = multipart(&csrf, "Mijn lijst", Some((name, b"%PDF-1.4")));
+        let r = b
+            .send(
+                Request::post(format!("/p/{}/reply", m.link))
+                    .header(header::CONTENT_TYPE, ct)
+                    .body(Body::from(body))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(r.status, status, "{name}");
+    }
+    let spooled = p.store.claim_received(10, 60).await.expect("claim");
+    assert_eq!(spooled.iter().filter(|r| r.origin == "reply").count(), 1);
 }

@@ -57,20 +57,30 @@ pub struct Notification<'a> {
     pub recipient: &'a str,
     pub link: &'a str,
     pub expires_at: i64,
+    /// An upload request: the recipient is asked to send documents.
+    pub upload: bool,
 }
 
 /// The notification a portal recipient gets.
 pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
     let nl_date = long_date(n.expires_at, true);
     let en_date = long_date(n.expires_at, false);
+    let (nl_upload, en_upload) = if n.upload {
+        (
+            "U wordt gevraagd documenten veilig te uploaden; dat kan op dezelfde pagina.\r\n\r\n",
+            "You are asked to upload documents securely; you can do so on the same page.\r\n\r\n",
+        )
+    } else {
+        ("", "")
+    };
     let text = format!(
-        "{sender} ({org}) heeft u een beveiligd bericht gestuurd.\r\n\r\n\
+        "{sender} ({org}) heeft u een beveiligd bericht gestuurd.\r\n\r\n{nl_upload}\
          Open het bericht via deze link:\r\n{link}\r\n\r\n\
          Om het bericht te lezen bevestigt u eerst uw identiteit. Het bericht is beschikbaar \
          tot en met {nl_date}.\r\n\r\n\
          Dit bericht bevat gevoelige gegevens en is daarom niet als gewone e-mail verstuurd.\r\n\r\n\
          --\r\n\r\n\
-         {sender} ({org}) has sent you a secure message.\r\n\r\n\
+         {sender} ({org}) has sent you a secure message.\r\n\r\n{en_upload}\
          Open it with this link:\r\n{link}\r\n\r\n\
          You confirm your identity before you can read it. The message is available until \
          {en_date}.\r\n\r\n\
@@ -328,6 +338,7 @@ mod tests {
             recipient: "p.devries@ziekenhuis.nl",
             link: "https://veilig.example.nl/p/abc",
             expires_at: 1_796_083_200,
+            upload: false,
         })
         .expect("mail");
         let text = String::from_utf8_lossy(&raw);

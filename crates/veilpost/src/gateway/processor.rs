@@ -160,25 +160,32 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let scan = policy_scan(&report);
 
     // The secure tag forces the secure route and is removed before anyone sees it; so is
-    // an SMS tag (`[sms 06-12345678]`: the number for the portal's SMS codes).
+    // an SMS tag (`[sms 06-12345678]`: the number for the portal's SMS codes), `[zip]`
+    // (attachments as an encrypted ZIP) and `[upload]` (an upload request: the portal).
     let mut message = raw;
     let mut tagged = false;
     let mut tag_phone = None;
     let mut zip_tagged = false;
+    let mut upload = false;
     if let Some((subject, range)) = subject_field(&message) {
         let (phone, rest) = match sms_tag(&subject) {
             Some((phone, rest)) => (Some(phone), rest),
             None => (None, subject.clone()),
         };
-        let (zip, rest) = match zipped::zip_tag(&rest) {
+        let (zip, rest) = match zipped::take_tag(&rest, "[zip]") {
+            Some(rest) => (true, rest),
+            None => (false, rest),
+        };
+        let (up, rest) = match zipped::take_tag(&rest, "[upload]") {
             Some(rest) => (true, rest),
             None => (false, rest),
         };
         let stripped = secure_tag(&rest);
-        if phone.is_some() || zip || stripped.is_some() {
+        if phone.is_some() || zip || up || stripped.is_some() {
             tagged = true;
             tag_phone = phone;
             zip_tagged = zip;
+            upload = up;
             let field = format!("Subject: {}\r\n", encode_header(&stripped.unwrap_or(rest)));
             message.splice(range, field.into_bytes());
         }
@@ -296,7 +303,15 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             secure,
             blocked: facts::blocked(shared, &domain),
         };
-        let decision = decide(&scan, tagged, &recipient);
+        let mut decision = decide(&scan, tagged, &recipient);
+        // An upload request needs the portal's upload page, whatever the transport.
+        if upload && matches!(decision.route, Route::Tls | Route::Plain) {
+            decision = veilpost_policy::Decision {
+                route: Route::Portal,
+                transport: None,
+                reasons: vec!["upload request ([upload])".into()],
+            };
+        }
         let mut reasons = decision.reasons.clone();
         if let Some(t) = &decision.transport {
             reasons.push(format!(
@@ -309,7 +324,8 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             Route::Portal => {
                 let phone = recipient_phone(shared, &tag_phone, address).await?;
                 confirmations.push(
-                    portal_handoff(shared, &m, &message, address, phone, &mut processed).await?,
+                    portal_handoff(shared, &m, &message, address, phone, upload, &mut processed)
+                        .await?,
                 );
                 "portal"
             }
@@ -514,6 +530,7 @@ async fn portal_handoff(
     message: &[u8],
     recipient: &str,
     phone: Option<String>,
+    upload: bool,
     processed: &mut Processed,
 ) -> Result<veilpost_web::mails::Confirmed> {
     let factors = &shared.config.portal.factors;
@@ -554,6 +571,7 @@ async fn portal_handoff(
         email_code: allows("email") || own,
         status_token_hash: Some(token_hash(&status_token)),
         read_receipt: shared.config.portal.read_receipt && !is_reply,
+        upload,
     });
     let link = format!(
         "{}/p/{token}",
@@ -566,6 +584,7 @@ async fn portal_handoff(
         recipient,
         link: &link,
         expires_at,
+        upload,
     })?;
     // Bounces of the notification go to the sender.
     processed.generated.push(

@@ -23,11 +23,11 @@ pub struct Parts {
     attachments: Vec<(String, Vec<u8>)>,
 }
 
-/// `[zip]` in a subject (any case): the subject without it.
-pub fn zip_tag(subject: &str) -> Option<String> {
+/// `tag` (ASCII, like `[zip]`) in a subject, any case: the subject without it.
+pub fn take_tag(subject: &str, tag: &str) -> Option<String> {
     let lower = subject.to_ascii_lowercase();
-    let at = lower.find("[zip]")?;
-    let rest = format!("{}{}", &subject[..at], &subject[at + 5..]);
+    let at = lower.find(tag)?;
+    let rest = format!("{}{}", &subject[..at], &subject[at + tag.len()..]);
     Some(rest.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
@@ -187,7 +187,14 @@ Content-Disposition: attachment; filename=\"lijst.csv\"\r\n\r\nnaam;bsn\r\nJan;1
 
     #[test]
     fn zip_tags() {
-        assert_eq!(zip_tag("[ZIP] Uitslagen").as_deref(), Some("Uitslagen"));
-        assert_eq!(zip_tag("Uitslagen"), None);
+        assert_eq!(
+            take_tag("[ZIP] Uitslagen", "[zip]").as_deref(),
+            Some("Uitslagen")
+        );
+        assert_eq!(
+            take_tag("Graag [Upload] uw lijst", "[upload]").as_deref(),
+            Some("Graag uw lijst")
+        );
+        assert_eq!(take_tag("Uitslagen", "[zip]"), None);
     }
 }

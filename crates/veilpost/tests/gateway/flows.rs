@@ -542,3 +542,40 @@ async fn a_contacts_number_gets_the_sms_codes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_upload_request_goes_through_the_portal_even_when_clean() {
+    let dir = test_dir("upload");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["piet@example.net"], "[upload] [sms 0612345678] Medicatielijst", "Wilt u uw medicatielijst sturen?")],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let db = dir.join("data").join("veilpost.db");
+    let start = std::time::Instant::now();
+    loop {
+        let rows = crate::sql(
+            &db,
+            "SELECT r.route, v.upload FROM recipients r JOIN messages m ON m.id = r.message_id
+               JOIN vault v ON v.message_id = m.id WHERE m.origin = 'submission'",
+        );
+        if rows
+            .as_array()
+            .is_some_and(|a| a.len() == 1 && a[0][0] == "portal")
+        {
+            assert_eq!(rows, serde_json::json!([["portal", 1]]));
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{rows} {}",
+            gw.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

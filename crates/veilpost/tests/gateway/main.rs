@@ -30,6 +30,31 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// An empty DNS server on loopback for this test process (every name: no such domain),
+/// running on its own thread for as long as the process lives.
+pub fn empty_dns() -> std::net::SocketAddr {
+    static ADDR: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+    *ADDR.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let server = veilpost_dns::testserver::TestDnsServer::start(
+                    veilpost_dns::testserver::Zone::new(),
+                )
+                .await
+                .expect("empty DNS server");
+                tx.send(server.addr()).expect("send");
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().expect("DNS server address")
+    })
+}
+
 /// A fresh directory for one test.
 pub fn test_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("veilpost-gw-{name}-{}", std::process::id()));
@@ -55,8 +80,16 @@ impl Gateway {
         Gateway::configure_smtp(dir, "", extra)
     }
 
-    /// The same, with more keys for the `[smtp]` section.
+    /// The same, with more keys for the `[smtp]` section. Without a `[dns]` section the
+    /// gateway asks an empty DNS server on loopback, so no test ever queries the outside.
     pub fn configure_smtp(dir: &Path, smtp: &str, extra: &str) -> Gateway {
+        let quiet;
+        let extra = if extra.contains("[dns]") {
+            extra
+        } else {
+            quiet = format!("{extra}\n[dns]\nnameservers = [\"{}\"]\n", empty_dns());
+            &quiet
+        };
         let smtp_port = free_port();
         let web_port = free_port();
         let config = dir.join("veilpost.toml");
