@@ -343,6 +343,7 @@ pub async fn send(
         form,
         s.settings.max_reply_size,
         Some(&s.settings.intake_types),
+        s.settings.clamd.as_deref(),
         lang,
     )
     .await?;

@@ -7,6 +7,7 @@
 //! the security headers; every form carries a CSRF token; one error type with an id that
 //! a user can quote and an operator can find in the log.
 
+pub mod clamd;
 mod contact;
 pub mod mails;
 mod pages;
@@ -73,6 +74,8 @@ pub struct PortalSettings {
     pub intake_mailbox: Option<String>,
     /// File extensions the contact form takes.
     pub intake_types: Vec<String>,
+    /// clamd (`host:port`) that checks every uploaded file; `None`: no virus scan.
+    pub clamd: Option<String>,
 }
 
 impl Default for PortalSettings {
@@ -89,6 +92,7 @@ impl Default for PortalSettings {
             trust_forwarded_for: false,
             intake_mailbox: None,
             intake_types: default_intake_types(),
+            clamd: None,
         }
     }
 }
@@ -301,6 +305,10 @@ pub enum ErrorKind {
     BadInput,
     /// A file type the form does not take.
     FileType,
+    /// The virus scanner found something in a file.
+    Malware,
+    /// A service the request needs is down (the virus scanner).
+    Unavailable,
     /// Our fault.
     Internal,
 }
@@ -349,6 +357,14 @@ impl WebError {
             ErrorKind::FileType => (
                 "Dit soort bestand kan hier niet worden verstuurd. Stuur bijvoorbeeld een PDF of een foto (JPG, PNG).",
                 "This kind of file cannot be sent here. Send a PDF or a photo (JPG, PNG), for example.",
+            ),
+            ErrorKind::Malware => (
+                "In een van de bestanden is een virus of ander schadelijk programma gevonden. Er is niets verstuurd.",
+                "A virus or other malicious program was found in one of the files. Nothing was sent.",
+            ),
+            ErrorKind::Unavailable => (
+                "De bestanden kunnen nu niet op virussen worden gecontroleerd, dus er is niets verstuurd. Probeer het later opnieuw.",
+                "The files cannot be checked for viruses right now, so nothing was sent. Try again later.",
             ),
             ErrorKind::Internal => (
                 "Er ging bij ons iets mis. Probeer het later opnieuw.",

@@ -936,6 +936,7 @@ pub(crate) async fn read_upload(
     mut form: Multipart,
     max_size: usize,
     allowed: Option<&[String]>,
+    clamd: Option<&str>,
     lang: Lang,
 ) -> Result<Upload, WebError> {
     let bad = || WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang);
@@ -987,6 +988,30 @@ pub(crate) async fn read_upload(
             bytes: bytes.to_vec(),
         });
     }
+    if let Some(addr) = clamd {
+        for f in &up.files {
+            match crate::clamd::scan(addr, &f.bytes, std::time::Duration::from_secs(30)).await {
+                Ok(crate::clamd::Verdict::Clean) => {}
+                Ok(crate::clamd::Verdict::Found(name)) => {
+                    tracing::warn!("upload refused: {name} in an uploaded file");
+                    return Err(WebError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        ErrorKind::Malware,
+                        lang,
+                    ));
+                }
+                Err(e) => {
+                    let err = WebError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorKind::Unavailable,
+                        lang,
+                    );
+                    tracing::error!("web error {}: virus scan: {e}", err.id);
+                    return Err(err);
+                }
+            }
+        }
+    }
     Ok(up)
 }
 
@@ -1004,7 +1029,8 @@ pub async fn reply(
     let (_, session) = require_session(&s, &headers, &e, lang).await?;
     // Replies carry files from outside: the same allow-list as the contact form.
     let allowed = Some(s.settings.intake_types.as_slice());
-    let up = read_upload(form, s.settings.max_reply_size, allowed, lang).await?;
+    let clamd = s.settings.clamd.as_deref();
+    let up = read_upload(form, s.settings.max_reply_size, allowed, clamd, lang).await?;
     if !same_secret(&session.csrf, up.field("csrf")) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
     }

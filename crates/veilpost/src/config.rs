@@ -167,6 +167,10 @@ pub struct IntakeConfig {
     pub mailbox: String,
     /// File extensions the form takes.
     pub allowed_types: Vec<String>,
+    /// ClamAV's daemon (`host:port`, TCP) that checks every file patients and portal
+    /// recipients upload; empty: no virus scan. When set and unreachable, uploads are
+    /// refused (fail closed).
+    pub clamd: String,
 }
 
 impl Default for IntakeConfig {
@@ -174,6 +178,7 @@ impl Default for IntakeConfig {
         IntakeConfig {
             mailbox: String::new(),
             allowed_types: veilpost_web::default_intake_types(),
+            clamd: String::new(),
         }
     }
 }
@@ -440,6 +445,7 @@ impl Config {
             trust_forwarded_for: self.web.trust_forwarded_for,
             intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
             intake_types: self.intake.allowed_types.clone(),
+            clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
         }
     }
 
