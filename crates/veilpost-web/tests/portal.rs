@@ -1343,7 +1343,7 @@ async fn uploads_go_through_clamav_and_fail_closed_without_it() {
     b.start(&m.link, "access_code").await;
     b.submit_code(&m.link, "1234 5678").await;
     let csrf = b.get(&format!("/p/{}/message", m.link)).await.csrf();
-    let mut upload = |bytes: &'static [u8]| {
+    let upload = |bytes: &'static [u8]| {
         let (ct, body) = multipart(&csrf, "Hierbij", Some(("formulier.pdf", bytes)));
         Request::post(format!("/p/{}/reply", m.link))
             .header(header::CONTENT_TYPE, ct)
