@@ -8,6 +8,8 @@
 //! | sensitive, uninspectable or tagged `[veilig]`/`[secure]` | DANE, MTA-STS enforce, NTA 7516 or partner | `tls` |
 //! | same | none of these | `portal` |
 
+pub mod doublecheck;
+
 use serde::Serialize;
 
 /// How a message reaches one recipient.
