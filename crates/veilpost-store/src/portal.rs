@@ -351,6 +351,15 @@ impl Store {
         .await?)
     }
 
+    /// Every contact: (address, name, phone), by address.
+    pub async fn list_contacts(&self) -> Result<Vec<(String, Option<String>, Option<String>)>> {
+        Ok(
+            sqlx::query_as("SELECT address, name, phone FROM contacts ORDER BY address")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Add or update a contact.
     pub async fn put_contact(
         &self,

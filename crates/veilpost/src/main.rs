@@ -227,6 +227,18 @@ enum ContactCommand {
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Import contacts from CSV (columns email, name, phone; a header line is optional).
+    /// Valid rows are saved; refused rows are listed with their line (exit status 1).
+    Import {
+        file: PathBuf,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Write all contacts as CSV (email, name, phone) to standard output.
+    Export {
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -430,6 +442,18 @@ fn main() -> ExitCode {
                 },
         } => match users::contact_add(config.as_deref(), &email, &phone, name.as_deref(), cli.lang)
         {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(&e),
+        },
+        Command::Contact {
+            command: ContactCommand::Import { file, config },
+        } => match users::contact_import(config.as_deref(), &file, cli.lang) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => fail(&e),
+        },
+        Command::Contact {
+            command: ContactCommand::Export { config },
+        } => match users::contact_export(config.as_deref()) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },

@@ -51,6 +51,35 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
 }
 
 /// `veilpost audit verify`; the exit code (1: the chain is broken).
+/// A contact's address and number checked: (address, E.164 number) or why not.
+fn contact_row(
+    email: &str,
+    phone: &str,
+    nl: bool,
+) -> std::result::Result<(String, String), String> {
+    let email = email.trim();
+    let plausible = email.len() <= 254
+        && !email.contains(char::is_whitespace)
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+    if !plausible {
+        return Err(if nl {
+            format!("geen e-mailadres: {email:?}")
+        } else {
+            format!("not an e-mail address: {email:?}")
+        });
+    }
+    match veilpost_web::sms::normalize_phone(phone) {
+        Some(number) => Ok((email.to_string(), number)),
+        None => Err(if nl {
+            format!("geen mobiel nummer: {phone:?} (gebruik +31612345678 of 0612345678)")
+        } else {
+            format!("not a mobile number: {phone:?} (use +31612345678 or 0612345678)")
+        }),
+    }
+}
+
 /// `veilpost contact add`: the number the portal sends SMS codes to.
 pub fn contact_add(
     config: Option<&Path>,
@@ -60,25 +89,13 @@ pub fn contact_add(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let Some(number) = veilpost_web::sms::normalize_phone(phone) else {
-        anyhow::bail!(if nl {
-            "geen mobiel nummer: gebruik +31612345678 of 0612345678"
-        } else {
-            "not a mobile number: use +31612345678 or 0612345678"
-        });
-    };
-    if !email.contains('@') {
-        if nl {
-            anyhow::bail!("geen e-mailadres: {email}");
-        }
-        anyhow::bail!("not an e-mail address: {email}");
-    }
+    let (email, number) = contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
     let config = load(config)?;
     runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
-        store.put_contact(email.trim(), name, Some(&number)).await?;
+        store.put_contact(&email, name, Some(&number)).await?;
         store
-            .audit("cli", "contact.saved", Some(email.trim()), None)
+            .audit("cli", "contact.saved", Some(&email), None)
             .await
             .map_err(anyhow::Error::from)
     })?;
@@ -90,6 +107,96 @@ pub fn contact_add(
             "Contact saved:"
         }
     );
+    Ok(0)
+}
+
+/// `veilpost contact import FILE`: valid rows saved, refused rows listed (exit 1).
+pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_path(file)
+        .with_context(|| file.display().to_string())?;
+    let mut rows = Vec::new();
+    let mut refused = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 1;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                refused.push(format!("{line}: {e}"));
+                continue;
+            }
+        };
+        let email = record.get(0).unwrap_or("");
+        if line == 1 && email.eq_ignore_ascii_case("email") {
+            continue;
+        }
+        if rows.len() + refused.len() >= 100_000 {
+            anyhow::bail!(if nl {
+                "meer dan 100.000 regels"
+            } else {
+                "more than 100,000 lines"
+            });
+        }
+        let name = record.get(1).filter(|n| !n.is_empty()).map(str::to_string);
+        match contact_row(email, record.get(2).unwrap_or(""), nl) {
+            Ok((email, number)) => rows.push((email, name, number)),
+            Err(why) => refused.push(format!("{line}: {why}")),
+        }
+    }
+    let config = load(config)?;
+    let saved = rows.len();
+    runtime()?.block_on(async {
+        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        for (email, name, number) in &rows {
+            store
+                .put_contact(email, name.as_deref(), Some(number))
+                .await?;
+        }
+        let detail = format!("{saved} saved, {} refused", refused.len());
+        store
+            .audit(
+                "cli",
+                "contact.imported",
+                Some(&file.display().to_string()),
+                Some(&detail),
+            )
+            .await
+            .map_err(anyhow::Error::from)
+    })?;
+    for r in &refused {
+        eprintln!("{} {r}", if nl { "regel" } else { "line" });
+    }
+    println!(
+        "{}",
+        if nl {
+            format!(
+                "{saved} contacten opgeslagen, {} regels geweigerd",
+                refused.len()
+            )
+        } else {
+            format!("{saved} contacts saved, {} lines refused", refused.len())
+        }
+    );
+    Ok(if refused.is_empty() { 0 } else { 1 })
+}
+
+/// `veilpost contact export`: CSV on standard output.
+pub fn contact_export(config: Option<&Path>) -> Result<u8> {
+    let config = load(config)?;
+    let contacts = runtime()?.block_on(async {
+        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        store.list_contacts().await.map_err(anyhow::Error::from)
+    })?;
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record(["email", "name", "phone"])?;
+    for (email, name, phone) in contacts {
+        w.write_record([email, name.unwrap_or_default(), phone.unwrap_or_default()])?;
+    }
+    w.flush()?;
     Ok(0)
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `veilpost` binary: the public interface in DESIGN.md.
 
 mod auth;
+mod contacts;
 mod corpus;
 mod hostile;
 mod office;
