@@ -128,7 +128,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            per_ip: RateLimit::new(60, 600, 100_000),
+            // Generous: a hospital's staff may share one address; guessing is stopped per
+            // recipient and by the lock-out.
+            per_ip: RateLimit::new(300, 600, 100_000),
             sends_per_recipient: RateLimit::new(10, 3600, 100_000),
             tries_per_recipient: RateLimit::new(20, 600, 100_000),
         }
