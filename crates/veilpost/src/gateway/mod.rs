@@ -305,6 +305,19 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             "mx".to_string()
         }
     );
+    if config.delivery.mode == "outbox" {
+        println!(
+            "  uitgaande post / outgoing post (mail and SMS): {}/outbox",
+            config.web.public_url.trim_end_matches('/')
+        );
+    }
+    if !config.intake.mailbox.is_empty() {
+        println!(
+            "  contactformulier / contact form:  {}/contact -> {}",
+            config.web.public_url.trim_end_matches('/'),
+            config.intake.mailbox
+        );
+    }
     if store.list_users().await?.iter().all(|u| u.role != "admin") {
         let token = store.setup_token("first-admin").await?;
         println!(

@@ -60,6 +60,10 @@ async fn serve_runs_on_embedded_defaults() {
     let all = printed.join("\n");
     assert!(all.contains("127.0.0.1:2587"), "{all}");
     assert!(all.contains("outbox"), "{all}");
+    // The page a new user follows the whole flow on.
+    assert!(all.contains("http://127.0.0.1:8080/outbox"), "{all}");
+    let (status, page) = http_get(8080, "/outbox").await;
+    assert_eq!(status, 200, "{page}");
 
     let path = &link["http://127.0.0.1:8080".len()..];
     let (status, page) = http_get(8080, path).await;
