@@ -453,6 +453,16 @@ impl Store {
         Ok((token, csrf))
     }
 
+    /// Forget contact-form uses begun before `cutoff` (the patient's address and login
+    /// state; what was sent lives on as a message). Returns how many went.
+    pub async fn forget_intakes(&self, cutoff: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM intake WHERE created_at < ?")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// The message was sent: the form is used up.
     pub async fn intake_submitted(&self, id: &str, message_id: &str) -> Result<bool> {
         let done = sqlx::query(

@@ -1205,6 +1205,11 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
             "{want}: {actions:?}"
         );
     }
+    // A day later the form (and the patient's address in it) is forgotten.
+    let now = veilpost_store::now();
+    assert_eq!(p.store.forget_intakes(now - 60).await.expect("forget"), 0);
+    assert_eq!(p.store.forget_intakes(now + 1).await.expect("forget"), 1);
+    assert_eq!(b.get(&form).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -88,7 +88,8 @@ impl veilpost_web::Mailer for GatewayMailer {
 }
 
 /// Once a minute: shred portal messages whose time is up (their keys go), end idle
-/// sessions; once an hour: drop audit entries past retention.
+/// sessions, forget day-old contact forms; once an hour: drop audit entries past
+/// retention.
 async fn housekeeping(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     let mut last_retention = 0i64;
@@ -126,6 +127,10 @@ async fn housekeeping(shared: Arc<Shared>) {
             .await
         {
             tracing::error!("ending idle sessions: {err}");
+        }
+        // A contact form is good for a day; then the patient's address goes.
+        if let Err(err) = shared.store.forget_intakes(now - 86_400).await {
+            tracing::error!("forgetting old contact forms: {err}");
         }
         if now - last_retention >= 3600 {
             last_retention = now;
