@@ -10,7 +10,7 @@
 //! * many outside addresses visible to each other in To/Cc (`many_visible`: suggest Bcc);
 //! * sensitive content to a free-mail domain (`free_mail`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Free-mail domains common in the Netherlands (and the big international ones).
 pub const FREE_MAIL: &[&str] = &[
@@ -138,7 +138,7 @@ pub fn look_alike<'a>(domain: &str, known: &'a [String]) -> Option<&'a str> {
 }
 
 /// Why a message waits for the sender's confirmation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Hold {
     /// Never written to before by the organisation.
@@ -149,6 +149,38 @@ pub enum Hold {
     ManyVisible { count: usize },
     /// Sensitive content to a free-mail address.
     FreeMail { address: String },
+}
+
+impl Hold {
+    /// One line for the sender, in Dutch or English.
+    pub fn describe(&self, dutch: bool) -> String {
+        match (self, dutch) {
+            (Hold::NewRecipient { address }, true) => {
+                format!("{address}: aan dit adres is nog nooit gemaild")
+            }
+            (Hold::NewRecipient { address }, false) => {
+                format!("{address}: never written to before")
+            }
+            (Hold::LookAlike { address, resembles }, true) => {
+                format!("{address}: lijkt op {resembles}, maar is het niet")
+            }
+            (Hold::LookAlike { address, resembles }, false) => {
+                format!("{address}: looks like {resembles}, but is not")
+            }
+            (Hold::ManyVisible { count }, true) => {
+                format!("{count} externe adressen zien elkaar in Aan/Cc: gebruik Bcc")
+            }
+            (Hold::ManyVisible { count }, false) => {
+                format!("{count} outside addresses see each other in To/Cc: use Bcc")
+            }
+            (Hold::FreeMail { address }, true) => {
+                format!("{address}: gevoelige gegevens naar een gratis maildienst")
+            }
+            (Hold::FreeMail { address }, false) => {
+                format!("{address}: sensitive data to a free mail service")
+            }
+        }
+    }
 }
 
 /// Which rules are on (each can be switched per organisation).
@@ -194,7 +226,9 @@ pub fn check(
     let mut holds = Vec::new();
     for address in out.recipients {
         let domain = address.rsplit_once('@').map_or("", |(_, d)| d);
+        // An address the organisation knows (confirmed once) is not held for its domain.
         if rules.look_alike
+            && !is_known(address)
             && let Some(resembles) = look_alike(domain, known_domains)
         {
             holds.push(Hold::LookAlike {
@@ -327,6 +361,22 @@ mod tests {
             free_mail: true,
         };
         assert!(check(&off, &clean, |_| false, &known()).is_empty());
+        // Confirmed once, a look-alike address is known and no longer held.
+        let only = vec!["dokter@zorggroep0ost.nl".to_string()];
+        let once = Outgoing {
+            recipients: &only,
+            visible: 1,
+            sensitive: false,
+        };
+        assert!(
+            check(
+                &Rules::default(),
+                &once,
+                |a| a == "dokter@zorggroep0ost.nl",
+                &known()
+            )
+            .is_empty()
+        );
         assert!(
             is_free_mail("KPNMAIL.NL") && is_free_mail("live.nl") && !is_free_mail("praktijk.nl")
         );

@@ -477,3 +477,116 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+/// A message held by the double-check.
+#[derive(Debug, Clone, FromRow)]
+pub struct Held {
+    pub id: String,
+    pub mail_from: String,
+    pub state: String,
+    pub held_reasons: Option<String>,
+    pub received_at: i64,
+}
+
+impl Store {
+    /// Hold a message in processing until its sender decides; `token_hash` is the hash of
+    /// the confirm link's token, `reasons` JSON.
+    pub async fn hold_message(&self, id: &str, token_hash: &str, reasons: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET state = 'held', hold_token_hash = ?, held_reasons = ?,
+                    lease_until = 0 WHERE id = ?",
+        )
+        .bind(token_hash)
+        .bind(reasons)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The held message a confirm link names.
+    pub async fn held_by_token(&self, token: &str) -> Result<Option<Held>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as::<_, Held>(
+            "SELECT id, mail_from, state, held_reasons, received_at FROM messages
+              WHERE hold_token_hash = ?",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The sender confirmed: process again, without a second hold. True if it was held.
+    pub async fn release_held(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'received', confirmed = 1 WHERE id = ? AND state = 'held'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The sender cancelled: nothing goes; the purge removes the content. True if it was
+    /// held.
+    pub async fn cancel_held(&self, id: &str) -> Result<bool> {
+        let t = now();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'held'",
+        )
+        .bind(t)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE recipients SET state = 'cancelled', done_at = ? WHERE message_id = ?",
+            )
+            .bind(t)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Has the organisation written to `address` before (a contact, or a delivered or
+    /// portal recipient)?
+    pub async fn known_recipient(&self, address: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM contacts WHERE address = ?1)
+                  + (SELECT COUNT(*) FROM recipients WHERE address = ?1 COLLATE NOCASE
+                       AND state IN ('delivered', 'portal'))",
+        )
+        .bind(address)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// The domains of the organisation's contacts.
+    pub async fn contact_domains(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT lower(substr(address, instr(address, '@') + 1)) FROM contacts
+              WHERE instr(address, '@') > 0",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Remember a confirmed recipient (a phone already stored stays).
+    pub async fn remember_contact(&self, address: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO contacts (address, created_at) VALUES (?, ?) ON CONFLICT(address) DO NOTHING",
+        )
+        .bind(address)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

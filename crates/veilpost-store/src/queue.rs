@@ -20,6 +20,8 @@ pub struct Received {
     pub blob: String,
     /// (recipient row id, address).
     pub recipients: Vec<(i64, String)>,
+    /// The sender confirmed it after a double-check hold: no second hold.
+    pub confirmed: bool,
 }
 
 /// The policy's outcome for one recipient.
@@ -140,7 +142,7 @@ impl Store {
              WHERE id IN (SELECT id FROM messages
                           WHERE state = 'received' OR (state = 'processing' AND lease_until < ?2)
                           ORDER BY id LIMIT ?3)
-             RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob",
+             RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed",
         )
         .bind(t + lease)
         .bind(t)
@@ -165,6 +167,7 @@ impl Store {
                 received_at: row.try_get("received_at")?,
                 blob: row.try_get("blob")?,
                 recipients,
+                confirmed: row.try_get::<i64, _>("confirmed")? != 0,
             });
         }
         Ok(out)

@@ -367,3 +367,125 @@ mod tests {
         assert!(!linkify("https://x.test/\"onmouseover=").contains("\"onmouseover"));
     }
 }
+
+#[derive(Template)]
+#[template(path = "hold.html")]
+struct HoldPage<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    token: &'a str,
+    csrf: String,
+    reasons: Vec<String>,
+    /// `held`, `sent` or `cancelled`.
+    state: &'a str,
+}
+
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct HoldQuery {
+    #[serde(default)]
+    done: String,
+}
+
+async fn held(s: &WebState, token: &str, lang: Lang) -> Result<veilpost_store::Held, WebError> {
+    s.store
+        .held_by_token(token)
+        .await?
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
+}
+
+/// `GET /h/{token}`: why the message waits, and send or cancel.
+pub async fn hold_page(
+    State(s): State<WebState>,
+    Path(token): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<HoldQuery>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let h = held(&s, &token, lang).await?;
+    let holds: Vec<veilpost_policy::doublecheck::Hold> = h
+        .held_reasons
+        .as_deref()
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let state = match (h.state.as_str(), q.done.as_str()) {
+        ("held", _) => "held",
+        (_, "cancelled") => "cancelled",
+        _ => "sent",
+    };
+    let (csrf, set) = form_csrf(&s, &headers);
+    let page = HoldPage {
+        lang,
+        organisation: &s.organisation,
+        token: &token,
+        csrf,
+        reasons: holds.iter().map(|x| x.describe(lang.is_nl())).collect(),
+        state,
+    };
+    let mut r = render_page(&page, StatusCode::OK);
+    if let Some(c) = set {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(r)
+}
+
+async fn hold_decision(
+    s: &WebState,
+    token: &str,
+    lang: Lang,
+    ip: &ClientIp,
+    headers: &HeaderMap,
+    csrf: &str,
+    send: bool,
+) -> Result<Response, WebError> {
+    check_form_csrf(s, headers, csrf, lang)?;
+    let h = held(s, token, lang).await?;
+    let done = if send {
+        s.store.release_held(&h.id).await?
+    } else {
+        s.store.cancel_held(&h.id).await?
+    };
+    let event = veilpost_store::AuditEvent {
+        actor: h.mail_from.clone(),
+        action: if send {
+            "doublecheck.confirmed"
+        } else {
+            "doublecheck.cancelled"
+        }
+        .into(),
+        subject: Some(format!("message {}", h.id)),
+        detail: h.held_reasons.clone(),
+        ip: Some(ip.0.clone()),
+        outcome: Some(if done { "ok" } else { "already decided" }.into()),
+    };
+    if let Err(e) = s.store.audit_event(event).await {
+        tracing::error!("audit of a hold decision: {e}");
+    }
+    Ok(see_other(&format!(
+        "/h/{token}?done={}",
+        if send { "sent" } else { "cancelled" }
+    )))
+}
+
+/// `POST /h/{token}/send`.
+pub async fn hold_send(
+    State(s): State<WebState>,
+    Path(token): Path<String>,
+    lang: Lang,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    hold_decision(&s, &token, lang, &ip, &headers, f.csrf(), true).await
+}
+
+/// `POST /h/{token}/cancel`.
+pub async fn hold_cancel(
+    State(s): State<WebState>,
+    Path(token): Path<String>,
+    lang: Lang,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    hold_decision(&s, &token, lang, &ip, &headers, f.csrf(), false).await
+}

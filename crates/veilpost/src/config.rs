@@ -27,6 +27,7 @@ pub struct Config {
     pub policy: Policy,
     pub audit: Audit,
     pub intake: IntakeConfig,
+    pub doublecheck: DoubleCheck,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +160,33 @@ pub struct Portal {
     pub master_key_file: PathBuf,
 }
 
+/// The double-check: hold a message until the sender confirms it, per rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DoubleCheck {
+    /// A recipient the organisation never wrote to (no contact, no earlier delivery).
+    pub new_recipient: bool,
+    /// A recipient domain that looks like a contact's or partner's domain but is not.
+    pub look_alike: bool,
+    /// At least this many outside addresses visible in To/Cc (0: off).
+    pub many_visible: usize,
+    /// Sensitive content to a free-mail address (gmail.com, hotmail.com, ziggo.nl...).
+    pub free_mail: bool,
+}
+
+impl Default for DoubleCheck {
+    fn default() -> Self {
+        // Only the look-alike rule by default: the others would hold every first message
+        // of a new installation until its contacts are known.
+        DoubleCheck {
+            new_recipient: false,
+            look_alike: true,
+            many_visible: 0,
+            free_mail: false,
+        }
+    }
+}
+
 /// The secure contact form (`/contact`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -228,6 +256,7 @@ impl Default for Config {
             policy: Policy::default(),
             audit: Audit::default(),
             intake: IntakeConfig::default(),
+            doublecheck: DoubleCheck::default(),
         }
     }
 }

@@ -154,6 +154,34 @@ pub fn zip_confirmation(
         .write_to_vec()
 }
 
+/// The double-check held a message: the sender confirms or cancels through the link.
+pub fn hold_notice(
+    organisation: &str,
+    from: &str,
+    sender: &str,
+    reasons: &[(String, String)],
+    link: &str,
+) -> std::io::Result<Vec<u8>> {
+    let nl: String = reasons.iter().map(|(n, _)| format!("* {n}\r\n")).collect();
+    let en: String = reasons.iter().map(|(_, e)| format!("* {e}\r\n")).collect();
+    let text = format!(
+        "Uw bericht is nog niet verstuurd. Controleer de ontvangers:\r\n\r\n{nl}\r\n\
+         Versturen of annuleren: {link}\r\n\r\n--\r\n\r\n\
+         Your message has not been sent yet. Check its recipients:\r\n\r\n{en}\r\n\
+         Send or cancel: {link}\r\n"
+    );
+    MessageBuilder::new()
+        .from((format!("{organisation} via Veilpost"), from.to_string()))
+        .to(sender.to_string())
+        .subject("Controleer de ontvangers / Check the recipients")
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-generated"),
+        )
+        .text_body(text)
+        .write_to_vec()
+}
+
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

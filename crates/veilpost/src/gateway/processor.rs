@@ -191,6 +191,22 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         }
     }
 
+    // The double-check: a risky recipient holds the message until the sender confirms.
+    if !m.confirmed
+        && (m.origin == Origin::Submission.as_str() || m.origin == Origin::Relay.as_str())
+        && double_check(shared, &m, &message, scan.sensitive || scan.uninspectable).await?
+    {
+        return Ok(());
+    }
+    // Confirmed after a hold: its recipients are known from now on.
+    if m.confirmed {
+        for (_, address) in &m.recipients {
+            if !shared.config.is_own_domain(&domain_of(address)) {
+                shared.store.remember_contact(address).await?;
+            }
+        }
+    }
+
     // DKIM-sign what goes out under one of our domains.
     let signing_domain = from_domain(&message).filter(|d| shared.config.is_own_domain(d));
     let signature = signing_domain
@@ -463,6 +479,108 @@ fn sms_tag(subject: &str) -> Option<(String, String)> {
     let phone = veilpost_web::sms::normalize_phone(inner)?;
     let rest = format!("{}{}", &subject[..start], &subject[end + 1..]);
     Some((phone, rest.split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
+/// Outside addresses in the To and Cc fields (what every recipient sees).
+fn visible_outside(shared: &Shared, raw: &[u8]) -> usize {
+    let Some(m) = mail_parser::MessageParser::new().parse_headers(raw) else {
+        return 0;
+    };
+    [m.to(), m.cc()]
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .filter(|a| !shared.config.is_own_domain(&domain_of(a)))
+        .count()
+}
+
+/// Run the double-check rules; when one holds, keep the message and mail its sender a
+/// confirm/cancel link. True when held.
+async fn double_check(
+    shared: &Shared,
+    m: &Received,
+    message: &[u8],
+    sensitive: bool,
+) -> Result<bool> {
+    use veilpost_policy::doublecheck::{Outgoing, Rules, check};
+    let c = &shared.config.doublecheck;
+    let rules = Rules {
+        new_recipient: c.new_recipient,
+        look_alike: c.look_alike,
+        many_visible: c.many_visible,
+        free_mail: c.free_mail,
+    };
+    if m.mail_from.is_empty()
+        || !(rules.new_recipient || rules.look_alike || rules.many_visible > 0 || rules.free_mail)
+    {
+        return Ok(false);
+    }
+    let outside: Vec<String> = m
+        .recipients
+        .iter()
+        .map(|(_, a)| a.clone())
+        .filter(|a| !shared.config.is_own_domain(&domain_of(a)))
+        .collect();
+    let mut known = std::collections::HashSet::new();
+    for a in &outside {
+        if shared.store.known_recipient(a).await? {
+            known.insert(a.to_lowercase());
+        }
+    }
+    let mut known_domains = shared.store.contact_domains().await?;
+    known_domains.extend(shared.config.policy.partner_domains.iter().cloned());
+    known_domains.extend(shared.config.policy.zip_domains.iter().cloned());
+    let holds = check(
+        &rules,
+        &Outgoing {
+            recipients: &outside,
+            visible: visible_outside(shared, message),
+            sensitive,
+        },
+        |a| known.contains(&a.to_lowercase()),
+        &known_domains,
+    );
+    if holds.is_empty() {
+        return Ok(false);
+    }
+    let lines: Vec<(String, String)> = holds
+        .iter()
+        .map(|h| (h.describe(true), h.describe(false)))
+        .collect();
+    let token = new_token();
+    let link = format!(
+        "{}/h/{token}",
+        shared.config.web.public_url.trim_end_matches('/')
+    );
+    let raw = mails::hold_notice(
+        &shared.config.organisation.name,
+        &shared.config.notify_from(),
+        &m.mail_from,
+        &lines,
+        &link,
+    )?;
+    let g = generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?;
+    shared.store.enqueue_generated(g).await?;
+    shared.wake_delivery.notify_one();
+    let reasons = serde_json::to_string(&holds)?;
+    shared
+        .store
+        .hold_message(&m.id, &token_hash(&token), &reasons)
+        .await?;
+    shared
+        .store
+        .audit_event(AuditEvent {
+            actor: m.auth_user.clone().unwrap_or_else(|| m.mail_from.clone()),
+            action: "doublecheck.held".into(),
+            subject: Some(format!("message {}", m.id)),
+            detail: Some(reasons),
+            ip: m.client_ip.clone(),
+            outcome: Some("held".into()),
+        })
+        .await?;
+    tracing::info!("message {} held for the sender's confirmation", m.id);
+    Ok(true)
 }
 
 /// The number for a recipient's SMS: the subject tag's, a contact's, or the one an

@@ -447,17 +447,7 @@ async fn recipient_flow_in_chromium() {
     stage("contact form");
     let _ = c.close().await;
     // The audit log holds each step with address and outcome, and its chain is intact.
-    let actions = crate::sql(
-        &db,
-        "SELECT action, COUNT(*) FROM audit WHERE outcome IS NOT NULL GROUP BY action",
-    );
-    let names: Vec<&str> = actions
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter_map(|r| r[0].as_str())
-        .collect();
-    for want in [
+    let wanted = [
         "send.portal",
         "send.delivered",
         "code.sms",
@@ -470,8 +460,33 @@ async fn recipient_flow_in_chromium() {
         "reply.sent",
         "message.revoked",
         "intake.sent",
-    ] {
-        assert!(names.contains(&want), "{want} not audited: {actions}");
+    ];
+    // Deliveries are audited after the outbox file is written: allow them a moment.
+    let start = Instant::now();
+    loop {
+        let actions = crate::sql(
+            &db,
+            "SELECT action, COUNT(*) FROM audit WHERE outcome IS NOT NULL GROUP BY action",
+        );
+        let names: Vec<&str> = actions
+            .as_array()
+            .expect("rows")
+            .iter()
+            .filter_map(|r| r[0].as_str())
+            .collect();
+        let missing: Vec<&str> = wanted
+            .iter()
+            .copied()
+            .filter(|w| !names.contains(w))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{missing:?} not audited: {actions}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(gw.cli(&["audit", "verify"]).status.success());
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,6 +7,7 @@ mod browser;
 mod crash;
 mod defaults;
 mod flows;
+mod hold;
 mod mta_sts;
 mod zip_route;
 
