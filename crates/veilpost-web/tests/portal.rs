@@ -315,6 +315,17 @@ impl Browser {
         }
     }
 
+    /// POST a multipart body made by [`multipart`].
+    async fn post_multipart(&mut self, path: &str, (ct, body): (String, Vec<u8>)) -> Page {
+        self.send(
+            Request::post(path)
+                .header(header::CONTENT_TYPE, ct)
+                .body(Body::from(body))
+                .expect("request"),
+        )
+        .await
+    }
+
     async fn get(&mut self, path: &str) -> Page {
         self.send(Request::get(path).body(Body::empty()).expect("request"))
             .await
@@ -544,17 +555,14 @@ async fn sms_login_read_download_save_reply() {
 
     // A secure reply with an attachment goes into the spool, to the sender, marked secure.
     let csrf = msg.csrf();
-    let (ct, body) = multipart(
-        &csrf,
-        "Dank u, ik bel morgen.",
-        Some(("foto.png", b"\x89PNG data")),
-    );
     let reply = b
-        .send(
-            Request::post(format!("/p/{}/reply", m.link))
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
+        .post_multipart(
+            &format!("/p/{}/reply", m.link),
+            multipart(
+                &csrf,
+                "Dank u, ik bel morgen.",
+                Some(("foto.png", b"\x89PNG data")),
+            ),
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
@@ -741,13 +749,10 @@ async fn csrf_is_required_on_every_form() {
     // After login: the reply form needs the session's token, not the pre-login one.
     b.start(&m.link, "access_code").await;
     b.submit_code(&m.link, "1234 5678").await;
-    let (ct, body) = multipart(&landing.csrf(), "hallo", None);
     let r = b
-        .send(
-            Request::post(format!("/p/{}/reply", m.link))
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
+        .post_multipart(
+            &format!("/p/{}/reply", m.link),
+            multipart(&landing.csrf(), "hallo", None),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -1109,14 +1114,8 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     let page = b.get(&form).await;
     accessible(&page.text());
     // The writing form needs the verified session.
-    let (ct, body) = multipart(&csrf, "hallo", None);
     let early = b
-        .send(
-            Request::post(format!("{form}/send"))
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
-        )
+        .post_multipart(&format!("{form}/send"), multipart(&csrf, "hallo", None))
         .await;
     assert_eq!(early.status, StatusCode::UNAUTHORIZED);
     let wrong = b
@@ -1140,27 +1139,21 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     let session_csrf = write.csrf();
 
     // A program file is refused; a photo goes.
-    let (ct, body) = multipart(&session_csrf, "Mijn uitslag", Some(("setup.exe", b"MZ")));
     let refused = b
-        .send(
-            Request::post(format!("{form}/send"))
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
+        .post_multipart(
+            &format!("{form}/send"),
+            multipart(&session_csrf, "Mijn uitslag", Some(("setup.exe", b"MZ"))),
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let (ct, body) = multipart(
-        &session_csrf,
-        "Mijn BSN is 111222333.",
-        Some(("foto.png", b"\x89PNG")),
-    );
     let sent = b
-        .send(
-            Request::post(format!("{form}/send"))
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
+        .post_multipart(
+            &format!("{form}/send"),
+            multipart(
+                &session_csrf,
+                "Mijn BSN is 111222333.",
+                Some(("foto.png", b"\x89PNG")),
+            ),
         )
         .await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text());
@@ -1183,13 +1176,10 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     );
     assert_eq!(parsed.attachment_count(), 1);
     // Used up: a second message needs a new form.
-    let (ct, body) = multipart(&session_csrf, "nog een", None);
     let again = b
-        .send(
-            Request::post(format!("{form}/send"))
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
+        .post_multipart(
+            &format!("{form}/send"),
+            multipart(&session_csrf, "nog een", None),
         )
         .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
@@ -1242,13 +1232,10 @@ async fn upload_requests_ask_for_documents_and_take_allowed_files_only() {
         ("script.js", StatusCode::UNSUPPORTED_MEDIA_TYPE),
         ("lijst.pdf", StatusCode::SEE_OTHER),
     ] {
-        let (ct, body) = multipart(&csrf, "Mijn lijst", Some((name, b"%PDF-1.4")));
         let r = b
-            .send(
-                Request::post(format!("/p/{}/reply", m.link))
-                    .header(header::CONTENT_TYPE, ct)
-                    .body(Body::from(body))
-                    .expect("request"),
+            .post_multipart(
+                &format!("/p/{}/reply", m.link),
+                multipart(&csrf, "Mijn lijst", Some((name, b"%PDF-1.4"))),
             )
             .await;
         assert_eq!(r.status, status, "{name}");

@@ -8,29 +8,12 @@ use std::time::{Duration, Instant};
 
 use crate::{Gateway, PASSWORD, message, test_dir};
 
-/// The outbox mails to `to`: their texts (parsed).
+/// The outbox mails to `to`: subject and text.
 fn mails_to(out: &Path, to: &str) -> Vec<String> {
-    let Ok(rd) = std::fs::read_dir(out) else {
-        return Vec::new();
-    };
-    rd.flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .filter_map(|p| {
-            let raw = std::fs::read(&p).ok()?;
-            let m = mail_parser::MessageParser::default().parse(&raw)?;
-            (m.to()?.first()?.address()? == to).then(|| {
-                format!(
-                    "{}\n{}",
-                    m.subject().unwrap_or(""),
-                    m.body_text(0).unwrap_or_default()
-                )
-            })
-        })
+    crate::outbox(out)
+        .into_iter()
+        .filter(|(_, t, ..)| t == to)
+        .map(|(_, _, subject, text)| format!("{subject}\n{text}"))
         .collect()
 }
 

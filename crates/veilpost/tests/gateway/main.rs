@@ -56,6 +56,29 @@ pub fn empty_dns() -> std::net::SocketAddr {
     })
 }
 
+/// The mails in the outbox, parsed: (file, to, subject, text).
+pub fn outbox(dir: &Path) -> Vec<(PathBuf, String, String, String)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .filter_map(|p| {
+            let raw = std::fs::read(&p).ok()?;
+            let m = mail_parser::MessageParser::default().parse(&raw)?;
+            let to = m.to()?.first()?.address()?.to_string();
+            let subject = m.subject().unwrap_or("").to_string();
+            let text = m.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+            Some((p, to, subject, text))
+        })
+        .collect()
+}
+
 /// A fresh directory for one test.
 pub fn test_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("veilpost-gw-{name}-{}", std::process::id()));
