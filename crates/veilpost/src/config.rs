@@ -28,6 +28,7 @@ pub struct Config {
     pub audit: Audit,
     pub intake: IntakeConfig,
     pub doublecheck: DoubleCheck,
+    pub internal_links: InternalLinks,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,6 +161,25 @@ pub struct Portal {
     pub master_key_file: PathBuf,
 }
 
+/// Mail between the organisation's own addresses: attachments stay in the vault and the
+/// mail carries a link (the guidance: share a link, not the file), when they are sensitive
+/// (and the text itself is not) or together at least `min_size` bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InternalLinks {
+    pub enabled: bool,
+    pub min_size: usize,
+}
+
+impl Default for InternalLinks {
+    fn default() -> Self {
+        InternalLinks {
+            enabled: true,
+            min_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
 /// The double-check: hold a message until the sender confirms it, per rule.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -257,6 +277,7 @@ impl Default for Config {
             audit: Audit::default(),
             intake: IntakeConfig::default(),
             doublecheck: DoubleCheck::default(),
+            internal_links: InternalLinks::default(),
         }
     }
 }

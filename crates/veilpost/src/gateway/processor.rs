@@ -261,6 +261,62 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
                 .any(|d| d.eq_ignore_ascii_case(&domain)))
             && needs_route
             && facts::blocked(shared, &domain).is_none();
+        // Between the organisation's own addresses: sensitive (or large) attachments stay
+        // in the vault and the mail carries a link instead.
+        let internal = shared.config.internal_links.enabled
+            && shared.config.is_own_domain(&domain)
+            && shared.config.is_own_domain(&domain_of(&m.mail_from))
+            && !upload;
+        if internal {
+            if zip_parts.is_none() {
+                let p = zipped::parts(&message);
+                let clean = match &p {
+                    Some(p) => p.text_is_clean(shared).await?,
+                    None => false,
+                };
+                zip_parts = Some(p.filter(|_| clean));
+            }
+            if let Some(Some(parts)) = &zip_parts
+                && (needs_route
+                    || parts.attachment_bytes() >= shared.config.internal_links.min_size)
+            {
+                let (_, link) = vault_handoff(
+                    shared,
+                    &m,
+                    &message,
+                    address,
+                    None,
+                    false,
+                    true,
+                    &mut processed,
+                )
+                .await?;
+                let out = parts.rebuild_with_link(&link)?;
+                let out = from_domain(&out)
+                    .filter(|d| shared.config.is_own_domain(d))
+                    .and_then(|d| shared.dkim.sign(&d, &out))
+                    .unwrap_or(out);
+                let blob = shared.store.blobs().write(out).await?;
+                let reasons =
+                    vec!["attachments kept in the vault: a link for the colleague".to_string()];
+                processed.audit.push(AuditEvent {
+                    actor: actor.clone(),
+                    action: "send.internal-link".into(),
+                    subject: Some(address.clone()),
+                    detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
+                    ip: m.client_ip.clone(),
+                    outcome: Some("accepted".into()),
+                });
+                processed.decisions.push(RecipientDecision {
+                    recipient_id: *rid,
+                    route: "internal-link".into(),
+                    reasons,
+                    state: "queued".into(),
+                    blob: Some(blob),
+                });
+                continue;
+            }
+        }
         if zip_wanted && let Some(phone) = recipient_phone(shared, &tag_phone, address).await? {
             if zip_parts.is_none() {
                 let p = zipped::parts(&message);
@@ -651,13 +707,35 @@ async fn portal_handoff(
     upload: bool,
     processed: &mut Processed,
 ) -> Result<veilpost_web::mails::Confirmed> {
+    let (confirmed, _) = vault_handoff(
+        shared, m, message, recipient, phone, upload, false, processed,
+    )
+    .await?;
+    Ok(confirmed)
+}
+
+/// Store the message encrypted for `recipient`; with `notify` a notification mail goes
+/// to them (the portal route), without it the caller puts the link in what it delivers
+/// (internal links: a colleague opens it with an e-mailed code). Returns what the sender's
+/// confirmation says, and the link.
+#[allow(clippy::too_many_arguments)]
+async fn vault_handoff(
+    shared: &Shared,
+    m: &Received,
+    message: &[u8],
+    recipient: &str,
+    phone: Option<String>,
+    upload: bool,
+    internal: bool,
+    processed: &mut Processed,
+) -> Result<(veilpost_web::mails::Confirmed, String)> {
     let factors = &shared.config.portal.factors;
     let allows = |f: &str| factors.iter().any(|x| x == f);
     let own = shared.config.is_own_domain(&domain_of(recipient));
     let is_reply = outside_reply(shared, m);
     let phone = phone.filter(|_| allows("sms"));
     // An access code only makes sense where a sender can pass it on.
-    let access_code = (allows("access_code") && !is_reply)
+    let access_code = (allows("access_code") && !is_reply && !internal)
         .then(|| veilpost_portal::login::make_access_code(random_u32));
     let mut salt = [0u8; 16];
     veilpost_store::random(&mut salt);
@@ -688,13 +766,25 @@ async fn portal_handoff(
             .map(|c| veilpost_portal::login::StoredCode::new(c, salt).to_json()),
         email_code: allows("email") || own,
         status_token_hash: Some(token_hash(&status_token)),
-        read_receipt: shared.config.portal.read_receipt && !is_reply,
+        read_receipt: shared.config.portal.read_receipt && !is_reply && !internal,
         upload,
     });
     let link = format!(
         "{}/p/{token}",
         shared.config.web.public_url.trim_end_matches('/')
     );
+    let confirmed = veilpost_web::mails::Confirmed {
+        recipient: recipient.to_string(),
+        status_link: format!(
+            "{}/s/{status_token}",
+            shared.config.web.public_url.trim_end_matches('/')
+        ),
+        access_code,
+        phone: phone.as_deref().map(veilpost_web::sms::mask_phone),
+    };
+    if internal {
+        return Ok((confirmed, link));
+    }
     let raw = mails::notification(&mails::Notification {
         organisation: &shared.config.organisation.name,
         from: &shared.config.notify_from(),
@@ -715,15 +805,7 @@ async fn portal_handoff(
         )
         .await?,
     );
-    Ok(veilpost_web::mails::Confirmed {
-        recipient: recipient.to_string(),
-        status_link: format!(
-            "{}/s/{status_token}",
-            shared.config.web.public_url.trim_end_matches('/')
-        ),
-        access_code,
-        phone: phone.as_deref().map(veilpost_web::sms::mask_phone),
-    })
+    Ok((confirmed, link))
 }
 
 #[cfg(test)]

@@ -127,6 +127,37 @@ impl Parts {
         Ok(out)
     }
 
+    /// The attachments' size together.
+    pub fn attachment_bytes(&self) -> usize {
+        self.attachments.iter().map(|(_, b)| b.len()).sum()
+    }
+
+    /// The message without its attachments, a link to them added to the text (internal
+    /// links: the colleague opens them in the portal).
+    pub fn rebuild_with_link(&self, link: &str) -> Result<Vec<u8>> {
+        let names: Vec<&str> = self.attachments.iter().map(|(n, _)| n.as_str()).collect();
+        let list = names.join(", ");
+        let mut with = self.clone();
+        with.text = Some(format!(
+            "{}\n\n--\nBijlagen veilig opgeslagen ({list}); openen na inloggen: {link}\n\
+             Attachments kept securely ({list}); open them after signing in: {link}\n",
+            self.text.as_deref().unwrap_or("").trim_end()
+        ));
+        with.html = self.html.as_ref().map(|h| {
+            let esc = |s: &str| {
+                s.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('"', "&quot;")
+            };
+            format!(
+                "{h}<hr><p>Bijlagen veilig opgeslagen ({}): <a href=\"{}\">openen na inloggen</a> / attachments kept securely.</p>",
+                esc(&list),
+                esc(link)
+            )
+        });
+        with.rebuild(None)
+    }
+
     /// Does the message without its attachments scan clean (text, HTML and subject)?
     pub async fn text_is_clean(&self, shared: &Shared) -> Result<bool> {
         let body = self.rebuild(None)?;

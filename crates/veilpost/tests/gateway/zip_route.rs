@@ -171,3 +171,65 @@ async fn attachments_travel_as_an_aes_zip_with_the_password_by_sms() {
     assert_eq!(audit, serde_json::json!([[2]]));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn between_colleagues_sensitive_attachments_become_a_link() {
+    let dir = test_dir("internal");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let attachment = serde_json::json!([{"name": "clientenlijst.csv", "content_type": "text/csv", "text": LIST}]);
+    let harmless = serde_json::json!([{"name": "rooster.txt", "content_type": "text/plain", "text": "Maandag: Ann\nDinsdag: Bob\n"}]);
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [
+            {"from": "ann@praktijk.test", "to": ["bob@praktijk.test"], "subject": "Lijst",
+             "body": "Hierbij de lijst voor morgen.", "attachments": attachment},
+            {"from": "ann@praktijk.test", "to": ["carla@praktijk.test"], "subject": "Rooster",
+             "body": "Het rooster.", "attachments": harmless},
+        ],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let out = dir.join("data").join("outbox");
+    let start = std::time::Instant::now();
+    let (bob, carla) = loop {
+        let mails = crate::outbox(&out);
+        let bob = mails
+            .iter()
+            .find(|(_, to, ..)| to == "bob@praktijk.test")
+            .cloned();
+        let carla = mails
+            .iter()
+            .find(|(_, to, ..)| to == "carla@praktijk.test")
+            .cloned();
+        if let (Some(b), Some(c)) = (bob, carla) {
+            break (b, c);
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", gw.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Bob gets the text and a link; the list stays in the vault.
+    let raw = String::from_utf8_lossy(&std::fs::read(&bob.0).expect("mail")).into_owned();
+    assert!(
+        !raw.contains("111222333") && !raw.contains("Jan Jansen"),
+        "{raw}"
+    );
+    assert!(bob.3.contains("Hierbij de lijst voor morgen.") && bob.3.contains("clientenlijst.csv"));
+    let link = bob
+        .3
+        .split_whitespace()
+        .find(|w| w.contains("/p/"))
+        .expect("a link")
+        .to_string();
+    let path = &link[link.find("/p/").expect("path")..];
+    let (status, page) = crate::http_get(gw.web_port, path).await;
+    assert_eq!(status, 200, "{page}");
+    // Carla's harmless attachment travels as it is.
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&std::fs::read(&carla.0).expect("mail"))
+        .expect("parse")
+        .attachment_count();
+    assert_eq!(parsed, 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
