@@ -393,6 +393,33 @@ async fn recipient_flow_in_chromium() {
     wait_text(&c, "expired").await;
 
     stage("expired");
+    // An upload request: staff ask Maria for documents; she verifies by SMS and uploads.
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [{
+            "from": "ann@praktijk.test",
+            "to": ["maria@example.net"],
+            "subject": "[upload] [sms 06-87654321] Uw medicatielijst",
+            "body": "Wilt u uw medicatielijst sturen?",
+        }],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let maria = link(
+        &wait_mail(&out, "maria@example.net", "Beveiligd bericht", 0).await,
+        "/p/",
+    );
+    open_with(&c, &base, &maria, "sms").await;
+    type_into(&c, "#code", &last_sms_code(&data).await).await;
+    click(&c, "form[action$='/code'] button").await;
+    // (In English: the language chosen above is remembered.)
+    wait_text(&c, "asks you to upload documents").await;
+    let list = dir.join("medicatielijst.pdf");
+    std::fs::write(&list, "%PDF-1.4 medicatie").expect("file");
+    type_into(&c, "#files", &list.display().to_string()).await;
+    click(&c, "form[action$='/reply'] button").await;
+    wait_text(&c, "sent securely").await;
+    stage("upload request");
     // A patient writes in through the secure contact form.
     c.goto(&format!("{base}/contact?lang=nl"))
         .await
