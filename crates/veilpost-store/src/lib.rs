@@ -21,7 +21,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use blob::BlobDir;
-pub use portal::{Held, Intake, Milestone, PortalEntry, PortalSession, TotpRecord};
+pub use portal::{Held, Intake, Milestone, Offboarded, PortalEntry, PortalSession, TotpRecord};
 pub use queue::{
     AuditEvent, Delivery, DeliveryOutcome, Generated, Processed, Received, RecipientDecision,
     RecipientTrace,

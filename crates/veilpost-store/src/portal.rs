@@ -478,6 +478,15 @@ impl Store {
     }
 }
 
+/// What offboarding did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offboarded {
+    /// Held messages of the leaver that were cancelled.
+    pub cancelled: u64,
+    /// Portal conversations (vault entries) now with the successor.
+    pub handed_over: u64,
+}
+
 /// A message held by the double-check.
 #[derive(Debug, Clone, FromRow)]
 pub struct Held {
@@ -576,6 +585,36 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Offboard `email`: its held messages are cancelled, and its portal conversations go
+    /// to `successor` (replies, read receipts and lock notices reach them from now on).
+    /// The account itself is disabled by [`Store::disable_user`].
+    pub async fn offboard(&self, email: &str, successor: Option<&str>) -> Result<Offboarded> {
+        let held: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE state = 'held' AND (mail_from = ?1 COLLATE NOCASE
+                 OR auth_user = ?1 COLLATE NOCASE)",
+        )
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Offboarded::default();
+        for id in held {
+            if self.cancel_held(&id).await? {
+                out.cancelled += 1;
+            }
+        }
+        if let Some(successor) = successor {
+            out.handed_over = sqlx::query(
+                "UPDATE vault SET sender = ? WHERE sender = ? COLLATE NOCASE AND shredded_at IS NULL",
+            )
+            .bind(successor)
+            .bind(email)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(out)
     }
 
     /// Remember a confirmed recipient (a phone already stored stays).

@@ -213,6 +213,16 @@ enum UserCommand {
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Offboard a leaver in one step: the account is disabled at once (SMTP AUTH refused
+    /// by a running server), held messages are cancelled, and portal conversations go to
+    /// the successor.
+    Offboard {
+        email: String,
+        #[arg(long, value_name = "EMAIL")]
+        successor: Option<String>,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -349,6 +349,55 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                 }
                 Ok(0)
             }
+            UserCommand::Offboard {
+                email,
+                successor,
+                config,
+            } => {
+                let config = load(config.as_deref())?;
+                let store = veilpost_store::Store::open(&config.data_dir).await?;
+                if let Some(s) = &successor
+                    && store.user(s).await?.is_none_or(|u| u.disabled)
+                {
+                    bail!(
+                        "{}",
+                        if nl {
+                            format!("de opvolger {s} heeft geen actief account")
+                        } else {
+                            format!("the successor {s} has no active account")
+                        }
+                    );
+                }
+                if !store.disable_user(&email).await? {
+                    bail!("{}", if nl { format!("geen account {email}") } else { format!("no account {email}") });
+                }
+                let done = store.offboard(&email, successor.as_deref()).await?;
+                let detail = format!(
+                    "successor {}; {} held messages cancelled; {} portal conversations handed over",
+                    successor.as_deref().unwrap_or("-"),
+                    done.cancelled,
+                    done.handed_over
+                );
+                store
+                    .audit("cli", "user.offboard", Some(email.trim()), Some(&detail))
+                    .await?;
+                if nl {
+                    println!(
+                        "Account {email} afgesloten: {} vastgehouden berichten geannuleerd, {} portaalgesprekken overgedragen{}.",
+                        done.cancelled,
+                        done.handed_over,
+                        successor.as_deref().map(|s| format!(" aan {s}")).unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "Account {email} offboarded: {} held messages cancelled, {} portal conversations handed over{}.",
+                        done.cancelled,
+                        done.handed_over,
+                        successor.as_deref().map(|s| format!(" to {s}")).unwrap_or_default()
+                    );
+                }
+                Ok(0)
+            }
             UserCommand::Disable { email, config } => {
                 let config = load(config.as_deref())?;
                 let store = veilpost_store::Store::open(&config.data_dir).await?;

@@ -138,3 +138,95 @@ async fn a_look_alike_domain_waits_for_the_sender() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn offboarding_closes_the_account_cancels_held_mail_and_hands_over_conversations() {
+    let dir = test_dir("offboard");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.add_user("bob@praktijk.test", PASSWORD, None);
+    let c = gw.cli(&[
+        "contact",
+        "add",
+        "dokter@zorggroep-oost.nl",
+        "--phone",
+        "0612345678",
+    ]);
+    assert!(c.status.success());
+    gw.start();
+    let out = dir.join("data").join("outbox");
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [
+            message("ann@praktijk.test", &["dokter@zorggroep0ost.nl"], "Overleg", "Dinsdag."),
+            message("ann@praktijk.test", &["piet@example.net"], "[veilig] Uitslag", "Uw uitslag is goed."),
+        ],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    wait_for(&out, "ann@praktijk.test", 1).await;
+    wait_for(&out, "piet@example.net", 1).await;
+
+    let bad = gw.cli(&[
+        "user",
+        "offboard",
+        "ann@praktijk.test",
+        "--successor",
+        "niemand@praktijk.test",
+    ]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "an unknown successor is refused"
+    );
+    let done = gw.cli(&[
+        "user",
+        "offboard",
+        "ann@praktijk.test",
+        "--successor",
+        "bob@praktijk.test",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let text = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        text.contains("1 vastgehouden berichten geannuleerd")
+            && text.contains("1 portaalgesprekken"),
+        "{text}"
+    );
+
+    // SMTP AUTH refused at once by the running server.
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["x@example.net"], "Nog iets", "Hallo.")],
+    }));
+    assert_eq!(r[0]["ok"], false, "{r:?}");
+    assert_eq!(r[0]["code"], 535, "{r:?}");
+    let db = dir.join("data").join("veilpost.db");
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT state FROM recipients WHERE address = 'dokter@zorggroep0ost.nl'"
+        ),
+        serde_json::json!([["cancelled"]])
+    );
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT sender FROM vault WHERE recipient = 'piet@example.net'"
+        ),
+        serde_json::json!([["bob@praktijk.test"]])
+    );
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT COUNT(*) FROM audit WHERE action = 'user.offboard'"
+        ),
+        serde_json::json!([[1]])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
