@@ -79,6 +79,13 @@ pub fn random(buf: &mut [u8]) {
     }
 }
 
+/// A uniformly random `u32` (codes, passwords).
+pub fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    random(&mut b);
+    u32::from_le_bytes(b)
+}
+
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -15,19 +15,13 @@ use veilpost_portal::login::{
 };
 use veilpost_store::{AuditEvent, Envelope, Intake, Origin, now};
 
-use crate::pages::read_upload;
+use crate::pages::{Notice, read_upload};
 use crate::{
     ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
-    mails, render as render_page, same_secret, see_other, set_cookie,
+    mails, render as render_page, same_secret, see_other, set_cookie, with_cookie,
 };
 
 const INTAKE_COOKIE: &str = "vp_intake";
-
-fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    veilpost_store::random(&mut b);
-    u32::from_le_bytes(b)
-}
 
 fn mailbox(s: &WebState, lang: Lang) -> Result<String, WebError> {
     s.settings
@@ -100,11 +94,10 @@ pub async fn start(
 ) -> Result<Response, WebError> {
     mailbox(&s, lang)?;
     let (csrf, set) = form_csrf(&s, &headers);
-    let mut r = render_page(&page(&s, lang, "email", "", csrf), StatusCode::OK);
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(with_cookie(
+        render_page(&page(&s, lang, "email", "", csrf), StatusCode::OK),
+        set,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,7 +136,10 @@ pub async fn begin(
     let step = login.step(
         Event::Choose {
             factor: Factor::Email,
-            code: Some((make_code(s.settings.rules.digits, random_u32), salt)),
+            code: Some((
+                make_code(s.settings.rules.digits, veilpost_store::random_u32),
+                salt,
+            )),
         },
         t,
     );
@@ -204,14 +200,6 @@ fn has_session(s: &WebState, headers: &HeaderMap, i: &Intake) -> bool {
             .is_some_and(|h| same_secret(h, &veilpost_store::vault::token_hash(token)))
 }
 
-#[derive(Debug, Deserialize, Default)]
-pub struct Notice {
-    #[serde(default)]
-    m: String,
-    #[serde(default)]
-    n: u32,
-}
-
 /// `GET /contact/{id}`: type the code, write, or the message was sent.
 pub async fn form(
     State(s): State<WebState>,
@@ -251,11 +239,7 @@ pub async fn form(
         StatusCode::OK
     };
     let (_, set) = form_csrf(&s, &headers);
-    let mut r = render_page(&p, status);
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(with_cookie(render_page(&p, status), set))
 }
 
 #[derive(Debug, Deserialize)]

@@ -510,26 +510,25 @@ async fn setup_form(
         .await
         .unwrap_or(false);
     let (csrf, set) = form_csrf(&s, &headers);
-    let mut r = render(
-        &Setup {
-            lang,
-            organisation: &s.organisation,
-            valid,
-            done: false,
-            email: String::new(),
-            error: String::new(),
-            csrf,
-        },
-        if valid {
-            StatusCode::OK
-        } else {
-            StatusCode::NOT_FOUND
-        },
-    );
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
+    with_cookie(
+        render(
+            &Setup {
+                lang,
+                organisation: &s.organisation,
+                valid,
+                done: false,
+                email: String::new(),
+                error: String::new(),
+                csrf,
+            },
+            if valid {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            },
+        ),
+        set,
+    )
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -688,6 +687,14 @@ pub async fn serve(listener: tokio::net::TcpListener, state: WebState) -> std::i
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+/// A response with the pre-session CSRF cookie set, when [`form_csrf`] made a new one.
+pub(crate) fn with_cookie(mut r: Response, set: Option<HeaderValue>) -> Response {
+    if let Some(c) = set {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
 }
 
 /// A redirect after a POST (303, so the browser GETs the next page).

@@ -21,16 +21,10 @@ use crate::render::{self, View};
 use crate::sms::mask_phone;
 use crate::{
     ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
-    render as render_page, same_secret, see_other, set_cookie, when,
+    render as render_page, same_secret, see_other, set_cookie, when, with_cookie,
 };
 
 const SESSION_COOKIE: &str = "vp_session";
-
-fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    veilpost_store::random(&mut b);
-    u32::from_le_bytes(b)
-}
 
 fn salt() -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -219,9 +213,9 @@ struct Landing<'a> {
 #[derive(Debug, Deserialize, Default)]
 pub struct Notice {
     #[serde(default)]
-    m: String,
+    pub(crate) m: String,
     #[serde(default)]
-    n: i64,
+    pub(crate) n: i64,
 }
 
 /// `GET /p/{token}`: who sent something and until when. Never the content, never a change.
@@ -260,11 +254,7 @@ pub async fn landing(
         (Some(_), "") => StatusCode::OK,
         _ => StatusCode::GONE,
     };
-    let mut r = render_page(&page, status);
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(with_cookie(render_page(&page, status), set))
 }
 
 #[derive(Debug, Deserialize)]
@@ -482,11 +472,7 @@ pub async fn verify(
     } else {
         StatusCode::OK
     };
-    let mut r = render_page(&page, status);
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(with_cookie(render_page(&page, status), set))
 }
 
 fn notice_text(q: &Notice, lang: Lang) -> String {
@@ -560,7 +546,7 @@ pub async fn factor(
         matches!(l.state, LoginState::Choosing { .. }).then(|| Event::Choose {
             factor: factor.clone(),
             code: matches!(factor, Factor::Sms { .. } | Factor::Email)
-                .then(|| (make_code(digits, random_u32), salt())),
+                .then(|| (make_code(digits, veilpost_store::random_u32), salt())),
         })
     })
     .await?;
@@ -670,7 +656,7 @@ pub async fn resend(
     let digits = s.settings.rules.digits;
     let (_, result, _) = advance(&s, &token, lang, &ip, |_| {
         Some(Event::Resend {
-            code: make_code(digits, random_u32),
+            code: make_code(digits, veilpost_store::random_u32),
             salt: salt(),
         })
     })

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use veilpost_portal::login::{Login, State as LoginState};
 use veilpost_store::{PortalEntry, now};
@@ -12,7 +12,7 @@ use veilpost_store::{PortalEntry, now};
 use crate::pages::CsrfForm;
 use crate::{
     ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, form_csrf,
-    render as render_page, see_other, when,
+    render as render_page, see_other, when, with_cookie,
 };
 
 async fn by_status(s: &WebState, token: &str, lang: Lang) -> Result<PortalEntry, WebError> {
@@ -118,11 +118,7 @@ pub async fn page(
         locked: locked && e.readable(t),
         can_revoke: e.readable(t),
     };
-    let mut r = render_page(&page, StatusCode::OK);
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(with_cookie(render_page(&page, StatusCode::OK), set))
 }
 
 /// `POST /s/{token}/revoke`: the content is destroyed at once.
@@ -421,11 +417,7 @@ pub async fn hold_page(
         reasons: holds.iter().map(|x| x.describe(lang.is_nl())).collect(),
         state,
     };
-    let mut r = render_page(&page, StatusCode::OK);
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    Ok(r)
+    Ok(with_cookie(render_page(&page, StatusCode::OK), set))
 }
 
 async fn hold_decision(

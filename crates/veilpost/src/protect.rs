@@ -18,7 +18,7 @@ const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// Groups of five, dash-separated: 20 symbols, about 99 bits (WinZip-AES stretches
 /// passwords with only 1,000 PBKDF2 rounds, so the password itself must be strong).
-pub fn password(mut random_u32: impl FnMut() -> u32) -> String {
+pub fn password(mut next_u32: impl FnMut() -> u32) -> String {
     let n = ALPHABET.len() as u32;
     let limit = u32::MAX - (u32::MAX % n);
     let mut out = String::new();
@@ -27,7 +27,7 @@ pub fn password(mut random_u32: impl FnMut() -> u32) -> String {
             out.push('-');
         }
         let r = loop {
-            let r = random_u32();
+            let r = next_u32();
             if r < limit {
                 break r;
             }
@@ -75,12 +75,6 @@ pub fn zip_bytes(files: &[(String, Vec<u8>)], password: &str) -> Result<Vec<u8>>
         zip.write_all(bytes)?;
     }
     Ok(zip.finish()?.into_inner())
-}
-
-fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    veilpost_store::random(&mut b);
-    u32::from_le_bytes(b)
 }
 
 /// Where the ZIP goes when `--out` is not given: `<first file>-beveiligd.zip` here.
@@ -142,7 +136,7 @@ pub fn run(
     let out = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| default_out(&files[0]));
-    let password = password(random_u32);
+    let password = password(veilpost_store::random_u32);
     let bytes = zip_bytes(&contents, &password)?;
     // Never replace a file that is there already.
     let mut f = std::fs::OpenOptions::new()
@@ -238,7 +232,10 @@ mod tests {
         assert_eq!(p.matches('-').count(), 3);
         assert!(p.chars().all(|c| c == '-' || ALPHABET.contains(&(c as u8))));
         assert!(!p.contains(['0', '1', 'l', 'o', 'i']));
-        assert_ne!(password(random_u32), password(random_u32));
+        assert_ne!(
+            password(veilpost_store::random_u32),
+            password(veilpost_store::random_u32)
+        );
     }
 
     #[test]

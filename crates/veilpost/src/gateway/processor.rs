@@ -267,94 +267,63 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             && shared.config.is_own_domain(&domain)
             && shared.config.is_own_domain(&domain_of(&m.mail_from))
             && !upload;
-        if internal {
-            if zip_parts.is_none() {
-                let p = zipped::parts(&message);
-                let clean = match &p {
-                    Some(p) => p.text_is_clean(shared).await?,
-                    None => false,
-                };
-                zip_parts = Some(p.filter(|_| clean));
-            }
-            if let Some(Some(parts)) = &zip_parts
-                && (needs_route
-                    || parts.attachment_bytes() >= shared.config.internal_links.min_size)
-            {
-                let (_, link) = vault_handoff(
-                    shared,
-                    &m,
-                    &message,
-                    address,
-                    None,
-                    false,
-                    true,
-                    &mut processed,
-                )
+        if internal
+            && let Some(parts) = clean_parts(shared, &message, &mut zip_parts).await?
+            && (needs_route || parts.attachment_bytes() >= shared.config.internal_links.min_size)
+        {
+            let (_, link) = vault_handoff(
+                shared,
+                &m,
+                &message,
+                address,
+                None,
+                false,
+                true,
+                &mut processed,
+            )
+            .await?;
+            let blob = shared
+                .store
+                .blobs()
+                .write(sign_own(shared, parts.rebuild_with_link(&link)?))
                 .await?;
-                let out = parts.rebuild_with_link(&link)?;
-                let out = from_domain(&out)
-                    .filter(|d| shared.config.is_own_domain(d))
-                    .and_then(|d| shared.dkim.sign(&d, &out))
-                    .unwrap_or(out);
-                let blob = shared.store.blobs().write(out).await?;
-                let reasons =
-                    vec!["attachments kept in the vault: a link for the colleague".to_string()];
-                processed.audit.push(AuditEvent {
-                    actor: actor.clone(),
-                    action: "send.internal-link".into(),
-                    subject: Some(address.clone()),
-                    detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
-                    ip: m.client_ip.clone(),
-                    outcome: Some("accepted".into()),
-                });
-                processed.decisions.push(RecipientDecision {
-                    recipient_id: *rid,
-                    route: "internal-link".into(),
-                    reasons,
-                    state: "queued".into(),
-                    blob: Some(blob),
-                });
-                continue;
-            }
+            let reasons = vec!["attachments kept in the vault: a link for the colleague".into()];
+            own_route(
+                &mut processed,
+                &m,
+                &actor,
+                (*rid, address),
+                "internal-link",
+                reasons,
+                blob,
+            );
+            continue;
         }
-        if zip_wanted && let Some(phone) = recipient_phone(shared, &tag_phone, address).await? {
-            if zip_parts.is_none() {
-                let p = zipped::parts(&message);
-                let clean = match &p {
-                    Some(p) => p.text_is_clean(shared).await?,
-                    None => false,
-                };
-                zip_parts = Some(p.filter(|_| clean));
-            }
-            if let Some(Some(parts)) = &zip_parts {
-                match encrypted_attachment(shared, &m, parts, &phone).await {
-                    Ok(blob) => {
-                        let masked = veilpost_web::sms::mask_phone(&phone);
-                        let reasons = vec![format!(
-                            "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
-                        )];
-                        processed.audit.push(AuditEvent {
-                            actor: actor.clone(),
-                            action: "send.encrypted-attachment".into(),
-                            subject: Some(address.clone()),
-                            detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
-                            ip: m.client_ip.clone(),
-                            outcome: Some("accepted".into()),
-                        });
-                        processed.decisions.push(RecipientDecision {
-                            recipient_id: *rid,
-                            route: "encrypted-attachment".into(),
-                            reasons,
-                            state: "queued".into(),
-                            blob: Some(blob),
-                        });
-                        zip_sent.push((address.clone(), masked));
-                        continue;
-                    }
-                    // No SMS, no ZIP: the portal instead (fail closed).
-                    Err(e) => {
-                        tracing::warn!("message {} to {address}: encrypted attachment: {e:#}", m.id)
-                    }
+        if zip_wanted
+            && let Some(phone) = recipient_phone(shared, &tag_phone, address).await?
+            && let Some(parts) = clean_parts(shared, &message, &mut zip_parts).await?
+        {
+            match encrypted_attachment(shared, &m, parts, &phone).await {
+                Ok(blob) => {
+                    let masked = veilpost_web::sms::mask_phone(&phone);
+                    let reasons = vec![format!(
+                        "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
+                    )];
+                    own_route(
+                        &mut processed,
+                        &m,
+                        &actor,
+                        (*rid, address),
+                        "encrypted-attachment",
+                        reasons,
+                        blob,
+                    );
+                    zip_sent.push((address.clone(), masked));
+                    continue;
+                }
+                // No SMS, no ZIP: the portal instead (fail closed).
+                Err(e) => {
+                    tracing::warn!("message {} to {address}: encrypted attachment: {e:#}", m.id)
                 }
             }
         }
@@ -505,10 +474,7 @@ pub(super) async fn generated_mail(
     to: &str,
     origin: Origin,
 ) -> Result<Generated> {
-    let signed = from_domain(&raw)
-        .filter(|d| shared.config.is_own_domain(d))
-        .and_then(|d| shared.dkim.sign(&d, &raw))
-        .unwrap_or(raw);
+    let signed = sign_own(shared, raw);
     let size = signed.len();
     let blob = shared.store.blobs().write(signed).await?;
     Ok(Generated {
@@ -535,6 +501,60 @@ fn sms_tag(subject: &str) -> Option<(String, String)> {
     let phone = veilpost_web::sms::normalize_phone(inner)?;
     let rest = format!("{}{}", &subject[..start], &subject[end + 1..]);
     Some((phone, rest.split_whitespace().collect::<Vec<_>>().join(" ")))
+}
+
+/// The message taken apart for the attachment routes, once per message: `None` when it
+/// has no attachments or its text without them is not clean.
+async fn clean_parts<'a>(
+    shared: &Shared,
+    message: &[u8],
+    cache: &'a mut Option<Option<zipped::Parts>>,
+) -> Result<Option<&'a zipped::Parts>> {
+    if cache.is_none() {
+        let p = zipped::parts(message);
+        let clean = match &p {
+            Some(p) => p.text_is_clean(shared).await?,
+            None => false,
+        };
+        *cache = Some(p.filter(|_| clean));
+    }
+    Ok(cache.as_ref().and_then(Option::as_ref))
+}
+
+/// DKIM-sign `raw` when its From is one of our domains.
+fn sign_own(shared: &Shared, raw: Vec<u8>) -> Vec<u8> {
+    from_domain(&raw)
+        .filter(|d| shared.config.is_own_domain(d))
+        .and_then(|d| shared.dkim.sign(&d, &raw))
+        .unwrap_or(raw)
+}
+
+/// Record a route decided outside the policy crate (internal link, encrypted
+/// attachment): its own content for this recipient, queued, audited.
+fn own_route(
+    processed: &mut Processed,
+    m: &Received,
+    actor: &str,
+    (recipient_id, address): (i64, &str),
+    route: &str,
+    reasons: Vec<String>,
+    blob: String,
+) {
+    processed.audit.push(AuditEvent {
+        actor: actor.to_string(),
+        action: format!("send.{route}"),
+        subject: Some(address.to_string()),
+        detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
+        ip: m.client_ip.clone(),
+        outcome: Some("accepted".into()),
+    });
+    processed.decisions.push(RecipientDecision {
+        recipient_id,
+        route: route.to_string(),
+        reasons,
+        state: "queued".into(),
+        blob: Some(blob),
+    });
 }
 
 /// Outside addresses in the To and Cc fields (what every recipient sees).
@@ -578,20 +598,33 @@ async fn double_check(
         .map(|(_, a)| a.clone())
         .filter(|a| !shared.config.is_own_domain(&domain_of(a)))
         .collect();
+    let mut known_domains = Vec::new();
+    if rules.look_alike {
+        known_domains = shared.store.contact_domains().await?;
+        known_domains.extend(shared.config.policy.partner_domains.iter().cloned());
+        known_domains.extend(shared.config.policy.zip_domains.iter().cloned());
+    }
+    // Whether an address is known matters for the new-recipient rule, and for a look-alike
+    // (a confirmed look-alike is not held again): ask the store only then.
     let mut known = std::collections::HashSet::new();
     for a in &outside {
-        if shared.store.known_recipient(a).await? {
+        let domain = domain_of(a);
+        let matters = rules.new_recipient
+            || (rules.look_alike
+                && veilpost_policy::doublecheck::look_alike(&domain, &known_domains).is_some());
+        if matters && shared.store.known_recipient(a).await? {
             known.insert(a.to_lowercase());
         }
     }
-    let mut known_domains = shared.store.contact_domains().await?;
-    known_domains.extend(shared.config.policy.partner_domains.iter().cloned());
-    known_domains.extend(shared.config.policy.zip_domains.iter().cloned());
     let holds = check(
         &rules,
         &Outgoing {
             recipients: &outside,
-            visible: visible_outside(shared, message),
+            visible: if rules.many_visible > 0 {
+                visible_outside(shared, message)
+            } else {
+                0
+            },
             sensitive,
         },
         |a| known.contains(&a.to_lowercase()),
@@ -675,10 +708,7 @@ async fn encrypted_attachment(
         .send(phone, &text, &m.id)
         .await
         .map_err(|e| anyhow::anyhow!("SMS: {e}"))?;
-    let signed = from_domain(&raw)
-        .filter(|d| shared.config.is_own_domain(d))
-        .and_then(|d| shared.dkim.sign(&d, &raw))
-        .unwrap_or(raw);
+    let signed = sign_own(shared, raw);
     Ok(shared.store.blobs().write(signed).await?)
 }
 
@@ -688,12 +718,6 @@ async fn encrypted_attachment(
 fn outside_reply(shared: &Shared, m: &Received) -> bool {
     (m.origin == Origin::Reply.as_str() || m.origin == Origin::Intake.as_str())
         && !shared.config.is_own_domain(&domain_of(&m.mail_from))
-}
-
-fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    veilpost_store::random(&mut b);
-    u32::from_le_bytes(b)
 }
 
 /// Store the message encrypted for `recipient`, queue the notification, and say what the
@@ -736,7 +760,7 @@ async fn vault_handoff(
     let phone = phone.filter(|_| allows("sms"));
     // An access code only makes sense where a sender can pass it on.
     let access_code = (allows("access_code") && !is_reply && !internal)
-        .then(|| veilpost_portal::login::make_access_code(random_u32));
+        .then(|| veilpost_portal::login::make_access_code(veilpost_store::random_u32));
     let mut salt = [0u8; 16];
     veilpost_store::random(&mut salt);
     let status_token = new_token();

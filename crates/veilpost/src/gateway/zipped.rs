@@ -168,11 +168,7 @@ impl Parts {
 
     /// Encrypt the attachments for one recipient: (the message to deliver, the password).
     pub fn encrypt(&self) -> Result<(Vec<u8>, String)> {
-        let password = crate::protect::password(|| {
-            let mut b = [0u8; 4];
-            veilpost_store::random(&mut b);
-            u32::from_le_bytes(b)
-        });
+        let password = crate::protect::password(veilpost_store::random_u32);
         let zip = crate::protect::zip_bytes(&self.attachments, &password)?;
         Ok((self.rebuild(Some(zip))?, password))
     }
