@@ -32,6 +32,7 @@ fuzz_target!(|input: &[u8]| {
             hostname: "gw.test".into(),
             max_message_size: MAX_SIZE,
             max_recipients: MAX_RCPT,
+            check_recipients: control & 4 == 4,
             ..Limits::default()
         },
         Peer {
@@ -58,6 +59,13 @@ fuzz_target!(|input: &[u8]| {
                     }
                     Action::CheckSender { mail_from, .. } => {
                         next.extend(s.sender_result(!mail_from.contains('x')));
+                    }
+                    Action::CheckRecipient { address } => {
+                        next.extend(s.recipient_result(if address.contains('q') {
+                            veilpost_smtp::Recipient::Refuse((550, "5.1.1".into(), "gone".into()))
+                        } else {
+                            veilpost_smtp::Recipient::Accept
+                        }));
                     }
                     Action::Deliver(t) => {
                         assert!(trusted || authenticated, "message without AUTH or trust");

@@ -10,4 +10,4 @@ pub use client::{
     ClientSettings, Delivered, DeliveryError, Outgoing, TlsRequirement, deliver, dot_stuff,
 };
 pub use server::{Backend, Refusal, Settings, serve};
-pub use session::{Action, Limits, Peer, Session, Transaction};
+pub use session::{Action, Limits, Peer, Recipient, Session, Transaction};

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
-use crate::session::{Action, Limits, Peer, Session, Transaction};
+use crate::session::{Action, Limits, Peer, Recipient, Session, Transaction};
 
 /// A refusal: SMTP code, enhanced status code, text.
 pub type Refusal = (u16, String, String);
@@ -30,6 +30,11 @@ pub trait Backend: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Option<String>> + Send;
     /// May `user` send with this reverse path?
     fn sender_allowed(&self, user: String, mail_from: String) -> impl Future<Output = bool> + Send;
+    /// What to do with a recipient (only asked with `Limits::check_recipients`).
+    fn recipient(&self, address: String) -> impl Future<Output = Recipient> + Send {
+        let _ = address;
+        async { Recipient::Accept }
+    }
     /// Store the message durably (or refuse it); the queue id.
     fn deliver(
         &self,
@@ -171,6 +176,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin, B: Backend>(
                     Action::CheckSender { user, mail_from } => {
                         let ok = backend.sender_allowed(user, mail_from).await;
                         pending.extend(session.sender_result(ok));
+                    }
+                    Action::CheckRecipient { address } => {
+                        let answer = backend.recipient(address).await;
+                        pending.extend(session.recipient_result(answer));
                     }
                     Action::Deliver(t) => {
                         stream.write_all(&out).await?;

@@ -22,6 +22,9 @@ pub struct Limits {
     pub max_errors: usize,
     /// Longest AUTH continuation line.
     pub max_auth_line: usize,
+    /// Ask the backend about every recipient ([`Action::CheckRecipient`]): addresses of
+    /// people who left are refused or forwarded.
+    pub check_recipients: bool,
 }
 
 impl Default for Limits {
@@ -32,6 +35,7 @@ impl Default for Limits {
             max_recipients: 100,
             max_errors: 10,
             max_auth_line: 4096,
+            check_recipients: false,
         }
     }
 }
@@ -69,10 +73,22 @@ pub enum Action {
     /// May this authenticated user use this reverse path? Answer with
     /// [`Session::sender_result`].
     CheckSender { user: String, mail_from: String },
+    /// What about this recipient? Answer with [`Session::recipient_result`].
+    CheckRecipient { address: String },
     /// Store the message, then call [`Session::deliver_result`].
     Deliver(Transaction),
     /// Close the connection (after sending what came before).
     Close,
+}
+
+/// The backend's answer about a recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recipient {
+    Accept,
+    /// Deliver to this address instead (a leaver's successor).
+    Forward(String),
+    /// Refuse with this code, enhanced code and text.
+    Refuse((u16, String, String)),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +131,7 @@ pub struct Session {
     rcpt_to: Vec<String>,
     /// What to do when the pending sender check passes.
     pending_mail: Option<(String, bool)>,
+    pending_rcpt: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -160,6 +177,7 @@ impl Session {
             smtputf8: false,
             rcpt_to: Vec::new(),
             pending_mail: None,
+            pending_rcpt: None,
         }
     }
 
@@ -534,8 +552,12 @@ impl Session {
                 if self.user.is_none() && !self.peer.trusted {
                     return self.error(554, "5.7.1", "Relay access denied");
                 }
-                self.rcpt_to.push(address);
-                vec![reply(250, "2.1.5", "Recipient ok")]
+                if self.limits.check_recipients {
+                    self.state = State::Waiting;
+                    self.pending_rcpt = Some(address.clone());
+                    return vec![Action::CheckRecipient { address }];
+                }
+                self.add_recipient(address)
             }
             Request::Data => {
                 if self.state != State::Mail || self.rcpt_to.is_empty() {
@@ -665,6 +687,32 @@ impl Session {
         out
     }
 
+    /// The answer to [`Action::CheckRecipient`].
+    pub fn recipient_result(&mut self, answer: Recipient) -> Vec<Action> {
+        self.state = State::Mail;
+        let address = self.pending_rcpt.take().unwrap_or_default();
+        let mut out = match answer {
+            Recipient::Accept => self.add_recipient(address),
+            Recipient::Forward(to) => self.add_recipient(to),
+            Recipient::Refuse((code, esc, text)) => {
+                if code >= 500 {
+                    self.error(code, &esc, &text)
+                } else {
+                    vec![reply(code, &esc, &text)]
+                }
+            }
+        };
+        out.extend(self.run());
+        out
+    }
+
+    fn add_recipient(&mut self, address: String) -> Vec<Action> {
+        if !self.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
+            self.rcpt_to.push(address);
+        }
+        vec![reply(250, "2.1.5", "Recipient ok")]
+    }
+
     /// The answer to [`Action::Deliver`]: the queue id, or the reply to give instead
     /// (a 4xx or 5xx line without CRLF).
     pub fn deliver_result(&mut self, result: Result<String, (u16, String, String)>) -> Vec<Action> {
@@ -750,6 +798,49 @@ mod tests {
         assert!(r.starts_with("503"), "{r}");
         let r = text(&s.feed(b"AUTH PLAIN AGEAYg==\r\n"));
         assert!(r.starts_with("538 5.7.11"), "AUTH needs TLS: {r}");
+    }
+
+    #[test]
+    fn recipients_checked_refused_or_forwarded() {
+        let mut s = Session::new(
+            Limits {
+                check_recipients: true,
+                ..Limits::default()
+            },
+            Peer {
+                tls_available: false,
+                trusted: true,
+            },
+        );
+        s.feed(b"EHLO mail.org.test\r\n");
+        s.feed(b"MAIL FROM:<a@ext.test>\r\n");
+        let a = s.feed(b"RCPT TO:<oud@org.test>\r\nRCPT TO:<bob@org.test>\r\n");
+        assert_eq!(
+            a,
+            vec![Action::CheckRecipient {
+                address: "oud@org.test".into()
+            }]
+        );
+        let a = s.recipient_result(Recipient::Refuse((
+            550,
+            "5.1.1".into(),
+            "oud@org.test no longer works here; write to info@org.test".into(),
+        )));
+        assert!(text(&a).starts_with("550 5.1.1 oud@org.test no longer works here"), "{a:?}");
+        // The pipelined second RCPT is asked about next.
+        assert_eq!(
+            a.last(),
+            Some(&Action::CheckRecipient {
+                address: "bob@org.test".into()
+            })
+        );
+        assert!(text(&s.recipient_result(Recipient::Forward("eva@org.test".into()))).starts_with("250"));
+        assert!(text(&s.feed(b"DATA\r\n")).starts_with("354"));
+        let a = s.feed(b"Subject: x\r\n\r\nx\r\n.\r\n");
+        let Some(Action::Deliver(t)) = a.first() else {
+            panic!("{a:?}");
+        };
+        assert_eq!(t.rcpt_to, vec!["eva@org.test".to_string()]);
     }
 
     #[test]

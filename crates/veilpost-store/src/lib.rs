@@ -10,6 +10,7 @@ mod blob;
 mod portal;
 mod queue;
 mod spool;
+mod staff;
 mod users;
 pub mod vault;
 
@@ -27,7 +28,10 @@ pub use queue::{
     RecipientTrace,
 };
 pub use spool::{Envelope, Origin};
-pub use users::{User, UserError, hash_password, parse_date as users_parse_date, verify_password};
+pub use staff::{
+    AuditEntry, AuditFilter, MessageInfo, OffboardError, QueueRow, StaffSession, UserUpdate,
+};
+pub use users::{ROLES, User, UserError, hash_password, valid_email, parse_date as users_parse_date, verify_password};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]

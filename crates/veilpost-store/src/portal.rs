@@ -46,7 +46,7 @@ impl PortalEntry {
     }
 }
 
-const COLUMNS: &str = "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
+pub(crate) const COLUMNS: &str = "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
     expires_at, state, phone, access_code, email_code, login, login_version, read_receipt, upload,
     opened_at, downloaded_at, replied_at, revoked_at, shredded_at";
 
@@ -527,6 +527,18 @@ impl Store {
         .await?)
     }
 
+    /// Messages held for `sender` (by account or sender address), oldest first.
+    pub async fn held_by_sender(&self, sender: &str) -> Result<Vec<Held>> {
+        Ok(sqlx::query_as::<_, Held>(
+            "SELECT id, mail_from, state, held_reasons, received_at FROM messages
+              WHERE state = 'held' AND (auth_user = ?1 COLLATE NOCASE OR mail_from = ?1 COLLATE NOCASE)
+              ORDER BY received_at",
+        )
+        .bind(sender.trim())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The sender confirmed: process again, without a second hold. True if it was held.
     pub async fn release_held(&self, id: &str) -> Result<bool> {
         let done = sqlx::query(
@@ -587,9 +599,10 @@ impl Store {
         .await?)
     }
 
-    /// Offboard `email`: its held messages are cancelled, and its portal conversations go
-    /// to `successor` (replies, read receipts and lock notices reach them from now on).
-    /// The account itself is disabled by [`Store::disable_user`].
+    /// Offboard `email`: its web sessions end, its held messages are cancelled, its portal
+    /// conversations go to `successor` (replies, read receipts and lock notices reach them
+    /// from now on), and mail to the address is answered per policy from now on. The
+    /// account itself is disabled by [`Store::disable_user`].
     pub async fn offboard(&self, email: &str, successor: Option<&str>) -> Result<Offboarded> {
         let held: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM messages WHERE state = 'held' AND (mail_from = ?1 COLLATE NOCASE
@@ -599,6 +612,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut out = Offboarded::default();
+        self.mark_offboarded(email, successor).await?;
         for id in held {
             if self.cancel_held(&id).await? {
                 out.cancelled += 1;

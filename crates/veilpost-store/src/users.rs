@@ -8,16 +8,42 @@ use crate::{Error, Result, Store, now};
 
 /// A staff account.
 #[derive(Debug, Clone, serde::Serialize)]
+#[derive(sqlx::FromRow)]
 pub struct User {
     pub email: String,
+    pub name: Option<String>,
+    /// `admin`, `staff` or `auditor`.
     pub role: String,
     pub disabled: bool,
     /// The last day the account works.
     pub valid_until: Option<String>,
     pub created_at: i64,
+    /// Addresses (shared mailboxes) the account may send as, besides its own.
+    #[sqlx(json)]
+    pub scopes: Vec<String>,
+    /// A TOTP app is registered.
+    pub has_totp: bool,
+    /// Who took over mail to this address at offboarding.
+    pub successor: Option<String>,
+    pub offboarded_at: Option<i64>,
 }
 
+/// The roles an account can have.
+pub const ROLES: [&str; 3] = ["admin", "staff", "auditor"];
+
+/// The columns of [`User`].
+pub(crate) const USER_COLUMNS: &str = "email, name, role, disabled, valid_until, created_at, scopes,
+    totp_secret IS NOT NULL AS has_totp, successor, offboarded_at";
+
 impl User {
+    /// May this account send with `address` as its sender? Its own address and its
+    /// scopes; an auditor sends nothing.
+    pub fn may_send_as(&self, address: &str) -> bool {
+        self.role != "auditor"
+            && (address.eq_ignore_ascii_case(&self.email)
+                || self.scopes.iter().any(|s| s.eq_ignore_ascii_case(address)))
+    }
+
     /// Can the account log in on `today`?
     pub fn active_on(&self, today: Date) -> bool {
         !self.disabled
@@ -38,6 +64,8 @@ pub enum UserError {
     ShortPassword,
     #[error("an account for {0} exists")]
     Exists(String),
+    #[error("{0} is not a role (admin, staff or auditor)")]
+    BadRole(String),
     #[error(transparent)]
     Store(#[from] Error),
 }
@@ -63,7 +91,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
-fn valid_email(email: &str) -> bool {
+/// Is `email` a plausible address (local part, a dotted domain, no spaces or brackets)?
+pub fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
     };
@@ -77,9 +106,22 @@ fn valid_email(email: &str) -> bool {
 }
 
 impl Store {
-    /// Add a staff account.
+    /// Add a staff account (from the command line).
     pub async fn add_user(
         &self,
+        email: &str,
+        password: &str,
+        role: &str,
+        valid_until: Option<Date>,
+    ) -> Result<(), UserError> {
+        self.add_user_as("cli", email, password, role, valid_until)
+            .await
+    }
+
+    /// Add a staff account; `actor` is who did it, for the audit log.
+    pub async fn add_user_as(
+        &self,
+        actor: &str,
         email: &str,
         password: &str,
         role: &str,
@@ -91,6 +133,9 @@ impl Store {
         }
         if password.chars().count() < 12 {
             return Err(UserError::ShortPassword);
+        }
+        if !ROLES.contains(&role) {
+            return Err(UserError::BadRole(role.into()));
         }
         if self.user(email).await?.is_some() {
             return Err(UserError::Exists(email.into()));
@@ -111,7 +156,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(Error::from)?;
-        self.audit("cli", "user.add", Some(email), Some(role))
+        self.audit(actor, "user.add", Some(email), Some(role))
             .await?;
         Ok(())
     }
@@ -122,49 +167,36 @@ impl Store {
     }
 
     async fn user_with_hash(&self, email: &str) -> Result<Option<(User, String)>> {
-        let row: Option<(String, String, String, i64, Option<String>, i64)> = sqlx::query_as(
-            "SELECT email, password_hash, role, disabled, valid_until, created_at FROM users WHERE email = ?",
-        )
-        .bind(email.trim())
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(
-            row.map(|(email, hash, role, disabled, valid_until, created_at)| {
-                (
-                    User {
-                        email,
-                        role,
-                        disabled: disabled != 0,
-                        valid_until,
-                        created_at,
-                    },
-                    hash,
-                )
-            }),
-        )
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?");
+        let Some(user) = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+            .bind(email.trim())
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = ?")
+            .bind(&user.email)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some((user, hash)))
     }
 
     /// All accounts, by address.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        let rows: Vec<(String, String, i64, Option<String>, i64)> = sqlx::query_as(
-            "SELECT email, role, disabled, valid_until, created_at FROM users ORDER BY email",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(email, role, disabled, valid_until, created_at)| User {
-                email,
-                role,
-                disabled: disabled != 0,
-                valid_until,
-                created_at,
-            })
-            .collect())
+        let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
+        Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    /// Disable an account (offboarding); false when there is none.
+    /// Disable an account (from the command line); false when there is none.
     pub async fn disable_user(&self, email: &str) -> Result<bool> {
+        self.disable_user_as("cli", email).await
+    }
+
+    /// Disable an account; false when there is none. Its web sessions end.
+    pub async fn disable_user_as(&self, actor: &str, email: &str) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE users SET disabled = 1, disabled_at = ? WHERE email = ? AND disabled = 0",
         )
@@ -173,8 +205,9 @@ impl Store {
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 1 {
-            self.audit("cli", "user.disable", Some(email.trim()), None)
+            self.audit(actor, "user.disable", Some(email.trim()), None)
                 .await?;
+            self.end_staff_sessions(email).await?;
             return Ok(true);
         }
         Ok(self.user(email).await?.is_some())
@@ -237,11 +270,25 @@ mod tests {
     fn end_dates() {
         let u = User {
             email: "a@b.nl".into(),
+            name: None,
             role: "staff".into(),
             disabled: false,
             valid_until: Some("2026-11-30".into()),
             created_at: 0,
+            scopes: vec!["info@b.nl".into()],
+            has_totp: false,
+            successor: None,
+            offboarded_at: None,
         };
+        assert!(u.may_send_as("A@b.nl") && u.may_send_as("info@b.nl"));
+        assert!(!u.may_send_as("other@b.nl"));
+        assert!(
+            !User {
+                role: "auditor".into(),
+                ..u.clone()
+            }
+            .may_send_as("a@b.nl")
+        );
         let d = |s| parse_date(s).expect("date");
         assert!(u.active_on(d("2026-11-30")));
         assert!(!u.active_on(d("2026-12-01")));

@@ -445,3 +445,77 @@ async fn the_audit_log_is_a_hash_chain() {
     let check = store4.verify_audit().await.expect("verify");
     assert_eq!((check.entries, check.broken), (2, None));
 }
+
+#[tokio::test]
+async fn sessions_scopes_leavers_and_end_dates() {
+    let store = Store::open(&temp_dir("staff")).await.expect("open");
+    store
+        .add_user("a@praktijk.nl", "correct horse battery", "staff", None)
+        .await
+        .expect("add");
+    let update = veilpost_store::UserUpdate {
+        name: Some("A. Jansen".into()),
+        role: "staff".into(),
+        valid_until: veilpost_store::users_parse_date("2026-01-31"),
+        scopes: vec![" Info@Praktijk.nl ".into()],
+    };
+    assert!(store.update_user("a@praktijk.nl", &update).await.expect("update"));
+    let bad = veilpost_store::UserUpdate {
+        role: "root".into(),
+        ..update.clone()
+    };
+    assert!(matches!(
+        store.update_user("a@praktijk.nl", &bad).await,
+        Err(veilpost_store::UserError::BadRole(_))
+    ));
+    let u = store.user("a@praktijk.nl").await.expect("user").expect("some");
+    assert_eq!(u.scopes, vec!["info@praktijk.nl".to_string()]);
+    assert!(u.may_send_as("info@praktijk.nl") && !u.may_send_as("x@praktijk.nl"));
+
+    let (token, csrf) = store
+        .create_staff_session("a@praktijk.nl", "full")
+        .await
+        .expect("session");
+    let s = store.staff_session(&token).await.expect("get").expect("some");
+    assert_eq!((s.stage.as_str(), s.csrf.as_str()), ("full", csrf.as_str()));
+    assert!(store.staff_session("f".repeat(64).as_str()).await.expect("get").is_none());
+
+    // The end date passes: disabled, sessions gone.
+    let gone = store
+        .expire_accounts(veilpost_store::users_parse_date("2026-02-01").expect("date"))
+        .await
+        .expect("expire");
+    assert_eq!(gone, vec!["a@praktijk.nl".to_string()]);
+    assert!(store.staff_session(&token).await.expect("get").is_none());
+    assert!(store.user("a@praktijk.nl").await.expect("u").expect("s").disabled);
+
+    assert_eq!(store.leaver("a@praktijk.nl").await.expect("leaver"), None);
+    store
+        .mark_offboarded("a@praktijk.nl", Some("b@praktijk.nl"))
+        .await
+        .expect("offboard");
+    assert_eq!(
+        store.leaver("A@praktijk.nl").await.expect("leaver"),
+        Some(Some("b@praktijk.nl".to_string()))
+    );
+}
+
+#[tokio::test]
+async fn audit_filters_take_wildcards_literally() {
+    let store = Store::open(&temp_dir("auditq")).await.expect("open");
+    store.audit("web", "login.failed", Some("a_b@x.nl"), None).await.expect("a");
+    store.audit("web", "login.succeeded", Some("axb@x.nl"), None).await.expect("b");
+    let f = veilpost_store::AuditFilter {
+        subject: Some("a_b".into()),
+        ..veilpost_store::AuditFilter::default()
+    };
+    let rows = store.audit_query(&f, 10, 0).await.expect("query");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].action, "login.failed");
+    let f = veilpost_store::AuditFilter {
+        action: Some("login.".into()),
+        ..veilpost_store::AuditFilter::default()
+    };
+    assert_eq!(store.audit_query(&f, 10, 0).await.expect("q").len(), 2);
+    assert_eq!(store.audit_query(&f, 1, 1).await.expect("q")[0].action, "login.failed");
+}

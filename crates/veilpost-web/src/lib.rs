@@ -7,12 +7,14 @@
 //! the security headers; every form carries a CSRF token; one error type with an id that
 //! a user can quote and an operator can find in the log.
 
+pub mod addressbook;
 pub mod clamd;
 mod contact;
 pub mod mails;
 mod pages;
 pub mod render;
 pub mod sms;
+mod staff;
 mod status;
 
 use std::future::Future;
@@ -123,6 +125,8 @@ pub struct Limits {
     pub sends_per_recipient: RateLimit,
     /// Codes tried per recipient.
     pub tries_per_recipient: RateLimit,
+    /// Staff sign-in attempts (password and second factor) per account.
+    pub staff_logins: RateLimit,
 }
 
 impl Default for Limits {
@@ -133,6 +137,7 @@ impl Default for Limits {
             per_ip: RateLimit::new(300, 600, 100_000),
             sends_per_recipient: RateLimit::new(10, 3600, 100_000),
             tries_per_recipient: RateLimit::new(20, 600, 100_000),
+            staff_logins: RateLimit::new(10, 900, 100_000),
         }
     }
 }
@@ -311,6 +316,8 @@ pub enum ErrorKind {
     Malware,
     /// A service the request needs is down (the virus scanner).
     Unavailable,
+    /// The signed-in account's role does not allow this.
+    Forbidden,
     /// Our fault.
     Internal,
 }
@@ -367,6 +374,10 @@ impl WebError {
             ErrorKind::Unavailable => (
                 "De bestanden kunnen nu niet op virussen worden gecontroleerd, dus er is niets verstuurd. Probeer het later opnieuw.",
                 "The files cannot be checked for viruses right now, so nothing was sent. Try again later.",
+            ),
+            ErrorKind::Forbidden => (
+                "U hebt met uw rol geen toegang tot deze pagina of handeling.",
+                "Your role does not give you access to this page or action.",
             ),
             ErrorKind::Internal => (
                 "Er ging bij ons iets mis. Probeer het later opnieuw.",
@@ -585,7 +596,7 @@ async fn setup_submit(
                         "Het wachtwoord moet minstens 12 tekens hebben.".into()
                     }
                     veilpost_store::UserError::Exists(_) => "Dat account bestaat al.".into(),
-                    veilpost_store::UserError::Store(_) => {
+                    veilpost_store::UserError::Store(_) | veilpost_store::UserError::BadRole(_) => {
                         "Er ging iets mis; probeer het opnieuw.".into()
                     }
                 }

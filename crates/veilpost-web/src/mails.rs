@@ -214,6 +214,40 @@ pub fn intake(
     )
 }
 
+/// A secure message a staff member wrote in the web compose page, as their mail client
+/// would have sent it; `tag` (`[veilig]` or `[sms +316…]`) forces the portal route.
+pub fn composed(
+    sender: (&str, &str),
+    to: &[String],
+    subject: &str,
+    tag: &str,
+    text: &str,
+    files: Vec<ReplyFile>,
+) -> std::io::Result<Vec<u8>> {
+    let (name, address) = sender;
+    let from = if name.trim().is_empty() {
+        mail_builder::headers::address::Address::new_address(None::<String>, address.to_string())
+    } else {
+        mail_builder::headers::address::Address::new_address(
+            Some(name.trim().to_string()),
+            address.to_string(),
+        )
+    };
+    let mut b = MessageBuilder::new()
+        .from(from)
+        .to(to
+            .iter()
+            .map(|t| mail_builder::headers::address::Address::new_address(None::<String>, t.clone()))
+            .collect::<Vec<_>>())
+        .subject(format!("{tag} {}", subject.trim()))
+        .header("X-Veilpost-Composed", Raw::new("web"))
+        .text_body(text.replace("\r\n", "\n").replace('\n', "\r\n"));
+    for f in files {
+        b = b.attachment(f.content_type, f.name, f.bytes);
+    }
+    b.write_to_vec()
+}
+
 /// What someone outside wrote in the portal, from the organisation's notify address on
 /// their behalf (DMARC stays aligned), with Reply-To them.
 fn written(

@@ -29,6 +29,7 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub doublecheck: DoubleCheck,
     pub internal_links: InternalLinks,
+    pub offboarding: Offboarding,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,8 +124,8 @@ pub struct Sms {
 #[serde(default, deny_unknown_fields)]
 pub struct Organisation {
     pub name: String,
-    /// The organisation's mail domains: their mail is DKIM-signed, and authenticated staff
-    /// may send from any address in them.
+    /// The organisation's mail domains: their mail is DKIM-signed. Staff send as their own
+    /// address and the shared mailboxes in their scopes.
     pub domains: Vec<String>,
     /// Sender of notifications and delivery reports; default `noreply@` the first domain.
     pub notify_from: String,
@@ -207,6 +208,18 @@ impl Default for DoubleCheck {
     }
 }
 
+/// Mail to the address of someone who left (after `veilpost user offboard`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Offboarding {
+    /// `reject` (default): refused at RCPT with a text naming the general address;
+    /// `forward`: delivered to the successor named at offboarding (refused when none).
+    pub answer: String,
+    /// The practice's general address named in the rejection; default `info@` the first
+    /// domain.
+    pub general_address: String,
+}
+
 /// The secure contact form (`/contact`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -278,6 +291,7 @@ impl Default for Config {
             intake: IntakeConfig::default(),
             doublecheck: DoubleCheck::default(),
             internal_links: InternalLinks::default(),
+            offboarding: Offboarding::default(),
         }
     }
 }
@@ -435,6 +449,12 @@ impl Config {
         if self.portal.idle_timeout_minutes == 0 || self.portal.expiry_days == 0 {
             bail!("portal.idle_timeout_minutes and portal.expiry_days must be at least 1");
         }
+        if !matches!(self.offboarding.answer.as_str(), "" | "reject" | "forward") {
+            bail!(
+                "offboarding.answer must be \"reject\" or \"forward\", not {:?}",
+                self.offboarding.answer
+            );
+        }
         if self.audit.retention_days < 365 {
             bail!("audit.retention_days must be at least 365 (NEN 7513 asks for five years)");
         }
@@ -474,6 +494,17 @@ impl Config {
         match self.organisation.domains.first() {
             Some(d) => format!("noreply@{d}"),
             None => format!("noreply@{}", self.smtp.hostname),
+        }
+    }
+
+    /// The address a leaver's correspondents are sent to.
+    pub fn general_address(&self) -> String {
+        if !self.offboarding.general_address.is_empty() {
+            return self.offboarding.general_address.clone();
+        }
+        match self.organisation.domains.first() {
+            Some(d) => format!("info@{d}"),
+            None => format!("info@{}", self.smtp.hostname),
         }
     }
 

@@ -194,9 +194,15 @@ enum UserCommand {
         /// The last day the account works (YYYY-MM-DD).
         #[arg(long, value_name = "DATE")]
         until: Option<String>,
-        /// `staff` or `admin`.
+        /// `staff` (sends), `admin` (also manages) or `auditor` (reads the audit log only).
         #[arg(long, default_value = "staff")]
         role: String,
+        /// The name shown as sender of web-composed messages.
+        #[arg(long)]
+        name: Option<String>,
+        /// A further address (shared mailbox) the account may send as; repeat for more.
+        #[arg(long = "scope", value_name = "ADDRESS")]
+        scopes: Vec<String>,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },

@@ -51,35 +51,6 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
 }
 
 /// `veilpost audit verify`; the exit code (1: the chain is broken).
-/// A contact's address and number checked: (address, E.164 number) or why not.
-fn contact_row(
-    email: &str,
-    phone: &str,
-    nl: bool,
-) -> std::result::Result<(String, String), String> {
-    let email = email.trim();
-    let plausible = email.len() <= 254
-        && !email.contains(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
-    if !plausible {
-        return Err(if nl {
-            format!("geen e-mailadres: {email:?}")
-        } else {
-            format!("not an e-mail address: {email:?}")
-        });
-    }
-    match veilpost_web::sms::normalize_phone(phone) {
-        Some(number) => Ok((email.to_string(), number)),
-        None => Err(if nl {
-            format!("geen mobiel nummer: {phone:?} (gebruik +31612345678 of 0612345678)")
-        } else {
-            format!("not a mobile number: {phone:?} (use +31612345678 or 0612345678)")
-        }),
-    }
-}
-
 /// `veilpost contact add`: the number the portal sends SMS codes to.
 pub fn contact_add(
     config: Option<&Path>,
@@ -89,7 +60,7 @@ pub fn contact_add(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let (email, number) = contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
+    let (email, number) = veilpost_web::addressbook::contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
     let config = load(config)?;
     runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
@@ -113,40 +84,10 @@ pub fn contact_add(
 /// `veilpost contact import FILE`: valid rows saved, refused rows listed (exit 1).
 pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_path(file)
-        .with_context(|| file.display().to_string())?;
-    let mut rows = Vec::new();
-    let mut refused = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 1;
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                refused.push(format!("{line}: {e}"));
-                continue;
-            }
-        };
-        let email = record.get(0).unwrap_or("");
-        if line == 1 && email.eq_ignore_ascii_case("email") {
-            continue;
-        }
-        if rows.len() + refused.len() >= 100_000 {
-            anyhow::bail!(if nl {
-                "meer dan 100.000 regels"
-            } else {
-                "more than 100,000 lines"
-            });
-        }
-        let name = record.get(1).filter(|n| !n.is_empty()).map(str::to_string);
-        match contact_row(email, record.get(2).unwrap_or(""), nl) {
-            Ok((email, number)) => rows.push((email, name, number)),
-            Err(why) => refused.push(format!("{line}: {why}")),
-        }
-    }
+    let input = std::fs::File::open(file).with_context(|| file.display().to_string())?;
+    let parsed =
+        veilpost_web::addressbook::parse_csv(std::io::BufReader::new(input), nl).map_err(anyhow::Error::msg)?;
+    let (rows, refused) = (parsed.rows, parsed.refused);
     let config = load(config)?;
     let saved = rows.len();
     runtime()?.block_on(async {
@@ -191,12 +132,7 @@ pub fn contact_export(config: Option<&Path>) -> Result<u8> {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
         store.list_contacts().await.map_err(anyhow::Error::from)
     })?;
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    w.write_record(["email", "name", "phone"])?;
-    for (email, name, phone) in contacts {
-        w.write_record([email, name.unwrap_or_default(), phone.unwrap_or_default()])?;
-    }
-    w.flush()?;
+    veilpost_web::addressbook::write_csv(std::io::stdout().lock(), &contacts)?;
     Ok(0)
 }
 
@@ -269,11 +205,13 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                 password_stdin: _,
                 until,
                 role,
+                name,
+                scopes,
                 config,
             } => {
                 let config = load(config.as_deref())?;
-                if !matches!(role.as_str(), "staff" | "admin") {
-                    bail!("--role must be staff or admin");
+                if !veilpost_store::ROLES.contains(&role.as_str()) {
+                    bail!("--role must be admin, staff or auditor");
                 }
                 let until = match until {
                     Some(d) => Some(
@@ -289,7 +227,19 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                     .context("cannot read the password from standard input")?;
                 let password = password.trim_end_matches(['\r', '\n']);
                 let store = veilpost_store::Store::open(&config.data_dir).await?;
+                if let Some(bad) = scopes.iter().find(|a| !veilpost_store::valid_email(a.trim())) {
+                    bail!("--scope {bad:?} is not an e-mail address");
+                }
                 store.add_user(&email, password, &role, until).await?;
+                if name.is_some() || !scopes.is_empty() {
+                    let update = veilpost_store::UserUpdate {
+                        name,
+                        role: role.clone(),
+                        valid_until: until,
+                        scopes,
+                    };
+                    store.update_user(&email, &update).await?;
+                }
                 println!(
                     "{}",
                     if nl {
@@ -318,6 +268,11 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                                     "active": u.active_on(today),
                                     "disabled": u.disabled,
                                     "until": u.valid_until,
+                                    "name": u.name,
+                                    "scopes": u.scopes,
+                                    "totp": u.has_totp,
+                                    "offboarded": u.offboarded_at.is_some(),
+                                    "successor": u.successor,
                                 })
                             )?;
                         }
@@ -356,31 +311,22 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
             } => {
                 let config = load(config.as_deref())?;
                 let store = veilpost_store::Store::open(&config.data_dir).await?;
-                if let Some(s) = &successor
-                    && store.user(s).await?.is_none_or(|u| u.disabled)
-                {
-                    bail!(
+                let done = match store.offboard_user("cli", &email, successor.as_deref()).await {
+                    Ok(done) => done,
+                    Err(veilpost_store::OffboardError::NoAccount(_)) => bail!(
+                        "{}",
+                        if nl { format!("geen account {email}") } else { format!("no account {email}") }
+                    ),
+                    Err(veilpost_store::OffboardError::BadSuccessor(s)) => bail!(
                         "{}",
                         if nl {
                             format!("de opvolger {s} heeft geen actief account")
                         } else {
                             format!("the successor {s} has no active account")
                         }
-                    );
-                }
-                if !store.disable_user(&email).await? {
-                    bail!("{}", if nl { format!("geen account {email}") } else { format!("no account {email}") });
-                }
-                let done = store.offboard(&email, successor.as_deref()).await?;
-                let detail = format!(
-                    "successor {}; {} held messages cancelled; {} portal conversations handed over",
-                    successor.as_deref().unwrap_or("-"),
-                    done.cancelled,
-                    done.handed_over
-                );
-                store
-                    .audit("cli", "user.offboard", Some(email.trim()), Some(&detail))
-                    .await?;
+                    ),
+                    Err(e) => return Err(e.into()),
+                };
                 if nl {
                     println!(
                         "Account {email} afgesloten: {} vastgehouden berichten geannuleerd, {} portaalgesprekken overgedragen{}.",

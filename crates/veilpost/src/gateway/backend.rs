@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use veilpost_smtp::{Backend, Refusal, Transaction};
+use veilpost_smtp::{Backend, Recipient, Refusal, Transaction};
 use veilpost_store::{Envelope, Origin};
 
 use super::Shared;
@@ -95,12 +95,55 @@ impl Backend for SmtpBackend {
     }
 
     async fn sender_allowed(&self, user: String, mail_from: String) -> bool {
-        if mail_from.eq_ignore_ascii_case(&user) {
-            return true;
+        // Read at every MAIL: a scope taken away works at once.
+        match self.shared.store.user(&user).await {
+            Ok(Some(u)) => u.may_send_as(&mail_from),
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!("smtp: scope check failed: {e}");
+                false
+            }
         }
-        mail_from
-            .rsplit_once('@')
-            .is_some_and(|(_, domain)| self.shared.config.is_own_domain(domain))
+    }
+
+    async fn recipient(&self, address: String) -> Recipient {
+        let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        if !self.shared.config.is_own_domain(domain) {
+            return Recipient::Accept;
+        }
+        let successor = match self.shared.store.leaver(&address).await {
+            Ok(None) => return Recipient::Accept,
+            Ok(Some(s)) => s,
+            Err(e) => {
+                tracing::warn!("smtp: leaver check failed: {e}");
+                return Recipient::Refuse(temporary("Cannot check the recipient now"));
+            }
+        };
+        let config = &self.shared.config;
+        if config.offboarding.answer == "forward"
+            && let Some(to) = successor
+        {
+            let _ = self
+                .shared
+                .store
+                .audit("smtp", "mail.forwarded", Some(&address), Some(&to))
+                .await;
+            return Recipient::Forward(to);
+        }
+        let _ = self
+            .shared
+            .store
+            .audit("smtp", "mail.refused", Some(&address), Some("left the organisation"))
+            .await;
+        let general = config.general_address();
+        Recipient::Refuse((
+            550,
+            "5.1.1".into(),
+            format!(
+                "{address} werkt niet meer bij {org}; schrijf naar {general} / no longer works here, please write to {general}",
+                org = config.organisation.name
+            ),
+        ))
     }
 
     async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {

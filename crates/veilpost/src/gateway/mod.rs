@@ -263,6 +263,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             hostname: config.smtp.hostname.clone(),
             max_message_size: config.smtp.max_message_size,
             max_recipients: config.smtp.max_recipients,
+            check_recipients: true,
             ..veilpost_smtp::Limits::default()
         },
         command_timeout: Duration::from_secs(config.smtp.command_timeout.max(1)),
