@@ -10,6 +10,7 @@ ALTER TABLE users ADD COLUMN totp_key_id TEXT;
 ALTER TABLE users ADD COLUMN totp_last_step INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN successor TEXT;        -- who takes over mail to a leaver
 ALTER TABLE users ADD COLUMN offboarded_at INTEGER;
+ALTER TABLE users ADD COLUMN expired_at INTEGER;   -- when a running server saw the end date pass
 
 -- Signed-in staff (the cookie holds the token; only its hash is here). `stage` is
 -- 'password' until the second factor is done, then 'full'.

@@ -128,7 +128,8 @@ impl Store {
             return Err(UserError::BadEmail(bad.clone()));
         }
         let done = sqlx::query(
-            "UPDATE users SET name = ?, role = ?, valid_until = ?, scopes = ? WHERE email = ?",
+            "UPDATE users SET name = ?, role = ?, valid_until = ?, scopes = ?, expired_at = NULL
+              WHERE email = ?",
         )
         .bind(u.name.as_deref().map(str::trim).filter(|n| !n.is_empty()))
         .bind(&u.role)
@@ -295,24 +296,23 @@ impl Store {
         )
     }
 
-    /// Disable the accounts whose end date passed before `today` and end their sessions;
-    /// the addresses (for the audit log).
+    /// Accounts whose end date passed before `today` (sign-in is refused from then on by
+    /// [`User::active_on`]): their sessions end, and each is returned once (for the audit
+    /// log).
     pub async fn expire_accounts(&self, today: Date) -> Result<Vec<String>> {
         let candidates: Vec<(String, String)> = sqlx::query_as(
-            "SELECT email, valid_until FROM users WHERE disabled = 0 AND valid_until IS NOT NULL",
+            "SELECT email, valid_until FROM users WHERE expired_at IS NULL AND valid_until IS NOT NULL",
         )
         .fetch_all(&self.pool)
         .await?;
         let mut out = Vec::new();
         for (email, until) in candidates {
             if crate::users::parse_date(&until).is_some_and(|d| d < today) {
-                sqlx::query(
-                    "UPDATE users SET disabled = 1, disabled_at = ? WHERE email = ? AND disabled = 0",
-                )
-                .bind(now())
-                .bind(&email)
-                .execute(&self.pool)
-                .await?;
+                sqlx::query("UPDATE users SET expired_at = ? WHERE email = ? AND expired_at IS NULL")
+                    .bind(now())
+                    .bind(&email)
+                    .execute(&self.pool)
+                    .await?;
                 self.end_staff_sessions(&email).await?;
                 out.push(email);
             }

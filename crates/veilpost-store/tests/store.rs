@@ -480,14 +480,16 @@ async fn sessions_scopes_leavers_and_end_dates() {
     assert_eq!((s.stage.as_str(), s.csrf.as_str()), ("full", csrf.as_str()));
     assert!(store.staff_session("f".repeat(64).as_str()).await.expect("get").is_none());
 
-    // The end date passes: disabled, sessions gone.
+    // The end date passes: sessions gone, reported once.
     let gone = store
         .expire_accounts(veilpost_store::users_parse_date("2026-02-01").expect("date"))
         .await
         .expect("expire");
     assert_eq!(gone, vec!["a@praktijk.nl".to_string()]);
     assert!(store.staff_session(&token).await.expect("get").is_none());
-    assert!(store.user("a@praktijk.nl").await.expect("u").expect("s").disabled);
+    let later = veilpost_store::users_parse_date("2026-02-02").expect("date");
+    assert!(store.expire_accounts(later).await.expect("again").is_empty());
+    assert!(!store.user("a@praktijk.nl").await.expect("u").expect("s").active_on(later));
 
     assert_eq!(store.leaver("a@praktijk.nl").await.expect("leaver"), None);
     store

@@ -8,6 +8,7 @@
 //! a user can quote and an operator can find in the log.
 
 pub mod addressbook;
+mod admin;
 pub mod clamd;
 mod contact;
 pub mod mails;
@@ -49,6 +50,30 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
     fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>>;
     /// Spool a message for processing; returns its id once it is durable.
     fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>>;
+    /// The organisation's own domains checked as `veilpost check-domain` does, with the
+    /// records to publish (for the admin page). Default: not available.
+    fn posture(&self, dutch: bool) -> BoxFuture<'_, anyhow::Result<Vec<PostureView>>> {
+        let _ = dutch;
+        Box::pin(async { anyhow::bail!("no domain check in this set-up") })
+    }
+}
+
+/// One domain's posture for the admin page.
+#[derive(Debug, Clone, Default)]
+pub struct PostureView {
+    pub domain: String,
+    pub checks: Vec<PostureCheck>,
+    /// DNS records to publish (zone-file lines).
+    pub records: Vec<String>,
+}
+
+/// One check: `status` is `pass`, `warn`, `fail` or `info`.
+#[derive(Debug, Clone, Default)]
+pub struct PostureCheck {
+    pub id: String,
+    pub status: String,
+    pub detail: String,
+    pub advice: String,
 }
 
 /// The portal's settings (from `[portal]`, `[web]` and `[organisation]`).
@@ -78,6 +103,8 @@ pub struct PortalSettings {
     pub intake_types: Vec<String>,
     /// clamd (`host:port`) that checks every uploaded file; `None`: no virus scan.
     pub clamd: Option<String>,
+    /// The policy in force, as (setting, value) for the admin page.
+    pub policy: Vec<(String, String)>,
 }
 
 impl Default for PortalSettings {
@@ -95,6 +122,7 @@ impl Default for PortalSettings {
             intake_mailbox: None,
             intake_types: default_intake_types(),
             clamd: None,
+            policy: Vec::new(),
         }
     }
 }
@@ -682,6 +710,33 @@ pub fn app(state: WebState) -> Router {
         .route("/outbox", get(status::outbox))
         .route("/outbox/mail/{name}", get(status::outbox_mail))
         .route("/setup/{token}", get(setup_form).post(setup_submit))
+        .route("/login", get(staff::login_form).post(staff::login))
+        .route(
+            "/login/2fa",
+            get(staff::second_factor_form).post(staff::second_factor),
+        )
+        .route("/logout", post(staff::logout))
+        .route("/staff", get(staff::home))
+        .route("/staff/compose", get(staff::compose_form).post(staff::compose))
+        .route("/staff/sent/{id}/revoke", post(staff::revoke))
+        .route("/staff/held/{id}/{decision}", post(staff::held_decide))
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route("/admin/user", get(admin::user).post(admin::edit_user))
+        .route("/admin/user/offboard", post(admin::offboard))
+        .route("/admin/user/reset-2fa", post(admin::reset_second_factor))
+        .route("/admin/contacts", get(admin::contacts).post(admin::add_contact))
+        .route("/admin/contacts/delete", post(admin::delete_contact))
+        .route("/admin/contacts/import", post(admin::import_contacts))
+        .route("/admin/contacts.csv", get(admin::export_contacts))
+        .route("/admin/partners", post(admin::add_partner))
+        .route("/admin/partners/delete", post(admin::delete_partner))
+        .route("/admin/audit", get(admin::audit))
+        .route("/admin/audit.csv", get(admin::audit_csv))
+        .route("/admin/trace", get(admin::trace))
+        .route("/admin/queue", get(admin::queue))
+        .route("/admin/queue/{id}/{action}", post(admin::queue_action))
+        .route("/admin/posture", get(admin::posture))
+        .route("/admin/policy", get(admin::policy))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -504,7 +504,7 @@ pub async fn second_factor(
 #[derive(Debug, Deserialize)]
 pub struct CsrfOnly {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// `POST /logout`.
@@ -560,7 +560,7 @@ pub struct HomeQuery {
     done: String,
 }
 
-fn status_word(e: &veilpost_store::PortalEntry, lang: Lang) -> &'static str {
+pub(crate) fn status_word(e: &veilpost_store::PortalEntry, lang: Lang) -> &'static str {
     let t = |nl, en| lang.t(nl, en);
     if e.revoked_at.is_some() {
         t("ingetrokken", "revoked")

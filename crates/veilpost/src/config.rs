@@ -527,7 +527,43 @@ impl Config {
             intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
             intake_types: self.intake.allowed_types.clone(),
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
+            policy: self.policy_view(),
         }
+    }
+
+    /// The settings that make up policy, as (key, value) for the admin page; no secrets.
+    fn policy_view(&self) -> Vec<(String, String)> {
+        let sections: [(&str, Result<toml::Value, toml::ser::Error>); 8] = [
+            ("policy", toml::Value::try_from(&self.policy)),
+            ("doublecheck", toml::Value::try_from(&self.doublecheck)),
+            ("portal", toml::Value::try_from(&self.portal)),
+            ("internal_links", toml::Value::try_from(&self.internal_links)),
+            ("offboarding", toml::Value::try_from(&self.offboarding)),
+            ("intake", toml::Value::try_from(&self.intake)),
+            ("audit", toml::Value::try_from(&self.audit)),
+            ("organisation", toml::Value::try_from(&self.organisation)),
+        ];
+        let mut out = vec![
+            ("delivery.mode".to_string(), self.delivery.mode.clone()),
+            ("sms.provider".to_string(), self.sms.provider.clone()),
+            ("offboarding.general_address (in use)".to_string(), self.general_address()),
+        ];
+        for (name, value) in sections {
+            let Ok(toml::Value::Table(table)) = value else {
+                continue;
+            };
+            for (key, v) in table {
+                if key.contains("master_key") {
+                    continue;
+                }
+                let shown = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.push((format!("{name}.{key}"), shown));
+            }
+        }
+        out
     }
 
     /// The SMS outbox file.

@@ -321,12 +321,8 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         } else {
             None
         };
-        let partner = shared
-            .config
-            .policy
-            .partner_domains
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(&domain));
+        // When the address book cannot be read, authenticated TLS is required (fail closed).
+        let partner = facts::is_partner(shared, &domain).await.unwrap_or(true);
         let hosts = match facts::mx_hosts(shared, &domain).await {
             Ok(MxHosts::Null) => {
                 return Err(Failure::Permanent(format!(

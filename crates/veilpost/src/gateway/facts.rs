@@ -161,16 +161,25 @@ pub async fn secure_transports(shared: &Shared, domain: &str) -> Vec<SecureTrans
     {
         out.push(SecureTransport::Nta7516 { mx: host });
     }
+    // Not proven when the address book cannot be read.
+    if is_partner(shared, &domain).await.unwrap_or(false) {
+        out.push(SecureTransport::Partner);
+    }
+    out
+}
+
+/// Is `domain` a partner (mandatory authenticated TLS), by configuration or address book?
+pub async fn is_partner(shared: &Shared, domain: &str) -> veilpost_store::Result<bool> {
     if shared
         .config
         .policy
         .partner_domains
         .iter()
-        .any(|p| p.eq_ignore_ascii_case(&domain))
+        .any(|p| p.eq_ignore_ascii_case(domain))
     {
-        out.push(SecureTransport::Partner);
+        return Ok(true);
     }
-    out
+    shared.store.is_partner_domain(domain).await
 }
 
 /// Is mail to `domain` forbidden by policy? The matching entry.

@@ -37,6 +37,8 @@ pub struct Shared {
     pub resolver: TokioResolver,
     pub validating: TokioResolver,
     pub posture: veilpost_posture::Checker,
+    /// Where DNS questions go (for the admin page's domain check).
+    pub dns: veilpost_dns::DnsConfig,
     pub client: ClientSettings,
     pub wake_processor: Notify,
     pub wake_delivery: Notify,
@@ -85,6 +87,56 @@ impl veilpost_web::Mailer for GatewayMailer {
             Ok(id)
         })
     }
+
+    fn posture(
+        &self,
+        dutch: bool,
+    ) -> veilpost_web::BoxFuture<'_, Result<Vec<veilpost_web::PostureView>>> {
+        Box::pin(async move {
+            let shared = &self.0;
+            let checker = veilpost_posture::Checker::new(
+                &shared.dns,
+                veilpost_posture::Options {
+                    lang: if dutch {
+                        veilpost_posture::Lang::Nl
+                    } else {
+                        veilpost_posture::Lang::En
+                    },
+                    dkim_selectors: vec![shared.config.dkim.selector.clone()],
+                    https_port: shared.config.delivery.mta_sts_port,
+                    extra_roots_pem: read_ca_files(&shared.config.delivery.ca_files)?,
+                    only_extra_roots: shared.config.delivery.ca_only,
+                    deadline: Duration::from_secs(20),
+                    ..veilpost_posture::Options::default()
+                },
+            )?;
+            let zone = shared.dkim.zone_lines();
+            let mut out = Vec::new();
+            for domain in &shared.config.organisation.domains {
+                let report = checker.check(domain).await?;
+                let suffix = format!("._domainkey.{}.", domain.trim_end_matches('.'));
+                out.push(veilpost_web::PostureView {
+                    domain: domain.clone(),
+                    checks: report
+                        .checks
+                        .iter()
+                        .map(|c| veilpost_web::PostureCheck {
+                            id: c.id.clone(),
+                            status: c.status.as_str().to_string(),
+                            detail: c.detail.clone(),
+                            advice: c.advice.clone().unwrap_or_default(),
+                        })
+                        .collect(),
+                    records: zone
+                        .iter()
+                        .filter(|l| l.split_whitespace().next().is_some_and(|n| n.ends_with(&suffix)))
+                        .cloned()
+                        .collect(),
+                });
+            }
+            Ok(out)
+        })
+    }
 }
 
 /// Once a minute: shred portal messages whose time is up (their keys go), end idle
@@ -120,7 +172,28 @@ async fn housekeeping(shared: Arc<Shared>) {
             }
             Err(err) => tracing::error!("finding expired portal messages: {err}"),
         }
+        // Temporary staff whose last day has passed: disabled now, sessions ended.
+        let today = time::OffsetDateTime::now_utc().date();
+        match shared.store.expire_accounts(today).await {
+            Ok(gone) => {
+                for email in gone {
+                    tracing::info!("account {email} passed its end date: disabled");
+                    let _ = shared
+                        .store
+                        .audit("veilpost", "user.expired", Some(&email), Some("end date passed"))
+                        .await;
+                }
+            }
+            Err(err) => tracing::error!("end dates: {err}"),
+        }
         let idle = (shared.config.portal.idle_timeout_minutes * 60) as i64;
+        if let Err(err) = shared
+            .store
+            .expire_staff_sessions(now - idle, now - 8 * 3600)
+            .await
+        {
+            tracing::error!("ending idle staff sessions: {err}");
+        }
         if let Err(err) = shared
             .store
             .expire_sessions(now - idle, now - 8 * 3600)
@@ -249,6 +322,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         resolver,
         validating,
         posture,
+        dns: dns.clone(),
         client,
         wake_processor: Notify::new(),
         wake_delivery: Notify::new(),
