@@ -707,7 +707,11 @@ impl Session {
     }
 
     fn add_recipient(&mut self, address: String) -> Vec<Action> {
-        if !self.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(&address)) {
+        if !self
+            .rcpt_to
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(&address))
+        {
             self.rcpt_to.push(address);
         }
         vec![reply(250, "2.1.5", "Recipient ok")]
@@ -826,7 +830,10 @@ mod tests {
             "5.1.1".into(),
             "oud@org.test no longer works here; write to info@org.test".into(),
         )));
-        assert!(text(&a).starts_with("550 5.1.1 oud@org.test no longer works here"), "{a:?}");
+        assert!(
+            text(&a).starts_with("550 5.1.1 oud@org.test no longer works here"),
+            "{a:?}"
+        );
         // The pipelined second RCPT is asked about next.
         assert_eq!(
             a.last(),
@@ -834,7 +841,9 @@ mod tests {
                 address: "bob@org.test".into()
             })
         );
-        assert!(text(&s.recipient_result(Recipient::Forward("eva@org.test".into()))).starts_with("250"));
+        assert!(
+            text(&s.recipient_result(Recipient::Forward("eva@org.test".into()))).starts_with("250")
+        );
         assert!(text(&s.feed(b"DATA\r\n")).starts_with("354"));
         let a = s.feed(b"Subject: x\r\n\r\nx\r\n.\r\n");
         let Some(Action::Deliver(t)) = a.first() else {

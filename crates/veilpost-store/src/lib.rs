@@ -31,7 +31,10 @@ pub use spool::{Envelope, Origin};
 pub use staff::{
     AuditEntry, AuditFilter, MessageInfo, OffboardError, QueueRow, StaffSession, UserUpdate,
 };
-pub use users::{ROLES, User, UserError, hash_password, valid_email, parse_date as users_parse_date, verify_password};
+pub use users::{
+    ROLES, User, UserError, hash_password, parse_date as users_parse_date, valid_email,
+    verify_password,
+};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]

@@ -46,7 +46,8 @@ impl PortalEntry {
     }
 }
 
-pub(crate) const COLUMNS: &str = "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
+pub(crate) const COLUMNS: &str =
+    "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
     expires_at, state, phone, access_code, email_code, login, login_version, read_receipt, upload,
     opened_at, downloaded_at, replied_at, revoked_at, shredded_at";
 

@@ -285,7 +285,11 @@ impl Store {
     }
 
     /// End sessions idle since `idle_cutoff` or begun before `absolute_cutoff`.
-    pub async fn expire_staff_sessions(&self, idle_cutoff: i64, absolute_cutoff: i64) -> Result<u64> {
+    pub async fn expire_staff_sessions(
+        &self,
+        idle_cutoff: i64,
+        absolute_cutoff: i64,
+    ) -> Result<u64> {
         Ok(
             sqlx::query("DELETE FROM staff_sessions WHERE last_seen < ? OR created_at < ?")
                 .bind(idle_cutoff)
@@ -308,11 +312,13 @@ impl Store {
         let mut out = Vec::new();
         for (email, until) in candidates {
             if crate::users::parse_date(&until).is_some_and(|d| d < today) {
-                sqlx::query("UPDATE users SET expired_at = ? WHERE email = ? AND expired_at IS NULL")
-                    .bind(now())
-                    .bind(&email)
-                    .execute(&self.pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE users SET expired_at = ? WHERE email = ? AND expired_at IS NULL",
+                )
+                .bind(now())
+                .bind(&email)
+                .execute(&self.pool)
+                .await?;
                 self.end_staff_sessions(&email).await?;
                 out.push(email);
             }
@@ -425,7 +431,9 @@ impl Store {
             .push_bind(limit)
             .push(" OFFSET ")
             .push_bind(offset);
-        Ok(q.build_query_as::<AuditEntry>().fetch_all(&self.pool).await?)
+        Ok(q.build_query_as::<AuditEntry>()
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Recipients waiting for delivery or failed, newest first.
@@ -536,7 +544,12 @@ impl Store {
     }
 
     /// Add or change a partner domain.
-    pub async fn put_partner_domain(&self, domain: &str, tls: &str, note: Option<&str>) -> Result<()> {
+    pub async fn put_partner_domain(
+        &self,
+        domain: &str,
+        tls: &str,
+        note: Option<&str>,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO partner_domains (domain, tls, note, created_at) VALUES (?, ?, ?, ?)
              ON CONFLICT(domain) DO UPDATE SET tls = excluded.tls, note = excluded.note",

@@ -7,8 +7,7 @@ use time::Date;
 use crate::{Error, Result, Store, now};
 
 /// A staff account.
-#[derive(Debug, Clone, serde::Serialize)]
-#[derive(sqlx::FromRow)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct User {
     pub email: String,
     pub name: Option<String>,
@@ -32,7 +31,8 @@ pub struct User {
 pub const ROLES: [&str; 3] = ["admin", "staff", "auditor"];
 
 /// The columns of [`User`].
-pub(crate) const USER_COLUMNS: &str = "email, name, role, disabled, valid_until, created_at, scopes,
+pub(crate) const USER_COLUMNS: &str =
+    "email, name, role, disabled, valid_until, created_at, scopes,
     totp_secret IS NOT NULL AS has_totp, successor, offboarded_at";
 
 impl User {

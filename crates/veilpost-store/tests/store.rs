@@ -459,7 +459,12 @@ async fn sessions_scopes_leavers_and_end_dates() {
         valid_until: veilpost_store::users_parse_date("2026-01-31"),
         scopes: vec![" Info@Praktijk.nl ".into()],
     };
-    assert!(store.update_user("a@praktijk.nl", &update).await.expect("update"));
+    assert!(
+        store
+            .update_user("a@praktijk.nl", &update)
+            .await
+            .expect("update")
+    );
     let bad = veilpost_store::UserUpdate {
         role: "root".into(),
         ..update.clone()
@@ -468,7 +473,11 @@ async fn sessions_scopes_leavers_and_end_dates() {
         store.update_user("a@praktijk.nl", &bad).await,
         Err(veilpost_store::UserError::BadRole(_))
     ));
-    let u = store.user("a@praktijk.nl").await.expect("user").expect("some");
+    let u = store
+        .user("a@praktijk.nl")
+        .await
+        .expect("user")
+        .expect("some");
     assert_eq!(u.scopes, vec!["info@praktijk.nl".to_string()]);
     assert!(u.may_send_as("info@praktijk.nl") && !u.may_send_as("x@praktijk.nl"));
 
@@ -476,9 +485,19 @@ async fn sessions_scopes_leavers_and_end_dates() {
         .create_staff_session("a@praktijk.nl", "full")
         .await
         .expect("session");
-    let s = store.staff_session(&token).await.expect("get").expect("some");
+    let s = store
+        .staff_session(&token)
+        .await
+        .expect("get")
+        .expect("some");
     assert_eq!((s.stage.as_str(), s.csrf.as_str()), ("full", csrf.as_str()));
-    assert!(store.staff_session("f".repeat(64).as_str()).await.expect("get").is_none());
+    assert!(
+        store
+            .staff_session("f".repeat(64).as_str())
+            .await
+            .expect("get")
+            .is_none()
+    );
 
     // The end date passes: sessions gone, reported once.
     let gone = store
@@ -488,8 +507,21 @@ async fn sessions_scopes_leavers_and_end_dates() {
     assert_eq!(gone, vec!["a@praktijk.nl".to_string()]);
     assert!(store.staff_session(&token).await.expect("get").is_none());
     let later = veilpost_store::users_parse_date("2026-02-02").expect("date");
-    assert!(store.expire_accounts(later).await.expect("again").is_empty());
-    assert!(!store.user("a@praktijk.nl").await.expect("u").expect("s").active_on(later));
+    assert!(
+        store
+            .expire_accounts(later)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    assert!(
+        !store
+            .user("a@praktijk.nl")
+            .await
+            .expect("u")
+            .expect("s")
+            .active_on(later)
+    );
 
     assert_eq!(store.leaver("a@praktijk.nl").await.expect("leaver"), None);
     store
@@ -505,8 +537,14 @@ async fn sessions_scopes_leavers_and_end_dates() {
 #[tokio::test]
 async fn audit_filters_take_wildcards_literally() {
     let store = Store::open(&temp_dir("auditq")).await.expect("open");
-    store.audit("web", "login.failed", Some("a_b@x.nl"), None).await.expect("a");
-    store.audit("web", "login.succeeded", Some("axb@x.nl"), None).await.expect("b");
+    store
+        .audit("web", "login.failed", Some("a_b@x.nl"), None)
+        .await
+        .expect("a");
+    store
+        .audit("web", "login.succeeded", Some("axb@x.nl"), None)
+        .await
+        .expect("b");
     let f = veilpost_store::AuditFilter {
         subject: Some("a_b".into()),
         ..veilpost_store::AuditFilter::default()
@@ -519,5 +557,8 @@ async fn audit_filters_take_wildcards_literally() {
         ..veilpost_store::AuditFilter::default()
     };
     assert_eq!(store.audit_query(&f, 10, 0).await.expect("q").len(), 2);
-    assert_eq!(store.audit_query(&f, 1, 1).await.expect("q")[0].action, "login.failed");
+    assert_eq!(
+        store.audit_query(&f, 1, 1).await.expect("q")[0].action,
+        "login.failed"
+    );
 }

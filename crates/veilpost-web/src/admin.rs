@@ -33,7 +33,10 @@ fn flash(lang: Lang, done: &str) -> String {
         ),
         "contact" => ("Het contact is opgeslagen.", "The contact was saved."),
         "deleted" => ("Verwijderd.", "Deleted."),
-        "partner" => ("Het partnerdomein is opgeslagen.", "The partner domain was saved."),
+        "partner" => (
+            "Het partnerdomein is opgeslagen.",
+            "The partner domain was saved.",
+        ),
         "retry" => (
             "Het bericht wordt opnieuw bezorgd.",
             "The message will be delivered again.",
@@ -153,17 +156,26 @@ fn parse_scopes(text: &str) -> Vec<String> {
 
 fn user_error(e: &UserError, lang: Lang) -> String {
     match e {
-        UserError::BadEmail(a) => format!("{} {a}", lang.t("Geen geldig e-mailadres:", "Not a valid e-mail address:")),
+        UserError::BadEmail(a) => format!(
+            "{} {a}",
+            lang.t("Geen geldig e-mailadres:", "Not a valid e-mail address:")
+        ),
         UserError::ShortPassword => lang
             .t(
                 "Het wachtwoord moet minstens 12 tekens hebben.",
                 "The password needs at least 12 characters.",
             )
             .into(),
-        UserError::Exists(a) => format!("{} {a}", lang.t("Er is al een account voor", "There is an account for")),
+        UserError::Exists(a) => format!(
+            "{} {a}",
+            lang.t("Er is al een account voor", "There is an account for")
+        ),
         UserError::BadRole(r) => format!("{} {r}", lang.t("Geen rol:", "Not a role:")),
         UserError::Store(_) => lang
-            .t("Er ging iets mis; probeer het opnieuw.", "Something went wrong; try again.")
+            .t(
+                "Er ging iets mis; probeer het opnieuw.",
+                "Something went wrong; try again.",
+            )
             .into(),
     }
 }
@@ -173,13 +185,15 @@ fn parse_until(text: &str, lang: Lang) -> Result<Option<time::Date>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    veilpost_store::users_parse_date(text).map(Some).ok_or_else(|| {
-        lang.t(
-            "De einddatum is geen datum (JJJJ-MM-DD).",
-            "The end date is not a date (YYYY-MM-DD).",
-        )
-        .to_string()
-    })
+    veilpost_store::users_parse_date(text)
+        .map(Some)
+        .ok_or_else(|| {
+            lang.t(
+                "De einddatum is geen datum (JJJJ-MM-DD).",
+                "The end date is not a date (YYYY-MM-DD).",
+            )
+            .to_string()
+        })
 }
 
 /// `POST /admin/users`: add an account (the user links a TOTP app at the first sign-in).
@@ -208,8 +222,16 @@ pub async fn add_user(
         valid_until: until,
         scopes: parse_scopes(&f.scopes),
     };
-    if let Some(bad) = update.scopes.iter().find(|a| !veilpost_store::valid_email(a)) {
-        return refuse(user_error(&UserError::BadEmail(bad.clone()), lang), f.clone()).await;
+    if let Some(bad) = update
+        .scopes
+        .iter()
+        .find(|a| !veilpost_store::valid_email(a))
+    {
+        return refuse(
+            user_error(&UserError::BadEmail(bad.clone()), lang),
+            f.clone(),
+        )
+        .await;
     }
     match s
         .store
@@ -559,7 +581,14 @@ pub async fn contacts(
     Query(q): Query<Done>,
 ) -> Result<Response, WebError> {
     staff.require(staff.is_admin())?;
-    let page = contacts_page(&s, &staff, flash(staff.lang, &q.done), String::new(), vec![]).await?;
+    let page = contacts_page(
+        &s,
+        &staff,
+        flash(staff.lang, &q.done),
+        String::new(),
+        vec![],
+    )
+    .await?;
     Ok(render(&page, StatusCode::OK))
 }
 
@@ -583,16 +612,21 @@ pub async fn add_contact(
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
     staff.require(staff.is_admin())?;
-    let (email, number) = match crate::addressbook::contact_row(&f.email, &f.phone, staff.lang.is_nl()) {
-        Ok(r) => r,
-        Err(why) => {
-            let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
-            return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
-        }
-    };
+    let (email, number) =
+        match crate::addressbook::contact_row(&f.email, &f.phone, staff.lang.is_nl()) {
+            Ok(r) => r,
+            Err(why) => {
+                let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
+                return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
+            }
+        };
     let name: String = f.name.trim().chars().take(200).collect();
     s.store
-        .put_contact(&email, Some(&name).filter(|n| !n.is_empty()).map(|n| n.as_str()), Some(&number))
+        .put_contact(
+            &email,
+            Some(&name).filter(|n| !n.is_empty()).map(|n| n.as_str()),
+            Some(&number),
+        )
         .await?;
     staff
         .audit(&s, "contact.saved", Some(&email), None, &ip)
@@ -710,7 +744,13 @@ pub async fn export_contacts(
     crate::addressbook::write_csv(&mut out, &contacts)
         .map_err(|e| WebError::internal(staff.lang, e))?;
     staff
-        .audit(&s, "contact.exported", None, Some(format!("{} contacts", contacts.len())), &ip)
+        .audit(
+            &s,
+            "contact.exported",
+            None,
+            Some(format!("{} contacts", contacts.len())),
+            &ip,
+        )
         .await?;
     Ok(csv_download("contacten.csv", out))
 }
@@ -765,10 +805,20 @@ pub async fn add_partner(
     }
     let note: String = f.note.trim().chars().take(200).collect();
     s.store
-        .put_partner_domain(&domain, tls, Some(&note).filter(|n| !n.is_empty()).map(|n| n.as_str()))
+        .put_partner_domain(
+            &domain,
+            tls,
+            Some(&note).filter(|n| !n.is_empty()).map(|n| n.as_str()),
+        )
         .await?;
     staff
-        .audit(&s, "partner.saved", Some(&domain), Some(format!("tls {tls}")), &ip)
+        .audit(
+            &s,
+            "partner.saved",
+            Some(&domain),
+            Some(format!("tls {tls}")),
+            &ip,
+        )
         .await?;
     Ok(see_other("/admin/contacts?done=partner"))
 }
@@ -940,8 +990,10 @@ pub async fn audit_csv(
         .await?;
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| WebError::internal(staff.lang, e);
-    w.write_record(["id", "time_utc", "actor", "action", "subject", "detail", "ip", "outcome"])
-        .map_err(fail)?;
+    w.write_record([
+        "id", "time_utc", "actor", "action", "subject", "detail", "ip", "outcome",
+    ])
+    .map_err(fail)?;
     let fmt = time::format_description::well_known::Rfc3339;
     for r in rows {
         let at = time::OffsetDateTime::from_unix_timestamp(r.at)
@@ -1066,7 +1118,13 @@ pub async fn trace(
             })
             .collect();
         staff
-            .audit(&s, "message.traced", Some(&format!("message {}", info.id)), None, &ip)
+            .audit(
+                &s,
+                "message.traced",
+                Some(&format!("message {}", info.id)),
+                None,
+                &ip,
+            )
             .await?;
         trace = Some(TraceView {
             received: when(info.received_at, true),
@@ -1178,7 +1236,13 @@ pub async fn queue_action(
         return Err(not_found(staff.lang));
     }
     staff
-        .audit(&s, &format!("queue.{action}"), Some(&format!("recipient {id}")), None, &ip)
+        .audit(
+            &s,
+            &format!("queue.{action}"),
+            Some(&format!("recipient {id}")),
+            None,
+            &ip,
+        )
         .await?;
     Ok(see_other(&format!("/admin/queue?done={word}")))
 }

@@ -717,14 +717,20 @@ pub fn app(state: WebState) -> Router {
         )
         .route("/logout", post(staff::logout))
         .route("/staff", get(staff::home))
-        .route("/staff/compose", get(staff::compose_form).post(staff::compose))
+        .route(
+            "/staff/compose",
+            get(staff::compose_form).post(staff::compose),
+        )
         .route("/staff/sent/{id}/revoke", post(staff::revoke))
         .route("/staff/held/{id}/{decision}", post(staff::held_decide))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/user", get(admin::user).post(admin::edit_user))
         .route("/admin/user/offboard", post(admin::offboard))
         .route("/admin/user/reset-2fa", post(admin::reset_second_factor))
-        .route("/admin/contacts", get(admin::contacts).post(admin::add_contact))
+        .route(
+            "/admin/contacts",
+            get(admin::contacts).post(admin::add_contact),
+        )
         .route("/admin/contacts/delete", post(admin::delete_contact))
         .route("/admin/contacts/import", post(admin::import_contacts))
         .route("/admin/contacts.csv", get(admin::export_contacts))

@@ -237,7 +237,9 @@ pub fn composed(
         .from(from)
         .to(to
             .iter()
-            .map(|t| mail_builder::headers::address::Address::new_address(None::<String>, t.clone()))
+            .map(|t| {
+                mail_builder::headers::address::Address::new_address(None::<String>, t.clone())
+            })
             .collect::<Vec<_>>())
         .subject(format!("{tag} {}", subject.trim()))
         .header("X-Veilpost-Composed", Raw::new("web"))

@@ -7,19 +7,19 @@
 //! nothing else). Every handler states what it needs through [`Staff`].
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use serde::Deserialize;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 use veilpost_store::{AuditEvent, Envelope, Origin, User, now};
 
 use crate::mails::ReplyFile;
 use crate::{
-    ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name,
-    form_csrf, render, same_secret, see_other, set_cookie, when, with_cookie,
+    ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
+    render, same_secret, see_other, set_cookie, when, with_cookie,
 };
 
 const STAFF_COOKIE: &str = "vp_staff";
@@ -69,7 +69,11 @@ impl Staff {
         if same_secret(&self.csrf, submitted) {
             Ok(())
         } else {
-            Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, self.lang))
+            Err(WebError::new(
+                StatusCode::FORBIDDEN,
+                ErrorKind::Csrf,
+                self.lang,
+            ))
         }
     }
 
@@ -113,8 +117,8 @@ impl FromRequestParts<WebState> for Staff {
         let lang = Lang::from_request_parts(parts, s)
             .await
             .unwrap_or(Lang("nl"));
-        let Some(token) = cookie(&parts.headers, &cookie_name(&s.settings, STAFF_COOKIE))
-            .map(str::to_string)
+        let Some(token) =
+            cookie(&parts.headers, &cookie_name(&s.settings, STAFF_COOKIE)).map(str::to_string)
         else {
             return Err(see_other("/login"));
         };
@@ -139,7 +143,10 @@ impl FromRequestParts<WebState> for Staff {
                 })
             }
             _ => {
-                s.store.end_staff_session(&token).await.map_err(fail)?;
+                // A half-way session (second factor still to come) stays for /login/2fa.
+                if session.stage == "full" {
+                    s.store.end_staff_session(&token).await.map_err(fail)?;
+                }
                 Err(see_other("/login?m=ended"))
             }
         }
@@ -444,8 +451,7 @@ pub async fn second_factor(
         let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
             .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
         let bytes = secret.as_ref().to_vec();
-        match staff_totp(bytes.clone(), &user.email, &issuer(&s)).and_then(|t| t.check(&code, at))
-        {
+        match staff_totp(bytes.clone(), &user.email, &issuer(&s)).and_then(|t| t.check(&code, at)) {
             Some(step) => {
                 let context = format!("staff-totp:{}", user.email.to_lowercase());
                 let sealed = s
@@ -477,7 +483,12 @@ pub async fn second_factor(
     };
     if !ok {
         s.store
-            .audit_event(staff_audit(&user.email, "staff.login.failed", &ip, "second factor"))
+            .audit_event(staff_audit(
+                &user.email,
+                "staff.login.failed",
+                &ip,
+                "second factor",
+            ))
             .await?;
         let page = second_factor_page(&s, &session.csrf, &user, None, true, lang);
         return Ok(render(&page, StatusCode::UNAUTHORIZED));
@@ -609,10 +620,18 @@ pub async fn home(
             reasons: h
                 .held_reasons
                 .as_deref()
-                .and_then(|r| serde_json::from_str::<Vec<veilpost_policy::doublecheck::Hold>>(r).ok())
+                .and_then(|r| {
+                    serde_json::from_str::<Vec<veilpost_policy::doublecheck::Hold>>(r).ok()
+                })
                 .unwrap_or_default()
                 .iter()
-                .map(|r| if lang.is_nl() { r.describe(true) } else { r.describe(false) })
+                .map(|r| {
+                    if lang.is_nl() {
+                        r.describe(true)
+                    } else {
+                        r.describe(false)
+                    }
+                })
                 .collect(),
             received: when(h.received_at, true),
             id: h.id,
@@ -625,12 +644,20 @@ pub async fn home(
                 "Your message was accepted and goes securely to the recipient (reference {id}).",
             )
             .replace("{id}", &q.sent.chars().take(40).collect::<String>()),
-        (true, "revoked") => lang.t("Het bericht is ingetrokken.", "The message was revoked.").into(),
+        (true, "revoked") => lang
+            .t("Het bericht is ingetrokken.", "The message was revoked.")
+            .into(),
         (true, "confirmed") => lang
-            .t("Het bericht wordt nu verstuurd.", "The message is being sent now.")
+            .t(
+                "Het bericht wordt nu verstuurd.",
+                "The message is being sent now.",
+            )
             .into(),
         (true, "cancelled") => lang
-            .t("Het bericht is niet verstuurd.", "The message was not sent.")
+            .t(
+                "Het bericht is niet verstuurd.",
+                "The message was not sent.",
+            )
             .into(),
         _ => String::new(),
     };
@@ -692,16 +719,40 @@ pub async fn held_decide(
         .into_iter()
         .any(|h| h.id == id);
     if !mine {
-        return Err(WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang));
+        return Err(WebError::new(
+            StatusCode::NOT_FOUND,
+            ErrorKind::NotFound,
+            staff.lang,
+        ));
     }
     let (done, action, word) = match decision.as_str() {
-        "send" => (s.store.release_held(&id).await?, "hold.confirmed", "confirmed"),
-        "cancel" => (s.store.cancel_held(&id).await?, "hold.cancelled", "cancelled"),
-        _ => return Err(WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang)),
+        "send" => (
+            s.store.release_held(&id).await?,
+            "hold.confirmed",
+            "confirmed",
+        ),
+        "cancel" => (
+            s.store.cancel_held(&id).await?,
+            "hold.cancelled",
+            "cancelled",
+        ),
+        _ => {
+            return Err(WebError::new(
+                StatusCode::NOT_FOUND,
+                ErrorKind::NotFound,
+                staff.lang,
+            ));
+        }
     };
     if done {
         staff
-            .audit(&s, action, Some(&format!("message {id}")), Some("web".into()), &ip)
+            .audit(
+                &s,
+                action,
+                Some(&format!("message {id}")),
+                Some("web".into()),
+                &ip,
+            )
             .await?;
     }
     Ok(see_other(&format!("/staff?done={word}")))
@@ -752,9 +803,9 @@ pub async fn compose_form(State(s): State<WebState>, staff: Staff) -> Result<Res
 fn plausible_address(a: &str) -> bool {
     a.len() <= 254
         && !a.contains(|c: char| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
-        && a
-            .rsplit_once('@')
-            .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && a.rsplit_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
 }
 
 /// `POST /staff/compose`: the message goes into the spool like a submitted one, tagged
@@ -786,7 +837,12 @@ pub async fn compose(
     let to: Vec<String> = page
         .to
         .split([',', ';', ' ', '\n', '\r', '\t'])
-        .map(|a| a.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        .map(|a| {
+            a.trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_string()
+        })
         .filter(|a| !a.is_empty())
         .collect();
     let refuse = |mut page: ComposePage<'_>, nl: &str, en: &str| {

@@ -4,41 +4,17 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+mod common;
+use common::*;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use tower::ServiceExt;
 use veilpost_store::vault::{MasterKey, VaultEntry, new_token, token_hash};
 use veilpost_store::{Envelope, Origin, Processed, Store};
-use veilpost_web::{BoxFuture, Mailer, PortalSettings, SmsProvider, SmsSender, WebState, app};
-
-/// Queues what the portal sends; replies go into the real spool.
-#[derive(Debug, Default)]
-struct Recorder {
-    store: Mutex<Option<Store>>,
-    sent: Mutex<Vec<(String, String)>>,
-}
-
-impl Mailer for Recorder {
-    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>> {
-        Box::pin(async move {
-            self.sent
-                .lock()
-                .expect("lock")
-                .push((to, String::from_utf8_lossy(&raw).into_owned()));
-            Ok(())
-        })
-    }
-
-    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>> {
-        Box::pin(async move {
-            let store = self.store.lock().expect("lock").clone().expect("store");
-            Ok(store.spool(envelope, raw).await?)
-        })
-    }
-}
+use veilpost_web::{PortalSettings, SmsProvider, SmsSender, WebState, app};
 
 struct Portal {
     app: Router,
@@ -241,111 +217,7 @@ impl Drop for Portal {
     }
 }
 
-/// A browser: keeps cookies, follows nothing by itself.
-struct Browser {
-    app: Router,
-    cookies: HashMap<String, String>,
-    /// The client's address, as the server's listener would report it.
-    from: std::net::SocketAddr,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Page {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn location(&self) -> String {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    }
-
-    /// The value of the first hidden `csrf` field.
-    fn csrf(&self) -> String {
-        let t = self.text();
-        let at = t.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        t[at..at + 64].to_string()
-    }
-}
-
 impl Browser {
-    async fn send(&mut self, req: Request<Body>) -> Page {
-        let mut req = req;
-        req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(self.from));
-        if !self.cookies.is_empty() {
-            let c = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            req.headers_mut()
-                .insert(header::COOKIE, c.parse().expect("cookie header"));
-        }
-        let resp = self.app.clone().oneshot(req).await.expect("response");
-        for c in resp.headers().get_all(header::SET_COOKIE) {
-            let c = c.to_str().expect("ascii");
-            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = kv.split_once('=').expect("name=value");
-            if c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_string(), v.to_string());
-            }
-        }
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-            .await
-            .expect("body")
-            .to_vec();
-        Page {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    /// POST a multipart body made by [`multipart`].
-    async fn post_multipart(&mut self, path: &str, (ct, body): (String, Vec<u8>)) -> Page {
-        self.send(
-            Request::post(path)
-                .header(header::CONTENT_TYPE, ct)
-                .body(Body::from(body))
-                .expect("request"),
-        )
-        .await
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send(Request::get(path).body(Body::empty()).expect("request"))
-            .await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body = form
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        self.send(
-            Request::post(path)
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .expect("request"),
-        )
-        .await
-    }
-
     /// Landing, open, choose a factor: returns the verify page.
     async fn start(&mut self, link: &str, factor: &str) -> Page {
         let landing = self.get(&format!("/p/{link}")).await;
@@ -377,46 +249,6 @@ impl Browser {
         )
         .await
     }
-}
-
-/// The structural part of WCAG 2.1 AA a test can check: a page language, one heading to
-/// start from, and a label for every visible form field (by `for` = the field's `id`, or
-/// the field inside its label).
-fn accessible(html: &str) {
-    assert!(html.contains("<html lang=\"nl\">") || html.contains("<html lang=\"en\">"));
-    assert!(html.contains("<h1>"), "a heading");
-    assert!(html.contains("name=\"viewport\""), "works on a phone");
-    for (at, _) in html
-        .match_indices("<input")
-        .chain(html.match_indices("<textarea"))
-    {
-        let tag = &html[at..at + html[at..].find('>').expect("tag end")];
-        if tag.contains("type=\"hidden\"") {
-            continue;
-        }
-        let id_at = tag
-            .find(" id=\"")
-            .unwrap_or_else(|| panic!("a field without id: {tag}"))
-            + 5;
-        let id = &tag[id_at..id_at + tag[id_at..].find('"').expect("quote")];
-        assert!(
-            html.contains(&format!("<label for=\"{id}\""))
-                || html.contains(&format!("for=\"{id}\">")),
-            "no label for {id}"
-        );
-    }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn multipart(csrf: &str, text: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {

@@ -537,7 +537,10 @@ impl Config {
             ("policy", toml::Value::try_from(&self.policy)),
             ("doublecheck", toml::Value::try_from(&self.doublecheck)),
             ("portal", toml::Value::try_from(&self.portal)),
-            ("internal_links", toml::Value::try_from(&self.internal_links)),
+            (
+                "internal_links",
+                toml::Value::try_from(&self.internal_links),
+            ),
             ("offboarding", toml::Value::try_from(&self.offboarding)),
             ("intake", toml::Value::try_from(&self.intake)),
             ("audit", toml::Value::try_from(&self.audit)),
@@ -546,7 +549,10 @@ impl Config {
         let mut out = vec![
             ("delivery.mode".to_string(), self.delivery.mode.clone()),
             ("sms.provider".to_string(), self.sms.provider.clone()),
-            ("offboarding.general_address (in use)".to_string(), self.general_address()),
+            (
+                "offboarding.general_address (in use)".to_string(),
+                self.general_address(),
+            ),
         ];
         for (name, value) in sections {
             let Ok(toml::Value::Table(table)) = value else {

@@ -60,7 +60,8 @@ pub fn contact_add(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let (email, number) = veilpost_web::addressbook::contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
+    let (email, number) =
+        veilpost_web::addressbook::contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
     let config = load(config)?;
     runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
@@ -85,8 +86,8 @@ pub fn contact_add(
 pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
     let input = std::fs::File::open(file).with_context(|| file.display().to_string())?;
-    let parsed =
-        veilpost_web::addressbook::parse_csv(std::io::BufReader::new(input), nl).map_err(anyhow::Error::msg)?;
+    let parsed = veilpost_web::addressbook::parse_csv(std::io::BufReader::new(input), nl)
+        .map_err(anyhow::Error::msg)?;
     let (rows, refused) = (parsed.rows, parsed.refused);
     let config = load(config)?;
     let saved = rows.len();

@@ -133,7 +133,12 @@ impl Backend for SmtpBackend {
         let _ = self
             .shared
             .store
-            .audit("smtp", "mail.refused", Some(&address), Some("left the organisation"))
+            .audit(
+                "smtp",
+                "mail.refused",
+                Some(&address),
+                Some("left the organisation"),
+            )
             .await;
         let general = config.general_address();
         Recipient::Refuse((

@@ -129,7 +129,11 @@ impl veilpost_web::Mailer for GatewayMailer {
                         .collect(),
                     records: zone
                         .iter()
-                        .filter(|l| l.split_whitespace().next().is_some_and(|n| n.ends_with(&suffix)))
+                        .filter(|l| {
+                            l.split_whitespace()
+                                .next()
+                                .is_some_and(|n| n.ends_with(&suffix))
+                        })
                         .cloned()
                         .collect(),
                 });
@@ -180,7 +184,12 @@ async fn housekeeping(shared: Arc<Shared>) {
                     tracing::info!("account {email} passed its end date: disabled");
                     let _ = shared
                         .store
-                        .audit("veilpost", "user.expired", Some(&email), Some("end date passed"))
+                        .audit(
+                            "veilpost",
+                            "user.expired",
+                            Some(&email),
+                            Some("end date passed"),
+                        )
                         .await;
                 }
             }
@@ -398,6 +407,10 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             config.intake.mailbox
         );
     }
+    println!(
+        "  medewerkers / staff sign-in: {}/login",
+        config.web.public_url.trim_end_matches('/')
+    );
     if store.list_users().await?.iter().all(|u| u.role != "admin") {
         let token = store.setup_token("first-admin").await?;
         println!(

@@ -602,7 +602,14 @@ async fn double_check(
     if rules.look_alike {
         known_domains = shared.store.contact_domains().await?;
         known_domains.extend(shared.config.policy.partner_domains.iter().cloned());
-        known_domains.extend(shared.store.partner_domains().await?.into_iter().map(|p| p.0));
+        known_domains.extend(
+            shared
+                .store
+                .partner_domains()
+                .await?
+                .into_iter()
+                .map(|p| p.0),
+        );
         known_domains.extend(shared.config.policy.zip_domains.iter().cloned());
     }
     // Whether an address is known matters for the new-recipient rule, and for a look-alike

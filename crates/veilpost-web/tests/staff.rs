@@ -1,0 +1,885 @@
+//! Staff and admin pages through `app()`: sign-in with a password and a TOTP app, every
+//! role boundary (staff, auditor, admin, nobody), compose, offboarding, the address book,
+//! the audit log with its CSV, the trace and the queue. A real store in a temp directory.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use veilpost_store::vault::MasterKey;
+use veilpost_store::{Envelope, Origin, Processed, RecipientDecision, Store};
+use veilpost_web::{PortalSettings, SmsProvider, SmsSender, WebState, app};
+
+mod common;
+use common::*;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Site {
+    app: axum::Router,
+    store: Store,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Site {
+    async fn new(name: &str) -> Site {
+        let dir =
+            std::env::temp_dir().join(format!("veilpost-staff-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir).await.expect("store");
+        let key = Arc::new(
+            MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").expect("key"),
+        );
+        let mails = Arc::new(Recorder::default());
+        *mails.store.lock().expect("lock") = Some(store.clone());
+        let state = WebState {
+            store: store.clone(),
+            organisation: "Huisartsenpraktijk De Linde".into(),
+            settings: Arc::new(PortalSettings {
+                notify_from: "noreply@praktijk.test".into(),
+                policy: vec![("doublecheck.look_alike".into(), "true".into())],
+                ..PortalSettings::default()
+            }),
+            master_key: key,
+            sms: SmsSender::new(
+                SmsProvider::Outbox {
+                    path: dir.join("sms.jsonl"),
+                },
+                std::time::Duration::from_secs(2),
+                1,
+            ),
+            mailer: mails,
+            limits: Default::default(),
+        };
+        Site {
+            app: app(state),
+            store,
+            dir,
+        }
+    }
+
+    fn browser(&self) -> Browser {
+        Browser {
+            app: self.app.clone(),
+            cookies: Default::default(),
+            from: std::net::SocketAddr::from(([127, 0, 0, 1], 50_001)),
+        }
+    }
+
+    async fn user(&self, email: &str, role: &str) {
+        self.store
+            .add_user(email, PASSWORD, role, None)
+            .await
+            .expect("add user");
+    }
+
+    /// A new account of `role`, signed in (the TOTP app registered on the way).
+    async fn signed_in(&self, email: &str, role: &str) -> (Browser, totp_rs::Totp) {
+        self.user(email, role).await;
+        let mut b = self.browser();
+        let totp = sign_in(&mut b, email, None).await;
+        (b, totp)
+    }
+
+    async fn actions(&self) -> Vec<(String, String, Option<String>)> {
+        sqlx::query_as("SELECT actor, action, subject FROM audit ORDER BY id")
+            .fetch_all(self.store.pool())
+            .await
+            .expect("audit")
+    }
+}
+
+fn totp_from(secret: &str, account: &str) -> totp_rs::Totp {
+    totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(secret).expect("base32"))
+        .with_account_name(account)
+        .build()
+        .expect("totp")
+}
+
+/// Password, then the app: registering it on the first sign-in (returns it), or a code
+/// from `app` for the step after the last one used.
+async fn sign_in(
+    b: &mut Browser,
+    email: &str,
+    app: Option<(&totp_rs::Totp, u64)>,
+) -> totp_rs::Totp {
+    let form = b.get("/login").await;
+    assert_eq!(form.status, StatusCode::OK);
+    accessible(&form.text());
+    let r = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/login/2fa", "{}", r.text());
+    let second = b.get("/login/2fa").await;
+    assert_eq!(second.status, StatusCode::OK);
+    accessible(&second.text());
+    let text = second.text();
+    let now = veilpost_store::now() as u64;
+    let (totp, code, secret) = match app {
+        Some((t, step)) => (
+            t.clone(),
+            t.generate(now + step * 30).to_string(),
+            String::new(),
+        ),
+        None => {
+            let at = text.find("id=\"secret\">").expect("a secret to register") + 12;
+            let secret: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            let t = totp_from(&secret, email);
+            let code = t.generate(now).to_string();
+            (t, code, secret)
+        }
+    };
+    let r = b
+        .post(
+            "/login/2fa",
+            &[
+                ("csrf", &second.csrf()),
+                ("code", &code),
+                ("secret", &secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert!(r.location() == "/staff" || r.location() == "/admin/audit");
+    totp
+}
+
+/// A multipart body: text fields, then files under `files`.
+fn form_data(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "vpBOUNDARYvp";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (field, name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/pdf\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// The session's CSRF token, from any page with the menu.
+async fn csrf(b: &mut Browser, page: &str) -> String {
+    b.get(page).await.csrf()
+}
+
+#[tokio::test]
+async fn sign_in_needs_password_and_app_and_sessions_end() {
+    let site = Site::new("signin").await;
+    site.user("ann@praktijk.test", "staff").await;
+    let mut b = site.browser();
+
+    // Nothing without signing in.
+    assert_eq!(b.get("/staff").await.location(), "/login");
+    assert_eq!(b.get("/admin/audit").await.location(), "/login");
+    // Wrong password: refused, logged, no hint which part was wrong.
+    let form = b.get("/login").await;
+    let r = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "ann@praktijk.test"),
+                ("password", "fout wachtwoord!!"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        r.text().contains("horen niet bij een actief account"),
+        "{}",
+        r.text()
+    );
+    // The password alone gives no access to pages.
+    let r = b
+        .post(
+            "/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "ann@praktijk.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/login/2fa");
+    assert_eq!(b.get("/staff").await.location(), "/login?m=ended");
+    // A wrong code on registration: the same secret is shown again.
+    let second = b.get("/login/2fa").await;
+    let text = second.text();
+    let at = text.find("id=\"secret\">").expect("secret") + 12;
+    let secret: String = text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let r = b
+        .post(
+            "/login/2fa",
+            &[
+                ("csrf", &second.csrf()),
+                ("code", "000000"),
+                ("secret", &secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains(&secret));
+    let app = totp_from(&secret, "ann@praktijk.test");
+    let r = b
+        .post(
+            "/login/2fa",
+            &[
+                ("csrf", &second.csrf()),
+                (
+                    "code",
+                    &app.generate(veilpost_store::now() as u64).to_string(),
+                ),
+                ("secret", &secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/staff", "{}", r.text());
+    let home = b.get("/staff").await;
+    assert_eq!(home.status, StatusCode::OK);
+    accessible(&home.text());
+    assert!(home.text().contains("ann@praktijk.test (staff)"));
+
+    // Sign out: the session is gone.
+    let r = b.post("/logout", &[("csrf", &home.csrf())]).await;
+    assert_eq!(r.location(), "/login?m=out");
+    assert_eq!(b.get("/staff").await.location(), "/login");
+
+    // Next time the app's code is asked (no new registration), and a used step is refused.
+    let mut again = site.browser();
+    sign_in(&mut again, "ann@praktijk.test", Some((&app, 1))).await;
+    let mut replay = site.browser();
+    let form = replay.get("/login").await;
+    replay
+        .post(
+            "/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "ann@praktijk.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    let second = replay.get("/login/2fa").await;
+    assert!(
+        !second.text().contains("id=\"secret\""),
+        "no second registration"
+    );
+    let used = app.generate(veilpost_store::now() as u64 + 30).to_string();
+    let r = replay
+        .post("/login/2fa", &[("csrf", &second.csrf()), ("code", &used)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "a used code is refused");
+
+    // An end date that passes ends the session at the next request.
+    let update = veilpost_store::UserUpdate {
+        name: None,
+        role: "staff".into(),
+        valid_until: veilpost_store::users_parse_date("2020-01-01"),
+        scopes: vec![],
+    };
+    site.store
+        .update_user("ann@praktijk.test", &update)
+        .await
+        .expect("update");
+    assert_eq!(again.get("/staff").await.location(), "/login?m=ended");
+
+    let actions = site.actions().await;
+    for want in [
+        "staff.login.failed",
+        "staff.totp.registered",
+        "staff.login",
+        "staff.logout",
+    ] {
+        assert!(actions.iter().any(|a| a.1 == want), "{want} in {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_role_sees_only_its_own_pages() {
+    let site = Site::new("roles").await;
+    let (mut staff, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    let (mut auditor, _) = site.signed_in("audit@praktijk.test", "auditor").await;
+    let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
+
+    let admin_pages = [
+        "/admin/users",
+        "/admin/user?email=ann%40praktijk.test",
+        "/admin/contacts",
+        "/admin/contacts.csv",
+        "/admin/trace",
+        "/admin/queue",
+        "/admin/posture",
+        "/admin/policy",
+    ];
+    // Staff: no admin page, no audit log.
+    for page in admin_pages
+        .iter()
+        .chain(&["/admin/audit", "/admin/audit.csv"])
+    {
+        let r = staff.get(page).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "staff on {page}");
+    }
+    let t = csrf(&mut staff, "/staff").await;
+    let r = staff
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &t),
+                ("email", "x@praktijk.test"),
+                ("role", "admin"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "staff cannot add accounts");
+    let r = staff
+        .post(
+            "/admin/user/offboard",
+            &[("csrf", &t), ("email", "beheer@praktijk.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        site.store
+            .user("beheer@praktijk.test")
+            .await
+            .expect("u")
+            .expect("s")
+            .offboarded_at
+            .is_none()
+    );
+
+    // Auditor: the audit log and its CSV, nothing else; cannot send.
+    for page in admin_pages.iter().chain(&["/staff/compose"]) {
+        let r = auditor.get(page).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "auditor on {page}");
+    }
+    assert_eq!(auditor.get("/staff").await.location(), "/admin/audit");
+    let log = auditor.get("/admin/audit").await;
+    assert_eq!(log.status, StatusCode::OK);
+    accessible(&log.text());
+    let t = log.csrf();
+    let (ct, body) = form_data(
+        &[
+            ("csrf", &t),
+            ("from", "audit@praktijk.test"),
+            ("to", "p@example.net"),
+            ("subject", "x"),
+            ("verify", "access_code"),
+        ],
+        &[],
+    );
+    let r = auditor.post_multipart("/staff/compose", (ct, body)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "an auditor cannot send");
+    let csv = auditor.get("/admin/audit.csv?action=staff.").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.text()
+            .starts_with("id,time_utc,actor,action,subject,detail,ip,outcome")
+    );
+    assert!(csv.text().contains("staff.login"));
+
+    // Admin: every page.
+    for page in admin_pages
+        .iter()
+        .chain(&["/admin/audit", "/staff", "/staff/compose"])
+    {
+        let r = admin.get(page).await;
+        assert_eq!(r.status, StatusCode::OK, "admin on {page}: {}", r.text());
+        if !page.ends_with(".csv") {
+            accessible(&r.text());
+        }
+    }
+    // The domain check is not wired in this set-up: the page says so instead of failing.
+    assert!(
+        admin
+            .get("/admin/posture")
+            .await
+            .text()
+            .contains("kon nu niet")
+    );
+    assert!(
+        admin
+            .get("/admin/policy")
+            .await
+            .text()
+            .contains("doublecheck.look_alike")
+    );
+
+    // Looking at the log is itself logged, with who looked.
+    let actions = site.actions().await;
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.0 == "audit@praktijk.test" && a.1 == "audit.viewed")
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.0 == "audit@praktijk.test" && a.1 == "audit.exported")
+    );
+}
+
+#[tokio::test]
+async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
+    let site = Site::new("compose").await;
+    let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    let update = veilpost_store::UserUpdate {
+        name: Some("Ann Jansen".into()),
+        role: "staff".into(),
+        valid_until: None,
+        scopes: vec!["balie@praktijk.test".into()],
+    };
+    site.store
+        .update_user("ann@praktijk.test", &update)
+        .await
+        .expect("scopes");
+    let page = ann.get("/staff/compose").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let t = page.csrf();
+    assert!(
+        page.text()
+            .contains("<option value=\"balie@praktijk.test\"")
+    );
+
+    // Someone else's address: refused, nothing spooled.
+    let fields = |from: &'static str, phone: &'static str| {
+        vec![
+            ("csrf", t.clone()),
+            ("from", from.to_string()),
+            ("to", "p.devries@example.net".to_string()),
+            ("subject", "Uitslag".to_string()),
+            (
+                "body",
+                "Beste meneer De Vries,\nzie de bijlage.".to_string(),
+            ),
+            ("verify", "sms".to_string()),
+            ("phone", phone.to_string()),
+        ]
+    };
+    let send = |f: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, String)> = f;
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form_data(&refs, &[("files", "uitslag.pdf", b"%PDF-1.4 test")])
+    };
+    let r = ann
+        .post_multipart(
+            "/staff/compose",
+            send(fields("ceo@praktijk.test", "0612345678")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("niet namens dat adres"), "{}", r.text());
+    // A bad number: refused with a clear message.
+    let r = ann
+        .post_multipart("/staff/compose", send(fields("ann@praktijk.test", "12345")))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("geen mobiel nummer"), "{}", r.text());
+    // SMS with no number and none in the address book: refused.
+    let r = ann
+        .post_multipart("/staff/compose", send(fields("ann@praktijk.test", "")))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A shared mailbox in the scopes, with a number: spooled, tagged, audited.
+    let r = ann
+        .post_multipart(
+            "/staff/compose",
+            send(fields("balie@praktijk.test", "06-12345678")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let id = r.location().trim_start_matches("/staff?sent=").to_string();
+    let claimed = site.store.claim_received(10, 60).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let m = &claimed[0];
+    assert_eq!(m.id, id);
+    assert_eq!(m.mail_from, "balie@praktijk.test");
+    assert_eq!(m.auth_user.as_deref(), Some("ann@praktijk.test"));
+    let raw = site.store.blobs().read(&m.blob).await.expect("blob");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&raw)
+        .expect("mail");
+    assert_eq!(parsed.subject(), Some("[sms +31612345678] Uitslag"));
+    assert_eq!(
+        parsed.from().and_then(|f| f.first()).and_then(|a| a.name()),
+        Some("Ann Jansen")
+    );
+    assert_eq!(parsed.attachment_count(), 1);
+    let home = ann.get(&format!("/staff?sent={id}")).await;
+    assert!(home.text().contains(&id));
+    assert!(
+        site.actions()
+            .await
+            .iter()
+            .any(|a| a.1 == "compose.submitted" && a.0 == "ann@praktijk.test")
+    );
+}
+
+#[tokio::test]
+async fn admin_adds_changes_and_offboards_a_colleague() {
+    let site = Site::new("offboard").await;
+    let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
+    let (mut bob, _) = site.signed_in("bob@praktijk.test", "staff").await;
+    let users = admin.get("/admin/users").await;
+    let t = users.csrf();
+    // Add a temporary colleague with an end date and a shared mailbox.
+    let r = admin
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &t),
+                ("email", "invaller@praktijk.test"),
+                ("name", "Invaller"),
+                ("role", "staff"),
+                ("until", "2099-12-31"),
+                ("scopes", "balie@praktijk.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/users?done=added", "{}", r.text());
+    let u = site
+        .store
+        .user("invaller@praktijk.test")
+        .await
+        .expect("u")
+        .expect("some");
+    assert_eq!(u.valid_until.as_deref(), Some("2099-12-31"));
+    assert_eq!(u.scopes, vec!["balie@praktijk.test".to_string()]);
+    // Bad input is refused with a reason, nothing stored.
+    let r = admin
+        .post(
+            "/admin/users",
+            &[
+                ("csrf", &t),
+                ("email", "kort@praktijk.test"),
+                ("role", "staff"),
+                ("password", "kort"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        site.store
+            .user("kort@praktijk.test")
+            .await
+            .expect("u")
+            .is_none()
+    );
+    // An admin cannot lock themself out.
+    let r = admin
+        .post(
+            "/admin/user/offboard",
+            &[("csrf", &t), ("email", "beheer@praktijk.test")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Offboard Bob with the temporary colleague as successor: Bob's session ends at once.
+    let page = admin.get("/admin/user?email=bob%40praktijk.test").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text()
+            .contains("<option value=\"invaller@praktijk.test\">")
+    );
+    let r = admin
+        .post(
+            "/admin/user/offboard",
+            &[
+                ("csrf", &t),
+                ("email", "bob@praktijk.test"),
+                ("successor", "invaller@praktijk.test"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(bob.get("/staff").await.location(), "/login?m=ended");
+    let bob_user = site
+        .store
+        .user("bob@praktijk.test")
+        .await
+        .expect("u")
+        .expect("s");
+    assert!(bob_user.disabled && bob_user.offboarded_at.is_some());
+    assert_eq!(
+        site.store
+            .leaver("bob@praktijk.test")
+            .await
+            .expect("leaver"),
+        Some(Some("invaller@praktijk.test".to_string()))
+    );
+    // Bob cannot sign in again.
+    let mut again = site.browser();
+    let form = again.get("/login").await;
+    let r = again
+        .post(
+            "/login",
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "bob@praktijk.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let actions = site.actions().await;
+    assert!(
+        actions.iter().any(|a| a.0 == "beheer@praktijk.test"
+            && a.1 == "user.offboard"
+            && a.2.as_deref() == Some("bob@praktijk.test")),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.0 == "beheer@praktijk.test" && a.1 == "user.rights")
+    );
+}
+
+#[tokio::test]
+async fn address_book_import_export_and_partner_domains() {
+    let site = Site::new("contacts").await;
+    let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
+    let t = csrf(&mut admin, "/admin/contacts").await;
+    let csv =
+        "email,name,phone\np.devries@example.net,Piet de Vries,06 12345678\nkapot,X,0612345678\n";
+    let boundary = "vpB";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{t}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
+    );
+    let r = admin
+        .post_multipart(
+            "/admin/contacts/import",
+            (
+                format!("multipart/form-data; boundary={boundary}"),
+                body.into_bytes(),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .contains("1 contacten opgeslagen, 1 regels geweigerd"),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("3: geen e-mailadres"), "{}", r.text());
+    assert_eq!(
+        site.store
+            .contact_phone("p.devries@example.net")
+            .await
+            .expect("phone")
+            .as_deref(),
+        Some("+31612345678")
+    );
+    // One by one; a bad number is refused.
+    let r = admin
+        .post(
+            "/admin/contacts",
+            &[("csrf", &t), ("email", "k@example.nl"), ("phone", "06")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = admin
+        .post(
+            "/admin/contacts",
+            &[
+                ("csrf", &t),
+                ("email", "k@example.nl"),
+                ("name", "=cmd()"),
+                ("phone", "+32 470 12 34 56"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/contacts?done=contact");
+    let export = admin.get("/admin/contacts.csv").await;
+    assert_eq!(export.status, StatusCode::OK);
+    let text = export.text();
+    assert!(text.starts_with("email,name,phone\n"), "{text}");
+    assert!(
+        text.contains("p.devries@example.net,Piet de Vries,+31612345678"),
+        "{text}"
+    );
+    assert!(
+        text.contains("k@example.nl,'=cmd(),+32470123456"),
+        "formula defused: {text}"
+    );
+    let r = admin
+        .post(
+            "/admin/contacts/delete",
+            &[("csrf", &t), ("email", "k@example.nl")],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/contacts?done=deleted");
+    assert!(
+        site.store
+            .contact_phone("k@example.nl")
+            .await
+            .expect("q")
+            .is_none()
+    );
+    // Partner domains.
+    let r = admin
+        .post(
+            "/admin/partners",
+            &[
+                ("csrf", &t),
+                ("domain", "Ziekenhuis-Oost.NL."),
+                ("tls", "required"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/contacts?done=partner");
+    assert!(
+        site.store
+            .is_partner_domain("ziekenhuis-oost.nl")
+            .await
+            .expect("q")
+    );
+    let r = admin
+        .post(
+            "/admin/partners",
+            &[("csrf", &t), ("domain", "not a domain")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Every form needs the session's token.
+    let r = admin
+        .post(
+            "/admin/partners",
+            &[("csrf", &"0".repeat(64)), ("domain", "x.nl")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn trace_queue_revoke_and_held_messages_stay_with_their_owner() {
+    let site = Site::new("trace").await;
+    let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
+    let (mut eve, _) = site.signed_in("eve@praktijk.test", "staff").await;
+    // A message of Ann's with one recipient waiting in the queue.
+    let id = site
+        .store
+        .spool(
+            Envelope {
+                origin: Origin::Submission,
+                mail_from: "ann@praktijk.test".into(),
+                rcpt_to: vec!["p@example.net".into()],
+                auth_user: Some("ann@praktijk.test".into()),
+                client_ip: Some("127.0.0.1".into()),
+            },
+            b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        )
+        .await
+        .expect("spool");
+    let m = site
+        .store
+        .claim_received(10, 60)
+        .await
+        .expect("claim")
+        .remove(0);
+    site.store
+        .finish_processing(
+            &m.id,
+            Processed {
+                verdict: "clean".into(),
+                findings: serde_json::json!([]),
+                decisions: vec![RecipientDecision {
+                    recipient_id: m.recipients[0].0,
+                    route: "tls".into(),
+                    reasons: vec!["example.net proves MTA-STS".into()],
+                    state: "queued".into(),
+                    blob: None,
+                }],
+                ..Processed::default()
+            },
+        )
+        .await
+        .expect("finish");
+    let trace = admin.get(&format!("/admin/trace?id={id}")).await;
+    assert_eq!(trace.status, StatusCode::OK);
+    assert!(
+        trace.text().contains("example.net proves MTA-STS"),
+        "{}",
+        trace.text()
+    );
+    assert!(
+        admin
+            .get("/admin/trace?sender=ann%40praktijk.test")
+            .await
+            .text()
+            .contains(&id)
+    );
+    assert_eq!(
+        admin.get("/admin/trace?id=nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let queue = admin.get("/admin/queue").await;
+    assert!(queue.text().contains("p@example.net"));
+    let rid = m.recipients[0].0;
+    let t = queue.csrf();
+    let r = admin
+        .post(&format!("/admin/queue/{rid}/cancel"), &[("csrf", &t)])
+        .await;
+    assert_eq!(r.location(), "/admin/queue?done=cancelled");
+    let r = admin
+        .post(&format!("/admin/queue/{rid}/cancel"), &[("csrf", &t)])
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "only queued recipients can be cancelled"
+    );
+    // Eve sees none of Ann's messages and cannot act on them.
+    let t = csrf(&mut eve, "/staff").await;
+    assert!(!eve.get("/staff").await.text().contains("p@example.net"));
+    site.store
+        .hold_message(&id, "hash", "[]")
+        .await
+        .expect("hold");
+    let r = eve
+        .post(&format!("/staff/held/{id}/send"), &[("csrf", &t)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = eve
+        .post("/staff/sent/some-vault-id/revoke", &[("csrf", &t)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        eve.get(&format!("/admin/trace?id={id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
