@@ -18,7 +18,7 @@ const BODY: &str = "Beste Piet,\n\nDe uitslag van uw bloedonderzoek (BSN 1112223
 Wij bespreken dit graag op het spreekuur.\n\nMet vriendelijke groet,\nAnn Jansen, huisarts\n";
 
 /// chromedriver on a free port, killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     port: u16,
 }
@@ -30,7 +30,7 @@ impl Drop for Driver {
     }
 }
 
-fn driver() -> Driver {
+pub(crate) fn driver() -> Driver {
     let port = free_port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
@@ -49,7 +49,7 @@ fn driver() -> Driver {
     Driver { child, port }
 }
 
-async fn chromium(driver: &Driver, profile: &Path, downloads: &Path) -> Client {
+pub(crate) async fn chromium(driver: &Driver, profile: &Path, downloads: &Path) -> Client {
     let caps = serde_json::json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -91,7 +91,7 @@ fn six_digits(text: &str) -> String {
 }
 
 /// Wait for a mail to `to` whose subject contains `subject`; its text.
-async fn wait_mail(dir: &Path, to: &str, subject: &str, seen: usize) -> String {
+pub(crate) async fn wait_mail(dir: &Path, to: &str, subject: &str, seen: usize) -> String {
     let start = Instant::now();
     loop {
         let found: Vec<_> = outbox(dir)
@@ -113,7 +113,7 @@ async fn wait_mail(dir: &Path, to: &str, subject: &str, seen: usize) -> String {
 }
 
 /// The first link in `text` containing `marker` (`/p/` or `/s/`), as a path.
-fn link(text: &str, marker: &str) -> String {
+pub(crate) fn link(text: &str, marker: &str) -> String {
     let word = text
         .split_whitespace()
         .find(|w| w.contains(marker))
@@ -152,7 +152,7 @@ async fn last_sms_code(data: &Path) -> String {
 }
 
 /// The page's visible text; empty while a navigation replaces the page.
-async fn body_text(c: &Client) -> String {
+pub(crate) async fn body_text(c: &Client) -> String {
     match c.find(Locator::Css("body")).await {
         Ok(body) => body.text().await.unwrap_or_default(),
         Err(_) => String::new(),
@@ -161,7 +161,7 @@ async fn body_text(c: &Client) -> String {
 
 /// Wait until the page's text contains `needle` (a click's navigation may still be
 /// under way); the text.
-async fn wait_text(c: &Client, needle: &str) -> String {
+pub(crate) async fn wait_text(c: &Client, needle: &str) -> String {
     let start = Instant::now();
     loop {
         let text = body_text(c).await;
@@ -176,7 +176,7 @@ async fn wait_text(c: &Client, needle: &str) -> String {
     }
 }
 
-async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
+pub(crate) async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     match c
         .wait()
         .at_most(Duration::from_secs(15))
@@ -188,7 +188,7 @@ async fn find(c: &Client, css: &str) -> fantoccini::elements::Element {
     }
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     find(c, css)
         .await
         .click()
@@ -196,7 +196,7 @@ async fn click(c: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
-async fn type_into(c: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(c: &Client, css: &str, text: &str) {
     find(c, css)
         .await
         .send_keys(text)

@@ -9,6 +9,7 @@ mod defaults;
 mod flows;
 mod hold;
 mod mta_sts;
+mod staff_web;
 mod zip_route;
 
 use std::io::Write;
@@ -137,12 +138,18 @@ impl Gateway {
 
     /// Add a staff account.
     pub fn add_user(&self, email: &str, password: &str, until: Option<&str>) {
+        match until {
+            Some(u) => self.add_user_with(email, password, &["--until", u]),
+            None => self.add_user_with(email, password, &[]),
+        }
+    }
+
+    /// `veilpost user add EMAIL --password-stdin ARGS` (`--role admin`, `--scope …`).
+    pub fn add_user_with(&self, email: &str, password: &str, args: &[&str]) {
         let mut cmd = veilpost();
         cmd.args(["user", "add", email, "--password-stdin", "--config"])
-            .arg(&self.config);
-        if let Some(u) = until {
-            cmd.args(["--until", u]);
-        }
+            .arg(&self.config)
+            .args(args);
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -1,0 +1,265 @@
+//! Staff in a real headless Chromium against `veilpost serve`: a staff member signs in with
+//! a password and an authenticator app (registered on the way), writes a secure message
+//! with an attachment in the browser, confirms a message the double-check held for a
+//! look-alike domain; an admin offboards her in the web UI, after which a real SMTP client
+//! (Python's smtplib) is refused at once and mail to her address is answered with the
+//! practice's general address. A second gateway forwards a leaver's mail instead.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fantoccini::Client;
+
+use crate::browser::{body_text, chromium, click, driver, find, type_into, wait_mail, wait_text};
+use crate::{Gateway, PASSWORD, message, test_dir};
+
+/// Sign in: password, then the app (registered when the page shows a key). Returns the
+/// app's secret.
+async fn sign_in(c: &Client, base: &str, email: &str, secret: Option<&str>) -> String {
+    c.goto(&format!("{base}/login")).await.expect("goto");
+    type_into(c, "#email", email).await;
+    type_into(c, "#password", PASSWORD).await;
+    click(c, "form[action='/login'] button").await;
+    find(c, "#code").await;
+    let secret = match secret {
+        Some(s) => s.to_string(),
+        None => find(c, "#secret")
+            .await
+            .text()
+            .await
+            .expect("the key to register"),
+    };
+    let app = totp_rs::Builder::new()
+        .with_secret(totp_rs::Secret::try_from_base32(&secret).expect("base32"))
+        .with_account_name(email)
+        .build()
+        .expect("totp");
+    let code = app.generate(veilpost_store_now()).to_string();
+    type_into(c, "#code", &code).await;
+    click(c, "form[action='/login/2fa'] button").await;
+    wait_text(c, "Afmelden").await;
+    secret
+}
+
+fn veilpost_store_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Reload `path` until its text contains `needle`.
+async fn reload_until(c: &Client, base: &str, path: &str, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        c.goto(&format!("{base}{path}")).await.expect("goto");
+        let text = body_text(c).await;
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{needle:?} never on {path}: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn compose(
+    c: &Client,
+    base: &str,
+    to: &str,
+    subject: &str,
+    verify: &str,
+    file: Option<&Path>,
+) {
+    c.goto(&format!("{base}/staff/compose"))
+        .await
+        .expect("goto");
+    type_into(c, "#to", to).await;
+    type_into(c, "#subject", subject).await;
+    type_into(
+        c,
+        "#body",
+        "Beste collega,\n\nHierbij de gegevens (BSN 111222333).\n",
+    )
+    .await;
+    click(c, &format!("#verify-{verify}")).await;
+    if verify == "sms" {
+        type_into(c, "#phone", "06 12345678").await;
+    }
+    if let Some(f) = file {
+        type_into(c, "#files", &f.display().to_string()).await;
+    }
+    click(c, "form[action='/staff/compose'] button[type=submit]").await;
+    wait_text(c, "is aangenomen").await;
+}
+
+#[tokio::test]
+async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
+    let dir = test_dir("staff-web");
+    let mut gw = Gateway::configure(&dir, "[doublecheck]\nlook_alike = true\n");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.add_user("bob@praktijk.test", PASSWORD, None);
+    gw.add_user_with("beheer@praktijk.test", PASSWORD, &["--role", "admin"]);
+    let c = gw.cli(&[
+        "contact",
+        "add",
+        "dokter@zorggroep-oost.nl",
+        "--phone",
+        "0612345678",
+    ]);
+    assert!(c.status.success());
+    gw.start();
+    let base = format!("http://127.0.0.1:{}", gw.web_port);
+    let out = dir.join("data").join("outbox");
+    let attachment = dir.join("verwijsbrief.pdf");
+    std::fs::write(&attachment, b"%PDF-1.4\n% verwijsbrief\n").expect("file");
+
+    let d = driver();
+    let profile = dir.join("profile");
+    let downloads = dir.join("downloads");
+    std::fs::create_dir_all(&downloads).expect("downloads");
+    let c = chromium(&d, &profile, &downloads).await;
+
+    // Ann signs in (registering her app) and writes a secure message with an attachment.
+    sign_in(&c, &base, "ann@praktijk.test", None).await;
+    compose(
+        &c,
+        &base,
+        "piet@example.net",
+        "Verwijzing",
+        "sms",
+        Some(&attachment),
+    )
+    .await;
+    let note = wait_mail(&out, "piet@example.net", "", 0).await;
+    assert!(note.contains("/p/"), "a portal notification: {note}");
+    let home = reload_until(&c, &base, "/staff", "piet@example.net").await;
+    assert!(home.contains("nog niet geopend"), "{home}");
+
+    // A look-alike of a contact's domain: held; Ann confirms on her page; then it goes.
+    compose(
+        &c,
+        &base,
+        "dokter@zorggroep0ost.nl",
+        "Overleg",
+        "code",
+        None,
+    )
+    .await;
+    let held = reload_until(&c, &base, "/staff", "lijkt op zorggroep-oost.nl").await;
+    assert!(held.contains("Klopt, versturen"), "{held}");
+    assert!(
+        crate::outbox(&out)
+            .iter()
+            .all(|(_, to, ..)| to != "dokter@zorggroep0ost.nl")
+    );
+    click(&c, "#held form[action$='/send'] button").await;
+    wait_text(&c, "wordt nu verstuurd").await;
+    wait_mail(&out, "dokter@zorggroep0ost.nl", "", 0).await;
+    click(&c, "nav form[action='/logout'] button").await;
+    wait_text(&c, "U bent afgemeld").await;
+
+    // The admin offboards Ann, with Bob as successor.
+    sign_in(&c, &base, "beheer@praktijk.test", None).await;
+    c.goto(&format!("{base}/admin/user?email=ann%40praktijk.test"))
+        .await
+        .expect("goto");
+    find(&c, "#successor option[value='bob@praktijk.test']")
+        .await
+        .click()
+        .await
+        .expect("choose successor");
+    click(&c, "#offboard button").await;
+    let text = wait_text(&c, "Het account is afgesloten").await;
+    assert!(text.contains("uit dienst"), "{text}");
+
+    // SMTP AUTH is refused right after, from a real SMTP client…
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["x@example.net"], "Nog iets", "Hallo.")],
+    }));
+    assert_eq!(r[0]["code"], 535, "{r:?}");
+    // …and mail to her address is refused, naming the general address.
+    let r = gw.submit(serde_json::json!({
+        "user": "bob@praktijk.test", "password": PASSWORD,
+        "messages": [message("bob@praktijk.test", &["ann@praktijk.test"], "Vraag", "Hallo Ann.")],
+    }));
+    assert_eq!(r[0]["code"], 550, "{r:?}");
+    let why = r[0]["error"].as_str().unwrap_or("");
+    assert!(why.contains("info@praktijk.test"), "{why}");
+    // Bob now has Ann's portal conversation with Piet on his page.
+    let db = dir.join("data").join("veilpost.db");
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT sender FROM vault WHERE recipient = 'piet@example.net'"
+        ),
+        serde_json::json!([["bob@praktijk.test"]])
+    );
+    let actions = crate::sql(
+        &db,
+        "SELECT action FROM audit WHERE action IN ('staff.login', 'compose.submitted', 'hold.confirmed', 'user.offboard', 'mail.refused') ORDER BY id",
+    );
+    for want in [
+        "staff.login",
+        "compose.submitted",
+        "hold.confirmed",
+        "user.offboard",
+        "mail.refused",
+    ] {
+        assert!(actions.to_string().contains(want), "{want} in {actions}");
+    }
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_leavers_mail_can_go_to_the_successor() {
+    let dir = test_dir("forward");
+    let mut gw = Gateway::configure(&dir, "[offboarding]\nanswer = \"forward\"\n");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.add_user("bob@praktijk.test", PASSWORD, None);
+    gw.add_user("eva@praktijk.test", PASSWORD, None);
+    gw.start();
+    let done = gw.cli(&[
+        "user",
+        "offboard",
+        "ann@praktijk.test",
+        "--successor",
+        "bob@praktijk.test",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let r = gw.submit(serde_json::json!({
+        "user": "eva@praktijk.test", "password": PASSWORD,
+        "messages": [message("eva@praktijk.test", &["ann@praktijk.test"], "Overdracht", "Hallo Ann.")],
+    }));
+    assert_eq!(r[0]["ok"], true, "{r:?}");
+    // Delivered to Bob (the header still says Ann, as the writer addressed it).
+    let out = dir.join("data").join("outbox");
+    let text = wait_mail(&out, "ann@praktijk.test", "Overdracht", 0).await;
+    assert!(text.contains("Hallo Ann."), "{text}");
+    let db = dir.join("data").join("veilpost.db");
+    let start = Instant::now();
+    loop {
+        let rows = crate::sql(&db, "SELECT address, state FROM recipients");
+        if rows == serde_json::json!([["bob@praktijk.test", "delivered"]]) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{rows}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT subject, detail FROM audit WHERE action = 'mail.forwarded'"
+        ),
+        serde_json::json!([["ann@praktijk.test", "bob@praktijk.test"]])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
