@@ -196,8 +196,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Forget a staff member's TOTP app (an admin does this for a lost phone); the next
-    /// login registers a new one. Sessions end.
+    /// Forget a staff member's TOTP app and passkeys (an admin does this for a lost
+    /// phone); the next sign-in registers a new one. Sessions end.
     pub async fn reset_staff_totp(&self, email: &str) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE users SET totp_secret = NULL, totp_wrapped = NULL, totp_key_id = NULL,
@@ -206,8 +206,82 @@ impl Store {
         .bind(email.trim())
         .execute(&self.pool)
         .await?;
+        sqlx::query("DELETE FROM staff_passkeys WHERE email = ?")
+            .bind(email.trim())
+            .execute(&self.pool)
+            .await?;
         self.end_staff_sessions(email).await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// A staff member's passkeys: (row id, JSON).
+    pub async fn passkeys(&self, email: &str) -> Result<Vec<(i64, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, passkey FROM staff_passkeys WHERE email = ? ORDER BY id")
+                .bind(email.trim())
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Register a passkey; only while the account has no second factor yet (the first
+    /// sign-in), so a stolen password cannot add one. True if stored.
+    pub async fn add_first_passkey(
+        &self,
+        email: &str,
+        cred_id: &str,
+        passkey: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO staff_passkeys (email, cred_id, passkey, created_at)
+             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM staff_passkeys WHERE email = ?1)
+                AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND totp_secret IS NOT NULL)",
+        )
+        .bind(email.trim())
+        .bind(cred_id)
+        .bind(passkey)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Save a passkey after a sign-in (its signature counter moved).
+    pub async fn passkey_used(&self, id: i64, passkey: &str) -> Result<()> {
+        sqlx::query("UPDATE staff_passkeys SET passkey = ?, last_used = ? WHERE id = ?")
+            .bind(passkey)
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Keep the state of a passkey ceremony with a session.
+    pub async fn set_ceremony(&self, token: &str, state: &str) -> Result<()> {
+        sqlx::query("UPDATE staff_sessions SET ceremony = ? WHERE id_hash = ?")
+            .bind(state)
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Take (and clear) a session's ceremony state: each challenge is answered once.
+    pub async fn take_ceremony(&self, token: &str) -> Result<Option<String>> {
+        let hash = token_hash(token);
+        let mut tx = self.pool.begin().await?;
+        let state: Option<Option<String>> =
+            sqlx::query_scalar("SELECT ceremony FROM staff_sessions WHERE id_hash = ?")
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("UPDATE staff_sessions SET ceremony = NULL WHERE id_hash = ?")
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(state.flatten())
     }
 
     /// Use up a TOTP time step of a staff member's app (no replay).

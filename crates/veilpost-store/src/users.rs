@@ -22,6 +22,8 @@ pub struct User {
     pub scopes: Vec<String>,
     /// A TOTP app is registered.
     pub has_totp: bool,
+    /// A passkey is registered.
+    pub has_passkey: bool,
     /// Who took over mail to this address at offboarding.
     pub successor: Option<String>,
     pub offboarded_at: Option<i64>,
@@ -33,7 +35,9 @@ pub const ROLES: [&str; 3] = ["admin", "staff", "auditor"];
 /// The columns of [`User`].
 pub(crate) const USER_COLUMNS: &str =
     "email, name, role, disabled, valid_until, created_at, scopes,
-    totp_secret IS NOT NULL AS has_totp, successor, offboarded_at";
+    totp_secret IS NOT NULL AS has_totp,
+    EXISTS (SELECT 1 FROM staff_passkeys p WHERE p.email = users.email) AS has_passkey,
+    successor, offboarded_at";
 
 impl User {
     /// May this account send with `address` as its sender? Its own address and its
@@ -277,6 +281,7 @@ mod tests {
             created_at: 0,
             scopes: vec!["info@b.nl".into()],
             has_totp: false,
+            has_passkey: false,
             successor: None,
             offboarded_at: None,
         };

@@ -153,7 +153,7 @@ impl FromRequestParts<WebState> for Staff {
     }
 }
 
-fn staff_audit(email: &str, action: &str, ip: &ClientIp, outcome: &str) -> AuditEvent {
+pub(crate) fn staff_audit(email: &str, action: &str, ip: &ClientIp, outcome: &str) -> AuditEvent {
     AuditEvent {
         actor: "web".into(),
         action: action.to_string(),
@@ -234,7 +234,12 @@ pub struct LoginForm {
 }
 
 /// Count one login action for the client address and the account.
-fn limited(s: &WebState, ip: &ClientIp, account: &str, lang: Lang) -> Result<(), WebError> {
+pub(crate) fn limited(
+    s: &WebState,
+    ip: &ClientIp,
+    account: &str,
+    lang: Lang,
+) -> Result<(), WebError> {
     let mut limits = s
         .limits
         .lock()
@@ -311,10 +316,14 @@ struct SecondFactorPage<'a> {
     secret: String,
     uri: String,
     wrong: bool,
+    has_totp: bool,
+    has_passkey: bool,
+    /// Passkeys work here (the public URL has a domain name, not an IP address).
+    passkeys: bool,
 }
 
 /// The half-signed-in session (password done, second factor not yet).
-async fn pending(
+pub(crate) async fn pending(
     s: &WebState,
     headers: &HeaderMap,
     lang: Lang,
@@ -383,7 +392,17 @@ fn second_factor_page<'a>(
         secret,
         uri,
         wrong,
+        has_totp: user.has_totp,
+        has_passkey: user.has_passkey,
+        passkeys: crate::passkey::webauthn(s).is_some(),
     }
+}
+
+/// The second-factor page, allowed its one script (passkeys).
+fn second_factor_response(page: &SecondFactorPage<'_>, status: StatusCode) -> Response {
+    let mut r = render(page, status);
+    crate::passkey::allow_script(&mut r);
+    r
 }
 
 /// `GET /login/2fa`: the code from the app, or (first sign-in) registering the app.
@@ -395,9 +414,9 @@ pub async fn second_factor_form(
     let Some((_, session, user)) = pending(&s, &headers, lang).await? else {
         return Ok(see_other("/login?m=ended"));
     };
-    let secret = (!user.has_totp).then(Secret::generate);
+    let secret = (!user.has_totp && !user.has_passkey).then(Secret::generate);
     let page = second_factor_page(&s, &session.csrf, &user, secret, false, lang);
-    Ok(render(&page, StatusCode::OK))
+    Ok(second_factor_response(&page, StatusCode::OK))
 }
 
 #[derive(Debug, Deserialize)]
@@ -446,6 +465,8 @@ pub async fn second_factor(
             }
             None => false,
         }
+    } else if user.has_passkey {
+        false
     } else {
         // Registering: the secret shown on the page comes back with a code it made.
         let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
@@ -477,7 +498,10 @@ pub async fn second_factor(
             }
             None => {
                 let page = second_factor_page(&s, &session.csrf, &user, Some(secret), true, lang);
-                return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
+                return Ok(second_factor_response(
+                    &page,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ));
             }
         }
     };
@@ -491,25 +515,34 @@ pub async fn second_factor(
             ))
             .await?;
         let page = second_factor_page(&s, &session.csrf, &user, None, true, lang);
-        return Ok(render(&page, StatusCode::UNAUTHORIZED));
+        return Ok(second_factor_response(&page, StatusCode::UNAUTHORIZED));
     }
-    // A new token for the signed-in session (the half-way one cannot be reused).
-    s.store.end_staff_session(&token).await?;
+    let (cookie, home) = complete_sign_in(&s, &token, &user, &ip, "totp").await?;
+    let mut r = see_other(home);
+    r.headers_mut().append(header::SET_COOKIE, cookie);
+    Ok(r)
+}
+
+/// Both factors done: a new token for the signed-in session (the half-way one cannot be
+/// reused), audited. The cookie to set and where the role starts.
+pub(crate) async fn complete_sign_in(
+    s: &WebState,
+    token: &str,
+    user: &User,
+    ip: &ClientIp,
+    how: &str,
+) -> Result<(axum::http::HeaderValue, &'static str), WebError> {
+    s.store.end_staff_session(token).await?;
     let (full, _) = s.store.create_staff_session(&user.email, "full").await?;
-    s.store
-        .audit_event(staff_audit(&user.email, "staff.login", &ip, "ok"))
-        .await?;
+    let mut event = staff_audit(&user.email, "staff.login", ip, "ok");
+    event.detail = Some(how.to_string());
+    s.store.audit_event(event).await?;
     let home = if user.role == "auditor" {
         "/admin/audit"
     } else {
         "/staff"
     };
-    let mut r = see_other(home);
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&s.settings, STAFF_COOKIE, &full, None),
-    );
-    Ok(r)
+    Ok((set_cookie(&s.settings, STAFF_COOKIE, &full, None), home))
 }
 
 #[derive(Debug, Deserialize)]

@@ -28,6 +28,10 @@ impl Drop for Site {
 
 impl Site {
     async fn new(name: &str) -> Site {
+        Site::at(name, "http://127.0.0.1:8080").await
+    }
+
+    async fn at(name: &str, public_url: &str) -> Site {
         let dir =
             std::env::temp_dir().join(format!("veilpost-staff-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -41,6 +45,7 @@ impl Site {
             store: store.clone(),
             organisation: "Huisartsenpraktijk De Linde".into(),
             settings: Arc::new(PortalSettings {
+                public_url: public_url.into(),
                 notify_from: "noreply@praktijk.test".into(),
                 policy: vec![("doublecheck.look_alike".into(), "true".into())],
                 ..PortalSettings::default()
@@ -882,4 +887,107 @@ async fn trace_queue_revoke_and_held_messages_stay_with_their_owner() {
         eve.get(&format!("/admin/trace?id={id}")).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+/// POST JSON with the CSRF header, as passkey.js does.
+async fn post_json(b: &mut Browser, path: &str, csrf: &str, body: serde_json::Value) -> Page {
+    b.send(
+        axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .header("x-csrf-token", csrf)
+            .body(axum::body::Body::from(body.to_string()))
+            .expect("request"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn passkey_ceremonies_need_the_half_way_session_and_answer_once() {
+    let site = Site::at("passkey", "http://localhost:8080").await;
+    site.user("ann@praktijk.test", "staff").await;
+    let mut b = site.browser();
+    // No session: refused.
+    let r = post_json(
+        &mut b,
+        "/login/passkey/begin",
+        "x",
+        serde_json::json!({"mode": "register"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let form = b.get("/login").await;
+    b.post(
+        "/login",
+        &[
+            ("csrf", &form.csrf()),
+            ("email", "ann@praktijk.test"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    let page = b.get("/login/2fa").await;
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_string();
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert!(page.text().contains("id=\"passkey-register\""));
+    let csrf = page.csrf();
+    // The wrong token: refused.
+    let r = post_json(
+        &mut b,
+        "/login/passkey/begin",
+        &"0".repeat(64),
+        serde_json::json!({"mode": "register"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // No passkey yet: signing in with one is not on offer.
+    let r = post_json(
+        &mut b,
+        "/login/passkey/begin",
+        &csrf,
+        serde_json::json!({"mode": "signin"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = post_json(
+        &mut b,
+        "/login/passkey/begin",
+        &csrf,
+        serde_json::json!({"mode": "register"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let options: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(options["publicKey"]["rp"]["id"], "localhost");
+    assert!(
+        options["publicKey"]["challenge"]
+            .as_str()
+            .is_some_and(|c| c.len() >= 22)
+    );
+    // A forged answer fails and uses the challenge up; so does a replay of anything.
+    let forged = serde_json::json!({"mode": "register", "credential": {"id": "AAAA", "rawId": "AAAA", "type": "public-key", "extensions": {}, "response": {"attestationObject": "AAAA", "clientDataJSON": "AAAA"}}});
+    let r = post_json(&mut b, "/login/passkey/finish", &csrf, forged.clone()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = post_json(&mut b, "/login/passkey/finish", &csrf, forged).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.get("/staff").await.location(),
+        "/login?m=ended",
+        "still not signed in"
+    );
+    assert!(
+        site.actions()
+            .await
+            .iter()
+            .any(|a| a.1 == "staff.login.failed")
+    );
+    // The script is served from the site itself.
+    let js = b.get("/static/passkey.js").await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.text().contains("navigator.credentials.create"));
 }

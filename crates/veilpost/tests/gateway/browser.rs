@@ -20,7 +20,7 @@ Wij bespreken dit graag op het spreekuur.\n\nMet vriendelijke groet,\nAnn Jansen
 /// chromedriver on a free port, killed on drop.
 pub(crate) struct Driver {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Driver {

@@ -215,6 +215,125 @@ async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A WebDriver extension command (W3C WebAuthn §11) sent to chromedriver as plain HTTP.
+fn webdriver_post(port: u16, path: &str, body: &serde_json::Value) -> String {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("chromedriver");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut out = String::new();
+    let mut buf = [0u8; 4096];
+    // Read the head and the declared body (chromedriver may keep the connection open).
+    loop {
+        let n = s.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some((head, body)) = out.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if body.len() >= len {
+                break;
+            }
+        }
+    }
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+#[tokio::test]
+async fn passkey_registration_and_sign_in_in_chromium() {
+    let dir = test_dir("passkey");
+    let mut gw = Gateway::configure(&dir, "");
+    // Browsers take a domain name, not an IP address, as the passkey's relying party.
+    let config = dir.join("veilpost.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace(
+            "public_url = \"http://127.0.0.1:",
+            "public_url = \"http://localhost:",
+        ),
+    )
+    .expect("config");
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let base = format!("http://localhost:{}", gw.web_port);
+    let d = driver();
+    let c = chromium(&d, &dir.join("profile"), &dir.join("downloads")).await;
+    let session = c
+        .session_id()
+        .await
+        .expect("session id")
+        .expect("a session");
+    webdriver_post(
+        d.port,
+        &format!("/session/{session}/webauthn/authenticator"),
+        &serde_json::json!({
+            "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+            "hasUserVerification": true, "isUserConsenting": true, "isUserVerified": true,
+        }),
+    );
+
+    // First sign-in: no factor yet; Ann registers a passkey instead of an app.
+    c.goto(&format!("{base}/login")).await.expect("goto");
+    type_into(&c, "#email", "ann@praktijk.test").await;
+    type_into(&c, "#password", PASSWORD).await;
+    click(&c, "form[action='/login'] button").await;
+    click(&c, "#passkey-register").await;
+    wait_text(&c, "Mijn berichten").await;
+    click(&c, "nav form[action='/logout'] button").await;
+    wait_text(&c, "U bent afgemeld").await;
+
+    // Next time the passkey is the second step; there is no code to type.
+    type_into(&c, "#email", "ann@praktijk.test").await;
+    type_into(&c, "#password", PASSWORD).await;
+    click(&c, "form[action='/login'] button").await;
+    find(&c, "#passkey-signin").await;
+    assert!(
+        c.find(fantoccini::Locator::Css("#code")).await.is_err(),
+        "no TOTP form"
+    );
+    click(&c, "#passkey-signin").await;
+    wait_text(&c, "Mijn berichten").await;
+
+    let db = dir.join("data").join("veilpost.db");
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT COUNT(*) FROM staff_passkeys WHERE email = 'ann@praktijk.test'"
+        ),
+        serde_json::json!([[1]])
+    );
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT action, detail FROM audit WHERE action IN ('staff.passkey.registered', 'staff.login') ORDER BY id"
+        ),
+        serde_json::json!([
+            ["staff.passkey.registered", null],
+            ["staff.login", "passkey"],
+            ["staff.login", "passkey"]
+        ])
+    );
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_leavers_mail_can_go_to_the_successor() {
     let dir = test_dir("forward");
