@@ -257,6 +257,46 @@ impl Store {
         Ok(())
     }
 
+    /// An OpenID Connect sign-in begins: its nonce and PKCE verifier are kept under the
+    /// `state` value (the provider's answer comes back without our cookies).
+    pub async fn start_oidc_flow(&self, state: &str, flow: &str) -> Result<()> {
+        let t = now();
+        sqlx::query(
+            "INSERT INTO staff_sessions (id_hash, email, stage, csrf, created_at, last_seen, ceremony)
+             VALUES (?, '', 'oidc', ?, ?, ?, ?)",
+        )
+        .bind(token_hash(state))
+        .bind(random_token())
+        .bind(t)
+        .bind(t)
+        .bind(flow)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Take an OpenID Connect sign-in begun less than `window` seconds ago (once).
+    pub async fn take_oidc_flow(&self, state: &str, window: i64) -> Result<Option<String>> {
+        if state.is_empty() || state.len() > 200 {
+            return Ok(None);
+        }
+        let hash = token_hash(state);
+        let mut tx = self.pool.begin().await?;
+        let flow: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT ceremony FROM staff_sessions WHERE id_hash = ? AND stage = 'oidc' AND created_at >= ?",
+        )
+        .bind(&hash)
+        .bind(now() - window)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE staff_sessions SET ceremony = NULL WHERE id_hash = ?")
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(flow.flatten())
+    }
+
     /// Keep the state of a passkey ceremony with a session.
     pub async fn set_ceremony(&self, token: &str, state: &str) -> Result<()> {
         sqlx::query("UPDATE staff_sessions SET ceremony = ? WHERE id_hash = ?")

@@ -1,10 +1,12 @@
 //! Test peers for Veilpost's tests and benchmarks, all on loopback: a certificate
 //! authority issuing leaf certificates, an SMTP sink that records what it accepts (with or
-//! without STARTTLS), and an HTTPS server (MTA-STS policies). Not part of the product.
+//! without STARTTLS), an HTTPS server (MTA-STS policies) and an OpenID Connect provider.
+//! Not part of the product.
 
 // Test peers, not product types: no Debug needed.
 #![allow(missing_debug_implementations)]
 
+pub mod oidc;
 pub mod sink;
 
 use std::net::{IpAddr, SocketAddr};

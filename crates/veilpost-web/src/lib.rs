@@ -12,6 +12,7 @@ mod admin;
 pub mod clamd;
 mod contact;
 pub mod mails;
+pub mod oidc;
 mod pages;
 mod passkey;
 pub mod render;
@@ -106,6 +107,8 @@ pub struct PortalSettings {
     pub clamd: Option<String>,
     /// The policy in force, as (setting, value) for the admin page.
     pub policy: Vec<(String, String)>,
+    /// Staff sign-in with the organisation's identity provider; `None`: passwords only.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 impl Default for PortalSettings {
@@ -124,6 +127,7 @@ impl Default for PortalSettings {
             intake_types: default_intake_types(),
             clamd: None,
             policy: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -716,6 +720,8 @@ pub fn app(state: WebState) -> Router {
             "/login/2fa",
             get(staff::second_factor_form).post(staff::second_factor),
         )
+        .route("/login/oidc", get(oidc::start))
+        .route("/login/oidc/callback", get(oidc::callback))
         .route("/login/passkey/begin", post(passkey::begin))
         .route("/login/passkey/finish", post(passkey::finish))
         .route("/static/passkey.js", get(passkey::script))

@@ -173,6 +173,8 @@ struct LoginPage<'a> {
     email: String,
     error: &'a str,
     notice: &'a str,
+    /// The identity provider's name, when staff may sign in there.
+    oidc: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,10 +220,36 @@ pub async fn login_form(
                 email: String::new(),
                 error: "",
                 notice: notice_text(lang, &q.m),
+                oidc: oidc_name(&s),
             },
             StatusCode::OK,
         ),
         set,
+    )
+}
+
+fn oidc_name(s: &WebState) -> &str {
+    s.settings
+        .oidc
+        .as_ref()
+        .map(|o| o.name.as_str())
+        .unwrap_or("")
+}
+
+/// The sign-in page with an error (401).
+pub(crate) fn login_error(s: &WebState, lang: Lang, error: &str) -> Response {
+    let (csrf, _) = form_csrf(s, &HeaderMap::new());
+    render(
+        &LoginPage {
+            lang,
+            organisation: &s.organisation,
+            csrf,
+            email: String::new(),
+            error,
+            notice: "",
+            oidc: oidc_name(s),
+        },
+        StatusCode::UNAUTHORIZED,
     )
 }
 
@@ -291,6 +319,7 @@ pub async fn login(
                 "That e-mail address and password do not belong to an active account.",
             ),
             notice: "",
+            oidc: oidc_name(&s),
         };
         return Ok(render(&page, StatusCode::UNAUTHORIZED));
     };

@@ -991,3 +991,224 @@ async fn passkey_ceremonies_need_the_half_way_session_and_answer_once() {
     assert_eq!(js.status, StatusCode::OK);
     assert!(js.text().contains("navigator.credentials.create"));
 }
+
+/// The query of a URL as pairs (percent-decoded).
+fn query_pairs(url: &str) -> Vec<(String, String)> {
+    let q = url.split_once('?').map(|x| x.1).unwrap_or("");
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            let v = v.replace('+', " ");
+            let mut out = Vec::new();
+            let b = v.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'%'
+                    && i + 2 < b.len()
+                    && let Ok(x) = u8::from_str_radix(&v[i + 1..i + 3], 16)
+                {
+                    out.push(x);
+                    i += 3;
+                    continue;
+                }
+                out.push(b[i]);
+                i += 1;
+            }
+            (k.to_string(), String::from_utf8_lossy(&out).into_owned())
+        })
+        .collect()
+}
+
+/// Through the provider's page as `who`: the callback path Veilpost is sent back to.
+async fn provider_approves(start: &Page, who: &str) -> String {
+    let auth = start.location();
+    assert!(auth.contains("/authorize?"), "{auth}");
+    let mut form: Vec<(String, String)> = query_pairs(&auth)
+        .into_iter()
+        .filter(|(k, _)| {
+            [
+                "client_id",
+                "redirect_uri",
+                "state",
+                "nonce",
+                "code_challenge",
+            ]
+            .contains(&k.as_str())
+        })
+        .collect();
+    form.push(("user".into(), who.into()));
+    let base = auth.split_once("/authorize").expect("base").0.to_string();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let body = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = client
+        .post(format!("{base}/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .expect("provider");
+    let back = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let at = back.find("/login/oidc/callback").expect("our callback");
+    back[at..].to_string()
+}
+
+#[tokio::test]
+async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there() {
+    use veilpost_testkit::oidc::{OidcProvider, OidcUser};
+    let strong = vec!["pwd".to_string(), "mfa".to_string()];
+    let idp = OidcProvider::start(
+        "veilpost",
+        "s3cret",
+        vec![
+            OidcUser {
+                email: "ann@praktijk.test".into(),
+                amr: strong.clone(),
+            },
+            OidcUser {
+                email: "bob@praktijk.test".into(),
+                amr: vec!["pwd".into()],
+            },
+            OidcUser {
+                email: "eve@elders.test".into(),
+                amr: strong,
+            },
+        ],
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("veilpost-staff-oidc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = Store::open(&dir).await.expect("store");
+    for (who, role) in [
+        ("ann@praktijk.test", "staff"),
+        ("bob@praktijk.test", "staff"),
+    ] {
+        store
+            .add_user(who, PASSWORD, role, None)
+            .await
+            .expect("user");
+    }
+    let mails = Arc::new(Recorder::default());
+    let state = WebState {
+        store: store.clone(),
+        organisation: "Huisartsenpraktijk De Linde".into(),
+        settings: Arc::new(PortalSettings {
+            oidc: Some(veilpost_web::oidc::OidcSettings {
+                issuer: idp.issuer.clone(),
+                client_id: "veilpost".into(),
+                client_secret: "s3cret".into(),
+                name: "Testprovider".into(),
+                scopes: vec!["email".into()],
+                email_claim: "email".into(),
+                require_mfa: true,
+            }),
+            ..PortalSettings::default()
+        }),
+        master_key: Arc::new(
+            MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").expect("key"),
+        ),
+        sms: SmsSender::new(
+            SmsProvider::Outbox {
+                path: dir.join("sms.jsonl"),
+            },
+            std::time::Duration::from_secs(2),
+            1,
+        ),
+        mailer: mails,
+        limits: Default::default(),
+    };
+    let app = app(state);
+    let browser = || Browser {
+        app: app.clone(),
+        cookies: Default::default(),
+        from: std::net::SocketAddr::from(([127, 0, 0, 1], 50_002)),
+    };
+
+    // The button is on the sign-in page.
+    let mut b = browser();
+    assert!(
+        b.get("/login")
+            .await
+            .text()
+            .contains("Aanmelden met Testprovider")
+    );
+    // Ann, with a second factor at the provider: signed in as her Veilpost account.
+    let start = b.get("/login/oidc").await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER);
+    let back = provider_approves(&start, "ann@praktijk.test").await;
+    let r = b.get(&back).await;
+    assert_eq!(r.location(), "/staff", "{}", r.text());
+    assert!(
+        b.get("/staff")
+            .await
+            .text()
+            .contains("ann@praktijk.test (staff)")
+    );
+    // The same answer again: the flow is closed.
+    let state = query_pairs(&back)
+        .into_iter()
+        .find(|(k, _)| k == "state")
+        .expect("state")
+        .1;
+    let mut replay = browser();
+    replay.cookies.insert("vp_oidc".into(), state);
+    assert_eq!(replay.get(&back).await.status, StatusCode::UNAUTHORIZED);
+
+    // An answer in another browser (no flow cookie): refused.
+    let mut b2 = browser();
+    let start = b2.get("/login/oidc").await;
+    let back = provider_approves(&start, "ann@praktijk.test").await;
+    let mut other = browser();
+    assert_eq!(other.get(&back).await.status, StatusCode::FORBIDDEN);
+
+    // Bob signed in with a password only at the provider: refused.
+    let mut b3 = browser();
+    let start = b3.get("/login/oidc").await;
+    let back = provider_approves(&start, "bob@praktijk.test").await;
+    let r = b3.get(&back).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.text().contains("niet gelukt"), "{}", r.text());
+    assert_eq!(b3.get("/staff").await.location(), "/login");
+    // Eve has no Veilpost account: refused.
+    let mut b4 = browser();
+    let start = b4.get("/login/oidc").await;
+    let back = provider_approves(&start, "eve@elders.test").await;
+    assert_eq!(b4.get(&back).await.status, StatusCode::UNAUTHORIZED);
+
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT action, subject, detail FROM audit WHERE action LIKE 'staff.login%' ORDER BY id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("audit");
+    assert!(
+        rows.contains(&(
+            "staff.login".into(),
+            Some("ann@praktijk.test".into()),
+            Some("oidc".into())
+        )),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.1.as_deref() == Some("bob@praktijk.test")
+                && r.2.as_deref() == Some("no second factor at the provider (amr)")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.1.as_deref() == Some("eve@elders.test")
+                && r.2.as_deref() == Some("no active Veilpost account")),
+        "{rows:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -30,6 +30,7 @@ pub struct Config {
     pub doublecheck: DoubleCheck,
     pub internal_links: InternalLinks,
     pub offboarding: Offboarding,
+    pub oidc: Oidc,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,6 +209,39 @@ impl Default for DoubleCheck {
     }
 }
 
+/// Staff sign-in with the organisation's identity provider (OpenID Connect: Entra ID,
+/// Keycloak). Off while `issuer` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Oidc {
+    /// The issuer URL (its `/.well-known/openid-configuration` is read).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The button's text: "Aanmelden met <name>".
+    pub name: String,
+    /// Scopes besides `openid`.
+    pub scopes: Vec<String>,
+    /// `email`, or `preferred_username` (Entra ID's sign-in name).
+    pub email_claim: String,
+    /// Only sign-ins where the provider's `amr` claim names a second factor.
+    pub require_mfa: bool,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Oidc {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            name: "Microsoft Entra ID".into(),
+            scopes: vec!["email".into(), "profile".into()],
+            email_claim: "email".into(),
+            require_mfa: true,
+        }
+    }
+}
+
 /// Mail to the address of someone who left (after `veilpost user offboard`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -292,6 +326,7 @@ impl Default for Config {
             doublecheck: DoubleCheck::default(),
             internal_links: InternalLinks::default(),
             offboarding: Offboarding::default(),
+            oidc: Oidc::default(),
         }
     }
 }
@@ -449,6 +484,23 @@ impl Config {
         if self.portal.idle_timeout_minutes == 0 || self.portal.expiry_days == 0 {
             bail!("portal.idle_timeout_minutes and portal.expiry_days must be at least 1");
         }
+        if !self.oidc.issuer.is_empty() {
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| self.oidc.issuer.starts_with(p));
+            if !self.oidc.issuer.starts_with("https://") && !local {
+                bail!("oidc.issuer must be an https:// URL");
+            }
+            if self.oidc.client_id.is_empty() {
+                bail!("oidc.client_id is needed with oidc.issuer");
+            }
+            if !matches!(
+                self.oidc.email_claim.as_str(),
+                "email" | "preferred_username"
+            ) {
+                bail!("oidc.email_claim must be \"email\" or \"preferred_username\"");
+            }
+        }
         if !matches!(self.offboarding.answer.as_str(), "" | "reject" | "forward") {
             bail!(
                 "offboarding.answer must be \"reject\" or \"forward\", not {:?}",
@@ -528,6 +580,15 @@ impl Config {
             intake_types: self.intake.allowed_types.clone(),
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
             policy: self.policy_view(),
+            oidc: (!self.oidc.issuer.is_empty()).then(|| veilpost_web::oidc::OidcSettings {
+                issuer: self.oidc.issuer.clone(),
+                client_id: self.oidc.client_id.clone(),
+                client_secret: self.oidc.client_secret.clone(),
+                name: self.oidc.name.clone(),
+                scopes: self.oidc.scopes.clone(),
+                email_claim: self.oidc.email_claim.clone(),
+                require_mfa: self.oidc.require_mfa,
+            }),
         }
     }
 

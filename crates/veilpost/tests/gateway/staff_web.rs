@@ -335,6 +335,81 @@ async fn passkey_registration_and_sign_in_in_chromium() {
 }
 
 #[tokio::test]
+async fn sign_in_with_the_organisations_identity_provider_in_chromium() {
+    use veilpost_testkit::oidc::{OidcProvider, OidcUser};
+    let idp = OidcProvider::start(
+        "veilpost",
+        "geheim-client",
+        vec![
+            OidcUser {
+                email: "ann@praktijk.test".into(),
+                amr: vec!["pwd".into(), "mfa".into()],
+            },
+            OidcUser {
+                email: "bob@praktijk.test".into(),
+                amr: vec!["pwd".into()],
+            },
+        ],
+    )
+    .await;
+    let dir = test_dir("oidc");
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "[oidc]\nissuer = \"{}\"\nclient_id = \"veilpost\"\nclient_secret = \"geheim-client\"\nname = \"Testprovider\"\n",
+            idp.issuer
+        ),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.add_user("bob@praktijk.test", PASSWORD, None);
+    gw.start();
+    let base = format!("http://127.0.0.1:{}", gw.web_port);
+    let d = driver();
+    let c = chromium(&d, &dir.join("profile"), &dir.join("downloads")).await;
+
+    // Ann: the provider's page, then straight to her Veilpost page.
+    c.goto(&format!("{base}/login")).await.expect("goto");
+    click(&c, "#oidc").await;
+    find(&c, "#user option[value='ann@praktijk.test']")
+        .await
+        .click()
+        .await
+        .expect("choose");
+    click(&c, "#approve").await;
+    wait_text(&c, "Mijn berichten").await;
+    click(&c, "nav form[action='/logout'] button").await;
+    wait_text(&c, "U bent afgemeld").await;
+
+    // Bob signed in at the provider with a password only: Veilpost refuses.
+    click(&c, "#oidc").await;
+    find(&c, "#user option[value='bob@praktijk.test']")
+        .await
+        .click()
+        .await
+        .expect("choose");
+    click(&c, "#approve").await;
+    wait_text(&c, "niet gelukt").await;
+
+    let db = dir.join("data").join("veilpost.db");
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT action, subject, detail FROM audit WHERE action IN ('staff.login', 'staff.login.failed') ORDER BY id"
+        ),
+        serde_json::json!([
+            ["staff.login", "ann@praktijk.test", "oidc"],
+            [
+                "staff.login.failed",
+                "bob@praktijk.test",
+                "no second factor at the provider (amr)"
+            ]
+        ])
+    );
+    let _ = c.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn a_leavers_mail_can_go_to_the_successor() {
     let dir = test_dir("forward");
     let mut gw = Gateway::configure(&dir, "[offboarding]\nanswer = \"forward\"\n");
