@@ -10,7 +10,8 @@ pub const MAX_LINES: usize = 100_000;
 /// A contact's address and number checked: (address, E.164 number) or why not.
 pub fn contact_row(email: &str, phone: &str, nl: bool) -> Result<(String, String), String> {
     let email = email.trim();
-    if !veilpost_store::valid_email(email) {
+    // No real address starts like a spreadsheet formula; refusing them keeps exports safe.
+    if !veilpost_store::valid_email(email) || email.starts_with(['=', '+', '-', '@']) {
         return Err(if nl {
             format!("geen e-mailadres: {email:?}")
         } else {
@@ -113,6 +114,7 @@ mod tests {
                    geen-adres,X,0612345678\n\
                    k@example.nl,,+32 470 12 34 56\n\
                    m@example.nl,M,12345\n\
+                   =cmd@example.nl,X,0612345678\n\
                    \"kapot,\"x\n";
         let p = parse_csv(csv.as_bytes(), false).expect("parses");
         assert_eq!(
@@ -126,7 +128,7 @@ mod tests {
                 ("k@example.nl".to_string(), None, "+32470123456".to_string()),
             ]
         );
-        assert_eq!(p.refused.len(), 3, "{:?}", p.refused);
+        assert_eq!(p.refused.len(), 4, "{:?}", p.refused);
         assert!(p.refused[0].starts_with("3: not an e-mail address"));
     }
 

@@ -790,12 +790,12 @@ pub async fn held_decide(
     let (done, action, word) = match decision.as_str() {
         "send" => (
             s.store.release_held(&id).await?,
-            "hold.confirmed",
+            "doublecheck.confirmed",
             "confirmed",
         ),
         "cancel" => (
             s.store.cancel_held(&id).await?,
-            "hold.cancelled",
+            "doublecheck.cancelled",
             "cancelled",
         ),
         _ => {

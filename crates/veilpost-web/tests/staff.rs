@@ -1212,3 +1212,97 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
+    let site = Site::new("revoke").await;
+    let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    let (mut eve, _) = site.signed_in("eve@praktijk.test", "staff").await;
+    let id = site
+        .store
+        .spool(
+            Envelope {
+                origin: Origin::Submission,
+                mail_from: "ann@praktijk.test".into(),
+                rcpt_to: vec!["piet@example.net".into()],
+                auth_user: Some("ann@praktijk.test".into()),
+                client_ip: None,
+            },
+            b"Subject: x\r\n\r\nx\r\n".to_vec(),
+        )
+        .await
+        .expect("spool");
+    let m = site
+        .store
+        .claim_received(10, 60)
+        .await
+        .expect("claim")
+        .remove(0);
+    let blob = site
+        .store
+        .blobs()
+        .write(b"ciphertext".to_vec())
+        .await
+        .expect("blob");
+    site.store
+        .finish_processing(
+            &m.id,
+            Processed {
+                verdict: "sensitive".into(),
+                findings: serde_json::json!([]),
+                vault: vec![veilpost_store::vault::VaultEntry {
+                    id: "vault-1".into(),
+                    message_id: id.clone(),
+                    recipient: "piet@example.net".into(),
+                    sender: "ann@praktijk.test".into(),
+                    token_hash: "h1".into(),
+                    blob,
+                    wrapped_key: vec![1, 2, 3],
+                    key_id: "k".into(),
+                    expires_at: veilpost_store::now() + 86_400,
+                    phone: None,
+                    access_code: None,
+                    email_code: false,
+                    status_token_hash: None,
+                    read_receipt: false,
+                    upload: false,
+                }],
+                ..Processed::default()
+            },
+        )
+        .await
+        .expect("finish");
+    site.store
+        .portal_milestone("vault-1", veilpost_store::Milestone::Opened)
+        .await
+        .expect("opened");
+    let home = ann.get("/staff").await;
+    assert!(home.text().contains("piet@example.net"), "{}", home.text());
+    assert!(home.text().contains(">geopend<"), "{}", home.text());
+    // Someone else cannot revoke it, and does not see it.
+    let t = csrf(&mut eve, "/staff").await;
+    assert!(!eve.get("/staff").await.text().contains("piet@example.net"));
+    let r = eve
+        .post("/staff/sent/vault-1/revoke", &[("csrf", &t)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Ann can: the content is shredded at once.
+    let r = ann
+        .post("/staff/sent/vault-1/revoke", &[("csrf", &home.csrf())])
+        .await;
+    assert_eq!(r.location(), "/staff?done=revoked");
+    let e = site
+        .store
+        .portal_by_id("vault-1")
+        .await
+        .expect("q")
+        .expect("entry");
+    assert!(e.revoked_at.is_some() && e.shredded_at.is_some() && e.wrapped_key.is_empty());
+    assert!(ann.get("/staff").await.text().contains(">ingetrokken<"));
+    assert!(
+        site.actions()
+            .await
+            .iter()
+            .any(|a| a.0 == "ann@praktijk.test" && a.1 == "message.revoked")
+    );
+}

@@ -200,12 +200,12 @@ async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
     );
     let actions = crate::sql(
         &db,
-        "SELECT action FROM audit WHERE action IN ('staff.login', 'compose.submitted', 'hold.confirmed', 'user.offboard', 'mail.refused') ORDER BY id",
+        "SELECT action FROM audit WHERE action IN ('staff.login', 'compose.submitted', 'doublecheck.confirmed', 'user.offboard', 'mail.refused') ORDER BY id",
     );
     for want in [
         "staff.login",
         "compose.submitted",
-        "hold.confirmed",
+        "doublecheck.confirmed",
         "user.offboard",
         "mail.refused",
     ] {
@@ -455,5 +455,46 @@ async fn a_leavers_mail_can_go_to_the_successor() {
         ),
         serde_json::json!([["ann@praktijk.test", "bob@praktijk.test"]])
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn scopes_decide_which_addresses_an_account_may_send_as() {
+    let dir = test_dir("scopes");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user_with(
+        "ann@praktijk.test",
+        PASSWORD,
+        &["--scope", "balie@praktijk.test"],
+    );
+    gw.add_user_with("audit@praktijk.test", PASSWORD, &["--role", "auditor"]);
+    gw.start();
+    let send = |user: &str, from: &str| {
+        gw.submit(serde_json::json!({
+            "user": user, "password": PASSWORD,
+            "messages": [message(from, &["x@example.net"], "Afspraak", "Tot dinsdag.")],
+        }))[0]
+            .clone()
+    };
+    assert_eq!(send("ann@praktijk.test", "ann@praktijk.test")["ok"], true);
+    assert_eq!(
+        send("ann@praktijk.test", "balie@praktijk.test")["ok"],
+        true,
+        "a shared mailbox in her scopes"
+    );
+    let r = send("ann@praktijk.test", "directie@praktijk.test");
+    assert_eq!(
+        r["code"], 553,
+        "an own-domain address outside her scopes: {r}"
+    );
+    let r = send("audit@praktijk.test", "audit@praktijk.test");
+    assert_eq!(r["code"], 553, "an auditor sends nothing: {r}");
+    let list = gw.cli(&["user", "list", "--format", "json"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("\"scopes\":[\"balie@praktijk.test\"]"),
+        "{text}"
+    );
+    assert!(text.contains("\"role\":\"auditor\""), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
