@@ -184,7 +184,7 @@ impl Hold {
 }
 
 /// Which rules are on (each can be switched per organisation).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rules {
     pub new_recipient: bool,
     pub look_alike: bool,

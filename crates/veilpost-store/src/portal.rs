@@ -540,6 +540,18 @@ impl Store {
         .await?)
     }
 
+    /// Undo a hold whose notice could not be sent: the message is processed again.
+    pub async fn unhold(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'received', hold_token_hash = NULL, held_reasons = NULL
+              WHERE id = ? AND state = 'held'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The sender confirmed: process again, without a second hold. True if it was held.
     pub async fn release_held(&self, id: &str) -> Result<bool> {
         let done = sqlx::query(

@@ -257,6 +257,32 @@ impl Store {
         Ok(())
     }
 
+    /// A policy setting changed on the web (JSON), if any.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Change a policy setting (JSON); `by` is the admin, for the record.
+    pub async fn put_setting(&self, key: &str, value: &str, by: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+                 updated_by = excluded.updated_by",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now())
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// An OpenID Connect sign-in begins: its nonce and PKCE verifier are kept under the
     /// `state` value (the provider's answer comes back without our cookies).
     pub async fn start_oidc_flow(&self, state: &str, flow: &str) -> Result<()> {

@@ -109,6 +109,10 @@ pub struct PortalSettings {
     pub policy: Vec<(String, String)>,
     /// Staff sign-in with the organisation's identity provider; `None`: passwords only.
     pub oidc: Option<oidc::OidcSettings>,
+    /// The configured double-check rules (an admin may change them on the web).
+    pub doublecheck: veilpost_policy::doublecheck::Rules,
+    /// The configured answer to a leaver's mail: `reject` or `forward`.
+    pub leaver_answer: String,
 }
 
 impl Default for PortalSettings {
@@ -128,6 +132,13 @@ impl Default for PortalSettings {
             clamd: None,
             policy: Vec::new(),
             oidc: None,
+            doublecheck: veilpost_policy::doublecheck::Rules {
+                new_recipient: false,
+                look_alike: true,
+                many_visible: 0,
+                free_mail: false,
+            },
+            leaver_answer: "reject".into(),
         }
     }
 }
@@ -752,7 +763,7 @@ pub fn app(state: WebState) -> Router {
         .route("/admin/queue", get(admin::queue))
         .route("/admin/queue/{id}/{action}", post(admin::queue_action))
         .route("/admin/posture", get(admin::posture))
-        .route("/admin/policy", get(admin::policy))
+        .route("/admin/policy", get(admin::policy).post(admin::save_policy))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -434,12 +434,66 @@ async fn every_role_sees_only_its_own_pages() {
             .text()
             .contains("kon nu niet")
     );
+    let policy = admin.get("/admin/policy").await;
     assert!(
-        admin
-            .get("/admin/policy")
-            .await
+        policy
             .text()
-            .contains("doublecheck.look_alike")
+            .contains("id=\"look_alike\" name=\"look_alike\" value=\"1\" checked"),
+        "{}",
+        policy.text()
+    );
+    assert!(
+        !policy.text().contains("doublecheck.look_alike"),
+        "the form is not repeated from the file"
+    );
+    // The admin switches on the free-mail rule and forwarding; staff cannot.
+    let t = policy.csrf();
+    let st = csrf(&mut staff, "/staff").await;
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("look_alike", "1".to_string()),
+            ("free_mail", "1".to_string()),
+            ("many_visible", "5".to_string()),
+            ("answer", "forward".to_string()),
+        ]
+    };
+    let staff_form = form(&st);
+    let refs: Vec<(&str, &str)> = staff_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        staff.post("/admin/policy", &refs).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let admin_form = form(&t);
+    let refs: Vec<(&str, &str)> = admin_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = admin.post("/admin/policy", &refs).await;
+    assert_eq!(r.location(), "/admin/policy?done=saved");
+    let saved: veilpost_policy::doublecheck::Rules = serde_json::from_str(
+        &site
+            .store
+            .setting("doublecheck")
+            .await
+            .expect("q")
+            .expect("saved"),
+    )
+    .expect("json");
+    assert!(saved.free_mail && saved.look_alike && !saved.new_recipient && saved.many_visible == 5);
+    assert_eq!(
+        site.store
+            .setting("offboarding.answer")
+            .await
+            .expect("q")
+            .as_deref(),
+        Some("\"forward\"")
+    );
+    let page = admin.get("/admin/policy").await.text();
+    assert!(
+        page.contains("Laatst gewijzigd door beheer@praktijk.test"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<option value=\"forward\" selected>"),
+        "{page}"
     );
 
     // Looking at the log is itself logged, with who looked.

@@ -254,6 +254,18 @@ pub struct Offboarding {
     pub general_address: String,
 }
 
+impl DoubleCheck {
+    /// As the policy crate's rules.
+    pub fn rules(&self) -> veilpost_policy::doublecheck::Rules {
+        veilpost_policy::doublecheck::Rules {
+            new_recipient: self.new_recipient,
+            look_alike: self.look_alike,
+            many_visible: self.many_visible,
+            free_mail: self.free_mail,
+        }
+    }
+}
+
 /// The secure contact form (`/contact`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -580,6 +592,12 @@ impl Config {
             intake_types: self.intake.allowed_types.clone(),
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
             policy: self.policy_view(),
+            doublecheck: self.doublecheck.rules(),
+            leaver_answer: if self.offboarding.answer.is_empty() {
+                "reject".into()
+            } else {
+                self.offboarding.answer.clone()
+            },
             oidc: (!self.oidc.issuer.is_empty()).then(|| veilpost_web::oidc::OidcSettings {
                 issuer: self.oidc.issuer.clone(),
                 client_id: self.oidc.client_id.clone(),

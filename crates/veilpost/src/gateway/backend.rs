@@ -120,7 +120,14 @@ impl Backend for SmtpBackend {
             }
         };
         let config = &self.shared.config;
-        if config.offboarding.answer == "forward"
+        let answer = match self.shared.leaver_answer().await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("smtp: policy read failed: {e}");
+                return Recipient::Refuse(temporary("Cannot check the recipient now"));
+            }
+        };
+        if answer == "forward"
             && let Some(to) = successor
         {
             let _ = self

@@ -48,6 +48,30 @@ pub struct Shared {
     pub cpu: tokio::sync::Semaphore,
 }
 
+impl Shared {
+    /// The double-check rules in force: as an admin set them on the web, else the
+    /// configuration's.
+    pub async fn doublecheck_rules(&self) -> Result<veilpost_policy::doublecheck::Rules> {
+        if let Some(json) = self.store.setting("doublecheck").await?
+            && let Ok(rules) = serde_json::from_str(&json)
+        {
+            return Ok(rules);
+        }
+        Ok(self.config.doublecheck.rules())
+    }
+
+    /// How mail to a leaver is answered (`reject` or `forward`): the web's setting, else
+    /// the configuration's.
+    pub async fn leaver_answer(&self) -> Result<String> {
+        if let Some(json) = self.store.setting("offboarding.answer").await?
+            && let Ok(answer) = serde_json::from_str::<String>(&json)
+        {
+            return Ok(answer);
+        }
+        Ok(self.config.offboarding.answer.clone())
+    }
+}
+
 /// The web side's way into the queues: generated mail is signed and queued for delivery;
 /// replies are spooled for processing like submitted mail.
 #[derive(Clone)]

@@ -579,14 +579,8 @@ async fn double_check(
     message: &[u8],
     sensitive: bool,
 ) -> Result<bool> {
-    use veilpost_policy::doublecheck::{Outgoing, Rules, check};
-    let c = &shared.config.doublecheck;
-    let rules = Rules {
-        new_recipient: c.new_recipient,
-        look_alike: c.look_alike,
-        many_visible: c.many_visible,
-        free_mail: c.free_mail,
-    };
+    use veilpost_policy::doublecheck::{Outgoing, check};
+    let rules = shared.doublecheck_rules().await?;
     if m.mail_from.is_empty()
         || !(rules.new_recipient || rules.look_alike || rules.many_visible > 0 || rules.free_mail)
     {
@@ -657,9 +651,9 @@ async fn double_check(
         &lines,
         &link,
     )?;
-    let g = generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?;
-    shared.store.enqueue_generated(g).await?;
-    shared.wake_delivery.notify_one();
+    // Held and audited before the notice exists, so its link never finds a message that
+    // is not held yet; if the notice cannot be queued, the hold is undone and the message
+    // processed again later (it is never left held without the sender knowing).
     let reasons = serde_json::to_string(&holds)?;
     shared
         .store
@@ -676,6 +670,20 @@ async fn double_check(
             outcome: Some("held".into()),
         })
         .await?;
+    let queued =
+        match generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await {
+            Ok(g) => shared
+                .store
+                .enqueue_generated(g)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+    if let Err(e) = queued {
+        shared.store.unhold(&m.id).await?;
+        return Err(e);
+    }
+    shared.wake_delivery.notify_one();
     tracing::info!("message {} held for the sender's confirmation", m.id);
     Ok(true)
 }

@@ -412,7 +412,7 @@ async fn sign_in_with_the_organisations_identity_provider_in_chromium() {
 #[tokio::test]
 async fn a_leavers_mail_can_go_to_the_successor() {
     let dir = test_dir("forward");
-    let mut gw = Gateway::configure(&dir, "[offboarding]\nanswer = \"forward\"\n");
+    let mut gw = Gateway::configure(&dir, "");
     gw.add_user("ann@praktijk.test", PASSWORD, None);
     gw.add_user("bob@praktijk.test", PASSWORD, None);
     gw.add_user("eva@praktijk.test", PASSWORD, None);
@@ -429,6 +429,26 @@ async fn a_leavers_mail_can_go_to_the_successor() {
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
+    // Refused by default; then an admin chooses forwarding on the policy page (a
+    // setting the running server reads at once).
+    let first = gw.submit(serde_json::json!({
+        "user": "eva@praktijk.test", "password": PASSWORD,
+        "messages": [message("eva@praktijk.test", &["ann@praktijk.test"], "Vraag", "Hallo.")],
+    }));
+    assert_eq!(first[0]["code"], 550, "{first:?}");
+    let db = dir.join("data").join("veilpost.db");
+    let set = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect(sys.argv[1])\n\
+             c.execute(\"INSERT INTO settings VALUES ('offboarding.answer', '\\\"forward\\\"', 0, 'beheer@praktijk.test')\")\n\
+             c.commit()",
+        )
+        .arg(&db)
+        .status()
+        .expect("python3");
+    assert!(set.success());
     let r = gw.submit(serde_json::json!({
         "user": "eva@praktijk.test", "password": PASSWORD,
         "messages": [message("eva@praktijk.test", &["ann@praktijk.test"], "Overdracht", "Hallo Ann.")],
@@ -438,7 +458,6 @@ async fn a_leavers_mail_can_go_to_the_successor() {
     let out = dir.join("data").join("outbox");
     let text = wait_mail(&out, "ann@praktijk.test", "Overdracht", 0).await;
     assert!(text.contains("Hallo Ann."), "{text}");
-    let db = dir.join("data").join("veilpost.db");
     let start = Instant::now();
     loop {
         let rows = crate::sql(&db, "SELECT address, state FROM recipients");
