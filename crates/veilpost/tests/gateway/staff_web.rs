@@ -176,9 +176,14 @@ async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
     assert!(text.contains("uit dienst"), "{text}");
     // The domain's posture, with the DKIM record to publish (this test's DNS is empty, so
     // the checks fail, as they should).
-    c.goto(&format!("{base}/admin/posture")).await.expect("goto");
+    c.goto(&format!("{base}/admin/posture"))
+        .await
+        .expect("goto");
     let posture = wait_text(&c, "Records om te publiceren").await;
-    assert!(posture.contains("praktijk.test") && posture.contains("._domainkey.praktijk.test"), "{posture}");
+    assert!(
+        posture.contains("praktijk.test") && posture.contains("._domainkey.praktijk.test"),
+        "{posture}"
+    );
     assert!(posture.contains("fail"), "{posture}");
 
     // SMTP AUTH is refused right after, from a real SMTP client…
