@@ -591,11 +591,11 @@ impl Store {
         .await?)
     }
 
-    /// Try a queued or failed recipient again now. True if it was in the queue.
+    /// Try a waiting recipient again now. True if it was waiting. (A failed one cannot be
+    /// retried: its content is purged once every recipient is done.)
     pub async fn queue_retry(&self, recipient_id: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE recipients SET state = 'queued', next_attempt_at = 0, done_at = NULL
-              WHERE id = ? AND state IN ('queued', 'failed') AND route IS NOT 'block'",
+            "UPDATE recipients SET next_attempt_at = 0 WHERE id = ? AND state = 'queued'",
         )
         .bind(recipient_id)
         .execute(&self.pool)

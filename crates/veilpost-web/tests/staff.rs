@@ -911,6 +911,10 @@ async fn trace_queue_revoke_and_held_messages_stay_with_their_owner() {
     let rid = m.recipients[0].0;
     let t = queue.csrf();
     let r = admin
+        .post(&format!("/admin/queue/{rid}/retry"), &[("csrf", &t)])
+        .await;
+    assert_eq!(r.location(), "/admin/queue?done=retry");
+    let r = admin
         .post(&format!("/admin/queue/{rid}/cancel"), &[("csrf", &t)])
         .await;
     assert_eq!(r.location(), "/admin/queue?done=cancelled");
