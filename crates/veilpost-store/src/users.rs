@@ -95,7 +95,8 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
-/// Is `email` a plausible address (local part, a dotted domain, no spaces or brackets)?
+/// Is `email` a plausible address: a local part, a dotted domain, and none of the
+/// characters that separate or quote addresses in a header (spaces, `<>,;"()[]\`)?
 pub fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return false;
@@ -103,10 +104,12 @@ pub fn valid_email(email: &str) -> bool {
     !local.is_empty()
         && local.len() <= 64
         && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
         && domain.len() <= 253
         && !email
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
 }
 
 impl Store {
@@ -165,25 +168,28 @@ impl Store {
         Ok(())
     }
 
-    /// One account.
+    /// One account (read at every login, staff page and SMTP MAIL: one query).
     pub async fn user(&self, email: &str) -> Result<Option<User>> {
-        Ok(self.user_with_hash(email).await?.map(|(u, _)| u))
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?");
+        Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+            .bind(email.trim())
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn user_with_hash(&self, email: &str) -> Result<Option<(User, String)>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?");
-        let Some(user) = sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+        #[derive(sqlx::FromRow)]
+        struct WithHash {
+            #[sqlx(flatten)]
+            user: User,
+            password_hash: String,
+        }
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?");
+        Ok(sqlx::query_as::<_, WithHash>(sqlx::AssertSqlSafe(sql))
             .bind(email.trim())
             .fetch_optional(&self.pool)
             .await?
-        else {
-            return Ok(None);
-        };
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE email = ?")
-            .bind(&user.email)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Some((user, hash)))
+            .map(|r| (r.user, r.password_hash)))
     }
 
     /// All accounts, by address.
@@ -259,6 +265,7 @@ mod tests {
         assert!(!valid_email("@praktijk.nl"));
         assert!(!valid_email("a b@praktijk.nl"));
         assert!(!valid_email("a@localhost"));
+        assert!(!valid_email("a,b@praktijk.nl") && !valid_email("a@praktijk.nl."));
     }
 
     #[test]

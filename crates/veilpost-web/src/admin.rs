@@ -340,16 +340,21 @@ pub struct EditUserForm {
     password: String,
 }
 
+/// A query-string value, percent-encoded (letters, digits and `-._@` stay).
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 fn user_link(email: &str, done: &str) -> String {
-    let mut q = String::new();
-    for b in email.bytes() {
-        if b.is_ascii_alphanumeric() || b"@.-_".contains(&b) {
-            q.push(b as char);
-        } else {
-            q.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("/admin/user?email={q}&done={done}")
+    format!("/admin/user?email={}&done={done}", urlencode(email))
 }
 
 /// `POST /admin/user`: name, role, end date, scopes, and optionally a new password.
@@ -435,11 +440,11 @@ pub struct OffboardForm {
     successor: String,
 }
 
-/// `POST /admin/user/offboard`: the leaver in one step.
+/// `POST /admin/user/offboard`: the leaver in one step (audited by the store, as the
+/// command line's offboarding is).
 pub async fn offboard(
     State(s): State<WebState>,
     staff: Staff,
-    ip: ClientIp,
     Form(f): Form<OffboardForm>,
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
@@ -466,10 +471,7 @@ pub async fn offboard(
         .offboard_user(&staff.user.email, &f.email, successor)
         .await
     {
-        Ok(_) => {
-            let _ = ip;
-            Ok(see_other(&user_link(f.email.trim(), "offboarded")))
-        }
+        Ok(_) => Ok(see_other(&user_link(f.email.trim(), "offboarded"))),
         Err(veilpost_store::OffboardError::NoAccount(_)) => Err(not_found(lang)),
         Err(veilpost_store::OffboardError::BadSuccessor(x)) => {
             let page = user_page(
@@ -891,17 +893,7 @@ impl AuditQuery {
     }
 
     fn query_string(&self) -> String {
-        let enc = |v: &str| {
-            v.bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-._@".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect::<String>()
-        };
+        let enc = urlencode;
         format!(
             "actor={}&action={}&subject={}&from={}&to={}",
             enc(&self.actor),

@@ -314,8 +314,20 @@ fn cookie_name(s: &PortalSettings, base: &str) -> String {
 /// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Secure behind https; `max_age` None
 /// for a browser-session cookie, Some(0) to delete.
 fn set_cookie(s: &PortalSettings, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+    set_cookie_same_site(s, base, value, max_age, "Strict")
+}
+
+/// [`set_cookie`] with another SameSite value (`Lax` for a cookie that must come back on a
+/// top-level navigation from another site: the identity provider's answer).
+fn set_cookie_same_site(
+    s: &PortalSettings,
+    base: &str,
+    value: &str,
+    max_age: Option<i64>,
+    same_site: &str,
+) -> HeaderValue {
     let mut c = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite=Strict",
+        "{}={value}; Path=/; HttpOnly; SameSite={same_site}",
         cookie_name(s, base)
     );
     if s.https() {

@@ -14,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
@@ -179,17 +179,16 @@ pub async fn start(State(s): State<WebState>, lang: Lang) -> Result<Response, We
     .map_err(|e| WebError::internal(lang, e))?;
     s.store.start_oidc_flow(state.secret(), &flow).await?;
     let mut r = see_other(url.as_str());
-    let mut c = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={FLOW_WINDOW}",
-        cookie_name(&s.settings, OIDC_COOKIE),
-        state.secret()
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        crate::set_cookie_same_site(
+            &s.settings,
+            OIDC_COOKIE,
+            state.secret(),
+            Some(FLOW_WINDOW),
+            "Lax",
+        ),
     );
-    if s.settings.https() {
-        c.push_str("; Secure");
-    }
-    if let Ok(v) = HeaderValue::from_str(&c) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
     Ok(r)
 }
 

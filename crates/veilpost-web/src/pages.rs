@@ -572,7 +572,7 @@ async fn totp_valid(s: &WebState, e: &PortalEntry, code: &str) -> Result<bool, W
     let Ok(secret) = s.master_key.open(&context, &rec.wrapped, &rec.secret) else {
         return Ok(false);
     };
-    let Some(totp) = make_totp(secret, &e.recipient) else {
+    let Some(totp) = make_totp(secret, &e.recipient, "Veilpost") else {
         return Ok(false);
     };
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -584,7 +584,9 @@ async fn totp_valid(s: &WebState, e: &PortalEntry, code: &str) -> Result<bool, W
     }
 }
 
-fn make_totp(secret: Vec<u8>, account: &str) -> Option<Totp> {
+/// A TOTP (SHA-1, 6 digits, 30 s, one step of drift) for `account`, shown in the app
+/// under `issuer`.
+pub(crate) fn make_totp(secret: Vec<u8>, account: &str, issuer: &str) -> Option<Totp> {
     Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)
@@ -592,7 +594,7 @@ fn make_totp(secret: Vec<u8>, account: &str) -> Option<Totp> {
         .with_step_duration(30)
         .with_secret(secret)
         .with_account_name(account.replace(':', "_"))
-        .with_issuer(Some("Veilpost"))
+        .with_issuer(Some(issuer.replace(':', " ")))
         .build()
         .ok()
 }
@@ -1088,7 +1090,7 @@ fn totp_page<'a>(
     wrong: bool,
     lang: Lang,
 ) -> Result<TotpPage<'a>, WebError> {
-    let totp = make_totp(secret.as_ref().to_vec(), &e.recipient)
+    let totp = make_totp(secret.as_ref().to_vec(), &e.recipient, "Veilpost")
         .ok_or_else(|| WebError::internal(lang, "totp"))?;
     Ok(TotpPage {
         lang,
@@ -1149,7 +1151,7 @@ pub async fn totp_register(
     let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
         .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
     let bytes = secret.as_ref().to_vec();
-    let totp = make_totp(bytes.clone(), &e.recipient)
+    let totp = make_totp(bytes.clone(), &e.recipient, "Veilpost")
         .ok_or_else(|| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
     let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
     if totp.check(&code, now().max(0) as u64).is_none() {

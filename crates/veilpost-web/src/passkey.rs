@@ -89,7 +89,7 @@ async fn ceremony_session(
     headers: &HeaderMap,
     lang: Lang,
 ) -> Result<(String, veilpost_store::User), WebError> {
-    let Some((token, session, user)) = pending(s, headers, lang).await? else {
+    let Some((token, session, user)) = pending(s, headers).await? else {
         return Err(json_error(StatusCode::UNAUTHORIZED, lang));
     };
     let sent = headers

@@ -13,10 +13,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use totp_rs::{Algorithm, Builder, Secret, Totp};
+use totp_rs::Secret;
 use veilpost_store::{AuditEvent, Envelope, Origin, User, now};
 
-use crate::mails::ReplyFile;
 use crate::{
     ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
     render, same_secret, see_other, set_cookie, when, with_cookie,
@@ -102,11 +101,7 @@ impl Staff {
 
     /// Where this role starts.
     pub fn home(&self) -> &'static str {
-        if self.user.role == "auditor" {
-            "/admin/audit"
-        } else {
-            "/staff"
-        }
+        home_for(&self.user.role)
     }
 }
 
@@ -150,6 +145,15 @@ impl FromRequestParts<WebState> for Staff {
                 Err(see_other("/login?m=ended"))
             }
         }
+    }
+}
+
+/// Where a role starts: the auditor at the audit log, everyone else at their messages.
+fn home_for(role: &str) -> &'static str {
+    if role == "auditor" {
+        "/admin/audit"
+    } else {
+        "/staff"
     }
 }
 
@@ -355,7 +359,6 @@ struct SecondFactorPage<'a> {
 pub(crate) async fn pending(
     s: &WebState,
     headers: &HeaderMap,
-    lang: Lang,
 ) -> Result<Option<(String, veilpost_store::StaffSession, User)>, WebError> {
     let Some(token) = cookie(headers, &cookie_name(&s.settings, STAFF_COOKIE)) else {
         return Ok(None);
@@ -372,21 +375,7 @@ pub(crate) async fn pending(
         .user(&session.email)
         .await?
         .filter(|u| u.active_on(today) && u.offboarded_at.is_none());
-    let _ = lang;
     Ok(user.map(|u| (token.to_string(), session, u)))
-}
-
-fn staff_totp(secret: Vec<u8>, account: &str, issuer: &str) -> Option<Totp> {
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .with_account_name(account.replace(':', "_"))
-        .with_issuer(Some(issuer.replace(':', " ")))
-        .build()
-        .ok()
 }
 
 fn issuer(s: &WebState) -> String {
@@ -407,7 +396,7 @@ fn second_factor_page<'a>(
 ) -> SecondFactorPage<'a> {
     let (secret, uri) = match secret {
         Some(secret) => {
-            let uri = staff_totp(secret.as_ref().to_vec(), &user.email, &issuer(s))
+            let uri = crate::pages::make_totp(secret.as_ref().to_vec(), &user.email, &issuer(s))
                 .and_then(|t| t.to_url().ok())
                 .unwrap_or_default();
             (secret.to_base32(), uri)
@@ -440,7 +429,7 @@ pub async fn second_factor_form(
     lang: Lang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
-    let Some((_, session, user)) = pending(&s, &headers, lang).await? else {
+    let Some((_, session, user)) = pending(&s, &headers).await? else {
         return Ok(see_other("/login?m=ended"));
     };
     let secret = (!user.has_totp && !user.has_passkey).then(Secret::generate);
@@ -465,7 +454,7 @@ pub async fn second_factor(
     headers: HeaderMap,
     Form(f): Form<SecondFactorForm>,
 ) -> Result<Response, WebError> {
-    let Some((token, session, user)) = pending(&s, &headers, lang).await? else {
+    let Some((token, session, user)) = pending(&s, &headers).await? else {
         return Ok(see_other("/login?m=ended"));
     };
     if !same_secret(&session.csrf, &f.csrf) {
@@ -479,7 +468,7 @@ pub async fn second_factor(
             Some(rec) => {
                 let context = format!("staff-totp:{}", user.email.to_lowercase());
                 match s.master_key.open(&context, &rec.wrapped, &rec.secret) {
-                    Ok(secret) => match staff_totp(secret, &user.email, &issuer(&s))
+                    Ok(secret) => match crate::pages::make_totp(secret, &user.email, &issuer(&s))
                         .and_then(|t| t.check(&code, at))
                     {
                         Some(step) => {
@@ -501,7 +490,9 @@ pub async fn second_factor(
         let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
             .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
         let bytes = secret.as_ref().to_vec();
-        match staff_totp(bytes.clone(), &user.email, &issuer(&s)).and_then(|t| t.check(&code, at)) {
+        match crate::pages::make_totp(bytes.clone(), &user.email, &issuer(&s))
+            .and_then(|t| t.check(&code, at))
+        {
             Some(step) => {
                 let context = format!("staff-totp:{}", user.email.to_lowercase());
                 let sealed = s
@@ -566,12 +557,10 @@ pub(crate) async fn complete_sign_in(
     let mut event = staff_audit(&user.email, "staff.login", ip, "ok");
     event.detail = Some(how.to_string());
     s.store.audit_event(event).await?;
-    let home = if user.role == "auditor" {
-        "/admin/audit"
-    } else {
-        "/staff"
-    };
-    Ok((set_cookie(&s.settings, STAFF_COOKIE, &full, None), home))
+    Ok((
+        set_cookie(&s.settings, STAFF_COOKIE, &full, None),
+        home_for(&user.role),
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -633,20 +622,16 @@ pub struct HomeQuery {
     done: String,
 }
 
+/// The furthest a sent message got (the status page's word), for people.
 pub(crate) fn status_word(e: &veilpost_store::PortalEntry, lang: Lang) -> &'static str {
     let t = |nl, en| lang.t(nl, en);
-    if e.revoked_at.is_some() {
-        t("ingetrokken", "revoked")
-    } else if e.shredded_at.is_some() || e.expires_at <= now() {
-        t("verlopen", "expired")
-    } else if e.replied_at.is_some() {
-        t("beantwoord", "replied")
-    } else if e.downloaded_at.is_some() {
-        t("bijlage gedownload", "attachment downloaded")
-    } else if e.opened_at.is_some() {
-        t("geopend", "opened")
-    } else {
-        t("verstuurd, nog niet geopend", "sent, not opened yet")
+    match crate::status::status_word(e, now()) {
+        "revoked" => t("ingetrokken", "revoked"),
+        "expired" => t("verlopen", "expired"),
+        "replied" => t("beantwoord", "replied"),
+        "downloaded" => t("bijlage gedownload", "attachment downloaded"),
+        "opened" => t("geopend", "opened"),
+        _ => t("verstuurd, nog niet geopend", "sent, not opened yet"),
     }
 }
 
@@ -862,14 +847,6 @@ pub async fn compose_form(State(s): State<WebState>, staff: Staff) -> Result<Res
     Ok(render(&compose_page(&s, &staff), StatusCode::OK))
 }
 
-fn plausible_address(a: &str) -> bool {
-    a.len() <= 254
-        && !a.contains(|c: char| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
-        && a.rsplit_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
-        })
-}
-
 /// `POST /staff/compose`: the message goes into the spool like a submitted one, tagged
 /// so it takes the portal route, and is scanned, double-checked and audited like any.
 pub async fn compose(
@@ -880,7 +857,7 @@ pub async fn compose(
 ) -> Result<Response, WebError> {
     staff.require(staff.can_send())?;
     let lang = staff.lang;
-    let up = crate::pages::read_upload(
+    let mut up = crate::pages::read_upload(
         form,
         s.settings.max_reply_size,
         None,
@@ -907,9 +884,10 @@ pub async fn compose(
         })
         .filter(|a| !a.is_empty())
         .collect();
+    let had_files = !up.files.is_empty();
     let refuse = |mut page: ComposePage<'_>, nl: &str, en: &str| {
         page.error = lang.t(nl, en).to_string();
-        if !up.files.is_empty() {
+        if had_files {
             page.error.push(' ');
             page.error.push_str(lang.t(
                 "Voeg de bijlagen opnieuw toe.",
@@ -925,7 +903,7 @@ pub async fn compose(
             "You may not send as that address.",
         );
     }
-    if to.is_empty() || to.len() > 20 || !to.iter().all(|a| plausible_address(a)) {
+    if to.is_empty() || to.len() > 20 || !to.iter().all(|a| veilpost_store::valid_email(a)) {
         return refuse(
             page,
             "Vul één tot twintig geldige e-mailadressen in bij Aan.",
@@ -978,15 +956,8 @@ pub async fn compose(
             );
         }
     };
-    let files: Vec<ReplyFile> = up
-        .files
-        .iter()
-        .map(|f| ReplyFile {
-            name: f.name.clone(),
-            content_type: f.content_type.clone(),
-            bytes: f.bytes.clone(),
-        })
-        .collect();
+    let files = std::mem::take(&mut up.files);
+    let attached = files.len();
     let name = staff.user.name.clone().unwrap_or_default();
     let raw = crate::mails::composed(
         (&name, &page.from),
@@ -1017,7 +988,7 @@ pub async fn compose(
             Some(format!(
                 "to {}; {} attachments; verify {}",
                 to.join(", "),
-                up.files.len(),
+                attached,
                 page.verify
             )),
             &ip,
