@@ -36,11 +36,12 @@ mod report;
 
 use std::sync::Arc;
 
+pub use detect::{Checksum, CustomIdentifier, IdentifierError};
 pub use extract::pdf::{InProcessPdf, PdfExtractor, PdfOutcome, PdfPage};
 pub use extract::{Clock, Limits, SystemClock};
 pub use report::{Confidence, Finding, Kind, Reason, Report, Verdict};
 
-use detect::{Carry, Collector, Engine};
+use detect::{Carry, Collector, Engine, Segment};
 use extract::{TextRole, Walker};
 
 /// A configured scanner: compiled detectors, limits, a PDF extractor and a clock.
@@ -68,6 +69,16 @@ impl Scanner {
             pdf: Arc::new(InProcessPdf),
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Add the organisation's own identifiers (`[[dlp.identifiers]]`). An invalid one is
+    /// refused with its position and key named.
+    pub fn with_identifiers(
+        mut self,
+        identifiers: Vec<CustomIdentifier>,
+    ) -> Result<Scanner, IdentifierError> {
+        self.engine = Arc::new(Engine::with_identifiers(identifiers)?);
+        Ok(self)
     }
 
     /// Use other limits.
@@ -110,6 +121,7 @@ impl Scanner {
             engine: &self.engine,
             out: Collector::new(self.limits.max_findings),
             carry: None,
+            today: self.clock.today(),
         };
         let mut walker = Walker::new(&self.limits, &*self.pdf, &*self.clock, &mut sink);
         walk(&mut walker);
@@ -123,24 +135,30 @@ struct Detecting<'a> {
     out: Collector,
     /// What the current message's subject named, for its body.
     carry: Option<Carry>,
+    /// Today (a date next to a name is a date of birth only in the past).
+    today: Option<(u32, u32, u32)>,
 }
 
 impl extract::Sink for Detecting<'_> {
     fn text(&mut self, location: &str, text: &str, role: TextRole) {
+        let segment = Segment {
+            location,
+            today: self.today,
+        };
         match role {
             TextRole::Subject => {
                 let carry = self
                     .engine
-                    .scan_segment(text, location, &mut self.out, None);
+                    .scan_segment(text, &segment, &mut self.out, None);
                 self.carry = Some(carry);
             }
             TextRole::Body => {
                 self.engine
-                    .scan_segment(text, location, &mut self.out, self.carry.as_ref());
+                    .scan_segment(text, &segment, &mut self.out, self.carry.as_ref());
             }
             TextRole::Other => {
                 self.engine
-                    .scan_segment(text, location, &mut self.out, None);
+                    .scan_segment(text, &segment, &mut self.out, None);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! What a scan returns: findings, each a value, and the verdict drawn from them.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The kind of personal data a finding is about.
 ///
@@ -25,6 +26,11 @@ pub enum Kind {
     PostalAddress,
     /// Content that could not be inspected (encrypted, corrupt, over a limit). Fails closed.
     Uninspectable,
+    /// A client, patient or registration number next to its label ("cliëntnummer 1234567").
+    ClientNumber,
+    /// An identifier the organisation defined (`[[dlp.identifiers]]`); the finding's
+    /// [`Finding::kind_name`] is the identifier's name.
+    Custom,
 }
 
 impl Kind {
@@ -40,6 +46,8 @@ impl Kind {
             Kind::EmailAddress => "email_address",
             Kind::PostalAddress => "postal_address",
             Kind::Uninspectable => "uninspectable",
+            Kind::ClientNumber => "client_number",
+            Kind::Custom => "custom",
         }
     }
 
@@ -87,7 +95,7 @@ impl fmt::Display for Confidence {
 /// One piece of personal data found, or one part that could not be inspected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// What was found.
+    /// What was found. For [`Kind::Custom`], `custom` holds the identifier's name.
     pub kind: Kind,
     /// Where: `subject`, `body`, or `attachment/NAME[/INNER...]`.
     pub location: String,
@@ -96,6 +104,25 @@ pub struct Finding {
     /// A masked excerpt: enough to recognise the finding, never the value itself.
     /// For `uninspectable` findings, the reason.
     pub excerpt: String,
+    /// The rule that made the finding, a stable id: `bsn.label`, `dob.name`,
+    /// `health.person`, `custom.NAME`, ... (see the README's list).
+    pub rule: String,
+    /// The kinds of evidence that combined, in the order found: `name`, `date_of_birth`,
+    /// `diagnosis`, `keyword`, ... Empty where the value alone speaks.
+    pub evidence: Vec<&'static str>,
+    /// The organisation-defined identifier's name, for [`Kind::Custom`].
+    pub custom: Option<Arc<str>>,
+}
+
+impl Finding {
+    /// The name of the finding's kind as the JSON shows it: the built-in kind's name, or
+    /// the organisation-defined identifier's name.
+    pub fn kind_name(&self) -> &str {
+        match &self.custom {
+            Some(name) => name,
+            None => self.kind.as_str(),
+        }
+    }
 }
 
 /// The outcome of a scan.
@@ -134,6 +161,10 @@ pub enum Reason {
     Health,
     /// An identity document number.
     IdDocument,
+    /// A client or patient number of a care organisation.
+    ClientNumber,
+    /// An identifier the organisation marked as sensitive on its own.
+    Identifier,
     /// Identifying data of several people together (a client list).
     SeveralPersons {
         /// Distinct dates of birth.
@@ -150,6 +181,8 @@ impl fmt::Display for Reason {
             Reason::Bsn => f.write_str("a citizen service number (BSN)"),
             Reason::Health => f.write_str("health data about an identifiable person"),
             Reason::IdDocument => f.write_str("an identity document number"),
+            Reason::ClientNumber => f.write_str("a client or patient number"),
+            Reason::Identifier => f.write_str("an identifier the organisation marks as sensitive"),
             Reason::SeveralPersons {
                 dates_of_birth,
                 ibans,

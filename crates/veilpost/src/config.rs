@@ -31,6 +31,90 @@ pub struct Config {
     pub internal_links: InternalLinks,
     pub offboarding: Offboarding,
     pub oidc: Oidc,
+    pub dlp: Dlp,
+}
+
+/// `[dlp]`: the organisation's own identifiers, besides the built-in detectors.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dlp {
+    /// `[[dlp.identifiers]]`, one table each.
+    pub identifiers: Vec<Identifier>,
+}
+
+/// One organisation-defined identifier (`[[dlp.identifiers]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identifier {
+    /// The finding's kind in reports and JSON.
+    pub name: String,
+    /// A regular expression for the value.
+    pub pattern: String,
+    /// `none` (default), `elfproef`, `mod97` or `luhn`.
+    #[serde(default = "default_checksum")]
+    pub checksum: String,
+    /// When set, one of these must stand within 50 characters of the value.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// `low`, `medium` or `high` (default).
+    #[serde(default = "default_confidence")]
+    pub confidence: String,
+    /// A match alone makes a message sensitive (default); `false`: it identifies a
+    /// person, and health data beside it is then about them.
+    #[serde(default = "default_true")]
+    pub sensitive_alone: bool,
+}
+
+fn default_checksum() -> String {
+    "none".into()
+}
+
+fn default_confidence() -> String {
+    "high".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Dlp {
+    /// The identifiers as the scanner takes them; a bad value is named by its key.
+    pub fn identifiers(&self) -> Result<Vec<veilpost_dlp::CustomIdentifier>> {
+        self.identifiers
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let checksum = veilpost_dlp::Checksum::parse(&id.checksum).with_context(|| {
+                    format!(
+                        "dlp.identifiers[{i}].checksum: {:?} is not none, elfproef, mod97 or luhn",
+                        id.checksum
+                    )
+                })?;
+                let confidence = match id.confidence.to_ascii_lowercase().as_str() {
+                    "low" => veilpost_dlp::Confidence::Low,
+                    "medium" => veilpost_dlp::Confidence::Medium,
+                    "high" => veilpost_dlp::Confidence::High,
+                    other => bail!(
+                        "dlp.identifiers[{i}].confidence: {other:?} is not low, medium or high"
+                    ),
+                };
+                Ok(veilpost_dlp::CustomIdentifier {
+                    name: id.name.clone(),
+                    pattern: id.pattern.clone(),
+                    checksum,
+                    keywords: id.keywords.clone(),
+                    confidence,
+                    sensitive_alone: id.sensitive_alone,
+                })
+            })
+            .collect()
+    }
+
+    /// A scanner with these identifiers (refused at start when one is invalid).
+    pub fn scanner(&self, base: veilpost_dlp::Scanner) -> Result<veilpost_dlp::Scanner> {
+        base.with_identifiers(self.identifiers()?)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,6 +423,7 @@ impl Default for Config {
             internal_links: InternalLinks::default(),
             offboarding: Offboarding::default(),
             oidc: Oidc::default(),
+            dlp: Dlp::default(),
         }
     }
 }
@@ -542,6 +627,7 @@ impl Config {
         for net in &self.smtp.trusted_networks {
             parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
         }
+        self.dlp.scanner(veilpost_dlp::Scanner::new())?;
         if !(self.web.public_url.starts_with("https://")
             || self.web.public_url.starts_with("http://"))
         {

@@ -38,6 +38,10 @@ impl Lang {
                 Reason::Bsn => "een burgerservicenummer (BSN)".to_string(),
                 Reason::Health => "gezondheidsgegevens van een herkenbaar persoon".to_string(),
                 Reason::IdDocument => "een nummer van een identiteitsbewijs".to_string(),
+                Reason::ClientNumber => "een cliënt- of patiëntnummer".to_string(),
+                Reason::Identifier => {
+                    "een kenmerk dat de organisatie als gevoelig aanmerkt".to_string()
+                }
                 Reason::SeveralPersons {
                     dates_of_birth,
                     ibans,

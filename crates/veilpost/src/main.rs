@@ -66,6 +66,10 @@ enum Command {
         /// Seconds one PDF may take before it is reported uninspectable.
         #[arg(long, default_value_t = 15)]
         pdf_timeout: u64,
+        /// Read `[[dlp.identifiers]]` (the organisation's own identifiers) from this
+        /// configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
         /// Files, directories, or `-` for standard input.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -336,6 +340,7 @@ fn main() -> ExitCode {
             format,
             jobs,
             pdf_timeout,
+            config,
             paths,
         } => {
             let exe = match std::env::current_exe() {
@@ -349,8 +354,16 @@ fn main() -> ExitCode {
                 timeout: std::time::Duration::from_secs(pdf_timeout.max(1)),
                 ..SandboxLimits::default()
             };
-            let scanner =
-                Scanner::new().with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, limits)));
+            let base = Scanner::new().with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, limits)));
+            // Only the `[dlp]` table matters here; the file is still checked whole.
+            let scanner = match config
+                .as_deref()
+                .map(|path| users::load(Some(path)).and_then(|c| c.dlp.scanner(base.clone())))
+                .unwrap_or(Ok(base))
+            {
+                Ok(s) => s,
+                Err(e) => return fail(&e),
+            };
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             });

@@ -39,10 +39,14 @@ enum Outcome {
 
 #[derive(Serialize)]
 struct JsonFinding<'a> {
-    kind: &'static str,
+    kind: &'a str,
     location: &'a str,
     confidence: &'static str,
     excerpt: &'a str,
+    /// The rule that made the finding (`bsn.label`, `health.person`, `custom.NAME`).
+    rule: &'a str,
+    /// The evidence that combined (`name`, `date_of_birth`, `diagnosis`, ...).
+    evidence: &'a [&'static str],
 }
 
 #[derive(Serialize)]
@@ -235,10 +239,12 @@ fn json_line(path: &dyn std::fmt::Display, outcome: &Outcome) -> String {
 
 fn json_finding(f: &Finding) -> JsonFinding<'_> {
     JsonFinding {
-        kind: f.kind.as_str(),
+        kind: f.kind_name(),
         location: &f.location,
         confidence: f.confidence.as_str(),
         excerpt: &f.excerpt,
+        rule: &f.rule,
+        evidence: &f.evidence,
     }
 }
 
@@ -272,11 +278,12 @@ fn text_lines(path: &dyn std::fmt::Display, outcome: &Outcome, lang: Lang, color
             }
             for f in &report.findings {
                 out.push_str(&format!(
-                    "    {:<15} {:<7} {:<30} {}\n",
-                    f.kind.as_str(),
+                    "    {:<15} {:<7} {:<30} {}  [{}]\n",
+                    f.kind_name(),
                     f.confidence.as_str(),
                     f.location,
-                    f.excerpt
+                    f.excerpt,
+                    f.rule
                 ));
             }
             if report.omitted > 0 {

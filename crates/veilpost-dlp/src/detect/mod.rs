@@ -16,14 +16,20 @@
 //! ```
 
 pub mod checks;
+pub mod custom;
 mod keywords;
+mod names;
 mod vocab;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use regex::Regex;
 
 use crate::report::{Confidence, Finding, Kind, Reason, Report, Verdict};
+
+pub use custom::{Checksum, CustomIdentifier, IdentifierError};
+pub use names::{NameMention, NameShape};
 
 /// How far (bytes) a label may stand before a number and still name it.
 const LABEL_BEFORE: usize = 100;
@@ -35,6 +41,45 @@ const NEGATIVE_BEFORE: usize = 60;
 const WEAK_CONTEXT: usize = 250;
 /// How many bytes after a closing ("Met vriendelijke groet") count as signature.
 const SIGNATURE_SPAN: usize = 400;
+/// How far around a date, a relation word or an IBAN names are looked for.
+const NAME_WINDOW: usize = 80;
+/// How far (bytes) an identity document number may stand from a person with a date of
+/// birth and still be theirs without a label.
+const DOCUMENT_NEAR_PERSON: usize = 200;
+/// A date next to a name (without "geboren") is a date of birth only if at least this many
+/// days old: a date of this year beside a name is an appointment, a shift, a deadline.
+const DOB_MIN_AGE_DAYS: i64 = 365;
+/// Weekdays (and their abbreviations) that make the date after them an appointment.
+const WEEKDAYS: &[&str] = &[
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+    "ma",
+    "di",
+    "wo",
+    "do",
+    "vr",
+    "za",
+    "zo",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
@@ -52,14 +97,34 @@ enum Class {
     Medication,
     Lab,
     Care,
+    /// Youth-protection, debt-help and other social-domain words: special-category
+    /// context when tied to a person.
+    Social,
+    /// Family and legal relations that point at a person ("zoon van", "partner van").
+    Relation,
+    /// Labels of client and patient numbers: the number identifies a care recipient.
+    ClientLabel,
+    /// Labels of registration and file numbers: identifying, not sensitive alone.
+    RegistrationLabel,
 }
 
 impl Class {
     fn is_health(self) -> bool {
         matches!(
             self,
-            Class::Diagnosis | Class::Medication | Class::Lab | Class::Care
+            Class::Diagnosis | Class::Medication | Class::Lab | Class::Care | Class::Social
         )
+    }
+
+    /// The evidence word a health term of this class gives a finding.
+    fn evidence(self) -> &'static str {
+        match self {
+            Class::Diagnosis => "diagnosis",
+            Class::Medication => "medication",
+            Class::Lab => "lab",
+            Class::Social => "social",
+            _ => "care",
+        }
     }
 }
 
@@ -84,6 +149,8 @@ struct Hit {
 enum PersonStrength {
     /// Initials and a surname ("J.P. de Vries").
     Initials,
+    /// A first name and a surname ("Noor Jansen", "Daan van Leeuwen").
+    Named,
     /// A form of address and a surname ("mevrouw Jansen").
     Titled,
     /// A patient/client with a name, a date of birth, a BSN.
@@ -97,7 +164,7 @@ impl PersonStrength {
     fn reach(self) -> usize {
         match self {
             PersonStrength::Strong => 1500,
-            PersonStrength::Titled => 600,
+            PersonStrength::Titled | PersonStrength::Named => 600,
             PersonStrength::Initials => 250,
         }
     }
@@ -110,6 +177,8 @@ struct Person {
     strength: PersonStrength,
     /// Masked for excerpts.
     masked: String,
+    /// What identifies them: `name`, `date_of_birth`, `bsn`, `role`, ...
+    evidence: &'static [&'static str],
 }
 
 /// What the subject of a message lends to its body: the people and health terms it names.
@@ -117,6 +186,33 @@ struct Person {
 pub struct Carry {
     persons: Vec<Person>,
     health: Vec<(Class, &'static str)>,
+}
+
+/// Where a text comes from and when it is scanned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment<'a> {
+    /// `subject`, `body`, `attachment/NAME`.
+    pub(crate) location: &'a str,
+    /// Today (year, month, day), when known.
+    pub(crate) today: Option<(u32, u32, u32)>,
+}
+
+/// A date found anywhere in a segment (not only next to a label).
+#[derive(Debug, Clone, Copy)]
+struct DateAt {
+    start: usize,
+    end: usize,
+    date: Date,
+}
+
+/// What the number pass saw besides findings: dates, doses and lab values, IBANs.
+#[derive(Debug, Default)]
+struct Facts {
+    dates: Vec<DateAt>,
+    /// A dose ("500 mg", "2dd") or a lab value with its unit ("53 mmol/mol").
+    measures: Vec<(Class, &'static str, usize)>,
+    /// IBANs: start offset and value.
+    ibans: Vec<(usize, String)>,
 }
 
 /// The compiled detectors. Build once (it compiles an automaton and a few regexes), share
@@ -129,7 +225,11 @@ pub struct Engine {
     re_passport: Regex,
     re_licence: Regex,
     re_name_after: Regex,
-    re_initials: Regex,
+    re_document: Regex,
+    re_permit: Regex,
+    re_client: Regex,
+    names: names::NameLists,
+    custom: Vec<custom::CompiledIdentifier>,
 }
 
 impl Default for Engine {
@@ -156,6 +256,10 @@ impl Engine {
             (Class::Medication, vocab::MEDICATION),
             (Class::Lab, vocab::LAB),
             (Class::Care, vocab::CARE),
+            (Class::Social, vocab::SOCIAL),
+            (Class::Relation, vocab::RELATIONS),
+            (Class::ClientLabel, vocab::CLIENT_LABELS),
+            (Class::RegistrationLabel, vocab::REGISTRATION_LABELS),
         ];
         let mut terms = Vec::new();
         let mut seen = HashSet::new();
@@ -193,10 +297,21 @@ impl Engine {
             r"^[\s:.,]{{0,4}}(?:(?i:mevrouw|mevr\.?|mw\.?|dhr\.?|de heer|meneer|mijnheer)\s+)?(?P<acad>(?i:dr|drs|prof|mr|ir|ing)\.?\s+)?(?:(?:\p{{Lu}}\.\s?){{1,4}}\s*|\p{{Lu}}\p{{Ll}}+\s+)?(?:{particles}\s+){{0,3}}(?P<sur>\p{{Lu}}[\p{{Ll}}'’]+(?:-\p{{Lu}}[\p{{Ll}}'’]+)?)"
         ))
         .expect("name regex");
-        let re_initials = Regex::new(&format!(
-            r"(?:^|[^\p{{L}}\p{{N}}.])(?P<ini>(?:\p{{Lu}}\.\s?){{1,4}})(?:{particles}\s+){{0,3}}(?P<sur>\p{{Lu}}\p{{Ll}}{{2,}}(?:-\p{{Lu}}\p{{Ll}}+)?)"
-        ))
-        .expect("initials regex");
+        // A current Dutch passport or identity card number without its label: upper case,
+        // two letters, six letters or digits, one digit, never the letter O.
+        let re_document =
+            Regex::new(r"(?:^|[^\p{L}\p{N}])([A-NP-Z]{2}[A-NP-Z0-9]{6}[0-9])(?:[^\p{L}\p{N}]|$)")
+                .expect("document regex");
+        // Residence documents: a letter and eight digits; the V-number: ten digits.
+        let re_permit =
+            Regex::new(r"(?:^|[^\p{L}\p{N}])([A-Z][0-9]{8}|[0-9]{10})(?:[^\p{L}\p{N}]|$)")
+                .expect("permit regex");
+        // A client or file number right after its label: digits, or letters, a dash and
+        // digits ("1234567", "C-2026-0042", "PAT 123456").
+        let re_client = Regex::new(
+            r"^[\s:.#=]{0,6}(?:(?i:nr|nummer|no|id)\.?[\s:.#]{0,3})?(?P<id>[A-Za-z]{0,5}[ \-/]?[0-9][0-9./\-]{2,18}[0-9]|[0-9]{4,})",
+        )
+        .expect("client regex");
         Engine {
             keywords,
             terms,
@@ -204,22 +319,52 @@ impl Engine {
             re_passport,
             re_licence,
             re_name_after,
-            re_initials,
+            re_document,
+            re_permit,
+            re_client,
+            names: names::NameLists::new(),
+            custom: Vec::new(),
         }
+    }
+
+    /// The built-in detectors and the organisation's own identifiers. An invalid
+    /// identifier is refused with its position and key named.
+    pub fn with_identifiers(identifiers: Vec<CustomIdentifier>) -> Result<Engine, IdentifierError> {
+        let mut engine = Engine::new();
+        engine.custom = custom::compile(identifiers)?;
+        Ok(engine)
+    }
+
+    /// Every person name in `text` (first name and surname, initials and surname, a form
+    /// of address and a surname, a known first name alone), whoever it names: the
+    /// recogniser the detectors use, for comparison with other de-identification tools.
+    pub fn person_mentions(&self, text: &str) -> Vec<NameMention> {
+        let normalized = normalize(text);
+        self.names.find(&normalized, 0, normalized.len())
     }
 
     /// Scan one text on its own and return its findings (no verdict). Handy for tests and
     /// for callers that have plain text rather than a message.
     pub fn findings(&self, text: &str, location: &str) -> Vec<Finding> {
         let mut out = Collector::new(usize::MAX);
-        self.scan_segment(text, location, &mut out, None);
+        let segment = Segment {
+            location,
+            today: None,
+        };
+        self.scan_segment(text, &segment, &mut out, None);
         out.findings
     }
 
     /// Scan one text and draw a verdict from it alone.
     pub fn report(&self, text: &str, location: &str) -> Report {
+        self.report_on(text, location, None)
+    }
+
+    /// [`Engine::report`] on a given day (year, month, day): a date next to a name counts
+    /// as a date of birth only when it lies at least a month before it.
+    pub fn report_on(&self, text: &str, location: &str, today: Option<(u32, u32, u32)>) -> Report {
         let mut out = Collector::new(usize::MAX);
-        self.scan_segment(text, location, &mut out, None);
+        self.scan_segment(text, &Segment { location, today }, &mut out, None);
         out.finish()
     }
 
@@ -230,19 +375,32 @@ impl Engine {
     pub(crate) fn scan_segment(
         &self,
         text: &str,
-        location: &str,
+        segment: &Segment<'_>,
         out: &mut Collector,
         carry: Option<&Carry>,
     ) -> Carry {
+        let location = segment.location;
         let normalized = normalize(text);
         let text: &str = &normalized;
         let hits = self.keyword_hits(text);
         let mut persons = Vec::new();
-        self.scan_numbers(text, &hits, location, out, &mut persons);
+        let mut facts = Facts::default();
+        self.scan_numbers(text, &hits, location, out, &mut persons, &mut facts);
         scan_emails(text, location, out);
         self.scan_labels(text, &hits, location, out, &mut persons);
+        self.scan_custom(text, location, out, &mut persons);
         let signatures = signature_zones(text, &hits);
-        self.scan_health(text, &hits, &signatures, location, out, persons, carry)
+        self.scan_names(text, &hits, &signatures, &facts, segment, out, &mut persons);
+        self.scan_health(
+            text,
+            &hits,
+            &signatures,
+            &facts,
+            location,
+            out,
+            persons,
+            carry,
+        )
     }
 
     fn keyword_hits(&self, text: &str) -> Vec<Hit> {
@@ -269,6 +427,7 @@ impl Engine {
         location: &str,
         out: &mut Collector,
         persons: &mut Vec<Person>,
+        facts: &mut Facts,
     ) {
         let b = text.as_bytes();
         let mut i = 0;
@@ -284,7 +443,7 @@ impl Engine {
                     && b[start - 1].is_ascii_alphabetic()
                     && b[start - 2].is_ascii_alphabetic()
                     && !prev_char(text, start - 2).is_some_and(char::is_alphanumeric)
-                    && let Some(end) = self.try_iban(text, start - 2, location, out)
+                    && let Some(end) = self.try_iban(text, start - 2, location, out, facts)
                 {
                     i = end;
                     continue;
@@ -294,12 +453,19 @@ impl Engine {
             }
             let group = Group::parse(b, start);
             i = group.end;
-            self.classify_group(text, &group, prev, hits, location, out, persons);
+            self.classify_group(text, &group, prev, hits, location, out, persons, facts);
         }
     }
 
     /// IBAN starting at `p` (the country code). Returns the end offset when valid.
-    fn try_iban(&self, text: &str, p: usize, location: &str, out: &mut Collector) -> Option<usize> {
+    fn try_iban(
+        &self,
+        text: &str,
+        p: usize,
+        location: &str,
+        out: &mut Collector,
+        facts: &mut Facts,
+    ) -> Option<usize> {
         let b = text.as_bytes();
         let country = [b[p].to_ascii_uppercase(), b[p + 1].to_ascii_uppercase()];
         let len = checks::iban_length(country)?;
@@ -325,7 +491,15 @@ impl Engine {
         let value = String::from_utf8_lossy(&compact).into_owned();
         let excerpt = format!("{}{}", &value[..2], checks::mask_keep_last(&value[2..], 4));
         out.iban_values.insert(value.clone());
-        out.add(Kind::Iban, location, Confidence::High, &value, excerpt);
+        facts.ibans.push((p, value.clone()));
+        out.add(
+            Kind::Iban,
+            location,
+            Confidence::High,
+            &value,
+            excerpt,
+            Rule::new("iban.mod97", &[]),
+        );
         Some(j)
     }
 
@@ -339,9 +513,14 @@ impl Engine {
         location: &str,
         out: &mut Collector,
         persons: &mut Vec<Person>,
+        facts: &mut Facts,
     ) {
         let b = text.as_bytes();
         let next = b.get(g.end).copied();
+        // A dose or a lab value: "500 mg", "2dd", "53 mmol/mol", "145/90 mmHg".
+        if let Some((class, term)) = measure_after(b, g.end) {
+            facts.measures.push((class, term, g.start));
+        }
         // An amount with decimals (123.456.782,00).
         if next == Some(b',') && b.get(g.end + 1).is_some_and(u8::is_ascii_digit) {
             return;
@@ -351,6 +530,10 @@ impl Engine {
             lens[k] = e - s;
         }
         let lens = &lens[..g.n];
+        if let Some(date) = date_in_group(text, g, lens) {
+            facts.dates.push(date);
+            return;
+        }
         if lens == [4] && b[g.start] != b'0' {
             self.postcode(text, g, location, out);
         }
@@ -426,6 +609,7 @@ impl Engine {
             Confidence::Medium,
             value,
             || checks::mask_keep_last(&text[g.start..j + 2], 2),
+            Rule::new("postcode.shape", &[]),
         );
     }
 
@@ -455,7 +639,7 @@ impl Engine {
             prev.is_some_and(|c| "/=#\\_@".contains(c)) || next.is_some_and(|c| "/=_@".contains(c));
         // An amount: `€ 123.456.782`.
         let amount = text[..start].chars().rev().take(3).any(|c| c == '€');
-        let mut confidence = bsn_context(hits, start, end);
+        let (mut confidence, labelled) = bsn_context(hits, start, end);
         if embedded || amount {
             confidence = Confidence::Low;
         }
@@ -469,13 +653,21 @@ impl Engine {
                 pos: Some(start),
                 strength: PersonStrength::Strong,
                 masked: format!("BSN {}", checks::mask_keep_last(&value, 3)),
+                evidence: &["bsn"],
             });
         }
         let excerpt = checks::mask_keep_last(&text[start..end], 3);
-        out.add(Kind::Bsn, location, confidence, &value, excerpt);
+        let rule = match confidence {
+            Confidence::Low => Rule::new("bsn.contrary-context", &["checksum", "contrary_context"]),
+            Confidence::Medium => Rule::new("bsn.checksum", &["checksum"]),
+            Confidence::High if labelled => Rule::new("bsn.label", &["checksum", "label"]),
+            Confidence::High => Rule::new("bsn.context", &["checksum", "person_context"]),
+        };
+        out.add(Kind::Bsn, location, confidence, &value, excerpt, rule);
     }
 
-    /// Dates of birth, identity documents: values that only count next to their label.
+    /// Dates of birth, identity documents, client numbers: values that only count next to
+    /// their label.
     fn scan_labels(
         &self,
         text: &str,
@@ -495,6 +687,7 @@ impl Engine {
                             pos: Some(h.start),
                             strength: PersonStrength::Strong,
                             masked: format!("geb. **-**-{}", date.year),
+                            evidence: &["date_of_birth"],
                         });
                         out.add(
                             Kind::DateOfBirth,
@@ -502,35 +695,11 @@ impl Engine {
                             Confidence::High,
                             &value,
                             format!("**-**-{}", date.year),
+                            Rule::new("dob.label", &["label", "date"]),
                         );
                     }
                 }
-                Class::IdLabel => {
-                    let window = window_after(text, h.end, 50);
-                    let licence = self.term(h).to_ascii_lowercase().starts_with("rijbewijs");
-                    let found = self
-                        .re_passport
-                        .captures(window)
-                        .and_then(|c| c.get(1))
-                        .filter(|m| m.as_str().bytes().filter(u8::is_ascii_digit).count() >= 2)
-                        .or_else(|| {
-                            licence
-                                .then(|| self.re_licence.captures(window).and_then(|c| c.get(1)))
-                                .flatten()
-                        });
-                    if let Some(m) = found {
-                        let value = m.as_str().to_ascii_uppercase();
-                        let excerpt =
-                            format!("{} {}", self.term(h), checks::mask_keep_last(&value, 1));
-                        out.add(
-                            Kind::IdDocument,
-                            location,
-                            Confidence::High,
-                            &value,
-                            excerpt,
-                        );
-                    }
-                }
+                Class::IdLabel => self.document_after_label(text, h, location, out),
                 Class::Mrz => {
                     let rest = window_after(text, h.end, 40);
                     if rest
@@ -547,10 +716,156 @@ impl Engine {
                             Confidence::High,
                             &value,
                             format!("{}<***", &text[h.start..h.end]),
+                            Rule::new("id.mrz", &["mrz"]),
                         );
                     }
                 }
+                Class::ClientLabel | Class::RegistrationLabel => {
+                    self.client_number(text, h, hits, location, out, persons);
+                }
                 _ => {}
+            }
+        }
+    }
+
+    /// A passport, identity card, driving licence or residence document number after its
+    /// label.
+    fn document_after_label(&self, text: &str, h: &Hit, location: &str, out: &mut Collector) {
+        let window = window_after(text, h.end, 50);
+        let term = self.term(h).to_ascii_lowercase();
+        let licence = term.starts_with("rijbewijs");
+        let permit = term.starts_with("verblijf")
+            || term.starts_with("vreemdeling")
+            || term.starts_with("v-nummer");
+        // Current numbers have at least one digit (the last); with a single digit the
+        // letters must be written in capitals, as on the document.
+        let plausible = |m: &regex::Match<'_>| {
+            let digits = m.as_str().bytes().filter(u8::is_ascii_digit).count();
+            digits >= 2 || digits == 1 && !m.as_str().bytes().any(|c| c.is_ascii_lowercase())
+        };
+        let found = self
+            .re_passport
+            .captures(window)
+            .and_then(|c| c.get(1))
+            .filter(plausible)
+            .or_else(|| {
+                licence
+                    .then(|| self.re_licence.captures(window).and_then(|c| c.get(1)))
+                    .flatten()
+            })
+            .or_else(|| {
+                permit
+                    .then(|| self.re_permit.captures(window).and_then(|c| c.get(1)))
+                    .flatten()
+            });
+        if let Some(m) = found {
+            let value = m.as_str().to_ascii_uppercase();
+            let excerpt = format!("{} {}", self.term(h), checks::mask_keep_last(&value, 1));
+            out.add(
+                Kind::IdDocument,
+                location,
+                Confidence::High,
+                &value,
+                excerpt,
+                Rule::new("id.label", &["label", "document_number"]),
+            );
+        }
+    }
+
+    /// "cliëntnummer 1234567", "dossiernummer C-2026-0042": a number that identifies a care
+    /// recipient.
+    fn client_number(
+        &self,
+        text: &str,
+        h: &Hit,
+        hits: &[Hit],
+        location: &str,
+        out: &mut Collector,
+        persons: &mut Vec<Person>,
+    ) {
+        // "BIG-registratienummer", "KvK-registratienummer", "AGB": a care giver's or a
+        // company's number.
+        let before = window_before(text, h.start, 25).to_ascii_lowercase();
+        if ["big", "kvk", "agb", "kenteken", "btw", "uzi", "klant"]
+            .iter()
+            .any(|w| before.contains(w))
+            || hits
+                .iter()
+                .any(|o| o.class == Class::BsnNegative && o.end <= h.start && h.start - o.end <= 20)
+        {
+            return;
+        }
+        let window = window_after(text, h.end, 40);
+        let Some(id) = self.re_client.captures(window).and_then(|c| c.name("id")) else {
+            return;
+        };
+        if id.as_str().bytes().filter(u8::is_ascii_digit).count() < 4 {
+            return;
+        }
+        let value: String = id
+            .as_str()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_uppercase();
+        let (confidence, rule) = if h.class == Class::ClientLabel {
+            (Confidence::High, "client_number.label")
+        } else {
+            (Confidence::Medium, "client_number.registration")
+        };
+        persons.push(Person {
+            pos: Some(h.start),
+            strength: PersonStrength::Strong,
+            masked: format!("{} {}", self.term(h), checks::mask_keep_last(&value, 2)),
+            evidence: &["client_number"],
+        });
+        out.add(
+            Kind::ClientNumber,
+            location,
+            confidence,
+            &value,
+            format!("{} {}", self.term(h), checks::mask_keep_last(&value, 2)),
+            Rule::new(rule, &["label", "number"]),
+        );
+    }
+
+    /// The organisation's own identifiers.
+    fn scan_custom(
+        &self,
+        text: &str,
+        location: &str,
+        out: &mut Collector,
+        persons: &mut Vec<Person>,
+    ) {
+        for id in &self.custom {
+            for m in id.matches(text) {
+                let value = &text[m.start..m.end];
+                let evidence: &'static [&'static str] = match (id.checksum, m.keyword) {
+                    (Checksum::None, false) => &["pattern"],
+                    (Checksum::None, true) => &["pattern", "keyword"],
+                    (_, false) => &["pattern", "checksum"],
+                    (_, true) => &["pattern", "checksum", "keyword"],
+                };
+                if !id.sensitive_alone {
+                    persons.push(Person {
+                        pos: Some(m.start),
+                        strength: PersonStrength::Strong,
+                        masked: format!("{} {}", id.name, checks::mask_keep_last(value, 2)),
+                        evidence: &["identifier"],
+                    });
+                }
+                out.add_custom(
+                    &m.id.name,
+                    location,
+                    id.confidence,
+                    value,
+                    checks::mask_keep_last(value, 2),
+                    Rule {
+                        id: &id.rule,
+                        evidence,
+                    },
+                    id.sensitive_alone,
+                );
             }
         }
     }
@@ -582,30 +897,314 @@ impl Engine {
         Some(Date { day, month, year })
     }
 
+    /// Names of people: with a date beside them (a date of birth, even without
+    /// "geboren"), after a relation or role word, and (when health words are about) every
+    /// name that is not the sender's, the addressee's or a care giver's. Also identity
+    /// document numbers next to a person with a date of birth, and named IBANs.
+    #[allow(clippy::too_many_arguments)]
+    fn scan_names(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        signatures: &[(usize, usize)],
+        facts: &Facts,
+        segment: &Segment<'_>,
+        out: &mut Collector,
+        persons: &mut Vec<Person>,
+    ) {
+        let location = segment.location;
+        let health = hits
+            .iter()
+            .any(|h| h.class.is_health() && !in_zones(signatures, h.start))
+            || !facts.measures.is_empty();
+        let mut windows: Vec<(usize, usize)> = Vec::new();
+        if health {
+            windows.push((0, text.len()));
+        } else {
+            for d in &facts.dates {
+                windows.push((d.start.saturating_sub(NAME_WINDOW), d.end + NAME_WINDOW));
+            }
+            for h in hits
+                .iter()
+                .filter(|h| matches!(h.class, Class::Relation | Class::Role))
+            {
+                windows.push((h.start, h.end + NAME_WINDOW));
+            }
+            for (start, _) in &facts.ibans {
+                windows.push((start.saturating_sub(NAME_WINDOW), start + 40));
+            }
+        }
+        if windows.is_empty() {
+            return;
+        }
+        let mentions = self.mentions_in(text, windows);
+        let today = segment.today.map(|(y, m, d)| days_from_civil(y, m, d));
+        for m in &mentions {
+            if self.not_the_subject(text, hits, signatures, m) {
+                continue;
+            }
+            let name = &text[m.start..m.end];
+            if let Some(d) = adjacent_date(text, m, &facts.dates, today) {
+                let value = d.date.iso();
+                out.dob_values.insert(value.clone());
+                persons.push(Person {
+                    pos: Some(m.start),
+                    strength: PersonStrength::Strong,
+                    masked: format!(
+                        "{} (**-**-{})",
+                        checks::mask_name(name, usize::from(m.shape == NameShape::Titled)),
+                        d.date.year
+                    ),
+                    evidence: &["name", "date_of_birth"],
+                });
+                out.add(
+                    Kind::DateOfBirth,
+                    location,
+                    Confidence::High,
+                    &value,
+                    format!("**-**-{}", d.date.year),
+                    Rule::new("dob.name", &["name", "date"]),
+                );
+                self.document_near(text, m.start, location, out);
+                continue;
+            }
+            let related = hits.iter().any(|h| {
+                matches!(h.class, Class::Relation | Class::Role)
+                    && h.end <= m.start
+                    && m.start - h.end <= 16
+                    && !text[h.end..m.start].contains('\n')
+            });
+            let strength = match (related, m.shape) {
+                (true, _) => PersonStrength::Strong,
+                (false, NameShape::FirstOnly) => continue,
+                (false, NameShape::Initials) => PersonStrength::Initials,
+                (false, NameShape::Full) => PersonStrength::Named,
+                (false, NameShape::Titled) => PersonStrength::Titled,
+            };
+            persons.push(Person {
+                pos: Some(m.start),
+                strength,
+                masked: checks::mask_name(name, usize::from(m.shape == NameShape::Titled)),
+                evidence: if related {
+                    &["relation", "name"]
+                } else {
+                    match m.shape {
+                        NameShape::Initials => &["initials"],
+                        NameShape::Titled => &["title", "name"],
+                        _ => &["name"],
+                    }
+                },
+            });
+        }
+        // Several people with an IBAN each, written out in text or a table.
+        for (start, value) in &facts.ibans {
+            let named = mentions.iter().any(|m| {
+                m.shape != NameShape::FirstOnly
+                    && m.end <= *start
+                    && start - m.end <= 40
+                    && !text[m.end..*start].contains('\n')
+                    && !self.not_the_subject(text, hits, signatures, m)
+            });
+            if named {
+                out.named_ibans.insert(value.clone());
+            }
+        }
+    }
+
+    /// Names in the given windows (merged, cut to character boundaries), in order.
+    fn mentions_in(&self, text: &str, mut windows: Vec<(usize, usize)>) -> Vec<NameMention> {
+        windows.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (s, e) in windows {
+            let e = e.min(text.len());
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        let mut out = Vec::new();
+        for (mut s, mut e) in merged {
+            while !text.is_char_boundary(s) {
+                s -= 1;
+            }
+            while !text.is_char_boundary(e) {
+                e += 1;
+            }
+            // Start at a word boundary, so half a name is not taken for a whole one.
+            while s > 0 && prev_char(text, s).is_some_and(char::is_alphanumeric) {
+                s -= prev_char(text, s).map_or(1, char::len_utf8);
+            }
+            out.extend(self.names.find(text, s, e));
+        }
+        out
+    }
+
+    /// Is this name the sender's (signature, header line), the addressee's (greeting), a
+    /// care giver's (a profession beside it), or one in a list of attendees?
+    fn not_the_subject(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        signatures: &[(usize, usize)],
+        m: &NameMention,
+    ) -> bool {
+        if in_zones(signatures, m.start) {
+            return true;
+        }
+        // A profession right before ("huisarts Bakker", "dr. Jan Smit", "POH: Anna de
+        // Wit") or right after ("Anna de Wit, verpleegkundige", "Jan Smit (huisarts)").
+        let professional = hits.iter().any(|h| {
+            h.class == Class::Professional
+                && (h.end <= m.start
+                    && m.start - h.end <= 14
+                    && !text[h.end..m.start].contains(char::is_alphabetic)
+                    || h.start >= m.end
+                        && h.start - m.end <= 25
+                        && !text[m.end..h.start].contains(char::is_alphanumeric))
+        });
+        if professional {
+            return true;
+        }
+        // A mail participant: "Anna de Wit <a.dewit@praktijk.nl>".
+        let after = text[m.end..].trim_start_matches([' ', '"']);
+        if after.starts_with('<') || after.starts_with("[mailto") {
+            return true;
+        }
+        let line_start = text[..m.start].rfind('\n').map_or(0, |p| p + 1);
+        let prefix = text[line_start..m.start]
+            .trim_start_matches(['>', ' ', '\t', '*', '-'])
+            .to_lowercase();
+        let line_end = text[m.end..].find('\n').map_or(text.len(), |p| m.end + p);
+        let rest_of_line = text[m.end..line_end].to_lowercase();
+        if rest_of_line.contains("schreef") || rest_of_line.contains("wrote:") {
+            return true;
+        }
+        const LINE_LABELS: &[&str] = &[
+            "van:",
+            "aan:",
+            "cc:",
+            "bcc:",
+            "from:",
+            "to:",
+            "verzonden:",
+            "sent:",
+            "namens",
+            "aanwezig",
+            "afwezig",
+            "deelnemers",
+            "genodigden",
+            "notulist",
+            "notulen:",
+            "voorzitter",
+            "attendees",
+            "participants",
+            "spreker",
+            "sprekers",
+            "docent",
+            "organisator",
+            "afmeldingen",
+            "afgemeld",
+            "kopie aan",
+            "contactpersoon",
+            "behandelaar:",
+            "auteur",
+            "redactie",
+            "door:",
+            "by:",
+        ];
+        if LINE_LABELS.iter().any(|l| prefix.starts_with(l)) {
+            return true;
+        }
+        // The addressee: "Beste Jan,", "Hoi Sanne en Pieter,".
+        if m.shape != NameShape::Titled {
+            const GREETINGS: &[&str] = &[
+                "beste",
+                "hoi",
+                "hallo",
+                "dag",
+                "geachte",
+                "lieve",
+                "hi",
+                "hey",
+                "hee",
+                "ha",
+                "goedemorgen",
+                "goedemiddag",
+                "goedenavond",
+                "dear",
+                "hello",
+                "l.s.",
+            ];
+            let first = prefix
+                .split(|c: char| !c.is_alphanumeric() && c != '.')
+                .next()
+                .unwrap_or("");
+            if GREETINGS.contains(&first) && prefix.len() <= 40 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// An identity document number without its label, near a person with a date of
+    /// birth.
+    fn document_near(&self, text: &str, pos: usize, location: &str, out: &mut Collector) {
+        let mut s = pos.saturating_sub(DOCUMENT_NEAR_PERSON);
+        while !text.is_char_boundary(s) {
+            s -= 1;
+        }
+        let window = window_after(text, s, 2 * DOCUMENT_NEAR_PERSON);
+        for c in self.re_document.captures_iter(window) {
+            let Some(m) = c.get(1) else { continue };
+            let value = m.as_str();
+            if value.bytes().filter(u8::is_ascii_digit).count() == 9 {
+                continue;
+            }
+            out.add(
+                Kind::IdDocument,
+                location,
+                Confidence::High,
+                value,
+                format!("document {}", checks::mask_keep_last(value, 1)),
+                Rule::new("id.person", &["name", "date_of_birth", "document_number"]),
+            );
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn scan_health(
         &self,
         text: &str,
         hits: &[Hit],
         signatures: &[(usize, usize)],
+        facts: &Facts,
         location: &str,
         out: &mut Collector,
         mut persons: Vec<Person>,
         carry: Option<&Carry>,
     ) -> Carry {
         // Care words in a signature name the sender's organisation, not a patient's care.
-        let health: Vec<&Hit> = hits
+        let mut terms: Vec<(Class, &'static str, Option<usize>)> = hits
             .iter()
             .filter(|h| h.class.is_health() && !in_zones(signatures, h.start))
+            .map(|h| (h.class, self.term(h), Some(h.start)))
             .collect();
+        terms.extend(
+            facts
+                .measures
+                .iter()
+                .filter(|(_, _, pos)| !in_zones(signatures, *pos))
+                .map(|&(c, t, pos)| (c, t, Some(pos))),
+        );
+        terms.sort_by_key(|(_, _, pos)| *pos);
         let inherited_health = carry.map_or(&[][..], |c| &c.health[..]);
-        if health.is_empty() && inherited_health.is_empty() {
+        self.role_names(text, hits, signatures, &mut persons);
+        if terms.is_empty() && inherited_health.is_empty() {
             return Carry {
-                persons: self.names(text, hits, signatures, persons),
+                persons,
                 health: Vec::new(),
             };
         }
-        persons = self.names(text, hits, signatures, persons);
         let mut all_persons = persons.clone();
         if let Some(c) = carry {
             all_persons.extend(c.persons.iter().map(|p| Person {
@@ -614,10 +1213,7 @@ impl Engine {
             }));
         }
         let general = hits.iter().any(|h| h.class == Class::GeneralAudience);
-        let mut terms: Vec<(Class, &'static str, Option<usize>)> = health
-            .iter()
-            .map(|h| (h.class, self.term(h), Some(h.start)))
-            .collect();
+        let own_terms = terms.len();
         terms.extend(inherited_health.iter().map(|(c, t)| (*c, *t, None)));
         let any_strong_term = terms.iter().any(|(c, _, _)| *c != Class::Care);
         let distinct_care: HashSet<&str> = terms
@@ -628,6 +1224,7 @@ impl Engine {
 
         let mut best: Option<(Confidence, &Person)> = None;
         let mut used_terms: Vec<&'static str> = Vec::new();
+        let mut used_classes: Vec<&'static str> = Vec::new();
         for (class, term, pos) in &terms {
             let near = all_persons.iter().filter(|p| match (p.pos, pos) {
                 (Some(a), Some(b)) => a.abs_diff(*b) <= p.strength.reach(),
@@ -651,6 +1248,9 @@ impl Engine {
             if !used_terms.contains(term) && used_terms.len() < 3 {
                 used_terms.push(term);
             }
+            if !used_classes.contains(&class.evidence()) {
+                used_classes.push(class.evidence());
+            }
             if best.is_none_or(|(c, _)| confidence > c) {
                 best = Some((confidence, person));
             }
@@ -658,101 +1258,60 @@ impl Engine {
         if let Some((confidence, person)) = best {
             let excerpt = format!("{} ({})", used_terms.join(", "), person.masked);
             let key = format!("{}|{}", used_terms.join(","), person.masked);
-            out.add(Kind::Health, location, confidence, &key, excerpt);
+            let mut evidence: Vec<&'static str> = person.evidence.to_vec();
+            if person.pos.is_none() {
+                evidence.push("subject");
+            }
+            evidence.extend(used_classes);
+            out.add(
+                Kind::Health,
+                location,
+                confidence,
+                &key,
+                excerpt,
+                Rule {
+                    id: "health.person",
+                    evidence: &evidence,
+                },
+            );
         }
         Carry {
             persons,
-            health: terms
+            health: terms[..own_terms]
                 .iter()
-                .filter(|(_, _, p)| p.is_some())
                 .map(|(c, t, _)| (*c, *t))
                 .collect(),
         }
     }
 
-    /// Names of people the text is about, with signatures and care givers left out.
-    fn names(
+    /// "patiënt Jansen", "cliënt: De Vries": a surname after a role label.
+    fn role_names(
         &self,
         text: &str,
         hits: &[Hit],
         signatures: &[(usize, usize)],
-        mut persons: Vec<Person>,
-    ) -> Vec<Person> {
-        let signature = |pos: usize| in_zones(signatures, pos);
-        // "mevrouw Jansen, diëtist": a profession right after the name is a care giver's.
-        let profession_after = |end: usize| {
-            hits.iter()
-                .any(|h| h.class == Class::Professional && h.start >= end && h.start - end <= 20)
-        };
-        for h in hits {
-            let strength = match h.class {
-                Class::Title => PersonStrength::Titled,
-                Class::Role => PersonStrength::Strong,
-                _ => continue,
-            };
+        persons: &mut Vec<Person>,
+    ) {
+        for h in hits.iter().filter(|h| h.class == Class::Role) {
+            if in_zones(signatures, h.start) {
+                continue;
+            }
             let window = window_after(text, h.end, 80);
             let Some(c) = self.re_name_after.captures(window) else {
                 continue;
             };
-            if c.name("acad").is_some() || signature(h.start) {
+            if c.name("acad").is_some() {
                 continue;
             }
             let Some(sur) = c.name("sur") else { continue };
-            if strength == PersonStrength::Titled && profession_after(h.end + sur.end()) {
-                continue;
-            }
             let name = format!("{} {}", &text[h.start..h.end], sur.as_str());
             persons.push(Person {
                 pos: Some(h.start),
-                strength,
+                strength: PersonStrength::Strong,
                 masked: checks::mask_name(&name, 1),
+                evidence: &["role", "name"],
             });
         }
-        let cheap_exit = !hits
-            .iter()
-            .any(|h| h.class.is_health() && !signature(h.start));
-        if cheap_exit {
-            return persons;
-        }
-        for c in self.re_initials.captures_iter(text) {
-            let (Some(ini), Some(sur)) = (c.name("ini"), c.name("sur")) else {
-                continue;
-            };
-            let initials: String = ini
-                .as_str()
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
-            if matches!(
-                initials.as_str(),
-                "N.B."
-                    | "P.S."
-                    | "A.S."
-                    | "B.V."
-                    | "N.V."
-                    | "C.Q."
-                    | "E.E.A."
-                    | "I.V.M."
-                    | "T.A.V."
-                    | "M.B.T."
-            ) {
-                continue;
-            }
-            let start = ini.start();
-            let by_professional = hits
-                .iter()
-                .any(|h| h.class == Class::Professional && h.end <= start && start - h.end <= 12);
-            if by_professional || signature(start) || profession_after(sur.end()) {
-                continue;
-            }
-            let name = &text[start..sur.end()];
-            persons.push(Person {
-                pos: Some(start),
-                strength: PersonStrength::Initials,
-                masked: checks::mask_name(name, 0),
-            });
-        }
-        persons
     }
 }
 
@@ -864,8 +1423,9 @@ fn bsn_form(lens: &[usize], sep: Option<u8>) -> Option<bool> {
     }
 }
 
-/// Confidence that a checksum-valid 9-digit number at `start..end` is a BSN, from its labels.
-fn bsn_context(hits: &[Hit], start: usize, end: usize) -> Confidence {
+/// Confidence that a checksum-valid 9-digit number at `start..end` is a BSN, from its labels,
+/// and whether a BSN label said so.
+fn bsn_context(hits: &[Hit], start: usize, end: usize) -> (Confidence, bool) {
     let lo = start.saturating_sub(WEAK_CONTEXT);
     let first = hits.partition_point(|h| h.end < lo);
     let near: Vec<&Hit> = hits[first..]
@@ -881,8 +1441,8 @@ fn bsn_context(hits: &[Hit], start: usize, end: usize) -> Confidence {
         })
         .max_by_key(|h| h.end);
     match nearest_before.map(|h| h.class) {
-        Some(Class::BsnNegative) => return Confidence::Low,
-        Some(Class::BsnLabel) => return Confidence::High,
+        Some(Class::BsnNegative) => return (Confidence::Low, false),
+        Some(Class::BsnLabel) => return (Confidence::High, true),
         _ => {}
     }
     let within =
@@ -891,21 +1451,21 @@ fn bsn_context(hits: &[Hit], start: usize, end: usize) -> Confidence {
         .iter()
         .any(|h| h.class == Class::BsnLabel && within(h, LABEL_BEFORE, LABEL_AFTER))
     {
-        return Confidence::High;
+        return (Confidence::High, true);
     }
     if near
         .iter()
         .any(|h| h.class == Class::BsnNegative && within(h, NEGATIVE_BEFORE, 30))
     {
-        return Confidence::Low;
+        return (Confidence::Low, false);
     }
     if near.iter().any(|h| {
         matches!(h.class, Class::Role | Class::DobLabel | Class::Title)
             && within(h, WEAK_CONTEXT, WEAK_CONTEXT)
     }) {
-        return Confidence::High;
+        return (Confidence::High, false);
     }
-    Confidence::Medium
+    (Confidence::Medium, false)
 }
 
 fn phone(text: &str, start: usize, end: usize, location: &str, out: &mut Collector) {
@@ -917,9 +1477,14 @@ fn phone(text: &str, start: usize, end: usize, location: &str, out: &mut Collect
         n += 1;
     }
     let value = std::str::from_utf8(&digits[..n]).unwrap_or_default();
-    out.add_lazy(Kind::Phone, location, Confidence::Medium, value, || {
-        checks::mask_keep_last(raw, 2)
-    });
+    out.add_lazy(
+        Kind::Phone,
+        location,
+        Confidence::Medium,
+        value,
+        || checks::mask_keep_last(raw, 2),
+        Rule::new("phone.shape", &[]),
+    );
 }
 
 fn scan_emails(text: &str, location: &str, out: &mut Collector) {
@@ -960,6 +1525,7 @@ fn scan_emails(text: &str, location: &str, out: &mut Collector) {
                 let first: String = local.chars().take(1).collect();
                 format!("{first}***@{domain}")
             },
+            Rule::new("email.shape", &[]),
         );
     }
 }
@@ -1086,6 +1652,235 @@ fn normalize_char(c: char) -> Option<char> {
     }
 }
 
+/// A dose or a lab value's unit right after a number: `500 mg`, `2dd`, `2 dd`, `53 mmol/mol`,
+/// `145/90 mmHg`, `3x daags`.
+fn measure_after(b: &[u8], end: usize) -> Option<(Class, &'static str)> {
+    const UNITS: &[(&[u8], Class, &str)] = &[
+        (b"mmol/mol", Class::Lab, "lab value"),
+        (b"mmol/l", Class::Lab, "lab value"),
+        (b"\xc2\xb5mol/l", Class::Lab, "lab value"),
+        (b"umol/l", Class::Lab, "lab value"),
+        (b"mmhg", Class::Lab, "lab value"),
+        (b"ml/min", Class::Lab, "lab value"),
+        (b"mg/dl", Class::Lab, "lab value"),
+        (b"mg/l", Class::Lab, "lab value"),
+        (b"g/dl", Class::Lab, "lab value"),
+        (b"x10^9/l", Class::Lab, "lab value"),
+        (b"x 10^9/l", Class::Lab, "lab value"),
+        (b"u/l", Class::Lab, "lab value"),
+        (b"e/l", Class::Lab, "lab value"),
+        (b"mg", Class::Medication, "dose"),
+        (b"mcg", Class::Medication, "dose"),
+        (b"\xc2\xb5g", Class::Medication, "dose"),
+        (b"microgram", Class::Medication, "dose"),
+        (b"milligram", Class::Medication, "dose"),
+        (b"ie", Class::Medication, "dose"),
+        (b"dd", Class::Medication, "dose"),
+        (b"x daags", Class::Medication, "dose"),
+        (b"x per dag", Class::Medication, "dose"),
+        (b"maal daags", Class::Medication, "dose"),
+        (b"keer daags", Class::Medication, "dose"),
+        (b"keer per dag", Class::Medication, "dose"),
+    ];
+    let mut j = end;
+    if b.get(j) == Some(&b' ') {
+        j += 1;
+    }
+    let first = b.get(j)?.to_ascii_lowercase();
+    if !matches!(
+        first,
+        b'm' | b'u' | b'g' | b'x' | b'e' | b'i' | b'd' | b'k' | 0xC2
+    ) {
+        return None;
+    }
+    for (unit, class, term) in UNITS {
+        let Some(candidate) = b.get(j..j + unit.len()) else {
+            continue;
+        };
+        if candidate.eq_ignore_ascii_case(unit)
+            && !b.get(j + unit.len()).is_some_and(u8::is_ascii_alphabetic)
+        {
+            return Some((*class, term));
+        }
+    }
+    None
+}
+
+/// A date written as digits (`14-02-1961`, `14/2/61`, `14.02.1961`, `1961-02-14`) or with
+/// the month in words (`14 februari 1961`), starting at this group.
+fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<DateAt> {
+    let num = |k: usize| -> u32 {
+        let (s, e) = g.chunks[k];
+        text[s..e].parse().unwrap_or(0)
+    };
+    let seps = g.seps();
+    let (day, month, year, end) = match (lens, uniform(seps)) {
+        ([1 | 2, 1 | 2, 2 | 4], Some(b'-' | b'/' | b'.')) => (num(0), num(1), num(2), g.end),
+        ([4, 1 | 2, 1 | 2], Some(b'-')) => (num(2), num(1), num(0), g.end),
+        ([1 | 2], _) => {
+            // "14 februari 1961", "3 okt. 1958"
+            let rest = window_after(text, g.end, 20);
+            let rest = rest.strip_prefix(' ')?;
+            let word_len = rest
+                .find(|c: char| !c.is_alphabetic())
+                .unwrap_or(rest.len());
+            if word_len < 3 {
+                return None;
+            }
+            let month = month_number(&rest[..word_len])?;
+            let full = rest[..word_len].to_ascii_lowercase();
+            let known = [
+                "januari",
+                "februari",
+                "maart",
+                "april",
+                "mei",
+                "juni",
+                "juli",
+                "augustus",
+                "september",
+                "oktober",
+                "november",
+                "december",
+                "jan",
+                "feb",
+                "mrt",
+                "apr",
+                "jun",
+                "jul",
+                "aug",
+                "sep",
+                "sept",
+                "okt",
+                "nov",
+                "dec",
+                "january",
+                "february",
+                "march",
+                "may",
+                "june",
+                "july",
+                "august",
+                "october",
+            ];
+            if !known.contains(&full.as_str()) {
+                return None;
+            }
+            let after = rest[word_len..].trim_start_matches('.');
+            let after = after.strip_prefix(' ')?;
+            if after.len() < 4 || !after.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            if after.as_bytes().get(4).is_some_and(u8::is_ascii_digit) {
+                return None;
+            }
+            let year: u32 = after[..4].parse().ok()?;
+            // `after` is a slice of `text`: its offset is where the year starts.
+            let end = after.as_ptr() as usize - text.as_ptr() as usize + 4;
+            (num(0), month, year, end)
+        }
+        _ => return None,
+    };
+    let year = match year {
+        0..=29 if lens.last() == Some(&2) => 2000 + year,
+        30..=99 if lens.last() == Some(&2) => 1900 + year,
+        y => y,
+    };
+    let valid =
+        (1..=31).contains(&day) && (1..=12).contains(&month) && (1880..=2100).contains(&year);
+    valid.then_some(DateAt {
+        start: g.start,
+        end,
+        date: Date { day, month, year },
+    })
+}
+
+/// Days since 1970-01-01 of a calendar date.
+fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date written right beside a name, as a date of birth: `Noor Jansen (14-02-1961)`,
+/// `Noor Jansen, 14-02-1961`, `Noor Jansen, geb. 14 februari 1961`, `14-02-1961 Noor
+/// Jansen`. Not a date followed by a time (an appointment), nor one in the future or the
+/// last month.
+fn adjacent_date<'d>(
+    text: &str,
+    m: &NameMention,
+    dates: &'d [DateAt],
+    today: Option<i64>,
+) -> Option<&'d DateAt> {
+    let plausible = |d: &DateAt| {
+        let after = window_after(text, d.end, 12).trim_start_matches([' ', ',', ')']);
+        let time = after.starts_with("om ")
+            || after.as_bytes().get(..5).is_some_and(|t| {
+                t[0].is_ascii_digit() && (t[1] == b':' || t[1] == b'.' && t[2].is_ascii_digit())
+                    || t[0].is_ascii_digit() && t[1].is_ascii_digit() && matches!(t[2], b':' | b'.')
+            });
+        let old_enough = today.is_none_or(|t| {
+            t - days_from_civil(d.date.year, d.date.month, d.date.day) >= DOB_MIN_AGE_DAYS
+        });
+        // "maandag 19-05-2026", "di 12/3": a weekday names an appointment or a shift.
+        let before = window_before(text, d.start, 12).to_lowercase();
+        let weekday = before
+            .trim_end_matches([' ', ','])
+            .rsplit(|c: char| !c.is_alphabetic())
+            .next()
+            .is_some_and(|w| WEEKDAYS.contains(&w));
+        !time && !weekday && old_enough && d.date.year >= 1900
+    };
+    dates.iter().find(|d| {
+        let after_name = d.start >= m.end && d.start - m.end <= 24 && {
+            let gap = text[m.end..d.start].to_lowercase();
+            let words = gap.trim_matches(|c: char| " ,(:-*\t".contains(c));
+            matches!(
+                words,
+                "" | "geb."
+                    | "geb"
+                    | "geboren"
+                    | "geboren op"
+                    | "geb. op"
+                    | "geboortedatum"
+                    | "geboortedatum:"
+                    | "dob"
+                    | "born"
+            ) && !gap.contains('\n')
+        };
+        let before_name = d.end <= m.start
+            && m.start - d.end <= 4
+            && text[d.end..m.start].chars().all(|c| " ,)-:|\t".contains(c));
+        (after_name || before_name) && plausible(d)
+    })
+}
+
+/// Up to `len` bytes of `text` before `end`, cut forward to a character boundary.
+fn window_before(text: &str, end: usize, len: usize) -> &str {
+    let mut start = end.saturating_sub(len);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..end]
+}
+
+/// Which rule made a finding, and the evidence that combined.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rule<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) evidence: &'a [&'static str],
+}
+
+impl<'a> Rule<'a> {
+    pub(crate) fn new(id: &'a str, evidence: &'a [&'static str]) -> Rule<'a> {
+        Rule { id, evidence }
+    }
+}
+
 /// Accumulates findings across the segments of one input, without duplicates, and draws
 /// the verdict.
 #[derive(Debug)]
@@ -1099,6 +1894,10 @@ pub(crate) struct Collector {
     dob_values: HashSet<String>,
     iban_values: HashSet<String>,
     bsn_values: HashSet<String>,
+    /// IBANs written next to a person's name.
+    named_ibans: HashSet<String>,
+    /// An organisation-defined identifier marked sensitive on its own was found.
+    custom_sensitive: bool,
     max_findings: usize,
     dropped: usize,
 }
@@ -1113,6 +1912,8 @@ impl Collector {
             dob_values: HashSet::new(),
             iban_values: HashSet::new(),
             bsn_values: HashSet::new(),
+            named_ibans: HashSet::new(),
+            custom_sensitive: false,
             max_findings,
             dropped: 0,
         }
@@ -1127,8 +1928,9 @@ impl Collector {
         confidence: Confidence,
         value: &str,
         excerpt: String,
+        rule: Rule<'_>,
     ) {
-        self.add_lazy(kind, location, confidence, value, || excerpt);
+        self.insert(kind, None, location, confidence, value, || excerpt, rule);
     }
 
     /// [`Collector::add`] that builds the excerpt only for a new or stronger finding
@@ -1140,9 +1942,48 @@ impl Collector {
         confidence: Confidence,
         value: &str,
         excerpt: impl FnOnce() -> String,
+        rule: Rule<'_>,
+    ) {
+        self.insert(kind, None, location, confidence, value, excerpt, rule);
+    }
+
+    /// An organisation-defined identifier's finding.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn add_custom(
+        &mut self,
+        name: &Arc<str>,
+        location: &str,
+        confidence: Confidence,
+        value: &str,
+        excerpt: String,
+        rule: Rule<'_>,
+        sensitive_alone: bool,
+    ) {
+        self.custom_sensitive |= sensitive_alone;
+        self.insert(
+            Kind::Custom,
+            Some(name),
+            location,
+            confidence,
+            value,
+            || excerpt,
+            rule,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert(
+        &mut self,
+        kind: Kind,
+        custom: Option<&Arc<str>>,
+        location: &str,
+        confidence: Confidence,
+        value: &str,
+        excerpt: impl FnOnce() -> String,
+        rule: Rule<'_>,
     ) {
         self.scratch.clear();
-        self.scratch.push_str(kind.as_str());
+        self.scratch.push_str(custom.map_or(kind.as_str(), |c| c));
         self.scratch.push('\u{1}');
         self.scratch.push_str(location);
         self.scratch.push('\u{1}');
@@ -1152,6 +1993,8 @@ impl Collector {
             if confidence > f.confidence {
                 f.confidence = confidence;
                 f.excerpt = excerpt();
+                f.rule = rule.id.to_string();
+                f.evidence = rule.evidence.to_vec();
             }
             return;
         }
@@ -1161,6 +2004,9 @@ impl Collector {
             location: location.to_string(),
             confidence,
             excerpt: excerpt(),
+            rule: rule.id.to_string(),
+            evidence: rule.evidence.to_vec(),
+            custom: custom.cloned(),
         };
         if self.findings.len() >= self.max_findings && kind != Kind::Uninspectable {
             self.dropped += 1;
@@ -1189,6 +2035,7 @@ impl Collector {
             Confidence::High,
             reason,
             reason.to_string(),
+            Rule::new("uninspectable", &[]),
         );
     }
 
@@ -1214,11 +2061,18 @@ impl Collector {
         if has(Kind::IdDocument, Confidence::High) {
             reasons.push(Reason::IdDocument);
         }
+        if has(Kind::ClientNumber, Confidence::High) {
+            reasons.push(Reason::ClientNumber);
+        }
+        if self.custom_sensitive {
+            reasons.push(Reason::Identifier);
+        }
         let dates_of_birth = self.dob_values.len();
         let ibans = self.iban_values.len();
         if dates_of_birth >= 2
             || ibans >= 10
             || (ibans >= 3 && dates_of_birth + self.bsn_values.len() >= 1)
+            || self.named_ibans.len() >= 2
         {
             reasons.push(Reason::SeveralPersons {
                 dates_of_birth,

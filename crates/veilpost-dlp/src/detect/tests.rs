@@ -254,8 +254,24 @@ fn verdict_rules() {
 #[test]
 fn subject_lends_persons_to_body() {
     let mut out = Collector::new(100);
-    let carry = engine().scan_segment("Verwijzing mevrouw Jansen", "subject", &mut out, None);
-    engine().scan_segment("Zij heeft diabetes.", "body", &mut out, Some(&carry));
+    let carry = engine().scan_segment(
+        "Verwijzing mevrouw Jansen",
+        &Segment {
+            location: "subject",
+            today: None,
+        },
+        &mut out,
+        None,
+    );
+    engine().scan_segment(
+        "Zij heeft diabetes.",
+        &Segment {
+            location: "body",
+            today: None,
+        },
+        &mut out,
+        Some(&carry),
+    );
     let report = out.finish();
     assert_eq!(report.verdict, Verdict::Sensitive, "{report:?}");
 }
@@ -269,9 +285,30 @@ fn findings_are_deduplicated() {
 #[test]
 fn collector_cap_keeps_the_strongest() {
     let mut out = Collector::new(2);
-    out.add(Kind::Phone, "body", Medium, "1", "a".into());
-    out.add(Kind::Phone, "body", Medium, "2", "b".into());
-    out.add(Kind::Bsn, "body", High, "3", "c".into());
+    out.add(
+        Kind::Phone,
+        "body",
+        Medium,
+        "1",
+        "a".into(),
+        Rule::new("t", &[]),
+    );
+    out.add(
+        Kind::Phone,
+        "body",
+        Medium,
+        "2",
+        "b".into(),
+        Rule::new("t", &[]),
+    );
+    out.add(
+        Kind::Bsn,
+        "body",
+        High,
+        "3",
+        "c".into(),
+        Rule::new("t", &[]),
+    );
     let report = out.finish();
     assert_eq!(report.findings.len(), 2);
     assert!(report.findings.iter().any(|f| f.kind == Kind::Bsn));
@@ -315,4 +352,212 @@ fn hostile_text_does_not_panic() {
     ] {
         let _ = engine().report(text, "body");
     }
+}
+
+/// The verdict of `text` on 2 December 2026, with the reasons and rules for messages.
+fn verdict_on(text: &str) -> (Verdict, Vec<String>) {
+    let r = engine().report_on(text, "body", Some((2026, 12, 2)));
+    let rules = r
+        .findings
+        .iter()
+        .filter(|f| f.confidence == High)
+        .map(|f| f.rule.clone())
+        .collect();
+    (r.verdict, rules)
+}
+
+#[test]
+fn people_named_plainly() {
+    use Verdict::{Clean, Sensitive};
+    let cases: &[(&str, Verdict)] = &[
+        // First name and surname, with a date beside it or a diagnosis near it.
+        (
+            "Gesprek gehad met Noor Jansen (14-02-1961) over haar COPD.",
+            Sensitive,
+        ),
+        ("Bij Daan van Leeuwen is autisme vastgesteld.", Sensitive),
+        (
+            "Noor Jansen, 14-02-1961, komt morgen voor haar diabetescontrole.",
+            Sensitive,
+        ),
+        (
+            "Noor Jansen, geb. 14 februari 1961: verwijzing naar de cardioloog",
+            Sensitive,
+        ),
+        ("14-02-1961 Noor Jansen: astma", Sensitive),
+        // A first name with a date of birth.
+        (
+            "Noor (14-02-1961) heeft gebeld over haar medicatie.",
+            Sensitive,
+        ),
+        // Initials, titles, tussenvoegsels, hyphens.
+        (
+            "J.P. de Vries-Bakker gebruikt metformine 500 mg 2dd.",
+            Sensitive,
+        ),
+        ("Mw. El Amrani is bekend met DM2.", Sensitive),
+        ("Anna Maria Jansen-de Vries heeft een depressie.", Sensitive),
+        ("Lotte in 't Veld: er is sprake van PTSS.", Sensitive),
+        // A relation points at a person.
+        ("De zoon van mevrouw Bakker heeft ADHD.", Sensitive),
+        (
+            "Zoon Daan (3 jaar) is aangemeld; er is sprake van een ondertoezichtstelling.",
+            Sensitive,
+        ),
+        // Client and patient numbers.
+        ("Cliëntnummer 1234567: graag het dossier.", Sensitive),
+        (
+            "Dossiernummer 2026-0042 van Sem Visser: schuldhulpverlening gestart.",
+            Sensitive,
+        ),
+        // Youth care and the social domain.
+        (
+            "Voor Sem Visser loopt een jeugdbeschermingsmaatregel.",
+            Sensitive,
+        ),
+        (
+            "Fatima Yilmaz heeft een Wmo-indicatie voor beschermd wonen.",
+            Sensitive,
+        ),
+        // Lab values with units and doses.
+        ("Pieter Smit: HbA1c 64 mmol/mol, RR 150/95 mmHg.", Sensitive),
+        // Lists of several people with dates of birth, in running text.
+        (
+            "Aanmeldingen: Sem Bakker 03-04-2012 en Julia de Boer 21-11-2013.",
+            Sensitive,
+        ),
+        // Hard negatives: the addressee, the sender, care givers, staff, appointments.
+        (
+            "Beste Jan,\n\nWil jij de diabetesspreekuren overnemen?\n\nGroet, Anna",
+            Clean,
+        ),
+        ("Huisarts Bakker geeft een nascholing over COPD.", Clean),
+        (
+            "Overleg met Jan de Vries op 12-03-2026 om 10:00 over het rooster.",
+            Clean,
+        ),
+        ("maandag 19-05-2025: Sem de Vries (avonddienst)", Clean),
+        (
+            "Van harte gefeliciteerd Anna de Wit! Taart om 15:00 in de keuken.",
+            Clean,
+        ),
+        (
+            "Met vriendelijke groet,\n\nAnna Bakker\nPraktijkondersteuner GGZ\nBehandelplannen en verwijzingen",
+            Clean,
+        ),
+        (
+            "Nieuwsbrief: Jan de Vries vertelt over leven met diabetes.",
+            Clean,
+        ),
+        (
+            "Vacature doktersassistente. Contact: Sanne de Boer, teamleider.",
+            Clean,
+        ),
+        (
+            "Aanwezig: Jan de Vries, Anna Bakker, Piet Smit. Onderwerp: zorgpad COPD.",
+            Clean,
+        ),
+        (
+            "Op 12 maart 2026 om 10:14 schreef Jan de Vries <jan@praktijk.nl>:",
+            Clean,
+        ),
+        ("BIG-registratienummer 12345678901 van de arts", Clean),
+    ];
+    for (text, want) in cases {
+        let (got, rules) = verdict_on(text);
+        assert_eq!(got, *want, "{text:?}: {rules:?}");
+    }
+}
+
+#[test]
+fn findings_say_why() {
+    let r = engine().report_on(
+        "Gesprek gehad met Noor Jansen (14-02-1961) over haar COPD.",
+        "body",
+        Some((2026, 12, 2)),
+    );
+    let dob = r.of_kind(Kind::DateOfBirth).next().expect("date of birth");
+    assert_eq!(dob.rule, "dob.name");
+    let health = r.of_kind(Kind::Health).next().expect("health");
+    assert_eq!(health.rule, "health.person");
+    assert_eq!(health.evidence, ["name", "date_of_birth", "diagnosis"]);
+    let bsn = engine().findings("BSN: 123456782", "body");
+    assert_eq!(bsn[0].rule, "bsn.label");
+}
+
+#[test]
+fn identity_documents_in_current_formats() {
+    let cases: &[(&str, bool)] = &[
+        ("Paspoortnummer: NXF4BK8L2", true),
+        ("ID-kaart IR5123456", true),
+        ("identiteitskaart nummer SPECI2014", true),
+        ("Rijbewijs 5123456789", true),
+        ("Verblijfsdocument W12345678", true),
+        ("V-nummer 1234567890", true),
+        // Without a label: next to a name with a date of birth.
+        ("Noor Jansen (14-02-1961), NXF4BK8L2", true),
+        // The letter O is never used; a product code without a person is nothing.
+        ("paspoort NO1234567", false),
+        ("Artikel NXF4BK8L2 is op voorraad", false),
+    ];
+    for (text, want) in cases {
+        let found = engine()
+            .report_on(text, "body", Some((2026, 12, 2)))
+            .findings
+            .iter()
+            .any(|f| f.kind == Kind::IdDocument);
+        assert_eq!(found, *want, "{text:?}");
+    }
+}
+
+#[test]
+fn custom_identifiers_in_a_message() {
+    let ids = vec![
+        CustomIdentifier {
+            name: "patientnummer".into(),
+            pattern: r"\bPAT-\d{7}\b".into(),
+            checksum: Checksum::None,
+            keywords: vec![],
+            confidence: High,
+            sensitive_alone: true,
+        },
+        CustomIdentifier {
+            name: "ecd_id".into(),
+            pattern: r"\b\d{9}\b".into(),
+            checksum: Checksum::Elfproef,
+            keywords: vec!["ECD".into()],
+            confidence: Medium,
+            sensitive_alone: false,
+        },
+    ];
+    let e = Engine::with_identifiers(ids).expect("valid");
+    let r = e.report("Graag terugbellen over PAT-1234567.", "body");
+    assert_eq!(r.verdict, Verdict::Sensitive);
+    assert_eq!(r.reasons, [Reason::Identifier]);
+    let f = &r.findings[0];
+    assert_eq!(
+        (f.kind, f.kind_name(), f.rule.as_str()),
+        (Kind::Custom, "patientnummer", "custom.patientnummer")
+    );
+    assert!(!f.excerpt.contains("1234567"));
+    // Not sensitive alone, but it identifies the person the diagnosis is about.
+    let alone = e.report("ECD 123456782 bijgewerkt.", "body");
+    assert!(alone.findings.iter().any(|f| f.kind_name() == "ecd_id"));
+    assert!(!alone.reasons.contains(&Reason::Identifier));
+    let with_health = e.report("ECD 123456782: diabetes type 2, metformine.", "body");
+    assert!(
+        with_health.reasons.contains(&Reason::Health),
+        "{with_health:?}"
+    );
+    // The checksum and the keyword both count.
+    assert!(
+        e.findings("ECD 123456788", "body")
+            .iter()
+            .all(|f| f.kind != Kind::Custom)
+    );
+    assert!(
+        e.findings("order 123456782", "body")
+            .iter()
+            .all(|f| f.kind_name() != "ecd_id")
+    );
 }

@@ -60,6 +60,31 @@ impl Default for Limits {
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now.
     fn now(&self) -> Instant;
+
+    /// Today's date (year, month, day) in UTC, if the clock knows it: a date next to a name
+    /// is a date of birth only when it lies in the past. The default reads the system's
+    /// calendar.
+    fn today(&self) -> Option<(u32, u32, u32)> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs();
+        Some(civil_from_days((secs / 86_400) as i64))
+    }
+}
+
+/// The proleptic Gregorian date of a day number counted from 1970-01-01.
+pub fn civil_from_days(days: i64) -> (u32, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year.max(0) as u32, month as u32, day as u32)
 }
 
 /// The system's monotonic clock.

@@ -12,10 +12,12 @@ fn to_json(report: &Report) -> Value {
         "verdict": report.verdict.as_str(),
         "reason": report.reason(),
         "findings": report.findings.iter().map(|f| json!({
-            "kind": f.kind.as_str(),
+            "kind": f.kind_name(),
             "location": f.location,
             "confidence": f.confidence.as_str(),
             "excerpt": f.excerpt,
+            "rule": f.rule,
+            "evidence": f.evidence,
         })).collect::<Vec<_>>(),
     })
 }

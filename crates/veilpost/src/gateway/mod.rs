@@ -325,8 +325,10 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         MasterKey::from_base64(&config.portal.master_key)?
     });
     let exe = std::env::current_exe().context("cannot find own executable for the PDF sandbox")?;
-    let scanner = Scanner::new()
-        .with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, SandboxLimits::default())));
+    let scanner = config.dlp.scanner(
+        Scanner::new()
+            .with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, SandboxLimits::default()))),
+    )?;
     let trusted = config
         .smtp
         .trusted_networks

@@ -135,7 +135,7 @@ fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
         .findings
         .iter()
         .filter(|f| f.kind != veilpost_dlp::Kind::Uninspectable)
-        .map(|f| f.kind.as_str().to_string())
+        .map(|f| f.kind_name().to_string())
         .collect();
     kinds.sort();
     kinds.dedup();
@@ -231,9 +231,11 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
                 .findings
                 .iter()
                 .map(|f| serde_json::json!({
-                    "kind": f.kind.as_str(),
+                    "kind": f.kind_name(),
                     "location": f.location,
                     "confidence": f.confidence.as_str(),
+                    "rule": f.rule,
+                    "evidence": f.evidence,
                 }))
                 .collect::<Vec<_>>()
         ),

@@ -1,0 +1,857 @@
+//! Person names as Dutch de-identification tools find them: a first name and a surname,
+//! initials and a surname, a form of address and a surname, with tussenvoegsels (van, de,
+//! van der, ter, in 't, ...), double and hyphenated surnames, and first names alone.
+//!
+//! The recogniser only finds name-shaped text; whether a name is the person the data is
+//! about (and not the sender, the addressee or a care giver) is decided by the detector
+//! around it. It is a hand-written pass over capitalised words with hash-set look-ups, so
+//! it costs little next to reading the text, and it only runs where a detector asks
+//! (near a date, a health term, a relation word).
+//!
+//! The name lists (`data/first_names.txt`, `data/surnames.txt`) were compiled for
+//! Veilpost from public frequency facts; surnames outside the list are recognised by
+//! their shape (after a tussenvoegsel, after a known first name, or by a Dutch or Frisian
+//! ending).
+
+use std::collections::HashSet;
+
+/// What a name is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NameShape {
+    /// A known first name alone ("Daan"): a person only with a date or a relation beside it.
+    FirstOnly,
+    /// Initials and a surname ("J.P. de Vries").
+    Initials,
+    /// A first name and a surname ("Noor Jansen", "Daan van Leeuwen", "Anna Bakker-Smit").
+    Full,
+    /// A form of address and a surname, with or without first name or initials
+    /// ("mevrouw Jansen", "dhr. P. de Boer").
+    Titled,
+}
+
+/// One name found in a text: byte offsets and its shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameMention {
+    /// Start of the name (of its form of address, when it has one).
+    pub start: usize,
+    /// End of the name.
+    pub end: usize,
+    /// What the name is made of.
+    pub shape: NameShape,
+}
+
+/// Tussenvoegsels and name particles (Dutch, and the common ones of other languages).
+const PARTICLES: &[&str] = &[
+    "van", "de", "der", "den", "ter", "ten", "te", "het", "'t", "’t", "in", "op", "uit", "la",
+    "le", "du", "da", "di", "dos", "das", "del", "della", "von", "zu", "el", "al", "ben", "bin",
+    "abu", "d'", "l'", "'s", "mc", "st.", "vd", "v.d.",
+];
+
+/// Forms of address; `de heer` is handled as `heer` after `de`.
+const TITLES: &[&str] = &[
+    "mevrouw", "mevr", "mw", "mej", "meneer", "mijnheer", "dhr", "heer", "mrs", "ms", "miss",
+    "juffrouw",
+];
+
+/// Capitalised words that are never a given name or surname, whatever the lists say:
+/// function words that start sentences, greetings, days, months, and the nouns that make
+/// organisations and places.
+const STOP: &[&str] = &[
+    "de",
+    "het",
+    "een",
+    "en",
+    "of",
+    "maar",
+    "dus",
+    "want",
+    "bij",
+    "met",
+    "voor",
+    "na",
+    "naar",
+    "in",
+    "uit",
+    "aan",
+    "om",
+    "tot",
+    "door",
+    "over",
+    "onder",
+    "tegen",
+    "zonder",
+    "sinds",
+    "tijdens",
+    "als",
+    "dan",
+    "dat",
+    "die",
+    "dit",
+    "deze",
+    "er",
+    "hier",
+    "daar",
+    "wij",
+    "we",
+    "ik",
+    "jij",
+    "je",
+    "u",
+    "hij",
+    "zij",
+    "ze",
+    "ons",
+    "onze",
+    "mijn",
+    "jouw",
+    "uw",
+    "zijn",
+    "haar",
+    "hun",
+    "wie",
+    "wat",
+    "waar",
+    "wanneer",
+    "hoe",
+    "waarom",
+    "welke",
+    "ja",
+    "nee",
+    "niet",
+    "geen",
+    "wel",
+    "ook",
+    "nog",
+    "al",
+    "beste",
+    "hoi",
+    "hallo",
+    "dag",
+    "geachte",
+    "lieve",
+    "hi",
+    "hey",
+    "hoihoi",
+    "goedemorgen",
+    "goedemiddag",
+    "goedenavond",
+    "groet",
+    "groeten",
+    "vriendelijke",
+    "hartelijke",
+    "mvg",
+    "bedankt",
+    "dank",
+    "graag",
+    "alvast",
+    "zie",
+    "bijgaand",
+    "bijlage",
+    "betreft",
+    "onderwerp",
+    "datum",
+    "tijd",
+    "locatie",
+    "plaats",
+    "adres",
+    "telefoon",
+    "tel",
+    "fax",
+    "mail",
+    "email",
+    "e-mail",
+    "gemeente",
+    "praktijk",
+    "huisartsenpraktijk",
+    "ziekenhuis",
+    "apotheek",
+    "stichting",
+    "zorggroep",
+    "team",
+    "afdeling",
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+    "nederland",
+    "nederlandse",
+    "sint",
+    "mr",
+    "dr",
+    "drs",
+    "prof",
+    "ir",
+    "ing",
+    "dear",
+    "the",
+    "and",
+    "with",
+    "from",
+    "for",
+    "to",
+    "on",
+    "at",
+    "by",
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+    "naam",
+    "patiënt",
+    "patient",
+    "cliënt",
+    "client",
+    "bewoner",
+    "zoon",
+    "dochter",
+    "moeder",
+    "vader",
+    "partner",
+    "opa",
+    "oma",
+    "kind",
+    "vandaag",
+    "morgen",
+    "gisteren",
+    "volgens",
+    "inmiddels",
+    "echter",
+    "ministerie",
+    "raad",
+    "kamer",
+    "provincie",
+    "regio",
+    "centrum",
+    "kliniek",
+    "huis",
+    "verpleeghuis",
+    "gezondheidscentrum",
+    "wijkteam",
+    "jeugdteam",
+    "ggd",
+    "universiteit",
+    "hogeschool",
+    "school",
+    "college",
+    "dienst",
+    "bureau",
+    "afdeling",
+    "zorg",
+    "welzijn",
+    "veilig",
+    "thuis",
+    "van",
+    "der",
+    "den",
+    "ter",
+    "ten",
+    "te",
+    "uitnodiging",
+    "agenda",
+    "verslag",
+    "notulen",
+    "aanwezig",
+    "afwezig",
+    "aanwezigen",
+    "afmeldingen",
+    "voorzitter",
+    "notulist",
+    "spreker",
+    "sprekers",
+    "docent",
+    "contact",
+    "contactpersoon",
+    "vacature",
+    "ps",
+    "nb",
+    "re",
+    "fw",
+    "fwd",
+    "aw",
+    "doorgestuurd",
+    "origineel",
+    "bericht",
+    "verzonden",
+    "aan",
+    "cc",
+    "bcc",
+    "from",
+    "sent",
+    "subject",
+    "heer",
+    "mevrouw",
+    "meneer",
+    "overleg",
+    "bespreking",
+    "gesprek",
+    "afspraak",
+    "bel",
+    "mij",
+    "me",
+    "jullie",
+    "allen",
+    "iedereen",
+    "collega",
+    "collega's",
+    "hierbij",
+    "graag",
+    "kunt",
+    "kun",
+    "kan",
+    "wil",
+    "wilt",
+    "nieuw",
+    "nieuwe",
+    "oud",
+    "oude",
+    "groot",
+    "grote",
+    "klein",
+    "kleine",
+    "goed",
+    "goede",
+];
+
+/// Words that are no surname even after a tussenvoegsel ("van Dijk" is a name, "van
+/// Harte", "van Maandag" are not).
+const NEVER_SURNAMES: &[&str] = &[
+    "harte",
+    "maandag",
+    "dinsdag",
+    "woensdag",
+    "donderdag",
+    "vrijdag",
+    "zaterdag",
+    "zondag",
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+    "de",
+    "het",
+    "een",
+    "gemeente",
+    "praktijk",
+    "ziekenhuis",
+    "apotheek",
+    "stichting",
+    "nederland",
+    "week",
+    "dag",
+    "jaar",
+    "maand",
+    "dienst",
+    "afdeling",
+    "team",
+    "huisarts",
+    "huisartsenpraktijk",
+    "zorg",
+    "ggz",
+    "jeugdzorg",
+    "wijkteam",
+];
+
+/// Endings of Dutch and Frisian surnames, for surnames not on the list (never used alone:
+/// the name still needs a first name or initials in front).
+const SURNAME_ENDINGS: &[&str] = &[
+    "stra", "sma", "inga", "enga", "huis", "huizen", "kamp", "veld", "broek", "dijk", "horst",
+    "ink", "mans", "ssen", "sen", "zen", "hof", "beek", "bosch", "berg", "ema", "ius", "ski",
+    "ska", "wicz", "oglu", "oğlu", "ouni", "aoui", "oui", "ani",
+];
+
+/// Endings of words that name an organisation or a place, never a surname.
+const PLACE_ENDINGS: &[&str] = &[
+    "straat",
+    "laan",
+    "weg",
+    "plein",
+    "kade",
+    "gracht",
+    "singel",
+    "ziekenhuis",
+    "kliniek",
+    "centrum",
+    "zorg",
+    "praktijk",
+    "apotheek",
+    "school",
+    "college",
+    "stichting",
+    "gemeente",
+    "instituut",
+    "groep",
+    "academie",
+    "universiteit",
+    "dienst",
+    "team",
+    "afdeling",
+    "polikliniek",
+    "steeg",
+    "dreef",
+    "park",
+    "markt",
+];
+
+/// The compiled name lists.
+#[derive(Debug)]
+pub(crate) struct NameLists {
+    first: HashSet<String>,
+    surnames: HashSet<String>,
+    particles: HashSet<&'static str>,
+    titles: HashSet<&'static str>,
+    stop: HashSet<&'static str>,
+}
+
+fn parse_list(text: &str) -> HashSet<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or(""))
+        .flat_map(str::split_whitespace)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TokKind {
+    /// A word of letters (with inner apostrophes and hyphens).
+    Word,
+    /// One or more initials: `J.`, `J.P.`, `J. P. M.`.
+    Initials,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+    kind: TokKind,
+    /// Joined to the previous token by a single space (or nothing but spaces).
+    joined: bool,
+}
+
+impl Default for NameLists {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl NameLists {
+    pub(crate) fn new() -> NameLists {
+        NameLists {
+            first: parse_list(include_str!("data/first_names.txt")),
+            surnames: parse_list(include_str!("data/surnames.txt")),
+            particles: PARTICLES.iter().copied().collect(),
+            titles: TITLES.iter().copied().collect(),
+            stop: STOP.iter().copied().collect(),
+        }
+    }
+
+    /// Is this word a known first name?
+    pub(crate) fn is_first_name(&self, word: &str) -> bool {
+        let lower = word.to_lowercase();
+        self.first.contains(&lower) && !self.stop.contains(lower.as_str())
+    }
+
+    /// Every name in `text[from..to]`, in order, without overlaps.
+    pub(crate) fn find(&self, text: &str, from: usize, to: usize) -> Vec<NameMention> {
+        let toks = tokenize(text, from, to);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            match self.name_at(text, &toks, i) {
+                Some((mention, next)) => {
+                    out.push(mention);
+                    i = next;
+                }
+                None => i += 1,
+            }
+        }
+        out
+    }
+
+    fn word<'t>(&self, text: &'t str, t: &Tok) -> &'t str {
+        &text[t.start..t.end]
+    }
+
+    fn is_particle(&self, text: &str, t: &Tok) -> bool {
+        t.kind == TokKind::Word
+            && self
+                .particles
+                .contains(self.word(text, t).to_lowercase().as_str())
+    }
+
+    /// A capitalised word that can be part of a name (not a function word or an
+    /// organisation's noun).
+    fn is_name_word(&self, text: &str, t: &Tok) -> bool {
+        self.name_word(text, t, true)
+    }
+
+    /// [`NameLists::is_name_word`]; after a tussenvoegsel (`strict` false) ordinary words
+    /// are surnames too ("de Groot", "van Kleef", "de Goede").
+    fn name_word(&self, text: &str, t: &Tok, strict: bool) -> bool {
+        if t.kind != TokKind::Word {
+            return false;
+        }
+        let w = self.word(text, t);
+        let mut chars = w.chars();
+        let (Some(c0), Some(c1)) = (chars.next(), chars.next()) else {
+            return false;
+        };
+        // Capitalised, then lower case: "Jansen", "O'Neill", "McDonald", "El-Amrani".
+        if !c0.is_uppercase() || !(c1.is_lowercase() || c1 == '\'' || c1 == '’') {
+            return false;
+        }
+        let lower = w.to_lowercase();
+        let stopped = if strict {
+            self.stop.contains(lower.as_str())
+        } else {
+            NEVER_SURNAMES.contains(&lower.as_str())
+        };
+        if stopped || self.titles.contains(lower.as_str()) {
+            return false;
+        }
+        !PLACE_ENDINGS
+            .iter()
+            .any(|e| lower.len() > e.len() && lower.ends_with(e) || lower == *e)
+    }
+
+    fn looks_like_surname(&self, text: &str, t: &Tok) -> bool {
+        let lower = self.word(text, t).to_lowercase();
+        let last = lower.rsplit('-').next().unwrap_or(&lower);
+        self.surnames.contains(last)
+            || SURNAME_ENDINGS
+                .iter()
+                .any(|e| last.len() >= e.len() + 2 && last.ends_with(e))
+    }
+
+    /// The surname starting at token `i`: particles, then a capitalised word, then perhaps
+    /// a second surname joined by a hyphen or particles ("Jansen-de Vries", "Bakker van
+    /// der Meer"). Returns the index after it and whether particles led it.
+    fn surname_at(&self, text: &str, toks: &[Tok], i: usize) -> Option<(usize, bool)> {
+        let mut j = i;
+        let mut particles = 0;
+        while j < toks.len() && toks[j].joined && particles < 3 && self.is_particle(text, &toks[j])
+        {
+            j += 1;
+            particles += 1;
+        }
+        let t = toks.get(j)?;
+        if !t.joined || !self.name_word(text, t, particles == 0) {
+            return None;
+        }
+        j += 1;
+        // "Jansen-de Vries": the word ended in "-de"; tokenize keeps "Jansen-de" as one
+        // word, so a hyphenated particle shows as a word ending in one.
+        let w = self.word(text, t).to_lowercase();
+        let hyphen_particle = w
+            .rsplit_once('-')
+            .is_some_and(|(_, tail)| self.particles.contains(tail));
+        if hyphen_particle {
+            let mut k = j;
+            while k < toks.len() && toks[k].joined && self.is_particle(text, &toks[k]) {
+                k += 1;
+            }
+            if k < toks.len() && toks[k].joined && self.is_name_word(text, &toks[k]) {
+                j = k + 1;
+            }
+        }
+        // A second surname after particles: "Bakker van der Meer".
+        let mut k = j;
+        let mut second = 0;
+        while k < toks.len() && toks[k].joined && second < 3 && self.is_particle(text, &toks[k]) {
+            k += 1;
+            second += 1;
+        }
+        if second > 0 && k < toks.len() && toks[k].joined && self.is_name_word(text, &toks[k]) {
+            j = k + 1;
+        }
+        Some((j, particles > 0))
+    }
+
+    /// A name starting at token `i`, and the index of the token after it.
+    fn name_at(&self, text: &str, toks: &[Tok], i: usize) -> Option<(NameMention, usize)> {
+        let t = toks[i];
+        let start = t.start;
+        let mention = |end: usize, shape| NameMention { start, end, shape };
+        if t.kind == TokKind::Initials {
+            let (next, _) = self.surname_at(text, toks, i + 1)?;
+            let initials: String = self
+                .word(text, &t)
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect();
+            if is_abbreviation(&initials) {
+                return None;
+            }
+            return Some((mention(toks[next - 1].end, NameShape::Initials), next));
+        }
+        let lower = self.word(text, &t).trim_end_matches('.').to_lowercase();
+        // A form of address: "mevrouw", "dhr.", "de heer", then an optional first name or
+        // initials, then the surname.
+        if self.titles.contains(lower.as_str()) {
+            let mut j = i + 1;
+            if let Some(n) = toks.get(j)
+                && n.joined
+                && (n.kind == TokKind::Initials
+                    || n.kind == TokKind::Word && self.is_first_name(self.word(text, n)))
+                && self.surname_at(text, toks, j + 1).is_some()
+            {
+                j += 1;
+            }
+            let (next, _) = self.surname_at(text, toks, j)?;
+            return Some((mention(toks[next - 1].end, NameShape::Titled), next));
+        }
+        if !self.is_name_word(text, &t) {
+            return None;
+        }
+        let known_first = self.first.contains(&lower);
+        // More given names: "Anna Maria", "Jan Willem".
+        let mut j = i + 1;
+        if known_first {
+            while j < toks.len()
+                && j < i + 3
+                && toks[j].joined
+                && toks[j].kind == TokKind::Word
+                && self.is_first_name(self.word(text, &toks[j]))
+                && self.surname_at(text, toks, j + 1).is_some()
+            {
+                j += 1;
+            }
+        }
+        match self.surname_at(text, toks, j) {
+            Some((next, led_by_particle)) => {
+                let accepted = known_first
+                    || (led_by_particle || self.looks_like_surname(text, &toks[next - 1]))
+                        && lower.chars().count() >= 3;
+                if accepted {
+                    return Some((mention(toks[next - 1].end, NameShape::Full), next));
+                }
+                None
+            }
+            // A first name alone, unless a capitalised word follows ("Antonius
+            // Ziekenhuis" names a hospital, not a person).
+            None if known_first
+                && !toks
+                    .get(i + 1)
+                    .is_some_and(|n| n.joined && starts_upper(self.word(text, n))) =>
+            {
+                Some((mention(t.end, NameShape::FirstOnly), i + 1))
+            }
+            None => None,
+        }
+    }
+}
+
+fn starts_upper(word: &str) -> bool {
+    word.chars().next().is_some_and(char::is_uppercase)
+}
+
+/// Dotted abbreviations that look like initials.
+fn is_abbreviation(initials: &str) -> bool {
+    matches!(
+        initials,
+        "N.B."
+            | "P.S."
+            | "A.S."
+            | "B.V."
+            | "N.V."
+            | "C.Q."
+            | "E.E.A."
+            | "I.V.M."
+            | "T.A.V."
+            | "M.B.T."
+            | "O.A."
+            | "Z.S.M."
+            | "D.W.Z."
+            | "I.P.V."
+            | "T.Z.T."
+            | "V.W.B."
+            | "M.I.V."
+            | "A.U.B."
+            | "S.V.P."
+            | "E.D."
+            | "I.O."
+            | "U.I."
+            | "W.G."
+            | "I.C."
+            | "A.I."
+    )
+}
+
+/// Words and initials in `text[from..to]`, each marked with whether only spaces stand
+/// between it and the previous one.
+fn tokenize(text: &str, from: usize, to: usize) -> Vec<Tok> {
+    let b = text.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = from;
+    // Whether the gap since the previous token was only spaces (a name does not run
+    // across a line break or punctuation).
+    let mut clean_gap = false;
+    while i < to {
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        let is_letter = c.is_alphabetic();
+        if !is_letter && c != '\'' && c != '’' {
+            clean_gap = clean_gap && c == ' ';
+            i += c.len_utf8();
+            continue;
+        }
+        // Initials: an upper-case letter and a dot, repeated ("J.P.", "J. P.").
+        if c.is_uppercase() && b.get(i + c.len_utf8()) == Some(&b'.') {
+            let mut j = i;
+            let mut n = 0;
+            while let Some(l) = text[j..].chars().next() {
+                if !(l.is_uppercase() && b.get(j + l.len_utf8()) == Some(&b'.')) {
+                    break;
+                }
+                // A letter right after the dot belongs to a word ("J.Jansen" is rare;
+                // "A.Bakker" more so): stop the initials there.
+                j += l.len_utf8() + 1;
+                n += 1;
+                if b.get(j) == Some(&b' ')
+                    && text[j + 1..].chars().next().is_some_and(char::is_uppercase)
+                    && b.get(j + 2) == Some(&b'.')
+                {
+                    j += 1;
+                }
+                if n == 5 {
+                    break;
+                }
+            }
+            let ends_word = text[j..].chars().next().is_some_and(char::is_alphabetic);
+            if !ends_word {
+                toks.push(Tok {
+                    start: i,
+                    end: j,
+                    kind: TokKind::Initials,
+                    joined: clean_gap,
+                });
+                clean_gap = true;
+                i = j;
+                continue;
+            }
+        }
+        let start = i;
+        let mut j = i;
+        while j < to {
+            let Some(l) = text[j..].chars().next() else {
+                break;
+            };
+            let inner = (l == '\'' || l == '’' || l == '-')
+                && text[j + l.len_utf8()..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphabetic);
+            if l.is_alphabetic() || inner || (l == '\'' || l == '’') && j == start {
+                j += l.len_utf8();
+            } else {
+                break;
+            }
+        }
+        if j == start {
+            i += c.len_utf8();
+            clean_gap = false;
+            continue;
+        }
+        // "dhr." and "mw.": the dot of an abbreviated title keeps the gap clean.
+        let mut end = j;
+        let word = &text[start..j];
+        if b.get(j) == Some(&b'.')
+            && matches!(
+                word.to_lowercase().as_str(),
+                "dhr" | "mw" | "mevr" | "mej" | "mr" | "mrs" | "ms" | "st" | "vd"
+            )
+        {
+            end = j + 1;
+        }
+        toks.push(Tok {
+            start,
+            end,
+            kind: TokKind::Word,
+            joined: clean_gap,
+        });
+        clean_gap = true;
+        i = end;
+    }
+    toks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<(String, NameShape)> {
+        let lists = NameLists::new();
+        lists
+            .find(text, 0, text.len())
+            .into_iter()
+            .map(|m| (text[m.start..m.end].to_string(), m.shape))
+            .collect()
+    }
+
+    use NameShape::*;
+
+    #[test]
+    fn name_shapes() {
+        let cases: &[(&str, &[(&str, NameShape)])] = &[
+            ("Gesprek met Noor Jansen over", &[("Noor Jansen", Full)]),
+            ("bij Daan van Leeuwen is", &[("Daan van Leeuwen", Full)]),
+            (
+                "J.P. de Vries-Bakker kwam",
+                &[("J.P. de Vries-Bakker", Initials)],
+            ),
+            ("J. P. de Boer", &[("J. P. de Boer", Initials)]),
+            ("mevrouw El Amrani belde", &[("mevrouw El Amrani", Titled)]),
+            ("dhr. P. van der Meer", &[("dhr. P. van der Meer", Titled)]),
+            (
+                "Anna Maria Jansen-de Vries",
+                &[("Anna Maria Jansen-de Vries", Full)],
+            ),
+            (
+                "Sanne Bakker van der Meer",
+                &[("Sanne Bakker van der Meer", Full)],
+            ),
+            ("Lotte in 't Veld", &[("Lotte in 't Veld", Full)]),
+            ("Xiomara Oosterhuis", &[("Xiomara Oosterhuis", Full)]),
+            ("Tjerkje Hoekstra", &[("Tjerkje Hoekstra", Full)]),
+            ("Ayşe Yılmaz", &[("Ayşe Yılmaz", Full)]),
+            ("zoon Daan heeft", &[("Daan", FirstOnly)]),
+            ("Gemeente Oosterwijk", &[]),
+            ("Sint Antonius Ziekenhuis", &[]),
+            ("Ministerie van Volksgezondheid", &[]),
+            ("N.B. Graag", &[]),
+            ("Beste Jan,", &[("Jan", FirstOnly)]),
+            ("Noor\nJansen", &[("Noor", FirstOnly)]),
+        ];
+        for (text, want) in cases {
+            let want: Vec<(String, NameShape)> =
+                want.iter().map(|(s, k)| (s.to_string(), *k)).collect();
+            assert_eq!(names(text), want, "{text:?}");
+        }
+    }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install what the tests need on a fresh Debian machine, then run every test:
+#
+#     ./test.sh                 # everything (cargo test --workspace)
+#     ./test.sh -p veilpost-dlp # arguments go to cargo test
+#
+# python3 regenerates the corpora and submits mail with smtplib; prlimit (util-linux) bounds
+# memory in the hostile-input tests; swaks submits mail in the gateway tests; Chromium and
+# its WebDriver run the browser tests; 7-Zip opens what `veilpost protect` makes; clamd
+# checks uploads (with a signature file of the test's own: no signature download). From
+# PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
+# the peer of check-domain and deduce the peer of the DLP's person recogniser (both pinned:
+# their verdicts change between versions; deduce is LGPL and only ever run as a separate
+# program, never linked or copied).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+export DEBIAN_FRONTEND=noninteractive
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+command -v prlimit >/dev/null || missing+=(util-linux)
+command -v swaks >/dev/null || missing+=(swaks)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v 7zz >/dev/null || command -v 7z >/dev/null || missing+=(7zip)
+command -v clamd >/dev/null || missing+=(clamav-daemon)
+if [ ${#missing[@]} -gt 0 ]; then
+    as_root apt-get update -q
+    as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+pip_install() {
+    python3 -m pip --version >/dev/null 2>&1 || {
+        as_root apt-get update -q && as_root apt-get install -y -q --no-install-recommends python3-pip
+    }
+    python3 -m pip install -q --disable-pip-version-check "$@" \
+        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$@"
+}
+python3 -c 'import docx, openpyxl, reportlab, odf' 2>/dev/null \
+    || pip_install python-docx openpyxl reportlab odfpy
+python3 -c 'import checkdmarc, sys; sys.exit(checkdmarc.__version__ != "6.0.4")' 2>/dev/null \
+    || pip_install checkdmarc==6.0.4
+python3 -c 'import deduce, sys; sys.exit(deduce.__version__ != "3.0.6")' 2>/dev/null \
+    || pip_install deduce==3.0.6
+
+cargo test --workspace "$@"
