@@ -23,6 +23,8 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 command -v prlimit >/dev/null || missing+=(util-linux)
 command -v swaks >/dev/null || missing+=(swaks)
+# swaks --tls needs Perl's TLS modules (only recommended by the package).
+perl -MNet::SSLeay -MIO::Socket::SSL -e 1 2>/dev/null || missing+=(libnet-ssleay-perl libio-socket-ssl-perl)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v 7zz >/dev/null || command -v 7z >/dev/null || missing+=(7zip)

@@ -404,7 +404,8 @@ impl Engine {
     }
 
     fn keyword_hits(&self, text: &str) -> Vec<Hit> {
-        self.keywords
+        let mut hits: Vec<Hit> = self
+            .keywords
             .find(text)
             .into_iter()
             .map(|m| Hit {
@@ -413,7 +414,34 @@ impl Engine {
                 class: self.terms[m.pattern].class,
                 term: m.pattern as u32,
             })
-            .collect()
+            .collect();
+        // A health word that names a service, not a person's condition: "diabeteszorg",
+        // "COPD-spreekuur", "POH-GGZ", "Jeugd-GGZ".
+        let mut keep = vec![true; hits.len()];
+        for (k, h) in hits.iter().enumerate() {
+            if !h.class.is_health() {
+                continue;
+            }
+            if service_word(text, h.start, h.end) {
+                keep[k] = false;
+                continue;
+            }
+            let title_before = k > 0
+                && hits[k - 1].class == Class::Professional
+                && h.start >= hits[k - 1].end
+                && h.start - hits[k - 1].end <= 2
+                && !text[hits[k - 1].end..h.start].contains(char::is_alphanumeric);
+            let jeugd = text[..h.start].to_ascii_lowercase().ends_with("jeugd-");
+            if title_before || jeugd || health_as_topic(text, h.start) {
+                keep[k] = false;
+            }
+        }
+        let mut k = 0;
+        hits.retain(|_| {
+            k += 1;
+            keep[k - 1]
+        });
+        hits
     }
 
     fn term(&self, hit: &Hit) -> &'static str {
@@ -731,7 +759,8 @@ impl Engine {
     /// A passport, identity card, driving licence or residence document number after its
     /// label.
     fn document_after_label(&self, text: &str, h: &Hit, location: &str, out: &mut Collector) {
-        let window = window_after(text, h.end, 50);
+        // "paspoortnummer van Anna Maria de Jong-van Dam is NXF4BK8L2": room for a name.
+        let window = window_after(text, h.end, 90);
         let term = self.term(h).to_ascii_lowercase();
         let licence = term.starts_with("rijbewijs");
         let permit = term.starts_with("verblijf")
@@ -1650,6 +1679,135 @@ fn normalize_char(c: char) -> Option<char> {
         '\u{FF10}'..='\u{FF19}' => char::from_u32(c as u32 - 0xFF10 + u32::from(b'0')),
         _ => Some(c),
     }
+}
+
+/// Is the health word at `start` the topic of a talk, a text or a rule rather than
+/// somebody's condition: "een presentatie over hypertensie", "het protocol COPD", "de
+/// richtlijn astma"? "over haar COPD" (a possessive) stays a condition.
+fn health_as_topic(text: &str, start: usize) -> bool {
+    const TOPIC: &[&str] = &[
+        "over",
+        "omtrent",
+        "rondom",
+        "rond",
+        "about",
+        "protocol",
+        "richtlijn",
+        "richtlijnen",
+        "presentatie",
+        "lezing",
+        "webinar",
+        "cursus",
+        "scholing",
+        "folder",
+        "brochure",
+        "thema",
+        "themaavond",
+        "themabijeenkomst",
+        "boek",
+        "artikel",
+        "standaard",
+        "zorgstandaard",
+        "nhg-standaard",
+        "werkinstructie",
+        "voorlichting",
+        "kennis",
+        "expertise",
+        "onderzoek naar",
+        "congres",
+    ];
+    const POSSESSIVE: &[&str] = &[
+        "haar",
+        "zijn",
+        "hun",
+        "mijn",
+        "uw",
+        "je",
+        "jouw",
+        "zijn/haar",
+        "her",
+        "his",
+        "their",
+    ];
+    let before = window_before(text, start, 48).to_lowercase();
+    let words: Vec<&str> = before
+        .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '/')
+        .filter(|w| !w.is_empty())
+        .collect();
+    // Up to three words back: "over de behandeling van diabetes" counts, "over haar
+    // diabetes" does not.
+    for (back, w) in words.iter().rev().take(4).enumerate() {
+        if POSSESSIVE.contains(w) {
+            return false;
+        }
+        if back < 4 && TOPIC.contains(w) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Is the word at `start..end` (extended to the end of the word, or over one hyphen) the
+/// name of a service rather than a condition: "diabeteszorg", "astmaspreekuur",
+/// "COPD-spreekuren", "diabetesverpleegkundige"?
+fn service_word(text: &str, start: usize, end: usize) -> bool {
+    const SERVICE: &[&str] = &[
+        "zorg",
+        "ketenzorg",
+        "spreekuur",
+        "spreekuren",
+        "team",
+        "poli",
+        "polikliniek",
+        "protocol",
+        "richtlijn",
+        "voorlichting",
+        "verpleegkundige",
+        "consulent",
+        "educatie",
+        "programma",
+        "week",
+        "dag",
+        "fonds",
+        "vereniging",
+        "campagne",
+        "project",
+        "module",
+        "cursus",
+        "scholing",
+        "zorgpad",
+        "zorgprogramma",
+        "praktijk",
+        "centrum",
+        "kliniek",
+        "screening",
+        "controles",
+        "onderzoek",
+        "specialist",
+        "instelling",
+        "aanbieder",
+    ];
+    let b = text.as_bytes();
+    let mut e = end;
+    while e < b.len() && (b[e].is_ascii_alphabetic() || b[e] >= 0x80) {
+        e += 1;
+    }
+    let tail = if e > end {
+        &text[end..e]
+    } else if b.get(end) == Some(&b'-') {
+        let mut f = end + 1;
+        while f < b.len() && (b[f].is_ascii_alphabetic() || b[f] >= 0x80) {
+            f += 1;
+        }
+        &text[end + 1..f]
+    } else {
+        return false;
+    };
+    let _ = start;
+    let tail = tail.to_lowercase();
+    SERVICE
+        .iter()
+        .any(|s| tail == *s || tail.ends_with(s) && tail.len() <= s.len() + 2)
 }
 
 /// A dose or a lab value's unit right after a number: `500 mg`, `2dd`, `2 dd`, `53 mmol/mol`,

@@ -451,6 +451,8 @@ struct Tok {
     kind: TokKind,
     /// Joined to the previous token by a single space (or nothing but spaces).
     joined: bool,
+    /// Joined to the previous token by a comma and spaces ("Jansen, Noor").
+    comma: bool,
 }
 
 impl Default for NameLists {
@@ -625,6 +627,9 @@ impl NameLists {
             let (next, _) = self.surname_at(text, toks, j)?;
             return Some((mention(toks[next - 1].end, NameShape::Titled), next));
         }
+        if let Some(found) = self.surname_first(text, toks, i) {
+            return Some(found);
+        }
         if !self.is_name_word(text, &t) {
             return None;
         }
@@ -670,6 +675,80 @@ fn starts_upper(word: &str) -> bool {
     word.chars().next().is_some_and(char::is_uppercase)
 }
 
+impl NameLists {
+    /// "Jansen, Noor", "Vries, J.P. de", "van Leeuwen, Daan", "Jansen-Smit, A.": a surname,
+    /// a comma, then a known first name or initials (and the tussenvoegsel last).
+    fn surname_first(&self, text: &str, toks: &[Tok], i: usize) -> Option<(NameMention, usize)> {
+        let (after_surname, _) = if self.is_particle(text, &toks[i]) {
+            self.surname_at_first(text, toks, i)?
+        } else {
+            if !self.is_name_word(text, &toks[i]) {
+                return None;
+            }
+            (i + 1, false)
+        };
+        let given = toks.get(after_surname)?;
+        if !given.comma {
+            return None;
+        }
+        let given_ok = match given.kind {
+            TokKind::Initials => true,
+            TokKind::Word => self.is_first_name(self.word(text, given)),
+        };
+        // The surname must look like one, or the given name must be a known one.
+        let surname_ok = given.kind == TokKind::Word
+            || self.looks_like_surname(text, &toks[after_surname - 1])
+            || toks[i].kind == TokKind::Word && self.is_particle(text, &toks[i]);
+        if !given_ok || !surname_ok {
+            return None;
+        }
+        let mut end = after_surname + 1;
+        // A second given name, then a trailing tussenvoegsel: "Vries, Anna Maria de".
+        if toks.get(end).is_some_and(|t| {
+            t.joined && t.kind == TokKind::Word && self.is_first_name(self.word(text, t))
+        }) {
+            end += 1;
+        }
+        while end < toks.len()
+            && end < after_surname + 5
+            && toks[end].joined
+            && self.is_particle(text, &toks[end])
+            && self
+                .word(text, &toks[end])
+                .chars()
+                .next()
+                .is_some_and(char::is_lowercase)
+        {
+            end += 1;
+        }
+        Some((
+            NameMention {
+                start: toks[i].start,
+                end: toks[end - 1].end,
+                shape: if given.kind == TokKind::Initials {
+                    NameShape::Initials
+                } else {
+                    NameShape::Full
+                },
+            },
+            end,
+        ))
+    }
+
+    /// A surname led by tussenvoegsels at token `i` ("van Leeuwen", "'t Hof").
+    fn surname_at_first(&self, text: &str, toks: &[Tok], i: usize) -> Option<(usize, bool)> {
+        let mut j = i;
+        while j < toks.len() && j < i + 3 && self.is_particle(text, &toks[j]) {
+            if j > i && !toks[j].joined {
+                return None;
+            }
+            j += 1;
+        }
+        let t = toks.get(j)?;
+        (t.joined && self.name_word(text, t, false)).then_some((j + 1, true))
+    }
+}
+
 /// Dotted abbreviations that look like initials.
 fn is_abbreviation(initials: &str) -> bool {
     matches!(
@@ -711,12 +790,19 @@ fn tokenize(text: &str, from: usize, to: usize) -> Vec<Tok> {
     // Whether the gap since the previous token was only spaces (a name does not run
     // across a line break or punctuation).
     let mut clean_gap = false;
+    // The gap since the previous token was one comma and spaces.
+    let mut commas = 0usize;
+    let mut comma_gap = false;
     while i < to {
         let Some(c) = text[i..].chars().next() else {
             break;
         };
         let is_letter = c.is_alphabetic();
         if !is_letter && c != '\'' && c != '’' {
+            if c == ',' {
+                commas += 1;
+            }
+            comma_gap = (clean_gap || comma_gap) && (c == ' ' || c == ',') && commas == 1;
             clean_gap = clean_gap && c == ' ';
             i += c.len_utf8();
             continue;
@@ -750,8 +836,11 @@ fn tokenize(text: &str, from: usize, to: usize) -> Vec<Tok> {
                     end: j,
                     kind: TokKind::Initials,
                     joined: clean_gap,
+                    comma: comma_gap,
                 });
                 clean_gap = true;
+                comma_gap = false;
+                commas = 0;
                 i = j;
                 continue;
             }
@@ -776,6 +865,7 @@ fn tokenize(text: &str, from: usize, to: usize) -> Vec<Tok> {
         if j == start {
             i += c.len_utf8();
             clean_gap = false;
+            comma_gap = false;
             continue;
         }
         // "dhr." and "mw.": the dot of an abbreviated title keeps the gap clean.
@@ -794,8 +884,11 @@ fn tokenize(text: &str, from: usize, to: usize) -> Vec<Tok> {
             end,
             kind: TokKind::Word,
             joined: clean_gap,
+            comma: comma_gap,
         });
         clean_gap = true;
+        comma_gap = false;
+        commas = 0;
         i = end;
     }
     toks
@@ -847,6 +940,10 @@ mod tests {
             ("N.B. Graag", &[]),
             ("Beste Jan,", &[("Jan", FirstOnly)]),
             ("Noor\nJansen", &[("Noor", FirstOnly)]),
+            ("Gesprek met Jansen, Noor over", &[("Jansen, Noor", Full)]),
+            ("Vries, J.P. de (patiënt)", &[("Vries, J.P. de", Initials)]),
+            ("voor van Leeuwen, Daan is", &[("van Leeuwen, Daan", Full)]),
+            ("Utrecht, Amsterdam en Zwolle", &[]),
         ];
         for (text, want) in cases {
             let want: Vec<(String, NameShape)> =

@@ -189,9 +189,14 @@ fn health_table() {
         ),
         // A newsletter naming a person: not high.
         (
-            "Nieuwsbrief: mevrouw Jansen vertelt over diabetes.",
+            "Nieuwsbrief: mevrouw Jansen leeft al jaren met diabetes.",
             Some(Medium),
         ),
+        // A disease as the topic of a talk, not somebody's condition.
+        ("Nieuwsbrief: mevrouw Jansen vertelt over diabetes.", None),
+        ("Anna de Wit gaf een presentatie over hartfalen.", None),
+        ("Het protocol COPD is herzien door Jan Smit.", None),
+        ("Gesprek met Noor Jansen over haar COPD.", Some(High)),
     ];
     for (text, want) in cases {
         assert_eq!(best(text, Kind::Health), *want, "{text:?}");

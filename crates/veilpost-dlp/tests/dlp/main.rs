@@ -4,6 +4,7 @@
 mod golden;
 mod mime_suite;
 mod mutations;
+mod peers;
 
 use std::path::{Path, PathBuf};
 
