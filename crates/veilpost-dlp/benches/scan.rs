@@ -2,6 +2,8 @@
 //!
 //! - `plain_text`: detectors over 4 MB of Dutch prose with the usual sprinkling of numbers,
 //!   dates, names and addresses (MB/s, one core).
+//! - `care_text`: 4 MB of care mail naming patients, dates of birth, diagnoses, doses in
+//!   every sentence or two: the person recogniser then reads all of it (MB/s, one core).
 //! - `typical_message`: a whole MIME message as staff send them all day: text and HTML
 //!   alternatives, a reply with quoted text, a signature (messages/s, one core).
 //! - `corpus_mix`: the 171 labelled corpus messages in turn, about half with attachments
@@ -17,7 +19,7 @@ use veilpost_dlp::Scanner;
 use veilpost_dlp::detect::Engine;
 
 mod text;
-use text::dutch_text;
+use text::{care_text, dutch_text};
 
 fn typical_message() -> Vec<u8> {
     let text = dutch_text(2500);
@@ -65,6 +67,15 @@ fn benches(c: &mut Criterion) {
     group.sample_size(20);
     group.bench_function("detect_4MB", |b| {
         b.iter(|| black_box(engine.report(black_box(&text), "body")))
+    });
+    group.finish();
+
+    let care = care_text(4 * 1024 * 1024);
+    let mut group = c.benchmark_group("care_text");
+    group.throughput(Throughput::Bytes(care.len() as u64));
+    group.sample_size(10);
+    group.bench_function("detect_4MB", |b| {
+        b.iter(|| black_box(engine.report(black_box(&care), "body")))
     });
     group.finish();
 

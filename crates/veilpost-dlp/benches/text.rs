@@ -19,11 +19,32 @@ pub const SENTENCES: &[&str] = &[
     "Op vrijdag 21 juni is de praktijk gesloten in verband met een teamuitje.",
 ];
 
+/// Care mail: names, dates of birth, diagnoses, doses and lab values, in every sentence or
+/// two (the worst case for the person recogniser, which then reads the whole text).
+pub const CARE_SENTENCES: &[&str] = &[
+    "Gesprek gehad met Noor Jansen (14-02-1961) over haar COPD en de nieuwe inhalator.",
+    "Bij Daan van Leeuwen is vorige maand autisme vastgesteld; de ouders zijn op de hoogte.",
+    "Meneer De Groot gebruikt metformine 500 mg 2dd en zijn HbA1c was 58 mmol/mol.",
+    "Kun je de verwijzing naar de cardioloog voor mevrouw El Amrani klaarzetten?",
+    "De wachtlijst voor de fysiotherapie is weer korter, meldt het secretariaat.",
+    "Volgende week dinsdag is het MDO om 14.00 uur in de grote zaal.",
+    "Cliëntnummer 2026-0042: het ondersteuningsplan is bijgewerkt door het wijkteam.",
+    "Sanne Bakker-Smit belde over de uitslag van het bloedonderzoek.",
+];
+
 pub fn dutch_text(bytes: usize) -> String {
+    text_of(SENTENCES, bytes)
+}
+
+pub fn care_text(bytes: usize) -> String {
+    text_of(CARE_SENTENCES, bytes)
+}
+
+fn text_of(sentences: &[&str], bytes: usize) -> String {
     let mut out = String::with_capacity(bytes + 200);
     let mut i = 0usize;
     while out.len() < bytes {
-        out.push_str(SENTENCES[i % SENTENCES.len()]);
+        out.push_str(sentences[i % sentences.len()]);
         out.push(if i % 5 == 4 { '\n' } else { ' ' });
         i = i.wrapping_mul(7).wrapping_add(3) % 1_000_003;
     }

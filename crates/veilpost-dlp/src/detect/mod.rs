@@ -338,9 +338,10 @@ impl Engine {
     /// Every person name in `text` (first name and surname, initials and surname, a form
     /// of address and a surname, a known first name alone), whoever it names: the
     /// recogniser the detectors use, for comparison with other de-identification tools.
+    /// Offsets are into `text` (the detectors first map exotic spaces and dashes; this
+    /// does not, so that the offsets stay the caller's).
     pub fn person_mentions(&self, text: &str) -> Vec<NameMention> {
-        let normalized = normalize(text);
-        self.names.find(&normalized, 0, normalized.len())
+        self.names.find(text, 0, text.len())
     }
 
     /// Scan one text on its own and return its findings (no verdict). Handy for tests and
@@ -431,7 +432,9 @@ impl Engine {
                 && h.start >= hits[k - 1].end
                 && h.start - hits[k - 1].end <= 2
                 && !text[hits[k - 1].end..h.start].contains(char::is_alphanumeric);
-            let jeugd = text[..h.start].to_ascii_lowercase().ends_with("jeugd-");
+            let jeugd = window_before(text, h.start, 6)
+                .to_ascii_lowercase()
+                .ends_with("jeugd-");
             if title_before || jeugd || health_as_topic(text, h.start) {
                 keep[k] = false;
             }
@@ -818,8 +821,7 @@ impl Engine {
         if ["big", "kvk", "agb", "kenteken", "btw", "uzi", "klant"]
             .iter()
             .any(|w| before.contains(w))
-            || hits
-                .iter()
+            || hits_near(hits, h.start.saturating_sub(20), h.start)
                 .any(|o| o.class == Class::BsnNegative && o.end <= h.start && h.start - o.end <= 20)
         {
             return;
@@ -875,6 +877,12 @@ impl Engine {
                     (_, false) => &["pattern", "checksum"],
                     (_, true) => &["pattern", "checksum", "keyword"],
                 };
+                // The organisation says what this number is: a 9-digit client number that
+                // happens to pass the 11-check is not taken for a BSN without a BSN label.
+                let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+                if digits.len() == 9 {
+                    out.explained_bsn(location, &digits);
+                }
                 if !id.sensitive_alone {
                     persons.push(Person {
                         pos: Some(m.start),
@@ -997,11 +1005,16 @@ impl Engine {
                 self.document_near(text, m.start, location, out);
                 continue;
             }
-            let related = hits.iter().any(|h| {
+            // "zoon Daan", "cliënt Jan de Vries", and after the name: "Jan de Vries
+            // (cliënt)", "Noor Jansen, bewoner van".
+            let related = hits_near(hits, m.start.saturating_sub(40), m.end + 10).any(|h| {
                 matches!(h.class, Class::Relation | Class::Role)
-                    && h.end <= m.start
-                    && m.start - h.end <= 16
-                    && !text[h.end..m.start].contains('\n')
+                    && (h.end <= m.start
+                        && m.start - h.end <= 16
+                        && !text[h.end..m.start].contains('\n')
+                        || h.start >= m.end
+                            && h.start - m.end <= 3
+                            && text[m.end..h.start].chars().all(|c| " ,(".contains(c)))
             });
             let strength = match (related, m.shape) {
                 (true, _) => PersonStrength::Strong,
@@ -1082,7 +1095,7 @@ impl Engine {
         }
         // A profession right before ("huisarts Bakker", "dr. Jan Smit", "POH: Anna de
         // Wit") or right after ("Anna de Wit, verpleegkundige", "Jan Smit (huisarts)").
-        let professional = hits.iter().any(|h| {
+        let professional = hits_near(hits, m.start.saturating_sub(40), m.end + 40).any(|h| {
             h.class == Class::Professional
                 && (h.end <= m.start
                     && m.start - h.end <= 14
@@ -1099,11 +1112,14 @@ impl Engine {
         if after.starts_with('<') || after.starts_with("[mailto") {
             return true;
         }
-        let line_start = text[..m.start].rfind('\n').map_or(0, |p| p + 1);
+        // The line around the name (bounded: a text without line breaks stays linear).
+        let before_line = window_before(text, m.start, 200);
+        let line_start = m.start - before_line.len() + before_line.rfind('\n').map_or(0, |p| p + 1);
         let prefix = text[line_start..m.start]
             .trim_start_matches(['>', ' ', '\t', '*', '-'])
             .to_lowercase();
-        let line_end = text[m.end..].find('\n').map_or(text.len(), |p| m.end + p);
+        let after_line = window_after(text, m.end, 200);
+        let line_end = m.end + after_line.find('\n').unwrap_or(after_line.len());
         let rest_of_line = text[m.end..line_end].to_lowercase();
         if rest_of_line.contains("schreef") || rest_of_line.contains("wrote:") {
             return true;
@@ -1117,7 +1133,6 @@ impl Engine {
             "to:",
             "verzonden:",
             "sent:",
-            "namens",
             "aanwezig",
             "afwezig",
             "deelnemers",
@@ -1251,15 +1266,29 @@ impl Engine {
             .map(|(_, t, _)| *t)
             .collect();
 
+        // Persons in text order, and those carried over from the subject (anywhere).
+        let mut placed: Vec<&Person> = all_persons.iter().filter(|p| p.pos.is_some()).collect();
+        placed.sort_by_key(|p| p.pos);
+        let floating: Vec<&Person> = all_persons.iter().filter(|p| p.pos.is_none()).collect();
+        let max_reach = PersonStrength::Strong.reach();
         let mut best: Option<(Confidence, &Person)> = None;
         let mut used_terms: Vec<&'static str> = Vec::new();
         let mut used_classes: Vec<&'static str> = Vec::new();
         for (class, term, pos) in &terms {
-            let near = all_persons.iter().filter(|p| match (p.pos, pos) {
-                (Some(a), Some(b)) => a.abs_diff(*b) <= p.strength.reach(),
-                _ => true,
-            });
-            let Some(person) = near.max_by_key(|p| p.strength) else {
+            let person = match pos {
+                Some(b) => {
+                    let from = placed.partition_point(|p| p.pos.unwrap_or(0) + max_reach < *b);
+                    placed[from..]
+                        .iter()
+                        .take_while(|p| p.pos.unwrap_or(0) <= b + max_reach)
+                        .filter(|p| p.pos.unwrap_or(0).abs_diff(*b) <= p.strength.reach())
+                        .chain(floating.iter())
+                        .max_by_key(|p| p.strength)
+                        .copied()
+                }
+                None => all_persons.iter().max_by_key(|p| p.strength),
+            };
+            let Some(person) = person else {
                 continue;
             };
             let mut confidence = if *class != Class::Care
@@ -1993,28 +2022,39 @@ fn adjacent_date<'d>(
             .is_some_and(|w| WEEKDAYS.contains(&w));
         !time && !weekday && old_enough && d.date.year >= 1900
     };
-    dates.iter().find(|d| {
-        let after_name = d.start >= m.end && d.start - m.end <= 24 && {
-            let gap = text[m.end..d.start].to_lowercase();
-            let words = gap.trim_matches(|c: char| " ,(:-*\t".contains(c));
-            matches!(
-                words,
-                "" | "geb."
-                    | "geb"
-                    | "geboren"
-                    | "geboren op"
-                    | "geb. op"
-                    | "geboortedatum"
-                    | "geboortedatum:"
-                    | "dob"
-                    | "born"
-            ) && !gap.contains('\n')
-        };
-        let before_name = d.end <= m.start
-            && m.start - d.end <= 4
-            && text[d.end..m.start].chars().all(|c| " ,)-:|\t".contains(c));
-        (after_name || before_name) && plausible(d)
-    })
+    // Dates are in text order: only those that start near the name.
+    let from = dates.partition_point(|d| d.end + 8 < m.start);
+    dates[from..]
+        .iter()
+        .take_while(|d| d.start <= m.end + 24)
+        .find(|d| {
+            let after_name = d.start >= m.end && d.start - m.end <= 24 && {
+                let gap = text[m.end..d.start].to_lowercase();
+                let words = gap.trim_matches(|c: char| " ,(:-*\t".contains(c));
+                matches!(
+                    words,
+                    "" | "geb."
+                        | "geb"
+                        | "geboren"
+                        | "geboren op"
+                        | "geb. op"
+                        | "geboortedatum"
+                        | "geboortedatum:"
+                        | "dob"
+                        | "born"
+                ) && !gap.contains('\n')
+            };
+            let before_name = d.end <= m.start
+                && m.start - d.end <= 4
+                && text[d.end..m.start].chars().all(|c| " ,)-:|\t".contains(c));
+            (after_name || before_name) && plausible(d)
+        })
+}
+
+/// The hits (in text order) that overlap `from..to`.
+fn hits_near(hits: &[Hit], from: usize, to: usize) -> impl Iterator<Item = &Hit> {
+    let first = hits.partition_point(|h| h.end < from);
+    hits[first..].iter().take_while(move |h| h.start <= to)
 }
 
 /// Up to `len` bytes of `text` before `end`, cut forward to a character boundary.
@@ -2184,6 +2224,26 @@ impl Collector {
         self.index.insert(key.clone(), self.findings.len());
         self.keys.push(key);
         self.findings.push(finding);
+    }
+
+    /// A medium-confidence BSN (no label, no person context) that an organisation-defined
+    /// identifier explains becomes low: the organisation knows its own numbers.
+    pub(crate) fn explained_bsn(&mut self, location: &str, digits: &str) {
+        self.scratch.clear();
+        self.scratch.push_str(Kind::Bsn.as_str());
+        self.scratch.push('\u{1}');
+        self.scratch.push_str(location);
+        self.scratch.push('\u{1}');
+        self.scratch.push_str(digits);
+        if let Some(&i) = self.index.get(self.scratch.as_str())
+            && self.findings[i].confidence == Confidence::Medium
+        {
+            let f = &mut self.findings[i];
+            f.confidence = Confidence::Low;
+            f.rule = "bsn.organisation-identifier".to_string();
+            f.evidence = vec!["checksum", "organisation_identifier"];
+            self.bsn_values.remove(digits);
+        }
     }
 
     pub(crate) fn uninspectable(&mut self, location: &str, reason: &str) {

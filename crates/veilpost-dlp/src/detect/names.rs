@@ -500,10 +500,10 @@ impl NameLists {
     }
 
     fn is_particle(&self, text: &str, t: &Tok) -> bool {
+        let w = self.word(text, t);
         t.kind == TokKind::Word
-            && self
-                .particles
-                .contains(self.word(text, t).to_lowercase().as_str())
+            && w.len() <= 5
+            && PARTICLES.iter().any(|p| w.eq_ignore_ascii_case(p))
     }
 
     /// A capitalised word that can be part of a name (not a function word or an
@@ -597,6 +597,20 @@ impl NameLists {
     /// A name starting at token `i`, and the index of the token after it.
     fn name_at(&self, text: &str, toks: &[Tok], i: usize) -> Option<(NameMention, usize)> {
         let t = toks[i];
+        // Most words are lower case and start no name: only a form of address or a
+        // tussenvoegsel may ("mevrouw Jansen", "van Leeuwen, Daan").
+        if t.kind == TokKind::Word {
+            let w = self.word(text, &t);
+            if !w.chars().next().is_some_and(char::is_uppercase) {
+                let bare = w.trim_end_matches('.');
+                let may_start = bare.len() <= 9
+                    && (TITLES.iter().any(|x| bare.eq_ignore_ascii_case(x))
+                        || self.is_particle(text, &t));
+                if !may_start {
+                    return None;
+                }
+            }
+        }
         let start = t.start;
         let mention = |end: usize, shape| NameMention { start, end, shape };
         if t.kind == TokKind::Initials {

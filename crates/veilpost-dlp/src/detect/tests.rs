@@ -409,6 +409,10 @@ fn people_named_plainly() {
             "Zoon Daan (3 jaar) is aangemeld; er is sprake van een ondertoezichtstelling.",
             Sensitive,
         ),
+        (
+            "Namens Noor Jansen (cliënt) vraag ik een PGB aan wegens een depressie.",
+            Sensitive,
+        ),
         // Client and patient numbers.
         ("Cliëntnummer 1234567: graag het dossier.", Sensitive),
         (

@@ -72,19 +72,26 @@ fn corpus_recall_and_false_positive_rate() {
     );
 }
 
-/// The committed corpus is exactly what the generator makes: no hand edits.
+/// The committed corpora are exactly what their generators make: no hand edits.
 #[test]
 fn corpus_matches_its_generator() {
-    let out = std::env::temp_dir().join(format!("veilpost-corpus-{}", std::process::id()));
-    let status = std::process::Command::new("python3")
-        .arg(fixtures().join("generate_corpus.py"))
-        .arg("--out")
-        .arg(&out)
+    same_as_generated("generate_corpus.py", "corpus", true);
+    same_as_generated("generate_corpus2.py", "corpus2", true);
+}
+
+fn same_as_generated(generator: &str, dir: &str, takes_out: bool) {
+    let out = std::env::temp_dir().join(format!("veilpost-{dir}-{}", std::process::id()));
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(fixtures().join(generator));
+    if takes_out {
+        cmd.arg("--out").arg(&out);
+    }
+    let status = cmd
         .stdout(std::process::Stdio::null())
         .status()
-        .expect("python3 runs (installed by .ci/run)");
+        .expect("python3 runs (installed by ./test.sh)");
     assert!(status.success());
-    let committed = fixtures().join("corpus");
+    let committed = fixtures().join(dir);
     let mut names: Vec<_> = std::fs::read_dir(&committed)
         .expect("corpus dir")
         .filter_map(|e| e.ok().map(|e| e.file_name()))
@@ -93,9 +100,124 @@ fn corpus_matches_its_generator() {
     for name in &names {
         let a = std::fs::read(committed.join(name)).expect("committed file");
         let b = std::fs::read(out.join(name)).unwrap_or_default();
-        assert!(a == b, "{name:?} differs from the generator's output");
+        assert!(a == b, "{dir}/{name:?} differs from the generator's output");
     }
     let generated = std::fs::read_dir(&out).expect("generated").count();
     assert_eq!(generated, names.len());
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Counts for one half of the second corpus.
+#[derive(Debug, Default, Clone, Copy)]
+struct Score {
+    tp: u32,
+    fn_: u32,
+    fp: u32,
+    tn: u32,
+}
+
+impl Score {
+    fn recall(self) -> f64 {
+        f64::from(self.tp) / f64::from(self.tp + self.fn_)
+    }
+    fn fpr(self) -> f64 {
+        f64::from(self.fp) / f64::from(self.fp + self.tn)
+    }
+}
+
+/// The second corpus (tests/fixtures/generate_corpus2.py): 540 messages written in other
+/// words than the first, split by template. The detectors were tuned on `tune`; `holdout`
+/// holds the other templates. Misses are listed for `tune` only, so that tuning does not
+/// reach into the held-out half; for `holdout` only the counts are printed.
+#[test]
+fn second_corpus_tuned_half_and_held_out_half() {
+    let dir = fixtures().join("corpus2");
+    let labels = std::fs::read_to_string(dir.join("labels.tsv")).expect("labels.tsv");
+    let rows: Vec<(String, String, String)> = labels
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_string(), c[1].to_string(), c[3].to_string())
+        })
+        .collect();
+    assert!(rows.len() >= 400, "corpus2 has {} messages", rows.len());
+    let mut args = vec!["scan".to_string(), "--format".into(), "json".into()];
+    args.extend(
+        rows.iter()
+            .map(|(f, _, _)| dir.join(f).display().to_string()),
+    );
+    let out = veilpost().args(&args).output().expect("veilpost runs");
+    let results = json_lines(&out);
+    assert_eq!(results.len(), rows.len());
+    let mut tune = Score::default();
+    let mut holdout = Score::default();
+    let mut wrong = Vec::new();
+    for ((file, label, split), r) in rows.iter().zip(&results) {
+        assert!(r["path"].as_str().expect("path").ends_with(file.as_str()));
+        let sensitive = r["verdict"] == "sensitive";
+        let s = if split == "tune" {
+            &mut tune
+        } else {
+            &mut holdout
+        };
+        match (label.as_str(), sensitive) {
+            ("sensitive", true) => s.tp += 1,
+            ("sensitive", false) => s.fn_ += 1,
+            ("clean", false) => s.tn += 1,
+            ("clean", true) => s.fp += 1,
+            (other, _) => panic!("bad label {other}"),
+        }
+        if split == "tune" && (label == "sensitive") != sensitive {
+            wrong.push(format!("{file}: {r}"));
+        }
+    }
+    eprintln!(
+        "corpus2 tune: {tune:?} recall {:.3} FPR {:.3}; holdout: {holdout:?} recall {:.3} FPR {:.3}",
+        tune.recall(),
+        tune.fpr(),
+        holdout.recall(),
+        holdout.fpr()
+    );
+    assert!(
+        tune.recall() >= 0.99 && tune.fpr() <= 0.02,
+        "tune half:\n{}",
+        wrong.join("\n")
+    );
+    // The held-out half as measured on 2026-12-02 (README): recall 0.985, FPR 0.030. The
+    // goal is recall >= 0.99 and FPR <= 0.02 on a half never looked at; these bounds keep
+    // what was reached from slipping.
+    assert!(
+        holdout.recall() >= 0.98,
+        "holdout recall {:.3}",
+        holdout.recall()
+    );
+    assert!(holdout.fpr() <= 0.035, "holdout FPR {:.3}", holdout.fpr());
+}
+
+/// The person sentences for the deduce comparison are what their generator makes.
+#[test]
+fn person_sentences_match_their_generator() {
+    let committed = std::fs::read(fixtures().join("persons/sentences.tsv")).expect("sentences");
+    let tmp = std::env::temp_dir().join(format!("veilpost-persons-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    // The generator writes next to itself; run a copy from a scratch directory.
+    std::fs::copy(
+        fixtures().join("generate_persons.py"),
+        tmp.join("generate_persons.py"),
+    )
+    .expect("copy generator");
+    let status = std::process::Command::new("python3")
+        .arg(tmp.join("generate_persons.py"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let generated = std::fs::read(tmp.join("persons/sentences.tsv")).expect("generated");
+    assert!(
+        committed == generated,
+        "sentences.tsv differs from its generator's output"
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -4,6 +4,7 @@ mod auth;
 mod contacts;
 mod corpus;
 mod hostile;
+mod identifiers;
 mod office;
 mod posture;
 mod protect;
