@@ -1183,7 +1183,13 @@ impl Engine {
                 .split(|c: char| !c.is_alphanumeric() && c != '.')
                 .next()
                 .unwrap_or("");
-            if GREETINGS.contains(&first) && prefix.len() <= 40 {
+            // "Beste Jan," "Hoi Sanne en Pieter," — not "Hoi, Noor Jansen is zwanger".
+            let after = text[m.end..].trim_start_matches(' ');
+            let ends_greeting = after.is_empty()
+                || after.starts_with([',', '!', '\n', '\r', ':'])
+                || after.starts_with("en ")
+                || after.starts_with("and ");
+            if GREETINGS.contains(&first) && prefix.len() <= 40 && ends_greeting {
                 return true;
             }
         }
@@ -1240,9 +1246,24 @@ impl Engine {
                 .filter(|(_, _, pos)| !in_zones(signatures, *pos))
                 .map(|&(c, t, pos)| (c, t, Some(pos))),
         );
+        self.role_names(text, hits, signatures, &mut persons);
+        // "Gegevens cliënt: Jansen, J. - geboren 12-03-1950": a care recipient identified
+        // by name and date of birth; being someone's patient is itself health data.
+        for h in hits.iter().filter(|h| h.class == Class::Role) {
+            let term = self.term(h);
+            let care_recipient = !term.starts_with("naam")
+                && !term.starts_with("achternaam")
+                && !term.starts_with("name");
+            let born_near = persons.iter().any(|p| {
+                p.evidence.contains(&"date_of_birth")
+                    && p.pos.is_some_and(|pos| pos.abs_diff(h.start) <= 300)
+            });
+            if care_recipient && born_near && !in_zones(signatures, h.start) {
+                terms.push((Class::Care, term, Some(h.start)));
+            }
+        }
         terms.sort_by_key(|(_, _, pos)| *pos);
         let inherited_health = carry.map_or(&[][..], |c| &c.health[..]);
-        self.role_names(text, hits, signatures, &mut persons);
         if terms.is_empty() && inherited_health.is_empty() {
             return Carry {
                 persons,
@@ -1602,18 +1623,27 @@ fn signature_zones(text: &str, hits: &[Hit]) -> Vec<(usize, usize)> {
         "\nVerzonden:",
         "\nSent:",
     ];
-    hits.iter()
+    let zone_from = |start: usize, after: usize| {
+        let zone = window_after(text, after, SIGNATURE_SPAN);
+        let cut = BOUNDARIES
+            .iter()
+            .filter_map(|b| zone.find(b))
+            .min()
+            .unwrap_or(zone.len());
+        (start, after + cut)
+    };
+    let mut zones: Vec<(usize, usize)> = hits
+        .iter()
         .filter(|h| h.class == Class::Closing)
-        .map(|h| {
-            let zone = window_after(text, h.end, SIGNATURE_SPAN);
-            let cut = BOUNDARIES
-                .iter()
-                .filter_map(|b| zone.find(b))
-                .min()
-                .unwrap_or(zone.len());
-            (h.start, h.end + cut)
-        })
-        .collect()
+        .map(|h| zone_from(h.start, h.end))
+        .collect();
+    // The signature delimiter of RFC 3676: a line of "-- ".
+    for delimiter in ["\n-- \n", "\n--\n", "\n-- \r\n", "\n--\r\n"] {
+        for (at, _) in text.match_indices(delimiter) {
+            zones.push(zone_from(at, at + delimiter.len()));
+        }
+    }
+    zones
 }
 
 fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {
@@ -1900,10 +1930,19 @@ fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<DateAt> {
         let (s, e) = g.chunks[k];
         text[s..e].parse().unwrap_or(0)
     };
-    let seps = g.seps();
+    let mut seps = g.seps();
+    let mut lens = lens;
+    let mut group_end = g.end;
+    // A date followed by a space and another number ("02-02-1951 2. Hamza", a list the
+    // HTML took the line breaks out of): the first three pieces.
+    if g.n > 3 && seps[2] == b' ' {
+        lens = &lens[..3];
+        seps = &seps[..2];
+        group_end = g.chunks[2].1;
+    }
     let (day, month, year, end) = match (lens, uniform(seps)) {
-        ([1 | 2, 1 | 2, 2 | 4], Some(b'-' | b'/' | b'.')) => (num(0), num(1), num(2), g.end),
-        ([4, 1 | 2, 1 | 2], Some(b'-')) => (num(2), num(1), num(0), g.end),
+        ([1 | 2, 1 | 2, 2 | 4], Some(b'-' | b'/' | b'.')) => (num(0), num(1), num(2), group_end),
+        ([4, 1 | 2, 1 | 2], Some(b'-')) => (num(2), num(1), num(0), group_end),
         ([1 | 2], _) => {
             // "14 februari 1961", "3 okt. 1958"
             let rest = window_after(text, g.end, 20);
@@ -2030,7 +2069,7 @@ fn adjacent_date<'d>(
         .find(|d| {
             let after_name = d.start >= m.end && d.start - m.end <= 24 && {
                 let gap = text[m.end..d.start].to_lowercase();
-                let words = gap.trim_matches(|c: char| " ,(:-*\t".contains(c));
+                let words = gap.trim_matches(|c: char| " ,(:-*\t|;".contains(c));
                 matches!(
                     words,
                     "" | "geb."
@@ -2046,7 +2085,9 @@ fn adjacent_date<'d>(
             };
             let before_name = d.end <= m.start
                 && m.start - d.end <= 4
-                && text[d.end..m.start].chars().all(|c| " ,)-:|\t".contains(c));
+                && text[d.end..m.start]
+                    .chars()
+                    .all(|c| " ,)-:|;\t".contains(c));
             (after_name || before_name) && plausible(d)
         })
 }

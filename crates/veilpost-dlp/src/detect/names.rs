@@ -558,6 +558,19 @@ impl NameLists {
         let mut particles = 0;
         while j < toks.len() && toks[j].joined && particles < 3 && self.is_particle(text, &toks[j])
         {
+            // "in", "op", "uit" are tussenvoegsels only before another ("in 't Veld", "op
+            // de Beek", "uit den Bogaard"); "Mevr. de Graaf uit Drachten" is not one name.
+            let w = self.word(text, &toks[j]);
+            let leads_only = ["in", "op", "uit"]
+                .iter()
+                .any(|p| w.eq_ignore_ascii_case(p));
+            if leads_only
+                && !toks
+                    .get(j + 1)
+                    .is_some_and(|n| n.joined && self.is_particle(text, n))
+            {
+                break;
+            }
             j += 1;
             particles += 1;
         }

@@ -125,10 +125,11 @@ impl Score {
     }
 }
 
-/// The second corpus (tests/fixtures/generate_corpus2.py): 540 messages written in other
-/// words than the first, split by template. The detectors were tuned on `tune`; `holdout`
-/// holds the other templates. Misses are listed for `tune` only, so that tuning does not
-/// reach into the held-out half; for `holdout` only the counts are printed.
+/// The second corpus (tests/fixtures/generate_corpus2.py): 780 messages written in other
+/// words than the first, split by template. The detectors were tuned on `tune` (and,
+/// after its first measurement, on `fresh`); `holdout` holds other templates. Misses are
+/// listed for the tuned halves only, so that tuning does not reach into the held-out half;
+/// for `holdout` only the counts are printed.
 #[test]
 fn second_corpus_tuned_half_and_held_out_half() {
     let dir = fixtures().join("corpus2");
@@ -152,14 +153,15 @@ fn second_corpus_tuned_half_and_held_out_half() {
     assert_eq!(results.len(), rows.len());
     let mut tune = Score::default();
     let mut holdout = Score::default();
+    let mut fresh = Score::default();
     let mut wrong = Vec::new();
     for ((file, label, split), r) in rows.iter().zip(&results) {
         assert!(r["path"].as_str().expect("path").ends_with(file.as_str()));
         let sensitive = r["verdict"] == "sensitive";
-        let s = if split == "tune" {
-            &mut tune
-        } else {
-            &mut holdout
+        let s = match split.as_str() {
+            "tune" => &mut tune,
+            "holdout" => &mut holdout,
+            _ => &mut fresh,
         };
         match (label.as_str(), sensitive) {
             ("sensitive", true) => s.tp += 1,
@@ -168,31 +170,34 @@ fn second_corpus_tuned_half_and_held_out_half() {
             ("clean", true) => s.fp += 1,
             (other, _) => panic!("bad label {other}"),
         }
-        if split == "tune" && (label == "sensitive") != sensitive {
+        if split != "holdout" && (label == "sensitive") != sensitive {
             wrong.push(format!("{file}: {r}"));
         }
     }
     eprintln!(
-        "corpus2 tune: {tune:?} recall {:.3} FPR {:.3}; holdout: {holdout:?} recall {:.3} FPR {:.3}",
+        "corpus2 tune: {tune:?} recall {:.3} FPR {:.3}; holdout: {holdout:?} recall {:.3} FPR {:.3}; fresh: {fresh:?} recall {:.3} FPR {:.3}",
         tune.recall(),
         tune.fpr(),
         holdout.recall(),
-        holdout.fpr()
+        holdout.fpr(),
+        fresh.recall(),
+        fresh.fpr()
     );
+    for (name, s) in [("tune", tune), ("fresh", fresh)] {
+        assert!(
+            s.recall() >= 0.99 && s.fpr() <= 0.02,
+            "{name} half:\n{}",
+            wrong.join("\n")
+        );
+    }
+    // The held-out half: recall >= 0.99 and FPR <= 0.02 (see the README for how often it
+    // has been measured, and what that means).
     assert!(
-        tune.recall() >= 0.99 && tune.fpr() <= 0.02,
-        "tune half:\n{}",
-        wrong.join("\n")
-    );
-    // The held-out half as measured on 2026-12-02 (README): recall 0.985, FPR 0.030. The
-    // goal is recall >= 0.99 and FPR <= 0.02 on a half never looked at; these bounds keep
-    // what was reached from slipping.
-    assert!(
-        holdout.recall() >= 0.98,
+        holdout.recall() >= 0.99,
         "holdout recall {:.3}",
         holdout.recall()
     );
-    assert!(holdout.fpr() <= 0.035, "holdout FPR {:.3}", holdout.fpr());
+    assert!(holdout.fpr() <= 0.02, "holdout FPR {:.3}", holdout.fpr());
 }
 
 /// The person sentences for the deduce comparison are what their generator makes.
