@@ -129,16 +129,31 @@ fn domain_of(address: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The scan in the policy's terms.
+/// The scan in the policy's terms. Each kind names the rule and evidence of its strongest
+/// finding (`health [health.person: name+date_of_birth+diagnosis]`), so the trace and the
+/// audit entry say why; contact details (phone, e-mail, postcode) only by kind.
 fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
-    let mut kinds: Vec<String> = report
+    use veilpost_dlp::Kind;
+    let mut strongest: std::collections::BTreeMap<&str, &veilpost_dlp::Finding> =
+        std::collections::BTreeMap::new();
+    for f in report
         .findings
         .iter()
-        .filter(|f| f.kind != veilpost_dlp::Kind::Uninspectable)
-        .map(|f| f.kind_name().to_string())
+        .filter(|f| f.kind != Kind::Uninspectable)
+    {
+        let entry = strongest.entry(f.kind_name()).or_insert(f);
+        if f.confidence > entry.confidence {
+            *entry = f;
+        }
+    }
+    let kinds: Vec<String> = strongest
+        .into_iter()
+        .map(|(name, f)| match f.kind {
+            Kind::Phone | Kind::EmailAddress | Kind::PostalAddress => name.to_string(),
+            _ if f.evidence.is_empty() => format!("{name} [{}]", f.rule),
+            _ => format!("{name} [{}: {}]", f.rule, f.evidence.join("+")),
+        })
         .collect();
-    kinds.sort();
-    kinds.dedup();
     Scan {
         sensitive: report.verdict == Verdict::Sensitive
             && report.reasons.iter().any(|r| *r != Reason::Uninspectable),

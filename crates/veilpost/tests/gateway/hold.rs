@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::{Gateway, PASSWORD, message, test_dir};
 
 /// The outbox mails to `to`: subject and text.
-fn mails_to(out: &Path, to: &str) -> Vec<String> {
+pub(crate) fn mails_to(out: &Path, to: &str) -> Vec<String> {
     crate::outbox(out)
         .into_iter()
         .filter(|(_, t, ..)| t == to)
@@ -17,7 +17,7 @@ fn mails_to(out: &Path, to: &str) -> Vec<String> {
         .collect()
 }
 
-async fn wait_for(out: &Path, to: &str, n: usize) -> Vec<String> {
+pub(crate) async fn wait_for(out: &Path, to: &str, n: usize) -> Vec<String> {
     let start = Instant::now();
     loop {
         let found = mails_to(out, to);

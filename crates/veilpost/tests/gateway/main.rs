@@ -6,6 +6,7 @@
 mod browser;
 mod crash;
 mod defaults;
+mod dlp;
 mod flows;
 mod hold;
 mod mta_sts;
