@@ -1,0 +1,351 @@
+//! Health data about a person: health words (diagnosis, medication, lab, care, social
+//! domain) near a person reference, minus signatures, topics ("een presentatie over
+//! hypertensie") and services ("diabeteszorg").
+
+use std::collections::HashSet;
+
+use super::*;
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn scan_health(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        signatures: &[(usize, usize)],
+        facts: &Facts,
+        location: &str,
+        out: &mut Collector,
+        mut persons: Vec<Person>,
+        carry: Option<&Carry>,
+    ) -> Carry {
+        // Care words in a signature name the sender's organisation, not a patient's care.
+        let mut terms: Vec<(Class, &'static str, Option<usize>)> = hits
+            .iter()
+            .filter(|h| h.class.is_health() && !in_zones(signatures, h.start))
+            .map(|h| (h.class, self.term(h), Some(h.start)))
+            .collect();
+        terms.extend(
+            facts
+                .measures
+                .iter()
+                .filter(|(_, _, pos)| !in_zones(signatures, *pos))
+                .map(|&(c, t, pos)| (c, t, Some(pos))),
+        );
+        self.role_names(text, hits, signatures, &mut persons);
+        // "Gegevens cliënt: Jansen, J. - geboren 12-03-1950": a care recipient identified
+        // by name and date of birth; being someone's patient is itself health data.
+        for h in hits.iter().filter(|h| h.class == Class::Role) {
+            let term = self.term(h);
+            let care_recipient = !term.starts_with("naam")
+                && !term.starts_with("achternaam")
+                && !term.starts_with("name");
+            let born_near = persons.iter().any(|p| {
+                p.evidence.contains(&"date_of_birth")
+                    && p.pos.is_some_and(|pos| pos.abs_diff(h.start) <= 300)
+            });
+            if care_recipient && born_near && !in_zones(signatures, h.start) {
+                terms.push((Class::Care, term, Some(h.start)));
+            }
+        }
+        terms.sort_by_key(|(_, _, pos)| *pos);
+        let inherited_health = carry.map_or(&[][..], |c| &c.health[..]);
+        if terms.is_empty() && inherited_health.is_empty() {
+            return Carry {
+                persons,
+                health: Vec::new(),
+            };
+        }
+        let mut all_persons = persons.clone();
+        if let Some(c) = carry {
+            all_persons.extend(c.persons.iter().map(|p| Person {
+                pos: None,
+                ..p.clone()
+            }));
+        }
+        let general = hits.iter().any(|h| h.class == Class::GeneralAudience);
+        let own_terms = terms.len();
+        terms.extend(inherited_health.iter().map(|(c, t)| (*c, *t, None)));
+        let any_strong_term = terms.iter().any(|(c, _, _)| *c != Class::Care);
+        let distinct_care: HashSet<&str> = terms
+            .iter()
+            .filter(|(c, _, _)| *c == Class::Care)
+            .map(|(_, t, _)| *t)
+            .collect();
+
+        // Persons in text order, and those carried over from the subject (anywhere).
+        let mut placed: Vec<&Person> = all_persons.iter().filter(|p| p.pos.is_some()).collect();
+        placed.sort_by_key(|p| p.pos);
+        let floating: Vec<&Person> = all_persons.iter().filter(|p| p.pos.is_none()).collect();
+        let max_reach = PersonStrength::Strong.reach();
+        let mut best: Option<(Confidence, &Person)> = None;
+        let mut used_terms: Vec<&'static str> = Vec::new();
+        let mut used_classes: Vec<&'static str> = Vec::new();
+        for (class, term, pos) in &terms {
+            let person = match pos {
+                Some(b) => {
+                    let from = placed.partition_point(|p| p.pos.unwrap_or(0) + max_reach < *b);
+                    placed[from..]
+                        .iter()
+                        .take_while(|p| p.pos.unwrap_or(0) <= b + max_reach)
+                        .filter(|p| p.pos.unwrap_or(0).abs_diff(*b) <= p.strength.reach())
+                        .chain(floating.iter())
+                        .max_by_key(|p| p.strength)
+                        .copied()
+                }
+                None => all_persons.iter().max_by_key(|p| p.strength),
+            };
+            let Some(person) = person else {
+                continue;
+            };
+            let mut confidence = if *class != Class::Care
+                || person.strength == PersonStrength::Strong
+                || distinct_care.len() >= 2
+                || any_strong_term
+            {
+                Confidence::High
+            } else {
+                Confidence::Medium
+            };
+            if general && person.strength != PersonStrength::Strong {
+                confidence = Confidence::Medium.min(confidence);
+            }
+            if !used_terms.contains(term) && used_terms.len() < 3 {
+                used_terms.push(term);
+            }
+            if !used_classes.contains(&class.evidence()) {
+                used_classes.push(class.evidence());
+            }
+            if best.is_none_or(|(c, _)| confidence > c) {
+                best = Some((confidence, person));
+            }
+        }
+        if let Some((confidence, person)) = best {
+            let excerpt = format!("{} ({})", used_terms.join(", "), person.masked);
+            let key = format!("{}|{}", used_terms.join(","), person.masked);
+            let mut evidence: Vec<&'static str> = person.evidence.to_vec();
+            if person.pos.is_none() {
+                evidence.push("subject");
+            }
+            evidence.extend(used_classes);
+            out.add(
+                Kind::Health,
+                location,
+                confidence,
+                &key,
+                excerpt,
+                Rule {
+                    id: "health.person",
+                    evidence: &evidence,
+                },
+            );
+        }
+        Carry {
+            persons,
+            health: terms[..own_terms]
+                .iter()
+                .map(|(c, t, _)| (*c, *t))
+                .collect(),
+        }
+    }
+
+    /// "patiënt Jansen", "cliënt: De Vries": a surname after a role label.
+    pub(super) fn role_names(
+        &self,
+        text: &str,
+        hits: &[Hit],
+        signatures: &[(usize, usize)],
+        persons: &mut Vec<Person>,
+    ) {
+        for h in hits.iter().filter(|h| h.class == Class::Role) {
+            if in_zones(signatures, h.start) {
+                continue;
+            }
+            let window = window_after(text, h.end, 80);
+            let Some(c) = self.re_name_after.captures(window) else {
+                continue;
+            };
+            if c.name("acad").is_some() {
+                continue;
+            }
+            let Some(sur) = c.name("sur") else { continue };
+            let name = format!("{} {}", &text[h.start..h.end], sur.as_str());
+            persons.push(Person {
+                pos: Some(h.start),
+                strength: PersonStrength::Strong,
+                masked: checks::mask_name(&name, 1),
+                evidence: &["role", "name"],
+            });
+        }
+    }
+}
+
+/// Signatures: from a closing ("Met vriendelijke groet") for a few lines, up to where a
+/// quoted or forwarded message begins.
+pub(super) fn signature_zones(text: &str, hits: &[Hit]) -> Vec<(usize, usize)> {
+    const BOUNDARIES: &[&str] = &[
+        "\n>",
+        "\nVan:",
+        "\nFrom:",
+        "\nOp ",
+        "\nOn ",
+        "-----",
+        "_____",
+        "\nVerzonden:",
+        "\nSent:",
+    ];
+    let zone_from = |start: usize, after: usize| {
+        let zone = window_after(text, after, SIGNATURE_SPAN);
+        let cut = BOUNDARIES
+            .iter()
+            .filter_map(|b| zone.find(b))
+            .min()
+            .unwrap_or(zone.len());
+        (start, after + cut)
+    };
+    let mut zones: Vec<(usize, usize)> = hits
+        .iter()
+        .filter(|h| h.class == Class::Closing)
+        .map(|h| zone_from(h.start, h.end))
+        .collect();
+    // The signature delimiter of RFC 3676: a line of "-- ".
+    for delimiter in ["\n-- \n", "\n--\n", "\n-- \r\n", "\n--\r\n"] {
+        for (at, _) in text.match_indices(delimiter) {
+            zones.push(zone_from(at, at + delimiter.len()));
+        }
+    }
+    zones
+}
+
+pub(super) fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {
+    zones.iter().any(|&(s, e)| s <= pos && pos < e)
+}
+
+/// Is the health word at `start` the topic of a talk, a text or a rule rather than
+/// somebody's condition: "een presentatie over hypertensie", "het protocol COPD", "de
+/// richtlijn astma"? "over haar COPD" (a possessive) stays a condition.
+pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
+    const TOPIC: &[&str] = &[
+        "over",
+        "omtrent",
+        "rondom",
+        "rond",
+        "about",
+        "protocol",
+        "richtlijn",
+        "richtlijnen",
+        "presentatie",
+        "lezing",
+        "webinar",
+        "cursus",
+        "scholing",
+        "folder",
+        "brochure",
+        "thema",
+        "themaavond",
+        "themabijeenkomst",
+        "boek",
+        "artikel",
+        "standaard",
+        "zorgstandaard",
+        "nhg-standaard",
+        "werkinstructie",
+        "voorlichting",
+        "kennis",
+        "expertise",
+        "onderzoek naar",
+        "congres",
+    ];
+    const POSSESSIVE: &[&str] = &[
+        "haar",
+        "zijn",
+        "hun",
+        "mijn",
+        "uw",
+        "je",
+        "jouw",
+        "zijn/haar",
+        "her",
+        "his",
+        "their",
+    ];
+    let before = window_before(text, start, 48).to_lowercase();
+    let words: Vec<&str> = before
+        .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '/')
+        .filter(|w| !w.is_empty())
+        .collect();
+    // Up to three words back: "over de behandeling van diabetes" counts, "over haar
+    // diabetes" does not.
+    for (back, w) in words.iter().rev().take(4).enumerate() {
+        if POSSESSIVE.contains(w) {
+            return false;
+        }
+        if back < 4 && TOPIC.contains(w) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Is the word at `start..end` (extended to the end of the word, or over one hyphen) the
+/// name of a service rather than a condition: "diabeteszorg", "astmaspreekuur",
+/// "COPD-spreekuren", "diabetesverpleegkundige"?
+pub(super) fn service_word(text: &str, start: usize, end: usize) -> bool {
+    const SERVICE: &[&str] = &[
+        "zorg",
+        "ketenzorg",
+        "spreekuur",
+        "spreekuren",
+        "team",
+        "poli",
+        "polikliniek",
+        "protocol",
+        "richtlijn",
+        "voorlichting",
+        "verpleegkundige",
+        "consulent",
+        "educatie",
+        "programma",
+        "week",
+        "dag",
+        "fonds",
+        "vereniging",
+        "campagne",
+        "project",
+        "module",
+        "cursus",
+        "scholing",
+        "zorgpad",
+        "zorgprogramma",
+        "praktijk",
+        "centrum",
+        "kliniek",
+        "screening",
+        "controles",
+        "onderzoek",
+        "specialist",
+        "instelling",
+        "aanbieder",
+    ];
+    let b = text.as_bytes();
+    let mut e = end;
+    while e < b.len() && (b[e].is_ascii_alphabetic() || b[e] >= 0x80) {
+        e += 1;
+    }
+    let tail = if e > end {
+        &text[end..e]
+    } else if b.get(end) == Some(&b'-') {
+        let mut f = end + 1;
+        while f < b.len() && (b[f].is_ascii_alphabetic() || b[f] >= 0x80) {
+            f += 1;
+        }
+        &text[end + 1..f]
+    } else {
+        return false;
+    };
+    let _ = start;
+    let tail = tail.to_lowercase();
+    SERVICE
+        .iter()
+        .any(|s| tail == *s || tail.ends_with(s) && tail.len() <= s.len() + 2)
+}
