@@ -7,7 +7,7 @@
 //! bounds every look-up by a timeout and a number of attempts, so a dead or slow server
 //! yields an error (a `temperror` upstream), never a hang.
 //!
-//! With the `test-server` feature, [`testserver`] runs an authoritative server in process
+//! With the `test-server` feature, `testserver` runs an authoritative server in process
 //! on `127.0.0.1:0` that answers from zone fixtures, including the failures real DNS
 //! produces (time-outs, SERVFAIL): tests never touch the internet.
 //!

@@ -12,10 +12,10 @@ mod dkim;
 mod dmarc;
 mod dns;
 mod mx;
-mod policy;
 mod spf;
 mod text;
 pub mod tls;
+mod transport;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use hickory_proto::dnssec::TrustAnchors;
 use veilpost_dns::DnsConfig;
 
-pub use policy::{NtaRecord, StsPolicy, mx_matches, parse_nta, parse_sts_policy};
 pub use text::Lang;
+pub use transport::{NtaRecord, StsPolicy, mx_matches, parse_nta, parse_sts_policy};
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -267,13 +267,13 @@ impl Checker {
     pub async fn mta_sts_policy(
         &self,
         domain: &str,
-    ) -> Result<Option<(String, policy::StsPolicy)>, String> {
-        policy::current_sts_policy(&self.dns, &self.tls, domain).await
+    ) -> Result<Option<(String, transport::StsPolicy)>, String> {
+        transport::current_sts_policy(&self.dns, &self.tls, domain).await
     }
 
     /// The NTA 7516 announcement of `domain` valid this month, if any. For delivery.
-    pub async fn nta7516(&self, domain: &str) -> Result<Option<policy::NtaRecord>, String> {
-        policy::current_nta(&self.dns, domain).await
+    pub async fn nta7516(&self, domain: &str) -> Result<Option<transport::NtaRecord>, String> {
+        transport::current_nta(&self.dns, domain).await
     }
 
     /// Check `domain`.
@@ -314,7 +314,7 @@ impl Checker {
             ),
             tokio::time::timeout(
                 deadline + Duration::from_secs(1),
-                policy::check(&self.dns, &self.tls, &self.opts, &domain)
+                transport::check(&self.dns, &self.tls, &self.opts, &domain)
             ),
         );
         let mut checks = Vec::new();
@@ -336,10 +336,10 @@ impl Checker {
                 checks.extend(c);
                 facts
             }
-            // policy::check bounds each of its parts itself.
-            Err(_) => policy::Facts::default(),
+            // transport::check bounds each of its parts itself.
+            Err(_) => transport::Facts::default(),
         };
-        let secure_delivery = policy::secure_delivery(&mx_facts, &policy_facts, lang);
+        let secure_delivery = transport::secure_delivery(&mx_facts, &policy_facts, lang);
         checks.push(Check::new(
             "nta7516-summary",
             if secure_delivery.possible {

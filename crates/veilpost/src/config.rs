@@ -302,7 +302,7 @@ pub struct Oidc {
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
-    /// The button's text: "Aanmelden met <name>".
+    /// The button's text: "Aanmelden met `<name>`".
     pub name: String,
     /// Scopes besides `openid`.
     pub scopes: Vec<String>,
@@ -517,6 +517,15 @@ impl Default for Portal {
             master_key_file: PathBuf::new(),
         }
     }
+}
+
+/// The configuration from `path` (or the defaults) with the `VEILPOST_*` variables of the
+/// process environment applied.
+pub(crate) fn load(path: Option<&Path>) -> Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("VEILPOST_"))
+        .collect();
+    Config::load(path, &env)
 }
 
 impl Config {

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success or clean, 1 a finding (sensitive), 2 an error.
 
-mod auth;
+mod admin;
 mod config;
 mod gateway;
 mod lang;
@@ -10,7 +10,8 @@ mod posture;
 mod protect;
 mod sandbox;
 mod scan;
-mod users;
+mod senderauth;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -96,7 +97,7 @@ enum Command {
         authserv_id: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: auth::Format,
+        format: senderauth::Format,
     },
     /// Check a domain's mail security: SPF, DMARC, DKIM, MX, STARTTLS, DNSSEC, DANE,
     /// MTA-STS, TLS-RPT and NTA 7516, with the records to publish.
@@ -128,7 +129,7 @@ enum Command {
         timeout: u64,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
-        format: auth::Format,
+        format: senderauth::Format,
     },
     /// Run the gateway: SMTP submission, scanning, secure delivery, the portal.
     ///
@@ -149,7 +150,7 @@ enum Command {
     /// pass the password on through another channel (SMS with --sms, or by phone).
     Protect {
         #[arg(long, value_enum, default_value_t)]
-        format: auth::Format,
+        format: senderauth::Format,
         /// Where the ZIP goes (default: FIRST-FILE-beveiligd.zip here); never overwritten.
         #[arg(long, value_name = "OUT.zip")]
         out: Option<PathBuf>,
@@ -213,7 +214,7 @@ enum UserCommand {
     /// List the accounts.
     List {
         #[arg(long, value_enum, default_value_t)]
-        format: auth::Format,
+        format: senderauth::Format,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -266,7 +267,7 @@ enum AuditCommand {
     /// Check the hash chain of the audit log; exit status 1 when it is broken.
     Verify {
         #[arg(long, value_enum, default_value_t)]
-        format: auth::Format,
+        format: senderauth::Format,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -285,7 +286,7 @@ enum DkimCommand {
         selector: String,
         /// Key algorithm.
         #[arg(long, value_enum, default_value_t)]
-        algorithm: auth::Algorithm,
+        algorithm: senderauth::Algorithm,
         /// Directory for the key files.
         #[arg(long)]
         out: PathBuf,
@@ -358,7 +359,7 @@ fn main() -> ExitCode {
             // Only the `[dlp]` table matters here; the file is still checked whole.
             let scanner = match config
                 .as_deref()
-                .map(|path| users::load(Some(path)).and_then(|c| c.dlp.scanner(base.clone())))
+                .map(|path| config::load(Some(path)).and_then(|c| c.dlp.scanner(base.clone())))
                 .unwrap_or(Ok(base))
             {
                 Ok(s) => s,
@@ -376,7 +377,7 @@ fn main() -> ExitCode {
             mail_from,
             authserv_id,
             format,
-        } => match auth::verify(
+        } => match senderauth::verify(
             &dns,
             &message,
             ip,
@@ -421,26 +422,26 @@ fn main() -> ExitCode {
                     selector,
                     algorithm,
                     out,
-                } => auth::keygen(&domain, &selector, algorithm, &out, cli.lang),
+                } => senderauth::keygen(&domain, &selector, algorithm, &out, cli.lang),
                 DkimCommand::Sign {
                     key,
                     domain,
                     selector,
-                } => auth::sign(&key, &domain, &selector),
-                DkimCommand::Show { config } => users::dkim_show(config.as_deref()),
+                } => senderauth::sign(&key, &domain, &selector),
+                DkimCommand::Show { config } => admin::dkim_show(config.as_deref()),
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
             }
         }
-        Command::Serve { config } => match users::serve(config.as_deref(), &cli.dns) {
+        Command::Serve { config } => match serve::serve(config.as_deref(), &cli.dns) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e),
         },
         Command::Audit {
             command: AuditCommand::Verify { format, config },
-        } => match users::audit_verify(config.as_deref(), format, cli.lang) {
+        } => match admin::audit_verify(config.as_deref(), format, cli.lang) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },
@@ -469,24 +470,24 @@ fn main() -> ExitCode {
                     name,
                     config,
                 },
-        } => match users::contact_add(config.as_deref(), &email, &phone, name.as_deref(), cli.lang)
+        } => match admin::contact_add(config.as_deref(), &email, &phone, name.as_deref(), cli.lang)
         {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },
         Command::Contact {
             command: ContactCommand::Import { file, config },
-        } => match users::contact_import(config.as_deref(), &file, cli.lang) {
+        } => match admin::contact_import(config.as_deref(), &file, cli.lang) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },
         Command::Contact {
             command: ContactCommand::Export { config },
-        } => match users::contact_export(config.as_deref()) {
+        } => match admin::contact_export(config.as_deref()) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },
-        Command::User { command } => match users::run(command, cli.lang) {
+        Command::User { command } => match admin::run(command, cli.lang) {
             Ok(code) => ExitCode::from(code),
             Err(e) => fail(&e),
         },

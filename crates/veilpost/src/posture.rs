@@ -9,8 +9,8 @@ use serde_json::json;
 use veilpost_dns::DnsConfig;
 use veilpost_posture::{Checker, Options, Report};
 
-use crate::auth::Format;
 use crate::lang::Lang;
+use crate::senderauth::Format;
 
 /// Options of `check-domain` beyond the domain.
 #[derive(Debug, Clone)]

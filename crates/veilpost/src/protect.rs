@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use zip::write::SimpleFileOptions;
 use zip::{AesMode, CompressionMethod, ZipWriter};
 
-use crate::auth::Format;
 use crate::lang::Lang;
+use crate::senderauth::Format;
 
 /// Letters and digits that cannot be mixed up when read aloud or typed from a phone: no
 /// 0/o, 1/l/i, and lower case only. 31 symbols, about 4.95 bits each.
@@ -155,7 +155,7 @@ pub fn run(
 
     let mut sms_error = None;
     if let Some(phone) = &phone {
-        let config = crate::users::load(config)?;
+        let config = crate::config::load(config)?;
         let sender = config.sms_sender();
         let name = out
             .file_name()

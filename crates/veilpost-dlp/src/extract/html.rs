@@ -1,6 +1,6 @@
 //! HTML to text over html5ever's tokenizer (no tree is built, so it is fast and its memory
 //! stays flat on hostile nesting). Script and style are dropped; block elements become line
-//! breaks; tables go through [`TableBuilder`] so values keep their column header. Hidden text
+//! breaks; tables go through `TableBuilder` so values keep their column header. Hidden text
 //! is kept: whatever a recipient's client could reveal is inspected.
 
 use std::cell::RefCell;

@@ -1,6 +1,6 @@
 //! Extraction: bytes of a message or a file in, text segments with their location out.
 //!
-//! The [`Walker`] recognises content by its bytes (never by the name or declared type
+//! The `Walker` recognises content by its bytes (never by the name or declared type
 //! alone), descends into MIME parts, archives and documents, and hands each piece of text
 //! to a sink together with where it came from (`subject`, `body`,
 //! `attachment/NAME[/INNER...]`). Whatever it cannot open (an encrypted archive or PDF, a

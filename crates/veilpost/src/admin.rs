@@ -1,5 +1,5 @@
-//! `veilpost user …`, `veilpost dkim show` and the start of `veilpost serve`: the commands
-//! that work on the gateway's configuration and store.
+//! The commands an administrator runs against the gateway's configuration and store:
+//! `veilpost user …`, `veilpost contact …`, `veilpost audit verify`, `veilpost dkim show`.
 
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -7,35 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::UserCommand;
-use crate::config::Config;
+use crate::config::load;
 use crate::lang::Lang;
-
-/// The configuration from `config` (or defaults) with `VEILPOST_*` variables applied.
-pub(crate) fn load(config: Option<&Path>) -> Result<Config> {
-    let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("VEILPOST_"))
-        .collect();
-    Config::load(config, &env)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
-/// `veilpost serve`.
-pub fn serve(config: Option<&Path>, dns: &[String]) -> Result<()> {
-    let config = load(config)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VEILPOST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-    runtime()?.block_on(crate::gateway::serve(config, dns))
-}
 
 /// `veilpost dkim show`.
 pub fn dkim_show(config: Option<&Path>) -> Result<()> {
@@ -63,7 +36,7 @@ pub fn contact_add(
     let (email, number) =
         veilpost_web::addressbook::contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
     let config = load(config)?;
-    runtime()?.block_on(async {
+    crate::serve::runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
         store.put_contact(&email, name, Some(&number)).await?;
         store
@@ -91,7 +64,7 @@ pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<
     let (rows, refused) = (parsed.rows, parsed.refused);
     let config = load(config)?;
     let saved = rows.len();
-    runtime()?.block_on(async {
+    crate::serve::runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
         for (email, name, number) in &rows {
             store
@@ -129,7 +102,7 @@ pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<
 /// `veilpost contact export`: CSV on standard output.
 pub fn contact_export(config: Option<&Path>) -> Result<u8> {
     let config = load(config)?;
-    let contacts = runtime()?.block_on(async {
+    let contacts = crate::serve::runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
         store.list_contacts().await.map_err(anyhow::Error::from)
     })?;
@@ -137,16 +110,20 @@ pub fn contact_export(config: Option<&Path>) -> Result<u8> {
     Ok(0)
 }
 
-pub fn audit_verify(config: Option<&Path>, format: crate::auth::Format, lang: Lang) -> Result<u8> {
+pub fn audit_verify(
+    config: Option<&Path>,
+    format: crate::senderauth::Format,
+    lang: Lang,
+) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
     let config = load(config)?;
-    let check = runtime()?.block_on(async {
+    let check = crate::serve::runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
         store.verify_audit().await.map_err(anyhow::Error::from)
     })?;
     let mut out = std::io::stdout().lock();
     match format {
-        crate::auth::Format::Json => writeln!(
+        crate::senderauth::Format::Json => writeln!(
             out,
             "{}",
             serde_json::json!({
@@ -157,7 +134,7 @@ pub fn audit_verify(config: Option<&Path>, format: crate::auth::Format, lang: La
                 "reason": check.broken.as_ref().map(|b| b.1.to_string()),
             })
         )?,
-        crate::auth::Format::Text => match (&check.broken, nl) {
+        crate::senderauth::Format::Text => match (&check.broken, nl) {
             (None, true) => writeln!(
                 out,
                 "Auditlog intact: {} regels, laatste hash {}",
@@ -199,7 +176,7 @@ pub fn audit_verify(config: Option<&Path>, format: crate::auth::Format, lang: La
 /// `veilpost user …`; the exit code.
 pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    runtime()?.block_on(async {
+    crate::serve::runtime()?.block_on(async {
         match command {
             UserCommand::Add {
                 email,
@@ -258,7 +235,7 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                 let today = time::OffsetDateTime::now_utc().date();
                 let mut out = std::io::stdout().lock();
                 match format {
-                    crate::auth::Format::Json => {
+                    crate::senderauth::Format::Json => {
                         for u in &users {
                             writeln!(
                                 out,
@@ -278,7 +255,7 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                             )?;
                         }
                     }
-                    crate::auth::Format::Text => {
+                    crate::senderauth::Format::Text => {
                         for u in &users {
                             let state = match (u.disabled, u.active_on(today), nl) {
                                 (true, _, true) => "uitgeschakeld".to_string(),

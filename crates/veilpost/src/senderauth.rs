@@ -36,13 +36,6 @@ pub enum Algorithm {
     Ed25519,
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 fn read_limited(mut reader: impl Read, what: &str) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     reader
@@ -88,7 +81,7 @@ pub fn verify(
     let auth = Authenticator::new(dns, &authserv)?;
     let helo = helo.unwrap_or_default();
     let mail_from = mail_from.unwrap_or_default();
-    let v = runtime()?.block_on(auth.verify(&VerifyRequest {
+    let v = crate::serve::runtime()?.block_on(auth.verify(&VerifyRequest {
         message: &raw,
         ip,
         helo,
