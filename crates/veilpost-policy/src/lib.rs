@@ -9,6 +9,11 @@
 //! | same | none of these | `portal` |
 
 pub mod doublecheck;
+pub mod intent;
+pub mod plan;
+pub mod transport;
+
+pub use intent::Intent;
 
 use serde::Serialize;
 
@@ -83,22 +88,6 @@ pub struct Decision {
 
 /// Subject tags that force the secure route.
 pub const SECURE_TAGS: &[&str] = &["[veilig]", "[secure]"];
-
-/// Find a secure tag in `subject` (case-insensitive); returns the subject without it.
-pub fn secure_tag(subject: &str) -> Option<String> {
-    let bytes = subject.as_bytes();
-    for tag in SECURE_TAGS {
-        // Tags are ASCII, so a byte window that matches starts and ends on char boundaries.
-        if let Some(at) = bytes
-            .windows(tag.len())
-            .position(|w| w.eq_ignore_ascii_case(tag.as_bytes()))
-        {
-            let rest = format!("{}{}", &subject[..at], &subject[at + tag.len()..]);
-            return Some(rest.split_whitespace().collect::<Vec<_>>().join(" "));
-        }
-    }
-    None
-}
 
 /// Decide the route for one recipient.
 pub fn decide(scan: &Scan, tagged_secure: bool, recipient: &Recipient) -> Decision {
@@ -240,18 +229,5 @@ mod tests {
         let d = decide(&sensitive(), false, &rcpt(vec![]));
         assert!(d.reasons.iter().any(|r| r.contains("bsn")));
         assert!(d.reasons.iter().any(|r| r.contains("no authenticated TLS")));
-    }
-
-    #[test]
-    fn tags() {
-        assert_eq!(secure_tag("[veilig] Verwijzing"), Some("Verwijzing".into()));
-        assert_eq!(secure_tag("Verwijzing [SECURE]"), Some("Verwijzing".into()));
-        assert_eq!(
-            secure_tag("Re: [Veilig]  uitslag lab"),
-            Some("Re: uitslag lab".into())
-        );
-        assert_eq!(secure_tag("Veilig thuis"), None);
-        assert_eq!(secure_tag("İİİ [veilig] x"), Some("İİİ x".into()));
-        assert_eq!(secure_tag(""), None);
     }
 }

@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::Semaphore;
+use veilpost_policy::transport::{HostFacts, StsFact, TlsMode, tls_requirement};
 use veilpost_posture::mx_matches;
 use veilpost_smtp::{Outgoing, TlsRequirement};
 use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin, now};
 
 use super::Shared;
-use super::facts::{self, MxHosts};
+use super::facts::{self, MxError, MxHosts};
 use super::mails::{self, DsnKind};
 use crate::config::split_host_port;
 
@@ -284,20 +285,26 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
     if let Some(route) = routes.get(&domain).or_else(|| routes.get("*")) {
         // Transport map: the configured host, no MX look-up.
         let (host, port) = split_host_port(route).map_err(|e| Failure::Temporary(e.to_string()))?;
-        let requirement = if secure_route {
-            if host.parse::<IpAddr>().is_ok() {
-                return Err(Failure::Temporary(format!(
-                    "the route for {domain} is an IP address ({host}), so its TLS certificate cannot be authenticated"
-                )));
-            }
-            match facts::dane_records(shared, &host, port).await {
-                Ok(Some(tlsa)) => TlsRequirement::Dane(tlsa),
-                Ok(None) => TlsRequirement::Pkix,
-                Err(e) => return Err(Failure::Temporary(e)),
-            }
+        let is_ip = host.parse::<IpAddr>().is_ok();
+        let tlsa = if secure_route && !is_ip {
+            facts::dane_records(shared, &host, port)
+                .await
+                .map_err(Failure::Temporary)?
         } else {
-            TlsRequirement::Opportunistic
+            None
         };
+        let facts = HostFacts {
+            host: &host,
+            domain: &domain,
+            secure_route,
+            configured: true,
+            is_ip,
+            dane: tlsa.is_some(),
+            sts: StsFact::None,
+            nta: false,
+            partner: false,
+        };
+        let requirement = requirement(tls_requirement(&facts), tlsa).map_err(Failure::Temporary)?;
         let addrs = addresses(shared, &host, port)
             .await
             .map_err(Failure::Temporary)?;
@@ -331,8 +338,8 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
             }
             Ok(MxHosts::Implicit) => vec![domain.clone()],
             Ok(MxHosts::Hosts(h)) => h,
-            Err(e) if e.contains("does not exist") => return Err(Failure::Permanent(e)),
-            Err(e) => return Err(Failure::Temporary(e)),
+            Err(MxError::NoDomain(e)) => return Err(Failure::Permanent(e)),
+            Err(MxError::Lookup(e)) => return Err(Failure::Temporary(e)),
         };
         // An NTA 7516 announcement names the host that takes secure mail.
         let hosts = match (&nta, secure_route) {
@@ -342,7 +349,7 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         let dnssec = facts::mx_secure(shared, &domain).await;
         let mut skipped = Vec::new();
         for host in hosts {
-            let dane = if dnssec {
+            let tlsa = if dnssec {
                 match facts::dane_records(shared, &host, port).await {
                     Ok(t) => t,
                     Err(e) => {
@@ -353,23 +360,27 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
             } else {
                 None
             };
-            let requirement = if let Some(tlsa) = dane {
-                TlsRequirement::Dane(tlsa)
-            } else if let Some(p) = enforce {
-                if !p.mx.iter().any(|pat| mx_matches(pat, &host)) {
-                    skipped.push(format!("{host} is not in {domain}'s MTA-STS policy"));
+            let facts = HostFacts {
+                host: &host,
+                domain: &domain,
+                secure_route,
+                configured: false,
+                is_ip: false,
+                dane: tlsa.is_some(),
+                sts: match enforce {
+                    None => StsFact::None,
+                    Some(p) if p.mx.iter().any(|pat| mx_matches(pat, &host)) => StsFact::Listed,
+                    Some(_) => StsFact::NotListed,
+                },
+                nta: nta.is_some(),
+                partner,
+            };
+            let requirement = match requirement(tls_requirement(&facts), tlsa) {
+                Ok(r) => r,
+                Err(why) => {
+                    skipped.push(why);
                     continue;
                 }
-                TlsRequirement::Pkix
-            } else if secure_route && (nta.is_some() || partner) {
-                TlsRequirement::Pkix
-            } else if secure_route {
-                skipped.push(format!(
-                    "{domain} no longer proves authenticated TLS for {host}"
-                ));
-                continue;
-            } else {
-                TlsRequirement::Opportunistic
             };
             match addresses(shared, &host, port).await {
                 Ok(addrs) => targets.push(Target {
@@ -415,6 +426,19 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         }
     }
     Err(Failure::Temporary(errors.join("; ")))
+}
+
+/// The client's requirement for the policy's answer (the TLSA records travel with DANE).
+fn requirement(
+    mode: Result<TlsMode, String>,
+    tlsa: Option<Vec<veilpost_dns::dane::Tlsa>>,
+) -> Result<TlsRequirement, String> {
+    Ok(match (mode?, tlsa) {
+        (TlsMode::Dane, Some(tlsa)) => TlsRequirement::Dane(tlsa),
+        (TlsMode::Dane, None) => return Err("DANE without TLSA records".to_string()),
+        (TlsMode::Pkix, _) => TlsRequirement::Pkix,
+        (TlsMode::Opportunistic, _) => TlsRequirement::Opportunistic,
+    })
 }
 
 #[cfg(test)]

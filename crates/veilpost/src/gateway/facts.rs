@@ -24,10 +24,21 @@ pub enum MxHosts {
     Null,
 }
 
+/// Why the MX set could not be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxError {
+    /// The domain does not exist (NXDOMAIN) or is not a domain name: a permanent failure.
+    NoDomain(String),
+    /// The look-up failed (timeout, SERVFAIL): try again later.
+    Lookup(String),
+}
+
 /// The MX set, through the plain resolver.
-pub async fn mx_hosts(shared: &Shared, domain: &str) -> Result<MxHosts, String> {
+pub async fn mx_hosts(shared: &Shared, domain: &str) -> Result<MxHosts, MxError> {
     let Some(name) = veilpost_dns::name_from_text(domain) else {
-        return Err(format!("{domain:?} is not a domain name"));
+        return Err(MxError::NoDomain(format!(
+            "{domain:?} is not a domain name"
+        )));
     };
     match shared.resolver.lookup(name, RecordType::MX).await {
         Ok(lookup) => {
@@ -54,9 +65,11 @@ pub async fn mx_hosts(shared: &Shared, domain: &str) -> Result<MxHosts, String> 
             }
             Ok(MxHosts::Hosts(mx.into_iter().map(|(_, h)| h).collect()))
         }
-        Err(e) if e.is_nx_domain() => Err(format!("{domain} does not exist")),
+        Err(e) if e.is_nx_domain() => Err(MxError::NoDomain(format!("{domain} does not exist"))),
         Err(e) if e.is_no_records_found() => Ok(MxHosts::Implicit),
-        Err(e) => Err(format!("MX look-up for {domain} failed: {e}")),
+        Err(e) => Err(MxError::Lookup(format!(
+            "MX look-up for {domain} failed: {e}"
+        ))),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use base64::Engine;
 use veilpost_dlp::{Reason, Verdict};
-use veilpost_policy::{Recipient, Route, Scan, SecureTransport, decide, secure_tag};
+use veilpost_policy::{Intent, Recipient, Route, Scan, SecureTransport, decide};
 use veilpost_store::vault::{VaultEntry, new_token, short_id, token_hash};
 use veilpost_store::{
     AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision, now,
@@ -174,37 +174,20 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     };
     let scan = policy_scan(&report);
 
-    // The secure tag forces the secure route and is removed before anyone sees it; so is
-    // an SMS tag (`[sms 06-12345678]`: the number for the portal's SMS codes), `[zip]`
-    // (attachments as an encrypted ZIP) and `[upload]` (an upload request: the portal).
+    // Subject tags (`[veilig]`, `[sms 06-…]`, `[zip]`, `[upload]`) are parsed once into the
+    // sender's intent and removed before anyone sees them.
     let mut message = raw;
-    let mut tagged = false;
-    let mut tag_phone = None;
-    let mut zip_tagged = false;
-    let mut upload = false;
-    if let Some((subject, range)) = subject_field(&message) {
-        let (phone, rest) = match sms_tag(&subject) {
-            Some((phone, rest)) => (Some(phone), rest),
-            None => (None, subject.clone()),
-        };
-        let (zip, rest) = match zipped::take_tag(&rest, "[zip]") {
-            Some(rest) => (true, rest),
-            None => (false, rest),
-        };
-        let (up, rest) = match zipped::take_tag(&rest, "[upload]") {
-            Some(rest) => (true, rest),
-            None => (false, rest),
-        };
-        let stripped = secure_tag(&rest);
-        if phone.is_some() || zip || up || stripped.is_some() {
-            tagged = true;
-            tag_phone = phone;
-            zip_tagged = zip;
-            upload = up;
-            let field = format!("Subject: {}\r\n", encode_header(&stripped.unwrap_or(rest)));
-            message.splice(range, field.into_bytes());
-        }
+    let mut intent = Intent::default();
+    if let Some((subject, range)) = subject_field(&message)
+        && let Some((found, rest)) =
+            Intent::from_subject(&subject, veilpost_web::sms::normalize_phone)
+    {
+        intent = found;
+        let field = format!("Subject: {}\r\n", encode_header(&rest));
+        message.splice(range, field.into_bytes());
     }
+    let tagged = intent.forces_secure();
+    let (tag_phone, zip_tagged, upload) = (intent.sms.clone(), intent.zip, intent.upload);
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
@@ -506,18 +489,6 @@ pub(super) async fn generated_mail(
         size,
         route: "plain".into(),
     })
-}
-
-/// `[sms 06-12345678]` (also `[sms: +31…]`) in a subject: the number and the subject
-/// without the tag.
-fn sms_tag(subject: &str) -> Option<(String, String)> {
-    let lower = subject.to_ascii_lowercase();
-    let start = lower.find("[sms")?;
-    let end = start + lower[start..].find(']')?;
-    let inner = subject[start + 4..end].trim_start_matches(':').trim();
-    let phone = veilpost_web::sms::normalize_phone(inner)?;
-    let rest = format!("{}{}", &subject[..start], &subject[end + 1..]);
-    Some((phone, rest.split_whitespace().collect::<Vec<_>>().join(" ")))
 }
 
 /// The message taken apart for the attachment routes, once per message: `None` when it
@@ -887,20 +858,6 @@ mod tests {
             .parse(raw.as_bytes())
             .expect("parse");
         assert_eq!(parsed.subject(), Some("Verwijzing cliënt"));
-    }
-
-    #[test]
-    fn sms_tags() {
-        assert_eq!(
-            sms_tag("[SMS 06-1234 5678] Uitslag"),
-            Some(("+31612345678".into(), "Uitslag".into()))
-        );
-        assert_eq!(
-            sms_tag("Uitslag [sms: +32470123456]"),
-            Some(("+32470123456".into(), "Uitslag".into()))
-        );
-        assert_eq!(sms_tag("[sms nope] x"), None);
-        assert_eq!(sms_tag("sms 0612345678"), None);
     }
 
     #[test]

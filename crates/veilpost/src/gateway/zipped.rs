@@ -23,14 +23,6 @@ pub struct Parts {
     attachments: Vec<(String, Vec<u8>)>,
 }
 
-/// `tag` (ASCII, like `[zip]`) in a subject, any case: the subject without it.
-pub fn take_tag(subject: &str, tag: &str) -> Option<String> {
-    let lower = subject.to_ascii_lowercase();
-    let at = lower.find(tag)?;
-    let rest = format!("{}{}", &subject[..at], &subject[at + tag.len()..]);
-    Some(rest.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
 /// Header lines except `MIME-Version` and `Content-*` (folded lines go with their field).
 fn plain_headers(raw: &[u8]) -> Vec<u8> {
     let end = raw
@@ -210,18 +202,5 @@ Content-Disposition: attachment; filename=\"lijst.csv\"\r\n\r\nnaam;bsn\r\nJan;1
         let body = p.rebuild(None).expect("body");
         assert!(!String::from_utf8_lossy(&body).contains("111222333"));
         assert!(parts(b"Subject: x\r\n\r\nalleen tekst").is_none());
-    }
-
-    #[test]
-    fn zip_tags() {
-        assert_eq!(
-            take_tag("[ZIP] Uitslagen", "[zip]").as_deref(),
-            Some("Uitslagen")
-        );
-        assert_eq!(
-            take_tag("Graag [Upload] uw lijst", "[upload]").as_deref(),
-            Some("Graag uw lijst")
-        );
-        assert_eq!(take_tag("Uitslagen", "[zip]"), None);
     }
 }

@@ -1,0 +1,290 @@
+//! What a TLS connection to one mail host must prove, from what is known of the route, the
+//! domain and the host. Pure: delivery gathers the facts (MX, TLSA, MTA-STS, NTA 7516,
+//! partner list) and carries the answer out.
+//!
+//! | route | host facts | requirement |
+//! | --- | --- | --- |
+//! | any | DNSSEC-valid TLSA records | `Dane` |
+//! | any | MTA-STS enforce, host listed | `Pkix` |
+//! | any | MTA-STS enforce, host not listed | skip the host |
+//! | `tls` | NTA 7516 host or partner domain | `Pkix` |
+//! | `tls` | none of these | skip the host (no fallback) |
+//! | `plain` | none of these | `Opportunistic` |
+//! | configured route (`delivery.routes`) | `tls` to an IP address | refuse (a certificate cannot name it) |
+
+/// How the TLS connection is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// STARTTLS when offered, any certificate; plaintext when not offered.
+    Opportunistic,
+    /// STARTTLS required; the certificate must match the host's TLSA records.
+    Dane,
+    /// STARTTLS required; the certificate must be valid (PKIX) for the host name.
+    Pkix,
+}
+
+/// The MTA-STS policy of the recipient's domain, as far as this host is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsFact {
+    /// No policy in enforce mode.
+    None,
+    /// An enforce policy that lists this host.
+    Listed,
+    /// An enforce policy that does not list this host.
+    NotListed,
+}
+
+/// What is known about one candidate host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostFacts<'a> {
+    /// The host name (for reasons).
+    pub host: &'a str,
+    /// The domain it serves (for reasons).
+    pub domain: &'a str,
+    /// The route asks for authenticated TLS (`tls`), not opportunistic (`plain`).
+    pub secure_route: bool,
+    /// The host comes from the transport map (`delivery.routes`), not from MX.
+    pub configured: bool,
+    /// The host is written as an IP address.
+    pub is_ip: bool,
+    /// DNSSEC-valid TLSA records exist for the host.
+    pub dane: bool,
+    /// The domain's MTA-STS policy, for this host.
+    pub sts: StsFact,
+    /// The domain announces NTA 7516 (and this is its announced host).
+    pub nta: bool,
+    /// The domain is a configured partner with mandatory authenticated TLS (or the
+    /// address book could not be read: fail closed).
+    pub partner: bool,
+}
+
+/// What the connection to this host must prove, or why the host is skipped (delivery
+/// then tries the next host, and waits and retries when none is left).
+pub fn tls_requirement(h: &HostFacts<'_>) -> Result<TlsMode, String> {
+    if h.configured {
+        if !h.secure_route {
+            return Ok(TlsMode::Opportunistic);
+        }
+        if h.is_ip {
+            return Err(format!(
+                "the route for {} is an IP address ({}), so its TLS certificate cannot be authenticated",
+                h.domain, h.host
+            ));
+        }
+        return Ok(if h.dane { TlsMode::Dane } else { TlsMode::Pkix });
+    }
+    if h.dane {
+        return Ok(TlsMode::Dane);
+    }
+    match h.sts {
+        StsFact::Listed => return Ok(TlsMode::Pkix),
+        StsFact::NotListed => {
+            return Err(format!(
+                "{} is not in {}'s MTA-STS policy",
+                h.host, h.domain
+            ));
+        }
+        StsFact::None => {}
+    }
+    if h.secure_route && (h.nta || h.partner) {
+        Ok(TlsMode::Pkix)
+    } else if h.secure_route {
+        Err(format!(
+            "{} no longer proves authenticated TLS for {}",
+            h.domain, h.host
+        ))
+    } else {
+        Ok(TlsMode::Opportunistic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostFacts<'static> {
+        HostFacts {
+            host: "mx.zorg.nl",
+            domain: "zorg.nl",
+            secure_route: false,
+            configured: false,
+            is_ip: false,
+            dane: false,
+            sts: StsFact::None,
+            nta: false,
+            partner: false,
+        }
+    }
+
+    #[test]
+    fn every_case() {
+        use TlsMode::{Dane, Opportunistic, Pkix};
+        let skip = Err(());
+        let cases: Vec<(&str, HostFacts<'static>, Result<TlsMode, ()>)> = vec![
+            ("plain, nothing known", host(), Ok(Opportunistic)),
+            (
+                "plain, DANE",
+                HostFacts {
+                    dane: true,
+                    ..host()
+                },
+                Ok(Dane),
+            ),
+            (
+                "plain, STS listed",
+                HostFacts {
+                    sts: StsFact::Listed,
+                    ..host()
+                },
+                Ok(Pkix),
+            ),
+            (
+                "plain, STS not listed",
+                HostFacts {
+                    sts: StsFact::NotListed,
+                    ..host()
+                },
+                skip,
+            ),
+            (
+                "plain, partner: not required",
+                HostFacts {
+                    partner: true,
+                    ..host()
+                },
+                Ok(Opportunistic),
+            ),
+            (
+                "plain, NTA: not required",
+                HostFacts {
+                    nta: true,
+                    ..host()
+                },
+                Ok(Opportunistic),
+            ),
+            (
+                "tls, nothing known: skip",
+                HostFacts {
+                    secure_route: true,
+                    ..host()
+                },
+                skip,
+            ),
+            (
+                "tls, DANE",
+                HostFacts {
+                    secure_route: true,
+                    dane: true,
+                    ..host()
+                },
+                Ok(Dane),
+            ),
+            (
+                "tls, DANE beats a policy that does not list the host",
+                HostFacts {
+                    secure_route: true,
+                    dane: true,
+                    sts: StsFact::NotListed,
+                    ..host()
+                },
+                Ok(Dane),
+            ),
+            (
+                "tls, STS listed",
+                HostFacts {
+                    secure_route: true,
+                    sts: StsFact::Listed,
+                    ..host()
+                },
+                Ok(Pkix),
+            ),
+            (
+                "tls, STS not listed, partner: still skipped",
+                HostFacts {
+                    secure_route: true,
+                    sts: StsFact::NotListed,
+                    partner: true,
+                    ..host()
+                },
+                skip,
+            ),
+            (
+                "tls, NTA 7516",
+                HostFacts {
+                    secure_route: true,
+                    nta: true,
+                    ..host()
+                },
+                Ok(Pkix),
+            ),
+            (
+                "tls, partner",
+                HostFacts {
+                    secure_route: true,
+                    partner: true,
+                    ..host()
+                },
+                Ok(Pkix),
+            ),
+            (
+                "route, plain",
+                HostFacts {
+                    configured: true,
+                    is_ip: true,
+                    ..host()
+                },
+                Ok(Opportunistic),
+            ),
+            (
+                "route, tls, name",
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    ..host()
+                },
+                Ok(Pkix),
+            ),
+            (
+                "route, tls, name with TLSA",
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    dane: true,
+                    ..host()
+                },
+                Ok(Dane),
+            ),
+            (
+                "route, tls, IP address: refused",
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    is_ip: true,
+                    ..host()
+                },
+                skip,
+            ),
+            (
+                "route, tls: MTA-STS does not apply to a configured route",
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    sts: StsFact::NotListed,
+                    ..host()
+                },
+                Ok(Pkix),
+            ),
+        ];
+        for (name, facts, want) in cases {
+            let got = tls_requirement(&facts);
+            assert_eq!(
+                got.as_ref().map_err(|_| ()),
+                want.as_ref().map_err(|_| ()),
+                "{name}: {got:?}"
+            );
+            if let Err(why) = got {
+                assert!(why.contains("zorg.nl"), "{name}: {why}");
+            }
+        }
+    }
+}
