@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use base64::Engine;
 use veilpost_dlp::{Reason, Verdict};
-use veilpost_policy::{Intent, Recipient, Route, Scan, SecureTransport, decide};
+use veilpost_policy::plan::{self, Plan};
+use veilpost_policy::{Intent, Recipient, Route, Scan, SecureTransport};
 use veilpost_store::vault::{VaultEntry, new_token, short_id, token_hash};
 use veilpost_store::{
     AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision, now,
@@ -187,7 +188,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         message.splice(range, field.into_bytes());
     }
     let tagged = intent.forces_secure();
-    let (tag_phone, zip_tagged, upload) = (intent.sms.clone(), intent.zip, intent.upload);
+    let (tag_phone, upload) = (intent.sms.clone(), intent.upload);
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
@@ -220,7 +221,6 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         (None, signature.map(String::into_bytes))
     };
 
-    let needs_route = scan.sensitive || scan.uninspectable || tagged;
     let mut transports: HashMap<String, Vec<SecureTransport>> = HashMap::new();
     let mut processed = Processed {
         verdict: report.verdict.as_str().to_string(),
@@ -250,84 +250,49 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let mut zip_sent: Vec<(String, String)> = Vec::new();
     // Taken apart once, when a recipient asks for the encrypted-attachment route.
     let mut zip_parts: Option<Option<zipped::Parts>> = None;
+    let settings = plan::Settings {
+        internal_links: shared.config.internal_links.enabled,
+        internal_min_size: shared.config.internal_links.min_size as u64,
+    };
+    let message_facts = plan::MessageFacts {
+        scan: &scan,
+        intent: &intent,
+        from_own_domain: shared.config.is_own_domain(&domain_of(&m.mail_from)),
+    };
     for (rid, address) in &m.recipients {
+        // Gather what the plan needs, ask it, carry it out.
         let domain = domain_of(address);
-        let zip_wanted = (zip_tagged
-            || shared
-                .config
-                .policy
-                .zip_domains
-                .iter()
-                .any(|d| d.eq_ignore_ascii_case(&domain)))
-            && needs_route
-            && facts::blocked(shared, &domain).is_none();
-        // Between the organisation's own addresses: sensitive (or large) attachments stay
-        // in the vault and the mail carries a link instead.
-        let internal = shared.config.internal_links.enabled
-            && shared.config.is_own_domain(&domain)
-            && shared.config.is_own_domain(&domain_of(&m.mail_from))
-            && !upload;
-        if internal
-            && let Some(parts) = clean_parts(shared, &message, &mut zip_parts).await?
-            && (needs_route || parts.attachment_bytes() >= shared.config.internal_links.min_size)
-        {
-            let (_, link) = vault_handoff(
-                shared,
-                &m,
-                &message,
-                address,
-                None,
-                false,
-                true,
-                &mut processed,
-            )
-            .await?;
-            let blob = shared
-                .store
-                .blobs()
-                .write(sign_own(shared, parts.rebuild_with_link(&link)?))
-                .await?;
-            let reasons = vec!["attachments kept in the vault: a link for the colleague".into()];
-            own_route(
-                &mut processed,
-                &m,
-                &actor,
-                (*rid, address),
-                "internal-link",
-                reasons,
-                blob,
-            );
-            continue;
-        }
-        if zip_wanted
-            && let Some(phone) = recipient_phone(shared, &tag_phone, address).await?
-            && let Some(parts) = clean_parts(shared, &message, &mut zip_parts).await?
-        {
-            match encrypted_attachment(shared, &m, parts, &phone).await {
-                Ok(blob) => {
-                    let masked = veilpost_web::sms::mask_phone(&phone);
-                    let reasons = vec![format!(
-                        "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
-                    )];
-                    own_route(
-                        &mut processed,
-                        &m,
-                        &actor,
-                        (*rid, address),
-                        "encrypted-attachment",
-                        reasons,
-                        blob,
-                    );
-                    zip_sent.push((address.clone(), masked));
-                    continue;
-                }
-                // No SMS, no ZIP: the portal instead (fail closed).
-                Err(e) => {
-                    tracing::warn!("message {} to {address}: encrypted attachment: {e:#}", m.id)
-                }
-            }
-        }
-        let secure = if needs_route {
+        let blocked = facts::blocked(shared, &domain);
+        let own_domain = shared.config.is_own_domain(&domain);
+        let zip_domain = shared
+            .config
+            .policy
+            .zip_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&domain));
+        let need = plan::needs(
+            &message_facts,
+            own_domain,
+            zip_domain,
+            blocked.is_some(),
+            &settings,
+        );
+        let attachments = if need.attachments {
+            clean_parts(shared, &message, &mut zip_parts)
+                .await?
+                .map(|p| plan::Attachments {
+                    text_clean: true,
+                    bytes: p.attachment_bytes() as u64,
+                })
+        } else {
+            None
+        };
+        let phone = if need.phone {
+            recipient_phone(shared, &tag_phone, address).await?
+        } else {
+            None
+        };
+        let secure = if need.transports {
             match transports.get(&domain) {
                 Some(t) => t.clone(),
                 None => {
@@ -339,20 +304,87 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         } else {
             Vec::new()
         };
-        let recipient = Recipient {
-            address: address.clone(),
-            secure,
-            blocked: facts::blocked(shared, &domain),
+        let facts = plan::RecipientFacts {
+            recipient: Recipient {
+                address: address.clone(),
+                secure,
+                blocked,
+            },
+            own_domain,
+            zip_domain,
+            phone_known: phone.is_some(),
         };
-        let mut decision = decide(&scan, tagged, &recipient);
-        // An upload request needs the portal's upload page, whatever the transport.
-        if upload && matches!(decision.route, Route::Tls | Route::Plain) {
-            decision = veilpost_policy::Decision {
-                route: Route::Portal,
-                transport: None,
-                reasons: vec!["upload request ([upload])".into()],
-            };
-        }
+        let decision = match plan::plan(&message_facts, &facts, attachments, &settings) {
+            Plan::InternalLink => {
+                let Some(parts) = clean_parts(shared, &message, &mut zip_parts).await? else {
+                    anyhow::bail!("message {}: the attachments went missing", m.id);
+                };
+                let (_, link) = vault_handoff(
+                    shared,
+                    &m,
+                    &message,
+                    address,
+                    None,
+                    false,
+                    true,
+                    &mut processed,
+                )
+                .await?;
+                let blob = shared
+                    .store
+                    .blobs()
+                    .write(sign_own(shared, parts.rebuild_with_link(&link)?))
+                    .await?;
+                let reasons =
+                    vec!["attachments kept in the vault: a link for the colleague".into()];
+                own_route(
+                    &mut processed,
+                    &m,
+                    &actor,
+                    (*rid, address),
+                    "internal-link",
+                    reasons,
+                    blob,
+                );
+                continue;
+            }
+            Plan::EncryptedAttachment { fallback } => {
+                let (Some(phone), Some(parts)) = (
+                    phone.as_deref(),
+                    clean_parts(shared, &message, &mut zip_parts).await?,
+                ) else {
+                    anyhow::bail!("message {}: the ZIP's facts went missing", m.id);
+                };
+                match encrypted_attachment(shared, &m, parts, phone).await {
+                    Ok(blob) => {
+                        let masked = veilpost_web::sms::mask_phone(phone);
+                        let reasons = vec![format!(
+                            "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
+                        )];
+                        own_route(
+                            &mut processed,
+                            &m,
+                            &actor,
+                            (*rid, address),
+                            "encrypted-attachment",
+                            reasons,
+                            blob,
+                        );
+                        zip_sent.push((address.clone(), masked));
+                        continue;
+                    }
+                    // No SMS, no ZIP: the decision instead (the portal; fail closed).
+                    Err(e) => {
+                        tracing::warn!(
+                            "message {} to {address}: encrypted attachment: {e:#}",
+                            m.id
+                        );
+                        fallback
+                    }
+                }
+            }
+            Plan::Route(decision) => decision,
+        };
         let mut reasons = decision.reasons.clone();
         if let Some(t) = &decision.transport {
             reasons.push(format!(
