@@ -165,30 +165,9 @@ fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
 
 async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let raw = shared.store.blobs().read(&m.blob).await?;
-    let scanner = shared.clone();
-    let (report, raw) = {
-        let _core = shared.cpu.acquire().await.context("cpu slots")?;
-        // The message goes to the blocking pool and comes back: no copy per message.
-        tokio::task::spawn_blocking(move || (scanner.scanner.scan_message(&raw), raw))
-            .await
-            .context("scanner task")?
-    };
+    let (report, mut message) = scan_on_a_core(shared, raw).await?;
     let scan = policy_scan(&report);
-
-    // Subject tags (`[veilig]`, `[sms 06-…]`, `[zip]`, `[upload]`) are parsed once into the
-    // sender's intent and removed before anyone sees them.
-    let mut message = raw;
-    let mut intent = Intent::default();
-    if let Some((subject, range)) = subject_field(&message)
-        && let Some((found, rest)) =
-            Intent::from_subject(&subject, veilpost_web::sms::normalize_phone)
-    {
-        intent = found;
-        let field = format!("Subject: {}\r\n", encode_header(&rest));
-        message.splice(range, field.into_bytes());
-    }
-    let tagged = intent.forces_secure();
-    let (tag_phone, upload) = (intent.sms.clone(), intent.upload);
+    let intent = take_intent(&mut message);
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
@@ -206,61 +185,141 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         }
     }
 
-    // DKIM-sign what goes out under one of our domains.
-    let signing_domain = from_domain(&message).filter(|d| shared.config.is_own_domain(d));
+    let (out_blob, out_prefix) = outgoing_copy(shared, &message, intent.forces_secure()).await?;
+    let mut run = Run {
+        shared,
+        m: &m,
+        message: &message,
+        intent: &intent,
+        facts: plan::MessageFacts {
+            scan: &scan,
+            intent: &intent,
+            from_own_domain: shared.config.is_own_domain(&domain_of(&m.mail_from)),
+        },
+        settings: plan::Settings {
+            internal_links: shared.config.internal_links.enabled,
+            internal_min_size: shared.config.internal_links.min_size as u64,
+        },
+        actor: m
+            .auth_user
+            .clone()
+            .unwrap_or_else(|| format!("relay:{}", m.client_ip.clone().unwrap_or_default())),
+        processed: Processed {
+            verdict: report.verdict.as_str().to_string(),
+            findings: findings_json(&report),
+            out_blob,
+            out_prefix,
+            ..Processed::default()
+        },
+        confirmations: Vec::new(),
+        zip_sent: Vec::new(),
+        transports: HashMap::new(),
+        zip_parts: None,
+    };
+    for (rid, address) in &m.recipients {
+        run.recipient(*rid, address).await?;
+    }
+    run.tell_the_sender().await?;
+    let processed = run.processed;
+    let routes = processed
+        .decisions
+        .iter()
+        .map(|d| d.route.clone())
+        .collect::<Vec<_>>()
+        .join(",");
+    shared.store.finish_processing(&m.id, processed).await?;
+    tracing::info!("message {} {}: {routes}", m.id, report.verdict.as_str());
+    Ok(())
+}
+
+/// Scan on one of the CPU slots; the message goes to the blocking pool and comes back (no
+/// copy per message).
+async fn scan_on_a_core(
+    shared: &Arc<Shared>,
+    raw: Vec<u8>,
+) -> Result<(veilpost_dlp::Report, Vec<u8>)> {
+    let scanner = shared.clone();
+    let _core = shared.cpu.acquire().await.context("cpu slots")?;
+    tokio::task::spawn_blocking(move || (scanner.scanner.scan_message(&raw), raw))
+        .await
+        .context("scanner task")
+}
+
+/// Subject tags (`[veilig]`, `[sms 06-…]`, `[zip]`, `[upload]`), parsed once into the
+/// sender's intent and removed from the message before anyone sees them.
+fn take_intent(message: &mut Vec<u8>) -> Intent {
+    if let Some((subject, range)) = subject_field(message)
+        && let Some((intent, rest)) =
+            Intent::from_subject(&subject, veilpost_web::sms::normalize_phone)
+    {
+        let field = format!("Subject: {}\r\n", encode_header(&rest));
+        message.splice(range, field.into_bytes());
+        return intent;
+    }
+    Intent::default()
+}
+
+/// What plain and TLS deliveries send: DKIM-signed under one of our domains. Unchanged
+/// apart from the signature, the received blob goes with the header in front (no second
+/// durable copy); a stripped tag needs a copy of its own.
+async fn outgoing_copy(
+    shared: &Shared,
+    message: &[u8],
+    changed: bool,
+) -> Result<(Option<String>, Option<Vec<u8>>)> {
+    let signing_domain = from_domain(message).filter(|d| shared.config.is_own_domain(d));
     let signature = signing_domain
         .as_deref()
-        .and_then(|d| shared.dkim.signature(d, &message));
-    // Unchanged apart from the signature: deliver the received blob with the header in
-    // front (no second durable copy); a stripped tag needs a copy of its own.
-    let (out_blob, out_prefix) = if tagged {
+        .and_then(|d| shared.dkim.signature(d, message));
+    Ok(if changed {
         let mut out = signature.unwrap_or_default().into_bytes();
-        out.extend_from_slice(&message);
+        out.extend_from_slice(message);
         (Some(shared.store.blobs().write(out).await?), None)
     } else {
         (None, signature.map(String::into_bytes))
-    };
+    })
+}
 
-    let mut transports: HashMap<String, Vec<SecureTransport>> = HashMap::new();
-    let mut processed = Processed {
-        verdict: report.verdict.as_str().to_string(),
-        findings: serde_json::json!(
-            report
-                .findings
-                .iter()
-                .map(|f| serde_json::json!({
-                    "kind": f.kind_name(),
-                    "location": f.location,
-                    "confidence": f.confidence.as_str(),
-                    "rule": f.rule,
-                    "evidence": f.evidence,
-                }))
-                .collect::<Vec<_>>()
-        ),
-        out_blob,
-        out_prefix,
-        ..Processed::default()
-    };
-    let actor = m
-        .auth_user
-        .clone()
-        .unwrap_or_else(|| format!("relay:{}", m.client_ip.clone().unwrap_or_default()));
+/// The findings as the trace keeps them (never an excerpt).
+fn findings_json(report: &veilpost_dlp::Report) -> serde_json::Value {
+    serde_json::json!(
+        report
+            .findings
+            .iter()
+            .map(|f| serde_json::json!({
+                "kind": f.kind_name(),
+                "location": f.location,
+                "confidence": f.confidence.as_str(),
+                "rule": f.rule,
+                "evidence": f.evidence,
+            }))
+            .collect::<Vec<_>>()
+    )
+}
 
-    let mut confirmations = Vec::new();
-    let mut zip_sent: Vec<(String, String)> = Vec::new();
-    // Taken apart once, when a recipient asks for the encrypted-attachment route.
-    let mut zip_parts: Option<Option<zipped::Parts>> = None;
-    let settings = plan::Settings {
-        internal_links: shared.config.internal_links.enabled,
-        internal_min_size: shared.config.internal_links.min_size as u64,
-    };
-    let message_facts = plan::MessageFacts {
-        scan: &scan,
-        intent: &intent,
-        from_own_domain: shared.config.is_own_domain(&domain_of(&m.mail_from)),
-    };
-    for (rid, address) in &m.recipients {
-        // Gather what the plan needs, ask it, carry it out.
+/// One message's processing: the facts every recipient shares, and what has been done.
+struct Run<'a> {
+    shared: &'a Shared,
+    m: &'a Received,
+    message: &'a [u8],
+    intent: &'a Intent,
+    facts: plan::MessageFacts<'a>,
+    settings: plan::Settings,
+    actor: String,
+    processed: Processed,
+    confirmations: Vec<veilpost_web::mails::Confirmed>,
+    /// Recipients whose ZIP password went by SMS, with the masked number.
+    zip_sent: Vec<(String, String)>,
+    /// What each domain proves, looked up once per message.
+    transports: HashMap<String, Vec<SecureTransport>>,
+    /// Taken apart once, when a recipient's plan needs the attachments.
+    zip_parts: Option<Option<zipped::Parts>>,
+}
+
+impl Run<'_> {
+    /// Gather what the plan needs for one recipient, ask it, carry it out.
+    async fn recipient(&mut self, rid: i64, address: &str) -> Result<()> {
+        let shared = self.shared;
         let domain = domain_of(address);
         let blocked = facts::blocked(shared, &domain);
         let own_domain = shared.config.is_own_domain(&domain);
@@ -271,14 +330,14 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             .iter()
             .any(|d| d.eq_ignore_ascii_case(&domain));
         let need = plan::needs(
-            &message_facts,
+            &self.facts,
             own_domain,
             zip_domain,
             blocked.is_some(),
-            &settings,
+            &self.settings,
         );
         let attachments = if need.attachments {
-            clean_parts(shared, &message, &mut zip_parts)
+            clean_parts(shared, self.message, &mut self.zip_parts)
                 .await?
                 .map(|p| plan::Attachments {
                     text_clean: true,
@@ -288,25 +347,18 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             None
         };
         let phone = if need.phone {
-            recipient_phone(shared, &tag_phone, address).await?
+            recipient_phone(shared, &self.intent.sms, address).await?
         } else {
             None
         };
         let secure = if need.transports {
-            match transports.get(&domain) {
-                Some(t) => t.clone(),
-                None => {
-                    let t = facts::secure_transports(shared, &domain).await;
-                    transports.insert(domain.clone(), t.clone());
-                    t
-                }
-            }
+            self.transports_of(&domain).await
         } else {
             Vec::new()
         };
         let facts = plan::RecipientFacts {
             recipient: Recipient {
-                address: address.clone(),
+                address: address.to_string(),
                 secure,
                 blocked,
             },
@@ -314,70 +366,19 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             zip_domain,
             phone_known: phone.is_some(),
         };
-        let decision = match plan::plan(&message_facts, &facts, attachments, &settings) {
-            Plan::InternalLink => {
-                let Some(parts) = clean_parts(shared, &message, &mut zip_parts).await? else {
-                    anyhow::bail!("message {}: the attachments went missing", m.id);
-                };
-                let (_, link) = vault_handoff(
-                    shared,
-                    &m,
-                    &message,
-                    address,
-                    None,
-                    false,
-                    true,
-                    &mut processed,
-                )
-                .await?;
-                let blob = shared
-                    .store
-                    .blobs()
-                    .write(sign_own(shared, parts.rebuild_with_link(&link)?))
-                    .await?;
-                let reasons =
-                    vec!["attachments kept in the vault: a link for the colleague".into()];
-                own_route(
-                    &mut processed,
-                    &m,
-                    &actor,
-                    (*rid, address),
-                    "internal-link",
-                    reasons,
-                    blob,
-                );
-                continue;
-            }
+        let decision = match plan::plan(&self.facts, &facts, attachments, &self.settings) {
+            Plan::InternalLink => return self.internal_link(rid, address).await,
             Plan::EncryptedAttachment { fallback } => {
-                let (Some(phone), Some(parts)) = (
-                    phone.as_deref(),
-                    clean_parts(shared, &message, &mut zip_parts).await?,
-                ) else {
-                    anyhow::bail!("message {}: the ZIP's facts went missing", m.id);
-                };
-                match encrypted_attachment(shared, &m, parts, phone).await {
-                    Ok(blob) => {
-                        let masked = veilpost_web::sms::mask_phone(phone);
-                        let reasons = vec![format!(
-                            "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
-                        )];
-                        own_route(
-                            &mut processed,
-                            &m,
-                            &actor,
-                            (*rid, address),
-                            "encrypted-attachment",
-                            reasons,
-                            blob,
-                        );
-                        zip_sent.push((address.clone(), masked));
-                        continue;
-                    }
+                match self
+                    .encrypted_attachment(rid, address, phone.as_deref())
+                    .await
+                {
+                    Ok(()) => return Ok(()),
                     // No SMS, no ZIP: the decision instead (the portal; fail closed).
                     Err(e) => {
                         tracing::warn!(
                             "message {} to {address}: encrypted attachment: {e:#}",
-                            m.id
+                            self.m.id
                         );
                         fallback
                     }
@@ -385,6 +386,93 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             }
             Plan::Route(decision) => decision,
         };
+        self.route(rid, address, decision).await
+    }
+
+    async fn transports_of(&mut self, domain: &str) -> Vec<SecureTransport> {
+        if let Some(t) = self.transports.get(domain) {
+            return t.clone();
+        }
+        let t = facts::secure_transports(self.shared, domain).await;
+        self.transports.insert(domain.to_string(), t.clone());
+        t
+    }
+
+    /// The whole message stays in the vault; the colleague's mail carries a link.
+    async fn internal_link(&mut self, rid: i64, address: &str) -> Result<()> {
+        let shared = self.shared;
+        let Some(parts) = clean_parts(shared, self.message, &mut self.zip_parts).await? else {
+            anyhow::bail!("message {}: the attachments went missing", self.m.id);
+        };
+        let (_, link) = vault_handoff(
+            shared,
+            self.m,
+            self.message,
+            address,
+            None,
+            false,
+            true,
+            &mut self.processed,
+        )
+        .await?;
+        let blob = shared
+            .store
+            .blobs()
+            .write(sign_own(shared, parts.rebuild_with_link(&link)?))
+            .await?;
+        let reasons = vec!["attachments kept in the vault: a link for the colleague".into()];
+        own_route(
+            &mut self.processed,
+            self.m,
+            &self.actor,
+            (rid, address),
+            "internal-link",
+            reasons,
+            blob,
+        );
+        Ok(())
+    }
+
+    /// The attachments as one AES-256 ZIP, the password by SMS.
+    async fn encrypted_attachment(
+        &mut self,
+        rid: i64,
+        address: &str,
+        phone: Option<&str>,
+    ) -> Result<()> {
+        let shared = self.shared;
+        let (Some(phone), Some(parts)) = (
+            phone,
+            clean_parts(shared, self.message, &mut self.zip_parts).await?,
+        ) else {
+            anyhow::bail!("the ZIP's facts went missing");
+        };
+        let blob = encrypted_attachment(shared, self.m, parts, phone).await?;
+        let masked = veilpost_web::sms::mask_phone(phone);
+        let reasons = vec![format!(
+            "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
+        )];
+        own_route(
+            &mut self.processed,
+            self.m,
+            &self.actor,
+            (rid, address),
+            "encrypted-attachment",
+            reasons,
+            blob,
+        );
+        self.zip_sent.push((address.to_string(), masked));
+        Ok(())
+    }
+
+    /// Carry out a routing decision: queue, hand to the portal, or refuse with a report.
+    async fn route(
+        &mut self,
+        rid: i64,
+        address: &str,
+        decision: veilpost_policy::Decision,
+    ) -> Result<()> {
+        let (shared, m) = (self.shared, self.m);
         let mut reasons = decision.reasons.clone();
         if let Some(t) = &decision.transport {
             reasons.push(format!(
@@ -395,10 +483,18 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         let state = match decision.route {
             Route::Plain | Route::Tls => "queued",
             Route::Portal => {
-                let phone = recipient_phone(shared, &tag_phone, address).await?;
-                confirmations.push(
-                    portal_handoff(shared, &m, &message, address, phone, upload, &mut processed)
-                        .await?,
+                let phone = recipient_phone(shared, &self.intent.sms, address).await?;
+                self.confirmations.push(
+                    portal_handoff(
+                        shared,
+                        m,
+                        self.message,
+                        address,
+                        phone,
+                        self.intent.upload,
+                        &mut self.processed,
+                    )
+                    .await?,
                 );
                 "portal"
             }
@@ -412,11 +508,11 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
                         recipient: address,
                         status: "5.7.1",
                         diagnostic: &decision.reasons.join("; "),
-                        original_headers: mails::returnable_headers(&message),
+                        original_headers: mails::returnable_headers(self.message),
                         arrival: m.received_at,
                         retry_until: None,
                     })?;
-                    processed.generated.push(
+                    self.processed.generated.push(
                         generated_mail(shared, dsn, String::new(), &m.mail_from, Origin::Dsn)
                             .await?,
                     );
@@ -424,17 +520,17 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
                 "blocked"
             }
         };
-        processed.decisions.push(RecipientDecision {
-            recipient_id: *rid,
+        self.processed.decisions.push(RecipientDecision {
+            recipient_id: rid,
             route: decision.route.as_str().to_string(),
             reasons: reasons.clone(),
             state: state.to_string(),
             blob: None,
         });
-        processed.audit.push(AuditEvent {
-            actor: actor.clone(),
+        self.processed.audit.push(AuditEvent {
+            actor: self.actor.clone(),
             action: format!("send.{}", decision.route.as_str()),
-            subject: Some(address.clone()),
+            subject: Some(address.to_string()),
             detail: Some(format!("message {}: {}", m.id, reasons.join("; "))),
             ip: m.client_ip.clone(),
             outcome: Some(
@@ -446,56 +542,54 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
                 .into(),
             ),
         });
+        Ok(())
     }
-    // The sender learns the message went through the portal, with a status link per
-    // recipient and the access codes to pass on (not for replies: their "sender" is the
-    // outside recipient, and staff read replies with an e-mailed code).
-    if !confirmations.is_empty()
-        && shared.config.portal.sender_confirmation
-        && !m.mail_from.is_empty()
-        && !outside_reply(shared, &m)
-    {
+
+    /// The sender learns the message went through the portal, with a status link per
+    /// recipient and the access codes to pass on (not for replies: their "sender" is the
+    /// outside recipient, and staff read replies with an e-mailed code); and which
+    /// numbers got the ZIP passwords.
+    async fn tell_the_sender(&mut self) -> Result<()> {
+        let (shared, m) = (self.shared, self.m);
+        if m.mail_from.is_empty() {
+            return Ok(());
+        }
         let notify_from = shared.config.notify_from();
-        let from = veilpost_web::mails::From {
-            organisation: &shared.config.organisation.name,
-            address: &notify_from,
-        };
-        let expires = veilpost_web::when(
-            now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
-            false,
-        );
-        let raw = veilpost_web::mails::sender_confirmation(
-            &from,
-            &m.mail_from,
-            &confirmations,
-            &expires,
-        )?;
-        processed
-            .generated
-            .push(generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?);
+        if !self.confirmations.is_empty()
+            && shared.config.portal.sender_confirmation
+            && !outside_reply(shared, m)
+        {
+            let from = veilpost_web::mails::From {
+                organisation: &shared.config.organisation.name,
+                address: &notify_from,
+            };
+            let expires = veilpost_web::when(
+                now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
+                false,
+            );
+            let raw = veilpost_web::mails::sender_confirmation(
+                &from,
+                &m.mail_from,
+                &self.confirmations,
+                &expires,
+            )?;
+            self.processed.generated.push(
+                generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?,
+            );
+        }
+        if !self.zip_sent.is_empty() {
+            let raw = mails::zip_confirmation(
+                &shared.config.organisation.name,
+                &notify_from,
+                &m.mail_from,
+                &self.zip_sent,
+            )?;
+            self.processed.generated.push(
+                generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?,
+            );
+        }
+        Ok(())
     }
-    // The sender learns which numbers got the passwords.
-    if !zip_sent.is_empty() && !m.mail_from.is_empty() {
-        let notify_from = shared.config.notify_from();
-        let raw = mails::zip_confirmation(
-            &shared.config.organisation.name,
-            &notify_from,
-            &m.mail_from,
-            &zip_sent,
-        )?;
-        processed
-            .generated
-            .push(generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?);
-    }
-    let routes = processed
-        .decisions
-        .iter()
-        .map(|d| d.route.clone())
-        .collect::<Vec<_>>()
-        .join(",");
-    shared.store.finish_processing(&m.id, processed).await?;
-    tracing::info!("message {} {}: {routes}", m.id, report.verdict.as_str());
-    Ok(())
 }
 
 /// A message Veilpost made, DKIM-signed when its From is one of our domains, stored.
