@@ -9,14 +9,12 @@
 
 pub mod addressbook;
 mod admin;
-pub mod clamd;
 mod contact;
 pub mod mails;
 pub mod oidc;
 mod pages;
 mod passkey;
 pub mod render;
-pub mod sms;
 mod staff;
 mod status;
 
@@ -39,7 +37,8 @@ use veilpost_portal::login::Rules;
 use veilpost_store::vault::MasterKey;
 use veilpost_store::{Envelope, Store};
 
-pub use sms::{Provider as SmsProvider, SmsSender};
+pub use veilpost_adapters::{SmsProvider, SmsSender};
+pub(crate) use veilpost_adapters::{clamd, sms};
 
 /// A boxed future, for the [`Mailer`] trait (object safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -752,13 +752,13 @@ impl Config {
     }
 
     /// The configured SMS provider.
-    pub fn sms_sender(&self) -> veilpost_web::SmsSender {
+    pub fn sms_sender(&self) -> veilpost_adapters::SmsSender {
         let provider = match self.sms.provider.as_str() {
-            "webhook" => veilpost_web::SmsProvider::Webhook {
+            "webhook" => veilpost_adapters::SmsProvider::Webhook {
                 url: self.sms.url.clone(),
                 token: (!self.sms.token.is_empty()).then(|| self.sms.token.clone()),
             },
-            "cm" => veilpost_web::SmsProvider::CmCom {
+            "cm" => veilpost_adapters::SmsProvider::CmCom {
                 url: if self.sms.url.is_empty() {
                     "https://gw.messaging.cm.com/v1.0/message".into()
                 } else {
@@ -767,11 +767,11 @@ impl Config {
                 product_token: self.sms.token.clone(),
                 sender: self.sms.sender.chars().take(11).collect(),
             },
-            _ => veilpost_web::SmsProvider::Outbox {
+            _ => veilpost_adapters::SmsProvider::Outbox {
                 path: self.sms_outbox(),
             },
         };
-        veilpost_web::SmsSender::new(
+        veilpost_adapters::SmsSender::new(
             provider,
             std::time::Duration::from_secs(self.sms.timeout_secs.max(1)),
             self.sms.attempts,

@@ -280,125 +280,12 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         .ok_or_else(|| Failure::Permanent(format!("{} is not an address", d.address)))?;
     let secure_route = d.route == "tls";
     let routes = &shared.config.delivery.routes;
-    let mut targets: Vec<Target> = Vec::new();
 
-    if let Some(route) = routes.get(&domain).or_else(|| routes.get("*")) {
+    let targets = match routes.get(&domain).or_else(|| routes.get("*")) {
         // Transport map: the configured host, no MX look-up.
-        let (host, port) = split_host_port(route).map_err(|e| Failure::Temporary(e.to_string()))?;
-        let is_ip = host.parse::<IpAddr>().is_ok();
-        let tlsa = if secure_route && !is_ip {
-            facts::dane_records(shared, &host, port)
-                .await
-                .map_err(Failure::Temporary)?
-        } else {
-            None
-        };
-        let facts = HostFacts {
-            host: &host,
-            domain: &domain,
-            secure_route,
-            configured: true,
-            is_ip,
-            dane: tlsa.is_some(),
-            sts: StsFact::None,
-            nta: false,
-            partner: false,
-        };
-        let requirement = requirement(tls_requirement(&facts), tlsa).map_err(Failure::Temporary)?;
-        let addrs = addresses(shared, &host, port)
-            .await
-            .map_err(Failure::Temporary)?;
-        targets.push(Target {
-            host,
-            addrs,
-            requirement,
-        });
-    } else {
-        let port = shared.config.delivery.smtp_port;
-        let sts = facts::mta_sts(shared, &domain).await;
-        let enforce = sts.as_ref().filter(|p| p.mode == "enforce");
-        let nta = if secure_route {
-            shared
-                .posture
-                .nta7516(&domain)
-                .await
-                .ok()
-                .flatten()
-                .and_then(|n| n.hosts().into_iter().next())
-        } else {
-            None
-        };
-        // When the address book cannot be read, authenticated TLS is required (fail closed).
-        let partner = facts::is_partner(shared, &domain).await.unwrap_or(true);
-        let hosts = match facts::mx_hosts(shared, &domain).await {
-            Ok(MxHosts::Null) => {
-                return Err(Failure::Permanent(format!(
-                    "{domain} does not accept mail (null MX)"
-                )));
-            }
-            Ok(MxHosts::Implicit) => vec![domain.clone()],
-            Ok(MxHosts::Hosts(h)) => h,
-            Err(MxError::NoDomain(e)) => return Err(Failure::Permanent(e)),
-            Err(MxError::Lookup(e)) => return Err(Failure::Temporary(e)),
-        };
-        // An NTA 7516 announcement names the host that takes secure mail.
-        let hosts = match (&nta, secure_route) {
-            (Some(h), true) => vec![h.clone()],
-            _ => hosts,
-        };
-        let dnssec = facts::mx_secure(shared, &domain).await;
-        let mut skipped = Vec::new();
-        for host in hosts {
-            let tlsa = if dnssec {
-                match facts::dane_records(shared, &host, port).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        skipped.push(e);
-                        continue;
-                    }
-                }
-            } else {
-                None
-            };
-            let facts = HostFacts {
-                host: &host,
-                domain: &domain,
-                secure_route,
-                configured: false,
-                is_ip: false,
-                dane: tlsa.is_some(),
-                sts: match enforce {
-                    None => StsFact::None,
-                    Some(p) if p.mx.iter().any(|pat| mx_matches(pat, &host)) => StsFact::Listed,
-                    Some(_) => StsFact::NotListed,
-                },
-                nta: nta.is_some(),
-                partner,
-            };
-            let requirement = match requirement(tls_requirement(&facts), tlsa) {
-                Ok(r) => r,
-                Err(why) => {
-                    skipped.push(why);
-                    continue;
-                }
-            };
-            match addresses(shared, &host, port).await {
-                Ok(addrs) => targets.push(Target {
-                    host,
-                    addrs,
-                    requirement,
-                }),
-                Err(e) => skipped.push(e),
-            }
-        }
-        if targets.is_empty() {
-            return Err(Failure::Temporary(if skipped.is_empty() {
-                format!("no usable mail server for {domain}")
-            } else {
-                skipped.join("; ")
-            }));
-        }
-    }
+        Some(route) => vec![configured_target(shared, &domain, route, secure_route).await?],
+        None => mx_targets(shared, &domain, secure_route).await?,
+    };
 
     let msg = Outgoing {
         mail_from: &d.mail_from,
@@ -426,6 +313,142 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         }
     }
     Err(Failure::Temporary(errors.join("; ")))
+}
+
+/// The host of the transport map (`delivery.routes`) for `domain`, with what its TLS must
+/// prove.
+async fn configured_target(
+    shared: &Shared,
+    domain: &str,
+    route: &str,
+    secure_route: bool,
+) -> Result<Target, Failure> {
+    let (host, port) = split_host_port(route).map_err(|e| Failure::Temporary(e.to_string()))?;
+    let is_ip = host.parse::<IpAddr>().is_ok();
+    let tlsa = if secure_route && !is_ip {
+        facts::dane_records(shared, &host, port)
+            .await
+            .map_err(Failure::Temporary)?
+    } else {
+        None
+    };
+    let facts = HostFacts {
+        host: &host,
+        domain,
+        secure_route,
+        configured: true,
+        is_ip,
+        dane: tlsa.is_some(),
+        sts: StsFact::None,
+        nta: false,
+        partner: false,
+    };
+    let requirement = requirement(tls_requirement(&facts), tlsa).map_err(Failure::Temporary)?;
+    let addrs = addresses(shared, &host, port)
+        .await
+        .map_err(Failure::Temporary)?;
+    Ok(Target {
+        host,
+        addrs,
+        requirement,
+    })
+}
+
+/// The domain's MX hosts (or its NTA 7516 host), each with what its TLS must prove; hosts
+/// that cannot prove what the route needs are skipped, and none left is a temporary
+/// failure.
+async fn mx_targets(
+    shared: &Shared,
+    domain: &str,
+    secure_route: bool,
+) -> Result<Vec<Target>, Failure> {
+    let domain = domain.to_string();
+    let mut targets: Vec<Target> = Vec::new();
+    let port = shared.config.delivery.smtp_port;
+    let sts = facts::mta_sts(shared, &domain).await;
+    let enforce = sts.as_ref().filter(|p| p.mode == "enforce");
+    let nta = if secure_route {
+        shared
+            .posture
+            .nta7516(&domain)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|n| n.hosts().into_iter().next())
+    } else {
+        None
+    };
+    // When the address book cannot be read, authenticated TLS is required (fail closed).
+    let partner = facts::is_partner(shared, &domain).await.unwrap_or(true);
+    let hosts = match facts::mx_hosts(shared, &domain).await {
+        Ok(MxHosts::Null) => {
+            return Err(Failure::Permanent(format!(
+                "{domain} does not accept mail (null MX)"
+            )));
+        }
+        Ok(MxHosts::Implicit) => vec![domain.clone()],
+        Ok(MxHosts::Hosts(h)) => h,
+        Err(MxError::NoDomain(e)) => return Err(Failure::Permanent(e)),
+        Err(MxError::Lookup(e)) => return Err(Failure::Temporary(e)),
+    };
+    // An NTA 7516 announcement names the host that takes secure mail.
+    let hosts = match (&nta, secure_route) {
+        (Some(h), true) => vec![h.clone()],
+        _ => hosts,
+    };
+    let dnssec = facts::mx_secure(shared, &domain).await;
+    let mut skipped = Vec::new();
+    for host in hosts {
+        let tlsa = if dnssec {
+            match facts::dane_records(shared, &host, port).await {
+                Ok(t) => t,
+                Err(e) => {
+                    skipped.push(e);
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let facts = HostFacts {
+            host: &host,
+            domain: &domain,
+            secure_route,
+            configured: false,
+            is_ip: false,
+            dane: tlsa.is_some(),
+            sts: match enforce {
+                None => StsFact::None,
+                Some(p) if p.mx.iter().any(|pat| mx_matches(pat, &host)) => StsFact::Listed,
+                Some(_) => StsFact::NotListed,
+            },
+            nta: nta.is_some(),
+            partner,
+        };
+        let requirement = match requirement(tls_requirement(&facts), tlsa) {
+            Ok(r) => r,
+            Err(why) => {
+                skipped.push(why);
+                continue;
+            }
+        };
+        match addresses(shared, &host, port).await {
+            Ok(addrs) => targets.push(Target {
+                host,
+                addrs,
+                requirement,
+            }),
+            Err(e) => skipped.push(e),
+        }
+    }
+    if targets.is_empty() {
+        return Err(Failure::Temporary(if skipped.is_empty() {
+            format!("no usable mail server for {domain}")
+        } else {
+            skipped.join("; ")
+        }));
+    }
+    Ok(targets)
 }
 
 /// The client's requirement for the policy's answer (the TLSA records travel with DANE).

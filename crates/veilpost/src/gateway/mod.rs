@@ -43,7 +43,7 @@ pub struct Shared {
     pub wake_processor: Notify,
     pub wake_delivery: Notify,
     /// Text messages (the encrypted-attachment route's passwords).
-    pub sms: veilpost_web::SmsSender,
+    pub sms: veilpost_adapters::SmsSender,
     /// One permit per core for CPU-bound work (scanning) on the blocking pool.
     pub cpu: tokio::sync::Semaphore,
 }

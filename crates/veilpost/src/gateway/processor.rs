@@ -250,7 +250,7 @@ async fn scan_on_a_core(
 fn take_intent(message: &mut Vec<u8>) -> Intent {
     if let Some((subject, range)) = subject_field(message)
         && let Some((intent, rest)) =
-            Intent::from_subject(&subject, veilpost_web::sms::normalize_phone)
+            Intent::from_subject(&subject, veilpost_adapters::sms::normalize_phone)
     {
         let field = format!("Subject: {}\r\n", encode_header(&rest));
         message.splice(range, field.into_bytes());
@@ -448,7 +448,7 @@ impl Run<'_> {
             anyhow::bail!("the ZIP's facts went missing");
         };
         let blob = encrypted_attachment(shared, self.m, parts, phone).await?;
-        let masked = veilpost_web::sms::mask_phone(phone);
+        let masked = veilpost_adapters::sms::mask_phone(phone);
         let reasons = vec![format!(
             "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
         )];
@@ -812,7 +812,7 @@ async fn recipient_phone(
     Ok(match tag_phone {
         Some(p) => Some(p.clone()),
         None => match shared.store.contact_phone(address).await? {
-            Some(p) => veilpost_web::sms::normalize_phone(&p),
+            Some(p) => veilpost_adapters::sms::normalize_phone(&p),
             None => shared.store.known_phone(address).await?,
         },
     })
@@ -934,7 +934,7 @@ async fn vault_handoff(
             shared.config.web.public_url.trim_end_matches('/')
         ),
         access_code,
-        phone: phone.as_deref().map(veilpost_web::sms::mask_phone),
+        phone: phone.as_deref().map(veilpost_adapters::sms::mask_phone),
     };
     if internal {
         return Ok((confirmed, link));

@@ -173,7 +173,9 @@ impl SmsSender {
         reference: &str,
     ) -> Result<(), SmsError> {
         let line = json!({
-            "at": veilpost_store::now(),
+            "at": std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
             "to": to,
             "text": text,
             "reference": reference,

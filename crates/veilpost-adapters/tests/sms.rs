@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use veilpost_web::sms::SmsError;
-use veilpost_web::{SmsProvider, SmsSender};
+use veilpost_adapters::sms::SmsError;
+use veilpost_adapters::{SmsProvider, SmsSender};
 
 type Seen = Arc<Mutex<Vec<(HeaderMap, serde_json::Value)>>>;
 
