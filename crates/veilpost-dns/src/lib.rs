@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod answer;
 pub mod dane;
 pub mod der;
 #[cfg(feature = "test-server")]
@@ -36,6 +37,7 @@ use hickory_proto::dnssec::TrustAnchors;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
+pub use answer::{Answer, MxAnswer, mx};
 pub use hickory_resolver::TokioResolver;
 
 /// Where and how to resolve.

@@ -23,35 +23,10 @@ impl Dns {
     }
 
     pub(crate) async fn mx(&self, name: &str) -> Answer<Vec<(u16, String)>> {
-        use hickory_proto::rr::RData;
-        let Some(q) = veilpost_dns::name_from_text(name) else {
-            return Answer::Empty;
-        };
-        match self.plain.lookup(q, RecordType::MX).await {
-            Ok(l) => {
-                let mut v: Vec<(u16, String)> = l
-                    .answers()
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::MX(mx) => Some((
-                            mx.preference,
-                            mx.exchange
-                                .to_ascii()
-                                .trim_end_matches('.')
-                                .to_ascii_lowercase(),
-                        )),
-                        _ => None,
-                    })
-                    .collect();
-                v.sort();
-                if v.is_empty() {
-                    Answer::Empty
-                } else {
-                    Answer::Records(v)
-                }
-            }
-            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Answer::Empty,
-            Err(e) => Answer::TempError(e.to_string()),
+        match veilpost_dns::mx(&self.plain, name).await {
+            veilpost_dns::MxAnswer::Records(v) => Answer::Records(v),
+            veilpost_dns::MxAnswer::NoRecords | veilpost_dns::MxAnswer::NoDomain => Answer::Empty,
+            veilpost_dns::MxAnswer::TempError(e) => Answer::TempError(e),
         }
     }
 
@@ -87,20 +62,5 @@ impl Dns {
         veilpost_dns::validated(&self.validating, name, rtype)
             .await
             .map(|v| v.proof)
-    }
-}
-
-/// `Answer::map`, for converting record types.
-pub(crate) trait MapAnswer<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U>;
-}
-
-impl<T> MapAnswer<T> for Answer<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> U) -> Answer<U> {
-        match self {
-            Answer::Records(v) => Answer::Records(f(v)),
-            Answer::Empty => Answer::Empty,
-            Answer::TempError(e) => Answer::TempError(e),
-        }
     }
 }

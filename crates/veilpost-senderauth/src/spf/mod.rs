@@ -24,16 +24,7 @@ pub const MAX_VOID_LOOKUPS: u32 = 2;
 /// MX and PTR answers beyond this many are not considered (§4.6.4).
 const MAX_NAMES: usize = 10;
 
-/// A DNS answer, as SPF needs to tell them apart.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Answer<T> {
-    /// Records.
-    Records(T),
-    /// NXDOMAIN, or a name without records of the type (a "void" look-up).
-    Empty,
-    /// Time-out, SERVFAIL and the like.
-    TempError(String),
-}
+pub use veilpost_dns::Answer;
 
 /// The look-ups SPF makes.
 pub trait SpfResolver: Sync + std::fmt::Debug {

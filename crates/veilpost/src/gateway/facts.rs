@@ -3,7 +3,7 @@
 //! configured partner agreement. Used by the policy (is there a secure route?) and by
 //! delivery (what must the TLS connection prove?).
 
-use hickory_proto::rr::{RData, RecordType};
+use hickory_proto::rr::RecordType;
 use veilpost_dns::dane::{self, Tlsa};
 use veilpost_dns::{Proof, ValidatedError};
 use veilpost_policy::SecureTransport;
@@ -35,39 +35,13 @@ pub enum MxError {
 
 /// The MX set, through the plain resolver.
 pub async fn mx_hosts(shared: &Shared, domain: &str) -> Result<MxHosts, MxError> {
-    let Some(name) = veilpost_dns::name_from_text(domain) else {
-        return Err(MxError::NoDomain(format!(
-            "{domain:?} is not a domain name"
-        )));
-    };
-    match shared.resolver.lookup(name, RecordType::MX).await {
-        Ok(lookup) => {
-            let mut mx: Vec<(u16, String)> = lookup
-                .answers()
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::MX(m) => Some((
-                        m.preference,
-                        m.exchange
-                            .to_ascii()
-                            .trim_end_matches('.')
-                            .to_ascii_lowercase(),
-                    )),
-                    _ => None,
-                })
-                .collect();
-            mx.sort();
-            if mx.len() == 1 && mx[0].1.is_empty() {
-                return Ok(MxHosts::Null);
-            }
-            if mx.is_empty() {
-                return Ok(MxHosts::Implicit);
-            }
-            Ok(MxHosts::Hosts(mx.into_iter().map(|(_, h)| h).collect()))
-        }
-        Err(e) if e.is_nx_domain() => Err(MxError::NoDomain(format!("{domain} does not exist"))),
-        Err(e) if e.is_no_records_found() => Ok(MxHosts::Implicit),
-        Err(e) => Err(MxError::Lookup(format!(
+    use veilpost_dns::MxAnswer;
+    match veilpost_dns::mx(&shared.resolver, domain).await {
+        a if a.is_null() => Ok(MxHosts::Null),
+        MxAnswer::Records(mx) => Ok(MxHosts::Hosts(mx.into_iter().map(|(_, h)| h).collect())),
+        MxAnswer::NoRecords => Ok(MxHosts::Implicit),
+        MxAnswer::NoDomain => Err(MxError::NoDomain(format!("{domain} does not exist"))),
+        MxAnswer::TempError(e) => Err(MxError::Lookup(format!(
             "MX look-up for {domain} failed: {e}"
         ))),
     }
