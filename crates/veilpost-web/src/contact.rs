@@ -15,7 +15,8 @@ use veilpost_portal::login::{
 };
 use veilpost_store::{AuditEvent, Envelope, Intake, Origin, now};
 
-use crate::pages::{Notice, read_upload};
+use crate::pages::Notice;
+use crate::uploads::read_upload;
 use crate::{
     ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
     mails, render as render_page, same_secret, see_other, set_cookie, with_cookie,
@@ -118,7 +119,7 @@ pub async fn begin(
     mailbox(&s, lang)?;
     check_form_csrf(&s, &headers, &f.csrf, lang)?;
     let email = f.email.trim().to_string();
-    crate::pages::limit_ip(&s, &ip, lang)?;
+    crate::limits::limit_ip(&s, &ip, lang)?;
     if !plausible_email(&email) {
         let mut p = page(&s, lang, "email", "", f.csrf.clone());
         p.email = email;
@@ -127,7 +128,7 @@ pub async fn begin(
             .into();
         return Ok(render_page(&p, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    crate::pages::limit_sends(&s, &email, lang)?;
+    crate::limits::limit_sends(&s, &email, lang)?;
     let mut login = Login::new(s.settings.rules.clone(), None, false);
     let t = now();
     login.step(Event::Open, t);
@@ -260,7 +261,7 @@ pub async fn code(
 ) -> Result<Response, WebError> {
     mailbox(&s, lang)?;
     check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    crate::pages::limit_ip(&s, &ip, lang)?;
+    crate::limits::limit_ip(&s, &ip, lang)?;
     for _ in 0..5 {
         let i = intake(&s, &id, lang).await?;
         let Some(mut login) = Login::from_json(&i.login) else {

@@ -10,6 +10,7 @@
 pub mod addressbook;
 mod admin;
 mod contact;
+mod limits;
 pub mod mails;
 pub mod oidc;
 mod pages;
@@ -17,6 +18,8 @@ mod passkey;
 pub mod render;
 mod staff;
 mod status;
+mod totp;
+mod uploads;
 
 use std::future::Future;
 use std::net::SocketAddr;

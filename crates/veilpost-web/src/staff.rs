@@ -396,7 +396,7 @@ fn second_factor_page<'a>(
 ) -> SecondFactorPage<'a> {
     let (secret, uri) = match secret {
         Some(secret) => {
-            let uri = crate::pages::make_totp(secret.as_ref().to_vec(), &user.email, &issuer(s))
+            let uri = crate::totp::make_totp(secret.as_ref().to_vec(), &user.email, &issuer(s))
                 .and_then(|t| t.to_url().ok())
                 .unwrap_or_default();
             (secret.to_base32(), uri)
@@ -468,7 +468,7 @@ pub async fn second_factor(
             Some(rec) => {
                 let context = format!("staff-totp:{}", user.email.to_lowercase());
                 match s.master_key.open(&context, &rec.wrapped, &rec.secret) {
-                    Ok(secret) => match crate::pages::make_totp(secret, &user.email, &issuer(&s))
+                    Ok(secret) => match crate::totp::make_totp(secret, &user.email, &issuer(&s))
                         .and_then(|t| t.check(&code, at))
                     {
                         Some(step) => {
@@ -490,7 +490,7 @@ pub async fn second_factor(
         let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
             .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
         let bytes = secret.as_ref().to_vec();
-        match crate::pages::make_totp(bytes.clone(), &user.email, &issuer(&s))
+        match crate::totp::make_totp(bytes.clone(), &user.email, &issuer(&s))
             .and_then(|t| t.check(&code, at))
         {
             Some(step) => {
@@ -857,7 +857,7 @@ pub async fn compose(
 ) -> Result<Response, WebError> {
     staff.require(staff.can_send())?;
     let lang = staff.lang;
-    let mut up = crate::pages::read_upload(
+    let mut up = crate::uploads::read_upload(
         form,
         s.settings.max_reply_size,
         None,

@@ -4,21 +4,30 @@
 //! per message and recipient (so clearing cookies gains no new tries), and a verified
 //! recipient gets a browser session (HttpOnly, SameSite=Strict, 15 minutes idle).
 
+mod read;
+mod totp;
+
+pub use read::*;
+pub use totp::*;
+
 use askama::Template;
 use axum::body::Body;
 use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use totp_rs::{Algorithm, Builder, Secret, Totp};
+use totp_rs::Secret;
 use veilpost_portal::login::{
     Effect, Event, Factor, Login, Refusal, State as LoginState, StoredCode, make_code,
 };
 use veilpost_store::{AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession, now};
 
-use crate::mails::{self, ReplyFile};
+use crate::limits::{Bucket, limited};
+use crate::mails;
 use crate::render::{self, View};
 use crate::sms::mask_phone;
+use crate::totp::make_totp;
+use crate::uploads::read_upload;
 use crate::{
     ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
     render as render_page, same_secret, see_other, set_cookie, when, with_cookie,
@@ -63,8 +72,6 @@ pub(crate) async fn audit(
     }
 }
 
-type Bucket = fn(&mut crate::Limits) -> &mut veilpost_portal::RateLimit;
-
 /// What every login form does first: the CSRF token, the per-address limit, the entry,
 /// and (for sends and tries) the per-recipient limit.
 async fn login_form(
@@ -83,26 +90,6 @@ async fn login_form(
         limited(s, &e.recipient.to_lowercase(), bucket, lang)?;
     }
     Ok(e)
-}
-
-/// The per-address limit on login actions.
-pub(crate) fn limit_ip(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<(), WebError> {
-    limited(s, &ip.0, |l| &mut l.per_ip, lang)
-}
-
-/// The limit on codes sent (by SMS or mail) to one recipient.
-pub(crate) fn limit_sends(s: &WebState, to: &str, lang: Lang) -> Result<(), WebError> {
-    limited(s, &to.to_lowercase(), |l| &mut l.sends_per_recipient, lang)
-}
-
-fn limited(s: &WebState, key: &str, which: Bucket, lang: Lang) -> Result<(), WebError> {
-    let mut l = s
-        .limits
-        .lock()
-        .map_err(|_| WebError::internal(lang, "rate limit lock poisoned"))?;
-    which(&mut l)
-        .hit(key, now())
-        .map_err(|_| WebError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::TooMany, lang))
 }
 
 /// The login as stored, or a fresh one; a stored state that does not parse counts as
@@ -584,21 +571,6 @@ async fn totp_valid(s: &WebState, e: &PortalEntry, code: &str) -> Result<bool, W
     }
 }
 
-/// A TOTP (SHA-1, 6 digits, 30 s, one step of drift) for `account`, shown in the app
-/// under `issuer`.
-pub(crate) fn make_totp(secret: Vec<u8>, account: &str, issuer: &str) -> Option<Totp> {
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_skew(1)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .with_account_name(account.replace(':', "_"))
-        .with_issuer(Some(issuer.replace(':', " ")))
-        .build()
-        .ok()
-}
-
 /// `POST /p/{token}/code`: check a code; on success a session begins.
 pub async fn code(
     State(s): State<WebState>,
@@ -685,494 +657,6 @@ pub async fn back(
     // Nothing to go back from (a replayed form) changes nothing.
     let (_, _nothing, _) = advance(&s, &token, lang, &ip, |_| Some(Event::Back)).await?;
     Ok(see_other(&format!("/p/{token}/verify")))
-}
-
-/// The decrypted message of a readable entry.
-fn decrypt(
-    s: &WebState,
-    e: &PortalEntry,
-    ciphertext: &[u8],
-    lang: Lang,
-) -> Result<Vec<u8>, WebError> {
-    s.master_key
-        .open(&e.id, &e.wrapped_key, ciphertext)
-        .map_err(|err| WebError::internal(lang, format!("vault entry {}: {err}", e.id)))
-}
-
-/// A verified, readable entry and its plaintext.
-async fn open_entry(
-    s: &WebState,
-    token: &str,
-    headers: &HeaderMap,
-    lang: Lang,
-) -> Result<(PortalEntry, PortalSession, Vec<u8>), WebError> {
-    let e = entry(s, token, lang).await?;
-    gone(&e, lang)?;
-    let (_, session) = require_session(s, headers, &e, lang).await?;
-    let ciphertext = s.store.blobs().read(&e.blob).await?;
-    let plain = decrypt(s, &e, &ciphertext, lang)?;
-    Ok((e, session, plain))
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    lang: Lang,
-    organisation: &'a str,
-    token: &'a str,
-    csrf: &'a str,
-    view: View,
-    expires: String,
-    sent: bool,
-    totp_done: bool,
-    has_totp: bool,
-    /// An upload request: the upload form comes first.
-    upload: bool,
-    types: String,
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct MessageQuery {
-    #[serde(default)]
-    sent: Option<String>,
-    #[serde(default)]
-    totp: Option<String>,
-}
-
-/// `GET /p/{token}/message`: the message itself.
-pub async fn message(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    Query(q): Query<MessageQuery>,
-    lang: Lang,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let (e, session, plain) = open_entry(&s, &token, &headers, lang).await?;
-    let view = render::view(&plain);
-    audit(&s, &e, &e.recipient, "message.viewed", &ip, "ok", None).await;
-    if e.opened_at.is_none()
-        && s.store.portal_milestone(&e.id, Milestone::Opened).await?
-        && e.read_receipt
-    {
-        let from = mails::From {
-            organisation: &s.organisation,
-            address: &s.settings.notify_from,
-        };
-        match mails::read_receipt(&from, &e.sender, &e.recipient, &when(now(), true), None) {
-            Ok(raw) => {
-                if let Err(err) = s.mailer.send(e.sender.clone(), raw).await {
-                    tracing::error!("read receipt for {}: {err}", e.id);
-                }
-            }
-            Err(err) => tracing::error!("read receipt for {}: {err}", e.id),
-        }
-    }
-    let has_totp = s.store.totp(&e.recipient).await?.is_some();
-    let page = MessagePage {
-        lang,
-        organisation: &s.organisation,
-        token: &token,
-        csrf: &session.csrf,
-        view,
-        expires: when(e.expires_at, false),
-        sent: q.sent.is_some(),
-        totp_done: q.totp.is_some(),
-        has_totp,
-        upload: e.upload,
-        types: s.settings.intake_types.join(", "),
-    };
-    Ok(render_page(&page, StatusCode::OK))
-}
-
-/// A download: never rendered by the browser, named safely (RFC 6266).
-fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded: String = name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
-    let mut r = Response::new(Body::from(bytes));
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    if let Ok(v) = HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
-}
-
-/// `GET /p/{token}/attachment/{n}`.
-pub async fn attachment(
-    State(s): State<WebState>,
-    Path((token, n)): Path<(String, usize)>,
-    lang: Lang,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let (e, _, plain) = open_entry(&s, &token, &headers, lang).await?;
-    let Some((name, bytes)) = render::attachment(&plain, n) else {
-        return Err(WebError::new(
-            StatusCode::NOT_FOUND,
-            ErrorKind::NotFound,
-            lang,
-        ));
-    };
-    let detail = format!("attachment {} ({} bytes)", n + 1, bytes.len());
-    let what = ("attachment.downloaded", detail.as_str());
-    hand_over(&s, &e, &ip, what, &name, "application/octet-stream", bytes).await
-}
-
-/// A copy leaves the portal: audited, noted as downloaded, sent as a download.
-async fn hand_over(
-    s: &WebState,
-    e: &PortalEntry,
-    ip: &ClientIp,
-    (action, detail): (&str, &str),
-    name: &str,
-    content_type: &'static str,
-    bytes: Vec<u8>,
-) -> Result<Response, WebError> {
-    audit(
-        s,
-        e,
-        &e.recipient,
-        action,
-        ip,
-        "ok",
-        Some(detail.to_string()),
-    )
-    .await;
-    if e.downloaded_at.is_none() {
-        s.store
-            .portal_milestone(&e.id, Milestone::Downloaded)
-            .await?;
-    }
-    Ok(download(name, content_type, bytes))
-}
-
-/// `GET /p/{token}/save.eml`: the whole message, attachments included.
-pub async fn save_eml(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    lang: Lang,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let (e, _, plain) = open_entry(&s, &token, &headers, lang).await?;
-    let what = ("message.saved", "eml");
-    hand_over(&s, &e, &ip, what, "bericht.eml", "message/rfc822", plain).await
-}
-
-/// `GET /p/{token}/save.html`: a readable copy to keep.
-pub async fn save_html(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    lang: Lang,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let (e, _, plain) = open_entry(&s, &token, &headers, lang).await?;
-    let html = render::standalone_html(&render::view(&plain), &s.organisation).into_bytes();
-    let what = ("message.saved", "html");
-    hand_over(
-        &s,
-        &e,
-        &ip,
-        what,
-        "bericht.html",
-        "text/html; charset=utf-8",
-        html,
-    )
-    .await
-}
-
-/// Most files in one upload.
-const MAX_FILES: usize = 10;
-
-/// A multipart form with text fields and files, read within limits.
-#[derive(Debug, Default)]
-pub(crate) struct Upload {
-    pub fields: std::collections::HashMap<String, String>,
-    pub files: Vec<ReplyFile>,
-}
-
-impl Upload {
-    pub fn field(&self, name: &str) -> &str {
-        self.fields.get(name).map(String::as_str).unwrap_or("")
-    }
-}
-
-/// Read `form`: at most `max_size` bytes in all, `MAX_FILES` files (field `files`), and
-/// when `allowed` is given only files whose extension is in it (415 otherwise).
-pub(crate) async fn read_upload(
-    mut form: Multipart,
-    max_size: usize,
-    allowed: Option<&[String]>,
-    clamd: Option<&str>,
-    lang: Lang,
-) -> Result<Upload, WebError> {
-    let bad = || WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang);
-    let too_large = || WebError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::BadInput, lang);
-    let mut up = Upload::default();
-    let mut total = 0usize;
-    while let Some(field) = form.next_field().await.map_err(|_| bad())? {
-        let name = field.name().unwrap_or("").to_string();
-        if name != "files" {
-            let value = field.text().await.map_err(|_| bad())?;
-            total += value.len();
-            if total > max_size || up.fields.len() > 20 {
-                return Err(too_large());
-            }
-            up.fields.insert(name, value);
-            continue;
-        }
-        let file_name = field.file_name().map(str::to_string);
-        let content_type = field
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_string();
-        let bytes = field.bytes().await.map_err(|_| bad())?;
-        if bytes.is_empty() && file_name.as_deref().unwrap_or("").is_empty() {
-            continue;
-        }
-        total += bytes.len();
-        if up.files.len() >= MAX_FILES || total > max_size {
-            return Err(too_large());
-        }
-        let safe = render::safe_name(file_name.as_deref(), up.files.len());
-        if let Some(allowed) = allowed {
-            let ext = safe.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-            if !ext.is_some_and(|e| allowed.iter().any(|a| a.eq_ignore_ascii_case(&e))) {
-                return Err(WebError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    ErrorKind::FileType,
-                    lang,
-                ));
-            }
-        }
-        up.files.push(ReplyFile {
-            name: safe,
-            content_type: if content_type.contains('/') && content_type.len() < 100 {
-                content_type
-            } else {
-                "application/octet-stream".into()
-            },
-            bytes: bytes.to_vec(),
-        });
-    }
-    if let Some(addr) = clamd {
-        for f in &up.files {
-            match crate::clamd::scan(addr, &f.bytes, std::time::Duration::from_secs(30)).await {
-                Ok(crate::clamd::Verdict::Clean) => {}
-                Ok(crate::clamd::Verdict::Found(name)) => {
-                    tracing::warn!("upload refused: {name} in an uploaded file");
-                    return Err(WebError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        ErrorKind::Malware,
-                        lang,
-                    ));
-                }
-                Err(e) => {
-                    let err = WebError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorKind::Unavailable,
-                        lang,
-                    );
-                    tracing::error!("web error {}: virus scan: {e}", err.id);
-                    return Err(err);
-                }
-            }
-        }
-    }
-    Ok(up)
-}
-
-/// `POST /p/{token}/reply` (multipart: csrf, text, files): a secure reply to the sender.
-pub async fn reply(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    lang: Lang,
-    ip: ClientIp,
-    headers: HeaderMap,
-    form: Multipart,
-) -> Result<Response, WebError> {
-    let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
-    let (_, session) = require_session(&s, &headers, &e, lang).await?;
-    // Replies carry files from outside: the same allow-list as the contact form.
-    let allowed = Some(s.settings.intake_types.as_slice());
-    let clamd = s.settings.clamd.as_deref();
-    let up = read_upload(form, s.settings.max_reply_size, allowed, clamd, lang).await?;
-    if !same_secret(&session.csrf, up.field("csrf")) {
-        return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
-    }
-    let text = up.field("text").to_string();
-    let files = up.files;
-    if text.trim().is_empty() && files.is_empty() {
-        return Ok(see_other(&format!("/p/{token}/message")));
-    }
-    let ciphertext = s.store.blobs().read(&e.blob).await?;
-    let original = render::view(&decrypt(&s, &e, &ciphertext, lang)?);
-    let from = mails::From {
-        organisation: &s.organisation,
-        address: &s.settings.notify_from,
-    };
-    let raw = mails::reply(
-        &from,
-        &e.recipient,
-        &e.sender,
-        &original.subject,
-        original.message_id.as_deref(),
-        &text,
-        files,
-    )
-    .map_err(|err| WebError::internal(lang, err))?;
-    let envelope = Envelope {
-        origin: Origin::Reply,
-        mail_from: e.recipient.clone(),
-        rcpt_to: vec![e.sender.clone()],
-        auth_user: None,
-        client_ip: Some(ip.0.clone()),
-    };
-    let id = s
-        .mailer
-        .submit(envelope, raw)
-        .await
-        .map_err(|err| WebError::internal(lang, err))?;
-    audit(
-        &s,
-        &e,
-        &e.recipient,
-        "reply.sent",
-        &ip,
-        "ok",
-        Some(format!("reply {id}")),
-    )
-    .await;
-    s.store.portal_milestone(&e.id, Milestone::Replied).await?;
-    Ok(see_other(&format!("/p/{token}/message?sent=1")))
-}
-
-#[derive(Template)]
-#[template(path = "totp.html")]
-struct TotpPage<'a> {
-    lang: Lang,
-    organisation: &'a str,
-    token: &'a str,
-    csrf: &'a str,
-    secret: String,
-    uri: String,
-    wrong: bool,
-}
-
-fn totp_page<'a>(
-    s: &'a WebState,
-    token: &'a str,
-    csrf: &'a str,
-    e: &PortalEntry,
-    secret: Secret,
-    wrong: bool,
-    lang: Lang,
-) -> Result<TotpPage<'a>, WebError> {
-    let totp = make_totp(secret.as_ref().to_vec(), &e.recipient, "Veilpost")
-        .ok_or_else(|| WebError::internal(lang, "totp"))?;
-    Ok(TotpPage {
-        lang,
-        organisation: &s.organisation,
-        token,
-        csrf,
-        secret: secret.to_base32(),
-        uri: totp.to_url().unwrap_or_default(),
-        wrong,
-    })
-}
-
-/// `GET /p/{token}/totp`: register an authenticator app for the next visits.
-pub async fn totp_form(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    lang: Lang,
-    headers: HeaderMap,
-) -> Result<Response, WebError> {
-    let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
-    let (_, session) = require_session(&s, &headers, &e, lang).await?;
-    let page = totp_page(
-        &s,
-        &token,
-        &session.csrf,
-        &e,
-        Secret::generate(),
-        false,
-        lang,
-    )?;
-    Ok(render_page(&page, StatusCode::OK))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TotpForm {
-    #[serde(default)]
-    csrf: String,
-    secret: String,
-    code: String,
-}
-
-/// `POST /p/{token}/totp`: keep the app once it shows a right code.
-pub async fn totp_register(
-    State(s): State<WebState>,
-    Path(token): Path<String>,
-    lang: Lang,
-    ip: ClientIp,
-    headers: HeaderMap,
-    Form(f): Form<TotpForm>,
-) -> Result<Response, WebError> {
-    let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
-    let (_, session) = require_session(&s, &headers, &e, lang).await?;
-    if !same_secret(&session.csrf, &f.csrf) {
-        return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
-    }
-    let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
-        .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
-    let bytes = secret.as_ref().to_vec();
-    let totp = make_totp(bytes.clone(), &e.recipient, "Veilpost")
-        .ok_or_else(|| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
-    let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
-    if totp.check(&code, now().max(0) as u64).is_none() {
-        let page = totp_page(&s, &token, &session.csrf, &e, secret, true, lang)?;
-        return Ok(render_page(&page, StatusCode::UNPROCESSABLE_ENTITY));
-    }
-    let context = format!("totp:{}", e.recipient.to_lowercase());
-    let sealed = s
-        .master_key
-        .seal(&context, &bytes)
-        .map_err(|err| WebError::internal(lang, err))?;
-    s.store
-        .put_totp(
-            &e.recipient,
-            &sealed.ciphertext,
-            &sealed.wrapped_key,
-            &sealed.key_id,
-        )
-        .await?;
-    audit(&s, &e, &e.recipient, "totp.registered", &ip, "ok", None).await;
-    Ok(see_other(&format!("/p/{token}/message?totp=1")))
 }
 
 /// `POST /p/{token}/logout`.

@@ -1,0 +1,110 @@
+//! Linking an authenticator app (TOTP) to the recipient's address, from a session whose
+//! second factor the recipient alone holds.
+
+use super::*;
+
+#[derive(Template)]
+#[template(path = "totp.html")]
+pub(super) struct TotpPage<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    token: &'a str,
+    csrf: &'a str,
+    secret: String,
+    uri: String,
+    wrong: bool,
+}
+
+pub(super) fn totp_page<'a>(
+    s: &'a WebState,
+    token: &'a str,
+    csrf: &'a str,
+    e: &PortalEntry,
+    secret: Secret,
+    wrong: bool,
+    lang: Lang,
+) -> Result<TotpPage<'a>, WebError> {
+    let totp = make_totp(secret.as_ref().to_vec(), &e.recipient, "Veilpost")
+        .ok_or_else(|| WebError::internal(lang, "totp"))?;
+    Ok(TotpPage {
+        lang,
+        organisation: &s.organisation,
+        token,
+        csrf,
+        secret: secret.to_base32(),
+        uri: totp.to_url().unwrap_or_default(),
+        wrong,
+    })
+}
+
+/// `GET /p/{token}/totp`: register an authenticator app for the next visits.
+pub async fn totp_form(
+    State(s): State<WebState>,
+    Path(token): Path<String>,
+    lang: Lang,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let e = entry(&s, &token, lang).await?;
+    gone(&e, lang)?;
+    let (_, session) = require_session(&s, &headers, &e, lang).await?;
+    let page = totp_page(
+        &s,
+        &token,
+        &session.csrf,
+        &e,
+        Secret::generate(),
+        false,
+        lang,
+    )?;
+    Ok(render_page(&page, StatusCode::OK))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TotpForm {
+    #[serde(default)]
+    csrf: String,
+    secret: String,
+    code: String,
+}
+
+/// `POST /p/{token}/totp`: keep the app once it shows a right code.
+pub async fn totp_register(
+    State(s): State<WebState>,
+    Path(token): Path<String>,
+    lang: Lang,
+    ip: ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<TotpForm>,
+) -> Result<Response, WebError> {
+    let e = entry(&s, &token, lang).await?;
+    gone(&e, lang)?;
+    let (_, session) = require_session(&s, &headers, &e, lang).await?;
+    if !same_secret(&session.csrf, &f.csrf) {
+        return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
+    }
+    let secret = Secret::try_from_base32(f.secret.chars().take(64).collect::<String>())
+        .map_err(|_| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
+    let bytes = secret.as_ref().to_vec();
+    let totp = make_totp(bytes.clone(), &e.recipient, "Veilpost")
+        .ok_or_else(|| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
+    let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
+    if totp.check(&code, now().max(0) as u64).is_none() {
+        let page = totp_page(&s, &token, &session.csrf, &e, secret, true, lang)?;
+        return Ok(render_page(&page, StatusCode::UNPROCESSABLE_ENTITY));
+    }
+    let context = format!("totp:{}", e.recipient.to_lowercase());
+    let sealed = s
+        .master_key
+        .seal(&context, &bytes)
+        .map_err(|err| WebError::internal(lang, err))?;
+    s.store
+        .put_totp(
+            &e.recipient,
+            &sealed.ciphertext,
+            &sealed.wrapped_key,
+            &sealed.key_id,
+        )
+        .await?;
+    audit(&s, &e, &e.recipient, "totp.registered", &ip, "ok", None).await;
+    Ok(see_other(&format!("/p/{token}/message?totp=1")))
+}

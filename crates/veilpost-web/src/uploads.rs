@@ -1,0 +1,110 @@
+//! Multipart uploads within limits (size, number of files, allowed types, clamd when
+//! configured), for portal replies, the contact form and staff compose.
+
+use axum::extract::Multipart;
+use axum::http::StatusCode;
+
+use crate::mails::ReplyFile;
+use crate::render;
+use crate::{ErrorKind, Lang, WebError};
+
+/// Most files in one upload.
+const MAX_FILES: usize = 10;
+
+/// A multipart form with text fields and files, read within limits.
+#[derive(Debug, Default)]
+pub(crate) struct Upload {
+    pub fields: std::collections::HashMap<String, String>,
+    pub files: Vec<ReplyFile>,
+}
+
+impl Upload {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+/// Read `form`: at most `max_size` bytes in all, `MAX_FILES` files (field `files`), and
+/// when `allowed` is given only files whose extension is in it (415 otherwise).
+pub(crate) async fn read_upload(
+    mut form: Multipart,
+    max_size: usize,
+    allowed: Option<&[String]>,
+    clamd: Option<&str>,
+    lang: Lang,
+) -> Result<Upload, WebError> {
+    let bad = || WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang);
+    let too_large = || WebError::new(StatusCode::PAYLOAD_TOO_LARGE, ErrorKind::BadInput, lang);
+    let mut up = Upload::default();
+    let mut total = 0usize;
+    while let Some(field) = form.next_field().await.map_err(|_| bad())? {
+        let name = field.name().unwrap_or("").to_string();
+        if name != "files" {
+            let value = field.text().await.map_err(|_| bad())?;
+            total += value.len();
+            if total > max_size || up.fields.len() > 20 {
+                return Err(too_large());
+            }
+            up.fields.insert(name, value);
+            continue;
+        }
+        let file_name = field.file_name().map(str::to_string);
+        let content_type = field
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = field.bytes().await.map_err(|_| bad())?;
+        if bytes.is_empty() && file_name.as_deref().unwrap_or("").is_empty() {
+            continue;
+        }
+        total += bytes.len();
+        if up.files.len() >= MAX_FILES || total > max_size {
+            return Err(too_large());
+        }
+        let safe = render::safe_name(file_name.as_deref(), up.files.len());
+        if let Some(allowed) = allowed {
+            let ext = safe.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+            if !ext.is_some_and(|e| allowed.iter().any(|a| a.eq_ignore_ascii_case(&e))) {
+                return Err(WebError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    ErrorKind::FileType,
+                    lang,
+                ));
+            }
+        }
+        up.files.push(ReplyFile {
+            name: safe,
+            content_type: if content_type.contains('/') && content_type.len() < 100 {
+                content_type
+            } else {
+                "application/octet-stream".into()
+            },
+            bytes: bytes.to_vec(),
+        });
+    }
+    if let Some(addr) = clamd {
+        for f in &up.files {
+            match crate::clamd::scan(addr, &f.bytes, std::time::Duration::from_secs(30)).await {
+                Ok(crate::clamd::Verdict::Clean) => {}
+                Ok(crate::clamd::Verdict::Found(name)) => {
+                    tracing::warn!("upload refused: {name} in an uploaded file");
+                    return Err(WebError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        ErrorKind::Malware,
+                        lang,
+                    ));
+                }
+                Err(e) => {
+                    let err = WebError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorKind::Unavailable,
+                        lang,
+                    );
+                    tracing::error!("web error {}: virus scan: {e}", err.id);
+                    return Err(err);
+                }
+            }
+        }
+    }
+    Ok(up)
+}
