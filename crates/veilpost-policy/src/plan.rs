@@ -182,23 +182,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_route_and_override() {
-        let clean = Scan::default();
-        let sensitive = Scan {
+    fn sensitive() -> Scan {
+        Scan {
             sensitive: true,
             kinds: vec!["bsn".into()],
             ..Scan::default()
-        };
+        }
+    }
+
+    fn zip() -> Intent {
+        Intent {
+            zip: true,
+            ..Intent::default()
+        }
+    }
+
+    fn small_clean_attachment() -> Option<Attachments> {
+        Some(Attachments {
+            text_clean: true,
+            bytes: 1,
+        })
+    }
+
+    #[test]
+    fn every_route_and_override() {
+        let clean = Scan::default();
+        let sensitive = sensitive();
         let unreadable = Scan {
             uninspectable: true,
             ..Scan::default()
         };
         let none = Intent::default();
-        let zip = Intent {
-            zip: true,
-            ..Intent::default()
-        };
+        let zip = zip();
         let upload = Intent {
             upload: true,
             ..Intent::default()
@@ -483,50 +498,33 @@ mod tests {
 
     #[test]
     fn blocked_wins_over_everything() {
-        let sensitive = Scan {
-            sensitive: true,
-            ..Scan::default()
-        };
-        let zip = Intent {
-            zip: true,
-            ..Intent::default()
-        };
+        let (scan, intent) = (sensitive(), zip());
         let mut r = rcpt(false, true, true, vec![SecureTransport::Dane]);
         r.recipient.blocked = Some("concurrent.example".into());
         let msg = MessageFacts {
-            scan: &sensitive,
-            intent: &zip,
+            scan: &scan,
+            intent: &intent,
             from_own_domain: true,
         };
-        let att = Some(Attachments {
-            text_clean: true,
-            bytes: 1,
-        });
-        let p = plan(&msg, &r, att, &SETTINGS);
+        let p = plan(&msg, &r, small_clean_attachment(), &SETTINGS);
         assert_eq!(route_of(&p), "block", "{p:?}");
         assert!(!needs(&msg, false, true, true, &SETTINGS).phone);
     }
 
     #[test]
     fn the_zip_falls_back_to_the_decision() {
-        let sensitive = Scan {
-            sensitive: true,
-            ..Scan::default()
-        };
-        let zip = Intent {
-            zip: true,
-            ..Intent::default()
-        };
+        let (scan, intent) = (sensitive(), zip());
         let msg = MessageFacts {
-            scan: &sensitive,
-            intent: &zip,
+            scan: &scan,
+            intent: &intent,
             from_own_domain: true,
         };
-        let att = Some(Attachments {
-            text_clean: true,
-            bytes: 1,
-        });
-        let p = plan(&msg, &rcpt(false, false, true, vec![]), att, &SETTINGS);
+        let p = plan(
+            &msg,
+            &rcpt(false, false, true, vec![]),
+            small_clean_attachment(),
+            &SETTINGS,
+        );
         let Plan::EncryptedAttachment { fallback } = p else {
             panic!("{p:?}")
         };
