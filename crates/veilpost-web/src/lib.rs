@@ -10,12 +10,17 @@
 pub mod addressbook;
 mod admin;
 mod contact;
+mod cookies;
+mod csrf;
+mod error;
+mod headers;
 mod limits;
 pub mod mails;
 pub mod oidc;
 mod pages;
 mod passkey;
 pub mod render;
+mod setup;
 mod staff;
 mod status;
 mod totp;
@@ -40,6 +45,14 @@ use veilpost_portal::login::Rules;
 use veilpost_store::vault::MasterKey;
 use veilpost_store::{Envelope, Store};
 
+pub use cookies::{cookie, same_secret};
+pub(crate) use cookies::{cookie_name, set_cookie, set_cookie_same_site, with_cookie};
+pub(crate) use csrf::{check_form_csrf, form_csrf};
+pub(crate) use error::render;
+pub use error::{ErrorKind, WebError};
+use headers::security_headers;
+pub use setup::SetupForm;
+use setup::{setup_form, setup_submit};
 pub use veilpost_adapters::{SmsProvider, SmsSender};
 pub(crate) use veilpost_adapters::{clamd, sms};
 
@@ -292,250 +305,6 @@ impl FromRequestParts<WebState> for ClientIp {
     }
 }
 
-/// A cookie's value from the request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-/// Cookie names: `__Host-` prefixed behind https (bound to this host, Secure, path /).
-fn cookie_name(s: &PortalSettings, base: &str) -> String {
-    if s.https() {
-        format!("__Host-{base}")
-    } else {
-        base.to_string()
-    }
-}
-
-/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Secure behind https; `max_age` None
-/// for a browser-session cookie, Some(0) to delete.
-fn set_cookie(s: &PortalSettings, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    set_cookie_same_site(s, base, value, max_age, "Strict")
-}
-
-/// [`set_cookie`] with another SameSite value (`Lax` for a cookie that must come back on a
-/// top-level navigation from another site: the identity provider's answer).
-fn set_cookie_same_site(
-    s: &PortalSettings,
-    base: &str,
-    value: &str,
-    max_age: Option<i64>,
-    same_site: &str,
-) -> HeaderValue {
-    let mut c = format!(
-        "{}={value}; Path=/; HttpOnly; SameSite={same_site}",
-        cookie_name(s, base)
-    );
-    if s.https() {
-        c.push_str("; Secure");
-    }
-    if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
-    }
-    HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
-}
-
-/// Compare two secrets in constant time.
-pub fn same_secret(a: &str, b: &str) -> bool {
-    !a.is_empty()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
-}
-
-/// One error type for every page: the status, what the user is told, and an id to quote.
-#[derive(Debug)]
-pub struct WebError {
-    pub status: StatusCode,
-    pub kind: ErrorKind,
-    pub id: String,
-    pub lang: Lang,
-}
-
-/// What went wrong, in the user's terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    /// The form's CSRF token did not match (an old page, or another site's form).
-    Csrf,
-    /// Too many tries.
-    TooMany,
-    /// The session ended (idle timeout or logged out).
-    SessionEnded,
-    /// Input refused (too large, not a form).
-    BadInput,
-    /// A file type the form does not take.
-    FileType,
-    /// The virus scanner found something in a file.
-    Malware,
-    /// A service the request needs is down (the virus scanner).
-    Unavailable,
-    /// The signed-in account's role does not allow this.
-    Forbidden,
-    /// Our fault.
-    Internal,
-}
-
-impl WebError {
-    pub fn new(status: StatusCode, kind: ErrorKind, lang: Lang) -> WebError {
-        let mut raw = [0u8; 6];
-        veilpost_store::random(&mut raw);
-        WebError {
-            status,
-            kind,
-            id: veilpost_store::hex(&raw),
-            lang,
-        }
-    }
-
-    /// An internal error: logged with its id, never shown.
-    pub fn internal(lang: Lang, what: impl std::fmt::Display) -> WebError {
-        let e = WebError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal, lang);
-        tracing::error!("web error {}: {what}", e.id);
-        e
-    }
-
-    fn text(&self) -> (&'static str, &'static str) {
-        match self.kind {
-            ErrorKind::NotFound => (
-                "Deze pagina bestaat niet (meer). Controleer of u de hele link hebt gebruikt.",
-                "This page does not exist (any more). Check that you used the whole link.",
-            ),
-            ErrorKind::Csrf => (
-                "Het formulier was verlopen of kwam niet van deze site. Ga terug, laad de pagina opnieuw en probeer het nog eens.",
-                "The form had expired or did not come from this site. Go back, reload the page and try again.",
-            ),
-            ErrorKind::TooMany => (
-                "Te veel pogingen. Wacht even en probeer het daarna opnieuw.",
-                "Too many attempts. Wait a while, then try again.",
-            ),
-            ErrorKind::SessionEnded => (
-                "Uw sessie is beëindigd (na 15 minuten zonder activiteit, of na afmelden). Open de link uit de e-mail opnieuw.",
-                "Your session has ended (after 15 minutes without activity, or after signing out). Open the link in the e-mail again.",
-            ),
-            ErrorKind::BadInput => (
-                "Dit verzoek kon niet worden verwerkt (te groot of onvolledig).",
-                "This request could not be handled (too large or incomplete).",
-            ),
-            ErrorKind::FileType => (
-                "Dit soort bestand kan hier niet worden verstuurd. Stuur bijvoorbeeld een PDF of een foto (JPG, PNG).",
-                "This kind of file cannot be sent here. Send a PDF or a photo (JPG, PNG), for example.",
-            ),
-            ErrorKind::Malware => (
-                "In een van de bestanden is een virus of ander schadelijk programma gevonden. Er is niets verstuurd.",
-                "A virus or other malicious program was found in one of the files. Nothing was sent.",
-            ),
-            ErrorKind::Unavailable => (
-                "De bestanden kunnen nu niet op virussen worden gecontroleerd, dus er is niets verstuurd. Probeer het later opnieuw.",
-                "The files cannot be checked for viruses right now, so nothing was sent. Try again later.",
-            ),
-            ErrorKind::Forbidden => (
-                "U hebt met uw rol geen toegang tot deze pagina of handeling.",
-                "Your role does not give you access to this page or action.",
-            ),
-            ErrorKind::Internal => (
-                "Er ging bij ons iets mis. Probeer het later opnieuw.",
-                "Something went wrong on our side. Try again later.",
-            ),
-        }
-    }
-}
-
-impl From<veilpost_store::Error> for WebError {
-    fn from(e: veilpost_store::Error) -> Self {
-        WebError::internal(Lang("nl"), e)
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    lang: Lang,
-    organisation: &'a str,
-    message: &'a str,
-    id: &'a str,
-}
-
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
-        let (nl, en) = self.text();
-        let page = ErrorPage {
-            lang: self.lang,
-            organisation: "",
-            message: self.lang.t(nl, en),
-            id: &self.id,
-        };
-        render(&page, self.status)
-    }
-}
-
-/// Render a template (the headers come from the middleware).
-pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!("template: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}
-
-/// Headers every response carries: no framing, no referrer (links hold tokens), no
-/// caching, no sniffing, a strict content policy; HSTS behind https; the language cookie
-/// when `?lang=` chose one.
-async fn security_headers(State(s): State<WebState>, req: Request, next: Next) -> Response {
-    let chosen = req.uri().query().and_then(|q| {
-        q.split('&').find_map(|p| match p {
-            "lang=en" => Some("en"),
-            "lang=nl" => Some("nl"),
-            _ => None,
-        })
-    });
-    let mut response = next.run(req).await;
-    let h = response.headers_mut();
-    // The one page that runs Veilpost's own script (passkeys) sets its own policy.
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
-    );
-    if s.settings.https() {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
-    }
-    if let Some(l) = chosen {
-        h.append(
-            header::SET_COOKIE,
-            set_cookie(&s.settings, LANG_COOKIE, l, Some(365 * 86_400)),
-        );
-    }
-    response
-}
-
 #[derive(Template)]
 #[template(path = "index.html")]
 struct Index<'a> {
@@ -551,153 +320,6 @@ async fn index(State(s): State<WebState>, lang: Lang) -> Response {
         },
         StatusCode::OK,
     )
-}
-
-#[derive(Template)]
-#[template(path = "setup.html")]
-struct Setup<'a> {
-    lang: Lang,
-    organisation: &'a str,
-    valid: bool,
-    done: bool,
-    email: String,
-    error: String,
-    csrf: String,
-}
-
-const SETUP: &str = "first-admin";
-
-async fn setup_form(
-    State(s): State<WebState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
-    lang: Lang,
-    headers: HeaderMap,
-) -> Response {
-    let valid = s
-        .store
-        .setup_token_valid(SETUP, &token)
-        .await
-        .unwrap_or(false);
-    let (csrf, set) = form_csrf(&s, &headers);
-    with_cookie(
-        render(
-            &Setup {
-                lang,
-                organisation: &s.organisation,
-                valid,
-                done: false,
-                email: String::new(),
-                error: String::new(),
-                csrf,
-            },
-            if valid {
-                StatusCode::OK
-            } else {
-                StatusCode::NOT_FOUND
-            },
-        ),
-        set,
-    )
-}
-
-#[derive(Debug, serde::Deserialize)]
-pub struct SetupForm {
-    email: String,
-    password: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn setup_submit(
-    State(s): State<WebState>,
-    axum::extract::Path(token): axum::extract::Path<String>,
-    lang: Lang,
-    headers: HeaderMap,
-    axum::extract::Form(form): axum::extract::Form<SetupForm>,
-) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, &form.csrf, lang)?;
-    let mut page = Setup {
-        lang,
-        organisation: &s.organisation,
-        valid: s
-            .store
-            .setup_token_valid(SETUP, &token)
-            .await
-            .unwrap_or(false),
-        done: false,
-        email: form.email.clone(),
-        error: String::new(),
-        csrf: form.csrf.clone(),
-    };
-    if !page.valid {
-        return Ok(render(&page, StatusCode::NOT_FOUND));
-    }
-    match s
-        .store
-        .add_user(&form.email, &form.password, "admin", None)
-        .await
-    {
-        Ok(()) => {
-            let _ = s.store.use_setup_token(SETUP, &token).await;
-            let _ = s
-                .store
-                .audit("web", "admin.created", Some(form.email.trim()), None)
-                .await;
-            page.done = true;
-            Ok(render(&page, StatusCode::OK))
-        }
-        Err(e) => {
-            page.error = if lang.is_nl() {
-                match e {
-                    veilpost_store::UserError::BadEmail(_) => "Dat is geen e-mailadres.".into(),
-                    veilpost_store::UserError::ShortPassword => {
-                        "Het wachtwoord moet minstens 12 tekens hebben.".into()
-                    }
-                    veilpost_store::UserError::Exists(_) => "Dat account bestaat al.".into(),
-                    veilpost_store::UserError::Store(_) | veilpost_store::UserError::BadRole(_) => {
-                        "Er ging iets mis; probeer het opnieuw.".into()
-                    }
-                }
-            } else {
-                e.to_string()
-            };
-            Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY))
-        }
-    }
-}
-
-const CSRF_COOKIE: &str = "vp_csrf";
-
-/// The CSRF token for forms shown before a session exists (double submit: the same random
-/// value in a SameSite=Strict cookie and in the form). Returns the token and, when the
-/// browser has none yet, the cookie to set.
-pub(crate) fn form_csrf(s: &WebState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    if let Some(existing) = cookie(headers, &cookie_name(&s.settings, CSRF_COOKIE))
-        && existing.len() == 64
-        && existing.bytes().all(|b| b.is_ascii_hexdigit())
-    {
-        return (existing.to_string(), None);
-    }
-    let mut raw = [0u8; 32];
-    veilpost_store::random(&mut raw);
-    let token = veilpost_store::hex(&raw);
-    let set = set_cookie(&s.settings, CSRF_COOKIE, &token, None);
-    (token, Some(set))
-}
-
-/// Check a pre-session form's CSRF token against the cookie.
-pub(crate) fn check_form_csrf(
-    s: &WebState,
-    headers: &HeaderMap,
-    submitted: &str,
-    lang: Lang,
-) -> Result<(), WebError> {
-    let expected = cookie(headers, &cookie_name(&s.settings, CSRF_COOKIE)).unwrap_or("");
-    if same_secret(expected, submitted) {
-        Ok(())
-    } else {
-        Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang))
-    }
 }
 
 async fn not_found(lang: Lang) -> WebError {
@@ -794,14 +416,6 @@ pub async fn serve(listener: tokio::net::TcpListener, state: WebState) -> std::i
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
-}
-
-/// A response with the pre-session CSRF cookie set, when [`form_csrf`] made a new one.
-pub(crate) fn with_cookie(mut r: Response, set: Option<HeaderValue>) -> Response {
-    if let Some(c) = set {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
 }
 
 /// A redirect after a POST (303, so the browser GETs the next page).
