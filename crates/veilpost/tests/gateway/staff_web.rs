@@ -506,11 +506,12 @@ async fn scopes_decide_which_addresses_an_account_may_send_as() {
         }))[0]
             .clone()
     };
-    assert_eq!(send("ann@praktijk.test", "ann@praktijk.test")["ok"], true);
+    let own = send("ann@praktijk.test", "ann@praktijk.test");
+    assert_eq!(own["ok"], true, "her own address: {own}\n{}", gw.log());
+    let shared = send("ann@praktijk.test", "balie@praktijk.test");
     assert_eq!(
-        send("ann@praktijk.test", "balie@praktijk.test")["ok"],
-        true,
-        "a shared mailbox in her scopes"
+        shared["ok"], true,
+        "a shared mailbox in her scopes: {shared}"
     );
     let r = send("ann@praktijk.test", "directie@praktijk.test");
     assert_eq!(
