@@ -279,3 +279,35 @@ fn build_pdf(objects: &[String]) -> Vec<u8> {
     );
     out
 }
+
+/// Names, dates of birth and diagnoses in every sentence of a 4 MB text without one line
+/// break: the person passes must stay linear (they were quadratic once: 15 s for 4 MB).
+/// The bound is a hang detector, not a benchmark.
+#[test]
+fn four_megabytes_of_patients_on_one_line() {
+    let sentence = "Gesprek met Noor Jansen (14-02-1961), zoon van mevrouw El Amrani, \
+                    cliëntnummer 1234567, over haar COPD en metformine 500 mg 2dd; ";
+    let text = sentence.repeat(4 * 1024 * 1024 / sentence.len());
+    let (_dir, path) = temp_file("patients.txt", text.as_bytes());
+    let r = scan(&path);
+    assert_eq!(r["verdict"], "sensitive", "{}", &r.to_string()[..300]);
+    let kinds = r["findings"].to_string();
+    for kind in ["health", "date_of_birth", "client_number"] {
+        assert!(kinds.contains(kind), "{kind}");
+    }
+}
+
+/// Capitalised words, initials and tussenvoegsels without end: the name recogniser takes
+/// what looks like names and stops.
+#[test]
+fn a_megabyte_of_name_like_words() {
+    let piece = "J.P. de Van Der Jansen-De-Vries, Anna Maria in 't Op De Uit Den ";
+    let text = format!("{} COPD", piece.repeat(1024 * 1024 / piece.len()));
+    let (_dir, path) = temp_file("names.txt", text.as_bytes());
+    let r = scan(&path);
+    assert!(
+        matches!(r["verdict"].as_str(), Some("sensitive" | "clean")),
+        "{}",
+        &r.to_string()[..300]
+    );
+}
