@@ -636,7 +636,8 @@ impl Config {
         for net in &self.smtp.trusted_networks {
             parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
         }
-        self.dlp.scanner(veilpost_dlp::Scanner::new())?;
+        veilpost_dlp::detect::custom::validate(&self.dlp.identifiers()?)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if !(self.web.public_url.starts_with("https://")
             || self.web.public_url.starts_with("http://"))
         {

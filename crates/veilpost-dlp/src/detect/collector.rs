@@ -120,12 +120,7 @@ impl Collector {
         excerpt: impl FnOnce() -> String,
         rule: Rule<'_>,
     ) {
-        self.scratch.clear();
-        self.scratch.push_str(custom.map_or(kind.as_str(), |c| c));
-        self.scratch.push('\u{1}');
-        self.scratch.push_str(location);
-        self.scratch.push('\u{1}');
-        self.scratch.push_str(value);
+        self.set_key(custom.map_or(kind.as_str(), |c| c), location, value);
         if let Some(&i) = self.index.get(self.scratch.as_str()) {
             let f = &mut self.findings[i];
             if confidence > f.confidence {
@@ -166,15 +161,20 @@ impl Collector {
         self.findings.push(finding);
     }
 
-    /// A medium-confidence BSN (no label, no person context) that an organisation-defined
-    /// identifier explains becomes low: the organisation knows its own numbers.
-    pub(crate) fn explained_bsn(&mut self, location: &str, digits: &str) {
+    /// The dedup key (kind, location, value), built in the reused buffer.
+    fn set_key(&mut self, kind: &str, location: &str, value: &str) {
         self.scratch.clear();
-        self.scratch.push_str(Kind::Bsn.as_str());
+        self.scratch.push_str(kind);
         self.scratch.push('\u{1}');
         self.scratch.push_str(location);
         self.scratch.push('\u{1}');
-        self.scratch.push_str(digits);
+        self.scratch.push_str(value);
+    }
+
+    /// A medium-confidence BSN (no label, no person context) that an organisation-defined
+    /// identifier explains becomes low: the organisation knows its own numbers.
+    pub(crate) fn explained_bsn(&mut self, location: &str, digits: &str) {
+        self.set_key(Kind::Bsn.as_str(), location, digits);
         if let Some(&i) = self.index.get(self.scratch.as_str())
             && self.findings[i].confidence == Confidence::Medium
         {

@@ -155,6 +155,12 @@ const RESERVED: &[&str] = &[
     "custom",
 ];
 
+/// Check a list of identifiers as the engine would compile them, without building an
+/// engine (configuration validation at start).
+pub fn validate(list: &[CustomIdentifier]) -> Result<(), IdentifierError> {
+    compile(list.to_vec()).map(|_| ())
+}
+
 pub(crate) fn compile(
     list: Vec<CustomIdentifier>,
 ) -> Result<Vec<CompiledIdentifier>, IdentifierError> {
@@ -225,9 +231,8 @@ pub(crate) struct CustomMatch<'a> {
 }
 
 impl CompiledIdentifier {
-    /// Every valid match in `text` (checksum passed, a keyword near when keywords are set).
-    /// `lower` is `text` lower-cased when the caller has it (same byte offsets only for
-    /// ASCII: keywords are looked for in a window of characters, so offsets are mapped).
+    /// Every valid match in `text`: the checksum passed, and a keyword within reach when
+    /// keywords are set.
     pub(crate) fn matches<'a>(&'a self, text: &str) -> Vec<CustomMatch<'a>> {
         let mut out = Vec::new();
         for m in self.regex.find_iter(text) {

@@ -60,8 +60,8 @@ const DOCUMENT_NEAR_PERSON: usize = 200;
 /// A date next to a name (without "geboren") is a date of birth only if at least this many
 /// days old: a date of this year beside a name is an appointment, a shift, a deadline.
 const DOB_MIN_AGE_DAYS: i64 = 365;
-/// Weekdays (and their abbreviations) that make the date after them an appointment.
-const WEEKDAYS: &[&str] = &[
+/// Dutch weekday names: never a name, and a date after one is an appointment.
+pub(super) const WEEKDAY_NAMES: &[&str] = &[
     "maandag",
     "dinsdag",
     "woensdag",
@@ -69,6 +69,30 @@ const WEEKDAYS: &[&str] = &[
     "vrijdag",
     "zaterdag",
     "zondag",
+];
+/// Dutch month names: never a name, and the month of a date written in words.
+pub(super) const MONTH_NAMES: &[&str] = &[
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+/// Month names the date pass reads besides the Dutch ones: abbreviations and English.
+const MONTH_WORDS_MORE: &[&str] = &[
+    "jan", "feb", "mrt", "apr", "jun", "jul", "aug", "sep", "sept", "okt", "nov", "dec", "january",
+    "february", "march", "may", "june", "july", "august", "october",
+];
+/// Weekday abbreviations and English weekdays that, like `WEEKDAY_NAMES`, make the date
+/// after them an appointment.
+const WEEKDAYS_MORE: &[&str] = &[
     "ma",
     "di",
     "wo",

@@ -16,6 +16,7 @@
 use std::collections::HashSet;
 
 use super::name_words::{NEVER_SURNAMES, PARTICLES, PLACE_ENDINGS, STOP, SURNAME_ENDINGS, TITLES};
+use super::{MONTH_NAMES, WEEKDAY_NAMES};
 
 /// What a name is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -92,7 +93,12 @@ impl NameLists {
             surnames: parse_list(include_str!("data/surnames.txt")),
             particles: PARTICLES.iter().copied().collect(),
             titles: TITLES.iter().copied().collect(),
-            stop: STOP.iter().copied().collect(),
+            stop: STOP
+                .iter()
+                .chain(WEEKDAY_NAMES)
+                .chain(MONTH_NAMES)
+                .copied()
+                .collect(),
         }
     }
 
@@ -155,7 +161,9 @@ impl NameLists {
         let stopped = if strict {
             self.stop.contains(lower.as_str())
         } else {
-            NEVER_SURNAMES.contains(&lower.as_str())
+            [NEVER_SURNAMES, WEEKDAY_NAMES, MONTH_NAMES]
+                .iter()
+                .any(|list| list.contains(&lower.as_str()))
         };
         if stopped || self.titles.contains(lower.as_str()) {
             return false;

@@ -582,41 +582,8 @@ pub(super) fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<Dat
             }
             let month = month_number(&rest[..word_len])?;
             let full = rest[..word_len].to_ascii_lowercase();
-            let known = [
-                "januari",
-                "februari",
-                "maart",
-                "april",
-                "mei",
-                "juni",
-                "juli",
-                "augustus",
-                "september",
-                "oktober",
-                "november",
-                "december",
-                "jan",
-                "feb",
-                "mrt",
-                "apr",
-                "jun",
-                "jul",
-                "aug",
-                "sep",
-                "sept",
-                "okt",
-                "nov",
-                "dec",
-                "january",
-                "february",
-                "march",
-                "may",
-                "june",
-                "july",
-                "august",
-                "october",
-            ];
-            if !known.contains(&full.as_str()) {
+            let known = MONTH_NAMES.iter().chain(MONTH_WORDS_MORE);
+            if !known.into_iter().any(|w| *w == full) {
                 return None;
             }
             let after = rest[word_len..].trim_start_matches('.');

@@ -329,7 +329,7 @@ pub(super) fn adjacent_date<'d>(
             .trim_end_matches([' ', ','])
             .rsplit(|c: char| !c.is_alphabetic())
             .next()
-            .is_some_and(|w| WEEKDAYS.contains(&w));
+            .is_some_and(|w| WEEKDAY_NAMES.contains(&w) || WEEKDAYS_MORE.contains(&w));
         !time && !weekday && old_enough && d.date.year >= 1900
     };
     // Dates are in text order: only those that start near the name.

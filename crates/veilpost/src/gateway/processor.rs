@@ -190,7 +190,6 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         shared,
         m: &m,
         message: &message,
-        intent: &intent,
         facts: plan::MessageFacts {
             scan: &scan,
             intent: &intent,
@@ -302,7 +301,6 @@ struct Run<'a> {
     shared: &'a Shared,
     m: &'a Received,
     message: &'a [u8],
-    intent: &'a Intent,
     facts: plan::MessageFacts<'a>,
     settings: plan::Settings,
     actor: String,
@@ -347,7 +345,7 @@ impl Run<'_> {
             None
         };
         let phone = if need.phone {
-            recipient_phone(shared, &self.intent.sms, address).await?
+            recipient_phone(shared, &self.facts.intent.sms, address).await?
         } else {
             None
         };
@@ -483,7 +481,7 @@ impl Run<'_> {
         let state = match decision.route {
             Route::Plain | Route::Tls => "queued",
             Route::Portal => {
-                let phone = recipient_phone(shared, &self.intent.sms, address).await?;
+                let phone = recipient_phone(shared, &self.facts.intent.sms, address).await?;
                 self.confirmations.push(
                     portal_handoff(
                         shared,
@@ -491,7 +489,7 @@ impl Run<'_> {
                         self.message,
                         address,
                         phone,
-                        self.intent.upload,
+                        self.facts.intent.upload,
                         &mut self.processed,
                     )
                     .await?,
