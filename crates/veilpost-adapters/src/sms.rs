@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
+use veilpost_text::phone::{mask as mask_phone, normalize as normalize_phone};
 
 /// Where texts go.
 #[derive(Debug, Clone)]
@@ -43,39 +44,6 @@ pub struct SmsSender {
     client: reqwest::Client,
     attempts: u32,
     outbox_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A number in E.164 form (`+31612345678`), from what people type: spaces, dashes,
-/// dots and brackets are dropped, `00` becomes `+`, and a Dutch `06…` becomes `+316…`.
-pub fn normalize_phone(input: &str) -> Option<String> {
-    let kept: String = input
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{a0}'))
-        .collect();
-    let digits = if let Some(rest) = kept.strip_prefix('+') {
-        rest.to_string()
-    } else if let Some(rest) = kept.strip_prefix("00") {
-        rest.to_string()
-    } else if let Some(rest) = kept.strip_prefix('0') {
-        format!("31{rest}")
-    } else {
-        return None;
-    };
-    let ok = (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0');
-    ok.then(|| format!("+{digits}"))
-}
-
-/// `+316******78`: enough to recognise, not enough to use.
-pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().collect();
-    if chars.len() < 7 {
-        return "***".into();
-    }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 2..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(chars.len() - 6))
 }
 
 impl SmsSender {
@@ -225,41 +193,4 @@ pub fn read_outbox(path: &std::path::Path, limit: usize) -> Vec<OutboxSms> {
     all.reverse();
     all.truncate(limit);
     all
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers() {
-        assert_eq!(
-            normalize_phone("06-1234 5678").as_deref(),
-            Some("+31612345678")
-        );
-        assert_eq!(
-            normalize_phone("+31 6 12345678").as_deref(),
-            Some("+31612345678")
-        );
-        assert_eq!(
-            normalize_phone("0032 470 12 34 56").as_deref(),
-            Some("+32470123456")
-        );
-        assert_eq!(
-            normalize_phone("(06) 12.34.56.78").as_deref(),
-            Some("+31612345678")
-        );
-        for bad in [
-            "",
-            "12345",
-            "+31abc",
-            "+0123456789",
-            "+1234567890123456",
-            "06",
-        ] {
-            assert_eq!(normalize_phone(bad), None, "{bad}");
-        }
-        assert_eq!(mask_phone("+31612345678"), "+316******78");
-        assert_eq!(mask_phone("+3"), "***");
-    }
 }

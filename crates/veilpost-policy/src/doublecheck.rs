@@ -11,6 +11,7 @@
 //! * sensitive content to a free-mail domain (`free_mail`).
 
 use serde::{Deserialize, Serialize};
+use veilpost_text::Lang;
 
 /// Free-mail domains common in the Netherlands (and the big international ones).
 pub const FREE_MAIL: &[&str] = &[
@@ -153,8 +154,8 @@ pub enum Hold {
 
 impl Hold {
     /// One line for the sender, in Dutch or English.
-    pub fn describe(&self, dutch: bool) -> String {
-        match (self, dutch) {
+    pub fn describe(&self, lang: Lang) -> String {
+        match (self, lang == Lang::Nl) {
             (Hold::NewRecipient { address }, true) => {
                 format!("{address}: aan dit adres is nog nooit gemaild")
             }

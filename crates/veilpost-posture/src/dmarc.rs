@@ -42,28 +42,102 @@ async fn lookup(dns: &Dns, domain: &str) -> Found {
     }
 }
 
+/// What the DNS says about a domain's DMARC: gathered once (all look-ups are here), then
+/// graded by [`grade`] (pure).
+pub(crate) struct Facts {
+    found: Found,
+    /// No record of its own: the organisational domain's record, which applies instead.
+    inherited: Option<(String, Record)>,
+    /// The `rua=`/`ruf=` destinations and what their domains publish.
+    destinations: Vec<Destination>,
+}
+
+/// One report destination domain.
+struct Destination {
+    domain: String,
+    /// Outside the organisation: the authorisation record's name and whether it exists.
+    authorisation: Option<(String, bool)>,
+    /// It has an MX (not a null MX) or an address, or the look-up failed temporarily.
+    accepts_mail: bool,
+}
+
 pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
-    let mut out = Vec::new();
-    let advise = |p: &str| {
-        say!(
-            lang,
-            "Publiceer {} — begin met quarantine, lees de rapporten en ga daarna naar p=reject.",
-            "Publish {} — start with quarantine, read the reports, then move to p=reject.",
-            advised_record(domain, p)
-        )
-    };
-    let (found, problems) = match lookup(dns, domain).await {
+    grade(domain, &gather(dns, domain).await, lang)
+}
+
+/// Look up the record, the organisational domain's when there is none, and the report
+/// destinations (RFC 7489 §7.1).
+async fn gather(dns: &Dns, domain: &str) -> Facts {
+    let found = lookup(dns, domain).await;
+    let mut inherited = None;
+    let mut destinations = Vec::new();
+    match &found {
+        Found::Absent => {
+            let org = dmarc::organizational_domain(domain);
+            if org != domain
+                && let Found::One(r, _) = lookup(dns, &org).await
+            {
+                inherited = Some((org, r));
+            }
+        }
+        Found::One(record, _) => {
+            let org = dmarc::organizational_domain(domain);
+            for dest in report_domains(record) {
+                let authorisation = if dmarc::organizational_domain(&dest) != org {
+                    let name = format!("{domain}._report._dmarc.{dest}");
+                    let authorised = match dns.txt(&name).await {
+                        Answer::Records(t) => t
+                            .iter()
+                            .any(|r| r.trim_start().to_ascii_lowercase().starts_with("v=dmarc1")),
+                        _ => false,
+                    };
+                    Some((name, authorised))
+                } else {
+                    None
+                };
+                let accepts_mail = match dns.mx(&dest).await {
+                    Answer::Records(mx) => !(mx.len() == 1 && mx[0].1.is_empty()),
+                    Answer::Empty => matches!(dns.addresses(&dest).await, Answer::Records(_)),
+                    Answer::TempError(_) => true,
+                };
+                destinations.push(Destination {
+                    domain: dest,
+                    authorisation,
+                    accepts_mail,
+                });
+            }
+        }
+        Found::Several(_) | Found::TempError(_) => {}
+    }
+    Facts {
+        found,
+        inherited,
+        destinations,
+    }
+}
+
+fn advise(domain: &str, policy: &str, lang: Lang) -> String {
+    say!(
+        lang,
+        "Publiceer {} — begin met quarantine, lees de rapporten en ga daarna naar p=reject.",
+        "Publish {} — start with quarantine, read the reports, then move to p=reject.",
+        advised_record(domain, policy)
+    )
+}
+
+/// The verdicts on what [`gather`] found.
+fn grade(domain: &str, facts: &Facts, lang: Lang) -> Vec<Check> {
+    let (found, problems) = match &facts.found {
         Found::TempError(e) => {
-            out.push(Check::new(
+            return vec![Check::new(
                 "dmarc-record",
                 Status::Warn,
-                dns_error(lang, &format!("_dmarc.{domain}"), &e),
-            ));
-            return out;
+                dns_error(lang, &format!("_dmarc.{domain}"), e),
+            )];
         }
         Found::One(r, problems) => (r, problems),
         Found::Several(n) => {
-            out.push(
+            return vec![
                 Check::new(
                     "dmarc-record",
                     Status::Fail,
@@ -81,44 +155,84 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
                     "Keep just one, for example {}.",
                     advised_record(domain, "quarantine")
                 )),
-            );
-            return out;
+            ];
         }
-        Found::Absent => {
-            let org = dmarc::organizational_domain(domain);
-            if org != domain
-                && let Found::One(r, _) = lookup(dns, &org).await
-            {
-                let p = r.sp.or(r.p).unwrap_or(DmarcPolicy::None);
-                out.push(Check::new("dmarc-record", Status::Info, say!(lang, "Geen eigen DMARC-record; het record van {} geldt (beleid voor subdomeinen: {}).", "No DMARC record of its own; the record of {} applies (subdomain policy: {}).", org, p.as_str())));
-                return out;
-            }
-            out.push(Check::new("dmarc-record", Status::Fail, say!(lang, "{} publiceert geen DMARC-record: vervalste afzenders worden niet geweigerd.", "{} publishes no DMARC record: forged senders are not refused.", domain)).advice(advise("quarantine")));
-            return out;
-        }
+        Found::Absent => return vec![absent(domain, facts.inherited.as_ref(), lang)],
     };
     // pct= is gone in RFC 9989; a malformed pct is reported with pct, not as a broken record.
-    let (bad_pct, problems): (Vec<String>, Vec<String>) =
-        problems.into_iter().partition(|p| p.starts_with("pct="));
-    if !problems.is_empty() {
+    let (bad_pct, problems): (Vec<&String>, Vec<&String>) =
+        problems.iter().partition(|p| p.starts_with("pct="));
+    let mut out = vec![
+        record_check(domain, found, &problems, lang),
+        policy_check(domain, found, lang),
+        rua_check(domain, found, lang),
+        subdomain_check(found, lang),
+        pct_check(found, bad_pct.first().copied(), lang),
+    ];
+    if found.testing {
         out.push(
             Check::new(
-                "dmarc-record",
-                Status::Fail,
+                "dmarc-testing",
+                Status::Warn,
                 say!(
                     lang,
-                    "Het DMARC-record bevat fouten: {}. Ontvangers negeren die onderdelen (RFC 7489 §6.3) of het hele record.",
-                    "The DMARC record has errors: {}. Receivers ignore those parts (RFC 7489 §6.3) or the whole record.",
-                    problems.join("; ")
+                    "t=y: testmodus (RFC 9989); ontvangers passen een niveau minder streng beleid toe.",
+                    "t=y: testing mode (RFC 9989); receivers apply a policy one level less strict."
                 ),
             )
-            .advice(advise(match found.p {
-                Some(DmarcPolicy::Reject) => "reject",
-                _ => "quarantine",
-            })),
+            .advice(say!(
+                lang,
+                "Verwijder t=y zodra de rapporten geen legitieme mail meer laten falen.",
+                "Remove t=y once the reports show no legitimate mail failing."
+            )),
         );
-    } else {
-        out.push(Check::new(
+    }
+    if let Some(c) = destinations_check(domain, &facts.destinations, lang) {
+        out.push(c);
+    }
+    let mode = |a: Alignment| match a {
+        Alignment::Relaxed => "relaxed",
+        Alignment::Strict => "strict",
+    };
+    out.push(Check::new(
+        "dmarc-alignment",
+        Status::Info,
+        format!("adkim={}, aspf={}", mode(found.adkim), mode(found.aspf)),
+    ));
+    out
+}
+
+fn absent(domain: &str, inherited: Option<&(String, Record)>, lang: Lang) -> Check {
+    if let Some((org, r)) = inherited {
+        let p = r.sp.or(r.p).unwrap_or(DmarcPolicy::None);
+        return Check::new(
+            "dmarc-record",
+            Status::Info,
+            say!(
+                lang,
+                "Geen eigen DMARC-record; het record van {} geldt (beleid voor subdomeinen: {}).",
+                "No DMARC record of its own; the record of {} applies (subdomain policy: {}).",
+                org,
+                p.as_str()
+            ),
+        );
+    }
+    Check::new(
+        "dmarc-record",
+        Status::Fail,
+        say!(
+            lang,
+            "{} publiceert geen DMARC-record: vervalste afzenders worden niet geweigerd.",
+            "{} publishes no DMARC record: forged senders are not refused.",
+            domain
+        ),
+    )
+    .advice(advise(domain, "quarantine", lang))
+}
+
+fn record_check(domain: &str, found: &Record, problems: &[&String], lang: Lang) -> Check {
+    if problems.is_empty() {
+        return Check::new(
             "dmarc-record",
             Status::Pass,
             say!(
@@ -127,16 +241,75 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
                 "DMARC record found at _dmarc.{}.",
                 domain
             ),
-        ));
+        );
     }
-    out.push(match found.p {
-        Some(DmarcPolicy::Reject) => Check::new("dmarc-policy", Status::Pass, say!(lang, "p=reject: vervalste mail wordt geweigerd.", "p=reject: forged mail is rejected.")),
-        Some(DmarcPolicy::Quarantine) => Check::new("dmarc-policy", Status::Pass, say!(lang, "p=quarantine: vervalste mail gaat naar quarantaine; p=reject is de volgende stap.", "p=quarantine: forged mail is quarantined; p=reject is the next step.")),
-        Some(DmarcPolicy::None) => Check::new("dmarc-policy", Status::Warn, say!(lang, "p=none: alleen rapporteren, vervalste mail wordt nog afgeleverd.", "p=none: report only, forged mail is still delivered.")).advice(advise("quarantine")),
-        None => Check::new("dmarc-policy", Status::Fail, say!(lang, "Het record heeft geen p=: ontvangers passen geen DMARC toe (tenzij er een rua= is).", "The record has no p=: receivers apply no DMARC (unless there is a rua=).")).advice(advise("quarantine")),
-    });
-    out.push(if found.has_valid_rua() {
-        Check::new(
+    let problems: Vec<&str> = problems.iter().map(|p| p.as_str()).collect();
+    Check::new(
+        "dmarc-record",
+        Status::Fail,
+        say!(
+            lang,
+            "Het DMARC-record bevat fouten: {}. Ontvangers negeren die onderdelen (RFC 7489 §6.3) of het hele record.",
+            "The DMARC record has errors: {}. Receivers ignore those parts (RFC 7489 §6.3) or the whole record.",
+            problems.join("; ")
+        ),
+    )
+    .advice(advise(
+        domain,
+        match found.p {
+            Some(DmarcPolicy::Reject) => "reject",
+            _ => "quarantine",
+        },
+        lang,
+    ))
+}
+
+fn policy_check(domain: &str, found: &Record, lang: Lang) -> Check {
+    match found.p {
+        Some(DmarcPolicy::Reject) => Check::new(
+            "dmarc-policy",
+            Status::Pass,
+            say!(
+                lang,
+                "p=reject: vervalste mail wordt geweigerd.",
+                "p=reject: forged mail is rejected."
+            ),
+        ),
+        Some(DmarcPolicy::Quarantine) => Check::new(
+            "dmarc-policy",
+            Status::Pass,
+            say!(
+                lang,
+                "p=quarantine: vervalste mail gaat naar quarantaine; p=reject is de volgende stap.",
+                "p=quarantine: forged mail is quarantined; p=reject is the next step."
+            ),
+        ),
+        Some(DmarcPolicy::None) => Check::new(
+            "dmarc-policy",
+            Status::Warn,
+            say!(
+                lang,
+                "p=none: alleen rapporteren, vervalste mail wordt nog afgeleverd.",
+                "p=none: report only, forged mail is still delivered."
+            ),
+        )
+        .advice(advise(domain, "quarantine", lang)),
+        None => Check::new(
+            "dmarc-policy",
+            Status::Fail,
+            say!(
+                lang,
+                "Het record heeft geen p=: ontvangers passen geen DMARC toe (tenzij er een rua= is).",
+                "The record has no p=: receivers apply no DMARC (unless there is a rua=)."
+            ),
+        )
+        .advice(advise(domain, "quarantine", lang)),
+    }
+}
+
+fn rua_check(domain: &str, found: &Record, lang: Lang) -> Check {
+    if found.has_valid_rua() {
+        return Check::new(
             "dmarc-rua",
             Status::Pass,
             say!(
@@ -145,26 +318,28 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
                 "Reports go to {}.",
                 found.rua.join(", ")
             ),
-        )
-    } else {
-        Check::new(
-            "dmarc-rua",
-            Status::Warn,
-            say!(
-                lang,
-                "Geen rua=: u ontvangt geen rapporten over wie namens u mailt.",
-                "No rua=: you receive no reports on who sends in your name."
-            ),
-        )
-        .advice(say!(
+        );
+    }
+    Check::new(
+        "dmarc-rua",
+        Status::Warn,
+        say!(
             lang,
-            "Voeg rua=mailto:dmarc@{} toe (Veilpost kan deze rapporten verwerken).",
-            "Add rua=mailto:dmarc@{} (Veilpost can process these reports).",
-            domain
-        ))
-    });
+            "Geen rua=: u ontvangt geen rapporten over wie namens u mailt.",
+            "No rua=: you receive no reports on who sends in your name."
+        ),
+    )
+    .advice(say!(
+        lang,
+        "Voeg rua=mailto:dmarc@{} toe (Veilpost kan deze rapporten verwerken).",
+        "Add rua=mailto:dmarc@{} (Veilpost can process these reports).",
+        domain
+    ))
+}
+
+fn subdomain_check(found: &Record, lang: Lang) -> Check {
     let p = found.p.unwrap_or(DmarcPolicy::None);
-    out.push(match found.sp {
+    match found.sp {
         Some(sp) if sp < p => Check::new(
             "dmarc-subdomain-policy",
             Status::Warn,
@@ -196,8 +371,11 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
                 p.as_str()
             ),
         ),
-    });
-    out.push(if let Some(bad) = bad_pct.first() {
+    }
+}
+
+fn pct_check(found: &Record, bad_pct: Option<&String>, lang: Lang) -> Check {
+    if let Some(bad) = bad_pct {
         Check::new(
             "dmarc-pct",
             Status::Warn,
@@ -246,38 +424,7 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
             "Verwijder pct= (gebruik t=y om een strenger beleid eerst te testen).",
             "Remove pct= (use t=y to trial a stricter policy first)."
         ))
-    });
-    if found.testing {
-        out.push(
-            Check::new(
-                "dmarc-testing",
-                Status::Warn,
-                say!(
-                    lang,
-                    "t=y: testmodus (RFC 9989); ontvangers passen een niveau minder streng beleid toe.",
-                    "t=y: testing mode (RFC 9989); receivers apply a policy one level less strict."
-                ),
-            )
-            .advice(say!(
-                lang,
-                "Verwijder t=y zodra de rapporten geen legitieme mail meer laten falen.",
-                "Remove t=y once the reports show no legitimate mail failing."
-            )),
-        );
     }
-    if let Some(c) = report_destinations(dns, domain, &found, lang).await {
-        out.push(c);
-    }
-    let mode = |a: Alignment| match a {
-        Alignment::Relaxed => "relaxed",
-        Alignment::Strict => "strict",
-    };
-    out.push(Check::new(
-        "dmarc-alignment",
-        Status::Info,
-        format!("adkim={}, aspf={}", mode(found.adkim), mode(found.aspf)),
-    ));
-    out
 }
 
 /// The domain of a `mailto:` report address.
@@ -291,15 +438,8 @@ fn mailto_domain(uri: &str) -> Option<String> {
     (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
 }
 
-/// Can the `rua=`/`ruf=` mail destinations receive reports? A domain outside the policy
-/// domain's organisation must authorise them at `DOMAIN._report._dmarc.DEST`
-/// (RFC 7489 §7.1), and the destination domain must accept mail (MX, or an address).
-async fn report_destinations(
-    dns: &Dns,
-    domain: &str,
-    record: &Record,
-    lang: Lang,
-) -> Option<Check> {
+/// The distinct domains of the `rua=`/`ruf=` mail destinations, sorted.
+fn report_domains(record: &Record) -> Vec<String> {
     let mut dests: Vec<String> = record
         .rua
         .iter()
@@ -308,86 +448,240 @@ async fn report_destinations(
         .collect();
     dests.sort();
     dests.dedup();
+    dests
+}
+
+/// Can the report destinations receive reports? A domain outside the policy domain's
+/// organisation must authorise them at `DOMAIN._report._dmarc.DEST` (RFC 7489 §7.1), and
+/// the destination domain must accept mail (MX, or an address).
+fn destinations_check(domain: &str, dests: &[Destination], lang: Lang) -> Option<Check> {
     if dests.is_empty() {
         return None;
     }
     let org = dmarc::organizational_domain(domain);
     let mut problems = Vec::new();
     let mut advice = Vec::new();
-    for dest in &dests {
-        if dmarc::organizational_domain(dest) != org {
-            let name = format!("{domain}._report._dmarc.{dest}");
-            let authorised = match dns.txt(&name).await {
-                Answer::Records(t) => t
-                    .iter()
-                    .any(|r| r.trim_start().to_ascii_lowercase().starts_with("v=dmarc1")),
-                _ => false,
-            };
-            if !authorised {
-                problems.push(say!(
-                    lang,
-                    "{} heeft niet gepubliceerd dat het rapporten over {} aanneemt ({} ontbreekt), dus ontvangers sturen ze niet",
-                    "{} has not published that it accepts reports about {} ({} is missing), so receivers do not send them",
-                    dest,
-                    domain,
-                    name
-                ));
-                advice.push(format!("{name}. TXT \"v=DMARC1\""));
-            }
+    for dest in dests {
+        if let Some((name, false)) = &dest.authorisation {
+            problems.push(say!(
+                lang,
+                "{} heeft niet gepubliceerd dat het rapporten over {} aanneemt ({} ontbreekt), dus ontvangers sturen ze niet",
+                "{} has not published that it accepts reports about {} ({} is missing), so receivers do not send them",
+                dest.domain,
+                domain,
+                name
+            ));
+            advice.push(format!("{name}. TXT \"v=DMARC1\""));
         }
-        let accepts_mail = match dns.mx(dest).await {
-            Answer::Records(mx) => !(mx.len() == 1 && mx[0].1.is_empty()),
-            Answer::Empty => matches!(dns.addresses(dest).await, Answer::Records(_)),
-            Answer::TempError(_) => true,
-        };
-        if !accepts_mail {
+        if !dest.accepts_mail {
             problems.push(say!(
                 lang,
                 "{} neemt geen mail aan (geen MX of adres), dus rapporten komen niet aan",
                 "{} accepts no mail (no MX or address), so reports cannot arrive",
-                dest
+                dest.domain
             ));
         }
     }
-    Some(if problems.is_empty() {
-        Check::new(
+    if problems.is_empty() {
+        let names: Vec<&str> = dests.iter().map(|d| d.domain.as_str()).collect();
+        return Some(Check::new(
             "dmarc-rua-destination",
             Status::Pass,
             say!(
                 lang,
                 "Rapportadressen kunnen mail ontvangen: {}.",
                 "Report addresses can receive mail: {}.",
-                dests.join(", ")
+                names.join(", ")
             ),
+        ));
+    }
+    let advice = if advice.is_empty() {
+        say!(
+            lang,
+            "Gebruik een rapportadres op een domein dat mail ontvangt, bijvoorbeeld dmarc@{}.",
+            "Use a report address on a domain that receives mail, for example dmarc@{}.",
+            org
         )
     } else {
-        let mut c = Check::new(
+        say!(
+            lang,
+            "Laat de beheerder van het rapportdomein publiceren: {}.",
+            "Have the report domain's administrator publish: {}.",
+            advice.join(" ")
+        )
+    };
+    Some(
+        Check::new(
             "dmarc-rua-destination",
             Status::Warn,
             format!("{}.", problems.join("; ")),
-        );
-        c = c.advice(if advice.is_empty() {
-            say!(
-                lang,
-                "Gebruik een rapportadres op een domein dat mail ontvangt, bijvoorbeeld dmarc@{}.",
-                "Use a report address on a domain that receives mail, for example dmarc@{}.",
-                org
-            )
-        } else {
-            say!(
-                lang,
-                "Laat de beheerder van het rapportdomein publiceren: {}.",
-                "Have the report domain's administrator publish: {}.",
-                advice.join(" ")
-            )
-        });
-        c
-    })
+        )
+        .advice(advice),
+    )
 }
 
 #[cfg(test)]
 mod tests {
-    use super::mailto_domain;
+    use super::*;
+
+    fn one(record: &str) -> Found {
+        let (r, problems) = Record::parse_lenient(record).expect("a DMARC record");
+        Found::One(r, problems)
+    }
+
+    fn facts(found: Found) -> Facts {
+        Facts {
+            found,
+            inherited: None,
+            destinations: Vec::new(),
+        }
+    }
+
+    /// The status of each check id graded for `facts`, in order.
+    fn verdicts(facts: &Facts) -> Vec<(String, Status)> {
+        grade("zorg.test", facts, Lang::En)
+            .into_iter()
+            .map(|c| (c.id, c.status))
+            .collect()
+    }
+
+    fn status_of(facts: &Facts, id: &str) -> Option<Status> {
+        verdicts(facts)
+            .into_iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, s)| s)
+    }
+
+    #[test]
+    fn grading_table() {
+        use Status::{Fail, Info, Pass, Warn};
+        let rua = "rua=mailto:dmarc@zorg.test";
+        for (record, id, want) in [
+            (format!("v=DMARC1; p=reject; {rua}"), "dmarc-policy", Pass),
+            (
+                format!("v=DMARC1; p=quarantine; {rua}"),
+                "dmarc-policy",
+                Pass,
+            ),
+            (format!("v=DMARC1; p=none; {rua}"), "dmarc-policy", Warn),
+            (format!("v=DMARC1; {rua}"), "dmarc-policy", Fail),
+            ("v=DMARC1; p=reject".to_string(), "dmarc-rua", Warn),
+            (format!("v=DMARC1; p=reject; {rua}"), "dmarc-rua", Pass),
+            (
+                format!("v=DMARC1; p=reject; sp=none; {rua}"),
+                "dmarc-subdomain-policy",
+                Warn,
+            ),
+            (
+                format!("v=DMARC1; p=none; sp=reject; {rua}"),
+                "dmarc-subdomain-policy",
+                Info,
+            ),
+            (
+                format!("v=DMARC1; p=reject; {rua}"),
+                "dmarc-subdomain-policy",
+                Info,
+            ),
+            (format!("v=DMARC1; p=reject; {rua}"), "dmarc-pct", Pass),
+            (
+                format!("v=DMARC1; p=reject; pct=100; {rua}"),
+                "dmarc-pct",
+                Info,
+            ),
+            (
+                format!("v=DMARC1; p=reject; pct=20; {rua}"),
+                "dmarc-pct",
+                Warn,
+            ),
+            (
+                format!("v=DMARC1; p=reject; pct=abc; {rua}"),
+                "dmarc-pct",
+                Warn,
+            ),
+            (
+                format!("v=DMARC1; p=reject; pct=abc; {rua}"),
+                "dmarc-record",
+                Pass,
+            ),
+            (
+                format!("v=DMARC1; p=reject; t=y; {rua}"),
+                "dmarc-testing",
+                Warn,
+            ),
+            (
+                format!("v=DMARC1; p=reject; {rua}"),
+                "dmarc-alignment",
+                Info,
+            ),
+            (format!("v=DMARC1; p=reject; {rua}"), "dmarc-record", Pass),
+        ] {
+            assert_eq!(
+                status_of(&facts(one(&record)), id),
+                Some(want),
+                "{record} → {id}"
+            );
+        }
+        // No t=y, no testing check; no destinations looked up, no destination check.
+        let plain = facts(one(&format!("v=DMARC1; p=reject; {rua}")));
+        assert_eq!(status_of(&plain, "dmarc-testing"), None);
+        assert_eq!(status_of(&plain, "dmarc-rua-destination"), None);
+    }
+
+    #[test]
+    fn missing_several_and_unanswered() {
+        use Status::{Fail, Info, Warn};
+        for (facts, want) in [
+            (facts(Found::Absent), Fail),
+            (facts(Found::Several(2)), Fail),
+            (facts(Found::TempError("timeout".into())), Warn),
+            (
+                Facts {
+                    inherited: Some((
+                        "zorg.test".into(),
+                        Record::parse_lenient("v=DMARC1; p=reject")
+                            .expect("record")
+                            .0,
+                    )),
+                    ..facts(Found::Absent)
+                },
+                Info,
+            ),
+        ] {
+            assert_eq!(verdicts(&facts), vec![("dmarc-record".to_string(), want)]);
+        }
+        let absent = grade("zorg.test", &facts(Found::Absent), Lang::En);
+        assert!(
+            absent[0]
+                .advice
+                .as_deref()
+                .is_some_and(|a| a.contains("_dmarc.zorg.test. TXT")),
+            "{:?}",
+            absent[0]
+        );
+    }
+
+    #[test]
+    fn report_destinations_table() {
+        let dest = |authorisation: Option<(&str, bool)>, accepts_mail| Destination {
+            domain: "reports.example".into(),
+            authorisation: authorisation.map(|(n, a)| (n.to_string(), a)),
+            accepts_mail,
+        };
+        let name = "zorg.test._report._dmarc.reports.example";
+        for (d, want, advice) in [
+            (dest(None, true), Status::Pass, None),
+            (dest(Some((name, true)), true), Status::Pass, None),
+            (dest(Some((name, false)), true), Status::Warn, Some(name)),
+            (dest(None, false), Status::Warn, Some("dmarc@zorg.test")),
+        ] {
+            let c = destinations_check("zorg.test", &[d], Lang::En).expect("a check");
+            assert_eq!(c.status, want, "{c:?}");
+            if let Some(a) = advice {
+                assert!(c.advice.as_deref().is_some_and(|x| x.contains(a)), "{c:?}");
+            }
+        }
+        assert!(destinations_check("zorg.test", &[], Lang::En).is_none());
+    }
 
     #[test]
     fn report_address_domains() {

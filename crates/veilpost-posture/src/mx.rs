@@ -207,7 +207,26 @@ async fn host_checks(dns: &Dns, prober: &Prober, opts: &Options, host: &str) -> 
     (out, facts)
 }
 
+/// The verdicts on one host's STARTTLS probe: the connection, then (once TLS works) the
+/// version, the certificate and the cipher suites.
 fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
+    if let Some(failed) = connection_failed(host, p, lang) {
+        return failed;
+    }
+    vec![
+        Check::new(
+            format!("starttls-{host}"),
+            Status::Pass,
+            say!(lang, "STARTTLS aangeboden.", "STARTTLS offered."),
+        ),
+        version_check(host, p, lang),
+        certificate_check(host, p, dane, lang),
+        cipher_check(host, p, lang),
+    ]
+}
+
+/// No SMTP, no STARTTLS, or no TLS 1.2+: the checks that say so.
+fn connection_failed(host: &str, p: &SmtpProbe, lang: Lang) -> Option<Vec<Check>> {
     let mut out = Vec::new();
     let id = format!("starttls-{host}");
     if let Some(e) = &p.error {
@@ -222,7 +241,7 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
                 e
             ),
         ));
-        return out;
+        return Some(out);
     }
     if !p.starttls {
         out.push(
@@ -243,7 +262,7 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
                 host
             )),
         );
-        return out;
+        return Some(out);
     }
     if let Some(e) = &p.tls_error {
         let legacy_only = !p.legacy.is_empty();
@@ -277,20 +296,19 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
                 )),
             );
         }
-        return out;
+        return Some(out);
     }
-    out.push(Check::new(
-        id,
-        Status::Pass,
-        say!(lang, "STARTTLS aangeboden.", "STARTTLS offered."),
-    ));
+    None
+}
+
+fn version_check(host: &str, p: &SmtpProbe, lang: Lang) -> Check {
     let version = p.version.clone().unwrap_or_default();
     let old: Vec<&String> = p
         .legacy
         .iter()
         .filter(|l| l.starts_with("TLS 1.0") || l.starts_with("TLS 1.1"))
         .collect();
-    out.push(if old.is_empty() {
+    if old.is_empty() {
         Check::new(
             format!("starttls-{host}-tls-version"),
             Status::Pass,
@@ -321,8 +339,11 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
             "Zet TLS 1.0 en 1.1 uit.",
             "Disable TLS 1.0 and 1.1."
         ))
-    });
-    out.push(match &p.cert_error {
+    }
+}
+
+fn certificate_check(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Check {
+    match &p.cert_error {
         None => Check::new(
             format!("starttls-{host}-certificate"),
             Status::Pass,
@@ -354,7 +375,10 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
             "Install a valid certificate for {} with its full chain.",
             host
         )),
-    });
+    }
+}
+
+fn cipher_check(host: &str, p: &SmtpProbe, lang: Lang) -> Check {
     let suites_of = |label: &str| -> Vec<&str> {
         p.legacy
             .iter()
@@ -374,7 +398,7 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
         "Sta alleen ECDHE met AES-GCM of ChaCha20-Poly1305 toe (NCSC 'goed'); AES-CBC met ECDHE is nog 'voldoende'.",
         "Allow only ECDHE with AES-GCM or ChaCha20-Poly1305 (NCSC 'good'); AES-CBC with ECDHE is still 'sufficient'."
     );
-    out.push(if !insufficient.is_empty() {
+    if !insufficient.is_empty() {
         Check::new(
             format!("starttls-{host}-cipher"),
             Status::Fail,
@@ -411,6 +435,140 @@ fn tls_checks(host: &str, p: &SmtpProbe, dane: bool, lang: Lang) -> Vec<Check> {
                 suite
             ),
         )
-    });
-    out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> SmtpProbe {
+        SmtpProbe {
+            starttls: true,
+            version: Some("TLS 1.3".into()),
+            suite: Some("TLS13_AES_256_GCM_SHA384".into()),
+            kx_group: Some("X25519".into()),
+            ..SmtpProbe::default()
+        }
+    }
+
+    fn status_of(checks: &[Check], id: &str) -> Option<Status> {
+        checks.iter().find(|c| c.id == id).map(|c| c.status)
+    }
+
+    #[test]
+    fn starttls_grading_table() {
+        use Status::{Fail, Pass, Warn};
+        let host = "mx.zorg.test";
+        let with = |f: fn(&mut SmtpProbe)| {
+            let mut p = good();
+            f(&mut p);
+            p
+        };
+        let cases: Vec<(SmtpProbe, bool, &str, Option<Status>)> = vec![
+            (good(), false, "starttls-mx.zorg.test", Some(Pass)),
+            (
+                good(),
+                false,
+                "starttls-mx.zorg.test-tls-version",
+                Some(Pass),
+            ),
+            (
+                good(),
+                false,
+                "starttls-mx.zorg.test-certificate",
+                Some(Pass),
+            ),
+            (good(), false, "starttls-mx.zorg.test-cipher", Some(Pass)),
+            (
+                with(|p| p.error = Some("refused".into())),
+                false,
+                "starttls-mx.zorg.test",
+                Some(Fail),
+            ),
+            (
+                with(|p| p.error = Some("refused".into())),
+                false,
+                "starttls-mx.zorg.test-certificate",
+                None,
+            ),
+            (
+                with(|p| p.starttls = false),
+                false,
+                "starttls-mx.zorg.test",
+                Some(Fail),
+            ),
+            (
+                with(|p| p.tls_error = Some("no common version".into())),
+                false,
+                "starttls-mx.zorg.test",
+                Some(Fail),
+            ),
+            (
+                with(|p| p.tls_error = Some("no common version".into())),
+                false,
+                "starttls-mx.zorg.test-tls-version",
+                None,
+            ),
+            (
+                with(|p| {
+                    p.tls_error = Some("no common version".into());
+                    p.legacy = vec!["TLS 1.0".into()];
+                }),
+                false,
+                "starttls-mx.zorg.test-tls-version",
+                Some(Fail),
+            ),
+            (
+                with(|p| p.legacy = vec!["TLS 1.1".into()]),
+                false,
+                "starttls-mx.zorg.test-tls-version",
+                Some(Fail),
+            ),
+            (
+                with(|p| p.cert_error = Some("expired".into())),
+                false,
+                "starttls-mx.zorg.test-certificate",
+                Some(Fail),
+            ),
+            (
+                with(|p| p.cert_error = Some("self-signed".into())),
+                true,
+                "starttls-mx.zorg.test-certificate",
+                Some(Warn),
+            ),
+            (
+                with(|p| {
+                    p.legacy = vec![format!(
+                        "{}: TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+                        crate::tls::PHASE_OUT_LABEL
+                    )]
+                }),
+                false,
+                "starttls-mx.zorg.test-cipher",
+                Some(Warn),
+            ),
+            (
+                with(|p| {
+                    p.legacy = vec![format!(
+                        "{}: TLS_RSA_WITH_RC4_128_SHA",
+                        crate::tls::INSUFFICIENT_LABEL
+                    )]
+                }),
+                false,
+                "starttls-mx.zorg.test-cipher",
+                Some(Fail),
+            ),
+        ];
+        for (probe, dane, id, want) in cases {
+            let checks = tls_checks(host, &probe, dane, Lang::En);
+            assert_eq!(status_of(&checks, id), want, "{id}: {checks:?}");
+            for c in checks
+                .iter()
+                .filter(|c| c.status == Fail && c.id != "starttls-mx.zorg.test")
+            {
+                assert!(c.advice.is_some(), "{c:?}");
+            }
+        }
+    }
 }

@@ -133,14 +133,40 @@ fn walk<'a>(
     })
 }
 
+/// What the DNS says about a domain's SPF: its record(s) and, for one valid record, the
+/// walk through its includes and redirects. Gathered once, graded by [`grade`] (pure).
+pub(crate) struct Facts {
+    found: Answer<Vec<String>>,
+    walk: Option<Walk>,
+}
+
 pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
+    grade(domain, &gather(dns, domain).await, lang)
+}
+
+async fn gather(dns: &Dns, domain: &str) -> Facts {
+    let found = records(dns, domain).await;
+    let mut facts = Facts { found, walk: None };
+    if let Answer::Records(texts) = &facts.found
+        && let [text] = texts.as_slice()
+        && let Ok(rec) = record::parse(text)
+    {
+        let mut w = Walk::default();
+        walk(dns, domain.to_string(), rec, 0, &mut w).await;
+        facts.walk = Some(w);
+    }
+    facts
+}
+
+/// The verdicts on what [`gather`] found.
+fn grade(domain: &str, facts: &Facts, lang: Lang) -> Vec<Check> {
     let mut out = Vec::new();
-    let texts = match records(dns, domain).await {
+    let texts = match &facts.found {
         Answer::TempError(e) => {
             out.push(Check::new(
                 "spf-record",
                 Status::Warn,
-                dns_error(lang, domain, &e),
+                dns_error(lang, domain, e),
             ));
             return out;
         }
@@ -185,14 +211,13 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
     }
     let text = &texts[0];
     out.push(Check::new("spf-record", Status::Pass, text.clone()));
-    let rec = match record::parse(text) {
-        Ok(r) => {
+    match record::parse(text) {
+        Ok(_) => {
             out.push(Check::new(
                 "spf-syntax",
                 Status::Pass,
                 say!(lang, "Syntax volgens RFC 7208.", "Syntax follows RFC 7208."),
             ));
-            r
         }
         Err(e) => {
             out.push(
@@ -215,10 +240,45 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
             );
             return out;
         }
+    }
+    let Some(w) = &facts.walk else {
+        return out;
     };
-    let mut w = Walk::default();
-    walk(dns, domain.to_string(), rec, 0, &mut w).await;
-    let lookups = if w.lookups <= MAX_LOOKUPS {
+    out.push(lookups_check(w, lang));
+    out.push(voids_check(w, lang));
+    for p in &w.problems {
+        out.push(
+            Check::new("spf-include", Status::Fail, p.clone()).advice(say!(
+                lang,
+                "Controleer of deze dienst nog een SPF-record publiceert.",
+                "Check that this service still publishes an SPF record."
+            )),
+        );
+    }
+    if w.ptr {
+        out.push(
+            Check::new(
+                "spf-ptr",
+                Status::Warn,
+                say!(
+                    lang,
+                    "Het ptr-mechanisme is afgeraden (RFC 7208 §5.5): traag en onbetrouwbaar.",
+                    "The ptr mechanism is discouraged (RFC 7208 §5.5): slow and unreliable."
+                ),
+            )
+            .advice(say!(
+                lang,
+                "Vervang ptr door ip4:/ip6:-reeksen.",
+                "Replace ptr by ip4:/ip6: ranges."
+            )),
+        );
+    }
+    out.push(all_check(w.all, lang));
+    out
+}
+
+fn lookups_check(w: &Walk, lang: Lang) -> Check {
+    if w.lookups <= MAX_LOOKUPS {
         Check::new(
             "spf-lookups",
             Status::Pass,
@@ -237,9 +297,11 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
             say!(lang, "{} DNS-opvragingen: meer dan {}, dus permerror bij ontvangers.", "{} DNS look-ups: more than {}, so receivers return permerror.", w.lookups, MAX_LOOKUPS),
         )
         .advice(say!(lang, "Vervang includes door ip4:/ip6:-reeksen of verwijder diensten die u niet meer gebruikt.", "Replace includes by ip4:/ip6: ranges or remove services you no longer use."))
-    };
-    out.push(lookups);
-    out.push(if w.voids <= MAX_VOID_LOOKUPS {
+    }
+}
+
+fn voids_check(w: &Walk, lang: Lang) -> Check {
+    if w.voids <= MAX_VOID_LOOKUPS {
         Check::new(
             "spf-void-lookups",
             Status::Pass,
@@ -268,35 +330,11 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
             "Verwijder verwijzingen naar namen zonder records.",
             "Remove references to names without records."
         ))
-    });
-    for p in &w.problems {
-        out.push(
-            Check::new("spf-include", Status::Fail, p.clone()).advice(say!(
-                lang,
-                "Controleer of deze dienst nog een SPF-record publiceert.",
-                "Check that this service still publishes an SPF record."
-            )),
-        );
     }
-    if w.ptr {
-        out.push(
-            Check::new(
-                "spf-ptr",
-                Status::Warn,
-                say!(
-                    lang,
-                    "Het ptr-mechanisme is afgeraden (RFC 7208 §5.5): traag en onbetrouwbaar.",
-                    "The ptr mechanism is discouraged (RFC 7208 §5.5): slow and unreliable."
-                ),
-            )
-            .advice(say!(
-                lang,
-                "Vervang ptr door ip4:/ip6:-reeksen.",
-                "Replace ptr by ip4:/ip6: ranges."
-            )),
-        );
-    }
-    out.push(match w.all {
+}
+
+fn all_check(all: Option<Qualifier>, lang: Lang) -> Check {
+    match all {
         Some(Qualifier::Fail) => Check::new(
             "spf-all",
             Status::Pass,
@@ -353,6 +391,103 @@ pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
             ),
         )
         .advice(say!(lang, "Sluit af met -all.", "End with -all.")),
-    });
-    out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(found: Answer<Vec<String>>, walk: Option<Walk>) -> Facts {
+        Facts { found, walk }
+    }
+
+    fn one(text: &str, walk: Walk) -> Facts {
+        facts(Answer::Records(vec![text.to_string()]), Some(walk))
+    }
+
+    fn verdicts(facts: &Facts) -> Vec<(String, Status)> {
+        grade("zorg.test", facts, Lang::En)
+            .into_iter()
+            .map(|c| (c.id, c.status))
+            .collect()
+    }
+
+    fn status_of(facts: &Facts, id: &str) -> Option<Status> {
+        verdicts(facts)
+            .into_iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, s)| s)
+    }
+
+    #[test]
+    fn record_table() {
+        use Status::{Fail, Warn};
+        for (facts, want) in [
+            (facts(Answer::TempError("timeout".into()), None), Warn),
+            (facts(Answer::Empty, None), Fail),
+            (
+                facts(
+                    Answer::Records(vec!["v=spf1 -all".into(), "v=spf1 mx -all".into()]),
+                    None,
+                ),
+                Fail,
+            ),
+        ] {
+            assert_eq!(verdicts(&facts), vec![("spf-record".to_string(), want)]);
+        }
+        let broken = facts(
+            Answer::Records(vec!["v=spf1 ip4:300.1.1.1 -all".into()]),
+            None,
+        );
+        assert_eq!(status_of(&broken, "spf-syntax"), Some(Fail));
+        assert_eq!(status_of(&broken, "spf-lookups"), None);
+    }
+
+    #[test]
+    fn walk_table() {
+        use Status::{Fail, Pass, Warn};
+        let w = |lookups, voids, all, ptr, problems: &[&str]| Walk {
+            lookups,
+            voids,
+            all,
+            ptr,
+            problems: problems.iter().map(|p| p.to_string()).collect(),
+        };
+        let fail = Some(Qualifier::Fail);
+        for (walk, id, want) in [
+            (w(1, 0, fail, false, &[]), "spf-lookups", Pass),
+            (w(10, 0, fail, false, &[]), "spf-lookups", Pass),
+            (w(11, 0, fail, false, &[]), "spf-lookups", Fail),
+            (w(1, 2, fail, false, &[]), "spf-void-lookups", Pass),
+            (w(1, 3, fail, false, &[]), "spf-void-lookups", Fail),
+            (w(1, 0, fail, true, &[]), "spf-ptr", Warn),
+            (
+                w(1, 0, fail, false, &["include:x has no SPF record"]),
+                "spf-include",
+                Fail,
+            ),
+            (w(1, 0, fail, false, &[]), "spf-all", Pass),
+            (
+                w(1, 0, Some(Qualifier::SoftFail), false, &[]),
+                "spf-all",
+                Pass,
+            ),
+            (w(1, 0, Some(Qualifier::Pass), false, &[]), "spf-all", Fail),
+            (
+                w(1, 0, Some(Qualifier::Neutral), false, &[]),
+                "spf-all",
+                Fail,
+            ),
+            (w(1, 0, None, false, &[]), "spf-all", Warn),
+        ] {
+            let f = one("v=spf1 mx -all", walk);
+            assert_eq!(status_of(&f, id), Some(want), "{id}");
+            assert_eq!(status_of(&f, "spf-record"), Some(Pass));
+            assert_eq!(status_of(&f, "spf-syntax"), Some(Pass));
+        }
+        let clean = one("v=spf1 mx -all", w(1, 0, fail, false, &[]));
+        assert_eq!(status_of(&clean, "spf-ptr"), None);
+        assert_eq!(status_of(&clean, "spf-include"), None);
+    }
 }

@@ -2,22 +2,11 @@
 
 use std::time::Duration;
 
-/// The report's language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Nederlands.
-    #[default]
-    Nl,
-    /// English.
-    En,
-}
+pub use veilpost_text::Lang;
 
 /// Pick the text for `lang`.
 pub(crate) fn t(lang: Lang, nl: String, en: String) -> String {
-    match lang {
-        Lang::Nl => nl,
-        Lang::En => en,
-    }
+    lang.pick(nl, en)
 }
 
 /// `say!(lang, "nl {}", "en {}", args...)`.

@@ -183,23 +183,51 @@ async fn dnssec(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
         .advice(say!(lang, "Zet DNSSEC aan bij uw DNS-leverancier en laat de DS-record bij het .nl-register publiceren.", "Enable DNSSEC at your DNS provider and have the DS record published at the registry."))]
 }
 
+/// What the DNS and the policy host say about a domain's MTA-STS: gathered once, graded
+/// by [`grade_mta_sts`] (pure).
+struct StsFound {
+    /// The `_mta-sts` TXT records starting `v=STSv1`, or why the look-up failed.
+    records: Result<Vec<String>, String>,
+    /// The domain's MX hosts (the set the policy must cover).
+    mx_hosts: Vec<String>,
+    /// The policy fetch, made only for exactly one record with a valid id.
+    fetch: Option<StsFetch>,
+    /// A new policy id to advise (today's date).
+    fresh_id: String,
+}
+
+/// Fetching `https://mta-sts.DOMAIN/.well-known/mta-sts.txt`.
+enum StsFetch {
+    /// `mta-sts.DOMAIN` has no address.
+    NoAddress,
+    Failed(String),
+    /// The HTTP status, content type and body.
+    Answered(u16, String, Vec<u8>),
+}
+
+/// An `id=` of 1 to 32 letters and digits (RFC 8461 §3.1).
+fn sts_record_id_ok(record: &str) -> bool {
+    tags(record).iter().any(|(k, v)| {
+        k == "id" && !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
 async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<Check>, Facts) {
-    let mut out = Vec::new();
-    let mut facts = Facts::default();
-    let name = format!("_mta-sts.{domain}");
-    let records = match records_with_prefix(dns, &name, "v=STSv1").await {
-        Ok(r) => r,
-        Err(e) => {
-            out.push(Check::new(
-                "mta-sts-record",
-                Status::Warn,
-                dns_error(lang, &name, &e),
-            ));
-            return (out, facts);
-        }
+    let found = gather_mta_sts(dns, prober, domain).await;
+    grade_mta_sts(domain, &found, lang)
+}
+
+async fn gather_mta_sts(dns: &Dns, prober: &Prober, domain: &str) -> StsFound {
+    let mut found = StsFound {
+        records: records_with_prefix(dns, &format!("_mta-sts.{domain}"), "v=STSv1").await,
+        mx_hosts: Vec::new(),
+        fetch: None,
+        fresh_id: fresh_sts_id(),
     };
-    // The MX set the policy must cover, and the policy to publish.
-    let mx_hosts: Vec<String> = match dns.mx(domain).await {
+    let Ok(records) = &found.records else {
+        return found;
+    };
+    found.mx_hosts = match dns.mx(domain).await {
         Answer::Records(m) => m
             .into_iter()
             .map(|(_, h)| h)
@@ -207,10 +235,44 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
             .collect(),
         _ => Vec::new(),
     };
-    let mx_lines = if mx_hosts.is_empty() {
+    if let [one] = records.as_slice()
+        && sts_record_id_ok(one)
+    {
+        let host = format!("mta-sts.{domain}");
+        found.fetch = Some(match dns.addresses(&host).await {
+            Answer::Records(a) => match prober
+                .https_get(&host, a[0], "/.well-known/mta-sts.txt", MAX_POLICY)
+                .await
+            {
+                Ok((status, content_type, body)) => StsFetch::Answered(status, content_type, body),
+                Err(e) => StsFetch::Failed(e),
+            },
+            _ => StsFetch::NoAddress,
+        });
+    }
+    found
+}
+
+/// The verdicts on what [`gather_mta_sts`] found, and the policy delivery may rely on.
+fn grade_mta_sts(domain: &str, found: &StsFound, lang: Lang) -> (Vec<Check>, Facts) {
+    let mut out = Vec::new();
+    let name = format!("_mta-sts.{domain}");
+    let records = match &found.records {
+        Ok(r) => r,
+        Err(e) => {
+            out.push(Check::new(
+                "mta-sts-record",
+                Status::Warn,
+                dns_error(lang, &name, e),
+            ));
+            return (out, Facts::default());
+        }
+    };
+    let mx_lines = if found.mx_hosts.is_empty() {
         say!(lang, "uw `mx:`-regels", "your `mx:` lines")
     } else {
-        mx_hosts
+        found
+            .mx_hosts
             .iter()
             .map(|h| format!("`mx: {h}`"))
             .collect::<Vec<_>>()
@@ -221,123 +283,89 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
         "Publiceer `{}. TXT \"v=STSv1; id={}\"` en https://mta-sts.{}/.well-known/mta-sts.txt met `version: STSv1`, `mode: enforce`, {} en `max_age: 604800` — of gebruik DANE.",
         "Publish `{}. TXT \"v=STSv1; id={}\"` and https://mta-sts.{}/.well-known/mta-sts.txt with `version: STSv1`, `mode: enforce`, {} and `max_age: 604800` — or use DANE.",
         name,
-        fresh_sts_id(),
+        found.fresh_id,
         domain,
         mx_lines
     );
-    match records.as_slice() {
-        [] => {
-            out.push(
-                Check::new(
-                    "mta-sts-record",
-                    Status::Info,
-                    say!(lang, "Geen MTA-STS-record.", "No MTA-STS record."),
-                )
-                .advice(advice),
-            );
-            return (out, facts);
-        }
-        [one] => {
-            let t = tags(one);
-            let id_ok = t.iter().any(|(k, v)| {
-                k == "id"
-                    && !v.is_empty()
-                    && v.len() <= 32
-                    && v.bytes().all(|b| b.is_ascii_alphanumeric())
-            });
-            if !id_ok {
-                out.push(
-                    Check::new(
-                        "mta-sts-record",
-                        Status::Fail,
-                        say!(
-                            lang,
-                            "MTA-STS-record zonder geldig id= (1 tot 32 letters/cijfers): {}",
-                            "MTA-STS record without a valid id= (1 to 32 letters/digits): {}",
-                            one
-                        ),
-                    )
-                    .advice(advice),
-                );
-                return (out, facts);
-            }
-            out.push(Check::new("mta-sts-record", Status::Pass, one.clone()));
-        }
-        many => {
-            out.push(
-                Check::new(
-                    "mta-sts-record",
-                    Status::Fail,
-                    say!(
-                        lang,
-                        "{} MTA-STS-records; er mag er één zijn.",
-                        "{} MTA-STS records; there must be one.",
-                        many.len()
-                    ),
-                )
-                .advice(advice),
-            );
-            return (out, facts);
-        }
-    }
-    let host = format!("mta-sts.{domain}");
-    let ip = match dns.addresses(&host).await {
-        Answer::Records(a) => a[0],
-        _ => {
-            out.push(
-                Check::new(
-                    "mta-sts-policy",
-                    Status::Fail,
-                    say!(
-                        lang,
-                        "{} bestaat niet in DNS: het beleid is niet op te halen.",
-                        "{} does not exist in DNS: the policy cannot be fetched.",
-                        host
-                    ),
-                )
-                .advice(advice),
-            );
-            return (out, facts);
+    let record_check = match records.as_slice() {
+        [] => Check::new(
+            "mta-sts-record",
+            Status::Info,
+            say!(lang, "Geen MTA-STS-record.", "No MTA-STS record."),
+        ),
+        [one] if !sts_record_id_ok(one) => Check::new(
+            "mta-sts-record",
+            Status::Fail,
+            say!(
+                lang,
+                "MTA-STS-record zonder geldig id= (1 tot 32 letters/cijfers): {}",
+                "MTA-STS record without a valid id= (1 to 32 letters/digits): {}",
+                one
+            ),
+        ),
+        [one] => Check::new("mta-sts-record", Status::Pass, one.clone()),
+        many => Check::new(
+            "mta-sts-record",
+            Status::Fail,
+            say!(
+                lang,
+                "{} MTA-STS-records; er mag er één zijn.",
+                "{} MTA-STS records; there must be one.",
+                many.len()
+            ),
+        ),
+    };
+    let Some(fetch) = &found.fetch else {
+        out.push(record_check.advice(advice));
+        return (out, Facts::default());
+    };
+    out.push(record_check);
+    let policy = match policy_fetched(domain, fetch, lang, &mut out) {
+        Ok(p) => p,
+        Err(check) => {
+            out.push(check.advice(advice));
+            return (out, Facts::default());
         }
     };
-    let policy = match prober
-        .https_get(&host, ip, "/.well-known/mta-sts.txt", MAX_POLICY)
-        .await
-    {
-        Err(e) => {
-            out.push(
-                Check::new(
-                    "mta-sts-policy",
-                    Status::Fail,
-                    say!(
-                        lang,
-                        "Beleid niet op te halen van https://{}/.well-known/mta-sts.txt: {}.",
-                        "Cannot fetch the policy from https://{}/.well-known/mta-sts.txt: {}.",
-                        host,
-                        e
-                    ),
-                )
-                .advice(advice),
-            );
-            return (out, facts);
-        }
-        Ok((status, _, _)) if status != 200 => {
-            out.push(
-                Check::new(
-                    "mta-sts-policy",
-                    Status::Fail,
-                    say!(
-                        lang,
-                        "Het beleid gaf HTTP {} (redirects worden niet gevolgd, RFC 8461).",
-                        "The policy returned HTTP {} (redirects are not followed, RFC 8461).",
-                        status
-                    ),
-                )
-                .advice(advice),
-            );
-            return (out, facts);
-        }
-        Ok((_, content_type, body)) => {
+    let (check, facts) = grade_policy(domain, &name, &policy, found, lang);
+    out.push(if check.status != Status::Pass && check.advice.is_none() {
+        check.advice(advice)
+    } else {
+        check
+    });
+    (out, facts)
+}
+
+/// The policy from the fetch, or the failing check (a content-type warning goes to `out`).
+fn policy_fetched(
+    domain: &str,
+    fetch: &StsFetch,
+    lang: Lang,
+    out: &mut Vec<Check>,
+) -> Result<StsPolicy, Check> {
+    let host = format!("mta-sts.{domain}");
+    let fail = |detail| Check::new("mta-sts-policy", Status::Fail, detail);
+    match fetch {
+        StsFetch::NoAddress => Err(fail(say!(
+            lang,
+            "{} bestaat niet in DNS: het beleid is niet op te halen.",
+            "{} does not exist in DNS: the policy cannot be fetched.",
+            host
+        ))),
+        StsFetch::Failed(e) => Err(fail(say!(
+            lang,
+            "Beleid niet op te halen van https://{}/.well-known/mta-sts.txt: {}.",
+            "Cannot fetch the policy from https://{}/.well-known/mta-sts.txt: {}.",
+            host,
+            e
+        ))),
+        StsFetch::Answered(status, _, _) if *status != 200 => Err(fail(say!(
+            lang,
+            "Het beleid gaf HTTP {} (redirects worden niet gevolgd, RFC 8461).",
+            "The policy returned HTTP {} (redirects are not followed, RFC 8461).",
+            status
+        ))),
+        StsFetch::Answered(_, content_type, body) => {
             if !content_type.starts_with("text/plain") {
                 out.push(Check::new(
                     "mta-sts-content-type",
@@ -350,27 +378,27 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
                     ),
                 ));
             }
-            match parse_sts_policy(&String::from_utf8_lossy(&body)) {
-                Ok(p) => p,
-                Err(e) => {
-                    out.push(
-                        Check::new(
-                            "mta-sts-policy",
-                            Status::Fail,
-                            say!(
-                                lang,
-                                "Ongeldig MTA-STS-beleid: {}.",
-                                "Invalid MTA-STS policy: {}.",
-                                e
-                            ),
-                        )
-                        .advice(advice),
-                    );
-                    return (out, facts);
-                }
-            }
+            parse_sts_policy(&String::from_utf8_lossy(body)).map_err(|e| {
+                fail(say!(
+                    lang,
+                    "Ongeldig MTA-STS-beleid: {}.",
+                    "Invalid MTA-STS policy: {}.",
+                    e
+                ))
+            })
         }
-    };
+    }
+}
+
+/// A fetched policy against the MX set: mode, coverage, max_age.
+fn grade_policy(
+    domain: &str,
+    name: &str,
+    policy: &StsPolicy,
+    found: &StsFound,
+    lang: Lang,
+) -> (Check, Facts) {
+    let mut facts = Facts::default();
     let mut status = match policy.mode.as_str() {
         "enforce" => Status::Pass,
         _ => Status::Warn,
@@ -382,9 +410,11 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
         policy.mx.join(", ")
     );
     // The MX set must match the policy, or senders in enforce mode refuse to deliver.
-    let uncovered: Vec<&String> = mx_hosts
+    let uncovered: Vec<&str> = found
+        .mx_hosts
         .iter()
         .filter(|h| !policy.mx.iter().any(|p| mx_matches(p, h)))
+        .map(|h| h.as_str())
         .collect();
     if !uncovered.is_empty() {
         status = Status::Fail;
@@ -392,11 +422,7 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
             lang,
             "; MX niet in het beleid: {}",
             "; MX not in the policy: {}",
-            uncovered
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            uncovered.join(", ")
         ));
     }
     if policy.max_age < 86_400 {
@@ -415,18 +441,15 @@ async fn mta_sts(dns: &Dns, prober: &Prober, domain: &str, lang: Lang) -> (Vec<C
             "Set `mode: enforce` in https://mta-sts.{}/.well-known/mta-sts.txt once the TLS reports show no failures, then change the id in {} (for example id={}).",
             domain,
             name,
-            fresh_sts_id()
+            found.fresh_id
         ));
-    } else if status != Status::Pass {
-        check = check.advice(advice);
-    } else {
+    } else if status == Status::Pass {
         facts.mta_sts = Some((policy.mode.clone(), policy.mx.clone()));
     }
     if policy.mode == "enforce" && uncovered.is_empty() {
-        facts.mta_sts = Some((policy.mode, policy.mx));
+        facts.mta_sts = Some((policy.mode.clone(), policy.mx.clone()));
     }
-    out.push(check);
-    (out, facts)
+    (check, facts)
 }
 
 async fn tls_rpt(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
@@ -752,6 +775,139 @@ pub(crate) fn secure_delivery(mx: &mx::Facts, policy: &Facts, lang: Lang) -> Sec
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    const POLICY: &str = "version: STSv1\nmode: enforce\nmx: mx.zorg.test\nmax_age: 604800\n";
+
+    fn found(records: Result<&[&str], &str>, fetch: Option<StsFetch>) -> StsFound {
+        StsFound {
+            records: records
+                .map(|r| r.iter().map(|s| s.to_string()).collect())
+                .map_err(str::to_string),
+            mx_hosts: vec!["mx.zorg.test".into()],
+            fetch,
+            fresh_id: "2026120201".into(),
+        }
+    }
+
+    fn answered(content_type: &str, body: &str) -> Option<StsFetch> {
+        Some(StsFetch::Answered(
+            200,
+            content_type.into(),
+            body.as_bytes().to_vec(),
+        ))
+    }
+
+    fn status_of(checks: &[Check], id: &str) -> Option<Status> {
+        checks.iter().find(|c| c.id == id).map(|c| c.status)
+    }
+
+    #[test]
+    fn mta_sts_grading_table() {
+        use Status::{Fail, Info, Pass, Warn};
+        let one: &[&str] = &["v=STSv1; id=2026010101"];
+        let testing = POLICY.replace("enforce", "testing");
+        let other_mx = POLICY.replace("mx.zorg.test", "mx.elders.test");
+        let short = POLICY.replace("604800", "3600");
+        for (f, id, want, relied_on) in [
+            (found(Err("timeout"), None), "mta-sts-record", Warn, false),
+            (found(Ok(&[]), None), "mta-sts-record", Info, false),
+            (
+                found(Ok(&["v=STSv1; id=no-dashes!"]), None),
+                "mta-sts-record",
+                Fail,
+                false,
+            ),
+            (
+                found(Ok(&["v=STSv1; id=1", "v=STSv1; id=2"]), None),
+                "mta-sts-record",
+                Fail,
+                false,
+            ),
+            (
+                found(Ok(one), Some(StsFetch::NoAddress)),
+                "mta-sts-policy",
+                Fail,
+                false,
+            ),
+            (
+                found(Ok(one), Some(StsFetch::Failed("refused".into()))),
+                "mta-sts-policy",
+                Fail,
+                false,
+            ),
+            (
+                found(
+                    Ok(one),
+                    Some(StsFetch::Answered(301, String::new(), Vec::new())),
+                ),
+                "mta-sts-policy",
+                Fail,
+                false,
+            ),
+            (
+                found(Ok(one), answered("text/plain", "mode: enforce")),
+                "mta-sts-policy",
+                Fail,
+                false,
+            ),
+            (
+                found(Ok(one), answered("text/plain", POLICY)),
+                "mta-sts-policy",
+                Pass,
+                true,
+            ),
+            (
+                found(Ok(one), answered("text/plain", POLICY)),
+                "mta-sts-record",
+                Pass,
+                true,
+            ),
+            (
+                found(Ok(one), answered("text/html", POLICY)),
+                "mta-sts-content-type",
+                Warn,
+                true,
+            ),
+            (
+                found(Ok(one), answered("text/plain", &testing)),
+                "mta-sts-policy",
+                Warn,
+                false,
+            ),
+            (
+                found(Ok(one), answered("text/plain", &other_mx)),
+                "mta-sts-policy",
+                Fail,
+                false,
+            ),
+            (
+                found(Ok(one), answered("text/plain", &short)),
+                "mta-sts-policy",
+                Warn,
+                true,
+            ),
+        ] {
+            let (checks, facts) = grade_mta_sts("zorg.test", &f, Lang::En);
+            assert_eq!(status_of(&checks, id), Some(want), "{id}: {checks:?}");
+            assert_eq!(facts.mta_sts.is_some(), relied_on, "{id}: {checks:?}");
+            // Whatever is not a pass says what to do.
+            for c in &checks {
+                if matches!(c.status, Fail) || c.id == "mta-sts-policy" && c.status == Warn {
+                    assert!(c.advice.is_some(), "{c:?}");
+                }
+            }
+        }
+        let (checks, _) = grade_mta_sts("zorg.test", &found(Ok(&[]), None), Lang::En);
+        assert!(
+            checks[0]
+                .advice
+                .as_deref()
+                .is_some_and(|a| a.contains("id=2026120201") && a.contains("`mx: mx.zorg.test`")),
+            "{checks:?}"
+        );
+    }
+
     #[test]
     fn civil_dates() {
         assert_eq!(super::civil_from_days(0), (1970, 1, 1));
@@ -759,8 +915,6 @@ mod tests {
         assert_eq!(super::civil_from_days(20_783), (2026, 11, 26));
         assert_eq!(super::civil_from_days(20_820), (2027, 1, 2));
     }
-
-    use super::*;
 
     #[test]
     fn sts_policies() {

@@ -6,6 +6,7 @@
 //! directory) and its rows are committed. Commits from concurrent sessions are grouped into
 //! one transaction (one WAL fsync) by a committer task, so throughput survives `fsync`.
 
+pub mod addressbook;
 mod blob;
 mod portal;
 mod queue;
@@ -193,7 +194,7 @@ impl Store {
     /// Remove audit entries older than `cutoff` (retention), oldest first, so that the
     /// rest of the chain stays verifiable. Returns how many went.
     pub async fn audit_retention(&self, cutoff: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::write_tx(&self.pool).await?;
         sqlx::query("UPDATE audit_retention SET cutoff = MAX(cutoff, ?)")
             .bind(cutoff)
             .execute(&mut *tx)
@@ -436,6 +437,17 @@ fn chain_hash(prev: &str, id: i64, at: i64, a: &AuditEvent) -> String {
 
 /// Append one audit entry, chained to the last. Only the group committer calls this (in
 /// its transaction), so entries are chained one after another.
+/// Begin a write transaction. `BEGIN IMMEDIATE` takes the write lock at once (waiting
+/// up to the busy timeout): a deferred transaction that reads and then writes fails
+/// immediately with SQLITE_BUSY_SNAPSHOT (517, "database is locked", which the busy
+/// timeout does not retry) when another connection or process, such as the CLI beside
+/// the running server, committed in between.
+pub(crate) async fn write_tx(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 pub(crate) async fn insert_audit(
     conn: &mut sqlx::SqliteConnection,
     a: &AuditEvent,

@@ -161,7 +161,7 @@ impl Store {
     /// ciphertext go, sessions end. True if this call did it.
     pub async fn shred(&self, id: &str, state: &str) -> Result<bool> {
         let t = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::write_tx(&self.pool).await?;
         let blob: Option<String> =
             sqlx::query_scalar("SELECT blob FROM vault WHERE id = ? AND shredded_at IS NULL")
                 .bind(id)
@@ -567,7 +567,7 @@ impl Store {
     /// held.
     pub async fn cancel_held(&self, id: &str) -> Result<bool> {
         let t = now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::write_tx(&self.pool).await?;
         let done = sqlx::query(
             "UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'held'",
         )

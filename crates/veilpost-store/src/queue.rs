@@ -117,7 +117,7 @@ impl Store {
     /// work a killed predecessor had taken is picked up at once instead of after its
     /// lease. Returns (messages, deliveries) released.
     pub async fn release_leases(&self) -> Result<(u64, u64)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::write_tx(&self.pool).await?;
         let m = sqlx::query(
             "UPDATE messages SET state = 'received', lease_until = 0 WHERE state = 'processing'",
         )
@@ -293,7 +293,7 @@ impl Store {
             }
         }
         if !done.is_empty() {
-            let mut tx = self.lease_pool.begin().await?;
+            let mut tx = crate::write_tx(&self.lease_pool).await?;
             let t = now();
             for (id, _, _) in &done {
                 sqlx::query("UPDATE messages SET purged_at = ? WHERE id = ?")

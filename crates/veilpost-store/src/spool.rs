@@ -141,7 +141,7 @@ async fn commit_all<'a>(
     pool: &SqlitePool,
     writes: impl Iterator<Item = &'a Write>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::write_tx(pool).await?;
     let t = now();
     for w in writes {
         w.apply(&mut tx, t).await?;

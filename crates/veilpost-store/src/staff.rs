@@ -307,7 +307,7 @@ impl Store {
             return Ok(None);
         }
         let hash = token_hash(state);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::write_tx(&self.pool).await?;
         let flow: Option<Option<String>> = sqlx::query_scalar(
             "SELECT ceremony FROM staff_sessions WHERE id_hash = ? AND stage = 'oidc' AND created_at >= ?",
         )
@@ -336,7 +336,7 @@ impl Store {
     /// Take (and clear) a session's ceremony state: each challenge is answered once.
     pub async fn take_ceremony(&self, token: &str) -> Result<Option<String>> {
         let hash = token_hash(token);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::write_tx(&self.pool).await?;
         let state: Option<Option<String>> =
             sqlx::query_scalar("SELECT ceremony FROM staff_sessions WHERE id_hash = ?")
                 .bind(&hash)

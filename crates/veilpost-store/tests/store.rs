@@ -446,6 +446,43 @@ async fn the_audit_log_is_a_hash_chain() {
     assert_eq!((check.entries, check.broken), (2, None));
 }
 
+/// The CLI opens the store while the server runs: two pools, two committers, one file.
+/// A deferred transaction that reads (the audit chain's last hash) and then writes
+/// failed at once with SQLITE_BUSY_SNAPSHOT when the other side committed in between
+/// (seen in CI: `veilpost user offboard` beside a running gateway).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_store_both_write() {
+    let dir = temp_dir("two-writers");
+    let server = Store::open(&dir).await.expect("open server");
+    let cli = Store::open(&dir).await.expect("open cli");
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let s = if i % 2 == 0 {
+            server.clone()
+        } else {
+            cli.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.audit("cli", "user.offboard", Some(&format!("u{i}@x.test")), None)
+                .await?;
+            s.spool(
+                envelope(&["x@ext.test"]),
+                b"Subject: t\r\n\r\nhi\r\n".to_vec(),
+            )
+            .await?;
+            s.release_leases().await.map(|_| ())
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("every write lands");
+    }
+    let check = server.verify_audit().await.expect("verify");
+    assert_eq!(check.entries, 60);
+    assert_eq!(check.broken, None, "one unbroken chain from two writers");
+    assert_eq!(server.backlog().await.expect("backlog").0, 60);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn sessions_scopes_leavers_and_end_dates() {
     let store = Store::open(&temp_dir("staff")).await.expect("open");

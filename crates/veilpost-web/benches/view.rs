@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use veilpost_store::vault::{MasterKey, VaultEntry, new_token, short_id, token_hash};
 use veilpost_store::{Envelope, Origin, Processed, Store};
-use veilpost_web::{BoxFuture, Mailer, PortalSettings, SmsProvider, SmsSender, WebState, app};
+use veilpost_web::{
+    BoxError, BoxFuture, Mailer, PortalSettings, SmsProvider, SmsSender, WebState, app,
+};
 
 const SESSIONS: usize = 100;
 
@@ -24,11 +26,11 @@ const SESSIONS: usize = 100;
 struct NoMail;
 
 impl Mailer for NoMail {
-    fn send(&self, _: String, _: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>> {
+    fn send(&self, _: String, _: Vec<u8>) -> BoxFuture<'_, Result<(), BoxError>> {
         Box::pin(async { Ok(()) })
     }
-    fn submit(&self, _: Envelope, _: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>> {
-        Box::pin(async { anyhow::bail!("no replies in this benchmark") })
+    fn submit(&self, _: Envelope, _: Vec<u8>) -> BoxFuture<'_, Result<String, BoxError>> {
+        Box::pin(async { Err("no replies in this benchmark".into()) })
     }
 }
 

@@ -18,8 +18,8 @@ use veilpost_store::{AuditEvent, Envelope, Intake, Origin, now};
 use crate::pages::Notice;
 use crate::uploads::read_upload;
 use crate::{
-    ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
-    mails, render as render_page, same_secret, see_other, set_cookie, with_cookie,
+    ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, check_form_csrf, cookie, cookie_name,
+    form_csrf, mails, render as render_page, same_secret, see_other, set_cookie, with_cookie,
 };
 
 const INTAKE_COOKIE: &str = "vp_intake";
@@ -90,7 +90,7 @@ fn page<'a>(
 /// `GET /contact`: the e-mail address first.
 pub async fn start(
     State(s): State<WebState>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     mailbox(&s, lang)?;
@@ -111,7 +111,7 @@ pub struct EmailForm {
 /// `POST /contact`: mail a code to the address.
 pub async fn begin(
     State(s): State<WebState>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<EmailForm>,
@@ -206,7 +206,7 @@ pub async fn form(
     State(s): State<WebState>,
     Path(id): Path<String>,
     Query(q): Query<Notice>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     mailbox(&s, lang)?;
@@ -254,7 +254,7 @@ pub struct CodeForm {
 pub async fn code(
     State(s): State<WebState>,
     Path(id): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
@@ -310,7 +310,7 @@ pub async fn code(
 pub async fn send(
     State(s): State<WebState>,
     Path(id): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     form: Multipart,

@@ -103,7 +103,7 @@ impl WebError {
 
 impl From<veilpost_store::Error> for WebError {
     fn from(e: veilpost_store::Error) -> Self {
-        WebError::internal(Lang("nl"), e)
+        WebError::internal(Lang::Nl, e)
     }
 }
 

@@ -7,7 +7,6 @@
 //! the security headers; every form carries a CSRF token; one error type with an id that
 //! a user can quote and an operator can find in the log.
 
-pub mod addressbook;
 mod admin;
 mod contact;
 mod cookies;
@@ -15,12 +14,10 @@ mod csrf;
 mod error;
 mod headers;
 mod limits;
-pub mod mails;
-pub mod oidc;
 mod pages;
-mod passkey;
 pub mod render;
 mod setup;
+mod signin;
 mod staff;
 mod status;
 mod totp;
@@ -53,25 +50,32 @@ pub use error::{ErrorKind, WebError};
 use headers::security_headers;
 pub use setup::SetupForm;
 use setup::{setup_form, setup_submit};
+pub use signin::oidc;
 pub use veilpost_adapters::{SmsProvider, SmsSender};
 pub(crate) use veilpost_adapters::{clamd, sms};
+pub(crate) use veilpost_text::dates::when;
+pub(crate) use veilpost_text::mails;
 
 /// A boxed future, for the [`Mailer`] trait (object safe).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An error from the other side of [`Mailer`] (the gateway) or from an outside service
+/// (the identity provider), with its chain of causes.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// How the web side hands mail to the gateway: generated mail (read receipts, codes,
 /// lock notices) is queued for delivery, and replies go through processing like any
 /// submitted message (scan, policy, route).
 pub trait Mailer: Send + Sync + std::fmt::Debug {
     /// Queue a mail Veilpost wrote for delivery to `to` (signed where it can be).
-    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>>;
+    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, Result<(), BoxError>>;
     /// Spool a message for processing; returns its id once it is durable.
-    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>>;
+    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, Result<String, BoxError>>;
     /// The organisation's own domains checked as `veilpost check-domain` does, with the
     /// records to publish (for the admin page). Default: not available.
-    fn posture(&self, dutch: bool) -> BoxFuture<'_, anyhow::Result<Vec<PostureView>>> {
-        let _ = dutch;
-        Box::pin(async { anyhow::bail!("no domain check in this set-up") })
+    fn posture(&self, lang: Lang) -> BoxFuture<'_, Result<Vec<PostureView>, BoxError>> {
+        let _ = lang;
+        Box::pin(async { Err("no domain check in this set-up".into()) })
     }
 }
 
@@ -213,52 +217,32 @@ pub struct WebState {
     pub limits: Arc<Mutex<Limits>>,
 }
 
-/// The language of a page: `nl` (default) or `en`.
+pub use veilpost_text::Lang;
+
+/// The language a page is asked in: `?lang=`, then the remembered choice (cookie), then
+/// the browser's `Accept-Language`; Dutch unless English is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lang(pub &'static str);
-
-impl Lang {
-    /// Pick the Dutch or the English text.
-    pub fn t<'a>(&self, nl: &'a str, en: &'a str) -> &'a str {
-        if self.0 == "en" { en } else { nl }
-    }
-
-    pub fn is_nl(&self) -> bool {
-        self.0 != "en"
-    }
-}
-
-impl PartialEq<&str> for Lang {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl std::fmt::Display for Lang {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
-    }
-}
+pub struct PageLang(pub Lang);
 
 const LANG_COOKIE: &str = "vp_lang";
 
-impl<S: Send + Sync> FromRequestParts<S> for Lang {
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         for pair in query.split('&') {
             match pair {
-                "lang=en" => return Ok(Lang("en")),
-                "lang=nl" => return Ok(Lang("nl")),
+                "lang=en" => return Ok(PageLang(Lang::En)),
+                "lang=nl" => return Ok(PageLang(Lang::Nl)),
                 _ => {}
             }
         }
         let remembered = cookie(&parts.headers, LANG_COOKIE)
             .or_else(|| cookie(&parts.headers, &format!("__Host-{LANG_COOKIE}")));
         match remembered {
-            Some("en") => return Ok(Lang("en")),
-            Some("nl") => return Ok(Lang("nl")),
+            Some("en") => return Ok(PageLang(Lang::En)),
+            Some("nl") => return Ok(PageLang(Lang::Nl)),
             _ => {}
         }
         let accept = parts
@@ -266,13 +250,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Lang {
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        Ok(
+        Ok(PageLang(
             if accept.trim_start().to_ascii_lowercase().starts_with("en") {
-                Lang("en")
+                Lang::En
             } else {
-                Lang("nl")
+                Lang::Nl
             },
-        )
+        ))
     }
 }
 
@@ -312,7 +296,7 @@ struct Index<'a> {
     organisation: &'a str,
 }
 
-async fn index(State(s): State<WebState>, lang: Lang) -> Response {
+async fn index(State(s): State<WebState>, PageLang(lang): PageLang) -> Response {
     render(
         &Index {
             lang,
@@ -322,7 +306,7 @@ async fn index(State(s): State<WebState>, lang: Lang) -> Response {
     )
 }
 
-async fn not_found(lang: Lang) -> WebError {
+async fn not_found(PageLang(lang): PageLang) -> WebError {
     WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang)
 }
 
@@ -362,17 +346,17 @@ pub fn app(state: WebState) -> Router {
         .route("/outbox", get(status::outbox))
         .route("/outbox/mail/{name}", get(status::outbox_mail))
         .route("/setup/{token}", get(setup_form).post(setup_submit))
-        .route("/login", get(staff::login_form).post(staff::login))
+        .route("/login", get(signin::login_form).post(signin::login))
         .route(
             "/login/2fa",
-            get(staff::second_factor_form).post(staff::second_factor),
+            get(signin::second_factor_form).post(signin::second_factor),
         )
-        .route("/login/oidc", get(oidc::start))
-        .route("/login/oidc/callback", get(oidc::callback))
-        .route("/login/passkey/begin", post(passkey::begin))
-        .route("/login/passkey/finish", post(passkey::finish))
-        .route("/static/passkey.js", get(passkey::script))
-        .route("/logout", post(staff::logout))
+        .route("/login/oidc", get(signin::oidc::start))
+        .route("/login/oidc/callback", get(signin::oidc::callback))
+        .route("/login/passkey/begin", post(signin::passkey::begin))
+        .route("/login/passkey/finish", post(signin::passkey::finish))
+        .route("/static/passkey.js", get(signin::passkey::script))
+        .route("/logout", post(signin::logout))
         .route("/staff", get(staff::home))
         .route(
             "/staff/compose",
@@ -423,51 +407,9 @@ pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-/// Format a Unix time as a date (and time) for pages, in Dutch time.
-pub fn when(unix: i64, with_time: bool) -> String {
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return String::new();
-    };
-    // Central European time: UTC+1, +2 from the last Sunday of March to that of October.
-    let t = t.to_offset(dutch_offset(t));
-    if with_time {
-        format!(
-            "{}-{:02}-{:04} {:02}:{:02}",
-            t.day(),
-            u8::from(t.month()),
-            t.year(),
-            t.hour(),
-            t.minute()
-        )
-    } else {
-        format!("{}-{:02}-{:04}", t.day(), u8::from(t.month()), t.year())
-    }
-}
-
-fn dutch_offset(t: time::OffsetDateTime) -> time::UtcOffset {
-    let last_sunday = |month: time::Month| {
-        let mut d = time::Date::from_calendar_date(t.year(), month, 31).unwrap_or(time::Date::MIN);
-        while d.weekday() != time::Weekday::Sunday {
-            d = d.previous_day().unwrap_or(d);
-        }
-        d.with_hms(1, 0, 0)
-            .map(|dt| dt.assume_utc())
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-    };
-    let summer = t >= last_sunday(time::Month::March) && t < last_sunday(time::Month::October);
-    time::UtcOffset::from_hms(if summer { 2 } else { 1 }, 0, 0).unwrap_or(time::UtcOffset::UTC)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dutch_time() {
-        // 2026-07-01 12:00 UTC is 14:00 in summer; 2026-01-01 12:00 UTC is 13:00.
-        assert_eq!(when(1_782_907_200, true), "1-07-2026 14:00");
-        assert_eq!(when(1_767_268_800, true), "1-01-2026 13:00");
-    }
 
     #[test]
     fn cookies_parse() {

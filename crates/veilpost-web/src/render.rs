@@ -3,6 +3,7 @@
 //! for the recipient to keep (NTA 7516: an own copy in an open format).
 
 use mail_parser::{MessageParser, MimeHeaders};
+use veilpost_text::file_name::safe as safe_name;
 
 /// One attachment as listed on the page.
 #[derive(Debug, Clone)]
@@ -60,25 +61,6 @@ fn addresses(a: Option<&mail_parser::Address<'_>>) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// An attachment's file name, made safe for a download (no paths, no control characters).
-pub fn safe_name(name: Option<&str>, index: usize) -> String {
-    let cleaned: String = name
-        .unwrap_or("")
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | ':' | '*' | '?' | '|'))
-        .take(150)
-        .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
-    if cleaned.is_empty() {
-        format!("bijlage-{}", index + 1)
-    } else {
-        cleaned
-    }
 }
 
 /// Parse `raw` for the page.
@@ -199,15 +181,6 @@ pub fn standalone_html(v: &View, organisation: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_safe() {
-        assert_eq!(safe_name(Some("../../etc/passwd"), 0), "passwd");
-        assert_eq!(safe_name(Some("C:\\x\\uitslag.pdf"), 0), "uitslag.pdf");
-        assert_eq!(safe_name(Some(".htaccess"), 0), "htaccess");
-        assert_eq!(safe_name(Some("a\r\nb\".pdf"), 2), "ab.pdf");
-        assert_eq!(safe_name(None, 2), "bijlage-3");
-    }
 
     #[test]
     fn remote_content_goes() {

@@ -19,7 +19,7 @@ pub(crate) const SETUP: &str = "first-admin";
 pub(crate) async fn setup_form(
     State(s): State<WebState>,
     axum::extract::Path(token): axum::extract::Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Response {
     let valid = s
@@ -60,7 +60,7 @@ pub struct SetupForm {
 pub(crate) async fn setup_submit(
     State(s): State<WebState>,
     axum::extract::Path(token): axum::extract::Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     axum::extract::Form(form): axum::extract::Form<SetupForm>,
 ) -> Result<Response, WebError> {

@@ -11,7 +11,7 @@ use veilpost_store::{PortalEntry, now};
 
 use crate::pages::CsrfForm;
 use crate::{
-    ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, form_csrf,
+    ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, check_form_csrf, form_csrf,
     render as render_page, see_other, when, with_cookie,
 };
 
@@ -72,7 +72,7 @@ pub fn status_word(e: &PortalEntry, t: i64) -> &'static str {
 pub async fn page(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let e = by_status(&s, &token, lang).await?;
@@ -125,7 +125,7 @@ pub async fn page(
 pub async fn revoke(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
@@ -148,7 +148,7 @@ pub async fn revoke(
 pub async fn unlock(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
@@ -194,7 +194,7 @@ fn outbox_dir(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<std::path::Path
 /// `GET /outbox` (delivery.mode = "outbox" only): what would have left this machine.
 pub async fn outbox(
     State(s): State<WebState>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
 ) -> Result<Response, WebError> {
     let dir = outbox_dir(&s, &ip, lang)?;
@@ -287,7 +287,7 @@ struct OutboxMailPage<'a> {
 pub async fn outbox_mail(
     State(s): State<WebState>,
     Path(name): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
 ) -> Result<Response, WebError> {
     let dir = outbox_dir(&s, &ip, lang)?;
@@ -394,7 +394,7 @@ pub async fn hold_page(
     State(s): State<WebState>,
     Path(token): Path<String>,
     axum::extract::Query(q): axum::extract::Query<HoldQuery>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let h = held(&s, &token, lang).await?;
@@ -414,7 +414,7 @@ pub async fn hold_page(
         organisation: &s.organisation,
         token: &token,
         csrf,
-        reasons: holds.iter().map(|x| x.describe(lang.is_nl())).collect(),
+        reasons: holds.iter().map(|x| x.describe(lang)).collect(),
         state,
     };
     Ok(with_cookie(render_page(&page, StatusCode::OK), set))
@@ -462,7 +462,7 @@ async fn hold_decision(
 pub async fn hold_send(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
@@ -474,7 +474,7 @@ pub async fn hold_send(
 pub async fn hold_cancel(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,

@@ -5,7 +5,6 @@ use axum::extract::Multipart;
 use axum::http::StatusCode;
 
 use crate::mails::ReplyFile;
-use crate::render;
 use crate::{ErrorKind, Lang, WebError};
 
 /// Most files in one upload.
@@ -61,7 +60,7 @@ pub(crate) async fn read_upload(
         if up.files.len() >= MAX_FILES || total > max_size {
             return Err(too_large());
         }
-        let safe = render::safe_name(file_name.as_deref(), up.files.len());
+        let safe = veilpost_text::file_name::safe(file_name.as_deref(), up.files.len());
         if let Some(allowed) = allowed {
             let ext = safe.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
             if !ext.is_some_and(|e| allowed.iter().any(|a| a.eq_ignore_ascii_case(&e))) {

@@ -33,8 +33,8 @@ pub fn contact_add(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let (email, number) =
-        veilpost_web::addressbook::contact_row(email, phone, nl).map_err(anyhow::Error::msg)?;
+    let (email, number) = veilpost_store::addressbook::contact_row(email, phone)
+        .map_err(|e| anyhow::anyhow!(e.text(lang)))?;
     let config = load(config)?;
     crate::serve::runtime()?.block_on(async {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
@@ -59,8 +59,8 @@ pub fn contact_add(
 pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
     let input = std::fs::File::open(file).with_context(|| file.display().to_string())?;
-    let parsed = veilpost_web::addressbook::parse_csv(std::io::BufReader::new(input), nl)
-        .map_err(anyhow::Error::msg)?;
+    let parsed = veilpost_store::addressbook::parse_csv(std::io::BufReader::new(input))
+        .map_err(|e| anyhow::anyhow!(e.text(lang)))?;
     let (rows, refused) = (parsed.rows, parsed.refused);
     let config = load(config)?;
     let saved = rows.len();
@@ -83,7 +83,7 @@ pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<
             .map_err(anyhow::Error::from)
     })?;
     for r in &refused {
-        eprintln!("{} {r}", if nl { "regel" } else { "line" });
+        eprintln!("{} {}", lang.t("regel", "line"), r.text(lang));
     }
     println!(
         "{}",
@@ -106,7 +106,7 @@ pub fn contact_export(config: Option<&Path>) -> Result<u8> {
         let store = veilpost_store::Store::open(&config.data_dir).await?;
         store.list_contacts().await.map_err(anyhow::Error::from)
     })?;
-    veilpost_web::addressbook::write_csv(std::io::stdout().lock(), &contacts)?;
+    veilpost_store::addressbook::write_csv(std::io::stdout().lock(), &contacts)?;
     Ok(0)
 }
 
@@ -175,7 +175,6 @@ pub fn audit_verify(
 
 /// `veilpost user …`; the exit code.
 pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
-    let nl = matches!(lang, Lang::Nl);
     crate::serve::runtime()?.block_on(async {
         match command {
             UserCommand::Add {
@@ -187,165 +186,222 @@ pub fn run(command: UserCommand, lang: Lang) -> Result<u8> {
                 scopes,
                 config,
             } => {
-                let config = load(config.as_deref())?;
-                if !veilpost_store::ROLES.contains(&role.as_str()) {
-                    bail!("--role must be admin, staff or auditor");
-                }
-                let until = match until {
-                    Some(d) => Some(
-                        veilpost_store::users_parse_date(&d)
-                            .with_context(|| format!("--until {d:?} is not a date (YYYY-MM-DD)"))?,
-                    ),
-                    None => None,
+                let account = NewAccount {
+                    email,
+                    until,
+                    role,
+                    name,
+                    scopes,
                 };
-                let mut password = String::new();
-                std::io::stdin()
-                    .lock()
-                    .read_line(&mut password)
-                    .context("cannot read the password from standard input")?;
-                let password = password.trim_end_matches(['\r', '\n']);
-                let store = veilpost_store::Store::open(&config.data_dir).await?;
-                if let Some(bad) = scopes.iter().find(|a| !veilpost_store::valid_email(a.trim())) {
-                    bail!("--scope {bad:?} is not an e-mail address");
-                }
-                store.add_user(&email, password, &role, until).await?;
-                if name.is_some() || !scopes.is_empty() {
-                    let update = veilpost_store::UserUpdate {
-                        name,
-                        role: role.clone(),
-                        valid_until: until,
-                        scopes,
-                    };
-                    store.update_user(&email, &update).await?;
-                }
-                println!(
-                    "{}",
-                    if nl {
-                        format!("Account {email} aangemaakt.")
-                    } else {
-                        format!("Account {email} added.")
-                    }
-                );
-                Ok(0)
+                user_add(config.as_deref(), account, lang).await
             }
             UserCommand::List { format, config } => {
-                let config = load(config.as_deref())?;
-                let store = veilpost_store::Store::open(&config.data_dir).await?;
-                let users = store.list_users().await?;
-                let today = time::OffsetDateTime::now_utc().date();
-                let mut out = std::io::stdout().lock();
-                match format {
-                    crate::senderauth::Format::Json => {
-                        for u in &users {
-                            writeln!(
-                                out,
-                                "{}",
-                                serde_json::json!({
-                                    "email": u.email,
-                                    "role": u.role,
-                                    "active": u.active_on(today),
-                                    "disabled": u.disabled,
-                                    "until": u.valid_until,
-                                    "name": u.name,
-                                    "scopes": u.scopes,
-                                    "totp": u.has_totp,
-                                    "offboarded": u.offboarded_at.is_some(),
-                                    "successor": u.successor,
-                                })
-                            )?;
-                        }
-                    }
-                    crate::senderauth::Format::Text => {
-                        for u in &users {
-                            let state = match (u.disabled, u.active_on(today), nl) {
-                                (true, _, true) => "uitgeschakeld".to_string(),
-                                (true, _, false) => "disabled".to_string(),
-                                (false, false, true) => "verlopen".to_string(),
-                                (false, false, false) => "expired".to_string(),
-                                (false, true, true) => "actief".to_string(),
-                                (false, true, false) => "active".to_string(),
-                            };
-                            let until = u
-                                .valid_until
-                                .as_deref()
-                                .map(|d| {
-                                    if nl {
-                                        format!(" tot en met {d}")
-                                    } else {
-                                        format!(" until {d}")
-                                    }
-                                })
-                                .unwrap_or_default();
-                            writeln!(out, "{}\t{}\t{state}{until}", u.email, u.role)?;
-                        }
-                    }
-                }
-                Ok(0)
+                user_list(config.as_deref(), format, lang).await
             }
             UserCommand::Offboard {
                 email,
                 successor,
                 config,
-            } => {
-                let config = load(config.as_deref())?;
-                let store = veilpost_store::Store::open(&config.data_dir).await?;
-                let done = match store.offboard_user("cli", &email, successor.as_deref()).await {
-                    Ok(done) => done,
-                    Err(veilpost_store::OffboardError::NoAccount(_)) => bail!(
-                        "{}",
-                        if nl { format!("geen account {email}") } else { format!("no account {email}") }
-                    ),
-                    Err(veilpost_store::OffboardError::BadSuccessor(s)) => bail!(
-                        "{}",
-                        if nl {
-                            format!("de opvolger {s} heeft geen actief account")
-                        } else {
-                            format!("the successor {s} has no active account")
-                        }
-                    ),
-                    Err(e) => return Err(e.into()),
-                };
-                if nl {
-                    println!(
-                        "Account {email} afgesloten: {} vastgehouden berichten geannuleerd, {} portaalgesprekken overgedragen{}.",
-                        done.cancelled,
-                        done.handed_over,
-                        successor.as_deref().map(|s| format!(" aan {s}")).unwrap_or_default()
-                    );
-                } else {
-                    println!(
-                        "Account {email} offboarded: {} held messages cancelled, {} portal conversations handed over{}.",
-                        done.cancelled,
-                        done.handed_over,
-                        successor.as_deref().map(|s| format!(" to {s}")).unwrap_or_default()
-                    );
-                }
-                Ok(0)
-            }
+            } => user_offboard(config.as_deref(), &email, successor.as_deref(), lang).await,
             UserCommand::Disable { email, config } => {
-                let config = load(config.as_deref())?;
-                let store = veilpost_store::Store::open(&config.data_dir).await?;
-                if store.disable_user(&email).await? {
-                    println!(
-                        "{}",
-                        if nl {
-                            format!("Account {email} uitgeschakeld.")
-                        } else {
-                            format!("Account {email} disabled.")
-                        }
-                    );
-                    Ok(0)
-                } else {
-                    bail!(
-                        "{}",
-                        if nl {
-                            format!("geen account {email}")
-                        } else {
-                            format!("no account {email}")
-                        }
-                    )
-                }
+                user_disable(config.as_deref(), &email, lang).await
             }
         }
     })
+}
+
+/// What `veilpost user add` was given.
+struct NewAccount {
+    email: String,
+    until: Option<String>,
+    role: String,
+    name: Option<String>,
+    scopes: Vec<String>,
+}
+
+async fn user_add(config: Option<&Path>, account: NewAccount, lang: Lang) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let NewAccount {
+        email,
+        until,
+        role,
+        name,
+        scopes,
+    } = account;
+    let config = load(config)?;
+    if !veilpost_store::ROLES.contains(&role.as_str()) {
+        bail!("--role must be admin, staff or auditor");
+    }
+    let until = match until {
+        Some(d) => Some(
+            veilpost_store::users_parse_date(&d)
+                .with_context(|| format!("--until {d:?} is not a date (YYYY-MM-DD)"))?,
+        ),
+        None => None,
+    };
+    let mut password = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut password)
+        .context("cannot read the password from standard input")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    if let Some(bad) = scopes
+        .iter()
+        .find(|a| !veilpost_store::valid_email(a.trim()))
+    {
+        bail!("--scope {bad:?} is not an e-mail address");
+    }
+    store.add_user(&email, password, &role, until).await?;
+    if name.is_some() || !scopes.is_empty() {
+        let update = veilpost_store::UserUpdate {
+            name,
+            role: role.clone(),
+            valid_until: until,
+            scopes,
+        };
+        store.update_user(&email, &update).await?;
+    }
+    println!(
+        "{}",
+        if nl {
+            format!("Account {email} aangemaakt.")
+        } else {
+            format!("Account {email} added.")
+        }
+    );
+    Ok(0)
+}
+
+async fn user_list(
+    config: Option<&Path>,
+    format: crate::senderauth::Format,
+    lang: Lang,
+) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let config = load(config)?;
+    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    let users = store.list_users().await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut out = std::io::stdout().lock();
+    match format {
+        crate::senderauth::Format::Json => {
+            for u in &users {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({
+                        "email": u.email,
+                        "role": u.role,
+                        "active": u.active_on(today),
+                        "disabled": u.disabled,
+                        "until": u.valid_until,
+                        "name": u.name,
+                        "scopes": u.scopes,
+                        "totp": u.has_totp,
+                        "offboarded": u.offboarded_at.is_some(),
+                        "successor": u.successor,
+                    })
+                )?;
+            }
+        }
+        crate::senderauth::Format::Text => {
+            for u in &users {
+                let state = match (u.disabled, u.active_on(today), nl) {
+                    (true, _, true) => "uitgeschakeld".to_string(),
+                    (true, _, false) => "disabled".to_string(),
+                    (false, false, true) => "verlopen".to_string(),
+                    (false, false, false) => "expired".to_string(),
+                    (false, true, true) => "actief".to_string(),
+                    (false, true, false) => "active".to_string(),
+                };
+                let until = u
+                    .valid_until
+                    .as_deref()
+                    .map(|d| {
+                        if nl {
+                            format!(" tot en met {d}")
+                        } else {
+                            format!(" until {d}")
+                        }
+                    })
+                    .unwrap_or_default();
+                writeln!(out, "{}\t{}\t{state}{until}", u.email, u.role)?;
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn user_offboard(
+    config: Option<&Path>,
+    email: &str,
+    successor: Option<&str>,
+    lang: Lang,
+) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let config = load(config)?;
+    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    let done = match store.offboard_user("cli", email, successor).await {
+        Ok(done) => done,
+        Err(veilpost_store::OffboardError::NoAccount(_)) => bail!(
+            "{}",
+            if nl {
+                format!("geen account {email}")
+            } else {
+                format!("no account {email}")
+            }
+        ),
+        Err(veilpost_store::OffboardError::BadSuccessor(s)) => bail!(
+            "{}",
+            if nl {
+                format!("de opvolger {s} heeft geen actief account")
+            } else {
+                format!("the successor {s} has no active account")
+            }
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    if nl {
+        println!(
+            "Account {email} afgesloten: {} vastgehouden berichten geannuleerd, {} portaalgesprekken overgedragen{}.",
+            done.cancelled,
+            done.handed_over,
+            successor.map(|s| format!(" aan {s}")).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "Account {email} offboarded: {} held messages cancelled, {} portal conversations handed over{}.",
+            done.cancelled,
+            done.handed_over,
+            successor.map(|s| format!(" to {s}")).unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+async fn user_disable(config: Option<&Path>, email: &str, lang: Lang) -> Result<u8> {
+    let nl = matches!(lang, Lang::Nl);
+    let config = load(config)?;
+    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    if store.disable_user(email).await? {
+        println!(
+            "{}",
+            if nl {
+                format!("Account {email} uitgeschakeld.")
+            } else {
+                format!("Account {email} disabled.")
+            }
+        );
+        Ok(0)
+    } else {
+        bail!(
+            "{}",
+            if nl {
+                format!("geen account {email}")
+            } else {
+                format!("no account {email}")
+            }
+        )
+    }
 }

@@ -1,20 +1,20 @@
 //! User-facing words in Dutch (the default) and English.
 
-use clap::ValueEnum;
 use veilpost_dlp::{Reason, Verdict};
+pub use veilpost_text::Lang;
 
-/// The language of text meant for people. JSON output is not translated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
-pub enum Lang {
-    /// Nederlands.
-    #[default]
-    Nl,
-    /// English.
-    En,
+/// The command line's words, in the chosen language.
+pub trait Words {
+    fn verdict(self, verdict: Verdict) -> &'static str;
+    fn error(self) -> &'static str;
+    fn reason(self, reason: &Reason) -> String;
+    fn summary(self, files: usize, sensitive: usize, errors: usize) -> String;
+    fn no_signature(self) -> &'static str;
+    fn keygen_done(self, key: &std::path::Path, record: &std::path::Path) -> String;
 }
 
-impl Lang {
-    pub fn verdict(self, verdict: Verdict) -> &'static str {
+impl Words for Lang {
+    fn verdict(self, verdict: Verdict) -> &'static str {
         match (self, verdict) {
             (Lang::Nl, Verdict::Sensitive) => "gevoelig",
             (Lang::Nl, Verdict::Clean) => "schoon",
@@ -23,14 +23,14 @@ impl Lang {
         }
     }
 
-    pub fn error(self) -> &'static str {
+    fn error(self) -> &'static str {
         match self {
             Lang::Nl => "fout",
             Lang::En => "error",
         }
     }
 
-    pub fn reason(self, reason: &Reason) -> String {
+    fn reason(self, reason: &Reason) -> String {
         match self {
             Lang::En => reason.to_string(),
             Lang::Nl => match reason {
@@ -52,7 +52,7 @@ impl Lang {
         }
     }
 
-    pub fn summary(self, files: usize, sensitive: usize, errors: usize) -> String {
+    fn summary(self, files: usize, sensitive: usize, errors: usize) -> String {
         match self {
             Lang::Nl => {
                 format!("{files} bestand(en) gescand: {sensitive} gevoelig, {errors} fout(en)")
@@ -63,14 +63,14 @@ impl Lang {
         }
     }
 
-    pub fn no_signature(self) -> &'static str {
+    fn no_signature(self) -> &'static str {
         match self {
             Lang::Nl => "geen DKIM-handtekening",
             Lang::En => "no DKIM signature",
         }
     }
 
-    pub fn keygen_done(self, key: &std::path::Path, record: &std::path::Path) -> String {
+    fn keygen_done(self, key: &std::path::Path, record: &std::path::Path) -> String {
         match self {
             Lang::Nl => format!(
                 "Sleutel opgeslagen in {} (alleen leesbaar voor de eigenaar).\n\

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use veilpost_dlp::Scanner;
 
@@ -34,7 +35,8 @@ struct Cli {
     #[arg(
         long,
         global = true,
-        value_enum,
+        value_parser = clap::builder::PossibleValuesParser::new(["nl", "en"])
+            .map(|code| code.parse::<Lang>().unwrap_or_default()),
         env = "VEILPOST_LANG",
         default_value = "nl"
     )]
@@ -332,10 +334,27 @@ fn fail(err: &anyhow::Error) -> ExitCode {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let dns = match dns_config(&cli.dns) {
-        Ok(d) => d,
-        Err(e) => return fail(&e),
-    };
+    if let Command::PdfWorker {
+        memory_bytes,
+        cpu_seconds,
+    } = cli.command
+    {
+        // The worker speaks to its parent only; a failure is its exit status.
+        return match sandbox::run_worker(memory_bytes, cpu_seconds) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(2),
+        };
+    }
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Carry out one command; the exit status, or the error that ends it with 2.
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let dns = dns_config(&cli.dns)?;
+    let lang = cli.lang;
     match cli.command {
         Command::Scan {
             format,
@@ -344,31 +363,11 @@ fn main() -> ExitCode {
             config,
             paths,
         } => {
-            let exe = match std::env::current_exe() {
-                Ok(exe) => exe,
-                Err(e) => {
-                    eprintln!("veilpost: cannot find own executable for the PDF sandbox: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let limits = SandboxLimits {
-                timeout: std::time::Duration::from_secs(pdf_timeout.max(1)),
-                ..SandboxLimits::default()
-            };
-            let base = Scanner::new().with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, limits)));
-            // Only the `[dlp]` table matters here; the file is still checked whole.
-            let scanner = match config
-                .as_deref()
-                .map(|path| config::load(Some(path)).and_then(|c| c.dlp.scanner(base.clone())))
-                .unwrap_or(Ok(base))
-            {
-                Ok(s) => s,
-                Err(e) => return fail(&e),
-            };
+            let scanner = scanner(pdf_timeout, config.as_deref())?;
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
             });
-            ExitCode::from(scan::run(&scanner, &paths, format, cli.lang, jobs))
+            Ok(scan::run(&scanner, &paths, format, lang, jobs))
         }
         Command::Verify {
             message,
@@ -377,7 +376,7 @@ fn main() -> ExitCode {
             mail_from,
             authserv_id,
             format,
-        } => match senderauth::verify(
+        } => senderauth::verify(
             &dns,
             &message,
             ip,
@@ -385,11 +384,8 @@ fn main() -> ExitCode {
             mail_from.as_deref(),
             authserv_id.as_deref(),
             format,
-            cli.lang,
-        ) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
-        },
+            lang,
+        ),
         Command::CheckDomain {
             domain,
             dkim_selectors,
@@ -410,93 +406,72 @@ fn main() -> ExitCode {
                 ca_only,
                 timeout,
             };
-            match posture::run(&dns, &domain, &args, format, cli.lang) {
-                Ok(code) => ExitCode::from(code),
-                Err(e) => fail(&e),
-            }
+            posture::run(&dns, &domain, &args, format, lang)
         }
         Command::Dkim { command } => {
-            let result = match command {
+            match command {
                 DkimCommand::Keygen {
                     domain,
                     selector,
                     algorithm,
                     out,
-                } => senderauth::keygen(&domain, &selector, algorithm, &out, cli.lang),
+                } => senderauth::keygen(&domain, &selector, algorithm, &out, lang)?,
                 DkimCommand::Sign {
                     key,
                     domain,
                     selector,
-                } => senderauth::sign(&key, &domain, &selector),
-                DkimCommand::Show { config } => admin::dkim_show(config.as_deref()),
-            };
-            match result {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(&e),
+                } => senderauth::sign(&key, &domain, &selector)?,
+                DkimCommand::Show { config } => admin::dkim_show(config.as_deref())?,
             }
+            Ok(0)
         }
-        Command::Serve { config } => match serve::serve(config.as_deref(), &cli.dns) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => fail(&e),
-        },
+        Command::Serve { config } => serve::serve(config.as_deref(), &cli.dns).map(|()| 0),
         Command::Audit {
             command: AuditCommand::Verify { format, config },
-        } => match admin::audit_verify(config.as_deref(), format, cli.lang) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
-        },
+        } => admin::audit_verify(config.as_deref(), format, lang),
         Command::Protect {
             format,
             out,
             sms,
             config,
             files,
-        } => match protect::run(
+        } => protect::run(
             &files,
             out.as_deref(),
             sms.as_deref(),
             config.as_deref(),
             format,
-            cli.lang,
-        ) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
+            lang,
+        ),
+        Command::Contact { command } => match command {
+            ContactCommand::Add {
+                email,
+                phone,
+                name,
+                config,
+            } => admin::contact_add(config.as_deref(), &email, &phone, name.as_deref(), lang),
+            ContactCommand::Import { file, config } => {
+                admin::contact_import(config.as_deref(), &file, lang)
+            }
+            ContactCommand::Export { config } => admin::contact_export(config.as_deref()),
         },
-        Command::Contact {
-            command:
-                ContactCommand::Add {
-                    email,
-                    phone,
-                    name,
-                    config,
-                },
-        } => match admin::contact_add(config.as_deref(), &email, &phone, name.as_deref(), cli.lang)
-        {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
-        },
-        Command::Contact {
-            command: ContactCommand::Import { file, config },
-        } => match admin::contact_import(config.as_deref(), &file, cli.lang) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
-        },
-        Command::Contact {
-            command: ContactCommand::Export { config },
-        } => match admin::contact_export(config.as_deref()) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
-        },
-        Command::User { command } => match admin::run(command, cli.lang) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) => fail(&e),
-        },
-        Command::PdfWorker {
-            memory_bytes,
-            cpu_seconds,
-        } => match sandbox::run_worker(memory_bytes, cpu_seconds) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(_) => ExitCode::from(2),
-        },
+        Command::User { command } => admin::run(command, lang),
+        Command::PdfWorker { .. } => Ok(2),
+    }
+}
+
+/// The scanner of `veilpost scan`: PDFs in the sandboxed worker, the organisation's
+/// `[dlp]` settings when a configuration is given (the file is still checked whole).
+fn scanner(pdf_timeout: u64, config: Option<&std::path::Path>) -> anyhow::Result<Scanner> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find own executable for the PDF sandbox: {e}"))?;
+    let limits = SandboxLimits {
+        timeout: std::time::Duration::from_secs(pdf_timeout.max(1)),
+        ..SandboxLimits::default()
+    };
+    let base = Scanner::new().with_pdf_extractor(Arc::new(SandboxedPdf::new(exe, limits)));
+    match config {
+        Some(path) => config::load(Some(path))?.dlp.scanner(base),
+        None => Ok(base),
     }
 }

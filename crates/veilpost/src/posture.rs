@@ -27,12 +27,8 @@ pub struct Args {
 /// Run the check; returns the exit code (1 when a check fails).
 pub fn run(dns: &DnsConfig, domain: &str, args: &Args, format: Format, lang: Lang) -> Result<u8> {
     let extra = crate::gateway::read_ca_files(&args.ca_files)?;
-    let opts_lang = match lang {
-        Lang::Nl => veilpost_posture::Lang::Nl,
-        Lang::En => veilpost_posture::Lang::En,
-    };
     let opts = Options {
-        lang: opts_lang,
+        lang,
         dkim_selectors: args.dkim_selectors.clone(),
         probe_smtp: args.probe_smtp,
         smtp_port: args.smtp_port,
@@ -54,11 +50,7 @@ pub fn run(dns: &DnsConfig, domain: &str, args: &Args, format: Format, lang: Lan
     let mut out = io::stdout().lock();
     match format {
         Format::Json => writeln!(out, "{}", report_json(&report))?,
-        Format::Text => write!(
-            out,
-            "{}",
-            report.to_text(opts_lang, io::stdout().is_terminal())
-        )?,
+        Format::Text => write!(out, "{}", report.to_text(lang, io::stdout().is_terminal()))?,
     }
     Ok(u8::from(report.has_failures()))
 }

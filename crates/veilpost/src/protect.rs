@@ -97,7 +97,7 @@ pub fn run(
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
     let phone = match sms {
-        Some(n) => Some(veilpost_adapters::sms::normalize_phone(n).with_context(|| {
+        Some(n) => Some(veilpost_text::phone::normalize(n).with_context(|| {
             if nl {
                 format!("--sms {n}: geen mobiel nummer (gebruik +31612345678 of 0612345678)")
             } else {
@@ -179,7 +179,7 @@ pub fn run(
                 serde_json::json!({ "zip": out.display().to_string(), "password": password });
             if let Some(p) = &phone {
                 v["sms"] = serde_json::json!({
-                    "to": veilpost_adapters::sms::mask_phone(p),
+                    "to": veilpost_text::phone::mask(p),
                     "sent": sms_error.is_none(),
                 });
             }
@@ -194,7 +194,7 @@ pub fn run(
                 writeln!(stdout, "Password: {password}")?;
             }
             if let (Some(p), None) = (&phone, &sms_error) {
-                let masked = veilpost_adapters::sms::mask_phone(p);
+                let masked = veilpost_text::phone::mask(p);
                 if nl {
                     writeln!(stdout, "Het wachtwoord is per sms naar {masked} gestuurd.")?;
                 } else {

@@ -15,7 +15,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 use veilpost_dlp::{Finding, Report, Scanner, Verdict};
 
-use crate::lang::Lang;
+use crate::lang::{Lang, Words};
 
 /// How results are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

@@ -11,7 +11,7 @@ use veilpost_dns::DnsConfig;
 use veilpost_senderauth::dkim::{KeyAlgorithm, SigningKey};
 use veilpost_senderauth::{AuthResult, Authenticator, Verification, VerifyRequest};
 
-use crate::lang::Lang;
+use crate::lang::{Lang, Words};
 
 /// Messages larger than this are refused by `verify` and `dkim sign`.
 const MAX_MESSAGE: u64 = 100 * 1024 * 1024;

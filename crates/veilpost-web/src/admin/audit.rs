@@ -147,10 +147,10 @@ pub async fn audit_csv(
         w.write_record([
             r.id.to_string(),
             at,
-            crate::addressbook::defuse(&r.actor),
-            crate::addressbook::defuse(&r.action),
-            crate::addressbook::defuse(r.subject.as_deref().unwrap_or("")),
-            crate::addressbook::defuse(r.detail.as_deref().unwrap_or("")),
+            veilpost_store::addressbook::defuse(&r.actor),
+            veilpost_store::addressbook::defuse(&r.action),
+            veilpost_store::addressbook::defuse(r.subject.as_deref().unwrap_or("")),
+            veilpost_store::addressbook::defuse(r.detail.as_deref().unwrap_or("")),
             r.ip.unwrap_or_default(),
             r.outcome.unwrap_or_default(),
         ])

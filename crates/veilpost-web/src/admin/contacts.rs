@@ -97,14 +97,14 @@ pub async fn add_contact(
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
     staff.require(staff.is_admin())?;
-    let (email, number) =
-        match crate::addressbook::contact_row(&f.email, &f.phone, staff.lang.is_nl()) {
-            Ok(r) => r,
-            Err(why) => {
-                let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
-                return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
-            }
-        };
+    let (email, number) = match veilpost_store::addressbook::contact_row(&f.email, &f.phone) {
+        Ok(r) => r,
+        Err(why) => {
+            let why = why.text(staff.lang);
+            let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
+            return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
+        }
+    };
     let name: String = f.name.trim().chars().take(200).collect();
     s.store
         .put_contact(
@@ -157,9 +157,10 @@ pub async fn import_contacts(
         }
     }
     staff.check_csrf(&csrf)?;
-    let parsed = match crate::addressbook::parse_csv(data.as_slice(), lang.is_nl()) {
+    let parsed = match veilpost_store::addressbook::parse_csv(data.as_slice()) {
         Ok(p) => p,
-        Err(why) => {
+        Err(too_many) => {
+            let why = too_many.text(lang).to_string();
             let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
             return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
         }
@@ -200,7 +201,8 @@ pub async fn import_contacts(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let page = contacts_page(&s, &staff, notice, String::new(), parsed.refused).await?;
+    let refused = parsed.refused.iter().map(|r| r.text(lang)).collect();
+    let page = contacts_page(&s, &staff, notice, String::new(), refused).await?;
     Ok(render(&page, status))
 }
 
@@ -226,7 +228,7 @@ pub async fn export_contacts(
     staff.require(staff.is_admin())?;
     let contacts = s.store.list_contacts().await?;
     let mut out = Vec::new();
-    crate::addressbook::write_csv(&mut out, &contacts)
+    veilpost_store::addressbook::write_csv(&mut out, &contacts)
         .map_err(|e| WebError::internal(staff.lang, e))?;
     staff
         .audit(

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use veilpost_policy::doublecheck::Rules;
 use veilpost_store::{AuditEntry, AuditFilter, QueueRow, User, UserError, UserUpdate};
 
-use crate::staff::{CsrfOnly, Staff};
+use crate::signin::{CsrfOnly, Staff};
 use crate::{ClientIp, ErrorKind, Lang, WebError, WebState, render, see_other, when};
 
 fn not_found(lang: Lang) -> WebError {

@@ -16,7 +16,7 @@ pub(super) struct PosturePage<'a> {
 /// `GET /admin/posture`: `check-domain` for each own domain, with the records to publish.
 pub async fn posture(State(s): State<WebState>, staff: Staff) -> Result<Response, WebError> {
     staff.require(staff.is_admin())?;
-    let (domains, error) = match s.mailer.posture(staff.lang.is_nl()).await {
+    let (domains, error) = match s.mailer.posture(staff.lang).await {
         Ok(d) => (d, String::new()),
         Err(e) => {
             tracing::warn!("posture: {e:#}");

@@ -81,7 +81,7 @@ pub async fn trace(
             .and_then(|r| serde_json::from_str::<Vec<veilpost_policy::doublecheck::Hold>>(r).ok())
             .unwrap_or_default()
             .iter()
-            .map(|h| h.describe(lang.is_nl()))
+            .map(|h| h.describe(lang))
             .collect();
         let events = s
             .store

@@ -25,13 +25,13 @@ use veilpost_store::{AuditEvent, Envelope, Milestone, Origin, PortalEntry, Porta
 use crate::limits::{Bucket, limited};
 use crate::mails;
 use crate::render::{self, View};
-use crate::sms::mask_phone;
 use crate::totp::make_totp;
 use crate::uploads::read_upload;
 use crate::{
-    ClientIp, ErrorKind, Lang, WebError, WebState, check_form_csrf, cookie, cookie_name, form_csrf,
-    render as render_page, same_secret, see_other, set_cookie, when, with_cookie,
+    ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, check_form_csrf, cookie, cookie_name,
+    form_csrf, render as render_page, same_secret, see_other, set_cookie, when, with_cookie,
 };
+use veilpost_text::phone::mask as mask_phone;
 
 const SESSION_COOKIE: &str = "vp_session";
 
@@ -210,7 +210,7 @@ pub async fn landing(
     State(s): State<WebState>,
     Path(token): Path<String>,
     Query(q): Query<Notice>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let found = s.store.portal_by_token(&token).await?;
@@ -365,7 +365,7 @@ async fn effects(s: &WebState, e: &PortalEntry, effects: &[Effect], ip: &ClientI
 pub async fn open(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
@@ -406,7 +406,7 @@ pub async fn verify(
     State(s): State<WebState>,
     Path(token): Path<String>,
     Query(q): Query<Notice>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
@@ -464,20 +464,20 @@ pub async fn verify(
 
 fn notice_text(q: &Notice, lang: Lang) -> String {
     match q.m.as_str() {
-        "wrong" => match lang.0 {
-            "en" => format!("That code is not right. {} tries left.", q.n),
-            _ => format!("Die code klopt niet. Nog {} pogingen.", q.n),
-        },
+        "wrong" => lang.pick(
+            format!("Die code klopt niet. Nog {} pogingen.", q.n),
+            format!("That code is not right. {} tries left.", q.n),
+        ),
         "expired" => lang
             .t(
                 "Die code is verlopen. Vraag een nieuwe aan.",
                 "That code has expired. Ask for a new one.",
             )
             .into(),
-        "wait" => match lang.0 {
-            "en" => format!("You can ask for a new code in {} seconds.", q.n),
-            _ => format!("U kunt over {} seconden een nieuwe code aanvragen.", q.n),
-        },
+        "wait" => lang.pick(
+            format!("U kunt over {} seconden een nieuwe code aanvragen.", q.n),
+            format!("You can ask for a new code in {} seconds.", q.n),
+        ),
         "unavailable" => lang
             .t(
                 "Die manier is voor dit bericht niet beschikbaar.",
@@ -505,7 +505,7 @@ pub struct FactorForm {
 pub async fn factor(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<FactorForm>,
@@ -575,7 +575,7 @@ async fn totp_valid(s: &WebState, e: &PortalEntry, code: &str) -> Result<bool, W
 pub async fn code(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
@@ -620,7 +620,7 @@ pub async fn code(
 pub async fn resend(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
@@ -648,7 +648,7 @@ pub async fn resend(
 pub async fn back(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
@@ -663,7 +663,7 @@ pub async fn back(
 pub async fn logout(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {

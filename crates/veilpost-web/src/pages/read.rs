@@ -60,7 +60,7 @@ pub async fn message(
     State(s): State<WebState>,
     Path(token): Path<String>,
     Query(q): Query<MessageQuery>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
@@ -137,7 +137,7 @@ pub(super) fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -
 pub async fn attachment(
     State(s): State<WebState>,
     Path((token, n)): Path<(String, usize)>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
@@ -186,7 +186,7 @@ pub(super) async fn hand_over(
 pub async fn save_eml(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
@@ -199,7 +199,7 @@ pub async fn save_eml(
 pub async fn save_html(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
@@ -222,7 +222,7 @@ pub async fn save_html(
 pub async fn reply(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     form: Multipart,

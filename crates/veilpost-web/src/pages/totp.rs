@@ -41,7 +41,7 @@ pub(super) fn totp_page<'a>(
 pub async fn totp_form(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
@@ -71,7 +71,7 @@ pub struct TotpForm {
 pub async fn totp_register(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<TotpForm>,

@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use tower::ServiceExt;
 use veilpost_store::{Envelope, Store};
-use veilpost_web::{BoxFuture, Mailer};
+use veilpost_web::{BoxError, BoxFuture, Mailer};
 
 /// Queues what the portal sends; replies go into the real spool.
 #[derive(Debug, Default)]
@@ -20,7 +20,7 @@ pub struct Recorder {
 }
 
 impl Mailer for Recorder {
-    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<()>> {
+    fn send(&self, to: String, raw: Vec<u8>) -> BoxFuture<'_, Result<(), BoxError>> {
         Box::pin(async move {
             self.sent
                 .lock()
@@ -30,7 +30,7 @@ impl Mailer for Recorder {
         })
     }
 
-    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, anyhow::Result<String>> {
+    fn submit(&self, envelope: Envelope, raw: Vec<u8>) -> BoxFuture<'_, Result<String, BoxError>> {
         Box::pin(async move {
             let store = self.store.lock().expect("lock").clone().expect("store");
             Ok(store.spool(envelope, raw).await?)

@@ -13,15 +13,6 @@ use veilpost_store::{Envelope, Origin};
 use super::Shared;
 use crate::config::in_cidr;
 
-/// RFC 5322 date-time, UTC.
-pub fn rfc5322_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day padding:none] [month repr:short] [year] [hour]:[minute]:[second] +0000"
-    );
-    now.format(&fmt).unwrap_or_default()
-}
-
 #[derive(Clone)]
 pub struct SmtpBackend {
     shared: Arc<Shared>,
@@ -184,7 +175,7 @@ impl Backend for SmtpBackend {
             "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
             ip = peer.ip(),
             host = self.shared.config.smtp.hostname,
-            date = rfc5322_now(),
+            date = veilpost_text::dates::rfc5322(veilpost_store::now()),
         );
         let mut data = Vec::with_capacity(received.len() + t.data.len());
         data.extend_from_slice(received.as_bytes());

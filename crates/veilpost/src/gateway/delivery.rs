@@ -16,8 +16,8 @@ use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin, now
 
 use super::Shared;
 use super::facts::{self, MxError, MxHosts};
-use super::mails::{self, DsnKind};
 use crate::config::split_host_port;
+use veilpost_text::mails::{self, DsnKind};
 
 /// Recipients taken from the queue at once.
 const BATCH: i64 = 64;

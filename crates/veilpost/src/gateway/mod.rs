@@ -6,7 +6,7 @@ mod certs;
 mod delivery;
 pub mod dkim;
 mod facts;
-mod mails;
+mod hold;
 mod processor;
 mod zipped;
 
@@ -22,6 +22,7 @@ use veilpost_dns::TokioResolver;
 use veilpost_smtp::ClientSettings;
 use veilpost_store::Store;
 use veilpost_store::vault::MasterKey;
+use veilpost_text::Lang;
 
 use crate::config::{Config, parse_cidr};
 use crate::sandbox::{SandboxLimits, SandboxedPdf};
@@ -84,27 +85,19 @@ impl std::fmt::Debug for GatewayMailer {
 }
 
 impl veilpost_web::Mailer for GatewayMailer {
-    fn send(&self, to: String, raw: Vec<u8>) -> veilpost_web::BoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            let g = processor::generated_mail(
-                &self.0,
-                raw,
-                String::new(),
-                &to,
-                veilpost_store::Origin::Portal,
-            )
-            .await?;
-            self.0.store.enqueue_generated(g).await?;
-            self.0.wake_delivery.notify_one();
-            Ok(())
-        })
+    fn send(
+        &self,
+        to: String,
+        raw: Vec<u8>,
+    ) -> veilpost_web::BoxFuture<'_, Result<(), veilpost_web::BoxError>> {
+        Box::pin(async move { self.send_generated(to, raw).await.map_err(Into::into) })
     }
 
     fn submit(
         &self,
         envelope: veilpost_store::Envelope,
         raw: Vec<u8>,
-    ) -> veilpost_web::BoxFuture<'_, Result<String>> {
+    ) -> veilpost_web::BoxFuture<'_, Result<String, veilpost_web::BoxError>> {
         Box::pin(async move {
             let id = self.0.store.spool(envelope, raw).await?;
             self.0.wake_processor.notify_one();
@@ -114,18 +107,36 @@ impl veilpost_web::Mailer for GatewayMailer {
 
     fn posture(
         &self,
-        dutch: bool,
-    ) -> veilpost_web::BoxFuture<'_, Result<Vec<veilpost_web::PostureView>>> {
-        Box::pin(async move {
+        lang: Lang,
+    ) -> veilpost_web::BoxFuture<'_, Result<Vec<veilpost_web::PostureView>, veilpost_web::BoxError>>
+    {
+        Box::pin(async move { self.domains(lang).await.map_err(Into::into) })
+    }
+}
+
+impl GatewayMailer {
+    async fn send_generated(&self, to: String, raw: Vec<u8>) -> Result<()> {
+        let g = processor::generated_mail(
+            &self.0,
+            raw,
+            String::new(),
+            &to,
+            veilpost_store::Origin::Portal,
+        )
+        .await?;
+        self.0.store.enqueue_generated(g).await?;
+        self.0.wake_delivery.notify_one();
+        Ok(())
+    }
+
+    /// The organisation's own domains checked as `veilpost check-domain` does.
+    async fn domains(&self, lang: Lang) -> Result<Vec<veilpost_web::PostureView>> {
+        {
             let shared = &self.0;
             let checker = veilpost_posture::Checker::new(
                 &shared.dns,
                 veilpost_posture::Options {
-                    lang: if dutch {
-                        veilpost_posture::Lang::Nl
-                    } else {
-                        veilpost_posture::Lang::En
-                    },
+                    lang,
                     dkim_selectors: vec![shared.config.dkim.selector.clone()],
                     https_port: shared.config.delivery.mta_sts_port,
                     extra_roots_pem: read_ca_files(&shared.config.delivery.ca_files)?,
@@ -163,7 +174,7 @@ impl veilpost_web::Mailer for GatewayMailer {
                 });
             }
             Ok(out)
-        })
+        }
     }
 }
 
@@ -303,7 +314,53 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             "resuming after an unclean stop: {messages} message(s) and {deliveries} delivery(ies) taken up again"
         );
     }
-    let dns = dns_config(&config, dns_cli)?;
+    let shared = Arc::new(shared(&config, &store, dns_cli)?);
+    let tls = certs::server_tls(&config)?;
+    let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
+    let web_addr: SocketAddr = config.web.listen.parse()?;
+    let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)
+        .await
+        .with_context(|| format!("cannot listen on {smtp_addr} (smtp.submission_listen)"))?;
+    let web_listener = tokio::net::TcpListener::bind(web_addr)
+        .await
+        .with_context(|| format!("cannot listen on {web_addr} (web.listen)"))?;
+
+    let smtp = tokio::spawn(veilpost_smtp::serve(
+        smtp_listener,
+        Arc::new(smtp_settings(&config)),
+        Some(tokio_rustls::TlsAcceptor::from(tls)),
+        backend::SmtpBackend::new(shared.clone()),
+    ));
+    let web = tokio::spawn(veilpost_web::serve(
+        web_listener,
+        veilpost_web::WebState {
+            store: store.clone(),
+            organisation: config.organisation.name.clone(),
+            settings: Arc::new(config.portal_settings()),
+            master_key: shared.master_key.clone(),
+            sms: config.sms_sender(),
+            mailer: Arc::new(GatewayMailer(shared.clone())),
+            limits: Default::default(),
+        },
+    ));
+    tokio::spawn(housekeeping(shared.clone()));
+    tokio::spawn(processor::run(shared.clone()));
+    tokio::spawn(delivery::run(shared.clone()));
+    tokio::spawn(delivery::purge(shared.clone()));
+
+    banner(&config, &store, &shared, smtp_addr, web_addr).await?;
+    tokio::select! {
+        r = smtp => { r.context("SMTP listener")?; }
+        r = web => { r.context("web server")?.context("web server")?; }
+        r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
+    }
+    Ok(())
+}
+
+/// Everything the workers share, built from the configuration: resolvers, the delivery
+/// client, keys, the scanner, TLS and DKIM.
+fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> {
+    let dns = dns_config(config, dns_cli)?;
     let resolver = veilpost_dns::resolver(&dns)?;
     let validating = veilpost_dns::validating_resolver(&dns, None)?;
     let ca = read_ca_files(&config.delivery.ca_files)?;
@@ -335,19 +392,9 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         .iter()
         .map(|n| parse_cidr(n))
         .collect::<Result<Vec<_>>>()?;
-    let tls = certs::server_tls(&config)?;
-    let dkim = dkim::Keys::load(&config, true)?;
+    let dkim = dkim::Keys::load(config, true)?;
 
-    let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
-    let web_addr: SocketAddr = config.web.listen.parse()?;
-    let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)
-        .await
-        .with_context(|| format!("cannot listen on {smtp_addr} (smtp.submission_listen)"))?;
-    let web_listener = tokio::net::TcpListener::bind(web_addr)
-        .await
-        .with_context(|| format!("cannot listen on {web_addr} (web.listen)"))?;
-
-    let shared = Arc::new(Shared {
+    Ok(Shared {
         config: config.clone(),
         store: store.clone(),
         trusted,
@@ -365,9 +412,12 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         cpu: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
-    });
+    })
+}
 
-    let settings = Arc::new(veilpost_smtp::Settings {
+/// The SMTP server's limits and time-outs from `[smtp]`.
+fn smtp_settings(config: &Config) -> veilpost_smtp::Settings {
+    veilpost_smtp::Settings {
         limits: veilpost_smtp::Limits {
             hostname: config.smtp.hostname.clone(),
             max_message_size: config.smtp.max_message_size,
@@ -378,33 +428,20 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         command_timeout: Duration::from_secs(config.smtp.command_timeout.max(1)),
         data_timeout: Duration::from_secs(config.smtp.command_timeout.max(1)),
         max_connections: config.smtp.max_connections,
-    });
-    let smtp = tokio::spawn(veilpost_smtp::serve(
-        smtp_listener,
-        settings,
-        Some(tokio_rustls::TlsAcceptor::from(tls)),
-        backend::SmtpBackend::new(shared.clone()),
-    ));
-    let web = tokio::spawn(veilpost_web::serve(
-        web_listener,
-        veilpost_web::WebState {
-            store: store.clone(),
-            organisation: config.organisation.name.clone(),
-            settings: Arc::new(config.portal_settings()),
-            master_key,
-            sms: config.sms_sender(),
-            mailer: Arc::new(GatewayMailer(shared.clone())),
-            limits: Default::default(),
-        },
-    ));
-    tokio::spawn(housekeeping(shared.clone()));
-    tokio::spawn(processor::run(shared.clone()));
-    tokio::spawn(delivery::run(shared.clone()));
-    tokio::spawn(delivery::purge(shared.clone()));
+    }
+}
 
-    let smtp_bound = smtp_addr;
+/// What the operator sees at start: where everything listens, the first admin's link,
+/// the DKIM records to publish.
+async fn banner(
+    config: &Config,
+    store: &Store,
+    shared: &Shared,
+    smtp_addr: SocketAddr,
+    web_addr: SocketAddr,
+) -> Result<()> {
     println!("Veilpost draait / is running:");
-    println!("  SMTP submission: {smtp_bound} (STARTTLS, AUTH)");
+    println!("  SMTP submission: {smtp_addr} (STARTTLS, AUTH)");
     println!(
         "  web:             {} ({})",
         web_addr, config.web.public_url
@@ -448,10 +485,5 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         println!("  DKIM: {line}");
     }
 
-    tokio::select! {
-        r = smtp => { r.context("SMTP listener")?; }
-        r = web => { r.context("web server")?.context("web server")?; }
-        r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
-    }
     Ok(())
 }

@@ -18,8 +18,8 @@ use veilpost_store::{
     AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision, now,
 };
 
-use super::mails::{self, DsnKind};
-use super::{Shared, facts, zipped};
+use super::{Shared, facts, hold, zipped};
+use veilpost_text::mails::{self, DsnKind};
 
 /// Messages taken from the spool at once.
 const BATCH: i64 = 16;
@@ -123,7 +123,7 @@ fn from_domain(raw: &[u8]) -> Option<String> {
     Some(addr.rsplit_once('@')?.1.to_ascii_lowercase())
 }
 
-fn domain_of(address: &str) -> String {
+pub(super) fn domain_of(address: &str) -> String {
     address
         .rsplit_once('@')
         .map(|(_, d)| d.to_ascii_lowercase())
@@ -172,7 +172,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
         && (m.origin == Origin::Submission.as_str() || m.origin == Origin::Relay.as_str())
-        && double_check(shared, &m, &message, scan.sensitive || scan.uninspectable).await?
+        && hold::double_check(shared, &m, &message, scan.sensitive || scan.uninspectable).await?
     {
         return Ok(());
     }
@@ -249,7 +249,7 @@ async fn scan_on_a_core(
 fn take_intent(message: &mut Vec<u8>) -> Intent {
     if let Some((subject, range)) = subject_field(message)
         && let Some((intent, rest)) =
-            Intent::from_subject(&subject, veilpost_adapters::sms::normalize_phone)
+            Intent::from_subject(&subject, veilpost_text::phone::normalize)
     {
         let field = format!("Subject: {}\r\n", encode_header(&rest));
         message.splice(range, field.into_bytes());
@@ -305,7 +305,7 @@ struct Run<'a> {
     settings: plan::Settings,
     actor: String,
     processed: Processed,
-    confirmations: Vec<veilpost_web::mails::Confirmed>,
+    confirmations: Vec<mails::Confirmed>,
     /// Recipients whose ZIP password went by SMS, with the masked number.
     zip_sent: Vec<(String, String)>,
     /// What each domain proves, looked up once per message.
@@ -446,7 +446,7 @@ impl Run<'_> {
             anyhow::bail!("the ZIP's facts went missing");
         };
         let blob = encrypted_attachment(shared, self.m, parts, phone).await?;
-        let masked = veilpost_adapters::sms::mask_phone(phone);
+        let masked = veilpost_text::phone::mask(phone);
         let reasons = vec![format!(
             "sensitive content only in attachments: AES-256 ZIP, password by SMS to {masked}"
         )];
@@ -557,31 +557,26 @@ impl Run<'_> {
             && shared.config.portal.sender_confirmation
             && !outside_reply(shared, m)
         {
-            let from = veilpost_web::mails::From {
+            let from = mails::From {
                 organisation: &shared.config.organisation.name,
                 address: &notify_from,
             };
-            let expires = veilpost_web::when(
+            let expires = veilpost_text::dates::when(
                 now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
                 false,
             );
-            let raw = veilpost_web::mails::sender_confirmation(
-                &from,
-                &m.mail_from,
-                &self.confirmations,
-                &expires,
-            )?;
+            let raw =
+                mails::sender_confirmation(&from, &m.mail_from, &self.confirmations, &expires)?;
             self.processed.generated.push(
                 generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?,
             );
         }
         if !self.zip_sent.is_empty() {
-            let raw = mails::zip_confirmation(
-                &shared.config.organisation.name,
-                &notify_from,
-                &m.mail_from,
-                &self.zip_sent,
-            )?;
+            let from = mails::From {
+                organisation: &shared.config.organisation.name,
+                address: &notify_from,
+            };
+            let raw = mails::zip_confirmation(&from, &m.mail_from, &self.zip_sent)?;
             self.processed.generated.push(
                 generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?,
             );
@@ -669,137 +664,6 @@ fn own_route(
     });
 }
 
-/// Outside addresses in the To and Cc fields (what every recipient sees).
-fn visible_outside(shared: &Shared, raw: &[u8]) -> usize {
-    let Some(m) = mail_parser::MessageParser::new().parse_headers(raw) else {
-        return 0;
-    };
-    [m.to(), m.cc()]
-        .into_iter()
-        .flatten()
-        .flat_map(|a| a.iter())
-        .filter_map(|a| a.address())
-        .filter(|a| !shared.config.is_own_domain(&domain_of(a)))
-        .count()
-}
-
-/// Run the double-check rules; when one holds, keep the message and mail its sender a
-/// confirm/cancel link. True when held.
-async fn double_check(
-    shared: &Shared,
-    m: &Received,
-    message: &[u8],
-    sensitive: bool,
-) -> Result<bool> {
-    use veilpost_policy::doublecheck::{Outgoing, check};
-    let rules = shared.doublecheck_rules().await?;
-    if m.mail_from.is_empty()
-        || !(rules.new_recipient || rules.look_alike || rules.many_visible > 0 || rules.free_mail)
-    {
-        return Ok(false);
-    }
-    let outside: Vec<String> = m
-        .recipients
-        .iter()
-        .map(|(_, a)| a.clone())
-        .filter(|a| !shared.config.is_own_domain(&domain_of(a)))
-        .collect();
-    let mut known_domains = Vec::new();
-    if rules.look_alike {
-        known_domains = shared.store.contact_domains().await?;
-        known_domains.extend(shared.config.policy.partner_domains.iter().cloned());
-        known_domains.extend(
-            shared
-                .store
-                .partner_domains()
-                .await?
-                .into_iter()
-                .map(|p| p.0),
-        );
-        known_domains.extend(shared.config.policy.zip_domains.iter().cloned());
-    }
-    // Whether an address is known matters for the new-recipient rule, and for a look-alike
-    // (a confirmed look-alike is not held again): ask the store only then.
-    let mut known = std::collections::HashSet::new();
-    for a in &outside {
-        let domain = domain_of(a);
-        let matters = rules.new_recipient
-            || (rules.look_alike
-                && veilpost_policy::doublecheck::look_alike(&domain, &known_domains).is_some());
-        if matters && shared.store.known_recipient(a).await? {
-            known.insert(a.to_lowercase());
-        }
-    }
-    let holds = check(
-        &rules,
-        &Outgoing {
-            recipients: &outside,
-            visible: if rules.many_visible > 0 {
-                visible_outside(shared, message)
-            } else {
-                0
-            },
-            sensitive,
-        },
-        |a| known.contains(&a.to_lowercase()),
-        &known_domains,
-    );
-    if holds.is_empty() {
-        return Ok(false);
-    }
-    let lines: Vec<(String, String)> = holds
-        .iter()
-        .map(|h| (h.describe(true), h.describe(false)))
-        .collect();
-    let token = new_token();
-    let link = format!(
-        "{}/h/{token}",
-        shared.config.web.public_url.trim_end_matches('/')
-    );
-    let raw = mails::hold_notice(
-        &shared.config.organisation.name,
-        &shared.config.notify_from(),
-        &m.mail_from,
-        &lines,
-        &link,
-    )?;
-    // Held and audited before the notice exists, so its link never finds a message that
-    // is not held yet; if the notice cannot be queued, the hold is undone and the message
-    // processed again later (it is never left held without the sender knowing).
-    let reasons = serde_json::to_string(&holds)?;
-    shared
-        .store
-        .hold_message(&m.id, &token_hash(&token), &reasons)
-        .await?;
-    shared
-        .store
-        .audit_event(AuditEvent {
-            actor: m.auth_user.clone().unwrap_or_else(|| m.mail_from.clone()),
-            action: "doublecheck.held".into(),
-            subject: Some(format!("message {}", m.id)),
-            detail: Some(reasons),
-            ip: m.client_ip.clone(),
-            outcome: Some("held".into()),
-        })
-        .await?;
-    let queued =
-        match generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await {
-            Ok(g) => shared
-                .store
-                .enqueue_generated(g)
-                .await
-                .map_err(anyhow::Error::from),
-            Err(e) => Err(e),
-        };
-    if let Err(e) = queued {
-        shared.store.unhold(&m.id).await?;
-        return Err(e);
-    }
-    shared.wake_delivery.notify_one();
-    tracing::info!("message {} held for the sender's confirmation", m.id);
-    Ok(true)
-}
-
 /// The number for a recipient's SMS: the subject tag's, a contact's, or the one an
 /// earlier message to them carried.
 async fn recipient_phone(
@@ -810,7 +674,7 @@ async fn recipient_phone(
     Ok(match tag_phone {
         Some(p) => Some(p.clone()),
         None => match shared.store.contact_phone(address).await? {
-            Some(p) => veilpost_adapters::sms::normalize_phone(&p),
+            Some(p) => veilpost_text::phone::normalize(&p),
             None => shared.store.known_phone(address).await?,
         },
     })
@@ -858,7 +722,7 @@ async fn portal_handoff(
     phone: Option<String>,
     upload: bool,
     processed: &mut Processed,
-) -> Result<veilpost_web::mails::Confirmed> {
+) -> Result<mails::Confirmed> {
     let (confirmed, _) = vault_handoff(
         shared, m, message, recipient, phone, upload, false, processed,
     )
@@ -880,7 +744,7 @@ async fn vault_handoff(
     upload: bool,
     internal: bool,
     processed: &mut Processed,
-) -> Result<(veilpost_web::mails::Confirmed, String)> {
+) -> Result<(mails::Confirmed, String)> {
     let factors = &shared.config.portal.factors;
     let allows = |f: &str| factors.iter().any(|x| x == f);
     let own = shared.config.is_own_domain(&domain_of(recipient));
@@ -925,21 +789,24 @@ async fn vault_handoff(
         "{}/p/{token}",
         shared.config.web.public_url.trim_end_matches('/')
     );
-    let confirmed = veilpost_web::mails::Confirmed {
+    let confirmed = mails::Confirmed {
         recipient: recipient.to_string(),
         status_link: format!(
             "{}/s/{status_token}",
             shared.config.web.public_url.trim_end_matches('/')
         ),
         access_code,
-        phone: phone.as_deref().map(veilpost_adapters::sms::mask_phone),
+        phone: phone.as_deref().map(veilpost_text::phone::mask),
     };
     if internal {
         return Ok((confirmed, link));
     }
+    let notify_from = shared.config.notify_from();
     let raw = mails::notification(&mails::Notification {
-        organisation: &shared.config.organisation.name,
-        from: &shared.config.notify_from(),
+        from: mails::From {
+            organisation: &shared.config.organisation.name,
+            address: &notify_from,
+        },
         sender: &sender,
         recipient,
         link: &link,

@@ -56,7 +56,7 @@ pub fn parts(raw: &[u8]) -> Option<Parts> {
         .attachments()
         .enumerate()
         .map(|(i, p)| {
-            let base = veilpost_web::render::safe_name(p.attachment_name(), i);
+            let base = veilpost_text::file_name::safe(p.attachment_name(), i);
             let mut name = base.clone();
             let mut k = 2;
             while names.contains(&name) {

@@ -26,8 +26,10 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::staff::{complete_sign_in, staff_audit};
-use crate::{ClientIp, ErrorKind, Lang, WebError, WebState, cookie, cookie_name, see_other};
+use super::{complete_sign_in, staff_audit};
+use crate::{
+    ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, cookie, cookie_name, see_other,
+};
 
 /// The identity provider (`[oidc]`).
 #[derive(Debug, Clone)]
@@ -102,7 +104,7 @@ async fn send(req: openidconnect::HttpRequest) -> Result<openidconnect::HttpResp
 }
 
 /// The provider's metadata and keys, fetched at most every ten minutes.
-async fn metadata(issuer: &str) -> anyhow::Result<CoreProviderMetadata> {
+async fn metadata(issuer: &str) -> Result<CoreProviderMetadata, crate::BoxError> {
     static CACHE: OnceLock<Mutex<HashMap<String, (Instant, CoreProviderMetadata)>>> =
         OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
@@ -120,7 +122,7 @@ async fn metadata(issuer: &str) -> anyhow::Result<CoreProviderMetadata> {
     Ok(m)
 }
 
-async fn client(o: &OidcSettings, public_url: &str) -> anyhow::Result<Client> {
+async fn client(o: &OidcSettings, public_url: &str) -> Result<Client, crate::BoxError> {
     let m = metadata(&o.issuer).await?;
     Ok(CoreClient::from_provider_metadata(
         m,
@@ -149,7 +151,10 @@ fn unavailable(lang: Lang, e: impl std::fmt::Display) -> WebError {
 }
 
 /// `GET /login/oidc`: off to the identity provider.
-pub async fn start(State(s): State<WebState>, lang: Lang) -> Result<Response, WebError> {
+pub async fn start(
+    State(s): State<WebState>,
+    PageLang(lang): PageLang,
+) -> Result<Response, WebError> {
     let Some(o) = s.settings.oidc.as_ref() else {
         return Err(WebError::new(
             StatusCode::NOT_FOUND,
@@ -205,7 +210,7 @@ pub struct Callback {
 /// `GET /login/oidc/callback`: the provider's answer.
 pub async fn callback(
     State(s): State<WebState>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Query(q): Query<Callback>,
@@ -230,7 +235,7 @@ pub async fn callback(
             let mut event = staff_audit(&who, "staff.login.failed", &ip, "oidc");
             event.detail = Some(why.to_string());
             s.store.audit_event(event).await?;
-            Ok::<Response, WebError>(crate::staff::login_error(
+            Ok::<Response, WebError>(super::login_error(
                 &s,
                 lang,
                 lang.t(

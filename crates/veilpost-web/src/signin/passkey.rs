@@ -17,8 +17,8 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use crate::staff::{complete_sign_in, limited, pending, staff_audit};
-use crate::{ClientIp, ErrorKind, Lang, WebError, WebState, same_secret};
+use super::{complete_sign_in, limited, pending, staff_audit};
+use crate::{ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, same_secret};
 
 /// The relying party for `s`'s public URL (cached), or None when passkeys cannot work.
 pub fn webauthn(s: &WebState) -> Option<Arc<Webauthn>> {
@@ -57,7 +57,7 @@ pub async fn script() -> Response {
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "no-cache"),
         ],
-        include_str!("../static/passkey.js"),
+        include_str!("../../static/passkey.js"),
     )
         .into_response()
 }
@@ -121,7 +121,7 @@ fn stored_passkeys(rows: &[(i64, String)]) -> Vec<(i64, Passkey)> {
 /// `POST /login/passkey/begin`: the options for `navigator.credentials`.
 pub async fn begin(
     State(s): State<WebState>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Json(b): Json<Begin>,
@@ -161,7 +161,7 @@ pub struct Finish {
 /// `POST /login/passkey/finish`: the browser's answer; signed in on success.
 pub async fn finish(
     State(s): State<WebState>,
-    lang: Lang,
+    PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
     Json(f): Json<Finish>,

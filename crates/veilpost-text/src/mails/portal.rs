@@ -1,29 +1,12 @@
-//! Mails the portal writes, Dutch then English: the e-mailed login code, the read receipt
-//! and the lock-out notice for the sender, the sender's confirmation with the status link
-//! (and the access code to pass on), and the recipient's secure reply. None of them holds
-//! the message's content; only the reply carries what the recipient wrote, and it goes
-//! through processing like any other message.
+//! What the portal sends (the e-mailed login code, the read receipt and the lock-out
+//! notice for the sender, the sender's confirmation with the status link and the access
+//! code to pass on) and what people write in it: the recipient's secure reply, a
+//! patient's contact-form message, a staff member's web-composed message.
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
 
-/// Who the organisation is, for every mail.
-#[derive(Debug, Clone)]
-pub struct From<'a> {
-    pub organisation: &'a str,
-    pub address: &'a str,
-}
-
-fn builder<'a>(from: &From<'a>, to: &'a str, subject: String) -> MessageBuilder<'a> {
-    MessageBuilder::new()
-        .from((
-            format!("{} via Veilpost", from.organisation),
-            from.address.to_string(),
-        ))
-        .to(to.to_string())
-        .subject(subject)
-        .header("Auto-Submitted", Raw::new("auto-generated"))
-}
+use super::{From, builder, crlf};
 
 /// The login code by e-mail (only where policy lets an e-mailed code do alone).
 pub fn code_mail(from: &From<'_>, to: &str, code: &str, minutes: i64) -> std::io::Result<Vec<u8>> {
@@ -243,7 +226,7 @@ pub fn composed(
             .collect::<Vec<_>>())
         .subject(format!("{tag} {}", subject.trim()))
         .header("X-Veilpost-Composed", Raw::new("web"))
-        .text_body(text.replace("\r\n", "\n").replace('\n', "\r\n"));
+        .text_body(crlf(text));
     for f in files {
         b = b.attachment(f.content_type, f.name, f.bytes);
     }
@@ -270,7 +253,7 @@ fn written(
         .to(to.to_string())
         .subject(subject)
         .header("X-Veilpost-Reply-From", Raw::new(author.to_string()))
-        .text_body(text.replace("\r\n", "\n").replace('\n', "\r\n"));
+        .text_body(crlf(text));
     if let Some(id) = in_reply_to {
         b = b.in_reply_to(id.to_string()).references(id.to_string());
     }

@@ -1,0 +1,463 @@
+//! `veilpost.toml`: every key has a default (so `serve` runs with no file at all), unknown
+//! keys are errors (a typo must not silently weaken a policy), and every key can be set by
+//! an environment variable: `VEILPOST_` and the key's path in capitals, joined by `_`
+//! (`VEILPOST_DATA_DIR`, `VEILPOST_SMTP_SUBMISSION_LISTEN`, `VEILPOST_DNS_NAMESERVERS`).
+//! Lists take commas (`a,b`), tables `key=value` pairs (`VEILPOST_DELIVERY_ROUTES="*=127.0.0.1:2526"`).
+//!
+//! - this module: [`Config`], loading, validation, and what the rest derives from it;
+//! - `sections.rs`: the tables (`[smtp]`, `[delivery]`, `[portal]`, …) and their defaults;
+//! - `env.rs`: merging a file over the defaults and the `VEILPOST_*` variables;
+//! - `net.rs`: host:port and CIDR parsing.
+
+mod env;
+mod net;
+mod sections;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use env::{apply_env, merge};
+pub use net::{in_cidr, parse_cidr, split_host_port};
+pub use sections::*;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Database, message files, keys and outboxes live here.
+    pub data_dir: PathBuf,
+    pub smtp: Smtp,
+    pub web: Web,
+    pub delivery: Delivery,
+    pub dns: Dns,
+    pub sms: Sms,
+    pub organisation: Organisation,
+    pub dkim: Dkim,
+    pub portal: Portal,
+    pub policy: Policy,
+    pub audit: Audit,
+    pub intake: IntakeConfig,
+    pub doublecheck: DoubleCheck,
+    pub internal_links: InternalLinks,
+    pub offboarding: Offboarding,
+    pub oidc: Oidc,
+    pub dlp: Dlp,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./veilpost-data"),
+            smtp: Smtp::default(),
+            web: Web::default(),
+            delivery: Delivery::default(),
+            dns: Dns::default(),
+            sms: Sms::default(),
+            organisation: Organisation::default(),
+            dkim: Dkim::default(),
+            portal: Portal::default(),
+            policy: Policy::default(),
+            audit: Audit::default(),
+            intake: IntakeConfig::default(),
+            doublecheck: DoubleCheck::default(),
+            internal_links: InternalLinks::default(),
+            offboarding: Offboarding::default(),
+            oidc: Oidc::default(),
+            dlp: Dlp::default(),
+        }
+    }
+}
+
+/// The configuration from `path` (or the defaults) with the `VEILPOST_*` variables of the
+/// process environment applied.
+pub(crate) fn load(path: Option<&Path>) -> Result<Config> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("VEILPOST_"))
+        .collect();
+    Config::load(path, &env)
+}
+
+impl Config {
+    /// Load `path` (or only the defaults), then apply `VEILPOST_*` variables from `env`.
+    pub fn load(path: Option<&Path>, env: &[(String, String)]) -> Result<Config> {
+        let mut value = toml::Value::try_from(Config::default()).context("default config")?;
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let file: toml::Value =
+                toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+            merge(&mut value, file);
+        }
+        let defaults = toml::Value::try_from(Config::default()).context("default config")?;
+        apply_env(&mut value, &defaults, env)?;
+        let config: Config = value.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!(
+                "{}{}",
+                path.map(|p| format!("{}: ", p.display()))
+                    .unwrap_or_default(),
+                e
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (name, addr) in [
+            ("smtp.submission_listen", &self.smtp.submission_listen),
+            ("web.listen", &self.web.listen),
+        ] {
+            addr.parse::<SocketAddr>()
+                .with_context(|| format!("{name}: {addr:?} is not an address:port"))?;
+        }
+        if !matches!(self.delivery.mode.as_str(), "outbox" | "mx") {
+            bail!(
+                "delivery.mode must be \"outbox\" or \"mx\", not {:?}",
+                self.delivery.mode
+            );
+        }
+        match self.sms.provider.as_str() {
+            "outbox" => {}
+            "webhook" | "cm" => {
+                if self.sms.provider == "webhook" && !self.sms.url.starts_with("http") {
+                    bail!("sms.url must be the webhook's http(s) URL");
+                }
+                if self.sms.provider == "cm" && self.sms.token.is_empty() {
+                    bail!("sms.token must hold the CM.com product token");
+                }
+            }
+            other => bail!("sms.provider must be \"outbox\", \"webhook\" or \"cm\", not {other:?}"),
+        }
+        for f in &self.portal.factors {
+            if !matches!(f.as_str(), "sms" | "access_code" | "totp" | "email") {
+                bail!("portal.factors: unknown factor {f:?} (sms, access_code, totp, email)");
+            }
+        }
+        if !(6..=8).contains(&self.portal.code_digits) {
+            bail!("portal.code_digits must be 6, 7 or 8");
+        }
+        if self.portal.idle_timeout_minutes == 0 || self.portal.expiry_days == 0 {
+            bail!("portal.idle_timeout_minutes and portal.expiry_days must be at least 1");
+        }
+        if !self.oidc.issuer.is_empty() {
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+                .iter()
+                .any(|p| self.oidc.issuer.starts_with(p));
+            if !self.oidc.issuer.starts_with("https://") && !local {
+                bail!("oidc.issuer must be an https:// URL");
+            }
+            if self.oidc.client_id.is_empty() {
+                bail!("oidc.client_id is needed with oidc.issuer");
+            }
+            if !matches!(
+                self.oidc.email_claim.as_str(),
+                "email" | "preferred_username"
+            ) {
+                bail!("oidc.email_claim must be \"email\" or \"preferred_username\"");
+            }
+        }
+        if !matches!(self.offboarding.answer.as_str(), "" | "reject" | "forward") {
+            bail!(
+                "offboarding.answer must be \"reject\" or \"forward\", not {:?}",
+                self.offboarding.answer
+            );
+        }
+        if self.audit.retention_days < 365 {
+            bail!("audit.retention_days must be at least 365 (NEN 7513 asks for five years)");
+        }
+        let d = &self.delivery;
+        if !(d.max_retry_hours.is_finite() && d.max_retry_hours > 0.0) {
+            bail!("delivery.max_retry_hours must be a positive number of hours");
+        }
+        if !(d.delay_notice_hours.is_finite() && d.delay_notice_hours >= 0.0) {
+            bail!("delivery.delay_notice_hours must be 0 (never) or a positive number of hours");
+        }
+        if d.workers == 0 || d.first_retry == 0 || d.max_retry_interval < d.first_retry {
+            bail!(
+                "delivery.workers and delivery.first_retry must be at least 1, and \
+                 max_retry_interval at least first_retry"
+            );
+        }
+        for (domain, target) in &self.delivery.routes {
+            split_host_port(target)
+                .with_context(|| format!("delivery.routes.{domain:?}: {target:?}"))?;
+        }
+        for net in &self.smtp.trusted_networks {
+            parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
+        }
+        veilpost_dlp::detect::custom::validate(&self.dlp.identifiers()?)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !(self.web.public_url.starts_with("https://")
+            || self.web.public_url.starts_with("http://"))
+        {
+            bail!("web.public_url must start with https:// (or http:// for a local trial)");
+        }
+        Ok(())
+    }
+
+    /// The notification sender.
+    pub fn notify_from(&self) -> String {
+        if !self.organisation.notify_from.is_empty() {
+            return self.organisation.notify_from.clone();
+        }
+        match self.organisation.domains.first() {
+            Some(d) => format!("noreply@{d}"),
+            None => format!("noreply@{}", self.smtp.hostname),
+        }
+    }
+
+    /// The address a leaver's correspondents are sent to.
+    pub fn general_address(&self) -> String {
+        if !self.offboarding.general_address.is_empty() {
+            return self.offboarding.general_address.clone();
+        }
+        match self.organisation.domains.first() {
+            Some(d) => format!("info@{d}"),
+            None => format!("info@{}", self.smtp.hostname),
+        }
+    }
+
+    /// The portal's settings for the web side.
+    pub fn portal_settings(&self) -> veilpost_web::PortalSettings {
+        let outbox = self.delivery.mode == "outbox";
+        veilpost_web::PortalSettings {
+            public_url: self.web.public_url.trim_end_matches('/').to_string(),
+            notify_from: self.notify_from(),
+            rules: veilpost_portal::login::Rules {
+                digits: self.portal.code_digits,
+                ..Default::default()
+            },
+            idle_timeout: (self.portal.idle_timeout_minutes * 60) as i64,
+            session_max: 8 * 3600,
+            max_reply_size: self.smtp.max_message_size,
+            outbox: outbox.then(|| self.data_dir.join("outbox")),
+            sms_outbox: (outbox || self.sms.provider == "outbox").then(|| self.sms_outbox()),
+            trust_forwarded_for: self.web.trust_forwarded_for,
+            intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
+            intake_types: self.intake.allowed_types.clone(),
+            clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
+            policy: self.policy_view(),
+            doublecheck: self.doublecheck.rules(),
+            leaver_answer: if self.offboarding.answer.is_empty() {
+                "reject".into()
+            } else {
+                self.offboarding.answer.clone()
+            },
+            oidc: (!self.oidc.issuer.is_empty()).then(|| veilpost_web::oidc::OidcSettings {
+                issuer: self.oidc.issuer.clone(),
+                client_id: self.oidc.client_id.clone(),
+                client_secret: self.oidc.client_secret.clone(),
+                name: self.oidc.name.clone(),
+                scopes: self.oidc.scopes.clone(),
+                email_claim: self.oidc.email_claim.clone(),
+                require_mfa: self.oidc.require_mfa,
+            }),
+        }
+    }
+
+    /// The settings that make up policy, as (key, value) for the admin page; no secrets.
+    fn policy_view(&self) -> Vec<(String, String)> {
+        let sections: [(&str, Result<toml::Value, toml::ser::Error>); 8] = [
+            ("policy", toml::Value::try_from(&self.policy)),
+            ("doublecheck", toml::Value::try_from(&self.doublecheck)),
+            ("portal", toml::Value::try_from(&self.portal)),
+            (
+                "internal_links",
+                toml::Value::try_from(&self.internal_links),
+            ),
+            ("offboarding", toml::Value::try_from(&self.offboarding)),
+            ("intake", toml::Value::try_from(&self.intake)),
+            ("audit", toml::Value::try_from(&self.audit)),
+            ("organisation", toml::Value::try_from(&self.organisation)),
+        ];
+        let mut out = vec![
+            ("delivery.mode".to_string(), self.delivery.mode.clone()),
+            ("sms.provider".to_string(), self.sms.provider.clone()),
+            (
+                "offboarding.general_address (in use)".to_string(),
+                self.general_address(),
+            ),
+        ];
+        for (name, value) in sections {
+            let Ok(toml::Value::Table(table)) = value else {
+                continue;
+            };
+            for (key, v) in table {
+                if key.contains("master_key") {
+                    continue;
+                }
+                let shown = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                out.push((format!("{name}.{key}"), shown));
+            }
+        }
+        out
+    }
+
+    /// The SMS outbox file.
+    pub fn sms_outbox(&self) -> PathBuf {
+        self.data_dir.join("sms-outbox.jsonl")
+    }
+
+    /// The configured SMS provider.
+    pub fn sms_sender(&self) -> veilpost_adapters::SmsSender {
+        let provider = match self.sms.provider.as_str() {
+            "webhook" => veilpost_adapters::SmsProvider::Webhook {
+                url: self.sms.url.clone(),
+                token: (!self.sms.token.is_empty()).then(|| self.sms.token.clone()),
+            },
+            "cm" => veilpost_adapters::SmsProvider::CmCom {
+                url: if self.sms.url.is_empty() {
+                    "https://gw.messaging.cm.com/v1.0/message".into()
+                } else {
+                    self.sms.url.clone()
+                },
+                product_token: self.sms.token.clone(),
+                sender: self.sms.sender.chars().take(11).collect(),
+            },
+            _ => veilpost_adapters::SmsProvider::Outbox {
+                path: self.sms_outbox(),
+            },
+        };
+        veilpost_adapters::SmsSender::new(
+            provider,
+            std::time::Duration::from_secs(self.sms.timeout_secs.max(1)),
+            self.sms.attempts,
+        )
+    }
+
+    /// The vault master key file.
+    pub fn master_key_file(&self) -> PathBuf {
+        if self.portal.master_key_file.as_os_str().is_empty() {
+            self.data_dir.join("keys").join("master.key")
+        } else {
+            self.portal.master_key_file.clone()
+        }
+    }
+
+    /// Is `domain` one of the organisation's?
+    pub fn is_own_domain(&self, domain: &str) -> bool {
+        self.organisation
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_a_file() {
+        let c = Config::load(None, &[]).expect("defaults");
+        assert_eq!(c.smtp.submission_listen, "127.0.0.1:2587");
+        assert_eq!(c.web.listen, "127.0.0.1:8080");
+        assert_eq!(c.delivery.mode, "outbox");
+        assert_eq!(c.sms.provider, "outbox");
+        assert_eq!(c.data_dir, PathBuf::from("./veilpost-data"));
+    }
+
+    #[test]
+    fn the_example_file_parses_with_every_documented_key() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../veilpost.example.toml"
+        ));
+        let c = Config::load(Some(path), &[]).expect("example");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/veilpost"));
+        assert_eq!(c.smtp.submission_listen, "127.0.0.1:2587");
+        assert_eq!(c.web.public_url, "https://veilig.example.nl");
+        assert_eq!(c.delivery.mode, "mx");
+        assert_eq!(
+            c.delivery.routes.get("*").map(String::as_str),
+            Some("127.0.0.1:2526")
+        );
+        assert_eq!(c.dns.nameservers, vec!["127.0.0.1:5353".to_string()]);
+        assert_eq!(c.organisation.name, "Huisartsenpraktijk De Linde");
+        assert_eq!(
+            c.organisation.domains,
+            vec!["praktijkdelinde.nl".to_string()]
+        );
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let c = Config::load(
+            None,
+            &env(&[
+                ("VEILPOST_DATA_DIR", "/tmp/vp"),
+                ("VEILPOST_SMTP_SUBMISSION_LISTEN", "127.0.0.1:3587"),
+                ("VEILPOST_DELIVERY_MODE", "mx"),
+                (
+                    "VEILPOST_DELIVERY_ROUTES",
+                    "*=127.0.0.1:2526, zorg.nl=10.0.0.1:25",
+                ),
+                ("VEILPOST_DNS_NAMESERVERS", "127.0.0.1:5353,127.0.0.2"),
+                ("VEILPOST_DELIVERY_WORKERS", "4"),
+                ("VEILPOST_DELIVERY_CA_ONLY", "true"),
+                ("VEILPOST_ORGANISATION_DOMAINS", "a.nl,b.nl"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .expect("env");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/vp"));
+        assert_eq!(c.smtp.submission_listen, "127.0.0.1:3587");
+        assert_eq!(c.delivery.mode, "mx");
+        assert_eq!(c.delivery.routes.len(), 2);
+        assert_eq!(c.delivery.routes["zorg.nl"], "10.0.0.1:25");
+        assert_eq!(c.dns.nameservers.len(), 2);
+        assert_eq!(c.delivery.workers, 4);
+        assert!(c.delivery.ca_only);
+        assert_eq!(c.organisation.domains.len(), 2);
+        assert!(Config::load(None, &env(&[("VEILPOST_DELIVERY_WORKERS", "veel")])).is_err());
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        let dir = std::env::temp_dir().join(format!("vp-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let bad = [
+            "[smtp]\nsubmision_listen = \"127.0.0.1:25\"\n",
+            "[delivery]\nmode = \"internet\"\n",
+            "[smtp]\nsubmission_listen = \"localhost\"\n",
+            "[delivery.routes]\n\"*\" = \"nohost\"\n",
+            "[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]\n",
+            "data_dir = [1]\n",
+            "not toml",
+        ];
+        for (i, text) in bad.iter().enumerate() {
+            let p = dir.join(format!("{i}.toml"));
+            std::fs::write(&p, text).expect("write");
+            assert!(Config::load(Some(&p), &[]).is_err(), "{text}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn networks() {
+        let net = parse_cidr("10.1.0.0/16").expect("cidr");
+        assert!(in_cidr("10.1.2.3".parse().expect("ip"), net));
+        assert!(!in_cidr("10.2.0.1".parse().expect("ip"), net));
+        assert!(in_cidr("::ffff:10.1.0.9".parse().expect("ip"), net));
+        let one = parse_cidr("192.0.2.7").expect("host");
+        assert!(in_cidr("192.0.2.7".parse().expect("ip"), one));
+        assert!(!in_cidr("192.0.2.8".parse().expect("ip"), one));
+        assert!(in_cidr(
+            "2001:db8::1".parse().expect("ip"),
+            parse_cidr("2001:db8::/32").expect("v6")
+        ));
+        assert_eq!(split_host_port("[::1]:25").expect("v6").0, "::1");
+    }
+}

@@ -1,0 +1,468 @@
+//! The tables of `veilpost.toml` and their defaults.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// `[dlp]`: the organisation's own identifiers, besides the built-in detectors.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dlp {
+    /// `[[dlp.identifiers]]`, one table each.
+    pub identifiers: Vec<Identifier>,
+}
+
+/// One organisation-defined identifier (`[[dlp.identifiers]]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identifier {
+    /// The finding's kind in reports and JSON.
+    pub name: String,
+    /// A regular expression for the value.
+    pub pattern: String,
+    /// `none` (default), `elfproef`, `mod97` or `luhn`.
+    #[serde(default = "default_checksum")]
+    pub checksum: String,
+    /// When set, one of these must stand within 50 characters of the value.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// `low`, `medium` or `high` (default).
+    #[serde(default = "default_confidence")]
+    pub confidence: String,
+    /// A match alone makes a message sensitive (default); `false`: it identifies a
+    /// person, and health data beside it is then about them.
+    #[serde(default = "default_true")]
+    pub sensitive_alone: bool,
+}
+
+fn default_checksum() -> String {
+    "none".into()
+}
+
+fn default_confidence() -> String {
+    "high".into()
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Dlp {
+    /// The identifiers as the scanner takes them; a bad value is named by its key.
+    pub fn identifiers(&self) -> Result<Vec<veilpost_dlp::CustomIdentifier>> {
+        self.identifiers
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let checksum = veilpost_dlp::Checksum::parse(&id.checksum).with_context(|| {
+                    format!(
+                        "dlp.identifiers[{i}].checksum: {:?} is not none, elfproef, mod97 or luhn",
+                        id.checksum
+                    )
+                })?;
+                let confidence = match id.confidence.to_ascii_lowercase().as_str() {
+                    "low" => veilpost_dlp::Confidence::Low,
+                    "medium" => veilpost_dlp::Confidence::Medium,
+                    "high" => veilpost_dlp::Confidence::High,
+                    other => bail!(
+                        "dlp.identifiers[{i}].confidence: {other:?} is not low, medium or high"
+                    ),
+                };
+                Ok(veilpost_dlp::CustomIdentifier {
+                    name: id.name.clone(),
+                    pattern: id.pattern.clone(),
+                    checksum,
+                    keywords: id.keywords.clone(),
+                    confidence,
+                    sensitive_alone: id.sensitive_alone,
+                })
+            })
+            .collect()
+    }
+
+    /// A scanner with these identifiers (refused at start when one is invalid).
+    pub fn scanner(&self, base: veilpost_dlp::Scanner) -> Result<veilpost_dlp::Scanner> {
+        base.with_identifiers(self.identifiers()?)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Smtp {
+    /// Where staff (or the organisation's mail server) submit mail.
+    pub submission_listen: String,
+    /// Our host name in the greeting, EHLO and Received headers.
+    pub hostname: String,
+    /// Networks (CIDR) that may relay without AUTH: the organisation's own mail server.
+    pub trusted_networks: Vec<String>,
+    /// Largest message in bytes.
+    pub max_message_size: usize,
+    /// Most recipients per message.
+    pub max_recipients: usize,
+    /// Messages one account may submit per hour.
+    pub max_messages_per_hour: u32,
+    /// Seconds to wait for a command.
+    pub command_timeout: u64,
+    /// Most simultaneous connections.
+    pub max_connections: usize,
+    /// PEM certificate chain and key for STARTTLS; empty: a self-signed pair is made in
+    /// `data_dir/tls/` on first start.
+    pub tls_cert: String,
+    pub tls_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Web {
+    pub listen: String,
+    /// The address recipients and staff use (links in mails point here).
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that
+    /// sets it).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Delivery {
+    /// `outbox` (default): outbound mail is written to `data_dir/outbox/`, nothing leaves.
+    /// `mx`: deliver over SMTP (MX look-up, or `routes`).
+    pub mode: String,
+    /// Transport map: recipient domain, or `*`, to `host:port`; skips the MX look-up.
+    pub routes: BTreeMap<String, String>,
+    /// Port for MX hosts (25; tests use another).
+    pub smtp_port: u16,
+    /// Port for MTA-STS policy hosts (443; tests use another).
+    pub mta_sts_port: u16,
+    /// Deliveries at once.
+    pub workers: usize,
+    /// Give up (and tell the sender) after this many hours.
+    pub max_retry_hours: f64,
+    /// First retry after this many seconds; doubling up to `max_retry_interval`.
+    pub first_retry: u64,
+    pub max_retry_interval: u64,
+    /// Tell the sender about a delay after this many hours (0: never).
+    pub delay_notice_hours: f64,
+    /// Extra CA certificates (PEM files) trusted for authenticated TLS.
+    pub ca_files: Vec<PathBuf>,
+    /// Trust only `ca_files`, not the system's roots (tests).
+    pub ca_only: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dns {
+    /// Resolvers as `IP` or `IP:PORT`; empty: the system's.
+    pub nameservers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sms {
+    /// `outbox`: texts are appended to `data_dir/sms-outbox.jsonl` (and listed on
+    /// `/outbox`); `webhook`: POSTed as JSON to `url`; `cm`: CM.com's gateway.
+    pub provider: String,
+    /// The webhook's URL, or CM.com's gateway (default their v1.0 JSON endpoint).
+    pub url: String,
+    /// Bearer token for the webhook; CM.com's product token.
+    pub token: String,
+    /// Sender name shown on the phone (CM.com; at most 11 characters).
+    pub sender: String,
+    /// Seconds per request.
+    pub timeout_secs: u64,
+    /// Tries per text (network errors, 429 and 5xx are retried).
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Organisation {
+    pub name: String,
+    /// The organisation's mail domains: their mail is DKIM-signed. Staff send as their own
+    /// address and the shared mailboxes in their scopes.
+    pub domains: Vec<String>,
+    /// Sender of notifications and delivery reports; default `noreply@` the first domain.
+    pub notify_from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Dkim {
+    /// Selector of the keys made on first start.
+    pub selector: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Portal {
+    /// Days a message stays available in the portal; then its key is destroyed.
+    pub expiry_days: u64,
+    /// Ways recipients may prove who they are: `sms` (when a number is known),
+    /// `access_code` (given to the sender to pass on), `totp` (an app registered on an
+    /// earlier visit). `email` here lets an e-mailed code do alone for any recipient;
+    /// recipients in the organisation's own domains may always use it.
+    pub factors: Vec<String>,
+    /// Digits in SMS and e-mail codes (6 to 8).
+    pub code_digits: u32,
+    /// Minutes without activity before a recipient's session ends.
+    pub idle_timeout_minutes: u64,
+    /// Mail the sender when the recipient first opens the message.
+    pub read_receipt: bool,
+    /// Mail the sender a confirmation with the status link (and access code).
+    pub sender_confirmation: bool,
+    /// The vault's master key (32 bytes, base64). Empty: `master_key_file`.
+    pub master_key: String,
+    /// Default `data_dir/keys/master.key`, made on first start.
+    pub master_key_file: PathBuf,
+}
+
+/// Mail between the organisation's own addresses: attachments stay in the vault and the
+/// mail carries a link (the guidance: share a link, not the file), when they are sensitive
+/// (and the text itself is not) or together at least `min_size` bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InternalLinks {
+    pub enabled: bool,
+    pub min_size: usize,
+}
+
+impl Default for InternalLinks {
+    fn default() -> Self {
+        InternalLinks {
+            enabled: true,
+            min_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// The double-check: hold a message until the sender confirms it, per rule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DoubleCheck {
+    /// A recipient the organisation never wrote to (no contact, no earlier delivery).
+    pub new_recipient: bool,
+    /// A recipient domain that looks like a contact's or partner's domain but is not.
+    pub look_alike: bool,
+    /// At least this many outside addresses visible in To/Cc (0: off).
+    pub many_visible: usize,
+    /// Sensitive content to a free-mail address (gmail.com, hotmail.com, ziggo.nl...).
+    pub free_mail: bool,
+}
+
+impl Default for DoubleCheck {
+    fn default() -> Self {
+        // Only the look-alike rule by default: the others would hold every first message
+        // of a new installation until its contacts are known.
+        DoubleCheck {
+            new_recipient: false,
+            look_alike: true,
+            many_visible: 0,
+            free_mail: false,
+        }
+    }
+}
+
+/// Staff sign-in with the organisation's identity provider (OpenID Connect: Entra ID,
+/// Keycloak). Off while `issuer` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Oidc {
+    /// The issuer URL (its `/.well-known/openid-configuration` is read).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The button's text: "Aanmelden met `<name>`".
+    pub name: String,
+    /// Scopes besides `openid`.
+    pub scopes: Vec<String>,
+    /// `email`, or `preferred_username` (Entra ID's sign-in name).
+    pub email_claim: String,
+    /// Only sign-ins where the provider's `amr` claim names a second factor.
+    pub require_mfa: bool,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Oidc {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            name: "Microsoft Entra ID".into(),
+            scopes: vec!["email".into(), "profile".into()],
+            email_claim: "email".into(),
+            require_mfa: true,
+        }
+    }
+}
+
+/// Mail to the address of someone who left (after `veilpost user offboard`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Offboarding {
+    /// `reject` (default): refused at RCPT with a text naming the general address;
+    /// `forward`: delivered to the successor named at offboarding (refused when none).
+    pub answer: String,
+    /// The practice's general address named in the rejection; default `info@` the first
+    /// domain.
+    pub general_address: String,
+}
+
+impl DoubleCheck {
+    /// As the policy crate's rules.
+    pub fn rules(&self) -> veilpost_policy::doublecheck::Rules {
+        veilpost_policy::doublecheck::Rules {
+            new_recipient: self.new_recipient,
+            look_alike: self.look_alike,
+            many_visible: self.many_visible,
+            free_mail: self.free_mail,
+        }
+    }
+}
+
+/// The secure contact form (`/contact`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// The mailbox patients' messages go to; empty: no contact form.
+    pub mailbox: String,
+    /// File extensions the form takes.
+    pub allowed_types: Vec<String>,
+    /// ClamAV's daemon (`host:port`, TCP) that checks every file patients and portal
+    /// recipients upload; empty: no virus scan. When set and unreachable, uploads are
+    /// refused (fail closed).
+    pub clamd: String,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        IntakeConfig {
+            mailbox: String::new(),
+            allowed_types: veilpost_web::default_intake_types(),
+            clamd: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Audit {
+    /// Days audit entries are kept (NEN 7513: at least five years).
+    pub retention_days: u64,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            retention_days: 5 * 366,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Domains mail may never go to.
+    pub block_domains: Vec<String>,
+    /// Domains with an agreement on mandatory authenticated TLS (certificate checked
+    /// against the MX host name).
+    pub partner_domains: Vec<String>,
+    /// Domains whose sensitive mail goes as the `encrypted-attachment` route: attachments in
+    /// one AES-256 ZIP, the password by SMS to the recipient's number, when the text itself
+    /// is clean and a number is known (otherwise the portal). `[zip]` in a subject asks
+    /// for the same per message.
+    pub zip_domains: Vec<String>,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            submission_listen: "127.0.0.1:2587".into(),
+            hostname: "localhost".into(),
+            trusted_networks: Vec::new(),
+            max_message_size: 50 * 1024 * 1024,
+            max_recipients: 100,
+            max_messages_per_hour: 1000,
+            command_timeout: 300,
+            max_connections: 256,
+            tls_cert: String::new(),
+            tls_key: String::new(),
+        }
+    }
+}
+
+impl Default for Web {
+    fn default() -> Self {
+        Web {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            mode: "outbox".into(),
+            routes: BTreeMap::new(),
+            smtp_port: 25,
+            mta_sts_port: 443,
+            workers: 16,
+            max_retry_hours: 120.0,
+            first_retry: 60,
+            max_retry_interval: 4 * 3600,
+            delay_notice_hours: 4.0,
+            ca_files: Vec::new(),
+            ca_only: false,
+        }
+    }
+}
+
+impl Default for Sms {
+    fn default() -> Self {
+        Sms {
+            provider: "outbox".into(),
+            url: String::new(),
+            token: String::new(),
+            sender: "Veilpost".into(),
+            timeout_secs: 10,
+            attempts: 3,
+        }
+    }
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation {
+            name: "Veilpost".into(),
+            domains: Vec::new(),
+            notify_from: String::new(),
+        }
+    }
+}
+
+impl Default for Dkim {
+    fn default() -> Self {
+        Dkim {
+            selector: "veilpost".into(),
+        }
+    }
+}
+
+impl Default for Portal {
+    fn default() -> Self {
+        Portal {
+            expiry_days: 30,
+            factors: vec!["sms".into(), "access_code".into(), "totp".into()],
+            code_digits: 6,
+            idle_timeout_minutes: 15,
+            read_receipt: true,
+            sender_confirmation: true,
+            master_key: String::new(),
+            master_key_file: PathBuf::new(),
+        }
+    }
+}
