@@ -1,116 +1,16 @@
 //! Processing and delivery queues over the `messages` and `recipients` tables. Workers
 //! take rows with a lease (`lease_until`), so a crashed worker's rows come back after the
-//! lease, and several workers (or nodes) never take the same row at once.
+//! lease, and several workers (or nodes) never take the same row at once. What the admin
+//! pages read of the queue (rows, retries, traces, sent messages) is here too.
 
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
-use crate::spool::{Envelope, NewMessage, Origin, Write, insert_message};
-use crate::vault::VaultEntry;
-use crate::{Result, Store, now};
-
-/// A spooled message waiting for the scan and the policy.
-#[derive(Debug, Clone)]
-pub struct Received {
-    pub id: String,
-    pub origin: String,
-    pub mail_from: String,
-    pub auth_user: Option<String>,
-    pub client_ip: Option<String>,
-    pub received_at: i64,
-    pub blob: String,
-    /// (recipient row id, address).
-    pub recipients: Vec<(i64, String)>,
-    /// The sender confirmed it after a double-check hold: no second hold.
-    pub confirmed: bool,
-}
-
-/// The policy's outcome for one recipient.
-#[derive(Debug, Clone)]
-pub struct RecipientDecision {
-    pub recipient_id: i64,
-    /// `plain`, `tls`, `portal` or `block`.
-    pub route: String,
-    pub reasons: Vec<String>,
-    /// `queued` (to be delivered), `portal`, `blocked` or `failed`.
-    pub state: String,
-    /// Content for this recipient, when not the message's delivered form.
-    pub blob: Option<String>,
-}
-
-/// A message Veilpost made while processing (a notification, a DSN): stored and queued
-/// in the same transaction as the decisions.
-#[derive(Debug, Clone)]
-pub struct Generated {
-    pub envelope: Envelope,
-    pub blob: String,
-    pub size: usize,
-    /// The route each recipient takes (`plain` for notifications and DSNs).
-    pub route: String,
-}
-
-/// Everything processing decided about one message.
-#[derive(Debug, Clone, Default)]
-pub struct Processed {
-    pub verdict: String,
-    pub findings: serde_json::Value,
-    /// The message as it is delivered, when it differs from the received one by more
-    /// than a prefix (a stripped subject tag).
-    pub out_blob: Option<String>,
-    /// Or: the received message with this in front (the DKIM-Signature header).
-    pub out_prefix: Option<Vec<u8>>,
-    pub decisions: Vec<RecipientDecision>,
-    pub generated: Vec<Generated>,
-    pub vault: Vec<VaultEntry>,
-    /// Audit events, written in the same transaction.
-    pub audit: Vec<AuditEvent>,
-}
-
-/// One audit-log entry.
-#[derive(Debug, Clone, Default)]
-pub struct AuditEvent {
-    pub actor: String,
-    pub action: String,
-    pub subject: Option<String>,
-    pub detail: Option<String>,
-    /// The client's IP address, for events a person caused over the network.
-    pub ip: Option<String>,
-    /// `ok`, `failed`, `refused`...
-    pub outcome: Option<String>,
-}
-
-/// A recipient due for delivery.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub recipient_id: i64,
-    pub message_id: String,
-    pub address: String,
-    pub route: String,
-    pub mail_from: String,
-    pub origin: String,
-    /// The blob to send, after `prefix`.
-    pub blob: String,
-    pub prefix: Vec<u8>,
-    pub attempts: i64,
-    pub received_at: i64,
-    pub delay_notified: bool,
-}
-
-/// How a delivery attempt ended.
-#[derive(Debug, Clone)]
-pub enum DeliveryOutcome {
-    Delivered {
-        detail: String,
-    },
-    /// Try again at `next_at`.
-    Deferred {
-        error: String,
-        next_at: i64,
-    },
-    /// Permanent failure.
-    Failed {
-        error: String,
-    },
-}
+use crate::commit::Write;
+use crate::messages::{TraceRow, write_delivery_done};
+use crate::{
+    Delivery, DeliveryOutcome, Generated, MessageInfo, PortalEntry, Processed, QueueRow, Received,
+    RecipientTrace, Result, Store,
+};
 
 impl Store {
     /// Free every lease, for the one server that owns this SQLite store when it starts:
@@ -136,7 +36,7 @@ impl Store {
 
     /// Take up to `n` messages to process, leased for `lease` seconds.
     pub async fn claim_received(&self, n: i64, lease: i64) -> Result<Vec<Received>> {
-        let t = now();
+        let t = self.now();
         let rows = sqlx::query(
             "UPDATE messages SET state = 'processing', lease_until = ?1
              WHERE id IN (SELECT id FROM messages
@@ -197,7 +97,7 @@ impl Store {
 
     /// Take up to `n` due deliveries, leased for `lease` seconds.
     pub async fn claim_deliveries(&self, n: i64, lease: i64) -> Result<Vec<Delivery>> {
-        let t = now();
+        let t = self.now();
         let rows = sqlx::query(
             "UPDATE recipients SET lease_until = ?1
              WHERE id IN (SELECT id FROM recipients
@@ -259,7 +159,7 @@ impl Store {
     /// Reports (DSNs) a failure causes are queued durably on their own.
     pub async fn delivery_done(&self, recipient_id: i64, outcome: &DeliveryOutcome) -> Result<()> {
         let mut conn = self.lease_pool.acquire().await?;
-        write_delivery_done(&mut conn, recipient_id, outcome, now()).await?;
+        write_delivery_done(&mut conn, recipient_id, outcome, self.now()).await?;
         Ok(())
     }
 
@@ -294,7 +194,7 @@ impl Store {
         }
         if !done.is_empty() {
             let mut tx = crate::write_tx(&self.lease_pool).await?;
-            let t = now();
+            let t = self.now();
             for (id, _, _) in &done {
                 sqlx::query("UPDATE messages SET purged_at = ? WHERE id = ?")
                     .bind(t)
@@ -341,164 +241,83 @@ impl Store {
             )
             .collect())
     }
-}
 
-type TraceRow = (
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    i64,
-    Option<String>,
-);
+    /// Recipients waiting for delivery or failed, newest first.
+    pub async fn queue_list(&self, limit: i64) -> Result<Vec<QueueRow>> {
+        Ok(sqlx::query_as::<_, QueueRow>(
+            "SELECT r.id, r.message_id, m.mail_from, r.address, r.route, r.state, r.attempts,
+                    r.next_attempt_at, r.last_error, m.received_at
+               FROM recipients r JOIN messages m ON m.id = r.message_id
+              WHERE r.state IN ('queued', 'failed')
+              ORDER BY r.id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 
-/// What happened to one recipient of a message.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RecipientTrace {
-    pub address: String,
-    pub route: Option<String>,
-    pub reasons: Vec<String>,
-    pub state: String,
-    pub attempts: i64,
-    pub last_error: Option<String>,
-}
+    /// Try a waiting recipient again now. True if it was waiting. (A failed one cannot be
+    /// retried: its content is purged once every recipient is done.)
+    pub async fn queue_retry(&self, recipient_id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE recipients SET next_attempt_at = 0 WHERE id = ? AND state = 'queued'",
+        )
+        .bind(recipient_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
 
-impl Origin {
-    /// Parse the stored word.
-    pub fn parse(s: &str) -> Option<Origin> {
-        match s {
-            "submission" => Some(Origin::Submission),
-            "relay" => Some(Origin::Relay),
-            "notification" => Some(Origin::Notification),
-            "dsn" => Some(Origin::Dsn),
-            "reply" => Some(Origin::Reply),
-            "portal" => Some(Origin::Portal),
-            "intake" => Some(Origin::Intake),
-            _ => None,
+    /// Stop delivering to a queued recipient. True if it was queued.
+    pub async fn queue_cancel(&self, recipient_id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE recipients SET state = 'cancelled', done_at = ? WHERE id = ? AND state = 'queued'",
+        )
+        .bind(self.now())
+        .bind(recipient_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A message's envelope and verdict, for the trace.
+    pub async fn message_info(&self, id: &str) -> Result<Option<MessageInfo>> {
+        if id.len() > 128 {
+            return Ok(None);
         }
+        Ok(sqlx::query_as::<_, MessageInfo>(
+            "SELECT id, received_at, origin, mail_from, auth_user, client_ip, size, state, verdict,
+                    findings, held_reasons, processed_at FROM messages WHERE id = ?",
+        )
+        .bind(id.trim())
+        .fetch_optional(&self.pool)
+        .await?)
     }
-}
 
-/// The writes of [`Store::finish_processing`], inside the committer's transaction.
-pub(crate) async fn write_processed(
-    tx: &mut sqlx::SqliteConnection,
-    message_id: &str,
-    p: &Processed,
-    t: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
-                    out_blob = ?, out_prefix = ?, processed_at = ? WHERE id = ?",
-    )
-    .bind(&p.verdict)
-    .bind(p.findings.to_string())
-    .bind(&p.out_blob)
-    .bind(&p.out_prefix)
-    .bind(t)
-    .bind(message_id)
-    .execute(&mut *tx)
-    .await?;
-    for d in &p.decisions {
-        let done = if d.state == "queued" { None } else { Some(t) };
-        sqlx::query(
-                "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
-                        done_at = ? WHERE id = ?",
-            )
-            .bind(&d.route)
-            .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
-            .bind(&d.state)
-            .bind(&d.blob)
-            .bind(t)
-            .bind(done)
-            .bind(d.recipient_id)
-            .execute(&mut *tx)
-            .await?;
+    /// Messages by a sender address (or account), newest first: for the trace's search.
+    pub async fn messages_from(&self, sender: &str, limit: i64) -> Result<Vec<MessageInfo>> {
+        Ok(sqlx::query_as::<_, MessageInfo>(
+            "SELECT id, received_at, origin, mail_from, auth_user, client_ip, size, state, verdict,
+                    findings, held_reasons, processed_at FROM messages
+              WHERE mail_from = ?1 COLLATE NOCASE OR auth_user = ?1 COLLATE NOCASE
+              ORDER BY received_at DESC LIMIT ?2",
+        )
+        .bind(sender.trim())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
-    for v in &p.vault {
-        crate::vault::insert(&mut *tx, v).await?;
-    }
-    for g in &p.generated {
-        insert_generated(&mut *tx, &crate::new_id(), g, t).await?;
-    }
-    for a in &p.audit {
-        crate::insert_audit(&mut *tx, a, t).await?;
-    }
-    Ok(())
-}
 
-/// A message Veilpost made, stored as processed and queued for delivery.
-pub(crate) async fn insert_generated(
-    tx: &mut sqlx::SqliteConnection,
-    id: &str,
-    g: &Generated,
-    t: i64,
-) -> Result<(), sqlx::Error> {
-    let m = NewMessage {
-        id: id.to_string(),
-        envelope: g.envelope.clone(),
-        size: g.size,
-        blob: g.blob.clone(),
-    };
-    insert_message(&mut *tx, &m, t, "processed").await?;
-    sqlx::query(
-        "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
-    )
-    .bind(t)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
-    )
-    .bind(&g.route)
-    .bind(t)
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
-
-/// The write of [`Store::delivery_done`], inside the committer's transaction.
-pub(crate) async fn write_delivery_done(
-    tx: &mut sqlx::SqliteConnection,
-    recipient_id: i64,
-    outcome: &DeliveryOutcome,
-    t: i64,
-) -> Result<(), sqlx::Error> {
-    match outcome {
-        DeliveryOutcome::Delivered { detail } => {
-            sqlx::query(
-                    "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
-                            last_error = ?, done_at = ? WHERE id = ?",
-                )
-                .bind(detail)
-                .bind(t)
-                .bind(recipient_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        DeliveryOutcome::Deferred { error, next_at } => {
-            sqlx::query(
-                "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = ?,
-                            next_attempt_at = ? WHERE id = ?",
-            )
-            .bind(error)
-            .bind(next_at)
-            .bind(recipient_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        DeliveryOutcome::Failed { error } => {
-            sqlx::query(
-                "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
-                            last_error = ?, done_at = ? WHERE id = ?",
-            )
-            .bind(error)
-            .bind(t)
-            .bind(recipient_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+    /// Secure messages (vault entries) `sender` sent, newest first.
+    pub async fn sent_by(&self, sender: &str, limit: i64) -> Result<Vec<PortalEntry>> {
+        let sql = format!(
+            "SELECT {} FROM vault WHERE sender = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",
+            crate::portal::COLUMNS
+        );
+        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+            .bind(sender.trim())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
-    Ok(())
 }

@@ -1,10 +1,11 @@
-//! Staff accounts: Argon2id password hashes, end dates, disabling. A running server reads
-//! the row at every login, so disabling or an end date takes effect at once.
+//! Staff accounts: passwords (Argon2id), roles and scopes, end dates, disabling and
+//! offboarding leavers.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use sqlx::AssertSqlSafe;
 use time::Date;
 
-use crate::{Error, Result, Store, now};
+use crate::{Error, Result, Store};
 
 /// A staff account.
 #[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
@@ -38,26 +39,6 @@ pub(crate) const USER_COLUMNS: &str =
     totp_secret IS NOT NULL AS has_totp,
     EXISTS (SELECT 1 FROM staff_passkeys p WHERE p.email = users.email) AS has_passkey,
     successor, offboarded_at";
-
-impl User {
-    /// May this account send with `address` as its sender? Its own address and its
-    /// scopes; an auditor sends nothing.
-    pub fn may_send_as(&self, address: &str) -> bool {
-        self.role != "auditor"
-            && (address.eq_ignore_ascii_case(&self.email)
-                || self.scopes.iter().any(|s| s.eq_ignore_ascii_case(address)))
-    }
-
-    /// Can the account log in on `today`?
-    pub fn active_on(&self, today: Date) -> bool {
-        !self.disabled
-            && self
-                .valid_until
-                .as_deref()
-                .and_then(parse_date)
-                .is_none_or(|until| today <= until)
-    }
-}
 
 /// Why an account could not be added.
 #[derive(Debug, thiserror::Error)]
@@ -112,6 +93,65 @@ pub fn valid_email(email: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
 }
 
+/// A hash of a random password, for failures that take as long as a real check.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let mut pw = [0u8; 16];
+        crate::random(&mut pw);
+        hash_password(&crate::hex(&pw)).unwrap_or_default()
+    })
+}
+
+/// A change to an account from the admin pages.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub name: Option<String>,
+    pub role: String,
+    pub valid_until: Option<Date>,
+    pub scopes: Vec<String>,
+}
+
+/// Why an offboarding could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum OffboardError {
+    #[error("no account {0}")]
+    NoAccount(String),
+    #[error("the successor {0} has no active account")]
+    BadSuccessor(String),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// What offboarding did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Offboarded {
+    /// Held messages of the leaver that were cancelled.
+    pub cancelled: u64,
+    /// Portal conversations (vault entries) now with the successor.
+    pub handed_over: u64,
+}
+
+impl User {
+    /// May this account send with `address` as its sender? Its own address and its
+    /// scopes; an auditor sends nothing.
+    pub fn may_send_as(&self, address: &str) -> bool {
+        self.role != "auditor"
+            && (address.eq_ignore_ascii_case(&self.email)
+                || self.scopes.iter().any(|s| s.eq_ignore_ascii_case(address)))
+    }
+
+    /// Can the account log in on `today`?
+    pub fn active_on(&self, today: Date) -> bool {
+        !self.disabled
+            && self
+                .valid_until
+                .as_deref()
+                .and_then(parse_date)
+                .is_none_or(|until| today <= until)
+    }
+}
+
 impl Store {
     /// Add a staff account (from the command line).
     pub async fn add_user(
@@ -159,7 +199,7 @@ impl Store {
         .bind(hash)
         .bind(role)
         .bind(until)
-        .bind(now())
+        .bind(self.now())
         .execute(&self.pool)
         .await
         .map_err(Error::from)?;
@@ -210,7 +250,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE users SET disabled = 1, disabled_at = ? WHERE email = ? AND disabled = 0",
         )
-        .bind(now())
+        .bind(self.now())
         .bind(email.trim())
         .execute(&self.pool)
         .await?;
@@ -242,16 +282,185 @@ impl Store {
             .unwrap_or(false);
         Ok((ok && user.active_on(today)).then_some(user))
     }
-}
 
-/// A hash of a random password, for failures that take as long as a real check.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let mut pw = [0u8; 16];
-        crate::random(&mut pw);
-        hash_password(&crate::hex(&pw)).unwrap_or_default()
-    })
+    /// Change an account's name, role, end date and scopes.
+    pub async fn update_user(&self, email: &str, u: &UserUpdate) -> Result<bool, UserError> {
+        if !ROLES.contains(&u.role.as_str()) {
+            return Err(UserError::BadRole(u.role.clone()));
+        }
+        let scopes: Vec<String> = u
+            .scopes
+            .iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if let Some(bad) = scopes.iter().find(|s| !crate::users::valid_email(s)) {
+            return Err(UserError::BadEmail(bad.clone()));
+        }
+        let done = sqlx::query(
+            "UPDATE users SET name = ?, role = ?, valid_until = ?, scopes = ?, expired_at = NULL
+              WHERE email = ?",
+        )
+        .bind(u.name.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+        .bind(&u.role)
+        .bind(u.valid_until.map(|d| d.to_string()))
+        .bind(serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()))
+        .bind(email.trim())
+        .execute(&self.pool)
+        .await
+        .map_err(Error::from)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Set a new password (Argon2id).
+    pub async fn set_password(&self, email: &str, password: &str) -> Result<bool, UserError> {
+        if password.chars().count() < 12 {
+            return Err(UserError::ShortPassword);
+        }
+        let pw = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| Error::Crypto(e.to_string()))??;
+        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+            .bind(hash)
+            .bind(email.trim())
+            .execute(&self.pool)
+            .await
+            .map_err(Error::from)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Accounts whose end date passed before `today` (sign-in is refused from then on by
+    /// [`User::active_on`]): their sessions end, and each is returned once (for the audit
+    /// log).
+    pub async fn expire_accounts(&self, today: Date) -> Result<Vec<String>> {
+        let candidates: Vec<(String, String)> = sqlx::query_as(
+            "SELECT email, valid_until FROM users WHERE expired_at IS NULL AND valid_until IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for (email, until) in candidates {
+            if crate::users::parse_date(&until).is_some_and(|d| d < today) {
+                sqlx::query(
+                    "UPDATE users SET expired_at = ? WHERE email = ? AND expired_at IS NULL",
+                )
+                .bind(self.now())
+                .bind(&email)
+                .execute(&self.pool)
+                .await?;
+                self.end_staff_sessions(&email).await?;
+                out.push(email);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Offboard a leaver in one step: the account is disabled (web sign-in and SMTP AUTH
+    /// refused from now on), sessions end, held messages are cancelled, portal
+    /// conversations go to `successor`, mail to the address is answered per policy; one
+    /// audit entry by `actor` says what was done.
+    pub async fn offboard_user(
+        &self,
+        actor: &str,
+        email: &str,
+        successor: Option<&str>,
+    ) -> Result<crate::Offboarded, OffboardError> {
+        let email = email.trim();
+        let successor = successor.map(str::trim).filter(|s| !s.is_empty());
+        if let Some(s) = successor {
+            let today = time::OffsetDateTime::now_utc().date();
+            if s.eq_ignore_ascii_case(email)
+                || self
+                    .user(s)
+                    .await?
+                    .is_none_or(|u| !u.active_on(today) || u.offboarded_at.is_some())
+            {
+                return Err(OffboardError::BadSuccessor(s.to_string()));
+            }
+        }
+        if self.user(email).await?.is_none() {
+            return Err(OffboardError::NoAccount(email.to_string()));
+        }
+        self.disable_user_as(actor, email).await?;
+        let done = self.offboard(email, successor).await?;
+        let detail = format!(
+            "successor {}; {} held messages cancelled; {} portal conversations handed over",
+            successor.unwrap_or("-"),
+            done.cancelled,
+            done.handed_over
+        );
+        self.audit(actor, "user.offboard", Some(email), Some(&detail))
+            .await?;
+        Ok(done)
+    }
+
+    /// Record a leaver: from now on mail to `email` is answered per policy, naming the
+    /// successor if there is one. Their sessions end.
+    pub async fn mark_offboarded(&self, email: &str, successor: Option<&str>) -> Result<()> {
+        sqlx::query(
+            "UPDATE users SET successor = ?, offboarded_at = COALESCE(offboarded_at, ?) WHERE email = ?",
+        )
+        .bind(successor.map(str::trim))
+        .bind(self.now())
+        .bind(email.trim())
+        .execute(&self.pool)
+        .await?;
+        self.end_staff_sessions(email).await?;
+        Ok(())
+    }
+
+    /// If `address` belongs to someone who left: Some(their successor, if any).
+    pub async fn leaver(&self, address: &str) -> Result<Option<Option<String>>> {
+        let row: Option<(Option<String>,)> = sqlx::query_as(
+            "SELECT successor FROM users WHERE email = ? AND offboarded_at IS NOT NULL",
+        )
+        .bind(address.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
+    /// Accounts with the given role.
+    pub async fn users_with_role(&self, role: &str) -> Result<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role = ? ORDER BY email");
+        Ok(sqlx::query_as::<_, User>(AssertSqlSafe(sql))
+            .bind(role)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Offboard `email`: its web sessions end, its held messages are cancelled, its portal
+    /// conversations go to `successor` (replies, read receipts and lock notices reach them
+    /// from now on), and mail to the address is answered per policy from now on. The
+    /// account itself is disabled by [`Store::disable_user`].
+    pub async fn offboard(&self, email: &str, successor: Option<&str>) -> Result<Offboarded> {
+        let held: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE state = 'held' AND (mail_from = ?1 COLLATE NOCASE
+                 OR auth_user = ?1 COLLATE NOCASE)",
+        )
+        .bind(email)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Offboarded::default();
+        self.mark_offboarded(email, successor).await?;
+        for id in held {
+            if self.cancel_held(&id).await? {
+                out.cancelled += 1;
+            }
+        }
+        if let Some(successor) = successor {
+            out.handed_over = sqlx::query(
+                "UPDATE vault SET sender = ? WHERE sender = ? COLLATE NOCASE AND shredded_at IS NULL",
+            )
+            .bind(successor)
+            .bind(email)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]

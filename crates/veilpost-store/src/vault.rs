@@ -9,7 +9,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use crate::{Error, Result, Store, hex, now, random, sha256_hex};
+use crate::{Error, Result, Store, hex, random, sha256_hex};
 
 /// The master key that wraps every data key.
 pub struct MasterKey {
@@ -204,6 +204,7 @@ pub struct VaultInfo {
 pub(crate) async fn insert(
     tx: &mut sqlx::SqliteConnection,
     v: &VaultEntry,
+    at: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO vault (id, message_id, recipient, sender, token_hash, blob, wrapped_key, key_id,
@@ -219,7 +220,7 @@ pub(crate) async fn insert(
     .bind(&v.blob)
     .bind(&v.wrapped_key)
     .bind(&v.key_id)
-    .bind(now())
+    .bind(at)
     .bind(v.expires_at)
     .bind(&v.phone)
     .bind(&v.access_code)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use veilpost_portal::login::{
     Effect, Event, Factor, Login, Refusal, State as LoginState, make_code,
 };
-use veilpost_store::{AuditEvent, Envelope, Intake, Origin, now};
+use veilpost_store::{AuditEvent, Envelope, Intake, Origin};
 
 use crate::pages::Notice;
 use crate::uploads::read_upload;
@@ -130,7 +130,7 @@ pub async fn begin(
     }
     crate::limits::limit_sends(&s, &email, lang)?;
     let mut login = Login::new(s.settings.rules.clone(), None, false);
-    let t = now();
+    let t = s.store.now();
     login.step(Event::Open, t);
     let mut salt = [0u8; 16];
     veilpost_store::random(&mut salt);
@@ -194,7 +194,7 @@ fn has_session(s: &WebState, headers: &HeaderMap, i: &Intake) -> bool {
     let token = cookie(headers, &cookie_name(&s.settings, INTAKE_COOKIE)).unwrap_or("");
     let fresh = i
         .verified_at
-        .is_some_and(|v| v + s.settings.idle_timeout * 4 > now());
+        .is_some_and(|v| v + s.settings.idle_timeout * 4 > s.store.now());
     fresh
         && i.session_hash
             .as_deref()
@@ -272,7 +272,7 @@ pub async fn code(
                 code: f.code.chars().take(32).collect(),
                 totp_valid: false,
             },
-            now(),
+            s.store.now(),
         );
         if !s
             .store

@@ -2,7 +2,6 @@
 //! form (the rules are in `veilpost-portal`; the buckets live in the web state).
 
 use axum::http::StatusCode;
-use veilpost_store::now;
 
 use crate::{ClientIp, ErrorKind, Lang, WebError, WebState};
 
@@ -25,6 +24,6 @@ pub(crate) fn limited(s: &WebState, key: &str, which: Bucket, lang: Lang) -> Res
         .lock()
         .map_err(|_| WebError::internal(lang, "rate limit lock poisoned"))?;
     which(&mut l)
-        .hit(key, now())
+        .hit(key, s.store.now())
         .map_err(|_| WebError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::TooMany, lang))
 }

@@ -7,7 +7,7 @@ use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
-use veilpost_store::{Envelope, Origin, now};
+use veilpost_store::{Envelope, Origin};
 
 use crate::{ClientIp, ErrorKind, Lang, WebError, WebState, render, see_other, when};
 
@@ -49,9 +49,9 @@ pub struct HomeQuery {
 }
 
 /// The furthest a sent message got (the status page's word), for people.
-pub(crate) fn status_word(e: &veilpost_store::PortalEntry, lang: Lang) -> &'static str {
+pub(crate) fn status_word(e: &veilpost_store::PortalEntry, now: i64, lang: Lang) -> &'static str {
     let t = |nl, en| lang.t(nl, en);
-    match crate::status::status_word(e, now()) {
+    match crate::status::status_word(e, now) {
         "revoked" => t("ingetrokken", "revoked"),
         "expired" => t("verlopen", "expired"),
         "replied" => t("beantwoord", "replied"),
@@ -77,8 +77,8 @@ pub async fn home(
         .await?
         .into_iter()
         .map(|e| SentRow {
-            status: status_word(&e, lang),
-            revocable: e.readable(now()),
+            status: status_word(&e, s.store.now(), lang),
+            revocable: e.readable(s.store.now()),
             sent: when(e.created_at, true),
             recipient: e.recipient,
             id: e.id,

@@ -7,7 +7,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use veilpost_portal::login::{Login, State as LoginState};
-use veilpost_store::{PortalEntry, now};
+use veilpost_store::PortalEntry;
 
 use crate::pages::CsrfForm;
 use crate::{
@@ -76,7 +76,7 @@ pub async fn page(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let e = by_status(&s, &token, lang).await?;
-    let t = now();
+    let t = s.store.now();
     let mut steps = vec![Milestone {
         what: "notified",
         at: when(e.created_at, true),

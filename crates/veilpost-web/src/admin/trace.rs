@@ -56,7 +56,7 @@ pub async fn trace(
             .await?
             .into_iter()
             .map(|e| {
-                let word = crate::staff::status_word(&e, lang);
+                let word = crate::staff::status_word(&e, s.store.now(), lang);
                 (e.recipient, word)
             })
             .collect();
@@ -183,7 +183,7 @@ pub async fn queue(
         .map(|row| QueueView {
             received: when(row.received_at, true),
             next: if row.state == "queued" {
-                when(row.next_attempt_at.max(veilpost_store::now()), true)
+                when(row.next_attempt_at.max(s.store.now()), true)
             } else {
                 String::new()
             },

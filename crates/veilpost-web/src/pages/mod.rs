@@ -20,7 +20,7 @@ use totp_rs::Secret;
 use veilpost_portal::login::{
     Effect, Event, Factor, Login, Refusal, State as LoginState, StoredCode, make_code,
 };
-use veilpost_store::{AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession, now};
+use veilpost_store::{AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession};
 
 use crate::limits::{Bucket, limited};
 use crate::mails;
@@ -145,7 +145,7 @@ async fn session_for(
     let Some(session) = s.store.session(token).await? else {
         return Ok(None);
     };
-    let t = now();
+    let t = s.store.now();
     if session.vault_id != e.id {
         return Ok(None);
     }
@@ -174,8 +174,8 @@ async fn require_session(
 }
 
 /// Refuse content that is gone.
-fn gone(e: &PortalEntry, lang: Lang) -> Result<(), WebError> {
-    if e.readable(now()) {
+fn gone(e: &PortalEntry, now: i64, lang: Lang) -> Result<(), WebError> {
+    if e.readable(now) {
         Ok(())
     } else {
         Err(WebError::new(StatusCode::GONE, ErrorKind::NotFound, lang))
@@ -215,7 +215,7 @@ pub async fn landing(
 ) -> Result<Response, WebError> {
     let found = s.store.portal_by_token(&token).await?;
     let (csrf, set) = form_csrf(&s, &headers);
-    let t = now();
+    let t = s.store.now();
     let ended = match &found {
         Some(e) if e.revoked_at.is_some() => "revoked",
         Some(e) if !e.readable(t) => "expired",
@@ -267,13 +267,13 @@ async fn advance(
 ) -> Result<(PortalEntry, Result<(), Refusal>, LoginState), WebError> {
     for _ in 0..5 {
         let e = entry(s, token, lang).await?;
-        gone(&e, lang)?;
+        gone(&e, s.store.now(), lang)?;
         let mut login = login_of(s, &e).await?;
         let Some(event) = make_event(&login) else {
             let state = login.state.clone();
             return Ok((e, Ok(()), state));
         };
-        let step = login.step(event, now());
+        let step = login.step(event, s.store.now());
         let verified = matches!(login.state, LoginState::Verified { .. });
         // A verified login is not kept: the browser session is the proof from here on,
         // and the next visit starts again.
@@ -371,7 +371,7 @@ pub async fn open(
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
     let e = login_form(&s, &token, &headers, &f.csrf, &ip, lang, None).await?;
-    gone(&e, lang)?;
+    gone(&e, s.store.now(), lang)?;
     if session_for(&s, &headers, &e).await?.is_some() {
         return Ok(see_other(&format!("/p/{token}/message")));
     }
@@ -410,7 +410,7 @@ pub async fn verify(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
+    gone(&e, s.store.now(), lang)?;
     let login = login_of(&s, &e).await?;
     let (csrf, set) = form_csrf(&s, &headers);
     let mut page = Verify {
@@ -565,7 +565,7 @@ async fn totp_valid(s: &WebState, e: &PortalEntry, code: &str) -> Result<bool, W
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     // The current step and one either side (clock drift); the step used is burnt, so a
     // code seen over someone's shoulder cannot be used again.
-    match totp.check(&code, now().max(0) as u64) {
+    match totp.check(&code, s.store.now().max(0) as u64) {
         Some(step) => Ok(s.store.use_totp_step(&e.recipient, step as i64).await?),
         None => Ok(false),
     }

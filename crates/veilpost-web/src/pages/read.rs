@@ -23,7 +23,7 @@ pub(super) async fn open_entry(
     lang: Lang,
 ) -> Result<(PortalEntry, PortalSession, Vec<u8>), WebError> {
     let e = entry(s, token, lang).await?;
-    gone(&e, lang)?;
+    gone(&e, s.store.now(), lang)?;
     let (_, session) = require_session(s, headers, &e, lang).await?;
     let ciphertext = s.store.blobs().read(&e.blob).await?;
     let plain = decrypt(s, &e, &ciphertext, lang)?;
@@ -75,7 +75,13 @@ pub async fn message(
             organisation: &s.organisation,
             address: &s.settings.notify_from,
         };
-        match mails::read_receipt(&from, &e.sender, &e.recipient, &when(now(), true), None) {
+        match mails::read_receipt(
+            &from,
+            &e.sender,
+            &e.recipient,
+            &when(s.store.now(), true),
+            None,
+        ) {
             Ok(raw) => {
                 if let Err(err) = s.mailer.send(e.sender.clone(), raw).await {
                     tracing::error!("read receipt for {}: {err}", e.id);
@@ -228,7 +234,7 @@ pub async fn reply(
     form: Multipart,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
+    gone(&e, s.store.now(), lang)?;
     let (_, session) = require_session(&s, &headers, &e, lang).await?;
     // Replies carry files from outside: the same allow-list as the contact form.
     let allowed = Some(s.settings.intake_types.as_slice());

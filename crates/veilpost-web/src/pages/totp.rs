@@ -45,7 +45,7 @@ pub async fn totp_form(
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
+    gone(&e, s.store.now(), lang)?;
     let (_, session) = require_session(&s, &headers, &e, lang).await?;
     let page = totp_page(
         &s,
@@ -77,7 +77,7 @@ pub async fn totp_register(
     Form(f): Form<TotpForm>,
 ) -> Result<Response, WebError> {
     let e = entry(&s, &token, lang).await?;
-    gone(&e, lang)?;
+    gone(&e, s.store.now(), lang)?;
     let (_, session) = require_session(&s, &headers, &e, lang).await?;
     if !same_secret(&session.csrf, &f.csrf) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
@@ -88,7 +88,7 @@ pub async fn totp_register(
     let totp = make_totp(bytes.clone(), &e.recipient, "Veilpost")
         .ok_or_else(|| WebError::new(StatusCode::BAD_REQUEST, ErrorKind::BadInput, lang))?;
     let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
-    if totp.check(&code, now().max(0) as u64).is_none() {
+    if totp.check(&code, s.store.now().max(0) as u64).is_none() {
         let page = totp_page(&s, &token, &session.csrf, &e, secret, true, lang)?;
         return Ok(render_page(&page, StatusCode::UNPROCESSABLE_ENTITY));
     }

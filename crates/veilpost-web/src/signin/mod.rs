@@ -26,7 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use veilpost_store::{AuditEvent, User, now};
+use veilpost_store::{AuditEvent, User};
 
 use crate::{
     ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, cookie, cookie_name, same_secret,
@@ -134,7 +134,7 @@ impl FromRequestParts<WebState> for Staff {
         let Some(session) = s.store.staff_session(&token).await.map_err(fail)? else {
             return Err(see_other("/login?m=ended"));
         };
-        let t = now();
+        let t = s.store.now();
         let today = time::OffsetDateTime::now_utc().date();
         let user = s.store.user(&session.email).await.map_err(fail)?;
         let live = session.stage == "full"
@@ -192,7 +192,7 @@ pub(crate) fn limited(
         .limits
         .lock()
         .map_err(|_| WebError::internal(lang, "limits lock"))?;
-    let t = now();
+    let t = s.store.now();
     if limits.per_ip.hit(&ip.0, t).is_err()
         || limits
             .staff_logins
@@ -219,7 +219,7 @@ pub(crate) async fn pending(
     let Some(session) = s.store.staff_session(token).await? else {
         return Ok(None);
     };
-    if session.stage != "password" || now() - session.created_at > SECOND_FACTOR_WINDOW {
+    if session.stage != "password" || s.store.now() - session.created_at > SECOND_FACTOR_WINDOW {
         return Ok(None);
     }
     let today = time::OffsetDateTime::now_utc().date();

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use totp_rs::Secret;
-use veilpost_store::{User, now};
+use veilpost_store::User;
 
 use super::{complete_sign_in, limited, pending, staff_audit};
 use crate::{
@@ -115,7 +115,7 @@ pub async fn second_factor(
     }
     limited(&s, &ip, &user.email, lang)?;
     let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
-    let at = now().max(0) as u64;
+    let at = s.store.now().max(0) as u64;
     let ok = if user.has_totp {
         match s.store.staff_totp(&user.email).await? {
             Some(rec) => {

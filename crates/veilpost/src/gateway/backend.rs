@@ -175,7 +175,7 @@ impl Backend for SmtpBackend {
             "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
             ip = peer.ip(),
             host = self.shared.config.smtp.hostname,
-            date = veilpost_text::dates::rfc5322(veilpost_store::now()),
+            date = veilpost_text::dates::rfc5322(self.shared.store.now()),
         );
         let mut data = Vec::with_capacity(received.len() + t.data.len());
         data.extend_from_slice(received.as_bytes());

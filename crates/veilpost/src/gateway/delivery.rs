@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use veilpost_policy::transport::{HostFacts, StsFact, TlsMode, tls_requirement};
 use veilpost_posture::mx_matches;
 use veilpost_smtp::{Outgoing, TlsRequirement};
-use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin, now};
+use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin};
 
 use super::Shared;
 use super::facts::{self, MxError, MxHosts};
@@ -101,7 +101,7 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
             DeliveryOutcome::Failed { error }
         }
         Err(Failure::Temporary(error)) => {
-            let age = now() - d.received_at;
+            let age = shared.store.now() - d.received_at;
             let limit = (shared.config.delivery.max_retry_hours * 3600.0) as i64;
             if age >= limit {
                 let error = format!("gave up after {} hours: {error}", age / 3600);
@@ -120,7 +120,7 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
                 );
                 DeliveryOutcome::Deferred {
                     error,
-                    next_at: now() + wait as i64,
+                    next_at: shared.store.now() + wait as i64,
                 }
             }
         }

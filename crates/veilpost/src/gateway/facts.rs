@@ -8,7 +8,7 @@ use veilpost_dns::dane::{self, Tlsa};
 use veilpost_dns::{Proof, ValidatedError};
 use veilpost_policy::SecureTransport;
 use veilpost_posture::StsPolicy;
-use veilpost_store::{CachedStsPolicy, now};
+use veilpost_store::CachedStsPolicy;
 
 use super::Shared;
 
@@ -74,13 +74,13 @@ pub async fn dane_records(
     }
 }
 
-fn to_cached(id: String, p: &StsPolicy) -> CachedStsPolicy {
+fn to_cached(id: String, p: &StsPolicy, fetched_at: i64) -> CachedStsPolicy {
     CachedStsPolicy {
         id,
         mode: p.mode.clone(),
         mx: p.mx.clone(),
         max_age: p.max_age.min(31_557_600) as i64,
-        fetched_at: now(),
+        fetched_at,
     }
 }
 
@@ -89,7 +89,7 @@ fn to_cached(id: String, p: &StsPolicy) -> CachedStsPolicy {
 pub async fn mta_sts(shared: &Shared, domain: &str) -> Option<CachedStsPolicy> {
     let domain = domain.to_ascii_lowercase();
     let cached = shared.store.mta_sts_get(&domain).await.ok().flatten();
-    let t = now();
+    let t = shared.store.now();
     if let Some(c) = &cached
         && c.fetched_at + STS_RECHECK.min(c.max_age) > t
     {
@@ -98,7 +98,7 @@ pub async fn mta_sts(shared: &Shared, domain: &str) -> Option<CachedStsPolicy> {
     let still_valid = |c: &CachedStsPolicy| c.fetched_at + c.max_age > t;
     match shared.posture.mta_sts_policy(&domain).await {
         Ok(Some((id, policy))) => {
-            let fresh = to_cached(id, &policy);
+            let fresh = to_cached(id, &policy, t);
             let _ = shared.store.mta_sts_put(&domain, &fresh).await;
             Some(fresh)
         }

@@ -186,7 +186,7 @@ async fn housekeeping(shared: Arc<Shared>) {
     let mut last_retention = 0i64;
     loop {
         tick.tick().await;
-        let now = veilpost_store::now();
+        let now = shared.store.now();
         match shared.store.portal_expired(now, 500).await {
             Ok(expired) => {
                 for e in expired {

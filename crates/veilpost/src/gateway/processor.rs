@@ -15,7 +15,7 @@ use veilpost_policy::plan::{self, Plan};
 use veilpost_policy::{Intent, Recipient, Route, Scan, SecureTransport};
 use veilpost_store::vault::{VaultEntry, new_token, short_id, token_hash};
 use veilpost_store::{
-    AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision, now,
+    AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision,
 };
 
 use super::{Shared, facts, hold, zipped};
@@ -562,7 +562,7 @@ impl Run<'_> {
                 address: &notify_from,
             };
             let expires = veilpost_text::dates::when(
-                now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
+                shared.store.now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
                 false,
             );
             let raw =
@@ -760,7 +760,7 @@ async fn vault_handoff(
     let token = new_token();
     let sealed = shared.master_key.seal(&id, message)?;
     let blob = shared.store.blobs().write(sealed.ciphertext).await?;
-    let expires_at = now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64;
+    let expires_at = shared.store.now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64;
     let sender = if m.mail_from.is_empty() {
         shared.config.organisation.name.clone()
     } else {

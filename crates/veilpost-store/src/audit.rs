@@ -1,0 +1,272 @@
+//! The append-only audit log: every entry's hash covers the one before it, so a changed,
+//! removed or inserted entry shows in [`Store::verify_audit`]; retention drops only a
+//! prefix. The admin page's filtered reading is here too.
+
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use crate::{Result, Store};
+
+/// The audit log's check: entries in order, and the first broken one with why.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditCheck {
+    pub entries: u64,
+    pub last_hash: Option<String>,
+    /// The first entry that does not check out, and how.
+    pub broken: Option<(i64, AuditFault)>,
+}
+
+/// How an audit entry fails the check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditFault {
+    /// Its contents do not match its hash: it was changed.
+    Changed,
+    /// It does not follow the entry before it (`after`): one was removed or inserted.
+    Gap { after: i64 },
+    /// It has no hash (written before the chain existed, or by hand).
+    Unhashed,
+}
+
+impl std::fmt::Display for AuditFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditFault::Changed => write!(f, "its contents do not match its hash: it was changed"),
+            AuditFault::Gap { after } => write!(
+                f,
+                "it does not follow entry {after}: an entry was removed or inserted"
+            ),
+            AuditFault::Unhashed => write!(f, "it has no hash"),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    subject: Option<String>,
+    detail: Option<String>,
+    ip: Option<String>,
+    outcome: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+/// The hash before the first entry.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// SHA-256 (hex) over the previous hash and the entry's fields, as a JSON array so that
+/// no two different entries encode alike.
+/// Entries without address and outcome (all before migration 0005) keep their shorter form.
+fn chain_hash(prev: &str, id: i64, at: i64, a: &AuditEvent) -> String {
+    let canonical = if a.ip.is_none() && a.outcome.is_none() {
+        serde_json::json!([prev, id, at, a.actor, a.action, a.subject, a.detail])
+    } else {
+        serde_json::json!([
+            prev, id, at, a.actor, a.action, a.subject, a.detail, a.ip, a.outcome
+        ])
+    };
+    let digest =
+        aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.to_string().as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Append one audit entry, chained to the last. Only the group committer calls this (in
+/// its transaction), so entries are chained one after another.
+pub(crate) async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    a: &AuditEvent,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    let last: Option<(i64, Option<String>)> =
+        sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let (id, prev) = match last {
+        Some((id, hash)) => (id + 1, hash.unwrap_or_else(|| GENESIS.to_string())),
+        None => (1, GENESIS.to_string()),
+    };
+    let hash = chain_hash(&prev, id, at, a);
+    sqlx::query(
+        "INSERT INTO audit (id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(&a.actor)
+    .bind(&a.action)
+    .bind(&a.subject)
+    .bind(&a.detail)
+    .bind(&a.ip)
+    .bind(&a.outcome)
+    .bind(&prev)
+    .bind(&hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One audit-log entry.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    /// The client's IP address, for events a person caused over the network.
+    pub ip: Option<String>,
+    /// `ok`, `failed`, `refused`...
+    pub outcome: Option<String>,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub outcome: Option<String>,
+}
+
+/// What the audit log page filters on (all optional; text matches are substrings).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub subject: Option<String>,
+    /// Unix times, inclusive from, exclusive to.
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Like `%text%` for LIKE, with the wildcards in `text` taken literally.
+fn like(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// Remove audit entries older than `cutoff` (retention), oldest first, so that the
+    /// rest of the chain stays verifiable. Returns how many went.
+    pub async fn audit_retention(&self, cutoff: i64) -> Result<u64> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        sqlx::query("UPDATE audit_retention SET cutoff = MAX(cutoff, ?)")
+            .bind(cutoff)
+            .execute(&mut *tx)
+            .await?;
+        // Only a prefix: an old entry after a newer one (a clock step) stays, and so does
+        // the last entry, which anchors the chain for the next one.
+        let first_kept: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(id) FROM audit WHERE at >= ? OR id = (SELECT MAX(id) FROM audit)",
+        )
+        .bind(cutoff)
+        .fetch_one(&mut *tx)
+        .await?;
+        let gone =
+            sqlx::query("DELETE FROM audit WHERE at < ? AND id < COALESCE(?, 9223372036854775807)")
+                .bind(cutoff)
+                .bind(first_kept)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// Check the audit log's hash chain from its first remaining entry (older entries
+    /// may have gone by retention; the first one's `prev_hash` anchors the rest).
+    pub async fn verify_audit(&self) -> Result<AuditCheck> {
+        let mut check = AuditCheck::default();
+        let mut previous: Option<(i64, String)> = None;
+        let mut after = i64::MIN;
+        loop {
+            // A page at a time: five years of entries do not fit in memory at once.
+            let page = sqlx::query_as::<_, AuditRow>(
+                "SELECT id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash FROM audit
+                  WHERE id > ? ORDER BY id LIMIT 10000",
+            )
+            .bind(after)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = page.last() else {
+                return Ok(check);
+            };
+            after = last.id;
+            for row in page {
+                let event = AuditEvent {
+                    actor: row.actor,
+                    action: row.action,
+                    subject: row.subject,
+                    detail: row.detail,
+                    ip: row.ip,
+                    outcome: row.outcome,
+                };
+                let problem = match (&row.prev_hash, &row.hash) {
+                    (Some(prev), Some(hash)) => {
+                        if let Some((pid, phash)) = &previous
+                            && (prev != phash || row.id != pid + 1)
+                        {
+                            Some(AuditFault::Gap { after: *pid })
+                        } else if chain_hash(prev, row.id, row.at, &event) != *hash {
+                            Some(AuditFault::Changed)
+                        } else {
+                            None
+                        }
+                    }
+                    _ => Some(AuditFault::Unhashed),
+                };
+                if let Some(p) = problem {
+                    check.broken = Some((row.id, p));
+                    return Ok(check);
+                }
+                check.entries += 1;
+                check.last_hash = row.hash.clone();
+                previous = row.hash.map(|h| (row.id, h));
+            }
+        }
+    }
+
+    /// Audit entries matching `f`, newest first (`limit` from `offset`).
+    pub async fn audit_query(
+        &self,
+        f: &AuditFilter,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<AuditEntry>> {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT id, at, actor, action, subject, detail, ip, outcome FROM audit WHERE 1 = 1",
+        );
+        for (column, value) in [
+            ("actor", &f.actor),
+            ("action", &f.action),
+            ("subject", &f.subject),
+        ] {
+            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                q.push(format_args!(" AND {column} LIKE "));
+                q.push_bind(like(v));
+                q.push(" ESCAPE '\\'");
+            }
+        }
+        if let Some(from) = f.from {
+            q.push(" AND at >= ").push_bind(from);
+        }
+        if let Some(to) = f.to {
+            q.push(" AND at < ").push_bind(to);
+        }
+        q.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        Ok(q.build_query_as::<AuditEntry>()
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

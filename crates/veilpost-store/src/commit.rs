@@ -1,0 +1,129 @@
+//! The group committer: rows from concurrent writers (spooled messages, processing
+//! results, audit entries, generated mail) are committed in one transaction by one task,
+//! so one fsync serves many writers. When a batch fails, its writes are retried one by one
+//! so that one bad write does not fail the others. Audit entries are appended through it
+//! ([`Store::audit`]), so the hash chain is extended by one writer at a time.
+
+use sqlx::SqlitePool;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::messages::{NewMessage, insert_message};
+use crate::{AuditEvent, Clock, Error, Result, Store};
+
+/// A write that waits for the group commit.
+pub(crate) enum Write {
+    Spool(NewMessage),
+    Processed {
+        message_id: String,
+        p: crate::Processed,
+    },
+    Audit(crate::AuditEvent),
+    Generated {
+        id: String,
+        g: crate::Generated,
+    },
+}
+
+impl Write {
+    async fn apply(&self, tx: &mut sqlx::SqliteConnection, t: i64) -> Result<(), sqlx::Error> {
+        match self {
+            Write::Spool(m) => insert_message(tx, m, t, "received").await,
+            Write::Processed { message_id, p } => {
+                crate::messages::write_processed(tx, message_id, p, t).await
+            }
+            Write::Audit(a) => crate::audit::insert_audit(tx, a, t).await,
+            Write::Generated { id, g } => crate::messages::insert_generated(tx, id, g, t).await,
+        }
+    }
+}
+
+type Job = (Write, oneshot::Sender<Result<(), String>>);
+
+/// The group committer: every durable write (spooling, processing results) goes through one task that commits whatever has queued up in one
+/// transaction, so one fsync serves many writers. When a batch fails, its writes are
+/// retried one by one so that one bad write does not fail the others.
+#[derive(Debug, Clone)]
+pub(crate) struct Committer {
+    tx: mpsc::Sender<Job>,
+}
+
+/// Most rows committed in one transaction.
+const BATCH: usize = 128;
+
+impl Committer {
+    pub(crate) fn start(pool: SqlitePool, clock: Clock) -> Committer {
+        let (tx, mut rx) = mpsc::channel::<Job>(1024);
+        tokio::spawn(async move {
+            let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                if commit_all(&pool, clock.now(), batch.iter().map(|(w, _)| w))
+                    .await
+                    .is_ok()
+                {
+                    for (_, done) in batch.drain(..) {
+                        let _ = done.send(Ok(()));
+                    }
+                } else {
+                    for (w, done) in batch.drain(..) {
+                        let r = commit_all(&pool, clock.now(), std::iter::once(&w)).await;
+                        let _ = done.send(r.map_err(|e| e.to_string()));
+                    }
+                }
+            }
+        });
+        Committer { tx }
+    }
+
+    pub(crate) async fn commit(&self, w: Write) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx.send((w, done)).await.map_err(|_| Error::Closed)?;
+        wait.await
+            .map_err(|_| Error::Closed)?
+            .map_err(|e| Error::Invalid(format!("commit failed: {e}")))
+    }
+}
+
+async fn commit_all<'a>(
+    pool: &SqlitePool,
+    t: i64,
+    writes: impl Iterator<Item = &'a Write>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = crate::write_tx(pool).await?;
+    for w in writes {
+        w.apply(&mut tx, t).await?;
+    }
+    tx.commit().await
+}
+
+impl Store {
+    /// Append to the audit log (through the group committer, which is the one writer of
+    /// the hash chain).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let event = AuditEvent {
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.map(str::to_string),
+            detail: detail.map(str::to_string),
+            ..AuditEvent::default()
+        };
+        self.committer.commit(Write::Audit(event)).await
+    }
+
+    /// Append a whole audit event (with address and outcome).
+    pub async fn audit_event(&self, event: AuditEvent) -> Result<()> {
+        self.committer.commit(Write::Audit(event)).await
+    }
+}

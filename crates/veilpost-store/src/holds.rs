@@ -1,0 +1,107 @@
+//! Messages the double-check holds until the sender confirms or cancels.
+
+use sqlx::FromRow;
+
+use crate::vault::token_hash;
+use crate::{Result, Store};
+
+/// A message held by the double-check.
+#[derive(Debug, Clone, FromRow)]
+pub struct Held {
+    pub id: String,
+    pub mail_from: String,
+    pub state: String,
+    pub held_reasons: Option<String>,
+    pub received_at: i64,
+}
+
+impl Store {
+    /// Hold a message in processing until its sender decides; `token_hash` is the hash of
+    /// the confirm link's token, `reasons` JSON.
+    pub async fn hold_message(&self, id: &str, token_hash: &str, reasons: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET state = 'held', hold_token_hash = ?, held_reasons = ?,
+                    lease_until = 0 WHERE id = ?",
+        )
+        .bind(token_hash)
+        .bind(reasons)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The held message a confirm link names.
+    pub async fn held_by_token(&self, token: &str) -> Result<Option<Held>> {
+        if token.len() > 128 {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as::<_, Held>(
+            "SELECT id, mail_from, state, held_reasons, received_at FROM messages
+              WHERE hold_token_hash = ?",
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Messages held for `sender` (by account or sender address), oldest first.
+    pub async fn held_by_sender(&self, sender: &str) -> Result<Vec<Held>> {
+        Ok(sqlx::query_as::<_, Held>(
+            "SELECT id, mail_from, state, held_reasons, received_at FROM messages
+              WHERE state = 'held' AND (auth_user = ?1 COLLATE NOCASE OR mail_from = ?1 COLLATE NOCASE)
+              ORDER BY received_at",
+        )
+        .bind(sender.trim())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Undo a hold whose notice could not be sent: the message is processed again.
+    pub async fn unhold(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'received', hold_token_hash = NULL, held_reasons = NULL
+              WHERE id = ? AND state = 'held'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The sender confirmed: process again, without a second hold. True if it was held.
+    pub async fn release_held(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'received', confirmed = 1 WHERE id = ? AND state = 'held'",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The sender cancelled: nothing goes; the purge removes the content. True if it was
+    /// held.
+    pub async fn cancel_held(&self, id: &str) -> Result<bool> {
+        let t = self.now();
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'processed', processed_at = ? WHERE id = ? AND state = 'held'",
+        )
+        .bind(t)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            sqlx::query(
+                "UPDATE recipients SET state = 'cancelled', done_at = ? WHERE message_id = ?",
+            )
+            .bind(t)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

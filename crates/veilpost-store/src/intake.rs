@@ -1,0 +1,103 @@
+//! The secure contact form: a patient's address confirmed with a code, then one message.
+
+use sqlx::FromRow;
+
+use crate::vault::token_hash;
+use crate::{Result, Store, hex, random, random_token};
+
+/// One use of the secure contact form.
+#[derive(Debug, Clone, FromRow)]
+pub struct Intake {
+    pub id: String,
+    pub email: String,
+    pub login: String,
+    pub login_version: i64,
+    pub session_hash: Option<String>,
+    pub csrf: Option<String>,
+    pub created_at: i64,
+    pub verified_at: Option<i64>,
+    pub submitted_at: Option<i64>,
+}
+
+impl Store {
+    /// Begin a contact-form use for `email` with this login state; its id.
+    pub async fn create_intake(&self, email: &str, login: &str) -> Result<String> {
+        let mut raw = [0u8; 16];
+        random(&mut raw);
+        let id = hex(&raw);
+        sqlx::query("INSERT INTO intake (id, email, login, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&id)
+            .bind(email)
+            .bind(login)
+            .bind(self.now())
+            .execute(&self.pool)
+            .await?;
+        Ok(id)
+    }
+
+    /// A contact-form use by id.
+    pub async fn intake(&self, id: &str) -> Result<Option<Intake>> {
+        if id.len() != 32 {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as::<_, Intake>(
+            "SELECT id, email, login, login_version, session_hash, csrf, created_at, verified_at,
+                    submitted_at FROM intake WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Store the login state if unchanged since `version` (see [`Store::save_login`]).
+    pub async fn save_intake_login(&self, id: &str, login: &str, version: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE intake SET login = ?, login_version = login_version + 1
+              WHERE id = ? AND login_version = ?",
+        )
+        .bind(login)
+        .bind(id)
+        .bind(version)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The address is verified: a browser session begins; (cookie token, CSRF token).
+    pub async fn verify_intake(&self, id: &str) -> Result<(String, String)> {
+        let token = random_token();
+        let csrf = random_token();
+        sqlx::query("UPDATE intake SET session_hash = ?, csrf = ?, verified_at = ? WHERE id = ?")
+            .bind(token_hash(&token))
+            .bind(&csrf)
+            .bind(self.now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok((token, csrf))
+    }
+
+    /// Forget contact-form uses begun before `cutoff` (the patient's address and login
+    /// state; what was sent lives on as a message). Returns how many went.
+    pub async fn forget_intakes(&self, cutoff: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM intake WHERE created_at < ?")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// The message was sent: the form is used up.
+    pub async fn intake_submitted(&self, id: &str, message_id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE intake SET submitted_at = ?, message_id = ?, session_hash = NULL
+              WHERE id = ? AND submitted_at IS NULL",
+        )
+        .bind(self.now())
+        .bind(message_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

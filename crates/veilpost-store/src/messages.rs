@@ -1,0 +1,373 @@
+//! The rows of a message and its recipients: where a message came from ([`Origin`]), its
+//! envelope, what processing decided and what delivery did, and the row writers the spool,
+//! the committer and the queues share.
+
+use sqlx::FromRow;
+
+use crate::vault::VaultEntry;
+use crate::{AuditEvent, Result};
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Authenticated submission by a staff member.
+    Submission,
+    /// Relayed for a trusted network (the organisation's own mail server).
+    Relay,
+    /// A portal notification Veilpost made.
+    Notification,
+    /// A delivery status notification Veilpost made.
+    Dsn,
+    /// A recipient's secure reply from the portal (processed like a submission).
+    Reply,
+    /// A mail the portal wrote (a code, a read receipt, a confirmation).
+    Portal,
+    /// A patient's message from the secure contact form.
+    Intake,
+}
+
+/// The SMTP envelope and where the message came from.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub origin: Origin,
+    /// Reverse path; empty for the null sender.
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    pub auth_user: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+pub(crate) struct NewMessage {
+    pub(crate) id: String,
+    pub(crate) envelope: Envelope,
+    pub(crate) size: usize,
+    pub(crate) blob: String,
+}
+
+pub(crate) async fn insert_message(
+    tx: &mut sqlx::SqliteConnection,
+    m: &NewMessage,
+    at: i64,
+    state: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&m.id)
+    .bind(at)
+    .bind(m.envelope.origin.as_str())
+    .bind(&m.envelope.mail_from)
+    .bind(&m.envelope.auth_user)
+    .bind(&m.envelope.client_ip)
+    .bind(m.size as i64)
+    .bind(&m.blob)
+    .bind(state)
+    .execute(&mut *tx)
+    .await?;
+    for rcpt in &m.envelope.rcpt_to {
+        sqlx::query("INSERT INTO recipients (message_id, address, state) VALUES (?, ?, 'new')")
+            .bind(&m.id)
+            .bind(rcpt)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The writes of [`Store::finish_processing`], inside the committer's transaction.
+pub(crate) async fn write_processed(
+    tx: &mut sqlx::SqliteConnection,
+    message_id: &str,
+    p: &Processed,
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
+                    out_blob = ?, out_prefix = ?, processed_at = ? WHERE id = ?",
+    )
+    .bind(&p.verdict)
+    .bind(p.findings.to_string())
+    .bind(&p.out_blob)
+    .bind(&p.out_prefix)
+    .bind(t)
+    .bind(message_id)
+    .execute(&mut *tx)
+    .await?;
+    for d in &p.decisions {
+        let done = if d.state == "queued" { None } else { Some(t) };
+        sqlx::query(
+                "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
+                        done_at = ? WHERE id = ?",
+            )
+            .bind(&d.route)
+            .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
+            .bind(&d.state)
+            .bind(&d.blob)
+            .bind(t)
+            .bind(done)
+            .bind(d.recipient_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for v in &p.vault {
+        crate::vault::insert(&mut *tx, v, t).await?;
+    }
+    for g in &p.generated {
+        insert_generated(&mut *tx, &crate::new_id(), g, t).await?;
+    }
+    for a in &p.audit {
+        crate::audit::insert_audit(&mut *tx, a, t).await?;
+    }
+    Ok(())
+}
+
+/// A message Veilpost made, stored as processed and queued for delivery.
+pub(crate) async fn insert_generated(
+    tx: &mut sqlx::SqliteConnection,
+    id: &str,
+    g: &Generated,
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    let m = NewMessage {
+        id: id.to_string(),
+        envelope: g.envelope.clone(),
+        size: g.size,
+        blob: g.blob.clone(),
+    };
+    insert_message(&mut *tx, &m, t, "processed").await?;
+    sqlx::query(
+        "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
+    )
+    .bind(t)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
+    )
+    .bind(&g.route)
+    .bind(t)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The write of [`Store::delivery_done`], inside the committer's transaction.
+pub(crate) async fn write_delivery_done(
+    tx: &mut sqlx::SqliteConnection,
+    recipient_id: i64,
+    outcome: &DeliveryOutcome,
+    t: i64,
+) -> Result<(), sqlx::Error> {
+    match outcome {
+        DeliveryOutcome::Delivered { detail } => {
+            sqlx::query(
+                    "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
+                            last_error = ?, done_at = ? WHERE id = ?",
+                )
+                .bind(detail)
+                .bind(t)
+                .bind(recipient_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        DeliveryOutcome::Deferred { error, next_at } => {
+            sqlx::query(
+                "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = ?,
+                            next_attempt_at = ? WHERE id = ?",
+            )
+            .bind(error)
+            .bind(next_at)
+            .bind(recipient_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        DeliveryOutcome::Failed { error } => {
+            sqlx::query(
+                "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
+                            last_error = ?, done_at = ? WHERE id = ?",
+            )
+            .bind(error)
+            .bind(t)
+            .bind(recipient_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A spooled message waiting for the scan and the policy.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub id: String,
+    pub origin: String,
+    pub mail_from: String,
+    pub auth_user: Option<String>,
+    pub client_ip: Option<String>,
+    pub received_at: i64,
+    pub blob: String,
+    /// (recipient row id, address).
+    pub recipients: Vec<(i64, String)>,
+    /// The sender confirmed it after a double-check hold: no second hold.
+    pub confirmed: bool,
+}
+
+/// The policy's outcome for one recipient.
+#[derive(Debug, Clone)]
+pub struct RecipientDecision {
+    pub recipient_id: i64,
+    /// `plain`, `tls`, `portal` or `block`.
+    pub route: String,
+    pub reasons: Vec<String>,
+    /// `queued` (to be delivered), `portal`, `blocked` or `failed`.
+    pub state: String,
+    /// Content for this recipient, when not the message's delivered form.
+    pub blob: Option<String>,
+}
+
+/// A message Veilpost made while processing (a notification, a DSN): stored and queued
+/// in the same transaction as the decisions.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    pub envelope: Envelope,
+    pub blob: String,
+    pub size: usize,
+    /// The route each recipient takes (`plain` for notifications and DSNs).
+    pub route: String,
+}
+
+/// Everything processing decided about one message.
+#[derive(Debug, Clone, Default)]
+pub struct Processed {
+    pub verdict: String,
+    pub findings: serde_json::Value,
+    /// The message as it is delivered, when it differs from the received one by more
+    /// than a prefix (a stripped subject tag).
+    pub out_blob: Option<String>,
+    /// Or: the received message with this in front (the DKIM-Signature header).
+    pub out_prefix: Option<Vec<u8>>,
+    pub decisions: Vec<RecipientDecision>,
+    pub generated: Vec<Generated>,
+    pub vault: Vec<VaultEntry>,
+    /// Audit events, written in the same transaction.
+    pub audit: Vec<AuditEvent>,
+}
+
+/// A recipient due for delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub recipient_id: i64,
+    pub message_id: String,
+    pub address: String,
+    pub route: String,
+    pub mail_from: String,
+    pub origin: String,
+    /// The blob to send, after `prefix`.
+    pub blob: String,
+    pub prefix: Vec<u8>,
+    pub attempts: i64,
+    pub received_at: i64,
+    pub delay_notified: bool,
+}
+
+/// How a delivery attempt ended.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Delivered {
+        detail: String,
+    },
+    /// Try again at `next_at`.
+    Deferred {
+        error: String,
+        next_at: i64,
+    },
+    /// Permanent failure.
+    Failed {
+        error: String,
+    },
+}
+
+pub(crate) type TraceRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    Option<String>,
+);
+
+/// What happened to one recipient of a message.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecipientTrace {
+    pub address: String,
+    pub route: Option<String>,
+    pub reasons: Vec<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// One recipient in the delivery queue.
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct QueueRow {
+    pub id: i64,
+    pub message_id: String,
+    pub mail_from: String,
+    pub address: String,
+    pub route: Option<String>,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub received_at: i64,
+}
+
+/// A message as the trace shows it (the envelope and the verdict; never the content).
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct MessageInfo {
+    pub id: String,
+    pub received_at: i64,
+    pub origin: String,
+    pub mail_from: String,
+    pub auth_user: Option<String>,
+    pub client_ip: Option<String>,
+    pub size: i64,
+    pub state: String,
+    pub verdict: Option<String>,
+    pub findings: Option<String>,
+    pub held_reasons: Option<String>,
+    pub processed_at: Option<i64>,
+}
+
+impl Origin {
+    /// Parse the stored word.
+    pub fn parse(s: &str) -> Option<Origin> {
+        match s {
+            "submission" => Some(Origin::Submission),
+            "relay" => Some(Origin::Relay),
+            "notification" => Some(Origin::Notification),
+            "dsn" => Some(Origin::Dsn),
+            "reply" => Some(Origin::Reply),
+            "portal" => Some(Origin::Portal),
+            "intake" => Some(Origin::Intake),
+            _ => None,
+        }
+    }
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Submission => "submission",
+            Origin::Relay => "relay",
+            Origin::Notification => "notification",
+            Origin::Dsn => "dsn",
+            Origin::Reply => "reply",
+            Origin::Portal => "portal",
+            Origin::Intake => "intake",
+        }
+    }
+}
