@@ -3,14 +3,14 @@
 use sqlx::FromRow;
 
 use crate::vault::token_hash;
-use crate::{Result, Store};
+use crate::{MessageState, Result, Store};
 
 /// A message held by the double-check.
 #[derive(Debug, Clone, FromRow)]
 pub struct Held {
     pub id: String,
     pub mail_from: String,
-    pub state: String,
+    pub state: MessageState,
     pub held_reasons: Option<String>,
     pub received_at: i64,
 }

@@ -37,15 +37,15 @@ pub use blob::BlobDir;
 pub use holds::Held;
 pub use intake::Intake;
 pub use messages::{
-    Delivery, DeliveryOutcome, Envelope, Generated, MessageInfo, Origin, Processed, QueueRow,
-    Received, RecipientDecision, RecipientTrace,
+    Delivery, DeliveryOutcome, Envelope, Generated, MessageInfo, MessageState, Origin, Processed,
+    QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
 };
 pub use portal::{Milestone, PortalEntry};
-pub use sessions::{PortalSession, StaffSession};
+pub use sessions::{PortalSession, StaffSession, Stage};
 pub use settings::CachedStsPolicy;
 pub use totp::TotpRecord;
 pub use users::{
-    OffboardError, Offboarded, ROLES, User, UserError, UserUpdate, hash_password,
+    OffboardError, Offboarded, Role, User, UserError, UserUpdate, hash_password,
     parse_date as users_parse_date, valid_email, verify_password,
 };
 

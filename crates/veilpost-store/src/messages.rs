@@ -8,7 +8,11 @@ use crate::vault::VaultEntry;
 use crate::{AuditEvent, Result};
 
 /// Where a message came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
 pub enum Origin {
     /// Authenticated submission by a staff member.
     Submission,
@@ -56,7 +60,7 @@ pub(crate) async fn insert_message(
     )
     .bind(&m.id)
     .bind(at)
-    .bind(m.envelope.origin.as_str())
+    .bind(m.envelope.origin)
     .bind(&m.envelope.mail_from)
     .bind(&m.envelope.auth_user)
     .bind(&m.envelope.client_ip)
@@ -95,14 +99,18 @@ pub(crate) async fn write_processed(
     .execute(&mut *tx)
     .await?;
     for d in &p.decisions {
-        let done = if d.state == "queued" { None } else { Some(t) };
+        let done = if d.state == RecipientState::Queued {
+            None
+        } else {
+            Some(t)
+        };
         sqlx::query(
                 "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
                         done_at = ? WHERE id = ?",
             )
-            .bind(&d.route)
+            .bind(d.route)
             .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
-            .bind(&d.state)
+            .bind(d.state)
             .bind(&d.blob)
             .bind(t)
             .bind(done)
@@ -146,7 +154,7 @@ pub(crate) async fn insert_generated(
     sqlx::query(
         "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
     )
-    .bind(&g.route)
+    .bind(g.route)
     .bind(t)
     .bind(id)
     .execute(&mut *tx)
@@ -203,7 +211,7 @@ pub(crate) async fn write_delivery_done(
 #[derive(Debug, Clone)]
 pub struct Received {
     pub id: String,
-    pub origin: String,
+    pub origin: Origin,
     pub mail_from: String,
     pub auth_user: Option<String>,
     pub client_ip: Option<String>,
@@ -215,15 +223,175 @@ pub struct Received {
     pub confirmed: bool,
 }
 
+/// How a recipient's copy travels, as the queue and the trace keep it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
+)]
+#[serde(rename_all = "kebab-case")]
+#[sqlx(rename_all = "kebab-case")]
+pub enum Route {
+    /// Delivered with opportunistic TLS.
+    Plain,
+    /// Delivered only over authenticated TLS 1.2+.
+    Tls,
+    /// Stored encrypted in the vault; the recipient got a notification.
+    Portal,
+    /// Not sent; the sender got a report.
+    Block,
+    /// To a colleague, with the attachments kept in the vault behind a link.
+    InternalLink,
+    /// The attachments as one AES-256 ZIP, the password by SMS.
+    EncryptedAttachment,
+}
+
+impl Route {
+    pub const ALL: [Route; 6] = [
+        Route::Plain,
+        Route::Tls,
+        Route::Portal,
+        Route::Block,
+        Route::InternalLink,
+        Route::EncryptedAttachment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Route::Plain => "plain",
+            Route::Tls => "tls",
+            Route::Portal => "portal",
+            Route::Block => "block",
+            Route::InternalLink => "internal-link",
+            Route::EncryptedAttachment => "encrypted-attachment",
+        }
+    }
+
+    /// The route a stored name stands for. A queued recipient without a route, or with
+    /// one this version does not know, needs authenticated TLS (fail closed).
+    pub fn from_stored(name: Option<&str>) -> Route {
+        Route::ALL
+            .into_iter()
+            .find(|r| Some(r.as_str()) == name)
+            .unwrap_or(Route::Tls)
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compared with its stored name (`== "reply"`).
+impl PartialEq<&str> for Origin {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compared with its stored name (`== "queued"` in templates).
+impl PartialEq<&str> for Route {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Where a message is in processing.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum MessageState {
+    /// Spooled, waiting for processing.
+    Received,
+    /// A processor holds its lease.
+    Processing,
+    /// The double-check holds it for the sender's confirmation.
+    Held,
+    /// Decided; recipients are queued, in the vault, blocked or cancelled.
+    Processed,
+}
+
+impl MessageState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Received => "received",
+            MessageState::Processing => "processing",
+            MessageState::Held => "held",
+            MessageState::Processed => "processed",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a recipient of a message is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum RecipientState {
+    /// Received, not processed yet.
+    New,
+    /// Waiting for (another) delivery attempt.
+    Queued,
+    Delivered,
+    /// In the vault; the notification went out.
+    Portal,
+    /// The policy refused it.
+    Blocked,
+    /// Delivery failed for good.
+    Failed,
+    /// The sender cancelled a held message, or its sender left.
+    Cancelled,
+}
+
+impl RecipientState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientState::New => "new",
+            RecipientState::Queued => "queued",
+            RecipientState::Delivered => "delivered",
+            RecipientState::Portal => "portal",
+            RecipientState::Blocked => "blocked",
+            RecipientState::Failed => "failed",
+            RecipientState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for RecipientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Compared with its stored name (`== "queued"` in templates).
+impl PartialEq<&str> for RecipientState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// The policy's outcome for one recipient.
 #[derive(Debug, Clone)]
 pub struct RecipientDecision {
     pub recipient_id: i64,
-    /// `plain`, `tls`, `portal` or `block`.
-    pub route: String,
+    pub route: Route,
     pub reasons: Vec<String>,
-    /// `queued` (to be delivered), `portal`, `blocked` or `failed`.
-    pub state: String,
+    /// `Queued` (to be delivered), `Portal`, `Blocked` or `Failed`.
+    pub state: RecipientState,
     /// Content for this recipient, when not the message's delivered form.
     pub blob: Option<String>,
 }
@@ -235,8 +403,8 @@ pub struct Generated {
     pub envelope: Envelope,
     pub blob: String,
     pub size: usize,
-    /// The route each recipient takes (`plain` for notifications and DSNs).
-    pub route: String,
+    /// The route each recipient takes (`Plain` for notifications and DSNs).
+    pub route: Route,
 }
 
 /// Everything processing decided about one message.
@@ -262,9 +430,9 @@ pub struct Delivery {
     pub recipient_id: i64,
     pub message_id: String,
     pub address: String,
-    pub route: String,
+    pub route: Route,
     pub mail_from: String,
-    pub origin: String,
+    pub origin: Origin,
     /// The blob to send, after `prefix`.
     pub blob: String,
     pub prefix: Vec<u8>,
@@ -292,9 +460,9 @@ pub enum DeliveryOutcome {
 
 pub(crate) type TraceRow = (
     String,
+    Option<Route>,
     Option<String>,
-    Option<String>,
-    String,
+    RecipientState,
     i64,
     Option<String>,
 );
@@ -303,9 +471,9 @@ pub(crate) type TraceRow = (
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecipientTrace {
     pub address: String,
-    pub route: Option<String>,
+    pub route: Option<Route>,
     pub reasons: Vec<String>,
-    pub state: String,
+    pub state: RecipientState,
     pub attempts: i64,
     pub last_error: Option<String>,
 }
@@ -317,8 +485,8 @@ pub struct QueueRow {
     pub message_id: String,
     pub mail_from: String,
     pub address: String,
-    pub route: Option<String>,
-    pub state: String,
+    pub route: Option<Route>,
+    pub state: RecipientState,
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
@@ -330,12 +498,12 @@ pub struct QueueRow {
 pub struct MessageInfo {
     pub id: String,
     pub received_at: i64,
-    pub origin: String,
+    pub origin: Origin,
     pub mail_from: String,
     pub auth_user: Option<String>,
     pub client_ip: Option<String>,
     pub size: i64,
-    pub state: String,
+    pub state: MessageState,
     pub verdict: Option<String>,
     pub findings: Option<String>,
     pub held_reasons: Option<String>,
@@ -356,9 +524,7 @@ impl Origin {
             _ => None,
         }
     }
-}
 
-impl Origin {
     pub fn as_str(self) -> &'static str {
         match self {
             Origin::Submission => "submission",
@@ -369,5 +535,36 @@ impl Origin {
             Origin::Portal => "portal",
             Origin::Intake => "intake",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_routes_read_back_and_unknown_ones_need_tls() {
+        for route in Route::ALL {
+            assert_eq!(Route::from_stored(Some(route.as_str())), route);
+            assert!(route == route.as_str());
+        }
+        // A queued recipient with no route or one this version does not know is never
+        // sent in plain text.
+        assert_eq!(Route::from_stored(None), Route::Tls);
+        assert_eq!(Route::from_stored(Some("")), Route::Tls);
+        assert_eq!(Route::from_stored(Some("PLAIN ")), Route::Tls);
+        assert_eq!(Route::from_stored(Some("carrier-pigeon")), Route::Tls);
+        assert_eq!(
+            serde_json::to_string(&Route::EncryptedAttachment)
+                .ok()
+                .as_deref(),
+            Some("\"encrypted-attachment\"")
+        );
+        assert_eq!(
+            serde_json::to_string(&RecipientState::Cancelled)
+                .ok()
+                .as_deref(),
+            Some("\"cancelled\"")
+        );
     }
 }

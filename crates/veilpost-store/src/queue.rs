@@ -6,7 +6,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::commit::Write;
-use crate::messages::{TraceRow, write_delivery_done};
+use crate::messages::{Origin, Route, TraceRow, write_delivery_done};
 use crate::{
     Delivery, DeliveryOutcome, Generated, MessageInfo, PortalEntry, Processed, QueueRow, Received,
     RecipientTrace, Result, Store,
@@ -115,7 +115,7 @@ impl Store {
             let message_id: String = row.try_get("message_id")?;
             let (mail_from, origin, out_blob, blob, received_at, out_prefix): (
                 String,
-                String,
+                Origin,
                 Option<String>,
                 String,
                 i64,
@@ -138,9 +138,7 @@ impl Store {
                 recipient_id: row.try_get("id")?,
                 message_id,
                 address: row.try_get("address")?,
-                route: row
-                    .try_get::<Option<String>, _>("route")?
-                    .unwrap_or_default(),
+                route: Route::from_stored(row.try_get::<Option<&str>, _>("route")?),
                 mail_from,
                 origin,
                 blob: own.or(out_blob).unwrap_or(blob),

@@ -7,6 +7,18 @@ use sqlx::FromRow;
 use crate::vault::token_hash;
 use crate::{Result, Store, random_token};
 
+/// How far a staff sign-in got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(rename_all = "lowercase")]
+pub enum Stage {
+    /// The password is right; the second factor is next.
+    Password,
+    /// An OpenID Connect sign-in is under way (the provider has not answered yet).
+    Oidc,
+    /// Both factors done: signed in.
+    Full,
+}
+
 /// A verified recipient's browser session.
 #[derive(Debug, Clone, FromRow)]
 pub struct PortalSession {
@@ -21,7 +33,7 @@ pub struct PortalSession {
 pub struct StaffSession {
     pub email: String,
     /// `password` (second factor still to come) or `full`.
-    pub stage: String,
+    pub stage: Stage,
     pub csrf: String,
     pub created_at: i64,
     pub last_seen: i64,
@@ -92,7 +104,11 @@ impl Store {
     }
 
     /// Start a session for `email` at `stage`; returns (cookie token, CSRF token).
-    pub async fn create_staff_session(&self, email: &str, stage: &str) -> Result<(String, String)> {
+    pub async fn create_staff_session(
+        &self,
+        email: &str,
+        stage: Stage,
+    ) -> Result<(String, String)> {
         let token = random_token();
         let csrf = random_token();
         let t = self.now();

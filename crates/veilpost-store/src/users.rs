@@ -12,8 +12,7 @@ use crate::{Error, Result, Store};
 pub struct User {
     pub email: String,
     pub name: Option<String>,
-    /// `admin`, `staff` or `auditor`.
-    pub role: String,
+    pub role: Role,
     pub disabled: bool,
     /// The last day the account works.
     pub valid_until: Option<String>,
@@ -30,8 +29,76 @@ pub struct User {
     pub offboarded_at: Option<i64>,
 }
 
-/// The roles an account can have.
-pub const ROLES: [&str; 3] = ["admin", "staff", "auditor"];
+/// What an account may do.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    sqlx::Type,
+)]
+#[serde(rename_all = "lowercase")]
+#[sqlx(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: sends, and manages accounts, contacts, policy and the queue.
+    Admin,
+    /// Sends, and sees its own messages.
+    #[default]
+    Staff,
+    /// Reads the audit log; sends nothing.
+    Auditor,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Staff, Role::Auditor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Staff => "staff",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Sends mail (in its own name and its scopes).
+    pub fn sends(self) -> bool {
+        self != Role::Auditor
+    }
+
+    /// Reads the audit log.
+    pub fn audits(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = UserError;
+
+    fn from_str(s: &str) -> Result<Role, UserError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| UserError::BadRole(s.to_string()))
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `role == "admin"` in templates.
+impl PartialEq<&str> for Role {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 /// The columns of [`User`].
 pub(crate) const USER_COLUMNS: &str =
@@ -107,7 +174,7 @@ fn dummy_hash() -> &'static str {
 #[derive(Debug, Clone, Default)]
 pub struct UserUpdate {
     pub name: Option<String>,
-    pub role: String,
+    pub role: Role,
     pub valid_until: Option<Date>,
     pub scopes: Vec<String>,
 }
@@ -136,7 +203,7 @@ impl User {
     /// May this account send with `address` as its sender? Its own address and its
     /// scopes; an auditor sends nothing.
     pub fn may_send_as(&self, address: &str) -> bool {
-        self.role != "auditor"
+        self.role.sends()
             && (address.eq_ignore_ascii_case(&self.email)
                 || self.scopes.iter().any(|s| s.eq_ignore_ascii_case(address)))
     }
@@ -158,7 +225,7 @@ impl Store {
         &self,
         email: &str,
         password: &str,
-        role: &str,
+        role: Role,
         valid_until: Option<Date>,
     ) -> Result<(), UserError> {
         self.add_user_as("cli", email, password, role, valid_until)
@@ -171,7 +238,7 @@ impl Store {
         actor: &str,
         email: &str,
         password: &str,
-        role: &str,
+        role: Role,
         valid_until: Option<Date>,
     ) -> Result<(), UserError> {
         let email = email.trim();
@@ -180,9 +247,6 @@ impl Store {
         }
         if password.chars().count() < 12 {
             return Err(UserError::ShortPassword);
-        }
-        if !ROLES.contains(&role) {
-            return Err(UserError::BadRole(role.into()));
         }
         if self.user(email).await?.is_some() {
             return Err(UserError::Exists(email.into()));
@@ -203,7 +267,7 @@ impl Store {
         .execute(&self.pool)
         .await
         .map_err(Error::from)?;
-        self.audit(actor, "user.add", Some(email), Some(role))
+        self.audit(actor, "user.add", Some(email), Some(role.as_str()))
             .await?;
         Ok(())
     }
@@ -285,9 +349,6 @@ impl Store {
 
     /// Change an account's name, role, end date and scopes.
     pub async fn update_user(&self, email: &str, u: &UserUpdate) -> Result<bool, UserError> {
-        if !ROLES.contains(&u.role.as_str()) {
-            return Err(UserError::BadRole(u.role.clone()));
-        }
         let scopes: Vec<String> = u
             .scopes
             .iter()
@@ -302,7 +363,7 @@ impl Store {
               WHERE email = ?",
         )
         .bind(u.name.as_deref().map(str::trim).filter(|n| !n.is_empty()))
-        .bind(&u.role)
+        .bind(u.role)
         .bind(u.valid_until.map(|d| d.to_string()))
         .bind(serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()))
         .bind(email.trim())
@@ -422,7 +483,7 @@ impl Store {
     }
 
     /// Accounts with the given role.
-    pub async fn users_with_role(&self, role: &str) -> Result<Vec<User>> {
+    pub async fn users_with_role(&self, role: Role) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role = ? ORDER BY email");
         Ok(sqlx::query_as::<_, User>(AssertSqlSafe(sql))
             .bind(role)
@@ -491,7 +552,7 @@ mod tests {
         let u = User {
             email: "a@b.nl".into(),
             name: None,
-            role: "staff".into(),
+            role: Role::Staff,
             disabled: false,
             valid_until: Some("2026-11-30".into()),
             created_at: 0,
@@ -505,7 +566,7 @@ mod tests {
         assert!(!u.may_send_as("other@b.nl"));
         assert!(
             !User {
-                role: "auditor".into(),
+                role: Role::Auditor,
                 ..u.clone()
             }
             .may_send_as("a@b.nl")

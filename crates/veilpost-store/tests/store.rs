@@ -83,16 +83,16 @@ async fn spool_process_deliver() {
         decisions: vec![
             RecipientDecision {
                 recipient_id: m.recipients[0].0,
-                route: "tls".into(),
+                route: veilpost_store::Route::Tls,
                 reasons: vec!["sensitive content: bsn".into()],
-                state: "queued".into(),
+                state: veilpost_store::RecipientState::Queued,
                 blob: None,
             },
             RecipientDecision {
                 recipient_id: m.recipients[1].0,
-                route: "portal".into(),
+                route: veilpost_store::Route::Portal,
                 reasons: vec!["no authenticated TLS".into()],
-                state: "portal".into(),
+                state: veilpost_store::RecipientState::Portal,
                 blob: None,
             },
         ],
@@ -106,7 +106,7 @@ async fn spool_process_deliver() {
             },
             blob: note.clone(),
             size: 12,
-            route: "plain".into(),
+            route: veilpost_store::Route::Plain,
         }],
         vault: vec![VaultEntry {
             id: "v1".into(),
@@ -237,7 +237,7 @@ async fn accounts() {
         .add_user(
             "a.jansen@praktijk.test",
             "lang genoeg wachtwoord",
-            "staff",
+            veilpost_store::Role::Staff,
             None,
         )
         .await
@@ -247,7 +247,7 @@ async fn accounts() {
             .add_user(
                 "a.jansen@praktijk.test",
                 "lang genoeg wachtwoord",
-                "staff",
+                veilpost_store::Role::Staff,
                 None
             )
             .await
@@ -255,13 +255,18 @@ async fn accounts() {
     );
     assert!(
         store
-            .add_user("b@praktijk.test", "kort", "staff", None)
+            .add_user("b@praktijk.test", "kort", veilpost_store::Role::Staff, None)
             .await
             .is_err()
     );
     assert!(
         store
-            .add_user("geen-adres", "lang genoeg wachtwoord", "staff", None)
+            .add_user(
+                "geen-adres",
+                "lang genoeg wachtwoord",
+                veilpost_store::Role::Staff,
+                None
+            )
             .await
             .is_err()
     );
@@ -269,7 +274,7 @@ async fn accounts() {
         .add_user(
             "tijdelijk@praktijk.test",
             "lang genoeg wachtwoord",
-            "staff",
+            veilpost_store::Role::Staff,
             Some(time::macros::date!(2026 - 11 - 25)),
         )
         .await
@@ -487,12 +492,17 @@ async fn two_processes_on_one_store_both_write() {
 async fn sessions_scopes_leavers_and_end_dates() {
     let store = Store::open(&temp_dir("staff")).await.expect("open");
     store
-        .add_user("a@praktijk.nl", "correct horse battery", "staff", None)
+        .add_user(
+            "a@praktijk.nl",
+            "correct horse battery",
+            veilpost_store::Role::Staff,
+            None,
+        )
         .await
         .expect("add");
     let update = veilpost_store::UserUpdate {
         name: Some("A. Jansen".into()),
-        role: "staff".into(),
+        role: veilpost_store::Role::Staff,
         valid_until: veilpost_store::users_parse_date("2026-01-31"),
         scopes: vec![" Info@Praktijk.nl ".into()],
     };
@@ -502,14 +512,17 @@ async fn sessions_scopes_leavers_and_end_dates() {
             .await
             .expect("update")
     );
-    let bad = veilpost_store::UserUpdate {
-        role: "root".into(),
-        ..update.clone()
-    };
+    // A role is one of three, by type; text from a form or the CLI is parsed first.
     assert!(matches!(
-        store.update_user("a@praktijk.nl", &bad).await,
+        "root".parse::<veilpost_store::Role>(),
         Err(veilpost_store::UserError::BadRole(_))
     ));
+    for role in veilpost_store::Role::ALL {
+        assert_eq!(
+            role.as_str().parse::<veilpost_store::Role>().ok(),
+            Some(role)
+        );
+    }
     let u = store
         .user("a@praktijk.nl")
         .await
@@ -519,7 +532,7 @@ async fn sessions_scopes_leavers_and_end_dates() {
     assert!(u.may_send_as("info@praktijk.nl") && !u.may_send_as("x@praktijk.nl"));
 
     let (token, csrf) = store
-        .create_staff_session("a@praktijk.nl", "full")
+        .create_staff_session("a@praktijk.nl", veilpost_store::Stage::Full)
         .await
         .expect("session");
     let s = store
@@ -527,7 +540,8 @@ async fn sessions_scopes_leavers_and_end_dates() {
         .await
         .expect("get")
         .expect("some");
-    assert_eq!((s.stage.as_str(), s.csrf.as_str()), ("full", csrf.as_str()));
+    assert_eq!(s.stage, veilpost_store::Stage::Full);
+    assert_eq!(s.csrf, csrf);
     assert!(
         store
             .staff_session("f".repeat(64).as_str())

@@ -83,7 +83,12 @@ pub(crate) async fn setup_submit(
     }
     match s
         .store
-        .add_user(&form.email, &form.password, "admin", None)
+        .add_user(
+            &form.email,
+            &form.password,
+            veilpost_store::Role::Admin,
+            None,
+        )
         .await
     {
         Ok(()) => {

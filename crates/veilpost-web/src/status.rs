@@ -403,8 +403,8 @@ pub async fn hold_page(
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
-    let state = match (h.state.as_str(), q.done.as_str()) {
-        ("held", _) => "held",
+    let state = match (h.state, q.done.as_str()) {
+        (veilpost_store::MessageState::Held, _) => "held",
         (_, "cancelled") => "cancelled",
         _ => "sent",
     };

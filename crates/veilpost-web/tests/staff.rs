@@ -78,7 +78,7 @@ impl Site {
 
     async fn user(&self, email: &str, role: &str) {
         self.store
-            .add_user(email, PASSWORD, role, None)
+            .add_user(email, PASSWORD, role.parse().expect("a role"), None)
             .await
             .expect("add user");
     }
@@ -308,7 +308,7 @@ async fn sign_in_needs_password_and_app_and_sessions_end() {
     // An end date that passes ends the session at the next request.
     let update = veilpost_store::UserUpdate {
         name: None,
-        role: "staff".into(),
+        role: veilpost_store::Role::Staff,
         valid_until: veilpost_store::users_parse_date("2020-01-01"),
         scopes: vec![],
     };
@@ -516,7 +516,7 @@ async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
     let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
     let update = veilpost_store::UserUpdate {
         name: Some("Ann Jansen".into()),
-        role: "staff".into(),
+        role: veilpost_store::Role::Staff,
         valid_until: None,
         scopes: vec!["balie@praktijk.test".into()],
     };
@@ -878,9 +878,9 @@ async fn trace_queue_revoke_and_held_messages_stay_with_their_owner() {
                 findings: serde_json::json!([]),
                 decisions: vec![RecipientDecision {
                     recipient_id: m.recipients[0].0,
-                    route: "tls".into(),
+                    route: veilpost_store::Route::Tls,
                     reasons: vec!["example.net proves MTA-STS".into()],
-                    state: "queued".into(),
+                    state: veilpost_store::RecipientState::Queued,
                     blob: None,
                 }],
                 ..Processed::default()
@@ -1151,7 +1151,7 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
         ("bob@praktijk.test", "staff"),
     ] {
         store
-            .add_user(who, PASSWORD, role, None)
+            .add_user(who, PASSWORD, role.parse().expect("a role"), None)
             .await
             .expect("user");
     }

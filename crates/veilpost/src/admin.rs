@@ -229,9 +229,9 @@ async fn user_add(config: Option<&Path>, account: NewAccount, lang: Lang) -> Res
         scopes,
     } = account;
     let config = load(config)?;
-    if !veilpost_store::ROLES.contains(&role.as_str()) {
+    let Ok(role) = role.parse::<veilpost_store::Role>() else {
         bail!("--role must be admin, staff or auditor");
-    }
+    };
     let until = match until {
         Some(d) => Some(
             veilpost_store::users_parse_date(&d)
@@ -252,11 +252,11 @@ async fn user_add(config: Option<&Path>, account: NewAccount, lang: Lang) -> Res
     {
         bail!("--scope {bad:?} is not an e-mail address");
     }
-    store.add_user(&email, password, &role, until).await?;
+    store.add_user(&email, password, role, until).await?;
     if name.is_some() || !scopes.is_empty() {
         let update = veilpost_store::UserUpdate {
             name,
-            role: role.clone(),
+            role,
             valid_until: until,
             scopes,
         };

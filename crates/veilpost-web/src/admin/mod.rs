@@ -17,7 +17,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use veilpost_policy::doublecheck::Rules;
-use veilpost_store::{AuditEntry, AuditFilter, QueueRow, User, UserError, UserUpdate};
+use veilpost_store::{AuditEntry, AuditFilter, QueueRow, Role, User, UserError, UserUpdate};
 
 use crate::signin::{CsrfOnly, Staff};
 use crate::{ClientIp, ErrorKind, Lang, WebError, WebState, render, see_other, when};

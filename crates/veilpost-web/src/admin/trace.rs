@@ -128,7 +128,7 @@ pub async fn trace(
                 (
                     m.id,
                     when(m.received_at, true),
-                    m.state,
+                    m.state.to_string(),
                     m.verdict.unwrap_or_default(),
                 )
             })
@@ -182,7 +182,7 @@ pub async fn queue(
         .into_iter()
         .map(|row| QueueView {
             received: when(row.received_at, true),
-            next: if row.state == "queued" {
+            next: if row.state == veilpost_store::RecipientState::Queued {
                 when(row.next_attempt_at.max(s.store.now()), true)
             } else {
                 String::new()

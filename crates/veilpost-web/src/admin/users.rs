@@ -162,9 +162,13 @@ pub async fn add_user(
         Ok(u) => u,
         Err(e) => return refuse(e, f.clone()).await,
     };
+    let role: Role = match f.role.parse() {
+        Ok(r) => r,
+        Err(e) => return refuse(user_error(&e, lang), f.clone()).await,
+    };
     let update = UserUpdate {
         name: Some(f.name.clone()),
-        role: f.role.clone(),
+        role,
         valid_until: until,
         scopes: parse_scopes(&f.scopes),
     };
@@ -181,7 +185,7 @@ pub async fn add_user(
     }
     match s
         .store
-        .add_user_as(&staff.user.email, &f.email, &f.password, &f.role, until)
+        .add_user_as(&staff.user.email, &f.email, &f.password, role, until)
         .await
     {
         Ok(()) => {}
@@ -333,9 +337,13 @@ pub async fn edit_user(
         Ok(u) => u,
         Err(e) => return refuse(e).await,
     };
+    let role: Role = match f.role.parse() {
+        Ok(r) => r,
+        Err(e) => return refuse(user_error(&e, lang)).await,
+    };
     let update = UserUpdate {
         name: Some(f.name.clone()),
-        role: f.role.clone(),
+        role,
         valid_until: until,
         scopes: parse_scopes(&f.scopes),
     };

@@ -26,7 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use veilpost_store::{AuditEvent, User};
+use veilpost_store::{AuditEvent, Role, Stage, User};
 
 use crate::{
     ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, cookie, cookie_name, same_secret,
@@ -51,16 +51,16 @@ pub struct Staff {
 impl Staff {
     /// May send secure messages (admin, staff).
     pub fn can_send(&self) -> bool {
-        matches!(self.user.role.as_str(), "admin" | "staff")
+        self.user.role.sends()
     }
 
     pub fn is_admin(&self) -> bool {
-        self.user.role == "admin"
+        self.user.role == Role::Admin
     }
 
     /// May read the audit log (admin, auditor).
     pub fn can_audit(&self) -> bool {
-        matches!(self.user.role.as_str(), "admin" | "auditor")
+        self.user.role.audits()
     }
 
     /// 403 unless `allowed`.
@@ -114,7 +114,7 @@ impl Staff {
 
     /// Where this role starts.
     pub fn home(&self) -> &'static str {
-        home_for(&self.user.role)
+        home_for(self.user.role)
     }
 }
 
@@ -137,7 +137,7 @@ impl FromRequestParts<WebState> for Staff {
         let t = s.store.now();
         let today = time::OffsetDateTime::now_utc().date();
         let user = s.store.user(&session.email).await.map_err(fail)?;
-        let live = session.stage == "full"
+        let live = session.stage == Stage::Full
             && t - session.last_seen <= s.settings.idle_timeout
             && t - session.created_at <= s.settings.session_max;
         match user {
@@ -152,7 +152,7 @@ impl FromRequestParts<WebState> for Staff {
             }
             _ => {
                 // A half-way session (second factor still to come) stays for /login/2fa.
-                if session.stage == "full" {
+                if session.stage == Stage::Full {
                     s.store.end_staff_session(&token).await.map_err(fail)?;
                 }
                 Err(see_other("/login?m=ended"))
@@ -162,8 +162,8 @@ impl FromRequestParts<WebState> for Staff {
 }
 
 /// Where a role starts: the auditor at the audit log, everyone else at their messages.
-pub(crate) fn home_for(role: &str) -> &'static str {
-    if role == "auditor" {
+pub(crate) fn home_for(role: Role) -> &'static str {
+    if role == Role::Auditor {
         "/admin/audit"
     } else {
         "/staff"
@@ -219,7 +219,8 @@ pub(crate) async fn pending(
     let Some(session) = s.store.staff_session(token).await? else {
         return Ok(None);
     };
-    if session.stage != "password" || s.store.now() - session.created_at > SECOND_FACTOR_WINDOW {
+    if session.stage != Stage::Password || s.store.now() - session.created_at > SECOND_FACTOR_WINDOW
+    {
         return Ok(None);
     }
     let today = time::OffsetDateTime::now_utc().date();
@@ -241,13 +242,16 @@ pub(crate) async fn complete_sign_in(
     how: &str,
 ) -> Result<(axum::http::HeaderValue, &'static str), WebError> {
     s.store.end_staff_session(token).await?;
-    let (full, _) = s.store.create_staff_session(&user.email, "full").await?;
+    let (full, _) = s
+        .store
+        .create_staff_session(&user.email, Stage::Full)
+        .await?;
     let mut event = staff_audit(&user.email, "staff.login", ip, "ok");
     event.detail = Some(how.to_string());
     s.store.audit_event(event).await?;
     Ok((
         set_cookie(&s.settings, STAFF_COOKIE, &full, None),
-        home_for(&user.role),
+        home_for(user.role),
     ))
 }
 

@@ -147,7 +147,7 @@ pub async fn login(
     };
     let (token, _) = s
         .store
-        .create_staff_session(&user.email, "password")
+        .create_staff_session(&user.email, veilpost_store::Stage::Password)
         .await?;
     let mut r = see_other("/login/2fa");
     r.headers_mut().append(

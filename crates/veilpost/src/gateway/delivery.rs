@@ -161,7 +161,7 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
 
 /// Tell the sender (unless the message is itself a report).
 async fn report(shared: &Shared, d: &Delivery, kind: DsnKind, status: &str, why: &str) {
-    if d.mail_from.is_empty() || d.origin == Origin::Dsn.as_str() {
+    if d.mail_from.is_empty() || d.origin == Origin::Dsn {
         return;
     }
     let original = shared.store.blobs().read(&d.blob).await.unwrap_or_default();
@@ -210,7 +210,7 @@ async fn report(shared: &Shared, d: &Delivery, kind: DsnKind, status: &str, why:
         },
         blob,
         size,
-        route: "plain".into(),
+        route: veilpost_store::Route::Plain,
     };
     if let Err(e) = shared.store.enqueue_generated(g).await {
         tracing::error!("queueing a report: {e}");
@@ -278,7 +278,7 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         .rsplit_once('@')
         .map(|(_, dom)| dom.to_ascii_lowercase())
         .ok_or_else(|| Failure::Permanent(format!("{} is not an address", d.address)))?;
-    let secure_route = d.route == "tls";
+    let secure_route = d.route == veilpost_store::Route::Tls;
     let routes = &shared.config.delivery.routes;
 
     let targets = match routes.get(&domain).or_else(|| routes.get("*")) {

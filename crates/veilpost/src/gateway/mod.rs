@@ -474,7 +474,12 @@ async fn banner(
         "  medewerkers / staff sign-in: {}/login",
         config.web.public_url.trim_end_matches('/')
     );
-    if store.list_users().await?.iter().all(|u| u.role != "admin") {
+    if store
+        .list_users()
+        .await?
+        .iter()
+        .all(|u| u.role != veilpost_store::Role::Admin)
+    {
         let token = store.setup_token("first-admin").await?;
         println!(
             "  eerste aanmelding beheerder / first admin sign-in: {}/setup/{token}",

@@ -16,6 +16,7 @@ use veilpost_policy::{Intent, Recipient, Route, Scan, SecureTransport};
 use veilpost_store::vault::{VaultEntry, new_token, short_id, token_hash};
 use veilpost_store::{
     AuditEvent, Envelope, Generated, Origin, Processed, Received, RecipientDecision,
+    RecipientState, Route as StoredRoute,
 };
 
 use super::{Shared, facts, hold, zipped};
@@ -171,7 +172,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
-        && (m.origin == Origin::Submission.as_str() || m.origin == Origin::Relay.as_str())
+        && (matches!(m.origin, Origin::Submission | Origin::Relay))
         && hold::double_check(shared, &m, &message, scan.sensitive || scan.uninspectable).await?
     {
         return Ok(());
@@ -223,7 +224,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let routes = processed
         .decisions
         .iter()
-        .map(|d| d.route.clone())
+        .map(|d| d.route.as_str())
         .collect::<Vec<_>>()
         .join(",");
     shared.store.finish_processing(&m.id, processed).await?;
@@ -424,7 +425,7 @@ impl Run<'_> {
             self.m,
             &self.actor,
             (rid, address),
-            "internal-link",
+            StoredRoute::InternalLink,
             reasons,
             blob,
         );
@@ -455,7 +456,7 @@ impl Run<'_> {
             self.m,
             &self.actor,
             (rid, address),
-            "encrypted-attachment",
+            StoredRoute::EncryptedAttachment,
             reasons,
             blob,
         );
@@ -479,7 +480,7 @@ impl Run<'_> {
             ));
         }
         let state = match decision.route {
-            Route::Plain | Route::Tls => "queued",
+            Route::Plain | Route::Tls => RecipientState::Queued,
             Route::Portal => {
                 let phone = recipient_phone(shared, &self.facts.intent.sms, address).await?;
                 self.confirmations.push(
@@ -494,7 +495,7 @@ impl Run<'_> {
                     )
                     .await?,
                 );
-                "portal"
+                RecipientState::Portal
             }
             Route::Block => {
                 if !m.mail_from.is_empty() {
@@ -515,14 +516,14 @@ impl Run<'_> {
                             .await?,
                     );
                 }
-                "blocked"
+                RecipientState::Blocked
             }
         };
         self.processed.decisions.push(RecipientDecision {
             recipient_id: rid,
-            route: decision.route.as_str().to_string(),
+            route: stored_route(decision.route),
             reasons: reasons.clone(),
-            state: state.to_string(),
+            state,
             blob: None,
         });
         self.processed.audit.push(AuditEvent {
@@ -606,7 +607,7 @@ pub(super) async fn generated_mail(
         },
         blob,
         size,
-        route: "plain".into(),
+        route: StoredRoute::Plain,
     })
 }
 
@@ -636,6 +637,16 @@ fn sign_own(shared: &Shared, raw: Vec<u8>) -> Vec<u8> {
         .unwrap_or(raw)
 }
 
+/// How the queue keeps a route the policy decided.
+fn stored_route(route: Route) -> StoredRoute {
+    match route {
+        Route::Plain => StoredRoute::Plain,
+        Route::Tls => StoredRoute::Tls,
+        Route::Portal => StoredRoute::Portal,
+        Route::Block => StoredRoute::Block,
+    }
+}
+
 /// Record a route decided outside the policy crate (internal link, encrypted
 /// attachment): its own content for this recipient, queued, audited.
 fn own_route(
@@ -643,7 +654,7 @@ fn own_route(
     m: &Received,
     actor: &str,
     (recipient_id, address): (i64, &str),
-    route: &str,
+    route: StoredRoute,
     reasons: Vec<String>,
     blob: String,
 ) {
@@ -657,9 +668,9 @@ fn own_route(
     });
     processed.decisions.push(RecipientDecision {
         recipient_id,
-        route: route.to_string(),
+        route,
         reasons,
-        state: "queued".into(),
+        state: RecipientState::Queued,
         blob: Some(blob),
     });
 }
@@ -708,7 +719,7 @@ async fn encrypted_attachment(
 /// "sender" is outside, so it gets
 /// no confirmation, access code or read receipt (staff replying in the portal do).
 fn outside_reply(shared: &Shared, m: &Received) -> bool {
-    (m.origin == Origin::Reply.as_str() || m.origin == Origin::Intake.as_str())
+    (matches!(m.origin, Origin::Reply | Origin::Intake))
         && !shared.config.is_own_domain(&domain_of(&m.mail_from))
 }
 
