@@ -15,6 +15,7 @@ use veilpost_portal::login::{
 };
 use veilpost_store::{AuditEvent, Envelope, Intake, Origin};
 
+use crate::login_loop::{self, Advanced, LoginSlot};
 use crate::pages::Notice;
 use crate::uploads::read_upload;
 use crate::{
@@ -250,6 +251,30 @@ pub struct CodeForm {
     code: String,
 }
 
+/// A contact form's login, for the shared load-step-save loop.
+struct IntakeLogin<'a> {
+    s: &'a WebState,
+    id: &'a str,
+    lang: Lang,
+}
+
+impl LoginSlot for IntakeLogin<'_> {
+    type Record = Intake;
+
+    async fn load(&self) -> Result<Option<(Intake, Login)>, WebError> {
+        let i = intake(self.s, self.id, self.lang).await?;
+        Ok(Login::from_json(&i.login).map(|login| (i, login)))
+    }
+
+    async fn save(&self, i: &Intake, login: &Login) -> Result<bool, WebError> {
+        Ok(self
+            .s
+            .store
+            .save_intake_login(self.id, &login.to_json(), i.login_version)
+            .await?)
+    }
+}
+
 /// `POST /contact/{id}/code`.
 pub async fn code(
     State(s): State<WebState>,
@@ -262,48 +287,37 @@ pub async fn code(
     mailbox(&s, lang)?;
     check_form_csrf(&s, &headers, &f.csrf, lang)?;
     crate::limits::limit_ip(&s, &ip, lang)?;
-    for _ in 0..5 {
-        let i = intake(&s, &id, lang).await?;
-        let Some(mut login) = Login::from_json(&i.login) else {
-            return Ok(see_other(&format!("/contact/{id}")));
-        };
-        let step = login.step(
-            Event::Submit {
-                code: f.code.chars().take(32).collect(),
-                totp_valid: false,
-            },
-            s.store.now(),
-        );
-        if !s
-            .store
-            .save_intake_login(&id, &login.to_json(), i.login_version)
-            .await?
-        {
-            continue;
-        }
-        effects(&s, &i, &step.effects, &ip).await;
-        if matches!(login.state, LoginState::Verified { .. }) {
-            let (token, _) = s.store.verify_intake(&id).await?;
-            let mut r = see_other(&format!("/contact/{id}"));
-            r.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(&s.settings, INTAKE_COOKIE, &token, None),
-            );
-            return Ok(r);
-        }
-        return Ok(match step.result {
-            Err(Refusal::WrongCode { left }) => {
-                see_other(&format!("/contact/{id}?m=wrong&n={left}"))
-            }
-            Err(Refusal::CodeExpired) => see_other(&format!("/contact/{id}?m=expired")),
-            _ => see_other(&format!("/contact/{id}")),
-        });
-    }
-    Err(WebError::new(
-        StatusCode::CONFLICT,
-        ErrorKind::TooMany,
+    let code: String = f.code.chars().take(32).collect();
+    let slot = IntakeLogin {
+        s: &s,
+        id: &id,
         lang,
-    ))
+    };
+    let done = login_loop::advance(&slot, lang, s.store.now(), |_| {
+        Some(Event::Submit {
+            code: code.clone(),
+            totp_valid: false,
+        })
+    })
+    .await?;
+    let Advanced::Stepped(i, login, step) = done else {
+        return Ok(see_other(&format!("/contact/{id}")));
+    };
+    effects(&s, &i, &step.effects, &ip).await;
+    if matches!(login.state, LoginState::Verified { .. }) {
+        let (token, _) = s.store.verify_intake(&id).await?;
+        let mut r = see_other(&format!("/contact/{id}"));
+        r.headers_mut().append(
+            header::SET_COOKIE,
+            set_cookie(&s.settings, INTAKE_COOKIE, &token, None),
+        );
+        return Ok(r);
+    }
+    Ok(match step.result {
+        Err(Refusal::WrongCode { left }) => see_other(&format!("/contact/{id}?m=wrong&n={left}")),
+        Err(Refusal::CodeExpired) => see_other(&format!("/contact/{id}?m=expired")),
+        _ => see_other(&format!("/contact/{id}")),
+    })
 }
 
 /// `POST /contact/{id}/send` (multipart: csrf, name, text, files).

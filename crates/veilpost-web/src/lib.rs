@@ -14,6 +14,7 @@ mod csrf;
 mod error;
 mod headers;
 mod limits;
+mod login_loop;
 mod pages;
 pub mod render;
 mod setup;

@@ -23,6 +23,7 @@ use veilpost_portal::login::{
 use veilpost_store::{AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession};
 
 use crate::limits::{Bucket, limited};
+use crate::login_loop::{self, Advanced, LoginSlot};
 use crate::mails;
 use crate::render::{self, View};
 use crate::totp::make_totp;
@@ -256,8 +257,41 @@ impl CsrfForm {
     }
 }
 
-/// Load, step, save (retrying when another request changed the login meanwhile), then
-/// carry out the effects. Returns the step's result and the new state.
+/// A portal message's login, for the shared load-step-save loop.
+struct EntryLogin<'a> {
+    s: &'a WebState,
+    token: &'a str,
+    lang: Lang,
+}
+
+impl LoginSlot for EntryLogin<'_> {
+    type Record = PortalEntry;
+
+    async fn load(&self) -> Result<Option<(PortalEntry, Login)>, WebError> {
+        let e = entry(self.s, self.token, self.lang).await?;
+        gone(&e, self.s.store.now(), self.lang)?;
+        let login = login_of(self.s, &e).await?;
+        Ok(Some((e, login)))
+    }
+
+    async fn save(&self, e: &PortalEntry, login: &Login) -> Result<bool, WebError> {
+        // A verified login is not kept: the browser session is the proof from here on,
+        // and the next visit starts again.
+        let stored = if matches!(login.state, LoginState::Verified { .. }) {
+            Login::new(login.rules.clone(), None, false).to_json()
+        } else {
+            login.to_json()
+        };
+        Ok(self
+            .s
+            .store
+            .save_login(&e.id, &stored, e.login_version)
+            .await?)
+    }
+}
+
+/// Load, step, save (the shared loop in `login_loop.rs`), then carry out the effects.
+/// Returns the step's result and the new state.
 async fn advance(
     s: &WebState,
     token: &str,
@@ -265,34 +299,19 @@ async fn advance(
     ip: &ClientIp,
     make_event: impl Fn(&Login) -> Option<Event>,
 ) -> Result<(PortalEntry, Result<(), Refusal>, LoginState), WebError> {
-    for _ in 0..5 {
-        let e = entry(s, token, lang).await?;
-        gone(&e, s.store.now(), lang)?;
-        let mut login = login_of(s, &e).await?;
-        let Some(event) = make_event(&login) else {
-            let state = login.state.clone();
-            return Ok((e, Ok(()), state));
-        };
-        let step = login.step(event, s.store.now());
-        let verified = matches!(login.state, LoginState::Verified { .. });
-        // A verified login is not kept: the browser session is the proof from here on,
-        // and the next visit starts again.
-        let stored = if verified {
-            Login::new(login.rules.clone(), None, false).to_json()
-        } else {
-            login.to_json()
-        };
-        if !s.store.save_login(&e.id, &stored, e.login_version).await? {
-            continue;
+    let slot = EntryLogin { s, token, lang };
+    match login_loop::advance(&slot, lang, s.store.now(), make_event).await? {
+        Advanced::Missing => Err(WebError::new(
+            StatusCode::NOT_FOUND,
+            ErrorKind::NotFound,
+            lang,
+        )),
+        Advanced::Unchanged(e, login) => Ok((e, Ok(()), login.state)),
+        Advanced::Stepped(e, login, step) => {
+            effects(s, &e, &step.effects, ip).await;
+            Ok((e, step.result, login.state))
         }
-        effects(s, &e, &step.effects, ip).await;
-        return Ok((e, step.result, login.state));
     }
-    Err(WebError::new(
-        StatusCode::CONFLICT,
-        ErrorKind::TooMany,
-        lang,
-    ))
 }
 
 /// Carry out what the login machine asked for.
