@@ -58,18 +58,48 @@ pub struct HostFacts<'a> {
     pub partner: bool,
 }
 
+/// Why a host is skipped for a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// A secure route configured to an IP address: no certificate can prove a name.
+    IpRoute { domain: String, host: String },
+    /// The domain's MTA-STS policy (enforce) does not list the host.
+    NotInStsPolicy { domain: String, host: String },
+    /// A secure route, but nothing (DANE, MTA-STS, NTA 7516, a partner agreement)
+    /// proves authenticated TLS for the host any more.
+    NoProof { domain: String, host: String },
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::IpRoute { domain, host } => write!(
+                f,
+                "the route for {domain} is an IP address ({host}), so its TLS certificate cannot be authenticated"
+            ),
+            Skip::NotInStsPolicy { domain, host } => {
+                write!(f, "{host} is not in {domain}'s MTA-STS policy")
+            }
+            Skip::NoProof { domain, host } => {
+                write!(f, "{domain} no longer proves authenticated TLS for {host}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Skip {}
+
 /// What the connection to this host must prove, or why the host is skipped (delivery
 /// then tries the next host, and waits and retries when none is left).
-pub fn tls_requirement(h: &HostFacts<'_>) -> Result<TlsMode, String> {
+pub fn tls_requirement(h: &HostFacts<'_>) -> Result<TlsMode, Skip> {
+    let names = || (h.domain.to_string(), h.host.to_string());
     if h.configured {
         if !h.secure_route {
             return Ok(TlsMode::Opportunistic);
         }
         if h.is_ip {
-            return Err(format!(
-                "the route for {} is an IP address ({}), so its TLS certificate cannot be authenticated",
-                h.domain, h.host
-            ));
+            let (domain, host) = names();
+            return Err(Skip::IpRoute { domain, host });
         }
         return Ok(if h.dane { TlsMode::Dane } else { TlsMode::Pkix });
     }
@@ -79,20 +109,16 @@ pub fn tls_requirement(h: &HostFacts<'_>) -> Result<TlsMode, String> {
     match h.sts {
         StsFact::Listed => return Ok(TlsMode::Pkix),
         StsFact::NotListed => {
-            return Err(format!(
-                "{} is not in {}'s MTA-STS policy",
-                h.host, h.domain
-            ));
+            let (domain, host) = names();
+            return Err(Skip::NotInStsPolicy { domain, host });
         }
         StsFact::None => {}
     }
     if h.secure_route && (h.nta || h.partner) {
         Ok(TlsMode::Pkix)
     } else if h.secure_route {
-        Err(format!(
-            "{} no longer proves authenticated TLS for {}",
-            h.domain, h.host
-        ))
+        let (domain, host) = names();
+        Err(Skip::NoProof { domain, host })
     } else {
         Ok(TlsMode::Opportunistic)
     }
@@ -283,8 +309,54 @@ mod tests {
                 "{name}: {got:?}"
             );
             if let Err(why) = got {
-                assert!(why.contains("zorg.nl"), "{name}: {why}");
+                assert!(why.to_string().contains("zorg.nl"), "{name}: {why}");
             }
         }
+    }
+
+    #[test]
+    fn skips_say_why() {
+        let (domain, mx) = ("zorg.nl".to_string(), "mx.zorg.nl".to_string());
+        for (facts, want) in [
+            (
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    is_ip: true,
+                    ..host()
+                },
+                Skip::IpRoute {
+                    domain: domain.clone(),
+                    host: mx.clone(),
+                },
+            ),
+            (
+                HostFacts {
+                    sts: StsFact::NotListed,
+                    ..host()
+                },
+                Skip::NotInStsPolicy {
+                    domain: domain.clone(),
+                    host: mx.clone(),
+                },
+            ),
+            (
+                HostFacts {
+                    secure_route: true,
+                    ..host()
+                },
+                Skip::NoProof { domain, host: mx },
+            ),
+        ] {
+            assert_eq!(tls_requirement(&facts), Err(want));
+        }
+        assert_eq!(
+            tls_requirement(&HostFacts {
+                secure_route: true,
+                ..host()
+            })
+            .map_err(|e| e.to_string()),
+            Err("zorg.nl no longer proves authenticated TLS for mx.zorg.nl".to_string())
+        );
     }
 }

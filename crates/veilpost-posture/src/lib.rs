@@ -24,7 +24,11 @@ use hickory_proto::dnssec::TrustAnchors;
 use veilpost_dns::DnsConfig;
 
 pub use text::Lang;
-pub use transport::{NtaRecord, StsPolicy, mx_matches, parse_nta, parse_sts_policy};
+pub use tls::ProbeError;
+pub use transport::{
+    NtaError, NtaRecord, PublishedError, StsPolicy, StsPolicyError, mx_matches, parse_nta,
+    parse_sts_policy,
+};
 
 /// A check's verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -267,12 +271,15 @@ impl Checker {
     pub async fn mta_sts_policy(
         &self,
         domain: &str,
-    ) -> Result<Option<(String, transport::StsPolicy)>, String> {
+    ) -> Result<Option<(String, transport::StsPolicy)>, transport::PublishedError> {
         transport::current_sts_policy(&self.dns, &self.tls, domain).await
     }
 
     /// The NTA 7516 announcement of `domain` valid this month, if any. For delivery.
-    pub async fn nta7516(&self, domain: &str) -> Result<Option<transport::NtaRecord>, String> {
+    pub async fn nta7516(
+        &self,
+        domain: &str,
+    ) -> Result<Option<transport::NtaRecord>, transport::PublishedError> {
         transport::current_nta(&self.dns, domain).await
     }
 

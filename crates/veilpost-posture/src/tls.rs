@@ -60,10 +60,83 @@ impl std::fmt::Debug for Prober {
     }
 }
 
+/// Why a probe (SMTP STARTTLS, an HTTPS fetch) could not finish. The text is what the
+/// report shows.
+#[derive(Debug)]
+pub enum ProbeError {
+    /// No answer within the time-out (seconds).
+    Timeout(u64),
+    Connect {
+        target: String,
+        source: std::io::Error,
+    },
+    Read(std::io::Error),
+    Write(std::io::Error),
+    Closed,
+    ReplyTooLong,
+    NotSmtp(String),
+    /// A step answered with an unexpected code (`greeting`, `EHLO`, `STARTTLS`).
+    Refused {
+        step: &'static str,
+        code: u16,
+    },
+    /// Bytes after the STARTTLS reply: a command injection risk.
+    DataAfterStarttls,
+    Tls(rustls::Error),
+    /// The TLS handshake failed; in words people know.
+    Handshake(String),
+    NotAServerName(String),
+    /// The HTTP answer could not be read (`what` says how).
+    Http(&'static str),
+    BodyTooLarge {
+        max: usize,
+        truncated: bool,
+    },
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProbeError::Timeout(s) => write!(f, "no answer within {s} s"),
+            ProbeError::Connect { target, source } => {
+                write!(f, "cannot connect to {target}: {source}")
+            }
+            ProbeError::Read(e) => write!(f, "read error: {e}"),
+            ProbeError::Write(e) => e.fmt(f),
+            ProbeError::Closed => f.write_str("connection closed"),
+            ProbeError::ReplyTooLong => f.write_str("reply too long"),
+            ProbeError::NotSmtp(line) => write!(f, "not an SMTP reply: {line:?}"),
+            ProbeError::Refused {
+                step: "greeting",
+                code,
+            } => write!(f, "greeting {code}"),
+            ProbeError::Refused { step, code } => write!(f, "{step} answered {code}"),
+            ProbeError::DataAfterStarttls => {
+                f.write_str("data after STARTTLS reply (command injection risk)")
+            }
+            ProbeError::Tls(e) => e.fmt(f),
+            ProbeError::Handshake(why) => f.write_str(why),
+            ProbeError::NotAServerName(host) => {
+                write!(f, "{host} is not a valid TLS server name")
+            }
+            ProbeError::Http(what) => f.write_str(what),
+            ProbeError::BodyTooLarge { max, truncated } => {
+                write!(f, "body larger than {max} bytes")?;
+                if *truncated {
+                    f.write_str(" or truncated")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
 #[derive(Debug)]
 struct Recording {
     inner: Arc<dyn ServerCertVerifier>,
-    result: Mutex<Option<Result<(), String>>>,
+    result: Mutex<Option<Result<(), rustls::Error>>>,
     chain: Mutex<Vec<Vec<u8>>>,
 }
 
@@ -85,7 +158,7 @@ impl ServerCertVerifier for Recording {
             *c = chain;
         }
         if let Ok(mut slot) = self.result.lock() {
-            *slot = Some(r.map(|_| ()).map_err(|e| describe(&e)));
+            *slot = Some(r.map(|_| ()));
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -134,31 +207,33 @@ fn describe(e: &rustls::Error) -> String {
     }
 }
 
-async fn timed<T>(d: Duration, f: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+async fn timed<T>(
+    d: Duration,
+    f: impl Future<Output = Result<T, ProbeError>>,
+) -> Result<T, ProbeError> {
     tokio::time::timeout(d, f)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} s", d.as_secs())))
+        .unwrap_or_else(|_| Err(ProbeError::Timeout(d.as_secs())))
 }
 
 /// Read one (possibly multi-line) SMTP reply: (code, lines).
-async fn reply<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<(u16, Vec<String>), String> {
+async fn reply<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
+) -> Result<(u16, Vec<String>), ProbeError> {
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
-        let n = r
-            .read_line(&mut line)
-            .await
-            .map_err(|e| format!("read error: {e}"))?;
+        let n = r.read_line(&mut line).await.map_err(ProbeError::Read)?;
         if n == 0 {
-            return Err("connection closed".into());
+            return Err(ProbeError::Closed);
         }
         if line.len() > 4096 || lines.len() > 100 {
-            return Err("reply too long".into());
+            return Err(ProbeError::ReplyTooLong);
         }
         let code: u16 = line
             .get(..3)
             .and_then(|c| c.parse().ok())
-            .ok_or_else(|| format!("not an SMTP reply: {:?}", line.trim_end()))?;
+            .ok_or_else(|| ProbeError::NotSmtp(line.trim_end().to_string()))?;
         let last = line.as_bytes().get(3) != Some(&b'-');
         lines.push(line.get(4..).unwrap_or("").trim_end().to_string());
         if last {
@@ -169,22 +244,28 @@ async fn reply<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<(u16, Vec<S
 
 /// Greeting, EHLO, STARTTLS: the plain stream, ready for a ClientHello. `Ok(None)` when
 /// STARTTLS is not offered.
-async fn starttls(addr: SocketAddr) -> Result<Option<TcpStream>, String> {
+async fn starttls(addr: SocketAddr) -> Result<Option<TcpStream>, ProbeError> {
     let stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        .map_err(|source| ProbeError::Connect {
+            target: addr.to_string(),
+            source,
+        })?;
     let mut r = BufReader::new(stream);
     let (code, _) = reply(&mut r).await?;
     if code != 220 {
-        return Err(format!("greeting {code}"));
+        return Err(ProbeError::Refused {
+            step: "greeting",
+            code,
+        });
     }
     r.get_mut()
         .write_all(b"EHLO posture.veilpost.invalid\r\n")
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ProbeError::Write)?;
     let (code, lines) = reply(&mut r).await?;
     if code != 250 {
-        return Err(format!("EHLO answered {code}"));
+        return Err(ProbeError::Refused { step: "EHLO", code });
     }
     if !lines.iter().any(|l| {
         l.split_whitespace()
@@ -197,13 +278,16 @@ async fn starttls(addr: SocketAddr) -> Result<Option<TcpStream>, String> {
     r.get_mut()
         .write_all(b"STARTTLS\r\n")
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ProbeError::Write)?;
     let (code, _) = reply(&mut r).await?;
     if code != 220 {
-        return Err(format!("STARTTLS answered {code}"));
+        return Err(ProbeError::Refused {
+            step: "STARTTLS",
+            code,
+        });
     }
     if !r.buffer().is_empty() {
-        return Err("data after STARTTLS reply (command injection risk)".into());
+        return Err(ProbeError::DataAfterStarttls);
     }
     Ok(Some(r.into_inner()))
 }
@@ -243,10 +327,10 @@ impl Prober {
         })
     }
 
-    fn config(&self, recorder: Arc<Recording>) -> Result<ClientConfig, String> {
+    fn config(&self, recorder: Arc<Recording>) -> Result<ClientConfig, ProbeError> {
         let mut c = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| e.to_string())?
+            .map_err(ProbeError::Tls)?
             .dangerous()
             .with_custom_certificate_verifier(recorder)
             .with_no_client_auth();
@@ -262,7 +346,7 @@ impl Prober {
             Ok(Some(s)) => s,
             Ok(None) => return probe,
             Err(e) => {
-                probe.error = Some(e);
+                probe.error = Some(e.to_string());
                 return probe;
             }
         };
@@ -275,12 +359,12 @@ impl Prober {
         let config = match self.config(recorder.clone()) {
             Ok(c) => c,
             Err(e) => {
-                probe.tls_error = Some(e);
+                probe.tls_error = Some(e.to_string());
                 return probe;
             }
         };
         let Ok(name) = ServerName::try_from(host.to_string()) else {
-            probe.tls_error = Some(format!("{host} is not a valid TLS server name"));
+            probe.tls_error = Some(ProbeError::NotAServerName(host.to_string()).to_string());
             return probe;
         };
         let handshake = TlsConnector::from(Arc::new(config)).connect(name, stream);
@@ -310,7 +394,8 @@ impl Prober {
             .lock()
             .ok()
             .and_then(|r| r.clone())
-            .and_then(Result::err);
+            .and_then(Result::err)
+            .map(|e| describe(&e));
         // What else the server accepts, each on a fresh connection, all at once.
         let mut probes = tokio::task::JoinSet::new();
         for (i, (_, version, suites)) in LEGACY_PROBES.iter().enumerate() {
@@ -354,32 +439,40 @@ impl Prober {
         ip: IpAddr,
         path: &str,
         max: usize,
-    ) -> Result<(u16, String, Vec<u8>), String> {
+    ) -> Result<(u16, String, Vec<u8>), ProbeError> {
         let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| e.to_string())?
+            .map_err(ProbeError::Tls)?
             .dangerous()
             .with_custom_certificate_verifier(self.base.clone())
             .with_no_client_auth();
-        let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+        let name = ServerName::try_from(host.to_string())
+            .map_err(|_| ProbeError::NotAServerName(host.to_string()))?;
         let addr = SocketAddr::new(ip, self.https_port);
         timed(self.timeout, async {
             let tcp = TcpStream::connect(addr)
                 .await
-                .map_err(|e| format!("cannot connect to {host} ({addr}): {e}"))?;
+                .map_err(|source| ProbeError::Connect {
+                    target: format!("{host} ({addr})"),
+                    source,
+                })?;
             let mut tls = TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await
-                .map_err(|e| match &e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    Some(r) => describe(r),
-                    None => e.to_string(),
+                .map_err(|e| {
+                    ProbeError::Handshake(
+                        match &e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                            Some(r) => describe(r),
+                            None => e.to_string(),
+                        },
+                    )
                 })?;
             tls.write_all(
                 format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: veilpost-posture\r\nAccept: text/plain\r\nConnection: close\r\n\r\n")
                     .as_bytes(),
             )
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(ProbeError::Write)?;
             let mut raw = Vec::new();
             (&mut tls)
                 .take((max + 16 * 1024) as u64)
@@ -389,7 +482,7 @@ impl Prober {
                     // Servers often close without close_notify; what was read counts.
                     if e.kind() == std::io::ErrorKind::UnexpectedEof { Ok(0) } else { Err(e) }
                 })
-                .map_err(|e| e.to_string())?;
+                .map_err(ProbeError::Read)?;
             parse_http(&raw, max)
         })
         .await
@@ -398,18 +491,18 @@ impl Prober {
 
 /// A minimal HTTP/1.1 response parser: status, content type, body (Content-Length or
 /// chunked, capped at `max`).
-fn parse_http(raw: &[u8], max: usize) -> Result<(u16, String, Vec<u8>), String> {
+fn parse_http(raw: &[u8], max: usize) -> Result<(u16, String, Vec<u8>), ProbeError> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or("no HTTP header end")?;
+        .ok_or(ProbeError::Http("no HTTP header end"))?;
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status: u16 = lines
         .next()
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
-        .ok_or("bad HTTP status line")?;
+        .ok_or(ProbeError::Http("bad HTTP status line"))?;
     let mut content_type = String::new();
     let mut chunked = false;
     let mut length: Option<usize> = None;
@@ -432,16 +525,19 @@ fn parse_http(raw: &[u8], max: usize) -> Result<(u16, String, Vec<u8>), String> 
             let line_end = rest
                 .windows(2)
                 .position(|w| w == b"\r\n")
-                .ok_or("truncated chunk")?;
+                .ok_or(ProbeError::Http("truncated chunk"))?;
             let size_text = String::from_utf8_lossy(&rest[..line_end]);
             let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| "bad chunk size")?;
+                .map_err(|_| ProbeError::Http("bad chunk size"))?;
             rest = &rest[line_end + 2..];
             if size == 0 {
                 break;
             }
             if rest.len() < size || out.len() + size > max {
-                return Err(format!("body larger than {max} bytes or truncated"));
+                return Err(ProbeError::BodyTooLarge {
+                    max,
+                    truncated: true,
+                });
             }
             out.extend_from_slice(&rest[..size]);
             rest = rest.get(size + 2..).unwrap_or(&[]);
@@ -449,7 +545,10 @@ fn parse_http(raw: &[u8], max: usize) -> Result<(u16, String, Vec<u8>), String> 
     } else {
         let take = length.unwrap_or(body.len());
         if take > max || body.len() > max {
-            return Err(format!("body larger than {max} bytes"));
+            return Err(ProbeError::BodyTooLarge {
+                max,
+                truncated: false,
+            });
         }
         out.extend_from_slice(&body[..take.min(body.len())]);
     }
@@ -532,8 +631,8 @@ fn client_hello(version: u16, suites: &[u16], host: &str) -> Vec<u8> {
 async fn server_hello<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     hello: &[u8],
-) -> Result<Option<(u16, u16)>, String> {
-    s.write_all(hello).await.map_err(|e| e.to_string())?;
+) -> Result<Option<(u16, u16)>, ProbeError> {
+    s.write_all(hello).await.map_err(ProbeError::Write)?;
     let mut header = [0u8; 5];
     if s.read_exact(&mut header).await.is_err() {
         return Ok(None);

@@ -9,7 +9,7 @@ use veilpost_senderauth::spf::Answer;
 use crate::dns::Dns;
 use crate::mx;
 use crate::text::{Lang, dns_error, say};
-use crate::tls::Prober;
+use crate::tls::{ProbeError, Prober};
 use crate::{Check, Options, SecureDelivery, Status};
 
 /// RFC 8461 §3.3: policies are at most 64 KiB.
@@ -30,8 +30,90 @@ pub struct StsPolicy {
     pub max_age: u64,
 }
 
+/// What is wrong with an MTA-STS policy file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StsPolicyError {
+    LineWithoutColon(String),
+    BadMaxAge(String),
+    NoVersion,
+    NoMode,
+    UnknownMode(String),
+    NoMaxAge,
+    MaxAgeTooLarge(u64),
+    NoMx,
+}
+
+impl std::fmt::Display for StsPolicyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StsPolicyError::LineWithoutColon(line) => write!(f, "line without ':': {line:?}"),
+            StsPolicyError::BadMaxAge(v) => write!(f, "bad max_age {v:?}"),
+            StsPolicyError::NoVersion => f.write_str("version: STSv1 missing"),
+            StsPolicyError::NoMode => f.write_str("mode missing"),
+            StsPolicyError::UnknownMode(m) => write!(f, "unknown mode {m:?}"),
+            StsPolicyError::NoMaxAge => f.write_str("max_age missing"),
+            StsPolicyError::MaxAgeTooLarge(n) => {
+                write!(f, "max_age {n} above the maximum 31557600")
+            }
+            StsPolicyError::NoMx => f.write_str("no mx: lines"),
+        }
+    }
+}
+
+impl std::error::Error for StsPolicyError {}
+
+/// What is wrong with an NTA 7516 record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NtaError {
+    NotNta,
+    BadDate { tag: &'static str, value: String },
+    NoMx,
+}
+
+impl std::fmt::Display for NtaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NtaError::NotNta => f.write_str("not an NTA 7516 record"),
+            NtaError::BadDate { tag, value } => write!(f, "bad {tag} {value:?}"),
+            NtaError::NoMx => f.write_str("no ntamx="),
+        }
+    }
+}
+
+impl std::error::Error for NtaError {}
+
+/// Why what a domain publishes for delivery (its MTA-STS policy, its NTA 7516
+/// announcement) could not be read.
+#[derive(Debug)]
+pub enum PublishedError {
+    /// A DNS look-up failed (temporarily).
+    Dns(String),
+    SeveralStsRecords,
+    NoStsId,
+    NoPolicyHost(String),
+    Fetch(ProbeError),
+    Http(u16),
+    Policy(StsPolicyError),
+}
+
+impl std::fmt::Display for PublishedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublishedError::Dns(e) => f.write_str(e),
+            PublishedError::SeveralStsRecords => f.write_str("several MTA-STS records"),
+            PublishedError::NoStsId => f.write_str("MTA-STS record without a valid id"),
+            PublishedError::NoPolicyHost(host) => write!(f, "{host} does not exist"),
+            PublishedError::Fetch(e) => e.fmt(f),
+            PublishedError::Http(status) => write!(f, "policy fetch returned HTTP {status}"),
+            PublishedError::Policy(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PublishedError {}
+
 /// Parse an MTA-STS policy file.
-pub fn parse_sts_policy(text: &str) -> Result<StsPolicy, String> {
+pub fn parse_sts_policy(text: &str) -> Result<StsPolicy, StsPolicyError> {
     let (mut version, mut mode, mut max_age) = (None, None, None);
     let mut mx = Vec::new();
     for line in text.lines() {
@@ -41,31 +123,34 @@ pub fn parse_sts_policy(text: &str) -> Result<StsPolicy, String> {
         }
         let (k, v) = line
             .split_once(':')
-            .ok_or_else(|| format!("line without ':': {line:?}"))?;
+            .ok_or_else(|| StsPolicyError::LineWithoutColon(line.to_string()))?;
         let v = v.trim();
         match k.trim() {
             "version" => version = Some(v.to_string()),
             "mode" => mode = Some(v.to_string()),
             "max_age" => {
-                max_age = Some(v.parse::<u64>().map_err(|_| format!("bad max_age {v:?}"))?);
+                max_age = Some(
+                    v.parse::<u64>()
+                        .map_err(|_| StsPolicyError::BadMaxAge(v.to_string()))?,
+                );
             }
             "mx" => mx.push(v.to_ascii_lowercase()),
             _ => {}
         }
     }
     if version.as_deref() != Some("STSv1") {
-        return Err("version: STSv1 missing".into());
+        return Err(StsPolicyError::NoVersion);
     }
-    let mode = mode.ok_or("mode missing")?;
+    let mode = mode.ok_or(StsPolicyError::NoMode)?;
     if !matches!(mode.as_str(), "enforce" | "testing" | "none") {
-        return Err(format!("unknown mode {mode:?}"));
+        return Err(StsPolicyError::UnknownMode(mode));
     }
-    let max_age = max_age.ok_or("max_age missing")?;
+    let max_age = max_age.ok_or(StsPolicyError::NoMaxAge)?;
     if max_age > 31_557_600 {
-        return Err(format!("max_age {max_age} above the maximum 31557600"));
+        return Err(StsPolicyError::MaxAgeTooLarge(max_age));
     }
     if mode != "none" && mx.is_empty() {
-        return Err("no mx: lines".into());
+        return Err(StsPolicyError::NoMx);
     }
     Ok(StsPolicy { mode, mx, max_age })
 }
@@ -91,7 +176,13 @@ fn tags(record: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn records_with_prefix(dns: &Dns, name: &str, prefix: &str) -> Result<Vec<String>, String> {
+/// The TXT records at `name` that start with `prefix`; the look-up's error text when it
+/// failed temporarily.
+async fn records_with_prefix(
+    dns: &Dns,
+    name: &str,
+    prefix: &str,
+) -> Result<Vec<String>, PublishedError> {
     match dns.txt(name).await {
         Answer::Records(t) => Ok(t
             .into_iter()
@@ -102,7 +193,7 @@ async fn records_with_prefix(dns: &Dns, name: &str, prefix: &str) -> Result<Vec<
             })
             .collect()),
         Answer::Empty => Ok(Vec::new()),
-        Answer::TempError(e) => Err(e),
+        Answer::TempError(e) => Err(PublishedError::Dns(e)),
     }
 }
 
@@ -187,7 +278,7 @@ async fn dnssec(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
 /// by [`grade_mta_sts`] (pure).
 struct StsFound {
     /// The `_mta-sts` TXT records starting `v=STSv1`, or why the look-up failed.
-    records: Result<Vec<String>, String>,
+    records: Result<Vec<String>, PublishedError>,
     /// The domain's MX hosts (the set the policy must cover).
     mx_hosts: Vec<String>,
     /// The policy fetch, made only for exactly one record with a valid id.
@@ -200,7 +291,7 @@ struct StsFound {
 enum StsFetch {
     /// `mta-sts.DOMAIN` has no address.
     NoAddress,
-    Failed(String),
+    Failed(ProbeError),
     /// The HTTP status, content type and body.
     Answered(u16, String, Vec<u8>),
 }
@@ -263,7 +354,7 @@ fn grade_mta_sts(domain: &str, found: &StsFound, lang: Lang) -> (Vec<Check>, Fac
             out.push(Check::new(
                 "mta-sts-record",
                 Status::Warn,
-                dns_error(lang, &name, e),
+                dns_error(lang, &name, &e.to_string()),
             ));
             return (out, Facts::default());
         }
@@ -462,7 +553,7 @@ async fn tls_rpt(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
         domain
     );
     match records_with_prefix(dns, &name, "v=TLSRPTv1").await {
-        Err(e) => vec![Check::new("tls-rpt-record", Status::Warn, dns_error(lang, &name, &e))],
+        Err(e) => vec![Check::new("tls-rpt-record", Status::Warn, dns_error(lang, &name, &e.to_string()))],
         Ok(r) if r.is_empty() => vec![Check::new("tls-rpt-record", Status::Info, say!(lang, "Geen TLS-RPT-record: u hoort niet wanneer verzenders geen beveiligde verbinding krijgen.", "No TLS-RPT record: you do not hear when senders fail to get a secure connection.")).advice(advice)],
         Ok(r) if r.len() > 1 => vec![Check::new("tls-rpt-record", Status::Fail, say!(lang, "{} TLS-RPT-records; er mag er één zijn.", "{} TLS-RPT records; there must be one.", r.len())).advice(advice)],
         Ok(r) => {
@@ -535,13 +626,13 @@ pub(crate) async fn current_sts_policy(
     dns: &Dns,
     prober: &Prober,
     domain: &str,
-) -> Result<Option<(String, StsPolicy)>, String> {
+) -> Result<Option<(String, StsPolicy)>, PublishedError> {
     let records = records_with_prefix(dns, &format!("_mta-sts.{domain}"), "v=STSv1").await?;
     let [record] = records.as_slice() else {
         return if records.is_empty() {
             Ok(None)
         } else {
-            Err("several MTA-STS records".into())
+            Err(PublishedError::SeveralStsRecords)
         };
     };
     let id = tags(record)
@@ -549,25 +640,30 @@ pub(crate) async fn current_sts_policy(
         .find(|(k, _)| k == "id")
         .map(|(_, v)| v)
         .filter(|v| !v.is_empty() && v.len() <= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .ok_or("MTA-STS record without a valid id")?;
+        .ok_or(PublishedError::NoStsId)?;
     let host = format!("mta-sts.{domain}");
     let ip = match dns.addresses(&host).await {
         Answer::Records(a) => a[0],
-        Answer::Empty => return Err(format!("{host} does not exist")),
-        Answer::TempError(e) => return Err(e),
+        Answer::Empty => return Err(PublishedError::NoPolicyHost(host)),
+        Answer::TempError(e) => return Err(PublishedError::Dns(e)),
     };
     let (status, _, body) = prober
         .https_get(&host, ip, "/.well-known/mta-sts.txt", MAX_POLICY)
-        .await?;
+        .await
+        .map_err(PublishedError::Fetch)?;
     if status != 200 {
-        return Err(format!("policy fetch returned HTTP {status}"));
+        return Err(PublishedError::Http(status));
     }
-    let policy = parse_sts_policy(&String::from_utf8_lossy(&body))?;
+    let policy =
+        parse_sts_policy(&String::from_utf8_lossy(&body)).map_err(PublishedError::Policy)?;
     Ok(Some((id, policy)))
 }
 
 /// The current NTA 7516 announcement of `domain`, if any.
-pub(crate) async fn current_nta(dns: &Dns, domain: &str) -> Result<Option<NtaRecord>, String> {
+pub(crate) async fn current_nta(
+    dns: &Dns,
+    domain: &str,
+) -> Result<Option<NtaRecord>, PublishedError> {
     let records = records_with_prefix(dns, domain, "v=NTA7516-1").await?;
     Ok(records
         .iter()
@@ -576,10 +672,10 @@ pub(crate) async fn current_nta(dns: &Dns, domain: &str) -> Result<Option<NtaRec
 }
 
 /// Parse a `v=NTA7516-1` record (both published syntaxes).
-pub fn parse_nta(record: &str) -> Result<NtaRecord, String> {
+pub fn parse_nta(record: &str) -> Result<NtaRecord, NtaError> {
     let first = record.trim_start();
     if !first.to_ascii_lowercase().starts_with("v=nta7516-1") {
-        return Err("not an NTA 7516 record".into());
+        return Err(NtaError::NotNta);
     }
     let parts: Vec<&str> = if record.contains(';') {
         record.split(';').collect()
@@ -604,8 +700,18 @@ pub fn parse_nta(record: &str) -> Result<NtaRecord, String> {
         };
         let v = v.trim();
         match k.trim().to_ascii_lowercase().as_str() {
-            "startdate" => rec.start = Some(year_month(v).ok_or(format!("bad startdate {v:?}"))?),
-            "enddate" => rec.end = Some(year_month(v).ok_or(format!("bad enddate {v:?}"))?),
+            "startdate" => {
+                rec.start = Some(year_month(v).ok_or_else(|| NtaError::BadDate {
+                    tag: "startdate",
+                    value: v.to_string(),
+                })?);
+            }
+            "enddate" => {
+                rec.end = Some(year_month(v).ok_or_else(|| NtaError::BadDate {
+                    tag: "enddate",
+                    value: v.to_string(),
+                })?);
+            }
             "provider" => rec.provider = Some(v.to_string()),
             "ntamx" => {
                 if v.contains(char::is_whitespace) {
@@ -621,7 +727,7 @@ pub fn parse_nta(record: &str) -> Result<NtaRecord, String> {
         }
     }
     if rec.mx.is_empty() {
-        return Err("no ntamx=".into());
+        return Err(NtaError::NoMx);
     }
     Ok(rec)
 }
@@ -664,7 +770,7 @@ async fn nta7516(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
         Err(e) => vec![Check::new(
             "nta7516-record",
             Status::Warn,
-            dns_error(lang, domain, &e),
+            dns_error(lang, domain, &e.to_string()),
         )],
         Ok(r) if r.is_empty() => vec![Check::new(
             "nta7516-record",
@@ -783,7 +889,7 @@ mod tests {
         StsFound {
             records: records
                 .map(|r| r.iter().map(|s| s.to_string()).collect())
-                .map_err(str::to_string),
+                .map_err(|e| PublishedError::Dns(e.to_string())),
             mx_hosts: vec!["mx.zorg.test".into()],
             fetch,
             fresh_id: "2026120201".into(),
@@ -831,7 +937,7 @@ mod tests {
                 false,
             ),
             (
-                found(Ok(one), Some(StsFetch::Failed("refused".into()))),
+                found(Ok(one), Some(StsFetch::Failed(ProbeError::Closed))),
                 "mta-sts-policy",
                 Fail,
                 false,

@@ -102,9 +102,24 @@ fn aar_instance(value: &str) -> Option<u32> {
     (k.trim() == "i").then(|| v.trim().parse().ok()).flatten()
 }
 
+/// What is wrong with a tag-list.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TagListError {
+    #[error("empty tag (stray ';')")]
+    Empty,
+    #[error("tag without '=': {0:?}")]
+    NoEquals(String),
+    #[error("invalid tag name {0:?}")]
+    BadName(String),
+    #[error("invalid characters in {0}=")]
+    BadValue(String),
+    #[error("duplicate tag {0}=")]
+    Duplicate(String),
+}
+
 /// RFC 6376 §3.2 tag-list: `tag-name = ALPHA *(ALPHA / DIGIT / "_")`, values of
 /// `%x21-3A / %x3C-7E` with folding whitespace, no empty specs, no duplicates.
-fn tag_list(value: &str) -> Result<Vec<(String, String)>, String> {
+fn tag_list(value: &str) -> Result<Vec<(String, String)>, TagListError> {
     let mut tags: Vec<(String, String)> = Vec::new();
     let specs: Vec<&str> = value.split(';').collect();
     for (n, spec) in specs.iter().enumerate() {
@@ -113,27 +128,27 @@ fn tag_list(value: &str) -> Result<Vec<(String, String)>, String> {
             if n + 1 == specs.len() {
                 continue;
             }
-            return Err("empty tag (stray ';')".into());
+            return Err(TagListError::Empty);
         }
         let (name, val) = spec
             .split_once('=')
-            .ok_or_else(|| format!("tag without '=': {:?}", spec.trim()))?;
+            .ok_or_else(|| TagListError::NoEquals(spec.trim().to_string()))?;
         let name = name.trim();
         let mut chars = name.chars();
         let ok_name = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok_name {
-            return Err(format!("invalid tag name {name:?}"));
+            return Err(TagListError::BadName(name.to_string()));
         }
         let val = val.trim();
         if !val
             .bytes()
             .all(|b| matches!(b, 0x21..=0x3A | 0x3C..=0x7E | b' ' | b'\t'))
         {
-            return Err(format!("invalid characters in {name}="));
+            return Err(TagListError::BadValue(name.to_string()));
         }
         if tags.iter().any(|(k, _)| k == name) {
-            return Err(format!("duplicate tag {name}="));
+            return Err(TagListError::Duplicate(name.to_string()));
         }
         tags.push((name.to_string(), val.to_string()));
     }
@@ -147,10 +162,13 @@ mod tests {
     #[test]
     fn tag_lists() {
         assert!(tag_list("a=rsa-sha256; b=abc; d=example.org;").is_ok());
-        assert!(tag_list("a=rsa-sha256;; b=abc").is_err());
-        assert!(tag_list("a=1; a=2").is_err());
-        assert!(tag_list("1a=1").is_err());
-        assert!(tag_list("a").is_err());
+        assert_eq!(tag_list("a=rsa-sha256;; b=abc"), Err(TagListError::Empty));
+        assert_eq!(
+            tag_list("a=1; a=2"),
+            Err(TagListError::Duplicate("a".into()))
+        );
+        assert_eq!(tag_list("1a=1"), Err(TagListError::BadName("1a".into())));
+        assert_eq!(tag_list("a"), Err(TagListError::NoEquals("a".into())));
     }
 
     #[test]

@@ -224,20 +224,18 @@ pub enum Lookup {
 /// `v=DMARC1` are discarded; none or several left means no policy (RFC 7489 §6.6.3); one
 /// with a syntax error is broken.
 pub fn select(txts: &[String]) -> Lookup {
-    let mut dmarc: Vec<Result<Record, String>> = txts
+    let mut dmarc: Vec<Result<Record, RecordError>> = txts
         .iter()
-        .filter_map(|t| match Record::parse(t) {
-            Ok(r) => Some(Ok(r)),
-            Err(RecordError::NotDmarc) => None,
-            Err(RecordError::Invalid(why)) => Some(Err(why)),
-        })
+        .map(|t| Record::parse(t))
+        .filter(|r| !matches!(r, Err(RecordError::NotDmarc)))
         .collect();
     if dmarc.len() != 1 {
         return Lookup::Absent;
     }
     match dmarc.remove(0) {
         Ok(record) => Lookup::Found(record),
-        Err(why) => Lookup::Broken(why),
+        Err(RecordError::Invalid(why)) => Lookup::Broken(why),
+        Err(RecordError::NotDmarc) => Lookup::Absent,
     }
 }
 

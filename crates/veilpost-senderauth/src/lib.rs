@@ -334,7 +334,7 @@ impl Authenticator {
 
     /// Look up the TXT strings at `name`: empty for NXDOMAIN/NODATA, `Err` for DNS
     /// failures.
-    async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+    async fn txt(&self, name: &str) -> Result<Vec<String>, TxtError> {
         let fqdn = format!("{}.", name.trim_end_matches('.'));
         match self.resolver.txt_lookup(fqdn.as_str()).await {
             Ok(lookup) => Ok(lookup
@@ -351,14 +351,14 @@ impl Authenticator {
                 })
                 .collect()),
             Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
-            Err(e) => Err(format!("DNS error for {fqdn}: {e}")),
+            Err(error) => Err(TxtError { name: fqdn, error }),
         }
     }
 
     async fn dmarc_lookup(&self, domain: &str) -> Lookup {
         match self.txt(&format!("_dmarc.{domain}")).await {
             Ok(txts) => dmarc::select(&txts),
-            Err(why) => Lookup::TempError(why),
+            Err(why) => Lookup::TempError(why.to_string()),
         }
     }
 
@@ -611,5 +611,18 @@ fn sampled(pct: u8) -> bool {
         if byte[0] < 200 {
             return byte[0] % 100 < pct;
         }
+    }
+}
+
+/// A DNS failure looking up TXT records (a temporary error for the evaluation).
+#[derive(Debug)]
+struct TxtError {
+    name: String,
+    error: mail_auth::hickory_resolver::net::NetError,
+}
+
+impl std::fmt::Display for TxtError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DNS error for {}: {}", self.name, self.error)
     }
 }

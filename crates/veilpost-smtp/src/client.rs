@@ -59,13 +59,17 @@ impl std::fmt::Debug for ClientSettings {
 
 impl ClientSettings {
     /// Settings trusting the system's roots plus `extra_roots_pem` (or only those).
-    pub fn new(helo: &str, extra_roots_pem: &[String], only_extra: bool) -> Result<Self, String> {
+    pub fn new(
+        helo: &str,
+        extra_roots_pem: &[String],
+        only_extra: bool,
+    ) -> Result<Self, verify::RootsError> {
         use rustls::pki_types::pem::PemObject;
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut extra = Vec::new();
         for pem in extra_roots_pem {
             for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                extra.push(cert.map_err(|e| format!("bad CA certificate: {e}"))?);
+                extra.push(cert.map_err(verify::RootsError::BadPem)?);
             }
         }
         let pkix = verify::pkix(provider.clone(), &extra, only_extra)?;
@@ -79,7 +83,7 @@ impl ClientSettings {
         })
     }
 
-    fn tls_config(&self, requirement: &TlsRequirement) -> Result<ClientConfig, String> {
+    fn tls_config(&self, requirement: &TlsRequirement) -> Result<ClientConfig, rustls::Error> {
         let verifier: Arc<dyn ServerCertVerifier> = match requirement {
             TlsRequirement::Opportunistic => {
                 Arc::new(verify::Opportunistic::new(self.provider.clone()))
@@ -90,8 +94,7 @@ impl ClientSettings {
             TlsRequirement::Pkix => self.pkix.clone(),
         };
         Ok(ClientConfig::builder_with_provider(self.provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .map_err(|e| e.to_string())?
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
             .dangerous()
             .with_custom_certificate_verifier(verifier)
             .with_no_client_auth())
@@ -326,7 +329,7 @@ async fn attempt(
     }
     let config = settings
         .tls_config(requirement)
-        .map_err(DeliveryError::tls)?;
+        .map_err(|e| DeliveryError::tls(e.to_string()))?;
     let name = ServerName::try_from(host.trim_end_matches('.').to_string())
         .map_err(|_| DeliveryError::tls(format!("{host} is not a valid TLS name")))?;
     let tls = tokio::time::timeout(

@@ -144,24 +144,46 @@ impl ServerCertVerifier for Dane {
     real_signature_checks!();
 }
 
+/// Why the trusted roots could not be set up.
+#[derive(Debug)]
+pub enum RootsError {
+    /// A PEM block is not a certificate.
+    BadPem(rustls::pki_types::pem::Error),
+    /// A certificate is not usable as a root, or the verifier could not be built.
+    Rustls(rustls::Error),
+    Verifier(rustls::client::VerifierBuilderError),
+}
+
+impl std::fmt::Display for RootsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RootsError::BadPem(e) => write!(f, "bad CA certificate: {e}"),
+            RootsError::Rustls(e) => e.fmt(f),
+            RootsError::Verifier(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RootsError {}
+
 /// A PKIX verifier: the system's roots plus `extra` (PEM), or only `extra`.
 pub fn pkix(
     provider: Arc<CryptoProvider>,
     extra: &[CertificateDer<'static>],
     only_extra: bool,
-) -> Result<Arc<dyn ServerCertVerifier>, String> {
+) -> Result<Arc<dyn ServerCertVerifier>, RootsError> {
     if only_extra {
         let mut roots = RootCertStore::empty();
         for c in extra {
-            roots.add(c.clone()).map_err(|e| e.to_string())?;
+            roots.add(c.clone()).map_err(RootsError::Rustls)?;
         }
         let v =
             rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
-                .map_err(|e| e.to_string())?;
+                .map_err(RootsError::Verifier)?;
         return Ok(v);
     }
     let v = rustls_platform_verifier::Verifier::new_with_extra_roots(extra.to_vec(), provider)
-        .map_err(|e| e.to_string())?;
+        .map_err(RootsError::Rustls)?;
     Ok(Arc::new(v))
 }

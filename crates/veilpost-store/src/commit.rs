@@ -37,7 +37,7 @@ impl Write {
     }
 }
 
-type Job = (Write, oneshot::Sender<Result<(), String>>);
+type Job = (Write, oneshot::Sender<Result<(), sqlx::Error>>);
 
 /// The group committer: every durable write (spooling, processing results) goes through one task that commits whatever has queued up in one
 /// transaction, so one fsync serves many writers. When a batch fails, its writes are
@@ -73,7 +73,7 @@ impl Committer {
                 } else {
                     for (w, done) in batch.drain(..) {
                         let r = commit_all(&pool, clock.now(), std::iter::once(&w)).await;
-                        let _ = done.send(r.map_err(|e| e.to_string()));
+                        let _ = done.send(r);
                     }
                 }
             }
@@ -86,7 +86,7 @@ impl Committer {
         self.tx.send((w, done)).await.map_err(|_| Error::Closed)?;
         wait.await
             .map_err(|_| Error::Closed)?
-            .map_err(|e| Error::Invalid(format!("commit failed: {e}")))
+            .map_err(Error::Commit)
     }
 }
 

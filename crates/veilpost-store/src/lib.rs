@@ -43,7 +43,7 @@ pub use messages::{
 pub use portal::{Milestone, PortalEntry};
 pub use sessions::{PortalSession, StaffSession, Stage};
 pub use settings::CachedStsPolicy;
-pub use totp::TotpRecord;
+pub use totp::{TotpHolder, TotpRecord};
 pub use users::{
     OffboardError, Offboarded, Role, User, UserError, UserUpdate, hash_password,
     parse_date as users_parse_date, valid_email, verify_password,
@@ -98,6 +98,9 @@ pub enum Error {
     },
     #[error("the spool is shutting down")]
     Closed,
+    /// The group commit of this write failed (retried on its own, it still failed).
+    #[error("commit failed: {0}")]
+    Commit(sqlx::Error),
     #[error("{0}")]
     Invalid(String),
     #[error("vault: {0}")]

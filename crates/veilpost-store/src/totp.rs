@@ -14,88 +14,104 @@ pub struct TotpRecord {
     pub last_step: i64,
 }
 
+/// Whose TOTP app: a portal recipient's (by address) or a staff member's (by login).
+/// One API for both; they are kept in two tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotpHolder<'a> {
+    Recipient(&'a str),
+    Staff(&'a str),
+}
+
+impl TotpHolder<'_> {
+    /// The address the app is registered for.
+    pub fn address(&self) -> &str {
+        match self {
+            TotpHolder::Recipient(a) | TotpHolder::Staff(a) => a.trim(),
+        }
+    }
+
+    /// The context the secret is sealed under (the master key binds it to the holder).
+    pub fn seal_context(&self) -> String {
+        match self {
+            TotpHolder::Recipient(a) => format!("totp:{}", a.trim().to_lowercase()),
+            TotpHolder::Staff(a) => format!("staff-totp:{}", a.trim().to_lowercase()),
+        }
+    }
+}
+
 impl Store {
-    /// The TOTP app a recipient registered.
-    pub async fn totp(&self, address: &str) -> Result<Option<TotpRecord>> {
-        Ok(sqlx::query_as::<_, TotpRecord>(
-            "SELECT secret, wrapped, key_id, last_step FROM recipient_totp WHERE address = ?",
-        )
-        .bind(address)
-        .fetch_optional(&self.pool)
-        .await?)
+    /// The registered app of `who`.
+    pub async fn totp(&self, who: TotpHolder<'_>) -> Result<Option<TotpRecord>> {
+        let sql = match who {
+            TotpHolder::Recipient(_) => {
+                "SELECT secret, wrapped, key_id, last_step FROM recipient_totp WHERE address = ?"
+            }
+            TotpHolder::Staff(_) => {
+                "SELECT totp_secret AS secret, totp_wrapped AS wrapped, totp_key_id AS key_id,
+                        totp_last_step AS last_step
+                   FROM users WHERE email = ? AND totp_secret IS NOT NULL"
+            }
+        };
+        Ok(sqlx::query_as::<_, TotpRecord>(sql)
+            .bind(who.address())
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
-    /// Register (or replace) a recipient's TOTP app.
-    pub async fn put_totp(
-        &self,
-        address: &str,
-        sealed_secret: &[u8],
-        wrapped_key: &[u8],
-        key_id: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO recipient_totp (address, secret, wrapped, key_id, last_step, created_at)
-             VALUES (?, ?, ?, ?, 0, ?)
-             ON CONFLICT(address) DO UPDATE SET secret = excluded.secret, wrapped = excluded.wrapped,
-                 key_id = excluded.key_id, last_step = 0, created_at = excluded.created_at",
-        )
-        .bind(address)
-        .bind(sealed_secret)
-        .bind(wrapped_key)
-        .bind(key_id)
-        .bind(self.now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Use up a TOTP time step: false when it (or a later one) was used already, so one
-    /// code cannot be replayed.
-    pub async fn use_totp_step(&self, address: &str, step: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE recipient_totp SET last_step = ? WHERE address = ? AND last_step < ?",
-        )
-        .bind(step)
-        .bind(address)
-        .bind(step)
-        .execute(&self.pool)
-        .await?;
+    /// Use up a TOTP time step of `who`'s app: false when it (or a later one) was used
+    /// already, so one code cannot be replayed.
+    pub async fn use_totp_step(&self, who: TotpHolder<'_>, step: i64) -> Result<bool> {
+        let sql = match who {
+            TotpHolder::Recipient(_) => {
+                "UPDATE recipient_totp SET last_step = ?1 WHERE address = ?2 AND last_step < ?1"
+            }
+            TotpHolder::Staff(_) => {
+                "UPDATE users SET totp_last_step = ?1 WHERE email = ?2 AND totp_last_step < ?1"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(step)
+            .bind(who.address())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// A staff member's TOTP app.
-    pub async fn staff_totp(&self, email: &str) -> Result<Option<TotpRecord>> {
-        Ok(sqlx::query_as::<_, TotpRecord>(
-            "SELECT totp_secret AS secret, totp_wrapped AS wrapped, totp_key_id AS key_id,
-                    totp_last_step AS last_step
-               FROM users WHERE email = ? AND totp_secret IS NOT NULL",
-        )
-        .bind(email.trim())
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// Register a staff member's TOTP app (sealed by the master key); only when none is
-    /// registered, so a stolen password cannot replace it. True if stored.
-    pub async fn put_staff_totp(
+    /// Register an app for `who` (the secret sealed by the master key), its first code's
+    /// step already used. A recipient's replaces an earlier one (the portal page asks for
+    /// a session first); a staff member's is stored only when none is registered, so a
+    /// stolen password cannot replace it. True if stored.
+    pub async fn register_totp(
         &self,
-        email: &str,
+        who: TotpHolder<'_>,
         sealed_secret: &[u8],
         wrapped_key: &[u8],
         key_id: &str,
         step: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET totp_secret = ?, totp_wrapped = ?, totp_key_id = ?, totp_last_step = ?
-              WHERE email = ? AND totp_secret IS NULL",
-        )
-        .bind(sealed_secret)
-        .bind(wrapped_key)
-        .bind(key_id)
-        .bind(step)
-        .bind(email.trim())
-        .execute(&self.pool)
-        .await?;
+        let sql = match who {
+            TotpHolder::Recipient(_) => {
+                "INSERT INTO recipient_totp (secret, wrapped, key_id, last_step, created_at, address)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(address) DO UPDATE SET secret = excluded.secret,
+                     wrapped = excluded.wrapped, key_id = excluded.key_id,
+                     last_step = excluded.last_step, created_at = excluded.created_at"
+            }
+            TotpHolder::Staff(_) => {
+                "UPDATE users SET totp_secret = ?1, totp_wrapped = ?2, totp_key_id = ?3,
+                        totp_last_step = ?4
+                  WHERE ?5 IS NOT NULL AND email = ?6 AND totp_secret IS NULL"
+            }
+        };
+        let done = sqlx::query(sql)
+            .bind(sealed_secret)
+            .bind(wrapped_key)
+            .bind(key_id)
+            .bind(step)
+            .bind(self.now())
+            .bind(who.address())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -114,19 +130,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         self.end_staff_sessions(email).await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Use up a TOTP time step of a staff member's app (no replay).
-    pub async fn use_staff_totp_step(&self, email: &str, step: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET totp_last_step = ? WHERE email = ? AND totp_last_step < ?",
-        )
-        .bind(step)
-        .bind(email.trim())
-        .bind(step)
-        .execute(&self.pool)
-        .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -173,7 +173,7 @@ impl<'a, S: Sink> Walker<'a, S> {
         match parse_message(raw) {
             Ok(Some(msg)) => self.parsed_message(&msg, None, 0),
             Ok(None) => self.document(raw, "body", None, None, 0),
-            Err(why) => self.sink.uninspectable("body", &why),
+            Err(why) => self.sink.uninspectable("body", &why.to_string()),
         }
     }
 
@@ -339,7 +339,7 @@ impl<'a, S: Sink> Walker<'a, S> {
         match parse_message(raw) {
             Ok(Some(msg)) => self.parsed_message(&msg, Some(location), depth),
             Ok(None) => self.text_document(raw, location, Format::Text),
-            Err(why) => self.sink.uninspectable(location, &why),
+            Err(why) => self.sink.uninspectable(location, &why.to_string()),
         }
     }
 
@@ -513,7 +513,7 @@ impl<'a, S: Sink> Walker<'a, S> {
             let max_cells = self.limits.max_cells;
             match office::xlsx_text(raw, max_cells) {
                 Ok(text) => self.sink.text(location, &text, TextRole::Other),
-                Err(why) => self.sink.uninspectable(location, &why),
+                Err(why) => self.sink.uninspectable(location, &why.to_string()),
             }
             self.embedded(&mut archive, &names, "xl/embeddings/", location, depth);
             return;
@@ -679,9 +679,18 @@ impl<'a, S: Sink> Walker<'a, S> {
 
 /// Parse a message, containing a parser panic: mail-parser promises not to panic, but its
 /// debug assertions fire on some malformed multiparts (tests/fixtures/hostile).
-fn parse_message(raw: &[u8]) -> Result<Option<Message<'_>>, String> {
-    std::panic::catch_unwind(|| MessageParser::default().parse(raw))
-        .map_err(|_| "malformed MIME structure (the parser gave up)".to_string())
+fn parse_message(raw: &[u8]) -> Result<Option<Message<'_>>, MalformedMime> {
+    std::panic::catch_unwind(|| MessageParser::default().parse(raw)).map_err(|_| MalformedMime)
+}
+
+/// The MIME structure was too broken for the parser.
+#[derive(Debug, Clone, Copy)]
+struct MalformedMime;
+
+impl std::fmt::Display for MalformedMime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("malformed MIME structure (the parser gave up)")
+    }
 }
 
 /// A display name for a MIME part: its file name, or `part-N`.

@@ -164,28 +164,49 @@ pub(crate) fn xml_text(xml: &[u8], flavor: Flavor) -> (String, Option<String>) {
     (sink.out, error)
 }
 
+/// Why a workbook could not be read whole (its content is then uninspectable).
+#[derive(Debug)]
+pub(crate) enum XlsxError {
+    Workbook(calamine::XlsxError),
+    Sheet {
+        name: String,
+        error: calamine::XlsxError,
+    },
+    TooManyCells(usize),
+}
+
+impl std::fmt::Display for XlsxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            XlsxError::Workbook(e) => write!(f, "unreadable workbook: {e}"),
+            XlsxError::Sheet { name, error } => write!(f, "unreadable sheet {name:?}: {error}"),
+            XlsxError::TooManyCells(max) => write!(f, "more than {max} cells"),
+        }
+    }
+}
+
 /// The text of every sheet of an XLSX workbook, headers paired with values.
-pub(crate) fn xlsx_text(bytes: &[u8], max_cells: usize) -> Result<String, String> {
-    let mut workbook: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("unreadable workbook: {e}"))?;
+pub(crate) fn xlsx_text(bytes: &[u8], max_cells: usize) -> Result<String, XlsxError> {
+    let mut workbook: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(XlsxError::Workbook)?;
     let mut out = String::new();
     let mut cells = 0usize;
     for name in workbook.sheet_names() {
+        let sheet_error = |error| XlsxError::Sheet {
+            name: name.clone(),
+            error,
+        };
         let mut reader = workbook
             .worksheet_cells_reader(&name)
-            .map_err(|e| format!("unreadable sheet {name:?}: {e}"))?;
+            .map_err(sheet_error)?;
         out.push_str(&name);
         out.push('\n');
         let mut table = TableBuilder::default();
         let mut row: Vec<String> = Vec::new();
         let mut row_index = None;
-        while let Some(cell) = reader
-            .next_cell()
-            .map_err(|e| format!("unreadable sheet {name:?}: {e}"))?
-        {
+        while let Some(cell) = reader.next_cell().map_err(sheet_error)? {
             cells += 1;
             if cells > max_cells {
-                return Err(format!("more than {max_cells} cells"));
+                return Err(XlsxError::TooManyCells(max_cells));
             }
             let (r, c) = cell.get_position();
             if row_index != Some(r) {

@@ -138,7 +138,7 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
                 return Eval::Perm("include/redirect loop".into());
             }
             if let Err(why) = valid_domain(&domain) {
-                return Eval::None(why);
+                return Eval::None(why.to_string());
             }
             let txts = match self.dns.txt(&domain).await {
                 Answer::Records(t) => t,
@@ -393,25 +393,38 @@ impl<'a, R: SpfResolver> Evaluator<'a, R> {
     }
 }
 
+/// Why a name is not a domain SPF can be evaluated for (§4.3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum DomainError {
+    #[error("{0:?} is not a fully qualified domain")]
+    NotQualified(String),
+    #[error("{0:?} is longer than 253 characters")]
+    TooLong(String),
+    #[error("{0:?} has an empty or over-long label")]
+    BadLabel(String),
+    #[error("{0:?} is not a domain name")]
+    NotADomain(String),
+}
+
 /// §4.3: a domain must be a multi-label name with labels of 1 to 63 octets.
-fn valid_domain(domain: &str) -> Result<(), String> {
+fn valid_domain(domain: &str) -> Result<(), DomainError> {
     let d = domain.trim_end_matches('.');
     let labels: Vec<&str> = d.split('.').collect();
     if d.is_empty() || labels.len() < 2 {
-        return Err(format!("{domain:?} is not a fully qualified domain"));
+        return Err(DomainError::NotQualified(domain.to_string()));
     }
     if d.len() > 253 {
-        return Err(format!("{domain:?} is longer than 253 characters"));
+        return Err(DomainError::TooLong(domain.to_string()));
     }
     for label in labels {
         if label.is_empty() || label.len() > 63 {
-            return Err(format!("{domain:?} has an empty or over-long label"));
+            return Err(DomainError::BadLabel(domain.to_string()));
         }
         if label
             .bytes()
             .any(|b| b <= b' ' || b == 0x7F || b == b'[' || b == b']')
         {
-            return Err(format!("{domain:?} is not a domain name"));
+            return Err(DomainError::NotADomain(domain.to_string()));
         }
     }
     Ok(())
@@ -453,7 +466,10 @@ mod tests {
     #[test]
     fn domains() {
         assert!(valid_domain("example.com").is_ok());
-        assert!(valid_domain("A2345678").is_err());
+        assert_eq!(
+            valid_domain("A2345678"),
+            Err(DomainError::NotQualified("A2345678".into()))
+        );
         assert!(valid_domain("[1.2.3.5]").is_err());
         assert!(valid_domain("a...example.com").is_err());
         assert!(valid_domain(&format!("{}.com", "a".repeat(64))).is_err());

@@ -126,20 +126,29 @@ pub(super) fn user_error(e: &UserError, lang: Lang) -> String {
     }
 }
 
-pub(super) fn parse_until(text: &str, lang: Lang) -> Result<Option<time::Date>, String> {
+/// An end date that is not a date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct NotADate;
+
+impl NotADate {
+    pub(super) fn text(self, lang: Lang) -> String {
+        lang.t(
+            "De einddatum is geen datum (JJJJ-MM-DD).",
+            "The end date is not a date (YYYY-MM-DD).",
+        )
+        .to_string()
+    }
+}
+
+/// The end date from the form: empty is none.
+pub(super) fn parse_until(text: &str) -> Result<Option<time::Date>, NotADate> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
     veilpost_store::users_parse_date(text)
         .map(Some)
-        .ok_or_else(|| {
-            lang.t(
-                "De einddatum is geen datum (JJJJ-MM-DD).",
-                "The end date is not a date (YYYY-MM-DD).",
-            )
-            .to_string()
-        })
+        .ok_or(NotADate)
 }
 
 /// `POST /admin/users`: add an account (the user links a TOTP app at the first sign-in).
@@ -158,9 +167,9 @@ pub async fn add_user(
         let page = users_page(&s, &staff, String::new(), error, form).await?;
         Ok::<Response, WebError>(render(&page, StatusCode::UNPROCESSABLE_ENTITY))
     };
-    let until = match parse_until(&f.until, lang) {
+    let until = match parse_until(&f.until) {
         Ok(u) => u,
-        Err(e) => return refuse(e, f.clone()).await,
+        Err(e) => return refuse(e.text(lang), f.clone()).await,
     };
     let role: Role = match f.role.parse() {
         Ok(r) => r,
@@ -333,9 +342,9 @@ pub async fn edit_user(
         )
         .await;
     }
-    let until = match parse_until(&f.until, lang) {
+    let until = match parse_until(&f.until) {
         Ok(u) => u,
-        Err(e) => return refuse(e).await,
+        Err(e) => return refuse(e.text(lang)).await,
     };
     let role: Role = match f.role.parse() {
         Ok(r) => r,

@@ -20,7 +20,9 @@ use totp_rs::Secret;
 use veilpost_portal::login::{
     Effect, Event, Factor, Login, Refusal, State as LoginState, StoredCode, make_code,
 };
-use veilpost_store::{AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession};
+use veilpost_store::{
+    AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession, TotpHolder,
+};
 
 use crate::limits::{Bucket, limited};
 use crate::login_loop::{self, Advanced, LoginSlot};
@@ -96,7 +98,11 @@ async fn login_form(
 /// The login as stored, or a fresh one; a stored state that does not parse counts as
 /// locked (fail closed).
 async fn login_of(s: &WebState, e: &PortalEntry) -> Result<Login, WebError> {
-    let has_totp = s.store.totp(&e.recipient).await?.is_some();
+    let has_totp = s
+        .store
+        .totp(TotpHolder::Recipient(&e.recipient))
+        .await?
+        .is_some();
     let access = e.access_code.as_deref().and_then(StoredCode::from_json);
     let fresh = Login::new(s.settings.rules.clone(), access.clone(), has_totp);
     Ok(match &e.login {
@@ -570,24 +576,20 @@ pub struct CodeForm {
 }
 
 /// Check a TOTP code against the recipient's registered app (each time step once).
-async fn totp_valid(s: &WebState, e: &PortalEntry, code: &str) -> Result<bool, WebError> {
-    let Some(rec) = s.store.totp(&e.recipient).await? else {
-        return Ok(false);
-    };
-    let context = format!("totp:{}", e.recipient.to_lowercase());
-    let Ok(secret) = s.master_key.open(&context, &rec.wrapped, &rec.secret) else {
-        return Ok(false);
-    };
-    let Some(totp) = make_totp(secret, &e.recipient, "Veilpost") else {
-        return Ok(false);
-    };
-    let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    // The current step and one either side (clock drift); the step used is burnt, so a
-    // code seen over someone's shoulder cannot be used again.
-    match totp.check(&code, s.store.now().max(0) as u64) {
-        Some(step) => Ok(s.store.use_totp_step(&e.recipient, step as i64).await?),
-        None => Ok(false),
-    }
+async fn totp_valid(
+    s: &WebState,
+    e: &PortalEntry,
+    code: &str,
+    lang: Lang,
+) -> Result<bool, WebError> {
+    crate::totp::verify(
+        s,
+        TotpHolder::Recipient(&e.recipient),
+        "Veilpost",
+        code,
+        lang,
+    )
+    .await
 }
 
 /// `POST /p/{token}/code`: check a code; on success a session begins.
@@ -609,7 +611,7 @@ pub async fn code(
             ..
         }
     );
-    let totp_ok = pending_totp && totp_valid(&s, &e, &typed).await?;
+    let totp_ok = pending_totp && totp_valid(&s, &e, &typed, lang).await?;
     let (e, result, state) = advance(&s, &token, lang, &ip, |_| {
         Some(Event::Submit {
             code: typed.clone(),

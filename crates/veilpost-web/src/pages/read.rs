@@ -90,7 +90,11 @@ pub async fn message(
             Err(err) => tracing::error!("read receipt for {}: {err}", e.id),
         }
     }
-    let has_totp = s.store.totp(&e.recipient).await?.is_some();
+    let has_totp = s
+        .store
+        .totp(veilpost_store::TotpHolder::Recipient(&e.recipient))
+        .await?
+        .is_some();
     let page = MessagePage {
         lang,
         organisation: &s.organisation,

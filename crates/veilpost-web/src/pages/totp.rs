@@ -92,17 +92,19 @@ pub async fn totp_register(
         let page = totp_page(&s, &token, &session.csrf, &e, secret, true, lang)?;
         return Ok(render_page(&page, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    let context = format!("totp:{}", e.recipient.to_lowercase());
+    let who = veilpost_store::TotpHolder::Recipient(&e.recipient);
     let sealed = s
         .master_key
-        .seal(&context, &bytes)
+        .seal(&who.seal_context(), &bytes)
         .map_err(|err| WebError::internal(lang, err))?;
+    // Step 0: the code that registered the app still signs in once (as before).
     s.store
-        .put_totp(
-            &e.recipient,
+        .register_totp(
+            who,
             &sealed.ciphertext,
             &sealed.wrapped_key,
             &sealed.key_id,
+            0,
         )
         .await?;
     audit(&s, &e, &e.recipient, "totp.registered", &ip, "ok", None).await;

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use totp_rs::Secret;
-use veilpost_store::User;
+use veilpost_store::{TotpHolder, User};
 
 use super::{complete_sign_in, limited, pending, staff_audit};
 use crate::{
@@ -116,26 +116,9 @@ pub async fn second_factor(
     limited(&s, &ip, &user.email, lang)?;
     let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let at = s.store.now().max(0) as u64;
+    let who = TotpHolder::Staff(&user.email);
     let ok = if user.has_totp {
-        match s.store.staff_totp(&user.email).await? {
-            Some(rec) => {
-                let context = format!("staff-totp:{}", user.email.to_lowercase());
-                match s.master_key.open(&context, &rec.wrapped, &rec.secret) {
-                    Ok(secret) => match crate::totp::make_totp(secret, &user.email, &issuer(&s))
-                        .and_then(|t| t.check(&code, at))
-                    {
-                        Some(step) => {
-                            s.store
-                                .use_staff_totp_step(&user.email, step as i64)
-                                .await?
-                        }
-                        None => false,
-                    },
-                    Err(e) => return Err(WebError::internal(lang, e)),
-                }
-            }
-            None => false,
-        }
+        crate::totp::verify(&s, who, &issuer(&s), &code, lang).await?
     } else if user.has_passkey {
         false
     } else {
@@ -147,15 +130,14 @@ pub async fn second_factor(
             .and_then(|t| t.check(&code, at))
         {
             Some(step) => {
-                let context = format!("staff-totp:{}", user.email.to_lowercase());
                 let sealed = s
                     .master_key
-                    .seal(&context, &bytes)
+                    .seal(&who.seal_context(), &bytes)
                     .map_err(|e| WebError::internal(lang, e))?;
                 let stored = s
                     .store
-                    .put_staff_totp(
-                        &user.email,
+                    .register_totp(
+                        who,
                         &sealed.ciphertext,
                         &sealed.wrapped_key,
                         &sealed.key_id,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::Semaphore;
-use veilpost_policy::transport::{HostFacts, StsFact, TlsMode, tls_requirement};
+use veilpost_policy::transport::{HostFacts, Skip, StsFact, TlsMode, tls_requirement};
 use veilpost_posture::mx_matches;
 use veilpost_smtp::{Outgoing, TlsRequirement};
 use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin};
@@ -255,7 +255,41 @@ struct Target {
     requirement: TlsRequirement,
 }
 
-async fn addresses(shared: &Shared, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+/// Why a candidate host cannot be used for this message now: delivery tries the next
+/// host, and waits and retries when none is left.
+#[derive(Debug)]
+enum Unusable {
+    /// The policy's answer for the host (what the route needs, it cannot prove).
+    Policy(Skip),
+    Tlsa(facts::TlsaError),
+    /// DANE was decided but no TLSA records came with it.
+    DaneWithoutTlsa,
+    NoAddress(String),
+    AddressLookup {
+        host: String,
+        error: String,
+    },
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Policy(skip) => skip.fmt(f),
+            Unusable::Tlsa(e) => e.fmt(f),
+            Unusable::DaneWithoutTlsa => f.write_str("DANE without TLSA records"),
+            Unusable::NoAddress(host) => write!(f, "{host} has no address"),
+            Unusable::AddressLookup { host, error } => write!(f, "{host}: {error}"),
+        }
+    }
+}
+
+impl From<Unusable> for Failure {
+    fn from(u: Unusable) -> Failure {
+        Failure::Temporary(u.to_string())
+    }
+}
+
+async fn addresses(shared: &Shared, host: &str, port: u16) -> Result<Vec<SocketAddr>, Unusable> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
@@ -263,12 +297,15 @@ async fn addresses(shared: &Shared, host: &str, port: u16) -> Result<Vec<SocketA
         Ok(l) => {
             let v: Vec<SocketAddr> = l.iter().map(|ip| SocketAddr::new(ip, port)).collect();
             if v.is_empty() {
-                Err(format!("{host} has no address"))
+                Err(Unusable::NoAddress(host.to_string()))
             } else {
                 Ok(v)
             }
         }
-        Err(e) => Err(format!("{host}: {e}")),
+        Err(e) => Err(Unusable::AddressLookup {
+            host: host.to_string(),
+            error: e.to_string(),
+        }),
     }
 }
 
@@ -328,7 +365,7 @@ async fn configured_target(
     let tlsa = if secure_route && !is_ip {
         facts::dane_records(shared, &host, port)
             .await
-            .map_err(Failure::Temporary)?
+            .map_err(Unusable::Tlsa)?
     } else {
         None
     };
@@ -343,10 +380,8 @@ async fn configured_target(
         nta: false,
         partner: false,
     };
-    let requirement = requirement(tls_requirement(&facts), tlsa).map_err(Failure::Temporary)?;
-    let addrs = addresses(shared, &host, port)
-        .await
-        .map_err(Failure::Temporary)?;
+    let requirement = requirement(tls_requirement(&facts), tlsa)?;
+    let addrs = addresses(shared, &host, port).await?;
     Ok(Target {
         host,
         addrs,
@@ -397,13 +432,13 @@ async fn mx_targets(
         _ => hosts,
     };
     let dnssec = facts::mx_secure(shared, &domain).await;
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<Unusable> = Vec::new();
     for host in hosts {
         let tlsa = if dnssec {
             match facts::dane_records(shared, &host, port).await {
                 Ok(t) => t,
                 Err(e) => {
-                    skipped.push(e);
+                    skipped.push(Unusable::Tlsa(e));
                     continue;
                 }
             }
@@ -445,7 +480,11 @@ async fn mx_targets(
         return Err(Failure::Temporary(if skipped.is_empty() {
             format!("no usable mail server for {domain}")
         } else {
-            skipped.join("; ")
+            skipped
+                .iter()
+                .map(Unusable::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         }));
     }
     Ok(targets)
@@ -453,12 +492,12 @@ async fn mx_targets(
 
 /// The client's requirement for the policy's answer (the TLSA records travel with DANE).
 fn requirement(
-    mode: Result<TlsMode, String>,
+    mode: Result<TlsMode, Skip>,
     tlsa: Option<Vec<veilpost_dns::dane::Tlsa>>,
-) -> Result<TlsRequirement, String> {
-    Ok(match (mode?, tlsa) {
+) -> Result<TlsRequirement, Unusable> {
+    Ok(match (mode.map_err(Unusable::Policy)?, tlsa) {
         (TlsMode::Dane, Some(tlsa)) => TlsRequirement::Dane(tlsa),
-        (TlsMode::Dane, None) => return Err("DANE without TLSA records".to_string()),
+        (TlsMode::Dane, None) => return Err(Unusable::DaneWithoutTlsa),
         (TlsMode::Pkix, _) => TlsRequirement::Pkix,
         (TlsMode::Opportunistic, _) => TlsRequirement::Opportunistic,
     })

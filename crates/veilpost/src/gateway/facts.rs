@@ -62,17 +62,50 @@ pub async fn dane_records(
     shared: &Shared,
     host: &str,
     port: u16,
-) -> Result<Option<Vec<Tlsa>>, String> {
+) -> Result<Option<Vec<Tlsa>>, TlsaError> {
     match dane::lookup(&shared.validating, host, port).await {
         Ok((records, Proof::Secure)) => {
             let usable: Vec<Tlsa> = records.into_iter().filter(Tlsa::usable).collect();
             Ok((!usable.is_empty()).then_some(usable))
         }
         Ok((_, Proof::Insecure)) | Err(ValidatedError::NoRecords) => Ok(None),
-        Ok((_, p)) => Err(format!("TLSA records of {host} are {p:?}")),
-        Err(e) => Err(format!("TLSA look-up for {host}: {e}")),
+        Ok((_, proof)) => Err(TlsaError::Unproven {
+            host: host.to_string(),
+            proof,
+        }),
+        Err(error) => Err(TlsaError::Lookup {
+            host: host.to_string(),
+            error,
+        }),
     }
 }
+
+/// Why a host's TLSA records cannot be used, so delivery to it must wait.
+#[derive(Debug)]
+pub enum TlsaError {
+    /// The answer did not validate (bogus or indeterminate).
+    Unproven {
+        host: String,
+        proof: Proof,
+    },
+    Lookup {
+        host: String,
+        error: ValidatedError,
+    },
+}
+
+impl std::fmt::Display for TlsaError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsaError::Unproven { host, proof } => {
+                write!(f, "TLSA records of {host} are {proof:?}")
+            }
+            TlsaError::Lookup { host, error } => write!(f, "TLSA look-up for {host}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsaError {}
 
 fn to_cached(id: String, p: &StsPolicy, fetched_at: i64) -> CachedStsPolicy {
     CachedStsPolicy {
