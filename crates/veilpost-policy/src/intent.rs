@@ -14,7 +14,8 @@
 use crate::SECURE_TAGS;
 
 /// The sender's intent for one message.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Intent {
     /// `[veilig]` / `[secure]`.
     pub secure: bool,
@@ -27,6 +28,17 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// Both asks together: a message composed on the web with a tag typed in its
+    /// subject as well asks for everything either asks for (the typed number first).
+    pub fn and(self, other: Intent) -> Intent {
+        Intent {
+            secure: self.secure || other.secure,
+            sms: self.sms.or(other.sms),
+            zip: self.zip || other.zip,
+            upload: self.upload || other.upload,
+        }
+    }
+
     /// Does the sender ask for the secure route (any tag does)?
     pub fn forces_secure(&self) -> bool {
         self.secure || self.sms.is_some() || self.zip || self.upload
@@ -88,6 +100,38 @@ fn sms_tag(subject: &str, normalize: &impl Fn(&str) -> Option<String>) -> Option
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_intent_travels_as_data_and_adds_up() {
+        let given = Intent {
+            secure: true,
+            sms: Some("+31612345678".into()),
+            ..Intent::default()
+        };
+        let json = serde_json::to_string(&given).expect("json");
+        assert_eq!(
+            serde_json::from_str::<Intent>(&json).ok(),
+            Some(given.clone())
+        );
+        // Missing fields read as not asked; the typed subject adds to the given intent.
+        assert_eq!(
+            serde_json::from_str::<Intent>("{\"zip\": true}").ok(),
+            Some(Intent {
+                zip: true,
+                ..Intent::default()
+            })
+        );
+        let typed = Intent {
+            upload: true,
+            sms: Some("+32470123456".into()),
+            ..Intent::default()
+        };
+        let both = given.and(typed);
+        assert!(both.secure && both.upload && !both.zip);
+        assert_eq!(both.sms.as_deref(), Some("+31612345678"));
+        assert_eq!(Intent::default().and(Intent::default()), Intent::default());
+    }
+
     use super::*;
 
     /// Dutch mobile numbers and +-numbers, as the real normaliser takes them.

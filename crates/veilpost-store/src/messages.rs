@@ -39,6 +39,9 @@ pub struct Envelope {
     pub rcpt_to: Vec<String>,
     pub auth_user: Option<String>,
     pub client_ip: Option<String>,
+    /// What the sender asked for, as JSON (`veilpost_policy::Intent`), when it came as
+    /// data (web compose) rather than as subject tags (SMTP); kept with the message.
+    pub intent: Option<String>,
 }
 
 pub(crate) struct NewMessage {
@@ -55,8 +58,8 @@ pub(crate) async fn insert_message(
     state: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state, intent)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&m.id)
     .bind(at)
@@ -67,6 +70,7 @@ pub(crate) async fn insert_message(
     .bind(m.size as i64)
     .bind(&m.blob)
     .bind(state)
+    .bind(&m.envelope.intent)
     .execute(&mut *tx)
     .await?;
     for rcpt in &m.envelope.rcpt_to {
@@ -221,6 +225,8 @@ pub struct Received {
     pub recipients: Vec<(i64, String)>,
     /// The sender confirmed it after a double-check hold: no second hold.
     pub confirmed: bool,
+    /// The sender's intent as data (JSON), when it did not come in the subject.
+    pub intent: Option<String>,
 }
 
 /// How a recipient's copy travels, as the queue and the trace keep it.

@@ -42,7 +42,7 @@ impl Store {
              WHERE id IN (SELECT id FROM messages
                           WHERE state = 'received' OR (state = 'processing' AND lease_until < ?2)
                           ORDER BY id LIMIT ?3)
-             RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed",
+             RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed, intent",
         )
         .bind(t + lease)
         .bind(t)
@@ -68,6 +68,7 @@ impl Store {
                 blob: row.try_get("blob")?,
                 recipients,
                 confirmed: row.try_get::<i64, _>("confirmed")? != 0,
+                intent: row.try_get("intent")?,
             });
         }
         Ok(out)

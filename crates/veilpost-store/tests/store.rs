@@ -19,6 +19,7 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         rcpt_to: rcpts.iter().map(|s| s.to_string()).collect(),
         auth_user: Some("a.jansen@praktijk.test".into()),
         client_ip: Some("127.0.0.1".into()),
+        intent: None,
     }
 }
 
@@ -103,6 +104,7 @@ async fn spool_process_deliver() {
                 rcpt_to: vec!["y@ext.test".into()],
                 auth_user: None,
                 client_ip: None,
+                intent: None,
             },
             blob: note.clone(),
             size: 12,

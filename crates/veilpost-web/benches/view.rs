@@ -75,6 +75,7 @@ async fn seed(store: &Store, key: &MasterKey, n: usize) -> (String, String) {
                 rcpt_to: vec![format!("patient{n}@example.net")],
                 auth_user: None,
                 client_ip: None,
+                intent: None,
             },
             raw.clone(),
         )

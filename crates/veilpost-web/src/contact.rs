@@ -366,6 +366,7 @@ pub async fn send(
         rcpt_to: vec![mailbox],
         auth_user: None,
         client_ip: Some(ip.0.clone()),
+        intent: None,
     };
     let message_id = s
         .mailer

@@ -11,6 +11,8 @@ use veilpost_store::{Envelope, Origin};
 
 use crate::{ClientIp, ErrorKind, Lang, WebError, WebState, render, see_other, when};
 
+use veilpost_policy::Intent;
+
 use crate::signin::{CsrfOnly, Staff};
 
 /// One sent secure message as the home page lists it.
@@ -337,7 +339,8 @@ pub async fn compose(
             "Enter a subject (at most 200 characters).",
         );
     }
-    let tag = match page.verify.as_str() {
+    // The secure route, and where the SMS codes go, travel as data with the message.
+    let intent = match page.verify.as_str() {
         "sms" if !page.phone.is_empty() => {
             let Some(number) = veilpost_text::phone::normalize(&page.phone) else {
                 return refuse(
@@ -353,7 +356,11 @@ pub async fn compose(
                     "One mobile number fits one recipient. Send per recipient, or leave the number empty when the numbers are in the address book.",
                 );
             }
-            format!("[sms {number}]")
+            Intent {
+                secure: true,
+                sms: Some(number),
+                ..Intent::default()
+            }
         }
         "sms" => {
             for a in &to {
@@ -365,9 +372,15 @@ pub async fn compose(
                     );
                 }
             }
-            "[veilig]".into()
+            Intent {
+                secure: true,
+                ..Intent::default()
+            }
         }
-        "access_code" => "[veilig]".into(),
+        "access_code" => Intent {
+            secure: true,
+            ..Intent::default()
+        },
         _ => {
             return refuse(
                 page,
@@ -379,21 +392,15 @@ pub async fn compose(
     let files = std::mem::take(&mut up.files);
     let attached = files.len();
     let name = staff.user.name.clone().unwrap_or_default();
-    let raw = crate::mails::composed(
-        (&name, &page.from),
-        &to,
-        &page.subject,
-        &tag,
-        &page.body,
-        files,
-    )
-    .map_err(|e| WebError::internal(lang, e))?;
+    let raw = crate::mails::composed((&name, &page.from), &to, &page.subject, &page.body, files)
+        .map_err(|e| WebError::internal(lang, e))?;
     let envelope = Envelope {
         origin: Origin::Submission,
         mail_from: page.from.clone(),
         rcpt_to: to.clone(),
         auth_user: Some(staff.user.email.clone()),
         client_ip: Some(ip.0.clone()),
+        intent: Some(serde_json::to_string(&intent).map_err(|e| WebError::internal(lang, e))?),
     };
     let id = s
         .mailer

@@ -119,6 +119,7 @@ impl Portal {
                     rcpt_to: vec!["piet@example.net".into()],
                     auth_user: Some("ann@praktijk.test".into()),
                     client_ip: None,
+                    intent: None,
                 },
                 raw.clone().into_bytes(),
             )

@@ -571,7 +571,8 @@ async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
         .post_multipart("/staff/compose", send(fields("ann@praktijk.test", "")))
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    // A shared mailbox in the scopes, with a number: spooled, tagged, audited.
+    // A shared mailbox in the scopes, with a number: spooled with the intent as data (no
+    // tag in the subject), audited.
     let r = ann
         .post_multipart(
             "/staff/compose",
@@ -590,7 +591,17 @@ async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
     let parsed = mail_parser::MessageParser::default()
         .parse(&raw)
         .expect("mail");
-    assert_eq!(parsed.subject(), Some("[sms +31612345678] Uitslag"));
+    assert_eq!(parsed.subject(), Some("Uitslag"));
+    let intent: veilpost_policy::Intent =
+        serde_json::from_str(m.intent.as_deref().expect("an intent")).expect("intent json");
+    assert_eq!(
+        intent,
+        veilpost_policy::Intent {
+            secure: true,
+            sms: Some("+31612345678".into()),
+            ..Default::default()
+        }
+    );
     assert_eq!(
         parsed.from().and_then(|f| f.first()).and_then(|a| a.name()),
         Some("Ann Jansen")
@@ -859,6 +870,7 @@ async fn trace_queue_revoke_and_held_messages_stay_with_their_owner() {
                 rcpt_to: vec!["p@example.net".into()],
                 auth_user: Some("ann@praktijk.test".into()),
                 client_ip: Some("127.0.0.1".into()),
+                intent: None,
             },
             b"Subject: x\r\n\r\nx\r\n".to_vec(),
         )
@@ -1285,6 +1297,7 @@ async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
                 rcpt_to: vec!["piet@example.net".into()],
                 auth_user: Some("ann@praktijk.test".into()),
                 client_ip: None,
+                intent: None,
             },
             b"Subject: x\r\n\r\nx\r\n".to_vec(),
         )

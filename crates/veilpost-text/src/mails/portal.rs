@@ -198,12 +198,12 @@ pub fn intake(
 }
 
 /// A secure message a staff member wrote in the web compose page, as their mail client
-/// would have sent it; `tag` (`[veilig]` or `[sms +316…]`) forces the portal route.
+/// would have sent it. The secure route is asked for beside it, as data on the envelope
+/// (not as a subject tag).
 pub fn composed(
     sender: (&str, &str),
     to: &[String],
     subject: &str,
-    tag: &str,
     text: &str,
     files: Vec<ReplyFile>,
 ) -> std::io::Result<Vec<u8>> {
@@ -224,7 +224,7 @@ pub fn composed(
                 mail_builder::headers::address::Address::new_address(None::<String>, t.clone())
             })
             .collect::<Vec<_>>())
-        .subject(format!("{tag} {}", subject.trim()))
+        .subject(subject.trim().to_string())
         .header("X-Veilpost-Composed", Raw::new("web"))
         .text_body(crlf(text));
     for f in files {

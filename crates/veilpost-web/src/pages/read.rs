@@ -274,6 +274,7 @@ pub async fn reply(
         rcpt_to: vec![e.sender.clone()],
         auth_user: None,
         client_ip: Some(ip.0.clone()),
+        intent: None,
     };
     let id = s
         .mailer

@@ -190,6 +190,7 @@ impl Backend for SmtpBackend {
             rcpt_to: t.rcpt_to,
             auth_user: t.auth_user,
             client_ip: Some(peer.ip().to_string()),
+            intent: None,
         };
         match self.shared.store.spool(envelope, data).await {
             Ok(id) => {

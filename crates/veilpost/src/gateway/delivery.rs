@@ -207,6 +207,7 @@ async fn report(shared: &Shared, d: &Delivery, kind: DsnKind, status: &str, why:
             rcpt_to: vec![d.mail_from.clone()],
             auth_user: None,
             client_ip: None,
+            intent: None,
         },
         blob,
         size,

@@ -168,7 +168,9 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let raw = shared.store.blobs().read(&m.blob).await?;
     let (report, mut message) = scan_on_a_core(shared, raw).await?;
     let scan = policy_scan(&report);
-    let intent = take_intent(&mut message);
+    let tagged = take_intent(&mut message);
+    let changed = tagged.is_some();
+    let intent = given_intent(&m).and(tagged.unwrap_or_default());
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
@@ -186,7 +188,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         }
     }
 
-    let (out_blob, out_prefix) = outgoing_copy(shared, &message, intent.forces_secure()).await?;
+    let (out_blob, out_prefix) = outgoing_copy(shared, &message, changed).await?;
     let mut run = Run {
         shared,
         m: &m,
@@ -246,17 +248,29 @@ async fn scan_on_a_core(
 }
 
 /// Subject tags (`[veilig]`, `[sms 06-…]`, `[zip]`, `[upload]`), parsed once into the
-/// sender's intent and removed from the message before anyone sees them.
-fn take_intent(message: &mut Vec<u8>) -> Intent {
-    if let Some((subject, range)) = subject_field(message)
-        && let Some((intent, rest)) =
-            Intent::from_subject(&subject, veilpost_text::phone::normalize)
-    {
-        let field = format!("Subject: {}\r\n", encode_header(&rest));
-        message.splice(range, field.into_bytes());
-        return intent;
+/// sender's intent and removed from the message before anyone sees them; `None` when
+/// the subject has none (the message is then unchanged).
+fn take_intent(message: &mut Vec<u8>) -> Option<Intent> {
+    let (subject, range) = subject_field(message)?;
+    let (intent, rest) = Intent::from_subject(&subject, veilpost_text::phone::normalize)?;
+    let field = format!("Subject: {}\r\n", encode_header(&rest));
+    message.splice(range, field.into_bytes());
+    Some(intent)
+}
+
+/// The intent handed over as data (web compose). One that cannot be read asks for the
+/// secure route (fail closed).
+fn given_intent(m: &Received) -> Intent {
+    match m.intent.as_deref() {
+        None => Intent::default(),
+        Some(json) => serde_json::from_str(json).unwrap_or_else(|e| {
+            tracing::warn!("message {}: unreadable intent ({e}): secure route", m.id);
+            Intent {
+                secure: true,
+                ..Intent::default()
+            }
+        }),
     }
-    Intent::default()
 }
 
 /// What plain and TLS deliveries send: DKIM-signed under one of our domains. Unchanged
@@ -604,6 +618,7 @@ pub(super) async fn generated_mail(
             rcpt_to: vec![to.to_string()],
             auth_user: None,
             client_ip: None,
+            intent: None,
         },
         blob,
         size,
