@@ -364,3 +364,19 @@ impl Checker {
         })
     }
 }
+
+/// What the areas' grading tables share.
+#[cfg(test)]
+pub(crate) mod graded {
+    use crate::{Check, Status};
+
+    /// Each check's id and status, in order.
+    pub(crate) fn verdicts(checks: &[Check]) -> Vec<(String, Status)> {
+        checks.iter().map(|c| (c.id.clone(), c.status)).collect()
+    }
+
+    /// The status of the check `id`, if there is one.
+    pub(crate) fn status_of(checks: &[Check], id: &str) -> Option<Status> {
+        checks.iter().find(|c| c.id == id).map(|c| c.status)
+    }
+}

@@ -452,9 +452,7 @@ mod tests {
         }
     }
 
-    fn status_of(checks: &[Check], id: &str) -> Option<Status> {
-        checks.iter().find(|c| c.id == id).map(|c| c.status)
-    }
+    use crate::graded::status_of;
 
     #[test]
     fn starttls_grading_table() {

@@ -407,17 +407,11 @@ mod tests {
     }
 
     fn verdicts(facts: &Facts) -> Vec<(String, Status)> {
-        grade("zorg.test", facts, Lang::En)
-            .into_iter()
-            .map(|c| (c.id, c.status))
-            .collect()
+        crate::graded::verdicts(&grade("zorg.test", facts, Lang::En))
     }
 
     fn status_of(facts: &Facts, id: &str) -> Option<Status> {
-        verdicts(facts)
-            .into_iter()
-            .find(|(i, _)| i == id)
-            .map(|(_, s)| s)
+        crate::graded::status_of(&grade("zorg.test", facts, Lang::En), id)
     }
 
     #[test]

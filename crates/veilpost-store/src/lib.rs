@@ -41,7 +41,7 @@ pub use messages::{
     QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
 };
 pub use portal::{Milestone, PortalEntry};
-pub use sessions::{PortalSession, StaffSession, Stage};
+pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
 pub use settings::CachedStsPolicy;
 pub use totp::{TotpHolder, TotpRecord};
 pub use users::{

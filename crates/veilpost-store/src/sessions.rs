@@ -39,7 +39,68 @@ pub struct StaffSession {
     pub last_seen: i64,
 }
 
+/// Which browser sessions: portal recipients' or staff members' (two tables, one way of
+/// touching, ending and expiring them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    Portal,
+    Staff,
+}
+
 impl Store {
+    /// Note activity (for the idle timeout). Without fsync: a lost touch only shortens
+    /// an idle timeout.
+    pub async fn touch_session(&self, kind: SessionKind, token: &str) -> Result<()> {
+        let sql = match kind {
+            SessionKind::Portal => "UPDATE portal_sessions SET last_seen = ? WHERE id_hash = ?",
+            SessionKind::Staff => "UPDATE staff_sessions SET last_seen = ? WHERE id_hash = ?",
+        };
+        sqlx::query(sql)
+            .bind(self.now())
+            .bind(token_hash(token))
+            .execute(&self.lease_pool)
+            .await?;
+        Ok(())
+    }
+
+    /// End one session (logout, a timeout, or a staff sign-in's step from password to
+    /// full: a new token then).
+    pub async fn end_session(&self, kind: SessionKind, token: &str) -> Result<()> {
+        let sql = match kind {
+            SessionKind::Portal => "DELETE FROM portal_sessions WHERE id_hash = ?",
+            SessionKind::Staff => "DELETE FROM staff_sessions WHERE id_hash = ?",
+        };
+        sqlx::query(sql)
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Remove sessions idle since before `idle_cutoff` or begun before `absolute_cutoff`;
+    /// how many.
+    pub async fn expire_sessions(
+        &self,
+        kind: SessionKind,
+        idle_cutoff: i64,
+        absolute_cutoff: i64,
+    ) -> Result<u64> {
+        let sql = match kind {
+            SessionKind::Portal => {
+                "DELETE FROM portal_sessions WHERE last_seen < ? OR created_at < ?"
+            }
+            SessionKind::Staff => {
+                "DELETE FROM staff_sessions WHERE last_seen < ? OR created_at < ?"
+            }
+        };
+        Ok(sqlx::query(sql)
+            .bind(idle_cutoff)
+            .bind(absolute_cutoff)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     /// A new browser session for a verified recipient: (cookie token, CSRF token).
     pub async fn create_session(&self, vault_id: &str) -> Result<(String, String)> {
         let token = random_token();
@@ -70,37 +131,6 @@ impl Store {
         .bind(token_hash(token))
         .fetch_optional(&self.pool)
         .await?)
-    }
-
-    /// Note activity (for the idle timeout).
-    pub async fn touch_session(&self, token: &str) -> Result<()> {
-        sqlx::query("UPDATE portal_sessions SET last_seen = ? WHERE id_hash = ?")
-            .bind(self.now())
-            .bind(token_hash(token))
-            .execute(&self.lease_pool)
-            .await?;
-        Ok(())
-    }
-
-    /// End a session (log-out or timeout).
-    pub async fn end_session(&self, token: &str) -> Result<()> {
-        sqlx::query("DELETE FROM portal_sessions WHERE id_hash = ?")
-            .bind(token_hash(token))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Remove sessions idle since before `idle_cutoff` or begun before `absolute_cutoff`.
-    pub async fn expire_sessions(&self, idle_cutoff: i64, absolute_cutoff: i64) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM portal_sessions WHERE last_seen < ? OR created_at < ?")
-                .bind(idle_cutoff)
-                .bind(absolute_cutoff)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
     }
 
     /// Start a session for `email` at `stage`; returns (cookie token, CSRF token).
@@ -140,26 +170,6 @@ impl Store {
         .await?)
     }
 
-    /// Note activity (for the idle timeout).
-    pub async fn touch_staff_session(&self, token: &str) -> Result<()> {
-        // Without fsync, like the portal's: a lost touch only shortens an idle timeout.
-        sqlx::query("UPDATE staff_sessions SET last_seen = ? WHERE id_hash = ?")
-            .bind(self.now())
-            .bind(token_hash(token))
-            .execute(&self.lease_pool)
-            .await?;
-        Ok(())
-    }
-
-    /// End one session (logout, or the step from password to full: a new token then).
-    pub async fn end_staff_session(&self, token: &str) -> Result<()> {
-        sqlx::query("DELETE FROM staff_sessions WHERE id_hash = ?")
-            .bind(token_hash(token))
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// End every session of `email`; how many.
     pub async fn end_staff_sessions(&self, email: &str) -> Result<u64> {
         Ok(sqlx::query("DELETE FROM staff_sessions WHERE email = ?")
@@ -167,22 +177,6 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected())
-    }
-
-    /// End sessions idle since `idle_cutoff` or begun before `absolute_cutoff`.
-    pub async fn expire_staff_sessions(
-        &self,
-        idle_cutoff: i64,
-        absolute_cutoff: i64,
-    ) -> Result<u64> {
-        Ok(
-            sqlx::query("DELETE FROM staff_sessions WHERE last_seen < ? OR created_at < ?")
-                .bind(idle_cutoff)
-                .bind(absolute_cutoff)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
     }
 
     /// An OpenID Connect sign-in begins: its nonce and PKCE verifier are kept under the

@@ -7,7 +7,8 @@ use time::{Date, Month, OffsetDateTime, UtcOffset, Weekday};
 
 use crate::Lang;
 
-const MONTHS_NL: [&str; 12] = [
+/// Dutch month names, January first (also what the DLP reads as a date in words).
+pub const MONTHS_NL: [&str; 12] = [
     "januari",
     "februari",
     "maart",
@@ -22,7 +23,8 @@ const MONTHS_NL: [&str; 12] = [
     "december",
 ];
 
-const MONTHS_EN: [&str; 12] = [
+/// English month names, January first.
+pub const MONTHS_EN: [&str; 12] = [
     "January",
     "February",
     "March",

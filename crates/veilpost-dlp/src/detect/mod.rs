@@ -71,20 +71,7 @@ pub(super) const WEEKDAY_NAMES: &[&str] = &[
     "zondag",
 ];
 /// Dutch month names: never a name, and the month of a date written in words.
-pub(super) const MONTH_NAMES: &[&str] = &[
-    "januari",
-    "februari",
-    "maart",
-    "april",
-    "mei",
-    "juni",
-    "juli",
-    "augustus",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
+pub(super) const MONTH_NAMES: &[&str] = &veilpost_text::dates::MONTHS_NL;
 /// Month names the date pass reads besides the Dutch ones: abbreviations and English.
 const MONTH_WORDS_MORE: &[&str] = &[
     "jan", "feb", "mrt", "apr", "jun", "jul", "aug", "sep", "sept", "okt", "nov", "dec", "january",

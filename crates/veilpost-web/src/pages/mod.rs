@@ -21,7 +21,7 @@ use veilpost_portal::login::{
     Effect, Event, Factor, Login, Refusal, State as LoginState, StoredCode, make_code,
 };
 use veilpost_store::{
-    AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession, TotpHolder,
+    AuditEvent, Envelope, Milestone, Origin, PortalEntry, PortalSession, SessionKind, TotpHolder,
 };
 
 use crate::limits::{Bucket, limited};
@@ -159,11 +159,11 @@ async fn session_for(
     if session.last_seen + s.settings.idle_timeout < t
         || session.created_at + s.settings.session_max < t
     {
-        s.store.end_session(token).await?;
+        s.store.end_session(SessionKind::Portal, token).await?;
         return Ok(None);
     }
     if t - session.last_seen >= 30 {
-        s.store.touch_session(token).await?;
+        s.store.touch_session(SessionKind::Portal, token).await?;
     }
     Ok(Some((token.to_string(), session)))
 }
@@ -693,7 +693,9 @@ pub async fn logout(
         if !same_secret(&session.csrf, &f.csrf) {
             return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
         }
-        s.store.end_session(&cookie_token).await?;
+        s.store
+            .end_session(SessionKind::Portal, &cookie_token)
+            .await?;
     }
     let mut r = see_other(&format!("/p/{token}?m=ended"));
     r.headers_mut().append(

@@ -26,7 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use veilpost_store::{AuditEvent, Role, Stage, User};
+use veilpost_store::{AuditEvent, Role, SessionKind, Stage, User};
 
 use crate::{
     ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, cookie, cookie_name, same_secret,
@@ -142,7 +142,10 @@ impl FromRequestParts<WebState> for Staff {
             && t - session.created_at <= s.settings.session_max;
         match user {
             Some(user) if live && user.active_on(today) && user.offboarded_at.is_none() => {
-                s.store.touch_staff_session(&token).await.map_err(fail)?;
+                s.store
+                    .touch_session(SessionKind::Staff, &token)
+                    .await
+                    .map_err(fail)?;
                 Ok(Staff {
                     user,
                     csrf: session.csrf,
@@ -153,7 +156,10 @@ impl FromRequestParts<WebState> for Staff {
             _ => {
                 // A half-way session (second factor still to come) stays for /login/2fa.
                 if session.stage == Stage::Full {
-                    s.store.end_staff_session(&token).await.map_err(fail)?;
+                    s.store
+                        .end_session(SessionKind::Staff, &token)
+                        .await
+                        .map_err(fail)?;
                 }
                 Err(see_other("/login?m=ended"))
             }
@@ -241,7 +247,7 @@ pub(crate) async fn complete_sign_in(
     ip: &ClientIp,
     how: &str,
 ) -> Result<(axum::http::HeaderValue, &'static str), WebError> {
-    s.store.end_staff_session(token).await?;
+    s.store.end_session(SessionKind::Staff, token).await?;
     let (full, _) = s
         .store
         .create_staff_session(&user.email, Stage::Full)

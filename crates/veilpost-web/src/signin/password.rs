@@ -165,7 +165,9 @@ pub async fn logout(
     Form(f): Form<CsrfOnly>,
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
-    s.store.end_staff_session(&staff.token).await?;
+    s.store
+        .end_session(veilpost_store::SessionKind::Staff, &staff.token)
+        .await?;
     staff.audit(&s, "staff.logout", None, None, &ip).await?;
     let mut r = see_other("/login?m=out");
     r.headers_mut().append(

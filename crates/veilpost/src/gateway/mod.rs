@@ -233,14 +233,22 @@ async fn housekeeping(shared: Arc<Shared>) {
         let idle = (shared.config.portal.idle_timeout_minutes * 60) as i64;
         if let Err(err) = shared
             .store
-            .expire_staff_sessions(now - idle, now - 8 * 3600)
+            .expire_sessions(
+                veilpost_store::SessionKind::Staff,
+                now - idle,
+                now - 8 * 3600,
+            )
             .await
         {
             tracing::error!("ending idle staff sessions: {err}");
         }
         if let Err(err) = shared
             .store
-            .expire_sessions(now - idle, now - 8 * 3600)
+            .expire_sessions(
+                veilpost_store::SessionKind::Portal,
+                now - idle,
+                now - 8 * 3600,
+            )
             .await
         {
             tracing::error!("ending idle sessions: {err}");
