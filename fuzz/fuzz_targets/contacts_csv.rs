@@ -6,12 +6,18 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use veilpost_web::addressbook;
+use veilpost_store::addressbook;
+use veilpost_text::Lang;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(parsed) = addressbook::parse_csv(data, data.first().is_some_and(|b| b & 1 == 1)) else {
+    let Ok(parsed) = addressbook::parse_csv(data) else {
         return;
     };
+    // Every refused line says why, in both languages.
+    for r in &parsed.refused {
+        assert!(r.line >= 1);
+        assert!(!r.text(Lang::Nl).is_empty() && !r.text(Lang::En).is_empty());
+    }
     for (email, _, phone) in &parsed.rows {
         assert!(email.contains('@') && !email.contains(char::is_whitespace), "{email:?}");
         assert!(phone.starts_with('+') && phone[1..].bytes().all(|b| b.is_ascii_digit()), "{phone:?}");
@@ -24,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let mut out = Vec::new();
     addressbook::write_csv(&mut out, &rows).expect("write");
-    let again = addressbook::parse_csv(out.as_slice(), false).expect("reparse");
+    let again = addressbook::parse_csv(out.as_slice()).expect("reparse");
     let key = |r: &Vec<(String, Option<String>, String)>| {
         r.iter().map(|(e, _, p)| (e.clone(), p.clone())).collect::<Vec<_>>()
     };
