@@ -183,6 +183,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn attachment_names_lose_bidi_controls() {
+        // `uitslag<RLO>fdp.exe` would read as `uitslagexe.pdf` on the page and when saved.
+        let raw = b"From: a@praktijk.test\r\nTo: p@example.net\r\nSubject: x\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nZie bijlage.\r\n\
+--b\r\nContent-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename*=utf-8''uitslag%E2%80%AEfdp.exe\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nTVo=\r\n--b--\r\n";
+        let v = view(raw);
+        assert_eq!(v.attachments.len(), 1);
+        assert_eq!(v.attachments[0].name, "uitslagfdp.exe");
+        let (name, bytes) = attachment(raw, 0).expect("the attachment");
+        assert_eq!(name, "uitslagfdp.exe");
+        assert_eq!(bytes, b"MZ");
+        assert!(!standalone_html(&v, "Praktijk").contains('\u{202E}'));
+    }
+
+    #[test]
     fn remote_content_goes() {
         let (clean, blocked) = sanitize(
             "<p style=\"background:url(https://t.example/x)\">Hoi<img src=\"https://t.example/pixel.gif\"></p>\
