@@ -1,6 +1,6 @@
 //! Messages the double-check holds until the sender confirms or cancels.
 
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::vault::token_hash;
 use crate::{MessageState, Result, Store};
@@ -13,7 +13,14 @@ pub struct Held {
     pub state: MessageState,
     pub held_reasons: Option<String>,
     pub received_at: i64,
+    /// The sender (or an offboarding) cancelled it: nothing was sent.
+    pub cancelled: bool,
 }
+
+/// The columns of [`Held`].
+const HELD_COLUMNS: &str = "id, mail_from, state, held_reasons, received_at,
+    EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = messages.id
+             AND r.state = 'cancelled') AS cancelled";
 
 impl Store {
     /// Hold a message in processing until its sender decides; `token_hash` is the hash of
@@ -36,25 +43,25 @@ impl Store {
         if token.len() > 128 {
             return Ok(None);
         }
-        Ok(sqlx::query_as::<_, Held>(
-            "SELECT id, mail_from, state, held_reasons, received_at FROM messages
-              WHERE hold_token_hash = ?",
-        )
-        .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?)
+        // Dynamic SQL here only joins a fixed column list, never input.
+        let sql = format!("SELECT {HELD_COLUMNS} FROM messages WHERE hold_token_hash = ?");
+        Ok(sqlx::query_as::<_, Held>(AssertSqlSafe(sql))
+            .bind(token_hash(token))
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Messages held for `sender` (by account or sender address), oldest first.
     pub async fn held_by_sender(&self, sender: &str) -> Result<Vec<Held>> {
-        Ok(sqlx::query_as::<_, Held>(
-            "SELECT id, mail_from, state, held_reasons, received_at FROM messages
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM messages
               WHERE state = 'held' AND (auth_user = ?1 COLLATE NOCASE OR mail_from = ?1 COLLATE NOCASE)
-              ORDER BY received_at",
-        )
-        .bind(sender.trim())
-        .fetch_all(&self.pool)
-        .await?)
+              ORDER BY received_at"
+        );
+        Ok(sqlx::query_as::<_, Held>(AssertSqlSafe(sql))
+            .bind(sender.trim())
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Undo a hold whose notice could not be sent: the message is processed again.

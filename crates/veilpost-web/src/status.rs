@@ -376,12 +376,6 @@ struct HoldPage<'a> {
     state: &'a str,
 }
 
-#[derive(Debug, serde::Deserialize, Default)]
-pub struct HoldQuery {
-    #[serde(default)]
-    done: String,
-}
-
 async fn held(s: &WebState, token: &str, lang: Lang) -> Result<veilpost_store::Held, WebError> {
     s.store
         .held_by_token(token)
@@ -393,7 +387,6 @@ async fn held(s: &WebState, token: &str, lang: Lang) -> Result<veilpost_store::H
 pub async fn hold_page(
     State(s): State<WebState>,
     Path(token): Path<String>,
-    axum::extract::Query(q): axum::extract::Query<HoldQuery>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Result<Response, WebError> {
@@ -403,9 +396,11 @@ pub async fn hold_page(
         .as_deref()
         .and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or_default();
-    let state = match (h.state, q.done.as_str()) {
+    // The stored state (the `?done=` of the redirect is only for the browser's history):
+    // a cancelled message says so when the link is opened again later.
+    let state = match (h.state, h.cancelled) {
         (veilpost_store::MessageState::Held, _) => "held",
-        (_, "cancelled") => "cancelled",
+        (_, true) => "cancelled",
         _ => "sent",
     };
     let (csrf, set) = form_csrf(&s, &headers);

@@ -1377,3 +1377,50 @@ async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
             .any(|a| a.0 == "ann@praktijk.test" && a.1 == "message.revoked")
     );
 }
+
+/// The hold page shows the stored state: opened again after a cancel, it says cancelled
+/// (it used to say "wordt verstuurd" unless the link carried `?done=cancelled`).
+#[tokio::test]
+async fn the_hold_page_shows_what_became_of_the_message() {
+    let site = Site::new("hold-state").await;
+    let spool = |subject: &'static str| {
+        let store = site.store.clone();
+        async move {
+            store
+                .spool(
+                    Envelope {
+                        origin: Origin::Submission,
+                        mail_from: "ann@praktijk.test".into(),
+                        rcpt_to: vec!["p@example.net".into()],
+                        auth_user: Some("ann@praktijk.test".into()),
+                        client_ip: None,
+                        intent: None,
+                    },
+                    format!("Subject: {subject}\r\n\r\nx\r\n").into_bytes(),
+                )
+                .await
+                .expect("spool")
+        }
+    };
+    let (cancelled, sent) = (spool("a").await, spool("b").await);
+    for (id, token) in [(&cancelled, "c".repeat(64)), (&sent, "s".repeat(64))] {
+        site.store
+            .hold_message(id, &veilpost_store::vault::token_hash(&token), "[]")
+            .await
+            .expect("hold");
+    }
+    let mut b = site.browser();
+    let page = b.get(&format!("/h/{}", "c".repeat(64))).await;
+    assert!(page.text().contains("Toch versturen"), "{}", page.text());
+    assert!(site.store.cancel_held(&cancelled).await.expect("cancel"));
+    assert!(site.store.release_held(&sent).await.expect("release"));
+    let page = b.get(&format!("/h/{}", "c".repeat(64))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("geannuleerd") && !page.text().contains("wordt verstuurd"),
+        "{}",
+        page.text()
+    );
+    let page = b.get(&format!("/h/{}", "s".repeat(64))).await;
+    assert!(page.text().contains("wordt verstuurd"), "{}", page.text());
+}
