@@ -42,7 +42,7 @@ pub use messages::{
 };
 pub use portal::{Milestone, PortalEntry};
 pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
-pub use settings::CachedStsPolicy;
+pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS};
 pub use totp::{TotpHolder, TotpRecord};
 pub use users::{
     OffboardError, Offboarded, Role, User, UserError, UserUpdate, hash_password,

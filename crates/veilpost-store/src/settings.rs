@@ -1,7 +1,18 @@
 //! Settings an admin changes on the web, one-time setup tokens (the first admin), and the
 //! MTA-STS policy cache.
 
-use crate::{Result, Store, random, sha256_hex};
+use crate::users::{UserError, hash_password, valid_email};
+use crate::{Error, Result, Role, Store, random, sha256_hex};
+
+/// How long a first-admin link works: one hour.
+pub const FIRST_ADMIN_LINK_SECONDS: i64 = 3600;
+
+/// The condition that makes a first-admin link usable: unused, less than an hour old
+/// (`?2` is now), and no admin exists yet (`?1` is the link's hash).
+const FIRST_ADMIN_LINK_OPEN: &str = "SELECT 1 FROM setup_tokens
+     WHERE token_hash = ?1 AND purpose = 'first-admin' AND used_at IS NULL
+       AND created_at > ?2 - 3600
+       AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')";
 
 /// A cached MTA-STS policy (RFC 8461 §5: kept across restarts, used until `max_age`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,43 +25,99 @@ pub struct CachedStsPolicy {
 }
 
 impl Store {
-    /// Make a one-time token for `purpose` (the first admin login); returns the token.
-    pub async fn setup_token(&self, purpose: &str) -> Result<String> {
+    /// A new first-admin link (printed at start while no admin exists). The newest one
+    /// replaces older ones; it works for [`FIRST_ADMIN_LINK_SECONDS`], once, and only
+    /// while no admin exists.
+    pub async fn first_admin_link(&self) -> Result<String> {
         let mut raw = [0u8; 32];
         random(&mut raw);
         let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
-        sqlx::query("INSERT INTO setup_tokens (token_hash, purpose, created_at) VALUES (?, ?, ?)")
-            .bind(sha256_hex(token.as_bytes()))
-            .bind(purpose)
-            .bind(self.now())
-            .execute(&self.pool)
-            .await?;
+        let t = self.now();
+        let mut tx = crate::write_tx(&self.pool).await?;
+        sqlx::query(
+            "UPDATE setup_tokens SET used_at = ? WHERE purpose = 'first-admin' AND used_at IS NULL",
+        )
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO setup_tokens (token_hash, purpose, created_at) VALUES (?, 'first-admin', ?)",
+        )
+        .bind(sha256_hex(token.as_bytes()))
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(token)
     }
 
-    /// Is `token` an unused setup token for `purpose`?
-    pub async fn setup_token_valid(&self, purpose: &str, token: &str) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT 1 FROM setup_tokens WHERE token_hash = ? AND purpose = ? AND used_at IS NULL",
-        )
-        .bind(sha256_hex(token.as_bytes()))
-        .bind(purpose)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
+    /// Does this first-admin link still work?
+    pub async fn first_admin_link_open(&self, token: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(FIRST_ADMIN_LINK_OPEN)
+            .bind(sha256_hex(token.as_bytes()))
+            .bind(self.now())
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some())
     }
 
-    /// Use up a setup token; false when it was not valid.
-    pub async fn use_setup_token(&self, purpose: &str, token: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE setup_tokens SET used_at = ? WHERE token_hash = ? AND purpose = ? AND used_at IS NULL",
+    /// Create the first admin with this link: the link is checked and used and the
+    /// account made in one transaction, so one link makes one admin however many submit
+    /// it at once. [`UserError::LinkClosed`] when the link no longer works.
+    pub async fn add_first_admin(
+        &self,
+        token: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<(), UserError> {
+        let email = email.trim();
+        if !valid_email(email) {
+            return Err(UserError::BadEmail(email.into()));
+        }
+        if password.chars().count() < 12 {
+            return Err(UserError::ShortPassword);
+        }
+        let pw = password.to_string();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| Error::Crypto(e.to_string()))??;
+        let t = self.now();
+        let token_hash = sha256_hex(token.as_bytes());
+        let mut tx = crate::write_tx(&self.pool).await.map_err(Error::from)?;
+        let open = sqlx::query_scalar::<_, i64>(FIRST_ADMIN_LINK_OPEN)
+            .bind(&token_hash)
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::from)?
+            .is_some();
+        if !open {
+            return Err(UserError::LinkClosed);
+        }
+        let added = sqlx::query(
+            "INSERT INTO users (email, password_hash, role, valid_until, created_at)
+             VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(self.now())
-        .bind(sha256_hex(token.as_bytes()))
-        .bind(purpose)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .bind(email)
+        .bind(hash)
+        .bind(Role::Admin)
+        .bind(t)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::from)?;
+        if added.rows_affected() != 1 {
+            return Err(UserError::Exists(email.into()));
+        }
+        sqlx::query("UPDATE setup_tokens SET used_at = ? WHERE token_hash = ?")
+            .bind(t)
+            .bind(&token_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::from)?;
+        tx.commit().await.map_err(Error::from)?;
+        self.audit("web", "admin.created", Some(email), None)
+            .await?;
+        Ok(())
     }
 
     /// A policy setting changed on the web (JSON), if any.

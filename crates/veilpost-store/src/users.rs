@@ -118,6 +118,8 @@ pub enum UserError {
     Exists(String),
     #[error("{0} is not a role (admin, staff or auditor)")]
     BadRole(String),
+    #[error("the set-up link is used, older than an hour, replaced, or an admin exists")]
+    LinkClosed,
     #[error(transparent)]
     Store(#[from] Error),
 }

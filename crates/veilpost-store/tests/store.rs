@@ -615,3 +615,66 @@ async fn audit_filters_take_wildcards_literally() {
         "login.failed"
     );
 }
+
+/// First-admin links (issue 16): an hour, the newest only, void once an admin exists, and
+/// one link makes one admin however many submit it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_admin_link_makes_one_admin_within_the_hour() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let t = Arc::new(AtomicI64::new(1_796_083_200));
+    let clock = {
+        let t = t.clone();
+        veilpost_store::Clock::from_fn(move || t.load(Ordering::SeqCst))
+    };
+    let store = Store::open_with_clock(&temp_dir("first-admin"), clock)
+        .await
+        .expect("open");
+    // Older than an hour: closed.
+    let old = store.first_admin_link().await.expect("link");
+    assert!(store.first_admin_link_open(&old).await.expect("open?"));
+    t.fetch_add(veilpost_store::FIRST_ADMIN_LINK_SECONDS, Ordering::SeqCst);
+    assert!(!store.first_admin_link_open(&old).await.expect("open?"));
+    // The newest replaces the one before.
+    let first = store.first_admin_link().await.expect("link");
+    let second = store.first_admin_link().await.expect("link");
+    assert!(!store.first_admin_link_open(&first).await.expect("open?"));
+    assert!(store.first_admin_link_open(&second).await.expect("open?"));
+    assert!(matches!(
+        store
+            .add_first_admin(&first, "a@praktijk.test", "lang genoeg wachtwoord")
+            .await,
+        Err(veilpost_store::UserError::LinkClosed)
+    ));
+    // Ten submissions at once: one admin.
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let (store, token) = (store.clone(), second.clone());
+        tasks.push(tokio::spawn(async move {
+            store
+                .add_first_admin(
+                    &token,
+                    &format!("admin{i}@praktijk.test"),
+                    "lang genoeg wachtwoord",
+                )
+                .await
+        }));
+    }
+    let mut made = 0;
+    for task in tasks {
+        match task.await.expect("join") {
+            Ok(()) => made += 1,
+            Err(veilpost_store::UserError::LinkClosed) => {}
+            Err(e) => panic!("unexpected: {e}"),
+        }
+    }
+    assert_eq!(made, 1);
+    let admins = store
+        .users_with_role(veilpost_store::Role::Admin)
+        .await
+        .expect("admins");
+    assert_eq!(admins.len(), 1);
+    // An admin exists: a fresh link does not work at all.
+    let late = store.first_admin_link().await.expect("link");
+    assert!(!store.first_admin_link_open(&late).await.expect("open?"));
+}

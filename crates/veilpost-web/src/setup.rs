@@ -14,19 +14,13 @@ pub(crate) struct Setup<'a> {
     csrf: String,
 }
 
-pub(crate) const SETUP: &str = "first-admin";
-
 pub(crate) async fn setup_form(
     State(s): State<WebState>,
     axum::extract::Path(token): axum::extract::Path<String>,
     PageLang(lang): PageLang,
     headers: HeaderMap,
 ) -> Response {
-    let valid = s
-        .store
-        .setup_token_valid(SETUP, &token)
-        .await
-        .unwrap_or(false);
+    let valid = s.store.first_admin_link_open(&token).await.unwrap_or(false);
     let (csrf, set) = form_csrf(&s, &headers);
     with_cookie(
         render(
@@ -68,11 +62,7 @@ pub(crate) async fn setup_submit(
     let mut page = Setup {
         lang,
         organisation: &s.organisation,
-        valid: s
-            .store
-            .setup_token_valid(SETUP, &token)
-            .await
-            .unwrap_or(false),
+        valid: s.store.first_admin_link_open(&token).await.unwrap_or(false),
         done: false,
         email: form.email.clone(),
         error: String::new(),
@@ -81,24 +71,20 @@ pub(crate) async fn setup_submit(
     if !page.valid {
         return Ok(render(&page, StatusCode::NOT_FOUND));
     }
+    // The link is checked and used and the account made in one transaction: one link,
+    // one admin, however many submit it at once.
     match s
         .store
-        .add_user(
-            &form.email,
-            &form.password,
-            veilpost_store::Role::Admin,
-            None,
-        )
+        .add_first_admin(&token, &form.email, &form.password)
         .await
     {
         Ok(()) => {
-            let _ = s.store.use_setup_token(SETUP, &token).await;
-            let _ = s
-                .store
-                .audit("web", "admin.created", Some(form.email.trim()), None)
-                .await;
             page.done = true;
             Ok(render(&page, StatusCode::OK))
+        }
+        Err(veilpost_store::UserError::LinkClosed) => {
+            page.valid = false;
+            Ok(render(&page, StatusCode::NOT_FOUND))
         }
         Err(e) => {
             page.error = if lang.is_nl() {
@@ -108,7 +94,9 @@ pub(crate) async fn setup_submit(
                         "Het wachtwoord moet minstens 12 tekens hebben.".into()
                     }
                     veilpost_store::UserError::Exists(_) => "Dat account bestaat al.".into(),
-                    veilpost_store::UserError::Store(_) | veilpost_store::UserError::BadRole(_) => {
+                    veilpost_store::UserError::Store(_)
+                    | veilpost_store::UserError::BadRole(_)
+                    | veilpost_store::UserError::LinkClosed => {
                         "Er ging iets mis; probeer het opnieuw.".into()
                     }
                 }

@@ -117,6 +117,12 @@ pub(super) fn user_error(e: &UserError, lang: Lang) -> String {
             lang.t("Er is al een account voor", "There is an account for")
         ),
         UserError::BadRole(r) => format!("{} {r}", lang.t("Geen rol:", "Not a role:")),
+        UserError::LinkClosed => lang
+            .t(
+                "Deze set-uplink werkt niet meer.",
+                "This set-up link no longer works.",
+            )
+            .into(),
         UserError::Store(_) => lang
             .t(
                 "Er ging iets mis; probeer het opnieuw.",

@@ -488,7 +488,7 @@ async fn banner(
         .iter()
         .all(|u| u.role != veilpost_store::Role::Admin)
     {
-        let token = store.setup_token("first-admin").await?;
+        let token = store.first_admin_link().await?;
         println!(
             "  eerste aanmelding beheerder / first admin sign-in: {}/setup/{token}",
             config.web.public_url.trim_end_matches('/')
