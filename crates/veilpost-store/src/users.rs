@@ -124,6 +124,19 @@ pub enum UserError {
     Store(#[from] Error),
 }
 
+/// What a log or the audit log may keep of a user name typed at a failed sign-in: the
+/// name when it is an e-mail address, otherwise only that it was not one. People type
+/// their password into the user field; it must not end up in a log (and the audit log
+/// cannot be changed afterwards).
+pub fn typed_login_for_log(typed: &str) -> String {
+    let typed = typed.trim();
+    if valid_email(typed) {
+        typed.to_string()
+    } else {
+        "(not an e-mail address)".to_string()
+    }
+}
+
 /// `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
@@ -528,6 +541,20 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_password_typed_as_user_name_is_not_logged() {
+        for (typed, logged) in [
+            ("ann@praktijk.test", "ann@praktijk.test"),
+            (" ann@praktijk.test ", "ann@praktijk.test"),
+            ("Zomer2026!geheim", "(not an e-mail address)"),
+            ("ann", "(not an e-mail address)"),
+            ("", "(not an e-mail address)"),
+        ] {
+            assert_eq!(typed_login_for_log(typed), logged, "{typed:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -129,7 +129,12 @@ pub async fn login(
         .filter(|u| u.offboarded_at.is_none());
     let Some(user) = user else {
         s.store
-            .audit_event(staff_audit(&email, "staff.login.failed", &ip, "password"))
+            .audit_event(staff_audit(
+                &veilpost_store::typed_login_for_log(&email),
+                "staff.login.failed",
+                &ip,
+                "password",
+            ))
             .await?;
         let page = LoginPage {
             lang,

@@ -68,6 +68,7 @@ impl Backend for SmtpBackend {
         {
             Ok(Some(u)) => Some(u.email),
             Ok(None) => {
+                let user = veilpost_store::typed_login_for_log(&user);
                 tracing::info!("smtp: failed login for {user:?} from {ip}");
                 let _ = self
                     .shared
