@@ -39,6 +39,11 @@ pub struct StaffSession {
     pub last_seen: i64,
 }
 
+/// A session's cookie token and CSRF token (only the cookie token's hash is stored).
+fn new_session_tokens() -> (String, String) {
+    (random_token(), random_token())
+}
+
 /// Which browser sessions: portal recipients' or staff members' (two tables, one way of
 /// touching, ending and expiring them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,8 +108,7 @@ impl Store {
 
     /// A new browser session for a verified recipient: (cookie token, CSRF token).
     pub async fn create_session(&self, vault_id: &str) -> Result<(String, String)> {
-        let token = random_token();
-        let csrf = random_token();
+        let (token, csrf) = new_session_tokens();
         let t = self.now();
         sqlx::query(
             "INSERT INTO portal_sessions (id_hash, vault_id, csrf, created_at, last_seen)
@@ -139,8 +143,7 @@ impl Store {
         email: &str,
         stage: Stage,
     ) -> Result<(String, String)> {
-        let token = random_token();
-        let csrf = random_token();
+        let (token, csrf) = new_session_tokens();
         let t = self.now();
         sqlx::query(
             "INSERT INTO staff_sessions (id_hash, email, stage, csrf, created_at, last_seen)

@@ -1,7 +1,7 @@
 //! Settings an admin changes on the web, one-time setup tokens (the first admin), and the
 //! MTA-STS policy cache.
 
-use crate::users::{UserError, hash_password, valid_email};
+use crate::users::{UserError, check_new_account, hash_off_thread};
 use crate::{Error, Result, Role, Store, random, sha256_hex};
 
 /// How long a first-admin link works: one hour.
@@ -71,16 +71,8 @@ impl Store {
         password: &str,
     ) -> Result<(), UserError> {
         let email = email.trim();
-        if !valid_email(email) {
-            return Err(UserError::BadEmail(email.into()));
-        }
-        if password.chars().count() < 12 {
-            return Err(UserError::ShortPassword);
-        }
-        let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| Error::Crypto(e.to_string()))??;
+        check_new_account(email, password)?;
+        let hash = hash_off_thread(password).await?;
         let t = self.now();
         let token_hash = sha256_hex(token.as_bytes());
         let mut tx = crate::write_tx(&self.pool).await.map_err(Error::from)?;

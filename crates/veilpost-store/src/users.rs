@@ -137,6 +137,25 @@ pub fn typed_login_for_log(typed: &str) -> String {
     }
 }
 
+/// Check a new account's address and password. Shared by every way an account is made.
+pub(crate) fn check_new_account(email: &str, password: &str) -> Result<(), UserError> {
+    if !valid_email(email) {
+        return Err(UserError::BadEmail(email.into()));
+    }
+    if password.chars().count() < 12 {
+        return Err(UserError::ShortPassword);
+    }
+    Ok(())
+}
+
+/// Hash a password (Argon2id) off the async threads.
+pub(crate) async fn hash_off_thread(password: &str) -> Result<String, UserError> {
+    let pw = password.to_string();
+    Ok(tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(|e| Error::Crypto(e.to_string()))??)
+}
+
 /// `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
@@ -257,19 +276,11 @@ impl Store {
         valid_until: Option<Date>,
     ) -> Result<(), UserError> {
         let email = email.trim();
-        if !valid_email(email) {
-            return Err(UserError::BadEmail(email.into()));
-        }
-        if password.chars().count() < 12 {
-            return Err(UserError::ShortPassword);
-        }
+        check_new_account(email, password)?;
         if self.user(email).await?.is_some() {
             return Err(UserError::Exists(email.into()));
         }
-        let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| Error::Crypto(e.to_string()))??;
+        let hash = hash_off_thread(password).await?;
         let until = valid_until.map(|d| d.to_string());
         sqlx::query(
             "INSERT INTO users (email, password_hash, role, valid_until, created_at) VALUES (?, ?, ?, ?, ?)",
@@ -393,10 +404,7 @@ impl Store {
         if password.chars().count() < 12 {
             return Err(UserError::ShortPassword);
         }
-        let pw = password.to_string();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
-            .await
-            .map_err(|e| Error::Crypto(e.to_string()))??;
+        let hash = hash_off_thread(password).await?;
         let done = sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
             .bind(hash)
             .bind(email.trim())

@@ -279,8 +279,7 @@ async fn user_list(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let config = load(config)?;
-    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    let store = open_store(config).await?;
     let users = store.list_users().await?;
     let today = time::OffsetDateTime::now_utc().date();
     let mut out = std::io::stdout().lock();
@@ -340,8 +339,7 @@ async fn user_offboard(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let config = load(config)?;
-    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    let store = open_store(config).await?;
     let done = match store.offboard_user("cli", email, successor).await {
         Ok(done) => done,
         Err(veilpost_store::OffboardError::NoAccount(_)) => bail!(
@@ -382,8 +380,7 @@ async fn user_offboard(
 
 async fn user_disable(config: Option<&Path>, email: &str, lang: Lang) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let config = load(config)?;
-    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    let store = open_store(config).await?;
     if store.disable_user(email).await? {
         println!(
             "{}",
@@ -404,4 +401,10 @@ async fn user_disable(config: Option<&Path>, email: &str, lang: Lang) -> Result<
             }
         )
     }
+}
+
+/// The store of the configuration at `config` (or the defaults).
+async fn open_store(config: Option<&Path>) -> Result<veilpost_store::Store> {
+    let config = load(config)?;
+    Ok(veilpost_store::Store::open(&config.data_dir).await?)
 }
