@@ -221,21 +221,26 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
     read_reply(s, timeout).await
 }
 
-/// Dot-stuff `data` and end it with CRLF "." CRLF; bare LF becomes CRLF.
+/// Dot-stuff `data` and end it with CRLF "." CRLF. Every bare CR or LF becomes CRLF,
+/// so the next server sees the same lines as we do and nothing in the data can read as
+/// an end of data to it (SMTP smuggling).
 pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 40 + 5);
     let mut at_line_start = true;
-    let mut prev = 0u8;
-    for &b in data {
+    let mut bytes = data.iter().peekable();
+    while let Some(&b) = bytes.next() {
         if at_line_start && b == b'.' {
             out.push(b'.');
         }
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
+        at_line_start = matches!(b, b'\r' | b'\n');
+        if b == b'\r' {
+            bytes.next_if_eq(&&b'\n');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
-        prev = b;
+        if at_line_start {
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.push(b);
+        }
     }
     if !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
@@ -431,5 +436,23 @@ mod tests {
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
         assert_eq!(dot_stuff(b"a\nb"), b"a\r\nb\r\n.\r\n");
         assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+        // Nothing the next server could read as an end of data leaves here: every bare
+        // CR or LF becomes CRLF, and a dot after it is stuffed (SMTP smuggling).
+        assert_eq!(dot_stuff(b"a\r.\r\nb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\n.\nb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\r\n.\rb"), b"a\r\n..\r\nb\r\n.\r\n");
+        assert_eq!(dot_stuff(b"a\r"), b"a\r\n.\r\n");
+        for data in [&b"x\r.\r\ny"[..], b"x\n.\ny", b"\r\r\n.\n\r.", b".\r.\n."] {
+            let out = dot_stuff(data);
+            let body = &out[..out.len() - 3];
+            assert!(
+                !body.windows(3).any(|w| w == b"\n.\r" || w == b"\n.\n"),
+                "{out:?}"
+            );
+            assert!(
+                !body.windows(2).any(|w| w[0] == b'\r' && w[1] != b'\n'),
+                "{out:?}"
+            );
+        }
     }
 }

@@ -156,6 +156,18 @@ fn normalise(address: &str) -> String {
     }
 }
 
+/// A CR not followed by LF, or an LF not preceded by CR.
+fn has_bare_line_break(data: &[u8]) -> bool {
+    let mut prev = 0u8;
+    for (i, &b) in data.iter().enumerate() {
+        if (b == b'\n' && prev != b'\r') || (b == b'\r' && data.get(i + 1) != Some(&b'\n')) {
+            return true;
+        }
+        prev = b;
+    }
+    false
+}
+
 impl Session {
     pub fn new(limits: Limits, peer: Peer) -> Session {
         Session {
@@ -287,6 +299,22 @@ impl Session {
                         "Message too big (limit {} bytes)",
                         self.limits.max_message_size
                     ),
+                )],
+            );
+        }
+        if has_bare_line_break(&self.message) {
+            // A bare CR or LF is where another server may see an end of data that this
+            // one did not: the text after it could be relayed as a second, forged
+            // message (SMTP smuggling). Refuse the whole message.
+            self.message.clear();
+            self.reset_transaction();
+            self.state = State::Ready;
+            return (
+                used,
+                vec![reply(
+                    550,
+                    "5.6.11",
+                    "Bare CR or LF in message data; lines must end with CRLF",
                 )],
             );
         }
@@ -1025,5 +1053,45 @@ mod tests {
             }
         }
         assert!(closed);
+    }
+
+    /// SMTP smuggling (issue 16, point 8): a second message hidden behind an end of data
+    /// that another server would read ("\n.\r\n", "\r.\r\n", "\n.\n") is never accepted
+    /// as part of a message to relay; only CRLF "." CRLF ends DATA.
+    #[test]
+    fn smuggled_ends_of_data_are_refused() {
+        for hidden in [
+            &b"\n.\r\n"[..],
+            b"\r\n.\n",
+            b"\n.\n",
+            b"\r.\r\n",
+            b"\r\n.\r",
+            b"\r.\r",
+        ] {
+            let mut s = session(true);
+            s.feed(b"EHLO c\r\nMAIL FROM:<a@o.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
+            let mut data = b"Subject: hi\r\n\r\nhello".to_vec();
+            data.extend_from_slice(hidden);
+            data.extend_from_slice(
+                b"MAIL FROM:<ceo@o.test>\r\nRCPT TO:<c@x.test>\r\nDATA\r\nSubject: fake\r\n\r\nx\r\n.\r\n",
+            );
+            let a = s.feed(&data);
+            assert!(
+                !a.iter().any(|a| matches!(a, Action::Deliver(_))),
+                "{hidden:?}: {a:?}"
+            );
+            let r = text(&a);
+            assert!(r.starts_with("550 5.6.11"), "{hidden:?}: {r}");
+            // The session goes on, with no transaction: the hidden commands were data.
+            assert!(!s.in_data());
+            assert!(text(&s.feed(b"RCPT TO:<d@x.test>\r\n")).starts_with("503"));
+        }
+        // Plain CRLF mail still goes through, dots unstuffed.
+        let mut s = session(true);
+        s.feed(b"EHLO c\r\nMAIL FROM:<a@o.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n");
+        let a = s.feed(b"Subject: hi\r\n\r\n..\r\nline\r\n.\r\n");
+        assert!(
+            matches!(&a[..], [Action::Deliver(t)] if t.data == b"Subject: hi\r\n\r\n.\r\nline\r\n")
+        );
     }
 }
