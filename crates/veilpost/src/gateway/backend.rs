@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use mail_parser::{HeaderName, HeaderValue};
 use veilpost_smtp::{Backend, Recipient, Refusal, Transaction};
 use veilpost_store::{Envelope, Origin};
 
@@ -46,6 +47,54 @@ impl SmtpBackend {
         }
         q.push_back(now);
         true
+    }
+}
+
+/// Every address a message names as its author (From: and Sender:), in header order;
+/// `None` when such a header cannot be read as addresses (fail closed: refused).
+/// Display names are not addresses and play no part.
+fn header_senders(data: &[u8]) -> Option<Vec<String>> {
+    let message = mail_parser::MessageParser::new().parse_headers(data)?;
+    let mut senders = Vec::new();
+    for header in message.headers() {
+        if !matches!(header.name, HeaderName::From | HeaderName::Sender) {
+            continue;
+        }
+        let HeaderValue::Address(list) = &header.value else {
+            return None;
+        };
+        for addr in list.iter() {
+            senders.push(addr.address()?.to_string());
+        }
+    }
+    Some(senders)
+}
+
+impl SmtpBackend {
+    /// An authenticated sender may put only addresses it may use (its own and its
+    /// scopes, read now) in From: and Sender:, as for the envelope sender.
+    async fn header_senders_allowed(&self, user: &str, data: &[u8]) -> Result<(), Refusal> {
+        let account = match self.shared.store.user(user).await {
+            Ok(Some(u)) => u,
+            Ok(None) => return Err((553, "5.7.1".into(), "Unknown account".into())),
+            Err(e) => {
+                tracing::warn!("smtp: scope check failed: {e}");
+                return Err(temporary("Cannot check the sender now"));
+            }
+        };
+        match header_senders(data) {
+            Some(senders) if senders.iter().all(|a| account.may_send_as(a)) => Ok(()),
+            Some(_) => Err((
+                553,
+                "5.7.1".into(),
+                "From: names an address this account may not use".into(),
+            )),
+            None => Err((
+                553,
+                "5.7.1".into(),
+                "From: or Sender: cannot be read as addresses".into(),
+            )),
+        }
     }
 }
 
@@ -151,6 +200,9 @@ impl Backend for SmtpBackend {
     }
 
     async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
+        if let Some(user) = &t.auth_user {
+            self.header_senders_allowed(user, &t.data).await?;
+        }
         // Per account; mail relayed by the organisation's own server counts per sender
         // address, so one runaway mailbox does not stop the whole practice.
         let who = t.auth_user.clone().unwrap_or_else(|| t.mail_from.clone());
@@ -202,6 +254,49 @@ impl Backend for SmtpBackend {
                 tracing::error!("spool: {e}");
                 Err(temporary("Temporary storage failure, try again later"))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_senders;
+
+    #[test]
+    fn author_addresses_from_the_headers() {
+        let table: &[(&str, Option<&[&str]>)] = &[
+            ("From: ann@o.test\r\n\r\nx", Some(&["ann@o.test"])),
+            (
+                "From: Dokter Ann <ann@o.test>\r\n\r\nx",
+                Some(&["ann@o.test"]),
+            ),
+            (
+                "From: \"ann@o.test\" <ceo@o.test>\r\n\r\n",
+                Some(&["ceo@o.test"]),
+            ),
+            (
+                "From: a@o.test, b@o.test\r\n\r\n",
+                Some(&["a@o.test", "b@o.test"]),
+            ),
+            (
+                "From: a@o.test\r\nFrom: c@o.test\r\n\r\n",
+                Some(&["a@o.test", "c@o.test"]),
+            ),
+            (
+                "From: a@o.test\r\nSender: s@o.test\r\n\r\n",
+                Some(&["a@o.test", "s@o.test"]),
+            ),
+            (
+                "From: Team: a@o.test, b@o.test;\r\n\r\n",
+                Some(&["a@o.test", "b@o.test"]),
+            ),
+            ("Subject: no author\r\n\r\nx", Some(&[])),
+            ("From: Ann Jansen\r\n\r\n", None),
+        ];
+        for (data, want) in table {
+            let got = header_senders(data.as_bytes());
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(got, want, "{data:?}");
         }
     }
 }

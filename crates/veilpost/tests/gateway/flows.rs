@@ -200,6 +200,26 @@ async fn relay_passwords_and_accounts() {
         "messages": [message("ceo@bank.test", &["y@ext.test"], "x", "x")],
     }));
     assert_eq!(r[0]["code"], 553, "{r:?}");
+    // Their own envelope sender, someone else's address in the From: header (issue 16,
+    // point 4): refused as well, whoever else is named beside it; a display name is free.
+    for from in [
+        "Directie <ceo@praktijk.test>",
+        "ann@praktijk.test, ceo@praktijk.test",
+        "\"ann@praktijk.test\" <ceo@praktijk.test>",
+    ] {
+        let mut m = message("ann@praktijk.test", &["y@ext.test"], "x", "x");
+        m["header_from"] = from.into();
+        let r = gw.submit(serde_json::json!({
+            "user": "ann@praktijk.test", "password": PASSWORD, "messages": [m],
+        }));
+        assert_eq!(r[0]["code"], 553, "{from}: {r:?}");
+    }
+    let mut m = message("ann@praktijk.test", &["y@ext.test"], "Naam", "x");
+    m["header_from"] = "Dokter Ann van Dijk <ANN@Praktijk.test>".into();
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": PASSWORD, "messages": [m],
+    }));
+    assert_eq!(r[0]["ok"], true, "{r:?}");
 
     // Works, then is switched off while the server runs.
     let ok = || {
@@ -255,7 +275,7 @@ async fn relay_passwords_and_accounts() {
     assert!(tls.status.success(), "{transcript}");
     assert!(transcript.contains("250 2.0.0 Queued as"), "{transcript}");
 
-    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    let got = sink.wait_for(3, Duration::from_secs(30)).await;
     assert!(
         got.iter().any(|g| g.text().contains("Hallo via swaks.")),
         "{}",

@@ -3,7 +3,7 @@
 
 Usage: submit.py < JSON
 JSON: {"port": N, "user": "...", "password": "...", "starttls": true,
-       "messages": [{"from": "...", "to": ["..."], "subject": "...", "body": "...",
+       "messages": [{"from": "...", "header_from": "... (default: from)", "to": ["..."], "subject": "...", "body": "...",
                      "message_id": "<...>",
                      "attachments": [{"name": "...", "content_type": "a/b", "text": "..."}]}],
        "connections": 1}
@@ -32,7 +32,7 @@ def client(job):
 
 def build(m):
     msg = EmailMessage()
-    msg["From"] = m["from"]
+    msg["From"] = m.get("header_from", m["from"])
     msg["To"] = ", ".join(m["to"])
     msg["Subject"] = m.get("subject", "Test")
     if m.get("message_id"):
