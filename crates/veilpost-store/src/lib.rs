@@ -45,8 +45,9 @@ pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
 pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS};
 pub use totp::{TotpHolder, TotpRecord};
 pub use users::{
-    OffboardError, Offboarded, Role, User, UserError, UserUpdate, hash_password,
-    parse_date as users_parse_date, typed_login_for_log, valid_email, verify_password,
+    ARGON2_AT_ONCE, OffboardError, Offboarded, Role, User, UserError, UserUpdate, argon2_peak,
+    hash_password, parse_date as users_parse_date, typed_login_for_log, valid_email,
+    verify_password,
 };
 
 /// Where the store's time comes from: the system clock, or one a test (or a replay)

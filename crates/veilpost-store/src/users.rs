@@ -1,7 +1,8 @@
 //! Staff accounts: passwords (Argon2id), roles and scopes, end dates, disabling and
 //! offboarding leavers.
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use sqlx::AssertSqlSafe;
 use time::Date;
 
@@ -148,12 +149,85 @@ pub(crate) fn check_new_account(email: &str, password: &str) -> Result<(), UserE
     Ok(())
 }
 
+/// At most this many Argon2 runs at once, whoever asks (web sign-in, SMTP AUTH, new
+/// passwords): each takes 19 MiB and a core, and a flood of logins must not take the
+/// process's memory with it.
+pub const ARGON2_AT_ONCE: usize = 4;
+
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(ARGON2_AT_ONCE);
+
+/// Runs now and the most that ran at once since start (for tests and the metrics).
+static ARGON2_RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static ARGON2_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The most Argon2 runs that were ever under way at the same time in this process.
+pub fn argon2_peak() -> usize {
+    ARGON2_PEAK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+type Argon2Job = Box<dyn FnOnce() + Send>;
+
+/// The Argon2 threads: a fixed few, so the 19 MiB blocks are reused by the same threads
+/// (and malloc arenas) instead of spreading over every blocking thread tokio starts and
+/// staying there (150 concurrent logins on blocking threads kept 1.1 GiB).
+fn argon2_threads() -> &'static std::sync::Mutex<std::sync::mpsc::Sender<Argon2Job>> {
+    static THREADS: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Argon2Job>>> =
+        std::sync::OnceLock::new();
+    THREADS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Argon2Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..ARGON2_AT_ONCE {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start an Argon2 thread: {e}");
+            }
+        }
+        std::sync::Mutex::new(tx)
+    })
+}
+
+/// Run Argon2 work on one of the few Argon2 threads, waiting for a free one.
+async fn argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    use std::sync::atomic::Ordering;
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: Argon2Job = Box::new(move || {
+        let running = ARGON2_RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        ARGON2_PEAK.fetch_max(running, Ordering::SeqCst);
+        let out = work();
+        ARGON2_RUNNING.fetch_sub(1, Ordering::SeqCst);
+        let _ = tx.send(out);
+    });
+    argon2_threads()
+        .lock()
+        .map_err(|e| Error::Crypto(e.to_string()))?
+        .send(job)
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    rx.await
+        .map_err(|_| Error::Crypto("the Argon2 thread stopped".into()))
+}
+
 /// Hash a password (Argon2id) off the async threads.
 pub(crate) async fn hash_off_thread(password: &str) -> Result<String, UserError> {
     let pw = password.to_string();
-    Ok(tokio::task::spawn_blocking(move || hash_password(&pw))
-        .await
-        .map_err(|e| Error::Crypto(e.to_string()))??)
+    Ok(argon2(move || hash_password(&pw)).await??)
 }
 
 /// `YYYY-MM-DD`.
@@ -161,20 +235,100 @@ pub fn parse_date(s: &str) -> Option<Date> {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
 }
 
+/// The most memory a stored hash may make a check use (KiB); a hash asking for more is
+/// refused rather than honoured.
+const ARGON2_MAX_KIB: u32 = 256 * 1024;
+
+thread_local! {
+    /// Argon2's memory, kept by the thread and reused: 19 MiB allocated and freed at every
+    /// login leaves the allocator holding far more than it uses.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Argon2 into `out`, with this thread's reused memory.
+fn argon2_into(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> std::result::Result<(), argon2::Error> {
+    ARGON2_MEMORY.with_borrow_mut(|blocks| {
+        let need = params.block_count();
+        if blocks.len() < need {
+            blocks.resize(need, Block::new());
+        }
+        Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+            password,
+            salt,
+            out,
+            &mut blocks[..need],
+        )
+    })
+}
+
 /// Argon2id (the crate's defaults: m=19 MiB, t=2, p=1) as a PHC string. Slow on purpose:
 /// call from a blocking thread.
 pub fn hash_password(password: &str) -> Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Crypto(e.to_string()))
+    let crypto = |e: &dyn std::fmt::Display| Error::Crypto(e.to_string());
+    let params = Params::default();
+    let mut salt = [0u8; 16];
+    crate::random(&mut salt);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let (algorithm, version) = (Algorithm::Argon2id, Version::V0x13);
+    argon2_into(
+        algorithm,
+        version,
+        params.clone(),
+        password.as_bytes(),
+        &salt,
+        &mut out,
+    )
+    .map_err(|e| crypto(&e))?;
+    let phc = PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: ParamsString::try_from(&params).map_err(|e| crypto(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| crypto(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| crypto(&e))?),
+    };
+    Ok(phc.to_string())
 }
 
 /// Check `password` against a PHC string; false for any mismatch or malformed hash.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    let Ok(phc) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(phc.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match phc.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&phc) else {
+        return false;
+    };
+    if params.m_cost() > ARGON2_MAX_KIB {
+        return false;
+    }
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(
+        algorithm,
+        version,
+        params,
+        password.as_bytes(),
+        salt,
+        &mut out,
+    )
+    .is_ok()
+        && Output::new(&out).is_ok_and(|o| &o == expected)
 }
 
 /// Is `email` a plausible address: a local part, a dotted domain, and none of the
@@ -363,13 +517,11 @@ impl Store {
         let Some((user, hash)) = self.user_with_hash(email).await? else {
             // Spend the same time as a real check, so timing does not reveal accounts.
             let pw = password.to_string();
-            let _ = tokio::task::spawn_blocking(move || verify_password(&pw, dummy_hash())).await;
+            let _ = argon2(move || verify_password(&pw, dummy_hash())).await?;
             return Ok(None);
         };
         let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &hash))
-            .await
-            .unwrap_or(false);
+        let ok = argon2(move || verify_password(&pw, &hash)).await?;
         Ok((ok && user.active_on(today)).then_some(user))
     }
 
@@ -582,6 +734,31 @@ mod tests {
         assert!(verify_password("correct horse battery", &h));
         assert!(!verify_password("wrong horse battery", &h));
         assert!(!verify_password("x", "not a hash"));
+        // The same PHC strings as the argon2 crate's own hasher and verifier, both ways
+        // (accounts made before the reused-memory hasher keep working).
+        use argon2::{PasswordHasher, PasswordVerifier};
+        let theirs = Argon2::default()
+            .hash_password(b"correct horse battery")
+            .expect("hash")
+            .to_string();
+        assert!(verify_password("correct horse battery", &theirs));
+        assert!(!verify_password("correct horse batterY", &theirs));
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery", h.as_str())
+                .is_ok()
+        );
+        // Argon2i and Argon2d hashes are read as what they say they are.
+        for alg in [Algorithm::Argon2i, Algorithm::Argon2d] {
+            let other = Argon2::new(alg, Version::V0x13, Params::new(64, 1, 1, None).expect("p"))
+                .hash_password(b"pw")
+                .expect("hash")
+                .to_string();
+            assert!(verify_password("pw", &other), "{other}");
+        }
+        // A stored hash asking for more memory than allowed is refused.
+        let greedy = theirs.replace("m=19456", "m=4194304");
+        assert!(!verify_password("correct horse battery", &greedy));
     }
 
     #[test]

@@ -678,3 +678,41 @@ async fn a_first_admin_link_makes_one_admin_within_the_hour() {
     let late = store.first_admin_link().await.expect("link");
     assert!(!store.first_admin_link_open(&late).await.expect("open?"));
 }
+
+/// Issue 16, point 5: a flood of sign-ins (here 60 at once, known and unknown accounts)
+/// runs at most a few Argon2 hashes at a time, so memory stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_checks_run_a_few_at_a_time() {
+    let dir = temp_dir("argon2");
+    let store = Store::open(&dir).await.expect("open");
+    store
+        .add_user(
+            "a.jansen@praktijk.test",
+            "lang genoeg wachtwoord",
+            veilpost_store::Role::Staff,
+            None,
+        )
+        .await
+        .expect("add");
+    let today = time::macros::date!(2026 - 11 - 26);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let who = if i % 2 == 0 {
+                "a.jansen@praktijk.test".to_string()
+            } else {
+                format!("niemand{i}@praktijk.test")
+            };
+            store.authenticate(&who, "fout", today).await
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        assert!(r.expect("task").expect("check").is_none());
+    }
+    let peak = veilpost_store::argon2_peak();
+    assert!(
+        (1..=veilpost_store::ARGON2_AT_ONCE).contains(&peak),
+        "{peak} Argon2 runs at once"
+    );
+}

@@ -117,8 +117,8 @@ pub struct PortalSettings {
     pub outbox: Option<PathBuf>,
     /// The SMS outbox file, shown on the same page.
     pub sms_outbox: Option<PathBuf>,
-    /// Take the client address from `X-Forwarded-For` (behind a reverse proxy only).
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies whose `X-Forwarded-For` hop is believed (empty: none is).
+    pub trusted_proxies: Vec<veilpost_portal::client::Net>,
     /// Where the secure contact form's messages go; `None`: no contact form.
     pub intake_mailbox: Option<String>,
     /// File extensions the contact form takes.
@@ -146,7 +146,7 @@ impl Default for PortalSettings {
             max_reply_size: 25 * 1024 * 1024,
             outbox: None,
             sms_outbox: None,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             intake_mailbox: None,
             intake_types: default_intake_types(),
             clamd: None,
@@ -189,8 +189,8 @@ pub struct Limits {
     pub sends_per_recipient: RateLimit,
     /// Codes tried per recipient.
     pub tries_per_recipient: RateLimit,
-    /// Staff sign-in attempts (password and second factor) per account.
-    pub staff_logins: RateLimit,
+    /// Staff sign-in failures per account and client address (web and SMTP AUTH).
+    pub staff: veilpost_portal::LoginGuard,
 }
 
 impl Default for Limits {
@@ -201,7 +201,7 @@ impl Default for Limits {
             per_ip: RateLimit::new(300, 600, 100_000),
             sends_per_recipient: RateLimit::new(10, 3600, 100_000),
             tries_per_recipient: RateLimit::new(20, 600, 100_000),
-            staff_logins: RateLimit::new(10, 900, 100_000),
+            staff: veilpost_portal::LoginGuard::default(),
         }
     }
 }
@@ -261,31 +261,69 @@ impl<S: Send + Sync> FromRequestParts<S> for PageLang {
     }
 }
 
-/// The client's address: the connection's, or the first `X-Forwarded-For` hop when
-/// configured (behind a reverse proxy).
+/// The client's address: the connection's, or, when the connection comes from a trusted
+/// reverse proxy (`web.trusted_proxies`), the right-most `X-Forwarded-For` hop no trusted
+/// proxy vouches for ([`veilpost_portal::client::client_address`]).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
+
+fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Headers by which a proxy says whom it forwards for.
+const FORWARDING_HEADERS: [&str; 3] = ["x-forwarded-for", "forwarded", "x-real-ip"];
 
 impl FromRequestParts<WebState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, s: &WebState) -> Result<Self, Self::Rejection> {
-        if s.settings.trust_forwarded_for
-            && let Some(first) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-            && let Ok(ip) = first.trim().parse::<std::net::IpAddr>()
-        {
-            return Ok(ClientIp(ip.to_string()));
-        }
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
+        let Some(peer) = peer_ip(parts) else {
+            return Ok(ClientIp("unknown".into()));
+        };
+        let hops: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let ip = veilpost_portal::client::client_address(peer, &hops, &s.settings.trusted_proxies);
+        Ok(ClientIp(ip.to_string()))
+    }
+}
+
+impl ClientIp {
+    /// The address as counted by the sign-in guard (unknown: the unspecified address).
+    pub fn addr(&self) -> std::net::IpAddr {
+        self.0
+            .parse()
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// The key per-address limits count under (IPv6 by /64).
+    pub fn key(&self) -> String {
+        veilpost_portal::client::client_key(self.addr())
+    }
+}
+
+/// A request made on this machine itself: a loopback connection that no proxy forwarded
+/// (behind a local reverse proxy every request arrives from loopback, so the socket alone
+/// does not say the person is here).
+#[derive(Debug, Clone, Copy)]
+pub struct OnThisMachine(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for OnThisMachine {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let forwarded = FORWARDING_HEADERS
+            .iter()
+            .any(|h| parts.headers.contains_key(*h));
+        Ok(OnThisMachine(
+            !forwarded && peer_ip(parts).is_some_and(|ip| ip.is_loopback()),
         ))
     }
 }

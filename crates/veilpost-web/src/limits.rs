@@ -10,7 +10,7 @@ pub(crate) type Bucket = fn(&mut crate::Limits) -> &mut veilpost_portal::RateLim
 
 /// The per-address limit on login actions.
 pub(crate) fn limit_ip(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<(), WebError> {
-    limited(s, &ip.0, |l| &mut l.per_ip, lang)
+    limited(s, &ip.key(), |l| &mut l.per_ip, lang)
 }
 
 /// The limit on codes sent (by SMS or mail) to one recipient.

@@ -11,8 +11,8 @@ use veilpost_store::PortalEntry;
 
 use crate::pages::CsrfForm;
 use crate::{
-    ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, check_form_csrf, form_csrf,
-    render as render_page, see_other, when, with_cookie,
+    ClientIp, ErrorKind, Lang, OnThisMachine, PageLang, WebError, WebState, check_form_csrf,
+    form_csrf, render as render_page, see_other, when, with_cookie,
 };
 
 async fn by_status(s: &WebState, token: &str, lang: Lang) -> Result<PortalEntry, WebError> {
@@ -180,14 +180,15 @@ struct OutboxPage<'a> {
 
 /// The outbox directory, for a client on this machine only: the page shows codes and
 /// links, so it never answers over the network, even when `web.listen` is public.
-fn outbox_dir(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<std::path::PathBuf, WebError> {
-    let local =
-        ip.0.parse::<std::net::IpAddr>()
-            .is_ok_and(|a| a.is_loopback());
+fn outbox_dir(
+    s: &WebState,
+    here: OnThisMachine,
+    lang: Lang,
+) -> Result<std::path::PathBuf, WebError> {
     s.settings
         .outbox
         .clone()
-        .filter(|_| local)
+        .filter(|_| here.0)
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
 }
 
@@ -195,9 +196,9 @@ fn outbox_dir(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<std::path::Path
 pub async fn outbox(
     State(s): State<WebState>,
     PageLang(lang): PageLang,
-    ip: ClientIp,
+    here: OnThisMachine,
 ) -> Result<Response, WebError> {
-    let dir = outbox_dir(&s, &ip, lang)?;
+    let dir = outbox_dir(&s, here, lang)?;
     let sms = s.settings.sms_outbox.clone();
     let (mails, texts) = tokio::task::spawn_blocking(move || {
         let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&dir)
@@ -288,9 +289,9 @@ pub async fn outbox_mail(
     State(s): State<WebState>,
     Path(name): Path<String>,
     PageLang(lang): PageLang,
-    ip: ClientIp,
+    here: OnThisMachine,
 ) -> Result<Response, WebError> {
-    let dir = outbox_dir(&s, &ip, lang)?;
+    let dir = outbox_dir(&s, here, lang)?;
     let ok_name = name.ends_with(".eml")
         && !name.starts_with('.')
         && name

@@ -32,6 +32,10 @@ impl Site {
     }
 
     async fn at(name: &str, public_url: &str) -> Site {
+        Site::with(name, |settings| settings.public_url = public_url.into()).await
+    }
+
+    async fn with(name: &str, settings: impl FnOnce(&mut PortalSettings)) -> Site {
         let dir =
             std::env::temp_dir().join(format!("veilpost-staff-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -44,11 +48,15 @@ impl Site {
         let state = WebState {
             store: store.clone(),
             organisation: "Huisartsenpraktijk De Linde".into(),
-            settings: Arc::new(PortalSettings {
-                public_url: public_url.into(),
-                notify_from: "noreply@praktijk.test".into(),
-                policy: vec![("doublecheck.look_alike".into(), "true".into())],
-                ..PortalSettings::default()
+            settings: Arc::new({
+                let mut s = PortalSettings {
+                    public_url: "http://127.0.0.1:8080".into(),
+                    notify_from: "noreply@praktijk.test".into(),
+                    policy: vec![("doublecheck.look_alike".into(), "true".into())],
+                    ..PortalSettings::default()
+                };
+                settings(&mut s);
+                s
             }),
             master_key: key,
             sms: SmsSender::new(
@@ -1423,4 +1431,121 @@ async fn the_hold_page_shows_what_became_of_the_message() {
     );
     let page = b.get(&format!("/h/{}", "s".repeat(64))).await;
     assert!(page.text().contains("wordt verstuurd"), "{}", page.text());
+}
+
+/// Issue 16, point 12: wrong passwords lock one account from one address only, successes
+/// do not count, and a valid second factor lifts the lock.
+#[tokio::test]
+async fn a_colleague_cannot_lock_someone_out() {
+    let site = Site::new("lockout").await;
+    let (_, app) = site.signed_in("ann@praktijk.test", "staff").await;
+    let office = std::net::SocketAddr::from(([10, 0, 0, 7], 50_002));
+    let home = std::net::SocketAddr::from(([192, 0, 2, 44], 50_003));
+    let try_password = |from: std::net::SocketAddr, password: &'static str| {
+        let mut b = site.browser();
+        b.from = from;
+        async move {
+            let form = b.get("/login").await;
+            b.post(
+                "/login",
+                &[
+                    ("csrf", &form.csrf()),
+                    ("email", "ann@praktijk.test"),
+                    ("password", password),
+                ],
+            )
+            .await
+            .status
+        }
+    };
+    // Successes do not count: twenty sign-ins from the office in a row.
+    for _ in 0..20 {
+        assert_eq!(try_password(office, PASSWORD).await, StatusCode::SEE_OTHER);
+    }
+    // A colleague at the office guesses ten times: the office is locked for Ann…
+    for _ in 0..10 {
+        assert_eq!(
+            try_password(office, "geraden wachtwoord").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        try_password(office, PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // …but Ann at home signs in, with her app…
+    let mut b = site.browser();
+    b.from = home;
+    sign_in(&mut b, "ann@praktijk.test", Some((&app, 1))).await;
+    // …and that valid second factor lifts the lock at the office too.
+    assert_eq!(try_password(office, PASSWORD).await, StatusCode::SEE_OTHER);
+    let failed = site
+        .actions()
+        .await
+        .into_iter()
+        .filter(|(_, action, _)| action == "staff.login.failed")
+        .count();
+    assert_eq!(failed, 10);
+}
+
+/// Issue 16, point 6: the client address comes from `X-Forwarded-For` only through a
+/// trusted proxy, and then the proxy's own hop (not what the client wrote); `/outbox`
+/// answers a loopback connection only when no proxy forwarded it.
+#[tokio::test]
+async fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+    let site = Site::with("forwarded", |s| {
+        s.trusted_proxies = vec![("127.0.0.1".parse().expect("ip"), 32)];
+        s.outbox = Some(std::env::temp_dir());
+    })
+    .await;
+    let attempt = |from: [u8; 4], xff: &'static str| {
+        let mut b = site.browser();
+        b.from = std::net::SocketAddr::from((from, 50_010));
+        async move {
+            let form = b.get("/login").await;
+            let body = format!(
+                "csrf={}&email=wie%40praktijk.test&password=fout",
+                form.csrf()
+            );
+            let req = axum::http::Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", xff)
+                .body(axum::body::Body::from(body))
+                .expect("request");
+            b.send(req).await.status
+        }
+    };
+    // From the outside, straight to Veilpost: the header is the client's own word.
+    assert_eq!(
+        attempt([203, 0, 113, 5], "1.2.3.4").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // Through the proxy, with a forged entry on the left: the proxy's hop counts.
+    assert_eq!(
+        attempt([127, 0, 0, 1], "1.2.3.4, 198.51.100.7").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let ips: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT ip FROM audit WHERE action = 'staff.login.failed' ORDER BY id")
+            .fetch_all(site.store.pool())
+            .await
+            .expect("audit");
+    assert_eq!(
+        ips,
+        vec![
+            (Some("203.0.113.5".into()),),
+            (Some("198.51.100.7".into()),)
+        ]
+    );
+
+    // The development outbox: this machine only, and not through a proxy.
+    let mut b = site.browser();
+    assert_eq!(b.get("/outbox").await.status, StatusCode::OK);
+    let req = axum::http::Request::get("/outbox")
+        .header("x-forwarded-for", "198.51.100.7")
+        .body(axum::body::Body::empty())
+        .expect("request");
+    assert_eq!(b.send(req).await.status, StatusCode::NOT_FOUND);
+    b.from = std::net::SocketAddr::from(([192, 0, 2, 1], 50_011));
+    assert_eq!(b.get("/outbox").await.status, StatusCode::NOT_FOUND);
 }

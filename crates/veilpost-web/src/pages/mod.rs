@@ -87,7 +87,7 @@ async fn login_form(
     per_recipient: Option<Bucket>,
 ) -> Result<PortalEntry, WebError> {
     check_form_csrf(s, headers, csrf, lang)?;
-    limited(s, &ip.0, |l| &mut l.per_ip, lang)?;
+    limited(s, &ip.key(), |l| &mut l.per_ip, lang)?;
     let e = entry(s, token, lang).await?;
     if let Some(bucket) = per_recipient {
         limited(s, &e.recipient.to_lowercase(), bucket, lang)?;

@@ -187,7 +187,10 @@ pub(crate) fn staff_audit(email: &str, action: &str, ip: &ClientIp, outcome: &st
     }
 }
 
-/// Count one login action for the client address and the account.
+/// May this client try to sign in as `account` now? Counts the request against the
+/// per-address flood limit; refuses while the sign-in guard holds this account and
+/// address ([`veilpost_portal::LoginGuard`], shared with SMTP AUTH). Successes are not
+/// counted; failures are, by [`sign_in_failed`].
 pub(crate) fn limited(
     s: &WebState,
     ip: &ClientIp,
@@ -199,11 +202,8 @@ pub(crate) fn limited(
         .lock()
         .map_err(|_| WebError::internal(lang, "limits lock"))?;
     let t = s.store.now();
-    if limits.per_ip.hit(&ip.0, t).is_err()
-        || limits
-            .staff_logins
-            .hit(&account.trim().to_ascii_lowercase(), t)
-            .is_err()
+    if limits.per_ip.hit(&ip.key(), t).is_err()
+        || limits.staff.check(account, ip.addr(), t).is_err()
     {
         return Err(WebError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -211,6 +211,30 @@ pub(crate) fn limited(
             lang,
         ));
     }
+    Ok(())
+}
+
+/// A wrong password or second factor: counted for the account and address, and audited
+/// (`staff.login.failed` with the step). The audit entry must be written, or the
+/// failure is an error.
+pub(crate) async fn sign_in_failed(
+    s: &WebState,
+    ip: &ClientIp,
+    account: &str,
+    step: &str,
+    detail: Option<&str>,
+) -> Result<(), WebError> {
+    if let Ok(mut limits) = s.limits.lock() {
+        limits.staff.failed(account, ip.addr(), s.store.now());
+    }
+    let mut event = staff_audit(
+        &veilpost_store::typed_login_for_log(account),
+        "staff.login.failed",
+        ip,
+        step,
+    );
+    event.detail = detail.map(str::to_string);
+    s.store.audit_event(event).await?;
     Ok(())
 }
 
@@ -248,6 +272,11 @@ pub(crate) async fn complete_sign_in(
     how: &str,
 ) -> Result<(axum::http::HeaderValue, &'static str), WebError> {
     s.store.end_session(SessionKind::Staff, token).await?;
+    // Both factors passed: this account's failures are forgotten (a colleague's wrong
+    // guesses do not keep its owner out).
+    if let Ok(mut limits) = s.limits.lock() {
+        limits.staff.passed(&user.email);
+    }
     let (full, _) = s
         .store
         .create_staff_session(&user.email, Stage::Full)

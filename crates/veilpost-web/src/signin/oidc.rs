@@ -26,7 +26,7 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{complete_sign_in, staff_audit};
+use super::complete_sign_in;
 use crate::{
     ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, cookie, cookie_name, see_other,
 };
@@ -232,9 +232,7 @@ pub async fn callback(
         let s = s.clone();
         let ip = ip.clone();
         async move {
-            let mut event = staff_audit(&who, "staff.login.failed", &ip, "oidc");
-            event.detail = Some(why.to_string());
-            s.store.audit_event(event).await?;
+            super::sign_in_failed(&s, &ip, &who, "oidc", Some(why)).await?;
             Ok::<Response, WebError>(super::login_error(
                 &s,
                 lang,

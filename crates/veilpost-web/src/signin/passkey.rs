@@ -17,7 +17,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use super::{complete_sign_in, limited, pending, staff_audit};
+use super::{complete_sign_in, limited, pending, sign_in_failed, staff_audit};
 use crate::{ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, same_secret};
 
 /// The relying party for `s`'s public URL (cached), or None when passkeys cannot work.
@@ -175,15 +175,9 @@ pub async fn finish(
         .await?
         .and_then(|c| serde_json::from_str(&c).ok());
     let refused = || async {
-        let _ = s
-            .store
-            .audit_event(staff_audit(
-                &user.email,
-                "staff.login.failed",
-                &ip,
-                "passkey",
-            ))
-            .await;
+        if let Err(e) = sign_in_failed(&s, &ip, &user.email, "passkey", None).await {
+            return e;
+        }
         json_error(StatusCode::UNAUTHORIZED, lang)
     };
     match ceremony {

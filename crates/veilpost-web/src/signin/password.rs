@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{CsrfOnly, STAFF_COOKIE, Staff, limited, staff_audit};
+use super::{CsrfOnly, STAFF_COOKIE, Staff, limited, sign_in_failed};
 use crate::{
     ClientIp, Lang, PageLang, WebError, WebState, check_form_csrf, form_csrf, render, see_other,
     set_cookie, with_cookie,
@@ -128,14 +128,7 @@ pub async fn login(
         .await?
         .filter(|u| u.offboarded_at.is_none());
     let Some(user) = user else {
-        s.store
-            .audit_event(staff_audit(
-                &veilpost_store::typed_login_for_log(&email),
-                "staff.login.failed",
-                &ip,
-                "password",
-            ))
-            .await?;
+        sign_in_failed(&s, &ip, &email, "password", None).await?;
         let page = LoginPage {
             lang,
             organisation: &s.organisation,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use totp_rs::Secret;
 use veilpost_store::{TotpHolder, User};
 
-use super::{complete_sign_in, limited, pending, staff_audit};
+use super::{complete_sign_in, limited, pending, sign_in_failed, staff_audit};
 use crate::{
     ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, render, same_secret, see_other,
 };
@@ -152,6 +152,7 @@ pub async fn second_factor(
                 stored
             }
             None => {
+                sign_in_failed(&s, &ip, &user.email, "second factor", Some("registration")).await?;
                 let page = second_factor_page(&s, &session.csrf, &user, Some(secret), true, lang);
                 return Ok(second_factor_response(
                     &page,
@@ -161,14 +162,7 @@ pub async fn second_factor(
         }
     };
     if !ok {
-        s.store
-            .audit_event(staff_audit(
-                &user.email,
-                "staff.login.failed",
-                &ip,
-                "second factor",
-            ))
-            .await?;
+        sign_in_failed(&s, &ip, &user.email, "second factor", None).await?;
         let page = second_factor_page(&s, &session.csrf, &user, None, true, lang);
         return Ok(second_factor_response(&page, StatusCode::UNAUTHORIZED));
     }

@@ -187,6 +187,9 @@ impl Config {
         for net in &self.smtp.trusted_networks {
             parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
         }
+        for net in &self.web.trusted_proxies {
+            parse_cidr(net).with_context(|| format!("web.trusted_proxies: {net:?}"))?;
+        }
         veilpost_dlp::detect::custom::validate(&self.dlp.identifiers()?)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         if !(self.web.public_url.starts_with("https://")
@@ -195,6 +198,25 @@ impl Config {
             bail!("web.public_url must start with https:// (or http:// for a local trial)");
         }
         Ok(())
+    }
+
+    /// The reverse proxies whose forwarding header is believed: none unless
+    /// `web.trust_forwarded_for`, then `web.trusted_proxies` or else loopback.
+    pub fn trusted_proxies(&self) -> Vec<veilpost_portal::client::Net> {
+        if !self.web.trust_forwarded_for {
+            return Vec::new();
+        }
+        if self.web.trusted_proxies.is_empty() {
+            return vec![
+                (std::net::Ipv4Addr::LOCALHOST.into(), 8),
+                (std::net::Ipv6Addr::LOCALHOST.into(), 128),
+            ];
+        }
+        self.web
+            .trusted_proxies
+            .iter()
+            .filter_map(|n| parse_cidr(n).ok())
+            .collect()
     }
 
     /// The notification sender.
@@ -234,7 +256,7 @@ impl Config {
             max_reply_size: self.smtp.max_message_size,
             outbox: outbox.then(|| self.data_dir.join("outbox")),
             sms_outbox: (outbox || self.sms.provider == "outbox").then(|| self.sms_outbox()),
-            trust_forwarded_for: self.web.trust_forwarded_for,
+            trusted_proxies: self.trusted_proxies(),
             intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
             intake_types: self.intake.allowed_types.clone(),
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),

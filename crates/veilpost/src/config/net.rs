@@ -31,29 +31,4 @@ pub fn parse_cidr(text: &str) -> Result<(std::net::IpAddr, u8)> {
     Ok((ip, bits))
 }
 
-/// Is `ip` inside `net/bits`?
-pub fn in_cidr(ip: std::net::IpAddr, (net, bits): (std::net::IpAddr, u8)) -> bool {
-    use std::net::IpAddr;
-    match (ip, net) {
-        (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u32::MAX << (32 - bits)
-            };
-            u32::from(a) & mask == u32::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 {
-                0
-            } else {
-                u128::MAX << (128 - bits)
-            };
-            u128::from(a) & mask == u128::from(n) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V4(_)) => a
-            .to_ipv4_mapped()
-            .is_some_and(|v4| in_cidr(IpAddr::V4(v4), (net, bits))),
-        _ => false,
-    }
-}
+pub use veilpost_portal::client::in_cidr;

@@ -121,8 +121,11 @@ pub struct Web {
     /// The address recipients and staff use (links in mails point here).
     pub public_url: String,
     /// Take the client address from `X-Forwarded-For` (only behind a reverse proxy that
-    /// sets it).
+    /// sets it), believing only the hops added by `trusted_proxies`.
     pub trust_forwarded_for: bool,
+    /// The reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` hop is
+    /// believed; empty with `trust_forwarded_for`: a proxy on this machine (loopback).
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -399,6 +402,7 @@ impl Default for Web {
             listen: "127.0.0.1:8080".into(),
             public_url: "http://127.0.0.1:8080".into(),
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

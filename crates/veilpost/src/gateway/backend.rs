@@ -18,13 +18,16 @@ use crate::config::in_cidr;
 pub struct SmtpBackend {
     shared: Arc<Shared>,
     sent: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    /// Shared with the web: the sign-in guard counts SMTP AUTH failures too.
+    limits: Arc<Mutex<veilpost_web::Limits>>,
 }
 
 impl SmtpBackend {
-    pub fn new(shared: Arc<Shared>) -> SmtpBackend {
+    pub fn new(shared: Arc<Shared>, limits: Arc<Mutex<veilpost_web::Limits>>) -> SmtpBackend {
         SmtpBackend {
             shared,
             sent: Arc::new(Mutex::new(HashMap::new())),
+            limits,
         }
     }
 
@@ -108,6 +111,20 @@ impl Backend for SmtpBackend {
     }
 
     async fn authenticate(&self, user: String, password: String, ip: IpAddr) -> Option<String> {
+        let now = self.shared.store.now();
+        let locked = match self.limits.lock() {
+            Ok(l) => l.staff.check(&user, ip, now).err(),
+            Err(_) => Some(veilpost_portal::Locked { retry_after: 60 }),
+        };
+        if let Some(locked) = locked {
+            let user = veilpost_store::typed_login_for_log(&user);
+            tracing::info!(
+                "smtp: login for {user:?} from {ip} refused for {} s after failures",
+                locked.retry_after
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            return None;
+        }
         let today = time::OffsetDateTime::now_utc().date();
         match self
             .shared
@@ -117,6 +134,9 @@ impl Backend for SmtpBackend {
         {
             Ok(Some(u)) => Some(u.email),
             Ok(None) => {
+                if let Ok(mut l) = self.limits.lock() {
+                    l.staff.failed(&user, ip, now);
+                }
                 let user = veilpost_store::typed_login_for_log(&user);
                 tracing::info!("smtp: failed login for {user:?} from {ip}");
                 let _ = self

@@ -333,11 +333,14 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {web_addr} (web.listen)"))?;
 
+    // One set of limits for the web and SMTP AUTH: a wrong password counts the same
+    // wherever it is typed.
+    let limits: Arc<std::sync::Mutex<veilpost_web::Limits>> = Default::default();
     let smtp = tokio::spawn(veilpost_smtp::serve(
         smtp_listener,
         Arc::new(smtp_settings(&config)),
         Some(tokio_rustls::TlsAcceptor::from(tls)),
-        backend::SmtpBackend::new(shared.clone()),
+        backend::SmtpBackend::new(shared.clone(), limits.clone()),
     ));
     let web = tokio::spawn(veilpost_web::serve(
         web_listener,
@@ -348,7 +351,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             master_key: shared.master_key.clone(),
             sms: config.sms_sender(),
             mailer: Arc::new(GatewayMailer(shared.clone())),
-            limits: Default::default(),
+            limits,
         },
     ));
     tokio::spawn(housekeeping(shared.clone()));
