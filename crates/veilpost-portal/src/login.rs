@@ -128,6 +128,15 @@ pub fn make_code(digits: u32, mut random_u32: impl FnMut() -> u32) -> String {
     }
 }
 
+/// Codes sent (by SMS or e-mail) in one login, whatever the factor: the cap and the
+/// wait between sends hold across going back and choosing again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    pub count: u32,
+    /// When the last one went out (0: none yet).
+    pub at: i64,
+}
+
 /// Where a login stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum State {
@@ -138,6 +147,9 @@ pub enum State {
         /// Wrong codes so far in this login (switching factors keeps them).
         #[serde(default)]
         attempts: u32,
+        /// Codes sent so far in this login (going back keeps them too).
+        #[serde(default)]
+        sent: Sent,
     },
     /// A code went out by SMS or e-mail.
     CodeSent {
@@ -149,7 +161,12 @@ pub enum State {
         attempts: u32,
     },
     /// Waiting for the access code or a TOTP code.
-    AwaitingCode { factor: Factor, attempts: u32 },
+    AwaitingCode {
+        factor: Factor,
+        attempts: u32,
+        #[serde(default)]
+        sent: Sent,
+    },
     /// Proven: the message may be shown.
     Verified { at: i64 },
     /// Too many wrong codes; only the sender (or an administrator) can unlock.
@@ -275,16 +292,37 @@ impl Login {
     fn transition(&self, state: State, event: Event, now: i64) -> (State, Step) {
         match (state, event) {
             (s @ State::Locked { .. }, _) => (s, Step::refused(Refusal::Locked)),
-            (State::Landing, Event::Open) => {
-                (State::Choosing { attempts: 0 }, Step::ok(Vec::new()))
-            }
-            (State::Choosing { attempts }, Event::Choose { factor, code }) => {
-                self.choose(factor, code, attempts, now)
+            (State::Landing, Event::Open) => (
+                State::Choosing {
+                    attempts: 0,
+                    sent: Sent::default(),
+                },
+                Step::ok(Vec::new()),
+            ),
+            (State::Choosing { attempts, sent }, Event::Choose { factor, code }) => {
+                self.choose(factor, code, attempts, sent, now)
             }
             (
-                State::CodeSent { attempts, .. } | State::AwaitingCode { attempts, .. },
+                State::CodeSent {
+                    attempts,
+                    sends,
+                    sent_at,
+                    ..
+                },
                 Event::Back,
-            ) => (State::Choosing { attempts }, Step::ok(Vec::new())),
+            ) => (
+                State::Choosing {
+                    attempts,
+                    sent: Sent {
+                        count: sends,
+                        at: sent_at,
+                    },
+                },
+                Step::ok(Vec::new()),
+            ),
+            (State::AwaitingCode { attempts, sent, .. }, Event::Back) => {
+                (State::Choosing { attempts, sent }, Step::ok(Vec::new()))
+            }
             (
                 State::CodeSent {
                     factor,
@@ -363,7 +401,11 @@ impl Login {
                 })
             }
             (
-                State::AwaitingCode { factor, attempts },
+                State::AwaitingCode {
+                    factor,
+                    attempts,
+                    sent,
+                },
                 Event::Submit {
                     code: typed,
                     totp_valid,
@@ -376,6 +418,7 @@ impl Login {
                 self.judge(ok, attempts, now, |attempts| State::AwaitingCode {
                     factor,
                     attempts,
+                    sent,
                 })
             }
             (s, _) => (s, Step::refused(Refusal::OutOfOrder)),
@@ -387,14 +430,30 @@ impl Login {
         factor: Factor,
         code: Option<(String, [u8; 16])>,
         attempts: u32,
+        sent: Sent,
         now: i64,
     ) -> (State, Step) {
-        let choosing = State::Choosing { attempts };
+        let choosing = State::Choosing { attempts, sent };
         match factor {
             Factor::Sms { .. } | Factor::Email => {
                 let Some((code, salt)) = code else {
                     return (choosing, Step::refused(Refusal::OutOfOrder));
                 };
+                let wait = sent.at + self.rules.resend_after - now;
+                if sent.count >= self.rules.max_sends {
+                    // The last code's lifetime is the earliest anything changes.
+                    let retry_after = (sent.at + self.rules.code_ttl - now).max(1);
+                    return (
+                        choosing,
+                        Step::refused(Refusal::TooManySends { retry_after }),
+                    );
+                }
+                if sent.count > 0 && wait > 0 {
+                    return (
+                        choosing,
+                        Step::refused(Refusal::TooManySends { retry_after: wait }),
+                    );
+                }
                 let effects = vec![send(&factor, code.clone()), Effect::Audit("code.requested")];
                 (
                     State::CodeSent {
@@ -402,7 +461,7 @@ impl Login {
                         code: StoredCode::new(&code, salt),
                         expires_at: now + self.rules.code_ttl,
                         sent_at: now,
-                        sends: 1,
+                        sends: sent.count + 1,
                         attempts,
                     },
                     Step::ok(effects),
@@ -413,7 +472,11 @@ impl Login {
             }
             Factor::Totp if !self.has_totp => (choosing, Step::refused(Refusal::FactorUnavailable)),
             Factor::AccessCode | Factor::Totp => (
-                State::AwaitingCode { factor, attempts },
+                State::AwaitingCode {
+                    factor,
+                    attempts,
+                    sent,
+                },
                 Step::ok(Vec::new()),
             ),
         }
@@ -608,7 +671,7 @@ mod tests {
         for factor in [Factor::AccessCode, Factor::Totp] {
             let s = l.step(Event::Choose { factor, code: None }, T0);
             assert_eq!(s.result, Err(Refusal::FactorUnavailable));
-            assert_eq!(l.state, State::Choosing { attempts: 0 });
+            assert!(matches!(l.state, State::Choosing { attempts: 0, .. }));
         }
         let mut l = Login::new(
             Rules::default(),
@@ -663,7 +726,7 @@ mod tests {
             assert!(login.step(submit("000000"), T0 + 1).result.is_err());
         }
         assert!(login.step(Event::Back, T0 + 2).result.is_ok());
-        assert_eq!(login.state, State::Choosing { attempts: 4 });
+        assert!(matches!(login.state, State::Choosing { attempts: 4, .. }));
         let chosen = login.step(
             Event::Choose {
                 factor: Factor::AccessCode,
@@ -678,6 +741,51 @@ mod tests {
         // Back from nothing to go back from is refused.
         let mut fresh = Login::new(Rules::default(), None, false);
         assert_eq!(fresh.step(Event::Back, T0).result, Err(Refusal::OutOfOrder));
+    }
+
+    /// Issue 16, point 7: Back and choosing SMS (or e-mail) again is no way around the
+    /// per-login send cap or the wait between sends.
+    #[test]
+    fn back_and_choose_again_does_not_reset_the_send_cap() {
+        let rules = Rules::default();
+        let mut login = Login::new(rules.clone(), None, false);
+        to_code_sent(&mut login, "123456");
+        let again = |login: &mut Login, at: i64| {
+            if !matches!(login.state, State::Choosing { .. }) {
+                assert!(login.step(Event::Back, at).result.is_ok());
+            }
+            login.step(
+                Event::Choose {
+                    factor: sms(),
+                    code: Some(("654321".into(), SALT)),
+                },
+                at,
+            )
+        };
+        // At once: wait first.
+        let s = again(&mut login, T0 + 1);
+        assert!(
+            matches!(s.result, Err(Refusal::TooManySends { retry_after }) if retry_after > 0),
+            "{s:?}"
+        );
+        assert!(s.effects.is_empty());
+        // Spaced out: up to the cap, then no more, whichever factor.
+        let mut sent = 1;
+        for i in 1..10 {
+            let s = again(&mut login, T0 + i * (rules.resend_after + 1));
+            if s.result.is_ok() {
+                sent += 1;
+            }
+        }
+        assert_eq!(sent, rules.max_sends);
+        let by_mail = login.step(
+            Event::Choose {
+                factor: Factor::Email,
+                code: Some(("111111".into(), SALT)),
+            },
+            T0 + 5000,
+        );
+        assert!(matches!(by_mail.result, Err(Refusal::TooManySends { .. })));
     }
 
     #[test]

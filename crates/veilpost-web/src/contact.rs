@@ -129,7 +129,7 @@ pub async fn begin(
             .into();
         return Ok(render_page(&p, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    crate::limits::limit_sends(&s, &email, lang)?;
+    crate::limits::limit_intake_sends(&s, &email, lang)?;
     let mut login = Login::new(s.settings.rules.clone(), None, false);
     let t = s.store.now();
     login.step(Event::Open, t);

@@ -185,8 +185,11 @@ impl PortalSettings {
 pub struct Limits {
     /// Login actions per client address.
     pub per_ip: RateLimit,
-    /// Codes sent per recipient.
+    /// Codes sent per recipient of a secure message.
     pub sends_per_recipient: RateLimit,
+    /// Codes the contact form sends per e-mail address: a budget of its own, so that
+    /// anonymous contact-form posts cannot use up a patient's codes for their messages.
+    pub intake_sends: RateLimit,
     /// Codes tried per recipient.
     pub tries_per_recipient: RateLimit,
     /// Staff sign-in failures per account and client address (web and SMTP AUTH).
@@ -200,6 +203,7 @@ impl Default for Limits {
             // recipient and by the lock-out.
             per_ip: RateLimit::new(300, 600, 100_000),
             sends_per_recipient: RateLimit::new(10, 3600, 100_000),
+            intake_sends: RateLimit::new(5, 3600, 100_000),
             tries_per_recipient: RateLimit::new(20, 600, 100_000),
             staff: veilpost_portal::LoginGuard::default(),
         }

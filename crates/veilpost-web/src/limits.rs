@@ -13,9 +13,10 @@ pub(crate) fn limit_ip(s: &WebState, ip: &ClientIp, lang: Lang) -> Result<(), We
     limited(s, &ip.key(), |l| &mut l.per_ip, lang)
 }
 
-/// The limit on codes sent (by SMS or mail) to one recipient.
-pub(crate) fn limit_sends(s: &WebState, to: &str, lang: Lang) -> Result<(), WebError> {
-    limited(s, &to.to_lowercase(), |l| &mut l.sends_per_recipient, lang)
+/// The contact form's limit on codes mailed to one address (its own budget, apart from
+/// the portal's codes for secure messages).
+pub(crate) fn limit_intake_sends(s: &WebState, to: &str, lang: Lang) -> Result<(), WebError> {
+    limited(s, &to.to_lowercase(), |l| &mut l.intake_sends, lang)
 }
 
 pub(crate) fn limited(s: &WebState, key: &str, which: Bucket, lang: Lang) -> Result<(), WebError> {

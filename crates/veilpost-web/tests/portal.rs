@@ -1192,3 +1192,33 @@ async fn uploads_go_through_clamav_and_fail_closed_without_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 16, point 7: anonymous contact-form posts naming a patient's address use the
+/// contact form's own budget, never the codes the patient needs for a secure message.
+#[tokio::test]
+async fn contact_form_posts_cannot_use_up_a_patients_codes() {
+    let p = Portal::new("budgets", "http://127.0.0.1:8080").await;
+    let m = p
+        .message("<p>x</p>", Some("+31612345678"), None, 86_400)
+        .await;
+    for i in 0..12u8 {
+        let mut anyone = p.browser();
+        anyone.from = std::net::SocketAddr::from(([198, 51, 100, i], 50_000));
+        let start = anyone.get("/contact").await;
+        let r = anyone
+            .post(
+                "/contact",
+                &[("csrf", &start.csrf()), ("email", "Piet@example.net")],
+            )
+            .await;
+        assert!(
+            r.status == StatusCode::SEE_OTHER || r.status == StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            r.status
+        );
+    }
+    let mut b = p.browser();
+    let verify = b.start(&m.link, "sms").await;
+    assert_eq!(verify.status, StatusCode::OK, "{}", verify.text());
+    assert_eq!(p.sms_codes().len(), 1, "the patient's code went out");
+}

@@ -564,6 +564,9 @@ pub async fn factor(
     .await?;
     Ok(match result {
         Err(Refusal::FactorUnavailable) => see_other(&format!("/p/{token}/verify?m=unavailable")),
+        Err(Refusal::TooManySends { retry_after }) => {
+            see_other(&format!("/p/{token}/verify?m=wait&n={retry_after}"))
+        }
         _ => see_other(&format!("/p/{token}/verify")),
     })
 }
