@@ -29,6 +29,24 @@ pub enum Factor {
     Totp,
 }
 
+impl Factor {
+    /// Its name in forms, sessions and the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Factor::Sms { .. } => "sms",
+            Factor::Email => "email",
+            Factor::AccessCode => "access_code",
+            Factor::Totp => "totp",
+        }
+    }
+
+    /// Held by the recipient alone: the recipient's own phone or an app they linked
+    /// (the sender knows the access code; an e-mail code proves a mailbox).
+    pub fn recipients_own(name: &str) -> bool {
+        matches!(name, "sms" | "totp")
+    }
+}
+
 /// The limits of the login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rules {
@@ -168,7 +186,12 @@ pub enum State {
         sent: Sent,
     },
     /// Proven: the message may be shown.
-    Verified { at: i64 },
+    Verified {
+        at: i64,
+        /// With what (only a factor the recipient alone holds may link an app).
+        #[serde(default)]
+        factor: Option<Factor>,
+    },
     /// Too many wrong codes; only the sender (or an administrator) can unlock.
     Locked { at: i64 },
 }
@@ -391,7 +414,8 @@ impl Login {
                     return (same, Step::refused(Refusal::CodeExpired));
                 }
                 let ok = code.matches(&typed);
-                self.judge(ok, attempts, now, |attempts| State::CodeSent {
+                let proof = factor.clone();
+                self.judge(ok, (&proof, attempts), now, |attempts| State::CodeSent {
                     factor,
                     code,
                     expires_at,
@@ -415,10 +439,13 @@ impl Login {
                     Factor::Totp => totp_valid,
                     _ => self.access_code.as_ref().is_some_and(|c| c.matches(&typed)),
                 };
-                self.judge(ok, attempts, now, |attempts| State::AwaitingCode {
-                    factor,
-                    attempts,
-                    sent,
+                let proof = factor.clone();
+                self.judge(ok, (&proof, attempts), now, |attempts| {
+                    State::AwaitingCode {
+                        factor,
+                        attempts,
+                        sent,
+                    }
                 })
             }
             (s, _) => (s, Step::refused(Refusal::OutOfOrder)),
@@ -487,13 +514,16 @@ impl Login {
     fn judge(
         &self,
         ok: bool,
-        attempts: u32,
+        (factor, attempts): (&Factor, u32),
         now: i64,
         stay: impl FnOnce(u32) -> State,
     ) -> (State, Step) {
         if ok {
             return (
-                State::Verified { at: now },
+                State::Verified {
+                    at: now,
+                    factor: Some(factor.clone()),
+                },
                 Step::ok(vec![Effect::Audit("login.succeeded")]),
             );
         }
@@ -585,7 +615,13 @@ mod tests {
         let s = l.step(submit("482 913"), T0 + 30);
         assert_eq!(s.result, Ok(()));
         assert_eq!(s.effects, vec![Effect::Audit("login.succeeded")]);
-        assert_eq!(l.state, State::Verified { at: T0 + 30 });
+        assert_eq!(
+            l.state,
+            State::Verified {
+                at: T0 + 30,
+                factor: Some(sms())
+            }
+        );
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct PortalSession {
     pub csrf: String,
     pub created_at: i64,
     pub last_seen: i64,
+    /// How it was proven: `sms`, `email`, `access_code` or `totp` (`None`: unknown).
+    pub factor: Option<String>,
 }
 
 /// A staff member's browser session.
@@ -107,18 +109,19 @@ impl Store {
     }
 
     /// A new browser session for a verified recipient: (cookie token, CSRF token).
-    pub async fn create_session(&self, vault_id: &str) -> Result<(String, String)> {
+    pub async fn create_session(&self, vault_id: &str, factor: &str) -> Result<(String, String)> {
         let (token, csrf) = new_session_tokens();
         let t = self.now();
         sqlx::query(
-            "INSERT INTO portal_sessions (id_hash, vault_id, csrf, created_at, last_seen)
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO portal_sessions (id_hash, vault_id, csrf, created_at, last_seen, factor)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(token_hash(&token))
         .bind(vault_id)
         .bind(&csrf)
         .bind(t)
         .bind(t)
+        .bind(factor)
         .execute(&self.pool)
         .await?;
         Ok((token, csrf))
@@ -130,7 +133,8 @@ impl Store {
             return Ok(None);
         }
         Ok(sqlx::query_as::<_, PortalSession>(
-            "SELECT vault_id, csrf, created_at, last_seen FROM portal_sessions WHERE id_hash = ?",
+            "SELECT vault_id, csrf, created_at, last_seen, factor FROM portal_sessions
+              WHERE id_hash = ?",
         )
         .bind(token_hash(token))
         .fetch_optional(&self.pool)

@@ -109,7 +109,10 @@ async fn seed(store: &Store, key: &MasterKey, n: usize) -> (String, String) {
         )
         .await
         .expect("finish");
-    let (cookie, _) = store.create_session(&vault_id).await.expect("session");
+    let (cookie, _) = store
+        .create_session(&vault_id, "sms")
+        .await
+        .expect("session");
     (format!("/p/{link}/message"), format!("vp_session={cookie}"))
 }
 

@@ -803,11 +803,36 @@ async fn headers_cookies_and_idle_timeout() {
 #[tokio::test]
 async fn a_registered_totp_app_is_a_factor_next_time() {
     let p = Portal::new("totp", "http://127.0.0.1:8080").await;
-    let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
+    let m = p
+        .message("<p>x</p>", Some("+31612345678"), Some("1234 5678"), 86_400)
+        .await;
+    // Issue 16, point 3: the sender knows the access code, so a session opened with it
+    // cannot link an app to the recipient's address (page and form alike).
+    let mut by_code = p.browser();
+    by_code.start(&m.link, "access_code").await;
+    by_code.submit_code(&m.link, "1234 5678").await;
+    let refused = by_code.get(&format!("/p/{}/totp", m.link)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text());
+    let csrf = by_code.cookies.get("vp_csrf").cloned().unwrap_or_default();
+    let forced = by_code
+        .post(
+            &format!("/p/{}/totp", m.link),
+            &[
+                ("csrf", &csrf),
+                ("secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"),
+                ("code", "123456"),
+            ],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::FORBIDDEN);
+    // With a code by SMS (the recipient's own phone) it can.
     let mut b = p.browser();
-    b.start(&m.link, "access_code").await;
-    b.submit_code(&m.link, "1234 5678").await;
+    b.start(&m.link, "sms").await;
+    let sms = p.sms_codes();
+    b.submit_code(&m.link, sms.last().expect("an SMS code"))
+        .await;
     let form = b.get(&format!("/p/{}/totp", m.link)).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text());
     let text = form.text();
     let at = text.find("id=\"secret\">").expect("secret") + 12;
     let secret: String = text[at..]
@@ -833,11 +858,22 @@ async fn a_registered_totp_app_is_a_factor_next_time() {
         "{}",
         r.text()
     );
+    // The recipient is told by mail.
+    assert!(
+        p.sent()
+            .iter()
+            .any(|(to, mail)| to == "piet@example.net" && mail.contains("authenticator")),
+        "{:?}",
+        p.sent()
+    );
 
-    // Another visit: TOTP is offered, and a code works once (no replay).
+    // Another visit: TOTP is offered; the code that registered the app is used up, and
+    // a code works once (no replay).
     let mut later = p.browser();
     let verify = later.start(&m.link, "totp").await;
     assert!(verify.text().contains("authenticator"), "{}", verify.text());
+    let used = later.submit_code(&m.link, &code).await;
+    assert!(used.location().contains("m=wrong"), "{}", used.location());
     let next = totp.generate(now + 30).to_string();
     let ok = later.submit_code(&m.link, &next).await;
     assert_eq!(ok.location(), format!("/p/{}/message", m.link));

@@ -21,6 +21,24 @@ pub fn code_mail(from: &From<'_>, to: &str, code: &str, minutes: i64) -> std::io
         .write_to_vec()
 }
 
+/// The recipient is told an authenticator app was linked to their address (so that a
+/// link they did not make is noticed).
+pub fn totp_registered(from: &From<'_>, to: &str, at: &str) -> std::io::Result<Vec<u8>> {
+    let text = format!(
+        "Op {at} is een authenticator-app gekoppeld aan {to} voor het openen van beveiligde berichten.\r\n\
+         Was u dat niet? Neem dan contact op met de afzender van het bericht.\r\n\r\n--\r\n\r\n\
+         On {at} (Dutch time) an authenticator app was linked to {to} for opening secure messages.\r\n\
+         If that was not you, contact the sender of the message.\r\n"
+    );
+    builder(
+        from,
+        to,
+        "Authenticator-app gekoppeld / Authenticator app linked".to_string(),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
 /// The sender is told the recipient opened the message (a read receipt).
 pub fn read_receipt(
     from: &From<'_>,

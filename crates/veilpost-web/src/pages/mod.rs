@@ -622,8 +622,9 @@ pub async fn code(
         })
     })
     .await?;
-    if let LoginState::Verified { .. } = state {
-        let (cookie_token, _) = s.store.create_session(&e.id).await?;
+    if let LoginState::Verified { factor, .. } = state {
+        let proof = factor.as_ref().map(Factor::name).unwrap_or("unknown");
+        let (cookie_token, _) = s.store.create_session(&e.id, proof).await?;
         let mut r = see_other(&format!("/p/{token}/message"));
         r.headers_mut().append(
             header::SET_COOKIE,

@@ -41,7 +41,7 @@ pub(super) struct MessagePage<'a> {
     expires: String,
     sent: bool,
     totp_done: bool,
-    has_totp: bool,
+    offer_totp: bool,
     /// An upload request: the upload form comes first.
     upload: bool,
     types: String,
@@ -90,11 +90,16 @@ pub async fn message(
             Err(err) => tracing::error!("read receipt for {}: {err}", e.id),
         }
     }
-    let has_totp = s
-        .store
-        .totp(veilpost_store::TotpHolder::Recipient(&e.recipient))
-        .await?
-        .is_some();
+    // Linking an app is offered once, and only to a session proven with the recipient's
+    // own factor (see `totp.rs`).
+    let offer_totp = session
+        .factor
+        .as_deref()
+        .is_some_and(veilpost_portal::login::Factor::recipients_own)
+        && s.store
+            .totp(veilpost_store::TotpHolder::Recipient(&e.recipient))
+            .await?
+            .is_none();
     let page = MessagePage {
         lang,
         organisation: &s.organisation,
@@ -104,7 +109,7 @@ pub async fn message(
         expires: when(e.expires_at, false),
         sent: q.sent.is_some(),
         totp_done: q.totp.is_some(),
-        has_totp,
+        offer_totp,
         upload: e.upload,
         types: s.settings.intake_types.join(", "),
     };
