@@ -32,7 +32,14 @@ fn mailbox(s: &WebState, lang: Lang) -> Result<String, WebError> {
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))
 }
 
-async fn audit(s: &WebState, i: &Intake, action: &str, ip: &ClientIp, outcome: &str) {
+/// An entry in the audit log; one that cannot be written fails the action it records.
+async fn audit(
+    s: &WebState,
+    i: &Intake,
+    action: &str,
+    ip: &ClientIp,
+    outcome: &str,
+) -> Result<(), WebError> {
     let event = AuditEvent {
         actor: i.email.clone(),
         action: action.to_string(),
@@ -41,9 +48,10 @@ async fn audit(s: &WebState, i: &Intake, action: &str, ip: &ClientIp, outcome: &
         ip: Some(ip.0.clone()),
         outcome: Some(outcome.to_string()),
     };
-    if let Err(e) = s.store.audit_event(event).await {
+    s.store.audit_event(event).await.map_err(|e| {
         tracing::error!("audit {action}: {e}");
-    }
+        WebError::from(e)
+    })
 }
 
 /// A plausible mailbox address (the code proves it is theirs).
@@ -151,11 +159,16 @@ pub async fn begin(
         .intake(&id)
         .await?
         .ok_or_else(|| WebError::internal(lang, "intake just made is missing"))?;
-    effects(&s, &intake, &step.effects, &ip).await;
+    effects(&s, &intake, &step.effects, &ip).await?;
     Ok(see_other(&format!("/contact/{id}")))
 }
 
-async fn effects(s: &WebState, i: &Intake, effects: &[Effect], ip: &ClientIp) {
+async fn effects(
+    s: &WebState,
+    i: &Intake,
+    effects: &[Effect],
+    ip: &ClientIp,
+) -> Result<(), WebError> {
     for effect in effects {
         match effect {
             Effect::MailCode { code } => {
@@ -168,7 +181,7 @@ async fn effects(s: &WebState, i: &Intake, effects: &[Effect], ip: &ClientIp) {
                     Ok(raw) => s.mailer.send(i.email.clone(), raw).await.is_ok(),
                     Err(_) => false,
                 };
-                audit(s, i, "intake.code", ip, if sent { "ok" } else { "failed" }).await;
+                audit(s, i, "intake.code", ip, if sent { "ok" } else { "failed" }).await?;
             }
             Effect::Audit(action) => {
                 let outcome = if action.contains("failed") || action.contains("locked") {
@@ -176,11 +189,12 @@ async fn effects(s: &WebState, i: &Intake, effects: &[Effect], ip: &ClientIp) {
                 } else {
                     "ok"
                 };
-                audit(s, i, &format!("intake.{action}"), ip, outcome).await;
+                audit(s, i, &format!("intake.{action}"), ip, outcome).await?;
             }
             Effect::SendSms { .. } | Effect::TellSenderLocked => {}
         }
     }
+    Ok(())
 }
 
 async fn intake(s: &WebState, id: &str, lang: Lang) -> Result<Intake, WebError> {
@@ -303,7 +317,7 @@ pub async fn code(
     let Advanced::Stepped(i, login, step) = done else {
         return Ok(see_other(&format!("/contact/{id}")));
     };
-    effects(&s, &i, &step.effects, &ip).await;
+    effects(&s, &i, &step.effects, &ip).await?;
     if matches!(login.state, LoginState::Verified { .. }) {
         let (token, _) = s.store.verify_intake(&id).await?;
         let mut r = see_other(&format!("/contact/{id}"));
@@ -374,7 +388,7 @@ pub async fn send(
         .await
         .map_err(|e| WebError::internal(lang, e))?;
     s.store.intake_submitted(&id, &message_id).await?;
-    audit(&s, &i, "intake.sent", &ip, "ok").await;
+    audit(&s, &i, "intake.sent", &ip, "ok").await?;
     let mut r = see_other(&format!("/contact/{id}"));
     r.headers_mut().append(
         header::SET_COOKIE,

@@ -23,9 +23,15 @@ async fn by_status(s: &WebState, token: &str, lang: Lang) -> Result<PortalEntry,
 }
 
 /// Audit what the holder of the status link (the sender) did.
-async fn audit_sender(s: &WebState, e: &PortalEntry, action: &str, ip: &ClientIp, outcome: &str) {
+async fn audit_sender(
+    s: &WebState,
+    e: &PortalEntry,
+    action: &str,
+    ip: &ClientIp,
+    outcome: &str,
+) -> Result<(), WebError> {
     let detail = Some(format!("recipient {}", e.recipient));
-    crate::pages::audit(s, e, &e.sender, action, ip, outcome, detail).await;
+    crate::pages::audit(s, e, &e.sender, action, ip, outcome, detail).await
 }
 
 /// One line of the status timeline.
@@ -140,7 +146,7 @@ pub async fn revoke(
         &ip,
         if done { "ok" } else { "already" },
     )
-    .await;
+    .await?;
     Ok(see_other(&format!("/s/{token}")))
 }
 
@@ -156,7 +162,7 @@ pub async fn unlock(
     check_form_csrf(&s, &headers, f.csrf(), lang)?;
     let e = by_status(&s, &token, lang).await?;
     s.store.reset_login(&e.id).await?;
-    audit_sender(&s, &e, "login.unlocked", &ip, "ok").await;
+    audit_sender(&s, &e, "login.unlocked", &ip, "ok").await?;
     Ok(see_other(&format!("/s/{token}")))
 }
 

@@ -1258,3 +1258,118 @@ async fn contact_form_posts_cannot_use_up_a_patients_codes() {
     assert_eq!(verify.status, StatusCode::OK, "{}", verify.text());
     assert_eq!(p.sms_codes().len(), 1, "the patient's code went out");
 }
+
+/// Issue 16, point 1: under load every view has its audit entry (240 parallel views, 240
+/// entries), ten revokes amid ordinary reading all succeed and the open sessions stop
+/// showing content at once, and when an audit entry cannot be written the action fails:
+/// no content, no download, no login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_under_load_and_no_entry_no_action() {
+    let p = Portal::new("audit-load", "http://127.0.0.1:8080").await;
+    let m = p
+        .message("<p>Uitslag 48</p>", None, Some("1234 5678"), 86_400)
+        .await;
+    let mut b = p.browser();
+    b.start(&m.link, "access_code").await;
+    b.submit_code(&m.link, "1234 5678").await;
+    let before = p.audit_actions().await.len();
+    let mut views = tokio::task::JoinSet::new();
+    for _ in 0..240 {
+        let mut reader = common::Browser {
+            app: b.app.clone(),
+            cookies: b.cookies.clone(),
+            from: b.from,
+        };
+        let path = format!("/p/{}/message", m.link);
+        views.spawn(async move { reader.get(&path).await.status });
+    }
+    while let Some(status) = views.join_next().await {
+        assert_eq!(status.expect("task"), StatusCode::OK);
+    }
+    let viewed = p.audit_actions().await[before..]
+        .iter()
+        .filter(|(a, _, _)| a == "message.viewed")
+        .count();
+    assert_eq!(viewed, 240);
+
+    // Ten messages, each open in a reader's browser; revoked while they keep reading.
+    let mut open = Vec::new();
+    for i in 0..10 {
+        let m = p
+            .message(
+                &format!("<p>bericht {i}</p>"),
+                None,
+                Some("1234 5678"),
+                86_400,
+            )
+            .await;
+        let mut reader = p.browser();
+        reader.start(&m.link, "access_code").await;
+        reader.submit_code(&m.link, "1234 5678").await;
+        open.push((m, reader));
+    }
+    let mut work = tokio::task::JoinSet::new();
+    for (m, reader) in &open {
+        for _ in 0..5 {
+            let mut r = common::Browser {
+                app: reader.app.clone(),
+                cookies: reader.cookies.clone(),
+                from: reader.from,
+            };
+            let path = format!("/p/{}/message", m.link);
+            work.spawn(async move {
+                let s = r.get(&path).await.status;
+                assert!(s == StatusCode::OK || s == StatusCode::GONE, "{s}");
+                true
+            });
+        }
+        let mut sender = p.browser();
+        let status = m.status.clone();
+        work.spawn(async move {
+            let page = sender.get(&format!("/s/{status}")).await;
+            let r = sender
+                .post(&format!("/s/{status}/revoke"), &[("csrf", &page.csrf())])
+                .await;
+            assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+            false
+        });
+    }
+    while let Some(done) = work.join_next().await {
+        done.expect("task");
+    }
+    for (m, reader) in &mut open {
+        assert_eq!(
+            reader.get(&format!("/p/{}/message", m.link)).await.status,
+            StatusCode::GONE
+        );
+    }
+
+    // The audit log refuses writes: nothing is shown, handed over or signed in.
+    let m = p
+        .message("<p>Geheim 77</p>", None, Some("1234 5678"), 86_400)
+        .await;
+    let mut reader = p.browser();
+    reader.start(&m.link, "access_code").await;
+    reader.submit_code(&m.link, "1234 5678").await;
+    sqlx::query(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no'); END",
+    )
+    .execute(p.store.pool())
+    .await
+    .expect("trigger");
+    let page = reader.get(&format!("/p/{}/message", m.link)).await;
+    assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!page.text().contains("Geheim 77"));
+    let eml = reader.get(&format!("/p/{}/save.eml", m.link)).await;
+    assert_eq!(eml.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!eml.text().contains("Geheim 77"));
+    let mut late = p.browser();
+    late.start(&m.link, "access_code").await;
+    let r = late.submit_code(&m.link, "1234 5678").await;
+    assert_ne!(r.location(), format!("/p/{}/message", m.link));
+    assert!(
+        !late.cookies.keys().any(|k| k.contains("vp_session")),
+        "{:?}",
+        late.cookies
+    );
+}

@@ -61,7 +61,7 @@ pub(crate) async fn audit(
     ip: &ClientIp,
     outcome: &str,
     detail: Option<String>,
-) {
+) -> Result<(), WebError> {
     let event = AuditEvent {
         actor: actor.to_string(),
         action: action.to_string(),
@@ -70,9 +70,12 @@ pub(crate) async fn audit(
         ip: Some(ip.0.clone()),
         outcome: Some(outcome.to_string()),
     };
-    if let Err(err) = s.store.audit_event(event).await {
+    // No entry, no action: a view, download or login whose audit entry cannot be
+    // written fails (the caller answers with an error, not the content).
+    s.store.audit_event(event).await.map_err(|err| {
         tracing::error!("audit {action}: {err}");
-    }
+        WebError::from(err)
+    })
 }
 
 /// What every login form does first: the CSRF token, the per-address limit, the entry,
@@ -314,14 +317,20 @@ async fn advance(
         )),
         Advanced::Unchanged(e, login) => Ok((e, Ok(()), login.state)),
         Advanced::Stepped(e, login, step) => {
-            effects(s, &e, &step.effects, ip).await;
+            effects(s, &e, &step.effects, ip).await?;
             Ok((e, step.result, login.state))
         }
     }
 }
 
-/// Carry out what the login machine asked for.
-async fn effects(s: &WebState, e: &PortalEntry, effects: &[Effect], ip: &ClientIp) {
+/// Carry out what the login machine asked for; an audit entry that cannot be written is
+/// an error (a login is not accepted without its entry).
+async fn effects(
+    s: &WebState,
+    e: &PortalEntry,
+    effects: &[Effect],
+    ip: &ClientIp,
+) -> Result<(), WebError> {
     let from = mails::From {
         organisation: &s.organisation,
         address: &s.settings.notify_from,
@@ -349,7 +358,7 @@ async fn effects(s: &WebState, e: &PortalEntry, effects: &[Effect], ip: &ClientI
                     outcome,
                     Some(mask_phone(phone)),
                 )
-                .await;
+                .await?;
             }
             Effect::MailCode { code } => {
                 let minutes = s.settings.rules.code_ttl / 60;
@@ -366,7 +375,7 @@ async fn effects(s: &WebState, e: &PortalEntry, effects: &[Effect], ip: &ClientI
                         "failed"
                     }
                 };
-                audit(s, e, &e.recipient, "code.mail", ip, outcome, None).await;
+                audit(s, e, &e.recipient, "code.mail", ip, outcome, None).await?;
             }
             Effect::TellSenderLocked => {
                 if let Ok(raw) = mails::locked_notice(&from, &e.sender, &e.recipient, None)
@@ -380,10 +389,11 @@ async fn effects(s: &WebState, e: &PortalEntry, effects: &[Effect], ip: &ClientI
                     "login.failed" | "login.locked" => "refused",
                     _ => "ok",
                 };
-                audit(s, e, &e.recipient, action, ip, outcome, None).await;
+                audit(s, e, &e.recipient, action, ip, outcome, None).await?;
             }
         }
     }
+    Ok(())
 }
 
 /// `POST /p/{token}/open`: the explicit action that starts a login.

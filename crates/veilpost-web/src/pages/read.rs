@@ -66,7 +66,7 @@ pub async fn message(
 ) -> Result<Response, WebError> {
     let (e, session, plain) = open_entry(&s, &token, &headers, lang).await?;
     let view = render::view(&plain);
-    audit(&s, &e, &e.recipient, "message.viewed", &ip, "ok", None).await;
+    audit(&s, &e, &e.recipient, "message.viewed", &ip, "ok", None).await?;
     if e.opened_at.is_none()
         && s.store.portal_milestone(&e.id, Milestone::Opened).await?
         && e.read_receipt
@@ -188,7 +188,7 @@ pub(super) async fn hand_over(
         "ok",
         Some(detail.to_string()),
     )
-    .await;
+    .await?;
     if e.downloaded_at.is_none() {
         s.store
             .portal_milestone(&e.id, Milestone::Downloaded)
@@ -295,7 +295,7 @@ pub async fn reply(
         "ok",
         Some(format!("reply {id}")),
     )
-    .await;
+    .await?;
     s.store.portal_milestone(&e.id, Milestone::Replied).await?;
     Ok(see_other(&format!("/p/{token}/message?sent=1")))
 }

@@ -132,7 +132,7 @@ pub async fn totp_register(
             step as i64,
         )
         .await?;
-    audit(&s, &e, &e.recipient, "totp.registered", &ip, "ok", None).await;
+    audit(&s, &e, &e.recipient, "totp.registered", &ip, "ok", None).await?;
     let from = mails::From {
         organisation: &s.organisation,
         address: &s.settings.notify_from,
