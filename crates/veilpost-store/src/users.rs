@@ -385,6 +385,9 @@ pub struct Offboarded {
     pub cancelled: u64,
     /// Portal conversations (vault entries) now with the successor.
     pub handed_over: u64,
+    /// The successor's new status links, one per conversation handed over: (recipient,
+    /// link token). The leaver's links no longer work.
+    pub links: Vec<(String, String)>,
 }
 
 impl User {
@@ -666,6 +669,43 @@ impl Store {
             .await?)
     }
 
+    /// The leaver's status links stop working at once (whoever holds them can no longer
+    /// watch or revoke); with a successor, each live conversation goes to them with a new
+    /// status link of their own. One transaction.
+    async fn hand_over_conversations(
+        &self,
+        email: &str,
+        successor: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let live: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, recipient FROM vault
+              WHERE sender = ? COLLATE NOCASE AND shredded_at IS NULL ORDER BY id",
+        )
+        .bind(email)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE vault SET status_token_hash = NULL WHERE sender = ? COLLATE NOCASE")
+            .bind(email)
+            .execute(&mut *tx)
+            .await?;
+        let mut links = Vec::new();
+        if let Some(successor) = successor {
+            for (id, recipient) in live {
+                let token = crate::vault::new_token();
+                sqlx::query("UPDATE vault SET sender = ?, status_token_hash = ? WHERE id = ?")
+                    .bind(successor)
+                    .bind(crate::vault::token_hash(&token))
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                links.push((recipient, token));
+            }
+        }
+        tx.commit().await.map_err(Error::Commit)?;
+        Ok(links)
+    }
+
     /// Offboard `email`: its web sessions end, its held messages are cancelled, its portal
     /// conversations go to `successor` (replies, read receipts and lock notices reach them
     /// from now on), and mail to the address is answered per policy from now on. The
@@ -685,16 +725,8 @@ impl Store {
                 out.cancelled += 1;
             }
         }
-        if let Some(successor) = successor {
-            out.handed_over = sqlx::query(
-                "UPDATE vault SET sender = ? WHERE sender = ? COLLATE NOCASE AND shredded_at IS NULL",
-            )
-            .bind(successor)
-            .bind(email)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        }
+        out.links = self.hand_over_conversations(email, successor).await?;
+        out.handed_over = out.links.len() as u64;
         Ok(out)
     }
 }

@@ -1373,3 +1373,83 @@ async fn audit_entries_under_load_and_no_entry_no_action() {
         late.cookies
     );
 }
+
+/// Issue 16, point 9: offboarding voids the leaver's status links (they could still
+/// watch and revoke from outside); the successor takes the conversations over and gets
+/// status links of their own.
+#[tokio::test]
+async fn a_leavers_status_links_die_and_the_successor_gets_new_ones() {
+    let p = Portal::new("leaver-links", "http://127.0.0.1:8080").await;
+    let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
+    let mut sender = p.browser();
+    assert_eq!(
+        sender.get(&format!("/s/{}", m.status)).await.status,
+        StatusCode::OK
+    );
+    for who in ["ann@praktijk.test", "bob@praktijk.test"] {
+        p.store
+            .add_user(
+                who,
+                "lang genoeg wachtwoord",
+                veilpost_store::Role::Staff,
+                None,
+            )
+            .await
+            .expect("user");
+    }
+    let done = p
+        .store
+        .offboard_user(
+            "admin@praktijk.test",
+            "ann@praktijk.test",
+            Some("bob@praktijk.test"),
+        )
+        .await
+        .expect("offboard");
+    assert_eq!(done.handed_over, 1);
+    assert_eq!(
+        sender.get(&format!("/s/{}", m.status)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        sender
+            .post(&format!("/s/{}/revoke", m.status), &[("csrf", "x")])
+            .await
+            .status
+            .is_success(),
+        false
+    );
+    let [(recipient, token)] = &done.links[..] else {
+        panic!("one new link: {:?}", done.links);
+    };
+    assert_eq!(recipient, "piet@example.net");
+    let page = sender.get(&format!("/s/{token}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("piet@example.net"));
+    // Without a successor the links simply die.
+    let m2 = p.message("<p>y</p>", None, Some("1234 5678"), 86_400).await;
+    p.store
+        .add_user(
+            "cor@praktijk.test",
+            "lang genoeg wachtwoord",
+            veilpost_store::Role::Staff,
+            None,
+        )
+        .await
+        .expect("user");
+    sqlx::query("UPDATE vault SET sender = 'cor@praktijk.test' WHERE id = ?")
+        .bind(&m2.vault_id)
+        .execute(p.store.pool())
+        .await
+        .expect("sender");
+    let done = p
+        .store
+        .offboard_user("admin@praktijk.test", "cor@praktijk.test", None)
+        .await
+        .expect("offboard");
+    assert!(done.links.is_empty());
+    assert_eq!(
+        sender.get(&format!("/s/{}", m2.status)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -339,7 +339,8 @@ async fn user_offboard(
     lang: Lang,
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
-    let store = open_store(config).await?;
+    let loaded = load(config)?;
+    let store = veilpost_store::Store::open(&loaded.data_dir).await?;
     let done = match store.offboard_user("cli", email, successor).await {
         Ok(done) => done,
         Err(veilpost_store::OffboardError::NoAccount(_)) => bail!(
@@ -374,6 +375,12 @@ async fn user_offboard(
             done.handed_over,
             successor.map(|s| format!(" to {s}")).unwrap_or_default()
         );
+    }
+    // The successor's own status links (the leaver's no longer work): to pass on to
+    // them; on the web the successor is mailed these and sees the messages on /staff.
+    let base = loaded.web.public_url.trim_end_matches('/');
+    for (recipient, token) in &done.links {
+        println!("  {recipient}: {base}/s/{token}");
     }
     Ok(0)
 }

@@ -19,8 +19,8 @@ mod portal;
 pub use dsn::{Dsn, DsnKind, dsn, returnable_headers};
 pub use notices::{Notification, hold_notice, notification, zip_confirmation};
 pub use portal::{
-    Confirmed, ReplyFile, code_mail, composed, intake, locked_notice, read_receipt, reply,
-    sender_confirmation, totp_registered,
+    Confirmed, ReplyFile, code_mail, composed, handed_over, intake, locked_notice, read_receipt,
+    reply, sender_confirmation, totp_registered,
 };
 
 /// Who the organisation is, for every mail: its name and the address mail comes from.

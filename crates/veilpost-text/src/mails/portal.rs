@@ -39,6 +39,34 @@ pub fn totp_registered(from: &From<'_>, to: &str, at: &str) -> std::io::Result<V
     .write_to_vec()
 }
 
+/// A successor is told which secure conversations of a leaver are now theirs, with a
+/// status link of their own for each (the leaver's links no longer work).
+pub fn handed_over(
+    from: &From<'_>,
+    to: &str,
+    leaver: &str,
+    links: &[(String, String)],
+) -> std::io::Result<Vec<u8>> {
+    let list: String = links
+        .iter()
+        .map(|(recipient, url)| format!("- {recipient}: {url}\r\n"))
+        .collect();
+    let text = format!(
+        "{leaver} werkt hier niet meer. Deze beveiligde berichten zijn aan u overgedragen; antwoorden,\r\n\
+         leesbevestigingen en meldingen komen voortaan bij u. Per bericht uw eigen statuslink:\r\n\r\n{list}\r\n\
+         --\r\n\r\n\
+         {leaver} no longer works here. These secure messages are now yours; replies, read receipts\r\n\
+         and notices come to you from now on. Your own status link per message is above.\r\n"
+    );
+    builder(
+        from,
+        to,
+        format!("Overgedragen berichten van {leaver} / Messages handed over from {leaver}"),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
 /// The sender is told the recipient opened the message (a read receipt).
 pub fn read_receipt(
     from: &From<'_>,

@@ -439,7 +439,14 @@ pub async fn offboard(
         .offboard_user(&staff.user.email, &f.email, successor)
         .await
     {
-        Ok(_) => Ok(see_other(&user_link(f.email.trim(), "offboarded"))),
+        Ok(done) => {
+            if let Some(successor) = successor
+                && !done.links.is_empty()
+            {
+                tell_successor(&s, successor, f.email.trim(), &done.links).await;
+            }
+            Ok(see_other(&user_link(f.email.trim(), "offboarded")))
+        }
         Err(veilpost_store::OffboardError::NoAccount(_)) => Err(not_found(lang)),
         Err(veilpost_store::OffboardError::BadSuccessor(x)) => {
             let page = user_page(
@@ -485,4 +492,31 @@ pub async fn reset_second_factor(
         .audit(&s, "user.totp.reset", Some(f.email.trim()), None, &ip)
         .await?;
     Ok(see_other(&user_link(f.email.trim(), "reset")))
+}
+
+/// Mail the successor their new status links for the conversations handed over. The
+/// conversations are theirs either way (the staff page lists them); a mail that cannot
+/// be queued is logged.
+async fn tell_successor(s: &WebState, successor: &str, leaver: &str, links: &[(String, String)]) {
+    let from = veilpost_text::mails::From {
+        organisation: &s.organisation,
+        address: &s.settings.notify_from,
+    };
+    let links: Vec<(String, String)> = links
+        .iter()
+        .map(|(recipient, token)| {
+            (
+                recipient.clone(),
+                format!("{}/s/{token}", s.settings.public_url),
+            )
+        })
+        .collect();
+    match veilpost_text::mails::handed_over(&from, successor, leaver, &links) {
+        Ok(raw) => {
+            if let Err(e) = s.mailer.send(successor.to_string(), raw).await {
+                tracing::warn!("offboarding: the successor's links could not be queued: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("offboarding: the successor's mail: {e}"),
+    }
 }
