@@ -16,18 +16,6 @@ impl Store {
         )
     }
 
-    /// The number a sender last gave for this recipient (an SMS tag on an earlier
-    /// message), so a conversation keeps its second factor.
-    pub async fn known_phone(&self, address: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT phone FROM vault WHERE recipient = ? COLLATE NOCASE AND phone IS NOT NULL
-              ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(address)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
     /// Every contact: (address, name, phone), by address.
     pub async fn list_contacts(&self) -> Result<Vec<(String, Option<String>, Option<String>)>> {
         Ok(

@@ -1041,7 +1041,7 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     assert!(
         parsed
             .subject()
-            .is_some_and(|s| s.starts_with("[veilig] Contactformulier"))
+            .is_some_and(|s| s.starts_with("Contactformulier"))
     );
     assert_eq!(parsed.attachment_count(), 1);
     // Used up: a second message needs a new form.

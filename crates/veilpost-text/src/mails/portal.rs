@@ -185,8 +185,9 @@ pub struct ReplyFile {
     pub bytes: Vec<u8>,
 }
 
-/// The recipient's secure reply, addressed to the original sender. It is marked secure
-/// (`[veilig]`), so processing never lets it travel as plain mail.
+/// The recipient's secure reply, addressed to the original sender. Processing gives it
+/// the secure route by its origin (a portal reply), never by its subject; the
+/// `[veilig]` there is for the people reading it.
 pub fn reply(
     from: &From<'_>,
     recipient: &str,
@@ -214,8 +215,9 @@ pub fn reply(
     )
 }
 
-/// A patient's message from the secure contact form to the organisation's mailbox,
-/// marked secure like a reply.
+/// A patient's message from the secure contact form to the organisation's mailbox. Like
+/// a reply it takes the secure route by its origin; the name the patient typed is never
+/// read as a routing tag.
 pub fn intake(
     from: &From<'_>,
     author: &str,
@@ -236,7 +238,7 @@ pub fn intake(
         from,
         author,
         mailbox,
-        format!("[veilig] Contactformulier: {who}"),
+        format!("Contactformulier: {who}"),
         None,
         &text,
         files,

@@ -24,10 +24,23 @@ pub(super) async fn open_entry(
 ) -> Result<(PortalEntry, PortalSession, Vec<u8>), WebError> {
     let e = entry(s, token, lang).await?;
     gone(&e, s.store.now(), lang)?;
-    let (_, session) = require_session(s, headers, &e, lang).await?;
-    let ciphertext = s.store.blobs().read(&e.blob).await?;
-    let plain = decrypt(s, &e, &ciphertext, lang)?;
-    Ok((e, session, plain))
+    let opened = async {
+        let (_, session) = require_session(s, headers, &e, lang).await?;
+        let ciphertext = s.store.blobs().read(&e.blob).await?;
+        Ok::<_, WebError>((session, decrypt(s, &e, &ciphertext, lang)?))
+    };
+    match opened.await {
+        Ok((session, plain)) => Ok((e, session, plain)),
+        // Revoked or expired while this request ran (the session, key or ciphertext went
+        // between our reads): say so, rather than "session ended" or an error.
+        Err(err) => match entry(s, token, lang).await {
+            Ok(now) => {
+                gone(&now, s.store.now(), lang)?;
+                Err(err)
+            }
+            Err(_) => Err(err),
+        },
+    }
 }
 
 #[derive(Template)]

@@ -168,9 +168,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let raw = shared.store.blobs().read(&m.blob).await?;
     let (report, mut message) = scan_on_a_core(shared, raw).await?;
     let scan = policy_scan(&report);
-    let tagged = take_intent(&mut message);
-    let changed = tagged.is_some();
-    let intent = given_intent(&m).and(tagged.unwrap_or_default());
+    let (intent, changed) = sender_intent(&m, &mut message);
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
@@ -245,6 +243,29 @@ async fn scan_on_a_core(
     tokio::task::spawn_blocking(move || (scanner.scanner.scan_message(&raw), raw))
         .await
         .context("scanner task")
+}
+
+/// What the sender asked for, and whether the message changed (tags taken out): the
+/// intent handed over as data (web compose), subject tags only in mail the
+/// organisation's own people sent (an authenticated submission, or its own server on a
+/// trusted network), and the secure route for what outsiders wrote in the portal or the
+/// contact form, whose subjects (a name typed in a form) are never read as tags.
+fn sender_intent(m: &Received, message: &mut Vec<u8>) -> (Intent, bool) {
+    let given = given_intent(m);
+    match m.origin {
+        Origin::Submission | Origin::Relay => match take_intent(message) {
+            Some(tagged) => (given.and(tagged), true),
+            None => (given, false),
+        },
+        Origin::Reply | Origin::Intake => (
+            given.and(Intent {
+                secure: true,
+                ..Intent::default()
+            }),
+            false,
+        ),
+        Origin::Notification | Origin::Dsn | Origin::Portal => (given, false),
+    }
 }
 
 /// Subject tags (`[veilig]`, `[sms 06-…]`, `[zip]`, `[upload]`), parsed once into the
@@ -690,8 +711,9 @@ fn own_route(
     });
 }
 
-/// The number for a recipient's SMS: the subject tag's, a contact's, or the one an
-/// earlier message to them carried.
+/// The number for a recipient's SMS: this message's own tag, or the address book's.
+/// Never a number an earlier message (another sender's tag) carried: that would let
+/// one sender choose where everyone's codes for this person go.
 async fn recipient_phone(
     shared: &Shared,
     tag_phone: &Option<String>,
@@ -699,10 +721,11 @@ async fn recipient_phone(
 ) -> Result<Option<String>> {
     Ok(match tag_phone {
         Some(p) => Some(p.clone()),
-        None => match shared.store.contact_phone(address).await? {
-            Some(p) => veilpost_text::phone::normalize(&p),
-            None => shared.store.known_phone(address).await?,
-        },
+        None => shared
+            .store
+            .contact_phone(address)
+            .await?
+            .and_then(|p| veilpost_text::phone::normalize(&p)),
     })
 }
 
@@ -875,6 +898,49 @@ mod tests {
             .parse(raw.as_bytes())
             .expect("parse");
         assert_eq!(parsed.subject(), Some("Verwijzing cliënt"));
+    }
+
+    /// Issue 16, point 10: routing tags count only in what the organisation's own people
+    /// sent; a name typed in the contact form or a portal reply's subject is no tag (and
+    /// stays as written), while those always take the secure route.
+    #[test]
+    fn tags_only_from_the_organisations_own_senders() {
+        let subject = b"From: x@example.net\r\nSubject: [sms 06-99999999] [zip] Jan\r\n\r\nhoi";
+        let received = |origin: Origin| Received {
+            id: "m1".into(),
+            origin,
+            mail_from: "x@example.net".into(),
+            auth_user: None,
+            client_ip: None,
+            received_at: 0,
+            blob: String::new(),
+            recipients: Vec::new(),
+            confirmed: false,
+            intent: None,
+        };
+        for origin in [Origin::Submission, Origin::Relay] {
+            let mut message = subject.to_vec();
+            let (intent, changed) = sender_intent(&received(origin), &mut message);
+            assert!(changed && intent.zip, "{origin:?}");
+            assert_eq!(intent.sms.as_deref(), Some("+31699999999"));
+        }
+        for origin in [Origin::Intake, Origin::Reply] {
+            let mut message = subject.to_vec();
+            let (intent, changed) = sender_intent(&received(origin), &mut message);
+            assert!(!changed && message == subject, "{origin:?}");
+            assert_eq!(
+                intent,
+                Intent {
+                    secure: true,
+                    ..Intent::default()
+                }
+            );
+        }
+        for origin in [Origin::Notification, Origin::Dsn, Origin::Portal] {
+            let mut message = subject.to_vec();
+            let (intent, changed) = sender_intent(&received(origin), &mut message);
+            assert!(!changed && intent == Intent::default(), "{origin:?}");
+        }
     }
 
     #[test]

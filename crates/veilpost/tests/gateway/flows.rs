@@ -560,6 +560,41 @@ async fn a_contacts_number_gets_the_sms_codes() {
         assert!(start.elapsed() < Duration::from_secs(20), "{}", gw.log());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Issue 16, point 10: a number one sender tagged is that message's only; the next
+    // message to the same person (here from a colleague) does not text it.
+    gw.add_user("bob@praktijk.test", PASSWORD, None);
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["els@example.net"], "[sms 06-99999999] Uitslag", BSN_BODY)],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let r = gw.submit(serde_json::json!({
+        "user": "bob@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("bob@praktijk.test", &["els@example.net"], "Vervolg", BSN_BODY)],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let start = std::time::Instant::now();
+    loop {
+        let rows = crate::sql(
+            &db,
+            "SELECT sender, phone FROM vault WHERE recipient = 'els@example.net' ORDER BY created_at, sender, phone",
+        );
+        if rows.as_array().is_some_and(|a| a.len() == 3) {
+            assert_eq!(
+                rows,
+                serde_json::json!([
+                    ["ann@praktijk.test", null],
+                    ["ann@praktijk.test", "+31699999999"],
+                    ["bob@praktijk.test", null]
+                ])
+            );
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{}", gw.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
