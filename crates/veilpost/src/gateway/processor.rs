@@ -621,6 +621,18 @@ impl Run<'_> {
     }
 }
 
+/// The envelope sender of a notification: the sender's own address when it is one of
+/// the organisation's (bounces go to them), else the organisation's notification address.
+/// Never an outsider's address (a portal reply, the contact form): mail we send with their
+/// reverse path fails SPF and bounces to them.
+fn notification_sender(mail_from: &str, own_domain: bool, notify_from: &str) -> String {
+    if own_domain && !mail_from.is_empty() {
+        mail_from.to_string()
+    } else {
+        notify_from.to_string()
+    }
+}
+
 /// A message Veilpost made, DKIM-signed when its From is one of our domains, stored.
 pub(super) async fn generated_mail(
     shared: &Shared,
@@ -862,17 +874,14 @@ async fn vault_handoff(
         expires_at,
         upload,
     })?;
-    // Bounces of the notification go to the sender.
-    processed.generated.push(
-        generated_mail(
-            shared,
-            raw,
-            m.mail_from.clone(),
-            recipient,
-            Origin::Notification,
-        )
-        .await?,
+    let reverse_path = notification_sender(
+        &m.mail_from,
+        shared.config.is_own_domain(&domain_of(&m.mail_from)),
+        &notify_from,
     );
+    processed
+        .generated
+        .push(generated_mail(shared, raw, reverse_path, recipient, Origin::Notification).await?);
     Ok((confirmed, link))
 }
 
@@ -941,6 +950,21 @@ mod tests {
             let (intent, changed) = sender_intent(&received(origin), &mut message);
             assert!(!changed && intent == Intent::default(), "{origin:?}");
         }
+    }
+
+    /// Issue 16, point 13: a notification never leaves with an outsider's reverse path.
+    #[test]
+    fn notifications_leave_with_the_organisations_envelope_sender() {
+        let notify = "noreply@praktijk.test";
+        assert_eq!(
+            notification_sender("ann@praktijk.test", true, notify),
+            "ann@praktijk.test"
+        );
+        assert_eq!(
+            notification_sender("piet@example.net", false, notify),
+            notify
+        );
+        assert_eq!(notification_sender("", true, notify), notify);
     }
 
     #[test]
