@@ -8,6 +8,7 @@
 //! | sensitive, uninspectable or tagged `[veilig]`/`[secure]` | DANE, MTA-STS enforce, NTA 7516 or partner | `tls` |
 //! | same | none of these | `portal` |
 
+pub mod domain;
 pub mod doublecheck;
 pub mod intent;
 pub mod plan;

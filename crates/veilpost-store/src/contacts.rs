@@ -103,7 +103,7 @@ impl Store {
     /// Is `domain` a partner domain in the address book?
     pub async fn is_partner_domain(&self, domain: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM partner_domains WHERE domain = ?")
-            .bind(domain.trim().trim_end_matches('.'))
+            .bind(domain.trim().trim_end_matches('.').to_ascii_lowercase())
             .fetch_one(&self.pool)
             .await?;
         Ok(n > 0)

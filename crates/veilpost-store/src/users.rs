@@ -652,7 +652,8 @@ impl Store {
     /// If `address` belongs to someone who left: Some(their successor, if any).
     pub async fn leaver(&self, address: &str) -> Result<Option<Option<String>>> {
         let row: Option<(Option<String>,)> = sqlx::query_as(
-            "SELECT successor FROM users WHERE email = ? AND offboarded_at IS NOT NULL",
+            "SELECT successor FROM users
+              WHERE email = ? COLLATE NOCASE AND offboarded_at IS NOT NULL",
         )
         .bind(address.trim())
         .fetch_optional(&self.pool)

@@ -363,10 +363,13 @@ impl Config {
 
     /// Is `domain` one of the organisation's?
     pub fn is_own_domain(&self, domain: &str) -> bool {
-        self.organisation
-            .domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(domain))
+        let domain = veilpost_policy::domain::normalize_domain(domain);
+        !domain.is_empty()
+            && self
+                .organisation
+                .domains
+                .iter()
+                .any(|d| veilpost_policy::domain::normalize_domain(d) == domain)
     }
 }
 
@@ -473,6 +476,18 @@ mod tests {
         assert!(in_cidr("10.1.2.3".parse().expect("ip"), net));
         assert!(!in_cidr("10.2.0.1".parse().expect("ip"), net));
         assert!(in_cidr("::ffff:10.1.0.9".parse().expect("ip"), net));
+        // Issue 16, point 11: one spelling of a domain for every decision.
+        let mut c = Config::default();
+        c.organisation.domains = vec!["Praktijk.test".into(), "bücher.example".into()];
+        for own in [
+            "praktijk.test",
+            "PRAKTIJK.TEST.",
+            "xn--bcher-kva.example",
+            "BÜCHER.example.",
+        ] {
+            assert!(c.is_own_domain(own), "{own}");
+        }
+        assert!(!c.is_own_domain("praktijk.test.evil") && !c.is_own_domain(""));
         let one = parse_cidr("192.0.2.7").expect("host");
         assert!(in_cidr("192.0.2.7".parse().expect("ip"), one));
         assert!(!in_cidr("192.0.2.8".parse().expect("ip"), one));

@@ -168,8 +168,10 @@ impl Backend for SmtpBackend {
     }
 
     async fn recipient(&self, address: String) -> Recipient {
-        let domain = address.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-        if !self.shared.config.is_own_domain(domain) {
+        // One spelling before any decision: `Oud@Praktijk.NL.` is a leaver too.
+        let address = veilpost_policy::domain::normalize_address(&address);
+        let domain = veilpost_policy::domain::domain_of(&address);
+        if !self.shared.config.is_own_domain(&domain) {
             return Recipient::Accept;
         }
         let successor = match self.shared.store.leaver(&address).await {
@@ -259,8 +261,12 @@ impl Backend for SmtpBackend {
             } else {
                 Origin::Relay
             },
-            mail_from: t.mail_from,
-            rcpt_to: t.rcpt_to,
+            mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),
+            rcpt_to: t
+                .rcpt_to
+                .iter()
+                .map(|r| veilpost_policy::domain::normalize_address(r))
+                .collect(),
             auth_user: t.auth_user,
             client_ip: Some(peer.ip().to_string()),
             intent: None,

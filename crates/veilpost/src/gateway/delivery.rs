@@ -311,15 +311,24 @@ async fn addresses(shared: &Shared, host: &str, port: u16) -> Result<Vec<SocketA
 }
 
 async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String, Failure> {
-    let domain = d
-        .address
-        .rsplit_once('@')
-        .map(|(_, dom)| dom.to_ascii_lowercase())
-        .ok_or_else(|| Failure::Permanent(format!("{} is not an address", d.address)))?;
+    let domain = veilpost_policy::domain::domain_of(&d.address);
+    if domain.is_empty() {
+        return Err(Failure::Permanent(format!(
+            "{} is not an address",
+            d.address
+        )));
+    }
     let secure_route = d.route == veilpost_store::Route::Tls;
     let routes = &shared.config.delivery.routes;
+    let route = routes
+        .iter()
+        .find(|(key, _)| {
+            key.as_str() != "*" && veilpost_policy::domain::normalize_domain(key) == domain
+        })
+        .map(|(_, target)| target)
+        .or_else(|| routes.get("*"));
 
-    let targets = match routes.get(&domain).or_else(|| routes.get("*")) {
+    let targets = match route {
         // Transport map: the configured host, no MX look-up.
         Some(route) => vec![configured_target(shared, &domain, route, secure_route).await?],
         None => mx_targets(shared, &domain, secure_route).await?,

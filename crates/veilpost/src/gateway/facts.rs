@@ -204,15 +204,11 @@ pub async fn is_partner(shared: &Shared, domain: &str) -> veilpost_store::Result
 
 /// Is mail to `domain` forbidden by policy? The matching entry.
 pub fn blocked(shared: &Shared, domain: &str) -> Option<String> {
-    let domain = domain.to_ascii_lowercase();
     shared
         .config
         .policy
         .block_domains
         .iter()
-        .find(|b| {
-            let b = b.to_ascii_lowercase();
-            domain == b || domain.ends_with(&format!(".{b}"))
-        })
+        .find(|b| veilpost_policy::domain::within(domain, b))
         .cloned()
 }

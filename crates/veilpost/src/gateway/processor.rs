@@ -125,10 +125,7 @@ fn from_domain(raw: &[u8]) -> Option<String> {
 }
 
 pub(super) fn domain_of(address: &str) -> String {
-    address
-        .rsplit_once('@')
-        .map(|(_, d)| d.to_ascii_lowercase())
-        .unwrap_or_default()
+    veilpost_policy::domain::domain_of(address)
 }
 
 /// The scan in the policy's terms. Each kind names the rule and evidence of its strongest
