@@ -19,11 +19,13 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-/// One account the provider knows: its address and the `amr` it reports.
-#[derive(Debug, Clone)]
+/// One account the provider knows: its address, the `amr` it reports, and the
+/// `email_verified` it reports (`None`: the claim is left out).
+#[derive(Debug, Clone, Default)]
 pub struct OidcUser {
     pub email: String,
     pub amr: Vec<String>,
+    pub email_verified: Option<bool>,
 }
 
 struct Pending {
@@ -269,7 +271,7 @@ async fn token(
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let header = b64(br#"{"alg":"ES256","typ":"JWT","kid":"k1"}"#);
-    let claims = b64(serde_json::json!({
+    let mut claims = serde_json::json!({
         "iss": p.issuer,
         "sub": format!("sub-{}", pending.user.email),
         "aud": p.client_id,
@@ -278,9 +280,11 @@ async fn token(
         "nonce": pending.nonce,
         "email": pending.user.email,
         "amr": pending.user.amr,
-    })
-    .to_string()
-    .as_bytes());
+    });
+    if let Some(verified) = pending.user.email_verified {
+        claims["email_verified"] = verified.into();
+    }
+    let claims = b64(claims.to_string().as_bytes());
     let input = format!("{header}.{claims}");
     let sig = p
         .key

@@ -1151,14 +1151,22 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
             OidcUser {
                 email: "ann@praktijk.test".into(),
                 amr: strong.clone(),
+                ..Default::default()
             },
             OidcUser {
                 email: "bob@praktijk.test".into(),
                 amr: vec!["pwd".into()],
+                ..Default::default()
             },
             OidcUser {
                 email: "eve@elders.test".into(),
+                amr: strong.clone(),
+                ..Default::default()
+            },
+            OidcUser {
+                email: "cor@praktijk.test".into(),
                 amr: strong,
+                email_verified: Some(false),
             },
         ],
     )
@@ -1169,6 +1177,7 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
     for (who, role) in [
         ("ann@praktijk.test", "staff"),
         ("bob@praktijk.test", "staff"),
+        ("cor@praktijk.test", "staff"),
     ] {
         store
             .add_user(who, PASSWORD, role.parse().expect("a role"), None)
@@ -1261,6 +1270,13 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
     let start = b4.get("/login/oidc").await;
     let back = provider_approves(&start, "eve@elders.test").await;
     assert_eq!(b4.get(&back).await.status, StatusCode::UNAUTHORIZED);
+    // Issue 16, point 14: the provider says Cor's address is not verified: refused,
+    // though a Veilpost account has that address.
+    let mut b5 = browser();
+    let start = b5.get("/login/oidc").await;
+    let back = provider_approves(&start, "cor@praktijk.test").await;
+    assert_eq!(b5.get(&back).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(b5.get("/staff").await.location(), "/login");
 
     let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT action, subject, detail FROM audit WHERE action LIKE 'staff.login%' ORDER BY id",
@@ -1280,6 +1296,12 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
         rows.iter()
             .any(|r| r.1.as_deref() == Some("bob@praktijk.test")
                 && r.2.as_deref() == Some("no second factor at the provider (amr)")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.1.as_deref() == Some("cor@praktijk.test")
+                && r.2.as_deref() == Some("address not verified at the provider")),
         "{rows:?}"
     );
     assert!(

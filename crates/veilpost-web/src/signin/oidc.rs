@@ -287,6 +287,11 @@ pub async fn callback(
     let Some(email) = email.filter(|e| veilpost_store::valid_email(e)) else {
         return refuse("-".into(), "no address in the ID token").await;
     };
+    // A provider that says the address is not verified has not shown that this person
+    // owns it: the Veilpost account with that address is not theirs.
+    if o.email_claim != "preferred_username" && claims.email_verified() == Some(false) {
+        return refuse(email, "address not verified at the provider").await;
+    }
     if o.require_mfa {
         let strong = claims.auth_method_refs().is_some_and(|amr| {
             amr.iter()

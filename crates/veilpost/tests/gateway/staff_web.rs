@@ -355,10 +355,12 @@ async fn sign_in_with_the_organisations_identity_provider_in_chromium() {
             OidcUser {
                 email: "ann@praktijk.test".into(),
                 amr: vec!["pwd".into(), "mfa".into()],
+                ..Default::default()
             },
             OidcUser {
                 email: "bob@praktijk.test".into(),
                 amr: vec!["pwd".into()],
+                ..Default::default()
             },
         ],
     )
