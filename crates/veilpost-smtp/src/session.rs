@@ -148,12 +148,37 @@ fn reply(code: u16, esc: &str, text: &str) -> Action {
     Action::Send(format!("{code} {esc} {text}\r\n").into_bytes())
 }
 
-/// Lower-case the domain part; keep the local part as given.
+/// Lower-case the domain part; keep the local part as given, quoted again when it is not
+/// a dot-atom (smtp-proto hands it over unquoted: `"j. de vries"` arrives as
+/// `j. de vries`, which is another address, or none, without its quotes).
 fn normalise(address: &str) -> String {
     match address.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
+        Some((local, domain)) => format!("{}@{}", quote_local(local), domain.to_ascii_lowercase()),
         None => address.to_string(),
     }
+}
+
+/// A local part as RFC 5321 writes it: as is when it is a dot-atom, else quoted with
+/// `\` before `"` and `\`.
+fn quote_local(local: &str) -> String {
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+    let dot_atom = !local.is_empty()
+        && local
+            .split('.')
+            .all(|w| !w.is_empty() && w.chars().all(atext));
+    if dot_atom {
+        return local.to_string();
+    }
+    let mut quoted = String::with_capacity(local.len() + 2);
+    quoted.push('"');
+    for c in local.chars() {
+        if c == '"' || c == '\\' {
+            quoted.push('\\');
+        }
+        quoted.push(c);
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// A CR not followed by LF, or an LF not preceded by CR.
@@ -1092,6 +1117,29 @@ mod tests {
         let a = s.feed(b"Subject: hi\r\n\r\n..\r\nline\r\n.\r\n");
         assert!(
             matches!(&a[..], [Action::Deliver(t)] if t.data == b"Subject: hi\r\n\r\n.\r\nline\r\n")
+        );
+    }
+
+    /// Issue 16, point 14: a quoted local part (`"j. de vries"@x.test`) keeps its quotes,
+    /// so the address stays what it was when it is relayed and written into headers.
+    #[test]
+    fn quoted_local_parts_keep_their_quotes() {
+        let mut s = session(true);
+        s.feed(b"EHLO c\r\nMAIL FROM:<\"a b\"@O.test>\r\n");
+        s.feed(b"RCPT TO:<\"j.de vries\"@x.test>\r\nRCPT TO:<\"x\\\"y\"@x.test>\r\n");
+        s.feed(b"RCPT TO:<\"jan.jansen\"@x.test>\r\nDATA\r\n");
+        let a = s.feed(b"Subject: x\r\n\r\nx\r\n.\r\n");
+        let [Action::Deliver(t)] = &a[..] else {
+            panic!("{a:?}");
+        };
+        assert_eq!(t.mail_from, "\"a b\"@o.test");
+        assert_eq!(
+            t.rcpt_to,
+            [
+                "\"j.de vries\"@x.test",
+                "\"x\\\"y\"@x.test",
+                "jan.jansen@x.test"
+            ]
         );
     }
 }

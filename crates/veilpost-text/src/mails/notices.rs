@@ -134,6 +134,35 @@ mod tests {
         address: "noreply@praktijkdelinde.nl",
     };
 
+    /// Issue 16, point 14: a quoted local part stays quoted in the headers we write.
+    #[test]
+    fn quoted_local_parts_stay_quoted_in_headers() {
+        let raw = notification(&Notification {
+            from: FROM,
+            sender: "\"a. jansen\"@praktijkdelinde.nl",
+            recipient: "\"p. de vries\"@ziekenhuis.nl",
+            link: "https://veilig.example.nl/p/abc",
+            expires_at: 1_796_083_200,
+            upload: false,
+        })
+        .expect("mail");
+        let text = String::from_utf8_lossy(&raw);
+        let head = &text[..text.find("\r\n\r\n").expect("head")];
+        assert!(head.contains("<\"p. de vries\"@ziekenhuis.nl>"), "{head}");
+        let parsed = mail_parser::MessageParser::new()
+            .parse(&raw)
+            .expect("parse");
+        let to = parsed
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address());
+        assert_eq!(
+            to,
+            Some("\"p. de vries\"@ziekenhuis.nl"),
+            "read back as one address"
+        );
+    }
+
     #[test]
     fn notification_holds_no_content() {
         let raw = notification(&Notification {
