@@ -195,8 +195,14 @@ impl Store {
             let mut tx = crate::write_tx(&self.lease_pool).await?;
             let t = self.now();
             for (id, _, _) in &done {
-                sqlx::query("UPDATE messages SET purged_at = ? WHERE id = ?")
+                let findings: Option<String> =
+                    sqlx::query_scalar("SELECT findings FROM messages WHERE id = ?")
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                sqlx::query("UPDATE messages SET purged_at = ?, findings = ? WHERE id = ?")
                     .bind(t)
+                    .bind(findings.as_deref().map(without_file_names))
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -319,4 +325,21 @@ impl Store {
             .fetch_all(&self.pool)
             .await?)
     }
+}
+
+/// The findings of a message whose content is gone, without the attachment names in
+/// their locations (`attachment/uitslag_Jansen_1961.pdf/page 2` becomes `attachment`): a
+/// file name is often personal data itself. Findings that do not parse are dropped.
+fn without_file_names(findings: &str) -> String {
+    let Ok(mut list) = serde_json::from_str::<Vec<serde_json::Value>>(findings) else {
+        return "[]".into();
+    };
+    for f in &mut list {
+        if let Some(loc) = f.get_mut("location")
+            && loc.as_str().is_some_and(|l| l.starts_with("attachment"))
+        {
+            *loc = "attachment".into();
+        }
+    }
+    serde_json::Value::from(list).to_string()
 }

@@ -78,7 +78,10 @@ async fn spool_process_deliver() {
         .expect("note");
     let p = Processed {
         verdict: "sensitive".into(),
-        findings: serde_json::json!([{"kind": "bsn"}]),
+        findings: serde_json::json!([
+            {"kind": "bsn", "location": "body"},
+            {"kind": "health", "location": "attachment/uitslag_Jansen_14-02-1961.pdf/page 2"},
+        ]),
         out_blob: Some(out.clone()),
         out_prefix: None,
         decisions: vec![
@@ -212,6 +215,22 @@ async fn spool_process_deliver() {
     );
     assert_eq!(store.trace(&m.id).await.expect("trace").len(), 2);
     assert_eq!(store.purge_finished(100).await.expect("purge"), 0);
+    // Issue 16, point 14: with the content, the attachment names leave the findings
+    // (a name like "uitslag_Jansen_14-02-1961.pdf" is personal data too); kinds stay.
+    let (findings,): (String,) = sqlx::query_as("SELECT findings FROM messages WHERE id = ?")
+        .bind(&m.id)
+        .fetch_one(store.pool())
+        .await
+        .expect("findings");
+    assert!(!findings.contains("Jansen"), "{findings}");
+    let findings: serde_json::Value = serde_json::from_str(&findings).expect("json");
+    assert_eq!(
+        findings,
+        serde_json::json!([
+            {"kind": "bsn", "location": "body"},
+            {"kind": "health", "location": "attachment"},
+        ])
+    );
 
     // The audit log refuses changes.
     store.audit("test", "x", None, None).await.expect("audit");
