@@ -1275,11 +1275,7 @@ async fn audit_entries_under_load_and_no_entry_no_action() {
     let before = p.audit_actions().await.len();
     let mut views = tokio::task::JoinSet::new();
     for _ in 0..240 {
-        let mut reader = common::Browser {
-            app: b.app.clone(),
-            cookies: b.cookies.clone(),
-            from: b.from,
-        };
+        let mut reader = b.clone();
         let path = format!("/p/{}/message", m.link);
         views.spawn(async move { reader.get(&path).await.status });
     }
@@ -1311,11 +1307,7 @@ async fn audit_entries_under_load_and_no_entry_no_action() {
     let mut work = tokio::task::JoinSet::new();
     for (m, reader) in &open {
         for _ in 0..5 {
-            let mut r = common::Browser {
-                app: reader.app.clone(),
-                cookies: reader.cookies.clone(),
-                from: reader.from,
-            };
+            let mut r = reader.clone();
             let path = format!("/p/{}/message", m.link);
             work.spawn(async move {
                 let s = r.get(&path).await.status;

@@ -39,6 +39,7 @@ impl Mailer for Recorder {
 }
 
 /// A browser: keeps cookies, follows nothing by itself.
+#[derive(Clone)]
 pub struct Browser {
     pub app: Router,
     pub cookies: HashMap<String, String>,
