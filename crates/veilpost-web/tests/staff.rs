@@ -18,6 +18,7 @@ struct Site {
     app: axum::Router,
     store: Store,
     dir: std::path::PathBuf,
+    mails: Arc<Recorder>,
 }
 
 impl Drop for Site {
@@ -66,13 +67,14 @@ impl Site {
                 std::time::Duration::from_secs(2),
                 1,
             ),
-            mailer: mails,
+            mailer: mails.clone(),
             limits: Default::default(),
         };
         Site {
             app: app(state),
             store,
             dir,
+            mails,
         }
     }
 
@@ -97,6 +99,66 @@ impl Site {
         let mut b = self.browser();
         let totp = sign_in(&mut b, email, None).await;
         (b, totp)
+    }
+
+    /// A secure message from `sender` to piet@example.net, processed into the vault as
+    /// `vault_id` (ciphertext made up: the staff pages never open it).
+    async fn secure_message(&self, sender: &str, vault_id: &str) {
+        let id = self
+            .store
+            .spool(
+                Envelope {
+                    origin: Origin::Submission,
+                    mail_from: sender.into(),
+                    rcpt_to: vec!["piet@example.net".into()],
+                    auth_user: Some(sender.into()),
+                    client_ip: None,
+                    intent: None,
+                },
+                b"Subject: x\r\n\r\nx\r\n".to_vec(),
+            )
+            .await
+            .expect("spool");
+        let m = self
+            .store
+            .claim_received(10, 60)
+            .await
+            .expect("claim")
+            .remove(0);
+        let blob = self
+            .store
+            .blobs()
+            .write(b"ciphertext".to_vec())
+            .await
+            .expect("blob");
+        self.store
+            .finish_processing(
+                &m.id,
+                Processed {
+                    verdict: "sensitive".into(),
+                    findings: serde_json::json!([]),
+                    vault: vec![veilpost_store::vault::VaultEntry {
+                        id: vault_id.into(),
+                        message_id: id.clone(),
+                        recipient: "piet@example.net".into(),
+                        sender: sender.into(),
+                        token_hash: "h1".into(),
+                        blob,
+                        wrapped_key: vec![1, 2, 3],
+                        key_id: "k".into(),
+                        expires_at: veilpost_store::now() + 86_400,
+                        phone: None,
+                        access_code: None,
+                        email_code: false,
+                        status_token_hash: None,
+                        read_receipt: false,
+                        upload: false,
+                    }],
+                    ..Processed::default()
+                },
+            )
+            .await
+            .expect("finish");
     }
 
     async fn actions(&self) -> Vec<(String, String, Option<String>)> {
@@ -685,6 +747,13 @@ async fn admin_adds_changes_and_offboards_a_colleague() {
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 
+    // Bob has a secure message out, its status link with him.
+    site.secure_message("bob@praktijk.test", "vault-bob").await;
+    sqlx::query("UPDATE vault SET status_token_hash = 'oude-link' WHERE id = 'vault-bob'")
+        .execute(site.store.pool())
+        .await
+        .expect("status link");
+
     // Offboard Bob with the temporary colleague as successor: Bob's session ends at once.
     let page = admin.get("/admin/user?email=bob%40praktijk.test").await;
     assert_eq!(page.status, StatusCode::OK);
@@ -704,6 +773,34 @@ async fn admin_adds_changes_and_offboards_a_colleague() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     assert_eq!(bob.get("/staff").await.location(), "/login?m=ended");
+    // Issue 16, point 9: Bob's status link is dead; the successor is mailed one of their
+    // own, which works, and sees the message on their staff page.
+    let (hash,): (Option<String>,) =
+        sqlx::query_as("SELECT status_token_hash FROM vault WHERE id = 'vault-bob'")
+            .fetch_one(site.store.pool())
+            .await
+            .expect("vault");
+    assert!(hash.is_some_and(|h| h != "oude-link"));
+    let sent = site.mails.sent.lock().expect("lock").clone();
+    let (_, mail) = sent
+        .iter()
+        .find(|(to, _)| to == "invaller@praktijk.test")
+        .expect("a mail to the successor");
+    let body = mail_parser::MessageParser::default()
+        .parse(mail.as_bytes())
+        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .expect("a text body");
+    let at = body
+        .find("http://127.0.0.1:8080/s/")
+        .expect("a status link")
+        + 24;
+    let token: String = body[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let status = site.browser().get(&format!("/s/{token}")).await;
+    assert_eq!(status.status, StatusCode::OK, "{mail}");
+    assert!(status.text().contains("piet@example.net"));
     let bob_user = site
         .store
         .user("bob@praktijk.test")
@@ -1318,61 +1415,7 @@ async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
     let site = Site::new("revoke").await;
     let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
     let (mut eve, _) = site.signed_in("eve@praktijk.test", "staff").await;
-    let id = site
-        .store
-        .spool(
-            Envelope {
-                origin: Origin::Submission,
-                mail_from: "ann@praktijk.test".into(),
-                rcpt_to: vec!["piet@example.net".into()],
-                auth_user: Some("ann@praktijk.test".into()),
-                client_ip: None,
-                intent: None,
-            },
-            b"Subject: x\r\n\r\nx\r\n".to_vec(),
-        )
-        .await
-        .expect("spool");
-    let m = site
-        .store
-        .claim_received(10, 60)
-        .await
-        .expect("claim")
-        .remove(0);
-    let blob = site
-        .store
-        .blobs()
-        .write(b"ciphertext".to_vec())
-        .await
-        .expect("blob");
-    site.store
-        .finish_processing(
-            &m.id,
-            Processed {
-                verdict: "sensitive".into(),
-                findings: serde_json::json!([]),
-                vault: vec![veilpost_store::vault::VaultEntry {
-                    id: "vault-1".into(),
-                    message_id: id.clone(),
-                    recipient: "piet@example.net".into(),
-                    sender: "ann@praktijk.test".into(),
-                    token_hash: "h1".into(),
-                    blob,
-                    wrapped_key: vec![1, 2, 3],
-                    key_id: "k".into(),
-                    expires_at: veilpost_store::now() + 86_400,
-                    phone: None,
-                    access_code: None,
-                    email_code: false,
-                    status_token_hash: None,
-                    read_receipt: false,
-                    upload: false,
-                }],
-                ..Processed::default()
-            },
-        )
-        .await
-        .expect("finish");
+    site.secure_message("ann@praktijk.test", "vault-1").await;
     site.store
         .portal_milestone("vault-1", veilpost_store::Milestone::Opened)
         .await
