@@ -25,6 +25,9 @@ pub struct Intent {
     pub zip: bool,
     /// `[upload]`.
     pub upload: bool,
+    /// A reference for the recipient's notification ("Uw uitslag van 2 december"),
+    /// chosen by the sender when composing on the web; never taken from the subject.
+    pub reference: Option<String>,
 }
 
 impl Intent {
@@ -36,6 +39,7 @@ impl Intent {
             sms: self.sms.or(other.sms),
             zip: self.zip || other.zip,
             upload: self.upload || other.upload,
+            reference: self.reference.or(other.reference),
         }
     }
 
@@ -222,6 +226,7 @@ mod tests {
                         sms: Some("+31612345678".into()),
                         zip: false,
                         upload: true,
+                        reference: None,
                     },
                     "Stukken",
                 )),

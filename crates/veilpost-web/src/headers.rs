@@ -23,7 +23,7 @@ pub(crate) async fn security_headers(
     // The one page that runs Veilpost's own script (passkeys) sets its own policy.
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
     );
     h.insert(

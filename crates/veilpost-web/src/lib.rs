@@ -119,6 +119,8 @@ pub struct PortalSettings {
     pub sms_outbox: Option<PathBuf>,
     /// Reverse proxies whose `X-Forwarded-For` hop is believed (empty: none is).
     pub trusted_proxies: Vec<veilpost_portal::client::Net>,
+    /// The organisation's colour and logo on every page (`/brand.css`, `/brand/logo`).
+    pub brand: veilpost_text::mails::Brand,
     /// Where the secure contact form's messages go; `None`: no contact form.
     pub intake_mailbox: Option<String>,
     /// File extensions the contact form takes.
@@ -147,6 +149,7 @@ impl Default for PortalSettings {
             outbox: None,
             sms_outbox: None,
             trusted_proxies: Vec::new(),
+            brand: Default::default(),
             intake_mailbox: None,
             intake_types: default_intake_types(),
             clamd: None,
@@ -349,6 +352,33 @@ async fn index(State(s): State<WebState>, PageLang(lang): PageLang) -> Response 
     )
 }
 
+/// `GET /brand.css`: the organisation's colour and logo over the pages' own style.
+async fn brand_css(State(s): State<WebState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        s.settings.brand.stylesheet(),
+    )
+        .into_response()
+}
+
+/// `GET /brand/logo`: the organisation's logo (404 without one).
+async fn brand_logo(State(s): State<WebState>, PageLang(lang): PageLang) -> Response {
+    match &s.settings.brand.logo {
+        Some((bytes, kind)) => (
+            [
+                (header::CONTENT_TYPE, *kind),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            bytes.clone(),
+        )
+            .into_response(),
+        None => WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang).into_response(),
+    }
+}
+
 async fn not_found(PageLang(lang): PageLang) -> WebError {
     WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang)
 }
@@ -359,6 +389,8 @@ pub fn app(state: WebState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/brand.css", get(brand_css))
+        .route("/brand/logo", get(brand_logo))
         .route("/p/{token}", get(pages::landing))
         .route("/p/{token}/open", post(pages::open))
         .route("/p/{token}/verify", get(pages::verify))

@@ -237,6 +237,8 @@ struct ComposePage<'a> {
     from: String,
     to: String,
     subject: String,
+    /// Shown in the recipient's notification (never the subject).
+    reference: String,
     body: String,
     verify: String,
     phone: String,
@@ -255,6 +257,7 @@ fn compose_page<'a>(s: &'a WebState, staff: &'a Staff) -> ComposePage<'a> {
         senders,
         to: String::new(),
         subject: String::new(),
+        reference: String::new(),
         body: String::new(),
         verify: "sms".into(),
         phone: String::new(),
@@ -292,6 +295,7 @@ pub async fn compose(
     page.from = up.field("from").trim().to_string();
     page.to = up.field("to").trim().to_string();
     page.subject = up.field("subject").trim().to_string();
+    page.reference = up.field("reference").trim().to_string();
     page.body = up.field("body").to_string();
     page.verify = up.field("verify").to_string();
     page.phone = up.field("phone").trim().to_string();
@@ -339,8 +343,15 @@ pub async fn compose(
             "Enter a subject (at most 200 characters).",
         );
     }
-    // The secure route, and where the SMS codes go, travel as data with the message.
-    let intent = match page.verify.as_str() {
+    if page.reference.chars().count() > 100 || page.reference.contains(char::is_control) {
+        return refuse(
+            page,
+            "Houd het kenmerk op één regel van hoogstens 100 tekens.",
+            "Keep the reference to one line of at most 100 characters.",
+        );
+    }
+    // The secure route, where the SMS codes go and the reference travel as data.
+    let mut intent = match page.verify.as_str() {
         "sms" if !page.phone.is_empty() => {
             let Some(number) = veilpost_text::phone::normalize(&page.phone) else {
                 return refuse(
@@ -389,6 +400,7 @@ pub async fn compose(
             );
         }
     };
+    intent.reference = Some(page.reference.clone()).filter(|r| !r.is_empty());
     let files = std::mem::take(&mut up.files);
     let attached = files.len();
     let name = staff.user.name.clone().unwrap_or_default();

@@ -57,6 +57,19 @@ impl Portal {
     }
 
     async fn with_clamd(name: &str, public_url: &str, clamd: Option<String>) -> Portal {
+        Portal::with(name, public_url, clamd, Default::default()).await
+    }
+
+    async fn with_brand(name: &str, brand: veilpost_text::mails::Brand) -> Portal {
+        Portal::with(name, "http://127.0.0.1:8080", None, brand).await
+    }
+
+    async fn with(
+        name: &str,
+        public_url: &str,
+        clamd: Option<String>,
+        brand: veilpost_text::mails::Brand,
+    ) -> Portal {
         let dir = std::env::temp_dir().join(format!("veilpost-web-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open(&dir).await.expect("store");
@@ -73,6 +86,7 @@ impl Portal {
             sms_outbox: Some(sms.clone()),
             intake_mailbox: Some("balie@praktijk.test".into()),
             clamd,
+            brand,
             ..PortalSettings::default()
         };
         let state = WebState {
@@ -625,7 +639,10 @@ async fn xss_payloads_in_mail_html_render_inert() {
     assert_eq!(page.status, StatusCode::OK);
     let text = page.text();
     assert!(text.contains("Veilige tekst"));
-    let lower = text.to_ascii_lowercase();
+    // The page's own stylesheet (the organisation's colour) is the one link allowed.
+    let lower =
+        text.to_ascii_lowercase()
+            .replacen("<link rel=\"stylesheet\" href=\"/brand.css\">", "", 1);
     for bad in [
         "<script",
         "onerror",
@@ -1441,6 +1458,45 @@ async fn a_leavers_status_links_die_and_the_successor_gets_new_ones() {
     assert!(done.links.is_empty());
     assert_eq!(
         sender.get(&format!("/s/{}", m2.status)).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+/// Issue 17, point 1: every page carries the organisation's colour and logo, served by
+/// Veilpost itself under its content policy.
+#[tokio::test]
+async fn pages_carry_the_organisations_brand() {
+    let p = Portal::with_brand(
+        "brand",
+        veilpost_text::mails::Brand {
+            colour: "#0b6e4f".into(),
+            logo: Some((b"\x89PNG\r\n\x1a\nlogo".to_vec(), "image/png")),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut b = p.browser();
+    let page = b.get("/contact").await;
+    assert!(
+        page.text()
+            .contains("<link rel=\"stylesheet\" href=\"/brand.css\">")
+    );
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .expect("ascii");
+    assert!(
+        csp.contains("style-src 'self'") && csp.contains("img-src 'self'"),
+        "{csp}"
+    );
+    let css = b.get("/brand.css").await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.text().contains("#0b6e4f") && css.text().contains("url(/brand/logo)"));
+    let logo = b.get("/brand/logo").await;
+    assert_eq!(logo.headers[header::CONTENT_TYPE], "image/png");
+    assert_eq!(logo.body, b"\x89PNG\r\n\x1a\nlogo");
+    let plain = Portal::new("no-brand", "http://127.0.0.1:8080").await;
+    assert_eq!(
+        plain.browser().get("/brand/logo").await.status,
         StatusCode::NOT_FOUND
     );
 }

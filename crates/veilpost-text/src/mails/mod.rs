@@ -12,10 +12,12 @@
 use mail_builder::MessageBuilder;
 use mail_builder::headers::raw::Raw;
 
+pub mod brand;
 mod dsn;
 mod notices;
 mod portal;
 
+pub use brand::Brand;
 pub use dsn::{Dsn, DsnKind, dsn, returnable_headers};
 pub use notices::{Notification, hold_notice, notification, zip_confirmation};
 pub use portal::{

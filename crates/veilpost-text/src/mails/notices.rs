@@ -2,7 +2,7 @@
 //! something and until when, never the content, the subject or attachment names), the
 //! ZIP confirmation, and the double-check's hold notice.
 
-use super::{From, builder, html_escape};
+use super::{Brand, From, builder, html_escape};
 use crate::Lang;
 use crate::dates::long_date;
 
@@ -10,18 +10,101 @@ use crate::dates::long_date;
 #[derive(Debug, Clone)]
 pub struct Notification<'a> {
     pub from: From<'a>,
+    /// How the organisation looks and is reached.
+    pub brand: &'a Brand,
+    /// The sender's address, and their name when the account has one.
     pub sender: &'a str,
+    pub sender_name: Option<&'a str>,
     pub recipient: &'a str,
     pub link: &'a str,
     pub expires_at: i64,
     /// An upload request: the recipient is asked to send documents.
     pub upload: bool,
+    /// A reference the sender chose to show ("Uw uitslag van 2 december"); never the
+    /// subject unless the sender typed it here.
+    pub reference: Option<&'a str>,
 }
 
-/// The notification a portal recipient gets.
+/// The host a link points to (`veilig.praktijk.nl`), shown in plain text so people can
+/// check where the button goes.
+fn host_of(link: &str) -> &str {
+    let rest = link.split_once("://").map(|(_, r)| r).unwrap_or(link);
+    rest.split(['/', '?', '#']).next().unwrap_or(rest)
+}
+
+/// The notification a portal recipient gets: branded, one button, the portal's address
+/// in plain text, who to call, and how to recognise a genuine one. Never content.
 pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
-    let nl_date = long_date(n.expires_at, Lang::Nl);
-    let en_date = long_date(n.expires_at, Lang::En);
+    let org = n.from.organisation;
+    let who = match n.sender_name.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(name) => format!("{name} ({})", n.sender),
+        None => n.sender.to_string(),
+    };
+    let host = host_of(n.link);
+    let (nl_date, en_date) = (
+        long_date(n.expires_at, Lang::Nl),
+        long_date(n.expires_at, Lang::En),
+    );
+    let reference = n.reference.map(str::trim).filter(|r| !r.is_empty());
+    let phone = n
+        .brand
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let website = n
+        .brand
+        .website
+        .as_deref()
+        .map(str::trim)
+        .filter(|w| !w.is_empty());
+    let text = notification_text(
+        n,
+        &who,
+        host,
+        (&nl_date, &en_date),
+        reference,
+        phone,
+        website,
+    );
+    let html = notification_html(
+        n,
+        &who,
+        host,
+        (&nl_date, &en_date),
+        reference,
+        phone,
+        website,
+    );
+    let mut b = builder(
+        &n.from,
+        n.recipient,
+        format!("Beveiligd bericht van {org} / Secure message from {org}"),
+    )
+    .text_body(text)
+    .html_body(html);
+    if let Some((bytes, content_type)) = &n.brand.logo {
+        b = b.inline(*content_type, "logo", bytes.clone());
+    }
+    b.write_to_vec()
+}
+
+fn notification_text(
+    n: &Notification<'_>,
+    who: &str,
+    host: &str,
+    (nl_date, en_date): (&str, &str),
+    reference: Option<&str>,
+    phone: Option<&str>,
+    website: Option<&str>,
+) -> String {
+    let org = n.from.organisation;
+    let nl_ref = reference
+        .map(|r| format!("Kenmerk: {r}\r\n\r\n"))
+        .unwrap_or_default();
+    let en_ref = reference
+        .map(|r| format!("Reference: {r}\r\n\r\n"))
+        .unwrap_or_default();
     let (nl_upload, en_upload) = if n.upload {
         (
             "U wordt gevraagd documenten veilig te uploaden; dat kan op dezelfde pagina.\r\n\r\n",
@@ -30,44 +113,114 @@ pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
     } else {
         ("", "")
     };
-    let text = format!(
-        "{sender} ({org}) heeft u een beveiligd bericht gestuurd.\r\n\r\n{nl_upload}\
-         Open het bericht via deze link:\r\n{link}\r\n\r\n\
-         Om het bericht te lezen bevestigt u eerst uw identiteit. Het bericht is beschikbaar \
-         tot en met {nl_date}.\r\n\r\n\
-         Dit bericht bevat gevoelige gegevens en is daarom niet als gewone e-mail verstuurd.\r\n\r\n\
+    let nl_call = match (phone, website) {
+        (Some(p), _) => format!("Verwacht u dit bericht niet? Bel {org}: {p}.\r\n"),
+        (None, Some(w)) => {
+            format!("Verwacht u dit bericht niet? Neem contact op met {org}: {w}.\r\n")
+        }
+        (None, None) => format!("Verwacht u dit bericht niet? Neem contact op met {org}.\r\n"),
+    };
+    let en_call = match (phone, website) {
+        (Some(p), _) => format!("Not expecting this message? Call {org}: {p}.\r\n"),
+        (None, Some(w)) => format!("Not expecting this message? Contact {org}: {w}.\r\n"),
+        (None, None) => format!("Not expecting this message? Contact {org}.\r\n"),
+    };
+    format!(
+        "{who} van {org} heeft u een beveiligd bericht gestuurd.\r\n\r\n{nl_ref}{nl_upload}\
+         Bericht openen: {link}\r\n\r\n\
+         Het bericht staat op {host}. Om het te lezen bevestigt u eerst wie u bent. Het is \
+         beschikbaar tot en met {nl_date}.\r\n\r\n\
+         {nl_call}\
+         Zo herkent u een echte melding: de link gaat altijd naar {host}; wij vragen nooit om \
+         een wachtwoord, een betaling of uw bankgegevens, en deze mail bevat nooit de inhoud \
+         zelf.\r\n\r\n\
          --\r\n\r\n\
-         {sender} ({org}) has sent you a secure message.\r\n\r\n{en_upload}\
-         Open it with this link:\r\n{link}\r\n\r\n\
-         You confirm your identity before you can read it. The message is available until \
-         {en_date}.\r\n\r\n\
-         It holds sensitive data and was therefore not sent as ordinary e-mail.\r\n",
-        sender = n.sender,
-        org = n.from.organisation,
+         {who} of {org} has sent you a secure message.\r\n\r\n{en_ref}{en_upload}\
+         Open the message: {link}\r\n\r\n\
+         The message is on {host}. You confirm who you are before you can read it. It is \
+         available until {en_date}.\r\n\r\n\
+         {en_call}\
+         How to recognise a genuine notification: the link always goes to {host}; we never ask \
+         for a password, a payment or your bank details, and this mail never holds the \
+         content itself.\r\n",
         link = n.link,
-    );
-    let html = format!(
-        "<p>{sender} ({org}) heeft u een beveiligd bericht gestuurd.</p>\
-         <p><a href=\"{link}\">Open het beveiligde bericht</a></p>\
-         <p>Om het bericht te lezen bevestigt u eerst uw identiteit. Het bericht is beschikbaar \
-         tot en met {nl_date}.</p><hr>\
-         <p lang=\"en\">{sender} ({org}) has sent you a secure message. \
-         <a href=\"{link}\">Open the secure message</a>. It is available until {en_date}.</p>",
-        sender = html_escape(n.sender),
-        org = html_escape(n.from.organisation),
-        link = html_escape(n.link),
-    );
-    builder(
-        &n.from,
-        n.recipient,
-        format!(
-            "Beveiligd bericht van {org} / Secure message from {org}",
-            org = n.from.organisation
-        ),
     )
-    .text_body(text)
-    .html_body(html)
-    .write_to_vec()
+}
+
+fn notification_html(
+    n: &Notification<'_>,
+    who: &str,
+    host: &str,
+    (nl_date, en_date): (&str, &str),
+    reference: Option<&str>,
+    phone: Option<&str>,
+    website: Option<&str>,
+) -> String {
+    let e = html_escape;
+    let (org, colour, on) = (
+        e(n.from.organisation),
+        n.brand.colour(),
+        n.brand.on_colour(),
+    );
+    let (who, host, link) = (e(who), e(host), e(n.link));
+    let logo = if n.brand.logo.is_some() {
+        "<img src=\"cid:logo\" alt=\"\" height=\"40\" style=\"height:40px;vertical-align:middle;margin-right:12px\">"
+    } else {
+        ""
+    };
+    let reference = reference
+        .map(|r| {
+            format!(
+                "<p style=\"margin:0 0 16px;padding:10px 14px;background:#f5f7fa;border-left:4px solid {colour}\">\
+                 <strong>Kenmerk</strong> / <span lang=\"en\">Reference</span>: {}</p>",
+                e(r)
+            )
+        })
+        .unwrap_or_default();
+    let upload = if n.upload {
+        "<p style=\"margin:0 0 16px\">U wordt gevraagd documenten veilig te uploaden; dat kan op dezelfde pagina.</p>"
+    } else {
+        ""
+    };
+    let call = match (phone, website) {
+        (Some(p), _) => format!(
+            "Bel <strong>{org}</strong>: <a href=\"tel:{tel}\" style=\"color:{colour}\">{p}</a>",
+            tel = e(&p.replace([' ', '-'], "")),
+            p = e(p)
+        ),
+        (None, Some(w)) => format!("Neem contact op met <strong>{org}</strong>: {}", e(w)),
+        (None, None) => format!("Neem contact op met <strong>{org}</strong>"),
+    };
+    let site = website.map(|w| format!(" · {}", e(w))).unwrap_or_default();
+    format!(
+        "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Beveiligd bericht van {org}</title></head>\
+         <body style=\"margin:0;padding:0;background:#eef1f5;font-family:Arial,Helvetica,sans-serif;color:#1d2733\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#eef1f5\"><tr><td align=\"center\" style=\"padding:24px 12px\">\
+         <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:560px;background:#ffffff;border-radius:8px;overflow:hidden\">\
+         <tr><td style=\"background:{colour};color:{on};padding:16px 24px;font-size:18px;font-weight:bold\">{logo}{org}</td></tr>\
+         <tr><td style=\"padding:24px;font-size:16px;line-height:1.5\">\
+         <h1 style=\"font-size:20px;margin:0 0 16px\">U hebt een beveiligd bericht</h1>\
+         <p style=\"margin:0 0 16px\"><strong>{who}</strong> van <strong>{org}</strong> heeft u een beveiligd bericht gestuurd.</p>\
+         {reference}{upload}\
+         <p style=\"margin:24px 0;text-align:center\"><a href=\"{link}\" style=\"display:inline-block;background:{colour};color:{on};font-size:18px;font-weight:bold;text-decoration:none;padding:14px 32px;border-radius:6px\">Bericht openen</a></p>\
+         <p style=\"margin:0 0 16px\">Het bericht staat op <strong>{host}</strong>. Om het te lezen bevestigt u eerst wie u bent. \
+         Het is beschikbaar tot en met {nl_date}.</p>\
+         <p style=\"margin:0 0 16px\">Verwacht u dit bericht niet? {call}.</p>\
+         <p style=\"margin:0 0 16px;font-size:14px;color:#4a5563\"><strong>Zo herkent u een echte melding:</strong> \
+         de link gaat altijd naar {host}; wij vragen nooit om een wachtwoord, een betaling of uw bankgegevens, \
+         en deze mail bevat nooit de inhoud zelf.</p>\
+         <hr style=\"border:0;border-top:1px solid #e1e6ec;margin:24px 0\">\
+         <div lang=\"en\" style=\"font-size:14px;color:#4a5563\">\
+         <p style=\"margin:0 0 8px\">{who} of {org} has sent you a secure message. \
+         <a href=\"{link}\" style=\"color:{colour}\">Open the message</a> on {host}; you confirm who you are first. \
+         It is available until {en_date}. A genuine notification always links to {host} and never asks for a \
+         password, a payment or bank details.</p></div>\
+         </td></tr>\
+         <tr><td style=\"padding:12px 24px;background:#f5f7fa;font-size:12px;color:#4a5563\">{org}{site} · verstuurd met Veilpost</td></tr>\
+         </table></td></tr></table></body></html>"
+    )
 }
 
 /// The sender learns that the attachments went encrypted, and which number got each
@@ -134,11 +287,66 @@ mod tests {
         address: "noreply@praktijkdelinde.nl",
     };
 
+    /// Issue 17, point 1: the notification is branded, has one button, says where it
+    /// points, who to call, how to recognise a genuine one and the sender's own reference;
+    /// a mail client gets HTML, plain text and the logo inline.
+    #[test]
+    fn the_notification_people_trust() {
+        let brand = Brand {
+            colour: "#0b6e4f".into(),
+            phone: Some("030 123 45 67".into()),
+            website: Some("www.praktijkdelinde.nl".into()),
+            logo: Some((b"\x89PNG\r\n\x1a\nlogo".to_vec(), "image/png")),
+        };
+        let raw = notification(&Notification {
+            from: FROM,
+            brand: &brand,
+            sender: "a.jansen@praktijkdelinde.nl",
+            sender_name: Some("Dr. A. Jansen"),
+            recipient: "p.devries@example.net",
+            link: "https://veilig.praktijkdelinde.nl/p/abc",
+            expires_at: 1_796_083_200,
+            upload: false,
+            reference: Some("Uw uitslag van 2 december <b>"),
+        })
+        .expect("mail");
+        let m = mail_parser::MessageParser::new()
+            .parse(&raw)
+            .expect("parse");
+        let html = m.body_html(0).expect("html").into_owned();
+        let text = m.body_text(0).expect("text").into_owned();
+        for part in [&html, &text] {
+            assert!(part.contains("Dr. A. Jansen"), "{part}");
+            assert!(part.contains("Huisartsenpraktijk De Linde"));
+            assert!(part.contains("veilig.praktijkdelinde.nl"));
+            assert!(part.contains("030 123 45 67"));
+            assert!(part.contains("nooit om een wachtwoord"));
+            assert!(part.contains("Uw uitslag van 2 december"));
+        }
+        assert!(text.contains("Bericht openen: https://veilig.praktijkdelinde.nl/p/abc"));
+        assert_eq!(html.matches(">Bericht openen</a>").count(), 1, "one button");
+        assert!(html.contains("background:#0b6e4f;color:#ffffff"));
+        assert!(html.contains("src=\"cid:logo\""));
+        assert!(html.contains("href=\"tel:0301234567\""));
+        assert!(
+            html.contains("&lt;b&gt;") && !html.contains("december <b>"),
+            "escaped"
+        );
+        let logo = m.attachment(0).expect("the logo, inline");
+        assert_eq!(mail_parser::MimeHeaders::content_id(logo), Some("logo"));
+        assert_eq!(logo.contents(), b"\x89PNG\r\n\x1a\nlogo");
+        // Never the subject or any content.
+        assert!(!String::from_utf8_lossy(&raw).contains("Uitslag HbA1c"));
+    }
+
     /// Issue 16, point 14: a quoted local part stays quoted in the headers we write.
     #[test]
     fn quoted_local_parts_stay_quoted_in_headers() {
         let raw = notification(&Notification {
             from: FROM,
+            brand: &Brand::default(),
+            sender_name: None,
+            reference: None,
             sender: "\"a. jansen\"@praktijkdelinde.nl",
             recipient: "\"p. de vries\"@ziekenhuis.nl",
             link: "https://veilig.example.nl/p/abc",
@@ -167,6 +375,9 @@ mod tests {
     fn notification_holds_no_content() {
         let raw = notification(&Notification {
             from: FROM,
+            brand: &Brand::default(),
+            sender_name: None,
+            reference: None,
             sender: "a.jansen@praktijkdelinde.nl",
             recipient: "p.devries@ziekenhuis.nl",
             link: "https://veilig.example.nl/p/abc",

@@ -187,6 +187,15 @@ impl Config {
         for net in &self.smtp.trusted_networks {
             parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
         }
+        if !self.organisation.colour.is_empty()
+            && !veilpost_text::mails::brand::is_colour(&self.organisation.colour)
+        {
+            bail!(
+                "organisation.colour must be written #RRGGBB, not {:?}",
+                self.organisation.colour
+            );
+        }
+        self.brand()?;
         for net in &self.web.trusted_proxies {
             parse_cidr(net).with_context(|| format!("web.trusted_proxies: {net:?}"))?;
         }
@@ -198,6 +207,27 @@ impl Config {
             bail!("web.public_url must start with https:// (or http:// for a local trial)");
         }
         Ok(())
+    }
+
+    /// The organisation's branding, the logo read and checked.
+    pub fn brand(&self) -> Result<veilpost_text::mails::Brand> {
+        let o = &self.organisation;
+        let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let logo = if o.logo.trim().is_empty() {
+            None
+        } else {
+            let bytes = std::fs::read(o.logo.trim())
+                .with_context(|| format!("organisation.logo: cannot read {:?}", o.logo))?;
+            let kind = veilpost_text::mails::brand::logo_type(&bytes)
+                .map_err(|e| anyhow::anyhow!("organisation.logo {:?}: {e}", o.logo))?;
+            Some((bytes, kind))
+        };
+        Ok(veilpost_text::mails::Brand {
+            colour: o.colour.trim().to_string(),
+            phone: some(&o.phone),
+            website: some(&o.website),
+            logo,
+        })
     }
 
     /// The reverse proxies whose forwarding header is believed: none unless
@@ -257,6 +287,7 @@ impl Config {
             outbox: outbox.then(|| self.data_dir.join("outbox")),
             sms_outbox: (outbox || self.sms.provider == "outbox").then(|| self.sms_outbox()),
             trusted_proxies: self.trusted_proxies(),
+            brand: self.brand().unwrap_or_default(),
             intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
             intake_types: self.intake.allowed_types.clone(),
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
@@ -488,6 +519,35 @@ mod tests {
             assert!(c.is_own_domain(own), "{own}");
         }
         assert!(!c.is_own_domain("praktijk.test.evil") && !c.is_own_domain(""));
+    }
+
+    /// Issue 17, point 1: branding is checked when the configuration loads.
+    #[test]
+    fn branding_is_checked() {
+        let dir = std::env::temp_dir().join(format!("veilpost-brand-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let png = dir.join("logo.png");
+        std::fs::write(&png, b"\x89PNG\r\n\x1a\nlogo").expect("png");
+        let svg = dir.join("logo.svg");
+        std::fs::write(&svg, b"<svg onload=alert(1)>").expect("svg");
+        let mut c = Config::default();
+        c.organisation.colour = "#0B6E4F".into();
+        c.organisation.phone = " 030 123 45 67 ".into();
+        c.organisation.logo = png.display().to_string();
+        let brand = c.brand().expect("brand");
+        assert_eq!(brand.colour(), "#0B6E4F");
+        assert_eq!(brand.phone.as_deref(), Some("030 123 45 67"));
+        assert_eq!(brand.logo.map(|(_, t)| t), Some("image/png"));
+        assert!(c.validate().is_ok());
+        c.organisation.logo = svg.display().to_string();
+        assert!(c.validate().is_err());
+        c.organisation.logo = dir.join("missing.png").display().to_string();
+        assert!(c.validate().is_err());
+        c.organisation.logo.clear();
+        c.organisation.colour = "rood".into();
+        let e = c.validate().expect_err("a bad colour").to_string();
+        assert!(e.contains("organisation.colour"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
         let one = parse_cidr("192.0.2.7").expect("host");
         assert!(in_cidr("192.0.2.7".parse().expect("ip"), one));
         assert!(!in_cidr("192.0.2.8".parse().expect("ip"), one));

@@ -189,6 +189,15 @@ pub struct Organisation {
     pub domains: Vec<String>,
     /// Sender of notifications and delivery reports; default `noreply@` the first domain.
     pub notify_from: String,
+    /// The house colour (`#RRGGBB`) of notifications and portal pages.
+    pub colour: String,
+    /// A phone number recipients may call about a message ("Verwacht u dit bericht
+    /// niet? Bel …").
+    pub phone: String,
+    /// The organisation's website, shown in notifications.
+    pub website: String,
+    /// A logo file (PNG or JPEG, at most 200 KB), in every notification and portal page.
+    pub logo: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -444,6 +453,10 @@ impl Default for Organisation {
             name: "Veilpost".into(),
             domains: Vec::new(),
             notify_from: String::new(),
+            colour: String::new(),
+            phone: String::new(),
+            website: String::new(),
+            logo: String::new(),
         }
     }
 }

@@ -47,6 +47,8 @@ pub struct Shared {
     pub sms: veilpost_adapters::SmsSender,
     /// One permit per core for CPU-bound work (scanning) on the blocking pool.
     pub cpu: tokio::sync::Semaphore,
+    /// How notifications look (`[organisation]`'s colour, phone, website, logo).
+    pub brand: veilpost_text::mails::Brand,
 }
 
 impl Shared {
@@ -423,6 +425,7 @@ fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> 
         cpu: tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         ),
+        brand: config.brand()?,
     })
 }
 

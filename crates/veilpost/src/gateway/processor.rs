@@ -860,11 +860,24 @@ async fn vault_handoff(
         return Ok((confirmed, link));
     }
     let notify_from = shared.config.notify_from();
+    // The sender by name where the account has one (a lookup that fails only costs the
+    // name), and the reference they chose on the web.
+    let sender_name = match shared.store.user(&sender).await {
+        Ok(user) => user.and_then(|u| u.name),
+        Err(e) => {
+            tracing::warn!("message {}: sender's name: {e}", m.id);
+            None
+        }
+    };
+    let reference = given_intent(m).reference;
     let raw = mails::notification(&mails::Notification {
         from: mails::From {
             organisation: &shared.config.organisation.name,
             address: &notify_from,
         },
+        brand: &shared.brand,
+        sender_name: sender_name.as_deref(),
+        reference: reference.as_deref(),
         sender: &sender,
         recipient,
         link: &link,
