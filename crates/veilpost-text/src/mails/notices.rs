@@ -127,7 +127,7 @@ fn notification_text(
     };
     format!(
         "{who} van {org} heeft u een beveiligd bericht gestuurd.\r\n\r\n{nl_ref}{nl_upload}\
-         Bericht openen: {link}\r\n\r\n\
+         Bericht openen:\r\n{link}\r\n\r\n\
          Het bericht staat op {host}. Om het te lezen bevestigt u eerst wie u bent. Het is \
          beschikbaar tot en met {nl_date}.\r\n\r\n\
          {nl_call}\
@@ -136,7 +136,7 @@ fn notification_text(
          zelf.\r\n\r\n\
          --\r\n\r\n\
          {who} of {org} has sent you a secure message.\r\n\r\n{en_ref}{en_upload}\
-         Open the message: {link}\r\n\r\n\
+         Open the message:\r\n{link}\r\n\r\n\
          The message is on {host}. You confirm who you are before you can read it. It is \
          available until {en_date}.\r\n\r\n\
          {en_call}\
@@ -323,7 +323,8 @@ mod tests {
             assert!(part.contains("nooit om een wachtwoord"));
             assert!(part.contains("Uw uitslag van 2 december"));
         }
-        assert!(text.contains("Bericht openen: https://veilig.praktijkdelinde.nl/p/abc"));
+        // The link on a line of its own: plain-text readers and copying see it whole.
+        assert!(text.contains("Bericht openen:\r\nhttps://veilig.praktijkdelinde.nl/p/abc\r\n"));
         assert_eq!(html.matches(">Bericht openen</a>").count(), 1, "one button");
         assert!(html.contains("background:#0b6e4f;color:#ffffff"));
         assert!(html.contains("src=\"cid:logo\""));

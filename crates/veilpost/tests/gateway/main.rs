@@ -176,12 +176,35 @@ impl Gateway {
             .expect("veilpost")
     }
 
-    /// Start the server and wait until it accepts SMTP connections.
+    /// Start `veilpost serve` and wait until it says it is running. Ports come from
+    /// `free_port`, so a parallel test can take one in between: when this server cannot
+    /// listen, it gets fresh ports and starts again (its SMTP port answering is not
+    /// enough: it may be another test's server).
     pub fn start(&mut self) {
+        for _ in 0..5 {
+            if self.try_start() {
+                return;
+            }
+            let (smtp, web) = (free_port(), free_port());
+            let text = std::fs::read_to_string(&self.config).expect("config");
+            let text = text
+                .replace(&format!(":{}\"", self.smtp_port), &format!(":{smtp}\""))
+                .replace(&format!(":{}\"", self.web_port), &format!(":{web}\""))
+                .replace(&format!(":{}/", self.web_port), &format!(":{web}/"));
+            std::fs::write(&self.config, text).expect("config");
+            (self.smtp_port, self.web_port) = (smtp, web);
+        }
+        panic!("serve could not find free ports: {}", self.log());
+    }
+
+    /// One start; false when the ports were taken.
+    fn try_start(&mut self) -> bool {
+        let log_path = self.dir.join("serve.log");
+        let before = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("serve.log"))
+            .open(&log_path)
             .expect("log");
         let child = veilpost()
             .args(["serve", "--config"])
@@ -193,17 +216,27 @@ impl Gateway {
             .expect("serve");
         self.child = Some(child);
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.smtp_port)).is_err() {
+        loop {
+            let fresh = std::fs::read(&log_path)
+                .map(|b| String::from_utf8_lossy(&b[before as usize..]).into_owned())
+                .unwrap_or_default();
+            if fresh.contains("is running:") {
+                return true;
+            }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                self.child = None;
+                if fresh.contains("Address already in use") {
+                    return false;
+                }
+                panic!("serve exited with {status}: {}", self.log());
+            }
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "serve did not start: {}",
                 self.log()
             );
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!("serve exited with {status}: {}", self.log());
-            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
