@@ -851,10 +851,14 @@ async fn a_registered_totp_app_is_a_factor_next_time() {
     let form = b.get(&format!("/p/{}/totp", m.link)).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.text());
     let text = form.text();
+    // Issue 17, point 6: a QR code drawn by the server, the key in groups of four.
+    assert!(text.contains("<figure class=\"qr\" role=\"img\"") && text.contains("<svg"));
+    assert!(text.contains("class=\"key\" id=\"secret\">"));
     let at = text.find("id=\"secret\">").expect("secret") + 12;
     let secret: String = text[at..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
+        .take_while(|c| *c != '<')
+        .filter(char::is_ascii_alphanumeric)
         .collect();
     let totp = totp_rs::Builder::new()
         .with_secret(totp_rs::Secret::try_from_base32(&secret).expect("base32"))

@@ -213,7 +213,8 @@ async fn sign_in(
             let at = text.find("id=\"secret\">").expect("a secret to register") + 12;
             let secret: String = text[at..]
                 .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
+                .take_while(|c| *c != '<')
+                .filter(char::is_ascii_alphanumeric)
                 .collect();
             let t = totp_from(&secret, email);
             let code = t.generate(now).to_string();
@@ -310,7 +311,8 @@ async fn sign_in_needs_password_and_app_and_sessions_end() {
     let at = text.find("id=\"secret\">").expect("secret") + 12;
     let secret: String = text[at..]
         .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
+        .take_while(|c| *c != '<')
+        .filter(char::is_ascii_alphanumeric)
         .collect();
     let r = b
         .post(

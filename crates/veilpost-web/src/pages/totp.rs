@@ -12,8 +12,7 @@ pub(super) struct TotpPage<'a> {
     organisation: &'a str,
     token: &'a str,
     csrf: &'a str,
-    secret: String,
-    uri: String,
+    enrol: crate::totp::Enrolment,
     wrong: bool,
 }
 
@@ -26,15 +25,16 @@ pub(super) fn totp_page<'a>(
     wrong: bool,
     lang: Lang,
 ) -> Result<TotpPage<'a>, WebError> {
-    let totp = make_totp(secret.as_ref().to_vec(), &e.recipient, "Veilpost")
-        .ok_or_else(|| WebError::internal(lang, "totp"))?;
+    let enrol = crate::totp::Enrolment::new(&secret, &e.recipient, "Veilpost");
+    if enrol.uri.is_empty() {
+        return Err(WebError::internal(lang, "totp"));
+    }
     Ok(TotpPage {
         lang,
         organisation: &s.organisation,
         token,
         csrf,
-        secret: secret.to_base32(),
-        uri: totp.to_url().unwrap_or_default(),
+        enrol,
         wrong,
     })
 }

@@ -21,9 +21,8 @@ struct SecondFactorPage<'a> {
     lang: Lang,
     organisation: &'a str,
     csrf: &'a str,
-    /// Registering: the new secret and its otpauth URI.
-    secret: String,
-    uri: String,
+    /// Registering: the new key, as text, link and QR code (empty otherwise).
+    enrol: crate::totp::Enrolment,
     wrong: bool,
     has_totp: bool,
     has_passkey: bool,
@@ -47,21 +46,14 @@ fn second_factor_page<'a>(
     wrong: bool,
     lang: Lang,
 ) -> SecondFactorPage<'a> {
-    let (secret, uri) = match secret {
-        Some(secret) => {
-            let uri = crate::totp::make_totp(secret.as_ref().to_vec(), &user.email, &issuer(s))
-                .and_then(|t| t.to_url().ok())
-                .unwrap_or_default();
-            (secret.to_base32(), uri)
-        }
-        None => (String::new(), String::new()),
-    };
+    let enrol = secret
+        .map(|secret| crate::totp::Enrolment::new(&secret, &user.email, &issuer(s)))
+        .unwrap_or_default();
     SecondFactorPage {
         lang,
         organisation: &s.organisation,
         csrf,
-        secret,
-        uri,
+        enrol,
         wrong,
         has_totp: user.has_totp,
         has_passkey: user.has_passkey,

@@ -23,11 +23,13 @@ async fn sign_in(c: &Client, base: &str, email: &str, secret: Option<&str>) -> S
     find(c, "#code").await;
     let secret = match secret {
         Some(s) => s.to_string(),
+        // Shown in groups of four; the app takes it without the spaces.
         None => find(c, "#secret")
             .await
             .text()
             .await
-            .expect("the key to register"),
+            .expect("the key to register")
+            .replace(' ', ""),
     };
     let app = totp_rs::Builder::new()
         .with_secret(totp_rs::Secret::try_from_base32(&secret).expect("base32"))
