@@ -50,6 +50,26 @@ impl Lang {
     pub fn is_nl(&self) -> bool {
         *self == Lang::Nl
     }
+
+    /// `n` things, singular or plural: `count(1, ("poging", "pogingen"), ("try",
+    /// "tries"))` is "1 poging" / "1 try", with 3 "3 pogingen" / "3 tries".
+    pub fn count(self, n: i64, nl: (&str, &str), en: (&str, &str)) -> String {
+        let (one, many) = self.pick(nl, en);
+        format!("{n} {}", if n == 1 { one } else { many })
+    }
+
+    /// A wait as people say it: "45 seconden", "1 minuut", "9 minuten", "2 uur" (whole
+    /// minutes and hours rounded up, so nobody comes back too early).
+    pub fn duration(self, seconds: i64) -> String {
+        let s = seconds.max(1);
+        if s < 60 {
+            self.count(s, ("seconde", "seconden"), ("second", "seconds"))
+        } else if s < 3600 {
+            self.count((s + 59) / 60, ("minuut", "minuten"), ("minute", "minutes"))
+        } else {
+            self.count((s + 3599) / 3600, ("uur", "uur"), ("hour", "hours"))
+        }
+    }
 }
 
 /// A language code that is not `nl` or `en`.
@@ -117,5 +137,29 @@ mod tests {
         assert_eq!(Lang::default(), Lang::Nl);
         assert!(Lang::En == "en" && Lang::Nl != "en");
         assert_eq!(Lang::En.t("ja", "yes"), "yes");
+    }
+
+    #[test]
+    fn counts_and_waits_read_naturally() {
+        let tries = |l: Lang, n| l.count(n, ("poging", "pogingen"), ("try", "tries"));
+        assert_eq!(tries(Lang::Nl, 1), "1 poging");
+        assert_eq!(tries(Lang::Nl, 3), "3 pogingen");
+        assert_eq!(tries(Lang::En, 1), "1 try");
+        assert_eq!(tries(Lang::En, 0), "0 tries");
+        for (secs, nl, en) in [
+            (1, "1 seconde", "1 second"),
+            (45, "45 seconden", "45 seconds"),
+            (60, "1 minuut", "1 minute"),
+            (61, "2 minuten", "2 minutes"),
+            (540, "9 minuten", "9 minutes"),
+            (3600, "1 uur", "1 hour"),
+            (7201, "3 uur", "3 hours"),
+            (-5, "1 seconde", "1 second"),
+        ] {
+            assert_eq!(
+                (Lang::Nl.duration(secs), Lang::En.duration(secs)),
+                (nl.into(), en.into())
+            );
+        }
     }
 }

@@ -239,8 +239,13 @@ pub async fn form(
     let mut p = page(&s, lang, step, &id, csrf);
     p.email = i.email.clone();
     p.notice = match q.m.as_str() {
-        "wrong" if lang.is_nl() => format!("Die code klopt niet. Nog {} pogingen.", q.n),
-        "wrong" => format!("That code is not right. {} tries left.", q.n),
+        "wrong" => {
+            let left = lang.count(q.n, ("poging", "pogingen"), ("try", "tries"));
+            lang.pick(
+                format!("Die code klopt niet. Nog {left}."),
+                format!("That code is not right. {left} left."),
+            )
+        }
         "expired" => lang
             .t(
                 "Die code is verlopen. Begin opnieuw.",

@@ -499,20 +499,26 @@ pub async fn verify(
 
 fn notice_text(q: &Notice, lang: Lang) -> String {
     match q.m.as_str() {
-        "wrong" => lang.pick(
-            format!("Die code klopt niet. Nog {} pogingen.", q.n),
-            format!("That code is not right. {} tries left.", q.n),
-        ),
+        "wrong" => {
+            let left = lang.count(q.n, ("poging", "pogingen"), ("try", "tries"));
+            lang.pick(
+                format!("Die code klopt niet. Nog {left}."),
+                format!("That code is not right. {left} left."),
+            )
+        }
         "expired" => lang
             .t(
                 "Die code is verlopen. Vraag een nieuwe aan.",
                 "That code has expired. Ask for a new one.",
             )
             .into(),
-        "wait" => lang.pick(
-            format!("U kunt over {} seconden een nieuwe code aanvragen.", q.n),
-            format!("You can ask for a new code in {} seconds.", q.n),
-        ),
+        "wait" => {
+            let wait = lang.duration(q.n);
+            lang.pick(
+                format!("U kunt over {wait} een nieuwe code aanvragen."),
+                format!("You can ask for a new code in {wait}."),
+            )
+        }
         "unavailable" => lang
             .t(
                 "Die manier is voor dit bericht niet beschikbaar.",

@@ -345,7 +345,8 @@ async fn recipient_flow_in_chromium() {
     for left in (1..5).rev() {
         type_into(&c, "#code", "0000 0000").await;
         click(&c, "form[action$='/code'] button").await;
-        wait_text(&c, &format!("Nog {left} pogingen")).await;
+        let tries = if left == 1 { "poging" } else { "pogingen" };
+        wait_text(&c, &format!("Nog {left} {tries}")).await;
     }
     type_into(&c, "#code", "0000 0000").await;
     click(&c, "form[action$='/code'] button").await;
