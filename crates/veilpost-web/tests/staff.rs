@@ -1616,3 +1616,35 @@ async fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
     b.from = std::net::SocketAddr::from(([192, 0, 2, 1], 50_011));
     assert_eq!(b.get("/outbox").await.status, StatusCode::NOT_FOUND);
 }
+
+/// Issue 17, point 10: the first run ends with a clear way to sign in, and a used link
+/// says what to do instead of only that it failed.
+#[tokio::test]
+async fn the_first_admin_is_shown_the_way_to_sign_in() {
+    let site = Site::new("first-run").await;
+    let token = site.store.first_admin_link().await.expect("link");
+    let mut b = site.browser();
+    let form = b.get(&format!("/setup/{token}")).await;
+    assert_eq!(form.status, StatusCode::OK);
+    accessible(&form.text());
+    let done = b
+        .post(
+            &format!("/setup/{token}"),
+            &[
+                ("csrf", &form.csrf()),
+                ("email", "beheer@praktijk.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    accessible(&done.text());
+    assert!(
+        done.text().contains("href=\"/login\">Nu aanmelden</a>"),
+        "{}",
+        done.text()
+    );
+    let again = b.get(&format!("/setup/{token}")).await;
+    assert!(again.text().contains("href=\"/login\""), "{}", again.text());
+    accessible(&again.text());
+}
