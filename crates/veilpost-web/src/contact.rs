@@ -75,6 +75,11 @@ struct ContactPage<'a> {
     csrf: String,
     notice: String,
     types: String,
+    /// `.pdf,.jpg,…` for the file picker (the server checks again).
+    accept: String,
+    /// The organisation's phone number, for urgent matters, and as a `tel:` target.
+    phone: Option<&'a str>,
+    tel: String,
 }
 
 fn page<'a>(
@@ -93,6 +98,23 @@ fn page<'a>(
         csrf,
         notice: String::new(),
         types: s.settings.intake_types.join(", "),
+        accept: s
+            .settings
+            .intake_types
+            .iter()
+            .map(|t| format!(".{t}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        phone: s.settings.brand.phone.as_deref(),
+        tel: s
+            .settings
+            .brand
+            .phone
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect(),
     }
 }
 

@@ -972,6 +972,13 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     let start = b.get("/contact").await;
     assert_eq!(start.status, StatusCode::OK);
     accessible(&start.text());
+    // Issue 17, point 5: not for urgent matters, said first.
+    assert!(
+        start.text().contains("Niet voor spoed."),
+        "{}",
+        start.text()
+    );
+    assert!(start.text().contains("112"));
     let csrf = start.csrf();
     let bad = b
         .post("/contact", &[("csrf", &csrf), ("email", "geen adres")])
@@ -1020,6 +1027,12 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     let write = b.get(&form).await;
+    // The file picker offers only the types the server takes.
+    assert!(
+        write.text().contains("accept=\".pdf,.jpg,.jpeg,.png,"),
+        "{}",
+        write.text()
+    );
     assert!(
         write.text().contains("enctype=\"multipart/form-data\""),
         "{}",
