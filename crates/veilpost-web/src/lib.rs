@@ -8,6 +8,7 @@
 //! a user can quote and an operator can find in the log.
 
 mod admin;
+mod confirm;
 mod contact;
 mod cookies;
 mod csrf;

@@ -147,7 +147,7 @@ pub async fn revoke(
     staff: Staff,
     ip: ClientIp,
     Path(id): Path<String>,
-    Form(f): Form<CsrfOnly>,
+    Form(f): Form<crate::confirm::ConfirmForm>,
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
     staff.require(staff.can_send())?;
@@ -157,6 +157,15 @@ pub async fn revoke(
         .await?
         .filter(|e| e.sender.eq_ignore_ascii_case(&staff.user.email))
         .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang))?;
+    if !f.confirmed() {
+        return Ok(crate::confirm::ask_before_revoking(
+            staff.lang,
+            &s.organisation,
+            &entry.recipient,
+            (&format!("/staff/sent/{id}/revoke"), "/staff"),
+            &f.csrf,
+        ));
+    }
     if s.store.shred(&entry.id, "revoked").await? {
         staff
             .audit(

@@ -134,10 +134,19 @@ pub async fn revoke(
     PageLang(lang): PageLang,
     ip: ClientIp,
     headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<crate::confirm::ConfirmForm>,
 ) -> Result<Response, WebError> {
-    check_form_csrf(&s, &headers, f.csrf(), lang)?;
+    check_form_csrf(&s, &headers, &f.csrf, lang)?;
     let e = by_status(&s, &token, lang).await?;
+    if !f.confirmed() {
+        return Ok(crate::confirm::ask_before_revoking(
+            lang,
+            &s.organisation,
+            &e.recipient,
+            (&format!("/s/{token}/revoke"), &format!("/s/{token}")),
+            &f.csrf,
+        ));
+    }
     let done = s.store.shred(&e.id, "revoked").await?;
     audit_sender(
         &s,

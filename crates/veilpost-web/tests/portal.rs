@@ -717,10 +717,28 @@ async fn expired_and_revoked_messages_are_gone() {
     );
     let mut sender = p.browser();
     let status = sender.get(&format!("/s/{}", m.status)).await;
-    let r = sender
+    // Issue 17, point 3: the first press asks, and destroys nothing yet.
+    let asked = sender
         .post(
             &format!("/s/{}/revoke", m.status),
             &[("csrf", &status.csrf())],
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::OK);
+    assert!(
+        asked.text().contains("De inhoud wordt vernietigd"),
+        "{}",
+        asked.text()
+    );
+    accessible(&asked.text());
+    assert_eq!(
+        b.get(&format!("/p/{}/message", m.link)).await.status,
+        StatusCode::OK
+    );
+    let r = sender
+        .post(
+            &format!("/s/{}/revoke", m.status),
+            &[("csrf", &asked.csrf()), ("confirm", "1")],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -1354,7 +1372,10 @@ async fn audit_entries_under_load_and_no_entry_no_action() {
         work.spawn(async move {
             let page = sender.get(&format!("/s/{status}")).await;
             let r = sender
-                .post(&format!("/s/{status}/revoke"), &[("csrf", &page.csrf())])
+                .post(
+                    &format!("/s/{status}/revoke"),
+                    &[("csrf", &page.csrf()), ("confirm", "1")],
+                )
                 .await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
             false

@@ -1433,8 +1433,23 @@ async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Ann can: the content is shredded at once.
-    let r = ann
+    let asked = ann
         .post("/staff/sent/vault-1/revoke", &[("csrf", &home.csrf())])
+        .await;
+    assert!(asked.text().contains("De inhoud wordt vernietigd"));
+    assert!(
+        site.store
+            .portal_by_id("vault-1")
+            .await
+            .expect("q")
+            .is_some_and(|e| e.revoked_at.is_none()),
+        "asking destroys nothing"
+    );
+    let r = ann
+        .post(
+            "/staff/sent/vault-1/revoke",
+            &[("csrf", &home.csrf()), ("confirm", "1")],
+        )
         .await;
     assert_eq!(r.location(), "/staff?done=revoked");
     let e = site

@@ -365,6 +365,9 @@ async fn recipient_flow_in_chromium() {
         .await
         .expect("status");
     click(&c, "button.danger").await;
+    // Asked first: the content is destroyed only on the second press.
+    wait_text(&c, "De inhoud wordt vernietigd").await;
+    click(&c, "button.danger").await;
     wait_text(&c, "Ingetrokken").await;
     c.goto(&format!("{base}{els}")).await.expect("els landing");
     let revoked = wait_text(&c, "ingetrokken").await;
