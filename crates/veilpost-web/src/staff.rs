@@ -281,6 +281,70 @@ pub async fn compose_form(State(s): State<WebState>, staff: Staff) -> Result<Res
     Ok(render(&compose_page(&s, &staff), StatusCode::OK))
 }
 
+/// What the compose form asks for, as data: the secure route, where the SMS codes go
+/// and the reference for the notification; or why the form cannot be sent (Dutch,
+/// English).
+async fn compose_intent(
+    s: &WebState,
+    page: &ComposePage<'_>,
+    to: &[String],
+) -> Result<Result<Intent, (&'static str, &'static str)>, WebError> {
+    if page.reference.chars().count() > 100 || page.reference.contains(char::is_control) {
+        return Ok(Err((
+            "Houd het kenmerk op één regel van hoogstens 100 tekens.",
+            "Keep the reference to one line of at most 100 characters.",
+        )));
+    }
+    // The secure route, where the SMS codes go and the reference travel as data.
+    let mut intent = match page.verify.as_str() {
+        "sms" if !page.phone.is_empty() => {
+            let Some(number) = veilpost_text::phone::normalize(&page.phone) else {
+                return Ok(Err((
+                    "Dat is geen mobiel nummer. Gebruik bijvoorbeeld 06 12345678 of +31612345678.",
+                    "That is not a mobile number. Use 06 12345678 or +31612345678, for example.",
+                )));
+            };
+            if to.len() > 1 {
+                return Ok(Err((
+                    "Eén mobiel nummer past bij één ontvanger. Verstuur per ontvanger, of laat het nummer leeg als de nummers in het adresboek staan.",
+                    "One mobile number fits one recipient. Send per recipient, or leave the number empty when the numbers are in the address book.",
+                )));
+            }
+            Intent {
+                secure: true,
+                sms: Some(number),
+                ..Intent::default()
+            }
+        }
+        "sms" => {
+            for a in to {
+                if s.store.contact_phone(a).await?.is_none() {
+                    return Ok(Err((
+                        "Van niet alle ontvangers staat een mobiel nummer in het adresboek. Vul het nummer in, of kies de toegangscode.",
+                        "Not every recipient has a mobile number in the address book. Enter the number, or choose the access code.",
+                    )));
+                }
+            }
+            Intent {
+                secure: true,
+                ..Intent::default()
+            }
+        }
+        "access_code" => Intent {
+            secure: true,
+            ..Intent::default()
+        },
+        _ => {
+            return Ok(Err((
+                "Kies hoe de ontvanger zich bevestigt.",
+                "Choose how the recipient verifies.",
+            )));
+        }
+    };
+    intent.reference = Some(page.reference.clone()).filter(|r| !r.is_empty());
+    Ok(Ok(intent))
+}
+
 /// `POST /staff/compose`: the message goes into the spool like a submitted one, tagged
 /// so it takes the portal route, and is scanned, double-checked and audited like any.
 pub async fn compose(
@@ -352,64 +416,10 @@ pub async fn compose(
             "Enter a subject (at most 200 characters).",
         );
     }
-    if page.reference.chars().count() > 100 || page.reference.contains(char::is_control) {
-        return refuse(
-            page,
-            "Houd het kenmerk op één regel van hoogstens 100 tekens.",
-            "Keep the reference to one line of at most 100 characters.",
-        );
-    }
-    // The secure route, where the SMS codes go and the reference travel as data.
-    let mut intent = match page.verify.as_str() {
-        "sms" if !page.phone.is_empty() => {
-            let Some(number) = veilpost_text::phone::normalize(&page.phone) else {
-                return refuse(
-                    page,
-                    "Dat is geen mobiel nummer. Gebruik bijvoorbeeld 06 12345678 of +31612345678.",
-                    "That is not a mobile number. Use 06 12345678 or +31612345678, for example.",
-                );
-            };
-            if to.len() > 1 {
-                return refuse(
-                    page,
-                    "Eén mobiel nummer past bij één ontvanger. Verstuur per ontvanger, of laat het nummer leeg als de nummers in het adresboek staan.",
-                    "One mobile number fits one recipient. Send per recipient, or leave the number empty when the numbers are in the address book.",
-                );
-            }
-            Intent {
-                secure: true,
-                sms: Some(number),
-                ..Intent::default()
-            }
-        }
-        "sms" => {
-            for a in &to {
-                if s.store.contact_phone(a).await?.is_none() {
-                    return refuse(
-                        page,
-                        "Van niet alle ontvangers staat een mobiel nummer in het adresboek. Vul het nummer in, of kies de toegangscode.",
-                        "Not every recipient has a mobile number in the address book. Enter the number, or choose the access code.",
-                    );
-                }
-            }
-            Intent {
-                secure: true,
-                ..Intent::default()
-            }
-        }
-        "access_code" => Intent {
-            secure: true,
-            ..Intent::default()
-        },
-        _ => {
-            return refuse(
-                page,
-                "Kies hoe de ontvanger zich bevestigt.",
-                "Choose how the recipient verifies.",
-            );
-        }
+    let intent = match compose_intent(&s, &page, &to).await? {
+        Ok(intent) => intent,
+        Err((nl, en)) => return refuse(page, nl, en),
     };
-    intent.reference = Some(page.reference.clone()).filter(|r| !r.is_empty());
     let files = std::mem::take(&mut up.files);
     let attached = files.len();
     let name = staff.user.name.clone().unwrap_or_default();

@@ -645,11 +645,16 @@ async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     // A shared mailbox in the scopes, with a number: spooled with the intent as data (no
     // tag in the subject), audited.
+    // A reference over one line is refused (issue 17, point 1).
+    let mut long = fields("balie@praktijk.test", "06-12345678");
+    long.push(("reference", "regel 1\nregel 2".to_string()));
+    let r = ann.post_multipart("/staff/compose", send(long)).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("kenmerk"), "{}", r.text());
+    let mut with_reference = fields("balie@praktijk.test", "06-12345678");
+    with_reference.push(("reference", "Uw uitslag van 2 december".to_string()));
     let r = ann
-        .post_multipart(
-            "/staff/compose",
-            send(fields("balie@praktijk.test", "06-12345678")),
-        )
+        .post_multipart("/staff/compose", send(with_reference))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let id = r.location().trim_start_matches("/staff?sent=").to_string();
@@ -671,6 +676,7 @@ async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
         veilpost_policy::Intent {
             secure: true,
             sms: Some("+31612345678".into()),
+            reference: Some("Uw uitslag van 2 december".into()),
             ..Default::default()
         }
     );

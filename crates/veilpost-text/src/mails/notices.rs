@@ -35,47 +35,10 @@ fn host_of(link: &str) -> &str {
 /// The notification a portal recipient gets: branded, one button, the portal's address
 /// in plain text, who to call, and how to recognise a genuine one. Never content.
 pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
+    let shown = Shown::of(n);
+    let text = notification_text(n, &shown);
+    let html = notification_html(n, &shown);
     let org = n.from.organisation;
-    let who = match n.sender_name.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(name) => format!("{name} ({})", n.sender),
-        None => n.sender.to_string(),
-    };
-    let host = host_of(n.link);
-    let (nl_date, en_date) = (
-        long_date(n.expires_at, Lang::Nl),
-        long_date(n.expires_at, Lang::En),
-    );
-    let reference = n.reference.map(str::trim).filter(|r| !r.is_empty());
-    let phone = n
-        .brand
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty());
-    let website = n
-        .brand
-        .website
-        .as_deref()
-        .map(str::trim)
-        .filter(|w| !w.is_empty());
-    let text = notification_text(
-        n,
-        &who,
-        host,
-        (&nl_date, &en_date),
-        reference,
-        phone,
-        website,
-    );
-    let html = notification_html(
-        n,
-        &who,
-        host,
-        (&nl_date, &en_date),
-        reference,
-        phone,
-        website,
-    );
     let mut b = builder(
         &n.from,
         n.recipient,
@@ -89,15 +52,47 @@ pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
     b.write_to_vec()
 }
 
-fn notification_text(
-    n: &Notification<'_>,
-    who: &str,
-    host: &str,
-    (nl_date, en_date): (&str, &str),
-    reference: Option<&str>,
-    phone: Option<&str>,
-    website: Option<&str>,
-) -> String {
+/// What both parts of the notification show, worked out once.
+struct Shown<'a> {
+    /// The sender by name and address, or by address.
+    who: String,
+    /// The portal's host, to check the link against.
+    host: &'a str,
+    nl_date: String,
+    en_date: String,
+    reference: Option<&'a str>,
+    phone: Option<&'a str>,
+    website: Option<&'a str>,
+}
+
+impl<'a> Shown<'a> {
+    fn of(n: &'a Notification<'a>) -> Shown<'a> {
+        let given = |v: Option<&'a str>| v.map(str::trim).filter(|v| !v.is_empty());
+        Shown {
+            who: match given(n.sender_name) {
+                Some(name) => format!("{name} ({})", n.sender),
+                None => n.sender.to_string(),
+            },
+            host: host_of(n.link),
+            nl_date: long_date(n.expires_at, Lang::Nl),
+            en_date: long_date(n.expires_at, Lang::En),
+            reference: given(n.reference),
+            phone: given(n.brand.phone.as_deref()),
+            website: given(n.brand.website.as_deref()),
+        }
+    }
+}
+
+fn notification_text(n: &Notification<'_>, shown: &Shown<'_>) -> String {
+    let Shown {
+        who,
+        host,
+        nl_date,
+        en_date,
+        reference,
+        phone,
+        website,
+    } = shown;
     let org = n.from.organisation;
     let nl_ref = reference
         .map(|r| format!("Kenmerk: {r}\r\n\r\n"))
@@ -147,15 +142,16 @@ fn notification_text(
     )
 }
 
-fn notification_html(
-    n: &Notification<'_>,
-    who: &str,
-    host: &str,
-    (nl_date, en_date): (&str, &str),
-    reference: Option<&str>,
-    phone: Option<&str>,
-    website: Option<&str>,
-) -> String {
+fn notification_html(n: &Notification<'_>, shown: &Shown<'_>) -> String {
+    let Shown {
+        who,
+        host,
+        nl_date,
+        en_date,
+        reference,
+        phone,
+        website,
+    } = shown;
     let e = html_escape;
     let (org, colour, on) = (
         e(n.from.organisation),
