@@ -439,6 +439,7 @@ pub fn app(state: WebState) -> Router {
             get(staff::compose_form).post(staff::compose),
         )
         .route("/staff/sent/{id}/revoke", post(staff::revoke))
+        .route("/staff/sent/{id}/unlock", post(staff::unlock))
         .route("/staff/held/{id}/{decision}", post(staff::held_decide))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/user", get(admin::user).post(admin::edit_user))

@@ -22,6 +22,9 @@ pub struct SentRow {
     pub sent: String,
     pub status: &'static str,
     pub revocable: bool,
+    /// The recipient typed too many wrong codes: the sender may unlock after checking
+    /// with them.
+    pub locked: bool,
 }
 
 /// One held message.
@@ -79,7 +82,15 @@ pub async fn home(
         .await?
         .into_iter()
         .map(|e| SentRow {
-            status: status_word(&e, s.store.now(), lang),
+            status: if crate::status::is_locked(&e) && e.readable(s.store.now()) {
+                lang.t(
+                    "geblokkeerd na te veel foute codes",
+                    "locked after too many wrong codes",
+                )
+            } else {
+                status_word(&e, s.store.now(), lang)
+            },
+            locked: crate::status::is_locked(&e) && e.readable(s.store.now()),
             revocable: e.readable(s.store.now()),
             sent: when(e.created_at, true),
             recipient: e.recipient,
@@ -115,6 +126,12 @@ pub async fn home(
             .replace("{id}", &q.sent.chars().take(40).collect::<String>()),
         (true, "revoked") => lang
             .t("Het bericht is ingetrokken.", "The message was revoked.")
+            .into(),
+        (true, "unlocked") => lang
+            .t(
+                "Gedeblokkeerd: de ontvanger kan het opnieuw proberen.",
+                "Unlocked: the recipient can try again.",
+            )
             .into(),
         (true, "confirmed") => lang
             .t(
@@ -178,6 +195,36 @@ pub async fn revoke(
             .await?;
     }
     Ok(see_other("/staff?done=revoked"))
+}
+
+/// `POST /staff/sent/{id}/unlock`: the sender, having checked with the recipient (by
+/// phone), lets them try again; only their own messages.
+pub async fn unlock(
+    State(s): State<WebState>,
+    staff: Staff,
+    ip: ClientIp,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    staff.check_csrf(&f.csrf)?;
+    staff.require(staff.can_send())?;
+    let entry = s
+        .store
+        .portal_by_id(&id)
+        .await?
+        .filter(|e| e.sender.eq_ignore_ascii_case(&staff.user.email))
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang))?;
+    s.store.reset_login(&entry.id).await?;
+    staff
+        .audit(
+            &s,
+            "login.unlocked",
+            Some(&format!("message {} / {}", entry.message_id, entry.id)),
+            Some(format!("recipient {}", entry.recipient)),
+            &ip,
+        )
+        .await?;
+    Ok(see_other("/staff?done=unlocked"))
 }
 
 /// `POST /staff/held/{id}/{send|cancel}`: the double-check from the web.

@@ -106,11 +106,7 @@ pub async fn page(
             at: when(e.expires_at, true),
         });
     }
-    let locked = e
-        .login
-        .as_deref()
-        .map(|l| Login::from_json(l).is_none_or(|l| matches!(l.state, LoginState::Locked { .. })))
-        .unwrap_or(false);
+    let locked = is_locked(&e);
     let (csrf, set) = form_csrf(&s, &headers);
     let page = StatusPage {
         lang,
@@ -157,6 +153,15 @@ pub async fn revoke(
     )
     .await?;
     Ok(see_other(&format!("/s/{token}")))
+}
+
+/// The recipient's login is locked after too many wrong codes (a stored login that does
+/// not parse counts as locked).
+pub(crate) fn is_locked(e: &PortalEntry) -> bool {
+    e.login
+        .as_deref()
+        .map(|l| Login::from_json(l).is_none_or(|l| matches!(l.state, LoginState::Locked { .. })))
+        .unwrap_or(false)
 }
 
 /// `POST /s/{token}/unlock`: after checking with the recipient by phone.

@@ -486,6 +486,15 @@ async fn sms_login_read_download_save_reply() {
 #[tokio::test]
 async fn wrong_codes_lock_tell_the_sender_and_survive_new_cookies() {
     let p = Portal::new("lock", "http://127.0.0.1:8080").await;
+    p.store
+        .add_user(
+            "ann@praktijk.test",
+            "lang genoeg wachtwoord",
+            veilpost_store::Role::Staff,
+            None,
+        )
+        .await
+        .expect("ann");
     let m = p.message("<p>x</p>", None, Some("1234 5678"), 86_400).await;
     let mut b = p.browser();
     let verify = b.start(&m.link, "access_code").await;
@@ -513,6 +522,12 @@ async fn wrong_codes_lock_tell_the_sender_and_survive_new_cookies() {
         .filter(|(to, raw)| to == "ann@praktijk.test" && raw.contains("geblokkeerd"))
         .collect();
     assert_eq!(notices.len(), 1, "the sender is told once");
+    // Ann has an account: the mail says where she unlocks (issue 17, point 2).
+    assert!(
+        notices[0].1.contains("http://127.0.0.1:8080/staff"),
+        "{}",
+        notices[0].1
+    );
 
     // A fresh browser (no cookies) gets no new tries.
     let mut other = p.browser();

@@ -1431,6 +1431,39 @@ async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
     let home = ann.get("/staff").await;
     assert!(home.text().contains("piet@example.net"), "{}", home.text());
     assert!(home.text().contains(">geopend<"), "{}", home.text());
+    // Issue 17, points 2 and 3: a recipient locked out shows as blocked, and the sender
+    // unlocks from here (someone else cannot).
+    let mut locked = veilpost_portal::login::Login::new(Default::default(), None, false);
+    locked.state = veilpost_portal::login::State::Locked { at: 1 };
+    sqlx::query("UPDATE vault SET login = ? WHERE id = 'vault-1'")
+        .bind(locked.to_json())
+        .execute(site.store.pool())
+        .await
+        .expect("lock");
+    let home = ann.get("/staff").await;
+    assert!(home.text().contains("geblokkeerd"), "{}", home.text());
+    assert!(home.text().contains("/staff/sent/vault-1/unlock"));
+    let t = csrf(&mut eve, "/staff").await;
+    assert_eq!(
+        eve.post("/staff/sent/vault-1/unlock", &[("csrf", &t)])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let r = ann
+        .post("/staff/sent/vault-1/unlock", &[("csrf", &home.csrf())])
+        .await;
+    assert_eq!(r.location(), "/staff?done=unlocked");
+    let e = site
+        .store
+        .portal_by_id("vault-1")
+        .await
+        .expect("q")
+        .expect("entry");
+    assert!(e.login.is_none(), "the login starts afresh");
+    let home = ann.get(&r.location()).await;
+    assert!(home.text().contains("Gedeblokkeerd"), "{}", home.text());
+    assert!(!home.text().contains("/staff/sent/vault-1/unlock"));
     // Someone else cannot revoke it, and does not see it.
     let t = csrf(&mut eve, "/staff").await;
     assert!(!eve.get("/staff").await.text().contains("piet@example.net"));

@@ -378,7 +378,13 @@ async fn effects(
                 audit(s, e, &e.recipient, "code.mail", ip, outcome, None).await?;
             }
             Effect::TellSenderLocked => {
-                if let Ok(raw) = mails::locked_notice(&from, &e.sender, &e.recipient, None)
+                // A sender with an account unlocks or revokes on their staff page.
+                let staff_page = match s.store.user(&e.sender).await {
+                    Ok(Some(_)) => Some(format!("{}/staff", s.settings.public_url)),
+                    _ => None,
+                };
+                if let Ok(raw) =
+                    mails::locked_notice(&from, &e.sender, &e.recipient, staff_page.as_deref())
                     && let Err(err) = s.mailer.send(e.sender.clone(), raw).await
                 {
                     tracing::error!("lock notice for {}: {err}", e.id);
