@@ -51,16 +51,7 @@ impl Store {
 
     /// Store the login state if unchanged since `version` (see [`Store::save_login`]).
     pub async fn save_intake_login(&self, id: &str, login: &str, version: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE intake SET login = ?, login_version = login_version + 1
-              WHERE id = ? AND login_version = ?",
-        )
-        .bind(login)
-        .bind(id)
-        .bind(version)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.save_login_in("intake", id, login, version).await
     }
 
     /// The address is verified: a browser session begins; (cookie token, CSRF token).

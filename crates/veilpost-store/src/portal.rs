@@ -104,15 +104,28 @@ impl Store {
     /// Store the login state if nobody changed it since `version` was read; false when
     /// someone did (the caller reads again and retries).
     pub async fn save_login(&self, id: &str, login: &str, version: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE vault SET login = ?, login_version = login_version + 1
-              WHERE id = ? AND login_version = ?",
-        )
-        .bind(login)
-        .bind(id)
-        .bind(version)
-        .execute(&self.pool)
-        .await?;
+        self.save_login_in("vault", id, login, version).await
+    }
+
+    /// The compare-and-set behind [`Store::save_login`] and
+    /// [`Store::save_intake_login`]: `table` is one of ours, never input.
+    pub(crate) async fn save_login_in(
+        &self,
+        table: &'static str,
+        id: &str,
+        login: &str,
+        version: i64,
+    ) -> Result<bool> {
+        let sql = format!(
+            "UPDATE {table} SET login = ?, login_version = login_version + 1
+              WHERE id = ? AND login_version = ?"
+        );
+        let done = sqlx::query(AssertSqlSafe(sql))
+            .bind(login)
+            .bind(id)
+            .bind(version)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 

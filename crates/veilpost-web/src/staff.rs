@@ -81,20 +81,25 @@ pub async fn home(
         .sent_by(&staff.user.email, 200)
         .await?
         .into_iter()
-        .map(|e| SentRow {
-            status: if crate::status::is_locked(&e) && e.readable(s.store.now()) {
-                lang.t(
-                    "geblokkeerd na te veel foute codes",
-                    "locked after too many wrong codes",
-                )
-            } else {
-                status_word(&e, s.store.now(), lang)
-            },
-            locked: crate::status::is_locked(&e) && e.readable(s.store.now()),
-            revocable: e.readable(s.store.now()),
-            sent: when(e.created_at, true),
-            recipient: e.recipient,
-            id: e.id,
+        .map(|e| {
+            let now = s.store.now();
+            let revocable = e.readable(now);
+            let locked = revocable && crate::status::is_locked(&e);
+            SentRow {
+                status: if locked {
+                    lang.t(
+                        "geblokkeerd na te veel foute codes",
+                        "locked after too many wrong codes",
+                    )
+                } else {
+                    status_word(&e, now, lang)
+                },
+                locked,
+                revocable,
+                sent: when(e.created_at, true),
+                recipient: e.recipient,
+                id: e.id,
+            }
         })
         .collect();
     let held = s
@@ -158,6 +163,38 @@ pub async fn home(
     Ok(render(&page, StatusCode::OK))
 }
 
+/// One of the signed-in sender's own secure messages; someone else's is 404.
+async fn own_sent(
+    s: &WebState,
+    staff: &Staff,
+    id: &str,
+) -> Result<veilpost_store::PortalEntry, WebError> {
+    s.store
+        .portal_by_id(id)
+        .await?
+        .filter(|e| e.sender.eq_ignore_ascii_case(&staff.user.email))
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang))
+}
+
+/// Audit what the sender did to one of their secure messages.
+async fn audit_sent(
+    s: &WebState,
+    staff: &Staff,
+    action: &str,
+    entry: &veilpost_store::PortalEntry,
+    ip: &ClientIp,
+) -> Result<(), WebError> {
+    staff
+        .audit(
+            s,
+            action,
+            Some(&format!("message {} / {}", entry.message_id, entry.id)),
+            Some(format!("recipient {}", entry.recipient)),
+            ip,
+        )
+        .await
+}
+
 /// `POST /staff/sent/{id}/revoke`: only the sender's own messages.
 pub async fn revoke(
     State(s): State<WebState>,
@@ -168,12 +205,7 @@ pub async fn revoke(
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
     staff.require(staff.can_send())?;
-    let entry = s
-        .store
-        .portal_by_id(&id)
-        .await?
-        .filter(|e| e.sender.eq_ignore_ascii_case(&staff.user.email))
-        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang))?;
+    let entry = own_sent(&s, &staff, &id).await?;
     if !f.confirmed() {
         return Ok(crate::confirm::ask_before_revoking(
             staff.lang,
@@ -184,15 +216,7 @@ pub async fn revoke(
         ));
     }
     if s.store.shred(&entry.id, "revoked").await? {
-        staff
-            .audit(
-                &s,
-                "message.revoked",
-                Some(&format!("message {} / {}", entry.message_id, entry.id)),
-                Some(format!("recipient {}", entry.recipient)),
-                &ip,
-            )
-            .await?;
+        audit_sent(&s, &staff, "message.revoked", &entry, &ip).await?;
     }
     Ok(see_other("/staff?done=revoked"))
 }
@@ -208,22 +232,9 @@ pub async fn unlock(
 ) -> Result<Response, WebError> {
     staff.check_csrf(&f.csrf)?;
     staff.require(staff.can_send())?;
-    let entry = s
-        .store
-        .portal_by_id(&id)
-        .await?
-        .filter(|e| e.sender.eq_ignore_ascii_case(&staff.user.email))
-        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang))?;
+    let entry = own_sent(&s, &staff, &id).await?;
     s.store.reset_login(&entry.id).await?;
-    staff
-        .audit(
-            &s,
-            "login.unlocked",
-            Some(&format!("message {} / {}", entry.message_id, entry.id)),
-            Some(format!("recipient {}", entry.recipient)),
-            &ip,
-        )
-        .await?;
+    audit_sent(&s, &staff, "login.unlocked", &entry, &ip).await?;
     Ok(see_other("/staff?done=unlocked"))
 }
 

@@ -287,7 +287,8 @@ impl Config {
             outbox: outbox.then(|| self.data_dir.join("outbox")),
             sms_outbox: (outbox || self.sms.provider == "outbox").then(|| self.sms_outbox()),
             trusted_proxies: self.trusted_proxies(),
-            brand: self.brand().unwrap_or_default(),
+            // `serve` puts in the branding it read at start-up (the logo read once).
+            brand: Default::default(),
             intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
             intake_types: self.intake.allowed_types.clone(),
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),

@@ -349,7 +349,11 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         veilpost_web::WebState {
             store: store.clone(),
             organisation: config.organisation.name.clone(),
-            settings: Arc::new(config.portal_settings()),
+            settings: Arc::new(veilpost_web::PortalSettings {
+                // The branding read once, at start-up, with the logo.
+                brand: shared.brand.clone(),
+                ..config.portal_settings()
+            }),
             master_key: shared.master_key.clone(),
             sms: config.sms_sender(),
             mailer: Arc::new(GatewayMailer(shared.clone())),

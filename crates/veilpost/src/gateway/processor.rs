@@ -441,7 +441,7 @@ impl Run<'_> {
             self.message,
             address,
             None,
-            false,
+            &Intent::default(),
             true,
             &mut self.processed,
         )
@@ -522,7 +522,7 @@ impl Run<'_> {
                         self.message,
                         address,
                         phone,
-                        self.facts.intent.upload,
+                        self.facts.intent,
                         &mut self.processed,
                     )
                     .await?,
@@ -778,11 +778,11 @@ async fn portal_handoff(
     message: &[u8],
     recipient: &str,
     phone: Option<String>,
-    upload: bool,
+    intent: &Intent,
     processed: &mut Processed,
 ) -> Result<mails::Confirmed> {
     let (confirmed, _) = vault_handoff(
-        shared, m, message, recipient, phone, upload, false, processed,
+        shared, m, message, recipient, phone, intent, false, processed,
     )
     .await?;
     Ok(confirmed)
@@ -799,10 +799,11 @@ async fn vault_handoff(
     message: &[u8],
     recipient: &str,
     phone: Option<String>,
-    upload: bool,
+    intent: &Intent,
     internal: bool,
     processed: &mut Processed,
 ) -> Result<(mails::Confirmed, String)> {
+    let upload = intent.upload;
     let factors = &shared.config.portal.factors;
     let allows = |f: &str| factors.iter().any(|x| x == f);
     let own = shared.config.is_own_domain(&domain_of(recipient));
@@ -861,7 +862,7 @@ async fn vault_handoff(
     }
     let notify_from = shared.config.notify_from();
     // The sender by name where the account has one (a lookup that fails only costs the
-    // name), and the reference they chose on the web.
+    // name); the reference is the one they chose on the web.
     let sender_name = match shared.store.user(&sender).await {
         Ok(user) => user.and_then(|u| u.name),
         Err(e) => {
@@ -869,7 +870,6 @@ async fn vault_handoff(
             None
         }
     };
-    let reference = given_intent(m).reference;
     let raw = mails::notification(&mails::Notification {
         from: mails::From {
             organisation: &shared.config.organisation.name,
@@ -877,7 +877,7 @@ async fn vault_handoff(
         },
         brand: &shared.brand,
         sender_name: sender_name.as_deref(),
-        reference: reference.as_deref(),
+        reference: intent.reference.as_deref(),
         sender: &sender,
         recipient,
         link: &link,
