@@ -6,7 +6,8 @@
 #
 # python3 regenerates the corpora and submits mail with smtplib; prlimit (util-linux) bounds
 # memory in the hostile-input tests; swaks submits mail in the gateway tests; Chromium and
-# its WebDriver run the browser tests; 7-Zip opens what `veilpost protect` makes; clamd
+# its WebDriver run the browser tests, with axe-core from the npm registry checking every
+# page they visit; 7-Zip opens what `veilpost protect` makes; clamd
 # checks uploads (with a signature file of the test's own: no signature download). From
 # PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
 # the peer of check-domain and deduce the peer of the DLP's person recogniser (both pinned:
@@ -29,6 +30,7 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v 7zz >/dev/null || command -v 7z >/dev/null || missing+=(7zip)
 command -v clamd >/dev/null || missing+=(clamav-daemon)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     as_root apt-get update -q
     as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
@@ -46,5 +48,10 @@ python3 -c 'import checkdmarc, sys; sys.exit(checkdmarc.__version__ != "6.0.4")'
     || pip_install checkdmarc==6.0.4
 python3 -c 'import deduce, sys; sys.exit(deduce.__version__ != "3.0.6")' 2>/dev/null \
     || pip_install deduce==3.0.6
+
+# axe-core (pinned in its package-lock.json), injected by the Chromium tests into every page.
+axe=crates/veilpost/tests/axe
+[ -f "$axe/node_modules/axe-core/axe.min.js" ] \
+    || npm ci --prefix "$axe" --no-audit --no-fund --loglevel=error
 
 cargo test --workspace "$@"

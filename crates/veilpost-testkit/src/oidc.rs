@@ -156,7 +156,7 @@ async fn authorize_page(
         .map(|u| format!("<option value=\"{0}\">{0}</option>", escape(&u.email)))
         .collect();
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><title>Test identity provider</title></head><body>\
+        "<!doctype html><html lang=\"en\"><head><title>Test identity provider</title></head><body><main>\
          <h1>Test identity provider</h1><form method=\"post\" action=\"/authorize\">\
          <input type=\"hidden\" name=\"client_id\" value=\"{}\">\
          <input type=\"hidden\" name=\"redirect_uri\" value=\"{}\">\
@@ -164,7 +164,7 @@ async fn authorize_page(
          <input type=\"hidden\" name=\"nonce\" value=\"{}\">\
          <input type=\"hidden\" name=\"code_challenge\" value=\"{}\">\
          <label for=\"user\">Account</label><select id=\"user\" name=\"user\">{options}</select>\
-         <button type=\"submit\" id=\"approve\">Sign in</button></form></body></html>",
+         <button type=\"submit\" id=\"approve\">Sign in</button></form></main></body></html>",
         field("client_id"),
         field("redirect_uri"),
         field("state"),

@@ -4,7 +4,7 @@
 use super::*;
 
 /// One error type for every page: the status, what the user is told, and an id to quote.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct WebError {
     pub status: StatusCode,
     pub kind: ErrorKind,
@@ -113,19 +113,83 @@ pub(crate) struct ErrorPage<'a> {
     lang: Lang,
     organisation: &'a str,
     message: &'a str,
-    id: &'a str,
+    /// Shown only for our own faults (to quote when getting in touch); ordinary
+    /// conditions (an ended session, a wrong file) need no code.
+    id: Option<&'a str>,
+    /// Where to go on from here.
+    back: Option<&'static str>,
+    back_to: String,
 }
 
-impl IntoResponse for WebError {
-    fn into_response(self) -> Response {
+impl WebError {
+    /// The error's page, in the organisation's name, with a way back from `path` (the
+    /// request's path).
+    pub(crate) fn page(&self, organisation: &str, path: &str) -> Response {
         let (nl, en) = self.text();
+        let (back_to, back) = match way_back(path) {
+            Some((to, nl, en)) => (to, Some(self.lang.t(nl, en))),
+            None => (String::new(), None),
+        };
         let page = ErrorPage {
             lang: self.lang,
-            organisation: "",
+            organisation,
             message: self.lang.t(nl, en),
-            id: &self.id,
+            id: matches!(self.kind, ErrorKind::Internal).then_some(self.id.as_str()),
+            back,
+            back_to,
         };
         render(&page, self.status)
+    }
+}
+
+/// The page to go back to from a failed request to `path`, and its label.
+pub(crate) fn way_back(path: &str) -> Option<(String, &'static str, &'static str)> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    let first = parts.next().unwrap_or("");
+    let token = parts.next().filter(|t| {
+        !t.is_empty()
+            && t.len() <= 128
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    match (first, token) {
+        ("p", Some(t)) => Some((
+            format!("/p/{t}"),
+            "Terug naar het bericht",
+            "Back to the message",
+        )),
+        ("s", Some(t)) => Some((
+            format!("/s/{t}"),
+            "Terug naar de status",
+            "Back to the status",
+        )),
+        ("h", Some(t)) => Some((
+            format!("/h/{t}"),
+            "Terug naar het bericht",
+            "Back to the message",
+        )),
+        ("contact", _) => Some((
+            "/contact".into(),
+            "Terug naar het contactformulier",
+            "Back to the contact form",
+        )),
+        ("staff" | "admin", _) => Some((
+            "/staff".into(),
+            "Terug naar Mijn berichten",
+            "Back to My messages",
+        )),
+        ("login", _) => Some(("/login".into(), "Terug naar aanmelden", "Back to sign-in")),
+        _ => None,
+    }
+}
+
+/// The page is rendered again with the organisation and the way back by the
+/// `security_headers` middleware, which sees the request (see `WebError::page`).
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let mut response = self.page("", "");
+        response.extensions_mut().insert(self);
+        response
     }
 }
 
@@ -137,5 +201,63 @@ pub(crate) fn render(t: &impl Template, status: StatusCode) -> Response {
             tracing::error!("template: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_way_back() {
+        for (path, back) in [
+            ("/p/abcDEF123_-x/reply", Some("/p/abcDEF123_-x")),
+            ("/p/abc/message", Some("/p/abc")),
+            ("/s/tok/revoke", Some("/s/tok")),
+            ("/h/tok/send", Some("/h/tok")),
+            ("/contact/123/send", Some("/contact")),
+            ("/admin/user/offboard", Some("/staff")),
+            ("/staff/compose", Some("/staff")),
+            ("/login/2fa", Some("/login")),
+            // Nothing made up from a path that is not ours or not a token.
+            ("/p/<script>/x", None),
+            ("/p/", None),
+            ("/nope", None),
+            ("/", None),
+        ] {
+            assert_eq!(
+                way_back(path).map(|w| w.0),
+                back.map(str::to_string),
+                "{path}"
+            );
+        }
+    }
+
+    async fn html(kind: ErrorKind) -> String {
+        let e = WebError::new(StatusCode::BAD_REQUEST, kind, Lang::Nl);
+        let r = e.page("Praktijk De Linde", "/p/tok/reply");
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        String::from_utf8(body.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn only_our_own_faults_show_a_code() {
+        for kind in [
+            ErrorKind::SessionEnded,
+            ErrorKind::FileType,
+            ErrorKind::Csrf,
+            ErrorKind::NotFound,
+        ] {
+            let page = html(kind).await;
+            assert!(
+                page.contains("Praktijk De Linde")
+                    && page.contains("href=\"/p/tok\"")
+                    && !page.contains("Foutcode"),
+                "{kind:?}: {page}"
+            );
+        }
+        assert!(html(ErrorKind::Internal).await.contains("Foutcode"));
     }
 }

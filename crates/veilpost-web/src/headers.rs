@@ -18,7 +18,11 @@ pub(crate) async fn security_headers(
             _ => None,
         })
     });
+    let path = req.uri().path().to_string();
     let mut response = next.run(req).await;
+    if let Some(err) = response.extensions_mut().remove::<crate::error::WebError>() {
+        response = err.page(&s.organisation, &path);
+    }
     let h = response.headers_mut();
     // The one page that runs Veilpost's own script (passkeys) sets its own policy.
     h.entry(header::CONTENT_SECURITY_POLICY).or_insert(

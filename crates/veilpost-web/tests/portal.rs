@@ -618,9 +618,14 @@ async fn csrf_is_required_on_every_form() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An ordinary condition: said in place, in the organisation's name, with a way
+    // back and no error code to quote.
+    let page = r.text();
     assert!(
-        r.text().contains("Foutcode"),
-        "the error page names an id to quote"
+        !page.contains("Foutcode")
+            && page.contains("Huisartsenpraktijk De Linde")
+            && page.contains(&format!("href=\"/p/{}\"", m.link)),
+        "{page}"
     );
 }
 

@@ -18,15 +18,26 @@ pub(super) struct ContactsPage<'a> {
     contacts: Vec<ContactRow>,
     partners: Vec<(String, String, String)>,
     notice: String,
-    error: String,
+    kept: Kept,
     refused: Vec<String>,
+}
+
+/// What an admin entered in a form that was refused: kept in the form, with the reason
+/// beside it (the import's reason above the page).
+#[derive(Debug, Default)]
+pub(super) struct Kept {
+    pub error: String,
+    pub contact_error: String,
+    pub contact: (String, String, String),
+    pub partner_error: String,
+    pub partner: (String, String),
 }
 
 pub(super) async fn contacts_page<'a>(
     s: &'a WebState,
     staff: &'a Staff,
     notice: String,
-    error: String,
+    kept: Kept,
     refused: Vec<String>,
 ) -> Result<ContactsPage<'a>, WebError> {
     let contacts = s
@@ -54,7 +65,7 @@ pub(super) async fn contacts_page<'a>(
         contacts,
         partners,
         notice,
-        error,
+        kept,
         refused,
     })
 }
@@ -70,7 +81,7 @@ pub async fn contacts(
         &s,
         &staff,
         flash(staff.lang, &q.done),
-        String::new(),
+        Kept::default(),
         vec![],
     )
     .await?;
@@ -100,8 +111,12 @@ pub async fn add_contact(
     let (email, number) = match veilpost_store::addressbook::contact_row(&f.email, &f.phone) {
         Ok(r) => r,
         Err(why) => {
-            let why = why.text(staff.lang);
-            let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
+            let kept = Kept {
+                contact_error: why.text(staff.lang),
+                contact: (f.email, f.name, f.phone),
+                ..Kept::default()
+            };
+            let page = contacts_page(&s, &staff, String::new(), kept, vec![]).await?;
             return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
@@ -160,8 +175,11 @@ pub async fn import_contacts(
     let parsed = match veilpost_store::addressbook::parse_csv(data.as_slice()) {
         Ok(p) => p,
         Err(too_many) => {
-            let why = too_many.text(lang).to_string();
-            let page = contacts_page(&s, &staff, String::new(), why, vec![]).await?;
+            let kept = Kept {
+                error: too_many.text(lang).to_string(),
+                ..Kept::default()
+            };
+            let page = contacts_page(&s, &staff, String::new(), kept, vec![]).await?;
             return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
         }
     };
@@ -202,7 +220,7 @@ pub async fn import_contacts(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let refused = parsed.refused.iter().map(|r| r.text(lang)).collect();
-    let page = contacts_page(&s, &staff, notice, String::new(), refused).await?;
+    let page = contacts_page(&s, &staff, notice, Kept::default(), refused).await?;
     Ok(render(&page, status))
 }
 
@@ -277,17 +295,15 @@ pub async fn add_partner(
     let domain = f.domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let tls = if f.tls == "dane" { "dane" } else { "required" };
     if !plausible_domain(&domain) {
-        let page = contacts_page(
-            &s,
-            &staff,
-            String::new(),
-            staff
+        let kept = Kept {
+            partner_error: staff
                 .lang
                 .t("Dat is geen domeinnaam.", "That is not a domain name.")
                 .into(),
-            vec![],
-        )
-        .await?;
+            partner: (f.domain, f.note),
+            ..Kept::default()
+        };
+        let page = contacts_page(&s, &staff, String::new(), kept, vec![]).await?;
         return Ok(render(&page, StatusCode::UNPROCESSABLE_ENTITY));
     }
     let note: String = f.note.trim().chars().take(200).collect();

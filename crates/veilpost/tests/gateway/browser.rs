@@ -58,6 +58,7 @@ pub(crate) async fn chromium(driver: &Driver, profile: &Path, downloads: &Path) 
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking", "--lang=nl",
                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+                "--window-size=1280,900",
                 format!("--user-data-dir={}", profile.display()),
             ],
             "prefs": {
@@ -76,6 +77,32 @@ pub(crate) async fn chromium(driver: &Driver, profile: &Path, downloads: &Path) 
         .connect(&format!("http://127.0.0.1:{}", driver.port))
         .await
         .expect("a Chromium session")
+}
+
+/// A 1×1 PNG: the organisation's logo in the tests.
+const LOGO: &[u8] = b"\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\x0d\x49\x44\x41\x54\x78\xda\x63\xfc\xcf\xc0\xf0\x1f\x00\x05\x05\x02\x00\x5f\xc8\xf1\xd2\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+
+/// A mail's HTML part as a page, as a mail client shows it: `cid:` references replaced by
+/// the inline parts they name (as data: URLs).
+fn mail_as_page(raw: &[u8]) -> String {
+    use base64::Engine;
+    use mail_parser::MimeHeaders;
+    let m = mail_parser::MessageParser::default()
+        .parse(raw)
+        .expect("a message");
+    let mut html = m.body_html(0).expect("an HTML part").into_owned();
+    for part in &m.parts {
+        if let Some(cid) = part.content_id() {
+            let kind = part
+                .content_type()
+                .map(|t| format!("{}/{}", t.ctype(), t.subtype().unwrap_or("")))
+                .unwrap_or_default();
+            let data = base64::engine::general_purpose::STANDARD.encode(part.contents());
+            let cid = cid.trim_matches(['<', '>']);
+            html = html.replace(&format!("cid:{cid}"), &format!("data:{kind};base64,{data}"));
+        }
+    }
+    html
 }
 
 /// The first six-digit code in a mail's text.
@@ -166,6 +193,7 @@ pub(crate) async fn wait_text(c: &Client, needle: &str) -> String {
     loop {
         let text = body_text(c).await;
         if text.contains(needle) {
+            crate::axe::check_page(c).await;
             return text;
         }
         assert!(
@@ -183,7 +211,10 @@ pub(crate) async fn find(c: &Client, css: &str) -> fantoccini::elements::Element
         .for_element(Locator::Css(css))
         .await
     {
-        Ok(e) => e,
+        Ok(e) => {
+            crate::axe::check_page(c).await;
+            e
+        }
         Err(e) => panic!("{css}: {e}\n{}", body_text(c).await),
     }
 }
@@ -218,7 +249,17 @@ async fn recipient_flow_in_chromium() {
     let t0 = Instant::now();
     let stage = |what: &str| eprintln!("browser test: {what} after {:?}", t0.elapsed());
     let dir = test_dir("browser");
-    let mut gw = Gateway::configure(&dir, "[intake]\nmailbox = \"balie@praktijk.test\"\n");
+    // The organisation's branding (keys of [organisation]).
+    let logo = dir.join("logo.png");
+    std::fs::write(&logo, LOGO).expect("logo");
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!(
+            "logo = \"{}\"\ncolour = \"#0b6e4f\"\nphone = \"030 123 45 67\"\nwebsite = \"https://praktijk.test\"\n\
+             [intake]\nmailbox = \"balie@praktijk.test\"\n",
+            logo.display()
+        ),
+    );
     gw.add_user("ann@praktijk.test", PASSWORD, None);
     gw.start();
     let base = format!("http://127.0.0.1:{}", gw.web_port);
@@ -271,15 +312,65 @@ async fn recipient_flow_in_chromium() {
     let c = chromium(&driver, &profile, &downloads).await;
 
     stage("browser up");
+    // The checker itself: axe finds an image without a text alternative.
+    c.goto("data:text/html,<!doctype html><html lang=en><title>t</title><main><h1>t</h1><img src=x></main></html>")
+        .await
+        .expect("data page");
+    let found = crate::axe::axe_violations(&c).await.expect("axe ran");
+    assert!(
+        found.iter().any(|v| v.starts_with("image-alt")),
+        "{found:?}"
+    );
+
+    // Piet's notification, opened as a mail client would (its inline logo from the
+    // message itself): branded, one button to the portal, the practice's number, axe clean.
+    let eml = outbox(&out)
+        .into_iter()
+        .find(|(_, to, ..)| to == "piet@example.net")
+        .map(|(p, ..)| p)
+        .expect("Piet's notification");
+    let html = dir.join("notification.html");
+    std::fs::write(&html, mail_as_page(&std::fs::read(&eml).expect("eml"))).expect("html");
+    c.goto(&format!("file://{}", html.display()))
+        .await
+        .expect("mail");
+    let mail = body_text(&c).await;
+    for want in [
+        "Huisartsenpraktijk De Linde",
+        "Bericht openen",
+        "030 123 45 67",
+        "127.0.0.1",
+    ] {
+        assert!(mail.contains(want), "{want:?} in {mail}");
+    }
+    assert!(
+        !mail.contains("111222333") && !mail.contains("Uitslag bloedonderzoek"),
+        "{mail}"
+    );
+    let button = find(&c, "a[href*='/p/']").await;
+    assert_eq!(button.text().await.expect("text").trim(), "Bericht openen");
+    let shown = c
+        .execute(
+            "const i = document.querySelector('img'); return i !== null && i.complete && i.naturalWidth > 0;",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(shown, serde_json::Value::Bool(true), "the logo is shown");
+    let found = crate::axe::wcag_violations(&c).await.expect("axe ran");
+    assert!(found.is_empty(), "the notification: {found:?}");
+    crate::axe::screenshot(&c, "notification", crate::axe::PHONE, &dir).await;
     // The recipient finds the notification on the outbox page and follows its link.
     c.goto(&format!("{base}/outbox")).await.expect("outbox");
     wait_text(&c, "piet@example.net").await;
     c.goto(&format!("{base}{piet}")).await.expect("landing");
     let landing = wait_text(&c, "ann@praktijk.test").await;
+    crate::axe::screenshot(&c, "recipient-landing", crate::axe::PHONE, &dir).await;
     assert!(!landing.contains("111222333"), "{landing}");
     click(&c, "form[action$='/open'] button").await;
     // SMS is offered first (the number came with the subject tag), masked.
     wait_text(&c, "+316******78").await;
+    crate::axe::screenshot(&c, "recipient-verify", crate::axe::PHONE, &dir).await;
     click(&c, "#f-sms").await;
     click(&c, "form[action$='/factor'] button").await;
     let code = last_sms_code(&data).await;
@@ -291,6 +382,7 @@ async fn recipient_flow_in_chromium() {
     click(&c, "form[action$='/code'] button").await;
 
     let message = wait_text(&c, "HbA1c 48 mmol/mol").await;
+    crate::axe::screenshot(&c, "recipient-message", crate::axe::DESKTOP, &dir).await;
     assert!(message.contains("uitslag.pdf"), "{message}");
     wait_mail(&out, "ann@praktijk.test", "Gelezen", 0).await;
 

@@ -15,7 +15,7 @@ use crate::{Gateway, PASSWORD, message, test_dir};
 
 /// Sign in: password, then the app (registered when the page shows a key). Returns the
 /// app's secret.
-async fn sign_in(c: &Client, base: &str, email: &str, secret: Option<&str>) -> String {
+pub(crate) async fn sign_in(c: &Client, base: &str, email: &str, secret: Option<&str>) -> String {
     c.goto(&format!("{base}/login")).await.expect("goto");
     type_into(c, "#email", email).await;
     type_into(c, "#password", PASSWORD).await;
@@ -152,6 +152,7 @@ async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
     .await;
     let held = reload_until(&c, &base, "/staff", "lijkt op zorggroep-oost.nl").await;
     assert!(held.contains("Klopt, versturen"), "{held}");
+    crate::axe::screenshot(&c, "staff-home", crate::axe::DESKTOP, &dir).await;
     assert!(
         crate::outbox(&out)
             .iter()
