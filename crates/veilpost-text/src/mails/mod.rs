@@ -19,10 +19,10 @@ mod portal;
 
 pub use brand::Brand;
 pub use dsn::{Dsn, DsnKind, dsn, returnable_headers};
-pub use notices::{Notification, hold_notice, notification, zip_confirmation};
+pub use notices::{About, Notification, hold_notice, notification, zip_confirmation};
 pub use portal::{
     Confirmed, ReplyFile, code_mail, composed, handed_over, intake, locked_notice, read_receipt,
-    reply, sender_confirmation, totp_registered,
+    reply, sender_confirmation, topic, totp_registered,
 };
 
 /// Who the organisation is, for every mail: its name and the address mail comes from.
@@ -42,6 +42,20 @@ fn builder<'a>(from: &From<'a>, to: &'a str, subject: String) -> MessageBuilder<
         .to(to.to_string())
         .subject(subject)
         .header("Auto-Submitted", Raw::new("auto-generated"))
+}
+
+/// A message's subject as a mail to its sender names it: one line, at most 120
+/// characters, quoted (`'Uitslag lab'`); `None` when there is none.
+fn quoted(subject: &str) -> Option<String> {
+    let one_line: String = subject
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    (!one_line.is_empty()).then(|| format!("'{one_line}'"))
 }
 
 fn html_escape(s: &str) -> String {

@@ -23,6 +23,21 @@ pub struct Notification<'a> {
     /// A reference the sender chose to show ("Uw uitslag van 2 december"); never the
     /// subject unless the sender typed it here.
     pub reference: Option<&'a str>,
+    /// Who wrote it: a member of the organisation, or an outsider through the portal.
+    pub about: About<'a>,
+}
+
+/// Who a notification says the message is from. An outsider is never shown as being of
+/// the organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About<'a> {
+    /// Someone of the organisation wrote to the recipient.
+    Staff,
+    /// An outsider answered a staff member's secure message: the staff member is told
+    /// what it answers (`topic`: the original subject, theirs to see).
+    Reply { topic: &'a str },
+    /// Someone wrote in through the organisation's secure contact form.
+    ContactForm,
 }
 
 /// The host a link points to (`veilig.praktijk.nl`), shown in plain text so people can
@@ -38,14 +53,9 @@ pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
     let shown = Shown::of(n);
     let text = notification_text(n, &shown);
     let html = notification_html(n, &shown);
-    let org = n.from.organisation;
-    let mut b = builder(
-        &n.from,
-        n.recipient,
-        format!("Beveiligd bericht van {org} / Secure message from {org}"),
-    )
-    .text_body(text)
-    .html_body(html);
+    let mut b = builder(&n.from, n.recipient, shown.subject.clone())
+        .text_body(text)
+        .html_body(html);
     if let Some((bytes, content_type)) = &n.brand.logo {
         b = b.inline(*content_type, "logo", bytes.clone());
     }
@@ -54,8 +64,11 @@ pub fn notification(n: &Notification<'_>) -> std::io::Result<Vec<u8>> {
 
 /// What both parts of the notification show, worked out once.
 struct Shown<'a> {
-    /// The sender by name and address, or by address.
-    who: String,
+    /// The mail's subject, the heading and the opening line, in Dutch and English.
+    subject: String,
+    nl_title: String,
+    nl_lead: String,
+    en_lead: String,
     /// The portal's host, to check the link against.
     host: &'a str,
     nl_date: String,
@@ -68,11 +81,49 @@ struct Shown<'a> {
 impl<'a> Shown<'a> {
     fn of(n: &'a Notification<'a>) -> Shown<'a> {
         let given = |v: Option<&'a str>| v.map(str::trim).filter(|v| !v.is_empty());
+        let who = match given(n.sender_name) {
+            Some(name) => format!("{name} ({})", n.sender),
+            None => n.sender.to_string(),
+        };
+        let org = n.from.organisation;
+        let (subject, nl_title, nl_lead, en_lead) = match n.about {
+            About::Staff => (
+                format!("Beveiligd bericht van {org} / Secure message from {org}"),
+                "U hebt een beveiligd bericht".to_string(),
+                format!("{who} van {org} heeft u een beveiligd bericht gestuurd."),
+                format!("{who} of {org} has sent you a secure message."),
+            ),
+            About::Reply { topic } => {
+                let topic: String = topic
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(120)
+                    .collect();
+                (
+                    format!("Antwoord van {who} op '{topic}' / Reply from {who}"),
+                    format!("Antwoord van {who} op '{topic}'"),
+                    format!("{who} heeft beveiligd geantwoord op uw bericht '{topic}'."),
+                    format!("{who} has replied securely to your message '{topic}'."),
+                )
+            }
+            About::ContactForm => (
+                format!(
+                    "Nieuw bericht via het contactformulier van {org} / New message through the contact form"
+                ),
+                format!("Nieuw bericht via het contactformulier van {org}"),
+                format!(
+                    "{who} heeft een beveiligd bericht gestuurd via het contactformulier van {org} (het e-mailadres is met een code bevestigd)."
+                ),
+                format!(
+                    "{who} has sent a secure message through the contact form of {org} (the address was confirmed with a code)."
+                ),
+            ),
+        };
         Shown {
-            who: match given(n.sender_name) {
-                Some(name) => format!("{name} ({})", n.sender),
-                None => n.sender.to_string(),
-            },
+            subject,
+            nl_title,
+            nl_lead,
+            en_lead,
             host: host_of(n.link),
             nl_date: long_date(n.expires_at, Lang::Nl),
             en_date: long_date(n.expires_at, Lang::En),
@@ -85,13 +136,15 @@ impl<'a> Shown<'a> {
 
 fn notification_text(n: &Notification<'_>, shown: &Shown<'_>) -> String {
     let Shown {
-        who,
+        nl_lead,
+        en_lead,
         host,
         nl_date,
         en_date,
         reference,
         phone,
         website,
+        ..
     } = shown;
     let org = n.from.organisation;
     let nl_ref = reference
@@ -121,7 +174,7 @@ fn notification_text(n: &Notification<'_>, shown: &Shown<'_>) -> String {
         (None, None) => format!("Not expecting this message? Contact {org}.\r\n"),
     };
     format!(
-        "{who} van {org} heeft u een beveiligd bericht gestuurd.\r\n\r\n{nl_ref}{nl_upload}\
+        "{nl_lead}\r\n\r\n{nl_ref}{nl_upload}\
          Bericht openen:\r\n{link}\r\n\r\n\
          Het bericht staat op {host}. Om het te lezen bevestigt u eerst wie u bent. Het is \
          beschikbaar tot en met {nl_date}.\r\n\r\n\
@@ -130,7 +183,7 @@ fn notification_text(n: &Notification<'_>, shown: &Shown<'_>) -> String {
          een wachtwoord, een betaling of uw bankgegevens, en deze mail bevat nooit de inhoud \
          zelf.\r\n\r\n\
          --\r\n\r\n\
-         {who} of {org} has sent you a secure message.\r\n\r\n{en_ref}{en_upload}\
+         {en_lead}\r\n\r\n{en_ref}{en_upload}\
          Open the message:\r\n{link}\r\n\r\n\
          The message is on {host}. You confirm who you are before you can read it. It is \
          available until {en_date}.\r\n\r\n\
@@ -144,13 +197,16 @@ fn notification_text(n: &Notification<'_>, shown: &Shown<'_>) -> String {
 
 fn notification_html(n: &Notification<'_>, shown: &Shown<'_>) -> String {
     let Shown {
-        who,
+        nl_title,
+        nl_lead,
+        en_lead,
         host,
         nl_date,
         en_date,
         reference,
         phone,
         website,
+        ..
     } = shown;
     let e = html_escape;
     let (org, colour, on) = (
@@ -158,7 +214,8 @@ fn notification_html(n: &Notification<'_>, shown: &Shown<'_>) -> String {
         n.brand.colour(),
         n.brand.on_colour(),
     );
-    let (who, host, link) = (e(who), e(host), e(n.link));
+    let (nl_title, nl_lead, en_lead) = (e(nl_title), e(nl_lead), e(en_lead));
+    let (host, link) = (e(host), e(n.link));
     let logo = if n.brand.logo.is_some() {
         "<img src=\"cid:logo\" alt=\"\" height=\"40\" style=\"height:40px;vertical-align:middle;margin-right:12px\">"
     } else {
@@ -191,14 +248,14 @@ fn notification_html(n: &Notification<'_>, shown: &Shown<'_>) -> String {
     format!(
         "<!doctype html><html lang=\"nl\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Beveiligd bericht van {org}</title></head>\
+         <title>{nl_title}</title></head>\
          <body style=\"margin:0;padding:0;background:#eef1f5;font-family:Arial,Helvetica,sans-serif;color:#1d2733\">\
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"background:#eef1f5\"><tr><td align=\"center\" style=\"padding:24px 12px\">\
          <table role=\"presentation\" width=\"100%\" cellpadding=\"0\" cellspacing=\"0\" style=\"max-width:560px;background:#ffffff;border-radius:8px;overflow:hidden\">\
          <tr><td style=\"background:{colour};color:{on};padding:16px 24px;font-size:18px;font-weight:bold\">{logo}{org}</td></tr>\
          <tr><td style=\"padding:24px;font-size:16px;line-height:1.5\">\
-         <h1 style=\"font-size:20px;margin:0 0 16px\">U hebt een beveiligd bericht</h1>\
-         <p style=\"margin:0 0 16px\"><strong>{who}</strong> van <strong>{org}</strong> heeft u een beveiligd bericht gestuurd.</p>\
+         <h1 style=\"font-size:20px;margin:0 0 16px\">{nl_title}</h1>\
+         <p style=\"margin:0 0 16px\">{nl_lead}</p>\
          {reference}{upload}\
          <p style=\"margin:24px 0;text-align:center\"><a href=\"{link}\" style=\"display:inline-block;background:{colour};color:{on};font-size:18px;font-weight:bold;text-decoration:none;padding:14px 32px;border-radius:6px\">Bericht openen</a></p>\
          <p style=\"margin:0 0 16px\">Het bericht staat op <strong>{host}</strong>. Om het te lezen bevestigt u eerst wie u bent. \
@@ -209,7 +266,7 @@ fn notification_html(n: &Notification<'_>, shown: &Shown<'_>) -> String {
          en deze mail bevat nooit de inhoud zelf.</p>\
          <hr style=\"border:0;border-top:1px solid #e1e6ec;margin:24px 0\">\
          <div lang=\"en\" style=\"font-size:14px;color:#4a5563\">\
-         <p style=\"margin:0 0 8px\">{who} of {org} has sent you a secure message. \
+         <p style=\"margin:0 0 8px\">{en_lead} \
          <a href=\"{link}\" style=\"color:{colour}\">Open the message</a> on {host}; you confirm who you are first. \
          It is available until {en_date}. A genuine notification always links to {host} and never asks for a \
          password, a payment or bank details.</p></div>\
@@ -224,8 +281,14 @@ fn notification_html(n: &Notification<'_>, shown: &Shown<'_>) -> String {
 pub fn zip_confirmation(
     from: &From<'_>,
     sender: &str,
+    subject: &str,
     sent: &[(String, String)],
 ) -> std::io::Result<Vec<u8>> {
+    let q = super::quoted(subject);
+    let (nl_which, en_which) = match &q {
+        Some(q) => (format!(" {q}"), format!(" {q}")),
+        None => (String::new(), String::new()),
+    };
     let nl: String = sent
         .iter()
         .map(|(to, phone)| format!("* {to}: wachtwoord per sms naar {phone}\r\n"))
@@ -235,48 +298,51 @@ pub fn zip_confirmation(
         .map(|(to, phone)| format!("* {to}: password by SMS to {phone}\r\n"))
         .collect();
     let text = format!(
-        "De bijlagen van uw bericht bevatten gevoelige gegevens. Ze zijn als één met AES-256 \
+        "De bijlagen van uw bericht{nl_which} bevatten gevoelige gegevens. Ze zijn als één met AES-256 \
          versleuteld ZIP-bestand verstuurd; het wachtwoord ging per sms naar de ontvanger:\r\n\r\n{nl}\r\n\
          --\r\n\r\n\
-         The attachments of your message held sensitive data. They were sent as one AES-256 \
+         The attachments of your message{en_which} held sensitive data. They were sent as one AES-256 \
          encrypted ZIP file; the password went to the recipient by SMS:\r\n\r\n{en}"
     );
-    builder(
-        from,
-        sender,
-        "Bijlagen versleuteld verstuurd / Attachments sent encrypted".to_string(),
-    )
-    .text_body(text)
-    .write_to_vec()
+    let title = match &q {
+        Some(q) => format!("Bijlagen versleuteld verstuurd: {q} / Attachments sent encrypted"),
+        None => "Bijlagen versleuteld verstuurd / Attachments sent encrypted".to_string(),
+    };
+    builder(from, sender, title).text_body(text).write_to_vec()
 }
 
 /// The double-check held a message: the sender confirms or cancels through the link.
 pub fn hold_notice(
     from: &From<'_>,
     sender: &str,
+    subject: &str,
     reasons: &[(String, String)],
     link: &str,
 ) -> std::io::Result<Vec<u8>> {
+    let q = super::quoted(subject);
+    let (nl_which, en_which) = match &q {
+        Some(q) => (format!(" {q}"), format!(" {q}")),
+        None => (String::new(), String::new()),
+    };
     let nl: String = reasons.iter().map(|(n, _)| format!("* {n}\r\n")).collect();
     let en: String = reasons.iter().map(|(_, e)| format!("* {e}\r\n")).collect();
     let text = format!(
-        "Uw bericht is nog niet verstuurd. Controleer de ontvangers:\r\n\r\n{nl}\r\n\
+        "Uw bericht{nl_which} is nog niet verstuurd. Controleer de ontvangers:\r\n\r\n{nl}\r\n\
          Versturen of annuleren: {link}\r\n\r\n--\r\n\r\n\
-         Your message has not been sent yet. Check its recipients:\r\n\r\n{en}\r\n\
+         Your message{en_which} has not been sent yet. Check its recipients:\r\n\r\n{en}\r\n\
          Send or cancel: {link}\r\n"
     );
-    builder(
-        from,
-        sender,
-        "Controleer de ontvangers / Check the recipients".to_string(),
-    )
-    .text_body(text)
-    .write_to_vec()
+    let title = match &q {
+        Some(q) => format!("Controleer de ontvangers van {q} / Check the recipients"),
+        None => "Controleer de ontvangers / Check the recipients".to_string(),
+    };
+    builder(from, sender, title).text_body(text).write_to_vec()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mails::topic;
 
     const FROM: From<'static> = From {
         organisation: "Huisartsenpraktijk De Linde",
@@ -303,6 +369,7 @@ mod tests {
             link: "https://veilig.praktijkdelinde.nl/p/abc",
             expires_at: 1_796_083_200,
             upload: false,
+            about: About::Staff,
             reference: Some("Uw uitslag van 2 december <b>"),
         })
         .expect("mail");
@@ -349,6 +416,7 @@ mod tests {
             link: "https://veilig.example.nl/p/abc",
             expires_at: 1_796_083_200,
             upload: false,
+            about: About::Staff,
         })
         .expect("mail");
         let text = String::from_utf8_lossy(&raw);
@@ -380,6 +448,7 @@ mod tests {
             link: "https://veilig.example.nl/p/abc",
             expires_at: 1_796_083_200,
             upload: false,
+            about: About::Staff,
         })
         .expect("mail");
         let text = String::from_utf8_lossy(&raw);
@@ -411,15 +480,78 @@ mod tests {
         let raw = hold_notice(
             &FROM,
             "a.jansen@praktijkdelinde.nl",
+            "Verwijzing\r\n  dhr. Jansen",
             &[("nieuw adres".into(), "new address".into())],
             "https://veilig.example.nl/h/x",
         )
         .expect("mail");
-        let text = String::from_utf8_lossy(&raw);
+        let m = mail_parser::MessageParser::new()
+            .parse(&raw)
+            .expect("parse");
+        // The sender is told which message, on one line.
+        assert_eq!(
+            m.subject(),
+            Some("Controleer de ontvangers van 'Verwijzing dhr. Jansen' / Check the recipients")
+        );
+        let text = m.body_text(0).expect("text");
+        assert!(
+            text.contains("Uw bericht 'Verwijzing dhr. Jansen' is nog niet"),
+            "{text}"
+        );
         assert!(
             text.contains("* nieuw adres") && text.contains("* new address"),
             "{text}"
         );
         assert!(text.contains("https://veilig.example.nl/h/x"), "{text}");
+    }
+
+    /// Issue 17, point 7: an outsider's reply names what it answers, a contact-form
+    /// message where it came in; neither shows the outsider as the organisation's.
+    #[test]
+    fn outsiders_are_never_shown_as_the_organisations() {
+        let org = FROM.organisation;
+        for (about, subject, lead) in [
+            (
+                About::Staff,
+                format!("Beveiligd bericht van {org}"),
+                format!("piet@example.net van {org} heeft u"),
+            ),
+            (
+                About::Reply { topic: topic("Re: [veilig] Uitslag bloedonderzoek") },
+                "Antwoord van piet@example.net op 'Uitslag bloedonderzoek'".to_string(),
+                "piet@example.net heeft beveiligd geantwoord op uw bericht 'Uitslag bloedonderzoek'".to_string(),
+            ),
+            (
+                About::ContactForm,
+                format!("Nieuw bericht via het contactformulier van {org}"),
+                format!("piet@example.net heeft een beveiligd bericht gestuurd via het contactformulier van {org}"),
+            ),
+        ] {
+            let raw = notification(&Notification {
+                from: FROM,
+                brand: &Brand::default(),
+                sender_name: None,
+                reference: None,
+                sender: "piet@example.net",
+                recipient: "ann@praktijkdelinde.nl",
+                link: "https://veilig.example.nl/p/abc",
+                expires_at: 1_796_083_200,
+                upload: false,
+                about,
+            })
+            .expect("mail");
+            let m = mail_parser::MessageParser::new().parse(&raw).expect("parse");
+            assert!(m.subject().unwrap_or("").starts_with(&subject), "{about:?}: {:?}", m.subject());
+            let text = m.body_text(0).expect("text");
+            let html = m.body_html(0).expect("html");
+            assert!(text.contains(&lead), "{about:?}: {text}");
+            assert!(html.contains(&html_escape(&lead)), "{about:?}: {html}");
+            if about != About::Staff {
+                let as_ours = format!("piet@example.net van {org}");
+                assert!(!text.contains(&as_ours) && !html.contains(&as_ours), "{about:?}");
+            }
+        }
+        assert_eq!(topic("RE: Re: [veilig]  Verwijzing"), "Verwijzing");
+        assert_eq!(topic("Verwijzing"), "Verwijzing");
     }
 }

@@ -133,6 +133,7 @@ pub struct Confirmed {
 pub fn sender_confirmation(
     from: &From<'_>,
     sender: &str,
+    subject: &str,
     recipients: &[Confirmed],
     expires: &str,
 ) -> std::io::Result<Vec<u8>> {
@@ -160,21 +161,42 @@ pub fn sender_confirmation(
             en.push_str(&format!("  SMS codes go to {phone}.\r\n"));
         }
     }
+    let (nl_which, en_which, title) = match super::quoted(subject) {
+        Some(q) => (
+            format!("Uw bericht {q}"),
+            format!("Your message {q}"),
+            format!("Verstuurd via het beveiligde portaal: {q} / Sent through the secure portal"),
+        ),
+        None => (
+            "Uw bericht".to_string(),
+            "Your message".to_string(),
+            "Verstuurd via het beveiligde portaal / Sent through the secure portal".to_string(),
+        ),
+    };
     let text = format!(
-        "Uw bericht bevatte gevoelige gegevens en is daarom via het beveiligde portaal verstuurd. \
+        "{nl_which} bevatte gevoelige gegevens en is daarom via het beveiligde portaal verstuurd. \
          De ontvangers kregen een melding met een link; lezen kan pas na een tweede factor. \
          Het bericht is beschikbaar tot en met {expires}.\r\n{nl}\r\n--\r\n\r\n\
-         Your message held sensitive data and was therefore sent through the secure portal. \
+         {en_which} held sensitive data and was therefore sent through the secure portal. \
          The recipients got a notification with a link; they read it after a second factor. \
          It is available until {expires}.\r\n{en}"
     );
-    builder(
-        from,
-        sender,
-        "Verstuurd via het beveiligde portaal / Sent through the secure portal".to_string(),
-    )
-    .text_body(text)
-    .write_to_vec()
+    builder(from, sender, title).text_body(text).write_to_vec()
+}
+
+/// What a reply's subject answers: without `Re:` and the `[veilig]` marker
+/// (`Re: [veilig] Uitslag` → `Uitslag`).
+pub fn topic(subject: &str) -> &str {
+    let mut t = subject.trim();
+    loop {
+        let before = t;
+        for prefix in ["Re:", "RE:", "re:", "Antw:", "[veilig]"] {
+            t = t.strip_prefix(prefix).unwrap_or(t).trim_start();
+        }
+        if t == before {
+            return t.trim();
+        }
+    }
 }
 
 /// A file the recipient attached to a reply.
@@ -197,13 +219,7 @@ pub fn reply(
     text: &str,
     files: Vec<ReplyFile>,
 ) -> std::io::Result<Vec<u8>> {
-    let base = subject.trim();
-    let base = base
-        .strip_prefix("Re:")
-        .or_else(|| base.strip_prefix("RE:"))
-        .unwrap_or(base)
-        .trim();
-    let base = base.strip_prefix("[veilig]").unwrap_or(base).trim();
+    let base = topic(subject);
     written(
         from,
         recipient,
@@ -350,6 +366,7 @@ mod tests {
         let raw = sender_confirmation(
             &FROM,
             "a.jansen@praktijk.test",
+            "Uitslag lab",
             &[Confirmed {
                 recipient: "p@example.net".into(),
                 status_link: "https://veilpost.test/s/xyz".into(),
@@ -364,5 +381,11 @@ mod tests {
             text.contains("1234 5678") && text.contains("/s/xyz"),
             "{text}"
         );
+        // Which message it was: its subject, in the mail's subject and first line.
+        let m = mail_parser::MessageParser::new()
+            .parse(&raw)
+            .expect("parse");
+        assert!(m.subject().is_some_and(|s| s.contains("'Uitslag lab'")));
+        assert!(text.contains("Uw bericht 'Uitslag lab' bevatte"), "{text}");
     }
 }

@@ -57,7 +57,10 @@ pub(super) async fn double_check(
     if holds.is_empty() {
         return Ok(false);
     }
-    hold(shared, m, &holds).await?;
+    let subject = super::processor::subject_field(message)
+        .map(|(s, _)| s)
+        .unwrap_or_default();
+    hold(shared, m, &subject, &holds).await?;
     Ok(true)
 }
 
@@ -122,7 +125,7 @@ async fn gather(shared: &Shared, rules: &Rules, m: &Received, message: &[u8]) ->
 
 /// Hold the message, audit it, and queue the sender's notice with the confirm/cancel link
 /// (the hold is undone when the notice cannot be queued).
-async fn hold(shared: &Shared, m: &Received, holds: &[Hold]) -> Result<()> {
+async fn hold(shared: &Shared, m: &Received, subject: &str, holds: &[Hold]) -> Result<()> {
     let lines: Vec<(String, String)> = holds
         .iter()
         .map(|h| (h.describe(Lang::Nl), h.describe(Lang::En)))
@@ -137,7 +140,7 @@ async fn hold(shared: &Shared, m: &Received, holds: &[Hold]) -> Result<()> {
         organisation: &shared.config.organisation.name,
         address: &notify_from,
     };
-    let raw = mails::hold_notice(&from, &m.mail_from, &lines, &link)?;
+    let raw = mails::hold_notice(&from, &m.mail_from, subject, &lines, &link)?;
     // Held and audited before the notice exists, so its link never finds a message that
     // is not held yet; if the notice cannot be queued, the hold is undone and the message
     // processed again later (it is never left held without the sender knowing).

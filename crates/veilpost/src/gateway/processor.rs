@@ -107,7 +107,7 @@ fn encode_header(value: &str) -> String {
 }
 
 /// The message's subject, and the byte range of the whole Subject field.
-fn subject_field(raw: &[u8]) -> Option<(String, std::ops::Range<usize>)> {
+pub(super) fn subject_field(raw: &[u8]) -> Option<(String, std::ops::Range<usize>)> {
     let msg = mail_parser::MessageParser::new().parse_headers(raw)?;
     let h = msg
         .headers()
@@ -586,6 +586,10 @@ impl Run<'_> {
             return Ok(());
         }
         let notify_from = shared.config.notify_from();
+        // The sender is told which message (their own subject, tags taken off).
+        let subject = subject_field(self.message)
+            .map(|(s, _)| s)
+            .unwrap_or_default();
         if !self.confirmations.is_empty()
             && shared.config.portal.sender_confirmation
             && !outside_reply(shared, m)
@@ -598,8 +602,13 @@ impl Run<'_> {
                 shared.store.now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64,
                 false,
             );
-            let raw =
-                mails::sender_confirmation(&from, &m.mail_from, &self.confirmations, &expires)?;
+            let raw = mails::sender_confirmation(
+                &from,
+                &m.mail_from,
+                &subject,
+                &self.confirmations,
+                &expires,
+            )?;
             self.processed.generated.push(
                 generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?,
             );
@@ -609,7 +618,7 @@ impl Run<'_> {
                 organisation: &shared.config.organisation.name,
                 address: &notify_from,
             };
-            let raw = mails::zip_confirmation(&from, &m.mail_from, &self.zip_sent)?;
+            let raw = mails::zip_confirmation(&from, &m.mail_from, &subject, &self.zip_sent)?;
             self.processed.generated.push(
                 generated_mail(shared, raw, String::new(), &m.mail_from, Origin::Portal).await?,
             );
@@ -861,14 +870,27 @@ async fn vault_handoff(
         return Ok((confirmed, link));
     }
     let notify_from = shared.config.notify_from();
-    // The sender by name where the account has one (a lookup that fails only costs the
-    // name); the reference is the one they chose on the web.
-    let sender_name = match shared.store.user(&sender).await {
-        Ok(user) => user.and_then(|u| u.name),
-        Err(e) => {
-            tracing::warn!("message {}: sender's name: {e}", m.id);
-            None
-        }
+    // An outsider's reply names what it answers (the staff member's own subject); a
+    // contact-form message says where it came in. Neither is shown as the organisation's.
+    let subject = subject_field(message).map(|(s, _)| s).unwrap_or_default();
+    let about = match m.origin {
+        Origin::Intake if is_reply => mails::About::ContactForm,
+        Origin::Reply if is_reply => mails::About::Reply {
+            topic: mails::topic(&subject),
+        },
+        _ => mails::About::Staff,
+    };
+    // A staff sender by name where the account has one (a lookup that fails only costs
+    // the name); the reference is the one they chose on the web.
+    let sender_name = match about {
+        mails::About::Staff => match shared.store.user(&sender).await {
+            Ok(user) => user.and_then(|u| u.name),
+            Err(e) => {
+                tracing::warn!("message {}: sender's name: {e}", m.id);
+                None
+            }
+        },
+        _ => None,
     };
     let raw = mails::notification(&mails::Notification {
         from: mails::From {
@@ -878,6 +900,7 @@ async fn vault_handoff(
         brand: &shared.brand,
         sender_name: sender_name.as_deref(),
         reference: intent.reference.as_deref(),
+        about,
         sender: &sender,
         recipient,
         link: &link,

@@ -415,7 +415,13 @@ async fn recipient_flow_in_chromium() {
 
     stage("replied");
     // The sender gets the reply through the portal (an own-domain address: e-mailed code).
-    let note = wait_mail(&out, "ann@praktijk.test", "Beveiligd bericht", 0).await;
+    let note = wait_mail(
+        &out,
+        "ann@praktijk.test",
+        "Antwoord van piet@example.net op 'Uitslag bloedonderzoek'",
+        0,
+    )
+    .await;
     let reply_link = link(&note, "/p/");
     c.goto(&format!("{base}{reply_link}"))
         .await
@@ -534,7 +540,13 @@ async fn recipient_flow_in_chromium() {
     click(&c, "form[action$='/send'] button").await;
     wait_text(&c, "beveiligd verstuurd").await;
     // The practice's mailbox gets a portal notification, never the content.
-    let note = wait_mail(&out, "balie@praktijk.test", "Beveiligd bericht", 0).await;
+    let note = wait_mail(
+        &out,
+        "balie@praktijk.test",
+        "Nieuw bericht via het contactformulier van Huisartsenpraktijk De Linde",
+        0,
+    )
+    .await;
     assert!(
         note.contains("/p/") && !note.contains("111222333"),
         "{note}"
