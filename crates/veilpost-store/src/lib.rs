@@ -40,7 +40,7 @@ pub use messages::{
     Delivery, DeliveryOutcome, Envelope, Generated, MessageInfo, MessageState, Origin, Processed,
     QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
 };
-pub use portal::{Milestone, PortalEntry};
+pub use portal::{Milestone, PortalEntry, PortalReply};
 pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
 pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS};
 pub use totp::{TotpHolder, TotpRecord};

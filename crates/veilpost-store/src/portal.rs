@@ -36,6 +36,9 @@ pub struct PortalEntry {
     pub replied_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub shredded_at: Option<i64>,
+    /// The subject sealed on its own (see `MasterKey::open_subject`); gone when shredded.
+    pub subject_key: Option<Vec<u8>>,
+    pub subject_sealed: Option<Vec<u8>>,
 }
 
 impl PortalEntry {
@@ -48,7 +51,18 @@ impl PortalEntry {
 pub(crate) const COLUMNS: &str =
     "id, message_id, recipient, sender, blob, wrapped_key, key_id, created_at,
     expires_at, state, phone, access_code, email_code, login, login_version, read_receipt, upload,
-    opened_at, downloaded_at, replied_at, revoked_at, shredded_at";
+    opened_at, downloaded_at, replied_at, revoked_at, shredded_at, subject_key, subject_sealed";
+
+/// One of the recipient's replies kept with the message it answers (sealed with the
+/// master key, context `reply:<id>`).
+#[derive(Debug, Clone, FromRow)]
+pub struct PortalReply {
+    pub id: String,
+    pub vault_id: String,
+    pub blob: String,
+    pub wrapped_key: Vec<u8>,
+    pub created_at: i64,
+}
 
 /// What one milestone update changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +175,8 @@ impl Store {
         let revoked = if state == "revoked" { Some(t) } else { None };
         sqlx::query(
             "UPDATE vault SET wrapped_key = X'', state = ?, shredded_at = ?,
-                    revoked_at = COALESCE(revoked_at, ?), login = NULL
+                    revoked_at = COALESCE(revoked_at, ?), login = NULL,
+                    subject_key = NULL, subject_sealed = NULL
               WHERE id = ?",
         )
         .bind(state)
@@ -174,12 +189,56 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        // The recipient's replies kept with it go too (their keys with the rows).
+        let replies: Vec<String> =
+            sqlx::query_scalar("DELETE FROM portal_replies WHERE vault_id = ? RETURNING blob")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
-        // The key is gone, so the ciphertext is noise already; remove it too.
-        if let Err(e) = self.blobs.remove(&blob).await {
-            tracing::warn!("removing shredded blob {blob}: {e}");
+        // The keys are gone, so the ciphertexts are noise already; remove them too.
+        for blob in std::iter::once(&blob).chain(&replies) {
+            if let Err(e) = self.blobs.remove(blob).await {
+                tracing::warn!("removing shredded blob {blob}: {e}");
+            }
         }
         Ok(true)
+    }
+
+    /// Keep a reply (already sealed, its ciphertext written as `blob`) with the entry it
+    /// answers.
+    pub async fn add_portal_reply(
+        &self,
+        id: &str,
+        vault_id: &str,
+        blob: &str,
+        wrapped_key: &[u8],
+    ) -> Result<()> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO portal_replies (id, vault_id, blob, wrapped_key, created_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(vault_id)
+        .bind(blob)
+        .bind(wrapped_key)
+        .bind(self.now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The replies kept with an entry, oldest first.
+    pub async fn portal_replies(&self, vault_id: &str) -> Result<Vec<PortalReply>> {
+        Ok(sqlx::query_as::<_, PortalReply>(
+            "SELECT id, vault_id, blob, wrapped_key, created_at FROM portal_replies
+              WHERE vault_id = ? ORDER BY created_at, id",
+        )
+        .bind(vault_id)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Entries whose time is up and that still hold content (at most `limit`).

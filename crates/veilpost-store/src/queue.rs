@@ -314,6 +314,20 @@ impl Store {
     }
 
     /// Secure messages (vault entries) `sender` sent, newest first.
+    /// Portal messages addressed to `recipient` (a staff member's replies from outside),
+    /// newest first.
+    pub async fn received_by(&self, recipient: &str, limit: i64) -> Result<Vec<PortalEntry>> {
+        let sql = format!(
+            "SELECT {} FROM vault WHERE recipient = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",
+            crate::portal::COLUMNS
+        );
+        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+            .bind(recipient.trim())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     pub async fn sent_by(&self, sender: &str, limit: i64) -> Result<Vec<PortalEntry>> {
         let sql = format!(
             "SELECT {} FROM vault WHERE sender = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",

@@ -146,6 +146,26 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// Seal a vault entry's subject on its own (context `subject:<id>`), for lists that
+    /// show it without opening the message.
+    pub fn seal_subject(&self, id: &str, subject: &str) -> Result<Sealed> {
+        self.seal(&format!("subject:{id}"), subject.as_bytes())
+    }
+
+    /// The subject [`MasterKey::seal_subject`] sealed; `None` when there is none (older
+    /// entries, shredded ones) or it does not open.
+    pub fn open_subject(
+        &self,
+        id: &str,
+        key: Option<&[u8]>,
+        sealed: Option<&[u8]>,
+    ) -> Option<String> {
+        let plain = self.open(&format!("subject:{id}"), key?, sealed?).ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
 /// Write a file only its owner can read, never replacing an existing one.
 pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -189,6 +209,8 @@ pub struct VaultEntry {
     pub read_receipt: bool,
     /// An upload request: the recipient is asked to send documents back.
     pub upload: bool,
+    /// The subject, sealed on its own (`MasterKey::seal_subject`).
+    pub subject: Option<Sealed>,
 }
 
 /// What the portal's landing page may know about a link: never the content.
@@ -209,8 +231,8 @@ pub(crate) async fn insert(
     sqlx::query(
         "INSERT INTO vault (id, message_id, recipient, sender, token_hash, blob, wrapped_key, key_id,
                             created_at, expires_at, phone, access_code, email_code,
-                            status_token_hash, read_receipt, upload)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            status_token_hash, read_receipt, upload, subject_key, subject_sealed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&v.id)
     .bind(&v.message_id)
@@ -228,6 +250,8 @@ pub(crate) async fn insert(
     .bind(&v.status_token_hash)
     .bind(v.read_receipt)
     .bind(v.upload)
+    .bind(v.subject.as_ref().map(|s| &s.wrapped_key))
+    .bind(v.subject.as_ref().map(|s| &s.ciphertext))
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -405,6 +405,10 @@ pub fn app(state: WebState) -> Router {
         .route("/p/{token}/save.html", get(pages::save_html))
         .route("/p/{token}/reply", post(pages::reply))
         .route(
+            "/p/{token}/reply/{reply}/attachment/{n}",
+            get(pages::reply_attachment),
+        )
+        .route(
             "/p/{token}/totp",
             get(pages::totp_form).post(pages::totp_register),
         )
@@ -437,6 +441,11 @@ pub fn app(state: WebState) -> Router {
         .route(
             "/staff/compose",
             get(staff::compose_form).post(staff::compose),
+        )
+        .route("/staff/received/{id}", get(staff::read_received))
+        .route(
+            "/staff/received/{id}/attachment/{n}",
+            get(staff::received_attachment),
         )
         .route("/staff/sent/{id}/revoke", post(staff::revoke))
         .route("/staff/sent/{id}/unlock", post(staff::unlock))

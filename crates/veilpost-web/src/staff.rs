@@ -19,12 +19,28 @@ use crate::signin::{CsrfOnly, Staff};
 pub struct SentRow {
     pub id: String,
     pub recipient: String,
+    /// The subject (sealed apart from the content; empty once shredded).
+    pub subject: String,
+    pub steps: Vec<crate::status::Milestone>,
     pub sent: String,
     pub status: &'static str,
     pub revocable: bool,
     /// The recipient typed too many wrong codes: the sender may unlock after checking
     /// with them.
     pub locked: bool,
+    /// The recipient answered (the answer is among the messages to me).
+    pub replied: bool,
+}
+
+/// A secure message to the signed-in staff member (a reply from outside, a contact-form
+/// message), readable here without a second portal login.
+pub struct ReceivedRow {
+    pub id: String,
+    pub sender: String,
+    pub subject: String,
+    pub received: String,
+    pub unread: bool,
+    pub readable: bool,
 }
 
 /// One held message.
@@ -41,6 +57,7 @@ struct HomePage<'a> {
     organisation: &'a str,
     staff: &'a Staff,
     sent: Vec<SentRow>,
+    received: Vec<ReceivedRow>,
     held: Vec<HeldRow>,
     notice: String,
 }
@@ -76,13 +93,32 @@ pub async fn home(
         return Ok(see_other(staff.home()));
     }
     let lang = staff.lang;
+    let now = s.store.now();
+    let subject = |e: &veilpost_store::PortalEntry| {
+        s.master_key
+            .open_subject(&e.id, e.subject_key.as_deref(), e.subject_sealed.as_deref())
+            .unwrap_or_default()
+    };
+    let received = s
+        .store
+        .received_by(&staff.user.email, 100)
+        .await?
+        .into_iter()
+        .map(|e| ReceivedRow {
+            subject: subject(&e),
+            received: when(e.created_at, true),
+            unread: e.opened_at.is_none(),
+            readable: e.readable(now),
+            sender: e.sender,
+            id: e.id,
+        })
+        .collect();
     let sent = s
         .store
         .sent_by(&staff.user.email, 200)
         .await?
         .into_iter()
         .map(|e| {
-            let now = s.store.now();
             let revocable = e.readable(now);
             let locked = revocable && crate::status::is_locked(&e);
             SentRow {
@@ -97,6 +133,9 @@ pub async fn home(
                 locked,
                 revocable,
                 sent: when(e.created_at, true),
+                subject: subject(&e),
+                steps: crate::status::timeline(&e, now),
+                replied: e.replied_at.is_some(),
                 recipient: e.recipient,
                 id: e.id,
             }
@@ -157,10 +196,120 @@ pub async fn home(
         organisation: &s.organisation,
         staff: &staff,
         sent,
+        received,
         held,
         notice,
     };
     Ok(render(&page, StatusCode::OK))
+}
+
+#[derive(Template)]
+#[template(path = "staff_read.html")]
+struct ReadPage<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    staff: &'a Staff,
+    id: &'a str,
+    view: crate::render::View,
+}
+
+/// A readable secure message addressed to the signed-in staff member, decrypted.
+async fn own_received(
+    s: &WebState,
+    staff: &Staff,
+    id: &str,
+) -> Result<(veilpost_store::PortalEntry, Vec<u8>), WebError> {
+    let lang = staff.lang;
+    let e = s
+        .store
+        .portal_by_id(id)
+        .await?
+        .filter(|e| e.recipient.eq_ignore_ascii_case(&staff.user.email))
+        .ok_or_else(|| WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang))?;
+    if !e.readable(s.store.now()) {
+        return Err(WebError::new(StatusCode::GONE, ErrorKind::NotFound, lang));
+    }
+    let ciphertext = s.store.blobs().read(&e.blob).await?;
+    let plain = s
+        .master_key
+        .open(&e.id, &e.wrapped_key, &ciphertext)
+        .map_err(|err| WebError::internal(lang, format!("vault entry {}: {err}", e.id)))?;
+    Ok((e, plain))
+}
+
+/// `GET /staff/received/{id}`: a reply from outside (or a contact-form message) read by
+/// the staff member it is for, signed in with two factors already: no portal login again.
+/// Audited as any portal view.
+pub async fn read_received(
+    State(s): State<WebState>,
+    staff: Staff,
+    ip: ClientIp,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let (e, plain) = own_received(&s, &staff, &id).await?;
+    let actor = staff.user.email.clone();
+    crate::pages::audit(
+        &s,
+        &e,
+        &actor,
+        "message.viewed",
+        &ip,
+        "ok",
+        Some("staff page".into()),
+    )
+    .await?;
+    if e.opened_at.is_none() {
+        s.store
+            .portal_milestone(&e.id, veilpost_store::Milestone::Opened)
+            .await?;
+    }
+    let page = ReadPage {
+        lang: staff.lang,
+        organisation: &s.organisation,
+        staff: &staff,
+        id: &e.id,
+        view: crate::render::view(&plain),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+/// `GET /staff/received/{id}/attachment/{n}`.
+pub async fn received_attachment(
+    State(s): State<WebState>,
+    staff: Staff,
+    ip: ClientIp,
+    Path((id, n)): Path<(String, usize)>,
+) -> Result<Response, WebError> {
+    let (e, plain) = own_received(&s, &staff, &id).await?;
+    let Some((name, bytes)) = crate::render::attachment(&plain, n) else {
+        return Err(WebError::new(
+            StatusCode::NOT_FOUND,
+            ErrorKind::NotFound,
+            staff.lang,
+        ));
+    };
+    let detail = format!("attachment {} ({} bytes), staff page", n + 1, bytes.len());
+    let actor = staff.user.email.clone();
+    crate::pages::audit(
+        &s,
+        &e,
+        &actor,
+        "attachment.downloaded",
+        &ip,
+        "ok",
+        Some(detail),
+    )
+    .await?;
+    if e.downloaded_at.is_none() {
+        s.store
+            .portal_milestone(&e.id, veilpost_store::Milestone::Downloaded)
+            .await?;
+    }
+    Ok(crate::pages::download(
+        &name,
+        "application/octet-stream",
+        bytes,
+    ))
 }
 
 /// One of the signed-in sender's own secure messages; someone else's is 404.

@@ -41,6 +41,49 @@ pub struct Milestone {
     pub at: String,
 }
 
+impl Milestone {
+    /// The step in words.
+    pub fn label(&self, lang: Lang) -> &'static str {
+        let (nl, en) = match self.what {
+            "notified" => ("Melding verstuurd", "Notification sent"),
+            "opened" => ("Voor het eerst geopend", "First opened"),
+            "downloaded" => ("Gedownload", "Downloaded"),
+            "replied" => ("Beantwoord", "Replied"),
+            "revoked" => ("Ingetrokken", "Revoked"),
+            _ => ("Verlopen", "Expired"),
+        };
+        lang.t(nl, en)
+    }
+}
+
+/// What happened to a portal message, in order.
+pub fn timeline(e: &PortalEntry, t: i64) -> Vec<Milestone> {
+    let mut steps = vec![Milestone {
+        what: "notified",
+        at: when(e.created_at, true),
+    }];
+    for (what, at) in [
+        ("opened", e.opened_at),
+        ("downloaded", e.downloaded_at),
+        ("replied", e.replied_at),
+        ("revoked", e.revoked_at),
+    ] {
+        if let Some(at) = at {
+            steps.push(Milestone {
+                what,
+                at: when(at, true),
+            });
+        }
+    }
+    if e.revoked_at.is_none() && e.expires_at <= t {
+        steps.push(Milestone {
+            what: "expired",
+            at: when(e.expires_at, true),
+        });
+    }
+    steps
+}
+
 #[derive(Template)]
 #[template(path = "status.html")]
 struct StatusPage<'a> {
@@ -83,29 +126,7 @@ pub async fn page(
 ) -> Result<Response, WebError> {
     let e = by_status(&s, &token, lang).await?;
     let t = s.store.now();
-    let mut steps = vec![Milestone {
-        what: "notified",
-        at: when(e.created_at, true),
-    }];
-    for (what, at) in [
-        ("opened", e.opened_at),
-        ("downloaded", e.downloaded_at),
-        ("replied", e.replied_at),
-        ("revoked", e.revoked_at),
-    ] {
-        if let Some(at) = at {
-            steps.push(Milestone {
-                what,
-                at: when(at, true),
-            });
-        }
-    }
-    if e.revoked_at.is_none() && e.expires_at <= t {
-        steps.push(Milestone {
-            what: "expired",
-            at: when(e.expires_at, true),
-        });
-    }
+    let steps = timeline(&e, t);
     let locked = is_locked(&e);
     let (csrf, set) = form_csrf(&s, &headers);
     let page = StatusPage {

@@ -176,6 +176,7 @@ impl Portal {
                         status_token_hash: Some(token_hash(&status)),
                         read_receipt: true,
                         upload: false,
+                        subject: None,
                     }],
                     ..Processed::default()
                 },
@@ -433,6 +434,25 @@ async fn sms_login_read_download_save_reply() {
         parsed.in_reply_to().as_text(),
         Some("uitslag-1@praktijk.test")
     );
+    // Issue 17, point 4: the message page shows the conversation: the original and the
+    // reply, whose file downloads again from there.
+    let msg = b.get(&reply.location()).await;
+    let text = msg.text();
+    assert!(
+        text.contains("Uw antwoorden") && text.contains("Dank u, ik bel morgen."),
+        "{text}"
+    );
+    let href = text
+        .split('"')
+        .find(|part| part.contains("/reply/") && part.ends_with("/attachment/0"))
+        .expect("a reply attachment link")
+        .to_string();
+    let file = b.get(&href).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.body, b"\x89PNG data");
+    // Someone else's reply id is not found through this link.
+    let other = href.replace("/reply/", "/reply/x");
+    assert_eq!(b.get(&other).await.status, StatusCode::NOT_FOUND);
 
     // The sender's status page.
     let mut sender = p.browser();
@@ -695,6 +715,17 @@ async fn xss_payloads_in_mail_html_render_inert() {
 async fn expired_and_revoked_messages_are_gone() {
     let p = Portal::new("gone", "http://127.0.0.1:8080").await;
     let old = p.message("<p>oud</p>", None, Some("1234 5678"), -10).await;
+    // A reply kept with it goes with it.
+    let reply_blob = p
+        .store
+        .blobs()
+        .write(b"sealed".to_vec())
+        .await
+        .expect("blob");
+    p.store
+        .add_portal_reply("r-1", &old.vault_id, &reply_blob, b"key")
+        .await
+        .expect("reply");
     let mut b = p.browser();
     let page = b.get(&format!("/p/{}", old.link)).await;
     assert_eq!(page.status, StatusCode::GONE);
@@ -712,6 +743,17 @@ async fn expired_and_revoked_messages_are_gone() {
             .shred(&old.vault_id, "expired")
             .await
             .expect("shred")
+    );
+    assert!(
+        p.store
+            .portal_replies(&old.vault_id)
+            .await
+            .expect("replies")
+            .is_empty()
+    );
+    assert!(
+        p.store.blobs().read(&reply_blob).await.is_err(),
+        "the reply's ciphertext is gone"
     );
     let e = p
         .store

@@ -19,6 +19,7 @@ struct Site {
     store: Store,
     dir: std::path::PathBuf,
     mails: Arc<Recorder>,
+    key: Arc<MasterKey>,
 }
 
 impl Drop for Site {
@@ -59,7 +60,7 @@ impl Site {
                 settings(&mut s);
                 s
             }),
-            master_key: key,
+            master_key: key.clone(),
             sms: SmsSender::new(
                 SmsProvider::Outbox {
                     path: dir.join("sms.jsonl"),
@@ -75,6 +76,7 @@ impl Site {
             store,
             dir,
             mails,
+            key,
         }
     }
 
@@ -104,13 +106,26 @@ impl Site {
     /// A secure message from `sender` to piet@example.net, processed into the vault as
     /// `vault_id` (ciphertext made up: the staff pages never open it).
     async fn secure_message(&self, sender: &str, vault_id: &str) {
+        self.portal_message(sender, "piet@example.net", vault_id, None)
+            .await;
+    }
+
+    /// A message from `sender` to `recipient` in the vault as `vault_id`: sealed with the
+    /// site's key when `raw` is given (pages that open it), else made-up ciphertext.
+    async fn portal_message(
+        &self,
+        sender: &str,
+        recipient: &str,
+        vault_id: &str,
+        raw: Option<&[u8]>,
+    ) {
         let id = self
             .store
             .spool(
                 Envelope {
                     origin: Origin::Submission,
                     mail_from: sender.into(),
-                    rcpt_to: vec!["piet@example.net".into()],
+                    rcpt_to: vec![recipient.into()],
                     auth_user: Some(sender.into()),
                     client_ip: None,
                     intent: None,
@@ -125,12 +140,19 @@ impl Site {
             .await
             .expect("claim")
             .remove(0);
-        let blob = self
-            .store
-            .blobs()
-            .write(b"ciphertext".to_vec())
-            .await
-            .expect("blob");
+        let (ciphertext, wrapped_key, subject) = match raw {
+            Some(raw) => {
+                let sealed = self.key.seal(vault_id, raw).expect("seal");
+                let subject = mail_parser::MessageParser::default()
+                    .parse(raw)
+                    .and_then(|m| m.subject().map(str::to_string))
+                    .unwrap_or_default();
+                let subject = self.key.seal_subject(vault_id, &subject).expect("seal");
+                (sealed.ciphertext, sealed.wrapped_key, Some(subject))
+            }
+            None => (b"ciphertext".to_vec(), vec![1, 2, 3], None),
+        };
+        let blob = self.store.blobs().write(ciphertext).await.expect("blob");
         self.store
             .finish_processing(
                 &m.id,
@@ -140,11 +162,11 @@ impl Site {
                     vault: vec![veilpost_store::vault::VaultEntry {
                         id: vault_id.into(),
                         message_id: id.clone(),
-                        recipient: "piet@example.net".into(),
+                        recipient: recipient.into(),
                         sender: sender.into(),
-                        token_hash: "h1".into(),
+                        token_hash: format!("h-{vault_id}"),
                         blob,
-                        wrapped_key: vec![1, 2, 3],
+                        wrapped_key,
                         key_id: "k".into(),
                         expires_at: veilpost_store::now() + 86_400,
                         phone: None,
@@ -153,6 +175,7 @@ impl Site {
                         status_token_hash: None,
                         read_receipt: false,
                         upload: false,
+                        subject,
                     }],
                     ..Processed::default()
                 },
@@ -1701,4 +1724,92 @@ async fn the_first_admin_is_shown_the_way_to_sign_in() {
     let again = b.get(&format!("/setup/{token}")).await;
     assert!(again.text().contains("href=\"/login\""), "{}", again.text());
     accessible(&again.text());
+}
+
+/// Issue 17, point 3: "Mijn berichten" names each message's subject and its timeline, and
+/// lists the secure replies to the staff member, readable there (signed in with two
+/// factors already) with their attachments; nobody else reads them, and a shredded one
+/// loses its subject too.
+#[tokio::test]
+async fn my_messages_show_subjects_timelines_and_the_replies() {
+    let site = Site::new("replies").await;
+    let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    let (mut eve, _) = site.signed_in("eve@praktijk.test", "staff").await;
+    site.portal_message(
+        "ann@praktijk.test",
+        "piet@example.net",
+        "out-1",
+        Some(b"From: ann@praktijk.test\r\nTo: piet@example.net\r\nSubject: Uitslag lab\r\n\r\nDe uitslag.\r\n"),
+    )
+    .await;
+    let reply = b"From: piet@example.net\r\nTo: ann@praktijk.test\r\nSubject: Re: [veilig] Uitslag lab\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+Dank u, ik kom dinsdag.\r\n--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=foto.txt\r\n\r\n\
+meetwaarden thuis\r\n--b--\r\n";
+    site.portal_message(
+        "piet@example.net",
+        "ann@praktijk.test",
+        "reply-1",
+        Some(reply),
+    )
+    .await;
+    site.store
+        .portal_milestone("out-1", veilpost_store::Milestone::Replied)
+        .await
+        .expect("replied");
+
+    let home = ann.get("/staff").await.text();
+    assert!(home.contains("<td>Uitslag lab</td>"), "{home}");
+    assert!(
+        home.contains("Tijdlijn") && home.contains("Beantwoord"),
+        "{home}"
+    );
+    assert!(home.contains("href=\"#replies\""), "{home}");
+    assert!(
+        home.contains("Re: [veilig] Uitslag lab") && home.contains("(nieuw)"),
+        "{home}"
+    );
+    assert!(home.contains("href=\"/staff/received/reply-1\""), "{home}");
+
+    let page = ann.get("/staff/received/reply-1").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("Dank u, ik kom dinsdag."),
+        "{}",
+        page.text()
+    );
+    assert!(page.text().contains("/staff/received/reply-1/attachment/0"));
+    let file = ann.get("/staff/received/reply-1/attachment/0").await;
+    assert_eq!(file.text(), "meetwaarden thuis");
+    assert!(
+        !ann.get("/staff").await.text().contains("(nieuw)"),
+        "read now"
+    );
+    let audit = site.actions().await;
+    for action in ["message.viewed", "attachment.downloaded"] {
+        assert!(
+            audit
+                .iter()
+                .any(|(actor, a, _)| actor == "ann@praktijk.test" && a == action),
+            "{action}: {audit:?}"
+        );
+    }
+
+    // Not Eve's: as if it did not exist.
+    assert_eq!(
+        eve.get("/staff/received/reply-1").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        eve.get("/staff/received/reply-1/attachment/0").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Shredded: gone, the subject with it.
+    assert!(site.store.shred("reply-1", "expired").await.expect("shred"));
+    assert_eq!(
+        ann.get("/staff/received/reply-1").await.status,
+        StatusCode::GONE
+    );
+    let home = ann.get("/staff").await.text();
+    assert!(!home.contains("Re: [veilig] Uitslag lab"), "{home}");
 }

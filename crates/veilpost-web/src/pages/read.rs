@@ -51,6 +51,8 @@ pub(super) struct MessagePage<'a> {
     token: &'a str,
     csrf: &'a str,
     view: View,
+    /// The recipient's replies to it: the conversation.
+    replies: Vec<ReplyView>,
     expires: String,
     sent: bool,
     totp_done: bool,
@@ -113,12 +115,14 @@ pub async fn message(
             .totp(veilpost_store::TotpHolder::Recipient(&e.recipient))
             .await?
             .is_none();
+    let replies = conversation(&s, &e, lang).await?;
     let page = MessagePage {
         lang,
         organisation: &s.organisation,
         token: &token,
         csrf: &session.csrf,
         view,
+        replies,
         expires: when(e.expires_at, false),
         sent: q.sent.is_some(),
         totp_done: q.totp.is_some(),
@@ -129,8 +133,83 @@ pub async fn message(
     Ok(render_page(&page, StatusCode::OK))
 }
 
+/// One of the recipient's replies, as the conversation shows it.
+pub struct ReplyView {
+    pub id: String,
+    pub at: String,
+    pub view: render::View,
+}
+
+/// The recipient's replies to this message, oldest first, decrypted.
+async fn conversation(
+    s: &WebState,
+    e: &PortalEntry,
+    lang: Lang,
+) -> Result<Vec<ReplyView>, WebError> {
+    let mut out = Vec::new();
+    for r in s.store.portal_replies(&e.id).await? {
+        let plain = open_reply(s, &r, lang).await?;
+        out.push(ReplyView {
+            at: when(r.created_at, true),
+            view: render::view(&plain),
+            id: r.id,
+        });
+    }
+    Ok(out)
+}
+
+async fn open_reply(
+    s: &WebState,
+    r: &veilpost_store::PortalReply,
+    lang: Lang,
+) -> Result<Vec<u8>, WebError> {
+    let ciphertext = s.store.blobs().read(&r.blob).await?;
+    s.master_key
+        .open(&format!("reply:{}", r.id), &r.wrapped_key, &ciphertext)
+        .map_err(|err| WebError::internal(lang, format!("reply {}: {err}", r.id)))
+}
+
+/// `GET /p/{token}/reply/{id}/attachment/{n}`: a file of one of the recipient's own
+/// replies, downloaded again from the conversation.
+pub async fn reply_attachment(
+    State(s): State<WebState>,
+    Path((token, reply, n)): Path<(String, String, usize)>,
+    PageLang(lang): PageLang,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    let (e, _, _) = open_entry(&s, &token, &headers, lang).await?;
+    let not_found = || WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang);
+    let r = s
+        .store
+        .portal_replies(&e.id)
+        .await?
+        .into_iter()
+        .find(|r| r.id == reply)
+        .ok_or_else(not_found)?;
+    let plain = open_reply(&s, &r, lang).await?;
+    let (name, bytes) = render::attachment(&plain, n).ok_or_else(not_found)?;
+    let detail = format!(
+        "reply {} attachment {} ({} bytes)",
+        r.id,
+        n + 1,
+        bytes.len()
+    );
+    audit(
+        &s,
+        &e,
+        &e.recipient,
+        "attachment.downloaded",
+        &ip,
+        "ok",
+        Some(detail),
+    )
+    .await?;
+    Ok(download(&name, "application/octet-stream", bytes))
+}
+
 /// A download: never rendered by the browser, named safely (RFC 6266).
-pub(super) fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
+pub(crate) fn download(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
     let ascii: String = name
         .chars()
         .map(|c| {
@@ -286,6 +365,16 @@ pub async fn reply(
         files,
     )
     .map_err(|err| WebError::internal(lang, err))?;
+    // Kept with the message it answers, for the conversation on this page.
+    let reply_id = veilpost_store::vault::short_id();
+    let sealed = s
+        .master_key
+        .seal(&format!("reply:{reply_id}"), &raw)
+        .map_err(|err| WebError::internal(lang, err))?;
+    let blob = s.store.blobs().write(sealed.ciphertext).await?;
+    s.store
+        .add_portal_reply(&reply_id, &e.id, &blob, &sealed.wrapped_key)
+        .await?;
     let envelope = Envelope {
         origin: Origin::Reply,
         mail_from: e.recipient.clone(),

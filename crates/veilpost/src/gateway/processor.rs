@@ -827,6 +827,8 @@ async fn vault_handoff(
     let id = short_id();
     let token = new_token();
     let sealed = shared.master_key.seal(&id, message)?;
+    let id_for_subject = id.clone();
+    let subject = subject_field(message).map(|(s, _)| s).unwrap_or_default();
     let blob = shared.store.blobs().write(sealed.ciphertext).await?;
     let expires_at = shared.store.now() + (shared.config.portal.expiry_days.max(1) * 86_400) as i64;
     let sender = if m.mail_from.is_empty() {
@@ -852,6 +854,7 @@ async fn vault_handoff(
         status_token_hash: Some(token_hash(&status_token)),
         read_receipt: shared.config.portal.read_receipt && !is_reply && !internal,
         upload,
+        subject: Some(shared.master_key.seal_subject(&id_for_subject, &subject)?),
     });
     let link = format!(
         "{}/p/{token}",
@@ -872,7 +875,6 @@ async fn vault_handoff(
     let notify_from = shared.config.notify_from();
     // An outsider's reply names what it answers (the staff member's own subject); a
     // contact-form message says where it came in. Neither is shown as the organisation's.
-    let subject = subject_field(message).map(|(s, _)| s).unwrap_or_default();
     let about = match m.origin {
         Origin::Intake if is_reply => mails::About::ContactForm,
         Origin::Reply if is_reply => mails::About::Reply {

@@ -411,7 +411,15 @@ async fn recipient_flow_in_chromium() {
     type_into(&c, "#text", "Dank u, ik kom dinsdag op het spreekuur.").await;
     type_into(&c, "#files", &photo.display().to_string()).await;
     click(&c, "form[action$='/reply'] button").await;
-    wait_text(&c, "beveiligd verstuurd").await;
+    let conversation = wait_text(&c, "beveiligd verstuurd").await;
+    // The conversation: the original and the reply with its file, on one page.
+    assert!(
+        conversation.contains("Uw antwoorden")
+            && conversation.contains("Dank u, ik kom dinsdag op het spreekuur.")
+            && conversation.contains("HbA1c 48 mmol/mol"),
+        "{conversation}"
+    );
+    find(&c, "a.button[href*='/reply/'][href$='/attachment/0']").await;
 
     stage("replied");
     // The sender gets the reply through the portal (an own-domain address: e-mailed code).

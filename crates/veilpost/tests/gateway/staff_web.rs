@@ -139,6 +139,8 @@ async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
     assert!(note.contains("/p/"), "a portal notification: {note}");
     let home = reload_until(&c, &base, "/staff", "piet@example.net").await;
     assert!(home.contains("nog niet geopend"), "{home}");
+    // Its subject, sealed apart from the content, names it on her page.
+    assert!(home.contains("Verwijzing"), "{home}");
 
     // A look-alike of a contact's domain: held; Ann confirms on her page; then it goes.
     compose(
