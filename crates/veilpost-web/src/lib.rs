@@ -14,6 +14,7 @@ mod cookies;
 mod csrf;
 mod error;
 mod headers;
+pub mod labels;
 mod limits;
 mod login_loop;
 mod pages;

@@ -367,7 +367,7 @@ async fn sign_in_needs_password_and_app_and_sessions_end() {
     let home = b.get("/staff").await;
     assert_eq!(home.status, StatusCode::OK);
     accessible(&home.text());
-    assert!(home.text().contains("ann@praktijk.test (staff)"));
+    assert!(home.text().contains("ann@praktijk.test (medewerker)"));
 
     // Sign out: the session is gone.
     let r = b.post("/logout", &[("csrf", &home.csrf())]).await;
@@ -1366,7 +1366,7 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
         b.get("/staff")
             .await
             .text()
-            .contains("ann@praktijk.test (staff)")
+            .contains("ann@praktijk.test (medewerker)")
     );
     // The same answer again: the flow is closed.
     let state = query_pairs(&back)

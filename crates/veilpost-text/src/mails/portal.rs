@@ -175,10 +175,10 @@ pub fn sender_confirmation(
     };
     let text = format!(
         "{nl_which} bevatte gevoelige gegevens en is daarom via het beveiligde portaal verstuurd. \
-         De ontvangers kregen een melding met een link; lezen kan pas na een tweede factor. \
+         De ontvangers kregen een melding met een link; lezen kan pas als zij met een code hebben bevestigd wie zij zijn. \
          Het bericht is beschikbaar tot en met {expires}.\r\n{nl}\r\n--\r\n\r\n\
          {en_which} held sensitive data and was therefore sent through the secure portal. \
-         The recipients got a notification with a link; they read it after a second factor. \
+         The recipients got a notification with a link; they read it after confirming who they are with a code. \
          It is available until {expires}.\r\n{en}"
     );
     builder(from, sender, title).text_body(text).write_to_vec()

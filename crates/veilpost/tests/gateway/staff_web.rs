@@ -185,11 +185,19 @@ async fn staff_sign_in_compose_confirm_and_offboarding_in_chromium() {
         .await
         .expect("goto");
     let posture = wait_text(&c, "Records om te publiceren").await;
+    // In plain words, the records in a box to copy from.
     assert!(
-        posture.contains("praktijk.test") && posture.contains("._domainkey.praktijk.test"),
+        posture.contains("praktijk.test") && posture.contains("DMARC: beleid gepubliceerd"),
         "{posture}"
     );
-    assert!(posture.contains("fail"), "{posture}");
+    assert!(posture.contains("niet in orde"), "{posture}");
+    let records = find(&c, "textarea.records")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert!(records.contains("._domainkey.praktijk.test"), "{records}");
 
     // SMTP AUTH is refused right after, from a real SMTP client…
     let r = gw.submit(serde_json::json!({
