@@ -137,7 +137,7 @@ pub async fn page(
         recipient: e.recipient.clone(),
         state: status_word(&e, t),
         steps,
-        expires: when(e.expires_at, false),
+        expires: veilpost_text::dates::long_date(e.expires_at, lang),
         locked: locked && e.readable(t),
         can_revoke: e.readable(t),
     };

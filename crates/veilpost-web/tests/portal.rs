@@ -530,6 +530,14 @@ async fn wrong_codes_lock_tell_the_sender_and_survive_new_cookies() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let locked = b.get(&format!("/p/{}/verify", m.link)).await;
     assert_eq!(locked.status, StatusCode::FORBIDDEN);
+    // The lock-out page names who can unlock it and the organisation (issue 17, point 2).
+    let text = locked.text();
+    assert!(
+        text.contains(
+            "<strong>ann@praktijk.test</strong> van <strong>Huisartsenpraktijk De Linde</strong>"
+        ),
+        "{text}"
+    );
     // Even the right code does nothing now.
     b.submit_code(&m.link, "1234 5678").await;
     assert_eq!(

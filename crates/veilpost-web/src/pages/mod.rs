@@ -241,7 +241,7 @@ pub async fn landing(
         sender: found.as_ref().map(|e| e.sender.clone()).unwrap_or_default(),
         expires: found
             .as_ref()
-            .map(|e| when(e.expires_at, false))
+            .map(|e| veilpost_text::dates::long_date(e.expires_at, lang))
             .unwrap_or_default(),
         csrf,
         notice,
@@ -440,6 +440,10 @@ struct Verify<'a> {
     sent_to: String,
     can_resend: bool,
     notice: String,
+    /// Who can unlock a locked login, and how to reach the organisation.
+    sender: &'a str,
+    /// The organisation's number as shown, and as a `tel:` target.
+    phone: Option<(&'a str, String)>,
 }
 
 /// `GET /p/{token}/verify`: choose a factor, type a code, or learn that access is locked.
@@ -465,6 +469,13 @@ pub async fn verify(
         sent_to: String::new(),
         can_resend: false,
         notice: notice_text(&q, lang),
+        sender: &e.sender,
+        phone: s
+            .settings
+            .brand
+            .phone
+            .as_deref()
+            .map(|p| (p, p.replace([' ', '-'], ""))),
     };
     match &login.state {
         LoginState::Landing | LoginState::Verified { .. } => {

@@ -123,7 +123,7 @@ pub async fn message(
         csrf: &session.csrf,
         view,
         replies,
-        expires: when(e.expires_at, false),
+        expires: veilpost_text::dates::long_date(e.expires_at, lang),
         sent: q.sent.is_some(),
         totp_done: q.totp.is_some(),
         offer_totp,

@@ -456,7 +456,13 @@ async fn recipient_flow_in_chromium() {
     }
     type_into(&c, "#code", "0000 0000").await;
     click(&c, "form[action$='/code'] button").await;
-    wait_text(&c, "geblokkeerd").await;
+    let locked = wait_text(&c, "geblokkeerd").await;
+    // Who can unlock it, and the practice's number.
+    assert!(
+        locked
+            .contains("ann@praktijk.test van Huisartsenpraktijk De Linde, telefoon 030 123 45 67"),
+        "{locked}"
+    );
     wait_mail(&out, "ann@praktijk.test", "Toegang geblokkeerd", 0).await;
 
     stage("locked");
