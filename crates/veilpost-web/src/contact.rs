@@ -17,7 +17,7 @@ use veilpost_store::{AuditEvent, Envelope, Intake, Origin};
 
 use crate::login_loop::{self, Advanced, LoginSlot};
 use crate::pages::Notice;
-use crate::uploads::read_upload;
+use crate::uploads::{read_upload_keeping, types_in_words};
 use crate::{
     ClientIp, ErrorKind, Lang, PageLang, WebError, WebState, check_form_csrf, cookie, cookie_name,
     form_csrf, mails, render as render_page, same_secret, see_other, set_cookie, with_cookie,
@@ -80,6 +80,40 @@ struct ContactPage<'a> {
     /// The organisation's phone number, for urgent matters, and as a `tel:` target.
     phone: Option<&'a str>,
     tel: String,
+    /// Working days within which the organisation usually answers, in words.
+    response: String,
+    /// What the patient typed, shown again when something was refused.
+    kept: Kept,
+    /// After sending: the reference to quote.
+    reference: String,
+}
+
+/// The write step's fields, kept on a refusal, with the reason beside the field it is
+/// about.
+#[derive(Debug, Default)]
+pub(crate) struct Kept {
+    pub name: String,
+    pub phone: String,
+    pub text: String,
+    pub phone_error: String,
+    pub files_error: String,
+    pub text_error: String,
+}
+
+/// The reference a patient quotes and the organisation finds in the message it got:
+/// short, from the form's id (never the queue id).
+pub(crate) fn reference(id: &str) -> String {
+    let h = veilpost_store::vault::token_hash(id).to_ascii_uppercase();
+    format!("CF-{}-{}", &h[..4], &h[4..8])
+}
+
+/// A phone number someone may give to be called back: digits with the usual signs.
+fn plausible_phone(p: &str) -> bool {
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    (8..=15).contains(&digits)
+        && p.len() <= 30
+        && p.chars()
+            .all(|c| c.is_ascii_digit() || " +-()./".contains(c))
 }
 
 fn page<'a>(
@@ -97,7 +131,7 @@ fn page<'a>(
         email: String::new(),
         csrf,
         notice: String::new(),
-        types: s.settings.intake_types.join(", "),
+        types: types_in_words(&s.settings.intake_types, lang),
         accept: s
             .settings
             .intake_types
@@ -115,6 +149,13 @@ fn page<'a>(
             .chars()
             .filter(|c| c.is_ascii_digit() || *c == '+')
             .collect(),
+        response: lang.count(
+            s.settings.intake_response_days.into(),
+            ("werkdag", "werkdagen"),
+            ("working day", "working days"),
+        ),
+        kept: Kept::default(),
+        reference: reference(id),
     }
 }
 
@@ -236,6 +277,46 @@ fn has_session(s: &WebState, headers: &HeaderMap, i: &Intake) -> bool {
         && i.session_hash
             .as_deref()
             .is_some_and(|h| same_secret(h, &veilpost_store::vault::token_hash(token)))
+}
+
+/// The write step's fields read and checked: what was typed, and why it cannot go yet.
+fn checked(s: &WebState, up: &crate::uploads::Upload, lang: Lang) -> Kept {
+    let mut kept = Kept {
+        name: up.field("name").chars().take(100).collect(),
+        phone: up.field("phone").trim().chars().take(30).collect(),
+        text: up.field("text").to_string(),
+        ..Kept::default()
+    };
+    if !kept.phone.is_empty() && !plausible_phone(&kept.phone) {
+        kept.phone_error = lang
+            .t(
+                "Dat lijkt geen telefoonnummer. Laat het veld leeg als u niet gebeld wilt worden.",
+                "That does not look like a phone number. Leave it empty if you do not want a call.",
+            )
+            .into();
+    }
+    if !up.refused.is_empty() {
+        kept.files_error = lang.pick(
+            format!(
+                "Deze bestanden kunnen niet mee: {}. Dat kan wel: {}. Kies uw bestanden opnieuw; uw tekst staat er nog.",
+                up.refused.join(", "),
+                types_in_words(&s.settings.intake_types, lang)
+            ),
+            format!(
+                "These files cannot be sent: {}. These can: {}. Choose your files again; your text is still here.",
+                up.refused.join(", "),
+                types_in_words(&s.settings.intake_types, lang)
+            ),
+        );
+    } else if kept.text.trim().is_empty() && up.files.is_empty() {
+        kept.text_error = lang
+            .t(
+                "Schrijf een bericht of voeg een bestand toe.",
+                "Write a message or add a file.",
+            )
+            .into();
+    }
+    kept
 }
 
 /// `GET /contact/{id}`: type the code, write, or the message was sent.
@@ -379,7 +460,7 @@ pub async fn send(
             lang,
         ));
     }
-    let up = read_upload(
+    let up = read_upload_keeping(
         form,
         s.settings.max_reply_size,
         Some(&s.settings.intake_types),
@@ -387,19 +468,33 @@ pub async fn send(
         lang,
     )
     .await?;
-    if !same_secret(i.csrf.as_deref().unwrap_or(""), up.field("csrf")) {
+    let csrf = i.csrf.clone().unwrap_or_default();
+    if !same_secret(&csrf, up.field("csrf")) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
     }
-    let text = up.field("text").to_string();
-    let name: String = up.field("name").chars().take(100).collect();
-    if text.trim().is_empty() && up.files.is_empty() {
-        return Ok(see_other(&format!("/contact/{id}")));
+    let kept = checked(&s, &up, lang);
+    if !(kept.phone_error.is_empty() && kept.files_error.is_empty() && kept.text_error.is_empty()) {
+        let status = if up.refused.is_empty() {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        };
+        let mut p = page(&s, lang, "write", &id, csrf);
+        p.email = i.email.clone();
+        p.kept = kept;
+        return Ok(render_page(&p, status));
     }
     let from = mails::From {
         organisation: &s.organisation,
         address: &s.settings.notify_from,
     };
-    let raw = mails::intake(&from, &i.email, &name, &mailbox, &text, up.files)
+    let written = mails::Written {
+        name: &kept.name,
+        phone: &kept.phone,
+        reference: &reference(&id),
+        text: &kept.text,
+    };
+    let raw = mails::intake(&from, &i.email, &mailbox, &written, up.files)
         .map_err(|e| WebError::internal(lang, e))?;
     let envelope = Envelope {
         origin: Origin::Intake,

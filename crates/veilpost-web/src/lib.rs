@@ -127,6 +127,8 @@ pub struct PortalSettings {
     pub intake_mailbox: Option<String>,
     /// File extensions the contact form takes.
     pub intake_types: Vec<String>,
+    /// Working days within which the organisation usually answers the contact form.
+    pub intake_response_days: u32,
     /// clamd (`host:port`) that checks every uploaded file; `None`: no virus scan.
     pub clamd: Option<String>,
     /// The policy in force, as (setting, value) for the admin page.
@@ -154,6 +156,7 @@ impl Default for PortalSettings {
             brand: Default::default(),
             intake_mailbox: None,
             intake_types: default_intake_types(),
+            intake_response_days: 2,
             clamd: None,
             policy: Vec::new(),
             oidc: None,

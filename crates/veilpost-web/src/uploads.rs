@@ -15,6 +15,9 @@ const MAX_FILES: usize = 10;
 pub(crate) struct Upload {
     pub fields: std::collections::HashMap<String, String>,
     pub files: Vec<ReplyFile>,
+    /// Files left out for their type (their safe names), when the caller keeps the form
+    /// (`read_upload_keeping`).
+    pub refused: Vec<String>,
 }
 
 impl Upload {
@@ -26,6 +29,28 @@ impl Upload {
 /// Read `form`: at most `max_size` bytes in all, `MAX_FILES` files (field `files`), and
 /// when `allowed` is given only files whose extension is in it (415 otherwise).
 pub(crate) async fn read_upload(
+    form: Multipart,
+    max_size: usize,
+    allowed: Option<&[String]>,
+    clamd: Option<&str>,
+    lang: Lang,
+) -> Result<Upload, WebError> {
+    let up = read_upload_keeping(form, max_size, allowed, clamd, lang).await?;
+    if !up.refused.is_empty() {
+        return Err(WebError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::FileType,
+            lang,
+        ));
+    }
+    Ok(up)
+}
+
+/// As `read_upload`, but a file of a type not allowed is left out and named in
+/// `refused` (the rest of the form is read), so the caller can show the form again with
+/// what was typed. Nothing is virus-checked when something was refused: the caller sends
+/// nothing then.
+pub(crate) async fn read_upload_keeping(
     mut form: Multipart,
     max_size: usize,
     allowed: Option<&[String]>,
@@ -64,11 +89,8 @@ pub(crate) async fn read_upload(
         if let Some(allowed) = allowed {
             let ext = safe.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
             if !ext.is_some_and(|e| allowed.iter().any(|a| a.eq_ignore_ascii_case(&e))) {
-                return Err(WebError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    ErrorKind::FileType,
-                    lang,
-                ));
+                up.refused.push(safe);
+                continue;
             }
         }
         up.files.push(ReplyFile {
@@ -81,7 +103,7 @@ pub(crate) async fn read_upload(
             bytes: bytes.to_vec(),
         });
     }
-    if let Some(addr) = clamd {
+    if let Some(addr) = clamd.filter(|_| up.refused.is_empty()) {
         for f in &up.files {
             match crate::clamd::scan(addr, &f.bytes, std::time::Duration::from_secs(30)).await {
                 Ok(crate::clamd::Verdict::Clean) => {}
@@ -106,4 +128,80 @@ pub(crate) async fn read_upload(
         }
     }
     Ok(up)
+}
+
+/// The file types a form takes, in words people know ("PDF, foto's (JPG, PNG),
+/// tekstdocumenten (Word, ODT)"), grouped, in the order of `types`.
+pub(crate) fn types_in_words(types: &[String], lang: Lang) -> String {
+    let kinds: [(&[&str], &str, &str); 5] = [
+        (&["pdf"], "PDF", "PDF"),
+        (
+            &["jpg", "jpeg", "png", "heic", "gif", "webp", "tif", "tiff"],
+            "foto's",
+            "photos",
+        ),
+        (
+            &["doc", "docx", "odt", "rtf", "txt"],
+            "tekstdocumenten",
+            "text documents",
+        ),
+        (
+            &["xls", "xlsx", "ods", "csv"],
+            "spreadsheets",
+            "spreadsheets",
+        ),
+        (&["zip"], "ZIP-bestanden", "ZIP files"),
+    ];
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for t in types {
+        let t = t.to_ascii_lowercase();
+        let word = kinds
+            .iter()
+            .find(|(exts, ..)| exts.contains(&t.as_str()))
+            .map(|(_, nl, en)| lang.t(nl, en).to_string())
+            .unwrap_or_else(|| t.to_ascii_uppercase());
+        let shown = match t.as_str() {
+            "doc" | "docx" => "Word".to_string(),
+            "xls" | "xlsx" => "Excel".to_string(),
+            "jpeg" => "JPG".to_string(),
+            other => other.to_ascii_uppercase(),
+        };
+        match groups.iter_mut().find(|(w, _)| *w == word) {
+            Some((_, list)) => {
+                if !list.contains(&shown) {
+                    list.push(shown);
+                }
+            }
+            None => groups.push((word, vec![shown])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(word, list)| {
+            if list.len() == 1 && list[0].eq_ignore_ascii_case(&word) {
+                word
+            } else {
+                format!("{word} ({})", list.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_types_read_as_words() {
+        let types = crate::default_intake_types();
+        assert_eq!(
+            types_in_words(&types, Lang::Nl),
+            "PDF, foto's (JPG, PNG, HEIC, GIF), tekstdocumenten (TXT, Word, ODT), spreadsheets (Excel, ODS, CSV)"
+        );
+        assert_eq!(
+            types_in_words(&["pdf".into(), "xyz".into()], Lang::En),
+            "PDF, XYZ"
+        );
+    }
 }

@@ -268,6 +268,15 @@ impl Browser {
 }
 
 fn multipart(csrf: &str, text: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    multipart_with(csrf, &[("text", text)], file)
+}
+
+/// A multipart form with the CSRF token, these text fields and at most one file.
+fn multipart_with(
+    csrf: &str,
+    fields: &[(&str, &str)],
+    file: Option<(&str, &[u8])>,
+) -> (String, Vec<u8>) {
     let boundary = "XyZboundary42";
     let mut body = Vec::new();
     let mut field = |name: &str, extra: &str, value: &[u8]| {
@@ -281,7 +290,9 @@ fn multipart(csrf: &str, text: &str, file: Option<(&str, &[u8])>) -> (String, Ve
         body.extend_from_slice(b"\r\n");
     };
     field("csrf", "", csrf.as_bytes());
-    field("text", "", text.as_bytes());
+    for (name, value) in fields {
+        field(name, "", value.as_bytes());
+    }
     if let Some((name, bytes)) = file {
         field(
             "files",
@@ -1137,18 +1148,65 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Issue 17, points 2 and 5: said in place, by the file field, with what was typed kept.
+    let page = refused.text();
+    accessible(&page);
+    assert!(
+        page.contains(">Mijn uitslag</textarea>")
+            && page.contains("setup.exe")
+            && page.contains("aria-describedby=\"files-hint files-error\"")
+            && !page.contains("Foutcode"),
+        "{page}"
+    );
+    // A phone number that is none: the same.
+    let bad_phone = b
+        .post_multipart(
+            &format!("{form}/send"),
+            multipart_with(
+                &session_csrf,
+                &[
+                    ("text", "Bel mij"),
+                    ("name", "P. de Vries"),
+                    ("phone", "bel mij"),
+                ],
+                None,
+            ),
+        )
+        .await;
+    assert_eq!(bad_phone.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = bad_phone.text();
+    assert!(
+        page.contains("value=\"P. de Vries\"")
+            && page.contains("value=\"bel mij\"")
+            && page.contains("aria-describedby=\"phone-error\""),
+        "{page}"
+    );
     let sent = b
         .post_multipart(
             &format!("{form}/send"),
-            multipart(
+            multipart_with(
                 &session_csrf,
-                "Mijn BSN is 111222333.",
+                &[("text", "Mijn BSN is 111222333."), ("phone", "06 12345678")],
                 Some(("foto.png", b"\x89PNG")),
             ),
         )
         .await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text());
-    assert!(b.get(&form).await.text().contains("beveiligd verstuurd"));
+    let done = b.get(&form).await.text();
+    assert!(
+        done.contains("beveiligd verstuurd") && done.contains("Wat gebeurt er nu?"),
+        "{done}"
+    );
+    let reference = done
+        .split("id=\"reference\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("a reference")
+        .to_string();
+    assert!(
+        reference.starts_with("CF-") && reference.len() == 12,
+        "{reference}"
+    );
     let spooled = p.store.claim_received(10, 60).await.expect("claim");
     let m = spooled
         .iter()
@@ -1163,9 +1221,15 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     assert!(
         parsed
             .subject()
-            .is_some_and(|s| s.starts_with("Contactformulier"))
+            .is_some_and(|s| s.starts_with("Contactformulier") && s.contains(&reference))
     );
     assert_eq!(parsed.attachment_count(), 1);
+    // The organisation finds the patient's reference and number in what it gets.
+    let body = parsed.body_text(0).expect("text");
+    assert!(
+        body.contains(&reference) && body.contains("Terugbellen op: 06 12345678"),
+        "{body}"
+    );
     // Used up: a second message needs a new form.
     let again = b
         .post_multipart(

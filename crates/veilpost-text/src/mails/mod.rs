@@ -21,8 +21,8 @@ pub use brand::Brand;
 pub use dsn::{Dsn, DsnKind, dsn, returnable_headers};
 pub use notices::{About, Notification, hold_notice, notification, zip_confirmation};
 pub use portal::{
-    Confirmed, ReplyFile, code_mail, composed, handed_over, intake, locked_notice, read_receipt,
-    reply, sender_confirmation, topic, totp_registered,
+    Confirmed, ReplyFile, Written, code_mail, composed, handed_over, intake, locked_notice,
+    read_receipt, reply, sender_confirmation, topic, totp_registered,
 };
 
 /// Who the organisation is, for every mail: its name and the address mail comes from.

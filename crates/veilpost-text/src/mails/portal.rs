@@ -231,30 +231,47 @@ pub fn reply(
     )
 }
 
+/// What a patient wrote in the secure contact form.
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'a> {
+    pub name: &'a str,
+    /// A number to call back on, if given.
+    pub phone: &'a str,
+    /// The reference the patient was shown (`CF-…`).
+    pub reference: &'a str,
+    pub text: &'a str,
+}
+
 /// A patient's message from the secure contact form to the organisation's mailbox. Like
 /// a reply it takes the secure route by its origin; the name the patient typed is never
 /// read as a routing tag.
 pub fn intake(
     from: &From<'_>,
     author: &str,
-    name: &str,
     mailbox: &str,
-    text: &str,
+    w: &Written<'_>,
     files: Vec<ReplyFile>,
 ) -> std::io::Result<Vec<u8>> {
-    let who = if name.trim().is_empty() {
+    let who = if w.name.trim().is_empty() {
         author.to_string()
     } else {
-        format!("{} ({author})", name.trim())
+        format!("{} ({author})", w.name.trim())
+    };
+    let phone = if w.phone.trim().is_empty() {
+        String::new()
+    } else {
+        format!("Terugbellen op: {}\n", w.phone.trim())
     };
     let text = format!(
-        "Bericht via het beveiligde contactformulier van {who}; het e-mailadres is met een code bevestigd.\n\n{text}"
+        "Bericht via het beveiligde contactformulier van {who}; het e-mailadres is met een code bevestigd.\n\
+         Kenmerk: {}\n{phone}\n{}",
+        w.reference, w.text
     );
     written(
         from,
         author,
         mailbox,
-        format!("Contactformulier: {who}"),
+        format!("Contactformulier: {who} ({})", w.reference),
         None,
         &text,
         files,

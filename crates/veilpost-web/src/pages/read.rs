@@ -128,7 +128,7 @@ pub async fn message(
         totp_done: q.totp.is_some(),
         offer_totp,
         upload: e.upload,
-        types: s.settings.intake_types.join(", "),
+        types: crate::uploads::types_in_words(&s.settings.intake_types, lang),
     };
     Ok(render_page(&page, StatusCode::OK))
 }

@@ -291,6 +291,7 @@ impl Config {
             brand: Default::default(),
             intake_mailbox: (!self.intake.mailbox.is_empty()).then(|| self.intake.mailbox.clone()),
             intake_types: self.intake.allowed_types.clone(),
+            intake_response_days: self.intake.response_days,
             clamd: (!self.intake.clamd.is_empty()).then(|| self.intake.clamd.clone()),
             policy: self.policy_view(),
             doublecheck: self.doublecheck.rules(),

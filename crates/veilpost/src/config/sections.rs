@@ -346,6 +346,9 @@ pub struct IntakeConfig {
     /// recipients upload; empty: no virus scan. When set and unreachable, uploads are
     /// refused (fail closed).
     pub clamd: String,
+    /// Working days within which the organisation usually answers, told on the form and
+    /// after sending.
+    pub response_days: u32,
 }
 
 impl Default for IntakeConfig {
@@ -354,6 +357,7 @@ impl Default for IntakeConfig {
             mailbox: String::new(),
             allowed_types: veilpost_web::default_intake_types(),
             clamd: String::new(),
+            response_days: 2,
         }
     }
 }

@@ -548,11 +548,30 @@ async fn recipient_flow_in_chromium() {
     click(&c, "form[action$='/code'] button").await;
     type_into(&c, "#name", "P. de Vries").await;
     type_into(&c, "#text", "Hierbij mijn verwijsbrief, BSN 111222333.").await;
+    // A program slipped past the picker: refused in place, the text kept, the way on clear.
+    let program = dir.join("programma.exe");
+    std::fs::write(&program, "MZ").expect("file");
+    type_into(&c, "#files", &program.display().to_string()).await;
+    click(&c, "form[action$='/send'] button").await;
+    let refused = wait_text(&c, "kunnen niet mee").await;
+    assert!(refused.contains("programma.exe"), "{refused}");
+    let kept = find(&c, "#text")
+        .await
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert_eq!(kept, "Hierbij mijn verwijsbrief, BSN 111222333.");
     let letter = dir.join("verwijsbrief.pdf");
     std::fs::write(&letter, "%PDF-1.4 verwijsbrief").expect("file");
     type_into(&c, "#files", &letter.display().to_string()).await;
     click(&c, "form[action$='/send'] button").await;
-    wait_text(&c, "beveiligd verstuurd").await;
+    let sent = wait_text(&c, "beveiligd verstuurd").await;
+    assert!(
+        sent.contains("Wat gebeurt er nu?") && sent.contains("CF-"),
+        "{sent}"
+    );
+    crate::axe::screenshot(&c, "contact-sent", crate::axe::PHONE, &dir).await;
     // The practice's mailbox gets a portal notification, never the content.
     let note = wait_mail(
         &out,
