@@ -6,6 +6,16 @@ use super::*;
 /// Headers every response carries: no framing, no referrer (links hold tokens), no
 /// caching, no sniffing, a strict content policy; HSTS behind https; the language cookie
 /// when `?lang=` chose one.
+/// A 4xx the web framework answered itself (an extractor's rejection: plain text).
+fn is_framework_refusal(response: &Response) -> bool {
+    response.status().is_client_error()
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("text/plain"))
+}
+
 pub(crate) async fn security_headers(
     State(s): State<WebState>,
     req: Request,
@@ -19,8 +29,19 @@ pub(crate) async fn security_headers(
         })
     });
     let path = req.uri().path().to_string();
-    let mut response = next.run(req).await;
+    let (mut parts, body) = req.into_parts();
+    let Ok(crate::PageLang(lang)) = <crate::PageLang as axum::extract::FromRequestParts<
+        WebState,
+    >>::from_request_parts(&mut parts, &s)
+    .await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
     if let Some(err) = response.extensions_mut().remove::<crate::error::WebError>() {
+        response = err.page(&s.organisation, &path);
+    } else if is_framework_refusal(&response) {
+        // A form the framework could not read (a field missing, not a form at all):
+        // the same page as every other refusal, not a line of plain text.
+        let err =
+            crate::error::WebError::new(response.status(), crate::error::ErrorKind::BadInput, lang);
         response = err.page(&s.organisation, &path);
     }
     let h = response.headers_mut();

@@ -530,6 +530,28 @@ async fn wrong_codes_lock_tell_the_sender_and_survive_new_cookies() {
     let mut b = p.browser();
     let verify = b.start(&m.link, "access_code").await;
     assert!(verify.text().contains("Toegangscode"), "{}", verify.text());
+    // Nothing typed: asked again, tied to the field, and no try used up (issue 17, point 2).
+    let empty = b.submit_code(&m.link, "  ").await;
+    assert_eq!(empty.location(), format!("/p/{}/verify?m=empty", m.link));
+    let asked = b.get(&empty.location()).await.text();
+    assert!(
+        asked.contains("Vul de code in") && asked.contains("aria-describedby=\"notice\""),
+        "{asked}"
+    );
+    // A form the framework cannot read gets the same page as any refusal, not plain text.
+    let csrf = b.cookies.get("vp_csrf").cloned().unwrap_or_default();
+    let unreadable = b
+        .post(&format!("/p/{}/factor", m.link), &[("csrf", &csrf)])
+        .await;
+    assert!(unreadable.status.is_client_error());
+    assert!(
+        unreadable.text().contains("Huisartsenpraktijk De Linde")
+            && unreadable
+                .text()
+                .contains(&format!("href=\"/p/{}\"", m.link)),
+        "{}",
+        unreadable.text()
+    );
     for left in (1..5).rev() {
         let r = b.submit_code(&m.link, "0000 0000").await;
         assert_eq!(

@@ -440,6 +440,7 @@ struct Verify<'a> {
     sent_to: String,
     can_resend: bool,
     notice: String,
+    notice_is_error: bool,
     /// Who can unlock a locked login, and how to reach the organisation.
     sender: &'a str,
     /// The organisation's number as shown, and as a `tel:` target.
@@ -469,6 +470,7 @@ pub async fn verify(
         sent_to: String::new(),
         can_resend: false,
         notice: notice_text(&q, lang),
+        notice_is_error: notice_is_error(&q),
         sender: &e.sender,
         phone: s
             .settings
@@ -548,8 +550,19 @@ fn notice_text(q: &Notice, lang: Lang) -> String {
                 "A new code has been sent.",
             )
             .into(),
+        "empty" => lang
+            .t(
+                "Vul de code in die u hebt ontvangen.",
+                "Enter the code you received.",
+            )
+            .into(),
         _ => String::new(),
     }
+}
+
+/// Whether a notice tells of something to put right (shown as an error).
+fn notice_is_error(q: &Notice) -> bool {
+    matches!(q.m.as_str(), "wrong" | "expired" | "unavailable" | "empty")
 }
 
 #[derive(Debug, Deserialize)]
@@ -608,6 +621,7 @@ pub async fn factor(
 pub struct CodeForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
     code: String,
 }
 
@@ -637,6 +651,10 @@ pub async fn code(
     headers: HeaderMap,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
+    // Nothing typed: asked again, no try used up.
+    if f.code.trim().is_empty() {
+        return Ok(see_other(&format!("/p/{token}/verify?m=empty")));
+    }
     let tries: Bucket = |l| &mut l.tries_per_recipient;
     let e = login_form(&s, &token, &headers, &f.csrf, &ip, lang, Some(tries)).await?;
     let typed = f.code.chars().take(32).collect::<String>();
