@@ -313,28 +313,30 @@ impl Store {
         .await?)
     }
 
-    /// Secure messages (vault entries) `sender` sent, newest first.
     /// Portal messages addressed to `recipient` (a staff member's replies from outside),
     /// newest first.
     pub async fn received_by(&self, recipient: &str, limit: i64) -> Result<Vec<PortalEntry>> {
-        let sql = format!(
-            "SELECT {} FROM vault WHERE recipient = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",
-            crate::portal::COLUMNS
-        );
-        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
-            .bind(recipient.trim())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        self.portal_of("recipient", recipient, limit).await
     }
 
+    /// Secure messages (vault entries) `sender` sent, newest first.
     pub async fn sent_by(&self, sender: &str, limit: i64) -> Result<Vec<PortalEntry>> {
+        self.portal_of("sender", sender, limit).await
+    }
+
+    /// Entries whose `column` (`sender` or `recipient`, never outside input) is `address`.
+    async fn portal_of(
+        &self,
+        column: &'static str,
+        address: &str,
+        limit: i64,
+    ) -> Result<Vec<PortalEntry>> {
         let sql = format!(
-            "SELECT {} FROM vault WHERE sender = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",
+            "SELECT {} FROM vault WHERE {column} = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",
             crate::portal::COLUMNS
         );
         Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
-            .bind(sender.trim())
+            .bind(address.trim())
             .bind(limit)
             .fetch_all(&self.pool)
             .await?)

@@ -78,6 +78,36 @@ pub fn state(lang: Lang, state: &str) -> &'static str {
     )
 }
 
+/// How far a portal message got (`crate::status::status_word`), for its sender.
+pub fn portal_state(lang: Lang, word: &str) -> &'static str {
+    pick(
+        lang,
+        match word {
+            "revoked" => ("ingetrokken", "revoked"),
+            "expired" => ("verlopen", "expired"),
+            "replied" => ("beantwoord", "replied"),
+            "downloaded" => ("bijlage gedownload", "attachment downloaded"),
+            "opened" => ("geopend", "opened"),
+            _ => ("verstuurd, nog niet geopend", "sent, not opened yet"),
+        },
+    )
+}
+
+/// One step on a portal message's timeline.
+pub fn portal_step(lang: Lang, step: &str) -> &'static str {
+    pick(
+        lang,
+        match step {
+            "notified" => ("Melding verstuurd", "Notification sent"),
+            "opened" => ("Voor het eerst geopend", "First opened"),
+            "downloaded" => ("Gedownload", "Downloaded"),
+            "replied" => ("Beantwoord", "Replied"),
+            "revoked" => ("Ingetrokken", "Revoked"),
+            _ => ("Verlopen", "Expired"),
+        },
+    )
+}
+
 /// One step in the audit log.
 pub fn audit_action(lang: Lang, action: &str) -> &'static str {
     let words = match action {

@@ -72,15 +72,7 @@ pub struct HomeQuery {
 
 /// The furthest a sent message got (the status page's word), for people.
 pub(crate) fn status_word(e: &veilpost_store::PortalEntry, now: i64, lang: Lang) -> &'static str {
-    let t = |nl, en| lang.t(nl, en);
-    match crate::status::status_word(e, now) {
-        "revoked" => t("ingetrokken", "revoked"),
-        "expired" => t("verlopen", "expired"),
-        "replied" => t("beantwoord", "replied"),
-        "downloaded" => t("bijlage gedownload", "attachment downloaded"),
-        "opened" => t("geopend", "opened"),
-        _ => t("verstuurd, nog niet geopend", "sent, not opened yet"),
-    }
+    crate::labels::portal_state(lang, crate::status::status_word(e, now))
 }
 
 /// `GET /staff`: held messages to confirm, sent secure messages with status.
@@ -209,8 +201,10 @@ struct ReadPage<'a> {
     lang: Lang,
     organisation: &'a str,
     staff: &'a Staff,
-    id: &'a str,
     view: crate::render::View,
+    /// Not shown for a message to staff (see `mail_view.html`).
+    expires: String,
+    files_at: String,
 }
 
 /// A readable secure message addressed to the signed-in staff member, decrypted.
@@ -267,8 +261,9 @@ pub async fn read_received(
         lang: staff.lang,
         organisation: &s.organisation,
         staff: &staff,
-        id: &e.id,
         view: crate::render::view(&plain),
+        expires: String::new(),
+        files_at: format!("/staff/received/{}/attachment/", e.id),
     };
     Ok(render(&page, StatusCode::OK))
 }

@@ -44,15 +44,7 @@ pub struct Milestone {
 impl Milestone {
     /// The step in words.
     pub fn label(&self, lang: Lang) -> &'static str {
-        let (nl, en) = match self.what {
-            "notified" => ("Melding verstuurd", "Notification sent"),
-            "opened" => ("Voor het eerst geopend", "First opened"),
-            "downloaded" => ("Gedownload", "Downloaded"),
-            "replied" => ("Beantwoord", "Replied"),
-            "revoked" => ("Ingetrokken", "Revoked"),
-            _ => ("Verlopen", "Expired"),
-        };
-        lang.t(nl, en)
+        crate::labels::portal_step(lang, self.what)
     }
 }
 

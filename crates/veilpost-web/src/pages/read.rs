@@ -51,6 +51,8 @@ pub(super) struct MessagePage<'a> {
     token: &'a str,
     csrf: &'a str,
     view: View,
+    /// Where its attachments download from (see `mail_view.html`).
+    files_at: String,
     /// The recipient's replies to it: the conversation.
     replies: Vec<ReplyView>,
     expires: String,
@@ -122,6 +124,7 @@ pub async fn message(
         token: &token,
         csrf: &session.csrf,
         view,
+        files_at: format!("/p/{token}/attachment/"),
         replies,
         expires: veilpost_text::dates::long_date(e.expires_at, lang),
         sent: q.sent.is_some(),
