@@ -6,6 +6,7 @@ mod certs;
 mod delivery;
 pub mod dkim;
 mod facts;
+mod handoff;
 mod hold;
 mod processor;
 mod zipped;
