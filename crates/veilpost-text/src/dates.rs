@@ -45,12 +45,14 @@ pub fn dutch(unix: i64) -> Option<OffsetDateTime> {
     Some(t.to_offset(dutch_offset(t)))
 }
 
-/// `1-07-2026` or, with the time, `1-07-2026 14:00` (Dutch time); empty when out of range.
+/// `1-7-2026` or, with the time, `1-7-2026 14:00` (Dutch time, no leading zeros in the
+/// date as the Taalunie writes it); empty when out of range. Dates people read without a
+/// time are written out (`long_date`).
 pub fn when(unix: i64, with_time: bool) -> String {
     let Some(t) = dutch(unix) else {
         return String::new();
     };
-    let date = format!("{}-{:02}-{:04}", t.day(), u8::from(t.month()), t.year());
+    let date = format!("{}-{}-{:04}", t.day(), u8::from(t.month()), t.year());
     if with_time {
         format!("{date} {:02}:{:02}", t.hour(), t.minute())
     } else {
@@ -102,17 +104,17 @@ mod tests {
     fn dutch_time_table() {
         for (unix, with_time, want) in [
             // 2026-07-01 12:00 UTC is 14:00 in summer; 2026-01-01 12:00 UTC is 13:00.
-            (1_782_907_200, true, "1-07-2026 14:00"),
-            (1_767_268_800, true, "1-01-2026 13:00"),
-            (1_767_268_800, false, "1-01-2026"),
+            (1_782_907_200, true, "1-7-2026 14:00"),
+            (1_767_268_800, true, "1-1-2026 13:00"),
+            (1_767_268_800, false, "1-1-2026"),
             // 2026-03-29 00:59 UTC is still winter (01:59); 01:00 UTC is summer (03:00).
-            (1_774_745_940, true, "29-03-2026 01:59"),
-            (1_774_746_000, true, "29-03-2026 03:00"),
+            (1_774_745_940, true, "29-3-2026 01:59"),
+            (1_774_746_000, true, "29-3-2026 03:00"),
             // 2026-10-25 00:59 UTC is summer (02:59); 01:00 UTC is winter again (02:00).
             (1_792_889_940, true, "25-10-2026 02:59"),
             (1_792_890_000, true, "25-10-2026 02:00"),
             // 2026-12-31 23:30 UTC is already the new year in Dutch time.
-            (1_798_759_800, false, "1-01-2027"),
+            (1_798_759_800, false, "1-1-2027"),
             (i64::MAX, true, ""),
         ] {
             assert_eq!(when(unix, with_time), want, "{unix}");
