@@ -46,7 +46,12 @@ async fn page_key(c: &Client) -> Option<String> {
 /// axe-core's violations on the current page, as lines; `None` when the page went away
 /// during the run (a navigation: checked again on the next page).
 pub(crate) async fn axe_violations(c: &Client) -> Option<Vec<String>> {
-    axe_run(c, "{ resultTypes: ['violations'] }").await
+    // Every rule axe runs by default, plus WCAG 2.2's target size (off by default).
+    axe_run(
+        c,
+        "{ resultTypes: ['violations'], rules: { 'target-size': { enabled: true } } }",
+    )
+    .await
 }
 
 /// axe-core with its WCAG 2.x A and AA rules only (for a mail's HTML, which has no page
@@ -54,7 +59,7 @@ pub(crate) async fn axe_violations(c: &Client) -> Option<Vec<String>> {
 pub(crate) async fn wcag_violations(c: &Client) -> Option<Vec<String>> {
     axe_run(
         c,
-        "{ resultTypes: ['violations'], runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } }",
+        "{ resultTypes: ['violations'], runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] }, rules: { 'target-size': { enabled: true } } }",
     )
     .await
 }
