@@ -65,19 +65,43 @@ pub struct Zone {
 
 /// A zone fixture line that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("zone line {line}: {message}")]
+#[error("zone line {line}: {error}")]
 pub struct ZoneError {
     /// 1-based line number.
     pub line: usize,
     /// What is wrong.
-    pub message: String,
+    #[source]
+    pub error: RecordError,
 }
 
-fn name(text: &str) -> Result<Name, String> {
+/// A fixture record that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    #[error("bad name {0:?}")]
+    Name(String),
+    #[error("bad {field} {value:?}")]
+    Field { field: &'static str, value: String },
+    #[error("{rtype} needs {shape}: {data:?}")]
+    Shape {
+        rtype: &'static str,
+        shape: &'static str,
+        data: String,
+    },
+    #[error("unterminated string in {0:?}")]
+    Unterminated(String),
+    #[error("unexpected {found:?} in {data:?}")]
+    Unexpected { found: char, data: String },
+    #[error("missing record type in {0:?}")]
+    NoType(String),
+    #[error("unsupported record type {0}")]
+    Unsupported(String),
+}
+
+fn name(text: &str) -> Result<Name, RecordError> {
     if text == "." {
         return Ok(Name::root());
     }
-    crate::name_from_text(text).ok_or_else(|| format!("bad name {text:?}"))
+    crate::name_from_text(text).ok_or_else(|| RecordError::Name(text.to_string()))
 }
 
 impl Zone {
@@ -108,7 +132,7 @@ impl Zone {
     }
 
     /// Add a TXT record made of `strings` (each split into 255-byte pieces).
-    pub fn txt(&mut self, owner: &str, strings: &[&str]) -> Result<&mut Self, String> {
+    pub fn txt(&mut self, owner: &str, strings: &[&str]) -> Result<&mut Self, RecordError> {
         let mut pieces = Vec::new();
         for s in strings {
             let bytes = s.as_bytes();
@@ -125,7 +149,7 @@ impl Zone {
     }
 
     /// Add an A or AAAA record.
-    pub fn ip(&mut self, owner: &str, ip: IpAddr) -> Result<&mut Self, String> {
+    pub fn ip(&mut self, owner: &str, ip: IpAddr) -> Result<&mut Self, RecordError> {
         let data = match ip {
             IpAddr::V4(v4) => RData::A(A(v4)),
             IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
@@ -135,14 +159,19 @@ impl Zone {
     }
 
     /// Add an MX record.
-    pub fn mx(&mut self, owner: &str, preference: u16, host: &str) -> Result<&mut Self, String> {
+    pub fn mx(
+        &mut self,
+        owner: &str,
+        preference: u16,
+        host: &str,
+    ) -> Result<&mut Self, RecordError> {
         self.insert(name(owner)?, RData::MX(MX::new(preference, name(host)?)));
         Ok(self)
     }
 
     /// `owner` exists but has no TXT record, even if it has legacy SPF data (the openspf
     /// suite's `TXT: NONE`).
-    pub fn no_txt(&mut self, owner: &str) -> Result<&mut Self, String> {
+    pub fn no_txt(&mut self, owner: &str) -> Result<&mut Self, RecordError> {
         let n = name(owner)?;
         self.mark(&n);
         self.no_txt.insert(LowerName::new(&n));
@@ -150,7 +179,7 @@ impl Zone {
     }
 
     /// Make `owner` time out (no answer at all).
-    pub fn timeout(&mut self, owner: &str) -> Result<&mut Self, String> {
+    pub fn timeout(&mut self, owner: &str) -> Result<&mut Self, RecordError> {
         let n = name(owner)?;
         self.behaviours
             .insert(LowerName::new(&n), Behaviour::Timeout);
@@ -158,7 +187,7 @@ impl Zone {
     }
 
     /// Make `owner` answer SERVFAIL.
-    pub fn servfail(&mut self, owner: &str) -> Result<&mut Self, String> {
+    pub fn servfail(&mut self, owner: &str) -> Result<&mut Self, RecordError> {
         let n = name(owner)?;
         self.behaviours
             .insert(LowerName::new(&n), Behaviour::ServFail);
@@ -166,21 +195,33 @@ impl Zone {
     }
 
     /// Add a record from its type and presentation data (see the module docs).
-    pub fn record(&mut self, owner: &str, rtype: &str, data: &str) -> Result<&mut Self, String> {
+    pub fn record(
+        &mut self,
+        owner: &str,
+        rtype: &str,
+        data: &str,
+    ) -> Result<&mut Self, RecordError> {
         match rtype.to_ascii_uppercase().as_str() {
             "A" | "AAAA" => {
-                let ip =
-                    IpAddr::from_str(data.trim()).map_err(|e| format!("bad IP {data:?}: {e}"))?;
+                let ip = IpAddr::from_str(data.trim()).map_err(|_| RecordError::Field {
+                    field: "IP address",
+                    value: data.to_string(),
+                })?;
                 self.ip(owner, ip)
             }
             "MX" => {
-                let (pref, host) = data
-                    .trim()
-                    .split_once(char::is_whitespace)
-                    .ok_or_else(|| format!("MX needs PREF HOST: {data:?}"))?;
-                let pref = pref
-                    .parse()
-                    .map_err(|_| format!("bad MX preference {pref:?}"))?;
+                let (pref, host) =
+                    data.trim().split_once(char::is_whitespace).ok_or_else(|| {
+                        RecordError::Shape {
+                            rtype: "MX",
+                            shape: "PREF HOST",
+                            data: data.to_string(),
+                        }
+                    })?;
+                let pref = pref.parse().map_err(|_| RecordError::Field {
+                    field: "MX preference",
+                    value: pref.to_string(),
+                })?;
                 self.mx(owner, pref, host.trim())
             }
             "TXT" => {
@@ -213,15 +254,27 @@ impl Zone {
             "TLSA" => {
                 let f: Vec<&str> = data.split_whitespace().collect();
                 let [usage, selector, matching, hex @ ..] = f.as_slice() else {
-                    return Err(format!("TLSA needs USAGE SELECTOR MATCHING HEX: {data:?}"));
+                    return Err(RecordError::Shape {
+                        rtype: "TLSA",
+                        shape: "USAGE SELECTOR MATCHING HEX",
+                        data: data.to_string(),
+                    });
                 };
-                let num = |v: &str| v.parse::<u8>().map_err(|_| format!("bad TLSA field {v:?}"));
+                let num = |v: &str| {
+                    v.parse::<u8>().map_err(|_| RecordError::Field {
+                        field: "TLSA field",
+                        value: v.to_string(),
+                    })
+                };
                 let hex: String = hex.concat();
                 let bytes = (0..hex.len())
                     .step_by(2)
                     .map(|i| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("x"), 16))
                     .collect::<Result<Vec<u8>, _>>()
-                    .map_err(|_| format!("bad TLSA hex {hex:?}"))?;
+                    .map_err(|_| RecordError::Field {
+                        field: "TLSA hex",
+                        value: hex.clone(),
+                    })?;
                 let tlsa = hickory_proto::rr::rdata::TLSA::new(
                     num(usage)?.into(),
                     num(selector)?.into(),
@@ -233,7 +286,7 @@ impl Zone {
             }
             "TIMEOUT" => self.timeout(owner),
             "SERVFAIL" => self.servfail(owner),
-            other => Err(format!("unsupported record type {other}")),
+            other => Err(RecordError::Unsupported(other.to_string())),
         }
     }
 
@@ -245,17 +298,14 @@ impl Zone {
             if line.is_empty() {
                 continue;
             }
-            let err = |message: String| ZoneError {
-                line: i + 1,
-                message,
-            };
+            let err = |error: RecordError| ZoneError { line: i + 1, error };
             let mut parts = line.splitn(3, char::is_whitespace);
             let owner = parts.next().unwrap_or_default();
             let rest = parts.collect::<Vec<_>>().join(" ");
             let rest = rest.trim_start();
             let (rtype, data) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
             if rtype.is_empty() {
-                return Err(err(format!("missing record type in {line:?}")));
+                return Err(err(RecordError::NoType(line.to_string())));
             }
             zone.record(owner, rtype, data.trim()).map_err(err)?;
         }
@@ -333,7 +383,7 @@ fn strip_comment(line: &str) -> &str {
 }
 
 /// `"a" "b"` -> `["a", "b"]`; an unquoted value is one string. `\"` and `\\` escape.
-fn quoted_strings(data: &str) -> Result<Vec<String>, String> {
+fn quoted_strings(data: &str) -> Result<Vec<String>, RecordError> {
     let data = data.trim();
     if !data.starts_with('"') {
         return Ok(vec![data.to_string()]);
@@ -348,7 +398,7 @@ fn quoted_strings(data: &str) -> Result<Vec<String>, String> {
                 let mut s = String::new();
                 loop {
                     match chars.next() {
-                        None => return Err(format!("unterminated string in {data:?}")),
+                        None => return Err(RecordError::Unterminated(data.to_string())),
                         Some('"') => break,
                         Some('\\') => s.push(chars.next().unwrap_or('\\')),
                         Some(c) => s.push(c),
@@ -356,7 +406,12 @@ fn quoted_strings(data: &str) -> Result<Vec<String>, String> {
                 }
                 out.push(s);
             }
-            Some(c) => return Err(format!("unexpected {c:?} in {data:?}")),
+            Some(c) => {
+                return Err(RecordError::Unexpected {
+                    found: c,
+                    data: data.to_string(),
+                });
+            }
         }
     }
     Ok(out)
@@ -501,7 +556,7 @@ impl SignedTestDnsServer {
         use hickory_server::store::in_memory::InMemoryZoneHandler;
         use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 
-        let err = |e: String| std::io::Error::other(e);
+        let err = std::io::Error::other::<RecordError>;
         let origin = Name::root();
         let mut handler =
             InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::empty(
@@ -535,9 +590,9 @@ impl SignedTestDnsServer {
             }
         }
         let algorithm = Algorithm::ECDSAP256SHA256;
-        let pkcs8 = EcdsaSigningKey::generate_pkcs8(algorithm).map_err(|e| err(e.to_string()))?;
-        let key = EcdsaSigningKey::from_pkcs8(&pkcs8, algorithm).map_err(|e| err(e.to_string()))?;
-        let public = key.to_public_key().map_err(|e| err(e.to_string()))?;
+        let pkcs8 = EcdsaSigningKey::generate_pkcs8(algorithm).map_err(std::io::Error::other)?;
+        let key = EcdsaSigningKey::from_pkcs8(&pkcs8, algorithm).map_err(std::io::Error::other)?;
+        let public = key.to_public_key().map_err(std::io::Error::other)?;
         let mut anchor = TrustAnchors::empty();
         anchor.insert(&public);
         let dnskey = DNSKEY::new(true, true, false, public);
@@ -549,8 +604,8 @@ impl SignedTestDnsServer {
         );
         handler
             .add_zone_signing_key_mut(signer)
-            .map_err(|e| err(e.to_string()))?;
-        handler.secure_zone_mut().map_err(|e| err(e.to_string()))?;
+            .map_err(std::io::Error::other)?;
+        handler.secure_zone_mut().map_err(std::io::Error::other)?;
         let mut catalog = Catalog::new();
         catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
 
@@ -589,6 +644,37 @@ impl SignedTestDnsServer {
 mod tests {
     use super::*;
     use hickory_resolver::net::NetError;
+
+    /// A bad fixture line says which line and what, as a typed error.
+    #[test]
+    fn bad_lines_are_typed_errors() {
+        for (text, want) in [
+            (
+                "a.nl. A 300.1.1.1",
+                RecordError::Field {
+                    field: "IP address",
+                    value: "300.1.1.1".into(),
+                },
+            ),
+            (
+                "a.nl. MX mx.a.nl.",
+                RecordError::Shape {
+                    rtype: "MX",
+                    shape: "PREF HOST",
+                    data: "mx.a.nl.".into(),
+                },
+            ),
+            (
+                "a.nl. TXT \"open",
+                RecordError::Unterminated("\"open".into()),
+            ),
+            ("a.nl. HINFO x", RecordError::Unsupported("HINFO".into())),
+            ("a.nl.", RecordError::NoType("a.nl.".into())),
+        ] {
+            let e = Zone::parse(&format!("\n{text}\n")).err().expect(text);
+            assert_eq!((e.line, e.error), (2, want), "{text}");
+        }
+    }
 
     const ZONE: &str = r#"
         # A small zone with every supported kind of record.
