@@ -671,7 +671,7 @@ mod tests {
             ("a.nl. HINFO x", RecordError::Unsupported("HINFO".into())),
             ("a.nl.", RecordError::NoType("a.nl.".into())),
         ] {
-            let e = Zone::parse(&format!("\n{text}\n")).err().expect(text);
+            let e = Zone::parse(&format!("\n{text}\n")).expect_err(text);
             assert_eq!((e.line, e.error), (2, want), "{text}");
         }
     }

@@ -14,9 +14,12 @@
 //! `sender.first_time`, `sender.external`.
 
 mod auth;
+pub mod gather;
+pub mod headers;
 mod signals;
 
 pub use auth::{ArcFacts, Authenticity, DmarcFacts, DmarcPolicy, Word};
+pub use gather::{Gathered, gather};
 pub use signals::{Attachment, Link, Person};
 
 use serde::Serialize;

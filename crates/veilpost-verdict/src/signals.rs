@@ -108,9 +108,7 @@ fn is_ip(host: &str) -> bool {
 fn mixed_script(host: &str) -> bool {
     host.split('.').any(|label| {
         let latin = label.chars().any(|c| c.is_ascii_alphabetic());
-        let other = label
-            .chars()
-            .any(|c| matches!(c as u32, 0x0370..=0x04FF));
+        let other = label.chars().any(|c| matches!(c as u32, 0x0370..=0x04FF));
         latin && other
     })
 }
