@@ -25,6 +25,8 @@ pub struct Limits {
     /// Ask the backend about every recipient ([`Action::CheckRecipient`]): addresses of
     /// people who left are refused or forwarded.
     pub check_recipients: bool,
+    /// Offer and take AUTH (submission); an MX listener does not.
+    pub offer_auth: bool,
 }
 
 impl Default for Limits {
@@ -36,6 +38,7 @@ impl Default for Limits {
             max_errors: 10,
             max_auth_line: 4096,
             check_recipients: false,
+            offer_auth: true,
         }
     }
 }
@@ -497,7 +500,7 @@ impl Session {
         if self.peer.tls_available && !self.tls {
             lines.push("STARTTLS".into());
         }
-        if self.tls && self.user.is_none() {
+        if self.tls && self.user.is_none() && self.limits.offer_auth {
             lines.push("AUTH PLAIN LOGIN".into());
         }
         let mut out = String::new();
@@ -546,6 +549,9 @@ impl Session {
                 self.helo.clear();
                 self.state = State::Waiting;
                 vec![reply(220, "2.0.0", "Ready to start TLS"), Action::StartTls]
+            }
+            Request::Auth { .. } if !self.limits.offer_auth => {
+                self.error(503, "5.5.1", "AUTH is not offered here")
             }
             Request::Auth {
                 mechanism,

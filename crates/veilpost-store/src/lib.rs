@@ -12,6 +12,7 @@ mod blob;
 mod commit;
 mod contacts;
 mod holds;
+mod inbound;
 mod intake;
 mod messages;
 mod passkeys;

@@ -28,6 +28,9 @@ pub enum Origin {
     Portal,
     /// A patient's message from the secure contact form.
     Intake,
+    /// Mail from outside for the organisation, taken by the MX listener: checked and
+    /// relayed to the organisation's own mail server.
+    Inbound,
 }
 
 /// The SMTP envelope and where the message came from.
@@ -527,6 +530,7 @@ impl Origin {
             "reply" => Some(Origin::Reply),
             "portal" => Some(Origin::Portal),
             "intake" => Some(Origin::Intake),
+            "inbound" => Some(Origin::Inbound),
             _ => None,
         }
     }
@@ -540,6 +544,7 @@ impl Origin {
             Origin::Reply => "reply",
             Origin::Portal => "portal",
             Origin::Intake => "intake",
+            Origin::Inbound => "inbound",
         }
     }
 }

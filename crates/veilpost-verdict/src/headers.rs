@@ -6,7 +6,7 @@
 
 /// The header fields of `raw` as byte ranges (each field with its continuation lines and
 /// line end); the blank line and the body follow the last one.
-fn fields(raw: &[u8]) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn fields(raw: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut out: Vec<std::ops::Range<usize>> = Vec::new();
     let mut at = 0;
     while at < raw.len() {
@@ -28,7 +28,7 @@ fn fields(raw: &[u8]) -> Vec<std::ops::Range<usize>> {
 }
 
 /// The field's name, lower case, if the field has one.
-fn name_of(field: &[u8]) -> Option<String> {
+pub(crate) fn name_of(field: &[u8]) -> Option<String> {
     let colon = field.iter().position(|&b| b == b':')?;
     Some(
         String::from_utf8_lossy(&field[..colon])
@@ -86,6 +86,34 @@ pub fn with_our_headers(raw: &[u8], authserv_id_ours: &str, ours: &[String]) -> 
     out
 }
 
+/// The `d=` of the newest `ARC-Seal` (highest `i=`), if any: who forwarded last.
+pub fn arc_sealer(raw: &[u8]) -> Option<String> {
+    let mut best: Option<(u32, String)> = None;
+    for f in fields(raw).into_iter().take(500) {
+        let field = &raw[f];
+        if name_of(field).as_deref() != Some("arc-seal") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(field);
+        let value = text.split_once(':').map_or("", |(_, v)| v);
+        let (mut i, mut d) = (None, None);
+        for tag in value.split(';') {
+            let tag: String = tag.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Some(v) = tag.strip_prefix("i=") {
+                i = v.parse::<u32>().ok();
+            } else if let Some(v) = tag.strip_prefix("d=") {
+                d = Some(v.to_ascii_lowercase());
+            }
+        }
+        if let (Some(i), Some(d)) = (i, d)
+            && best.as_ref().is_none_or(|(bi, _)| i > *bi)
+        {
+            best = Some((i, d));
+        }
+    }
+    best.map(|(_, d)| d)
+}
+
 /// The `X-Veilpost-Verdict` field for a verdict.
 pub fn verdict_field(verdict: &crate::Verdict) -> String {
     format!("X-Veilpost-Verdict: {}\r\n", verdict.header_value())
@@ -131,6 +159,14 @@ Subject: Factuur\r\n\r\nAuthentication-Results: mx.praktijk.nl; in the body stay
         assert_eq!(with_our_headers(b"", "a", &[]), b"");
         let garbage = b"\x00\xff:\r\n \r\n\r\n";
         let _ = with_our_headers(garbage, "a", &[]);
+    }
+
+    #[test]
+    fn the_newest_arc_sealer() {
+        let raw = b"ARC-Seal: i=1; a=rsa-sha256; d=first.example; s=x; cv=none; b=abc\r\n\
+ARC-Seal: i=2; a=rsa-sha256;\r\n\td=Lists.Nictiz.NL; s=y; cv=pass; b=def\r\nSubject: x\r\n\r\nbody";
+        assert_eq!(arc_sealer(raw).as_deref(), Some("lists.nictiz.nl"));
+        assert_eq!(arc_sealer(b"Subject: x\r\n\r\n"), None);
     }
 
     #[test]

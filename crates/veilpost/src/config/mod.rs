@@ -39,6 +39,7 @@ pub struct Config {
     pub policy: Policy,
     pub audit: Audit,
     pub intake: IntakeConfig,
+    pub inbound: Inbound,
     pub doublecheck: DoubleCheck,
     pub internal_links: InternalLinks,
     pub offboarding: Offboarding,
@@ -61,6 +62,7 @@ impl Default for Config {
             policy: Policy::default(),
             audit: Audit::default(),
             intake: IntakeConfig::default(),
+            inbound: Inbound::default(),
             doublecheck: DoubleCheck::default(),
             internal_links: InternalLinks::default(),
             offboarding: Offboarding::default(),
@@ -206,7 +208,65 @@ impl Config {
         {
             bail!("web.public_url must start with https:// (or http:// for a local trial)");
         }
+        self.verdict_settings()?;
+        if !self.smtp.inbound_listen.is_empty() {
+            self.smtp
+                .inbound_listen
+                .parse::<SocketAddr>()
+                .with_context(|| {
+                    format!(
+                        "smtp.inbound_listen: {:?} is not an address:port",
+                        self.smtp.inbound_listen
+                    )
+                })?;
+            if self
+                .inbound
+                .relay_to
+                .rsplit_once(':')
+                .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+            {
+                bail!(
+                    "inbound.relay_to must be the organisation's mail server as HOST:PORT (needed with smtp.inbound_listen)"
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// The inbound verdict's settings from `[inbound]`.
+    pub fn verdict_settings(&self) -> Result<veilpost_verdict::Settings> {
+        let action = |key: &str, word: &str| -> Result<veilpost_verdict::Action> {
+            Ok(match word {
+                "reject" => veilpost_verdict::Action::Reject,
+                "quarantine" => veilpost_verdict::Action::Quarantine,
+                "tag" => veilpost_verdict::Action::Tag,
+                "accept" => veilpost_verdict::Action::Accept,
+                other => {
+                    bail!("inbound.{key} must be reject, quarantine, tag or accept, not {other:?}")
+                }
+            })
+        };
+        let i = &self.inbound;
+        if i.tag_at > i.quarantine_at {
+            bail!("inbound.tag_at must not be above inbound.quarantine_at");
+        }
+        Ok(veilpost_verdict::Settings {
+            tag_at: i.tag_at,
+            quarantine_at: i.quarantine_at,
+            reject_at: None,
+            dmarc_reject: action("dmarc_reject", &i.dmarc_reject)?,
+            dmarc_quarantine: action("dmarc_quarantine", &i.dmarc_quarantine)?,
+            silenced: i.silenced.clone(),
+        })
+    }
+
+    /// The authserv-id Veilpost writes in `Authentication-Results`.
+    pub fn authserv_id(&self) -> &str {
+        if self.inbound.authserv_id.is_empty() {
+            &self.smtp.hostname
+        } else {
+            &self.inbound.authserv_id
+        }
     }
 
     /// The organisation's branding, the logo read and checked.

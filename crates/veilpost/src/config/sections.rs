@@ -112,6 +112,9 @@ pub struct Smtp {
     /// `data_dir/tls/` on first start.
     pub tls_cert: String,
     pub tls_key: String,
+    /// The MX listener for inbound mail (port 25 in production); empty: none. It takes
+    /// mail for the organisation's domains only and relays it to `inbound.relay_to`.
+    pub inbound_listen: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -405,6 +408,45 @@ impl Default for Smtp {
             max_connections: 256,
             tls_cert: String::new(),
             tls_key: String::new(),
+            inbound_listen: String::new(),
+        }
+    }
+}
+
+/// Inbound mail: where it goes on to and what the verdict does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Inbound {
+    /// The organisation's own mail server (`HOST:PORT`) that accepted mail goes on to,
+    /// with STARTTLS when it offers it, retried until delivered.
+    pub relay_to: String,
+    /// The authserv-id in `Authentication-Results`; empty: `smtp.hostname`.
+    pub authserv_id: String,
+    /// Forwarders (domains) whose ARC seal explains a DMARC failure after forwarding.
+    pub trusted_forwarders: Vec<String>,
+    /// From this score: a warning banner; from `quarantine_at`: quarantine.
+    pub tag_at: u32,
+    pub quarantine_at: u32,
+    /// What a DMARC failure under `p=reject` / `p=quarantine` gets: `reject`,
+    /// `quarantine`, `tag` or `accept`.
+    pub dmarc_reject: String,
+    pub dmarc_quarantine: String,
+    /// Findings noted but neither scored nor shown (by name).
+    pub silenced: Vec<String>,
+}
+
+impl Default for Inbound {
+    fn default() -> Self {
+        let d = veilpost_verdict::Settings::default();
+        Inbound {
+            relay_to: String::new(),
+            authserv_id: String::new(),
+            trusted_forwarders: Vec::new(),
+            tag_at: d.tag_at,
+            quarantine_at: d.quarantine_at,
+            dmarc_reject: "reject".into(),
+            dmarc_quarantine: "quarantine".into(),
+            silenced: d.silenced,
         }
     }
 }

@@ -319,6 +319,15 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         )));
     }
     let secure_route = d.route == veilpost_store::Route::Tls;
+    // Inbound mail goes on to the organisation's own mail server, whatever the domain.
+    if d.origin == Origin::Inbound {
+        let relay = &shared.config.inbound.relay_to;
+        if relay.is_empty() {
+            return Err(Failure::Temporary("inbound.relay_to is not set".into()));
+        }
+        let target = configured_target(shared, &domain, relay, false).await?;
+        return send_to(shared, d, data, std::slice::from_ref(&target)).await;
+    }
     let routes = &shared.config.delivery.routes;
     let route = routes
         .iter()
@@ -333,7 +342,16 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         Some(route) => vec![configured_target(shared, &domain, route, secure_route).await?],
         None => mx_targets(shared, &domain, secure_route).await?,
     };
+    send_to(shared, d, data, &targets).await
+}
 
+/// Try the targets in order, each of their addresses; the first that takes it wins.
+async fn send_to(
+    shared: &Shared,
+    d: &Delivery,
+    data: &[u8],
+    targets: &[Target],
+) -> Result<String, Failure> {
     let msg = Outgoing {
         mail_from: &d.mail_from,
         rcpt_to: std::slice::from_ref(&d.address),
@@ -341,7 +359,7 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         smtputf8: needs_utf8(d),
     };
     let mut errors = Vec::new();
-    for t in &targets {
+    for t in targets {
         for addr in &t.addrs {
             match veilpost_smtp::deliver(&shared.client, *addr, &t.host, &t.requirement, &msg).await
             {

@@ -8,6 +8,7 @@ pub mod dkim;
 mod facts;
 mod handoff;
 mod hold;
+mod inbound;
 mod processor;
 mod zipped;
 
@@ -342,9 +343,32 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     let smtp = tokio::spawn(veilpost_smtp::serve(
         smtp_listener,
         Arc::new(smtp_settings(&config)),
-        Some(tokio_rustls::TlsAcceptor::from(tls)),
+        Some(tokio_rustls::TlsAcceptor::from(tls.clone())),
         backend::SmtpBackend::new(shared.clone(), limits.clone()),
     ));
+    // The MX listener, when configured: mail for our domains, judged and relayed on.
+    let mx = if config.smtp.inbound_listen.is_empty() {
+        None
+    } else {
+        let addr: SocketAddr = config.smtp.inbound_listen.parse()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (smtp.inbound_listen)"))?;
+        let mut settings = smtp_settings(&config);
+        settings.limits.offer_auth = false;
+        Some(tokio::spawn(veilpost_smtp::serve(
+            listener,
+            Arc::new(settings),
+            Some(tokio_rustls::TlsAcceptor::from(tls)),
+            inbound::InboundBackend::new(shared.clone())?,
+        )))
+    };
+    let mx_done = async {
+        match mx {
+            Some(h) => h.await,
+            None => std::future::pending().await,
+        }
+    };
     let web = tokio::spawn(veilpost_web::serve(
         web_listener,
         veilpost_web::WebState {
@@ -369,6 +393,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     banner(&config, &store, &shared, smtp_addr, web_addr).await?;
     tokio::select! {
         r = smtp => { r.context("SMTP listener")?; }
+        r = mx_done => { r.context("MX listener")?; }
         r = web => { r.context("web server")?.context("web server")?; }
         r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
     }
@@ -487,6 +512,14 @@ async fn banner(
             "  contactformulier / contact form:  {}/contact -> {}",
             config.web.public_url.trim_end_matches('/'),
             config.intake.mailbox
+        );
+    }
+    if !config.smtp.inbound_listen.is_empty() {
+        println!(
+            "  inbound (MX):    {} -> {} (authserv-id {})",
+            config.smtp.inbound_listen,
+            config.inbound.relay_to,
+            config.authserv_id()
         );
     }
     println!(

@@ -162,6 +162,10 @@ fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
 }
 
 async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
+    // Mail from outside for the organisation: judged at the listener, relayed or held.
+    if m.origin == Origin::Inbound {
+        return super::inbound::process(shared, m).await;
+    }
     let raw = shared.store.blobs().read(&m.blob).await?;
     let (report, mut message) = scan_on_a_core(shared, raw).await?;
     let scan = policy_scan(&report);
@@ -261,7 +265,7 @@ fn sender_intent(m: &Received, message: &mut Vec<u8>) -> (Intent, bool) {
             }),
             false,
         ),
-        Origin::Notification | Origin::Dsn | Origin::Portal => (given, false),
+        Origin::Notification | Origin::Dsn | Origin::Portal | Origin::Inbound => (given, false),
     }
 }
 

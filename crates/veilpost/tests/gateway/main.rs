@@ -11,6 +11,7 @@ mod defaults;
 mod dlp;
 mod flows;
 mod hold;
+mod inbound;
 mod mta_sts;
 mod staff_web;
 mod zip_route;

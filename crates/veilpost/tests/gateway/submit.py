@@ -4,7 +4,7 @@
 Usage: submit.py < JSON
 JSON: {"port": N, "user": "...", "password": "...", "starttls": true,
        "messages": [{"from": "...", "header_from": "... (default: from)", "to": ["..."], "subject": "...", "body": "...",
-                     "message_id": "<...>",
+                     "message_id": "<...>", "headers": {"Reply-To": "..."},
                      "attachments": [{"name": "...", "content_type": "a/b", "text": "..."}]}],
        "connections": 1}
 Prints one JSON line per message: {"message_id", "ok", "code", "error"}. With several
@@ -37,6 +37,8 @@ def build(m):
     msg["Subject"] = m.get("subject", "Test")
     if m.get("message_id"):
         msg["Message-ID"] = m["message_id"]
+    for name, value in m.get("headers", {}).items():
+        msg[name] = value
     msg.set_content(m.get("body", "Hallo."))
     for a in m.get("attachments", []):
         maintype, subtype = a.get("content_type", "application/octet-stream").split("/", 1)

@@ -1,0 +1,68 @@
+//! What the MX listener remembers: senders seen before (by address, DKIM domain and SPF
+//! domain), for the verdict's first-time-sender note.
+
+use crate::{Result, Store};
+
+impl Store {
+    /// Has any of these keys sent mail before?
+    pub async fn sender_seen(&self, keys: &[String]) -> Result<bool> {
+        for key in keys.iter().filter(|k| !k.is_empty()) {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM inbound_senders WHERE key = ?")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if found.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Remember these keys as having sent mail now.
+    pub async fn remember_senders(&self, keys: &[String]) -> Result<()> {
+        let t = self.now();
+        let mut tx = crate::write_tx(&self.lease_pool).await?;
+        for key in keys.iter().filter(|k| !k.is_empty()) {
+            sqlx::query(
+                "INSERT INTO inbound_senders (key, first_at, last_at) VALUES (?, ?, ?)
+                 ON CONFLICT(key) DO UPDATE SET last_at = excluded.last_at,
+                                                messages = messages + 1",
+            )
+            .bind(key)
+            .bind(t)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn senders_are_remembered_by_any_key() {
+        let dir = std::env::temp_dir().join(format!("veilpost-inbound-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = crate::Store::open(&dir).await.expect("store");
+        let keys = ["addr:a@x.nl".to_string(), "dkim:x.nl".into(), "spf:".into()];
+        assert!(!store.sender_seen(&keys).await.expect("seen"));
+        store.remember_senders(&keys).await.expect("remember");
+        store.remember_senders(&keys).await.expect("again");
+        assert!(
+            store
+                .sender_seen(&["dkim:x.nl".into()])
+                .await
+                .expect("seen")
+        );
+        assert!(
+            !store
+                .sender_seen(&["addr:b@x.nl".into()])
+                .await
+                .expect("seen")
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,353 @@
+//! The MX listener (`smtp.inbound_listen`): mail from outside for the organisation's
+//! domains only (anything else is refused at RCPT: no relay), no AUTH. At the end of DATA
+//! the message is authenticated (SPF, DKIM, DMARC, ARC), its facts gathered and the pure
+//! verdict (`veilpost-verdict`) decides: a reject is a 5xx there and then; otherwise the
+//! message gets Veilpost's `Authentication-Results` and `X-Veilpost-Verdict` (forged ones
+//! taken out) and is spooled before the 250, like outbound mail. Processing relays it to
+//! `inbound.relay_to`, or holds it when the verdict is quarantine.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::Result;
+use veilpost_senderauth::{AuthResult, Authenticator, Verification, VerifyRequest};
+use veilpost_smtp::{Backend, Recipient, Refusal, Transaction};
+use veilpost_store::vault::{new_token, token_hash};
+use veilpost_store::{AuditEvent, Envelope, Origin, Processed, Received, RecipientDecision};
+use veilpost_verdict::{Authenticity, Knowledge, Person, Verdict, Word};
+
+use super::Shared;
+use super::processor::domain_of;
+
+#[derive(Clone)]
+pub struct InboundBackend {
+    shared: Arc<Shared>,
+    auth: Arc<Authenticator>,
+}
+
+impl InboundBackend {
+    pub fn new(shared: Arc<Shared>) -> Result<InboundBackend> {
+        let auth = Authenticator::new(&shared.dns, shared.config.authserv_id())?;
+        Ok(InboundBackend {
+            shared,
+            auth: Arc::new(auth),
+        })
+    }
+}
+
+fn word(r: AuthResult) -> Word {
+    match r {
+        AuthResult::Pass => Word::Pass,
+        AuthResult::Fail => Word::Fail,
+        AuthResult::SoftFail => Word::SoftFail,
+        AuthResult::Neutral => Word::Neutral,
+        AuthResult::None => Word::None,
+        AuthResult::TempError => Word::TempError,
+        AuthResult::PermError => Word::PermError,
+    }
+}
+
+fn policy(p: veilpost_senderauth::DmarcPolicy) -> veilpost_verdict::DmarcPolicy {
+    match p {
+        veilpost_senderauth::DmarcPolicy::None => veilpost_verdict::DmarcPolicy::None,
+        veilpost_senderauth::DmarcPolicy::Quarantine => veilpost_verdict::DmarcPolicy::Quarantine,
+        veilpost_senderauth::DmarcPolicy::Reject => veilpost_verdict::DmarcPolicy::Reject,
+    }
+}
+
+/// What authentication showed, as the verdict reads it.
+fn authenticity(v: &Verification, arc_sealer: Option<String>) -> Authenticity {
+    Authenticity {
+        spf: (word(v.spf.result), v.spf.domain.clone()),
+        dkim: v
+            .dkim
+            .iter()
+            .map(|d| (word(d.result), d.domain.clone()))
+            .collect(),
+        dmarc: veilpost_verdict::DmarcFacts {
+            result: word(v.dmarc.result),
+            policy: policy(v.dmarc.policy),
+            disposition: policy(v.dmarc.disposition),
+        },
+        arc: veilpost_verdict::ArcFacts {
+            result: word(v.arc.result),
+            sealer: arc_sealer.filter(|_| v.arc.result == AuthResult::Pass),
+        },
+    }
+}
+
+/// The keys a sender is remembered by: address, DKIM domains that passed, SPF domain.
+fn sender_keys(from: &str, auth: &Authenticity) -> Vec<String> {
+    let mut keys = vec![format!("addr:{}", from.to_ascii_lowercase())];
+    for (w, d) in &auth.dkim {
+        if *w == Word::Pass {
+            keys.push(format!("dkim:{}", d.to_ascii_lowercase()));
+        }
+    }
+    if auth.spf.0 == Word::Pass && !auth.spf.1.is_empty() {
+        keys.push(format!("spf:{}", auth.spf.1.to_ascii_lowercase()));
+    }
+    keys
+}
+
+impl InboundBackend {
+    /// The verdict on one message, with what the organisation knows read now.
+    async fn judge(
+        &self,
+        t: &Transaction,
+        peer: SocketAddr,
+    ) -> Result<(Verdict, Verification, Vec<String>)> {
+        let shared = &self.shared;
+        let verification = self
+            .auth
+            .verify(&VerifyRequest {
+                message: &t.data,
+                ip: peer.ip(),
+                helo: &t.helo,
+                mail_from: &t.mail_from,
+            })
+            .await;
+        let gathered = veilpost_verdict::gather(&t.data);
+        let auth = authenticity(
+            &verification,
+            veilpost_verdict::headers::arc_sealer(&t.data),
+        );
+        let staff: Vec<Person> = shared
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter_map(|u| {
+                u.name.map(|name| Person {
+                    name,
+                    address: u.email,
+                })
+            })
+            .collect();
+        let contacts: Vec<Person> = shared
+            .store
+            .list_contacts()
+            .await?
+            .into_iter()
+            .map(|(address, name, _)| Person {
+                name: name.unwrap_or_default(),
+                address,
+            })
+            .collect();
+        let partners: Vec<String> = shared
+            .store
+            .partner_domains()
+            .await?
+            .into_iter()
+            .map(|(d, ..)| d)
+            .collect();
+        let keys = sender_keys(&gathered.from, &auth);
+        let knowledge = Knowledge {
+            own_domains: &shared.config.organisation.domains,
+            staff: &staff,
+            partners: &partners,
+            contacts: &contacts,
+            seen_before: shared.store.sender_seen(&keys).await?,
+            trusted_forwarders: &shared.config.inbound.trusted_forwarders,
+        };
+        let settings = shared.config.verdict_settings()?;
+        let verdict = veilpost_verdict::verdict(&gathered.facts(), &auth, &knowledge, &settings);
+        Ok((verdict, verification, keys))
+    }
+}
+
+impl Backend for InboundBackend {
+    /// Anyone may hand mail in without AUTH; only for our domains (see `recipient`).
+    fn trusted(&self, _ip: IpAddr) -> bool {
+        true
+    }
+
+    async fn authenticate(&self, _user: String, _password: String, _ip: IpAddr) -> Option<String> {
+        None
+    }
+
+    async fn sender_allowed(&self, _user: String, _mail_from: String) -> bool {
+        true
+    }
+
+    /// Mail for the organisation's domains only: no relay.
+    async fn recipient(&self, address: String) -> Recipient {
+        let domain = domain_of(&address);
+        if self.shared.config.is_own_domain(&domain) {
+            Recipient::Accept
+        } else {
+            Recipient::Refuse((
+                550,
+                "5.7.1".into(),
+                "Relaying denied: this server takes mail for its own domains only".into(),
+            ))
+        }
+    }
+
+    async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
+        let temporary = || {
+            (
+                451,
+                "4.3.0".to_string(),
+                "Temporary failure, try again later".to_string(),
+            )
+        };
+        let (verdict, verification, keys) = self.judge(&t, peer).await.map_err(|e| {
+            tracing::error!("inbound verdict: {e:#}");
+            temporary()
+        })?;
+        let shared = &self.shared;
+        let names = verdict.header_value();
+        let event = |outcome: &str| AuditEvent {
+            actor: format!("mx:{}", peer.ip()),
+            action: format!("inbound.{outcome}"),
+            subject: Some(t.mail_from.clone()),
+            detail: Some(names.clone()),
+            ip: Some(peer.ip().to_string()),
+            outcome: Some(outcome.to_string()),
+        };
+        if verdict.action == veilpost_verdict::Action::Reject {
+            shared
+                .store
+                .audit_event(event("rejected"))
+                .await
+                .map_err(|e| {
+                    tracing::error!("audit: {e}");
+                    temporary()
+                })?;
+            tracing::info!("inbound from {} rejected: {names}", peer.ip());
+            return Err((
+                550,
+                "5.7.1".into(),
+                format!(
+                    "Message refused ({}): the sender's domain does not vouch for it",
+                    names.split_once("; ").map_or("", |(_, n)| n)
+                ),
+            ));
+        }
+        let helo: String = t
+            .helo
+            .chars()
+            .filter(|c| c.is_ascii_graphic())
+            .take(100)
+            .collect();
+        let received = format!(
+            "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
+            ip = peer.ip(),
+            host = shared.config.smtp.hostname,
+            protocol = if t.tls { "ESMTPS" } else { "ESMTP" },
+            date = veilpost_text::dates::rfc5322(shared.store.now()),
+        );
+        let ours = [
+            received,
+            verification.authentication_results.clone(),
+            veilpost_verdict::headers::verdict_field(&verdict),
+        ];
+        let data = veilpost_verdict::headers::with_our_headers(
+            &t.data,
+            shared.config.authserv_id(),
+            &ours,
+        );
+        let envelope = Envelope {
+            origin: Origin::Inbound,
+            mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),
+            rcpt_to: t
+                .rcpt_to
+                .iter()
+                .map(|r| veilpost_policy::domain::normalize_address(r))
+                .collect(),
+            auth_user: None,
+            client_ip: Some(peer.ip().to_string()),
+            intent: None,
+        };
+        let id = shared.store.spool(envelope, data).await.map_err(|e| {
+            tracing::error!("spool: {e}");
+            temporary()
+        })?;
+        // A first-time note costs nothing when this fails.
+        if let Err(e) = shared.store.remember_senders(&keys).await {
+            tracing::warn!("inbound senders: {e}");
+        }
+        shared.wake_processor.notify_one();
+        tracing::info!("inbound {id} from {}: {names}", peer.ip());
+        Ok(id)
+    }
+}
+
+/// Our own `X-Veilpost-Verdict` value: the first such field (the listener put it first
+/// and took any that came with the message out).
+fn our_verdict(raw: &[u8]) -> Option<String> {
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..head_end]);
+    head.lines().find_map(|l| {
+        l.strip_prefix("X-Veilpost-Verdict:")
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// Process an inbound message: quarantine holds it (nothing goes out), anything else is
+/// queued for the organisation's own mail server.
+pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
+    let raw = shared.store.blobs().read(&m.blob).await?;
+    // Without our verdict the message did not come through the listener as it should:
+    // held, never passed on unchecked.
+    let verdict = our_verdict(&raw).unwrap_or_else(|| "quarantine; no verdict".into());
+    let action = verdict.split(';').next().unwrap_or("").trim();
+    if !matches!(action, "clean" | "accept" | "tag") {
+        let names: Vec<&str> = verdict
+            .split_once("; ")
+            .map_or(vec![], |(_, n)| n.split(' ').collect());
+        let reasons = serde_json::to_string(&names)?;
+        shared
+            .store
+            .hold_message(&m.id, &token_hash(&new_token()), &reasons)
+            .await?;
+        shared
+            .store
+            .audit_event(AuditEvent {
+                actor: format!("mx:{}", m.client_ip.clone().unwrap_or_default()),
+                action: "inbound.quarantined".into(),
+                subject: Some(format!("message {}", m.id)),
+                detail: Some(verdict.clone()),
+                ip: m.client_ip.clone(),
+                outcome: Some("held".into()),
+            })
+            .await?;
+        tracing::info!("inbound {} quarantined: {verdict}", m.id);
+        return Ok(());
+    }
+    let processed = Processed {
+        verdict: action.to_string(),
+        findings: serde_json::json!([]),
+        decisions: m
+            .recipients
+            .iter()
+            .map(|(rid, _)| RecipientDecision {
+                recipient_id: *rid,
+                route: veilpost_store::Route::Plain,
+                reasons: vec![format!("inbound: {verdict}")],
+                state: veilpost_store::RecipientState::Queued,
+                blob: None,
+            })
+            .collect(),
+        ..Processed::default()
+    };
+    shared.store.finish_processing(&m.id, processed).await?;
+    shared.wake_delivery.notify_one();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_verdict_is_the_first_field() {
+        let raw = b"Received: x\r\nX-Veilpost-Verdict: tag; lookalike.sender\r\nX-Veilpost-Verdict: clean\r\n\r\nX-Veilpost-Verdict: body";
+        assert_eq!(our_verdict(raw).as_deref(), Some("tag; lookalike.sender"));
+        assert_eq!(our_verdict(b"Subject: x\r\n\r\n"), None);
+    }
+}

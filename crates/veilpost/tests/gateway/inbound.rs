@@ -1,0 +1,161 @@
+//! The MX listener end to end (issue 18): Python's smtplib hands mail in on loopback, the
+//! in-process DNS server answers SPF and DMARC, and a Rust SMTP sink stands for the
+//! organisation's own mail server (`inbound.relay_to`). Genuine partner mail is relayed
+//! with Veilpost's Authentication-Results (a forged one with our authserv-id removed) and
+//! `X-Veilpost-Verdict: clean`; a forgery of a `p=reject` domain gets a 5xx at the end of
+//! DATA; a `p=quarantine` forgery is accepted and held, never relayed; mail for other
+//! domains is refused at RCPT (no relay); AUTH is not offered.
+
+use std::io::{BufRead, BufReader, Write};
+use std::time::Duration;
+
+use veilpost_dns::testserver::{TestDnsServer, Zone};
+use veilpost_testkit::sink::Sink;
+
+use crate::{Gateway, free_port, message, test_dir};
+
+/// The EHLO reply of the listener at `port`.
+fn ehlo(port: u16) -> String {
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut r = BufReader::new(s.try_clone().expect("clone"));
+    let mut line = String::new();
+    r.read_line(&mut line).expect("banner");
+    (&s).write_all(b"EHLO client.test\r\n").expect("ehlo");
+    let mut reply = String::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).expect("reply");
+        reply.push_str(&line);
+        if line.len() < 4 || &line[3..4] == " " {
+            break;
+        }
+    }
+    let _ = (&s).write_all(b"QUIT\r\n");
+    reply
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mx_listener_judges_relays_rejects_and_holds() {
+    let dir = test_dir("inbound");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let mut zone = Zone::new();
+    // The partner sends from this machine; the hospital and the lab do not.
+    for (line, rtype, data) in [
+        ("partner.test", "TXT", "\"v=spf1 ip4:127.0.0.1 -all\""),
+        ("_dmarc.partner.test", "TXT", "\"v=DMARC1; p=reject\""),
+        ("umc.test", "TXT", "\"v=spf1 ip4:192.0.2.1 -all\""),
+        ("_dmarc.umc.test", "TXT", "\"v=DMARC1; p=reject\""),
+        ("lab.test", "TXT", "\"v=spf1 ip4:192.0.2.2 -all\""),
+        ("_dmarc.lab.test", "TXT", "\"v=DMARC1; p=quarantine\""),
+    ] {
+        zone.record(line, rtype, data).expect("zone");
+    }
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+    let mx_port = free_port();
+    let mut gw = Gateway::configure_smtp(
+        &dir,
+        &format!("inbound_listen = \"127.0.0.1:{mx_port}\""),
+        &format!(
+            "[delivery]\nmode = \"mx\"\n\
+             [inbound]\nrelay_to = \"{}\"\n\
+             [dns]\nnameservers = [\"{}\"]\n",
+            sink.addr,
+            dns.addr()
+        ),
+    );
+    gw.start();
+
+    // An MX takes no logins.
+    let caps = ehlo(mx_port);
+    assert!(caps.starts_with("250") && !caps.contains("AUTH"), "{caps}");
+
+    let send = |m: serde_json::Value| {
+        crate::submit(&serde_json::json!({
+            "port": mx_port, "starttls": false, "messages": [m],
+        }))
+        .remove(0)
+    };
+    // Genuine mail from the partner, with a forged result claiming to be ours.
+    let mut genuine = message(
+        "secretariaat@partner.test",
+        &["ann@praktijk.test"],
+        "Verwijzing",
+        "Hierbij de verwijzing.",
+    );
+    genuine["headers"] = serde_json::json!({
+        "Authentication-Results": "gw.praktijk.test; dmarc=pass header.from=umc.test",
+        "X-Veilpost-Verdict": "clean",
+    });
+    let r = send(genuine);
+    assert_eq!(r["code"], 250, "{r}");
+    // Mail for another domain: no relay.
+    let r = send(message(
+        "secretariaat@partner.test",
+        &["iemand@elders.test"],
+        "x",
+        "x",
+    ));
+    assert_eq!(r["code"], 550, "{r}");
+    // A forgery of a p=reject domain: refused at the end of DATA.
+    let r = send(message(
+        "facturen@umc.test",
+        &["ann@praktijk.test"],
+        "Openstaande factuur",
+        "Betaal vandaag.",
+    ));
+    assert_eq!(r["code"], 550, "{r}");
+    assert!(
+        r["error"].as_str().unwrap_or("").contains("dmarc.reject"),
+        "{r}"
+    );
+    // A forgery of a p=quarantine domain: taken (250) but held, never relayed.
+    let r = send(message(
+        "uitslagen@lab.test",
+        &["ann@praktijk.test"],
+        "Uw uitslag",
+        "Klik hier.",
+    ));
+    assert_eq!(r["code"], 250, "{r}");
+
+    let got = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{}", gw.log());
+    let relayed = got[0].text();
+    assert_eq!(got[0].rcpt_to, ["ann@praktijk.test"]);
+    let head = &relayed[..relayed.find("\r\n\r\n").expect("head")];
+    assert!(
+        head.contains("Authentication-Results: gw.praktijk.test")
+            && head.contains("dmarc=pass")
+            && head.contains("X-Veilpost-Verdict: clean"),
+        "{head}"
+    );
+    assert!(
+        !head.contains("header.from=umc.test"),
+        "the forged result is gone: {head}"
+    );
+    assert_eq!(head.matches("X-Veilpost-Verdict").count(), 1, "{head}");
+    // The quarantined one waits; nothing else reached the mail server.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.messages().len(), 1);
+    let db = dir.join("data").join("veilpost.db");
+    let held = crate::sql(
+        &db,
+        "SELECT mail_from, state FROM messages WHERE origin = 'inbound' AND state = 'held'",
+    );
+    assert_eq!(
+        held,
+        serde_json::json!([["uitslagen@lab.test", "held"]]),
+        "{}",
+        gw.log()
+    );
+    let audit = crate::sql(
+        &db,
+        "SELECT action FROM audit WHERE action LIKE 'inbound.%' ORDER BY id",
+    );
+    assert_eq!(
+        audit,
+        serde_json::json!([["inbound.rejected"], ["inbound.quarantined"]])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
