@@ -930,6 +930,28 @@ mod tests {
         assert!(r.starts_with("250 2.0.0 Queued as abc"), "{r}");
     }
 
+    /// An MX listener offers no AUTH and refuses it, even over TLS.
+    #[test]
+    fn an_mx_takes_no_logins() {
+        let mut s = Session::new(
+            Limits {
+                offer_auth: false,
+                ..Limits::default()
+            },
+            Peer {
+                tls_available: true,
+                trusted: true,
+            },
+        );
+        s.feed(b"EHLO c\r\n");
+        s.feed(b"STARTTLS\r\n");
+        s.tls_started();
+        let r = text(&s.feed(b"EHLO c\r\n"));
+        assert!(r.starts_with("250") && !r.contains("AUTH"), "{r}");
+        let r = text(&s.feed(format!("AUTH PLAIN {}\r\n", b64("\0a@o.test\0pw")).as_bytes()));
+        assert!(r.starts_with("503 5.5.1"), "{r}");
+    }
+
     #[test]
     fn starttls_then_auth_plain_and_login() {
         let mut s = session(false);
