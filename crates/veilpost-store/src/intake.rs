@@ -69,13 +69,62 @@ impl Store {
     }
 
     /// Forget contact-form uses begun before `cutoff` (the patient's address and login
-    /// state; what was sent lives on as a message). Returns how many went.
+    /// state, files kept for a fix; what was sent lives on as a message). Returns how
+    /// many went.
     pub async fn forget_intakes(&self, cutoff: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM intake WHERE created_at < ?")
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let kept: Vec<String> = sqlx::query_scalar(
+            "SELECT kept_blob FROM intake WHERE created_at < ? AND kept_blob IS NOT NULL",
+        )
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
+        .await?;
+        let gone = sqlx::query("DELETE FROM intake WHERE created_at < ?")
             .bind(cutoff)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected())
+            .rows_affected();
+        tx.commit().await?;
+        for blob in kept {
+            let _ = self.blobs.remove(&blob).await;
+        }
+        Ok(gone)
+    }
+
+    /// Keep a form's files (sealed, written as `blob`) for its next try; the files kept
+    /// before go.
+    pub async fn keep_intake_files(&self, id: &str, blob: &str, key: &[u8]) -> Result<()> {
+        let old = self.take_intake_files(id).await?;
+        sqlx::query("UPDATE intake SET kept_blob = ?, kept_key = ? WHERE id = ?")
+            .bind(blob)
+            .bind(key)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if let Some((old, _)) = old {
+            let _ = self.blobs.remove(&old).await;
+        }
+        Ok(())
+    }
+
+    /// The files kept for a form (blob and wrapped key), taken off the form: the caller
+    /// reads the blob, then removes it.
+    pub async fn take_intake_files(&self, id: &str) -> Result<Option<(String, Vec<u8>)>> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let kept: Option<(Option<String>, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT kept_blob, kept_key FROM intake WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("UPDATE intake SET kept_blob = NULL, kept_key = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(match kept {
+            Some((Some(blob), Some(key))) => Some((blob, key)),
+            _ => None,
+        })
     }
 
     /// The message was sent: the form is used up.

@@ -86,6 +86,8 @@ struct ContactPage<'a> {
     kept: Kept,
     /// After sending: the reference to quote.
     reference: String,
+    /// Files kept from a try that was sent back (their names).
+    kept_files: Vec<String>,
 }
 
 /// The write step's fields, kept on a refusal, with the reason beside the field it is
@@ -156,6 +158,7 @@ fn page<'a>(
         ),
         kept: Kept::default(),
         reference: reference(id),
+        kept_files: Vec::new(),
     }
 }
 
@@ -279,6 +282,46 @@ fn has_session(s: &WebState, headers: &HeaderMap, i: &Intake) -> bool {
             .is_some_and(|h| same_secret(h, &veilpost_store::vault::token_hash(token)))
 }
 
+/// Keep a refused try's acceptable files, sealed, for the next try.
+async fn keep_files(
+    s: &WebState,
+    id: &str,
+    files: &[mails::ReplyFile],
+    lang: Lang,
+) -> Result<(), WebError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let sealed = s
+        .master_key
+        .seal(&format!("intake-files:{id}"), &crate::uploads::pack(files))
+        .map_err(|e| WebError::internal(lang, e))?;
+    let blob = s.store.blobs().write(sealed.ciphertext).await?;
+    s.store
+        .keep_intake_files(id, &blob, &sealed.wrapped_key)
+        .await?;
+    Ok(())
+}
+
+/// The files kept from the try before, taken off the form (none when there are none).
+async fn earlier_files(
+    s: &WebState,
+    id: &str,
+    lang: Lang,
+) -> Result<Vec<mails::ReplyFile>, WebError> {
+    let Some((blob, key)) = s.store.take_intake_files(id).await? else {
+        return Ok(Vec::new());
+    };
+    let ciphertext = s.store.blobs().read(&blob).await?;
+    let _ = s.store.blobs().remove(&blob).await;
+    let plain = s
+        .master_key
+        .open(&format!("intake-files:{id}"), &key, &ciphertext)
+        .map_err(|e| WebError::internal(lang, format!("kept files of {id}: {e}")))?;
+    crate::uploads::unpack(&plain)
+        .ok_or_else(|| WebError::internal(lang, format!("kept files of {id} do not read")))
+}
+
 /// The write step's fields read and checked: what was typed, and why it cannot go yet.
 fn checked(s: &WebState, up: &crate::uploads::Upload, lang: Lang) -> Kept {
     let mut kept = Kept {
@@ -298,12 +341,12 @@ fn checked(s: &WebState, up: &crate::uploads::Upload, lang: Lang) -> Kept {
     if !up.refused.is_empty() {
         kept.files_error = lang.pick(
             format!(
-                "Deze bestanden kunnen niet mee: {}. Dat kan wel: {}. Kies uw bestanden opnieuw; uw tekst staat er nog.",
+                "Deze bestanden kunnen niet mee: {}. Dat kan wel: {}. Uw tekst en de andere bestanden staan er nog.",
                 up.refused.join(", "),
                 types_in_words(&s.settings.intake_types, lang)
             ),
             format!(
-                "These files cannot be sent: {}. These can: {}. Choose your files again; your text is still here.",
+                "These files cannot be sent: {}. These can: {}. Your text and the other files are still here.",
                 up.refused.join(", "),
                 types_in_words(&s.settings.intake_types, lang)
             ),
@@ -460,7 +503,7 @@ pub async fn send(
             lang,
         ));
     }
-    let up = read_upload_keeping(
+    let mut up = read_upload_keeping(
         form,
         s.settings.max_reply_size,
         Some(&s.settings.intake_types),
@@ -472,6 +515,23 @@ pub async fn send(
     if !same_secret(&csrf, up.field("csrf")) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
     }
+    // Files kept from a try that was sent back, when the patient keeps them.
+    let earlier = earlier_files(&s, &id, lang).await?;
+    let earlier = if up.field("keep_files") == "1" {
+        earlier
+    } else {
+        Vec::new()
+    };
+    let size: usize = earlier.iter().chain(&up.files).map(|f| f.bytes.len()).sum();
+    if size > s.settings.max_reply_size {
+        return Err(WebError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::BadInput,
+            lang,
+        ));
+    }
+    let scanned_earlier = earlier.len();
+    up.files.splice(0..0, earlier);
     let kept = checked(&s, &up, lang);
     if !(kept.phone_error.is_empty() && kept.files_error.is_empty() && kept.text_error.is_empty()) {
         let status = if up.refused.is_empty() {
@@ -479,11 +539,20 @@ pub async fn send(
         } else {
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         };
+        keep_files(&s, &id, &up.files, lang).await?;
         let mut p = page(&s, lang, "write", &id, csrf);
         p.email = i.email.clone();
         p.kept = kept;
+        p.kept_files = up.files.iter().map(|f| f.name.clone()).collect();
         return Ok(render_page(&p, status));
     }
+    // Kept files were not checked for viruses when they came (the try was refused).
+    crate::uploads::scan(
+        &up.files[..scanned_earlier],
+        s.settings.clamd.as_deref(),
+        lang,
+    )
+    .await?;
     let from = mails::From {
         organisation: &s.organisation,
         address: &s.settings.notify_from,

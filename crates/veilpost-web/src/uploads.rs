@@ -103,8 +103,21 @@ pub(crate) async fn read_upload_keeping(
             bytes: bytes.to_vec(),
         });
     }
-    if let Some(addr) = clamd.filter(|_| up.refused.is_empty()) {
-        for f in &up.files {
+    if up.refused.is_empty() {
+        scan(&up.files, clamd, lang).await?;
+    }
+    Ok(up)
+}
+
+/// Every file through clamd when one is configured: a finding refuses (422), clamd out
+/// of reach refuses too (503, fail closed).
+pub(crate) async fn scan(
+    files: &[ReplyFile],
+    clamd: Option<&str>,
+    lang: Lang,
+) -> Result<(), WebError> {
+    if let Some(addr) = clamd {
+        for f in files {
             match crate::clamd::scan(addr, &f.bytes, std::time::Duration::from_secs(30)).await {
                 Ok(crate::clamd::Verdict::Clean) => {}
                 Ok(crate::clamd::Verdict::Found(name)) => {
@@ -127,7 +140,7 @@ pub(crate) async fn read_upload_keeping(
             }
         }
     }
-    Ok(up)
+    Ok(())
 }
 
 /// The file types a form takes, in words people know ("PDF, foto's (JPG, PNG),
@@ -203,5 +216,70 @@ mod tests {
             types_in_words(&["pdf".into(), "xyz".into()], Lang::En),
             "PDF, XYZ"
         );
+    }
+}
+
+/// Files as one byte string (to be sealed and kept), and back: per file its name, type
+/// and content, each after its length (4 bytes, little-endian).
+pub(crate) fn pack(files: &[ReplyFile]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in files {
+        for part in [f.name.as_bytes(), f.content_type.as_bytes(), &f.bytes] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+    }
+    out
+}
+
+/// What [`pack`] made; `None` when it is not that.
+pub(crate) fn unpack(mut bytes: &[u8]) -> Option<Vec<ReplyFile>> {
+    let take = |bytes: &mut &[u8]| -> Option<Vec<u8>> {
+        let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+        let part = bytes.get(4..4 + len)?.to_vec();
+        *bytes = &bytes[4 + len..];
+        Some(part)
+    };
+    let mut files = Vec::new();
+    while !bytes.is_empty() && files.len() < MAX_FILES {
+        let name = String::from_utf8(take(&mut bytes)?).ok()?;
+        let content_type = String::from_utf8(take(&mut bytes)?).ok()?;
+        let data = take(&mut bytes)?;
+        files.push(ReplyFile {
+            name,
+            content_type,
+            bytes: data,
+        });
+    }
+    bytes.is_empty().then_some(files)
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+
+    #[test]
+    fn files_pack_and_unpack() {
+        let files = vec![
+            ReplyFile {
+                name: "brief.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: b"%PDF-1.7".to_vec(),
+            },
+            ReplyFile {
+                name: "leeg.txt".into(),
+                content_type: "text/plain".into(),
+                bytes: vec![],
+            },
+        ];
+        let packed = pack(&files);
+        let back = unpack(&packed).expect("unpack");
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0].name, "brief.pdf");
+        assert_eq!(back[0].bytes, b"%PDF-1.7");
+        assert!(back[1].bytes.is_empty());
+        assert!(unpack(&packed[..packed.len() - 1]).is_none());
+        assert!(unpack(b"\xff\xff\xff\xff").is_none());
+        assert_eq!(unpack(b"").map(|f| f.len()), Some(0));
     }
 }

@@ -268,14 +268,14 @@ impl Browser {
 }
 
 fn multipart(csrf: &str, text: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    multipart_with(csrf, &[("text", text)], file)
+    multipart_with(csrf, &[("text", text)], file.as_slice())
 }
 
-/// A multipart form with the CSRF token, these text fields and at most one file.
+/// A multipart form with the CSRF token, these text fields and these files.
 fn multipart_with(
     csrf: &str,
     fields: &[(&str, &str)],
-    file: Option<(&str, &[u8])>,
+    files: &[(&str, &[u8])],
 ) -> (String, Vec<u8>) {
     let boundary = "XyZboundary42";
     let mut body = Vec::new();
@@ -293,7 +293,7 @@ fn multipart_with(
     for (name, value) in fields {
         field(name, "", value.as_bytes());
     }
-    if let Some((name, bytes)) = file {
+    for (name, bytes) in files {
         field(
             "files",
             &format!("; filename=\"{name}\"\r\nContent-Type: image/png"),
@@ -1162,11 +1162,15 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     accessible(&write.text());
     let session_csrf = write.csrf();
 
-    // A program file is refused; a photo goes.
+    // A program file is refused; the photo beside it is kept for the next try.
     let refused = b
         .post_multipart(
             &format!("{form}/send"),
-            multipart(&session_csrf, "Mijn uitslag", Some(("setup.exe", b"MZ"))),
+            multipart_with(
+                &session_csrf,
+                &[("text", "Mijn uitslag")],
+                &[("setup.exe", b"MZ"), ("uitslag.png", b"\x89PNG uitslag")],
+            ),
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -1180,7 +1184,11 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
             && !page.contains("Foutcode"),
         "{page}"
     );
-    // A phone number that is none: the same.
+    assert!(
+        page.contains("id=\"kept-files\"") && page.contains("uitslag.png"),
+        "{page}"
+    );
+    // A phone number that is none: the same; the kept photo stays kept.
     let bad_phone = b
         .post_multipart(
             &format!("{form}/send"),
@@ -1190,8 +1198,9 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
                     ("text", "Bel mij"),
                     ("name", "P. de Vries"),
                     ("phone", "bel mij"),
+                    ("keep_files", "1"),
                 ],
-                None,
+                &[],
             ),
         )
         .await;
@@ -1200,7 +1209,8 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
     assert!(
         page.contains("value=\"P. de Vries\"")
             && page.contains("value=\"bel mij\"")
-            && page.contains("aria-describedby=\"phone-error\""),
+            && page.contains("aria-describedby=\"phone-error\"")
+            && page.contains("uitslag.png"),
         "{page}"
     );
     let sent = b
@@ -1208,8 +1218,12 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
             &format!("{form}/send"),
             multipart_with(
                 &session_csrf,
-                &[("text", "Mijn BSN is 111222333."), ("phone", "06 12345678")],
-                Some(("foto.png", b"\x89PNG")),
+                &[
+                    ("text", "Mijn BSN is 111222333."),
+                    ("phone", "06 12345678"),
+                    ("keep_files", "1"),
+                ],
+                &[("foto.png", b"\x89PNG")],
             ),
         )
         .await;
@@ -1245,7 +1259,13 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
             .subject()
             .is_some_and(|s| s.starts_with("Contactformulier") && s.contains(&reference))
     );
-    assert_eq!(parsed.attachment_count(), 1);
+    // The photo kept from the refused try went too, without being chosen again.
+    assert_eq!(parsed.attachment_count(), 2);
+    let names: Vec<&str> = parsed
+        .attachments()
+        .filter_map(|a| mail_parser::MimeHeaders::attachment_name(a))
+        .collect();
+    assert_eq!(names, ["uitslag.png", "foto.png"]);
     // The organisation finds the patient's reference and number in what it gets.
     let body = parsed.body_text(0).expect("text");
     assert!(
