@@ -14,6 +14,7 @@
 //! `sender.first_time`, `sender.external`.
 
 mod auth;
+pub mod banner;
 pub mod gather;
 pub mod headers;
 mod signals;

@@ -248,6 +248,8 @@ impl Backend for InboundBackend {
             shared.config.authserv_id(),
             &ours,
         );
+        // What people should know is shown above the message itself.
+        let data = veilpost_verdict::banner::with_banner(&data, &verdict.warnings());
         let envelope = Envelope {
             origin: Origin::Inbound,
             mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),

@@ -48,6 +48,8 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
         ("umc.test", "TXT", "\"v=spf1 ip4:192.0.2.1 -all\""),
         ("_dmarc.umc.test", "TXT", "\"v=DMARC1; p=reject\""),
         ("lab.test", "TXT", "\"v=spf1 ip4:192.0.2.2 -all\""),
+        // A look-alike of the partner, set up properly by whoever registered it.
+        ("partnar.test", "TXT", "\"v=spf1 ip4:127.0.0.1 -all\""),
         ("_dmarc.lab.test", "TXT", "\"v=DMARC1; p=quarantine\""),
     ] {
         zone.record(line, rtype, data).expect("zone");
@@ -65,6 +67,15 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
             dns.addr()
         ),
     );
+    // The partner is in the address book: its domain is one the practice knows.
+    let c = gw.cli(&[
+        "contact",
+        "add",
+        "secretariaat@partner.test",
+        "--phone",
+        "0612345678",
+    ]);
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
     gw.start();
 
     // An MX takes no logins.
@@ -135,9 +146,59 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
         "the forged result is gone: {head}"
     );
     assert_eq!(head.matches("X-Veilpost-Verdict").count(), 1, "{head}");
+    // A first message from this sender: a note above the message, which stays whole.
+    let parsed = mail_parser::MessageParser::default()
+        .parse(relayed.as_bytes())
+        .expect("parses");
+    let shown: String = (0..4)
+        .filter_map(|i| parsed.body_text(i))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        shown.contains("eerste bericht van deze afzender")
+            && shown.contains("Hierbij de verwijzing."),
+        "{shown}"
+    );
+    // The second message from the partner comes as it was sent: no note.
+    let r = send(message(
+        "secretariaat@partner.test",
+        &["ann@praktijk.test"],
+        "Nog een",
+        "Tweede bericht.",
+    ));
+    assert_eq!(r["code"], 250, "{r}");
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    let second = got[1].text();
+    assert!(
+        second.contains("Tweede bericht.") && !second.contains("veilpost-warning"),
+        "{second}"
+    );
+    // The look-alike passes its own SPF, yet arrives with the warning on top.
+    let r = send(message(
+        "facturen@partnar.test",
+        &["ann@praktijk.test"],
+        "Factuur 2026-114",
+        "Graag vandaag betalen.",
+    ));
+    assert_eq!(r["code"], 250, "{r}");
+    let got = sink.wait_for(3, Duration::from_secs(30)).await;
+    let third = &got[2];
+    let head = third.text();
+    assert!(
+        head.contains("X-Veilpost-Verdict: tag; lookalike.sender"),
+        "{head}"
+    );
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&third.data)
+        .expect("parses");
+    let shown = parsed.body_text(0).expect("the warning");
+    assert!(
+        shown.contains("partnar.test lijkt op partner.test, maar is het niet"),
+        "{shown}"
+    );
     // The quarantined one waits; nothing else reached the mail server.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(sink.messages().len(), 1);
+    assert_eq!(sink.messages().len(), 3);
     let db = dir.join("data").join("veilpost.db");
     let held = crate::sql(
         &db,
