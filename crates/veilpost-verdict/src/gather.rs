@@ -47,6 +47,8 @@ impl Gathered {
             reply_to: self.reply_to.as_deref(),
             links: &self.links,
             attachments: &self.attachments,
+            malware: None,
+            unscanned: false,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! `impersonation.contact`, `display_name.address`, `lookalike.sender`, `lookalike.link`,
 //! `reply_to.other_domain`, `link.mismatch`, `link.ip_literal`, `link.userinfo`,
 //! `link.punycode`, `attachment.dangerous`, `attachment.encrypted`, `attachment.nested`,
+//! `attachment.malware`, `attachment.unscanned`,
 //! `sender.first_time`, `sender.external`.
 
 mod auth;
@@ -109,6 +110,10 @@ pub struct Facts<'a> {
     pub reply_to: Option<&'a str>,
     pub links: &'a [Link],
     pub attachments: &'a [Attachment],
+    /// The virus scanner's finding (its signature name), when it found one.
+    pub malware: Option<&'a str>,
+    /// The virus scanner could not look (and the organisation lets such mail in).
+    pub unscanned: bool,
 }
 
 /// What the organisation knows.
@@ -141,6 +146,8 @@ pub struct Settings {
     pub dmarc_reject: Action,
     /// What a DMARC failure under `p=quarantine` gets.
     pub dmarc_quarantine: Action,
+    /// What a virus finding gets.
+    pub malware: Action,
     /// Findings that are noted but not scored or shown (by name).
     pub silenced: Vec<String>,
 }
@@ -153,6 +160,7 @@ impl Default for Settings {
             reject_at: None,
             dmarc_reject: Action::Reject,
             dmarc_quarantine: Action::Quarantine,
+            malware: Action::Reject,
             // "Externe afzender" on every outside message is the organisation's choice.
             silenced: vec!["sender.external".into()],
         }
@@ -231,6 +239,28 @@ pub fn verdict(
 ) -> Verdict {
     let mut findings = auth::findings(facts, auth, knowledge, settings);
     findings.extend(signals::findings(facts, auth, knowledge));
+    if let Some(name) = facts.malware {
+        findings.push(
+            Finding::new("attachment.malware", 20, format!("virus scanner: {name}"))
+                .warn(
+                    "Er is een virus of ander schadelijk programma in dit bericht gevonden.",
+                    "A virus or other malicious program was found in this message.",
+                )
+                .at_least(settings.malware),
+        );
+    } else if facts.unscanned {
+        findings.push(
+            Finding::new(
+                "attachment.unscanned",
+                3,
+                "the virus scanner could not look",
+            )
+            .warn(
+                "De bijlagen konden niet op virussen worden gecontroleerd.",
+                "The attachments could not be checked for viruses.",
+            ),
+        );
+    }
     findings.retain(|f| !settings.silenced.iter().any(|s| s == f.name));
     let score = findings.iter().map(|f| f.score).sum();
     let by_score = if settings.reject_at.is_some_and(|r| score >= r) {

@@ -109,6 +109,7 @@ fn run(c: &Case, trusted: &[String]) -> Verdict {
             reply_to: c.reply_to,
             links: &c.links,
             attachments: &c.attachments,
+            ..Facts::default()
         },
         &c.auth,
         &Knowledge {
@@ -522,6 +523,50 @@ fn settings_choose_what_dmarc_and_scores_lead_to() {
     let v = verdict(&facts, &c.auth, &knowledge, &settings);
     assert!(v.findings.iter().all(|f| f.name != "dmarc.reject"), "{v:?}");
     assert_eq!(v.action, Action::Accept);
+}
+
+#[test]
+fn a_virus_is_refused_and_an_unchecked_message_is_marked() {
+    let c = case(
+        "virus",
+        "lab@zorggroep-oost.nl",
+        passing("zorggroep-oost.nl"),
+    );
+    let (own, partners) = (own(), partners());
+    let knowledge = Knowledge {
+        own_domains: &own,
+        partners: &partners,
+        seen_before: true,
+        ..Knowledge::default()
+    };
+    let infected = Facts {
+        from: c.from,
+        malware: Some("Win.Test.EICAR_HDB-1"),
+        ..Facts::default()
+    };
+    let v = verdict(&infected, &c.auth, &knowledge, &Settings::default());
+    assert_eq!(v.action, Action::Reject);
+    assert!(v.header_value().contains("attachment.malware"));
+    let quarantine = Settings {
+        malware: Action::Quarantine,
+        ..Settings::default()
+    };
+    assert_eq!(
+        verdict(&infected, &c.auth, &knowledge, &quarantine).action,
+        Action::Quarantine
+    );
+    let unchecked = Facts {
+        from: c.from,
+        unscanned: true,
+        ..Facts::default()
+    };
+    let v = verdict(&unchecked, &c.auth, &knowledge, &Settings::default());
+    assert_eq!(v.action, Action::Tag);
+    assert!(
+        v.warnings()
+            .iter()
+            .any(|w| w.nl.contains("niet op virussen"))
+    );
 }
 
 #[test]

@@ -1341,84 +1341,12 @@ async fn upload_requests_ask_for_documents_and_take_allowed_files_only() {
     assert_eq!(spooled.iter().filter(|r| r.origin == "reply").count(), 1);
 }
 
-/// A real ClamAV daemon (Debian's clamav-daemon, installed by .ci/run) with a one-line
-/// signature database of our own: the MD5 of the "malicious" test file. Killed on drop.
-struct Clamd {
-    child: std::process::Child,
-    addr: String,
-}
-
-impl Drop for Clamd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const BAD_FILE: &[u8] = b"Veilpost test: pretend this is malware, 7f3c1a";
-
-fn start_clamd(dir: &std::path::Path) -> Clamd {
-    let db = dir.join("clamdb");
-    std::fs::create_dir_all(&db).expect("db dir");
-    let md5 = {
-        let out = std::process::Command::new("md5sum")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().expect("stdin").write_all(BAD_FILE)?;
-                c.wait_with_output()
-            })
-            .expect("md5sum");
-        String::from_utf8_lossy(&out.stdout)[..32].to_string()
-    };
-    std::fs::write(
-        db.join("veilpost.hdb"),
-        format!("{md5}:{}:Veilpost.Test.Malware\n", BAD_FILE.len()),
-    )
-    .expect("signature");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let conf = dir.join("clamd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "DatabaseDirectory {}\nTCPSocket {port}\nTCPAddr 127.0.0.1\nForeground yes\nLogFile {}\n",
-            db.display(),
-            dir.join("clamd.log").display()
-        ),
-    )
-    .expect("conf");
-    let child = std::process::Command::new("clamd")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("clamd (Debian package clamav-daemon; .ci/run installs it)");
-    let start = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "clamd did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    Clamd {
-        child,
-        addr: format!("127.0.0.1:{port}"),
-    }
-}
-
 #[tokio::test]
 async fn uploads_go_through_clamav_and_fail_closed_without_it() {
     let dir = std::env::temp_dir().join(format!("veilpost-web-clamd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let clamd = start_clamd(&dir);
+    let clamd = veilpost_testkit::clamd::start(&dir);
     let p = Portal::with_clamd("clamav", "http://127.0.0.1:8080", Some(clamd.addr.clone())).await;
     let m = p
         .message(
@@ -1439,7 +1367,7 @@ async fn uploads_go_through_clamav_and_fail_closed_without_it() {
             .body(Body::from(body))
             .expect("request")
     };
-    let bad = b.send(upload(BAD_FILE)).await;
+    let bad = b.send(upload(veilpost_testkit::clamd::BAD_FILE)).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.text().contains("virus"), "{}", bad.text());
     let good = b.send(upload(b"%PDF-1.4 formulier")).await;

@@ -256,8 +256,17 @@ impl Config {
             reject_at: None,
             dmarc_reject: action("dmarc_reject", &i.dmarc_reject)?,
             dmarc_quarantine: action("dmarc_quarantine", &i.dmarc_quarantine)?,
+            malware: action("malware", &i.malware)?,
             silenced: i.silenced.clone(),
         })
+    }
+
+    /// The clamd inbound mail goes through, if any.
+    pub fn inbound_clamd(&self) -> Option<&str> {
+        [&self.inbound.clamd, &self.intake.clamd]
+            .into_iter()
+            .map(|c| c.trim())
+            .find(|c| !c.is_empty())
     }
 
     /// The authserv-id Veilpost writes in `Authentication-Results`.

@@ -433,6 +433,14 @@ pub struct Inbound {
     pub dmarc_quarantine: String,
     /// Findings noted but neither scored nor shown (by name).
     pub silenced: Vec<String>,
+    /// ClamAV's daemon (`host:port`) every inbound message goes through; empty:
+    /// `intake.clamd`, and with that empty too no virus scan.
+    pub clamd: String,
+    /// clamd out of reach: refuse for now (451, the sender retries) rather than let
+    /// unchecked mail in with a warning.
+    pub clamd_fail_closed: bool,
+    /// What a virus finding gets: `reject` (default) or `quarantine`.
+    pub malware: String,
 }
 
 impl Default for Inbound {
@@ -447,6 +455,9 @@ impl Default for Inbound {
             dmarc_reject: "reject".into(),
             dmarc_quarantine: "quarantine".into(),
             silenced: d.silenced,
+            clamd: String::new(),
+            clamd_fail_closed: true,
+            malware: "reject".into(),
         }
     }
 }

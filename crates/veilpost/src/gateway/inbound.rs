@@ -91,6 +91,27 @@ fn sender_keys(from: &str, auth: &Authenticity) -> Vec<String> {
 }
 
 impl InboundBackend {
+    /// The whole message through clamd (it reads MIME): `Some(None)` clean, `Some(Some(name))`
+    /// a finding, `None` not scanned (no clamd configured, or out of reach when failing
+    /// open); out of reach when failing closed is an error (a 451).
+    async fn virus_scan(&self, data: &[u8]) -> Result<Option<Option<String>>> {
+        let Some(addr) = self.shared.config.inbound_clamd() else {
+            return Ok(None);
+        };
+        match veilpost_adapters::clamd::scan(addr, data, std::time::Duration::from_secs(30)).await {
+            Ok(veilpost_adapters::clamd::Verdict::Clean) => Ok(Some(None)),
+            Ok(veilpost_adapters::clamd::Verdict::Found(name)) => Ok(Some(Some(name))),
+            Err(e) if self.shared.config.inbound.clamd_fail_closed => {
+                // Refused for now (451): the sender tries again later.
+                Err(anyhow::anyhow!("virus scanner unavailable: {e}"))
+            }
+            Err(e) => {
+                tracing::warn!("inbound virus scan skipped: {e}");
+                Ok(None)
+            }
+        }
+    }
+
     /// The verdict on one message, with what the organisation knows read now.
     async fn judge(
         &self,
@@ -108,6 +129,7 @@ impl InboundBackend {
             })
             .await;
         let gathered = veilpost_verdict::gather(&t.data);
+        let scanned = self.virus_scan(&t.data).await?;
         let auth = authenticity(
             &verification,
             veilpost_verdict::headers::arc_sealer(&t.data),
@@ -151,7 +173,12 @@ impl InboundBackend {
             trusted_forwarders: &shared.config.inbound.trusted_forwarders,
         };
         let settings = shared.config.verdict_settings()?;
-        let verdict = veilpost_verdict::verdict(&gathered.facts(), &auth, &knowledge, &settings);
+        let facts = veilpost_verdict::Facts {
+            malware: scanned.as_ref().and_then(|s| s.as_deref()),
+            unscanned: scanned.is_none() && shared.config.inbound_clamd().is_some(),
+            ..gathered.facts()
+        };
+        let verdict = veilpost_verdict::verdict(&facts, &auth, &knowledge, &settings);
         Ok((verdict, verification, keys))
     }
 }

@@ -220,3 +220,75 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18, point 4: every inbound message goes through a real clamd (with a signature of
+/// the test's own); a finding is refused at the end of DATA, and with clamd gone mail is
+/// refused for now (451, fail closed) rather than let in unchecked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_mail_goes_through_clamd_and_fails_closed() {
+    let dir = test_dir("inbound-clamd");
+    let clamd = veilpost_testkit::clamd::start(&dir.join("clamd"));
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let mut zone = Zone::new();
+    zone.record("partner.test", "TXT", "\"v=spf1 ip4:127.0.0.1 -all\"")
+        .expect("zone");
+    let dns = TestDnsServer::start(zone).await.expect("dns");
+    let mx_port = free_port();
+    let mut gw = Gateway::configure_smtp(
+        &dir,
+        &format!("inbound_listen = \"127.0.0.1:{mx_port}\""),
+        &format!(
+            "[delivery]\nmode = \"mx\"\n\
+             [inbound]\nrelay_to = \"{}\"\nclamd = \"{}\"\n\
+             [dns]\nnameservers = [\"{}\"]\n",
+            sink.addr,
+            clamd.addr,
+            dns.addr()
+        ),
+    );
+    gw.start();
+    let send = |m: serde_json::Value| {
+        crate::submit(&serde_json::json!({
+            "port": mx_port, "starttls": false, "messages": [m],
+        }))
+        .remove(0)
+    };
+    let with_file = |name: &str, text: &str| {
+        let mut m = message(
+            "secretariaat@partner.test",
+            &["ann@praktijk.test"],
+            "Bijlage",
+            "Zie bijlage.",
+        );
+        m["attachments"] = serde_json::json!([{
+            "name": name, "content_type": "application/octet-stream", "text": text,
+        }]);
+        m
+    };
+    let bad = String::from_utf8_lossy(veilpost_testkit::clamd::BAD_FILE).into_owned();
+    let r = send(with_file("factuur.pdf", &bad));
+    assert_eq!(r["code"], 550, "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("attachment.malware"),
+        "{r}"
+    );
+    let r = send(with_file("verslag.txt", "Een gewoon verslag."));
+    assert_eq!(r["code"], 250, "{r}");
+    let got = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{}", gw.log());
+    assert!(
+        got[0].text().contains("X-Veilpost-Verdict: clean"),
+        "{}",
+        got[0].text()
+    );
+    // clamd gone: refused for now, nothing taken unchecked.
+    drop(clamd);
+    let r = send(with_file("verslag2.txt", "Nog een verslag."));
+    assert_eq!(r["code"], 451, "{r}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.messages().len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
