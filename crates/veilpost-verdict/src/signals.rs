@@ -390,11 +390,18 @@ fn link_findings(facts: &Facts<'_>, known: &[String], out: &mut Vec<Finding>) {
             out.push(f);
         }
     };
+    // Mail repeats its links: each (host, what the text shows) is judged once.
+    let mut judged: std::collections::HashSet<(String, Option<String>, bool)> =
+        std::collections::HashSet::new();
     for link in facts.links {
         let Some((host, userinfo)) = link_host(&link.href) else {
             continue;
         };
-        if let Some(shown) = shown_host(&link.text)
+        let shown = shown_host(&link.text);
+        if !judged.insert((host.clone(), shown.clone(), userinfo)) {
+            continue;
+        }
+        if let Some(shown) = shown
             && registrable(&shown) != registrable(&host)
         {
             push(
