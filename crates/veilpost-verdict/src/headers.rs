@@ -114,6 +114,41 @@ pub fn arc_sealer(raw: &[u8]) -> Option<String> {
     best.map(|(_, d)| d)
 }
 
+/// `raw` with `tag` in front of its subject (`[EXTERN] Factuur`), once: a subject that
+/// already starts with it is left alone; a message without one gets `Subject: {tag}`.
+/// The tag is the organisation's (plain ASCII, checked at start-up).
+pub fn tagged_subject(raw: &[u8], tag: &str) -> Vec<u8> {
+    let fields = fields(raw);
+    let subject = fields
+        .iter()
+        .find(|f| name_of(&raw[(*f).clone()]).as_deref() == Some("subject"));
+    let mut out = Vec::with_capacity(raw.len() + tag.len() + 12);
+    match subject {
+        Some(f) => {
+            let field = &raw[f.clone()];
+            let colon = field.iter().position(|&b| b == b':').unwrap_or(0) + 1;
+            let value_at = colon
+                + field[colon..]
+                    .iter()
+                    .take_while(|&&b| b == b' ' || b == b'\t')
+                    .count();
+            if field[value_at..].starts_with(tag.as_bytes()) {
+                return raw.to_vec();
+            }
+            out.extend_from_slice(&raw[..f.start + colon]);
+            out.push(b' ');
+            out.extend_from_slice(tag.as_bytes());
+            out.push(b' ');
+            out.extend_from_slice(&raw[f.start + value_at..]);
+        }
+        None => {
+            out.extend_from_slice(format!("Subject: {tag}\r\n").as_bytes());
+            out.extend_from_slice(raw);
+        }
+    }
+    out
+}
+
 /// The `X-Veilpost-Verdict` field for a verdict.
 pub fn verdict_field(verdict: &crate::Verdict) -> String {
     format!("X-Veilpost-Verdict: {}\r\n", verdict.header_value())
@@ -159,6 +194,21 @@ Subject: Factuur\r\n\r\nAuthentication-Results: mx.praktijk.nl; in the body stay
         assert_eq!(with_our_headers(b"", "a", &[]), b"");
         let garbage = b"\x00\xff:\r\n \r\n\r\n";
         let _ = with_our_headers(garbage, "a", &[]);
+    }
+
+    #[test]
+    fn the_subject_tag_goes_in_front_once() {
+        let raw = b"From: a@b.nl\r\nSubject:  Factuur\r\n 2026\r\n\r\nSubject: body";
+        let once = tagged_subject(raw, "[EXTERN]");
+        assert_eq!(
+            once,
+            b"From: a@b.nl\r\nSubject: [EXTERN] Factuur\r\n 2026\r\n\r\nSubject: body"
+        );
+        assert_eq!(tagged_subject(&once, "[EXTERN]"), once);
+        assert_eq!(
+            tagged_subject(b"From: a@b.nl\r\n\r\nx", "[EXTERN]"),
+            b"Subject: [EXTERN]\r\nFrom: a@b.nl\r\n\r\nx"
+        );
     }
 
     #[test]

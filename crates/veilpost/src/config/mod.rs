@@ -209,6 +209,10 @@ impl Config {
             bail!("web.public_url must start with https:// (or http:// for a local trial)");
         }
         self.verdict_settings()?;
+        let tag = &self.inbound.subject_tag;
+        if tag.len() > 30 || !tag.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            bail!("inbound.subject_tag must be plain text of at most 30 characters, not {tag:?}");
+        }
         if !self.smtp.inbound_listen.is_empty() {
             self.smtp
                 .inbound_listen

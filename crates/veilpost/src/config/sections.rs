@@ -441,6 +441,9 @@ pub struct Inbound {
     pub clamd_fail_closed: bool,
     /// What a virus finding gets: `reject` (default) or `quarantine`.
     pub malware: String,
+    /// Put in front of the subject of mail the verdict tags (`[EXTERN]`, `[LET OP]`);
+    /// empty (default): the subject stays as it is, the warning is in the message.
+    pub subject_tag: String,
 }
 
 impl Default for Inbound {
@@ -458,6 +461,7 @@ impl Default for Inbound {
             clamd: String::new(),
             clamd_fail_closed: true,
             malware: "reject".into(),
+            subject_tag: String::new(),
         }
     }
 }

@@ -275,8 +275,15 @@ impl Backend for InboundBackend {
             shared.config.authserv_id(),
             &ours,
         );
-        // What people should know is shown above the message itself.
+        // What people should know is shown above the message itself, and where the
+        // organisation wants it, in front of the subject of what the verdict tags.
         let data = veilpost_verdict::banner::with_banner(&data, &verdict.warnings());
+        let tag = shared.config.inbound.subject_tag.trim();
+        let data = if verdict.action == veilpost_verdict::Action::Tag && !tag.is_empty() {
+            veilpost_verdict::headers::tagged_subject(&data, tag)
+        } else {
+            data
+        };
         let envelope = Envelope {
             origin: Origin::Inbound,
             mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),

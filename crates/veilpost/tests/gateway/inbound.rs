@@ -61,7 +61,7 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
         &format!("inbound_listen = \"127.0.0.1:{mx_port}\""),
         &format!(
             "[delivery]\nmode = \"mx\"\n\
-             [inbound]\nrelay_to = \"{}\"\n\
+             [inbound]\nrelay_to = \"{}\"\nsubject_tag = \"[LET OP]\"\n\
              [dns]\nnameservers = [\"{}\"]\n",
             sink.addr,
             dns.addr()
@@ -170,8 +170,10 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
     let got = sink.wait_for(2, Duration::from_secs(30)).await;
     let second = got[1].text();
     assert!(
-        second.contains("Tweede bericht.") && !second.contains("veilpost-warning"),
-        "{second}"
+        second.contains("Tweede bericht.")
+            && !second.contains("veilpost-warning")
+            && second.contains("Subject: Nog een"),
+        "clean mail keeps its subject: {second}"
     );
     // The look-alike passes its own SPF, yet arrives with the warning on top.
     let r = send(message(
