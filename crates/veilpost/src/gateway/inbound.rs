@@ -23,7 +23,20 @@ use super::processor::domain_of;
 pub struct InboundBackend {
     shared: Arc<Shared>,
     auth: Arc<Authenticator>,
+    /// Staff, contacts and partners, read at most once a minute (not per message).
+    known: Arc<std::sync::Mutex<Option<(std::time::Instant, Arc<Known>)>>>,
 }
+
+/// What the organisation knows about people and domains, for the verdict.
+#[derive(Debug, Default)]
+struct Known {
+    staff: Vec<Person>,
+    contacts: Vec<Person>,
+    partners: Vec<String>,
+}
+
+/// How long the known people and domains are used before they are read again.
+const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl InboundBackend {
     pub fn new(shared: Arc<Shared>) -> Result<InboundBackend> {
@@ -31,6 +44,7 @@ impl InboundBackend {
         Ok(InboundBackend {
             shared,
             auth: Arc::new(auth),
+            known: Arc::default(),
         })
     }
 }
@@ -112,6 +126,49 @@ impl InboundBackend {
         }
     }
 
+    /// The known people and domains, read again when older than [`KNOWN_FOR`].
+    async fn known(&self) -> Result<Arc<Known>> {
+        if let Ok(guard) = self.known.lock()
+            && let Some((at, known)) = guard.as_ref()
+            && at.elapsed() < KNOWN_FOR
+        {
+            return Ok(known.clone());
+        }
+        let store = &self.shared.store;
+        let known = Arc::new(Known {
+            staff: store
+                .list_users()
+                .await?
+                .into_iter()
+                .filter_map(|u| {
+                    u.name.map(|name| Person {
+                        name,
+                        address: u.email,
+                    })
+                })
+                .collect(),
+            contacts: store
+                .list_contacts()
+                .await?
+                .into_iter()
+                .map(|(address, name, _)| Person {
+                    name: name.unwrap_or_default(),
+                    address,
+                })
+                .collect(),
+            partners: store
+                .partner_domains()
+                .await?
+                .into_iter()
+                .map(|(d, ..)| d)
+                .collect(),
+        });
+        if let Ok(mut guard) = self.known.lock() {
+            *guard = Some((std::time::Instant::now(), known.clone()));
+        }
+        Ok(known)
+    }
+
     /// The verdict on one message, with what the organisation knows read now.
     async fn judge(
         &self,
@@ -134,41 +191,13 @@ impl InboundBackend {
             &verification,
             veilpost_verdict::headers::arc_sealer(&t.data),
         );
-        let staff: Vec<Person> = shared
-            .store
-            .list_users()
-            .await?
-            .into_iter()
-            .filter_map(|u| {
-                u.name.map(|name| Person {
-                    name,
-                    address: u.email,
-                })
-            })
-            .collect();
-        let contacts: Vec<Person> = shared
-            .store
-            .list_contacts()
-            .await?
-            .into_iter()
-            .map(|(address, name, _)| Person {
-                name: name.unwrap_or_default(),
-                address,
-            })
-            .collect();
-        let partners: Vec<String> = shared
-            .store
-            .partner_domains()
-            .await?
-            .into_iter()
-            .map(|(d, ..)| d)
-            .collect();
+        let known = self.known().await?;
         let keys = sender_keys(&gathered.from, &auth);
         let knowledge = Knowledge {
             own_domains: &shared.config.organisation.domains,
-            staff: &staff,
-            partners: &partners,
-            contacts: &contacts,
+            staff: &known.staff,
+            partners: &known.partners,
+            contacts: &known.contacts,
             seen_before: shared.store.sender_seen(&keys).await?,
             trusted_forwarders: &shared.config.inbound.trusted_forwarders,
         };
