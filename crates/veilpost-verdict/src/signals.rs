@@ -223,53 +223,8 @@ pub(crate) fn findings(
         .iter()
         .any(|d| registrable(d) == from_org);
     let known = known_domains(knowledge);
-    let name = normal_name(facts.from_name);
 
-    // A colleague's or a contact's name on an address that is not theirs.
-    if !own && distinctive(&name) {
-        if let Some(p) = knowledge
-            .staff
-            .iter()
-            .find(|p| normal_name(&p.name) == name)
-        {
-            out.push(
-                Finding::new(
-                    "impersonation.staff",
-                    7,
-                    format!("{:?} is a colleague's name, sent from {}", facts.from_name, facts.from),
-                )
-                .warn(
-                    format!("Let op: de naam is die van uw collega {}, maar het adres {} is van buiten.", p.name, facts.from),
-                    format!("Careful: the name is your colleague {}'s, but the address {} is from outside.", p.name, facts.from),
-                ),
-            );
-        } else if let Some(p) = knowledge
-            .contacts
-            .iter()
-            .find(|p| normal_name(&p.name) == name && registrable(&p.address) != from_org)
-        {
-            out.push(
-                Finding::new(
-                    "impersonation.contact",
-                    5,
-                    format!(
-                        "{:?} is a contact's name ({}), sent from {}",
-                        facts.from_name, p.address, facts.from
-                    ),
-                )
-                .warn(
-                    format!(
-                        "Let op: de naam is die van {}, maar het adres is anders ({}).",
-                        p.name, facts.from
-                    ),
-                    format!(
-                        "Careful: the name is {}'s, but the address differs ({}).",
-                        p.name, facts.from
-                    ),
-                ),
-            );
-        }
-    }
+    people_findings(facts, knowledge, own, &from_org, &mut out);
     // An address in the display name that is not the sender's.
     if let Some(shown) = facts
         .from_name
@@ -328,29 +283,7 @@ pub(crate) fn findings(
         );
     }
     link_findings(facts, &known, &mut out);
-    for a in facts.attachments {
-        if let Some(why) = dangerous(a) {
-            out.push(Finding::new("attachment.dangerous", 8, why).warn(
-                format!("De bijlage {} kan schadelijk zijn: open die niet.", a.name),
-                format!("The attachment {} may be harmful: do not open it.", a.name),
-            ));
-        } else if a.encrypted {
-            out.push(Finding::new(
-                "attachment.encrypted",
-                4,
-                format!("{} is a password-protected archive (not checkable)", a.name),
-            ).warn(
-                format!("De bijlage {} is met een wachtwoord beveiligd en kon niet worden gecontroleerd.", a.name),
-                format!("The attachment {} is password-protected and could not be checked.", a.name),
-            ));
-        } else if a.nested_archive {
-            out.push(Finding::new(
-                "attachment.nested",
-                3,
-                format!("{} holds an archive inside an archive", a.name),
-            ));
-        }
-    }
+    attachment_findings(facts, &mut out);
     if !own && !knowledge.seen_before {
         out.push(
             Finding::new(
@@ -378,6 +311,88 @@ pub(crate) fn findings(
         );
     }
     out
+}
+
+/// A colleague's or a contact's name on an address that is not theirs.
+fn people_findings(
+    facts: &Facts<'_>,
+    knowledge: &Knowledge<'_>,
+    own: bool,
+    from_org: &str,
+    out: &mut Vec<Finding>,
+) {
+    let name = normal_name(facts.from_name);
+    if !own && distinctive(&name) {
+        if let Some(p) = knowledge
+            .staff
+            .iter()
+            .find(|p| normal_name(&p.name) == name)
+        {
+            out.push(
+                Finding::new(
+                    "impersonation.staff",
+                    7,
+                    format!("{:?} is a colleague's name, sent from {}", facts.from_name, facts.from),
+                )
+                .warn(
+                    format!("Let op: de naam is die van uw collega {}, maar het adres {} is van buiten.", p.name, facts.from),
+                    format!("Careful: the name is your colleague {}'s, but the address {} is from outside.", p.name, facts.from),
+                ),
+            );
+        } else if let Some(p) = knowledge
+            .contacts
+            .iter()
+            .find(|p| normal_name(&p.name) == name && registrable(&p.address) != *from_org)
+        {
+            out.push(
+                Finding::new(
+                    "impersonation.contact",
+                    5,
+                    format!(
+                        "{:?} is a contact's name ({}), sent from {}",
+                        facts.from_name, p.address, facts.from
+                    ),
+                )
+                .warn(
+                    format!(
+                        "Let op: de naam is die van {}, maar het adres is anders ({}).",
+                        p.name, facts.from
+                    ),
+                    format!(
+                        "Careful: the name is {}'s, but the address differs ({}).",
+                        p.name, facts.from
+                    ),
+                ),
+            );
+        }
+    }
+}
+
+/// Dangerous, encrypted and nested attachments.
+fn attachment_findings(facts: &Facts<'_>, out: &mut Vec<Finding>) {
+    for a in facts.attachments {
+        if let Some(why) = dangerous(a) {
+            out.push(Finding::new("attachment.dangerous", 8, why).warn(
+                format!("De bijlage {} kan schadelijk zijn: open die niet.", a.name),
+                format!("The attachment {} may be harmful: do not open it.", a.name),
+            ));
+        } else if a.encrypted {
+            out.push(Finding::new(
+                "attachment.encrypted",
+                4,
+                format!("{} is a password-protected archive (not checkable)", a.name),
+            ).warn(
+                format!("De bijlage {} is met een wachtwoord beveiligd en kon niet worden gecontroleerd.", a.name),
+                format!("The attachment {} is password-protected and could not be checked.", a.name),
+            ));
+        } else if a.nested_archive {
+            out.push(Finding::new(
+                "attachment.nested",
+                3,
+                format!("{} holds an archive inside an archive", a.name),
+            ));
+        }
+    }
 }
 
 /// Links: shown one place, going to another; IP literals, user@host, punycode and mixed

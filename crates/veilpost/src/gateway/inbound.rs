@@ -24,8 +24,11 @@ pub struct InboundBackend {
     shared: Arc<Shared>,
     auth: Arc<Authenticator>,
     /// Staff, contacts and partners, read at most once a minute (not per message).
-    known: Arc<std::sync::Mutex<Option<(std::time::Instant, Arc<Known>)>>>,
+    known: KnownCache,
 }
+
+/// The known people and domains and when they were read.
+type KnownCache = Arc<std::sync::Mutex<Option<(std::time::Instant, Arc<Known>)>>>;
 
 /// What the organisation knows about people and domains, for the verdict.
 #[derive(Debug, Default)]
