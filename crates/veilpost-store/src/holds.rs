@@ -87,6 +87,29 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Inbound mail the verdict quarantined, newest first (at most `limit`).
+    pub async fn held_inbound(&self, limit: i64) -> Result<Vec<Held>> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM messages
+              WHERE state = 'held' AND origin = 'inbound' ORDER BY received_at DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as::<_, Held>(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Is `id` quarantined inbound mail (not a message the double-check holds)?
+    pub async fn is_quarantined(&self, id: &str) -> Result<bool> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM messages WHERE id = ? AND state = 'held' AND origin = 'inbound'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// The sender cancelled: nothing goes; the purge removes the content. True if it was
     /// held.
     pub async fn cancel_held(&self, id: &str) -> Result<bool> {

@@ -149,6 +149,13 @@ pub fn audit_action(lang: Lang, action: &str) -> &'static str {
         "partner.saved" => ("partnerdomein opgeslagen", "partner domain saved"),
         "policy.changed" => ("beleid gewijzigd", "policy changed"),
         "reply.sent" => ("beveiligd geantwoord", "replied securely"),
+        "inbound.rejected" => ("binnenkomend bericht geweigerd", "incoming message refused"),
+        "inbound.quarantined" => (
+            "binnenkomend bericht in quarantaine",
+            "incoming message quarantined",
+        ),
+        "quarantine.released" => ("uit quarantaine vrijgegeven", "released from quarantine"),
+        "quarantine.deleted" => ("uit quarantaine verwijderd", "deleted from quarantine"),
         "send.plain" => ("verstuurd als gewone mail", "sent as ordinary mail"),
         "send.tls" => (
             "verstuurd over een versleutelde verbinding",

@@ -473,6 +473,11 @@ pub fn app(state: WebState) -> Router {
         .route("/admin/queue", get(admin::queue))
         .route("/admin/queue/{id}/{action}", post(admin::queue_action))
         .route("/admin/posture", get(admin::posture))
+        .route("/admin/quarantine", get(admin::quarantine))
+        .route(
+            "/admin/quarantine/{id}/{action}",
+            post(admin::quarantine_action),
+        )
         .route("/admin/policy", get(admin::policy).post(admin::save_policy))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

@@ -1813,3 +1813,99 @@ meetwaarden thuis\r\n--b--\r\n";
     let home = ann.get("/staff").await.text();
     assert!(!home.contains("Re: [veilig] Uitslag lab"), "{home}");
 }
+
+/// Issue 18, point 5 in part: an administrator sees the inbound quarantine, releases and
+/// deletes, audited; others cannot; a message the double-check holds is not touched here.
+#[tokio::test]
+async fn admins_release_and_delete_quarantined_mail() {
+    let site = Site::new("quarantine").await;
+    let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
+    let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    let mut ids = Vec::new();
+    for (origin, from) in [
+        (Origin::Inbound, "uitslagen@lab.test"),
+        (Origin::Inbound, "facturen@nep.test"),
+        (Origin::Submission, "ann@praktijk.test"),
+    ] {
+        let id = site
+            .store
+            .spool(
+                Envelope {
+                    origin,
+                    mail_from: from.into(),
+                    rcpt_to: vec!["ann@praktijk.test".into()],
+                    auth_user: None,
+                    client_ip: None,
+                    intent: None,
+                },
+                b"Subject: x\r\n\r\nx\r\n".to_vec(),
+            )
+            .await
+            .expect("spool");
+        site.store.claim_received(10, 60).await.expect("claim");
+        site.store
+            .hold_message(&id, &format!("h-{id}"), "[\"dmarc.quarantine\"]")
+            .await
+            .expect("hold");
+        ids.push(id);
+    }
+    let page = admin.get("/admin/quarantine").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(
+        text.contains("uitslagen@lab.test")
+            && text.contains("facturen@nep.test")
+            && text.contains("dmarc.quarantine")
+            && !text.contains(&format!("/admin/quarantine/{}/", ids[2])),
+        "{text}"
+    );
+    assert_eq!(
+        ann.get("/admin/quarantine").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let t = page.csrf();
+    // Released: back to processing, marked as confirmed.
+    let r = admin
+        .post(
+            &format!("/admin/quarantine/{}/release", ids[0]),
+            &[("csrf", &t)],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/quarantine?done=released");
+    let state: (String, bool) =
+        sqlx::query_as("SELECT state, confirmed FROM messages WHERE id = ?")
+            .bind(&ids[0])
+            .fetch_one(site.store.pool())
+            .await
+            .expect("row");
+    assert_eq!(state, ("received".to_string(), true));
+    // Deleted: nothing goes.
+    let r = admin
+        .post(
+            &format!("/admin/quarantine/{}/delete", ids[1]),
+            &[("csrf", &t)],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/quarantine?done=deleted");
+    // The double-check's hold is the sender's, not the quarantine's.
+    let r = admin
+        .post(
+            &format!("/admin/quarantine/{}/release", ids[2]),
+            &[("csrf", &t)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let actions: Vec<String> = site.actions().await.into_iter().map(|a| a.1).collect();
+    assert!(
+        actions.contains(&"quarantine.released".to_string())
+            && actions.contains(&"quarantine.deleted".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        admin
+            .get("/admin/quarantine")
+            .await
+            .text()
+            .contains("Er staat niets in quarantaine")
+    );
+}

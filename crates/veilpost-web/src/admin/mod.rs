@@ -49,6 +49,10 @@ fn flash(lang: Lang, done: &str) -> String {
             "The message will be delivered again.",
         ),
         "cancelled" => ("De bezorging is gestopt.", "Delivery was stopped."),
+        "released" => (
+            "Vrijgegeven: het bericht gaat door naar de mailserver.",
+            "Released: the message goes on to the mail server.",
+        ),
         _ => return String::new(),
     };
     lang.t(nl, en).to_string()

@@ -229,3 +229,90 @@ pub async fn queue_action(
         .await?;
     Ok(see_other(&format!("/admin/queue?done={word}")))
 }
+
+/// One quarantined inbound message as the page lists it.
+pub struct QuarantineRow {
+    pub id: String,
+    pub mail_from: String,
+    pub received: String,
+    /// The verdict's findings, in words.
+    pub why: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_quarantine.html")]
+pub(super) struct QuarantinePage<'a> {
+    lang: Lang,
+    organisation: &'a str,
+    staff: &'a Staff,
+    rows: Vec<QuarantineRow>,
+    notice: String,
+}
+
+/// `GET /admin/quarantine`: inbound mail the verdict held (admins).
+pub async fn quarantine(
+    State(s): State<WebState>,
+    staff: Staff,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    staff.require(staff.is_admin())?;
+    let rows = s
+        .store
+        .held_inbound(500)
+        .await?
+        .into_iter()
+        .map(|h| QuarantineRow {
+            why: h
+                .held_reasons
+                .as_deref()
+                .and_then(|r| serde_json::from_str::<Vec<String>>(r).ok())
+                .unwrap_or_default(),
+            received: when(h.received_at, true),
+            mail_from: h.mail_from,
+            id: h.id,
+        })
+        .collect();
+    let page = QuarantinePage {
+        lang: staff.lang,
+        organisation: &s.organisation,
+        staff: &staff,
+        rows,
+        notice: flash(staff.lang, &q.done),
+    };
+    Ok(render(&page, StatusCode::OK))
+}
+
+/// `POST /admin/quarantine/{id}/{release|delete}`: released mail goes on to the
+/// organisation's mail server as it is; deleted mail goes nowhere. Both audited.
+pub async fn quarantine_action(
+    State(s): State<WebState>,
+    staff: Staff,
+    ip: ClientIp,
+    Path((id, action)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, WebError> {
+    staff.check_csrf(&f.csrf)?;
+    staff.require(staff.is_admin())?;
+    // Only quarantined inbound mail: a message the double-check holds is its sender's.
+    if !s.store.is_quarantined(&id).await? {
+        return Err(not_found(staff.lang));
+    }
+    let (done, word) = match action.as_str() {
+        "release" => (s.store.release_held(&id).await?, "released"),
+        "delete" => (s.store.cancel_held(&id).await?, "deleted"),
+        _ => return Err(not_found(staff.lang)),
+    };
+    if !done {
+        return Err(not_found(staff.lang));
+    }
+    staff
+        .audit(
+            &s,
+            &format!("quarantine.{word}"),
+            Some(&format!("message {id}")),
+            None,
+            &ip,
+        )
+        .await?;
+    Ok(see_other(&format!("/admin/quarantine?done={word}")))
+}

@@ -364,7 +364,8 @@ pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     // held, never passed on unchecked.
     let verdict = our_verdict(&raw).unwrap_or_else(|| "quarantine; no verdict".into());
     let action = verdict.split(';').next().unwrap_or("").trim();
-    if !matches!(action, "clean" | "accept" | "tag") {
+    // Released from the quarantine by an administrator: it goes on as it is.
+    if !m.confirmed && !matches!(action, "clean" | "accept" | "tag") {
         let names: Vec<&str> = verdict
             .split_once("; ")
             .map_or(vec![], |(_, n)| n.split(' ').collect());

@@ -130,6 +130,7 @@ async fn admin_first_run_and_every_admin_page_in_chromium() {
             "bob@praktijk.test",
         ),
         ("/admin/queue", "Wachtrij"),
+        ("/admin/quarantine", "Er staat niets in quarantaine"),
         ("/admin/posture", "praktijk.test"),
         ("/staff/compose", "Nieuw beveiligd bericht"),
     ] {

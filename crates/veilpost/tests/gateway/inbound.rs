@@ -220,6 +220,26 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
         audit,
         serde_json::json!([["inbound.rejected"], ["inbound.quarantined"]])
     );
+    // Released (as the admin page does it): it goes on to the mail server as it is.
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); \
+         c.execute(\"UPDATE messages SET state = 'received', confirmed = 1 WHERE origin = 'inbound' AND state = 'held'\"); c.commit()",
+        db.display()
+    );
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .expect("python3");
+    assert!(ok.success());
+    let got = sink.wait_for(4, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 4, "{}", gw.log());
+    assert!(
+        got[3]
+            .text()
+            .contains("X-Veilpost-Verdict: quarantine; dmarc.quarantine"),
+        "{}",
+        got[3].text()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
