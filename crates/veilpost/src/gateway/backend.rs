@@ -53,6 +53,28 @@ impl SmtpBackend {
     }
 }
 
+/// The `Received` field Veilpost adds to what it takes in (RFC 5321 §4.4), with the
+/// client's HELO name (printable ASCII, at most 100 characters) and address.
+pub(super) fn received_field(shared: &Shared, t: &Transaction, peer: SocketAddr) -> String {
+    let protocol = match (t.auth_user.is_some(), t.tls) {
+        (true, _) => "ESMTPSA",
+        (false, true) => "ESMTPS",
+        (false, false) => "ESMTP",
+    };
+    let helo: String = t
+        .helo
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(100)
+        .collect();
+    format!(
+        "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
+        ip = peer.ip(),
+        host = shared.config.smtp.hostname,
+        date = veilpost_text::dates::rfc5322(shared.store.now()),
+    )
+}
+
 /// Every address a message names as its author (From: and Sender:), in header order;
 /// `None` when such a header cannot be read as addresses (fail closed: refused).
 /// Display names are not addresses and play no part.
@@ -235,23 +257,7 @@ impl Backend for SmtpBackend {
                 "Too many messages this hour, try again later".into(),
             ));
         }
-        let protocol = match (t.auth_user.is_some(), t.tls) {
-            (true, _) => "ESMTPSA",
-            (false, true) => "ESMTPS",
-            (false, false) => "ESMTP",
-        };
-        let helo: String = t
-            .helo
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(100)
-            .collect();
-        let received = format!(
-            "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
-            ip = peer.ip(),
-            host = self.shared.config.smtp.hostname,
-            date = veilpost_text::dates::rfc5322(self.shared.store.now()),
-        );
+        let received = received_field(&self.shared, &t, peer);
         let mut data = Vec::with_capacity(received.len() + t.data.len());
         data.extend_from_slice(received.as_bytes());
         data.extend_from_slice(&t.data);

@@ -284,19 +284,7 @@ impl Backend for InboundBackend {
                 ),
             ));
         }
-        let helo: String = t
-            .helo
-            .chars()
-            .filter(|c| c.is_ascii_graphic())
-            .take(100)
-            .collect();
-        let received = format!(
-            "Received: from {helo} ({ip})\r\n\tby {host} (Veilpost) with {protocol};\r\n\t{date}\r\n",
-            ip = peer.ip(),
-            host = shared.config.smtp.hostname,
-            protocol = if t.tls { "ESMTPS" } else { "ESMTP" },
-            date = veilpost_text::dates::rfc5322(shared.store.now()),
-        );
+        let received = super::backend::received_field(shared, &t, peer);
         let ours = [
             received,
             verification.authentication_results.clone(),
