@@ -168,6 +168,7 @@ pub fn audit_action(lang: Lang, action: &str) -> &'static str {
         "send.delivered" => ("afgeleverd", "delivered"),
         "send.failed" => ("niet af te leveren", "undeliverable"),
         "staff.login" => ("aangemeld", "signed in"),
+        "smtp.login" => ("aangemeld via SMTP", "signed in over SMTP"),
         "staff.login.failed" => ("aanmelden mislukt", "sign-in failed"),
         "staff.logout" => ("afgemeld", "signed out"),
         "staff.passkey.registered" => ("passkey gekoppeld", "passkey linked"),

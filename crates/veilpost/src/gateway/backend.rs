@@ -154,7 +154,26 @@ impl Backend for SmtpBackend {
             .authenticate(&user, &password, today)
             .await
         {
-            Ok(Some(u)) => Some(u.email),
+            // Every sign-in is in the audit log; one that cannot be written is refused.
+            Ok(Some(u)) => match self
+                .shared
+                .store
+                .audit_event(veilpost_store::AuditEvent {
+                    actor: "smtp".into(),
+                    action: "smtp.login".into(),
+                    subject: Some(u.email.clone()),
+                    detail: None,
+                    ip: Some(ip.to_string()),
+                    outcome: Some("ok".into()),
+                })
+                .await
+            {
+                Ok(_) => Some(u.email),
+                Err(e) => {
+                    tracing::error!("smtp: login of {} not audited, refused: {e}", u.email);
+                    None
+                }
+            },
             Ok(None) => {
                 if let Ok(mut l) = self.limits.lock() {
                     l.staff.failed(&user, ip, now);

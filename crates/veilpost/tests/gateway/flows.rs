@@ -289,8 +289,17 @@ async fn relay_passwords_and_accounts() {
     assert!(out.status.success(), "{check}");
     assert_eq!(check["intact"], true);
     assert!(check["entries"].as_u64().unwrap_or(0) >= 3, "{check}");
-    // …until someone edits the database behind Veilpost's back.
+    // So is every successful one (who, from where).
     let db = dir.join("data").join("veilpost.db");
+    let logins = crate::sql(
+        &db,
+        "SELECT subject, ip FROM audit WHERE action = 'smtp.login' AND subject = 'ann@praktijk.test' LIMIT 1",
+    );
+    assert_eq!(
+        logins,
+        serde_json::json!([["ann@praktijk.test", "127.0.0.1"]])
+    );
+    // …until someone edits the database behind Veilpost's back.
     let tamper = std::process::Command::new("python3")
         .arg("-c")
         .arg(
