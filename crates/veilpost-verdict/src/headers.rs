@@ -86,6 +86,20 @@ pub fn with_our_headers(raw: &[u8], authserv_id_ours: &str, ours: &[String]) -> 
     out
 }
 
+/// The value of the first header field called `name` (case-insensitive), unfolded and
+/// trimmed. Veilpost's own fields come first (see [`with_our_headers`]).
+pub fn first_value(raw: &[u8], name: &str) -> Option<String> {
+    let wanted = name.to_ascii_lowercase();
+    fields(raw).into_iter().find_map(|f| {
+        let field = &raw[f];
+        (name_of(field)? == wanted).then(|| {
+            let text = String::from_utf8_lossy(field);
+            let value = text.split_once(':').map_or("", |(_, v)| v);
+            value.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+    })
+}
+
 /// The `d=` of the newest `ARC-Seal` (highest `i=`), if any: who forwarded last.
 pub fn arc_sealer(raw: &[u8]) -> Option<String> {
     let mut best: Option<(u32, String)> = None;
@@ -208,6 +222,19 @@ Subject: Factuur\r\n\r\nAuthentication-Results: mx.praktijk.nl; in the body stay
         assert_eq!(
             tagged_subject(b"From: a@b.nl\r\n\r\nx", "[EXTERN]"),
             b"Subject: [EXTERN]\r\nFrom: a@b.nl\r\n\r\nx"
+        );
+    }
+
+    #[test]
+    fn the_first_field_is_ours() {
+        let raw = b"Received: x\r\nX-Veilpost-Verdict: tag;\r\n lookalike.sender\r\nx-veilpost-verdict: clean\r\n\r\nX-Veilpost-Verdict: body";
+        assert_eq!(
+            first_value(raw, "X-Veilpost-Verdict").as_deref(),
+            Some("tag; lookalike.sender")
+        );
+        assert_eq!(
+            first_value(b"Subject: x\r\n\r\n", "X-Veilpost-Verdict"),
+            None
         );
     }
 

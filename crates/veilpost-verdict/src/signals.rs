@@ -58,12 +58,16 @@ fn distinctive(normal: &str) -> bool {
 /// The host of an http(s) link, lower case, without port and user info; and whether it
 /// had user info (`https://bank.nl@evil.example/`).
 fn link_host(href: &str) -> Option<(String, bool)> {
-    let rest = href
-        .trim()
-        .strip_prefix("https://")
-        .or_else(|| href.trim().strip_prefix("http://"))
-        .or_else(|| href.trim().strip_prefix("HTTPS://"))
-        .or_else(|| href.trim().strip_prefix("HTTP://"))?;
+    let href = href.trim();
+    let scheme = href.get(..8).unwrap_or(href).to_ascii_lowercase();
+    let skip = if scheme.starts_with("https://") {
+        8
+    } else if scheme.starts_with("http://") {
+        7
+    } else {
+        return None;
+    };
+    let rest = &href[skip..];
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
     let (userinfo, hostport) = match authority.rsplit_once('@') {
         Some((_, h)) => (true, h),

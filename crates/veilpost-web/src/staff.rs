@@ -224,10 +224,7 @@ async fn own_received(
         return Err(WebError::new(StatusCode::GONE, ErrorKind::NotFound, lang));
     }
     let ciphertext = s.store.blobs().read(&e.blob).await?;
-    let plain = s
-        .master_key
-        .open(&e.id, &e.wrapped_key, &ciphertext)
-        .map_err(|err| WebError::internal(lang, format!("vault entry {}: {err}", e.id)))?;
+    let plain = crate::pages::decrypt(s, &e, &ciphertext, lang)?;
     Ok((e, plain))
 }
 

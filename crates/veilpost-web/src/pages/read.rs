@@ -4,7 +4,7 @@
 use super::*;
 
 /// The decrypted message of a readable entry.
-pub(super) fn decrypt(
+pub(crate) fn decrypt(
     s: &WebState,
     e: &PortalEntry,
     ciphertext: &[u8],

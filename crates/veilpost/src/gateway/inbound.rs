@@ -23,6 +23,8 @@ use super::processor::domain_of;
 pub struct InboundBackend {
     shared: Arc<Shared>,
     auth: Arc<Authenticator>,
+    /// `[inbound]`'s scores and actions, read once at start.
+    settings: Arc<veilpost_verdict::Settings>,
     /// Staff, contacts and partners, read at most once a minute (not per message).
     known: KnownCache,
 }
@@ -44,9 +46,11 @@ const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 impl InboundBackend {
     pub fn new(shared: Arc<Shared>) -> Result<InboundBackend> {
         let auth = Authenticator::new(&shared.dns, shared.config.authserv_id())?;
+        let settings = shared.config.verdict_settings()?;
         Ok(InboundBackend {
             shared,
             auth: Arc::new(auth),
+            settings: Arc::new(settings),
             known: Arc::default(),
         })
     }
@@ -204,13 +208,12 @@ impl InboundBackend {
             seen_before: shared.store.sender_seen(&keys).await?,
             trusted_forwarders: &shared.config.inbound.trusted_forwarders,
         };
-        let settings = shared.config.verdict_settings()?;
         let facts = veilpost_verdict::Facts {
             malware: scanned.as_ref().and_then(|s| s.as_deref()),
             unscanned: scanned.is_none() && shared.config.inbound_clamd().is_some(),
             ..gathered.facts()
         };
-        let verdict = veilpost_verdict::verdict(&facts, &auth, &knowledge, &settings);
+        let verdict = veilpost_verdict::verdict(&facts, &auth, &knowledge, &self.settings);
         Ok((verdict, verification, keys))
     }
 }
@@ -330,27 +333,14 @@ impl Backend for InboundBackend {
     }
 }
 
-/// Our own `X-Veilpost-Verdict` value: the first such field (the listener put it first
-/// and took any that came with the message out).
-fn our_verdict(raw: &[u8]) -> Option<String> {
-    let head_end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..head_end]);
-    head.lines().find_map(|l| {
-        l.strip_prefix("X-Veilpost-Verdict:")
-            .map(|v| v.trim().to_string())
-    })
-}
-
 /// Process an inbound message: quarantine holds it (nothing goes out), anything else is
 /// queued for the organisation's own mail server.
 pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let raw = shared.store.blobs().read(&m.blob).await?;
     // Without our verdict the message did not come through the listener as it should:
     // held, never passed on unchecked.
-    let verdict = our_verdict(&raw).unwrap_or_else(|| "quarantine; no verdict".into());
+    let verdict = veilpost_verdict::headers::first_value(&raw, "X-Veilpost-Verdict")
+        .unwrap_or_else(|| "quarantine; no verdict".into());
     let action = verdict.split(';').next().unwrap_or("").trim();
     // Released from the quarantine by an administrator: it goes on as it is.
     if !m.confirmed && !matches!(action, "clean" | "accept" | "tag") {
@@ -395,16 +385,4 @@ pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     shared.store.finish_processing(&m.id, processed).await?;
     shared.wake_delivery.notify_one();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn our_verdict_is_the_first_field() {
-        let raw = b"Received: x\r\nX-Veilpost-Verdict: tag; lookalike.sender\r\nX-Veilpost-Verdict: clean\r\n\r\nX-Veilpost-Verdict: body";
-        assert_eq!(our_verdict(raw).as_deref(), Some("tag; lookalike.sender"));
-        assert_eq!(our_verdict(b"Subject: x\r\n\r\n"), None);
-    }
 }
