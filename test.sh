@@ -8,7 +8,9 @@
 # memory in the hostile-input tests; swaks submits mail in the gateway tests; Chromium and
 # its WebDriver run the browser tests, with axe-core from the npm registry checking every
 # page they visit; 7-Zip opens what `veilpost protect` makes; clamd
-# checks uploads (with a signature file of the test's own: no signature download). From
+# checks uploads (with a signature file of the test's own: no signature download); Postfix
+# (private instances on loopback, run as root) is the mail server Veilpost stands beside as
+# milter and relayhost, and miltertest drives the milter from Lua. From
 # PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
 # the peer of check-domain and deduce the peer of the DLP's person recogniser (both pinned:
 # their verdicts change between versions; deduce is LGPL and only ever run as a separate
@@ -31,7 +33,11 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v 7zz >/dev/null || command -v 7z >/dev/null || missing+=(7zip)
 command -v clamd >/dev/null || missing+=(clamav-daemon)
 command -v npm >/dev/null || missing+=(npm)
+command -v postfix >/dev/null || missing+=(postfix)
+command -v miltertest >/dev/null || missing+=(miltertest)
 if [ ${#missing[@]} -gt 0 ]; then
+    # Postfix is installed unconfigured and not started: the tests run private instances.
+    echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
     as_root apt-get update -q
     as_root apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

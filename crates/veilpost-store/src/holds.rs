@@ -87,6 +87,94 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Quarantine inbound message `id`: its content is now `blob`, sealed under
+    /// `wrapped_key` (context `quarantine:<id>`), held with `reasons` (JSON). Returns the
+    /// blob it replaces (the clear one, to remove), or `None` when `id` was not processing.
+    pub async fn quarantine(
+        &self,
+        id: &str,
+        blob: &str,
+        wrapped_key: &[u8],
+        reasons: &str,
+    ) -> Result<Option<String>> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT blob FROM messages WHERE id = ? AND origin = 'inbound'")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if old.is_some() {
+            sqlx::query(
+                "UPDATE messages SET state = 'held', held_reasons = ?, blob = ?, sealed_key = ?,
+                        lease_until = 0 WHERE id = ?",
+            )
+            .bind(reasons)
+            .bind(blob)
+            .bind(wrapped_key)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(old)
+    }
+
+    /// The wrapped data key of a message whose blob is sealed (quarantined), if it is.
+    pub async fn sealed_key(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT sealed_key FROM messages WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
+    /// A quarantined message's blob and, when it is sealed, its wrapped key.
+    pub async fn quarantined_blob(&self, id: &str) -> Result<Option<(String, Option<Vec<u8>>)>> {
+        Ok(sqlx::query_as(
+            "SELECT blob, sealed_key FROM messages
+              WHERE id = ? AND state = 'held' AND origin = 'inbound'",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A released message written out in the clear again as `blob`, for delivery; returns
+    /// the sealed blob it replaces (to remove).
+    pub async fn unseal(&self, id: &str, blob: &str) -> Result<Option<String>> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let old: Option<String> =
+            sqlx::query_scalar("SELECT blob FROM messages WHERE id = ? AND sealed_key IS NOT NULL")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        sqlx::query("UPDATE messages SET blob = ?, sealed_key = NULL WHERE id = ? AND sealed_key IS NOT NULL")
+            .bind(blob)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(old)
+    }
+
+    /// Quarantined inbound mail for `address` (one of its recipients), newest first.
+    pub async fn quarantined_for(&self, address: &str, limit: i64) -> Result<Vec<Held>> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM messages
+              WHERE state = 'held' AND origin = 'inbound'
+                AND EXISTS (SELECT 1 FROM recipients r WHERE r.message_id = messages.id
+                             AND r.address = ? COLLATE NOCASE)
+              ORDER BY received_at DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as::<_, Held>(AssertSqlSafe(sql))
+            .bind(address.trim())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// Inbound mail the verdict quarantined, newest first (at most `limit`).
     pub async fn held_inbound(&self, limit: i64) -> Result<Vec<Held>> {
         let sql = format!(

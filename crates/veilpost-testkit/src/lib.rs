@@ -8,6 +8,7 @@
 
 pub mod clamd;
 pub mod oidc;
+pub mod postfix;
 pub mod sink;
 
 use std::net::{IpAddr, SocketAddr};

@@ -16,6 +16,7 @@
 
 mod auth;
 pub mod banner;
+pub mod edits;
 pub mod gather;
 pub mod headers;
 mod signals;

@@ -36,6 +36,87 @@ pub fn verdict(lang: Lang, verdict: &str) -> &'static str {
 }
 
 /// How a message went to one recipient.
+/// An inbound verdict's finding (`dmarc.reject`, `lookalike.sender`) in words.
+pub fn finding(lang: Lang, name: &str) -> &'static str {
+    let (nl, en) = match name {
+        "dmarc.reject" | "dmarc.quarantine" | "dmarc.fail" => (
+            "het domein van de afzender staat niet achter dit bericht (DMARC)",
+            "the sender's domain does not vouch for this message (DMARC)",
+        ),
+        "spoof.own_domain" => (
+            "doet zich voor als ons eigen domein",
+            "pretends to come from our own domain",
+        ),
+        "spf.fail" => (
+            "verstuurd vanaf een server die het domein niet toestaat (SPF)",
+            "sent from a server the domain does not allow (SPF)",
+        ),
+        "auth.none" => (
+            "niet te herleiden tot het domein van de afzender",
+            "cannot be traced to the sender's domain",
+        ),
+        "impersonation.staff" => (
+            "gebruikt de naam van een collega met een extern adres",
+            "uses a colleague's name with an outside address",
+        ),
+        "impersonation.contact" => (
+            "gebruikt de naam van een bekende relatie met een ander adres",
+            "uses a known contact's name with another address",
+        ),
+        "display_name.address" => (
+            "de naam van de afzender bevat een ander e-mailadres",
+            "the sender's name contains another address",
+        ),
+        "lookalike.sender" => (
+            "het afzenderdomein lijkt op een bekend domein",
+            "the sender's domain looks like a known one",
+        ),
+        "lookalike.link" => (
+            "een link lijkt op een bekend domein",
+            "a link looks like a known domain",
+        ),
+        "reply_to.other_domain" => (
+            "antwoorden gaan naar een ander domein",
+            "replies go to another domain",
+        ),
+        "link.mismatch" => (
+            "een link gaat ergens anders heen dan de tekst zegt",
+            "a link goes elsewhere than its text says",
+        ),
+        "link.ip_literal" => (
+            "een link naar een kaal IP-adres",
+            "a link to a bare IP address",
+        ),
+        "link.userinfo" => (
+            "een misleidende link (naam@server)",
+            "a misleading link (name@host)",
+        ),
+        "link.punycode" => (
+            "een link met een vermomde domeinnaam",
+            "a link with a disguised domain name",
+        ),
+        "attachment.dangerous" => ("een gevaarlijke bijlage", "a dangerous attachment"),
+        "attachment.encrypted" => (
+            "een versleuteld archief (niet te controleren)",
+            "an encrypted archive (cannot be checked)",
+        ),
+        "attachment.nested" => ("een archief in een archief", "an archive in an archive"),
+        "attachment.malware" => ("een virus in een bijlage", "a virus in an attachment"),
+        "attachment.unscanned" => (
+            "bijlagen niet op virussen gecontroleerd",
+            "attachments not checked for viruses",
+        ),
+        "sender.first_time" => (
+            "eerste bericht van deze afzender",
+            "first message from this sender",
+        ),
+        "sender.external" => ("externe afzender", "external sender"),
+        "no" | "no verdict" | "verdict" => ("geen oordeel", "no verdict"),
+        _ => ("verdacht", "suspicious"),
+    };
+    lang.t(nl, en)
+}
+
 pub fn route(lang: Lang, route: &str) -> &'static str {
     pick(
         lang,

@@ -18,6 +18,7 @@ pub mod labels;
 mod limits;
 mod login_loop;
 mod pages;
+mod quarantine;
 pub mod render;
 mod setup;
 mod signin;
@@ -139,6 +140,8 @@ pub struct PortalSettings {
     pub doublecheck: veilpost_policy::doublecheck::Rules,
     /// The configured answer to a leaver's mail: `reject` or `forward`.
     pub leaver_answer: String,
+    /// Inbound findings that leave a quarantined message for an administrator to release.
+    pub quarantine_admin_only: Vec<String>,
 }
 
 impl Default for PortalSettings {
@@ -167,6 +170,7 @@ impl Default for PortalSettings {
                 free_mail: false,
             },
             leaver_answer: "reject".into(),
+            quarantine_admin_only: Vec::new(),
         }
     }
 }
@@ -473,11 +477,11 @@ pub fn app(state: WebState) -> Router {
         .route("/admin/queue", get(admin::queue))
         .route("/admin/queue/{id}/{action}", post(admin::queue_action))
         .route("/admin/posture", get(admin::posture))
-        .route("/admin/quarantine", get(admin::quarantine))
-        .route(
-            "/admin/quarantine/{id}/{action}",
-            post(admin::quarantine_action),
-        )
+        .route("/quarantine", get(quarantine::mine))
+        .route("/quarantine/{id}", get(quarantine::view))
+        .route("/quarantine/{id}/{action}", post(quarantine::action))
+        .route("/admin/quarantine", get(quarantine::all))
+        .route("/admin/quarantine/{id}/{action}", post(quarantine::action))
         .route("/admin/policy", get(admin::policy).post(admin::save_policy))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

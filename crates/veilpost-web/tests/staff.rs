@@ -1814,18 +1814,45 @@ meetwaarden thuis\r\n--b--\r\n";
     assert!(!home.contains("Re: [veilig] Uitslag lab"), "{home}");
 }
 
-/// Issue 18, point 5 in part: an administrator sees the inbound quarantine, releases and
-/// deletes, audited; others cannot; a message the double-check holds is not touched here.
+/// Issue 18, point 5: the quarantine. Staff see what was meant for them, administrators
+/// everything; staff release what policy lets them, administrators anything; anyone who
+/// sees a message may delete it; a sealed message is read as text; view, release and
+/// delete are audited; a message the double-check holds is not touched here.
 #[tokio::test]
-async fn admins_release_and_delete_quarantined_mail() {
-    let site = Site::new("quarantine").await;
+async fn staff_and_admins_handle_the_quarantine() {
+    let site = Site::with("quarantine", |s| {
+        s.quarantine_admin_only = vec!["dmarc.reject".into(), "attachment.malware".into()];
+    })
+    .await;
     let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
     let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    let (mut bob, _) = site.signed_in("bob@praktijk.test", "staff").await;
     let mut ids = Vec::new();
-    for (origin, from) in [
-        (Origin::Inbound, "uitslagen@lab.test"),
-        (Origin::Inbound, "facturen@nep.test"),
-        (Origin::Submission, "ann@praktijk.test"),
+    for (origin, from, to, why) in [
+        (
+            Origin::Inbound,
+            "uitslagen@lab.test",
+            "ann@praktijk.test",
+            "[\"lookalike.sender\"]",
+        ),
+        (
+            Origin::Inbound,
+            "facturen@nep.test",
+            "ann@praktijk.test",
+            "[\"dmarc.reject\"]",
+        ),
+        (
+            Origin::Submission,
+            "ann@praktijk.test",
+            "x@elders.test",
+            "[\"lookalike\"]",
+        ),
+        (
+            Origin::Inbound,
+            "info@bank.test",
+            "bob@praktijk.test",
+            "[\"link.mismatch\"]",
+        ),
     ] {
         let id = site
             .store
@@ -1833,45 +1860,97 @@ async fn admins_release_and_delete_quarantined_mail() {
                 Envelope {
                     origin,
                     mail_from: from.into(),
-                    rcpt_to: vec!["ann@praktijk.test".into()],
+                    rcpt_to: vec![to.into()],
                     auth_user: None,
                     client_ip: None,
                     intent: None,
                 },
-                b"Subject: x\r\n\r\nx\r\n".to_vec(),
+                b"Subject: Uw uitslag\r\n\r\nKlik op https://lab.test.evil/x\r\n".to_vec(),
             )
             .await
             .expect("spool");
         site.store.claim_received(10, 60).await.expect("claim");
-        site.store
-            .hold_message(&id, &format!("h-{id}"), "[\"dmarc.quarantine\"]")
-            .await
-            .expect("hold");
+        if origin == Origin::Inbound {
+            // As the processor does it: sealed, then held.
+            let raw = b"Subject: Uw uitslag\r\n\r\nKlik op https://lab.test.evil/x\r\n";
+            let sealed = site
+                .key
+                .seal(&format!("quarantine:{id}"), raw)
+                .expect("seal");
+            let blob = site
+                .store
+                .blobs()
+                .write(sealed.ciphertext)
+                .await
+                .expect("blob");
+            site.store
+                .quarantine(&id, &blob, &sealed.wrapped_key, why)
+                .await
+                .expect("quarantine");
+        } else {
+            site.store
+                .hold_message(&id, &format!("h-{id}"), why)
+                .await
+                .expect("hold");
+        }
         ids.push(id);
     }
+    // The administrator sees every quarantined message, not the double-check's hold.
     let page = admin.get("/admin/quarantine").await;
     assert_eq!(page.status, StatusCode::OK);
     let text = page.text();
     assert!(
         text.contains("uitslagen@lab.test")
             && text.contains("facturen@nep.test")
-            && text.contains("dmarc.quarantine")
-            && !text.contains(&format!("/admin/quarantine/{}/", ids[2])),
+            && text.contains("info@bank.test")
+            && text.contains("het afzenderdomein lijkt op een bekend domein")
+            && !text.contains(&format!("/{}/", ids[2])),
+        "{text}"
+    );
+    // Ann sees hers only, and may release the look-alike but not the DMARC reject.
+    let page = ann.get("/quarantine").await;
+    let text = page.text();
+    assert!(
+        text.contains("uitslagen@lab.test")
+            && text.contains("facturen@nep.test")
+            && !text.contains("info@bank.test")
+            && text.contains(&format!("/quarantine/{}/release", ids[0]))
+            && !text.contains(&format!("/quarantine/{}/release", ids[1])),
         "{text}"
     );
     assert_eq!(
         ann.get("/admin/quarantine").await.status,
         StatusCode::FORBIDDEN
     );
+    // Reading it: decrypted, as text (the link is no link), audited.
+    let view = ann.get(&format!("/quarantine/{}", ids[0])).await;
+    assert_eq!(view.status, StatusCode::OK);
+    let text = view.text();
+    assert!(
+        text.contains("Uw uitslag")
+            && text.contains("Klik op https://lab.test.evil/x")
+            && !text.contains("href=\"https://lab.test.evil"),
+        "{text}"
+    );
+    // Not hers: not found, as if it did not exist.
+    assert_eq!(
+        ann.get(&format!("/quarantine/{}", ids[3])).await.status,
+        StatusCode::NOT_FOUND
+    );
     let t = page.csrf();
-    // Released: back to processing, marked as confirmed.
-    let r = admin
-        .post(
-            &format!("/admin/quarantine/{}/release", ids[0]),
-            &[("csrf", &t)],
-        )
+    let r = ann
+        .post(&format!("/quarantine/{}/release", ids[1]), &[("csrf", &t)])
         .await;
-    assert_eq!(r.location(), "/admin/quarantine?done=released");
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = ann
+        .post(&format!("/quarantine/{}/release", ids[3]), &[("csrf", &t)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Released: back to processing, marked as confirmed.
+    let r = ann
+        .post(&format!("/quarantine/{}/release", ids[0]), &[("csrf", &t)])
+        .await;
+    assert_eq!(r.location(), "/quarantine?done=released");
     let state: (String, bool) =
         sqlx::query_as("SELECT state, confirmed FROM messages WHERE id = ?")
             .bind(&ids[0])
@@ -1879,14 +1958,20 @@ async fn admins_release_and_delete_quarantined_mail() {
             .await
             .expect("row");
     assert_eq!(state, ("received".to_string(), true));
-    // Deleted: nothing goes.
+    // The administrator releases what staff may not; Bob deletes his.
+    let t = admin.get("/admin/quarantine").await.csrf();
     let r = admin
         .post(
-            &format!("/admin/quarantine/{}/delete", ids[1]),
+            &format!("/admin/quarantine/{}/release", ids[1]),
             &[("csrf", &t)],
         )
         .await;
-    assert_eq!(r.location(), "/admin/quarantine?done=deleted");
+    assert_eq!(r.location(), "/admin/quarantine?done=released");
+    let tb = bob.get("/quarantine").await.csrf();
+    let r = bob
+        .post(&format!("/quarantine/{}/delete", ids[3]), &[("csrf", &tb)])
+        .await;
+    assert_eq!(r.location(), "/quarantine?done=deleted");
     // The double-check's hold is the sender's, not the quarantine's.
     let r = admin
         .post(
@@ -1896,11 +1981,13 @@ async fn admins_release_and_delete_quarantined_mail() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let actions: Vec<String> = site.actions().await.into_iter().map(|a| a.1).collect();
-    assert!(
-        actions.contains(&"quarantine.released".to_string())
-            && actions.contains(&"quarantine.deleted".to_string()),
-        "{actions:?}"
-    );
+    for a in [
+        "quarantine.viewed",
+        "quarantine.released",
+        "quarantine.deleted",
+    ] {
+        assert!(actions.contains(&a.to_string()), "{a}: {actions:?}");
+    }
     assert!(
         admin
             .get("/admin/quarantine")

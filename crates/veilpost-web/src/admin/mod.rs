@@ -26,7 +26,7 @@ fn not_found(lang: Lang) -> WebError {
     WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, lang)
 }
 
-fn flash(lang: Lang, done: &str) -> String {
+pub(crate) fn flash(lang: Lang, done: &str) -> String {
     let (nl, en) = match done {
         "added" => ("Het account is aangemaakt.", "The account was added."),
         "saved" => ("De wijzigingen zijn opgeslagen.", "The changes were saved."),
@@ -61,7 +61,7 @@ fn flash(lang: Lang, done: &str) -> String {
 #[derive(Debug, Deserialize, Default)]
 pub struct Done {
     #[serde(default)]
-    done: String,
+    pub(crate) done: String,
     #[serde(default)]
     email: String,
 }

@@ -40,6 +40,7 @@ pub struct Config {
     pub audit: Audit,
     pub intake: IntakeConfig,
     pub inbound: Inbound,
+    pub milter: Milter,
     pub doublecheck: DoubleCheck,
     pub internal_links: InternalLinks,
     pub offboarding: Offboarding,
@@ -63,6 +64,7 @@ impl Default for Config {
             audit: Audit::default(),
             intake: IntakeConfig::default(),
             inbound: Inbound::default(),
+            milter: Milter::default(),
             doublecheck: DoubleCheck::default(),
             internal_links: InternalLinks::default(),
             offboarding: Offboarding::default(),
@@ -213,26 +215,27 @@ impl Config {
         if tag.len() > 30 || !tag.bytes().all(|b| (b' '..=b'~').contains(&b)) {
             bail!("inbound.subject_tag must be plain text of at most 30 characters, not {tag:?}");
         }
-        if !self.smtp.inbound_listen.is_empty() {
-            self.smtp
-                .inbound_listen
-                .parse::<SocketAddr>()
-                .with_context(|| {
-                    format!(
-                        "smtp.inbound_listen: {:?} is not an address:port",
-                        self.smtp.inbound_listen
-                    )
-                })?;
-            if self
+        for (key, value) in [
+            ("smtp.inbound_listen", &self.smtp.inbound_listen),
+            ("milter.listen", &self.milter.listen),
+        ] {
+            if !value.is_empty() {
+                value
+                    .parse::<SocketAddr>()
+                    .with_context(|| format!("{key}: {value:?} is not an address:port"))?;
+            }
+        }
+        // Released quarantine goes to the mail server; the MX listener needs it for all.
+        if (!self.smtp.inbound_listen.is_empty() || !self.milter.listen.is_empty())
+            && self
                 .inbound
                 .relay_to
                 .rsplit_once(':')
                 .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
-            {
-                bail!(
-                    "inbound.relay_to must be the organisation's mail server as HOST:PORT (needed with smtp.inbound_listen)"
-                );
-            }
+        {
+            bail!(
+                "inbound.relay_to must be the organisation's mail server as HOST:PORT (needed with smtp.inbound_listen or milter.listen: relayed and released mail goes there)"
+            );
         }
         Ok(())
     }
@@ -373,6 +376,7 @@ impl Config {
             } else {
                 self.offboarding.answer.clone()
             },
+            quarantine_admin_only: self.inbound.admin_release_only.clone(),
             oidc: (!self.oidc.issuer.is_empty()).then(|| veilpost_web::oidc::OidcSettings {
                 issuer: self.oidc.issuer.clone(),
                 client_id: self.oidc.client_id.clone(),

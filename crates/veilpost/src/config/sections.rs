@@ -444,6 +444,33 @@ pub struct Inbound {
     /// Put in front of the subject of mail the verdict tags (`[EXTERN]`, `[LET OP]`);
     /// empty (default): the subject stays as it is, the warning is in the message.
     pub subject_tag: String,
+    /// Findings that leave a quarantined message for an administrator to release; staff
+    /// release the rest of what was meant for them themselves.
+    pub admin_release_only: Vec<String>,
+    /// Hour of the day (0-23, the organisation's time) the quarantine digest goes to
+    /// everyone with mail waiting (administrators: all of it); -1: no digest.
+    pub digest_hour: i32,
+}
+
+/// `[milter]`: Postfix calls Veilpost before it takes a message (`smtpd_milters`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Milter {
+    /// Where Postfix reaches the milter (`127.0.0.1:8891`); empty (default): none.
+    pub listen: String,
+    /// When Veilpost cannot decide (its store, the verdict or the virus scanner failing):
+    /// `true` (default) answers 451 so the sender retries; `false` lets the message on
+    /// unchecked, marked `X-Veilpost-Verdict: unchecked`.
+    pub fail_closed: bool,
+}
+
+impl Default for Milter {
+    fn default() -> Self {
+        Milter {
+            listen: String::new(),
+            fail_closed: true,
+        }
+    }
 }
 
 impl Default for Inbound {
@@ -462,6 +489,18 @@ impl Default for Inbound {
             clamd_fail_closed: true,
             malware: "reject".into(),
             subject_tag: String::new(),
+            admin_release_only: [
+                "attachment.malware",
+                "attachment.dangerous",
+                "attachment.encrypted",
+                "dmarc.reject",
+                "dmarc.quarantine",
+                "spoof.own_domain",
+                "impersonation.staff",
+            ]
+            .map(String::from)
+            .to_vec(),
+            digest_hour: 8,
         }
     }
 }

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use anyhow::Result;
 use veilpost_senderauth::{AuthResult, Authenticator, Verification, VerifyRequest};
 use veilpost_smtp::{Backend, Recipient, Refusal, Transaction};
-use veilpost_store::vault::{new_token, token_hash};
 use veilpost_store::{AuditEvent, Envelope, Origin, Processed, Received, RecipientDecision};
 use veilpost_verdict::{Authenticity, Knowledge, Person, Verdict, Word};
 
@@ -234,8 +233,7 @@ impl Backend for InboundBackend {
 
     /// Mail for the organisation's domains only: no relay.
     async fn recipient(&self, address: String) -> Recipient {
-        let domain = domain_of(&address);
-        if self.shared.config.is_own_domain(&domain) {
+        if self.for_us(&address) {
             Recipient::Accept
         } else {
             Recipient::Refuse((
@@ -247,31 +245,63 @@ impl Backend for InboundBackend {
     }
 
     async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
-        let temporary = || {
-            (
-                451,
-                "4.3.0".to_string(),
-                "Temporary failure, try again later".to_string(),
-            )
-        };
-        let (verdict, verification, keys) = self.judge(&t, peer).await.map_err(|e| {
+        let received = super::backend::received_field(&self.shared, &t, peer);
+        let examined = self.examine(&t, peer, Some(received)).await?;
+        let id = self.spool(&t, peer, examined.data).await?;
+        self.remember(&examined.keys).await;
+        tracing::info!("inbound {id} from {}: {}", peer.ip(), examined.names);
+        Ok(id)
+    }
+}
+
+/// A 451: the sender tries again later.
+pub(super) fn temporary() -> Refusal {
+    (
+        451,
+        "4.3.0".to_string(),
+        "Temporary failure, try again later".to_string(),
+    )
+}
+
+/// What the verdict made of a message it let through (to pass on or to quarantine).
+pub(super) struct Examined {
+    pub verdict: Verdict,
+    /// The verdict as the header says it (`tag; sender.first_time`).
+    pub names: String,
+    /// The message with our headers, the banner and the subject tag as the verdict asks.
+    pub data: Vec<u8>,
+    /// What the sender is remembered by once the message is taken.
+    pub keys: Vec<String>,
+}
+
+impl InboundBackend {
+    /// Judge a message from either listener and make it what goes on: a reject is a
+    /// refusal (audited); otherwise the message with Veilpost's `Authentication-Results`
+    /// and `X-Veilpost-Verdict` (forged ones out), `received` first when given (the MX
+    /// listener's own; Postfix writes its own before a milter), the banner and the tag.
+    pub(super) async fn examine(
+        &self,
+        t: &Transaction,
+        peer: SocketAddr,
+        received: Option<String>,
+    ) -> Result<Examined, Refusal> {
+        let (verdict, verification, keys) = self.judge(t, peer).await.map_err(|e| {
             tracing::error!("inbound verdict: {e:#}");
             temporary()
         })?;
         let shared = &self.shared;
         let names = verdict.header_value();
-        let event = |outcome: &str| AuditEvent {
-            actor: format!("mx:{}", peer.ip()),
-            action: format!("inbound.{outcome}"),
-            subject: Some(t.mail_from.clone()),
-            detail: Some(names.clone()),
-            ip: Some(peer.ip().to_string()),
-            outcome: Some(outcome.to_string()),
-        };
         if verdict.action == veilpost_verdict::Action::Reject {
             shared
                 .store
-                .audit_event(event("rejected"))
+                .audit_event(AuditEvent {
+                    actor: format!("mx:{}", peer.ip()),
+                    action: "inbound.rejected".into(),
+                    subject: Some(t.mail_from.clone()),
+                    detail: Some(names.clone()),
+                    ip: Some(peer.ip().to_string()),
+                    outcome: Some("rejected".into()),
+                })
                 .await
                 .map_err(|e| {
                     tracing::error!("audit: {e}");
@@ -287,12 +317,13 @@ impl Backend for InboundBackend {
                 ),
             ));
         }
-        let received = super::backend::received_field(shared, &t, peer);
-        let ours = [
-            received,
-            verification.authentication_results.clone(),
-            veilpost_verdict::headers::verdict_field(&verdict),
-        ];
+        let ours: Vec<String> = received
+            .into_iter()
+            .chain([
+                verification.authentication_results.clone(),
+                veilpost_verdict::headers::verdict_field(&verdict),
+            ])
+            .collect();
         let data = veilpost_verdict::headers::with_our_headers(
             &t.data,
             shared.config.authserv_id(),
@@ -307,6 +338,22 @@ impl Backend for InboundBackend {
         } else {
             data
         };
+        Ok(Examined {
+            verdict,
+            names,
+            data,
+            keys,
+        })
+    }
+
+    /// Spool an examined message durably (before any 250): processing relays it to the
+    /// mail server or holds it in the quarantine, as its verdict header says.
+    pub(super) async fn spool(
+        &self,
+        t: &Transaction,
+        peer: SocketAddr,
+        data: Vec<u8>,
+    ) -> Result<String, Refusal> {
         let envelope = Envelope {
             origin: Origin::Inbound,
             mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),
@@ -319,24 +366,39 @@ impl Backend for InboundBackend {
             client_ip: Some(peer.ip().to_string()),
             intent: None,
         };
-        let id = shared.store.spool(envelope, data).await.map_err(|e| {
+        let id = self.shared.store.spool(envelope, data).await.map_err(|e| {
             tracing::error!("spool: {e}");
             temporary()
         })?;
-        // A first-time note costs nothing when this fails.
-        if let Err(e) = shared.store.remember_senders(&keys).await {
+        self.shared.wake_processor.notify_one();
+        Ok(id)
+    }
+
+    /// Whether `address` is in one of the organisation's domains.
+    pub(super) fn for_us(&self, address: &str) -> bool {
+        self.shared.config.is_own_domain(&domain_of(address))
+    }
+
+    /// Remember the sender of a message that was taken (the next one is no first-timer).
+    /// A first-time note costs nothing when this fails.
+    pub(super) async fn remember(&self, keys: &[String]) {
+        if let Err(e) = self.shared.store.remember_senders(keys).await {
             tracing::warn!("inbound senders: {e}");
         }
-        shared.wake_processor.notify_one();
-        tracing::info!("inbound {id} from {}: {names}", peer.ip());
-        Ok(id)
     }
 }
 
-/// Process an inbound message: quarantine holds it (nothing goes out), anything else is
-/// queued for the organisation's own mail server.
+/// Process an inbound message: quarantine seals and holds it (nothing goes out), anything
+/// else is queued for the organisation's own mail server.
 pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
-    let raw = shared.store.blobs().read(&m.blob).await?;
+    let blobs = shared.store.blobs();
+    let context = format!("quarantine:{}", m.id);
+    let sealed_key = shared.store.sealed_key(&m.id).await?;
+    let raw = blobs.read(&m.blob).await?;
+    let raw = match &sealed_key {
+        Some(key) => shared.master_key.open(&context, key, &raw)?,
+        None => raw,
+    };
     // Without our verdict the message did not come through the listener as it should:
     // held, never passed on unchecked.
     let verdict = veilpost_verdict::headers::first_value(&raw, "X-Veilpost-Verdict")
@@ -348,10 +410,17 @@ pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             .split_once("; ")
             .map_or(vec![], |(_, n)| n.split(' ').collect());
         let reasons = serde_json::to_string(&names)?;
-        shared
+        // It waits sealed: the clear copy goes once the sealed one is in its place.
+        let sealed = shared.master_key.seal(&context, &raw)?;
+        let blob = blobs.write(sealed.ciphertext).await?;
+        match shared
             .store
-            .hold_message(&m.id, &token_hash(&new_token()), &reasons)
-            .await?;
+            .quarantine(&m.id, &blob, &sealed.wrapped_key, &reasons)
+            .await?
+        {
+            Some(clear) if clear != blob => blobs.remove(&clear).await?,
+            _ => {}
+        }
         shared
             .store
             .audit_event(AuditEvent {
@@ -365,6 +434,13 @@ pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
             .await?;
         tracing::info!("inbound {} quarantined: {verdict}", m.id);
         return Ok(());
+    }
+    // Released: out in the clear again for delivery, the sealed copy gone.
+    if sealed_key.is_some() {
+        let blob = blobs.write(raw).await?;
+        if let Some(old) = shared.store.unseal(&m.id, &blob).await? {
+            blobs.remove(&old).await?;
+        }
     }
     let processed = Processed {
         verdict: action.to_string(),

@@ -9,6 +9,7 @@ mod facts;
 mod handoff;
 mod hold;
 mod inbound;
+mod milter;
 mod processor;
 mod zipped;
 
@@ -369,6 +370,31 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             None => std::future::pending().await,
         }
     };
+    // The milter listener, when configured: Postfix asks before it takes a message.
+    let milter = if config.milter.listen.is_empty() {
+        None
+    } else {
+        let addr: SocketAddr = config.milter.listen.parse()?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (milter.listen)"))?;
+        Some(tokio::spawn(milter::serve(
+            listener,
+            inbound::InboundBackend::new(shared.clone())?,
+            milter::Settings {
+                max_message_size: config.smtp.max_message_size,
+                max_recipients: config.smtp.max_recipients,
+                max_connections: config.smtp.max_connections,
+                fail_closed: config.milter.fail_closed,
+            },
+        )))
+    };
+    let milter_done = async {
+        match milter {
+            Some(h) => h.await,
+            None => std::future::pending().await,
+        }
+    };
     let web = tokio::spawn(veilpost_web::serve(
         web_listener,
         veilpost_web::WebState {
@@ -394,6 +420,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     tokio::select! {
         r = smtp => { r.context("SMTP listener")?; }
         r = mx_done => { r.context("MX listener")?; }
+        r = milter_done => { r.context("milter listener")??; }
         r = web => { r.context("web server")?.context("web server")?; }
         r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
     }
@@ -520,6 +547,18 @@ async fn banner(
             config.smtp.inbound_listen,
             config.inbound.relay_to,
             config.authserv_id()
+        );
+    }
+    if !config.milter.listen.is_empty() {
+        println!(
+            "  inbound (milter): {} (fail {}; quarantine released to {})",
+            config.milter.listen,
+            if config.milter.fail_closed {
+                "closed"
+            } else {
+                "open"
+            },
+            config.inbound.relay_to,
         );
     }
     println!(

@@ -36,25 +36,61 @@ fn ehlo(port: u16) -> String {
     reply
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mx_listener_judges_relays_rejects_and_holds() {
-    let dir = test_dir("inbound");
-    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+/// Loopback DNS for the inbound tests: the partner sends from this machine (SPF), the
+/// hospital (`p=reject`) and the lab (`p=quarantine`) do not, and a look-alike of the
+/// partner is set up properly by whoever registered it.
+pub(crate) async fn senders_dns() -> TestDnsServer {
     let mut zone = Zone::new();
-    // The partner sends from this machine; the hospital and the lab do not.
     for (line, rtype, data) in [
         ("partner.test", "TXT", "\"v=spf1 ip4:127.0.0.1 -all\""),
         ("_dmarc.partner.test", "TXT", "\"v=DMARC1; p=reject\""),
         ("umc.test", "TXT", "\"v=spf1 ip4:192.0.2.1 -all\""),
         ("_dmarc.umc.test", "TXT", "\"v=DMARC1; p=reject\""),
         ("lab.test", "TXT", "\"v=spf1 ip4:192.0.2.2 -all\""),
-        // A look-alike of the partner, set up properly by whoever registered it.
-        ("partnar.test", "TXT", "\"v=spf1 ip4:127.0.0.1 -all\""),
         ("_dmarc.lab.test", "TXT", "\"v=DMARC1; p=quarantine\""),
+        ("partnar.test", "TXT", "\"v=spf1 ip4:127.0.0.1 -all\""),
     ] {
         zone.record(line, rtype, data).expect("zone");
     }
-    let dns = TestDnsServer::start(zone).await.expect("dns");
+    TestDnsServer::start(zone).await.expect("dns")
+}
+
+/// Wait until the quarantine holds mail from exactly `senders`.
+pub(crate) async fn wait_held(db: &std::path::Path, senders: &[&str], log: impl Fn() -> String) {
+    let expected: Vec<serde_json::Value> = senders.iter().map(|s| serde_json::json!([s])).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let held = crate::sql(
+            db,
+            "SELECT mail_from FROM messages WHERE origin = 'inbound' AND state = 'held' ORDER BY received_at",
+        );
+        if held == serde_json::json!(expected) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{held}\n{}", log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Release everything in the quarantine, as the administrator's button does.
+pub(crate) fn release_quarantine(db: &std::path::Path) {
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); \
+         c.execute(\"UPDATE messages SET state = 'received', confirmed = 1 WHERE origin = 'inbound' AND state = 'held'\"); c.commit()",
+        db.display()
+    );
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &py])
+        .status()
+        .expect("python3");
+    assert!(ok.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mx_listener_judges_relays_rejects_and_holds() {
+    let dir = test_dir("inbound");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let dns = senders_dns().await;
     let mx_port = free_port();
     let mut gw = Gateway::configure_smtp(
         &dir,
@@ -212,6 +248,22 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
         "{}",
         gw.log()
     );
+    // It waits sealed: its file is ciphertext, no clear copy left among the blobs.
+    let blob = crate::sql(
+        &db,
+        "SELECT blob FROM messages WHERE state = 'held' AND sealed_key IS NOT NULL",
+    );
+    let blob = blob[0][0].as_str().expect("a sealed blob").to_string();
+    let blobs = dir.join("data").join("blobs");
+    let sealed = std::fs::read(blobs.join(&blob)).expect("blob");
+    assert!(!String::from_utf8_lossy(&sealed).contains("Klik hier."));
+    for entry in std::fs::read_dir(&blobs).expect("blobs") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("read");
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("Klik hier."),
+            "a clear copy of quarantined mail"
+        );
+    }
     let audit = crate::sql(
         &db,
         "SELECT action FROM audit WHERE action LIKE 'inbound.%' ORDER BY id",
@@ -221,16 +273,7 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
         serde_json::json!([["inbound.rejected"], ["inbound.quarantined"]])
     );
     // Released (as the admin page does it): it goes on to the mail server as it is.
-    let py = format!(
-        "import sqlite3; c = sqlite3.connect('{}'); \
-         c.execute(\"UPDATE messages SET state = 'received', confirmed = 1 WHERE origin = 'inbound' AND state = 'held'\"); c.commit()",
-        db.display()
-    );
-    let ok = std::process::Command::new("python3")
-        .args(["-c", &py])
-        .status()
-        .expect("python3");
-    assert!(ok.success());
+    release_quarantine(&db);
     let got = sink.wait_for(4, Duration::from_secs(30)).await;
     assert_eq!(got.len(), 4, "{}", gw.log());
     assert!(

@@ -12,6 +12,7 @@ mod dlp;
 mod flows;
 mod hold;
 mod inbound;
+mod milter;
 mod mta_sts;
 mod staff_web;
 mod zip_route;
