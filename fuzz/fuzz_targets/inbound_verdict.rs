@@ -1,6 +1,7 @@
 //! The inbound path over arbitrary bytes: the facts gathered from a message (From,
 //! Reply-To, anchors, attachments and their ZIP directories), the verdict on them, and the
-//! header rewrite that removes forged Authentication-Results.
+//! header rewrite that removes forged Authentication-Results, the banner, and the milter
+//! edits read off the changed message.
 //!
 //!     cargo fuzz run -O -s none inbound_verdict -- -max_total_time=60
 #![no_main]
@@ -25,4 +26,8 @@ fuzz_target!(|data: &[u8]| {
     let fields = [veilpost_verdict::headers::verdict_field(&v)];
     let out = veilpost_verdict::headers::with_our_headers(data, "mx.praktijk.nl", &fields);
     assert!(out.starts_with(fields[0].as_bytes()));
+    let out = veilpost_verdict::banner::with_banner(&out, &v.warnings());
+    let edits = veilpost_verdict::edits::edits(data, &out);
+    assert!(edits.change.iter().all(|(_, n, _)| *n >= 1));
+    assert!(veilpost_verdict::edits::edits(&out, &out).is_empty());
 });
