@@ -130,6 +130,17 @@ impl Store {
         )
     }
 
+    /// Who each quarantined inbound message is for: (message id, recipient address).
+    pub async fn quarantine_recipients(&self) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT r.message_id, r.address FROM recipients r
+               JOIN messages m ON m.id = r.message_id
+              WHERE m.state = 'held' AND m.origin = 'inbound'",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A quarantined message's blob and, when it is sealed, its wrapped key.
     pub async fn quarantined_blob(&self, id: &str) -> Result<Option<(String, Option<Vec<u8>>)>> {
         Ok(sqlx::query_as(

@@ -19,7 +19,9 @@ mod portal;
 
 pub use brand::Brand;
 pub use dsn::{Dsn, DsnKind, dsn, returnable_headers};
-pub use notices::{About, Notification, hold_notice, notification, zip_confirmation};
+pub use notices::{
+    About, Notification, Waiting, hold_notice, notification, quarantine_digest, zip_confirmation,
+};
 pub use portal::{
     Confirmed, ReplyFile, Written, code_mail, composed, handed_over, intake, locked_notice,
     read_receipt, reply, sender_confirmation, topic, totp_registered,

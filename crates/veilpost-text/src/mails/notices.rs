@@ -339,6 +339,68 @@ pub fn hold_notice(
     builder(from, sender, title).text_body(text).write_to_vec()
 }
 
+/// One quarantined message as the daily digest lists it: who sent it, when, and why it
+/// was held (in both languages). Never its subject or content.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub sender: String,
+    pub received: String,
+    pub why_nl: String,
+    pub why_en: String,
+}
+
+/// The daily quarantine digest: what waits for `to` (everything, for an administrator),
+/// and where to release or delete it.
+pub fn quarantine_digest(
+    from: &From<'_>,
+    to: &str,
+    waiting: &[Waiting],
+    link: &str,
+) -> std::io::Result<Vec<u8>> {
+    // A sender's address is outside input: one line, no control characters.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect()
+    };
+    let nl: String = waiting
+        .iter()
+        .map(|w| format!("* {} ({}): {}\r\n", clean(&w.sender), w.received, w.why_nl))
+        .collect();
+    let en: String = waiting
+        .iter()
+        .map(|w| format!("* {} ({}): {}\r\n", clean(&w.sender), w.received, w.why_en))
+        .collect();
+    let n = waiting.len();
+    let (nl_count, en_count) = if n == 1 {
+        (
+            "Er wacht 1 bericht".to_string(),
+            "1 message is waiting".to_string(),
+        )
+    } else {
+        (
+            format!("Er wachten {n} berichten"),
+            format!("{n} messages are waiting"),
+        )
+    };
+    let text = format!(
+        "{nl_count} in quarantaine: binnengekomen mail die te verdacht was om door te laten.\r\n\r\n\
+         {nl}\r\nBekijken, vrijgeven of verwijderen: {link}\r\n\
+         Twijfelt u? Vraag het de afzender via een nummer dat u al kent, niet via het bericht.\r\n\r\n--\r\n\r\n\
+         {en_count} in quarantine: incoming mail too suspicious to let through.\r\n\r\n\
+         {en}\r\nView, release or delete: {link}\r\n\
+         In doubt? Ask the sender on a number you already know, not through the message.\r\n"
+    );
+    builder(
+        from,
+        to,
+        format!("Quarantaine: {n} wachtend / Quarantine: {n} waiting"),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,6 +410,47 @@ mod tests {
         organisation: "Huisartsenpraktijk De Linde",
         address: "noreply@praktijkdelinde.nl",
     };
+
+    /// Issue 18, point 5: the digest names sender, time and reason, never a subject, and
+    /// a sender's address cannot add lines.
+    #[test]
+    fn the_quarantine_digest_lists_what_waits() {
+        let raw = quarantine_digest(
+            &FROM,
+            "ann@praktijkdelinde.nl",
+            &[
+                Waiting {
+                    sender: "facturen@zorggroep0ost.nl\r\nBcc: x@y.z".into(),
+                    received: "3-12-2026 07:12".into(),
+                    why_nl: "het afzenderdomein lijkt op een bekend domein".into(),
+                    why_en: "the sender's domain looks like a known one".into(),
+                },
+                Waiting {
+                    sender: "uitslagen@lab.test".into(),
+                    received: "3-12-2026 07:30".into(),
+                    why_nl: "DMARC".into(),
+                    why_en: "DMARC".into(),
+                },
+            ],
+            "https://veilpost.praktijkdelinde.nl/quarantine",
+        )
+        .expect("mail");
+        let m = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("parses");
+        assert_eq!(
+            m.subject(),
+            Some("Quarantaine: 2 wachtend / Quarantine: 2 waiting")
+        );
+        let text = m.body_text(0).expect("text");
+        assert!(
+            text.contains("Er wachten 2 berichten in quarantaine"),
+            "{text}"
+        );
+        assert!(text.contains("* facturen@zorggroep0ost.nl  Bcc: x@y.z (3-12-2026 07:12): het afzenderdomein lijkt op een bekend domein"), "{text}");
+        assert!(text.contains("https://veilpost.praktijkdelinde.nl/quarantine"));
+        assert!(m.header("Bcc").is_none());
+    }
 
     /// Issue 17, point 1: the notification is branded, has one button, says where it
     /// points, who to call, how to recognise a genuine one and the sender's own reference;

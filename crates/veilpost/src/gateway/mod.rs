@@ -4,6 +4,7 @@
 mod backend;
 mod certs;
 mod delivery;
+mod digest;
 pub mod dkim;
 mod facts;
 mod handoff;
@@ -215,6 +216,9 @@ async fn housekeeping(shared: Arc<Shared>) {
                 }
             }
             Err(err) => tracing::error!("finding expired portal messages: {err}"),
+        }
+        if let Err(err) = digest::run_if_due(&shared).await {
+            tracing::error!("quarantine digest: {err:#}");
         }
         // Temporary staff whose last day has passed: disabled now, sessions ended.
         let today = time::OffsetDateTime::now_utc().date();

@@ -357,3 +357,72 @@ async fn inbound_mail_goes_through_clamd_and_fails_closed() {
     assert_eq!(sink.messages().len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18, point 5: the daily digest. A forgery waits in the quarantine; at the digest
+/// hour its recipient (staff) and the administrator each get a list on their mailbox
+/// (through the organisation's mail server): sender and reason, never the subject.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quarantine_digest_reaches_recipient_and_administrator() {
+    let dir = test_dir("digest");
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let dns = senders_dns().await;
+    let mx_port = free_port();
+    let mut gw = Gateway::configure_smtp(
+        &dir,
+        &format!("inbound_listen = \"127.0.0.1:{mx_port}\""),
+        &format!(
+            "[delivery]\nmode = \"mx\"\n\
+             [inbound]\nrelay_to = \"{}\"\ndigest_hour = -1\n\
+             [dns]\nnameservers = [\"{}\"]\n",
+            sink.addr,
+            dns.addr()
+        ),
+    );
+    gw.add_user("ann@praktijk.test", "een lang wachtwoord 1", None);
+    gw.add_user_with(
+        "beheer@praktijk.test",
+        "een lang wachtwoord 2",
+        &["--role", "admin"],
+    );
+    gw.add_user("bob@praktijk.test", "een lang wachtwoord 3", None);
+    gw.start();
+    let r = crate::submit(&serde_json::json!({
+        "port": mx_port, "starttls": false,
+        "messages": [message("uitslagen@lab.test", &["ann@praktijk.test"], "Uw uitslag geheim", "Klik hier.")],
+    }))
+    .remove(0);
+    assert_eq!(r["code"], 250, "{r}");
+    let db = dir.join("data").join("veilpost.db");
+    wait_held(&db, &["uitslagen@lab.test"], || gw.log()).await;
+    // The digest hour comes (midnight: always past).
+    gw.kill9();
+    let text = std::fs::read_to_string(&gw.config).expect("config");
+    std::fs::write(
+        &gw.config,
+        text.replace("digest_hour = -1", "digest_hour = 0"),
+    )
+    .expect("config");
+    gw.start();
+    let got = sink.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "{}", gw.log());
+    let mut to: Vec<&str> = got.iter().map(|m| m.rcpt_to[0].as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["ann@praktijk.test", "beheer@praktijk.test"]);
+    for m in &got {
+        let text = m.text();
+        assert!(
+            text.contains("Quarantaine: 1 wachtend")
+                && text.contains("uitslagen@lab.test")
+                && text.contains("DMARC")
+                && text.contains("/quarantine")
+                && !text.contains("Uw uitslag geheim"),
+            "{text}"
+        );
+    }
+    // Once a day: a restart does not send it again.
+    gw.kill9();
+    gw.start();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(sink.messages().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
