@@ -1,7 +1,7 @@
 //! The inbound path over arbitrary bytes: the facts gathered from a message (From,
 //! Reply-To, anchors, attachments and their ZIP directories), the verdict on them, and the
 //! header rewrite that removes forged Authentication-Results, the banner, and the milter
-//! edits read off the changed message.
+//! edits read off the changed message; and the same bytes as a phishing report.
 //!
 //!     cargo fuzz run -O -s none inbound_verdict -- -max_total_time=60
 #![no_main]
@@ -30,4 +30,8 @@ fuzz_target!(|data: &[u8]| {
     let edits = veilpost_verdict::edits::edits(data, &out);
     assert!(edits.change.iter().all(|(_, n, _)| *n >= 1));
     assert!(veilpost_verdict::edits::edits(&out, &out).is_empty());
+    let r = veilpost_verdict::report::reported(data);
+    for s in [&r.message_id, &r.from, &r.subject, &r.verdict].into_iter().flatten() {
+        assert!(s.chars().count() <= 300 && !s.chars().any(char::is_control));
+    }
 });

@@ -18,6 +18,7 @@ mod messages;
 mod passkeys;
 mod portal;
 mod queue;
+mod reports;
 mod sessions;
 mod settings;
 mod spool;
@@ -42,6 +43,7 @@ pub use messages::{
     QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
 };
 pub use portal::{Milestone, PortalEntry, PortalReply};
+pub use reports::{NewReport, PhishingReport};
 pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
 pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS};
 pub use totp::{TotpHolder, TotpRecord};

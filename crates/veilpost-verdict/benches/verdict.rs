@@ -68,6 +68,7 @@ fn bench(c: &mut Criterion) {
         contacts: &contacts,
         seen_before: false,
         trusted_forwarders: &[],
+        blocked: &[],
     };
     let auth = Authenticity {
         spf: (Word::Pass, "gmail.com".into()),

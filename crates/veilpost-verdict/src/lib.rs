@@ -12,13 +12,14 @@
 //! `reply_to.other_domain`, `link.mismatch`, `link.ip_literal`, `link.userinfo`,
 //! `link.punycode`, `attachment.dangerous`, `attachment.encrypted`, `attachment.nested`,
 //! `attachment.malware`, `attachment.unscanned`,
-//! `sender.first_time`, `sender.external`.
+//! `sender.first_time`, `sender.external`, `sender.blocked`.
 
 mod auth;
 pub mod banner;
 pub mod edits;
 pub mod gather;
 pub mod headers;
+pub mod report;
 mod signals;
 
 pub use auth::{ArcFacts, Authenticity, DmarcFacts, DmarcPolicy, Word};
@@ -132,6 +133,9 @@ pub struct Knowledge<'a> {
     pub seen_before: bool,
     /// Forwarders whose ARC seal is believed when DMARC fails after forwarding.
     pub trusted_forwarders: &'a [String],
+    /// Senders (addresses) and domains the organisation blocked, lower case: their mail
+    /// is refused (`sender.blocked`).
+    pub blocked: &'a [String],
 }
 
 /// Where the score turns into an action, and what DMARC policies ask for.
@@ -239,6 +243,20 @@ pub fn verdict(
     settings: &Settings,
 ) -> Verdict {
     let mut findings = auth::findings(facts, auth, knowledge, settings);
+    let from = facts.from.trim().to_ascii_lowercase();
+    let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+    if let Some(b) = knowledge.blocked.iter().find(|b| {
+        **b == from || (!domain.is_empty() && (**b == domain || registrable(domain) == **b))
+    }) {
+        findings.push(
+            Finding::new(
+                "sender.blocked",
+                20,
+                format!("blocked by the organisation: {b}"),
+            )
+            .at_least(Action::Reject),
+        );
+    }
     findings.extend(signals::findings(facts, auth, knowledge));
     if let Some(name) = facts.malware {
         findings.push(

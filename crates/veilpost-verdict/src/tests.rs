@@ -119,6 +119,7 @@ fn run(c: &Case, trusted: &[String]) -> Verdict {
             contacts: &contacts,
             seen_before: c.seen_before,
             trusted_forwarders: trusted,
+            blocked: &[],
         },
         &Settings::default(),
     )
@@ -577,5 +578,38 @@ fn registrable_domains() {
         ("localhost", "localhost"),
     ] {
         assert_eq!(registrable(input), want, "{input}");
+    }
+}
+
+#[test]
+fn blocked_senders_and_domains_are_refused_however_well_they_authenticate() {
+    let blocked = vec![
+        "oplichter@gmail.com".to_string(),
+        "factuur-service.nl".to_string(),
+    ];
+    let own = own();
+    for (from, refused) in [
+        ("oplichter@gmail.com", true),
+        ("Oplichter@Gmail.com", true),
+        ("iemand@gmail.com", false),
+        ("a@factuur-service.nl", true),
+        ("a@mail.factuur-service.nl", true),
+        ("a@factuur-service.nl.example", false),
+    ] {
+        let knowledge = Knowledge {
+            own_domains: &own,
+            blocked: &blocked,
+            seen_before: true,
+            ..Knowledge::default()
+        };
+        let facts = Facts {
+            from,
+            ..Facts::default()
+        };
+        let domain = from.rsplit_once('@').map_or("", |(_, d)| d);
+        let v = verdict(&facts, &passing(domain), &knowledge, &Settings::default());
+        let has = v.findings.iter().any(|f| f.name == "sender.blocked");
+        assert_eq!(has, refused, "{from}: {v:?}");
+        assert_eq!(v.action == Action::Reject, refused, "{from}: {v:?}");
     }
 }

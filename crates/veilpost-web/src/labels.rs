@@ -235,6 +235,18 @@ pub fn audit_action(lang: Lang, action: &str) -> &'static str {
             "binnenkomend bericht in quarantaine",
             "incoming message quarantined",
         ),
+        "quarantine.viewed" => (
+            "bericht in quarantaine bekeken",
+            "quarantined message viewed",
+        ),
+        "report.received" => ("phishing gemeld", "phishing reported"),
+        "report.refused" => (
+            "melding geweigerd (niet van een medewerker)",
+            "report refused (not from staff)",
+        ),
+        "report.block_sender" => ("afzender geblokkeerd", "sender blocked"),
+        "report.block_domain" => ("domein geblokkeerd", "domain blocked"),
+        "report.handled" => ("melding afgehandeld", "report handled"),
         "quarantine.released" => ("uit quarantaine vrijgegeven", "released from quarantine"),
         "quarantine.deleted" => ("uit quarantaine verwijderd", "deleted from quarantine"),
         "send.plain" => ("verstuurd als gewone mail", "sent as ordinary mail"),

@@ -20,6 +20,7 @@ mod login_loop;
 mod pages;
 mod quarantine;
 pub mod render;
+mod reports;
 mod setup;
 mod signin;
 mod staff;
@@ -482,6 +483,8 @@ pub fn app(state: WebState) -> Router {
         .route("/quarantine/{id}/{action}", post(quarantine::action))
         .route("/admin/quarantine", get(quarantine::all))
         .route("/admin/quarantine/{id}/{action}", post(quarantine::action))
+        .route("/admin/reports", get(reports::list))
+        .route("/admin/reports/{id}/{action}", post(reports::act))
         .route("/admin/policy", get(admin::policy).post(admin::save_policy))
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))

@@ -1996,3 +1996,92 @@ async fn staff_and_admins_handle_the_quarantine() {
             .contains("Er staat niets in quarantaine")
     );
 }
+
+/// Issue 18, point 6: the administrators' triage of phishing reports: what was reported,
+/// how, the verdict on arrival and its signals in words, a way to the quarantined
+/// original; block sender, block domain, handled, each audited; staff cannot.
+#[tokio::test]
+async fn admins_triage_phishing_reports() {
+    let site = Site::new("reports").await;
+    let (mut admin, _) = site.signed_in("beheer@praktijk.test", "admin").await;
+    let (mut ann, _) = site.signed_in("ann@praktijk.test", "staff").await;
+    for (id, sender, verdict) in [
+        ("r1", "facturen@mail.partnar.test", "tag; lookalike.sender"),
+        ("r2", "info@bank-veilig.test", "clean"),
+        ("r3", "nep@umc.test", "quarantine; dmarc.quarantine"),
+    ] {
+        site.store
+            .add_report(
+                id,
+                &veilpost_store::NewReport {
+                    reporter: "ann@praktijk.test".into(),
+                    shape: "inline".into(),
+                    original_id: None,
+                    sender: Some(sender.into()),
+                    verdict: Some(verdict.into()),
+                    linked_message: None,
+                    blob: "x".into(),
+                    sealed_key: vec![0],
+                },
+            )
+            .await
+            .expect("report");
+    }
+    assert_eq!(
+        ann.get("/admin/reports").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let page = admin.get("/admin/reports").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(
+        text.contains("facturen@mail.partnar.test")
+            && text.contains("doorgelaten met waarschuwing")
+            && text.contains("het afzenderdomein lijkt op een bekend domein")
+            && text.contains("doorgestuurd in de tekst")
+            && text.contains("Domein blokkeren partnar.test"),
+        "{text}"
+    );
+    let t = page.csrf();
+    for (id, what, blocked) in [
+        ("r1", "block-domain", Some("partnar.test")),
+        ("r2", "block-sender", Some("info@bank-veilig.test")),
+        ("r3", "handled", None),
+    ] {
+        let r = admin
+            .post(&format!("/admin/reports/{id}/{what}"), &[("csrf", &t)])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{id}");
+        if let Some(b) = blocked {
+            assert!(
+                site.store
+                    .blocked_senders()
+                    .await
+                    .expect("blocks")
+                    .contains(&b.to_string())
+            );
+        }
+    }
+    assert_eq!(
+        site.store.blocked_senders().await.expect("blocks"),
+        vec![
+            "info@bank-veilig.test".to_string(),
+            "partnar.test".to_string()
+        ]
+    );
+    // Handled ones offer nothing more.
+    let text = admin.get("/admin/reports").await.text();
+    assert_eq!(text.matches("afgehandeld").count(), 3, "{text}");
+    let r = admin
+        .post("/admin/reports/nope/handled", &[("csrf", &t)])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let actions: Vec<String> = site.actions().await.into_iter().map(|a| a.1).collect();
+    for a in [
+        "report.block_domain",
+        "report.block_sender",
+        "report.handled",
+    ] {
+        assert!(actions.contains(&a.to_string()), "{a}: {actions:?}");
+    }
+}

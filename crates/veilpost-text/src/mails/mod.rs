@@ -20,7 +20,8 @@ mod portal;
 pub use brand::Brand;
 pub use dsn::{Dsn, DsnKind, dsn, returnable_headers};
 pub use notices::{
-    About, Notification, Waiting, hold_notice, notification, quarantine_digest, zip_confirmation,
+    About, Notification, Waiting, hold_notice, notification, quarantine_digest, report_thanks,
+    zip_confirmation,
 };
 pub use portal::{
     Confirmed, ReplyFile, Written, code_mail, composed, handed_over, intake, locked_notice,

@@ -339,6 +339,30 @@ pub fn hold_notice(
     builder(from, sender, title).text_body(text).write_to_vec()
 }
 
+/// Thanks to a member of staff who reported phishing.
+pub fn report_thanks(from: &From<'_>, to: &str, subject: &str) -> std::io::Result<Vec<u8>> {
+    let q = super::quoted(subject);
+    let (nl_which, en_which) = match &q {
+        Some(q) => (format!(" over {q}"), format!(" about {q}")),
+        None => (String::new(), String::new()),
+    };
+    let text = format!(
+        "Dank u voor uw melding{nl_which}. De beheerder bekijkt het bericht en blokkeert de \
+         afzender als het phishing is. Open geen links of bijlagen in het bericht en verwijder \
+         het uit uw mailbox.\r\n\r\n--\r\n\r\n\
+         Thank you for your report{en_which}. The administrator looks at the message and blocks \
+         the sender if it is phishing. Do not open links or attachments in it; delete it from \
+         your mailbox.\r\n"
+    );
+    builder(
+        from,
+        to,
+        "Dank voor uw melding / Thank you for your report".to_string(),
+    )
+    .text_body(text)
+    .write_to_vec()
+}
+
 /// One quarantined message as the daily digest lists it: who sent it, when, and why it
 /// was held (in both languages). Never its subject or content.
 #[derive(Debug, Clone)]

@@ -49,6 +49,11 @@ pub(crate) fn flash(lang: Lang, done: &str) -> String {
             "The message will be delivered again.",
         ),
         "cancelled" => ("De bezorging is gestopt.", "Delivery was stopped."),
+        "blocked" => (
+            "Geblokkeerd: mail van deze afzender wordt voortaan geweigerd.",
+            "Blocked: mail from this sender is refused from now on.",
+        ),
+        "handled" => ("De melding is afgehandeld.", "The report is handled."),
         "released" => (
             "Vrijgegeven: het bericht gaat door naar de mailserver.",
             "Released: the message goes on to the mail server.",

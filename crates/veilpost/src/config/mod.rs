@@ -325,6 +325,17 @@ impl Config {
             .collect()
     }
 
+    /// The report address staff forward phishing to (`inbound.phishing_address`).
+    pub fn phishing_address(&self) -> String {
+        if !self.inbound.phishing_address.is_empty() {
+            return self.inbound.phishing_address.trim().to_ascii_lowercase();
+        }
+        match self.organisation.domains.first() {
+            Some(d) => format!("phishing@{}", d.to_ascii_lowercase()),
+            None => format!("phishing@{}", self.smtp.hostname),
+        }
+    }
+
     /// The notification sender.
     pub fn notify_from(&self) -> String {
         if !self.organisation.notify_from.is_empty() {

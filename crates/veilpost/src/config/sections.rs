@@ -450,6 +450,9 @@ pub struct Inbound {
     /// Hour of the day (0-23, the organisation's time) the quarantine digest goes to
     /// everyone with mail waiting (administrators: all of it); -1: no digest.
     pub digest_hour: i32,
+    /// Where staff forward phishing (as an attachment, ARF or inline); empty (default):
+    /// `phishing@` the first domain. Reports from anyone but staff are refused.
+    pub phishing_address: String,
 }
 
 /// `[milter]`: Postfix calls Veilpost before it takes a message (`smtpd_milters`).
@@ -501,6 +504,7 @@ impl Default for Inbound {
             .map(String::from)
             .to_vec(),
             digest_hour: 8,
+            phishing_address: String::new(),
         }
     }
 }

@@ -1,8 +1,7 @@
 //! The daily quarantine digest (issue 18, point 5): once a day at `inbound.digest_hour`
 //! (Dutch time) everyone with quarantined mail waiting gets a list of it (sender, time,
 //! why; never a subject) with the way to the quarantine page; administrators get all of
-//! it. The digest goes to the staff's mailboxes the way inbound mail does: spooled as
-//! inbound with a clean verdict, relayed to `inbound.relay_to`.
+//! it, on their mailboxes through the organisation's mail server.
 //!
 //! Whether it is time is decided in pure code ([`due`]); the day it last went is kept in
 //! the settings table, so a restart does not send it twice.
@@ -11,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Result;
-use veilpost_store::{Envelope, Origin, Role};
+use veilpost_store::Role;
 use veilpost_text::mails;
 
 use super::Shared;
@@ -104,24 +103,8 @@ async fn send(shared: &Arc<Shared>, held: &[veilpost_store::Held]) -> Result<()>
     );
     for (to, waiting) in &lists {
         let raw = mails::quarantine_digest(&from, to, waiting, &link)?;
-        // Our own mail for our own staff: on to the mail server as clean inbound mail.
-        let mut data = b"X-Veilpost-Verdict: clean\r\n".to_vec();
-        data.extend_from_slice(&raw);
-        store
-            .spool(
-                Envelope {
-                    origin: Origin::Inbound,
-                    mail_from: notify_from.clone(),
-                    rcpt_to: vec![to.clone()],
-                    auth_user: None,
-                    client_ip: None,
-                    intent: None,
-                },
-                data,
-            )
-            .await?;
+        super::inbound::to_staff_mailbox(shared, to, &raw).await?;
     }
-    shared.wake_processor.notify_one();
     tracing::info!(
         "quarantine digest: {} waiting, sent to {} people",
         held.len(),

@@ -198,6 +198,8 @@ impl InboundBackend {
             veilpost_verdict::headers::arc_sealer(&t.data),
         );
         let known = self.known().await?;
+        // Read for every message (a short table): a block acts from the next message on.
+        let blocked = shared.store.blocked_senders().await?;
         let keys = sender_keys(&gathered.from, &auth);
         let knowledge = Knowledge {
             own_domains: &shared.config.organisation.domains,
@@ -206,6 +208,7 @@ impl InboundBackend {
             contacts: &known.contacts,
             seen_before: shared.store.sender_seen(&keys).await?,
             trusted_forwarders: &shared.config.inbound.trusted_forwarders,
+            blocked: &blocked,
         };
         let facts = veilpost_verdict::Facts {
             malware: scanned.as_ref().and_then(|s| s.as_deref()),
@@ -366,10 +369,18 @@ impl InboundBackend {
             client_ip: Some(peer.ip().to_string()),
             intent: None,
         };
+        let message_id = veilpost_verdict::headers::first_value(&data, "Message-ID");
         let id = self.shared.store.spool(envelope, data).await.map_err(|e| {
             tracing::error!("spool: {e}");
             temporary()
         })?;
+        // What a phishing report finds it by; a report without the link still counts.
+        if let Some(mid) = message_id {
+            let mid = mid.trim_start_matches('<').trim_end_matches('>');
+            if let Err(e) = self.shared.store.note_message_id(&id, mid).await {
+                tracing::warn!("inbound {id}: message-id not kept: {e}");
+            }
+        }
         self.shared.wake_processor.notify_one();
         Ok(id)
     }
@@ -386,6 +397,43 @@ impl InboundBackend {
             tracing::warn!("inbound senders: {e}");
         }
     }
+}
+
+/// Veilpost's own mail for a staff member (digest, thanks), on to their mailbox: as clean
+/// inbound mail to the organisation's mail server when there is one, otherwise as any
+/// generated mail.
+pub(super) async fn to_staff_mailbox(shared: &Arc<Shared>, to: &str, raw: &[u8]) -> Result<()> {
+    if shared.config.inbound.relay_to.is_empty() {
+        let g = super::processor::generated_mail(
+            shared,
+            raw.to_vec(),
+            String::new(),
+            to,
+            Origin::Portal,
+        )
+        .await?;
+        shared.store.enqueue_generated(g).await?;
+        shared.wake_delivery.notify_one();
+        return Ok(());
+    }
+    let mut data = b"X-Veilpost-Verdict: clean\r\n".to_vec();
+    data.extend_from_slice(raw);
+    shared
+        .store
+        .spool(
+            Envelope {
+                origin: Origin::Inbound,
+                mail_from: shared.config.notify_from(),
+                rcpt_to: vec![to.to_string()],
+                auth_user: None,
+                client_ip: None,
+                intent: None,
+            },
+            data,
+        )
+        .await?;
+    shared.wake_processor.notify_one();
+    Ok(())
 }
 
 /// Process an inbound message: quarantine seals and holds it (nothing goes out), anything

@@ -12,6 +12,7 @@ mod hold;
 mod inbound;
 mod milter;
 mod processor;
+mod report;
 mod zipped;
 
 use std::net::{IpAddr, SocketAddr};

@@ -162,6 +162,10 @@ fn policy_scan(report: &veilpost_dlp::Report) -> Scan {
 }
 
 async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
+    // A report to the phishing address is kept for the administrators, not sent on.
+    if super::report::intake(shared, &m).await? {
+        return Ok(());
+    }
     // Mail from outside for the organisation: judged at the listener, relayed or held.
     if m.origin == Origin::Inbound {
         return super::inbound::process(shared, m).await;

@@ -426,3 +426,147 @@ async fn the_quarantine_digest_reaches_recipient_and_administrator() {
     assert_eq!(sink.messages().len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 18, point 6: staff report phishing. A look-alike reaches Ann with a warning; she
+/// forwards it (inline, as Outlook and Thunderbird do) to the report address over her
+/// authenticated submission: the report is kept, linked by Message-ID to the message it is
+/// about, with the verdict it got; Ann is thanked on her mailbox. Mail to the report
+/// address from outside is not a report. Once the administrator blocks the domain, its
+/// next mail is refused at the end of DATA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_report_phishing_and_a_block_refuses_the_next() {
+    let dir = test_dir("report");
+    let mailboxes = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let outside = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let dns = senders_dns().await;
+    let mx_port = free_port();
+    let mut gw = Gateway::configure_smtp(
+        &dir,
+        &format!("inbound_listen = \"127.0.0.1:{mx_port}\""),
+        &format!(
+            "[delivery]\nmode = \"mx\"\n[delivery.routes]\n\"*\" = \"{}\"\n\
+             [inbound]\nrelay_to = \"{}\"\ndigest_hour = -1\n\
+             [dns]\nnameservers = [\"{}\"]\n",
+            outside.addr,
+            mailboxes.addr,
+            dns.addr()
+        ),
+    );
+    gw.add_user("ann@praktijk.test", "een lang wachtwoord 1", None);
+    let c = gw.cli(&[
+        "contact",
+        "add",
+        "secretariaat@partner.test",
+        "--phone",
+        "0612345678",
+    ]);
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    gw.start();
+    let mx = |m: serde_json::Value| {
+        crate::submit(&serde_json::json!({"port": mx_port, "starttls": false, "messages": [m]}))
+            .remove(0)
+    };
+    let mut lookalike = message(
+        "facturen@partnar.test",
+        &["ann@praktijk.test"],
+        "Factuur 2026-114",
+        "Graag vandaag betalen.",
+    );
+    lookalike["message_id"] = "<f2026-114@partnar.test>".into();
+    assert_eq!(mx(lookalike)["code"], 250);
+    let got = mailboxes.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 1, "{}", gw.log());
+
+    // Ann forwards it inline to the report address.
+    let forward = message(
+        "ann@praktijk.test",
+        &["phishing@praktijk.test"],
+        "FW: Factuur 2026-114",
+        "Deze vertrouw ik niet.\n\n-------- Forwarded Message --------\n\
+         Subject: Factuur 2026-114\nFrom: facturen@partnar.test\n\
+         Message-ID: <f2026-114@partnar.test>\n\nGraag vandaag betalen.\n",
+    );
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test", "password": "een lang wachtwoord 1",
+        "messages": [forward],
+    }));
+    assert_eq!(r[0]["code"], 250, "{r:?}");
+    // Someone outside writes to the report address: no report.
+    assert_eq!(
+        mx(message(
+            "iemand@partner.test",
+            &["phishing@praktijk.test"],
+            "Hoi",
+            "Spam?"
+        ))["code"],
+        250
+    );
+    // Ann's thanks arrive on her mailbox.
+    let got = mailboxes.wait_for(2, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 2, "{}", gw.log());
+    assert_eq!(got[1].rcpt_to, ["ann@praktijk.test"]);
+    assert!(
+        got[1].text().contains("Dank u voor uw melding"),
+        "{}",
+        got[1].text()
+    );
+    let db = dir.join("data").join("veilpost.db");
+    let reports = crate::sql(
+        &db,
+        "SELECT r.reporter, r.shape, r.sender, r.verdict, m.mail_from FROM phishing_reports r
+           LEFT JOIN messages m ON m.id = r.linked_message",
+    );
+    assert_eq!(
+        reports,
+        serde_json::json!([[
+            "ann@praktijk.test",
+            "inline",
+            "facturen@partnar.test",
+            "tag; lookalike.sender",
+            "facturen@partnar.test"
+        ]]),
+        "{}",
+        gw.log()
+    );
+    let audit = crate::sql(
+        &db,
+        "SELECT action, actor FROM audit WHERE action LIKE 'report.%' ORDER BY id",
+    );
+    assert_eq!(
+        audit,
+        serde_json::json!([
+            ["report.received", "ann@praktijk.test"],
+            ["report.refused", "iemand@partner.test"]
+        ])
+    );
+    // Nothing went outside, nothing else to the mailboxes.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(outside.messages().is_empty());
+    assert_eq!(mailboxes.messages().len(), 2);
+
+    // The administrator blocks the domain (as the triage page does it): refused from now.
+    let py = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); \
+         c.execute(\"INSERT INTO inbound_blocks (value, added_at, added_by) VALUES ('partnar.test', 0, 'beheer')\"); c.commit()",
+        db.display()
+    );
+    assert!(
+        std::process::Command::new("python3")
+            .args(["-c", &py])
+            .status()
+            .expect("python3")
+            .success()
+    );
+    let r = mx(message(
+        "facturen@partnar.test",
+        &["ann@praktijk.test"],
+        "Herinnering",
+        "Nog steeds niet betaald.",
+    ));
+    assert_eq!(r["code"], 550, "{r}");
+    assert!(
+        r["error"].as_str().unwrap_or("").contains("sender.blocked"),
+        "{r}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,147 @@
+//! Phishing reports from staff, the senders and domains blocked after them, and the
+//! Message-ID that links a report to the inbound message it is about.
+
+use sqlx::FromRow;
+
+use crate::{Result, Store};
+
+/// A report as stored (its content sealed apart).
+#[derive(Debug, Clone, FromRow)]
+pub struct PhishingReport {
+    pub id: String,
+    pub reported_at: i64,
+    pub reporter: String,
+    /// How the original came: `attached`, `arf`, `inline`, `unknown`.
+    pub shape: String,
+    /// The original's Message-ID.
+    pub original_id: Option<String>,
+    /// The original's From address.
+    pub sender: Option<String>,
+    /// The verdict the original got when it came in.
+    pub verdict: Option<String>,
+    /// Our inbound message with that Message-ID, if we have it.
+    pub linked_message: Option<String>,
+    /// Its state now (`held` = in quarantine), if linked.
+    pub linked_state: Option<String>,
+    pub blob: String,
+    pub sealed_key: Vec<u8>,
+    pub handled_at: Option<i64>,
+}
+
+/// What a new report says, for [`Store::add_report`].
+#[derive(Debug, Clone, Default)]
+pub struct NewReport {
+    pub reporter: String,
+    pub shape: String,
+    pub original_id: Option<String>,
+    pub sender: Option<String>,
+    pub verdict: Option<String>,
+    /// The inbound message the report is about (see [`Store::inbound_by_message_id`]).
+    pub linked_message: Option<String>,
+    /// The report, sealed under context `report:<id>` with `sealed_key`.
+    pub blob: String,
+    pub sealed_key: Vec<u8>,
+}
+
+impl Store {
+    /// Keep the Message-ID of an inbound message (to link reports to it).
+    pub async fn note_message_id(&self, id: &str, message_id: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET header_message_id = ? WHERE id = ?")
+            .bind(message_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The newest inbound message with this Message-ID, if we have it.
+    pub async fn inbound_by_message_id(&self, message_id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM messages WHERE header_message_id = ? AND origin = 'inbound'
+              ORDER BY received_at DESC LIMIT 1",
+        )
+        .bind(message_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// The blob of a message (as received), if it is still kept.
+    pub async fn message_blob(&self, id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT blob FROM messages WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Store a report under `id` (the id its content was sealed for).
+    pub async fn add_report(&self, id: &str, r: &NewReport) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO phishing_reports (id, reported_at, reporter, shape, original_id, sender,
+                    verdict, linked_message, blob, sealed_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(self.now())
+        .bind(&r.reporter)
+        .bind(&r.shape)
+        .bind(&r.original_id)
+        .bind(&r.sender)
+        .bind(&r.verdict)
+        .bind(&r.linked_message)
+        .bind(&r.blob)
+        .bind(&r.sealed_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reports, open ones first, newest first (at most `limit`).
+    pub async fn reports(&self, limit: i64) -> Result<Vec<PhishingReport>> {
+        Ok(sqlx::query_as(
+            "SELECT r.id, r.reported_at, r.reporter, r.shape, r.original_id, r.sender, r.verdict,
+                    r.linked_message, m.state AS linked_state, r.blob, r.sealed_key, r.handled_at
+               FROM phishing_reports r LEFT JOIN messages m ON m.id = r.linked_message
+              ORDER BY r.handled_at IS NOT NULL, r.reported_at DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Mark a report handled; false if there is no such open report.
+    pub async fn handle_report(&self, id: &str, by: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE phishing_reports SET handled_at = ?, handled_by = ?
+              WHERE id = ? AND handled_at IS NULL",
+        )
+        .bind(self.now())
+        .bind(by)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Block a sender address or a domain (lower case) from now on.
+    pub async fn block_sender(&self, value: &str, by: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO inbound_blocks (value, added_at, added_by) VALUES (?, ?, ?)
+             ON CONFLICT(value) DO NOTHING",
+        )
+        .bind(value.trim().to_ascii_lowercase())
+        .bind(self.now())
+        .bind(by)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every blocked sender and domain.
+    pub async fn blocked_senders(&self) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM inbound_blocks ORDER BY value")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
