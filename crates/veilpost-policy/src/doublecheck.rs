@@ -110,12 +110,19 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     d[n][m]
 }
 
-/// The known domain `domain` could be mistaken for, if any (never itself): the same
-/// skeleton, the same name under another suffix, or one typing slip. Short names (under
-/// six characters before the suffix) need more than one slip's likeness, since one slip
-/// between short names is usually just another name.
+/// The known domain `domain` could be mistaken for, if any (never itself or its own
+/// subdomains): the same skeleton (also when written in punycode), the same name under
+/// another suffix, one typing slip, or the known name inside another one
+/// (`mijn-umcutrecht.nl`, `labnoord-zorg.nl`). Short names (under six characters before
+/// the suffix) need more than one slip's likeness, since one slip between short names is
+/// usually just another name.
 pub fn look_alike<'a>(domain: &str, known: &'a [String]) -> Option<&'a str> {
     let d = domain.trim_end_matches('.').to_lowercase();
+    // What people see is the Unicode form of a punycode name.
+    let d = match idna::domain_to_unicode(&d) {
+        (unicode, Ok(())) => unicode,
+        _ => d,
+    };
     let sk = skeleton(&d);
     known.iter().map(String::as_str).find(|k| {
         let k = k.trim_end_matches('.').to_lowercase();
@@ -134,7 +141,12 @@ pub fn look_alike<'a>(domain: &str, known: &'a [String]) -> Option<&'a str> {
         if kc.chars().count() >= 4 && skeleton(&kc) == skeleton(&dc) {
             return true;
         }
-        kc.chars().count() >= 6 && edit_distance(&k, &d) == 1
+        if kc.chars().count() >= 6 && edit_distance(&k, &d) == 1 {
+            return true;
+        }
+        // The known name inside another name, not as a subdomain of the known one.
+        let inside = skeleton(&dc).contains(&skeleton(&kc));
+        kc.chars().count() >= 6 && inside && !d.ends_with(&format!(".{k}"))
     })
 }
 
@@ -281,6 +293,9 @@ mod tests {
             ("ziekenhuis-rivieren1and.nl", "ziekenhuis-rivierenland.nl"),
             ("zorggroep-оost.nl", "zorggroep-oost.nl"),
             ("apotheek.com", "apotheek.nl"),
+            ("xn--zorggroep-ost-r7k.nl", "zorggroep-oost.nl"),
+            ("mijn-zorggroep-oost.nl", "zorggroep-oost.nl"),
+            ("zorggroep-oost-betalingen.com", "zorggroep-oost.nl"),
         ] {
             assert_eq!(look_alike(domain, &k), Some(resembles), "{domain}");
         }
@@ -290,6 +305,8 @@ mod tests {
             "ggd.nl",
             "example.org",
             "huisarts.nl",
+            // Its own subdomains are itself.
+            "mail.zorggroep-oost.nl",
         ] {
             assert_eq!(look_alike(other, &k), None, "{other}");
         }

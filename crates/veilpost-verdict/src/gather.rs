@@ -90,12 +90,13 @@ pub fn gather(raw: &[u8]) -> Gathered {
     for part in m.attachments().take(MAX_ATTACHMENTS) {
         let bytes = part.contents();
         let name = part.attachment_name().unwrap_or("").to_string();
-        let (encrypted, nested_archive) = zip_facts(bytes);
+        let (encrypted, nested_archive, inner) = zip_facts(bytes);
         g.attachments.push(Attachment {
             name,
             head: bytes[..bytes.len().min(HEAD)].to_vec(),
             encrypted,
             nested_archive,
+            inner,
         });
     }
     g
@@ -195,14 +196,15 @@ fn bare_urls(text: &str, out: &mut Vec<Link>) {
     }
 }
 
-/// For a ZIP file: (an entry is encrypted, an entry is itself an archive), from the local
-/// file headers (bounded; anything unreadable stops the walk).
-fn zip_facts(bytes: &[u8]) -> (bool, bool) {
+/// For a ZIP file: (an entry is encrypted, an entry is itself an archive, the entries'
+/// names), from the local file headers (bounded; anything unreadable stops the walk).
+fn zip_facts(bytes: &[u8]) -> (bool, bool, Vec<String>) {
     const ARCHIVES: &[&str] = &[
         ".zip", ".rar", ".7z", ".gz", ".tgz", ".tar", ".iso", ".img", ".cab", ".arj", ".lzh",
         ".xz", ".bz2", ".vhd",
     ];
     let (mut encrypted, mut nested) = (false, false);
+    let mut names = Vec::new();
     let mut at = 0usize;
     let u16_at = |i: usize| {
         bytes
@@ -233,6 +235,7 @@ fn zip_facts(bytes: &[u8]) -> (bool, bool) {
             .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
             .unwrap_or_default();
         nested |= ARCHIVES.iter().any(|ext| name.ends_with(ext));
+        names.push(name.chars().take(255).collect());
         // With a data descriptor (flag 3) the size is not here: stop rather than guess.
         if flags & 8 != 0 {
             break;
@@ -245,7 +248,7 @@ fn zip_facts(bytes: &[u8]) -> (bool, bool) {
         };
         at = next;
     }
-    (encrypted, nested)
+    (encrypted, nested, names)
 }
 
 #[cfg(test)]
@@ -310,17 +313,20 @@ Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n--b--\r\n";
     #[test]
     fn zip_entries_encrypted_and_nested() {
         let plain = zip_entry("brief.pdf", 0, b"%PDF");
-        assert_eq!(zip_facts(&plain), (false, false));
+        assert_eq!(zip_facts(&plain), (false, false, vec!["brief.pdf".into()]));
         let locked = zip_entry("brief.pdf", 1, b"xxxx");
-        assert_eq!(zip_facts(&locked), (true, false));
+        assert!(zip_facts(&locked).0);
         let mut two = zip_entry("readme.txt", 0, b"hi");
         two.extend(zip_entry("inner.ZIP", 0, b"PK.."));
-        assert_eq!(zip_facts(&two), (false, true));
+        assert_eq!(
+            zip_facts(&two),
+            (false, true, vec!["readme.txt".into(), "inner.zip".into()])
+        );
         // Lies about sizes and truncation stop the walk, nothing more.
         let mut liar = zip_entry("a.txt", 0, b"x");
         liar[18..22].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(zip_facts(&liar), (false, false));
-        assert_eq!(zip_facts(b"PK\x03\x04\x00"), (false, false));
+        assert!(!zip_facts(&liar).1);
+        assert_eq!(zip_facts(b"PK\x03\x04\x00"), (false, false, vec![]));
     }
 
     /// Hostile input: bounded counts, no panic, garbage gives nothing.
