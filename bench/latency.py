@@ -3,7 +3,8 @@
 another until SIGINT and time each from the end of DATA (the final ".") to the server's
 reply: how long a client waits while the message is scanned-or-queued and made durable.
 
-Usage: latency.py PORT OUT   (writes "p50 … ms, p99 … ms (n=…)" to OUT, the count to OUT.n)
+Usage: latency.py PORT OUT [RCPT [SENDER]]   (writes "p50 … ms, p99 … ms (n=…)" to OUT, the
+count to OUT.n; RCPT defaults to bob@partner.test, SENDER to ann@praktijk.test)
 """
 
 import signal
@@ -12,6 +13,8 @@ import sys
 import time
 
 port, out = int(sys.argv[1]), sys.argv[2]
+rcpt = sys.argv[3] if len(sys.argv) > 3 else "bob@partner.test"
+sender = sys.argv[4] if len(sys.argv) > 4 else "ann@praktijk.test"
 stop = False
 
 
@@ -21,14 +24,14 @@ def on_int(*_):
 
 
 signal.signal(signal.SIGINT, on_int)
-body = ("Subject: latency probe\r\nFrom: ann@praktijk.test\r\nTo: bob@partner.test\r\n\r\n"
+body = ("Subject: latency probe\r\nFrom: " + sender + "\r\nTo: " + rcpt + "\r\n\r\n"
         + "Gewone tekst zonder gevoelige gegevens.\r\n" * 100 + ".\r\n").encode()
 samples = []
 s = smtplib.SMTP("127.0.0.1", port, timeout=60)
 s.ehlo("probe.bench")
 while not stop:
-    s.mail("ann@praktijk.test")
-    s.rcpt("bob@partner.test")
+    s.mail(sender)
+    s.rcpt(rcpt)
     s.putcmd("data")
     code, _ = s.getreply()
     if code != 354:
