@@ -298,6 +298,46 @@ impl SigningKey {
     }
 }
 
+/// What an ARC-Message-Signature covers (those present): the author and recipients, the
+/// subject, date and id, and what a message's content depends on.
+const ARC_SIGNED_HEADERS: &[&str] = &[
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "MIME-Version",
+    "Content-Type",
+    "DKIM-Signature",
+    "Authentication-Results",
+];
+
+impl SigningKey {
+    /// The ARC set for `message` (the three header fields, CRLF-ended), sealing the chain
+    /// `arc` with `results` as its ARC-Authentication-Results.
+    pub(crate) fn arc_seal(
+        &self,
+        message: &mail_auth::AuthenticatedMessage<'_>,
+        results: &mail_auth::AuthenticationResults<'_>,
+        arc: &mail_auth::ArcOutput<'_>,
+        domain: &str,
+        selector: &str,
+    ) -> Result<String, KeyError> {
+        use mail_auth::common::headers::HeaderWriter as _;
+        check_name("domain", domain)?;
+        check_name("selector", selector)?;
+        let set = mail_auth::arc::ArcSealer::from_key(Signer(&self.parsed))
+            .domain(domain)
+            .selector(selector)
+            .headers(ARC_SIGNED_HEADERS.iter().copied())
+            .seal(message, results, arc)
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
+        Ok(set.to_header())
+    }
+}
+
 fn check_name(what: &'static str, name: &str) -> Result<(), KeyError> {
     let ok = !name.is_empty()
         && name.len() <= 253

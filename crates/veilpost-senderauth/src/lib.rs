@@ -49,6 +49,7 @@ pub use result::{
     Verification,
 };
 
+use dkim::{KeyError, SigningKey};
 use dmarc::{Lookup, Source};
 
 /// Set-up failures (bad DNS configuration).
@@ -183,6 +184,57 @@ impl Authenticator {
             arc,
             authentication_results,
         }
+    }
+
+    /// An ARC set (RFC 8617: `ARC-Seal`, `ARC-Message-Signature`,
+    /// `ARC-Authentication-Results`, CRLF-ended, to put in front of `changed`) for a message
+    /// Veilpost passes on changed, so that a receiver that trusts Veilpost as a sealer (an
+    /// Exchange Online tenant's trusted ARC sealers) takes its authentication results over
+    /// what the changes broke. `original` is the message as it came (its ARC chain and
+    /// DKIM signatures are read again, their keys from the cache), `v` what verification
+    /// found. `None` when the incoming chain failed (RFC 8617 §5.1.2: a failed chain is not
+    /// sealed further) or a message does not parse.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn arc_seal(
+        &self,
+        original: &[u8],
+        changed: &[u8],
+        v: &Verification,
+        req: &VerifyRequest<'_>,
+        key: &SigningKey,
+        domain: &str,
+        selector: &str,
+    ) -> Result<Option<String>, KeyError> {
+        let Some(orig) = AuthenticatedMessage::parse(original) else {
+            return Ok(None);
+        };
+        let arc = self.auth.verify_arc(self.caches.with(&orig)).await;
+        if !matches!(arc.result(), DkimResult::Pass | DkimResult::None) || !arc.can_be_sealed() {
+            return Ok(None);
+        }
+        let dkim = self.auth.verify_dkim(self.caches.with(&orig)).await;
+        let from = orig.from.first().cloned().unwrap_or_default();
+        let spf =
+            mail_auth::SpfOutput::new(v.spf.domain.clone()).with_result(spf_word(v.spf.result));
+        let failed = v.dmarc.result == AuthResult::Fail;
+        let dmarc_word = |aligned: bool| match (aligned, failed) {
+            (true, _) => mail_auth::DmarcResult::Pass,
+            (false, true) => mail_auth::DmarcResult::Fail(mail_auth::Error::NotAligned),
+            (false, false) => mail_auth::DmarcResult::None,
+        };
+        let dmarc = mail_auth::DmarcOutput::new(v.dmarc.from_domain.clone())
+            .with_spf_result(dmarc_word(v.dmarc.spf_aligned))
+            .with_dkim_result(dmarc_word(v.dmarc.dkim_aligned));
+        let results = mail_auth::AuthenticationResults::new(&self.authserv_id)
+            .with_dkim_results(&dkim, &from)
+            .with_spf_mailfrom_result(&spf, req.ip, req.mail_from, req.helo)
+            .with_dmarc_result(&dmarc)
+            .with_arc_result(&arc, req.ip);
+        let Some(out) = AuthenticatedMessage::parse(changed) else {
+            return Ok(None);
+        };
+        key.arc_seal(&out, &results, &arc, domain, selector)
+            .map(Some)
     }
 
     /// SPF alone: the MAIL FROM identity, or HELO when MAIL FROM is empty.
@@ -624,5 +676,18 @@ struct TxtError {
 impl std::fmt::Display for TxtError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "DNS error for {}: {}", self.name, self.error)
+    }
+}
+
+/// Our SPF result word as mail-auth writes it.
+fn spf_word(r: AuthResult) -> mail_auth::SpfResult {
+    match r {
+        AuthResult::Pass => mail_auth::SpfResult::Pass,
+        AuthResult::Fail => mail_auth::SpfResult::Fail,
+        AuthResult::SoftFail => mail_auth::SpfResult::SoftFail,
+        AuthResult::Neutral => mail_auth::SpfResult::Neutral,
+        AuthResult::TempError => mail_auth::SpfResult::TempError,
+        AuthResult::PermError => mail_auth::SpfResult::PermError,
+        AuthResult::None => mail_auth::SpfResult::None,
     }
 }

@@ -453,6 +453,10 @@ pub struct Inbound {
     /// Where staff forward phishing (as an attachment, ARF or inline); empty (default):
     /// `phishing@` the first domain. Reports from anyone but staff are refused.
     pub phishing_address: String,
+    /// Seal what Veilpost passes on with ARC (RFC 8617) under the first domain's DKIM key,
+    /// for a mail server that trusts Veilpost as a sealer (Exchange Online's trusted ARC
+    /// sealers) rather than re-checking DMARC on a changed message.
+    pub arc_seal: bool,
 }
 
 /// `[milter]`: Postfix calls Veilpost before it takes a message (`smtpd_milters`).
@@ -505,6 +509,7 @@ impl Default for Inbound {
             .to_vec(),
             digest_hour: 8,
             phishing_address: String::new(),
+            arc_seal: false,
         }
     }
 }

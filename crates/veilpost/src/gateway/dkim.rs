@@ -88,6 +88,11 @@ impl Keys {
         }
     }
 
+    /// The key for `domain`, when we hold it.
+    pub fn key(&self, domain: &str) -> Option<&SigningKey> {
+        self.keys.get(&domain.to_ascii_lowercase())
+    }
+
     /// The records to publish, one zone line per domain.
     pub fn zone_lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self

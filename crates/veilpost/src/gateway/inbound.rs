@@ -341,12 +341,67 @@ impl InboundBackend {
         } else {
             data
         };
+        let data = self.sealed(t, peer, &verification, data).await;
         Ok(Examined {
             verdict,
             names,
             data,
             keys,
         })
+    }
+
+    /// `data` with an ARC set in front when `inbound.arc_seal` asks for one and the first
+    /// domain's key is there; as it is otherwise (a seal that cannot be made is logged,
+    /// the message goes on without it).
+    async fn sealed(
+        &self,
+        t: &Transaction,
+        peer: SocketAddr,
+        verification: &Verification,
+        data: Vec<u8>,
+    ) -> Vec<u8> {
+        let config = &self.shared.config;
+        let Some(domain) = config.organisation.domains.first() else {
+            return data;
+        };
+        let Some(key) = config
+            .inbound
+            .arc_seal
+            .then(|| self.shared.dkim.key(domain))
+            .flatten()
+        else {
+            return data;
+        };
+        let req = VerifyRequest {
+            message: &t.data,
+            ip: peer.ip(),
+            helo: &t.helo,
+            mail_from: &t.mail_from,
+        };
+        match self
+            .auth
+            .arc_seal(
+                &t.data,
+                &data,
+                verification,
+                &req,
+                key,
+                domain,
+                &self.shared.dkim.selector,
+            )
+            .await
+        {
+            Ok(Some(set)) => {
+                let mut out = set.into_bytes();
+                out.extend_from_slice(&data);
+                out
+            }
+            Ok(None) => data,
+            Err(e) => {
+                tracing::warn!("ARC seal: {e}");
+                data
+            }
+        }
     }
 
     /// Spool an examined message durably (before any 250): processing relays it to the
