@@ -24,6 +24,8 @@ CREATE TABLE inbound_blocks (
     added_by   TEXT NOT NULL
 );
 
--- The Message-ID of inbound mail, to find what a report is about.
+-- The Message-ID of inbound mail and the verdict it got, to find what a report is about
+-- (the content itself leaves the spool once delivered).
 ALTER TABLE messages ADD COLUMN header_message_id TEXT;
+ALTER TABLE messages ADD COLUMN inbound_verdict TEXT;
 CREATE INDEX messages_header_message_id ON messages(header_message_id);

@@ -44,33 +44,37 @@ pub struct NewReport {
 }
 
 impl Store {
-    /// Keep the Message-ID of an inbound message (to link reports to it).
-    pub async fn note_message_id(&self, id: &str, message_id: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET header_message_id = ? WHERE id = ?")
+    /// Keep what a report finds an inbound message by: its Message-ID (if it has one) and
+    /// the verdict it got.
+    pub async fn note_inbound(
+        &self,
+        id: &str,
+        message_id: Option<&str>,
+        verdict: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE messages SET header_message_id = ?, inbound_verdict = ? WHERE id = ?")
             .bind(message_id)
+            .bind(verdict)
             .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    /// The newest inbound message with this Message-ID, if we have it.
-    pub async fn inbound_by_message_id(&self, message_id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM messages WHERE header_message_id = ? AND origin = 'inbound'
+    /// The newest inbound message with this Message-ID, if we have it: its id and the
+    /// verdict it got.
+    pub async fn inbound_by_message_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, inbound_verdict FROM messages
+              WHERE header_message_id = ? AND origin = 'inbound'
               ORDER BY received_at DESC LIMIT 1",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await?)
-    }
-
-    /// The blob of a message (as received), if it is still kept.
-    pub async fn message_blob(&self, id: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT blob FROM messages WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
     }
 
     /// Store a report under `id` (the id its content was sealed for).

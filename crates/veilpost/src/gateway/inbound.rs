@@ -425,16 +425,22 @@ impl InboundBackend {
             intent: None,
         };
         let message_id = veilpost_verdict::headers::first_value(&data, "Message-ID");
+        let verdict = veilpost_verdict::headers::first_value(&data, "X-Veilpost-Verdict");
         let id = self.shared.store.spool(envelope, data).await.map_err(|e| {
             tracing::error!("spool: {e}");
             temporary()
         })?;
         // What a phishing report finds it by; a report without the link still counts.
-        if let Some(mid) = message_id {
-            let mid = mid.trim_start_matches('<').trim_end_matches('>');
-            if let Err(e) = self.shared.store.note_message_id(&id, mid).await {
-                tracing::warn!("inbound {id}: message-id not kept: {e}");
-            }
+        let mid = message_id
+            .as_deref()
+            .map(|m| m.trim_start_matches('<').trim_end_matches('>'));
+        if let Err(e) = self
+            .shared
+            .store
+            .note_inbound(&id, mid, verdict.as_deref())
+            .await
+        {
+            tracing::warn!("inbound {id}: message-id not kept: {e}");
         }
         self.shared.wake_processor.notify_one();
         Ok(id)

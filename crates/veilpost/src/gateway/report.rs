@@ -72,16 +72,13 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
     match reporter(shared, m, &raw).await? {
         Some(who) => {
             let said = veilpost_verdict::report::reported(&raw);
-            let linked = match &said.message_id {
+            let found = match &said.message_id {
                 Some(mid) => store.inbound_by_message_id(mid).await?,
                 None => None,
             };
             // The verdict as the report shows it, or as we gave it when the mail came in.
-            let verdict = match (&said.verdict, &linked) {
-                (Some(v), _) => Some(v.clone()),
-                (None, Some(id)) => verdict_of(shared, id).await,
-                (None, None) => None,
-            };
+            let (linked, given) = found.unzip();
+            let verdict = said.verdict.clone().or(given.flatten());
             let sealed = shared.master_key.seal(&format!("report:{id}"), &raw)?;
             let blob = store.blobs().write(sealed.ciphertext).await?;
             store
@@ -150,23 +147,6 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
         )
         .await?;
     Ok(true)
-}
-
-/// The `X-Veilpost-Verdict` of an inbound message we still have (sealed or not).
-async fn verdict_of(shared: &Shared, id: &str) -> Option<String> {
-    let (blob, key) = match shared.store.quarantined_blob(id).await.ok()? {
-        Some(found) => found,
-        None => (shared.store.message_blob(id).await.ok()??, None),
-    };
-    let raw = shared.store.blobs().read(&blob).await.ok()?;
-    let raw = match key {
-        Some(key) => shared
-            .master_key
-            .open(&format!("quarantine:{id}"), &key, &raw)
-            .ok()?,
-        None => raw,
-    };
-    veilpost_verdict::headers::first_value(&raw, "X-Veilpost-Verdict")
 }
 
 async fn audit(
