@@ -92,6 +92,11 @@ for _ in $(seq 1 300); do
     (exec 3<>/dev/tcp/127.0.0.1/$RS_MILTER) 2>/dev/null && break
     sleep 0.1
 done
+# rspamd listens before it has compiled its rules: wait until its processes are idle, so
+# that neither run shares the cores with that.
+cpu() { ps -C rspamd -o times= | awk '{s+=$1} END {print s+0}'; }
+before=-1
+until [ "$(cpu)" = "$before" ]; do before=$(cpu); sleep 3; done
 
 # --- Postfix: mail for praktijk.test to the sink, asking MILTER first. ---
 mkdir -p "$WORK/pf/etc" "$WORK/pf/spool" "$WORK/pf/data"

@@ -251,7 +251,7 @@ impl Backend for InboundBackend {
         let received = super::backend::received_field(&self.shared, &t, peer);
         let examined = self.examine(&t, peer, Some(received)).await?;
         let id = self.spool(&t, peer, examined.data).await?;
-        self.remember(&examined.keys).await;
+        self.remember(examined.keys);
         tracing::info!("inbound {id} from {}: {}", peer.ip(), examined.names);
         Ok(id)
     }
@@ -453,10 +453,14 @@ impl InboundBackend {
 
     /// Remember the sender of a message that was taken (the next one is no first-timer).
     /// A first-time note costs nothing when this fails.
-    pub(super) async fn remember(&self, keys: &[String]) {
-        if let Err(e) = self.shared.store.remember_senders(keys).await {
-            tracing::warn!("inbound senders: {e}");
-        }
+    /// Written beside the answer, not before it: nobody waits on a note.
+    pub(super) fn remember(&self, keys: Vec<String>) {
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = shared.store.remember_senders(&keys).await {
+                tracing::warn!("inbound senders: {e}");
+            }
+        });
     }
 }
 

@@ -169,14 +169,14 @@ impl Session {
             // Ours now, durably, before Postfix tells the sender 250; its copy goes.
             return match self.backend.spool(&t, peer, examined.data).await {
                 Ok(id) => {
-                    self.backend.remember(&examined.keys).await;
+                    self.backend.remember(examined.keys);
                     tracing::info!("milter {id} from {}: {}", peer.ip(), examined.names);
                     ModificationResponse::builder().build(Discard)
                 }
                 Err(refusal) => self.undecided(&refusal),
             };
         }
-        self.backend.remember(&examined.keys).await;
+        self.backend.remember(examined.keys);
         tracing::info!("milter from {}: {}", peer.ip(), examined.names);
         let edits = veilpost_verdict::edits::edits(&t.data, &examined.data);
         let mut out = ModificationResponse::builder();
