@@ -72,6 +72,23 @@ pub(crate) async fn wait_held(db: &std::path::Path, senders: &[&str], log: impl 
     }
 }
 
+/// Hand one message to a listener on `port` without TLS, as a sending server would.
+pub(crate) fn send_plain(port: u16, m: serde_json::Value) -> serde_json::Value {
+    crate::submit(&serde_json::json!({"port": port, "starttls": false, "messages": [m]})).remove(0)
+}
+
+/// The partner's secretariat in the address book: its domain is one the practice knows.
+pub(crate) fn know_the_partner(gw: &Gateway) {
+    let c = gw.cli(&[
+        "contact",
+        "add",
+        "secretariaat@partner.test",
+        "--phone",
+        "0612345678",
+    ]);
+    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+}
+
 /// Release everything in the quarantine, as the administrator's button does.
 pub(crate) fn release_quarantine(db: &std::path::Path) {
     let py = format!(
@@ -103,27 +120,14 @@ async fn the_mx_listener_judges_relays_rejects_and_holds() {
             dns.addr()
         ),
     );
-    // The partner is in the address book: its domain is one the practice knows.
-    let c = gw.cli(&[
-        "contact",
-        "add",
-        "secretariaat@partner.test",
-        "--phone",
-        "0612345678",
-    ]);
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    know_the_partner(&gw);
     gw.start();
 
     // An MX takes no logins.
     let caps = ehlo(mx_port);
     assert!(caps.starts_with("250") && !caps.contains("AUTH"), "{caps}");
 
-    let send = |m: serde_json::Value| {
-        crate::submit(&serde_json::json!({
-            "port": mx_port, "starttls": false, "messages": [m],
-        }))
-        .remove(0)
-    };
+    let send = |m: serde_json::Value| send_plain(mx_port, m);
     // Genuine mail from the partner, with a forged result claiming to be ours.
     let mut genuine = message(
         "secretariaat@partner.test",
@@ -321,12 +325,7 @@ async fn inbound_mail_goes_through_clamd_and_fails_closed() {
         ),
     );
     gw.start();
-    let send = |m: serde_json::Value| {
-        crate::submit(&serde_json::json!({
-            "port": mx_port, "starttls": false, "messages": [m],
-        }))
-        .remove(0)
-    };
+    let send = |m: serde_json::Value| send_plain(mx_port, m);
     let with_file = |name: &str, text: &str| {
         let mut m = message(
             "secretariaat@partner.test",
@@ -472,19 +471,9 @@ async fn staff_report_phishing_and_a_block_refuses_the_next() {
         ),
     );
     gw.add_user("ann@praktijk.test", "een lang wachtwoord 1", None);
-    let c = gw.cli(&[
-        "contact",
-        "add",
-        "secretariaat@partner.test",
-        "--phone",
-        "0612345678",
-    ]);
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    know_the_partner(&gw);
     gw.start();
-    let mx = |m: serde_json::Value| {
-        crate::submit(&serde_json::json!({"port": mx_port, "starttls": false, "messages": [m]}))
-            .remove(0)
-    };
+    let mx = |m: serde_json::Value| send_plain(mx_port, m);
     let mut lookalike = message(
         "facturen@partnar.test",
         &["ann@praktijk.test"],

@@ -17,7 +17,7 @@ use std::time::Duration;
 use veilpost_testkit::postfix::{Options, Postfix};
 use veilpost_testkit::sink::Sink;
 
-use crate::inbound::{release_quarantine, senders_dns, wait_held};
+use crate::inbound::{know_the_partner, release_quarantine, send_plain, senders_dns, wait_held};
 use crate::{Gateway, free_port, message, test_dir};
 
 fn port_of(addr: &str) -> u16 {
@@ -47,14 +47,7 @@ async fn postfix_asks_veilpost_before_it_takes_mail_and_relays_staff_mail_throug
             dns.addr()
         ),
     );
-    let c = gw.cli(&[
-        "contact",
-        "add",
-        "secretariaat@partner.test",
-        "--phone",
-        "0612345678",
-    ]);
-    assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+    know_the_partner(&gw);
     gw.start();
     let postfix = Postfix::start(
         &dir.join("postfix"),
@@ -66,12 +59,7 @@ async fn postfix_asks_veilpost_before_it_takes_mail_and_relays_staff_mail_throug
             milter_default_action: "tempfail".into(),
         },
     );
-    let send_to = |port: u16, m: serde_json::Value| {
-        crate::submit(&serde_json::json!({
-            "port": port, "starttls": false, "messages": [m],
-        }))
-        .remove(0)
-    };
+    let send_to = send_plain;
     let mx = port_of(&postfix.addr);
 
     // Genuine partner mail, with a forged result claiming to be ours.
