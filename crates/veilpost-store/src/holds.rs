@@ -170,6 +170,26 @@ impl Store {
         Ok(old)
     }
 
+    /// Quarantined inbound message `id`, if it is one, and (with `for_address`) only if
+    /// it was meant for that address.
+    pub async fn quarantined_one(
+        &self,
+        id: &str,
+        for_address: Option<&str>,
+    ) -> Result<Option<Held>> {
+        let sql = format!(
+            "SELECT {HELD_COLUMNS} FROM messages
+              WHERE id = ?1 AND state = 'held' AND origin = 'inbound'
+                AND (?2 IS NULL OR EXISTS (SELECT 1 FROM recipients r
+                      WHERE r.message_id = messages.id AND r.address = ?2 COLLATE NOCASE))"
+        );
+        Ok(sqlx::query_as::<_, Held>(AssertSqlSafe(sql))
+            .bind(id)
+            .bind(for_address.map(str::trim))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Quarantined inbound mail for `address` (one of its recipients), newest first.
     pub async fn quarantined_for(&self, address: &str, limit: i64) -> Result<Vec<Held>> {
         let sql = format!(

@@ -1,7 +1,7 @@
 //! Phishing reports from staff, the senders and domains blocked after them, and the
 //! Message-ID that links a report to the inbound message it is about.
 
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::{Result, Store};
 
@@ -42,6 +42,12 @@ pub struct NewReport {
     pub blob: String,
     pub sealed_key: Vec<u8>,
 }
+
+/// A report with the state of the message it is linked to (a fixed text: no input).
+const REPORT_SELECT: &str = "SELECT r.id, r.reported_at, r.reporter, r.shape, r.original_id,
+        r.sender, r.verdict, r.linked_message, m.state AS linked_state, r.blob, r.sealed_key,
+        r.handled_at
+   FROM phishing_reports r LEFT JOIN messages m ON m.id = r.linked_message";
 
 impl Store {
     /// Keep what a report finds an inbound message by: its Message-ID (if it has one) and
@@ -101,15 +107,22 @@ impl Store {
 
     /// Reports, open ones first, newest first (at most `limit`).
     pub async fn reports(&self, limit: i64) -> Result<Vec<PhishingReport>> {
-        Ok(sqlx::query_as(
-            "SELECT r.id, r.reported_at, r.reporter, r.shape, r.original_id, r.sender, r.verdict,
-                    r.linked_message, m.state AS linked_state, r.blob, r.sealed_key, r.handled_at
-               FROM phishing_reports r LEFT JOIN messages m ON m.id = r.linked_message
-              ORDER BY r.handled_at IS NOT NULL, r.reported_at DESC LIMIT ?",
-        )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        let sql = format!(
+            "{REPORT_SELECT} ORDER BY r.handled_at IS NOT NULL, r.reported_at DESC LIMIT ?"
+        );
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// One report.
+    pub async fn report(&self, id: &str) -> Result<Option<PhishingReport>> {
+        let sql = format!("{REPORT_SELECT} WHERE r.id = ?");
+        Ok(sqlx::query_as(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Mark a report handled; false if there is no such open report.

@@ -87,13 +87,10 @@ fn words(lang: Lang, findings: &[String]) -> Vec<&'static str> {
 /// The quarantined message `id` if `staff` may see it: an administrator any, others
 /// those addressed to them.
 async fn visible(s: &WebState, staff: &Staff, id: &str) -> Result<Held, WebError> {
-    let held = if staff.is_admin() {
-        s.store.held_inbound(10_000).await?
-    } else {
-        s.store.quarantined_for(&staff.user.email, 10_000).await?
-    };
-    held.into_iter()
-        .find(|h| h.id == id)
+    let for_address = (!staff.is_admin()).then_some(staff.user.email.as_str());
+    s.store
+        .quarantined_one(id, for_address)
+        .await?
         .ok_or_else(|| not_found(staff.lang))
 }
 

@@ -131,13 +131,7 @@ pub async fn act(
     staff.check_csrf(&f.csrf)?;
     staff.require(staff.is_admin())?;
     let not_found = || WebError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, staff.lang);
-    let report = s
-        .store
-        .reports(10_000)
-        .await?
-        .into_iter()
-        .find(|r| r.id == id)
-        .ok_or_else(not_found)?;
+    let report = s.store.report(&id).await?.ok_or_else(not_found)?;
     let sender = report.sender.clone().unwrap_or_default();
     let blocked = match what.as_str() {
         "block-sender" if sender.contains('@') => Some(sender.to_ascii_lowercase()),

@@ -75,6 +75,23 @@ pub(super) fn received_field(shared: &Shared, t: &Transaction, peer: SocketAddr)
     )
 }
 
+/// The envelope a listener spools a transaction under: addresses normalised, the client
+/// and the account (if any) kept.
+pub(super) fn envelope_of(t: &Transaction, peer: SocketAddr, origin: Origin) -> Envelope {
+    Envelope {
+        origin,
+        mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),
+        rcpt_to: t
+            .rcpt_to
+            .iter()
+            .map(|r| veilpost_policy::domain::normalize_address(r))
+            .collect(),
+        auth_user: t.auth_user.clone(),
+        client_ip: Some(peer.ip().to_string()),
+        intent: None,
+    }
+}
+
 /// Every address a message names as its author (From: and Sender:), in header order;
 /// `None` when such a header cannot be read as addresses (fail closed: refused).
 /// Display names are not addresses and play no part.
@@ -280,22 +297,12 @@ impl Backend for SmtpBackend {
         let mut data = Vec::with_capacity(received.len() + t.data.len());
         data.extend_from_slice(received.as_bytes());
         data.extend_from_slice(&t.data);
-        let envelope = Envelope {
-            origin: if t.auth_user.is_some() {
-                Origin::Submission
-            } else {
-                Origin::Relay
-            },
-            mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),
-            rcpt_to: t
-                .rcpt_to
-                .iter()
-                .map(|r| veilpost_policy::domain::normalize_address(r))
-                .collect(),
-            auth_user: t.auth_user,
-            client_ip: Some(peer.ip().to_string()),
-            intent: None,
+        let origin = if t.auth_user.is_some() {
+            Origin::Submission
+        } else {
+            Origin::Relay
         };
+        let envelope = envelope_of(&t, peer, origin);
         match self.shared.store.spool(envelope, data).await {
             Ok(id) => {
                 self.shared.wake_processor.notify_one();

@@ -80,14 +80,16 @@ async fn send(shared: &Arc<Shared>, held: &[veilpost_store::Held]) -> Result<()>
         .filter(|u| !u.disabled)
         .collect();
     let mut lists: BTreeMap<String, Vec<mails::Waiting>> = BTreeMap::new();
-    let recipients = store.quarantine_recipients().await?;
+    let mut for_whom: std::collections::HashSet<(String, String)> = store
+        .quarantine_recipients()
+        .await?
+        .into_iter()
+        .map(|(id, a)| (id, a.to_ascii_lowercase()))
+        .collect();
     for h in held {
         for u in &users {
-            let for_them = u.role == Role::Admin
-                || recipients
-                    .iter()
-                    .any(|(id, a)| *id == h.id && a.eq_ignore_ascii_case(&u.email));
-            if for_them {
+            let key = (h.id.clone(), u.email.to_ascii_lowercase());
+            if u.role == Role::Admin || for_whom.remove(&key) {
                 lists.entry(u.email.clone()).or_default().push(item(h));
             }
         }

@@ -412,18 +412,7 @@ impl InboundBackend {
         peer: SocketAddr,
         data: Vec<u8>,
     ) -> Result<String, Refusal> {
-        let envelope = Envelope {
-            origin: Origin::Inbound,
-            mail_from: veilpost_policy::domain::normalize_address(&t.mail_from),
-            rcpt_to: t
-                .rcpt_to
-                .iter()
-                .map(|r| veilpost_policy::domain::normalize_address(r))
-                .collect(),
-            auth_user: None,
-            client_ip: Some(peer.ip().to_string()),
-            intent: None,
-        };
+        let envelope = super::backend::envelope_of(t, peer, Origin::Inbound);
         let message_id = veilpost_verdict::headers::first_value(&data, "Message-ID");
         let verdict = veilpost_verdict::headers::first_value(&data, "X-Veilpost-Verdict");
         let id = self.shared.store.spool(envelope, data).await.map_err(|e| {
