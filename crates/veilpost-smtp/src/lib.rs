@@ -7,6 +7,7 @@
 
 #[cfg(feature = "io")]
 pub mod client;
+pub mod milter;
 #[cfg(feature = "io")]
 pub mod server;
 pub mod session;

@@ -6,17 +6,18 @@ use crate::{Result, Store};
 impl Store {
     /// Has any of these keys sent mail before?
     pub async fn sender_seen(&self, keys: &[String]) -> Result<bool> {
-        for key in keys.iter().filter(|k| !k.is_empty()) {
-            let found: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM inbound_senders WHERE key = ?")
-                    .bind(key)
-                    .fetch_optional(&self.pool)
-                    .await?;
-            if found.is_some() {
-                return Ok(true);
-            }
+        let keys: Vec<&String> = keys.iter().filter(|k| !k.is_empty()).collect();
+        if keys.is_empty() {
+            return Ok(false);
         }
-        Ok(false)
+        // Only placeholders are put into the text; the keys are bound.
+        let marks = vec!["?"; keys.len()].join(", ");
+        let sql = format!("SELECT 1 FROM inbound_senders WHERE key IN ({marks}) LIMIT 1");
+        let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
+        for key in keys {
+            query = query.bind(key);
+        }
+        Ok(query.fetch_optional(&self.pool).await?.is_some())
     }
 
     /// Remember these keys as having sent mail now.

@@ -43,7 +43,7 @@ pub use messages::{
     QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
 };
 pub use portal::{Milestone, PortalEntry, PortalReply};
-pub use reports::{NewReport, PhishingReport};
+pub use reports::{BLOCKS_READ_EVERY, NewReport, PhishingReport};
 pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
 pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS};
 pub use totp::{TotpHolder, TotpRecord};
@@ -169,7 +169,13 @@ pub struct Store {
     committer: commit::Committer,
     data_dir: PathBuf,
     clock: Clock,
+    /// The blocked senders as last read and when: the inbound verdict asks for them with
+    /// every message. A block made through this store drops them at once.
+    blocked: Arc<std::sync::Mutex<Option<BlocksRead>>>,
 }
+
+/// When (store clock) the blocked senders were read, and what they were.
+type BlocksRead = (i64, Arc<[String]>);
 
 /// Begin a write transaction. `BEGIN IMMEDIATE` takes the write lock at once (waiting
 /// up to the busy timeout): a deferred transaction that reads and then writes fails
@@ -225,6 +231,7 @@ impl Store {
             blobs,
             committer,
             data_dir: data_dir.to_path_buf(),
+            blocked: Arc::default(),
             clock,
         })
     }

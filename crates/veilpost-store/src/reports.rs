@@ -1,6 +1,8 @@
 //! Phishing reports from staff, the senders and domains blocked after them, and the
 //! Message-ID that links a report to the inbound message it is about.
 
+use std::sync::Arc;
+
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::{Result, Store};
@@ -48,6 +50,9 @@ const REPORT_SELECT: &str = "SELECT r.id, r.reported_at, r.reporter, r.shape, r.
         r.sender, r.verdict, r.linked_message, m.state AS linked_state, r.blob, r.sealed_key,
         r.handled_at
    FROM phishing_reports r LEFT JOIN messages m ON m.id = r.linked_message";
+
+/// How long (seconds) the blocked senders are used before they are read again.
+pub const BLOCKS_READ_EVERY: i64 = 5;
 
 impl Store {
     /// Keep what a report finds an inbound message by: its Message-ID (if it has one) and
@@ -150,15 +155,31 @@ impl Store {
         .bind(by)
         .execute(&self.pool)
         .await?;
+        if let Ok(mut blocked) = self.blocked.lock() {
+            *blocked = None;
+        }
         Ok(())
     }
 
-    /// Every blocked sender and domain.
-    pub async fn blocked_senders(&self) -> Result<Vec<String>> {
-        Ok(
+    /// Every blocked sender and domain. Read again at most every
+    /// [`BLOCKS_READ_EVERY`] seconds, and at once after a block made through this store:
+    /// a block made elsewhere (another process on the same database) acts within that.
+    pub async fn blocked_senders(&self) -> Result<Arc<[String]>> {
+        let now = self.now();
+        if let Ok(blocked) = self.blocked.lock()
+            && let Some((at, list)) = blocked.as_ref()
+            && (*at..*at + BLOCKS_READ_EVERY).contains(&now)
+        {
+            return Ok(list.clone());
+        }
+        let list: Vec<String> =
             sqlx::query_scalar("SELECT value FROM inbound_blocks ORDER BY value")
                 .fetch_all(&self.pool)
-                .await?,
-        )
+                .await?;
+        let list: Arc<[String]> = list.into();
+        if let Ok(mut blocked) = self.blocked.lock() {
+            *blocked = Some((now, list.clone()));
+        }
+        Ok(list)
     }
 }

@@ -6,10 +6,23 @@ use veilpost_store::{
     now,
 };
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("veilpost-store-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
+}
+
+/// A clock a test moves by hand, and the handle that moves it.
+fn adjustable_clock() -> (Arc<AtomicI64>, veilpost_store::Clock) {
+    let t = Arc::new(AtomicI64::new(1_796_083_200));
+    let handle = t.clone();
+    (
+        t,
+        veilpost_store::Clock::from_fn(move || handle.load(Ordering::SeqCst)),
+    )
 }
 
 fn envelope(rcpts: &[&str]) -> Envelope {
@@ -639,13 +652,7 @@ async fn audit_filters_take_wildcards_literally() {
 /// one link makes one admin however many submit it at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_admin_link_makes_one_admin_within_the_hour() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicI64, Ordering};
-    let t = Arc::new(AtomicI64::new(1_796_083_200));
-    let clock = {
-        let t = t.clone();
-        veilpost_store::Clock::from_fn(move || t.load(Ordering::SeqCst))
-    };
+    let (t, clock) = adjustable_clock();
     let store = Store::open_with_clock(&temp_dir("first-admin"), clock)
         .await
         .expect("open");
@@ -733,5 +740,36 @@ async fn password_checks_run_a_few_at_a_time() {
     assert!(
         (1..=veilpost_store::ARGON2_AT_ONCE).contains(&peak),
         "{peak} Argon2 runs at once"
+    );
+}
+
+/// The inbound verdict reads the blocked senders with every message: they are kept for a
+/// few seconds, a block through this store acts at once, and one made by another process
+/// on the same database within those seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_act_at_once_here_and_within_seconds_elsewhere() {
+    let (t, clock) = adjustable_clock();
+    let dir = temp_dir("blocks");
+    let store = Store::open_with_clock(&dir, clock).await.expect("open");
+    assert!(store.blocked_senders().await.expect("blocks").is_empty());
+    store
+        .block_sender("Info@Bank-Veilig.test", "admin@praktijk.test")
+        .await
+        .expect("block");
+    assert_eq!(
+        &*store.blocked_senders().await.expect("blocks"),
+        ["info@bank-veilig.test"]
+    );
+    // Another process (the CLI, another node) on the same database.
+    let other = Store::open(&dir).await.expect("open again");
+    other
+        .block_sender("partnar.test", "cli")
+        .await
+        .expect("block");
+    assert_eq!(store.blocked_senders().await.expect("blocks").len(), 1);
+    t.fetch_add(veilpost_store::BLOCKS_READ_EVERY, Ordering::SeqCst);
+    assert_eq!(
+        &*store.blocked_senders().await.expect("blocks"),
+        ["info@bank-veilig.test", "partnar.test"]
     );
 }

@@ -2063,11 +2063,8 @@ async fn admins_triage_phishing_reports() {
         }
     }
     assert_eq!(
-        site.store.blocked_senders().await.expect("blocks"),
-        vec![
-            "info@bank-veilig.test".to_string(),
-            "partnar.test".to_string()
-        ]
+        &*site.store.blocked_senders().await.expect("blocks"),
+        ["info@bank-veilig.test", "partnar.test"]
     );
     // Handled ones offer nothing more.
     let text = admin.get("/admin/reports").await.text();

@@ -26,7 +26,15 @@ pub struct InboundBackend {
     settings: Arc<veilpost_verdict::Settings>,
     /// Staff, contacts and partners, read at most once a minute (not per message).
     known: KnownCache,
+    /// Senders to remember, written in batches by [`note_senders`].
+    notes: tokio::sync::mpsc::Sender<Vec<String>>,
+    /// Sender keys known to have sent before (once seen, a sender stays seen): most
+    /// mail comes from senders seen before, and this spares the store a query for it.
+    seen: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
+
+/// Most sender keys kept in memory as seen; beyond it the set starts afresh.
+const SEEN_KEPT: usize = 100_000;
 
 /// The known people and domains and when they were read.
 type KnownCache = Arc<std::sync::Mutex<Option<(std::time::Instant, Arc<Known>)>>>;
@@ -46,14 +54,42 @@ impl InboundBackend {
     pub fn new(shared: Arc<Shared>) -> Result<InboundBackend> {
         let auth = Authenticator::new(&shared.dns, shared.config.authserv_id())?;
         let settings = shared.config.verdict_settings()?;
+        let (notes, noted) = tokio::sync::mpsc::channel(NOTES_WAITING);
+        tokio::spawn(note_senders(shared.clone(), noted));
         Ok(InboundBackend {
             shared,
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             known: Arc::default(),
+            notes,
+            seen: Arc::default(),
         })
     }
 }
+
+/// Most messages' senders waiting to be remembered; beyond it a note is dropped (a
+/// later first-time note is all that costs).
+const NOTES_WAITING: usize = 10_000;
+
+/// Remember senders as their messages are taken: at most one transaction a second, with
+/// whatever came in meanwhile (this node's backend knows them at once, see
+/// `InboundBackend::seen`). Ends when every backend is gone.
+async fn note_senders(shared: Arc<Shared>, mut noted: tokio::sync::mpsc::Receiver<Vec<String>>) {
+    while let Some(first) = noted.recv().await {
+        let mut keys: std::collections::BTreeSet<String> = first.into_iter().collect();
+        while let Ok(more) = noted.try_recv() {
+            keys.extend(more);
+        }
+        let keys: Vec<String> = keys.into_iter().collect();
+        if let Err(e) = shared.store.remember_senders(&keys).await {
+            tracing::warn!("inbound senders: {e}");
+        }
+        tokio::time::sleep(NOTES_EVERY).await;
+    }
+}
+
+/// How often the senders noted meanwhile are written.
+const NOTES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 fn word(r: AuthResult) -> Word {
     match r {
@@ -206,7 +242,7 @@ impl InboundBackend {
             staff: &known.staff,
             partners: &known.partners,
             contacts: &known.contacts,
-            seen_before: shared.store.sender_seen(&keys).await?,
+            seen_before: self.seen_before(&keys).await?,
             trusted_forwarders: &shared.config.inbound.trusted_forwarders,
             blocked: &blocked,
         };
@@ -435,6 +471,28 @@ impl InboundBackend {
         Ok(id)
     }
 
+    /// Whether any of the sender's keys sent mail before: from memory, else the store.
+    async fn seen_before(&self, keys: &[String]) -> Result<bool> {
+        let known = self
+            .seen
+            .lock()
+            .is_ok_and(|seen| keys.iter().any(|k| seen.contains(k)));
+        if known || !self.shared.store.sender_seen(keys).await? {
+            return Ok(known);
+        }
+        self.mark_seen(keys);
+        Ok(true)
+    }
+
+    fn mark_seen(&self, keys: &[String]) {
+        if let Ok(mut seen) = self.seen.lock() {
+            if seen.len() + keys.len() > SEEN_KEPT {
+                seen.clear();
+            }
+            seen.extend(keys.iter().filter(|k| !k.is_empty()).cloned());
+        }
+    }
+
     /// Whether `address` is in one of the organisation's domains.
     pub(super) fn for_us(&self, address: &str) -> bool {
         self.shared.config.is_own_domain(&domain_of(address))
@@ -444,12 +502,10 @@ impl InboundBackend {
     /// A first-time note costs nothing when this fails.
     /// Written beside the answer, not before it: nobody waits on a note.
     pub(super) fn remember(&self, keys: Vec<String>) {
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            if let Err(e) = shared.store.remember_senders(&keys).await {
-                tracing::warn!("inbound senders: {e}");
-            }
-        });
+        self.mark_seen(&keys);
+        if self.notes.try_send(keys).is_err() {
+            tracing::warn!("inbound senders: too many waiting, one not remembered");
+        }
     }
 }
 
