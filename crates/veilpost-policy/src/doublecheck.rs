@@ -124,6 +124,13 @@ pub fn look_alike<'a>(domain: &str, known: &'a [String]) -> Option<&'a str> {
         _ => d,
     };
     let sk = skeleton(&d);
+    let core = |x: &str| {
+        x.rsplit_once('.')
+            .map_or(x.to_string(), |(c, _)| c.to_string())
+    };
+    // The message's side once; the known side (often hundreds) as cheaply as it goes.
+    let dc = core(&d);
+    let (sk_dc, d_len) = (skeleton(&dc), d.chars().count());
     known.iter().map(String::as_str).find(|k| {
         let k = k.trim_end_matches('.').to_lowercase();
         if k == d {
@@ -132,21 +139,25 @@ pub fn look_alike<'a>(domain: &str, known: &'a [String]) -> Option<&'a str> {
         if skeleton(&k) == sk {
             return true;
         }
-        let core = |x: &str| {
-            x.rsplit_once('.')
-                .map_or(x.to_string(), |(c, _)| c.to_string())
-        };
-        let (kc, dc) = (core(&k), core(&d));
+        let kc = core(&k);
+        let kc_len = kc.chars().count();
+        if kc_len < 4 {
+            return false;
+        }
         // The same name under another suffix (apotheek.nl / apotheek.com).
-        if kc.chars().count() >= 4 && skeleton(&kc) == skeleton(&dc) {
+        let sk_kc = skeleton(&kc);
+        if sk_kc == sk_dc {
             return true;
         }
-        if kc.chars().count() >= 6 && edit_distance(&k, &d) == 1 {
+        if kc_len < 6 {
+            return false;
+        }
+        // One slip (an edit is at least the difference in length).
+        if k.chars().count().abs_diff(d_len) <= 1 && edit_distance(&k, &d) == 1 {
             return true;
         }
         // The known name inside another name, not as a subdomain of the known one.
-        let inside = skeleton(&dc).contains(&skeleton(&kc));
-        kc.chars().count() >= 6 && inside && !d.ends_with(&format!(".{k}"))
+        sk_dc.contains(&sk_kc) && !d.ends_with(&format!(".{k}"))
     })
 }
 
@@ -314,6 +325,15 @@ mod tests {
         let k = vec!["modem.nl".to_string(), "wereld.nl".to_string()];
         assert_eq!(look_alike("rnodem.nl", &k), Some("modem.nl"));
         assert_eq!(look_alike("vvereld.nl", &k), Some("wereld.nl"));
+        // Short names: another suffix counts from four letters, a slip or the name inside
+        // another from six; below four only the same skeleton.
+        let k = vec!["umcu.nl".to_string(), "ggd.nl".to_string()];
+        assert_eq!(look_alike("umcu.com", &k), Some("umcu.nl"));
+        assert_eq!(look_alike("ggd.com", &k), None);
+        assert_eq!(look_alike("9gd.nl", &k), None);
+        for other in ["umcx.nl", "mijn-umcu.nl", "umcu-betalen.nl"] {
+            assert_eq!(look_alike(other, &k), None, "{other}");
+        }
     }
 
     #[test]
