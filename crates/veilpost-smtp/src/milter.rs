@@ -221,7 +221,9 @@ impl MilterSession {
                     ..OptNeg::default()
                 };
                 match ours.merge_compatible(&theirs) {
-                    Ok(agreed) => {
+                    Ok(mut agreed) => {
+                        // An MTA speaking an older version is answered in its own.
+                        agreed.version = agreed.version.min(theirs.version);
                         self.protocol = agreed.protocol;
                         self.capabilities = agreed.capabilities;
                         let mut out = Vec::new();
@@ -579,6 +581,15 @@ mod tests {
         };
         // The value came without its leading space; the field is written with one.
         assert!(judge.transaction.data.starts_with(b"Subject:  Uitslag"));
+        // Postfix with `milter_protocol = 2` is answered in version 2.
+        let mut data = 2u32.to_be_bytes().to_vec();
+        data.extend_from_slice(&0x3fu32.to_be_bytes());
+        data.extend_from_slice(&0x7fu32.to_be_bytes());
+        let actions = MilterSession::new(LIMITS).feed(&raw_frame(b'O', &data));
+        let [ServerCommand::OptNeg(agreed)] = &sent(&actions)[..] else {
+            panic!("{actions:?}");
+        };
+        assert_eq!(agreed.version, 2);
     }
 
     #[test]

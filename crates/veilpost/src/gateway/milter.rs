@@ -71,8 +71,7 @@ pub(super) async fn serve(
 /// The listener's settings, from the configuration.
 #[derive(Debug, Clone)]
 pub(super) struct Settings {
-    pub max_message_size: usize,
-    pub max_recipients: usize,
+    pub limits: MilterLimits,
     pub max_connections: usize,
     pub fail_closed: bool,
 }
@@ -83,10 +82,7 @@ async fn drive(
     backend: &InboundBackend,
     settings: &Settings,
 ) -> std::io::Result<()> {
-    let mut session = MilterSession::new(MilterLimits {
-        max_message_size: settings.max_message_size,
-        max_recipients: settings.max_recipients,
-    });
+    let mut session = MilterSession::new(settings.limits);
     let mut buffer = vec![0u8; 64 * 1024];
     loop {
         let n = tokio::time::timeout(IDLE, socket.read(&mut buffer))

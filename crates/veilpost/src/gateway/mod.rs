@@ -387,8 +387,10 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             listener,
             inbound::InboundBackend::new(shared.clone())?,
             milter::Settings {
-                max_message_size: config.smtp.max_message_size,
-                max_recipients: config.smtp.max_recipients,
+                limits: veilpost_smtp::milter::MilterLimits {
+                    max_message_size: config.smtp.max_message_size,
+                    max_recipients: config.smtp.max_recipients,
+                },
                 max_connections: config.smtp.max_connections,
                 fail_closed: config.milter.fail_closed,
             },
