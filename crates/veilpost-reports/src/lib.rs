@@ -1,0 +1,301 @@
+//! DMARC aggregate and TLS-RPT reports, from the bytes that arrive to the answer a
+//! practice needs: who sends as our domain, and is `p=reject` safe?
+//!
+//! Pure: no I/O, no clock of its own (the caller passes "now").
+//!
+//! - [`read`] takes what arrived (a report mail, an `.xml`, `.xml.gz`, `.zip`, `.json`
+//!   or `.json.gz` file, or a TLS-RPT HTTPS body) and returns every report in it,
+//!   unpacked within [`Limits`] (no zip or gzip bomb, no entity expansion, no oversized
+//!   XML), parsed by mail-auth's report module and normalised into [`DmarcReport`] rows or
+//!   a [`TlsReport`].
+//! - [`aside`] says why a parsed report is not counted (a domain we do not serve, a date
+//!   range in the future or backwards); duplicates are the store's to find (by
+//!   [`Report::key`]).
+//! - [`summary::summarise`] turns per-source totals into the sources table and the
+//!   `ready_for_reject` verdict.
+
+pub mod dmarc;
+pub mod summary;
+pub mod tls;
+mod unpack;
+
+pub use dmarc::{DkimAuth, DmarcReport, DmarcRow, SpfAuth};
+pub use summary::{Alignment, Source, SourceTotals, Summary, summarise};
+pub use tls::{TlsFailure, TlsPolicy, TlsReport};
+
+/// How much a report may take. Real reports are kilobytes; a large sender's daily
+/// aggregate for a busy domain a few megabytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// What arrives, as it arrives (a mail, a file, an HTTP body).
+    pub max_input: usize,
+    /// One report once unpacked (the XML or the JSON).
+    pub max_report: usize,
+    /// Files in one zip archive.
+    pub max_zip_entries: usize,
+    /// Containers inside containers (a zip in a mail is two).
+    pub max_depth: usize,
+    /// Reports in what arrives.
+    pub max_reports: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_input: 16 * 1024 * 1024,
+            max_report: 32 * 1024 * 1024,
+            max_zip_entries: 16,
+            max_depth: 3,
+            max_reports: 16,
+        }
+    }
+}
+
+/// Why what arrived gave no report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("a zip archive with more than {limit} files")]
+    TooManyFiles { limit: usize },
+    #[error("containers nested deeper than {limit}")]
+    TooDeep { limit: usize },
+    #[error("XML with a document type or entity declarations (never in a report)")]
+    Declarations,
+    #[error("cannot unpack: {0}")]
+    Unpack(String),
+    #[error("not a DMARC aggregate report: {0}")]
+    Dmarc(String),
+    #[error("not a TLS report: {0}")]
+    Tls(String),
+    #[error("no report found")]
+    NoReport,
+}
+
+/// One report, either kind.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Report {
+    Dmarc(DmarcReport),
+    Tlsrpt(TlsReport),
+}
+
+impl Report {
+    /// What makes a report the same report when it comes twice: the reporter (as it
+    /// names itself, case-insensitively) and its report id, plus the domain for DMARC
+    /// (one reporter numbers its reports per domain).
+    pub fn key(&self) -> String {
+        match self {
+            Report::Dmarc(r) => format!(
+                "dmarc\n{}\n{}\n{}",
+                r.reporter.trim().to_lowercase(),
+                r.report_id.trim(),
+                r.domain
+            ),
+            Report::Tlsrpt(r) => format!(
+                "tlsrpt\n{}\n{}",
+                r.organization.trim().to_lowercase(),
+                r.report_id.trim()
+            ),
+        }
+    }
+
+    /// The period the report covers, Unix seconds.
+    pub fn period(&self) -> (i64, i64) {
+        match self {
+            Report::Dmarc(r) => (r.begin, r.end),
+            Report::Tlsrpt(r) => (r.begin, r.end),
+        }
+    }
+
+    /// The domains the report is about (the policy's for DMARC, every policy domain for
+    /// TLS-RPT), lower-case.
+    pub fn domains(&self) -> Vec<String> {
+        match self {
+            Report::Dmarc(r) => vec![r.domain.clone()],
+            Report::Tlsrpt(r) => {
+                let mut d: Vec<String> = r.policies.iter().map(|p| p.domain.clone()).collect();
+                d.sort();
+                d.dedup();
+                d
+            }
+        }
+    }
+
+    /// `dmarc` or `tlsrpt`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Report::Dmarc(_) => "dmarc",
+            Report::Tlsrpt(_) => "tlsrpt",
+        }
+    }
+}
+
+/// Every report in `input`: a report mail (RFC 5322 with the report attached), or a
+/// report file (XML, JSON, gzip or zip of either), recognised by content, not by name.
+pub fn read(input: &[u8], limits: &Limits) -> Result<Vec<Report>, Error> {
+    if input.len() > limits.max_input {
+        return Err(Error::TooLarge {
+            limit: limits.max_input,
+        });
+    }
+    unpack::reports(input, limits)
+}
+
+/// Why a parsed report is kept aside rather than counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aside {
+    /// About a domain the organisation does not serve.
+    NotOurDomain,
+    /// Its period starts in the future or ends well after now.
+    FutureDates,
+    /// Its period ends before it begins.
+    BackwardDates,
+    /// The same report (reporter and id) was counted already.
+    Duplicate,
+    /// The mail it came in does not pass DMARC (a DMARC report) or has no DKIM signature
+    /// aligned with its sender (a TLS report).
+    Unauthenticated,
+}
+
+impl Aside {
+    /// The reason as stored and shown (`not_our_domain`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aside::NotOurDomain => "not_our_domain",
+            Aside::FutureDates => "future_dates",
+            Aside::BackwardDates => "backward_dates",
+            Aside::Duplicate => "duplicate",
+            Aside::Unauthenticated => "unauthenticated",
+        }
+    }
+}
+
+/// How far past now a period may end: reporters close the day in their own time zone
+/// and clocks drift.
+pub const FUTURE_SLACK: i64 = 24 * 3600;
+
+/// Whether `report` is counted or set aside, and why: `served` are the organisation's
+/// domains (a report about one of them or a subdomain is ours), `now` Unix seconds.
+pub fn aside(report: &Report, served: &[String], now: i64) -> Option<Aside> {
+    let ours = |d: &str| {
+        served.iter().any(|s| {
+            let s = s.trim_end_matches('.').to_ascii_lowercase();
+            d == s || d.strip_suffix(s.as_str()).is_some_and(|p| p.ends_with('.'))
+        })
+    };
+    let domains = report.domains();
+    if domains.is_empty() || !domains.iter().all(|d| ours(d)) {
+        return Some(Aside::NotOurDomain);
+    }
+    let (begin, end) = report.period();
+    if end < begin {
+        return Some(Aside::BackwardDates);
+    }
+    if begin > now || end > now + FUTURE_SLACK {
+        return Some(Aside::FutureDates);
+    }
+    None
+}
+
+/// A domain as compared: lower-case, without a trailing dot or surrounding space.
+pub(crate) fn domain(d: &str) -> String {
+    d.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dmarc(domain: &str, begin: i64, end: i64) -> Report {
+        Report::Dmarc(DmarcReport {
+            domain: domain.into(),
+            begin,
+            end,
+            ..DmarcReport::default()
+        })
+    }
+
+    #[test]
+    fn aside_reasons_table() {
+        let served = vec!["praktijk.nl".to_string(), "Zorg.example.".to_string()];
+        let now = 1_800_000_000;
+        let day = 86_400;
+        let cases: &[(Report, Option<Aside>)] = &[
+            (dmarc("praktijk.nl", now - day, now), None),
+            (dmarc("mail.praktijk.nl", now - day, now), None),
+            (dmarc("zorg.example", now - day, now), None),
+            // A suffix without the dot is another domain.
+            (
+                dmarc("nepraktijk.nl", now - day, now),
+                Some(Aside::NotOurDomain),
+            ),
+            (dmarc("example.com", now - day, now), Some(Aside::NotOurDomain)),
+            (dmarc("", now - day, now), Some(Aside::NotOurDomain)),
+            (dmarc("praktijk.nl", now, now - day), Some(Aside::BackwardDates)),
+            (
+                dmarc("praktijk.nl", now + 60, now + day),
+                Some(Aside::FutureDates),
+            ),
+            // A day that closes later in the reporter's time zone is fine.
+            (dmarc("praktijk.nl", now - 3600, now + 12 * 3600), None),
+            (
+                dmarc("praktijk.nl", now - day, now + 2 * day),
+                Some(Aside::FutureDates),
+            ),
+        ];
+        for (report, want) in cases {
+            assert_eq!(aside(report, &served, now), *want, "{report:?}");
+        }
+    }
+
+    #[test]
+    fn a_tls_report_is_ours_only_when_every_policy_domain_is() {
+        let tls = |domains: &[&str]| {
+            Report::Tlsrpt(TlsReport {
+                begin: 0,
+                end: 10,
+                policies: domains
+                    .iter()
+                    .map(|d| TlsPolicy {
+                        domain: d.to_string(),
+                        ..TlsPolicy::default()
+                    })
+                    .collect(),
+                ..TlsReport::default()
+            })
+        };
+        let served = vec!["praktijk.nl".to_string()];
+        assert_eq!(aside(&tls(&["praktijk.nl"]), &served, 100), None);
+        assert_eq!(
+            aside(&tls(&["praktijk.nl", "other.example"]), &served, 100),
+            Some(Aside::NotOurDomain)
+        );
+        assert_eq!(aside(&tls(&[]), &served, 100), Some(Aside::NotOurDomain));
+    }
+
+    #[test]
+    fn the_key_ignores_case_of_the_reporter_only() {
+        let a = Report::Dmarc(DmarcReport {
+            reporter: "Google.com".into(),
+            report_id: "ABC".into(),
+            domain: "praktijk.nl".into(),
+            ..DmarcReport::default()
+        });
+        let b = Report::Dmarc(DmarcReport {
+            reporter: "google.com ".into(),
+            report_id: "ABC".into(),
+            domain: "praktijk.nl".into(),
+            ..DmarcReport::default()
+        });
+        let c = Report::Dmarc(DmarcReport {
+            reporter: "google.com".into(),
+            report_id: "abc".into(),
+            domain: "praktijk.nl".into(),
+            ..DmarcReport::default()
+        });
+        assert_eq!(a.key(), b.key());
+        assert_ne!(a.key(), c.key());
+    }
+}
