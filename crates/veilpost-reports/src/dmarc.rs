@@ -111,8 +111,60 @@ pub fn parse(xml: &[u8]) -> Result<DmarcReport, Error> {
     if declares(xml) {
         return Err(Error::Declarations);
     }
+    let unprefixed;
+    let xml = if root_is_prefixed(xml) {
+        unprefixed = without_prefixes(xml)?;
+        &unprefixed[..]
+    } else {
+        xml
+    };
     let report = ma::Report::parse_xml(xml).map_err(|e| Error::Dmarc(short(&e)))?;
     Ok(normalise(report))
+}
+
+/// Whether the root element has a namespace prefix (`<ns1:feedback xmlns:ns1=…>`, as
+/// some reporters write the RFC 7489 schema).
+fn root_is_prefixed(xml: &[u8]) -> bool {
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)) => {
+                return e.name().prefix().is_some();
+            }
+            Ok(quick_xml::events::Event::Eof) | Err(_) => return false,
+            Ok(_) => buf.clear(),
+        }
+    }
+}
+
+/// The document with every element named by its local name (prefixes and attributes
+/// dropped: the report schema has no attributes that matter).
+fn without_prefixes(xml: &[u8]) -> Result<Vec<u8>, Error> {
+    use quick_xml::events::{BytesEnd, BytesStart, Event};
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut writer = quick_xml::Writer::new(Vec::with_capacity(xml.len()));
+    let mut buf = Vec::new();
+    let local = |name: quick_xml::name::QName<'_>| {
+        let local = name.local_name();
+        let l: &str = local.as_ref();
+        l.to_string()
+    };
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| Error::Dmarc(short(&e.to_string())))?;
+        let written = match event {
+            Event::Eof => break,
+            Event::Start(e) => writer.write_event(Event::Start(BytesStart::new(local(e.name())))),
+            Event::Empty(e) => writer.write_event(Event::Empty(BytesStart::new(local(e.name())))),
+            Event::End(e) => writer.write_event(Event::End(BytesEnd::new(local(e.name())))),
+            other => writer.write_event(other),
+        };
+        written.map_err(|e| Error::Dmarc(short(&e.to_string())))?;
+        buf.clear();
+    }
+    Ok(writer.into_inner())
 }
 
 /// Whether the XML has `<!DOCTYPE` or `<!ENTITY` outside comments and CDATA: looked for
@@ -352,6 +404,29 @@ mod tests {
                 "{:?} -> {got:?}",
                 String::from_utf8_lossy(&input[..input.len().min(60)])
             );
+        }
+    }
+
+    #[test]
+    fn a_namespace_prefix_on_every_element_is_read_as_without() {
+        // As AOL wrote them: the RFC 7489 schema under a prefix, on the root only…
+        let root_only = LEGACY
+            .replacen("<feedback>", "<ns1:feedback xmlns:ns1='http://dmarc.org/dmarc-xml/0.1'>", 1)
+            .replacen("</feedback>", "</ns1:feedback>", 1);
+        // …or on every element.
+        let everywhere = LEGACY
+            .replace("<feedback>", "<d:feedback xmlns:d=\"urn:ietf:params:xml:ns:dmarc-2.0\">")
+            .replace("</", "</d:")
+            .replace("<d:feedback", "\u{0}")
+            .replace('<', "<d:")
+            .replace("<d:/d:", "</d:")
+            .replace("<d:?xml", "<?xml")
+            .replace('\u{0}', "<d:feedback");
+        for xml in [root_only, everywhere] {
+            let r = parse(xml.as_bytes()).unwrap_or_else(|e| panic!("{e}: {xml}"));
+            assert_eq!(r.reporter, "google.com");
+            assert_eq!(r.rows.len(), 2);
+            assert_eq!(r.rows[0].count, 12);
         }
     }
 

@@ -8,7 +8,7 @@
 //!   unpacked within [`Limits`] (no zip or gzip bomb, no entity expansion, no oversized
 //!   XML), parsed by mail-auth's report module and normalised into [`DmarcReport`] rows or
 //!   a [`TlsReport`].
-//! - [`aside`] says why a parsed report is not counted (a domain we do not serve, a date
+//! - [`aside`] (and [`triage`], both at once) says why a parsed report is not counted (a domain we do not serve, a date
 //!   range in the future or backwards); duplicates are the store's to find (by
 //!   [`Report::key`]).
 //! - [`summary::summarise`] turns per-source totals into the sources table and the
@@ -176,18 +176,46 @@ impl Aside {
 /// and clocks drift.
 pub const FUTURE_SLACK: i64 = 24 * 3600;
 
+/// What vouches for the reports: the mail they came in (its DMARC result, and whether a
+/// DKIM signature aligned with its From passed), or the operator (a file imported by
+/// hand) or the transport (RFC 8460's HTTPS, which has no signature to check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vouched {
+    pub dmarc_pass: bool,
+    pub aligned_dkim: bool,
+}
+
+impl Vouched {
+    /// Imported by the operator, or posted over HTTPS.
+    pub const TRUSTED: Vouched = Vouched {
+        dmarc_pass: true,
+        aligned_dkim: true,
+    };
+}
+
 /// Whether `report` is counted or set aside, and why: `served` are the organisation's
-/// domains (a report about one of them or a subdomain is ours), `now` Unix seconds.
-pub fn aside(report: &Report, served: &[String], now: i64) -> Option<Aside> {
+/// domains (a report about one of them or a subdomain is ours; an organisation that names
+/// none, a trial, takes reports about any), `now` Unix seconds, `vouched` what the report
+/// came with: a DMARC report counts only from mail that passes DMARC, a TLS report only
+/// from mail with an aligned DKIM signature (RFC 8460 §5.3).
+pub fn aside(report: &Report, served: &[String], now: i64, vouched: Vouched) -> Option<Aside> {
     let ours = |d: &str| {
-        served.iter().any(|s| {
-            let s = s.trim_end_matches('.').to_ascii_lowercase();
-            d == s || d.strip_suffix(s.as_str()).is_some_and(|p| p.ends_with('.'))
-        })
+        served.is_empty()
+            || served.iter().any(|s| {
+                let s = domain(s);
+                d == s || d.strip_suffix(s.as_str()).is_some_and(|p| p.ends_with('.'))
+            })
     };
     let domains = report.domains();
-    if domains.is_empty() || !domains.iter().all(|d| ours(d)) {
+    if domains.is_empty() || !domains.iter().all(|d| !d.is_empty() && ours(d)) {
         return Some(Aside::NotOurDomain);
+    }
+    let authentic = match report {
+        Report::Dmarc(_) => vouched.dmarc_pass,
+        Report::Tlsrpt(_) => vouched.aligned_dkim,
+    };
+    if !authentic {
+        return Some(Aside::Unauthenticated);
     }
     let (begin, end) = report.period();
     if end < begin {
@@ -197,6 +225,37 @@ pub fn aside(report: &Report, served: &[String], now: i64) -> Option<Aside> {
         return Some(Aside::FutureDates);
     }
     None
+}
+
+/// What becomes of one report, or of an input that gave none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// To be counted (unless the store has it already).
+    Count(Report),
+    /// Kept aside with the reason.
+    Aside(Report, Aside),
+    /// The input gave no report: kept aside as `unreadable` with the error.
+    Unreadable(Error),
+}
+
+/// Read `input` and decide each report in it (see [`read`] and [`aside`]).
+pub fn triage(
+    input: &[u8],
+    limits: &Limits,
+    served: &[String],
+    now: i64,
+    vouched: Vouched,
+) -> Vec<Step> {
+    match read(input, limits) {
+        Ok(reports) => reports
+            .into_iter()
+            .map(|r| match aside(&r, served, now, vouched) {
+                Some(why) => Step::Aside(r, why),
+                None => Step::Count(r),
+            })
+            .collect(),
+        Err(e) => vec![Step::Unreadable(e)],
+    }
 }
 
 /// A domain as compared: lower-case, without a trailing dot or surrounding space.
@@ -246,7 +305,11 @@ mod tests {
             ),
         ];
         for (report, want) in cases {
-            assert_eq!(aside(report, &served, now), *want, "{report:?}");
+            assert_eq!(
+                aside(report, &served, now, Vouched::TRUSTED),
+                *want,
+                "{report:?}"
+            );
         }
     }
 
@@ -267,12 +330,63 @@ mod tests {
             })
         };
         let served = vec!["praktijk.nl".to_string()];
-        assert_eq!(aside(&tls(&["praktijk.nl"]), &served, 100), None);
+        assert_eq!(aside(&tls(&["praktijk.nl"]), &served, 100, Vouched::TRUSTED), None);
         assert_eq!(
-            aside(&tls(&["praktijk.nl", "other.example"]), &served, 100),
+            aside(
+                &tls(&["praktijk.nl", "other.example"]),
+                &served,
+                100,
+                Vouched::TRUSTED
+            ),
             Some(Aside::NotOurDomain)
         );
-        assert_eq!(aside(&tls(&[]), &served, 100), Some(Aside::NotOurDomain));
+        assert_eq!(aside(&tls(&[]), &served, 100, Vouched::TRUSTED), Some(Aside::NotOurDomain));
+    }
+
+    #[test]
+    fn what_the_mail_vouches_for_table() {
+        let served = vec!["praktijk.nl".to_string()];
+        let d = dmarc("praktijk.nl", 0, 10);
+        let t = Report::Tlsrpt(TlsReport {
+            begin: 0,
+            end: 10,
+            policies: vec![TlsPolicy {
+                domain: "praktijk.nl".into(),
+                ..TlsPolicy::default()
+            }],
+            ..TlsReport::default()
+        });
+        let v = |dmarc_pass, aligned_dkim| Vouched {
+            dmarc_pass,
+            aligned_dkim,
+        };
+        let cases = [
+            (&d, v(true, false), None),
+            (&d, v(false, true), Some(Aside::Unauthenticated)),
+            (&t, v(false, true), None),
+            (&t, v(true, false), Some(Aside::Unauthenticated)),
+        ];
+        for (report, vouched, want) in cases {
+            assert_eq!(aside(report, &served, 100, vouched), want, "{vouched:?}");
+        }
+        // No domains named (a trial): any domain is ours, an empty one never.
+        assert_eq!(aside(&d, &[], 100, Vouched::TRUSTED), None);
+        assert_eq!(
+            aside(&dmarc("", 0, 10), &[], 100, Vouched::TRUSTED),
+            Some(Aside::NotOurDomain)
+        );
+    }
+
+    #[test]
+    fn triage_reads_and_decides() {
+        let xml = "<feedback><report_metadata><org_name>r</org_name><report_id>1</report_id>\
+            <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
+            <policy_published><domain>other.example</domain></policy_published></feedback>";
+        let served = vec!["praktijk.nl".to_string()];
+        let steps = triage(xml.as_bytes(), &Limits::default(), &served, 100, Vouched::TRUSTED);
+        assert!(matches!(&steps[..], [Step::Aside(_, Aside::NotOurDomain)]));
+        let steps = triage(b"junk", &Limits::default(), &served, 100, Vouched::TRUSTED);
+        assert_eq!(steps, [Step::Unreadable(Error::NoReport)]);
     }
 
     #[test]

@@ -5,10 +5,11 @@
 //! of them has both an aligned SPF pass and an aligned DKIM pass, *not* aligned when none
 //! has either, and *partly* aligned otherwise. The domain is ready for `p=reject` when it
 //! has reports at all and every source with at least 1 % of its messages passes DMARC
-//! with every message (SPF or DKIM aligned, as the reporters evaluated it): a source
-//! that loses even some of its mail under `p=reject` is named, so that someone looks at
-//! it before the policy changes. Sources under 1 % (forwarders, the odd spoofer) do not
-//! block.
+//! (SPF or DKIM aligned, as the reporters evaluated it) with at least 99 % of its own
+//! messages: a source that would lose more of its mail under `p=reject` is named, so that
+//! someone looks at it before the policy changes, while one glitch in a large sender's
+//! thousands does not hold the domain back. Sources under 1 % (forwarders, the odd
+//! spoofer) do not block.
 
 use serde::Serialize;
 
@@ -121,7 +122,7 @@ pub fn summarise(domain: &str, totals: impl IntoIterator<Item = SourceTotals>) -
     let messages: u64 = sources.iter().map(|s| s.count).sum();
     let blocking_sources: Vec<String> = sources
         .iter()
-        .filter(|s| significant(s.count, messages) && s.dmarc_pass < s.count)
+        .filter(|s| significant(s.count, messages) && !passes(s))
         .map(|s| s.ip.clone())
         .collect();
     Summary {
@@ -131,6 +132,11 @@ pub fn summarise(domain: &str, totals: impl IntoIterator<Item = SourceTotals>) -
         blocking_sources,
         sources,
     }
+}
+
+/// Whether a source passes DMARC: at least 99 % of its messages (in integers).
+pub fn passes(s: &Source) -> bool {
+    u128::from(s.dmarc_pass) * 100 >= u128::from(s.count) * 99
 }
 
 /// Whether `count` is at least 1 % of `messages` (in integers: no rounding at the edge).
@@ -202,12 +208,24 @@ mod tests {
                 false,
                 vec!["192.0.2.9"],
             ),
-            // A source that loses some of its mail blocks too.
+            // A source that loses some of its mail blocks too…
             (
                 vec![t("192.0.2.1", 50, 50, 50, 50), t("192.0.2.3", 50, 40, 0, 40)],
                 false,
                 vec!["192.0.2.3"],
             ),
+            (
+                vec![t("192.0.2.1", 900, 900, 900, 900), t("192.0.2.3", 100, 98, 0, 98)],
+                false,
+                vec!["192.0.2.3"],
+            ),
+            // …but not one glitch in a hundred.
+            (
+                vec![t("192.0.2.1", 900, 900, 900, 900), t("192.0.2.3", 100, 99, 0, 99)],
+                true,
+                vec![],
+            ),
+            (vec![t("192.0.2.1", 4172, 4171, 4171, 4171)], true, vec![]),
             // Sorted by volume, most first.
             (
                 vec![

@@ -8,6 +8,7 @@
 
 pub mod addressbook;
 mod audit;
+mod authreports;
 mod blob;
 mod commit;
 mod contacts;
@@ -35,6 +36,9 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditCheck, AuditEntry, AuditEvent, AuditFault, AuditFilter};
+pub use authreports::{
+    AsideEntry, Counted, DmarcRowView, NewAside, TlsFailureTotal, TlsPolicyTotal,
+};
 pub use blob::BlobDir;
 pub use holds::Held;
 pub use intake::Intake;

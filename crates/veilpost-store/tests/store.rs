@@ -773,3 +773,112 @@ async fn blocks_act_at_once_here_and_within_seconds_elsewhere() {
         ["info@bank-veilig.test", "partnar.test"]
     );
 }
+
+/// A DMARC report of `rows` (source IP, count, SPF aligned, DKIM aligned).
+fn dmarc_report(
+    reporter: &str,
+    id: &str,
+    domain: &str,
+    end: i64,
+    rows: &[(&str, u32, bool, bool)],
+) -> veilpost_reports::Report {
+    veilpost_reports::Report::Dmarc(veilpost_reports::DmarcReport {
+        reporter: reporter.into(),
+        report_id: id.into(),
+        domain: domain.into(),
+        begin: end - 86_400,
+        end,
+        rows: rows
+            .iter()
+            .map(|(ip, count, spf, dkim)| veilpost_reports::DmarcRow {
+                source_ip: ip.parse().ok(),
+                count: *count,
+                spf_aligned: *spf,
+                dkim_aligned: *dkim,
+                header_from: domain.into(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_count_once_add_up_per_source_and_age_out() {
+    use veilpost_store::{Counted, NewAside};
+    let store = Store::open(&temp_dir("authreports")).await.expect("open");
+    let day = 86_400;
+    let t0 = 1_796_083_200;
+    let a = dmarc_report(
+        "google.com",
+        "1",
+        "praktijk.nl",
+        t0,
+        &[("192.0.2.1", 10, true, true), ("192.0.2.9", 2, false, false)],
+    );
+    let b = dmarc_report(
+        "Microsoft.com",
+        "x-7",
+        "praktijk.nl",
+        t0 + day,
+        &[("192.0.2.1", 5, true, false)],
+    );
+    let same_as_a = dmarc_report("GOOGLE.COM", "1", "praktijk.nl", t0, &[("192.0.2.1", 99, true, true)]);
+    let counted = store
+        .add_auth_reports(&[(&a, "import"), (&b, "mail"), (&same_as_a, "import")])
+        .await
+        .unwrap();
+    assert!(matches!(counted[0], Counted::New(_)));
+    assert!(matches!(counted[1], Counted::New(_)));
+    assert_eq!(counted[2], Counted::Duplicate);
+    // Again later: still once.
+    assert_eq!(
+        store.add_auth_reports(&[(&a, "mail")]).await.unwrap(),
+        [Counted::Duplicate]
+    );
+
+    let mut sources = store.dmarc_sources("praktijk.nl", 0).await.unwrap();
+    sources.sort_by(|x, y| x.ip.cmp(&y.ip));
+    assert_eq!(sources.len(), 2);
+    assert_eq!(
+        (sources[0].ip.as_str(), sources[0].count, sources[0].spf_aligned, sources[0].dkim_aligned, sources[0].dmarc_pass),
+        ("192.0.2.1", 15, 15, 10, 15)
+    );
+    assert_eq!((sources[1].count, sources[1].dmarc_pass), (2, 0));
+    // Since: only the later report.
+    let later = store.dmarc_sources("praktijk.nl", t0).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].count, 5);
+    assert!(store.dmarc_sources("other.example", 0).await.unwrap().is_empty());
+    assert_eq!(store.dmarc_rows("praktijk.nl", 0, 10).await.unwrap().len(), 3);
+    assert_eq!(store.report_domains().await.unwrap(), ["praktijk.nl"]);
+
+    // Set aside with the input kept.
+    let id = store
+        .set_report_aside(&NewAside {
+            via: "mail",
+            origin: "noreply@reporter.example",
+            reason: "not_our_domain",
+            detail: "",
+            report: Some(&a),
+            raw: Some(b"the report"),
+        })
+        .await
+        .unwrap();
+    let aside = store.reports_aside(10).await.unwrap();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        (aside[0].reason.as_str(), aside[0].reporter.as_str(), aside[0].domain.as_str()),
+        ("not_our_domain", "google.com", "praktijk.nl")
+    );
+    assert_eq!(
+        store.report_aside_raw(&id).await.unwrap().as_deref(),
+        Some(&b"the report"[..])
+    );
+
+    // Retention: the first report's period ended before the cut, the second's did not.
+    assert_eq!(store.purge_auth_reports(t0 + 1).await.unwrap(), 1);
+    let left = store.dmarc_sources("praktijk.nl", 0).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].count, 5);
+}

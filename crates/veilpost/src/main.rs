@@ -8,6 +8,7 @@ mod gateway;
 mod lang;
 mod posture;
 mod protect;
+mod reports;
 mod sandbox;
 mod scan;
 mod senderauth;
@@ -179,6 +180,11 @@ enum Command {
         #[command(subcommand)]
         command: DkimCommand,
     },
+    /// DMARC aggregate and TLS reports: import saved reports, summarise a domain's senders.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Internal: extract PDF text for the sandbox (reads requests on stdin).
     #[command(hide = true)]
     PdfWorker {
@@ -268,6 +274,36 @@ enum ContactCommand {
 enum AuditCommand {
     /// Check the hash chain of the audit log; exit status 1 when it is broken.
     Verify {
+        #[arg(long, value_enum, default_value_t)]
+        format: senderauth::Format,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Import reports saved from a mailbox: .eml, .xml, .xml.gz, .zip, .json, .json.gz
+    /// (recognised by content; directories are walked). Each report is counted once;
+    /// one about a domain not ours, with dates in the future, or unreadable is kept aside
+    /// with the reason. Exit status: 0 every file read, 1 a file gave no report.
+    Import {
+        #[arg(long, value_enum, default_value_t)]
+        format: senderauth::Format,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+        /// Files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Who sends as DOMAIN per the DMARC reports, how each source aligns, and whether
+    /// p=reject is safe (every source with 1 % or more of the messages passes DMARC).
+    Summary {
+        /// The domain (as in its DMARC policy).
+        domain: String,
+        /// Only reports whose period ends after the start of this day (YYYY-MM-DD, UTC).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: senderauth::Format,
         #[arg(long, env = "VEILPOST_CONFIG")]
@@ -456,6 +492,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ContactCommand::Export { config } => admin::contact_export(config.as_deref()),
         },
         Command::User { command } => admin::run(command, lang),
+        Command::Report { command } => match command {
+            ReportCommand::Import {
+                format,
+                config,
+                paths,
+            } => reports::import(config.as_deref(), &paths, format, lang),
+            ReportCommand::Summary {
+                domain,
+                since,
+                format,
+                config,
+            } => reports::summary(config.as_deref(), &domain, since.as_deref(), format, lang),
+        },
         Command::PdfWorker { .. } => Ok(2),
     }
 }

@@ -41,6 +41,7 @@ pub struct Config {
     pub intake: IntakeConfig,
     pub inbound: Inbound,
     pub milter: Milter,
+    pub reports: Reports,
     pub doublecheck: DoubleCheck,
     pub internal_links: InternalLinks,
     pub offboarding: Offboarding,
@@ -65,6 +66,7 @@ impl Default for Config {
             intake: IntakeConfig::default(),
             inbound: Inbound::default(),
             milter: Milter::default(),
+            reports: Reports::default(),
             doublecheck: DoubleCheck::default(),
             internal_links: InternalLinks::default(),
             offboarding: Offboarding::default(),
@@ -327,12 +329,27 @@ impl Config {
 
     /// The report address staff forward phishing to (`inbound.phishing_address`).
     pub fn phishing_address(&self) -> String {
-        if !self.inbound.phishing_address.is_empty() {
-            return self.inbound.phishing_address.trim().to_ascii_lowercase();
+        self.address_or(&self.inbound.phishing_address, "phishing")
+    }
+
+    /// Where DMARC aggregate reports come (`reports.dmarc_address`).
+    pub fn dmarc_address(&self) -> String {
+        self.address_or(&self.reports.dmarc_address, "dmarc-rua")
+    }
+
+    /// Where TLS reports come (`reports.tlsrpt_address`).
+    pub fn tlsrpt_address(&self) -> String {
+        self.address_or(&self.reports.tlsrpt_address, "tls-rpt")
+    }
+
+    /// `configured` as compared (trimmed, lower-case), or `local@` the first domain.
+    fn address_or(&self, configured: &str, local: &str) -> String {
+        if !configured.trim().is_empty() {
+            return configured.trim().to_ascii_lowercase();
         }
         match self.organisation.domains.first() {
-            Some(d) => format!("phishing@{}", d.to_ascii_lowercase()),
-            None => format!("phishing@{}", self.smtp.hostname),
+            Some(d) => format!("{local}@{}", d.to_ascii_lowercase()),
+            None => format!("{local}@{}", self.smtp.hostname),
         }
     }
 

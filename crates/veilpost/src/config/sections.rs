@@ -459,6 +459,31 @@ pub struct Inbound {
     pub arc_seal: bool,
 }
 
+/// `[reports]`: DMARC aggregate and TLS-RPT reports about the organisation's domains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Reports {
+    /// Where DMARC aggregate reports come (`rua=mailto:`); empty (default): `dmarc-rua@`
+    /// the first domain.
+    pub dmarc_address: String,
+    /// Where TLS reports come (`rua=mailto:` of `_smtp._tls`); empty (default):
+    /// `tls-rpt@` the first domain.
+    pub tlsrpt_address: String,
+    /// Days reports are kept (by the end of their period); what was set aside, by when it
+    /// came.
+    pub retention_days: u32,
+}
+
+impl Default for Reports {
+    fn default() -> Self {
+        Reports {
+            dmarc_address: String::new(),
+            tlsrpt_address: String::new(),
+            retention_days: 400,
+        }
+    }
+}
+
 /// `[milter]`: Postfix calls Veilpost before it takes a message (`smtpd_milters`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -1,0 +1,376 @@
+//! DMARC aggregate and TLS-RPT reports (issue 19): counted once each (by reporter and
+//! report id), their rows normalised for the summary and the pages, and what was set
+//! aside kept with its reason. Retention: [`Store::purge_auth_reports`].
+
+use sqlx::FromRow;
+use veilpost_reports::{Report, SourceTotals};
+
+use crate::{Result, Store, new_id};
+
+/// What became of a report handed to [`Store::add_auth_reports`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// Counted now, under this id.
+    New(String),
+    /// The same report (its [`Report::key`]) was counted before: nothing added.
+    Duplicate,
+}
+
+/// Something set aside: why, and what it was.
+#[derive(Debug, Clone, Default)]
+pub struct NewAside<'a> {
+    /// `mail`, `import` or `https`.
+    pub via: &'a str,
+    /// The file name, the sender address or the client address.
+    pub origin: &'a str,
+    /// `not_our_domain`, `future_dates`, `duplicate`, `unauthenticated`, `unreadable`, …
+    pub reason: &'a str,
+    pub detail: &'a str,
+    pub report: Option<&'a Report>,
+    /// The input as it came (none for a duplicate).
+    pub raw: Option<&'a [u8]>,
+}
+
+/// A set-aside entry as listed (the input itself is not read for a list).
+#[derive(Debug, Clone, FromRow)]
+pub struct AsideEntry {
+    pub id: String,
+    pub received_at: i64,
+    pub via: String,
+    pub origin: String,
+    pub reason: String,
+    pub detail: String,
+    pub kind: String,
+    pub reporter: String,
+    pub report_id: String,
+    pub domain: String,
+}
+
+/// One DMARC row as the pages show it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DmarcRowView {
+    pub reporter: String,
+    pub begin_at: i64,
+    pub end_at: i64,
+    pub source_ip: String,
+    pub count: i64,
+    pub disposition: String,
+    pub spf_aligned: bool,
+    pub dkim_aligned: bool,
+    pub header_from: String,
+    pub envelope_from: String,
+    pub dkim_domain: String,
+    pub dkim_selector: String,
+    pub dkim_result: String,
+    pub spf_domain: String,
+    pub spf_result: String,
+}
+
+/// Failed TLS sessions of one kind, added up over the period.
+#[derive(Debug, Clone, FromRow)]
+pub struct TlsFailureTotal {
+    pub mx: String,
+    pub result_type: String,
+    pub failures: i64,
+}
+
+/// A TLS policy's sessions added up over the period.
+#[derive(Debug, Clone, FromRow)]
+pub struct TlsPolicyTotal {
+    pub domain: String,
+    pub policy_type: String,
+    pub successes: i64,
+    pub failures: i64,
+}
+
+impl Store {
+    /// Count `reports` (each with how it came: `mail`, `import`, `https`) in one
+    /// transaction. A report counted before (same key) is not counted again.
+    pub async fn add_auth_reports(&self, reports: &[(&Report, &str)]) -> Result<Vec<Counted>> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        let now = self.now();
+        let mut out = Vec::with_capacity(reports.len());
+        for (report, via) in reports {
+            let id = new_id();
+            let (reporter, contact, report_id, domain, policy) = match report {
+                Report::Dmarc(r) => (
+                    &r.reporter,
+                    &r.reporter_email,
+                    &r.report_id,
+                    r.domain.clone(),
+                    r.policy.as_str(),
+                ),
+                Report::Tlsrpt(r) => (
+                    &r.organization,
+                    &r.contact,
+                    &r.report_id,
+                    report.domains().into_iter().next().unwrap_or_default(),
+                    "",
+                ),
+            };
+            let (begin, end) = report.period();
+            let added = sqlx::query(
+                "INSERT INTO auth_reports (id, kind, report_key, reporter, contact, report_id,
+                        domain, begin_at, end_at, policy, received_at, via)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(report_key) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(report.kind())
+            .bind(report.key())
+            .bind(reporter)
+            .bind(contact)
+            .bind(report_id)
+            .bind(&domain)
+            .bind(begin)
+            .bind(end)
+            .bind(policy)
+            .bind(now)
+            .bind(via)
+            .execute(&mut *tx)
+            .await?;
+            if added.rows_affected() == 0 {
+                out.push(Counted::Duplicate);
+                continue;
+            }
+            match report {
+                Report::Dmarc(r) => {
+                    for row in &r.rows {
+                        let dkim = row.main_dkim();
+                        let spf = row.main_spf();
+                        let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
+                        sqlx::query(
+                            "INSERT INTO dmarc_rows (report, domain, begin_at, end_at, reporter,
+                                    source_ip, count, disposition, spf_aligned, dkim_aligned,
+                                    header_from, envelope_from, dkim_domain, dkim_selector,
+                                    dkim_result, spf_domain, spf_result, auth)
+                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        )
+                        .bind(&id)
+                        .bind(&r.domain)
+                        .bind(begin)
+                        .bind(end)
+                        .bind(&r.reporter)
+                        .bind(row.source_ip.map(|ip| ip.to_string()).unwrap_or_default())
+                        .bind(i64::from(row.count))
+                        .bind(&row.disposition)
+                        .bind(row.spf_aligned)
+                        .bind(row.dkim_aligned)
+                        .bind(&row.header_from)
+                        .bind(&row.envelope_from)
+                        .bind(dkim.map_or("", |d| d.domain.as_str()))
+                        .bind(dkim.map_or("", |d| d.selector.as_str()))
+                        .bind(dkim.map_or("", |d| d.result.as_str()))
+                        .bind(spf.map_or("", |s| s.domain.as_str()))
+                        .bind(spf.map_or("", |s| s.result.as_str()))
+                        .bind(auth.to_string())
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                Report::Tlsrpt(r) => {
+                    for p in &r.policies {
+                        let summary = (String::new(), String::new(), String::new(), p.successes, p.failures);
+                        let details = p.failure_details.iter().map(|f| {
+                            (
+                                f.mx.clone(),
+                                f.result_type.clone(),
+                                f.sending_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                                0,
+                                f.count,
+                            )
+                        });
+                        for (mx, result_type, ip, ok, failed) in std::iter::once(summary).chain(details)
+                        {
+                            sqlx::query(
+                                "INSERT INTO tls_rows (report, domain, begin_at, end_at, reporter,
+                                        policy_type, mx, result_type, sending_ip, successes,
+                                        failures)
+                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            )
+                            .bind(&id)
+                            .bind(&p.domain)
+                            .bind(begin)
+                            .bind(end)
+                            .bind(&r.organization)
+                            .bind(&p.policy_type)
+                            .bind(mx)
+                            .bind(result_type)
+                            .bind(ip)
+                            .bind(i64::try_from(ok).unwrap_or(i64::MAX))
+                            .bind(i64::try_from(failed).unwrap_or(i64::MAX))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+            }
+            out.push(Counted::New(id));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Keep something set aside; returns its id.
+    pub async fn set_report_aside(&self, a: &NewAside<'_>) -> Result<String> {
+        let id = new_id();
+        let (kind, reporter, report_id, domain) = match a.report {
+            Some(r @ Report::Dmarc(d)) => (r.kind(), d.reporter.as_str(), d.report_id.as_str(), r.domains().join(" ")),
+            Some(r @ Report::Tlsrpt(t)) => (
+                r.kind(),
+                t.organization.as_str(),
+                t.report_id.as_str(),
+                r.domains().join(" "),
+            ),
+            None => ("", "", "", String::new()),
+        };
+        sqlx::query(
+            "INSERT INTO reports_aside (id, received_at, via, origin, reason, detail, kind,
+                    reporter, report_id, domain, raw)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&id)
+        .bind(self.now())
+        .bind(a.via)
+        .bind(a.origin)
+        .bind(a.reason)
+        .bind(a.detail)
+        .bind(kind)
+        .bind(reporter)
+        .bind(report_id)
+        .bind(domain)
+        .bind(a.raw)
+        .execute(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    /// What was set aside, newest first (at most `limit`).
+    pub async fn reports_aside(&self, limit: i64) -> Result<Vec<AsideEntry>> {
+        Ok(sqlx::query_as(
+            "SELECT id, received_at, via, origin, reason, detail, kind, reporter, report_id,
+                    domain
+               FROM reports_aside ORDER BY received_at DESC, id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The input of one set-aside entry, as it came.
+    pub async fn report_aside_raw(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(
+            sqlx::query_scalar("SELECT raw FROM reports_aside WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten(),
+        )
+    }
+
+    /// Per source IP, the messages under `domain`'s policy in reports whose period ends
+    /// after `since`, and how many were aligned.
+    pub async fn dmarc_sources(&self, domain: &str, since: i64) -> Result<Vec<SourceTotals>> {
+        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT source_ip, SUM(count),
+                    SUM(CASE WHEN spf_aligned THEN count ELSE 0 END),
+                    SUM(CASE WHEN dkim_aligned THEN count ELSE 0 END),
+                    SUM(CASE WHEN spf_aligned OR dkim_aligned THEN count ELSE 0 END)
+               FROM dmarc_rows WHERE domain = ? AND end_at > ?
+              GROUP BY source_ip",
+        )
+        .bind(domain)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(rows
+            .into_iter()
+            .map(|(ip, count, spf, dkim, pass)| SourceTotals {
+                ip,
+                count: n(count),
+                spf_aligned: n(spf),
+                dkim_aligned: n(dkim),
+                dmarc_pass: n(pass),
+            })
+            .collect())
+    }
+
+    /// The DMARC rows of `domain` since `since`, most messages first (at most `limit`).
+    pub async fn dmarc_rows(&self, domain: &str, since: i64, limit: i64) -> Result<Vec<DmarcRowView>> {
+        Ok(sqlx::query_as(
+            "SELECT reporter, begin_at, end_at, source_ip, count, disposition, spf_aligned,
+                    dkim_aligned, header_from, envelope_from, dkim_domain, dkim_selector,
+                    dkim_result, spf_domain, spf_result
+               FROM dmarc_rows WHERE domain = ? AND end_at > ?
+              ORDER BY count DESC, source_ip LIMIT ?",
+        )
+        .bind(domain)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The domains that have DMARC or TLS reports, in order.
+    pub async fn report_domains(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT domain FROM dmarc_rows
+             UNION SELECT DISTINCT domain FROM tls_rows ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// TLS sessions per policy of `domain` since `since`.
+    pub async fn tls_policies(&self, domain: &str, since: i64) -> Result<Vec<TlsPolicyTotal>> {
+        Ok(sqlx::query_as(
+            "SELECT domain, policy_type, SUM(successes) AS successes, SUM(failures) AS failures
+               FROM tls_rows WHERE domain = ? AND end_at > ? AND result_type = ''
+              GROUP BY domain, policy_type ORDER BY policy_type",
+        )
+        .bind(domain)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Failed TLS sessions of `domain` since `since` by receiving MX and result type,
+    /// most first.
+    pub async fn tls_failures(&self, domain: &str, since: i64) -> Result<Vec<TlsFailureTotal>> {
+        Ok(sqlx::query_as(
+            "SELECT mx, result_type, SUM(failures) AS failures
+               FROM tls_rows WHERE domain = ? AND end_at > ? AND result_type <> ''
+              GROUP BY mx, result_type ORDER BY failures DESC, mx, result_type",
+        )
+        .bind(domain)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Remove reports whose period ended before `before`, with their rows, and set-aside
+    /// entries received before it. Returns how many reports went.
+    pub async fn purge_auth_reports(&self, before: i64) -> Result<u64> {
+        let mut tx = crate::write_tx(&self.pool).await?;
+        for table in ["dmarc_rows", "tls_rows"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE report IN (SELECT id FROM auth_reports WHERE end_at < ?)"
+            )))
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let gone = sqlx::query("DELETE FROM auth_reports WHERE end_at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM reports_aside WHERE received_at < ?")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+}

@@ -1,0 +1,480 @@
+//! DMARC aggregate and TLS-RPT reports at the edges (issue 19): what the pure crate
+//! decided ([`veilpost_reports::triage`]) recorded in the store, for the report
+//! addresses on the MX listener, the TLS-RPT HTTPS endpoint and `veilpost report import`;
+//! and `veilpost report summary`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use veilpost_reports::{Limits, Report, Step, Summary, Vouched};
+use veilpost_store::{Counted, NewAside, Store};
+
+use crate::config::{Config, load};
+use crate::lang::Lang;
+use crate::senderauth::Format;
+
+/// What became of one report (or of an input that gave none).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// The file, the sender or the client it came from.
+    pub origin: String,
+    /// `counted`, `duplicate` or `aside`.
+    pub status: &'static str,
+    /// Why it was set aside (`not_our_domain`, `future_dates`, `backward_dates`,
+    /// `unauthenticated`, `unreadable`); empty otherwise.
+    pub reason: String,
+    /// The error of an unreadable input.
+    pub detail: String,
+    /// `dmarc`, `tlsrpt`, or empty when unreadable.
+    pub kind: &'static str,
+    pub reporter: String,
+    pub report_id: String,
+    pub domain: String,
+    /// DMARC records, or TLS policies.
+    pub rows: usize,
+    /// DMARC messages, or TLS sessions.
+    pub messages: u64,
+}
+
+impl Outcome {
+    fn of(origin: &str, status: &'static str, reason: &str, report: Option<&Report>) -> Outcome {
+        let (reporter, report_id, rows, messages) = match report {
+            Some(Report::Dmarc(r)) => (
+                r.reporter.clone(),
+                r.report_id.clone(),
+                r.rows.len(),
+                r.rows.iter().map(|x| u64::from(x.count)).sum(),
+            ),
+            Some(Report::Tlsrpt(r)) => (
+                r.organization.clone(),
+                r.report_id.clone(),
+                r.policies.len(),
+                r.policies.iter().map(|p| p.successes + p.failures).sum(),
+            ),
+            None => Default::default(),
+        };
+        Outcome {
+            origin: origin.to_string(),
+            status,
+            reason: reason.to_string(),
+            detail: String::new(),
+            kind: report.map_or("", Report::kind),
+            reporter,
+            report_id,
+            domain: report.map(|r| r.domains().join(" ")).unwrap_or_default(),
+            rows,
+            messages,
+        }
+    }
+}
+
+/// One input's steps, with where it came from and the input itself (kept when set
+/// aside).
+#[derive(Debug)]
+pub struct Taken<'a> {
+    pub origin: String,
+    pub raw: &'a [u8],
+    pub steps: Vec<Step>,
+}
+
+/// Record what was decided: reports counted in one transaction (duplicates found by the
+/// store), the rest set aside with the input.
+pub async fn record(store: &Store, via: &str, taken: &[Taken<'_>]) -> Result<Vec<Outcome>> {
+    let counting: Vec<(&Report, &str)> = taken
+        .iter()
+        .flat_map(|t| t.steps.iter())
+        .filter_map(|s| match s {
+            Step::Count(r) => Some((r, via)),
+            _ => None,
+        })
+        .collect();
+    let mut counted = store.add_auth_reports(&counting).await?.into_iter();
+    let mut out = Vec::new();
+    for t in taken {
+        for step in &t.steps {
+            out.push(match step {
+                Step::Count(r) => match counted.next() {
+                    Some(Counted::New(_)) => Outcome::of(&t.origin, "counted", "", Some(r)),
+                    _ => Outcome::of(&t.origin, "duplicate", "duplicate", Some(r)),
+                },
+                Step::Aside(r, why) => {
+                    store
+                        .set_report_aside(&NewAside {
+                            via,
+                            origin: &t.origin,
+                            reason: why.as_str(),
+                            detail: "",
+                            report: Some(r),
+                            raw: Some(t.raw),
+                        })
+                        .await?;
+                    Outcome::of(&t.origin, "aside", why.as_str(), Some(r))
+                }
+                Step::Unreadable(e) => {
+                    let detail = e.to_string();
+                    store
+                        .set_report_aside(&NewAside {
+                            via,
+                            origin: &t.origin,
+                            reason: "unreadable",
+                            detail: &detail,
+                            report: None,
+                            raw: Some(t.raw),
+                        })
+                        .await?;
+                    Outcome {
+                        detail,
+                        ..Outcome::of(&t.origin, "aside", "unreadable", None)
+                    }
+                }
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Reports of one input (a mail to a report address, an HTTPS body), decided and
+/// recorded.
+pub async fn take_one(
+    store: &Store,
+    config: &Config,
+    via: &str,
+    origin: &str,
+    raw: &[u8],
+    vouched: Vouched,
+) -> Result<Vec<Outcome>> {
+    let steps = veilpost_reports::triage(
+        raw,
+        &Limits::default(),
+        &config.organisation.domains,
+        store.now(),
+        vouched,
+    );
+    record(
+        store,
+        via,
+        &[Taken {
+            origin: origin.to_string(),
+            raw,
+            steps,
+        }],
+    )
+    .await
+}
+
+/// Every file under `paths` (directories walked, in name order).
+fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut todo: Vec<PathBuf> = paths.iter().rev().cloned().collect();
+    while let Some(p) = todo.pop() {
+        let meta = std::fs::metadata(&p).with_context(|| p.display().to_string())?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(&p)
+                .with_context(|| p.display().to_string())?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            todo.extend(entries.into_iter().rev());
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+/// Reports read and decided at a time, then counted in one transaction.
+const IMPORT_BATCH: usize = 512;
+
+/// `veilpost report import PATH...`: reports saved from a mailbox (.eml, .xml, .xml.gz,
+/// .zip, .json, .json.gz), counted once each. Exit status 0 when every file was read,
+/// 1 when one gave no report (kept aside as unreadable).
+pub fn import(config: Option<&Path>, paths: &[PathBuf], format: Format, lang: Lang) -> Result<u8> {
+    let config = load(config)?;
+    let files = files(paths)?;
+    let limits = Limits::default();
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let outcomes = crate::serve::runtime()?.block_on(async {
+        let store = Store::open(&config.data_dir).await?;
+        let now = store.now();
+        let served = &config.organisation.domains;
+        let mut outcomes = Vec::with_capacity(files.len());
+        for batch in files.chunks(IMPORT_BATCH) {
+            let read: Vec<(String, Vec<u8>)> = batch
+                .iter()
+                .map(|p| {
+                    let raw = read_capped(p, limits.max_input)?;
+                    Ok((p.display().to_string(), raw))
+                })
+                .collect::<Result<_>>()?;
+            let steps = parallel(&read, jobs, |raw| {
+                veilpost_reports::triage(raw, &limits, served, now, Vouched::TRUSTED)
+            });
+            let taken: Vec<Taken> = read
+                .iter()
+                .zip(steps)
+                .map(|((origin, raw), steps)| Taken {
+                    origin: origin.clone(),
+                    raw,
+                    steps,
+                })
+                .collect();
+            outcomes.extend(record(&store, "import", &taken).await?);
+        }
+        anyhow::Ok(outcomes)
+    })?;
+    let unreadable = outcomes.iter().any(|o| o.reason == "unreadable");
+    print_outcomes(&outcomes, format, lang)?;
+    Ok(u8::from(unreadable))
+}
+
+/// A file, refused when larger than `limit` (its first `limit + 1` bytes read, no more).
+fn read_capped(path: &Path, limit: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    let mut buf = Vec::new();
+    f.take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| path.display().to_string())?;
+    // Too large: handed on as it is, the reader refuses it with the limit's error.
+    Ok(buf)
+}
+
+/// `f` over `inputs` on `jobs` threads, results in input order.
+fn parallel<T: Send>(
+    inputs: &[(String, Vec<u8>)],
+    jobs: usize,
+    f: impl Fn(&[u8]) -> T + Sync,
+) -> Vec<T> {
+    let chunk = inputs.len().div_ceil(jobs.max(1)).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = inputs
+            .chunks(chunk)
+            .map(|part| s.spawn(|| part.iter().map(|(_, raw)| f(raw)).collect::<Vec<T>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+fn print_outcomes(outcomes: &[Outcome], format: Format, lang: Lang) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let n = |status: &str| outcomes.iter().filter(|o| o.status == status).count();
+    match format {
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::json!({
+                "counted": n("counted"),
+                "duplicate": n("duplicate"),
+                "aside": n("aside"),
+                "reports": outcomes,
+            })
+        )?,
+        Format::Text => {
+            let nl = lang == Lang::Nl;
+            for o in outcomes {
+                let what = match (o.kind, nl) {
+                    ("dmarc", true) => "DMARC-rapport",
+                    ("dmarc", false) => "DMARC report",
+                    ("tlsrpt", true) => "TLS-rapport",
+                    ("tlsrpt", false) => "TLS report",
+                    (_, true) => "geen rapport",
+                    (_, false) => "no report",
+                };
+                let status = match (o.status, nl) {
+                    ("counted", true) => "geteld".to_string(),
+                    ("counted", false) => "counted".to_string(),
+                    ("duplicate", true) => "al eerder geteld".to_string(),
+                    ("duplicate", false) => "counted before".to_string(),
+                    (_, true) => format!("apart gezet: {}", aside_words(&o.reason, true)),
+                    (_, false) => format!("set aside: {}", aside_words(&o.reason, false)),
+                };
+                let detail = if o.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", o.detail)
+                };
+                if o.kind.is_empty() {
+                    writeln!(out, "{}: {what}, {status}{detail}", o.origin)?;
+                } else {
+                    writeln!(
+                        out,
+                        "{}: {what} {} {} ({}), {} {}, {status}",
+                        o.origin,
+                        o.reporter,
+                        o.report_id,
+                        o.domain,
+                        o.messages,
+                        match (o.kind, nl) {
+                            ("dmarc", true) => "berichten",
+                            ("dmarc", false) => "messages",
+                            (_, true) => "sessies",
+                            (_, false) => "sessions",
+                        },
+                    )?;
+                }
+            }
+            if nl {
+                writeln!(
+                    out,
+                    "{} geteld, {} al eerder geteld, {} apart gezet",
+                    n("counted"),
+                    n("duplicate"),
+                    n("aside")
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{} counted, {} counted before, {} set aside",
+                    n("counted"),
+                    n("duplicate"),
+                    n("aside")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why something was set aside, for people.
+pub fn aside_words(reason: &str, nl: bool) -> &'static str {
+    match (reason, nl) {
+        ("not_our_domain", true) => "gaat over een domein dat wij niet bedienen",
+        ("not_our_domain", false) => "about a domain we do not serve",
+        ("future_dates", true) => "de periode ligt in de toekomst",
+        ("future_dates", false) => "its period lies in the future",
+        ("backward_dates", true) => "de periode eindigt voor hij begint",
+        ("backward_dates", false) => "its period ends before it begins",
+        ("unauthenticated", true) => "de mail waarin het kwam is niet echt bevonden",
+        ("unauthenticated", false) => "the mail it came in did not authenticate",
+        ("duplicate", true) => "al eerder geteld",
+        ("duplicate", false) => "counted before",
+        (_, true) => "onleesbaar",
+        (_, false) => "unreadable",
+    }
+}
+
+/// `--since DATE` (YYYY-MM-DD) as Unix seconds at the start of that day (UTC).
+pub fn since(date: Option<&str>) -> Result<i64> {
+    let Some(date) = date else {
+        return Ok(i64::MIN);
+    };
+    let day = veilpost_store::users_parse_date(date.trim())
+        .with_context(|| format!("--since {date}: not a date (YYYY-MM-DD)"))?;
+    Ok(day.midnight().assume_utc().unix_timestamp())
+}
+
+/// The summary of `domain` since `since` (Unix seconds).
+pub async fn summary_of(store: &Store, domain: &str, since: i64) -> Result<Summary> {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let totals = store.dmarc_sources(&domain, since).await?;
+    Ok(veilpost_reports::summarise(&domain, totals))
+}
+
+/// `veilpost report summary DOMAIN [--since DATE]`: who sends as the domain, and is
+/// `p=reject` safe?
+pub fn summary(
+    config: Option<&Path>,
+    domain: &str,
+    since_date: Option<&str>,
+    format: Format,
+    lang: Lang,
+) -> Result<u8> {
+    let config = load(config)?;
+    let since = since(since_date)?;
+    let s = crate::serve::runtime()?.block_on(async {
+        let store = Store::open(&config.data_dir).await?;
+        summary_of(&store, domain, since).await
+    })?;
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string(&s)?)?,
+        Format::Text => write!(out, "{}", summary_text(&s, since_date, lang))?,
+    }
+    Ok(0)
+}
+
+/// The summary for people: the sources table and the verdict.
+pub fn summary_text(s: &Summary, since: Option<&str>, lang: Lang) -> String {
+    use std::fmt::Write as _;
+    let nl = lang == Lang::Nl;
+    let mut t = String::new();
+    let period = match (since, nl) {
+        (Some(d), true) => format!(" sinds {d}"),
+        (Some(d), false) => format!(" since {d}"),
+        (None, _) => String::new(),
+    };
+    let _ = if nl {
+        writeln!(t, "{}: {} berichten in de DMARC-rapporten{period}", s.domain, s.messages)
+    } else {
+        writeln!(t, "{}: {} messages in the DMARC reports{period}", s.domain, s.messages)
+    };
+    if !s.sources.is_empty() {
+        let head = if nl {
+            ["bron (IP)", "berichten", "SPF", "DKIM", "DMARC", "uitlijning"]
+        } else {
+            ["source (IP)", "messages", "SPF", "DKIM", "DMARC", "alignment"]
+        };
+        let _ = writeln!(
+            t,
+            "{:<39} {:>9} {:>9} {:>9} {:>6} {}",
+            head[0], head[1], head[2], head[3], head[4], head[5]
+        );
+        for src in &s.sources {
+            let alignment = match (src.alignment, nl) {
+                (veilpost_reports::Alignment::Full, true) => "volledig",
+                (veilpost_reports::Alignment::Partial, true) => "gedeeltelijk",
+                (veilpost_reports::Alignment::None, true) => "geen",
+                (a, false) => a.as_str(),
+            };
+            let _ = writeln!(
+                t,
+                "{:<39} {:>9} {:>9} {:>9} {:>5.0}% {alignment}",
+                if src.ip.is_empty() { "?" } else { &src.ip },
+                src.count,
+                src.spf_aligned,
+                src.dkim_aligned,
+                src.pass_rate() * 100.0,
+            );
+        }
+    }
+    let _ = match (s.ready_for_reject, s.messages == 0, nl) {
+        (true, _, true) => writeln!(
+            t,
+            "Klaar voor p=reject: ja. Elke bron met 1 % of meer van de berichten slaagt voor DMARC."
+        ),
+        (true, _, false) => writeln!(
+            t,
+            "Ready for p=reject: yes. Every source with 1 % or more of the messages passes DMARC."
+        ),
+        (false, true, true) => writeln!(
+            t,
+            "Klaar voor p=reject: dat is nog niet te zeggen, er zijn geen rapporten over deze periode."
+        ),
+        (false, true, false) => writeln!(
+            t,
+            "Ready for p=reject: cannot tell yet, there are no reports for this period."
+        ),
+        (false, false, true) => writeln!(
+            t,
+            "Klaar voor p=reject: nee. Mail van deze bronnen zou geweigerd worden: {}",
+            s.blocking_sources.join(", ")
+        ),
+        (false, false, false) => writeln!(
+            t,
+            "Ready for p=reject: no. Mail from these sources would be refused: {}",
+            s.blocking_sources.join(", ")
+        ),
+    };
+    t
+}
+
+/// Remove reports older than `reports.retention_days`; how many went.
+pub async fn purge(store: &Store, config: &Config) -> Result<u64> {
+    let keep = i64::from(config.reports.retention_days) * 86_400;
+    Ok(store.purge_auth_reports(store.now() - keep).await?)
+}
