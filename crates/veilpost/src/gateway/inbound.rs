@@ -270,9 +270,10 @@ impl Backend for InboundBackend {
         true
     }
 
-    /// Mail for the organisation's domains only: no relay.
+    /// Mail for the organisation's domains only (and the report addresses, wherever they
+    /// are): no relay.
     async fn recipient(&self, address: String) -> Recipient {
-        if self.for_us(&address) {
+        if self.for_us(&address) || super::authreports::is_report_address(&self.shared, &address) {
             Recipient::Accept
         } else {
             Recipient::Refuse((

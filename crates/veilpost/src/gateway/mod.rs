@@ -1,6 +1,7 @@
 //! `veilpost serve`: the SMTP submission listener, the processing and delivery workers and
 //! the web server, over one store.
 
+mod authreports;
 mod backend;
 mod certs;
 mod delivery;
@@ -274,6 +275,11 @@ async fn housekeeping(shared: Arc<Shared>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!("audit retention: removed {n} entries before {cutoff}"),
                 Err(err) => tracing::error!("audit retention: {err}"),
+            }
+            match crate::reports::purge(&shared.store, &shared.config).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("report retention: removed {n} DMARC/TLS reports"),
+                Err(err) => tracing::error!("report retention: {err:#}"),
             }
         }
     }

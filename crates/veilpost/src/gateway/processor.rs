@@ -166,6 +166,10 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     if super::report::intake(shared, &m).await? {
         return Ok(());
     }
+    // DMARC and TLS reports are counted for the reports pages, not sent on.
+    if super::authreports::intake(shared, &m).await? {
+        return Ok(());
+    }
     // Mail from outside for the organisation: judged at the listener, relayed or held.
     if m.origin == Origin::Inbound {
         return super::inbound::process(shared, m).await;

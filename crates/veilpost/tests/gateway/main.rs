@@ -14,6 +14,7 @@ mod hold;
 mod inbound;
 mod milter;
 mod mta_sts;
+mod reports;
 mod staff_web;
 mod zip_route;
 

@@ -6,11 +6,13 @@ JSON: {"port": N, "user": "...", "password": "...", "starttls": true,
        "messages": [{"from": "...", "header_from": "... (default: from)", "to": ["..."], "subject": "...", "body": "...",
                      "message_id": "<...>", "headers": {"Reply-To": "..."},
                      "attachments": [{"name": "...", "content_type": "a/b", "text": "..."}]}],
+       (an attachment's bytes as "base64" instead of "text"; a whole message as "raw")
        "connections": 1}
 Prints one JSON line per message: {"message_id", "ok", "code", "error"}. With several
 connections, messages are spread over threads (load for the crash test).
 """
 
+import base64
 import json
 import smtplib
 import ssl
@@ -42,7 +44,8 @@ def build(m):
     msg.set_content(m.get("body", "Hallo."))
     for a in m.get("attachments", []):
         maintype, subtype = a.get("content_type", "application/octet-stream").split("/", 1)
-        msg.add_attachment(a["text"].encode(), maintype=maintype, subtype=subtype,
+        data = base64.b64decode(a["base64"]) if "base64" in a else a["text"].encode()
+        msg.add_attachment(data, maintype=maintype, subtype=subtype,
                            filename=a["name"])
     return msg
 
@@ -54,7 +57,10 @@ def run(job, messages, out, lock):
         try:
             if s is None:
                 s = client(job)
-            refused = s.send_message(build(m), from_addr=m["from"], to_addrs=m["to"])
+            if "raw" in m:
+                refused = s.sendmail(m["from"], m["to"], m["raw"].encode())
+            else:
+                refused = s.send_message(build(m), from_addr=m["from"], to_addrs=m["to"])
             result["ok"] = not refused
             result["code"] = 250
             if refused:  # some recipients refused, the message went to the others
