@@ -12,9 +12,9 @@
 # (private instances on loopback, run as root) is the mail server Veilpost stands beside as
 # milter and relayhost, and miltertest drives the milter from Lua. From
 # PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
-# the peer of check-domain and deduce the peer of the DLP's person recogniser (both pinned:
-# their verdicts change between versions; deduce is LGPL and only ever run as a separate
-# program, never linked or copied).
+# the peer of check-domain, deduce the peer of the DLP's person recogniser and parsedmarc
+# the peer of `report import` (all pinned: their verdicts change between versions; deduce
+# is LGPL and only ever run as a separate program, never linked or copied).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -54,6 +54,8 @@ python3 -c 'import checkdmarc, sys; sys.exit(checkdmarc.__version__ != "6.0.4")'
     || pip_install checkdmarc==6.0.4
 python3 -c 'import deduce, sys; sys.exit(deduce.__version__ != "3.0.6")' 2>/dev/null \
     || pip_install deduce==3.0.6
+python3 -c 'import parsedmarc, sys; sys.exit(parsedmarc.__version__ != "11.1.0")' 2>/dev/null \
+    || pip_install parsedmarc==11.1.0
 
 # axe-core (pinned in its package-lock.json), injected by the Chromium tests into every page.
 axe=crates/veilpost/tests/axe

@@ -173,7 +173,10 @@ fn declares(xml: &[u8]) -> bool {
     memchr::memmem::find_iter(xml, b"<!").any(|at| {
         let rest = &xml[at + 2..];
         let word = &rest[..rest.len().min(7)];
-        word.eq_ignore_ascii_case(b"DOCTYPE") || word.get(..6).is_some_and(|w| w.eq_ignore_ascii_case(b"ENTITY"))
+        word.eq_ignore_ascii_case(b"DOCTYPE")
+            || word
+                .get(..6)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"ENTITY"))
     })
 }
 
@@ -324,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_legacy_report_normalises() {
-        let r = parse(LEGACY.as_bytes()).unwrap();
+        let r = parse(LEGACY.as_bytes()).expect("test input");
         assert_eq!(r.reporter, "google.com");
         assert_eq!(r.report_id, "1234567890");
         assert_eq!((r.begin, r.end), (1764460800, 1764547199));
@@ -332,13 +335,16 @@ mod tests {
         assert_eq!(r.policy, "none");
         assert_eq!(r.rows.len(), 2);
         let a = &r.rows[0];
-        assert_eq!(a.source_ip, Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(a.source_ip, Some("192.0.2.10".parse().expect("test input")));
         assert_eq!(a.count, 12);
         assert!(a.dkim_aligned && !a.spf_aligned && a.dmarc_pass());
         // The aligned pass is the one shown, not the first.
-        assert_eq!(a.main_dkim().unwrap().domain, "praktijk.nl");
-        assert_eq!(a.main_dkim().unwrap().selector, "vp");
-        assert_eq!(a.main_spf().unwrap().domain, "bounce.esp.example");
+        assert_eq!(a.main_dkim().expect("test input").domain, "praktijk.nl");
+        assert_eq!(a.main_dkim().expect("test input").selector, "vp");
+        assert_eq!(
+            a.main_spf().expect("test input").domain,
+            "bounce.esp.example"
+        );
         let b = &r.rows[1];
         assert!(!b.dmarc_pass());
         assert_eq!(b.spf[0].scope, "mfrom");
@@ -372,7 +378,7 @@ mod tests {
     </auth_results>
   </record>
 </feedback>"#;
-        let r = parse(xml.as_bytes()).unwrap();
+        let r = parse(xml.as_bytes()).expect("test input");
         assert_eq!(r.policy, "reject");
         assert_eq!(r.rows[0].disposition, "pass");
         assert!(r.rows[0].spf_aligned && r.rows[0].dkim_aligned);
@@ -387,12 +393,17 @@ mod tests {
             "<x>".repeat(100_000),
             "</x>".repeat(100_000)
         );
-        let cases: &[(&[u8], fn(&Error) -> bool)] = &[
+        type Case<'a> = (&'a [u8], fn(&Error) -> bool);
+        let cases: &[Case] = &[
             (laughs.as_bytes(), |e| *e == Error::Declarations),
-            (b"<!doctype feedback><feedback/>", |e| *e == Error::Declarations),
+            (b"<!doctype feedback><feedback/>", |e| {
+                *e == Error::Declarations
+            }),
             (b"<!ENTITY x 'y'>", |e| *e == Error::Declarations),
             (deep.as_bytes(), |e| matches!(e, Error::Dmarc(_))),
-            (b"<feedback><report_metadata>", |e| matches!(e, Error::Dmarc(_))),
+            (b"<feedback><report_metadata>", |e| {
+                matches!(e, Error::Dmarc(_))
+            }),
             (b"<other/>", |e| matches!(e, Error::Dmarc(_))),
             (b"", |e| matches!(e, Error::Dmarc(_))),
             (&[0xff, 0xfe, 0x00, 0x3c], |e| matches!(e, Error::Dmarc(_))),
@@ -411,11 +422,18 @@ mod tests {
     fn a_namespace_prefix_on_every_element_is_read_as_without() {
         // As AOL wrote them: the RFC 7489 schema under a prefix, on the root only…
         let root_only = LEGACY
-            .replacen("<feedback>", "<ns1:feedback xmlns:ns1='http://dmarc.org/dmarc-xml/0.1'>", 1)
+            .replacen(
+                "<feedback>",
+                "<ns1:feedback xmlns:ns1='http://dmarc.org/dmarc-xml/0.1'>",
+                1,
+            )
             .replacen("</feedback>", "</ns1:feedback>", 1);
         // …or on every element.
         let everywhere = LEGACY
-            .replace("<feedback>", "<d:feedback xmlns:d=\"urn:ietf:params:xml:ns:dmarc-2.0\">")
+            .replace(
+                "<feedback>",
+                "<d:feedback xmlns:d=\"urn:ietf:params:xml:ns:dmarc-2.0\">",
+            )
             .replace("</", "</d:")
             .replace("<d:feedback", "\u{0}")
             .replace('<', "<d:")

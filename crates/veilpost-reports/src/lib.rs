@@ -290,9 +290,15 @@ mod tests {
                 dmarc("nepraktijk.nl", now - day, now),
                 Some(Aside::NotOurDomain),
             ),
-            (dmarc("example.com", now - day, now), Some(Aside::NotOurDomain)),
+            (
+                dmarc("example.com", now - day, now),
+                Some(Aside::NotOurDomain),
+            ),
             (dmarc("", now - day, now), Some(Aside::NotOurDomain)),
-            (dmarc("praktijk.nl", now, now - day), Some(Aside::BackwardDates)),
+            (
+                dmarc("praktijk.nl", now, now - day),
+                Some(Aside::BackwardDates),
+            ),
             (
                 dmarc("praktijk.nl", now + 60, now + day),
                 Some(Aside::FutureDates),
@@ -330,7 +336,10 @@ mod tests {
             })
         };
         let served = vec!["praktijk.nl".to_string()];
-        assert_eq!(aside(&tls(&["praktijk.nl"]), &served, 100, Vouched::TRUSTED), None);
+        assert_eq!(
+            aside(&tls(&["praktijk.nl"]), &served, 100, Vouched::TRUSTED),
+            None
+        );
         assert_eq!(
             aside(
                 &tls(&["praktijk.nl", "other.example"]),
@@ -340,7 +349,10 @@ mod tests {
             ),
             Some(Aside::NotOurDomain)
         );
-        assert_eq!(aside(&tls(&[]), &served, 100, Vouched::TRUSTED), Some(Aside::NotOurDomain));
+        assert_eq!(
+            aside(&tls(&[]), &served, 100, Vouched::TRUSTED),
+            Some(Aside::NotOurDomain)
+        );
     }
 
     #[test]
@@ -383,7 +395,13 @@ mod tests {
             <date_range><begin>1</begin><end>2</end></date_range></report_metadata>\
             <policy_published><domain>other.example</domain></policy_published></feedback>";
         let served = vec!["praktijk.nl".to_string()];
-        let steps = triage(xml.as_bytes(), &Limits::default(), &served, 100, Vouched::TRUSTED);
+        let steps = triage(
+            xml.as_bytes(),
+            &Limits::default(),
+            &served,
+            100,
+            Vouched::TRUSTED,
+        );
         assert!(matches!(&steps[..], [Step::Aside(_, Aside::NotOurDomain)]));
         let steps = triage(b"junk", &Limits::default(), &served, 100, Vouched::TRUSTED);
         assert_eq!(steps, [Step::Unreadable(Error::NoReport)]);

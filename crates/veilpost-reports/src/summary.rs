@@ -198,30 +198,45 @@ mod tests {
             ),
             // Under 1 %: a forwarder or a spoofer, not a sender of ours.
             (
-                vec![t("192.0.2.1", 1000, 1000, 1000, 1000), t("192.0.2.9", 9, 0, 0, 0)],
+                vec![
+                    t("192.0.2.1", 1000, 1000, 1000, 1000),
+                    t("192.0.2.9", 9, 0, 0, 0),
+                ],
                 true,
                 vec![],
             ),
             // Exactly 1 % counts.
             (
-                vec![t("192.0.2.1", 990, 990, 990, 990), t("192.0.2.9", 10, 0, 0, 0)],
+                vec![
+                    t("192.0.2.1", 990, 990, 990, 990),
+                    t("192.0.2.9", 10, 0, 0, 0),
+                ],
                 false,
                 vec!["192.0.2.9"],
             ),
             // A source that loses some of its mail blocks too…
             (
-                vec![t("192.0.2.1", 50, 50, 50, 50), t("192.0.2.3", 50, 40, 0, 40)],
+                vec![
+                    t("192.0.2.1", 50, 50, 50, 50),
+                    t("192.0.2.3", 50, 40, 0, 40),
+                ],
                 false,
                 vec!["192.0.2.3"],
             ),
             (
-                vec![t("192.0.2.1", 900, 900, 900, 900), t("192.0.2.3", 100, 98, 0, 98)],
+                vec![
+                    t("192.0.2.1", 900, 900, 900, 900),
+                    t("192.0.2.3", 100, 98, 0, 98),
+                ],
                 false,
                 vec!["192.0.2.3"],
             ),
             // …but not one glitch in a hundred.
             (
-                vec![t("192.0.2.1", 900, 900, 900, 900), t("192.0.2.3", 100, 99, 0, 99)],
+                vec![
+                    t("192.0.2.1", 900, 900, 900, 900),
+                    t("192.0.2.3", 100, 99, 0, 99),
+                ],
                 true,
                 vec![],
             ),
@@ -256,7 +271,7 @@ mod tests {
         );
         assert_eq!(s.messages, 6);
         assert_eq!(s.sources.len(), 2);
-        let json = serde_json::to_value(&s).unwrap();
+        let json = serde_json::to_value(&s).expect("test input");
         assert_eq!(
             json,
             serde_json::json!({

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_rfc_example_normalises() {
-        let r = parse(REPORT.as_bytes()).unwrap();
+        let r = parse(REPORT.as_bytes()).expect("test input");
         assert_eq!(r.organization, "Company-X");
         assert_eq!(r.report_id, "5065427c-23d3-47ca-b6e0-946ea0e8c4be");
         assert_eq!(r.end - r.begin, 86_399);

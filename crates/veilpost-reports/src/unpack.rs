@@ -40,7 +40,10 @@ fn looks_like_mail(b: &[u8]) -> bool {
     let Some(colon) = line.iter().position(|&c| c == b':') else {
         return false;
     };
-    colon > 0 && line[..colon].iter().all(|&c| c.is_ascii_graphic() && c != b':')
+    colon > 0
+        && line[..colon]
+            .iter()
+            .all(|&c| c.is_ascii_graphic() && c != b':')
 }
 
 /// Every report in `b` (already within `max_input`).
@@ -111,10 +114,12 @@ fn mail(
         return Err(Error::Unpack("not a mail message".into()));
     };
     for part in &message.parts {
-        let prose = part
-            .content_type()
-            .is_some_and(|ct| ct.ctype().eq_ignore_ascii_case("text") && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("plain") || s.eq_ignore_ascii_case("html")))
-            && part.attachment_name().is_none();
+        let prose = part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("text")
+                && ct.subtype().is_some_and(|s| {
+                    s.eq_ignore_ascii_case("plain") || s.eq_ignore_ascii_case("html")
+                })
+        }) && part.attachment_name().is_none();
         let body: &[u8] = match &part.body {
             PartType::Text(t) if !prose => t.as_bytes(),
             PartType::Binary(d) | PartType::InlineBinary(d) => d,
@@ -209,8 +214,8 @@ mod tests {
 
     fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
+        e.write_all(data).expect("test input");
+        e.finish().expect("test input")
     }
 
     fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -221,10 +226,10 @@ mod tests {
                 zip::write::SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Deflated),
             )
-            .unwrap();
-            w.write_all(data).unwrap();
+            .expect("test input");
+            w.write_all(data).expect("test input");
         }
-        w.finish().unwrap().into_inner()
+        w.finish().expect("test input").into_inner()
     }
 
     const XML: &str = "<feedback><report_metadata><org_name>r</org_name><report_id>1</report_id>\
@@ -269,9 +274,9 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![b' '; 1 << 20];
         for _ in 0..8 {
-            e.write_all(&zeros).unwrap();
+            e.write_all(&zeros).expect("test input");
         }
-        let bomb = e.finish().unwrap();
+        let bomb = e.finish().expect("test input");
         assert!(bomb.len() < 200_000);
         assert_eq!(
             reports(&bomb, &limits),
@@ -285,9 +290,13 @@ mod tests {
             Err(Error::TooLarge { limit: 1 << 20 })
         );
         // Many files.
-        let many: Vec<(String, Vec<u8>)> =
-            (0..40).map(|i| (format!("{i}.xml"), XML.as_bytes().to_vec())).collect();
-        let refs: Vec<(&str, &[u8])> = many.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+        let many: Vec<(String, Vec<u8>)> = (0..40)
+            .map(|i| (format!("{i}.xml"), XML.as_bytes().to_vec()))
+            .collect();
+        let refs: Vec<(&str, &[u8])> = many
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
         assert_eq!(
             reports(&zip_of(&refs), &limits),
             Err(Error::TooManyFiles { limit: 16 })
@@ -331,8 +340,8 @@ mod tests {
             .text_body("This is an aggregate report from google.com.")
             .attachment("application/gzip", "google.com!praktijk.nl!1!2.xml.gz", gz)
             .write_to_vec()
-            .unwrap();
-        let got = reports(&raw, &Limits::default()).unwrap();
+            .expect("test input");
+        let got = reports(&raw, &Limits::default()).expect("test input");
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].kind(), "dmarc");
         // A mail without a report says so.
@@ -342,7 +351,7 @@ mod tests {
             .subject("hello")
             .text_body("<not a report> just text")
             .write_to_vec()
-            .unwrap();
+            .expect("test input");
         assert_eq!(reports(&plain, &Limits::default()), Err(Error::NoReport));
     }
 }

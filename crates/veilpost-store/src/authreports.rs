@@ -170,7 +170,13 @@ impl Store {
                 }
                 Report::Tlsrpt(r) => {
                     for p in &r.policies {
-                        let summary = (String::new(), String::new(), String::new(), p.successes, p.failures);
+                        let summary = (
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            p.successes,
+                            p.failures,
+                        );
                         let details = p.failure_details.iter().map(|f| {
                             (
                                 f.mx.clone(),
@@ -180,7 +186,8 @@ impl Store {
                                 f.count,
                             )
                         });
-                        for (mx, result_type, ip, ok, failed) in std::iter::once(summary).chain(details)
+                        for (mx, result_type, ip, ok, failed) in
+                            std::iter::once(summary).chain(details)
                         {
                             sqlx::query(
                                 "INSERT INTO tls_rows (report, domain, begin_at, end_at, reporter,
@@ -215,7 +222,12 @@ impl Store {
     pub async fn set_report_aside(&self, a: &NewAside<'_>) -> Result<String> {
         let id = new_id();
         let (kind, reporter, report_id, domain) = match a.report {
-            Some(r @ Report::Dmarc(d)) => (r.kind(), d.reporter.as_str(), d.report_id.as_str(), r.domains().join(" ")),
+            Some(r @ Report::Dmarc(d)) => (
+                r.kind(),
+                d.reporter.as_str(),
+                d.report_id.as_str(),
+                r.domains().join(" "),
+            ),
             Some(r @ Report::Tlsrpt(t)) => (
                 r.kind(),
                 t.organization.as_str(),
@@ -297,7 +309,12 @@ impl Store {
     }
 
     /// The DMARC rows of `domain` since `since`, most messages first (at most `limit`).
-    pub async fn dmarc_rows(&self, domain: &str, since: i64, limit: i64) -> Result<Vec<DmarcRowView>> {
+    pub async fn dmarc_rows(
+        &self,
+        domain: &str,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<DmarcRowView>> {
         Ok(sqlx::query_as(
             "SELECT reporter, begin_at, end_at, source_ip, count, disposition, spf_aligned,
                     dkim_aligned, header_from, envelope_from, dkim_domain, dkim_selector,

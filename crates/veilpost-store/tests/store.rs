@@ -814,7 +814,10 @@ async fn reports_count_once_add_up_per_source_and_age_out() {
         "1",
         "praktijk.nl",
         t0,
-        &[("192.0.2.1", 10, true, true), ("192.0.2.9", 2, false, false)],
+        &[
+            ("192.0.2.1", 10, true, true),
+            ("192.0.2.9", 2, false, false),
+        ],
     );
     let b = dmarc_report(
         "Microsoft.com",
@@ -823,35 +826,66 @@ async fn reports_count_once_add_up_per_source_and_age_out() {
         t0 + day,
         &[("192.0.2.1", 5, true, false)],
     );
-    let same_as_a = dmarc_report("GOOGLE.COM", "1", "praktijk.nl", t0, &[("192.0.2.1", 99, true, true)]);
+    let same_as_a = dmarc_report(
+        "GOOGLE.COM",
+        "1",
+        "praktijk.nl",
+        t0,
+        &[("192.0.2.1", 99, true, true)],
+    );
     let counted = store
         .add_auth_reports(&[(&a, "import"), (&b, "mail"), (&same_as_a, "import")])
         .await
-        .unwrap();
+        .expect("store");
     assert!(matches!(counted[0], Counted::New(_)));
     assert!(matches!(counted[1], Counted::New(_)));
     assert_eq!(counted[2], Counted::Duplicate);
     // Again later: still once.
     assert_eq!(
-        store.add_auth_reports(&[(&a, "mail")]).await.unwrap(),
+        store
+            .add_auth_reports(&[(&a, "mail")])
+            .await
+            .expect("store"),
         [Counted::Duplicate]
     );
 
-    let mut sources = store.dmarc_sources("praktijk.nl", 0).await.unwrap();
+    let mut sources = store.dmarc_sources("praktijk.nl", 0).await.expect("store");
     sources.sort_by(|x, y| x.ip.cmp(&y.ip));
     assert_eq!(sources.len(), 2);
     assert_eq!(
-        (sources[0].ip.as_str(), sources[0].count, sources[0].spf_aligned, sources[0].dkim_aligned, sources[0].dmarc_pass),
+        (
+            sources[0].ip.as_str(),
+            sources[0].count,
+            sources[0].spf_aligned,
+            sources[0].dkim_aligned,
+            sources[0].dmarc_pass
+        ),
         ("192.0.2.1", 15, 15, 10, 15)
     );
     assert_eq!((sources[1].count, sources[1].dmarc_pass), (2, 0));
     // Since: only the later report.
-    let later = store.dmarc_sources("praktijk.nl", t0).await.unwrap();
+    let later = store.dmarc_sources("praktijk.nl", t0).await.expect("store");
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].count, 5);
-    assert!(store.dmarc_sources("other.example", 0).await.unwrap().is_empty());
-    assert_eq!(store.dmarc_rows("praktijk.nl", 0, 10).await.unwrap().len(), 3);
-    assert_eq!(store.report_domains().await.unwrap(), ["praktijk.nl"]);
+    assert!(
+        store
+            .dmarc_sources("other.example", 0)
+            .await
+            .expect("store")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .dmarc_rows("praktijk.nl", 0, 10)
+            .await
+            .expect("store")
+            .len(),
+        3
+    );
+    assert_eq!(
+        store.report_domains().await.expect("store"),
+        ["praktijk.nl"]
+    );
 
     // Set aside with the input kept.
     let id = store
@@ -864,21 +898,25 @@ async fn reports_count_once_add_up_per_source_and_age_out() {
             raw: Some(b"the report"),
         })
         .await
-        .unwrap();
-    let aside = store.reports_aside(10).await.unwrap();
+        .expect("store");
+    let aside = store.reports_aside(10).await.expect("store");
     assert_eq!(aside.len(), 1);
     assert_eq!(
-        (aside[0].reason.as_str(), aside[0].reporter.as_str(), aside[0].domain.as_str()),
+        (
+            aside[0].reason.as_str(),
+            aside[0].reporter.as_str(),
+            aside[0].domain.as_str()
+        ),
         ("not_our_domain", "google.com", "praktijk.nl")
     );
     assert_eq!(
-        store.report_aside_raw(&id).await.unwrap().as_deref(),
+        store.report_aside_raw(&id).await.expect("store").as_deref(),
         Some(&b"the report"[..])
     );
 
     // Retention: the first report's period ended before the cut, the second's did not.
-    assert_eq!(store.purge_auth_reports(t0 + 1).await.unwrap(), 1);
-    let left = store.dmarc_sources("praktijk.nl", 0).await.unwrap();
+    assert_eq!(store.purge_auth_reports(t0 + 1).await.expect("store"), 1);
+    let left = store.dmarc_sources("praktijk.nl", 0).await.expect("store");
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].count, 5);
 }

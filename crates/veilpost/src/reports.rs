@@ -409,15 +409,37 @@ pub fn summary_text(s: &Summary, since: Option<&str>, lang: Lang) -> String {
         (None, _) => String::new(),
     };
     let _ = if nl {
-        writeln!(t, "{}: {} berichten in de DMARC-rapporten{period}", s.domain, s.messages)
+        writeln!(
+            t,
+            "{}: {} berichten in de DMARC-rapporten{period}",
+            s.domain, s.messages
+        )
     } else {
-        writeln!(t, "{}: {} messages in the DMARC reports{period}", s.domain, s.messages)
+        writeln!(
+            t,
+            "{}: {} messages in the DMARC reports{period}",
+            s.domain, s.messages
+        )
     };
     if !s.sources.is_empty() {
         let head = if nl {
-            ["bron (IP)", "berichten", "SPF", "DKIM", "DMARC", "uitlijning"]
+            [
+                "bron (IP)",
+                "berichten",
+                "SPF",
+                "DKIM",
+                "DMARC",
+                "uitlijning",
+            ]
         } else {
-            ["source (IP)", "messages", "SPF", "DKIM", "DMARC", "alignment"]
+            [
+                "source (IP)",
+                "messages",
+                "SPF",
+                "DKIM",
+                "DMARC",
+                "alignment",
+            ]
         };
         let _ = writeln!(
             t,

@@ -170,7 +170,12 @@ mod tests {
             ),
             ("", "google.com", false, false),
             // No From domain: nothing.
-            ("mx.praktijk.nl; dkim=pass header.d=x.example; dmarc=pass", "", false, false),
+            (
+                "mx.praktijk.nl; dkim=pass header.d=x.example; dmarc=pass",
+                "",
+                false,
+                false,
+            ),
         ];
         for (header, from, dmarc, dkim) in cases {
             let v = vouched(header, id, from);

@@ -8,6 +8,7 @@ mod identifiers;
 mod office;
 mod posture;
 mod protect;
+mod reports;
 mod scan;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +18,13 @@ use std::time::{Duration, Instant};
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub fn fixtures() -> PathBuf {

@@ -12,7 +12,12 @@ use veilpost_testkit::sink::Sink;
 use crate::{Gateway, free_port, test_dir, veilpost};
 
 /// A DMARC aggregate report about `domain` from `reporter`, for the day before now.
-pub(crate) fn dmarc_xml(reporter: &str, id: &str, domain: &str, rows: &[(&str, u32, bool, bool)]) -> String {
+pub(crate) fn dmarc_xml(
+    reporter: &str,
+    id: &str,
+    domain: &str,
+    rows: &[(&str, u32, bool, bool)],
+) -> String {
     let end = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -60,7 +65,11 @@ fn report_mail(from: &str, to: &str, subject: &str, attachment: (&str, &str, Vec
         .from(from)
         .to(to)
         .subject(subject)
-        .message_id(format!("{}@{}", subject.len(), from.split('@').nth(1).unwrap_or("x")))
+        .message_id(format!(
+            "{}@{}",
+            subject.len(),
+            from.split('@').nth(1).unwrap_or("x")
+        ))
         .text_body("This is an aggregate report.")
         .attachment(attachment.0, attachment.1, attachment.2)
         .write_to_string()
@@ -75,12 +84,23 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     // The TLS reporter signs its mail (RFC 8460 §5.3): a key of its own, published.
     let keys = dir.join("keys");
     let out = veilpost()
-        .args(["dkim", "keygen", "--domain", "company-x.test", "--selector", "tls"])
+        .args([
+            "dkim",
+            "keygen",
+            "--domain",
+            "company-x.test",
+            "--selector",
+            "tls",
+        ])
         .arg("--out")
         .arg(&keys)
         .output()
         .expect("keygen");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let record = std::fs::read_to_string(keys.join("tls.company-x.test.txt")).expect("record");
     let value: String = record.split('"').skip(1).step_by(2).collect();
 
@@ -93,7 +113,8 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     ] {
         zone.record(line, rtype, data).expect("zone");
     }
-    zone.txt("tls._domainkey.company-x.test", &[&value]).expect("zone");
+    zone.txt("tls._domainkey.company-x.test", &[&value])
+        .expect("zone");
     let dns = TestDnsServer::start(zone).await.expect("dns");
     let mut gw = Gateway::configure_smtp(
         &dir,
@@ -117,7 +138,10 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
         "google.test",
         "g-1",
         "praktijk.test",
-        &[("192.0.2.1", 90, true, true), ("198.51.100.9", 10, false, false)],
+        &[
+            ("192.0.2.1", 90, true, true),
+            ("198.51.100.9", 10, false, false),
+        ],
     );
     let google = |subject: &str| {
         report_mail(
@@ -132,8 +156,15 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
         )
     };
     // Counted, then the same report again: not counted twice.
-    for subject in ["Report domain: praktijk.test", "Report domain: praktijk.test (again)"] {
-        let r = send("noreply-dmarc-support@google.test", "dmarc-rua@praktijk.test", google(subject));
+    for subject in [
+        "Report domain: praktijk.test",
+        "Report domain: praktijk.test (again)",
+    ] {
+        let r = send(
+            "noreply-dmarc-support@google.test",
+            "dmarc-rua@praktijk.test",
+            google(subject),
+        );
         assert_eq!(r["code"], 250, "{r}\n{}", gw.log());
     }
     // A report whose mail does not pass DMARC.
@@ -144,11 +175,19 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
         (
             "application/xml",
             "spoof.xml",
-            dmarc_xml("spoof.test", "s-1", "praktijk.test", &[("203.0.113.5", 1000, true, true)])
-                .into_bytes(),
+            dmarc_xml(
+                "spoof.test",
+                "s-1",
+                "praktijk.test",
+                &[("203.0.113.5", 1000, true, true)],
+            )
+            .into_bytes(),
         ),
     );
-    assert_eq!(send("dmarc@spoof.test", "dmarc-rua@praktijk.test", spoofed)["code"], 250);
+    assert_eq!(
+        send("dmarc@spoof.test", "dmarc-rua@praktijk.test", spoofed)["code"],
+        250
+    );
     // A report about someone else's domain.
     let other = report_mail(
         "noreply-dmarc-support@google.test",
@@ -157,12 +196,21 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
         (
             "application/xml",
             "other.xml",
-            dmarc_xml("google.test", "g-2", "elders.test", &[("192.0.2.7", 5, true, true)])
-                .into_bytes(),
+            dmarc_xml(
+                "google.test",
+                "g-2",
+                "elders.test",
+                &[("192.0.2.7", 5, true, true)],
+            )
+            .into_bytes(),
         ),
     );
     assert_eq!(
-        send("noreply-dmarc-support@google.test", "dmarc-rua@praktijk.test", other)["code"],
+        send(
+            "noreply-dmarc-support@google.test",
+            "dmarc-rua@praktijk.test",
+            other
+        )["code"],
         250
     );
     // A TLS report, signed by its reporter, and the same unsigned.
@@ -174,11 +222,23 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
             "tls-reports@company-x.test",
             "tls-rpt@praktijk.test",
             &format!("Report Domain: praktijk.test Submitter: company-x.test Report-ID: <{id}>"),
-            ("application/tlsrpt+json", "company-x.test!praktijk.test!1!2.json", json.into_bytes()),
+            (
+                "application/tlsrpt+json",
+                "company-x.test!praktijk.test!1!2.json",
+                json.into_bytes(),
+            ),
         )
     };
     let mut sign = veilpost()
-        .args(["dkim", "sign", "--domain", "company-x.test", "--selector", "tls", "--key"])
+        .args([
+            "dkim",
+            "sign",
+            "--domain",
+            "company-x.test",
+            "--selector",
+            "tls",
+            "--key",
+        ])
         .arg(keys.join("tls.company-x.test.key"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -192,9 +252,23 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     let signed = sign.wait_with_output().expect("sign");
     assert!(signed.status.success());
     let signed = String::from_utf8(signed.stdout).expect("utf-8");
-    assert_eq!(send("tls-reports@company-x.test", "tls-rpt@praktijk.test", signed)["code"], 250);
+    assert_eq!(
+        send(
+            "tls-reports@company-x.test",
+            "tls-rpt@praktijk.test",
+            signed
+        )["code"],
+        250
+    );
     let unsigned = tls_mail("tls-2");
-    assert_eq!(send("tls-reports@company-x.test", "tls-rpt@praktijk.test", unsigned)["code"], 250);
+    assert_eq!(
+        send(
+            "tls-reports@company-x.test",
+            "tls-rpt@praktijk.test",
+            unsigned
+        )["code"],
+        250
+    );
 
     // Wait until all six are processed.
     let db = dir.join("data").join("veilpost.db");
@@ -210,7 +284,10 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
         assert!(std::time::Instant::now() < deadline, "{done}\n{}", gw.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let counted = crate::sql(&db, "SELECT kind, reporter, report_id, via FROM auth_reports ORDER BY kind");
+    let counted = crate::sql(
+        &db,
+        "SELECT kind, reporter, report_id, via FROM auth_reports ORDER BY kind",
+    );
     assert_eq!(
         counted,
         serde_json::json!([
@@ -236,7 +313,11 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     );
     // The summary: the second copy did not count twice, the spoof not at all.
     let out = gw.cli(&["report", "summary", "praktijk.test", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(s["messages"], 100, "{s}");
     assert_eq!(s["ready_for_reject"], false);
