@@ -258,6 +258,76 @@ pub fn triage(
     }
 }
 
+/// What became of one report (or of an input that gave none).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Outcome {
+    /// The file, the sender or the client it came from.
+    pub origin: String,
+    /// `counted`, `duplicate` or `aside`.
+    pub status: &'static str,
+    /// Why it was set aside (`not_our_domain`, `future_dates`, `backward_dates`,
+    /// `unauthenticated`, `unreadable`); empty otherwise.
+    pub reason: String,
+    /// The error of an unreadable input.
+    pub detail: String,
+    /// `dmarc`, `tlsrpt`, or empty when unreadable.
+    pub kind: &'static str,
+    pub reporter: String,
+    pub report_id: String,
+    pub domain: String,
+    /// DMARC records, or TLS policies.
+    pub rows: usize,
+    /// DMARC messages, or TLS sessions.
+    pub messages: u64,
+}
+
+impl Outcome {
+    /// An outcome of `status` (and `reason`) for `report` from `origin`.
+    pub fn of(
+        origin: &str,
+        status: &'static str,
+        reason: &str,
+        report: Option<&Report>,
+    ) -> Outcome {
+        let (reporter, report_id, rows, messages) = match report {
+            Some(Report::Dmarc(r)) => (
+                r.reporter.clone(),
+                r.report_id.clone(),
+                r.rows.len(),
+                r.rows.iter().map(|x| u64::from(x.count)).sum(),
+            ),
+            Some(Report::Tlsrpt(r)) => (
+                r.organization.clone(),
+                r.report_id.clone(),
+                r.policies.len(),
+                r.policies.iter().map(|p| p.successes + p.failures).sum(),
+            ),
+            None => Default::default(),
+        };
+        Outcome {
+            origin: origin.to_string(),
+            status,
+            reason: reason.to_string(),
+            detail: String::new(),
+            kind: report.map_or("", Report::kind),
+            reporter,
+            report_id,
+            domain: report.map(|r| r.domains().join(" ")).unwrap_or_default(),
+            rows,
+            messages,
+        }
+    }
+}
+
+/// One input's steps, with where it came from and the input itself (kept when set
+/// aside).
+#[derive(Debug)]
+pub struct Taken<'a> {
+    pub origin: String,
+    pub raw: &'a [u8],
+    pub steps: Vec<Step>,
+}
+
 /// A domain as compared: lower-case, without a trailing dot or surrounding space.
 pub(crate) fn domain(d: &str) -> String {
     d.trim().trim_end_matches('.').to_ascii_lowercase()

@@ -3,7 +3,7 @@
 //! aside kept with its reason. Retention: [`Store::purge_auth_reports`].
 
 use sqlx::FromRow;
-use veilpost_reports::{Report, SourceTotals};
+use veilpost_reports::{Outcome, Report, SourceTotals, Step, Taken};
 
 use crate::{Result, Store, new_id};
 
@@ -389,5 +389,59 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(gone)
+    }
+
+    /// Record what was decided: reports counted in one transaction (duplicates found by the
+    /// store), the rest set aside with the input.
+    pub async fn record_reports(&self, via: &str, taken: &[Taken<'_>]) -> Result<Vec<Outcome>> {
+        let counting: Vec<(&Report, &str)> = taken
+            .iter()
+            .flat_map(|t| t.steps.iter())
+            .filter_map(|s| match s {
+                Step::Count(r) => Some((r, via)),
+                _ => None,
+            })
+            .collect();
+        let mut counted = self.add_auth_reports(&counting).await?.into_iter();
+        let mut out = Vec::new();
+        for t in taken {
+            for step in &t.steps {
+                out.push(match step {
+                    Step::Count(r) => match counted.next() {
+                        Some(Counted::New(_)) => Outcome::of(&t.origin, "counted", "", Some(r)),
+                        _ => Outcome::of(&t.origin, "duplicate", "duplicate", Some(r)),
+                    },
+                    Step::Aside(r, why) => {
+                        self.set_report_aside(&NewAside {
+                            via,
+                            origin: &t.origin,
+                            reason: why.as_str(),
+                            detail: "",
+                            report: Some(r),
+                            raw: Some(t.raw),
+                        })
+                        .await?;
+                        Outcome::of(&t.origin, "aside", why.as_str(), Some(r))
+                    }
+                    Step::Unreadable(e) => {
+                        let detail = e.to_string();
+                        self.set_report_aside(&NewAside {
+                            via,
+                            origin: &t.origin,
+                            reason: "unreadable",
+                            detail: &detail,
+                            report: None,
+                            raw: Some(t.raw),
+                        })
+                        .await?;
+                        Outcome {
+                            detail,
+                            ..Outcome::of(&t.origin, "aside", "unreadable", None)
+                        }
+                    }
+                });
+            }
+        }
+        Ok(out)
     }
 }

@@ -25,6 +25,7 @@ mod setup;
 mod signin;
 mod staff;
 mod status;
+mod tlsrpt;
 mod totp;
 mod uploads;
 
@@ -143,6 +144,9 @@ pub struct PortalSettings {
     pub leaver_answer: String,
     /// Inbound findings that leave a quarantined message for an administrator to release.
     pub quarantine_admin_only: Vec<String>,
+    /// The organisation's domains: TLS reports posted to `/tlsrpt` about others are kept
+    /// aside (none named: any domain, a trial).
+    pub domains: Vec<String>,
 }
 
 impl Default for PortalSettings {
@@ -172,6 +176,7 @@ impl Default for PortalSettings {
             },
             leaver_answer: "reject".into(),
             quarantine_admin_only: Vec::new(),
+            domains: Vec::new(),
         }
     }
 }
@@ -399,6 +404,10 @@ pub fn app(state: WebState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/tlsrpt",
+            post(tlsrpt::post).layer(axum::extract::DefaultBodyLimit::max(tlsrpt::MAX_BODY)),
+        )
         .route("/brand.css", get(brand_css))
         .route("/brand/logo", get(brand_logo))
         .route("/p/{token}", get(pages::landing))

@@ -7,133 +7,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
-use veilpost_reports::{Limits, Report, Step, Summary, Vouched};
-use veilpost_store::{Counted, NewAside, Store};
+use veilpost_reports::{Limits, Outcome, Summary, Taken, Vouched};
+use veilpost_store::Store;
 
 use crate::config::{Config, load};
 use crate::lang::Lang;
 use crate::senderauth::Format;
-
-/// What became of one report (or of an input that gave none).
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    /// The file, the sender or the client it came from.
-    pub origin: String,
-    /// `counted`, `duplicate` or `aside`.
-    pub status: &'static str,
-    /// Why it was set aside (`not_our_domain`, `future_dates`, `backward_dates`,
-    /// `unauthenticated`, `unreadable`); empty otherwise.
-    pub reason: String,
-    /// The error of an unreadable input.
-    pub detail: String,
-    /// `dmarc`, `tlsrpt`, or empty when unreadable.
-    pub kind: &'static str,
-    pub reporter: String,
-    pub report_id: String,
-    pub domain: String,
-    /// DMARC records, or TLS policies.
-    pub rows: usize,
-    /// DMARC messages, or TLS sessions.
-    pub messages: u64,
-}
-
-impl Outcome {
-    fn of(origin: &str, status: &'static str, reason: &str, report: Option<&Report>) -> Outcome {
-        let (reporter, report_id, rows, messages) = match report {
-            Some(Report::Dmarc(r)) => (
-                r.reporter.clone(),
-                r.report_id.clone(),
-                r.rows.len(),
-                r.rows.iter().map(|x| u64::from(x.count)).sum(),
-            ),
-            Some(Report::Tlsrpt(r)) => (
-                r.organization.clone(),
-                r.report_id.clone(),
-                r.policies.len(),
-                r.policies.iter().map(|p| p.successes + p.failures).sum(),
-            ),
-            None => Default::default(),
-        };
-        Outcome {
-            origin: origin.to_string(),
-            status,
-            reason: reason.to_string(),
-            detail: String::new(),
-            kind: report.map_or("", Report::kind),
-            reporter,
-            report_id,
-            domain: report.map(|r| r.domains().join(" ")).unwrap_or_default(),
-            rows,
-            messages,
-        }
-    }
-}
-
-/// One input's steps, with where it came from and the input itself (kept when set
-/// aside).
-#[derive(Debug)]
-pub struct Taken<'a> {
-    pub origin: String,
-    pub raw: &'a [u8],
-    pub steps: Vec<Step>,
-}
-
-/// Record what was decided: reports counted in one transaction (duplicates found by the
-/// store), the rest set aside with the input.
-pub async fn record(store: &Store, via: &str, taken: &[Taken<'_>]) -> Result<Vec<Outcome>> {
-    let counting: Vec<(&Report, &str)> = taken
-        .iter()
-        .flat_map(|t| t.steps.iter())
-        .filter_map(|s| match s {
-            Step::Count(r) => Some((r, via)),
-            _ => None,
-        })
-        .collect();
-    let mut counted = store.add_auth_reports(&counting).await?.into_iter();
-    let mut out = Vec::new();
-    for t in taken {
-        for step in &t.steps {
-            out.push(match step {
-                Step::Count(r) => match counted.next() {
-                    Some(Counted::New(_)) => Outcome::of(&t.origin, "counted", "", Some(r)),
-                    _ => Outcome::of(&t.origin, "duplicate", "duplicate", Some(r)),
-                },
-                Step::Aside(r, why) => {
-                    store
-                        .set_report_aside(&NewAside {
-                            via,
-                            origin: &t.origin,
-                            reason: why.as_str(),
-                            detail: "",
-                            report: Some(r),
-                            raw: Some(t.raw),
-                        })
-                        .await?;
-                    Outcome::of(&t.origin, "aside", why.as_str(), Some(r))
-                }
-                Step::Unreadable(e) => {
-                    let detail = e.to_string();
-                    store
-                        .set_report_aside(&NewAside {
-                            via,
-                            origin: &t.origin,
-                            reason: "unreadable",
-                            detail: &detail,
-                            report: None,
-                            raw: Some(t.raw),
-                        })
-                        .await?;
-                    Outcome {
-                        detail,
-                        ..Outcome::of(&t.origin, "aside", "unreadable", None)
-                    }
-                }
-            });
-        }
-    }
-    Ok(out)
-}
 
 /// Reports of one input (a mail to a report address, an HTTPS body), decided and
 /// recorded.
@@ -152,16 +31,16 @@ pub async fn take_one(
         store.now(),
         vouched,
     );
-    record(
-        store,
-        via,
-        &[Taken {
-            origin: origin.to_string(),
-            raw,
-            steps,
-        }],
-    )
-    .await
+    Ok(store
+        .record_reports(
+            via,
+            &[Taken {
+                origin: origin.to_string(),
+                raw,
+                steps,
+            }],
+        )
+        .await?)
 }
 
 /// Every file under `paths` (directories walked, in name order).
@@ -220,7 +99,7 @@ pub fn import(config: Option<&Path>, paths: &[PathBuf], format: Format, lang: La
                     steps,
                 })
                 .collect();
-            outcomes.extend(record(&store, "import", &taken).await?);
+            outcomes.extend(store.record_reports("import", &taken).await?);
         }
         anyhow::Ok(outcomes)
     })?;

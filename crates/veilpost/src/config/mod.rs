@@ -379,6 +379,7 @@ impl Config {
     pub fn portal_settings(&self) -> veilpost_web::PortalSettings {
         let outbox = self.delivery.mode == "outbox";
         veilpost_web::PortalSettings {
+            domains: self.organisation.domains.clone(),
             public_url: self.web.public_url.trim_end_matches('/').to_string(),
             notify_from: self.notify_from(),
             rules: veilpost_portal::login::Rules {

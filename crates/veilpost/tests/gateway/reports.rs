@@ -326,3 +326,77 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(mailboxes.messages().is_empty(), "{}", gw.log());
 }
+
+/// `POST path` with `body` as `content_type` on loopback: (status, body).
+async fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(body).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_reports_posted_over_https_are_counted_once() {
+    let dir = test_dir("tlsrpt-post");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.start();
+    let report = |id: &str, domain: &str| {
+        let json = format!(
+            r#"{{"organization-name":"Company-Y","date-range":{{"start-datetime":"2026-11-30T00:00:00Z","end-datetime":"2026-11-30T23:59:59Z"}},"report-id":"{id}","policies":[{{"policy":{{"policy-type":"tlsa","policy-domain":"{domain}"}},"summary":{{"total-successful-session-count":7,"total-failure-session-count":1}},"failure-details":[{{"result-type":"dane-required","receiving-mx-hostname":"mx.{domain}","failed-session-count":1}}]}}]}}"#
+        );
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(json.as_bytes()).expect("gzip");
+        e.finish().expect("gzip")
+    };
+    let post = |body: Vec<u8>, kind: &'static str| {
+        let port = gw.web_port;
+        async move { http_post(port, "/tlsrpt", kind, &body).await }
+    };
+    let (status, text) = post(report("y-1", "praktijk.test"), "application/tlsrpt+gzip").await;
+    assert_eq!(status, 201, "{text}\n{}", gw.log());
+    // Again: 201 (taken), not counted twice.
+    let (status, _) = post(report("y-1", "praktijk.test"), "application/tlsrpt+gzip").await;
+    assert_eq!(status, 201);
+    // About another domain: taken, kept aside.
+    let (status, _) = post(report("y-2", "elders.test"), "application/tlsrpt+gzip").await;
+    assert_eq!(status, 201);
+    // Not a report: 400, kept for inspection; the wrong type: 415.
+    let (status, _) = post(b"{\"hello\": 1}".to_vec(), "application/tlsrpt+json").await;
+    assert_eq!(status, 400);
+    let (status, _) = post(report("y-3", "praktijk.test"), "text/plain").await;
+    assert_eq!(status, 415);
+    let db = dir.join("data").join("veilpost.db");
+    assert_eq!(
+        crate::sql(&db, "SELECT reporter, report_id, via FROM auth_reports"),
+        serde_json::json!([["Company-Y", "y-1", "https"]])
+    );
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT reason, report_id FROM reports_aside ORDER BY received_at, id"
+        ),
+        serde_json::json!([["not_our_domain", "y-2"], ["unreadable", ""]])
+    );
+    assert_eq!(
+        crate::sql(
+            &db,
+            "SELECT mx, result_type, failures FROM tls_rows WHERE result_type <> ''"
+        ),
+        serde_json::json!([["mx.praktijk.test", "dane-required", 1]])
+    );
+}
