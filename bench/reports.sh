@@ -14,7 +14,7 @@ cargo build --release -q -p veilpost
 printf 'data_dir = "%s/data"\n[organisation]\ndomains = ["praktijk.test"]\n' "$work" > "$work/veilpost.toml"
 start=$(date +%s.%N)
 ./target/release/veilpost report import --config "$work/veilpost.toml" --format json "$work/corpus" \
-    | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"veilpost: counted {r[\"counted\"]}, aside {r[\"aside\"]}")'
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); print("veilpost: counted", r["counted"], "aside", r["aside"])'
 ours=$(python3 -c "print(round($(date +%s.%N) - $start, 2))")
 theirs=$(python3 crates/veilpost/tests/cli/parsedmarc_peer.py "$work/corpus" --time-only \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')

@@ -83,6 +83,9 @@ pub struct TlsPolicyTotal {
     pub failures: i64,
 }
 
+/// DMARC rows in one INSERT (18 values each, well under SQLite's 32,766).
+const ROWS_PER_INSERT: usize = 500;
+
 impl Store {
     /// Count `reports` (each with how it came: `mail`, `import`, `https`) in one
     /// transaction. A report counted before (same key) is not counted again.
@@ -135,37 +138,40 @@ impl Store {
             }
             match report {
                 Report::Dmarc(r) => {
-                    for row in &r.rows {
-                        let dkim = row.main_dkim();
-                        let spf = row.main_spf();
-                        let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
-                        sqlx::query(
+                    // Many rows to a statement: one round trip to the database each.
+                    for chunk in r.rows.chunks(ROWS_PER_INSERT) {
+                        let mut q = sqlx::QueryBuilder::new(
                             "INSERT INTO dmarc_rows (report, domain, begin_at, end_at, reporter,
                                     source_ip, count, disposition, spf_aligned, dkim_aligned,
                                     header_from, envelope_from, dkim_domain, dkim_selector,
-                                    dkim_result, spf_domain, spf_result, auth)
-                             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        )
-                        .bind(&id)
-                        .bind(&r.domain)
-                        .bind(begin)
-                        .bind(end)
-                        .bind(&r.reporter)
-                        .bind(row.source_ip.map(|ip| ip.to_string()).unwrap_or_default())
-                        .bind(i64::from(row.count))
-                        .bind(&row.disposition)
-                        .bind(row.spf_aligned)
-                        .bind(row.dkim_aligned)
-                        .bind(&row.header_from)
-                        .bind(&row.envelope_from)
-                        .bind(dkim.map_or("", |d| d.domain.as_str()))
-                        .bind(dkim.map_or("", |d| d.selector.as_str()))
-                        .bind(dkim.map_or("", |d| d.result.as_str()))
-                        .bind(spf.map_or("", |s| s.domain.as_str()))
-                        .bind(spf.map_or("", |s| s.result.as_str()))
-                        .bind(auth.to_string())
-                        .execute(&mut *tx)
-                        .await?;
+                                    dkim_result, spf_domain, spf_result, auth) ",
+                        );
+                        q.push_values(chunk, |mut b, row| {
+                            let dkim = row.main_dkim();
+                            let spf = row.main_spf();
+                            let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
+                            b.push_bind(id.clone())
+                                .push_bind(r.domain.clone())
+                                .push_bind(begin)
+                                .push_bind(end)
+                                .push_bind(r.reporter.clone())
+                                .push_bind(
+                                    row.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                                )
+                                .push_bind(i64::from(row.count))
+                                .push_bind(row.disposition.clone())
+                                .push_bind(row.spf_aligned)
+                                .push_bind(row.dkim_aligned)
+                                .push_bind(row.header_from.clone())
+                                .push_bind(row.envelope_from.clone())
+                                .push_bind(dkim.map_or(String::new(), |d| d.domain.clone()))
+                                .push_bind(dkim.map_or(String::new(), |d| d.selector.clone()))
+                                .push_bind(dkim.map_or(String::new(), |d| d.result.clone()))
+                                .push_bind(spf.map_or(String::new(), |s| s.domain.clone()))
+                                .push_bind(spf.map_or(String::new(), |s| s.result.clone()))
+                                .push_bind(auth.to_string());
+                        });
+                        q.build().execute(&mut *tx).await?;
                     }
                 }
                 Report::Tlsrpt(r) => {

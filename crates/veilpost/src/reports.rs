@@ -64,7 +64,7 @@ fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Reports read and decided at a time, then counted in one transaction.
-const IMPORT_BATCH: usize = 512;
+const IMPORT_BATCH: usize = 2048;
 
 /// `veilpost report import PATH...`: reports saved from a mailbox (.eml, .xml, .xml.gz,
 /// .zip, .json, .json.gz), counted once each. Exit status 0 when every file was read,
