@@ -8,8 +8,36 @@ use crate::dns::Dns;
 use crate::text::{Lang, dns_error, say};
 use crate::{Check, Status};
 
-pub(crate) fn advised_record(domain: &str, policy: &str) -> String {
-    format!("_dmarc.{domain}. TXT \"v=DMARC1; p={policy}; rua=mailto:dmarc@{domain}\"")
+/// Where the advice sends aggregate reports: `configured` (Veilpost's
+/// `reports.dmarc_address`), or Veilpost's default, `dmarc-rua@` the domain.
+pub(crate) fn report_address(domain: &str, configured: Option<&str>) -> String {
+    match configured.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(a) => a.to_ascii_lowercase(),
+        None => format!("dmarc-rua@{domain}"),
+    }
+}
+
+/// The DMARC record to publish, with reports to `rua`; when `rua` is in another
+/// organisational domain, also the record by which that domain agrees to take them
+/// (RFC 7489 §7.1), after a ` + `.
+pub(crate) fn advised_record(domain: &str, policy: &str, rua: &str) -> String {
+    let record = format!("_dmarc.{domain}. TXT \"v=DMARC1; p={policy}; rua=mailto:{rua}\"");
+    match external_authorisation(domain, rua) {
+        Some(auth) => format!("{record} + {auth}"),
+        None => record,
+    }
+}
+
+/// The record the report address's domain publishes to take reports about `domain`,
+/// when it is another organisational domain.
+pub(crate) fn external_authorisation(domain: &str, rua: &str) -> Option<String> {
+    let rua_domain = rua
+        .rsplit_once('@')?
+        .1
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    (dmarc::organizational_domain(&rua_domain) != dmarc::organizational_domain(domain))
+        .then(|| format!("{domain}._report._dmarc.{rua_domain}. TXT \"v=DMARC1\""))
 }
 
 /// What `_dmarc.NAME` holds.
@@ -61,8 +89,8 @@ struct Destination {
     accepts_mail: bool,
 }
 
-pub(crate) async fn check(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
-    grade(domain, &gather(dns, domain).await, lang)
+pub(crate) async fn check(dns: &Dns, domain: &str, rua: &str, lang: Lang) -> Vec<Check> {
+    grade(domain, &gather(dns, domain).await, rua, lang)
 }
 
 /// Look up the record, the organisational domain's when there is none, and the report
@@ -116,17 +144,17 @@ async fn gather(dns: &Dns, domain: &str) -> Facts {
     }
 }
 
-fn advise(domain: &str, policy: &str, lang: Lang) -> String {
+fn advise(domain: &str, policy: &str, rua: &str, lang: Lang) -> String {
     say!(
         lang,
         "Publiceer {} — begin met quarantine, lees de rapporten en ga daarna naar p=reject.",
         "Publish {} — start with quarantine, read the reports, then move to p=reject.",
-        advised_record(domain, policy)
+        advised_record(domain, policy, rua)
     )
 }
 
 /// The verdicts on what [`gather`] found.
-fn grade(domain: &str, facts: &Facts, lang: Lang) -> Vec<Check> {
+fn grade(domain: &str, facts: &Facts, rua: &str, lang: Lang) -> Vec<Check> {
     let (found, problems) = match &facts.found {
         Found::TempError(e) => {
             return vec![Check::new(
@@ -153,19 +181,19 @@ fn grade(domain: &str, facts: &Facts, lang: Lang) -> Vec<Check> {
                     lang,
                     "Houd er één over, bijvoorbeeld {}.",
                     "Keep just one, for example {}.",
-                    advised_record(domain, "quarantine")
+                    advised_record(domain, "quarantine", rua)
                 )),
             ];
         }
-        Found::Absent => return vec![absent(domain, facts.inherited.as_ref(), lang)],
+        Found::Absent => return vec![absent(domain, facts.inherited.as_ref(), rua, lang)],
     };
     // pct= is gone in RFC 9989; a malformed pct is reported with pct, not as a broken record.
     let (bad_pct, problems): (Vec<&String>, Vec<&String>) =
         problems.iter().partition(|p| p.starts_with("pct="));
     let mut out = vec![
-        record_check(domain, found, &problems, lang),
-        policy_check(domain, found, lang),
-        rua_check(domain, found, lang),
+        record_check(domain, found, &problems, rua, lang),
+        policy_check(domain, found, rua, lang),
+        rua_check(domain, found, rua, lang),
         subdomain_check(found, lang),
         pct_check(found, bad_pct.first().copied(), lang),
     ];
@@ -202,7 +230,7 @@ fn grade(domain: &str, facts: &Facts, lang: Lang) -> Vec<Check> {
     out
 }
 
-fn absent(domain: &str, inherited: Option<&(String, Record)>, lang: Lang) -> Check {
+fn absent(domain: &str, inherited: Option<&(String, Record)>, rua: &str, lang: Lang) -> Check {
     if let Some((org, r)) = inherited {
         let p = r.sp.or(r.p).unwrap_or(DmarcPolicy::None);
         return Check::new(
@@ -227,10 +255,16 @@ fn absent(domain: &str, inherited: Option<&(String, Record)>, lang: Lang) -> Che
             domain
         ),
     )
-    .advice(advise(domain, "quarantine", lang))
+    .advice(advise(domain, "quarantine", rua, lang))
 }
 
-fn record_check(domain: &str, found: &Record, problems: &[&String], lang: Lang) -> Check {
+fn record_check(
+    domain: &str,
+    found: &Record,
+    problems: &[&String],
+    rua: &str,
+    lang: Lang,
+) -> Check {
     if problems.is_empty() {
         return Check::new(
             "dmarc-record",
@@ -260,11 +294,12 @@ fn record_check(domain: &str, found: &Record, problems: &[&String], lang: Lang) 
             Some(DmarcPolicy::Reject) => "reject",
             _ => "quarantine",
         },
+        rua,
         lang,
     ))
 }
 
-fn policy_check(domain: &str, found: &Record, lang: Lang) -> Check {
+fn policy_check(domain: &str, found: &Record, rua: &str, lang: Lang) -> Check {
     match found.p {
         Some(DmarcPolicy::Reject) => Check::new(
             "dmarc-policy",
@@ -293,7 +328,7 @@ fn policy_check(domain: &str, found: &Record, lang: Lang) -> Check {
                 "p=none: report only, forged mail is still delivered."
             ),
         )
-        .advice(advise(domain, "quarantine", lang)),
+        .advice(advise(domain, "quarantine", rua, lang)),
         None => Check::new(
             "dmarc-policy",
             Status::Fail,
@@ -303,11 +338,11 @@ fn policy_check(domain: &str, found: &Record, lang: Lang) -> Check {
                 "The record has no p=: receivers apply no DMARC (unless there is a rua=)."
             ),
         )
-        .advice(advise(domain, "quarantine", lang)),
+        .advice(advise(domain, "quarantine", rua, lang)),
     }
 }
 
-fn rua_check(domain: &str, found: &Record, lang: Lang) -> Check {
+fn rua_check(domain: &str, found: &Record, rua: &str, lang: Lang) -> Check {
     if found.has_valid_rua() {
         return Check::new(
             "dmarc-rua",
@@ -329,12 +364,21 @@ fn rua_check(domain: &str, found: &Record, lang: Lang) -> Check {
             "No rua=: you receive no reports on who sends in your name."
         ),
     )
-    .advice(say!(
-        lang,
-        "Voeg rua=mailto:dmarc@{} toe (Veilpost kan deze rapporten verwerken).",
-        "Add rua=mailto:dmarc@{} (Veilpost can process these reports).",
-        domain
-    ))
+    .advice(match external_authorisation(domain, rua) {
+        None => say!(
+            lang,
+            "Voeg rua=mailto:{} toe: daar leest Veilpost de rapporten.",
+            "Add rua=mailto:{}: Veilpost reads the reports there.",
+            rua
+        ),
+        Some(auth) => say!(
+            lang,
+            "Voeg rua=mailto:{} toe: daar leest Veilpost de rapporten; publiceer ook {}.",
+            "Add rua=mailto:{}: Veilpost reads the reports there; also publish {}.",
+            rua,
+            auth
+        ),
+    })
 }
 
 fn subdomain_check(found: &Record, lang: Lang) -> Check {
@@ -539,11 +583,63 @@ mod tests {
 
     /// The status of each check id graded for `facts`, in order.
     fn verdicts(facts: &Facts) -> Vec<(String, Status)> {
-        crate::graded::verdicts(&grade("zorg.test", facts, Lang::En))
+        crate::graded::verdicts(&grade("zorg.test", facts, "dmarc-rua@zorg.test", Lang::En))
     }
 
     fn status_of(facts: &Facts, id: &str) -> Option<Status> {
-        crate::graded::status_of(&grade("zorg.test", facts, Lang::En), id)
+        crate::graded::status_of(
+            &grade("zorg.test", facts, "dmarc-rua@zorg.test", Lang::En),
+            id,
+        )
+    }
+
+    #[test]
+    fn advice_points_reports_at_veilpost_and_authorises_another_domain_table() {
+        // (report address configured, the record advised, the authorisation advised)
+        let cases: &[(Option<&str>, &str, Option<&str>)] = &[
+            (None, "rua=mailto:dmarc-rua@zorg.test\"", None),
+            (
+                Some(" DMARC@Zorg.test "),
+                "rua=mailto:dmarc@zorg.test\"",
+                None,
+            ),
+            // A subdomain of the same organisation needs no authorisation.
+            (
+                Some("rua@mail.zorg.test"),
+                "rua=mailto:rua@mail.zorg.test\"",
+                None,
+            ),
+            (
+                Some("dmarc-rua@regio-ict.test"),
+                "rua=mailto:dmarc-rua@regio-ict.test\"",
+                Some("zorg.test._report._dmarc.regio-ict.test. TXT \"v=DMARC1\""),
+            ),
+        ];
+        for (configured, record, auth) in cases {
+            let rua = report_address("zorg.test", *configured);
+            let advised = advised_record("zorg.test", "quarantine", &rua);
+            assert!(advised.contains(record), "{advised}");
+            assert_eq!(external_authorisation("zorg.test", &rua).as_deref(), *auth);
+            assert_eq!(advised.contains(" + "), auth.is_some(), "{advised}");
+            // Without rua=, the advice names the address and, when needed, the authorisation.
+            let checks = grade(
+                "zorg.test",
+                &facts(one("v=DMARC1; p=reject")),
+                &rua,
+                Lang::En,
+            );
+            let advice = checks
+                .iter()
+                .find(|c| c.id == "dmarc-rua")
+                .and_then(|c| c.advice.clone())
+                .unwrap_or_default();
+            assert!(advice.contains(&format!("rua=mailto:{rua}")), "{advice}");
+            assert_eq!(
+                advice.contains("_report._dmarc"),
+                auth.is_some(),
+                "{advice}"
+            );
+        }
     }
 
     #[test]
@@ -643,7 +739,12 @@ mod tests {
         ] {
             assert_eq!(verdicts(&facts), vec![("dmarc-record".to_string(), want)]);
         }
-        let absent = grade("zorg.test", &facts(Found::Absent), Lang::En);
+        let absent = grade(
+            "zorg.test",
+            &facts(Found::Absent),
+            "dmarc-rua@zorg.test",
+            Lang::En,
+        );
         assert!(
             absent[0]
                 .advice

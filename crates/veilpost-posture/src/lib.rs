@@ -196,6 +196,12 @@ pub struct Options {
     pub deadline: Duration,
     /// Time for one network connection (SMTP, HTTPS).
     pub connect_timeout: Duration,
+    /// Where the advice sends DMARC aggregate reports (Veilpost's
+    /// `reports.dmarc_address`); `None`: `dmarc-rua@` the checked domain.
+    pub dmarc_report_address: Option<String>,
+    /// Where the advice sends TLS reports (`reports.tlsrpt_address`); `None`: `tls-rpt@`
+    /// the checked domain.
+    pub tlsrpt_report_address: Option<String>,
 }
 
 impl std::fmt::Debug for Options {
@@ -222,6 +228,8 @@ impl Default for Options {
             trust_anchor: None,
             deadline: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(8),
+            dmarc_report_address: None,
+            tlsrpt_report_address: None,
         }
     }
 }
@@ -302,12 +310,13 @@ impl Checker {
             )
         };
         let bounded = |f| tokio::time::timeout(deadline, f);
+        let dmarc_rua = dmarc::report_address(&domain, self.opts.dmarc_report_address.as_deref());
         let (spf, dmarc, dkim, mx, policies) = tokio::join!(
             bounded(Box::pin(spf::check(&self.dns, &domain, lang))
                 as std::pin::Pin<
                     Box<dyn Future<Output = Vec<Check>> + Send + '_>,
                 >),
-            bounded(Box::pin(dmarc::check(&self.dns, &domain, lang))),
+            bounded(Box::pin(dmarc::check(&self.dns, &domain, &dmarc_rua, lang))),
             bounded(Box::pin(dkim::check(
                 &self.dns,
                 &domain,

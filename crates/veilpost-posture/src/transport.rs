@@ -218,7 +218,12 @@ pub(crate) async fn check(
                 Box<dyn Future<Output = Vec<Check>> + Send + '_>,
             >),
         tokio::time::timeout(opts.deadline, mta_sts(dns, prober, domain, lang)),
-        bounded(Box::pin(tls_rpt(dns, domain, lang))),
+        bounded(Box::pin(tls_rpt(
+            dns,
+            domain,
+            opts.tlsrpt_report_address.as_deref(),
+            lang
+        ))),
         bounded(Box::pin(nta7516(dns, domain, lang))),
     );
     let mut out = dnssec.unwrap_or_else(|_| late("dnssec"));
@@ -543,14 +548,20 @@ fn grade_policy(
     (check, facts)
 }
 
-async fn tls_rpt(dns: &Dns, domain: &str, lang: Lang) -> Vec<Check> {
+async fn tls_rpt(dns: &Dns, domain: &str, rua: Option<&str>, lang: Lang) -> Vec<Check> {
     let name = format!("_smtp._tls.{domain}");
+    // Where Veilpost reads TLS reports: `reports.tlsrpt_address`, else `tls-rpt@` the
+    // domain (RFC 8460 asks no authorisation of another domain).
+    let rua = match rua.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(a) => a.to_ascii_lowercase(),
+        None => format!("tls-rpt@{domain}"),
+    };
     let advice = say!(
         lang,
-        "Publiceer `{}. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"`.",
-        "Publish `{}. TXT \"v=TLSRPTv1; rua=mailto:tlsrpt@{}\"`.",
+        "Publiceer `{}. TXT \"v=TLSRPTv1; rua=mailto:{}\"`: daar leest Veilpost de rapporten.",
+        "Publish `{}. TXT \"v=TLSRPTv1; rua=mailto:{}\"`: Veilpost reads the reports there.",
         name,
-        domain
+        rua
     );
     match records_with_prefix(dns, &name, "v=TLSRPTv1").await {
         Err(e) => vec![Check::new("tls-rpt-record", Status::Warn, dns_error(lang, &name, &e.to_string()))],

@@ -133,6 +133,11 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: senderauth::Format,
+        /// Take the report addresses the advice points at (`reports.dmarc_address`,
+        /// `reports.tlsrpt_address`) from this configuration; without one: `dmarc-rua@`
+        /// and `tls-rpt@` the domain.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Run the gateway: SMTP submission, scanning, secure delivery, the portal.
     ///
@@ -432,7 +437,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             ca_only,
             timeout,
             format,
+            config,
         } => {
+            let report_addresses = match config {
+                Some(path) => {
+                    let c = config::load(Some(&path))?;
+                    (Some(c.dmarc_address()), Some(c.tlsrpt_address()))
+                }
+                None => (None, None),
+            };
             let args = posture::Args {
                 dkim_selectors,
                 probe_smtp: !no_smtp,
@@ -441,6 +454,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 ca_files,
                 ca_only,
                 timeout,
+                report_addresses,
             };
             posture::run(&dns, &domain, &args, format, lang)
         }

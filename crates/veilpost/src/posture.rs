@@ -22,6 +22,8 @@ pub struct Args {
     pub ca_files: Vec<PathBuf>,
     pub ca_only: bool,
     pub timeout: u64,
+    /// Where the advice points DMARC and TLS reports (`None`: the defaults).
+    pub report_addresses: (Option<String>, Option<String>),
 }
 
 /// Run the check; returns the exit code (1 when a check fails).
@@ -36,6 +38,8 @@ pub fn run(dns: &DnsConfig, domain: &str, args: &Args, format: Format, lang: Lan
         extra_roots_pem: extra,
         only_extra_roots: args.ca_only,
         deadline: Duration::from_secs(args.timeout.max(1)),
+        dmarc_report_address: args.report_addresses.0.clone(),
+        tlsrpt_report_address: args.report_addresses.1.clone(),
         ..Options::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

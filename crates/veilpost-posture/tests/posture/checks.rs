@@ -156,7 +156,7 @@ async fn weak_domain() {
         .expect("advice");
     assert!(
         dmarc_advice.contains(
-            "_dmarc.weak.test. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc@weak.test\""
+            "_dmarc.weak.test. TXT \"v=DMARC1; p=quarantine; rua=mailto:dmarc-rua@weak.test\""
         ),
         "{dmarc_advice}"
     );

@@ -150,6 +150,8 @@ impl GatewayMailer {
                     extra_roots_pem: read_ca_files(&shared.config.delivery.ca_files)?,
                     only_extra_roots: shared.config.delivery.ca_only,
                     deadline: Duration::from_secs(20),
+                    dmarc_report_address: Some(shared.config.dmarc_address()),
+                    tlsrpt_report_address: Some(shared.config.tlsrpt_address()),
                     ..veilpost_posture::Options::default()
                 },
             )?;

@@ -77,6 +77,60 @@ async fn check_domain_json_and_text() {
         );
     }
     assert!(v["secure_delivery"]["possible"].is_boolean());
+    // The advice points the reports at Veilpost's report addresses: by default those of
+    // the domain itself…
+    let advice = |v: &serde_json::Value, id: &str| -> String {
+        v["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["id"] == id)
+            .and_then(|c| c["advice"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let rua = advice(&v, "dmarc-rua");
+    assert!(rua.contains("rua=mailto:dmarc-rua@praktijk.test"), "{rua}");
+    assert!(!rua.contains("_report._dmarc"), "{rua}");
+    assert!(
+        advice(&v, "tls-rpt-record").contains("rua=mailto:tls-rpt@praktijk.test"),
+        "{v}"
+    );
+    // …and with a configuration, its addresses, with the record by which another domain
+    // agrees to take the DMARC reports.
+    let dir = std::env::temp_dir().join(format!("veilpost-posture-rua-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("veilpost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[organisation]\ndomains = [\"praktijk.test\"]\n\
+             [reports]\ndmarc_address = \"rapporten@regio-ict.test\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("config");
+    let out = run(&[
+        "check-domain",
+        "praktijk.test",
+        "--no-smtp",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().expect("path"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rua = advice(&v, "dmarc-rua");
+    assert!(rua.contains("rua=mailto:rapporten@regio-ict.test"), "{rua}");
+    assert!(
+        rua.contains("praktijk.test._report._dmarc.regio-ict.test. TXT \"v=DMARC1\""),
+        "{rua}"
+    );
+    assert!(
+        advice(&v, "tls-rpt-record").contains("rua=mailto:tls-rpt@praktijk.test"),
+        "{v}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 
     let out = run(&["check-domain", "open.test", "--no-smtp"]);
     assert_eq!(out.status.code(), Some(1));
