@@ -18,10 +18,14 @@ pub mod dmarc;
 pub mod summary;
 pub mod tls;
 mod unpack;
+pub mod view;
 
 pub use dmarc::{DkimAuth, DmarcReport, DmarcRow, SpfAuth};
 pub use summary::{Alignment, Source, SourceTotals, Summary, summarise};
 pub use tls::{TlsFailure, TlsPolicy, TlsReport};
+pub use view::{
+    DayPoint, DomainView, ReporterLine, RowFacts, SourceDetail, domain_view, trend_svg,
+};
 
 /// How much a report may take. Real reports are kilobytes; a large sender's daily
 /// aggregate for a busy domain a few megabytes.

@@ -397,6 +397,55 @@ impl Store {
         Ok(gone)
     }
 
+    /// Report sources whose reverse DNS is not known (or was looked up more than
+    /// `stale_after` seconds ago), at most `limit`.
+    pub async fn ips_to_name(&self, stale_after: i64, limit: i64) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT r.source_ip FROM dmarc_rows r
+               LEFT JOIN ip_names n ON n.ip = r.source_ip
+              WHERE r.source_ip <> '' AND (n.ip IS NULL OR n.looked_at < ?)
+              LIMIT ?",
+        )
+        .bind(self.now() - stale_after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Keep the reverse DNS name of `ip` ('' for none).
+    pub async fn set_ip_name(&self, ip: &str, name: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO ip_names (ip, name, looked_at) VALUES (?, ?, ?)
+             ON CONFLICT(ip) DO UPDATE SET name = excluded.name, looked_at = excluded.looked_at",
+        )
+        .bind(ip)
+        .bind(name)
+        .bind(self.now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The known reverse DNS names of the report sources (only those with a name).
+    pub async fn ip_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT ip, name FROM ip_names WHERE name <> ''")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The DMARC policy (`p=`) the newest report about `domain` saw, if any.
+    pub async fn reported_policy(&self, domain: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT policy FROM auth_reports WHERE kind = 'dmarc' AND domain = ?
+              ORDER BY end_at DESC LIMIT 1",
+        )
+        .bind(domain)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Record what was decided: reports counted in one transaction (duplicates found by the
     /// store), the rest set aside with the input.
     pub async fn record_reports(&self, via: &str, taken: &[Taken<'_>]) -> Result<Vec<Outcome>> {

@@ -4,6 +4,7 @@
 //! - [`dates`]: dates and times as people in the Netherlands read them (Dutch time).
 //! - [`file_name`]: an attachment's name made safe to show, download or put in a ZIP.
 //! - [`phone`]: telephone numbers as people type them, kept in E.164, shown masked.
+//! - [`reports`]: words about DMARC and TLS reports.
 //! - [`mails`]: every mail Veilpost writes itself, Dutch then English (portal
 //!   notifications, codes, receipts, confirmations, hold notices, DSNs, replies).
 //!
@@ -14,5 +15,6 @@ pub mod file_name;
 pub mod lang;
 pub mod mails;
 pub mod phone;
+pub mod reports;
 
 pub use lang::Lang;

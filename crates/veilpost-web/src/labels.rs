@@ -20,6 +20,11 @@ pub fn role(lang: Lang, role: &str) -> &'static str {
     )
 }
 
+/// Why a DMARC or TLS report was set aside.
+pub fn report_aside(lang: Lang, reason: &str) -> &'static str {
+    veilpost_text::reports::aside_reason(lang, reason)
+}
+
 /// What the scan found in a message.
 pub fn verdict(lang: Lang, verdict: &str) -> &'static str {
     pick(

@@ -147,6 +147,9 @@ pub struct PortalSettings {
     /// The organisation's domains: TLS reports posted to `/tlsrpt` about others are kept
     /// aside (none named: any domain, a trial).
     pub domains: Vec<String>,
+    /// Where DMARC aggregate reports come (`reports.dmarc_address`), for the records the
+    /// reports pages advise.
+    pub dmarc_address: String,
 }
 
 impl Default for PortalSettings {
@@ -177,6 +180,7 @@ impl Default for PortalSettings {
             leaver_answer: "reject".into(),
             quarantine_admin_only: Vec::new(),
             domains: Vec::new(),
+            dmarc_address: "dmarc-rua@localhost".into(),
         }
     }
 }
@@ -495,6 +499,13 @@ pub fn app(state: WebState) -> Router {
         .route("/admin/reports", get(reports::list))
         .route("/admin/reports/{id}/{action}", post(reports::act))
         .route("/admin/policy", get(admin::policy).post(admin::save_policy))
+        .route("/admin/dmarc", get(admin::overview))
+        .route("/admin/dmarc/{domain}", get(admin::domain))
+        .route("/admin/dmarc/{domain}/sources.csv", get(admin::sources_csv))
+        .route(
+            "/admin/dmarc/{domain}/sources.json",
+            get(admin::sources_json),
+        )
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -13,6 +13,7 @@ use veilpost_store::Store;
 use crate::config::{Config, load};
 use crate::lang::Lang;
 use crate::senderauth::Format;
+use veilpost_text::reports::aside_reason;
 
 /// Reports of one input (a mail to a report address, an HTTPS body), decided and
 /// recorded.
@@ -169,8 +170,8 @@ fn print_outcomes(outcomes: &[Outcome], format: Format, lang: Lang) -> Result<()
                     ("counted", false) => "counted".to_string(),
                     ("duplicate", true) => "al eerder geteld".to_string(),
                     ("duplicate", false) => "counted before".to_string(),
-                    (_, true) => format!("apart gezet: {}", aside_words(&o.reason, true)),
-                    (_, false) => format!("set aside: {}", aside_words(&o.reason, false)),
+                    (_, true) => format!("apart gezet: {}", aside_reason(lang, &o.reason)),
+                    (_, false) => format!("set aside: {}", aside_reason(lang, &o.reason)),
                 };
                 let detail = if o.detail.is_empty() {
                     String::new()
@@ -217,24 +218,6 @@ fn print_outcomes(outcomes: &[Outcome], format: Format, lang: Lang) -> Result<()
         }
     }
     Ok(())
-}
-
-/// Why something was set aside, for people.
-pub fn aside_words(reason: &str, nl: bool) -> &'static str {
-    match (reason, nl) {
-        ("not_our_domain", true) => "gaat over een domein dat wij niet bedienen",
-        ("not_our_domain", false) => "about a domain we do not serve",
-        ("future_dates", true) => "de periode ligt in de toekomst",
-        ("future_dates", false) => "its period lies in the future",
-        ("backward_dates", true) => "de periode eindigt voor hij begint",
-        ("backward_dates", false) => "its period ends before it begins",
-        ("unauthenticated", true) => "de mail waarin het kwam is niet echt bevonden",
-        ("unauthenticated", false) => "the mail it came in did not authenticate",
-        ("duplicate", true) => "al eerder geteld",
-        ("duplicate", false) => "counted before",
-        (_, true) => "onleesbaar",
-        (_, false) => "unreadable",
-    }
 }
 
 /// `--since DATE` (YYYY-MM-DD) as Unix seconds at the start of that day (UTC).

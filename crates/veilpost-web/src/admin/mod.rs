@@ -6,6 +6,7 @@
 
 mod audit;
 mod contacts;
+mod dmarc;
 mod policy;
 mod trace;
 mod users;
@@ -73,6 +74,7 @@ pub struct Done {
 
 pub use audit::*;
 pub use contacts::*;
+pub use dmarc::*;
 pub use policy::*;
 pub use trace::*;
 pub use users::*;

@@ -380,6 +380,7 @@ impl Config {
         let outbox = self.delivery.mode == "outbox";
         veilpost_web::PortalSettings {
             domains: self.organisation.domains.clone(),
+            dmarc_address: self.dmarc_address(),
             public_url: self.web.public_url.trim_end_matches('/').to_string(),
             notify_from: self.notify_from(),
             rules: veilpost_portal::login::Rules {

@@ -191,6 +191,47 @@ impl GatewayMailer {
 /// Once a minute: shred portal messages whose time is up (their keys go), end idle
 /// sessions, forget day-old contact forms; once an hour: drop audit entries past
 /// retention.
+/// Reverse DNS for report sources not named yet (a hundred a minute, each bounded):
+/// the reports pages show names without waiting for DNS.
+async fn name_report_sources(shared: &Shared) {
+    const PER_RUN: i64 = 100;
+    const AGAIN_AFTER: i64 = 30 * 86_400;
+    let ips = match shared.store.ips_to_name(AGAIN_AFTER, PER_RUN).await {
+        Ok(ips) => ips,
+        Err(err) => {
+            tracing::error!("report sources to name: {err}");
+            return;
+        }
+    };
+    for ip in ips {
+        let Ok(addr) = ip.parse::<std::net::IpAddr>() else {
+            let _ = shared.store.set_ip_name(&ip, "").await;
+            continue;
+        };
+        let name = match tokio::time::timeout(
+            Duration::from_secs(3),
+            shared.resolver.reverse_lookup(addr),
+        )
+        .await
+        {
+            Ok(Ok(found)) => found
+                .answers()
+                .iter()
+                .find_map(|r| match &r.data {
+                    hickory_proto::rr::RData::PTR(p) => Some(p.0.to_utf8()),
+                    _ => None,
+                })
+                .map(|n| n.trim_end_matches('.').to_ascii_lowercase())
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        if let Err(err) = shared.store.set_ip_name(&ip, &name).await {
+            tracing::error!("report source name: {err}");
+            return;
+        }
+    }
+}
+
 async fn housekeeping(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     let mut last_retention = 0i64;
@@ -270,6 +311,7 @@ async fn housekeeping(shared: Arc<Shared>) {
         if let Err(err) = shared.store.forget_intakes(now - 86_400).await {
             tracing::error!("forgetting old contact forms: {err}");
         }
+        name_report_sources(&shared).await;
         if now - last_retention >= 3600 {
             last_retention = now;
             let cutoff = now - (shared.config.audit.retention_days * 86_400) as i64;

@@ -9,6 +9,7 @@ mod browser;
 mod crash;
 mod defaults;
 mod dlp;
+mod dmarc_web;
 mod flows;
 mod hold;
 mod inbound;
