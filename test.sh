@@ -12,9 +12,10 @@
 # (private instances on loopback, run as root) is the mail server Veilpost stands beside as
 # milter and relayhost, and miltertest drives the milter from Lua. From
 # PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
-# the peer of check-domain, deduce the peer of the DLP's person recogniser and parsedmarc
-# the peer of `report import` (all pinned: their verdicts change between versions; deduce
-# is LGPL and only ever run as a separate program, never linked or copied).
+# the peer of check-domain, deduce the peer of the DLP's person recogniser, parsedmarc
+# the peer of `report import` and tlsrpt-reporter renders TLS reports as another RFC 8460
+# implementation does (all pinned: their verdicts change between versions; deduce (LGPL)
+# and tlsrpt-reporter (GPL) are only ever run as separate programs, never linked or copied).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -56,6 +57,8 @@ python3 -c 'import deduce, sys; sys.exit(deduce.__version__ != "3.0.6")' 2>/dev/
     || pip_install deduce==3.0.6
 python3 -c 'import parsedmarc, sys; sys.exit(parsedmarc.__version__ != "11.1.0")' 2>/dev/null \
     || pip_install parsedmarc==11.1.0
+python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("tlsrpt-reporter") != "0.6.0")' 2>/dev/null \
+    || pip_install tlsrpt-reporter==0.6.0
 
 # axe-core (pinned in its package-lock.json), injected by the Chromium tests into every page.
 axe=crates/veilpost/tests/axe

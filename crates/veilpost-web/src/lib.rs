@@ -216,6 +216,8 @@ pub struct Limits {
     pub tries_per_recipient: RateLimit,
     /// Staff sign-in failures per account and client address (web and SMTP AUTH).
     pub staff: veilpost_portal::LoginGuard,
+    /// TLS reports posted per client address (a reporter posts one a day per domain).
+    pub tlsrpt_posts: RateLimit,
 }
 
 impl Default for Limits {
@@ -228,6 +230,7 @@ impl Default for Limits {
             intake_sends: RateLimit::new(5, 3600, 100_000),
             tries_per_recipient: RateLimit::new(20, 600, 100_000),
             staff: veilpost_portal::LoginGuard::default(),
+            tlsrpt_posts: RateLimit::new(60, 3600, 100_000),
         }
     }
 }

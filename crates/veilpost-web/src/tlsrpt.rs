@@ -1,7 +1,8 @@
 //! `POST /tlsrpt`: TLS reports over HTTPS (RFC 8460 §3, `rua=https://…`), as
 //! `application/tlsrpt+gzip` or `application/tlsrpt+json`. Read within the reports'
 //! limits, counted once, or kept aside with the reason (never lost). HTTPS carries no
-//! signature to check: the transport vouches, as the RFC has it.
+//! signature to check: the transport vouches, as the RFC has it. At most 60 posts an
+//! hour per client address (a reporter posts one a day per domain).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -9,17 +10,25 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use veilpost_reports::{Limits, Taken, Vouched};
 
-use crate::{ClientIp, WebState};
+use crate::{ClientIp, Lang, WebState};
 
 /// The largest body taken (compressed or not); real reports are kilobytes.
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
 pub async fn post(
     State(s): State<WebState>,
-    ClientIp(ip): ClientIp,
+    client: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if crate::limits::limited(&s, &client.key(), |l| &mut l.tlsrpt_posts, Lang::En).is_err() {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many reports, try again later\n",
+        )
+            .into_response();
+    }
+    let ip = &client.0;
     let kind = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
