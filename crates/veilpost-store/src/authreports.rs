@@ -83,142 +83,182 @@ pub struct TlsPolicyTotal {
     pub failures: i64,
 }
 
-/// DMARC rows in one INSERT (18 values each, well under SQLite's 32,766).
+/// Rows in one INSERT (18 values each at most, well under SQLite's 32,766 parameters).
 const ROWS_PER_INSERT: usize = 500;
+
+/// Report headers in one INSERT (12 values each).
+const HEADS_PER_INSERT: usize = 1000;
+
+/// What `auth_reports` keeps of a report.
+#[derive(Debug)]
+struct Head {
+    id: String,
+    kind: &'static str,
+    key: String,
+    reporter: String,
+    contact: String,
+    report_id: String,
+    domain: String,
+    begin: i64,
+    end: i64,
+    policy: String,
+    via: String,
+}
+
+impl Head {
+    fn of(report: &Report, via: &str) -> Head {
+        let (reporter, contact, report_id, domain, policy) = match report {
+            Report::Dmarc(r) => (
+                &r.reporter,
+                &r.reporter_email,
+                &r.report_id,
+                r.domain.clone(),
+                r.policy.clone(),
+            ),
+            Report::Tlsrpt(r) => (
+                &r.organization,
+                &r.contact,
+                &r.report_id,
+                report.domains().into_iter().next().unwrap_or_default(),
+                String::new(),
+            ),
+        };
+        let (begin, end) = report.period();
+        Head {
+            id: new_id(),
+            kind: report.kind(),
+            key: report.key(),
+            reporter: reporter.clone(),
+            contact: contact.clone(),
+            report_id: report_id.clone(),
+            domain,
+            begin,
+            end,
+            policy,
+            via: via.to_string(),
+        }
+    }
+}
 
 impl Store {
     /// Count `reports` (each with how it came: `mail`, `import`, `https`) in one
-    /// transaction. A report counted before (same key) is not counted again.
+    /// transaction. A report counted before (same key), or earlier in the same call, is
+    /// not counted again. Many reports and rows go to one statement: a round trip to the
+    /// database per few hundred, not per report.
     pub async fn add_auth_reports(&self, reports: &[(&Report, &str)]) -> Result<Vec<Counted>> {
         let mut tx = crate::write_tx(&self.pool).await?;
         let now = self.now();
-        let mut out = Vec::with_capacity(reports.len());
-        for (report, via) in reports {
-            let id = new_id();
-            let (reporter, contact, report_id, domain, policy) = match report {
-                Report::Dmarc(r) => (
-                    &r.reporter,
-                    &r.reporter_email,
-                    &r.report_id,
-                    r.domain.clone(),
-                    r.policy.as_str(),
-                ),
-                Report::Tlsrpt(r) => (
-                    &r.organization,
-                    &r.contact,
-                    &r.report_id,
-                    report.domains().into_iter().next().unwrap_or_default(),
-                    "",
-                ),
-            };
-            let (begin, end) = report.period();
-            let added = sqlx::query(
+        let heads: Vec<Head> = reports
+            .iter()
+            .map(|(report, via)| Head::of(report, via))
+            .collect();
+        // The headers: the keys the database took are the reports counted now.
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for chunk in heads.chunks(HEADS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
                 "INSERT INTO auth_reports (id, kind, report_key, reporter, contact, report_id,
-                        domain, begin_at, end_at, policy, received_at, via)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT(report_key) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(report.kind())
-            .bind(report.key())
-            .bind(reporter)
-            .bind(contact)
-            .bind(report_id)
-            .bind(&domain)
-            .bind(begin)
-            .bind(end)
-            .bind(policy)
-            .bind(now)
-            .bind(via)
-            .execute(&mut *tx)
-            .await?;
-            if added.rows_affected() == 0 {
+                        domain, begin_at, end_at, policy, received_at, via) ",
+            );
+            q.push_values(chunk, |mut b, h| {
+                b.push_bind(h.id.clone())
+                    .push_bind(h.kind)
+                    .push_bind(h.key.clone())
+                    .push_bind(h.reporter.clone())
+                    .push_bind(h.contact.clone())
+                    .push_bind(h.report_id.clone())
+                    .push_bind(h.domain.clone())
+                    .push_bind(h.begin)
+                    .push_bind(h.end)
+                    .push_bind(h.policy.clone())
+                    .push_bind(now)
+                    .push_bind(h.via.clone());
+            });
+            q.push(" ON CONFLICT(report_key) DO NOTHING RETURNING report_key");
+            let keys: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            taken.extend(keys);
+        }
+        // The first report with a key the database took is the one counted.
+        let mut out = Vec::with_capacity(reports.len());
+        let mut dmarc_rows = Vec::new();
+        let mut tls_rows = Vec::new();
+        for ((report, _), head) in reports.iter().zip(&heads) {
+            if !taken.remove(&head.key) {
                 out.push(Counted::Duplicate);
                 continue;
             }
             match report {
-                Report::Dmarc(r) => {
-                    // Many rows to a statement: one round trip to the database each.
-                    for chunk in r.rows.chunks(ROWS_PER_INSERT) {
-                        let mut q = sqlx::QueryBuilder::new(
-                            "INSERT INTO dmarc_rows (report, domain, begin_at, end_at, reporter,
-                                    source_ip, count, disposition, spf_aligned, dkim_aligned,
-                                    header_from, envelope_from, dkim_domain, dkim_selector,
-                                    dkim_result, spf_domain, spf_result, auth) ",
-                        );
-                        q.push_values(chunk, |mut b, row| {
-                            let dkim = row.main_dkim();
-                            let spf = row.main_spf();
-                            let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
-                            b.push_bind(id.clone())
-                                .push_bind(r.domain.clone())
-                                .push_bind(begin)
-                                .push_bind(end)
-                                .push_bind(r.reporter.clone())
-                                .push_bind(
-                                    row.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                                )
-                                .push_bind(i64::from(row.count))
-                                .push_bind(row.disposition.clone())
-                                .push_bind(row.spf_aligned)
-                                .push_bind(row.dkim_aligned)
-                                .push_bind(row.header_from.clone())
-                                .push_bind(row.envelope_from.clone())
-                                .push_bind(dkim.map_or(String::new(), |d| d.domain.clone()))
-                                .push_bind(dkim.map_or(String::new(), |d| d.selector.clone()))
-                                .push_bind(dkim.map_or(String::new(), |d| d.result.clone()))
-                                .push_bind(spf.map_or(String::new(), |s| s.domain.clone()))
-                                .push_bind(spf.map_or(String::new(), |s| s.result.clone()))
-                                .push_bind(auth.to_string());
-                        });
-                        q.build().execute(&mut *tx).await?;
-                    }
-                }
+                Report::Dmarc(r) => dmarc_rows.extend(r.rows.iter().map(|row| (head, r, row))),
                 Report::Tlsrpt(r) => {
                     for p in &r.policies {
-                        let summary = (
-                            String::new(),
-                            String::new(),
-                            String::new(),
-                            p.successes,
-                            p.failures,
-                        );
-                        let details = p.failure_details.iter().map(|f| {
-                            (
-                                f.mx.clone(),
-                                f.result_type.clone(),
-                                f.sending_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                                0,
-                                f.count,
-                            )
-                        });
-                        for (mx, result_type, ip, ok, failed) in
-                            std::iter::once(summary).chain(details)
-                        {
-                            sqlx::query(
-                                "INSERT INTO tls_rows (report, domain, begin_at, end_at, reporter,
-                                        policy_type, mx, result_type, sending_ip, successes,
-                                        failures)
-                                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            )
-                            .bind(&id)
-                            .bind(&p.domain)
-                            .bind(begin)
-                            .bind(end)
-                            .bind(&r.organization)
-                            .bind(&p.policy_type)
-                            .bind(mx)
-                            .bind(result_type)
-                            .bind(ip)
-                            .bind(i64::try_from(ok).unwrap_or(i64::MAX))
-                            .bind(i64::try_from(failed).unwrap_or(i64::MAX))
-                            .execute(&mut *tx)
-                            .await?;
-                        }
+                        tls_rows.push((head, p, None));
+                        tls_rows.extend(p.failure_details.iter().map(|f| (head, p, Some(f))));
                     }
                 }
             }
-            out.push(Counted::New(id));
+            out.push(Counted::New(head.id.clone()));
+        }
+        for chunk in dmarc_rows.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO dmarc_rows (report, domain, begin_at, end_at, reporter, source_ip,
+                        count, disposition, spf_aligned, dkim_aligned, header_from, envelope_from,
+                        dkim_domain, dkim_selector, dkim_result, spf_domain, spf_result, auth) ",
+            );
+            q.push_values(chunk, |mut b, (head, r, row)| {
+                let dkim = row.main_dkim();
+                let spf = row.main_spf();
+                let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
+                b.push_bind(head.id.clone())
+                    .push_bind(r.domain.clone())
+                    .push_bind(head.begin)
+                    .push_bind(head.end)
+                    .push_bind(r.reporter.clone())
+                    .push_bind(row.source_ip.map(|ip| ip.to_string()).unwrap_or_default())
+                    .push_bind(i64::from(row.count))
+                    .push_bind(row.disposition.clone())
+                    .push_bind(row.spf_aligned)
+                    .push_bind(row.dkim_aligned)
+                    .push_bind(row.header_from.clone())
+                    .push_bind(row.envelope_from.clone())
+                    .push_bind(dkim.map_or(String::new(), |d| d.domain.clone()))
+                    .push_bind(dkim.map_or(String::new(), |d| d.selector.clone()))
+                    .push_bind(dkim.map_or(String::new(), |d| d.result.clone()))
+                    .push_bind(spf.map_or(String::new(), |s| s.domain.clone()))
+                    .push_bind(spf.map_or(String::new(), |s| s.result.clone()))
+                    .push_bind(auth.to_string());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in tls_rows.chunks(ROWS_PER_INSERT) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO tls_rows (report, domain, begin_at, end_at, reporter, policy_type, mx,
+                        result_type, sending_ip, successes, failures) ",
+            );
+            // A policy's own row carries its totals; each failure detail a row of its own.
+            q.push_values(chunk, |mut b, (head, p, failure)| {
+                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                let (mx, result_type, ip, ok, failed) = match failure {
+                    None => (String::new(), String::new(), String::new(), p.successes, p.failures),
+                    Some(f) => (
+                        f.mx.clone(),
+                        f.result_type.clone(),
+                        f.sending_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                        0,
+                        f.count,
+                    ),
+                };
+                b.push_bind(head.id.clone())
+                    .push_bind(p.domain.clone())
+                    .push_bind(head.begin)
+                    .push_bind(head.end)
+                    .push_bind(head.reporter.clone())
+                    .push_bind(p.policy_type.clone())
+                    .push_bind(mx)
+                    .push_bind(result_type)
+                    .push_bind(ip)
+                    .push_bind(count(ok))
+                    .push_bind(count(failed));
+            });
+            q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(out)
