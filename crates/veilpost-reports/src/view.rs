@@ -259,19 +259,14 @@ pub fn trend_svg(points: &[DayPoint], label: &str) -> String {
     svg
 }
 
-/// A day as YYYY-MM-DD (UTC).
+/// A day as YYYY-MM-DD (UTC); empty out of `time`'s range.
 pub fn day_text(day: i64) -> String {
-    // Days since the epoch to a civil date (Howard Hinnant's algorithm).
-    let z = day.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    time::OffsetDateTime::from_unix_timestamp(day)
+        .map(|t| {
+            let d = t.date();
+            format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -367,6 +362,7 @@ mod tests {
             (951_782_400, "2000-02-29"),
             (1_795_651_200, "2026-11-26"),
             (-86_400, "1969-12-31"),
+            (i64::MAX, ""),
         ] {
             assert_eq!(day_text(t), want);
         }

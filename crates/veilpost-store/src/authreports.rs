@@ -237,7 +237,13 @@ impl Store {
             q.push_values(chunk, |mut b, (head, p, failure)| {
                 let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
                 let (mx, result_type, ip, ok, failed) = match failure {
-                    None => (String::new(), String::new(), String::new(), p.successes, p.failures),
+                    None => (
+                        String::new(),
+                        String::new(),
+                        String::new(),
+                        p.successes,
+                        p.failures,
+                    ),
                     Some(f) => (
                         f.mx.clone(),
                         f.result_type.clone(),

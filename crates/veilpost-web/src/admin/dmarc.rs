@@ -242,6 +242,23 @@ pub async fn domain(
     Ok(render(&page, StatusCode::OK))
 }
 
+/// The domain of the path and its view under the query, for the exports (admin and
+/// auditor only).
+async fn export_view(
+    s: &WebState,
+    staff: &Staff,
+    domain: &str,
+    q: &ReportQuery,
+) -> Result<(String, DomainView, HashMap<String, String>), WebError> {
+    staff.require(staff.can_audit())?;
+    let domain = clean_domain(domain, staff.lang)?;
+    let mut view = veilpost_reports::domain_view(&domain, &rows(s, &domain, q).await?);
+    if q.failures_only() {
+        view.sources.retain(|src| src.dmarc_pass < src.count);
+    }
+    Ok((domain, view, s.store.ip_names().await?))
+}
+
 /// `GET /admin/dmarc/{domain}/sources.csv`: the sources under the same query.
 pub async fn sources_csv(
     State(s): State<WebState>,
@@ -249,10 +266,7 @@ pub async fn sources_csv(
     Path(domain): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, WebError> {
-    staff.require(staff.can_audit())?;
-    let domain = clean_domain(&domain, staff.lang)?;
-    let view = veilpost_reports::domain_view(&domain, &rows(&s, &domain, &q).await?);
-    let names = s.store.ip_names().await?;
+    let (domain, view, names) = export_view(&s, &staff, &domain, &q).await?;
     let write = || -> Result<Vec<u8>, csv::Error> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
@@ -267,11 +281,7 @@ pub async fn sources_csv(
             "spf_domain",
             "blocks_reject",
         ])?;
-        for src in view
-            .sources
-            .iter()
-            .filter(|src| !q.failures_only() || src.dmarc_pass < src.count)
-        {
+        for src in &view.sources {
             w.write_record([
                 src.ip.as_str(),
                 names.get(&src.ip).map_or("", String::as_str),
@@ -309,13 +319,7 @@ pub async fn sources_json(
     Path(domain): Path<String>,
     Query(q): Query<ReportQuery>,
 ) -> Result<Response, WebError> {
-    staff.require(staff.can_audit())?;
-    let domain = clean_domain(&domain, staff.lang)?;
-    let mut view = veilpost_reports::domain_view(&domain, &rows(&s, &domain, &q).await?);
-    if q.failures_only() {
-        view.sources.retain(|src| src.dmarc_pass < src.count);
-    }
-    let names = s.store.ip_names().await?;
+    let (domain, view, names) = export_view(&s, &staff, &domain, &q).await?;
     let sources: Vec<serde_json::Value> = view
         .sources
         .iter()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use veilpost_reports::Vouched;
-use veilpost_store::{Origin, Processed, Received, RecipientDecision, RecipientState, Route};
+use veilpost_store::{Origin, Received};
 
 use super::Shared;
 
@@ -103,27 +103,7 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
     if to_us < m.recipients.len() {
         return Ok(false);
     }
-    store
-        .finish_processing(
-            &m.id,
-            Processed {
-                verdict: "report".into(),
-                findings: serde_json::json!([]),
-                decisions: m
-                    .recipients
-                    .iter()
-                    .map(|(rid, _)| RecipientDecision {
-                        recipient_id: *rid,
-                        route: Route::Plain,
-                        reasons: vec!["dmarc/tls report".into()],
-                        state: RecipientState::Delivered,
-                        blob: None,
-                    })
-                    .collect(),
-                ..Processed::default()
-            },
-        )
-        .await?;
+    super::report::finished_here(shared, m, "dmarc/tls report").await?;
     Ok(true)
 }
 

@@ -125,7 +125,15 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
     if to_us < m.recipients.len() {
         return Ok(false);
     }
-    store
+    finished_here(shared, m, "phishing report").await?;
+    Ok(true)
+}
+
+/// Mark a message that Veilpost took for itself (a report) as processed: every recipient
+/// done, nothing sent on, `reason` in the trace.
+pub(super) async fn finished_here(shared: &Shared, m: &Received, reason: &str) -> Result<()> {
+    shared
+        .store
         .finish_processing(
             &m.id,
             Processed {
@@ -137,7 +145,7 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
                     .map(|(rid, _)| RecipientDecision {
                         recipient_id: *rid,
                         route: Route::Plain,
-                        reasons: vec!["phishing report".into()],
+                        reasons: vec![reason.into()],
                         state: RecipientState::Delivered,
                         blob: None,
                     })
@@ -146,7 +154,7 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
             },
         )
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 async fn audit(

@@ -42,6 +42,20 @@ fn run(args: &[&str], config: &Path) -> Output {
         .expect("veilpost")
 }
 
+/// `veilpost report import --format json PATH` under `config`.
+fn import(path: &Path, config: &Path) -> Output {
+    run(
+        &[
+            "report",
+            "import",
+            "--format",
+            "json",
+            path.to_str().expect("path"),
+        ],
+        config,
+    )
+}
+
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -414,16 +428,7 @@ fn import_counts_each_report_once_and_summarises() {
     let cfg = config(&dir, &["praktijk.test"]);
     let corpus_dir = dir.join("corpus");
     let expected = corpus(&corpus_dir, 3, "praktijk.test", 7, &SHAPES);
-    let out = run(
-        &[
-            "report",
-            "import",
-            "--format",
-            "json",
-            corpus_dir.to_str().expect("path"),
-        ],
-        &cfg,
-    );
+    let out = import(&corpus_dir, &cfg);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -446,16 +451,7 @@ fn import_counts_each_report_once_and_summarises() {
         );
     }
     // Again: every one counted before, nothing added.
-    let again = json(&run(
-        &[
-            "report",
-            "import",
-            "--format",
-            "json",
-            corpus_dir.to_str().expect("path"),
-        ],
-        &cfg,
-    ));
+    let again = json(&import(&corpus_dir, &cfg));
     assert_eq!(
         (again["counted"].as_u64(), again["duplicate"].as_u64()),
         (Some(0), Some(expected.len() as u64))
@@ -762,16 +758,7 @@ fn parsedmarc_reads_the_same_rows_and_totals() {
         String::from_utf8_lossy(&peer.stderr)
     );
     let theirs = json(&peer);
-    let ours = json(&run(
-        &[
-            "report",
-            "import",
-            "--format",
-            "json",
-            corpus_dir.to_str().expect("path"),
-        ],
-        &cfg,
-    ));
+    let ours = json(&import(&corpus_dir, &cfg));
     let reports = ours["reports"].as_array().expect("reports");
     let files = theirs["files"].as_object().expect("files");
     assert_eq!(files.len(), reports.len(), "{theirs}");
@@ -825,16 +812,7 @@ fn parsedmarc_reads_the_same_rows_and_totals() {
             .is_some_and(|e| e.contains("feedback")),
         "{entry}"
     );
-    let ours = json(&run(
-        &[
-            "report",
-            "import",
-            "--format",
-            "json",
-            aol.to_str().expect("path"),
-        ],
-        &cfg,
-    ));
+    let ours = json(&import(&aol, &cfg));
     assert_eq!(ours["counted"], 1, "{ours}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -340,13 +340,35 @@ pub fn message(from: &str, to: &[&str], subject: &str, body: &str) -> serde_json
 
 /// A plain HTTP GET on loopback: (status, body).
 pub async fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_request(
+        port,
+        &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+        b"",
+    )
+    .await
+}
+
+/// A plain HTTP POST of `body` as `content_type` on loopback: (status, body).
+pub async fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
+    http_request(
+        port,
+        &format!(
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        ),
+        body,
+    )
+    .await
+}
+
+/// Send `head` and `body`, read the answer to the end: (status, its body).
+async fn http_request(port: u16, head: &str, body: &[u8]) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect");
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
+    s.write_all(head.as_bytes()).await.expect("write");
+    s.write_all(body).await.expect("write");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.expect("read");
     let text = String::from_utf8_lossy(&buf).into_owned();

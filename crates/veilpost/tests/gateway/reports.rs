@@ -327,29 +327,6 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     assert!(mailboxes.messages().is_empty(), "{}", gw.log());
 }
 
-/// `POST path` with `body` as `content_type` on loopback: (status, body).
-async fn http_post(port: u16, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
-    let head = format!(
-        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).await.expect("write");
-    s.write_all(body).await.expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("read");
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_reports_posted_over_https_are_counted_once() {
     let dir = test_dir("tlsrpt-post");
@@ -365,7 +342,7 @@ async fn tls_reports_posted_over_https_are_counted_once() {
     };
     let post = |body: Vec<u8>, kind: &'static str| {
         let port = gw.web_port;
-        async move { http_post(port, "/tlsrpt", kind, &body).await }
+        async move { crate::http_post(port, "/tlsrpt", kind, &body).await }
     };
     let (status, text) = post(report("y-1", "praktijk.test"), "application/tlsrpt+gzip").await;
     assert_eq!(status, 201, "{text}\n{}", gw.log());
