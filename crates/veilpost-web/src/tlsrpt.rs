@@ -51,13 +51,15 @@ pub async fn post(
         max_input: MAX_BODY,
         ..Limits::default()
     };
-    let mut steps = veilpost_reports::triage(
-        &body,
-        &limits,
-        &s.settings.domains,
-        s.store.now(),
-        Vouched::TRUSTED,
-    );
+    // Unpacking and parsing take CPU: off the async workers.
+    let (input, served, now) = (body.clone(), s.settings.domains.clone(), s.store.now());
+    let Ok(mut steps) = tokio::task::spawn_blocking(move || {
+        veilpost_reports::triage(&input, &limits, &served, now, Vouched::TRUSTED)
+    })
+    .await
+    else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "try again later\n").into_response();
+    };
     // Only TLS reports come this way: a DMARC report posted here is no report of ours.
     steps.retain(|step| !matches!(step, veilpost_reports::Step::Count(r) | veilpost_reports::Step::Aside(r, _) if r.kind() != "tlsrpt"));
     if steps.is_empty() {

@@ -25,13 +25,16 @@ pub async fn take_one(
     raw: &[u8],
     vouched: Vouched,
 ) -> Result<Vec<Outcome>> {
-    let steps = veilpost_reports::triage(
-        raw,
-        &Limits::default(),
-        &config.organisation.domains,
+    // Unpacking and parsing take CPU (a report may be megabytes): off the async workers.
+    let (input, served, now) = (
+        raw.to_vec(),
+        config.organisation.domains.clone(),
         store.now(),
-        vouched,
     );
+    let steps = tokio::task::spawn_blocking(move || {
+        veilpost_reports::triage(&input, &Limits::default(), &served, now, vouched)
+    })
+    .await?;
     Ok(store
         .record_reports(
             via,
