@@ -306,7 +306,8 @@ enum ReportCommand {
     Summary {
         /// The domain (as in its DMARC policy).
         domain: String,
-        /// Only reports whose period ends after the start of this day (YYYY-MM-DD, UTC).
+        /// Only reports whose period ends after the start of this day (YYYY-MM-DD, UTC) or
+        /// this moment (RFC 3339).
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
         #[arg(long, value_enum, default_value_t)]

@@ -223,14 +223,18 @@ fn print_outcomes(outcomes: &[Outcome], format: Format, lang: Lang) -> Result<()
     Ok(())
 }
 
-/// `--since DATE` (YYYY-MM-DD) as Unix seconds at the start of that day (UTC).
+/// `--since DATE` as Unix seconds: a day (YYYY-MM-DD) from its start (UTC), or a moment
+/// in RFC 3339 (`2026-11-01T12:00:00Z`).
 pub fn since(date: Option<&str>) -> Result<i64> {
-    let Some(date) = date else {
+    let Some(date) = date.map(str::trim) else {
         return Ok(i64::MIN);
     };
-    let day = veilpost_store::users_parse_date(date.trim())
-        .with_context(|| format!("--since {date}: not a date (YYYY-MM-DD)"))?;
-    Ok(day.midnight().assume_utc().unix_timestamp())
+    if let Some(day) = veilpost_store::users_parse_date(date) {
+        return Ok(day.midnight().assume_utc().unix_timestamp());
+    }
+    time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .with_context(|| format!("--since {date}: not a date (YYYY-MM-DD)"))
 }
 
 /// The summary of `domain` since `since` (Unix seconds).
@@ -364,4 +368,27 @@ pub fn summary_text(s: &Summary, since: Option<&str>, lang: Lang) -> String {
 pub async fn purge(store: &Store, config: &Config) -> Result<u64> {
     let keep = i64::from(config.reports.retention_days) * 86_400;
     Ok(store.purge_auth_reports(store.now() - keep).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_a_day_or_a_moment_table() {
+        assert_eq!(since(None).ok(), Some(i64::MIN));
+        assert_eq!(since(Some("2026-11-01")).ok(), Some(1_793_491_200));
+        assert_eq!(since(Some(" 2026-11-01 ")).ok(), Some(1_793_491_200));
+        assert_eq!(
+            since(Some("2026-11-01T12:00:00Z")).ok(),
+            Some(1_793_534_400)
+        );
+        assert_eq!(
+            since(Some("2026-11-01T13:00:00+01:00")).ok(),
+            Some(1_793_534_400)
+        );
+        for bad in ["", "yesterday", "2026-13-01", "01-11-2026"] {
+            assert!(since(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }
