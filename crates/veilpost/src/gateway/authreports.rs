@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use veilpost_reports::Vouched;
+use veilpost_smtp::Transaction;
 use veilpost_store::{Origin, Received};
 
 use super::Shared;
@@ -63,32 +64,46 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
     if to_us == 0 {
         return Ok(false);
     }
-    let store = &shared.store;
-    let raw = store.blobs().read(&m.blob).await?;
-    let from = veilpost_verdict::gather(&raw).from;
-    let vouched = match m.origin {
-        Origin::Inbound => vouched(
-            &veilpost_verdict::headers::first_value(&raw, "Authentication-Results")
+    let raw = shared.store.blobs().read(&m.blob).await?;
+    // Only the MX listener's own header vouches for anything.
+    take(
+        shared,
+        "mail",
+        &raw,
+        m.origin == Origin::Inbound,
+        &m.mail_from,
+    )
+    .await?;
+    if to_us < m.recipients.len() {
+        return Ok(false);
+    }
+    super::report::finished_here(shared, m, "dmarc/tls report").await?;
+    Ok(true)
+}
+
+/// Read the reports in `raw` (a message with Veilpost's own Authentication-Results when
+/// `ours`) and record them, as `via`.
+async fn take(shared: &Shared, via: &str, raw: &[u8], ours: bool, mail_from: &str) -> Result<()> {
+    let from = veilpost_verdict::gather(raw).from;
+    let vouched = if ours {
+        vouched(
+            &veilpost_verdict::headers::first_value(raw, "Authentication-Results")
                 .unwrap_or_default(),
             shared.config.authserv_id(),
             &super::processor::domain_of(&from),
-        ),
-        // Not from the MX listener: nothing of ours to vouch for it.
-        _ => Vouched {
+        )
+    } else {
+        Vouched {
             dmarc_pass: false,
             aligned_dkim: false,
-        },
+        }
     };
-    let origin = if from.is_empty() {
-        m.mail_from.clone()
-    } else {
-        from
-    };
+    let origin = if from.is_empty() { mail_from } else { &from };
     let outcomes =
-        crate::reports::take_one(store, &shared.config, "mail", &origin, &raw, vouched).await?;
+        crate::reports::take_one(&shared.store, &shared.config, via, origin, raw, vouched).await?;
     for o in &outcomes {
         tracing::info!(
-            "{} report {} {} from {origin}: {}{}",
+            "{} report {} {} from {origin} ({via}): {}{}",
             if o.kind.is_empty() { "?" } else { o.kind },
             o.reporter,
             o.report_id,
@@ -100,11 +115,20 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
             }
         );
     }
-    if to_us < m.recipients.len() {
-        return Ok(false);
+    Ok(())
+}
+
+/// In front of Postfix (the milter): a report for a report address is read from the
+/// message as judged (with Veilpost's own Authentication-Results) and recorded, and the
+/// message goes on to its mailbox as any other. A report that cannot be recorded now is
+/// logged: the mailbox still has it, for `veilpost report import`.
+pub(super) async fn take_copy(shared: &Shared, t: &Transaction, judged: &[u8]) {
+    if !t.rcpt_to.iter().any(|r| is_report_address(shared, r)) {
+        return;
     }
-    super::report::finished_here(shared, m, "dmarc/tls report").await?;
-    Ok(true)
+    if let Err(e) = take(shared, "milter", judged, true, &t.mail_from).await {
+        tracing::error!("report from {} not recorded: {e:#}", t.mail_from);
+    }
 }
 
 #[cfg(test)]

@@ -273,7 +273,7 @@ impl Backend for InboundBackend {
     /// Mail for the organisation's domains only (and the report addresses, wherever they
     /// are): no relay.
     async fn recipient(&self, address: String) -> Recipient {
-        if self.for_us(&address) || super::authreports::is_report_address(&self.shared, &address) {
+        if self.takes(&address) {
             Recipient::Accept
         } else {
             Recipient::Refuse((
@@ -497,6 +497,18 @@ impl InboundBackend {
     /// Whether `address` is in one of the organisation's domains.
     pub(super) fn for_us(&self, address: &str) -> bool {
         self.shared.config.is_own_domain(&domain_of(address))
+    }
+
+    /// Whether mail for `address` is ours to take: the organisation's domains, and the
+    /// report addresses wherever they are.
+    pub(super) fn takes(&self, address: &str) -> bool {
+        self.for_us(address) || super::authreports::is_report_address(&self.shared, address)
+    }
+
+    /// A report for a report address, read from the message as judged and recorded; the
+    /// message goes on (see [`super::authreports::take_copy`]).
+    pub(super) async fn take_report_copy(&self, t: &Transaction, judged: &[u8]) {
+        super::authreports::take_copy(&self.shared, t, judged).await;
     }
 
     /// Remember the sender of a message that was taken (the next one is no first-timer).

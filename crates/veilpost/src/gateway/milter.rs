@@ -127,7 +127,7 @@ async fn decide(backend: &InboundBackend, settings: &Settings, judge: Judge) -> 
     let t = judge.transaction;
     // Mail for no one of ours is not inbound (staff mail on its way out through a Postfix
     // that asks for everything): Veilpost sees it as the relayhost.
-    if !t.rcpt_to.iter().any(|r| backend.for_us(r)) {
+    if !t.rcpt_to.iter().any(|r| backend.takes(r)) {
         return Reply::Continue(Changes::default());
     }
     // A local submission (no client address) is judged as from nowhere: SPF fails
@@ -151,6 +151,7 @@ async fn decide(backend: &InboundBackend, settings: &Settings, judge: Judge) -> 
     }
     backend.remember(examined.keys);
     tracing::info!("milter from {}: {}", peer.ip(), examined.names);
+    backend.take_report_copy(&t, &examined.data).await;
     let e = veilpost_verdict::edits::edits(&t.data, &examined.data);
     Reply::Continue(Changes {
         change: e.change,

@@ -193,6 +193,38 @@ async fn postfix_asks_veilpost_before_it_takes_mail_and_relays_staff_mail_throug
         got[2].text()
     );
 
+    // A DMARC report to the report address: read and counted by the milter, and on to the
+    // mailbox as Postfix delivers it.
+    let xml = crate::reports::dmarc_xml(
+        "partner.test",
+        "p-1",
+        "praktijk.test",
+        &[("192.0.2.1", 40, true, true)],
+    );
+    let raw = crate::reports::report_mail(
+        "dmarc@partner.test",
+        "dmarc-rua@praktijk.test",
+        "Report domain: praktijk.test Submitter: partner.test",
+        (
+            "application/xml",
+            "partner.test!praktijk.test.xml",
+            xml.into_bytes(),
+        ),
+    );
+    let r = send_to(
+        mx,
+        serde_json::json!({"from": "dmarc@partner.test", "to": ["dmarc-rua@praktijk.test"], "raw": raw}),
+    );
+    assert_eq!(r["code"], 250, "{r}");
+    let got = mailboxes.wait_for(4, Duration::from_secs(30)).await;
+    assert_eq!(got.len(), 4, "{}", gw.log());
+    assert_eq!(
+        crate::sql(&db, "SELECT reporter, report_id, via FROM auth_reports"),
+        serde_json::json!([["partner.test", "p-1", "milter"]]),
+        "{}",
+        gw.log()
+    );
+
     // Veilpost down: Postfix says "try again later" (milter_default_action = tempfail),
     // nothing gets in unchecked.
     gw.kill9();
@@ -206,7 +238,7 @@ async fn postfix_asks_veilpost_before_it_takes_mail_and_relays_staff_mail_throug
         ),
     );
     assert_eq!(r["code"], 451, "{r}");
-    assert_eq!(mailboxes.messages().len(), 3);
+    assert_eq!(mailboxes.messages().len(), 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -60,7 +60,12 @@ fn zipped(name: &str, data: &[u8]) -> Vec<u8> {
 }
 
 /// A report mail from `from` to `to` with `attachment` (content type, name, bytes).
-fn report_mail(from: &str, to: &str, subject: &str, attachment: (&str, &str, Vec<u8>)) -> String {
+pub(crate) fn report_mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    attachment: (&str, &str, Vec<u8>),
+) -> String {
     mail_builder::MessageBuilder::new()
         .from(from)
         .to(to)
