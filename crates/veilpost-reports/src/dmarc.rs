@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use mail_auth::report as ma;
 use serde::Serialize;
 
-use crate::{Error, domain};
+use crate::{Error, domain, within};
 
 /// One aggregate report as kept.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -78,12 +78,7 @@ impl DmarcRow {
 /// Relaxed alignment for choosing what to show (the reporter's own evaluation is what
 /// counts): the same domain, or one a subdomain of the other.
 fn aligned(a: &str, b: &str) -> bool {
-    let (a, b) = (domain(a), domain(b));
-    !a.is_empty()
-        && !b.is_empty()
-        && (a == b
-            || a.strip_suffix(b.as_str()).is_some_and(|p| p.ends_with('.'))
-            || b.strip_suffix(a.as_str()).is_some_and(|p| p.ends_with('.')))
+    !a.is_empty() && !b.is_empty() && (within(a, b) || within(b, a))
 }
 
 /// A DKIM result in a record.

@@ -203,13 +203,7 @@ impl Vouched {
 /// came with: a DMARC report counts only from mail that passes DMARC, a TLS report only
 /// from mail with an aligned DKIM signature (RFC 8460 §5.3).
 pub fn aside(report: &Report, served: &[String], now: i64, vouched: Vouched) -> Option<Aside> {
-    let ours = |d: &str| {
-        served.is_empty()
-            || served.iter().any(|s| {
-                let s = domain(s);
-                d == s || d.strip_suffix(s.as_str()).is_some_and(|p| p.ends_with('.'))
-            })
-    };
+    let ours = |d: &str| served.is_empty() || served.iter().any(|s| within(d, s));
     let domains = report.domains();
     if domains.is_empty() || !domains.iter().all(|d| !d.is_empty() && ours(d)) {
         return Some(Aside::NotOurDomain);
@@ -332,10 +326,10 @@ pub struct Taken<'a> {
     pub steps: Vec<Step>,
 }
 
-/// A domain as compared: lower-case, without a trailing dot or surrounding space.
-pub(crate) fn domain(d: &str) -> String {
-    d.trim().trim_end_matches('.').to_ascii_lowercase()
-}
+pub use veilpost_policy::domain::normalize_domain;
+/// A domain as compared: the project's one spelling (trimmed, no trailing dot, IDNA's
+/// ASCII form, lower case).
+pub(crate) use veilpost_policy::domain::{normalize_domain as domain, within};
 
 #[cfg(test)]
 mod tests {

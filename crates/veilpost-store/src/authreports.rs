@@ -3,7 +3,7 @@
 //! aside kept with its reason. Retention: [`Store::purge_auth_reports`].
 
 use sqlx::FromRow;
-use veilpost_reports::{Outcome, Report, SourceTotals, Step, Taken};
+use veilpost_reports::{Outcome, Report, SourceTotals, Step, Summary, Taken};
 
 use crate::{Result, Store, new_id};
 
@@ -360,6 +360,14 @@ impl Store {
             .collect())
     }
 
+    /// Who sends as `domain` in reports whose period ends after `since`, and whether
+    /// `p=reject` is safe: what `veilpost report summary` prints and the pages show.
+    pub async fn dmarc_summary(&self, domain: &str, since: i64) -> Result<Summary> {
+        let domain = veilpost_reports::normalize_domain(domain);
+        let totals = self.dmarc_sources(&domain, since).await?;
+        Ok(veilpost_reports::summarise(&domain, totals))
+    }
+
     /// The DMARC rows of `domain` since `since`, most messages first (at most `limit`).
     pub async fn dmarc_rows(
         &self,
@@ -422,14 +430,7 @@ impl Store {
     /// entries received before it. Returns how many reports went.
     pub async fn purge_auth_reports(&self, before: i64) -> Result<u64> {
         let mut tx = crate::write_tx(&self.pool).await?;
-        for table in ["dmarc_rows", "tls_rows"] {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE report IN (SELECT id FROM auth_reports WHERE end_at < ?)"
-            )))
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
-        }
+        // Their rows go with them (ON DELETE CASCADE; the store turns foreign keys on).
         let gone = sqlx::query("DELETE FROM auth_reports WHERE end_at < ?")
             .bind(before)
             .execute(&mut *tx)
@@ -443,16 +444,18 @@ impl Store {
         Ok(gone)
     }
 
-    /// Report sources whose reverse DNS is not known (or was looked up more than
-    /// `stale_after` seconds ago), at most `limit`.
-    pub async fn ips_to_name(&self, stale_after: i64, limit: i64) -> Result<Vec<String>> {
+    /// Sources without a reverse DNS entry in reports received from `received_since` on
+    /// (Unix seconds), at most `limit`. Only the newer reports are read: a caller that
+    /// asks again with the time of its last complete answer reads only what came since.
+    pub async fn ips_to_name(&self, received_since: i64, limit: i64) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT r.source_ip FROM dmarc_rows r
                LEFT JOIN ip_names n ON n.ip = r.source_ip
-              WHERE r.source_ip <> '' AND (n.ip IS NULL OR n.looked_at < ?)
+              WHERE r.report IN (SELECT id FROM auth_reports WHERE received_at >= ?)
+                AND r.source_ip <> '' AND n.ip IS NULL
               LIMIT ?",
         )
-        .bind(self.now() - stale_after)
+        .bind(received_since)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)

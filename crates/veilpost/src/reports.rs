@@ -237,13 +237,6 @@ pub fn since(date: Option<&str>) -> Result<i64> {
         .with_context(|| format!("--since {date}: not a date (YYYY-MM-DD)"))
 }
 
-/// The summary of `domain` since `since` (Unix seconds).
-pub async fn summary_of(store: &Store, domain: &str, since: i64) -> Result<Summary> {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let totals = store.dmarc_sources(&domain, since).await?;
-    Ok(veilpost_reports::summarise(&domain, totals))
-}
-
 /// `veilpost report summary DOMAIN [--since DATE]`: who sends as the domain, and is
 /// `p=reject` safe?
 pub fn summary(
@@ -257,7 +250,7 @@ pub fn summary(
     let since = since(since_date)?;
     let s = crate::serve::runtime()?.block_on(async {
         let store = Store::open(&config.data_dir).await?;
-        summary_of(&store, domain, since).await
+        Ok::<_, anyhow::Error>(store.dmarc_summary(domain, since).await?)
     })?;
     let mut out = std::io::stdout().lock();
     match format {

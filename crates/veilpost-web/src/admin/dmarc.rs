@@ -34,8 +34,9 @@ impl ReportQuery {
             .map_or(i64::MIN, |d| d.midnight().assume_utc().unix_timestamp())
     }
 
-    fn failures_only(&self) -> bool {
-        self.failures == "1"
+    /// Whether the source is shown: all, or with "failures only" those that lose mail.
+    fn shows(&self, src: &SourceDetail) -> bool {
+        self.failures != "1" || src.dmarc_pass < src.count
     }
 
     fn query_string(&self) -> String {
@@ -82,19 +83,21 @@ pub async fn overview(State(s): State<WebState>, staff: Staff) -> Result<Respons
     staff.require(staff.can_audit())?;
     let mut names = s.settings.domains.clone();
     for d in s.store.report_domains().await? {
-        if !names.iter().any(|n| n.eq_ignore_ascii_case(&d)) {
+        if !names
+            .iter()
+            .any(|n| veilpost_reports::normalize_domain(n) == d)
+        {
             names.push(d);
         }
     }
     let mut domains = Vec::new();
     for d in names {
-        let d = d.trim_end_matches('.').to_ascii_lowercase();
-        let summary = veilpost_reports::summarise(&d, s.store.dmarc_sources(&d, i64::MIN).await?);
+        let summary = s.store.dmarc_summary(&d, i64::MIN).await?;
         domains.push(DomainLine {
             messages: summary.messages,
             ready: summary.ready_for_reject,
             blocking: summary.blocking_sources.len(),
-            domain: d,
+            domain: summary.domain,
         });
     }
     let aside = s
@@ -162,7 +165,7 @@ async fn rows(s: &WebState, domain: &str, q: &ReportQuery) -> Result<Vec<RowFact
 /// The domain of the path, lower-case; a name with other characters than a domain's
 /// (it goes into a file name and a header) is not found.
 fn clean_domain(domain: &str, lang: Lang) -> Result<String, WebError> {
-    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let d = veilpost_reports::normalize_domain(domain);
     if d.is_empty()
         || !d
             .bytes()
@@ -191,7 +194,7 @@ pub async fn domain(
     let names: HashMap<String, String> = s.store.ip_names().await?;
     let (mut full, mut partial, mut none) = (Vec::new(), Vec::new(), Vec::new());
     for src in &view.sources {
-        if q.failures_only() && src.dmarc_pass == src.count {
+        if !q.shows(src) {
             continue;
         }
         let row = SourceRow {
@@ -253,9 +256,7 @@ async fn export_view(
     staff.require(staff.can_audit())?;
     let domain = clean_domain(domain, staff.lang)?;
     let mut view = veilpost_reports::domain_view(&domain, &rows(s, &domain, q).await?);
-    if q.failures_only() {
-        view.sources.retain(|src| src.dmarc_pass < src.count);
-    }
+    view.sources.retain(|src| q.shows(src));
     Ok((domain, view, s.store.ip_names().await?))
 }
 
@@ -297,14 +298,7 @@ pub async fn sources_csv(
         }
         w.into_inner().map_err(|e| e.into_error().into())
     };
-    let body = write().map_err(|e| {
-        tracing::error!("sources CSV: {e}");
-        WebError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorKind::Internal,
-            staff.lang,
-        )
-    })?;
+    let body = write().map_err(|e| WebError::internal(staff.lang, format!("sources CSV: {e}")))?;
     Ok(super::contacts::csv_download(
         &format!("dmarc-{domain}.csv"),
         body,

@@ -16,8 +16,11 @@ use super::Shared;
 
 /// Whether `address` is one of the report addresses.
 pub(super) fn is_report_address(shared: &Shared, address: &str) -> bool {
-    let a = address.trim().to_ascii_lowercase();
-    a == shared.config.dmarc_address() || a == shared.config.tlsrpt_address()
+    let a = address.trim();
+    shared
+        .report_addresses
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(a))
 }
 
 /// What Veilpost's own `Authentication-Results` (`ours`, the header's value) vouches for,
@@ -74,11 +77,7 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
         &m.mail_from,
     )
     .await?;
-    if to_us < m.recipients.len() {
-        return Ok(false);
-    }
-    super::report::finished_here(shared, m, "dmarc/tls report").await?;
-    Ok(true)
+    super::report::finished_if_only(shared, m, to_us, "dmarc/tls report").await
 }
 
 /// Read the reports in `raw` (a message with Veilpost's own Authentication-Results when

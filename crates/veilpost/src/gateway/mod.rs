@@ -55,6 +55,8 @@ pub struct Shared {
     pub cpu: tokio::sync::Semaphore,
     /// How notifications look (`[organisation]`'s colour, phone, website, logo).
     pub brand: veilpost_text::mails::Brand,
+    /// The DMARC and TLS report addresses, worked out once (asked per recipient).
+    pub report_addresses: [String; 2],
 }
 
 impl Shared {
@@ -191,18 +193,21 @@ impl GatewayMailer {
 /// Once a minute: shred portal messages whose time is up (their keys go), end idle
 /// sessions, forget day-old contact forms; once an hour: drop audit entries past
 /// retention.
-/// Reverse DNS for report sources not named yet (a hundred a minute, each bounded):
-/// the reports pages show names without waiting for DNS.
-async fn name_report_sources(shared: &Shared) {
+/// Reverse DNS for report sources not named yet (a hundred a minute, each bounded, each
+/// address once): the reports pages show names without waiting for DNS. `since`: reports
+/// received from then on are read (0 at start: all of them), moved on to the start of a
+/// run that named every source it found.
+async fn name_report_sources(shared: &Shared, since: &mut i64) {
     const PER_RUN: i64 = 100;
-    const AGAIN_AFTER: i64 = 30 * 86_400;
-    let ips = match shared.store.ips_to_name(AGAIN_AFTER, PER_RUN).await {
+    let started = shared.store.now();
+    let ips = match shared.store.ips_to_name(*since, PER_RUN).await {
         Ok(ips) => ips,
         Err(err) => {
             tracing::error!("report sources to name: {err}");
             return;
         }
     };
+    let all_of_them = (ips.len() as i64) < PER_RUN;
     for ip in ips {
         let Ok(addr) = ip.parse::<std::net::IpAddr>() else {
             let _ = shared.store.set_ip_name(&ip, "").await;
@@ -230,11 +235,15 @@ async fn name_report_sources(shared: &Shared) {
             return;
         }
     }
+    if all_of_them {
+        *since = started;
+    }
 }
 
 async fn housekeeping(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     let mut last_retention = 0i64;
+    let mut named_since = 0i64;
     loop {
         tick.tick().await;
         let now = shared.store.now();
@@ -311,7 +320,7 @@ async fn housekeeping(shared: Arc<Shared>) {
         if let Err(err) = shared.store.forget_intakes(now - 86_400).await {
             tracing::error!("forgetting old contact forms: {err}");
         }
-        name_report_sources(&shared).await;
+        name_report_sources(&shared, &mut named_since).await;
         if now - last_retention >= 3600 {
             last_retention = now;
             let cutoff = now - (shared.config.audit.retention_days * 86_400) as i64;
@@ -522,6 +531,7 @@ fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> 
     let dkim = dkim::Keys::load(config, true)?;
 
     Ok(Shared {
+        report_addresses: [config.dmarc_address(), config.tlsrpt_address()],
         config: config.clone(),
         store: store.clone(),
         trusted,

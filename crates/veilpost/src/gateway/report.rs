@@ -122,16 +122,21 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
             tracing::warn!("mail to the report address from {who} is not a staff report");
         }
     }
-    if to_us < m.recipients.len() {
-        return Ok(false);
-    }
-    finished_here(shared, m, "phishing report").await?;
-    Ok(true)
+    finished_if_only(shared, m, to_us, "phishing report").await
 }
 
-/// Mark a message that Veilpost took for itself (a report) as processed: every recipient
-/// done, nothing sent on, `reason` in the trace.
-pub(super) async fn finished_here(shared: &Shared, m: &Received, reason: &str) -> Result<()> {
+/// A message Veilpost took for itself (a report): when `taken` is every recipient, mark
+/// it processed (every recipient done, nothing sent on, `reason` in the trace) and say
+/// `true`; otherwise it goes on through processing for the others (`false`).
+pub(super) async fn finished_if_only(
+    shared: &Shared,
+    m: &Received,
+    taken: usize,
+    reason: &str,
+) -> Result<bool> {
+    if taken < m.recipients.len() {
+        return Ok(false);
+    }
     shared
         .store
         .finish_processing(
@@ -154,7 +159,7 @@ pub(super) async fn finished_here(shared: &Shared, m: &Received, reason: &str) -
             },
         )
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 async fn audit(
