@@ -384,4 +384,36 @@ mod tests {
             assert!(since(Some(bad)).is_err(), "{bad}");
         }
     }
+
+    #[tokio::test]
+    async fn reports_are_kept_for_the_configured_days() {
+        let dir = std::env::temp_dir().join(format!("veilpost-retention-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let now = 1_800_000_000;
+        let store = Store::open_with_clock(&dir, veilpost_store::Clock::from_fn(move || now))
+            .await
+            .expect("store");
+        let report = |id: &str, days_ago: i64| {
+            veilpost_reports::Report::Dmarc(veilpost_reports::DmarcReport {
+                reporter: "google.com".into(),
+                report_id: id.into(),
+                domain: "praktijk.nl".into(),
+                begin: now - days_ago * 86_400 - 86_399,
+                end: now - days_ago * 86_400,
+                ..Default::default()
+            })
+        };
+        let (recent, old) = (report("recent", 10), report("old", 40));
+        store
+            .add_auth_reports(&[(&recent, "import"), (&old, "import")])
+            .await
+            .expect("add");
+        let mut config = Config::default();
+        config.reports.retention_days = 30;
+        assert_eq!(purge(&store, &config).await.expect("purge"), 1);
+        config.reports.retention_days = 5;
+        assert_eq!(purge(&store, &config).await.expect("purge"), 1);
+        assert_eq!(purge(&store, &config).await.expect("purge"), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
