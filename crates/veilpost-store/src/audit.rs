@@ -2,7 +2,7 @@
 //! removed or inserted entry shows in [`Store::verify_audit`]; retention drops only a
 //! prefix. The admin page's filtered reading is here too.
 
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use crate::{Result, Store};
 
@@ -75,22 +75,22 @@ fn chain_hash(prev: &str, id: i64, at: i64, a: &AuditEvent) -> String {
 /// Append one audit entry, chained to the last. Only the group committer calls this (in
 /// its transaction), so entries are chained one after another.
 pub(crate) async fn insert_audit(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut crate::db::Tx,
     a: &AuditEvent,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    let last: Option<(i64, Option<String>)> =
-        sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
+    // On PostgreSQL other nodes append too: one at a time, each after the last committed.
+    conn.serial(crate::db::Serial::Audit).await?;
+    let last: Option<(i64, Option<String>)> = crate::db::on_tx!(conn, c => sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *c).await)?;
     let (id, prev) = match last {
         Some((id, hash)) => (id + 1, hash.unwrap_or_else(|| GENESIS.to_string())),
         None => (1, GENESIS.to_string()),
     };
     let hash = chain_hash(&prev, id, at, a);
-    sqlx::query(
+    crate::db::on_tx!(conn, c => sqlx::query(
         "INSERT INTO audit (id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(id)
     .bind(at)
@@ -102,8 +102,7 @@ pub(crate) async fn insert_audit(
     .bind(&a.outcome)
     .bind(&prev)
     .bind(&hash)
-    .execute(&mut *conn)
-    .await?;
+    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -157,26 +156,21 @@ impl Store {
     /// Remove audit entries older than `cutoff` (retention), oldest first, so that the
     /// rest of the chain stays verifiable. Returns how many went.
     pub async fn audit_retention(&self, cutoff: i64) -> Result<u64> {
-        let mut tx = crate::write_tx(&self.pool).await?;
-        sqlx::query("UPDATE audit_retention SET cutoff = MAX(cutoff, ?)")
+        let mut tx = self.pool.write_tx().await?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE audit_retention SET cutoff = CASE WHEN cutoff < $1 THEN $1 ELSE cutoff END")
             .bind(cutoff)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         // Only a prefix: an old entry after a newer one (a clock step) stays, and so does
         // the last entry, which anchors the chain for the next one.
-        let first_kept: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(id) FROM audit WHERE at >= ? OR id = (SELECT MAX(id) FROM audit)",
+        let first_kept: Option<i64> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar(
+            "SELECT MIN(id) FROM audit WHERE at >= $1 OR id = (SELECT MAX(id) FROM audit)",
         )
         .bind(cutoff)
-        .fetch_one(&mut *tx)
-        .await?;
-        let gone =
-            sqlx::query("DELETE FROM audit WHERE at < ? AND id < COALESCE(?, 9223372036854775807)")
+        .fetch_one(&mut *c).await)?;
+        let gone = crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM audit WHERE at < $1 AND id < COALESCE($2, 9223372036854775807)")
                 .bind(cutoff)
                 .bind(first_kept)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(gone)
     }
@@ -189,13 +183,12 @@ impl Store {
         let mut after = i64::MIN;
         loop {
             // A page at a time: five years of entries do not fit in memory at once.
-            let page = sqlx::query_as::<_, AuditRow>(
+            let page = crate::db::on!(&self.pool, ex => sqlx::query_as::<_, AuditRow>(
                 "SELECT id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash FROM audit
-                  WHERE id > ? ORDER BY id LIMIT 10000",
+                  WHERE id > $1 ORDER BY id LIMIT 10000",
             )
             .bind(after)
-            .fetch_all(&self.pool)
-            .await?;
+            .fetch_all(ex).await)?;
             let Some(last) = page.last() else {
                 return Ok(check);
             };
@@ -241,32 +234,33 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<Vec<AuditEntry>> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, at, actor, action, subject, detail, ip, outcome FROM audit WHERE 1 = 1",
-        );
-        for (column, value) in [
-            ("actor", &f.actor),
-            ("action", &f.action),
-            ("subject", &f.subject),
-        ] {
-            if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-                q.push(format_args!(" AND {column} LIKE "));
-                q.push_bind(like(v));
-                q.push(" ESCAPE '\\'");
+        Ok(crate::db::on!(&self.pool, ex => {
+            let mut q = QueryBuilder::new(
+                "SELECT id, at, actor, action, subject, detail, ip, outcome FROM audit WHERE 1 = 1",
+            );
+            for (column, value) in [
+                ("actor", &f.actor),
+                ("action", &f.action),
+                ("subject", &f.subject),
+            ] {
+                if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+                    q.push(format_args!(" AND lower({column}) LIKE lower("));
+                    q.push_bind(like(v));
+                    q.push(")");
+                    q.push(" ESCAPE '\\'");
+                }
             }
-        }
-        if let Some(from) = f.from {
-            q.push(" AND at >= ").push_bind(from);
-        }
-        if let Some(to) = f.to {
-            q.push(" AND at < ").push_bind(to);
-        }
-        q.push(" ORDER BY id DESC LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        Ok(q.build_query_as::<AuditEntry>()
-            .fetch_all(&self.pool)
-            .await?)
+            if let Some(from) = f.from {
+                q.push(" AND at >= ").push_bind(from);
+            }
+            if let Some(to) = f.to {
+                q.push(" AND at < ").push_bind(to);
+            }
+            q.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(limit)
+                .push(" OFFSET ")
+                .push_bind(offset);
+            q.build_query_as::<AuditEntry>().fetch_all(ex).await
+        })?)
     }
 }

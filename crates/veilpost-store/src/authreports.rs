@@ -146,7 +146,7 @@ impl Store {
     /// not counted again. Many reports and rows go to one statement: a round trip to the
     /// database per few hundred, not per report.
     pub async fn add_auth_reports(&self, reports: &[(&Report, &str)]) -> Result<Vec<Counted>> {
-        let mut tx = crate::write_tx(&self.pool).await?;
+        let mut tx = self.pool.write_tx().await?;
         let now = self.now();
         let heads: Vec<Head> = reports
             .iter()
@@ -155,26 +155,28 @@ impl Store {
         // The headers: the keys the database took are the reports counted now.
         let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
         for chunk in heads.chunks(HEADS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO auth_reports (id, kind, report_key, reporter, contact, report_id,
-                        domain, begin_at, end_at, policy, received_at, via) ",
-            );
-            q.push_values(chunk, |mut b, h| {
-                b.push_bind(h.id.clone())
-                    .push_bind(h.kind)
-                    .push_bind(h.key.clone())
-                    .push_bind(h.reporter.clone())
-                    .push_bind(h.contact.clone())
-                    .push_bind(h.report_id.clone())
-                    .push_bind(h.domain.clone())
-                    .push_bind(h.begin)
-                    .push_bind(h.end)
-                    .push_bind(h.policy.clone())
-                    .push_bind(now)
-                    .push_bind(h.via.clone());
-            });
-            q.push(" ON CONFLICT(report_key) DO NOTHING RETURNING report_key");
-            let keys: Vec<String> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            let keys: Vec<String> = crate::db::on_tx!(&mut tx, c => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO auth_reports (id, kind, report_key, reporter, contact, report_id,
+                            domain, begin_at, end_at, policy, received_at, via) ",
+                );
+                q.push_values(chunk, |mut b, h| {
+                    b.push_bind(h.id.clone())
+                        .push_bind(h.kind)
+                        .push_bind(h.key.clone())
+                        .push_bind(h.reporter.clone())
+                        .push_bind(h.contact.clone())
+                        .push_bind(h.report_id.clone())
+                        .push_bind(h.domain.clone())
+                        .push_bind(h.begin)
+                        .push_bind(h.end)
+                        .push_bind(h.policy.clone())
+                        .push_bind(now)
+                        .push_bind(h.via.clone());
+                });
+                q.push(" ON CONFLICT(report_key) DO NOTHING RETURNING report_key");
+                q.build_query_scalar().fetch_all(&mut *c).await
+            })?;
             taken.extend(keys);
         }
         // The first report with a key the database took is the one counted.
@@ -198,73 +200,77 @@ impl Store {
             out.push(Counted::New(head.id.clone()));
         }
         for chunk in dmarc_rows.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO dmarc_rows (report, domain, begin_at, end_at, reporter, source_ip,
-                        count, disposition, spf_aligned, dkim_aligned, header_from, envelope_from,
-                        dkim_domain, dkim_selector, dkim_result, spf_domain, spf_result, auth) ",
-            );
-            q.push_values(chunk, |mut b, (head, r, row)| {
-                let dkim = row.main_dkim();
-                let spf = row.main_spf();
-                let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
-                b.push_bind(head.id.clone())
-                    .push_bind(r.domain.clone())
-                    .push_bind(head.begin)
-                    .push_bind(head.end)
-                    .push_bind(r.reporter.clone())
-                    .push_bind(row.source_ip.map(|ip| ip.to_string()).unwrap_or_default())
-                    .push_bind(i64::from(row.count))
-                    .push_bind(row.disposition.clone())
-                    .push_bind(row.spf_aligned)
-                    .push_bind(row.dkim_aligned)
-                    .push_bind(row.header_from.clone())
-                    .push_bind(row.envelope_from.clone())
-                    .push_bind(dkim.map_or(String::new(), |d| d.domain.clone()))
-                    .push_bind(dkim.map_or(String::new(), |d| d.selector.clone()))
-                    .push_bind(dkim.map_or(String::new(), |d| d.result.clone()))
-                    .push_bind(spf.map_or(String::new(), |s| s.domain.clone()))
-                    .push_bind(spf.map_or(String::new(), |s| s.result.clone()))
-                    .push_bind(auth.to_string());
-            });
-            q.build().execute(&mut *tx).await?;
+            crate::db::on_tx!(&mut tx, c => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO dmarc_rows (report, domain, begin_at, end_at, reporter, source_ip,
+                            count, disposition, spf_aligned, dkim_aligned, header_from, envelope_from,
+                            dkim_domain, dkim_selector, dkim_result, spf_domain, spf_result, auth) ",
+                );
+                q.push_values(chunk, |mut b, (head, r, row)| {
+                    let dkim = row.main_dkim();
+                    let spf = row.main_spf();
+                    let auth = serde_json::json!({"dkim": row.dkim, "spf": row.spf});
+                    b.push_bind(head.id.clone())
+                        .push_bind(r.domain.clone())
+                        .push_bind(head.begin)
+                        .push_bind(head.end)
+                        .push_bind(r.reporter.clone())
+                        .push_bind(row.source_ip.map(|ip| ip.to_string()).unwrap_or_default())
+                        .push_bind(i64::from(row.count))
+                        .push_bind(row.disposition.clone())
+                        .push_bind(row.spf_aligned)
+                        .push_bind(row.dkim_aligned)
+                        .push_bind(row.header_from.clone())
+                        .push_bind(row.envelope_from.clone())
+                        .push_bind(dkim.map_or(String::new(), |d| d.domain.clone()))
+                        .push_bind(dkim.map_or(String::new(), |d| d.selector.clone()))
+                        .push_bind(dkim.map_or(String::new(), |d| d.result.clone()))
+                        .push_bind(spf.map_or(String::new(), |s| s.domain.clone()))
+                        .push_bind(spf.map_or(String::new(), |s| s.result.clone()))
+                        .push_bind(auth.to_string());
+                });
+                q.build().execute(&mut *c).await.map(|_| ())
+            })?;
         }
         for chunk in tls_rows.chunks(ROWS_PER_INSERT) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO tls_rows (report, domain, begin_at, end_at, reporter, policy_type, mx,
-                        result_type, sending_ip, successes, failures) ",
-            );
-            // A policy's own row carries its totals; each failure detail a row of its own.
-            q.push_values(chunk, |mut b, (head, p, failure)| {
-                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-                let (mx, result_type, ip, ok, failed) = match failure {
-                    None => (
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        p.successes,
-                        p.failures,
-                    ),
-                    Some(f) => (
-                        f.mx.clone(),
-                        f.result_type.clone(),
-                        f.sending_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-                        0,
-                        f.count,
-                    ),
-                };
-                b.push_bind(head.id.clone())
-                    .push_bind(p.domain.clone())
-                    .push_bind(head.begin)
-                    .push_bind(head.end)
-                    .push_bind(head.reporter.clone())
-                    .push_bind(p.policy_type.clone())
-                    .push_bind(mx)
-                    .push_bind(result_type)
-                    .push_bind(ip)
-                    .push_bind(count(ok))
-                    .push_bind(count(failed));
-            });
-            q.build().execute(&mut *tx).await?;
+            crate::db::on_tx!(&mut tx, c => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "INSERT INTO tls_rows (report, domain, begin_at, end_at, reporter, policy_type, mx,
+                            result_type, sending_ip, successes, failures) ",
+                );
+                // A policy's own row carries its totals; each failure detail a row of its own.
+                q.push_values(chunk, |mut b, (head, p, failure)| {
+                    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                    let (mx, result_type, ip, ok, failed) = match failure {
+                        None => (
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                            p.successes,
+                            p.failures,
+                        ),
+                        Some(f) => (
+                            f.mx.clone(),
+                            f.result_type.clone(),
+                            f.sending_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                            0,
+                            f.count,
+                        ),
+                    };
+                    b.push_bind(head.id.clone())
+                        .push_bind(p.domain.clone())
+                        .push_bind(head.begin)
+                        .push_bind(head.end)
+                        .push_bind(head.reporter.clone())
+                        .push_bind(p.policy_type.clone())
+                        .push_bind(mx)
+                        .push_bind(result_type)
+                        .push_bind(ip)
+                        .push_bind(count(ok))
+                        .push_bind(count(failed));
+                });
+                q.build().execute(&mut *c).await.map(|_| ())
+            })?;
         }
         tx.commit().await?;
         Ok(out)
@@ -288,10 +294,10 @@ impl Store {
             ),
             None => ("", "", "", String::new()),
         };
-        sqlx::query(
+        crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO reports_aside (id, received_at, via, origin, reason, detail, kind,
                     reporter, report_id, domain, raw)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&id)
         .bind(self.now())
@@ -304,30 +310,27 @@ impl Store {
         .bind(report_id)
         .bind(domain)
         .bind(a.raw)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(id)
     }
 
     /// What was set aside, newest first (at most `limit`).
     pub async fn reports_aside(&self, limit: i64) -> Result<Vec<AsideEntry>> {
-        Ok(sqlx::query_as(
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT id, received_at, via, origin, reason, detail, kind, reporter, report_id,
                     domain
-               FROM reports_aside ORDER BY received_at DESC, id DESC LIMIT ?",
+               FROM reports_aside ORDER BY received_at DESC, id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?)
     }
 
     /// The input of one set-aside entry, as it came.
     pub async fn report_aside_raw(&self, id: &str) -> Result<Option<Vec<u8>>> {
         Ok(
-            sqlx::query_scalar("SELECT raw FROM reports_aside WHERE id = ?")
+            crate::db::on!(&self.pool, ex => sqlx::query_scalar("SELECT raw FROM reports_aside WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
+                .fetch_optional(ex).await)?
                 .flatten(),
         )
     }
@@ -335,18 +338,17 @@ impl Store {
     /// Per source IP, the messages under `domain`'s policy in reports whose period ends
     /// after `since`, and how many were aligned.
     pub async fn dmarc_sources(&self, domain: &str, since: i64) -> Result<Vec<SourceTotals>> {
-        let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT source_ip, SUM(count),
-                    SUM(CASE WHEN spf_aligned THEN count ELSE 0 END),
-                    SUM(CASE WHEN dkim_aligned THEN count ELSE 0 END),
-                    SUM(CASE WHEN spf_aligned OR dkim_aligned THEN count ELSE 0 END)
-               FROM dmarc_rows WHERE domain = ? AND end_at > ?
+        let rows: Vec<(String, i64, i64, i64, i64)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT source_ip, CAST(SUM(count) AS BIGINT),
+                    CAST(SUM(CASE WHEN spf_aligned THEN count ELSE 0 END) AS BIGINT),
+                    CAST(SUM(CASE WHEN dkim_aligned THEN count ELSE 0 END) AS BIGINT),
+                    CAST(SUM(CASE WHEN spf_aligned OR dkim_aligned THEN count ELSE 0 END) AS BIGINT)
+               FROM dmarc_rows WHERE domain = $1 AND end_at > $2
               GROUP BY source_ip",
         )
         .bind(domain)
         .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(ex).await)?;
         let n = |v: i64| u64::try_from(v).unwrap_or(0);
         Ok(rows
             .into_iter()
@@ -375,71 +377,65 @@ impl Store {
         since: i64,
         limit: i64,
     ) -> Result<Vec<DmarcRowView>> {
-        Ok(sqlx::query_as(
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT reporter, begin_at, end_at, source_ip, count, disposition, spf_aligned,
                     dkim_aligned, header_from, envelope_from, dkim_domain, dkim_selector,
                     dkim_result, spf_domain, spf_result
-               FROM dmarc_rows WHERE domain = ? AND end_at > ?
-              ORDER BY count DESC, source_ip LIMIT ?",
+               FROM dmarc_rows WHERE domain = $1 AND end_at > $2
+              ORDER BY count DESC, source_ip LIMIT $3",
         )
         .bind(domain)
         .bind(since)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?)
     }
 
     /// The domains that have DMARC or TLS reports, in order.
     pub async fn report_domains(&self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_scalar(
             "SELECT DISTINCT domain FROM dmarc_rows
              UNION SELECT DISTINCT domain FROM tls_rows ORDER BY 1",
         )
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?)
     }
 
     /// TLS sessions per policy of `domain` since `since`.
     pub async fn tls_policies(&self, domain: &str, since: i64) -> Result<Vec<TlsPolicyTotal>> {
-        Ok(sqlx::query_as(
-            "SELECT domain, policy_type, SUM(successes) AS successes, SUM(failures) AS failures
-               FROM tls_rows WHERE domain = ? AND end_at > ? AND result_type = ''
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT domain, policy_type, CAST(SUM(successes) AS BIGINT) AS successes,
+                    CAST(SUM(failures) AS BIGINT) AS failures
+               FROM tls_rows WHERE domain = $1 AND end_at > $2 AND result_type = ''
               GROUP BY domain, policy_type ORDER BY policy_type",
         )
         .bind(domain)
         .bind(since)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?)
     }
 
     /// Failed TLS sessions of `domain` since `since` by receiving MX and result type,
     /// most first.
     pub async fn tls_failures(&self, domain: &str, since: i64) -> Result<Vec<TlsFailureTotal>> {
-        Ok(sqlx::query_as(
-            "SELECT mx, result_type, SUM(failures) AS failures
-               FROM tls_rows WHERE domain = ? AND end_at > ? AND result_type <> ''
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT mx, result_type, CAST(SUM(failures) AS BIGINT) AS failures
+               FROM tls_rows WHERE domain = $1 AND end_at > $2 AND result_type <> ''
               GROUP BY mx, result_type ORDER BY failures DESC, mx, result_type",
         )
         .bind(domain)
         .bind(since)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?)
     }
 
     /// Remove reports whose period ended before `before`, with their rows, and set-aside
     /// entries received before it. Returns how many reports went.
     pub async fn purge_auth_reports(&self, before: i64) -> Result<u64> {
-        let mut tx = crate::write_tx(&self.pool).await?;
+        let mut tx = self.pool.write_tx().await?;
         // Their rows go with them (ON DELETE CASCADE; the store turns foreign keys on).
-        let gone = sqlx::query("DELETE FROM auth_reports WHERE end_at < ?")
+        let gone = crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM auth_reports WHERE end_at < $1")
             .bind(before)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM reports_aside WHERE received_at < ?")
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM reports_aside WHERE received_at < $1")
             .bind(before)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(gone)
     }
@@ -448,51 +444,46 @@ impl Store {
     /// (Unix seconds), at most `limit`. Only the newer reports are read: a caller that
     /// asks again with the time of its last complete answer reads only what came since.
     pub async fn ips_to_name(&self, received_since: i64, limit: i64) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_scalar(
             "SELECT DISTINCT r.source_ip FROM dmarc_rows r
                LEFT JOIN ip_names n ON n.ip = r.source_ip
-              WHERE r.report IN (SELECT id FROM auth_reports WHERE received_at >= ?)
+              WHERE r.report IN (SELECT id FROM auth_reports WHERE received_at >= $1)
                 AND r.source_ip <> '' AND n.ip IS NULL
-              LIMIT ?",
+              LIMIT $2",
         )
         .bind(received_since)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?)
     }
 
     /// Keep the reverse DNS name of `ip` ('' for none).
     pub async fn set_ip_name(&self, ip: &str, name: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO ip_names (ip, name, looked_at) VALUES (?, ?, ?)
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "INSERT INTO ip_names (ip, name, looked_at) VALUES ($1, $2, $3)
              ON CONFLICT(ip) DO UPDATE SET name = excluded.name, looked_at = excluded.looked_at",
         )
         .bind(ip)
         .bind(name)
         .bind(self.now())
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The known reverse DNS names of the report sources (only those with a name).
     pub async fn ip_names(&self) -> Result<std::collections::HashMap<String, String>> {
-        let rows: Vec<(String, String)> =
-            sqlx::query_as("SELECT ip, name FROM ip_names WHERE name <> ''")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<(String, String)> = crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT ip, name FROM ip_names WHERE name <> ''")
+                .fetch_all(ex).await)?;
         Ok(rows.into_iter().collect())
     }
 
     /// The DMARC policy (`p=`) the newest report about `domain` saw, if any.
     pub async fn reported_policy(&self, domain: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT policy FROM auth_reports WHERE kind = 'dmarc' AND domain = ?
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_scalar(
+            "SELECT policy FROM auth_reports WHERE kind = 'dmarc' AND domain = $1
               ORDER BY end_at DESC LIMIT 1",
         )
         .bind(domain)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(ex).await)?)
     }
 
     /// Record what was decided: reports counted in one transaction (duplicates found by the

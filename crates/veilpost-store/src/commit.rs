@@ -4,9 +4,9 @@
 //! so that one bad write does not fail the others. Audit entries are appended through it
 //! ([`Store::audit`]), so the hash chain is extended by one writer at a time.
 
-use sqlx::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::db::{Pool, Tx};
 use crate::messages::{NewMessage, insert_message};
 use crate::{AuditEvent, Clock, Error, Result, Store};
 
@@ -25,7 +25,7 @@ pub(crate) enum Write {
 }
 
 impl Write {
-    async fn apply(&self, tx: &mut sqlx::SqliteConnection, t: i64) -> Result<(), sqlx::Error> {
+    async fn apply(&self, tx: &mut Tx, t: i64) -> Result<(), sqlx::Error> {
         match self {
             Write::Spool(m) => insert_message(tx, m, t, "received").await,
             Write::Processed { message_id, p } => {
@@ -51,7 +51,7 @@ pub(crate) struct Committer {
 const BATCH: usize = 128;
 
 impl Committer {
-    pub(crate) fn start(pool: SqlitePool, clock: Clock) -> Committer {
+    pub(crate) fn start(pool: Pool, clock: Clock) -> Committer {
         let (tx, mut rx) = mpsc::channel::<Job>(1024);
         tokio::spawn(async move {
             let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
@@ -91,11 +91,11 @@ impl Committer {
 }
 
 async fn commit_all<'a>(
-    pool: &SqlitePool,
+    pool: &Pool,
     t: i64,
     writes: impl Iterator<Item = &'a Write>,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = crate::write_tx(pool).await?;
+    let mut tx = pool.write_tx().await?;
     for w in writes {
         w.apply(&mut tx, t).await?;
     }

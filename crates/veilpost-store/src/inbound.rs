@@ -11,30 +11,40 @@ impl Store {
             return Ok(false);
         }
         // Only placeholders are put into the text; the keys are bound.
-        let marks = vec!["?"; keys.len()].join(", ");
+        let marks = (1..=keys.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!("SELECT 1 FROM inbound_senders WHERE key IN ({marks}) LIMIT 1");
-        let mut query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql));
-        for key in keys {
-            query = query.bind(key);
-        }
-        Ok(query.fetch_optional(&self.pool).await?.is_some())
+        let found = crate::db::on!(&self.pool, ex => {
+            let mut query = sqlx::query_scalar::<_, i32>(sqlx::AssertSqlSafe(sql));
+            for key in keys {
+                query = query.bind(key);
+            }
+            query.fetch_optional(ex).await
+        })?;
+        Ok(found.is_some())
     }
 
     /// Remember these keys as having sent mail now.
     pub async fn remember_senders(&self, keys: &[String]) -> Result<()> {
         let t = self.now();
-        let mut tx = crate::write_tx(&self.lease_pool).await?;
-        for key in keys.iter().filter(|k| !k.is_empty()) {
-            sqlx::query(
-                "INSERT INTO inbound_senders (key, first_at, last_at) VALUES (?, ?, ?)
+        // In one order, so that two nodes writing the same keys never wait on each other
+        // in a circle (PostgreSQL row locks).
+        let mut keys: Vec<&String> = keys.iter().filter(|k| !k.is_empty()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut tx = self.lease_pool.write_tx().await?;
+        for key in keys {
+            crate::db::on_tx!(&mut tx, c => sqlx::query(
+                "INSERT INTO inbound_senders (key, first_at, last_at) VALUES ($1, $2, $3)
                  ON CONFLICT(key) DO UPDATE SET last_at = excluded.last_at,
-                                                messages = messages + 1",
+                                                messages = inbound_senders.messages + 1",
             )
             .bind(key)
             .bind(t)
             .bind(t)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
         tx.commit().await?;
         Ok(())

@@ -25,13 +25,12 @@ impl Store {
         let mut raw = [0u8; 16];
         random(&mut raw);
         let id = hex(&raw);
-        sqlx::query("INSERT INTO intake (id, email, login, created_at) VALUES (?, ?, ?, ?)")
+        crate::db::on!(&self.pool, ex => sqlx::query("INSERT INTO intake (id, email, login, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&id)
             .bind(email)
             .bind(login)
             .bind(self.now())
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(id)
     }
 
@@ -40,13 +39,14 @@ impl Store {
         if id.len() != 32 {
             return Ok(None);
         }
-        Ok(sqlx::query_as::<_, Intake>(
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, Intake>(
             "SELECT id, email, login, login_version, session_hash, csrf, created_at, verified_at,
-                    submitted_at FROM intake WHERE id = ?",
+                    submitted_at FROM intake WHERE id = $1",
         )
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(ex).await)?,
+        )
     }
 
     /// Store the login state if unchanged since `version` (see [`Store::save_login`]).
@@ -58,13 +58,12 @@ impl Store {
     pub async fn verify_intake(&self, id: &str) -> Result<(String, String)> {
         let token = random_token();
         let csrf = random_token();
-        sqlx::query("UPDATE intake SET session_hash = ?, csrf = ?, verified_at = ? WHERE id = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE intake SET session_hash = $1, csrf = $2, verified_at = $3 WHERE id = $4")
             .bind(token_hash(&token))
             .bind(&csrf)
             .bind(self.now())
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok((token, csrf))
     }
 
@@ -72,18 +71,15 @@ impl Store {
     /// state, files kept for a fix; what was sent lives on as a message). Returns how
     /// many went.
     pub async fn forget_intakes(&self, cutoff: i64) -> Result<u64> {
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let kept: Vec<String> = sqlx::query_scalar(
-            "SELECT kept_blob FROM intake WHERE created_at < ? AND kept_blob IS NOT NULL",
+        let mut tx = self.pool.write_tx().await?;
+        let kept: Vec<String> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar(
+            "SELECT kept_blob FROM intake WHERE created_at < $1 AND kept_blob IS NOT NULL",
         )
         .bind(cutoff)
-        .fetch_all(&mut *tx)
-        .await?;
-        let gone = sqlx::query("DELETE FROM intake WHERE created_at < ?")
+        .fetch_all(&mut *c).await)?;
+        let gone = crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM intake WHERE created_at < $1")
             .bind(cutoff)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         for blob in kept {
             let _ = self.blobs.remove(&blob).await;
@@ -95,12 +91,11 @@ impl Store {
     /// before go.
     pub async fn keep_intake_files(&self, id: &str, blob: &str, key: &[u8]) -> Result<()> {
         let old = self.take_intake_files(id).await?;
-        sqlx::query("UPDATE intake SET kept_blob = ?, kept_key = ? WHERE id = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE intake SET kept_blob = $1, kept_key = $2 WHERE id = $3")
             .bind(blob)
             .bind(key)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         if let Some((old, _)) = old {
             let _ = self.blobs.remove(&old).await;
         }
@@ -110,16 +105,13 @@ impl Store {
     /// The files kept for a form (blob and wrapped key), taken off the form: the caller
     /// reads the blob, then removes it.
     pub async fn take_intake_files(&self, id: &str) -> Result<Option<(String, Vec<u8>)>> {
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let kept: Option<(Option<String>, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT kept_blob, kept_key FROM intake WHERE id = ?")
+        let mut tx = self.pool.write_tx().await?;
+        let kept: Option<(Option<String>, Option<Vec<u8>>)> = crate::db::on_tx!(&mut tx, c => sqlx::query_as("SELECT kept_blob, kept_key FROM intake WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query("UPDATE intake SET kept_blob = NULL, kept_key = NULL WHERE id = ?")
+                .fetch_optional(&mut *c).await)?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE intake SET kept_blob = NULL, kept_key = NULL WHERE id = $1")
             .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(match kept {
             Some((Some(blob), Some(key))) => Some((blob, key)),
@@ -129,15 +121,14 @@ impl Store {
 
     /// The message was sent: the form is used up.
     pub async fn intake_submitted(&self, id: &str, message_id: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE intake SET submitted_at = ?, message_id = ?, session_hash = NULL
-              WHERE id = ? AND submitted_at IS NULL",
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE intake SET submitted_at = $1, message_id = $2, session_hash = NULL
+              WHERE id = $3 AND submitted_at IS NULL",
         )
         .bind(self.now())
         .bind(message_id)
         .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 }

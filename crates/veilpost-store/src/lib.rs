@@ -12,6 +12,7 @@ mod authreports;
 mod blob;
 mod commit;
 mod contacts;
+mod db;
 mod holds;
 mod inbound;
 mod intake;
@@ -28,18 +29,16 @@ mod users;
 pub mod vault;
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use audit::{AuditCheck, AuditEntry, AuditEvent, AuditFault, AuditFilter};
 pub use authreports::{
     AsideEntry, Counted, DmarcRowView, NewAside, TlsFailureTotal, TlsPolicyTotal,
 };
 pub use blob::BlobDir;
+pub use db::{Database, Engine};
 pub use holds::Held;
 pub use intake::Intake;
 pub use messages::{
@@ -161,14 +160,15 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }
 
-/// The store: one SQLite database and a blob directory under the data directory.
+/// The store: the metadata database (SQLite or PostgreSQL) and the blob directory.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
-    /// For lease bookkeeping only: commits without fsync. A lease lost in a crash costs
-    /// nothing (leases are released at start), and the next durable commit's fsync of
-    /// the WAL covers these frames too.
-    lease_pool: SqlitePool,
+    pool: db::Pool,
+    /// For lease bookkeeping only: on SQLite commits without fsync. A lease lost in a
+    /// crash costs nothing (leases are released at start, or run out), and the next
+    /// durable commit's fsync of the WAL covers these frames too. On PostgreSQL the main
+    /// pool.
+    lease_pool: db::Pool,
     blobs: BlobDir,
     committer: commit::Committer,
     data_dir: PathBuf,
@@ -180,17 +180,6 @@ pub struct Store {
 
 /// When (store clock) the blocked senders were read, and what they were.
 type BlocksRead = (i64, Arc<[String]>);
-
-/// Begin a write transaction. `BEGIN IMMEDIATE` takes the write lock at once (waiting
-/// up to the busy timeout): a deferred transaction that reads and then writes fails
-/// immediately with SQLITE_BUSY_SNAPSHOT (517, "database is locked", which the busy
-/// timeout does not retry) when another connection or process, such as the CLI beside
-/// the running server, committed in between.
-pub(crate) async fn write_tx(
-    pool: &SqlitePool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
-    pool.begin_with("BEGIN IMMEDIATE").await
-}
 
 fn random_token() -> String {
     let mut raw = [0u8; 32];
@@ -206,27 +195,18 @@ impl Store {
 
     /// [`Store::open`] with the time taken from `clock`.
     pub async fn open_with_clock(data_dir: &Path, clock: Clock) -> Result<Store> {
+        let db = Database::Sqlite(data_dir.join("veilpost.db"));
+        Store::connect(data_dir, &db, clock).await
+    }
+
+    /// Open the store with its metadata in `db` (SQLite or PostgreSQL) and its blobs and
+    /// caches under `data_dir`, bringing the schema up to date.
+    pub async fn connect(data_dir: &Path, db: &Database, clock: Clock) -> Result<Store> {
         std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let db = data_dir.join("veilpost.db");
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(&db)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        let lease_pool = SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(options.synchronous(SqliteSynchronous::Off))
-            .await?;
+        let (pool, lease_pool) = db::connect(db).await?;
         let blobs = BlobDir::open(&data_dir.join("blobs"))?;
         let committer = commit::Committer::start(pool.clone(), clock.clone());
         Ok(Store {
@@ -238,6 +218,11 @@ impl Store {
             blocked: Arc::default(),
             clock,
         })
+    }
+
+    /// The database engine the metadata lives in.
+    pub fn engine(&self) -> Engine {
+        self.pool.engine()
     }
 
     /// Unix seconds by the store's clock.
@@ -255,8 +240,12 @@ impl Store {
         &self.blobs
     }
 
-    /// The connection pool, for queries this crate does not wrap.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The SQLite pool, for tests and tools that look inside an embedded store (`None`
+    /// on PostgreSQL).
+    pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
+        match &self.pool {
+            db::Pool::Sqlite(p) => Some(p),
+            db::Pool::Pg(_) => None,
+        }
     }
 }

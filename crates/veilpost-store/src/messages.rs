@@ -12,7 +12,7 @@ use crate::{AuditEvent, Result};
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Origin {
     /// Authenticated submission by a staff member.
     Submission,
@@ -55,14 +55,14 @@ pub(crate) struct NewMessage {
 }
 
 pub(crate) async fn insert_message(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::db::Tx,
     m: &NewMessage,
     at: i64,
     state: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::on_tx!(tx, c => sqlx::query(
         "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state, intent)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&m.id)
     .bind(at)
@@ -74,28 +74,26 @@ pub(crate) async fn insert_message(
     .bind(&m.blob)
     .bind(state)
     .bind(&m.envelope.intent)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     for rcpt in &m.envelope.rcpt_to {
-        sqlx::query("INSERT INTO recipients (message_id, address, state) VALUES (?, ?, 'new')")
+        crate::db::on_tx!(tx, c => sqlx::query("INSERT INTO recipients (message_id, address, state) VALUES ($1, $2, 'new')")
             .bind(&m.id)
             .bind(rcpt)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
 
 /// The writes of [`Store::finish_processing`], inside the committer's transaction.
 pub(crate) async fn write_processed(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::db::Tx,
     message_id: &str,
     p: &Processed,
     t: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE messages SET state = 'processed', lease_until = 0, verdict = ?, findings = ?,
-                    out_blob = ?, out_prefix = ?, processed_at = ? WHERE id = ?",
+    crate::db::on_tx!(tx, c => sqlx::query(
+        "UPDATE messages SET state = 'processed', lease_until = 0, verdict = $1, findings = $2,
+                    out_blob = $3, out_prefix = $4, processed_at = $5 WHERE id = $6",
     )
     .bind(&p.verdict)
     .bind(p.findings.to_string())
@@ -103,17 +101,16 @@ pub(crate) async fn write_processed(
     .bind(&p.out_prefix)
     .bind(t)
     .bind(message_id)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     for d in &p.decisions {
         let done = if d.state == RecipientState::Queued {
             None
         } else {
             Some(t)
         };
-        sqlx::query(
-                "UPDATE recipients SET route = ?, reasons = ?, state = ?, blob = ?, next_attempt_at = ?,
-                        done_at = ? WHERE id = ?",
+        crate::db::on_tx!(tx, c => sqlx::query(
+                "UPDATE recipients SET route = $1, reasons = $2, state = $3, blob = $4, next_attempt_at = $5,
+                        done_at = $6 WHERE id = $7",
             )
             .bind(d.route)
             .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
@@ -122,8 +119,7 @@ pub(crate) async fn write_processed(
             .bind(t)
             .bind(done)
             .bind(d.recipient_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     }
     for v in &p.vault {
         crate::vault::insert(&mut *tx, v, t).await?;
@@ -139,7 +135,7 @@ pub(crate) async fn write_processed(
 
 /// A message Veilpost made, stored as processed and queued for delivery.
 pub(crate) async fn insert_generated(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::db::Tx,
     id: &str,
     g: &Generated,
     t: i64,
@@ -151,64 +147,59 @@ pub(crate) async fn insert_generated(
         blob: g.blob.clone(),
     };
     insert_message(&mut *tx, &m, t, "processed").await?;
-    sqlx::query(
-        "UPDATE messages SET out_blob = blob, processed_at = ?, verdict = 'clean' WHERE id = ?",
+    crate::db::on_tx!(tx, c => sqlx::query(
+        "UPDATE messages SET out_blob = blob, processed_at = $1, verdict = 'clean' WHERE id = $2",
     )
     .bind(t)
     .bind(id)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE recipients SET route = ?, state = 'queued', next_attempt_at = ? WHERE message_id = ?",
+    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    crate::db::on_tx!(tx, c => sqlx::query(
+        "UPDATE recipients SET route = $1, state = 'queued', next_attempt_at = $2 WHERE message_id = $3",
     )
     .bind(g.route)
     .bind(t)
     .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The write of [`Store::delivery_done`], inside the committer's transaction.
 pub(crate) async fn write_delivery_done(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::db::Tx,
     recipient_id: i64,
     outcome: &DeliveryOutcome,
     t: i64,
 ) -> Result<(), sqlx::Error> {
     match outcome {
         DeliveryOutcome::Delivered { detail } => {
-            sqlx::query(
+            crate::db::on_tx!(tx, c => sqlx::query(
                     "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
-                            last_error = ?, done_at = ? WHERE id = ?",
+                            last_error = $1, done_at = $2 WHERE id = $3",
                 )
                 .bind(detail)
                 .bind(t)
                 .bind(recipient_id)
-                .execute(&mut *tx)
-                .await?;
+                .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
         DeliveryOutcome::Deferred { error, next_at } => {
-            sqlx::query(
-                "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = ?,
-                            next_attempt_at = ? WHERE id = ?",
+            crate::db::on_tx!(tx, c => sqlx::query(
+                "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = $1,
+                            next_attempt_at = $2 WHERE id = $3",
             )
             .bind(error)
             .bind(next_at)
             .bind(recipient_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
         DeliveryOutcome::Failed { error } => {
-            sqlx::query(
+            crate::db::on_tx!(tx, c => sqlx::query(
                 "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
-                            last_error = ?, done_at = ? WHERE id = ?",
+                            last_error = $1, done_at = $2 WHERE id = $3",
             )
             .bind(error)
             .bind(t)
             .bind(recipient_id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
     }
     Ok(())
@@ -237,7 +228,7 @@ pub struct Received {
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
 )]
 #[serde(rename_all = "kebab-case")]
-#[sqlx(rename_all = "kebab-case")]
+#[sqlx(type_name = "text", rename_all = "kebab-case")]
 pub enum Route {
     /// Delivered with opportunistic TLS.
     Plain,
@@ -315,7 +306,7 @@ impl PartialEq<&str> for Route {
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum MessageState {
     /// Spooled, waiting for processing.
     Received,
@@ -349,7 +340,7 @@ impl std::fmt::Display for MessageState {
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum RecipientState {
     /// Received, not processed yet.
     New,

@@ -6,10 +6,9 @@ impl Store {
     /// A staff member's passkeys: (row id, JSON).
     pub async fn passkeys(&self, email: &str) -> Result<Vec<(i64, String)>> {
         Ok(
-            sqlx::query_as("SELECT id, passkey FROM staff_passkeys WHERE email = ? ORDER BY id")
+            crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT id, passkey FROM staff_passkeys WHERE lower(email) = lower($1) ORDER BY id")
                 .bind(email.trim())
-                .fetch_all(&self.pool)
-                .await?,
+                .fetch_all(ex).await)?,
         )
     }
 
@@ -21,28 +20,26 @@ impl Store {
         cred_id: &str,
         passkey: &str,
     ) -> Result<bool> {
-        let done = sqlx::query(
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO staff_passkeys (email, cred_id, passkey, created_at)
-             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM staff_passkeys WHERE email = ?1)
-                AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?1 AND totp_secret IS NOT NULL)",
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM staff_passkeys WHERE lower(email) = lower($1))
+                AND NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($1) AND totp_secret IS NOT NULL)",
         )
         .bind(email.trim())
         .bind(cred_id)
         .bind(passkey)
         .bind(self.now())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Save a passkey after a sign-in (its signature counter moved).
     pub async fn passkey_used(&self, id: i64, passkey: &str) -> Result<()> {
-        sqlx::query("UPDATE staff_passkeys SET passkey = ?, last_used = ? WHERE id = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE staff_passkeys SET passkey = $1, last_used = $2 WHERE id = $3")
             .bind(passkey)
             .bind(self.now())
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -77,11 +77,12 @@ impl Store {
         if value.len() > 128 {
             return Ok(None);
         }
-        let sql = format!("SELECT {COLUMNS} FROM vault WHERE {clause} = ?");
-        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+        let sql = format!("SELECT {COLUMNS} FROM vault WHERE {clause} = $1");
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
             .bind(value)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(ex).await)?,
+        )
     }
 
     /// The entry a recipient's link token opens.
@@ -108,11 +109,12 @@ impl Store {
 
     /// The portal entries made for one message (one per portal recipient).
     pub async fn portal_by_message(&self, message_id: &str) -> Result<Vec<PortalEntry>> {
-        let sql = format!("SELECT {COLUMNS} FROM vault WHERE message_id = ? ORDER BY recipient");
-        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+        let sql = format!("SELECT {COLUMNS} FROM vault WHERE message_id = $1 ORDER BY recipient");
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
             .bind(message_id)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(ex).await)?,
+        )
     }
 
     /// Store the login state if nobody changed it since `version` was read; false when
@@ -131,16 +133,15 @@ impl Store {
         version: i64,
     ) -> Result<bool> {
         let sql = format!(
-            "UPDATE {table} SET login = ?, login_version = login_version + 1
-              WHERE id = ? AND login_version = ?"
+            "UPDATE {table} SET login = $1, login_version = login_version + 1
+              WHERE id = $2 AND login_version = $3"
         );
-        let done = sqlx::query(AssertSqlSafe(sql))
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(AssertSqlSafe(sql))
             .bind(login)
             .bind(id)
             .bind(version)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Note a milestone; true the first time (the read receipt goes out then).
@@ -150,51 +151,45 @@ impl Store {
             Milestone::Downloaded => "downloaded_at",
             Milestone::Replied => "replied_at",
         };
-        let sql = format!("UPDATE vault SET {column} = ? WHERE id = ? AND {column} IS NULL");
-        let done = sqlx::query(AssertSqlSafe(sql))
+        let sql = format!("UPDATE vault SET {column} = $1 WHERE id = $2 AND {column} IS NULL");
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(AssertSqlSafe(sql))
             .bind(self.now())
             .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Destroy an entry's content (`revoked` or `expired`): the wrapped key and the
     /// ciphertext go, sessions end. True if this call did it.
     pub async fn shred(&self, id: &str, state: &str) -> Result<bool> {
         let t = self.now();
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let blob: Option<String> =
-            sqlx::query_scalar("SELECT blob FROM vault WHERE id = ? AND shredded_at IS NULL")
+        let mut tx = self.pool.write_tx().await?;
+        let blob: Option<String> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar("SELECT blob FROM vault WHERE id = $1 AND shredded_at IS NULL")
                 .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
+                .fetch_optional(&mut *c).await)?;
         let Some(blob) = blob else {
             return Ok(false);
         };
         let revoked = if state == "revoked" { Some(t) } else { None };
-        sqlx::query(
-            "UPDATE vault SET wrapped_key = X'', state = ?, shredded_at = ?,
-                    revoked_at = COALESCE(revoked_at, ?), login = NULL,
+        crate::db::on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE vault SET wrapped_key = $5, state = $1, shredded_at = $2,
+                    revoked_at = COALESCE(revoked_at, $3), login = NULL,
                     subject_key = NULL, subject_sealed = NULL
-              WHERE id = ?",
+              WHERE id = $4",
         )
         .bind(state)
         .bind(t)
         .bind(revoked)
         .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM portal_sessions WHERE vault_id = ?")
+        .bind(&[][..] as &[u8])
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM portal_sessions WHERE vault_id = $1")
             .bind(id)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         // The recipient's replies kept with it go too (their keys with the rows).
-        let replies: Vec<String> =
-            sqlx::query_scalar("DELETE FROM portal_replies WHERE vault_id = ? RETURNING blob")
+        let replies: Vec<String> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar("DELETE FROM portal_replies WHERE vault_id = $1 RETURNING blob")
                 .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
+                .fetch_all(&mut *c).await)?;
         tx.commit().await?;
         // The keys are gone, so the ciphertexts are noise already; remove them too.
         for blob in std::iter::once(&blob).chain(&replies) {
@@ -214,53 +209,53 @@ impl Store {
         blob: &str,
         wrapped_key: &[u8],
     ) -> Result<()> {
-        let mut tx = crate::write_tx(&self.pool).await?;
-        sqlx::query(
+        let mut tx = self.pool.write_tx().await?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO portal_replies (id, vault_id, blob, wrapped_key, created_at)
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(id)
         .bind(vault_id)
         .bind(blob)
         .bind(wrapped_key)
         .bind(self.now())
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The replies kept with an entry, oldest first.
     pub async fn portal_replies(&self, vault_id: &str) -> Result<Vec<PortalReply>> {
-        Ok(sqlx::query_as::<_, PortalReply>(
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalReply>(
             "SELECT id, vault_id, blob, wrapped_key, created_at FROM portal_replies
-              WHERE vault_id = ? ORDER BY created_at, id",
+              WHERE vault_id = $1 ORDER BY created_at, id",
         )
         .bind(vault_id)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?,
+        )
     }
 
     /// Entries whose time is up and that still hold content (at most `limit`).
     pub async fn portal_expired(&self, at: i64, limit: i64) -> Result<Vec<PortalEntry>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM vault WHERE shredded_at IS NULL AND expires_at <= ? LIMIT ?"
+            "SELECT {COLUMNS} FROM vault WHERE shredded_at IS NULL AND expires_at <= $1 LIMIT $2"
         );
-        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
             .bind(at)
             .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(ex).await)?,
+        )
     }
 
     /// Unlock a locked login (the sender did it from the status page).
     pub async fn reset_login(&self, id: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE vault SET login = NULL, login_version = login_version + 1 WHERE id = ?",
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE vault SET login = NULL, login_version = login_version + 1 WHERE id = $1",
         )
         .bind(id)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

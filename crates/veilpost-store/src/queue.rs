@@ -3,7 +3,7 @@
 //! lease, and several workers (or nodes) never take the same row at once. What the admin
 //! pages read of the queue (rows, retries, traces, sent messages) is here too.
 
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::commit::Write;
 use crate::messages::{Origin, Route, TraceRow, write_delivery_done};
@@ -12,66 +12,152 @@ use crate::{
     RecipientTrace, Result, Store,
 };
 
+/// The statement that takes messages to process; `$lock` is what PostgreSQL adds.
+macro_rules! claim_received_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE messages SET state = 'processing', lease_until = $1
+             WHERE id IN (SELECT id FROM messages
+                          WHERE state = 'received' OR (state = 'processing' AND lease_until < $2)
+                          ORDER BY id LIMIT $3",
+            $lock,
+            ") RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed,
+                         intent"
+        )
+    };
+}
+
+/// The statement that takes due deliveries; `$lock` is what PostgreSQL adds.
+macro_rules! claim_deliveries_sql {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE recipients SET lease_until = $1
+             WHERE id IN (SELECT id FROM recipients
+                          WHERE state = 'queued' AND next_attempt_at <= $2 AND lease_until < $2
+                          ORDER BY next_attempt_at, id LIMIT $3",
+            $lock,
+            ") RETURNING id, message_id, address, route, blob, attempts, delay_notified"
+        )
+    };
+}
+
+/// A message as [`Store::claim_received`] takes it.
+#[derive(FromRow)]
+struct ClaimedMessage {
+    id: String,
+    origin: Origin,
+    mail_from: String,
+    auth_user: Option<String>,
+    client_ip: Option<String>,
+    received_at: i64,
+    blob: String,
+    confirmed: bool,
+    intent: Option<String>,
+}
+
+/// A recipient as [`Store::claim_deliveries`] takes it.
+#[derive(FromRow)]
+struct ClaimedRecipient {
+    id: i64,
+    message_id: String,
+    address: String,
+    route: Option<String>,
+    blob: Option<String>,
+    attempts: i64,
+    delay_notified: bool,
+}
+
+/// What a delivery needs of its message.
+#[derive(FromRow)]
+struct DeliveredMessage {
+    id: String,
+    mail_from: String,
+    origin: Origin,
+    out_blob: Option<String>,
+    blob: String,
+    received_at: i64,
+    out_prefix: Option<Vec<u8>>,
+}
+
 impl Store {
-    /// Free every lease, for the one server that owns this SQLite store when it starts:
+    /// Free every lease, for the one server that owns an SQLite store when it starts:
     /// work a killed predecessor had taken is picked up at once instead of after its
     /// lease. Returns (messages, deliveries) released.
     pub async fn release_leases(&self) -> Result<(u64, u64)> {
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let m = sqlx::query(
+        if self.pool.engine() == crate::Engine::Postgres {
+            // Other nodes may be at work on their leases: a dead node's work comes back
+            // when its leases run out, not when some node starts.
+            return Ok((0, 0));
+        }
+        let mut tx = self.pool.write_tx().await?;
+        let m = crate::db::on_tx!(&mut tx, c => sqlx::query(
             "UPDATE messages SET state = 'received', lease_until = 0 WHERE state = 'processing'",
         )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let d = sqlx::query(
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        let d = crate::db::on_tx!(&mut tx, c => sqlx::query(
             "UPDATE recipients SET lease_until = 0 WHERE state = 'queued' AND lease_until > 0",
         )
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok((m, d))
     }
 
-    /// Take up to `n` messages to process, leased for `lease` seconds.
+    /// Take up to `n` messages to process, leased for `lease` seconds. On PostgreSQL
+    /// rows another node is taking at this moment are skipped, not waited for.
     pub async fn claim_received(&self, n: i64, lease: i64) -> Result<Vec<Received>> {
         let t = self.now();
-        let rows = sqlx::query(
-            "UPDATE messages SET state = 'processing', lease_until = ?1
-             WHERE id IN (SELECT id FROM messages
-                          WHERE state = 'received' OR (state = 'processing' AND lease_until < ?2)
-                          ORDER BY id LIMIT ?3)
-             RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed, intent",
-        )
-        .bind(t + lease)
-        .bind(t)
-        .bind(n)
-        .fetch_all(&self.lease_pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            let recipients: Vec<(i64, String)> = sqlx::query_as(
-                "SELECT id, address FROM recipients WHERE message_id = ? ORDER BY id",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?;
-            out.push(Received {
-                id,
-                origin: row.try_get("origin")?,
-                mail_from: row.try_get("mail_from")?,
-                auth_user: row.try_get("auth_user")?,
-                client_ip: row.try_get("client_ip")?,
-                received_at: row.try_get("received_at")?,
-                blob: row.try_get("blob")?,
-                recipients,
-                confirmed: row.try_get::<i64, _>("confirmed")? != 0,
-                intent: row.try_get("intent")?,
-            });
+        let sql = match self.lease_pool.engine() {
+            crate::Engine::Sqlite => claim_received_sql!(""),
+            crate::Engine::Postgres => claim_received_sql!(" FOR UPDATE SKIP LOCKED"),
+        };
+        let mut claimed: Vec<ClaimedMessage> = crate::db::on!(&self.lease_pool, ex => sqlx::query_as(sql)
+            .bind(t + lease)
+            .bind(t)
+            .bind(n)
+            .fetch_all(ex).await)?;
+        claimed.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids: Vec<&str> = claimed.iter().map(|m| m.id.as_str()).collect();
+        let mut recipients: std::collections::HashMap<String, Vec<(i64, String)>> =
+            std::collections::HashMap::new();
+        for (message_id, id, address) in self.recipients_of(&ids).await? {
+            recipients
+                .entry(message_id)
+                .or_default()
+                .push((id, address));
         }
-        Ok(out)
+        Ok(claimed
+            .into_iter()
+            .map(|m| Received {
+                recipients: recipients.remove(&m.id).unwrap_or_default(),
+                id: m.id,
+                origin: m.origin,
+                mail_from: m.mail_from,
+                auth_user: m.auth_user,
+                client_ip: m.client_ip,
+                received_at: m.received_at,
+                blob: m.blob,
+                confirmed: m.confirmed,
+                intent: m.intent,
+            })
+            .collect())
+    }
+
+    /// (message id, recipient row id, address) of these messages' recipients, in order.
+    async fn recipients_of(&self, ids: &[&str]) -> Result<Vec<(String, i64, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(crate::db::on!(&self.pool, ex => {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT message_id, id, address FROM recipients WHERE message_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(") ORDER BY id");
+            q.build_query_as().fetch_all(ex).await
+        })?)
     }
 
     /// Record what processing decided, queue the deliveries, store the vault entries and
@@ -96,57 +182,66 @@ impl Store {
         Ok(id)
     }
 
-    /// Take up to `n` due deliveries, leased for `lease` seconds.
+    /// Take up to `n` due deliveries, leased for `lease` seconds. On PostgreSQL rows
+    /// another node is taking at this moment are skipped, not waited for.
     pub async fn claim_deliveries(&self, n: i64, lease: i64) -> Result<Vec<Delivery>> {
         let t = self.now();
-        let rows = sqlx::query(
-            "UPDATE recipients SET lease_until = ?1
-             WHERE id IN (SELECT id FROM recipients
-                          WHERE state = 'queued' AND next_attempt_at <= ?2 AND lease_until < ?2
-                          ORDER BY next_attempt_at, id LIMIT ?3)
-             RETURNING id, message_id, address, route, blob, attempts, delay_notified",
-        )
-        .bind(t + lease)
-        .bind(t)
-        .bind(n)
-        .fetch_all(&self.lease_pool)
-        .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let message_id: String = row.try_get("message_id")?;
-            let (mail_from, origin, out_blob, blob, received_at, out_prefix): (
-                String,
-                Origin,
-                Option<String>,
-                String,
-                i64,
-                Option<Vec<u8>>,
-            ) = sqlx::query_as(
-                "SELECT mail_from, origin, out_blob, blob, received_at, out_prefix
-                   FROM messages WHERE id = ?",
-            )
-            .bind(&message_id)
-            .fetch_one(&self.pool)
-            .await?;
-            let own: Option<String> = row.try_get("blob")?;
+        let sql = match self.lease_pool.engine() {
+            crate::Engine::Sqlite => claim_deliveries_sql!(""),
+            crate::Engine::Postgres => claim_deliveries_sql!(" FOR UPDATE SKIP LOCKED"),
+        };
+        let mut claimed: Vec<ClaimedRecipient> = crate::db::on!(&self.lease_pool, ex => sqlx::query_as(sql)
+            .bind(t + lease)
+            .bind(t)
+            .bind(n)
+            .fetch_all(ex).await)?;
+        claimed.sort_by_key(|r| r.id);
+        let mut ids: Vec<&str> = claimed.iter().map(|r| r.message_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let messages: std::collections::HashMap<String, DeliveredMessage> = if ids.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            let rows: Vec<DeliveredMessage> = crate::db::on!(&self.pool, ex => {
+                let mut q = sqlx::QueryBuilder::new(
+                    "SELECT id, mail_from, origin, out_blob, blob, received_at, out_prefix
+                       FROM messages WHERE id IN (",
+                );
+                let mut list = q.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(ex).await
+            })?;
+            rows.into_iter().map(|m| (m.id.clone(), m)).collect()
+        };
+        let mut out = Vec::with_capacity(claimed.len());
+        for r in claimed {
+            let Some(m) = messages.get(&r.message_id) else {
+                continue;
+            };
             // The prefix belongs to the received blob only.
-            let prefix = if own.is_none() && out_blob.is_none() {
-                out_prefix.unwrap_or_default()
+            let prefix = if r.blob.is_none() && m.out_blob.is_none() {
+                m.out_prefix.clone().unwrap_or_default()
             } else {
                 Vec::new()
             };
             out.push(Delivery {
-                recipient_id: row.try_get("id")?,
-                message_id,
-                address: row.try_get("address")?,
-                route: Route::from_stored(row.try_get::<Option<&str>, _>("route")?),
-                mail_from,
-                origin,
-                blob: own.or(out_blob).unwrap_or(blob),
+                recipient_id: r.id,
+                message_id: r.message_id,
+                address: r.address,
+                route: Route::from_stored(r.route.as_deref()),
+                mail_from: m.mail_from.clone(),
+                origin: m.origin,
+                blob: r
+                    .blob
+                    .or_else(|| m.out_blob.clone())
+                    .unwrap_or_else(|| m.blob.clone()),
                 prefix,
-                attempts: row.try_get("attempts")?,
-                received_at,
-                delay_notified: row.try_get::<i64, _>("delay_notified")? != 0,
+                attempts: r.attempts,
+                received_at: m.received_at,
+                delay_notified: r.delay_notified,
             });
         }
         Ok(out)
@@ -157,8 +252,9 @@ impl Store {
     /// message is lost, and the next durable commit's fsync covers it within moments.
     /// Reports (DSNs) a failure causes are queued durably on their own.
     pub async fn delivery_done(&self, recipient_id: i64, outcome: &DeliveryOutcome) -> Result<()> {
-        let mut conn = self.lease_pool.acquire().await?;
-        write_delivery_done(&mut conn, recipient_id, outcome, self.now()).await?;
+        let mut tx = self.lease_pool.write_tx().await?;
+        write_delivery_done(&mut tx, recipient_id, outcome, self.now()).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -168,22 +264,19 @@ impl Store {
     /// messages were purged. A crash between removing files and marking the row only
     /// means the (already missing) files are removed again.
     pub async fn purge_finished(&self, limit: i64) -> Result<usize> {
-        let done: Vec<(String, String, Option<String>)> = sqlx::query_as(
+        let done: Vec<(String, String, Option<String>)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT m.id, m.blob, m.out_blob FROM messages m
               WHERE m.purged_at IS NULL AND m.state = 'processed'
                 AND NOT EXISTS (SELECT 1 FROM recipients r
                                  WHERE r.message_id = m.id AND r.state IN ('new', 'queued'))
-              ORDER BY m.received_at LIMIT ?",
+              ORDER BY m.received_at LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(ex).await)?;
         for (id, blob, out_blob) in &done {
-            let own: Vec<(Option<String>,)> =
-                sqlx::query_as("SELECT blob FROM recipients WHERE message_id = ?")
+            let own: Vec<(Option<String>,)> = crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT blob FROM recipients WHERE message_id = $1")
                     .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?;
+                    .fetch_all(ex).await)?;
             let names = std::iter::once(blob.clone())
                 .chain(out_blob.clone())
                 .chain(own.into_iter().filter_map(|(b,)| b));
@@ -192,20 +285,17 @@ impl Store {
             }
         }
         if !done.is_empty() {
-            let mut tx = crate::write_tx(&self.lease_pool).await?;
+            let mut tx = self.lease_pool.write_tx().await?;
             let t = self.now();
             for (id, _, _) in &done {
-                let findings: Option<String> =
-                    sqlx::query_scalar("SELECT findings FROM messages WHERE id = ?")
+                let findings: Option<String> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar("SELECT findings FROM messages WHERE id = $1")
                         .bind(id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                sqlx::query("UPDATE messages SET purged_at = ?, findings = ? WHERE id = ?")
+                        .fetch_one(&mut *c).await)?;
+                crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE messages SET purged_at = $1, findings = $2 WHERE id = $3")
                     .bind(t)
                     .bind(findings.as_deref().map(without_file_names))
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
             }
             tx.commit().await?;
         }
@@ -214,22 +304,20 @@ impl Store {
 
     /// Note that the sender was told of a delay for this recipient.
     pub async fn mark_delay_notified(&self, recipient_id: i64) -> Result<()> {
-        sqlx::query("UPDATE recipients SET delay_notified = 1 WHERE id = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE recipients SET delay_notified = TRUE WHERE id = $1")
             .bind(recipient_id)
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The trace of one message: (address, route, reasons, state, attempts, last error).
     pub async fn trace(&self, message_id: &str) -> Result<Vec<RecipientTrace>> {
-        let rows: Vec<TraceRow> = sqlx::query_as(
+        let rows: Vec<TraceRow> = crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT address, route, reasons, state, attempts, last_error FROM recipients
-                 WHERE message_id = ? ORDER BY id",
+                 WHERE message_id = $1 ORDER BY id",
         )
         .bind(message_id)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(ex).await)?;
         Ok(rows
             .into_iter()
             .map(
@@ -249,40 +337,39 @@ impl Store {
 
     /// Recipients waiting for delivery or failed, newest first.
     pub async fn queue_list(&self, limit: i64) -> Result<Vec<QueueRow>> {
-        Ok(sqlx::query_as::<_, QueueRow>(
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, QueueRow>(
             "SELECT r.id, r.message_id, m.mail_from, r.address, r.route, r.state, r.attempts,
                     r.next_attempt_at, r.last_error, m.received_at
                FROM recipients r JOIN messages m ON m.id = r.message_id
               WHERE r.state IN ('queued', 'failed')
-              ORDER BY r.id DESC LIMIT ?",
+              ORDER BY r.id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?,
+        )
     }
 
     /// Try a waiting recipient again now. True if it was waiting. (A failed one cannot be
     /// retried: its content is purged once every recipient is done.)
     pub async fn queue_retry(&self, recipient_id: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE recipients SET next_attempt_at = 0 WHERE id = ? AND state = 'queued'",
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE recipients SET next_attempt_at = 0 WHERE id = $1 AND state = 'queued'",
         )
         .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Stop delivering to a queued recipient. True if it was queued.
     pub async fn queue_cancel(&self, recipient_id: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE recipients SET state = 'cancelled', done_at = ? WHERE id = ? AND state = 'queued'",
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE recipients SET state = 'cancelled', done_at = $1 WHERE id = $2 AND state = 'queued'",
         )
         .bind(self.now())
         .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// A message's envelope and verdict, for the trace.
@@ -290,27 +377,29 @@ impl Store {
         if id.len() > 128 {
             return Ok(None);
         }
-        Ok(sqlx::query_as::<_, MessageInfo>(
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, MessageInfo>(
             "SELECT id, received_at, origin, mail_from, auth_user, client_ip, size, state, verdict,
-                    findings, held_reasons, processed_at FROM messages WHERE id = ?",
+                    findings, held_reasons, processed_at FROM messages WHERE id = $1",
         )
         .bind(id.trim())
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(ex).await)?,
+        )
     }
 
     /// Messages by a sender address (or account), newest first: for the trace's search.
     pub async fn messages_from(&self, sender: &str, limit: i64) -> Result<Vec<MessageInfo>> {
-        Ok(sqlx::query_as::<_, MessageInfo>(
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, MessageInfo>(
             "SELECT id, received_at, origin, mail_from, auth_user, client_ip, size, state, verdict,
                     findings, held_reasons, processed_at FROM messages
-              WHERE mail_from = ?1 COLLATE NOCASE OR auth_user = ?1 COLLATE NOCASE
-              ORDER BY received_at DESC LIMIT ?2",
+              WHERE lower(mail_from) = lower($1) OR lower(auth_user) = lower($1)
+              ORDER BY received_at DESC LIMIT $2",
         )
         .bind(sender.trim())
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(ex).await)?,
+        )
     }
 
     /// Portal messages addressed to `recipient` (a staff member's replies from outside),
@@ -332,14 +421,15 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<PortalEntry>> {
         let sql = format!(
-            "SELECT {} FROM vault WHERE {column} = ? COLLATE NOCASE ORDER BY created_at DESC LIMIT ?",
+            "SELECT {} FROM vault WHERE lower({column}) = lower($1) ORDER BY created_at DESC LIMIT $2",
             crate::portal::COLUMNS
         );
-        Ok(sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalEntry>(AssertSqlSafe(sql))
             .bind(address.trim())
             .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(ex).await)?,
+        )
     }
 }
 

@@ -63,12 +63,11 @@ impl Store {
         message_id: Option<&str>,
         verdict: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("UPDATE messages SET header_message_id = ?, inbound_verdict = ? WHERE id = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE messages SET header_message_id = $1, inbound_verdict = $2 WHERE id = $3")
             .bind(message_id)
             .bind(verdict)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -78,22 +77,21 @@ impl Store {
         &self,
         message_id: &str,
     ) -> Result<Option<(String, Option<String>)>> {
-        Ok(sqlx::query_as(
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT id, inbound_verdict FROM messages
-              WHERE header_message_id = ? AND origin = 'inbound'
+              WHERE header_message_id = $1 AND origin = 'inbound'
               ORDER BY received_at DESC LIMIT 1",
         )
         .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(ex).await)?)
     }
 
     /// Store a report under `id` (the id its content was sealed for).
     pub async fn add_report(&self, id: &str, r: &NewReport) -> Result<()> {
-        sqlx::query(
+        crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO phishing_reports (id, reported_at, reporter, shape, original_id, sender,
                     verdict, linked_message, blob, sealed_key)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(id)
         .bind(self.now())
@@ -105,56 +103,55 @@ impl Store {
         .bind(&r.linked_message)
         .bind(&r.blob)
         .bind(&r.sealed_key)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Reports, open ones first, newest first (at most `limit`).
     pub async fn reports(&self, limit: i64) -> Result<Vec<PhishingReport>> {
         let sql = format!(
-            "{REPORT_SELECT} ORDER BY r.handled_at IS NOT NULL, r.reported_at DESC LIMIT ?"
+            "{REPORT_SELECT} ORDER BY r.handled_at IS NOT NULL, r.reported_at DESC LIMIT $1"
         );
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as(AssertSqlSafe(sql))
             .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(ex).await)?,
+        )
     }
 
     /// One report.
     pub async fn report(&self, id: &str) -> Result<Option<PhishingReport>> {
-        let sql = format!("{REPORT_SELECT} WHERE r.id = ?");
-        Ok(sqlx::query_as(AssertSqlSafe(sql))
+        let sql = format!("{REPORT_SELECT} WHERE r.id = $1");
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as(AssertSqlSafe(sql))
             .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(ex).await)?,
+        )
     }
 
     /// Mark a report handled; false if there is no such open report.
     pub async fn handle_report(&self, id: &str, by: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE phishing_reports SET handled_at = ?, handled_by = ?
-              WHERE id = ? AND handled_at IS NULL",
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE phishing_reports SET handled_at = $1, handled_by = $2
+              WHERE id = $3 AND handled_at IS NULL",
         )
         .bind(self.now())
         .bind(by)
         .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Block a sender address or a domain (lower case) from now on.
     pub async fn block_sender(&self, value: &str, by: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO inbound_blocks (value, added_at, added_by) VALUES (?, ?, ?)
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "INSERT INTO inbound_blocks (value, added_at, added_by) VALUES ($1, $2, $3)
              ON CONFLICT(value) DO NOTHING",
         )
         .bind(value.trim().to_ascii_lowercase())
         .bind(self.now())
         .bind(by)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         if let Ok(mut blocked) = self.blocked.lock() {
             *blocked = None;
         }
@@ -172,10 +169,8 @@ impl Store {
         {
             return Ok(list.clone());
         }
-        let list: Vec<String> =
-            sqlx::query_scalar("SELECT value FROM inbound_blocks ORDER BY value")
-                .fetch_all(&self.pool)
-                .await?;
+        let list: Vec<String> = crate::db::on!(&self.pool, ex => sqlx::query_scalar("SELECT value FROM inbound_blocks ORDER BY value")
+                .fetch_all(ex).await)?;
         let list: Arc<[String]> = list.into();
         if let Ok(mut blocked) = self.blocked.lock() {
             *blocked = Some((now, list.clone()));

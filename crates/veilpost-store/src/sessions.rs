@@ -9,7 +9,7 @@ use crate::{Result, Store, random_token};
 
 /// How far a staff sign-in got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Stage {
     /// The password is right; the second factor is next.
     Password,
@@ -59,14 +59,13 @@ impl Store {
     /// an idle timeout.
     pub async fn touch_session(&self, kind: SessionKind, token: &str) -> Result<()> {
         let sql = match kind {
-            SessionKind::Portal => "UPDATE portal_sessions SET last_seen = ? WHERE id_hash = ?",
-            SessionKind::Staff => "UPDATE staff_sessions SET last_seen = ? WHERE id_hash = ?",
+            SessionKind::Portal => "UPDATE portal_sessions SET last_seen = $1 WHERE id_hash = $2",
+            SessionKind::Staff => "UPDATE staff_sessions SET last_seen = $1 WHERE id_hash = $2",
         };
-        sqlx::query(sql)
+        crate::db::on!(&self.lease_pool, ex => sqlx::query(sql)
             .bind(self.now())
             .bind(token_hash(token))
-            .execute(&self.lease_pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -74,13 +73,12 @@ impl Store {
     /// full: a new token then).
     pub async fn end_session(&self, kind: SessionKind, token: &str) -> Result<()> {
         let sql = match kind {
-            SessionKind::Portal => "DELETE FROM portal_sessions WHERE id_hash = ?",
-            SessionKind::Staff => "DELETE FROM staff_sessions WHERE id_hash = ?",
+            SessionKind::Portal => "DELETE FROM portal_sessions WHERE id_hash = $1",
+            SessionKind::Staff => "DELETE FROM staff_sessions WHERE id_hash = $1",
         };
-        sqlx::query(sql)
+        crate::db::on!(&self.pool, ex => sqlx::query(sql)
             .bind(token_hash(token))
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -94,27 +92,25 @@ impl Store {
     ) -> Result<u64> {
         let sql = match kind {
             SessionKind::Portal => {
-                "DELETE FROM portal_sessions WHERE last_seen < ? OR created_at < ?"
+                "DELETE FROM portal_sessions WHERE last_seen < $1 OR created_at < $2"
             }
             SessionKind::Staff => {
-                "DELETE FROM staff_sessions WHERE last_seen < ? OR created_at < ?"
+                "DELETE FROM staff_sessions WHERE last_seen < $1 OR created_at < $2"
             }
         };
-        Ok(sqlx::query(sql)
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query(sql)
             .bind(idle_cutoff)
             .bind(absolute_cutoff)
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+            .execute(ex).await.map(|r| r.rows_affected()))?)
     }
 
     /// A new browser session for a verified recipient: (cookie token, CSRF token).
     pub async fn create_session(&self, vault_id: &str, factor: &str) -> Result<(String, String)> {
         let (token, csrf) = new_session_tokens();
         let t = self.now();
-        sqlx::query(
+        crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO portal_sessions (id_hash, vault_id, csrf, created_at, last_seen, factor)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash(&token))
         .bind(vault_id)
@@ -122,8 +118,7 @@ impl Store {
         .bind(t)
         .bind(t)
         .bind(factor)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok((token, csrf))
     }
 
@@ -132,13 +127,14 @@ impl Store {
         if token.len() > 128 {
             return Ok(None);
         }
-        Ok(sqlx::query_as::<_, PortalSession>(
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalSession>(
             "SELECT vault_id, csrf, created_at, last_seen, factor FROM portal_sessions
-              WHERE id_hash = ?",
+              WHERE id_hash = $1",
         )
         .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(ex).await)?,
+        )
     }
 
     /// Start a session for `email` at `stage`; returns (cookie token, CSRF token).
@@ -149,9 +145,9 @@ impl Store {
     ) -> Result<(String, String)> {
         let (token, csrf) = new_session_tokens();
         let t = self.now();
-        sqlx::query(
+        crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO staff_sessions (id_hash, email, stage, csrf, created_at, last_seen)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash(&token))
         .bind(email.trim())
@@ -159,8 +155,7 @@ impl Store {
         .bind(&csrf)
         .bind(t)
         .bind(t)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok((token, csrf))
     }
 
@@ -169,38 +164,38 @@ impl Store {
         if token.len() != 64 {
             return Ok(None);
         }
-        Ok(sqlx::query_as::<_, StaffSession>(
-            "SELECT email, stage, csrf, created_at, last_seen FROM staff_sessions WHERE id_hash = ?",
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, StaffSession>(
+            "SELECT email, stage, csrf, created_at, last_seen FROM staff_sessions WHERE id_hash = $1",
         )
         .bind(token_hash(token))
-        .fetch_optional(&self.pool)
-        .await?)
+        .fetch_optional(ex).await)?,
+        )
     }
 
     /// End every session of `email`; how many.
     pub async fn end_staff_sessions(&self, email: &str) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM staff_sessions WHERE email = ?")
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM staff_sessions WHERE lower(email) = lower($1)")
             .bind(email.trim())
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+            .execute(ex).await.map(|r| r.rows_affected()))?,
+        )
     }
 
     /// An OpenID Connect sign-in begins: its nonce and PKCE verifier are kept under the
     /// `state` value (the provider's answer comes back without our cookies).
     pub async fn start_oidc_flow(&self, state: &str, flow: &str) -> Result<()> {
         let t = self.now();
-        sqlx::query(
+        crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO staff_sessions (id_hash, email, stage, csrf, created_at, last_seen, ceremony)
-             VALUES (?, '', 'oidc', ?, ?, ?, ?)",
+             VALUES ($1, '', 'oidc', $2, $3, $4, $5)",
         )
         .bind(token_hash(state))
         .bind(random_token())
         .bind(t)
         .bind(t)
         .bind(flow)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -210,46 +205,60 @@ impl Store {
             return Ok(None);
         }
         let hash = token_hash(state);
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let flow: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT ceremony FROM staff_sessions WHERE id_hash = ? AND stage = 'oidc' AND created_at >= ?",
+        let mut tx = self.pool.write_tx().await?;
+        let flow: Option<Option<String>> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar(
+            "SELECT ceremony FROM staff_sessions WHERE id_hash = $1 AND stage = 'oidc' AND created_at >= $2",
         )
         .bind(&hash)
         .bind(self.now() - window)
-        .fetch_optional(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE staff_sessions SET ceremony = NULL WHERE id_hash = ?")
-            .bind(&hash)
-            .execute(&mut *tx)
-            .await?;
+        .fetch_optional(&mut *c).await)?;
+        let flow = flow.flatten();
+        let taken = self.clear_ceremony(&mut tx, &hash, flow.as_deref()).await?;
         tx.commit().await?;
-        Ok(flow.flatten())
+        Ok(flow.filter(|_| taken))
     }
 
     /// Keep the state of a passkey ceremony with a session.
     pub async fn set_ceremony(&self, token: &str, state: &str) -> Result<()> {
-        sqlx::query("UPDATE staff_sessions SET ceremony = ? WHERE id_hash = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE staff_sessions SET ceremony = $1 WHERE id_hash = $2")
             .bind(state)
             .bind(token_hash(token))
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Take (and clear) a session's ceremony state: each challenge is answered once.
     pub async fn take_ceremony(&self, token: &str) -> Result<Option<String>> {
         let hash = token_hash(token);
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let state: Option<Option<String>> =
-            sqlx::query_scalar("SELECT ceremony FROM staff_sessions WHERE id_hash = ?")
+        let mut tx = self.pool.write_tx().await?;
+        let state: Option<Option<String>> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar("SELECT ceremony FROM staff_sessions WHERE id_hash = $1")
                 .bind(&hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-        sqlx::query("UPDATE staff_sessions SET ceremony = NULL WHERE id_hash = ?")
-            .bind(&hash)
-            .execute(&mut *tx)
+                .fetch_optional(&mut *c).await)?;
+        let state = state.flatten();
+        let taken = self
+            .clear_ceremony(&mut tx, &hash, state.as_deref())
             .await?;
         tx.commit().await?;
-        Ok(state.flatten())
+        Ok(state.filter(|_| taken))
+    }
+
+    /// Clear the ceremony `read` of session `hash`, if it is still the one there: false
+    /// when another node took it first (PostgreSQL runs such transactions side by side).
+    async fn clear_ceremony(
+        &self,
+        tx: &mut crate::db::Tx,
+        hash: &str,
+        read: Option<&str>,
+    ) -> Result<bool> {
+        let Some(read) = read else {
+            return Ok(false);
+        };
+        let cleared = crate::db::on_tx!(tx, c => sqlx::query(
+            "UPDATE staff_sessions SET ceremony = NULL WHERE id_hash = $1 AND ceremony = $2",
+        )
+        .bind(hash)
+        .bind(read)
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        Ok(cleared == 1)
     }
 }

@@ -8,10 +8,10 @@ use crate::{Error, Result, Role, Store, random, sha256_hex};
 pub const FIRST_ADMIN_LINK_SECONDS: i64 = 3600;
 
 /// The condition that makes a first-admin link usable: unused, less than an hour old
-/// (`?2` is now), and no admin exists yet (`?1` is the link's hash).
+/// (`$2` is now), and no admin exists yet (`$1` is the link's hash).
 const FIRST_ADMIN_LINK_OPEN: &str = "SELECT 1 FROM setup_tokens
-     WHERE token_hash = ?1 AND purpose = 'first-admin' AND used_at IS NULL
-       AND created_at > ?2 - 3600
+     WHERE token_hash = $1 AND purpose = 'first-admin' AND used_at IS NULL
+       AND created_at > $2 - 3600
        AND NOT EXISTS (SELECT 1 FROM users WHERE role = 'admin')";
 
 /// A cached MTA-STS policy (RFC 8461 §5: kept across restarts, used until `max_age`).
@@ -33,32 +33,32 @@ impl Store {
         random(&mut raw);
         let token = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, raw);
         let t = self.now();
-        let mut tx = crate::write_tx(&self.pool).await?;
-        sqlx::query(
-            "UPDATE setup_tokens SET used_at = ? WHERE purpose = 'first-admin' AND used_at IS NULL",
+        let mut tx = self.pool.write_tx().await?;
+        tx.serial(crate::db::Serial::Accounts).await?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query(
+            "UPDATE setup_tokens SET used_at = $1 WHERE purpose = 'first-admin' AND used_at IS NULL",
         )
         .bind(t)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO setup_tokens (token_hash, purpose, created_at) VALUES (?, 'first-admin', ?)",
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query(
+            "INSERT INTO setup_tokens (token_hash, purpose, created_at) VALUES ($1, 'first-admin', $2)",
         )
         .bind(sha256_hex(token.as_bytes()))
         .bind(t)
-        .execute(&mut *tx)
-        .await?;
+        .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         tx.commit().await?;
         Ok(token)
     }
 
     /// Does this first-admin link still work?
     pub async fn first_admin_link_open(&self, token: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, i64>(FIRST_ADMIN_LINK_OPEN)
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_scalar::<_, i32>(FIRST_ADMIN_LINK_OPEN)
             .bind(sha256_hex(token.as_bytes()))
             .bind(self.now())
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some())
+            .fetch_optional(ex).await)?
+            .is_some(),
+        )
     }
 
     /// Create the first admin with this link: the link is checked and used and the
@@ -75,36 +75,38 @@ impl Store {
         let hash = hash_off_thread(password).await?;
         let t = self.now();
         let token_hash = sha256_hex(token.as_bytes());
-        let mut tx = crate::write_tx(&self.pool).await.map_err(Error::from)?;
-        let open = sqlx::query_scalar::<_, i64>(FIRST_ADMIN_LINK_OPEN)
+        let mut tx = self.pool.write_tx().await.map_err(Error::from)?;
+        // On PostgreSQL two nodes could both find no admin yet: one at a time.
+        tx.serial(crate::db::Serial::Accounts)
+            .await
+            .map_err(Error::from)?;
+        let open =
+            crate::db::on_tx!(&mut tx, c => sqlx::query_scalar::<_, i32>(FIRST_ADMIN_LINK_OPEN)
             .bind(&token_hash)
             .bind(t)
-            .fetch_optional(&mut *tx)
-            .await
+            .fetch_optional(&mut *c).await)
             .map_err(Error::from)?
             .is_some();
         if !open {
             return Err(UserError::LinkClosed);
         }
-        let added = sqlx::query(
+        let added = crate::db::on_tx!(&mut tx, c => sqlx::query(
             "INSERT INTO users (email, password_hash, role, valid_until, created_at)
-             VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, NULL, $4) ON CONFLICT DO NOTHING",
         )
         .bind(email)
         .bind(hash)
         .bind(Role::Admin)
         .bind(t)
-        .execute(&mut *tx)
-        .await
+        .execute(&mut *c).await.map(|r| r.rows_affected()))
         .map_err(Error::from)?;
-        if added.rows_affected() != 1 {
+        if added != 1 {
             return Err(UserError::Exists(email.into()));
         }
-        sqlx::query("UPDATE setup_tokens SET used_at = ? WHERE token_hash = ?")
+        crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2")
             .bind(t)
             .bind(&token_hash)
-            .execute(&mut *tx)
-            .await
+            .execute(&mut *c).await.map(|r| r.rows_affected()))
             .map_err(Error::from)?;
         tx.commit().await.map_err(Error::from)?;
         self.audit("web", "admin.created", Some(email), None)
@@ -115,17 +117,16 @@ impl Store {
     /// A policy setting changed on the web (JSON), if any.
     pub async fn setting(&self, key: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            crate::db::on!(&self.pool, ex => sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
+                .fetch_optional(ex).await)?,
         )
     }
 
     /// Change a policy setting (JSON); `by` is the admin, for the record.
     pub async fn put_setting(&self, key: &str, value: &str, by: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "INSERT INTO settings (key, value, updated_at, updated_by) VALUES ($1, $2, $3, $4)
              ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
                  updated_by = excluded.updated_by",
         )
@@ -133,19 +134,17 @@ impl Store {
         .bind(value)
         .bind(self.now())
         .bind(by)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The cached MTA-STS policy of `domain`.
     pub async fn mta_sts_get(&self, domain: &str) -> Result<Option<CachedStsPolicy>> {
-        let row: Option<(String, String, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, mode, mx, max_age, fetched_at FROM mta_sts WHERE domain = ?",
+        let row: Option<(String, String, String, i64, i64)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT id, mode, mx, max_age, fetched_at FROM mta_sts WHERE domain = $1",
         )
         .bind(domain)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(ex).await)?;
         Ok(
             row.map(|(id, mode, mx, max_age, fetched_at)| CachedStsPolicy {
                 id,
@@ -159,8 +158,8 @@ impl Store {
 
     /// Remember `domain`'s MTA-STS policy.
     pub async fn mta_sts_put(&self, domain: &str, p: &CachedStsPolicy) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO mta_sts (domain, id, mode, mx, max_age, fetched_at) VALUES (?, ?, ?, ?, ?, ?)
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "INSERT INTO mta_sts (domain, id, mode, mx, max_age, fetched_at) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT(domain) DO UPDATE SET id = excluded.id, mode = excluded.mode, mx = excluded.mx,
                  max_age = excluded.max_age, fetched_at = excluded.fetched_at",
         )
@@ -170,17 +169,15 @@ impl Store {
         .bind(serde_json::to_string(&p.mx).unwrap_or_default())
         .bind(p.max_age)
         .bind(p.fetched_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Forget `domain`'s MTA-STS policy.
     pub async fn mta_sts_delete(&self, domain: &str) -> Result<()> {
-        sqlx::query("DELETE FROM mta_sts WHERE domain = ?")
+        crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM mta_sts WHERE domain = $1")
             .bind(domain)
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -28,14 +28,10 @@ impl Store {
 
     /// How many messages are waiting to be processed, and recipients waiting for delivery.
     pub async fn backlog(&self) -> Result<(i64, i64)> {
-        let (m,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM messages WHERE state != 'processed'")
-                .fetch_one(&self.pool)
-                .await?;
-        let (r,): (i64,) =
-            sqlx::query_as("SELECT count(*) FROM recipients WHERE state IN ('new', 'queued')")
-                .fetch_one(&self.pool)
-                .await?;
+        let (m,): (i64,) = crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT count(*) FROM messages WHERE state != 'processed'")
+                .fetch_one(ex).await)?;
+        let (r,): (i64,) = crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT count(*) FROM recipients WHERE state IN ('new', 'queued')")
+                .fetch_one(ex).await)?;
         Ok((m, r))
     }
 }

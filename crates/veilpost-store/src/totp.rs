@@ -44,18 +44,19 @@ impl Store {
     pub async fn totp(&self, who: TotpHolder<'_>) -> Result<Option<TotpRecord>> {
         let sql = match who {
             TotpHolder::Recipient(_) => {
-                "SELECT secret, wrapped, key_id, last_step FROM recipient_totp WHERE address = ?"
+                "SELECT secret, wrapped, key_id, last_step FROM recipient_totp WHERE lower(address) = lower($1)"
             }
             TotpHolder::Staff(_) => {
                 "SELECT totp_secret AS secret, totp_wrapped AS wrapped, totp_key_id AS key_id,
                         totp_last_step AS last_step
-                   FROM users WHERE email = ? AND totp_secret IS NOT NULL"
+                   FROM users WHERE lower(email) = lower($1) AND totp_secret IS NOT NULL"
             }
         };
-        Ok(sqlx::query_as::<_, TotpRecord>(sql)
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, TotpRecord>(sql)
             .bind(who.address())
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(ex).await)?,
+        )
     }
 
     /// Use up a TOTP time step of `who`'s app: false when it (or a later one) was used
@@ -63,18 +64,17 @@ impl Store {
     pub async fn use_totp_step(&self, who: TotpHolder<'_>, step: i64) -> Result<bool> {
         let sql = match who {
             TotpHolder::Recipient(_) => {
-                "UPDATE recipient_totp SET last_step = ?1 WHERE address = ?2 AND last_step < ?1"
+                "UPDATE recipient_totp SET last_step = $1 WHERE lower(address) = lower($2) AND last_step < $1"
             }
             TotpHolder::Staff(_) => {
-                "UPDATE users SET totp_last_step = ?1 WHERE email = ?2 AND totp_last_step < ?1"
+                "UPDATE users SET totp_last_step = $1 WHERE lower(email) = lower($2) AND totp_last_step < $1"
             }
         };
-        let done = sqlx::query(sql)
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(sql)
             .bind(step)
             .bind(who.address())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Register an app for `who` (the secret sealed by the master key), its first code's
@@ -92,44 +92,42 @@ impl Store {
         let sql = match who {
             TotpHolder::Recipient(_) => {
                 "INSERT INTO recipient_totp (secret, wrapped, key_id, last_step, created_at, address)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT(address) DO UPDATE SET secret = excluded.secret,
                      wrapped = excluded.wrapped, key_id = excluded.key_id,
                      last_step = excluded.last_step, created_at = excluded.created_at"
             }
             TotpHolder::Staff(_) => {
-                "UPDATE users SET totp_secret = ?1, totp_wrapped = ?2, totp_key_id = ?3,
-                        totp_last_step = ?4
-                  WHERE ?5 IS NOT NULL AND email = ?6 AND totp_secret IS NULL"
+                "UPDATE users SET totp_secret = $1, totp_wrapped = $2, totp_key_id = $3,
+                        totp_last_step = $4
+                  WHERE $5 IS NOT NULL AND lower(email) = lower($6) AND totp_secret IS NULL"
             }
         };
-        let done = sqlx::query(sql)
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(sql)
             .bind(sealed_secret)
             .bind(wrapped_key)
             .bind(key_id)
             .bind(step)
             .bind(self.now())
-            .bind(who.address())
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            // A recipient's row is keyed in lower case (see `contact_key`).
+            .bind(who.address().to_ascii_lowercase())
+            .execute(ex).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
     }
 
     /// Forget a staff member's TOTP app and passkeys (an admin does this for a lost
     /// phone); the next sign-in registers a new one. Sessions end.
     pub async fn reset_staff_totp(&self, email: &str) -> Result<bool> {
-        let done = sqlx::query(
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
             "UPDATE users SET totp_secret = NULL, totp_wrapped = NULL, totp_key_id = NULL,
-                    totp_last_step = 0 WHERE email = ?",
+                    totp_last_step = 0 WHERE lower(email) = lower($1)",
         )
         .bind(email.trim())
-        .execute(&self.pool)
-        .await?;
-        sqlx::query("DELETE FROM staff_passkeys WHERE email = ?")
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM staff_passkeys WHERE lower(email) = lower($1)")
             .bind(email.trim())
-            .execute(&self.pool)
-            .await?;
+            .execute(ex).await.map(|r| r.rows_affected()))?;
         self.end_staff_sessions(email).await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 }

@@ -44,7 +44,7 @@ pub struct User {
     sqlx::Type,
 )]
 #[serde(rename_all = "lowercase")]
-#[sqlx(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum Role {
     /// Everything: sends, and manages accounts, contacts, policy and the queue.
     Admin,
@@ -105,7 +105,7 @@ impl PartialEq<&str> for Role {
 pub(crate) const USER_COLUMNS: &str =
     "email, name, role, disabled, valid_until, created_at, scopes,
     totp_secret IS NOT NULL AS has_totp,
-    EXISTS (SELECT 1 FROM staff_passkeys p WHERE p.email = users.email) AS has_passkey,
+    EXISTS (SELECT 1 FROM staff_passkeys p WHERE lower(p.email) = lower(users.email)) AS has_passkey,
     successor, offboarded_at";
 
 /// Why an account could not be added.
@@ -439,16 +439,15 @@ impl Store {
         }
         let hash = hash_off_thread(password).await?;
         let until = valid_until.map(|d| d.to_string());
-        sqlx::query(
-            "INSERT INTO users (email, password_hash, role, valid_until, created_at) VALUES (?, ?, ?, ?, ?)",
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "INSERT INTO users (email, password_hash, role, valid_until, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(email)
         .bind(hash)
         .bind(role)
         .bind(until)
         .bind(self.now())
-        .execute(&self.pool)
-        .await
+        .execute(ex).await.map(|r| r.rows_affected()))
         .map_err(Error::from)?;
         self.audit(actor, "user.add", Some(email), Some(role.as_str()))
             .await?;
@@ -457,11 +456,12 @@ impl Store {
 
     /// One account (read at every login, staff page and SMTP MAIL: one query).
     pub async fn user(&self, email: &str) -> Result<Option<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?");
-        Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
             .bind(email.trim())
-            .fetch_optional(&self.pool)
-            .await?)
+            .fetch_optional(ex).await)?,
+        )
     }
 
     async fn user_with_hash(&self, email: &str) -> Result<Option<(User, String)>> {
@@ -471,20 +471,24 @@ impl Store {
             user: User,
             password_hash: String,
         }
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?");
-        Ok(sqlx::query_as::<_, WithHash>(sqlx::AssertSqlSafe(sql))
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)"
+        );
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, WithHash>(sqlx::AssertSqlSafe(sql))
             .bind(email.trim())
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| (r.user, r.password_hash)))
+            .fetch_optional(ex).await)?
+            .map(|r| (r.user, r.password_hash)),
+        )
     }
 
     /// All accounts, by address.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
-        Ok(sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, User>(sqlx::AssertSqlSafe(sql))
+            .fetch_all(ex).await)?,
+        )
     }
 
     /// Disable an account (from the command line); false when there is none.
@@ -494,14 +498,13 @@ impl Store {
 
     /// Disable an account; false when there is none. Its web sessions end.
     pub async fn disable_user_as(&self, actor: &str, email: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET disabled = 1, disabled_at = ? WHERE email = ? AND disabled = 0",
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE users SET disabled = TRUE, disabled_at = $1 WHERE lower(email) = lower($2) AND NOT disabled",
         )
         .bind(self.now())
         .bind(email.trim())
-        .execute(&self.pool)
-        .await?;
-        if done.rows_affected() == 1 {
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        if done == 1 {
             self.audit(actor, "user.disable", Some(email.trim()), None)
                 .await?;
             self.end_staff_sessions(email).await?;
@@ -539,19 +542,18 @@ impl Store {
         if let Some(bad) = scopes.iter().find(|s| !crate::users::valid_email(s)) {
             return Err(UserError::BadEmail(bad.clone()));
         }
-        let done = sqlx::query(
-            "UPDATE users SET name = ?, role = ?, valid_until = ?, scopes = ?, expired_at = NULL
-              WHERE email = ?",
+        let done = crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE users SET name = $1, role = $2, valid_until = $3, scopes = $4, expired_at = NULL
+              WHERE lower(email) = lower($5)",
         )
         .bind(u.name.as_deref().map(str::trim).filter(|n| !n.is_empty()))
         .bind(u.role)
         .bind(u.valid_until.map(|d| d.to_string()))
-        .bind(serde_json::to_string(&scopes).unwrap_or_else(|_| "[]".into()))
+        .bind(sqlx::types::Json(&scopes))
         .bind(email.trim())
-        .execute(&self.pool)
-        .await
+        .execute(ex).await.map(|r| r.rows_affected()))
         .map_err(Error::from)?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Set a new password (Argon2id).
@@ -560,34 +562,31 @@ impl Store {
             return Err(UserError::ShortPassword);
         }
         let hash = hash_off_thread(password).await?;
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE email = ?")
+        let done = crate::db::on!(&self.pool, ex => sqlx::query("UPDATE users SET password_hash = $1 WHERE lower(email) = lower($2)")
             .bind(hash)
             .bind(email.trim())
-            .execute(&self.pool)
-            .await
+            .execute(ex).await.map(|r| r.rows_affected()))
             .map_err(Error::from)?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Accounts whose end date passed before `today` (sign-in is refused from then on by
     /// [`User::active_on`]): their sessions end, and each is returned once (for the audit
     /// log).
     pub async fn expire_accounts(&self, today: Date) -> Result<Vec<String>> {
-        let candidates: Vec<(String, String)> = sqlx::query_as(
+        let candidates: Vec<(String, String)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT email, valid_until FROM users WHERE expired_at IS NULL AND valid_until IS NOT NULL",
         )
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(ex).await)?;
         let mut out = Vec::new();
         for (email, until) in candidates {
             if crate::users::parse_date(&until).is_some_and(|d| d < today) {
-                sqlx::query(
-                    "UPDATE users SET expired_at = ? WHERE email = ? AND expired_at IS NULL",
+                crate::db::on!(&self.pool, ex => sqlx::query(
+                    "UPDATE users SET expired_at = $1 WHERE lower(email) = lower($2) AND expired_at IS NULL",
                 )
                 .bind(self.now())
                 .bind(&email)
-                .execute(&self.pool)
-                .await?;
+                .execute(ex).await.map(|r| r.rows_affected()))?;
                 self.end_staff_sessions(&email).await?;
                 out.push(email);
             }
@@ -637,37 +636,36 @@ impl Store {
     /// Record a leaver: from now on mail to `email` is answered per policy, naming the
     /// successor if there is one. Their sessions end.
     pub async fn mark_offboarded(&self, email: &str, successor: Option<&str>) -> Result<()> {
-        sqlx::query(
-            "UPDATE users SET successor = ?, offboarded_at = COALESCE(offboarded_at, ?) WHERE email = ?",
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE users SET successor = $1, offboarded_at = COALESCE(offboarded_at, $2) WHERE lower(email) = lower($3)",
         )
         .bind(successor.map(str::trim))
         .bind(self.now())
         .bind(email.trim())
-        .execute(&self.pool)
-        .await?;
+        .execute(ex).await.map(|r| r.rows_affected()))?;
         self.end_staff_sessions(email).await?;
         Ok(())
     }
 
     /// If `address` belongs to someone who left: Some(their successor, if any).
     pub async fn leaver(&self, address: &str) -> Result<Option<Option<String>>> {
-        let row: Option<(Option<String>,)> = sqlx::query_as(
+        let row: Option<(Option<String>,)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
             "SELECT successor FROM users
-              WHERE email = ? COLLATE NOCASE AND offboarded_at IS NOT NULL",
+              WHERE lower(email) = lower($1) AND offboarded_at IS NOT NULL",
         )
         .bind(address.trim())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(ex).await)?;
         Ok(row.map(|(s,)| s))
     }
 
     /// Accounts with the given role.
     pub async fn users_with_role(&self, role: Role) -> Result<Vec<User>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role = ? ORDER BY email");
-        Ok(sqlx::query_as::<_, User>(AssertSqlSafe(sql))
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE role = $1 ORDER BY email");
+        Ok(
+            crate::db::on!(&self.pool, ex => sqlx::query_as::<_, User>(AssertSqlSafe(sql))
             .bind(role)
-            .fetch_all(&self.pool)
-            .await?)
+            .fetch_all(ex).await)?,
+        )
     }
 
     /// The leaver's status links stop working at once (whoever holds them can no longer
@@ -678,28 +676,25 @@ impl Store {
         email: &str,
         successor: Option<&str>,
     ) -> Result<Vec<(String, String)>> {
-        let mut tx = crate::write_tx(&self.pool).await?;
-        let live: Vec<(String, String)> = sqlx::query_as(
+        let mut tx = self.pool.write_tx().await?;
+        let live: Vec<(String, String)> = crate::db::on_tx!(&mut tx, c => sqlx::query_as(
             "SELECT id, recipient FROM vault
-              WHERE sender = ? COLLATE NOCASE AND shredded_at IS NULL ORDER BY id",
+              WHERE lower(sender) = lower($1) AND shredded_at IS NULL ORDER BY id",
         )
         .bind(email)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE vault SET status_token_hash = NULL WHERE sender = ? COLLATE NOCASE")
+        .fetch_all(&mut *c).await)?;
+        crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE vault SET status_token_hash = NULL WHERE lower(sender) = lower($1)")
             .bind(email)
-            .execute(&mut *tx)
-            .await?;
+            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         let mut links = Vec::new();
         if let Some(successor) = successor {
             for (id, recipient) in live {
                 let token = crate::vault::new_token();
-                sqlx::query("UPDATE vault SET sender = ?, status_token_hash = ? WHERE id = ?")
+                crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE vault SET sender = $1, status_token_hash = $2 WHERE id = $3")
                     .bind(successor)
                     .bind(crate::vault::token_hash(&token))
                     .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
                 links.push((recipient, token));
             }
         }
@@ -712,13 +707,12 @@ impl Store {
     /// from now on), and mail to the address is answered per policy from now on. The
     /// account itself is disabled by [`Store::disable_user`].
     pub async fn offboard(&self, email: &str, successor: Option<&str>) -> Result<Offboarded> {
-        let held: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM messages WHERE state = 'held' AND (mail_from = ?1 COLLATE NOCASE
-                 OR auth_user = ?1 COLLATE NOCASE)",
+        let held: Vec<String> = crate::db::on!(&self.pool, ex => sqlx::query_scalar(
+            "SELECT id FROM messages WHERE state = 'held' AND (lower(mail_from) = lower($1)
+                 OR lower(auth_user) = lower($1))",
         )
         .bind(email)
-        .fetch_all(&self.pool)
-        .await?;
+        .fetch_all(ex).await)?;
         let mut out = Offboarded::default();
         self.mark_offboarded(email, successor).await?;
         for id in held {

@@ -224,15 +224,15 @@ pub struct VaultInfo {
 }
 
 pub(crate) async fn insert(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut crate::db::Tx,
     v: &VaultEntry,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    crate::db::on_tx!(tx, c => sqlx::query(
         "INSERT INTO vault (id, message_id, recipient, sender, token_hash, blob, wrapped_key, key_id,
                             created_at, expires_at, phone, access_code, email_code,
                             status_token_hash, read_receipt, upload, subject_key, subject_sealed)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(&v.id)
     .bind(&v.message_id)
@@ -252,8 +252,7 @@ pub(crate) async fn insert(
     .bind(v.upload)
     .bind(v.subject.as_ref().map(|s| &s.wrapped_key))
     .bind(v.subject.as_ref().map(|s| &s.ciphertext))
-    .execute(&mut *tx)
-    .await?;
+    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -263,12 +262,11 @@ impl Store {
         if token.len() > 128 {
             return Ok(None);
         }
-        let row: Option<(String, String, String, i64, String)> = sqlx::query_as(
-            "SELECT id, sender, recipient, expires_at, state FROM vault WHERE token_hash = ?",
+        let row: Option<(String, String, String, i64, String)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT id, sender, recipient, expires_at, state FROM vault WHERE token_hash = $1",
         )
         .bind(sha256_hex(token.as_bytes()))
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(ex).await)?;
         Ok(
             row.map(|(id, sender, recipient, expires_at, state)| VaultInfo {
                 id,

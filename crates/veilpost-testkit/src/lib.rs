@@ -9,6 +9,7 @@
 pub mod clamd;
 pub mod oidc;
 pub mod postfix;
+pub mod postgres;
 pub mod sink;
 
 use std::net::{IpAddr, SocketAddr};

@@ -221,7 +221,7 @@ impl Portal {
 
     async fn audit_actions(&self) -> Vec<(String, Option<String>, Option<String>)> {
         sqlx::query_as("SELECT action, ip, outcome FROM audit ORDER BY id")
-            .fetch_all(self.store.pool())
+            .fetch_all(self.store.sqlite_pool().expect("an SQLite store"))
             .await
             .expect("audit")
     }
@@ -931,7 +931,7 @@ async fn headers_cookies_and_idle_timeout() {
     );
     // Sixteen minutes without activity end the session.
     sqlx::query("UPDATE portal_sessions SET last_seen = last_seen - 16 * 60")
-        .execute(p.store.pool())
+        .execute(p.store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("age the session");
     let r = b.get(&format!("/p/{}/message", m.link)).await;
@@ -1312,7 +1312,7 @@ async fn upload_requests_ask_for_documents_and_take_allowed_files_only() {
         .await;
     sqlx::query("UPDATE vault SET upload = 1 WHERE id = ?")
         .bind(&m.vault_id)
-        .execute(p.store.pool())
+        .execute(p.store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("mark as upload request");
     let mut b = p.browser();
@@ -1505,7 +1505,7 @@ async fn audit_entries_under_load_and_no_entry_no_action() {
     sqlx::query(
         "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'no'); END",
     )
-    .execute(p.store.pool())
+    .execute(p.store.sqlite_pool().expect("an SQLite store"))
     .await
     .expect("trigger");
     let page = reader.get(&format!("/p/{}/message", m.link)).await;
@@ -1589,7 +1589,7 @@ async fn a_leavers_status_links_die_and_the_successor_gets_new_ones() {
         .expect("user");
     sqlx::query("UPDATE vault SET sender = 'cor@praktijk.test' WHERE id = ?")
         .bind(&m2.vault_id)
-        .execute(p.store.pool())
+        .execute(p.store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("sender");
     let done = p

@@ -186,7 +186,7 @@ impl Site {
 
     async fn actions(&self) -> Vec<(String, String, Option<String>)> {
         sqlx::query_as("SELECT actor, action, subject FROM audit ORDER BY id")
-            .fetch_all(self.store.pool())
+            .fetch_all(self.store.sqlite_pool().expect("an SQLite store"))
             .await
             .expect("audit")
     }
@@ -781,7 +781,7 @@ async fn admin_adds_changes_and_offboards_a_colleague() {
     // Bob has a secure message out, its status link with him.
     site.secure_message("bob@praktijk.test", "vault-bob").await;
     sqlx::query("UPDATE vault SET status_token_hash = 'oude-link' WHERE id = 'vault-bob'")
-        .execute(site.store.pool())
+        .execute(site.store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("status link");
 
@@ -808,7 +808,7 @@ async fn admin_adds_changes_and_offboards_a_colleague() {
     // own, which works, and sees the message on their staff page.
     let (hash,): (Option<String>,) =
         sqlx::query_as("SELECT status_token_hash FROM vault WHERE id = 'vault-bob'")
-            .fetch_one(site.store.pool())
+            .fetch_one(site.store.sqlite_pool().expect("an SQLite store"))
             .await
             .expect("vault");
     assert!(hash.is_some_and(|h| h != "oude-link"));
@@ -1409,7 +1409,7 @@ async fn oidc_sign_in_maps_to_veilpost_accounts_and_needs_a_second_factor_there(
     let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT action, subject, detail FROM audit WHERE action LIKE 'staff.login%' ORDER BY id",
     )
-    .fetch_all(store.pool())
+    .fetch_all(store.sqlite_pool().expect("an SQLite store"))
     .await
     .expect("audit");
     assert!(
@@ -1460,7 +1460,7 @@ async fn a_sender_sees_the_status_of_her_secure_messages_and_revokes_one() {
     locked.state = veilpost_portal::login::State::Locked { at: 1 };
     sqlx::query("UPDATE vault SET login = ? WHERE id = 'vault-1'")
         .bind(locked.to_json())
-        .execute(site.store.pool())
+        .execute(site.store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("lock");
     let home = ann.get("/staff").await;
@@ -1671,7 +1671,7 @@ async fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
     );
     let ips: Vec<(Option<String>,)> =
         sqlx::query_as("SELECT ip FROM audit WHERE action = 'staff.login.failed' ORDER BY id")
-            .fetch_all(site.store.pool())
+            .fetch_all(site.store.sqlite_pool().expect("an SQLite store"))
             .await
             .expect("audit");
     assert_eq!(
@@ -1954,7 +1954,7 @@ async fn staff_and_admins_handle_the_quarantine() {
     let state: (String, bool) =
         sqlx::query_as("SELECT state, confirmed FROM messages WHERE id = ?")
             .bind(&ids[0])
-            .fetch_one(site.store.pool())
+            .fetch_one(site.store.sqlite_pool().expect("an SQLite store"))
             .await
             .expect("row");
     assert_eq!(state, ("received".to_string(), true));
