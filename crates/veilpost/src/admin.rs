@@ -37,7 +37,7 @@ pub fn contact_add(
         .map_err(|e| anyhow::anyhow!(e.text(lang)))?;
     let config = load(config)?;
     crate::serve::runtime()?.block_on(async {
-        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        let store = config.open_store().await?;
         store.put_contact(&email, name, Some(&number)).await?;
         store
             .audit("cli", "contact.saved", Some(&email), None)
@@ -65,7 +65,7 @@ pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<
     let config = load(config)?;
     let saved = rows.len();
     crate::serve::runtime()?.block_on(async {
-        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        let store = config.open_store().await?;
         for (email, name, number) in &rows {
             store
                 .put_contact(email, name.as_deref(), Some(number))
@@ -103,7 +103,7 @@ pub fn contact_import(config: Option<&Path>, file: &Path, lang: Lang) -> Result<
 pub fn contact_export(config: Option<&Path>) -> Result<u8> {
     let config = load(config)?;
     let contacts = crate::serve::runtime()?.block_on(async {
-        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        let store = config.open_store().await?;
         store.list_contacts().await.map_err(anyhow::Error::from)
     })?;
     veilpost_store::addressbook::write_csv(std::io::stdout().lock(), &contacts)?;
@@ -118,7 +118,7 @@ pub fn audit_verify(
     let nl = matches!(lang, Lang::Nl);
     let config = load(config)?;
     let check = crate::serve::runtime()?.block_on(async {
-        let store = veilpost_store::Store::open(&config.data_dir).await?;
+        let store = config.open_store().await?;
         store.verify_audit().await.map_err(anyhow::Error::from)
     })?;
     let mut out = std::io::stdout().lock();
@@ -245,7 +245,7 @@ async fn user_add(config: Option<&Path>, account: NewAccount, lang: Lang) -> Res
         .read_line(&mut password)
         .context("cannot read the password from standard input")?;
     let password = password.trim_end_matches(['\r', '\n']);
-    let store = veilpost_store::Store::open(&config.data_dir).await?;
+    let store = config.open_store().await?;
     if let Some(bad) = scopes
         .iter()
         .find(|a| !veilpost_store::valid_email(a.trim()))
@@ -340,7 +340,7 @@ async fn user_offboard(
 ) -> Result<u8> {
     let nl = matches!(lang, Lang::Nl);
     let loaded = load(config)?;
-    let store = veilpost_store::Store::open(&loaded.data_dir).await?;
+    let store = loaded.open_store().await?;
     let done = match store.offboard_user("cli", email, successor).await {
         Ok(done) => done,
         Err(veilpost_store::OffboardError::NoAccount(_)) => bail!(
@@ -413,5 +413,5 @@ async fn user_disable(config: Option<&Path>, email: &str, lang: Lang) -> Result<
 /// The store of the configuration at `config` (or the defaults).
 async fn open_store(config: Option<&Path>) -> Result<veilpost_store::Store> {
     let config = load(config)?;
-    Ok(veilpost_store::Store::open(&config.data_dir).await?)
+    config.open_store().await
 }

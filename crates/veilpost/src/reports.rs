@@ -79,7 +79,7 @@ pub fn import(config: Option<&Path>, paths: &[PathBuf], format: Format, lang: La
     let limits = Limits::default();
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let outcomes = crate::serve::runtime()?.block_on(async {
-        let store = Store::open(&config.data_dir).await?;
+        let store = config.open_store().await?;
         let now = store.now();
         let served = &config.organisation.domains;
         let mut outcomes = Vec::with_capacity(files.len());
@@ -249,7 +249,7 @@ pub fn summary(
     let config = load(config)?;
     let since = since(since_date)?;
     let s = crate::serve::runtime()?.block_on(async {
-        let store = Store::open(&config.data_dir).await?;
+        let store = config.open_store().await?;
         Ok::<_, anyhow::Error>(store.dmarc_summary(domain, since).await?)
     })?;
     let mut out = std::io::stdout().lock();

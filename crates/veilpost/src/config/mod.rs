@@ -28,6 +28,7 @@ pub use sections::*;
 pub struct Config {
     /// Database, message files, keys and outboxes live here.
     pub data_dir: PathBuf,
+    pub store: StoreConfig,
     pub smtp: Smtp,
     pub web: Web,
     pub delivery: Delivery,
@@ -53,6 +54,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./veilpost-data"),
+            store: StoreConfig::default(),
             smtp: Smtp::default(),
             web: Web::default(),
             delivery: Delivery::default(),
@@ -111,6 +113,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        self.database()?;
         for (name, addr) in [
             ("smtp.submission_listen", &self.smtp.submission_listen),
             ("web.listen", &self.web.listen),
@@ -458,6 +461,21 @@ impl Config {
             }
         }
         out
+    }
+
+    /// Where the metadata lives (`store.database_url`).
+    pub fn database(&self) -> Result<veilpost_store::Database> {
+        veilpost_store::Database::from_url(&self.store.database_url, &self.data_dir)
+            .map_err(|e| anyhow::anyhow!("store.database_url: {e}"))
+    }
+
+    /// Open the store this configuration names: the database and the blobs under
+    /// `data_dir`, the schema brought up to date.
+    pub async fn open_store(&self) -> Result<veilpost_store::Store> {
+        let db = self.database()?;
+        veilpost_store::Store::connect(&self.data_dir, &db, veilpost_store::Clock::system())
+            .await
+            .with_context(|| format!("cannot open the store ({})", db.display()))
     }
 
     /// The SMS outbox file.

@@ -459,6 +459,24 @@ pub struct Inbound {
     pub arc_seal: bool,
 }
 
+/// `[store]`: where the metadata (messages, the queue, accounts, sessions, the audit log)
+/// lives.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite:` (default: `veilpost.db` in `data_dir`), `sqlite:PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` when several nodes share the work.
+    pub database_url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            database_url: "sqlite:".into(),
+        }
+    }
+}
+
 /// `[reports]`: DMARC aggregate and TLS-RPT reports about the organisation's domains.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -381,10 +381,9 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
 /// Run the gateway until it is stopped.
 pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
-    let store = Store::open(&config.data_dir)
-        .await
-        .with_context(|| format!("cannot open the store in {}", config.data_dir.display()))?;
-    // This process owns the store now: what a killed predecessor had in hand is free.
+    let store = config.open_store().await?;
+    // On SQLite this process owns the store now: what a killed predecessor had in hand is
+    // free. (On PostgreSQL other nodes may be at work; a dead one's leases run out.)
     let (messages, deliveries) = store.release_leases().await?;
     if messages + deliveries > 0 {
         tracing::warn!(

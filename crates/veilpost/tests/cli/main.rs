@@ -3,6 +3,7 @@
 mod auth;
 mod contacts;
 mod corpus;
+mod engines;
 mod hostile;
 mod identifiers;
 mod office;
