@@ -11,7 +11,8 @@
 # checks uploads (with a signature file of the test's own: no signature download); Postfix
 # (private instances on loopback, run as root) is the mail server Veilpost stands beside as
 # milter and relayhost, and miltertest drives the milter from Lua; PostgreSQL (a private
-# cluster on loopback, started below) is the store's second engine. From
+# cluster on loopback, started below) is the store's second engine, and moto (from PyPI,
+# in standalone mode on loopback) the S3-compatible object store beside it. From
 # PyPI: office libraries make real-world documents for the extraction tests; checkdmarc is
 # the peer of check-domain, deduce the peer of the DLP's person recogniser, parsedmarc
 # the peer of `report import` and tlsrpt-reporter renders TLS reports as another RFC 8460
@@ -63,6 +64,8 @@ python3 -c 'import parsedmarc, sys; sys.exit(parsedmarc.__version__ != "11.1.0")
     || pip_install parsedmarc==11.1.0
 python3 -c 'import importlib.metadata as m, sys; sys.exit(m.version("tlsrpt-reporter") != "0.6.0")' 2>/dev/null \
     || pip_install tlsrpt-reporter==0.6.0
+python3 -c 'import moto, flask_cors, sys; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null \
+    || pip_install "moto[server]==5.2.5"
 
 # axe-core (pinned in its package-lock.json), injected by the Chromium tests into every page.
 axe=crates/veilpost/tests/axe
@@ -101,8 +104,27 @@ if [ -z "${VEILPOST_TEST_POSTGRES:-}" ]; then
         "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -s stop || true
         rm -rf "$pg_dir"
     }
-    trap stop_postgres EXIT
     export VEILPOST_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/postgres"
 fi
+
+# An S3-compatible object store on 127.0.0.1 (moto in standalone mode) for the blobs of
+# the scaled-out store, unless one is named already.
+if [ -z "${VEILPOST_TEST_S3:-}" ]; then
+    s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
+    s3_pid=$!
+    for _ in $(seq 1 100); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $s3_port), 1)" 2>/dev/null && break
+        sleep 0.2
+    done
+    stop_s3() { kill "$s3_pid" 2>/dev/null || true; }
+    export VEILPOST_TEST_S3="http://127.0.0.1:$s3_port"
+    export AWS_ACCESS_KEY_ID=veilpost-test AWS_SECRET_ACCESS_KEY=veilpost-test
+fi
+stop_services() {
+    if declare -F stop_postgres >/dev/null; then stop_postgres; fi
+    if declare -F stop_s3 >/dev/null; then stop_s3; fi
+}
+trap stop_services EXIT
 
 cargo test --workspace "$@"

@@ -1,10 +1,62 @@
-//! Message bodies as files: written, fsync'd (file and directory) before anyone refers to
-//! them, read back whole. Names are generated here, never taken from outside input.
+//! Message bodies, written durably before anyone refers to them and read back whole.
+//! Names are generated here, never taken from outside input. Two homes:
+//!
+//! - a directory (the default, one node): files fsync'd (file and directory);
+//! - an S3-compatible object store (several nodes): every object sealed with a key derived
+//!   from the master key (so the bucket only ever holds ciphertext), named by the SHA-256
+//!   of what is stored (content-addressed: a name says what it holds, and a read checks
+//!   it), written create-only so that a retry never overwrites.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::{Error, Result, new_id};
+use aws_lc_rs::aead::LessSafeKey;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
+
+use crate::vault::MasterKey;
+use crate::{Error, Result, new_id, sha256_hex};
+
+/// Where blobs live: a directory or an object store.
+#[derive(Debug, Clone)]
+pub enum Blobs {
+    Dir(BlobDir),
+    Object(ObjectBlobs),
+}
+
+impl Blobs {
+    /// Write `bytes` durably; returns the new blob's name.
+    pub async fn write(&self, bytes: Vec<u8>) -> Result<String> {
+        match self {
+            Blobs::Dir(d) => d.write(bytes).await,
+            Blobs::Object(o) => o.write(bytes).await,
+        }
+    }
+
+    /// Read a blob.
+    pub async fn read(&self, name: &str) -> Result<Vec<u8>> {
+        match self {
+            Blobs::Dir(d) => d.read(name).await,
+            Blobs::Object(o) => o.read(name).await,
+        }
+    }
+
+    /// Remove a blob (missing is fine).
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => d.remove(name).await,
+            Blobs::Object(o) => o.remove(name).await,
+        }
+    }
+
+    /// Where they are, for messages (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Blobs::Dir(d) => d.dir.display().to_string(),
+            Blobs::Object(o) => o.url.clone(),
+        }
+    }
+}
 
 /// The blob directory.
 #[derive(Debug, Clone)]
@@ -19,6 +71,17 @@ fn io(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
+/// A blob name is ours: letters, digits and dots only (no path in it).
+fn checked(name: &str) -> Result<&str> {
+    if name.is_empty()
+        || name.len() > 128
+        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+    {
+        return Err(Error::Invalid(format!("bad blob name {name:?}")));
+    }
+    Ok(name)
+}
+
 impl BlobDir {
     /// Open (creating) the directory.
     pub fn open(dir: &Path) -> Result<BlobDir> {
@@ -29,10 +92,7 @@ impl BlobDir {
     }
 
     fn path(&self, name: &str) -> Result<PathBuf> {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.') {
-            return Err(Error::Invalid(format!("bad blob name {name:?}")));
-        }
-        Ok(self.dir.join(name))
+        Ok(self.dir.join(checked(name)?))
     }
 
     /// Write `bytes` durably; returns the new blob's name. Blocking: call from
@@ -76,5 +136,240 @@ impl BlobDir {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(&path, e)),
         }
+    }
+
+    /// The names of every blob (for `veilpost migrate`).
+    pub fn names(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(|e| io(&self.dir, e))? {
+            let entry = entry.map_err(|e| io(&self.dir, e))?;
+            if let Some(name) = entry.file_name().to_str()
+                && checked(name).is_ok()
+            {
+                out.push(name.to_string());
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+}
+
+/// `blobs.*` for an S3-compatible object store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    /// `s3://bucket` or `s3://bucket/prefix`.
+    pub url: String,
+    /// The service's URL when it is not AWS (MinIO, Garage, Ceph, …): `https://…`, or
+    /// `http://` on a private network.
+    pub endpoint: String,
+    pub region: String,
+    /// Path-style requests (`endpoint/bucket/key`) instead of virtual-hosted ones.
+    pub path_style: bool,
+}
+
+impl S3Options {
+    /// The bucket and the prefix inside it.
+    pub fn bucket_and_prefix(&self) -> Result<(String, String)> {
+        let rest = self
+            .url
+            .strip_prefix("s3://")
+            .ok_or_else(|| Error::Invalid(format!("{:?} is not an s3:// URL", self.url)))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(Error::Invalid(format!("{:?} names no bucket", self.url)));
+        }
+        Ok((bucket.to_string(), prefix.trim_matches('/').to_string()))
+    }
+}
+
+/// Blobs in an S3-compatible object store, sealed.
+#[derive(Clone)]
+pub struct ObjectBlobs {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    key: Arc<LessSafeKey>,
+    url: String,
+}
+
+impl std::fmt::Debug for ObjectBlobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectBlobs")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How an object-store error reads in ours.
+fn object_error(name: &str, e: object_store::Error) -> Error {
+    Error::Blob(format!("{name}: {e}"))
+}
+
+impl ObjectBlobs {
+    /// Blobs in the bucket `options` names, sealed with a key derived from `master`.
+    /// Credentials come from the environment (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, and `AWS_SESSION_TOKEN` when set).
+    pub fn s3(options: &S3Options, master: &MasterKey) -> Result<ObjectBlobs> {
+        let (bucket, prefix) = options.bucket_and_prefix()?;
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(&bucket)
+            .with_virtual_hosted_style_request(!options.path_style);
+        if !options.region.is_empty() {
+            builder = builder.with_region(&options.region);
+        }
+        if !options.endpoint.is_empty() {
+            builder = builder
+                .with_endpoint(&options.endpoint)
+                .with_allow_http(options.endpoint.starts_with("http://"));
+        }
+        let store = builder
+            .build()
+            .map_err(|e| Error::Blob(format!("{}: {e}", options.url)))?;
+        Ok(ObjectBlobs::new(
+            Arc::new(store),
+            &prefix,
+            master,
+            &options.url,
+        ))
+    }
+
+    /// Blobs in any object store (tests use an in-memory one).
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        master: &MasterKey,
+        url: &str,
+    ) -> ObjectBlobs {
+        ObjectBlobs {
+            store,
+            prefix: prefix.trim_matches('/').to_string(),
+            key: master.blob_key(),
+            url: url.to_string(),
+        }
+    }
+
+    fn path(&self, name: &str) -> Result<object_store::path::Path> {
+        let name = checked(name)?;
+        Ok(if self.prefix.is_empty() {
+            object_store::path::Path::from(name)
+        } else {
+            object_store::path::Path::from(format!("{}/{name}", self.prefix))
+        })
+    }
+
+    /// Seal `bytes` and store them under the SHA-256 of the sealed form; done when the
+    /// store has acknowledged the object (S3 answers only once it is durable).
+    pub async fn write(&self, bytes: Vec<u8>) -> Result<String> {
+        let key = self.key.clone();
+        let sealed = tokio::task::spawn_blocking(move || MasterKey::seal_blob(&key, &bytes))
+            .await
+            .map_err(|e| Error::Invalid(format!("blob sealer: {e}")))??;
+        let name = format!("{}.b", sha256_hex(&sealed));
+        let path = self.path(&name)?;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self.store.put_opts(&path, sealed.into(), options).await {
+            Ok(_) => Ok(name),
+            // The same name is the same content: an earlier try that got through.
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(name),
+            Err(e) => Err(object_error(&name, e)),
+        }
+    }
+
+    /// Read a blob: its content must match its name, and open under the blob key.
+    pub async fn read(&self, name: &str) -> Result<Vec<u8>> {
+        let path = self.path(name)?;
+        let got = self
+            .store
+            .get(&path)
+            .await
+            .map_err(|e| object_error(name, e))?;
+        let sealed = got.bytes().await.map_err(|e| object_error(name, e))?;
+        let key = self.key.clone();
+        let name = name.to_string();
+        tokio::task::spawn_blocking(move || {
+            if name.strip_suffix(".b") != Some(sha256_hex(&sealed).as_str()) {
+                return Err(Error::Blob(format!(
+                    "{name}: the stored object was altered"
+                )));
+            }
+            MasterKey::open_blob(&key, &sealed)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("blob opener: {e}")))?
+    }
+
+    /// Remove a blob (missing is fine).
+    pub async fn remove(&self, name: &str) -> Result<()> {
+        let path = self.path(name)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(object_error(name, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master() -> MasterKey {
+        MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("key")
+    }
+
+    #[tokio::test]
+    async fn objects_are_sealed_named_by_content_and_checked() {
+        let memory = Arc::new(object_store::memory::InMemory::new());
+        let blobs = ObjectBlobs::new(memory.clone(), "node/blobs", &master(), "memory://");
+        let name = blobs.write(b"BSN 111222333".to_vec()).await.expect("write");
+        assert_eq!(blobs.read(&name).await.expect("read"), b"BSN 111222333");
+        // Only ciphertext is stored, under the prefix, named by its hash.
+        let path = object_store::path::Path::from(format!("node/blobs/{name}"));
+        let stored = memory
+            .get(&path)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes");
+        assert!(!stored.windows(9).any(|w| w == b"111222333"));
+        assert_eq!(format!("{}.b", sha256_hex(&stored)), name);
+        // An object replaced behind our back is refused, not used.
+        memory
+            .put(&path, b"something else".to_vec().into())
+            .await
+            .expect("tamper");
+        assert!(blobs.read(&name).await.is_err());
+        // Another master key cannot open it; names from outside are refused.
+        let other =
+            MasterKey::from_base64("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").expect("key");
+        let theirs = ObjectBlobs::new(memory.clone(), "node/blobs", &other, "memory://");
+        let name = blobs.write(b"x".to_vec()).await.expect("write");
+        assert!(theirs.read(&name).await.is_err());
+        assert!(blobs.read("../../etc/passwd").await.is_err());
+        blobs.remove(&name).await.expect("remove");
+        blobs.remove(&name).await.expect("missing is fine");
+        assert!(blobs.read(&name).await.is_err());
+    }
+
+    #[test]
+    fn s3_urls() {
+        let o = |url: &str| S3Options {
+            url: url.into(),
+            ..S3Options::default()
+        };
+        assert_eq!(
+            o("s3://veilpost").bucket_and_prefix().expect("bucket"),
+            ("veilpost".into(), String::new())
+        );
+        assert_eq!(
+            o("s3://veilpost/node-a/blobs/")
+                .bucket_and_prefix()
+                .expect("bucket"),
+            ("veilpost".into(), "node-a/blobs".into())
+        );
+        assert!(o("s3:///x").bucket_and_prefix().is_err());
+        assert!(o("https://bucket").bucket_and_prefix().is_err());
     }
 }

@@ -37,7 +37,7 @@ pub use audit::{AuditCheck, AuditEntry, AuditEvent, AuditFault, AuditFilter};
 pub use authreports::{
     AsideEntry, Counted, DmarcRowView, NewAside, TlsFailureTotal, TlsPolicyTotal,
 };
-pub use blob::BlobDir;
+pub use blob::{BlobDir, Blobs, ObjectBlobs, S3Options};
 pub use db::{Database, Engine};
 pub use holds::Held;
 pub use intake::Intake;
@@ -112,6 +112,9 @@ pub enum Error {
     Invalid(String),
     #[error("vault: {0}")]
     Crypto(String),
+    /// The object store failed or held something other than what was written.
+    #[error("object store: {0}")]
+    Blob(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -169,7 +172,7 @@ pub struct Store {
     /// durable commit's fsync of the WAL covers these frames too. On PostgreSQL the main
     /// pool.
     lease_pool: db::Pool,
-    blobs: BlobDir,
+    blobs: Blobs,
     committer: commit::Committer,
     data_dir: PathBuf,
     clock: Clock,
@@ -207,7 +210,7 @@ impl Store {
             source,
         })?;
         let (pool, lease_pool) = db::connect(db).await?;
-        let blobs = BlobDir::open(&data_dir.join("blobs"))?;
+        let blobs = Blobs::Dir(BlobDir::open(&data_dir.join("blobs"))?);
         let committer = commit::Committer::start(pool.clone(), clock.clone());
         Ok(Store {
             pool,
@@ -235,9 +238,16 @@ impl Store {
         &self.data_dir
     }
 
-    /// The blob directory.
-    pub fn blobs(&self) -> &BlobDir {
+    /// Where message bodies are kept.
+    pub fn blobs(&self) -> &Blobs {
         &self.blobs
+    }
+
+    /// The same store with its blobs kept in `blobs` (an object store when several nodes
+    /// share the work) instead of `data_dir/blobs`.
+    pub fn with_blobs(mut self, blobs: Blobs) -> Store {
+        self.blobs = blobs;
+        self
     }
 
     /// The SQLite pool, for tests and tools that look inside an embedded store (`None`

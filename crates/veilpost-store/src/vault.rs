@@ -15,6 +15,8 @@ use crate::{Error, Result, Store, hex, random, sha256_hex};
 pub struct MasterKey {
     id: String,
     key: LessSafeKey,
+    /// For blobs in an object store: a key of its own, derived from the master key.
+    blob_key: std::sync::Arc<LessSafeKey>,
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -57,6 +59,9 @@ fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     Ok(plain.to_vec())
 }
 
+/// Associated data of every blob sealed for an object store.
+const BLOB_AAD: &[u8] = b"veilpost-blob-v1";
+
 fn aes_key(bytes: &[u8]) -> Result<LessSafeKey> {
     Ok(LessSafeKey::new(
         UnboundKey::new(&AES_256_GCM, bytes).map_err(crypto)?,
@@ -85,9 +90,18 @@ impl MasterKey {
                 bytes.len()
             )));
         }
+        let mut blob_key = [0u8; 32];
+        aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"veilpost")
+            .extract(&bytes)
+            .expand(&[b"veilpost-blobs-v1"], aws_lc_rs::hkdf::HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut blob_key))
+            .map_err(crypto)?;
+        let blob = aes_key(&blob_key)?;
+        blob_key.fill(0);
         Ok(MasterKey {
             id: sha256_hex(&bytes)[..16].to_string(),
             key: aes_key(&bytes)?,
+            blob_key: std::sync::Arc::new(blob),
         })
     }
 
@@ -147,6 +161,21 @@ impl MasterKey {
 }
 
 impl MasterKey {
+    /// The key blobs in an object store are sealed with (every object is ciphertext).
+    pub(crate) fn blob_key(&self) -> std::sync::Arc<LessSafeKey> {
+        self.blob_key.clone()
+    }
+
+    /// Seal a whole blob for an object store: nonce || ciphertext || tag.
+    pub(crate) fn seal_blob(key: &LessSafeKey, plaintext: &[u8]) -> Result<Vec<u8>> {
+        seal_with(key, BLOB_AAD, plaintext)
+    }
+
+    /// Open what [`MasterKey::seal_blob`] sealed.
+    pub(crate) fn open_blob(key: &LessSafeKey, sealed: &[u8]) -> Result<Vec<u8>> {
+        open_with(key, BLOB_AAD, sealed)
+    }
+
     /// Seal a vault entry's subject on its own (context `subject:<id>`), for lists that
     /// show it without opening the message.
     pub fn seal_subject(&self, id: &str, subject: &str) -> Result<Sealed> {

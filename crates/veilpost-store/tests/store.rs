@@ -1,6 +1,7 @@
-//! The spool, queue, accounts and vault against both engines: a real SQLite database in
-//! a temp dir, and a real PostgreSQL (the server `./test.sh` starts; a fresh database per
-//! test). Every test runs on each: `sqlite` and `postgres` under the test's name.
+//! The spool, queue, accounts and vault on both backend pairs: a real SQLite database and
+//! blob directory in a temp dir, and a real PostgreSQL with a real S3-compatible object
+//! store (the servers `./test.sh` starts; a fresh database and bucket per test). Every
+//! test runs on each: `sqlite` and `postgres` under the test's name.
 
 use veilpost_store::vault::{MasterKey, VaultEntry, new_token, token_hash};
 use veilpost_store::{
@@ -54,23 +55,28 @@ on_both!(
     every_query_runs,
 );
 
-/// Where a test's store lives: a directory for the blobs and a database on the engine.
-/// Opening it twice is two processes (or nodes) on one store.
+/// Where a test's store lives: a database on the engine, and the blobs in the directory
+/// (SQLite) or a bucket (PostgreSQL). Opening it twice is two processes (or nodes) on one
+/// store.
 struct Place {
     dir: std::path::PathBuf,
     db: Database,
+    bucket: Option<String>,
 }
 
 impl Place {
     fn new(engine: Db, name: &str) -> Place {
         let dir = temp_dir(&format!("{name}-{engine:?}"));
-        let db = match engine {
-            Db::Sqlite => Database::Sqlite(dir.join("veilpost.db")),
-            Db::Postgres => Database::Postgres(veilpost_testkit::postgres::fresh_database(
-                &format!("store_{name}"),
-            )),
+        let (db, bucket) = match engine {
+            Db::Sqlite => (Database::Sqlite(dir.join("veilpost.db")), None),
+            Db::Postgres => (
+                Database::Postgres(veilpost_testkit::postgres::fresh_database(&format!(
+                    "store_{name}"
+                ))),
+                Some(veilpost_testkit::s3::fresh_bucket(name)),
+            ),
         };
-        Place { dir, db }
+        Place { dir, db, bucket }
     }
 
     async fn open(&self) -> Store {
@@ -78,9 +84,24 @@ impl Place {
     }
 
     async fn open_with(&self, clock: Clock) -> Store {
-        Store::connect(&self.dir, &self.db, clock)
+        let store = Store::connect(&self.dir, &self.db, clock)
             .await
-            .expect("open the store")
+            .expect("open the store");
+        match &self.bucket {
+            None => store,
+            Some(bucket) => {
+                let options = veilpost_store::S3Options {
+                    url: format!("s3://{bucket}/blobs"),
+                    endpoint: veilpost_testkit::s3::endpoint(),
+                    region: "us-east-1".into(),
+                    path_style: true,
+                };
+                let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                    .expect("key");
+                let blobs = veilpost_store::ObjectBlobs::s3(&options, &key).expect("bucket");
+                store.with_blobs(veilpost_store::Blobs::Object(blobs))
+            }
+        }
     }
 
     /// Run `sql` behind the store's back, as someone with the database would.
@@ -349,12 +370,12 @@ async fn spool_process_deliver(engine: Db) {
     // Content leaves the spool once every recipient is done; the vault's encrypted copy
     // and a still-queued notification stay, and so does the trace.
     assert_eq!(store.purge_finished(100).await.expect("purge"), 1);
-    let blobs = dir.join("blobs");
-    assert!(!blobs.join(&m.blob).exists(), "received copy removed");
-    assert!(!blobs.join(&out).exists(), "delivered copy removed");
-    assert!(blobs.join(&vblob).exists(), "vault copy kept");
+    let blobs = store.blobs();
+    assert!(blobs.read(&m.blob).await.is_err(), "received copy removed");
+    assert!(blobs.read(&out).await.is_err(), "delivered copy removed");
+    assert!(blobs.read(&vblob).await.is_ok(), "vault copy kept");
     assert!(
-        blobs.join(&note).exists(),
+        blobs.read(&note).await.is_ok(),
         "the notification is still queued"
     );
     assert_eq!(store.trace(&m.id).await.expect("trace").len(), 2);

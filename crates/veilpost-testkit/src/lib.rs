@@ -10,6 +10,7 @@ pub mod clamd;
 pub mod oidc;
 pub mod postfix;
 pub mod postgres;
+pub mod s3;
 pub mod sink;
 
 use std::net::{IpAddr, SocketAddr};

@@ -29,6 +29,7 @@ pub struct Config {
     /// Database, message files, keys and outboxes live here.
     pub data_dir: PathBuf,
     pub store: StoreConfig,
+    pub blobs: BlobsConfig,
     pub smtp: Smtp,
     pub web: Web,
     pub delivery: Delivery,
@@ -55,6 +56,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./veilpost-data"),
             store: StoreConfig::default(),
+            blobs: BlobsConfig::default(),
             smtp: Smtp::default(),
             web: Web::default(),
             delivery: Delivery::default(),
@@ -114,6 +116,19 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         self.database()?;
+        if let Some(s3) = self.s3_blobs() {
+            s3.bucket_and_prefix()
+                .map_err(|e| anyhow::anyhow!("blobs.url: {e}"))?;
+            let e = &self.blobs.endpoint;
+            if !e.is_empty() && !e.starts_with("https://") && !e.starts_with("http://") {
+                bail!("blobs.endpoint must be an http(s):// URL, not {e:?}");
+            }
+        } else if self.blobs.url.contains("://") {
+            bail!(
+                "blobs.url must be a directory or s3://bucket/prefix, not {:?}",
+                self.blobs.url
+            );
+        }
         for (name, addr) in [
             ("smtp.submission_listen", &self.smtp.submission_listen),
             ("web.listen", &self.web.listen),
@@ -469,13 +484,59 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("store.database_url: {e}"))
     }
 
-    /// Open the store this configuration names: the database and the blobs under
-    /// `data_dir`, the schema brought up to date.
+    /// `blobs.*` when they name an object store.
+    pub fn s3_blobs(&self) -> Option<veilpost_store::S3Options> {
+        self.blobs
+            .url
+            .starts_with("s3://")
+            .then(|| veilpost_store::S3Options {
+                url: self.blobs.url.clone(),
+                endpoint: self.blobs.endpoint.clone(),
+                region: self.blobs.region.clone(),
+                path_style: self.blobs.path_style,
+            })
+    }
+
+    /// The master key: `portal.master_key`, or the key file (made on a single node's
+    /// first start). With blobs in an object store every node must hold the same key, so
+    /// none is made then: it must be configured.
+    pub fn master_key(&self) -> Result<veilpost_store::vault::MasterKey> {
+        use veilpost_store::vault::MasterKey;
+        if !self.portal.master_key.is_empty() {
+            return Ok(MasterKey::from_base64(&self.portal.master_key)?);
+        }
+        let path = self.master_key_file();
+        if self.s3_blobs().is_some() && !path.exists() {
+            bail!(
+                "with blobs.url in an object store every node needs the same master key: set \
+                 portal.master_key (VEILPOST_PORTAL_MASTER_KEY) or put the key in {}",
+                path.display()
+            );
+        }
+        Ok(MasterKey::load_or_create(&path)?)
+    }
+
+    /// Open the store this configuration names: the database, and the blobs in
+    /// `blobs.url` (by default under `data_dir`), the schema brought up to date.
     pub async fn open_store(&self) -> Result<veilpost_store::Store> {
         let db = self.database()?;
-        veilpost_store::Store::connect(&self.data_dir, &db, veilpost_store::Clock::system())
-            .await
-            .with_context(|| format!("cannot open the store ({})", db.display()))
+        let store =
+            veilpost_store::Store::connect(&self.data_dir, &db, veilpost_store::Clock::system())
+                .await
+                .with_context(|| format!("cannot open the store ({})", db.display()))?;
+        Ok(match self.s3_blobs() {
+            Some(s3) => {
+                let blobs = veilpost_store::ObjectBlobs::s3(&s3, &self.master_key()?)
+                    .with_context(|| format!("blobs.url {}", s3.url))?;
+                store.with_blobs(veilpost_store::Blobs::Object(blobs))
+            }
+            None if !self.blobs.url.is_empty() => {
+                let dir = veilpost_store::BlobDir::open(std::path::Path::new(&self.blobs.url))
+                    .with_context(|| format!("blobs.url {}", self.blobs.url))?;
+                store.with_blobs(veilpost_store::Blobs::Dir(dir))
+            }
+            None => store,
+        })
     }
 
     /// The SMS outbox file.

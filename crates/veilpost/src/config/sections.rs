@@ -477,6 +477,34 @@ impl Default for StoreConfig {
     }
 }
 
+/// `[blobs]`: where message bodies are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlobsConfig {
+    /// Empty (default): `data_dir/blobs`; a directory; or `s3://bucket/prefix` for an
+    /// S3-compatible object store shared by several nodes (every object sealed with a key
+    /// derived from the master key; credentials from `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`).
+    pub url: String,
+    /// The object store's URL when it is not AWS (MinIO, Garage, Ceph, …).
+    pub endpoint: String,
+    /// The bucket's region (default `us-east-1`; any for most other stores).
+    pub region: String,
+    /// Path-style requests (`endpoint/bucket/key`), as most non-AWS stores need.
+    pub path_style: bool,
+}
+
+impl Default for BlobsConfig {
+    fn default() -> Self {
+        BlobsConfig {
+            url: String::new(),
+            endpoint: String::new(),
+            region: "us-east-1".into(),
+            path_style: false,
+        }
+    }
+}
+
 /// `[reports]`: DMARC aggregate and TLS-RPT reports about the organisation's domains.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

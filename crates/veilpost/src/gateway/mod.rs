@@ -511,11 +511,7 @@ fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> 
     )?;
     let client = ClientSettings::new(&config.smtp.hostname, &ca, config.delivery.ca_only)
         .map_err(|e| anyhow::anyhow!("delivery TLS: {e}"))?;
-    let master_key = Arc::new(if config.portal.master_key.is_empty() {
-        MasterKey::load_or_create(&config.master_key_file())?
-    } else {
-        MasterKey::from_base64(&config.portal.master_key)?
-    });
+    let master_key = Arc::new(config.master_key()?);
     let exe = std::env::current_exe().context("cannot find own executable for the PDF sandbox")?;
     let scanner = config.dlp.scanner(
         Scanner::new()

@@ -1,0 +1,53 @@
+//! The S3-compatible object store the tests share: `./test.sh` starts `moto_server` on
+//! 127.0.0.1 and names it in `VEILPOST_TEST_S3` (credentials in `AWS_ACCESS_KEY_ID` and
+//! `AWS_SECRET_ACCESS_KEY`, any value). Each test takes a fresh bucket of its own.
+
+use std::io::{Read, Write};
+
+/// The environment variable that names the test object store (its `http://` endpoint).
+pub const VARIABLE: &str = "VEILPOST_TEST_S3";
+
+/// The test object store's endpoint. Panics with what to do when there is none.
+pub fn endpoint() -> String {
+    match std::env::var(VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => url.trim_end_matches('/').to_string(),
+        _ => panic!(
+            "{VARIABLE} is not set: these tests need an S3-compatible store. Run them with \
+             ./test.sh (it starts moto_server on 127.0.0.1), or set {VARIABLE}=http://HOST:PORT"
+        ),
+    }
+}
+
+/// A new, empty bucket for one test (`name` and this process make it unique). Returns
+/// its name.
+pub fn fresh_bucket(name: &str) -> String {
+    let endpoint = endpoint();
+    let mut bucket: String = format!("vp-{}-{}", std::process::id(), name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    bucket.truncate(63);
+    let bucket = bucket.trim_end_matches('-').to_string();
+    let host = endpoint
+        .strip_prefix("http://")
+        .expect("the test object store speaks plain http on loopback");
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the test object store");
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("create bucket");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "the test object store did not make bucket {bucket}: {answer}"
+    );
+    bucket
+}
