@@ -247,6 +247,44 @@ impl Store {
         Ok(out)
     }
 
+    /// Extend the leases of messages being processed and deliveries being made (by this
+    /// node) to `lease` seconds from now.
+    pub async fn renew_leases(
+        &self,
+        messages: &[String],
+        recipients: &[i64],
+        lease: i64,
+    ) -> Result<()> {
+        let until = self.now() + lease;
+        for chunk in messages.chunks(500) {
+            crate::db::on!(&self.lease_pool, ex => {
+                let mut q = sqlx::QueryBuilder::new("UPDATE messages SET lease_until = ");
+                q.push_bind(until);
+                q.push(" WHERE state = 'processing' AND id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                q.push(")");
+                q.build().execute(ex).await.map(|_| ())
+            })?;
+        }
+        for chunk in recipients.chunks(500) {
+            crate::db::on!(&self.lease_pool, ex => {
+                let mut q = sqlx::QueryBuilder::new("UPDATE recipients SET lease_until = ");
+                q.push_bind(until);
+                q.push(" WHERE state = 'queued' AND id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(*id);
+                }
+                q.push(")");
+                q.build().execute(ex).await.map(|_| ())
+            })?;
+        }
+        Ok(())
+    }
+
     /// Record how a delivery attempt ended. Committed without waiting for fsync: losing
     /// this record in a crash means the delivery is made again (a duplicate), never that a
     /// message is lost, and the next durable commit's fsync covers it within moments.

@@ -53,6 +53,7 @@ on_both!(
     blocks_act_at_once_here_and_within_seconds_elsewhere,
     reports_count_once_add_up_per_source_and_age_out,
     every_query_runs,
+    leases_run_out_unless_renewed,
 );
 
 /// Where a test's store lives: a database on the engine, and the blobs in the directory
@@ -1621,4 +1622,45 @@ async fn every_query_runs(engine: Db) {
         .expire_accounts(time::macros::date!(2030 - 01 - 01))
         .await
         .expect("expire");
+}
+
+/// A node renews the leases of what it works on; what a dead node held comes back when
+/// its lease runs out, to any node.
+async fn leases_run_out_unless_renewed(engine: Db) {
+    let (t, clock) = adjustable_clock();
+    let place = Place::new(engine, "leases");
+    let node_a = place.open_with(clock.clone()).await;
+    let node_b = place.open_with(clock).await;
+    for i in 0..2 {
+        node_a
+            .spool(
+                envelope(&["x@ext.test"]),
+                format!("Subject: {i}\r\n\r\n.\r\n").into_bytes(),
+            )
+            .await
+            .expect("spool");
+    }
+    let taken = node_a.claim_received(2, 10).await.expect("claim");
+    assert_eq!(taken.len(), 2);
+    assert!(
+        node_b
+            .claim_received(10, 10)
+            .await
+            .expect("none free")
+            .is_empty()
+    );
+    t.fetch_add(5, Ordering::SeqCst);
+    node_a
+        .renew_leases(&[taken[0].id.clone()], &[], 10)
+        .await
+        .expect("renew");
+    t.fetch_add(7, Ordering::SeqCst);
+    // Node A went quiet about the second one: node B takes it up; the first is still A's.
+    let again = node_b.claim_received(10, 10).await.expect("claim");
+    assert_eq!(
+        again.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        [taken[1].id.as_str()]
+    );
+    t.fetch_add(11, Ordering::SeqCst);
+    assert_eq!(node_b.claim_received(10, 10).await.expect("claim").len(), 2);
 }

@@ -116,6 +116,9 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         self.database()?;
+        if self.store.lease_seconds < 5 {
+            bail!("store.lease_seconds must be at least 5");
+        }
         if let Some(s3) = self.s3_blobs() {
             s3.bucket_and_prefix()
                 .map_err(|e| anyhow::anyhow!("blobs.url: {e}"))?;
@@ -482,6 +485,15 @@ impl Config {
     pub fn database(&self) -> Result<veilpost_store::Database> {
         veilpost_store::Database::from_url(&self.store.database_url, &self.data_dir)
             .map_err(|e| anyhow::anyhow!("store.database_url: {e}"))
+    }
+
+    /// Where the DKIM keys are: `dkim.key_dir`, else `data_dir/dkim`.
+    pub fn dkim_key_dir(&self) -> PathBuf {
+        if self.dkim.key_dir.is_empty() {
+            self.data_dir.join("dkim")
+        } else {
+            PathBuf::from(&self.dkim.key_dir)
+        }
     }
 
     /// `blobs.*` when they name an object store.

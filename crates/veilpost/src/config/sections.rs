@@ -208,6 +208,9 @@ pub struct Organisation {
 pub struct Dkim {
     /// Selector of the keys made on first start.
     pub selector: String,
+    /// Where the keys are (`SELECTOR.DOMAIN.key`); empty (default): `data_dir/dkim`.
+    /// Several nodes point this at the same keys (one selector for all).
+    pub key_dir: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -467,12 +470,17 @@ pub struct StoreConfig {
     /// `sqlite:` (default: `veilpost.db` in `data_dir`), `sqlite:PATH`, or
     /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` when several nodes share the work.
     pub database_url: String,
+    /// Seconds a node's hold on a message or delivery lasts unless renewed (renewed every
+    /// third of it while the work goes on): how soon another node takes up the work of
+    /// one that died. At least 5.
+    pub lease_seconds: u64,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             database_url: "sqlite:".into(),
+            lease_seconds: 60,
         }
     }
 }
@@ -645,6 +653,7 @@ impl Default for Dkim {
     fn default() -> Self {
         Dkim {
             selector: "veilpost".into(),
+            key_dir: String::new(),
         }
     }
 }

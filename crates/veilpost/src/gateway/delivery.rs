@@ -21,14 +21,13 @@ use veilpost_text::mails::{self, DsnKind};
 
 /// Recipients taken from the queue at once.
 const BATCH: i64 = 64;
-/// A delivery lease: longer than the longest attempt.
-const LEASE: i64 = 1800;
 
 /// Deliver until the process ends.
 pub async fn run(shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(shared.config.delivery.workers.max(1)));
     loop {
-        let due = match shared.store.claim_deliveries(BATCH, LEASE).await {
+        let lease = shared.config.store.lease_seconds as i64;
+        let due = match shared.store.claim_deliveries(BATCH, lease).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!("delivery queue: {e}");
@@ -46,9 +45,12 @@ pub async fn run(shared: Arc<Shared>) {
                 return;
             };
             let shared = shared.clone();
+            let holding = shared.held.delivery(d.recipient_id);
             tokio::spawn(async move {
                 let id = d.recipient_id;
-                if let Err(e) = deliver_one(&shared, d).await {
+                let result = deliver_one(&shared, d).await;
+                drop(holding);
+                if let Err(e) = result {
                     // The lease runs out and it is tried again.
                     tracing::error!("delivery {id}: {e:#}");
                 }

@@ -25,14 +25,15 @@ impl std::fmt::Debug for Keys {
 
 fn key_path(config: &Config, domain: &str) -> PathBuf {
     config
-        .data_dir
-        .join("dkim")
+        .dkim_key_dir()
         .join(format!("{}.{domain}.key", config.dkim.selector))
 }
 
 impl Keys {
     /// Load every organisation domain's key, making missing ones (unless `create` is off).
+    /// Several nodes (PostgreSQL) must share their keys: none is made then.
     pub fn load(config: &Config, create: bool) -> Result<Keys> {
+        let scaled_out = matches!(config.database(), Ok(veilpost_store::Database::Postgres(_)));
         let mut keys = HashMap::new();
         for domain in &config.organisation.domains {
             let domain = domain.to_ascii_lowercase();
@@ -40,6 +41,16 @@ impl Keys {
             let key = match std::fs::read_to_string(&path) {
                 Ok(pem) => SigningKey::from_pem(&pem)
                     .with_context(|| format!("bad DKIM key {}", path.display()))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && create && scaled_out => {
+                    anyhow::bail!(
+                        "no DKIM key {}: with store.database_url on PostgreSQL every node signs \
+                         with the same keys, so none is made here. Make it once with `veilpost \
+                         dkim keygen --domain {domain} --selector {} --out DIR` and set \
+                         dkim.key_dir = DIR on every node",
+                        path.display(),
+                        config.dkim.selector
+                    )
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
                     let key = SigningKey::generate(KeyAlgorithm::Rsa2048)
                         .context("cannot make a DKIM key")?;

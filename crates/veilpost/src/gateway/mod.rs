@@ -11,6 +11,7 @@ mod facts;
 mod handoff;
 mod hold;
 mod inbound;
+mod leases;
 mod milter;
 mod processor;
 mod report;
@@ -57,6 +58,8 @@ pub struct Shared {
     pub brand: veilpost_text::mails::Brand,
     /// The DMARC and TLS report addresses, worked out once (asked per recipient).
     pub report_addresses: [String; 2],
+    /// The work this node holds leases on (renewed while it works).
+    pub held: Arc<leases::Held>,
 }
 
 impl Shared {
@@ -478,6 +481,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     ));
     tokio::spawn(housekeeping(shared.clone()));
     tokio::spawn(processor::run(shared.clone()));
+    tokio::spawn(leases::renew(shared.clone()));
     tokio::spawn(delivery::run(shared.clone()));
     tokio::spawn(delivery::purge(shared.clone()));
 
@@ -527,6 +531,7 @@ fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> 
 
     Ok(Shared {
         report_addresses: [config.dmarc_address(), config.tlsrpt_address()],
+        held: Arc::default(),
         config: config.clone(),
         store: store.clone(),
         trusted,

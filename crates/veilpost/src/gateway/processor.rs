@@ -24,8 +24,6 @@ use veilpost_text::mails::{self, DsnKind};
 
 /// Messages taken from the spool at once.
 const BATCH: i64 = 16;
-/// A worker that has not finished a message within this lease loses it to another.
-const LEASE: i64 = 600;
 
 /// Messages in processing at once: most of a message's time is waiting for fsync, so
 /// many are in flight while scans and signatures (CPU) are limited to the cores.
@@ -41,7 +39,8 @@ pub async fn run(shared: Arc<Shared>) {
             return;
         };
         let free = slots.available_permits() as i64 + 1;
-        let batch = match shared.store.claim_received(BATCH.min(free), LEASE).await {
+        let lease = shared.config.store.lease_seconds as i64;
+        let batch = match shared.store.claim_received(BATCH.min(free), lease).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::error!("processing queue: {e}");
@@ -65,9 +64,12 @@ pub async fn run(shared: Arc<Shared>) {
                 },
             };
             let shared = shared.clone();
+            let holding = shared.held.message(&m.id);
             tokio::spawn(async move {
                 let id = m.id.clone();
-                if let Err(e) = process(&shared, m).await {
+                let result = process(&shared, m).await;
+                drop(holding);
+                if let Err(e) = result {
                     // The lease runs out and the message is tried again.
                     tracing::error!("processing {id}: {e:#}");
                 }

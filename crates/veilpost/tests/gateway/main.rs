@@ -15,6 +15,7 @@ mod hold;
 mod inbound;
 mod milter;
 mod mta_sts;
+mod nodes;
 mod reports;
 mod staff_web;
 mod zip_route;
