@@ -17,6 +17,7 @@ mod holds;
 mod inbound;
 mod intake;
 mod messages;
+mod migrate;
 mod passkeys;
 mod portal;
 mod queue;
@@ -45,6 +46,7 @@ pub use messages::{
     Delivery, DeliveryOutcome, Envelope, Generated, MessageInfo, MessageState, Origin, Processed,
     QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
 };
+pub use migrate::Migrated;
 pub use portal::{Milestone, PortalEntry, PortalReply};
 pub use reports::{BLOCKS_READ_EVERY, NewReport, PhishingReport};
 pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};

@@ -6,6 +6,7 @@ mod admin;
 mod config;
 mod gateway;
 mod lang;
+mod migrate;
 mod posture;
 mod protect;
 mod reports;
@@ -189,6 +190,21 @@ enum Command {
     Report {
         #[command(subcommand)]
         command: ReportCommand,
+    },
+    /// Move a single node up: copy its store (SQLite and the blob directory) into
+    /// PostgreSQL and, with --blobs, an S3-compatible object store (`blobs.endpoint`,
+    /// `blobs.region`, `blobs.path_style` and the master key from the configuration),
+    /// then verify row counts and the audit chain. Safe to run again: it resumes.
+    /// Exit status: 0 copied and verified, 1 not.
+    Migrate {
+        /// The PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Copy the blobs into this object store: s3://BUCKET/PREFIX.
+        #[arg(long, value_name = "URL")]
+        blobs: Option<String>,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
     },
     /// Internal: extract PDF text for the sandbox (reads requests on stdin).
     #[command(hide = true)]
@@ -520,6 +536,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 config,
             } => reports::summary(config.as_deref(), &domain, since.as_deref(), format, lang),
         },
+        Command::Migrate { to, blobs, config } => {
+            migrate::run(config.as_deref(), &to, blobs.as_deref(), lang)
+        }
         Command::PdfWorker { .. } => Ok(2),
     }
 }

@@ -14,6 +14,7 @@ mod flows;
 mod hold;
 mod inbound;
 mod milter;
+mod moving_up;
 mod mta_sts;
 mod nodes;
 mod reports;
