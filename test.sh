@@ -84,47 +84,11 @@ if [ ! -d "$sa/hard-ham-1" ]; then
     rm -rf "$tmp"
 fi
 
-# A private PostgreSQL on 127.0.0.1 for the tests (unless one is named already): a
-# throw-away cluster that trusts local connections, gone when the tests end.
-if [ -z "${VEILPOST_TEST_POSTGRES:-}" ]; then
-    pg_bin=$(compgen -G "/usr/lib/postgresql/*/bin" | sort -V | tail -1)
-    pg_dir=$(mktemp -d /tmp/veilpost-pg.XXXXXX)
-    pg_as=()
-    # initdb refuses to run as root: the cluster belongs to the postgres user then.
-    if [ "$(id -u)" -eq 0 ]; then
-        chown postgres "$pg_dir"
-        pg_as=(runuser -u postgres --)
-    fi
-    pg_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 \
-        --no-locale >/dev/null
-    "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -s \
-        -o "-h 127.0.0.1 -p $pg_port -k $pg_dir -c max_connections=400 -c fsync=off" start
-    stop_postgres() {
-        "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate -s stop || true
-        rm -rf "$pg_dir"
-    }
-    export VEILPOST_TEST_POSTGRES="postgres://postgres@127.0.0.1:$pg_port/postgres"
-fi
-
-# An S3-compatible object store on 127.0.0.1 (moto in standalone mode) for the blobs of
-# the scaled-out store, unless one is named already.
-if [ -z "${VEILPOST_TEST_S3:-}" ]; then
-    s3_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    python3 -m moto.server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
-    s3_pid=$!
-    for _ in $(seq 1 100); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1', $s3_port), 1)" 2>/dev/null && break
-        sleep 0.2
-    done
-    stop_s3() { kill "$s3_pid" 2>/dev/null || true; }
-    export VEILPOST_TEST_S3="http://127.0.0.1:$s3_port"
-    export AWS_ACCESS_KEY_ID=veilpost-test AWS_SECRET_ACCESS_KEY=veilpost-test
-fi
-stop_services() {
-    if declare -F stop_postgres >/dev/null; then stop_postgres; fi
-    if declare -F stop_s3 >/dev/null; then stop_s3; fi
-}
+# A private PostgreSQL and an S3-compatible store on 127.0.0.1 for the tests (unless
+# they are named already): throw-away, gone when the tests end.
+. scripts/services.sh
 trap stop_services EXIT
+[ -n "${VEILPOST_TEST_POSTGRES:-}" ] || start_postgres off
+[ -n "${VEILPOST_TEST_S3:-}" ] || start_s3
 
 cargo test --workspace "$@"

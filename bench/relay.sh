@@ -7,6 +7,10 @@
 #
 #   bench/relay.sh [MESSAGES] [SESSIONS] [BODY_BYTES]     (defaults 5000 20 4000)
 #
+# STORE=postgres runs Veilpost on PostgreSQL (a private cluster, fsync on) with its blobs
+# in an S3-compatible store (moto), as scaled out; NODES=2 (with STORE=postgres) runs two
+# nodes on them and splits the load between them.
+#
 # Needs root (Postfix drops privileges to its own user), installs postfix if missing, and
 # uses ports 127.0.0.1:26xx. Not part of CI: run it by hand, figures go in the README.
 set -euo pipefail
@@ -20,7 +24,10 @@ VP_PORT=2691
 PF_PORT=2692
 WORK=$(mktemp -d /tmp/veilpost-bench.XXXXXX)
 chmod 755 "$WORK"   # the postfix user must reach its data directory
-trap 'kill $(jobs -p) 2>/dev/null || true; postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true' EXIT
+STORE=${STORE:-sqlite}
+NODES=${NODES:-1}
+. scripts/services.sh
+trap 'kill $(jobs -p) 2>/dev/null || true; postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true; stop_services' EXIT
 
 if ! command -v smtp-source >/dev/null || ! command -v postfix >/dev/null; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
@@ -41,21 +48,27 @@ start_sink() { # NAME
 }
 delivered() { find "$dump" -type f | wc -l; }
 
-run() { # NAME PORT
-    local name=$1 port=$2
+run() { # NAME PORT [PORT...]: the load split over the ports
+    local name=$1
+    shift
+    local ports=("$@")
     start_sink "$name"
-    python3 bench/latency.py "$port" "$WORK/$name.latency" &
+    python3 bench/latency.py "${ports[0]}" "$WORK/$name.latency" &
     local probe=$!
-    local t0 t1
+    local t0 t1 sources=()
     t0=$(date +%s.%N)
-    smtp-source -s "$SESSIONS" -m "$N" -l "$BODY" -M client.bench \
-        -f ann@praktijk.test -t bob@partner.test "127.0.0.1:$port"
+    for port in "${ports[@]}"; do
+        smtp-source -s $((SESSIONS / ${#ports[@]})) -m $((N / ${#ports[@]})) -l "$BODY" \
+            -M client.bench -f ann@praktijk.test -t bob@partner.test "127.0.0.1:$port" &
+        sources+=($!)
+    done
+    wait "${sources[@]}"
     local accepted_at
     accepted_at=$(date +%s.%N)
     # Wait for every message (plus the probe's) to reach the sink.
     kill -INT $probe 2>/dev/null || true
     wait $probe 2>/dev/null || true
-    local want=$((N + $(cat "$WORK/$name.latency.n")))
+    local want=$(( (N / ${#ports[@]}) * ${#ports[@]} + $(cat "$WORK/$name.latency.n")))
     until [ "$(delivered)" -ge "$want" ]; do
         sleep 0.05
         if (( $(echo "$(date +%s.%N) - $t0 > 600" | bc) )); then
@@ -75,17 +88,38 @@ run() { # NAME PORT
 }
 
 # --- Veilpost: the organisation's mail server relays through it (trusted network). ---
-mkdir -p "$WORK/vp"
-cat > "$WORK/vp/veilpost.toml" <<TOML
-data_dir = "$WORK/vp/data"
+scaled=""
+if [ "$STORE" = postgres ]; then
+    start_postgres on
+    start_s3
+    python3 -c "import socket; s = socket.create_connection(('127.0.0.1', $s3_port)); s.sendall(b'PUT /bench HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 0\\r\\n\\r\\n'); s.recv(100)"
+    "$VEILPOST" dkim keygen --domain praktijk.test --selector veilpost --out "$WORK/dkim" >/dev/null
+    scaled="[store]
+database_url = \"$VEILPOST_TEST_POSTGRES\"
+[blobs]
+url = \"s3://bench/veilpost\"
+endpoint = \"$VEILPOST_TEST_S3\"
+path_style = true
+[dkim]
+key_dir = \"$WORK/dkim\"
+[portal]
+master_key = \"$(head -c 32 /dev/urandom | base64)\""
+fi
+vp_ports=()
+for n in $(seq 1 "$NODES"); do
+    port=$((VP_PORT + 10 * (n - 1)))
+    vp_ports+=("$port")
+    mkdir -p "$WORK/vp$n"
+    cat > "$WORK/vp$n/veilpost.toml" <<TOML
+data_dir = "$WORK/vp$n/data"
 [smtp]
-submission_listen = "127.0.0.1:$VP_PORT"
+submission_listen = "127.0.0.1:$port"
 hostname = "gw.praktijk.test"
 trusted_networks = ["127.0.0.0/8"]
 max_messages_per_hour = 1000000
 max_connections = 1000
 [web]
-listen = "127.0.0.1:2693"
+listen = "127.0.0.1:$((port + 2))"
 [delivery]
 mode = "mx"
 [delivery.routes]
@@ -93,10 +127,11 @@ mode = "mx"
 [organisation]
 name = "Bench"
 domains = ["praktijk.test"]
+$scaled
 TOML
-"$VEILPOST" serve --config "$WORK/vp/veilpost.toml" > "$WORK/vp/serve.log" 2>&1 &
-vp_pid=$!
-until (exec 3<>/dev/tcp/127.0.0.1/$VP_PORT) 2>/dev/null; do sleep 0.1; done
+    "$VEILPOST" serve --config "$WORK/vp$n/veilpost.toml" > "$WORK/vp$n/serve.log" 2>&1 &
+    until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
+done
 
 # --- Postfix: a private instance relaying everything to the sink. ---
 mkdir -p "$WORK/pf/etc" "$WORK/pf/spool" "$WORK/pf/data"
@@ -126,10 +161,21 @@ postfix -c "$WORK/pf/etc" check
 postfix -c "$WORK/pf/etc" start
 until (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null; do sleep 0.1; done
 
-echo "# $N messages of ~$BODY bytes over $SESSIONS sessions; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-run postfix $PF_PORT
-run veilpost $VP_PORT
+echo "# $N messages of ~$BODY bytes over $SESSIONS sessions; Veilpost on $STORE, $NODES node(s); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+if [ "${FIRST:-postfix}" = veilpost ]; then
+    run veilpost "${vp_ports[@]}"
+    run postfix $PF_PORT
+else
+    run postfix $PF_PORT
+    run veilpost "${vp_ports[@]}"
+fi
 pf=$(awk '$1=="postfix"{print $2}' "$WORK/rates")
 vp=$(awk '$1=="veilpost"{print $2}' "$WORK/rates")
 printf 'ratio veilpost/postfix (delivered per second): %.2f\n' "$(echo "$vp / $pf" | bc -l)"
-kill $vp_pid
+if [ "$STORE" = postgres ]; then
+    # What the database keeps per message (for sizing): rows stay for the trace and audit;
+    # delivered content leaves the bucket.
+    psql "$VEILPOST_TEST_POSTGRES" -Atc "SELECT 'database bytes ' || pg_database_size(current_database()),
+        'messages ' || (SELECT COUNT(*) FROM messages), 'recipients ' || (SELECT COUNT(*) FROM recipients),
+        'audit entries ' || (SELECT COUNT(*) FROM audit)"
+fi

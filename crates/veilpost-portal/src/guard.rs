@@ -95,7 +95,8 @@ impl Default for LoginGuard {
     }
 }
 
-fn account_key(account: &str) -> String {
+/// How an account is counted: trimmed, in lower case.
+pub fn account_key(account: &str) -> String {
     account.trim().to_lowercase()
 }
 
@@ -121,19 +122,50 @@ impl LoginGuard {
 
     /// May `ip` try a password for `account` now? Counts nothing.
     pub fn check(&self, account: &str, ip: IpAddr, now: i64) -> Result<(), Locked> {
-        let (pair, pair_expires) = self.pairs.count(&pair_key(account, ip), now);
+        let pair = self.pairs.count(&pair_key(account, ip), now);
+        let all = self.accounts.count(&account_key(account), now);
+        self.decide(pair, all)
+    }
+
+    /// The rule alone, for failures counted elsewhere (the database several nodes
+    /// share): (failures, seconds until the oldest expires) of this account from this
+    /// address within [`LoginGuard::pair_window`], and of the account from everywhere
+    /// within [`LoginGuard::account_window`].
+    pub fn decide(&self, pair: (usize, i64), account: (usize, i64)) -> Result<(), Locked> {
+        let (pair, pair_expires) = pair;
         if pair >= self.pair_limit {
             return Err(Locked {
-                retry_after: pair_expires,
+                retry_after: pair_expires.max(1),
             });
         }
-        let (all, all_expires) = self.accounts.count(&account_key(account), now);
+        let (all, all_expires) = account;
         if pair > 0 && all >= self.account_limit {
             return Err(Locked {
-                retry_after: all_expires,
+                retry_after: all_expires.max(1),
             });
         }
         Ok(())
+    }
+
+    /// The same rules with nothing counted (to decide on counts kept elsewhere).
+    pub fn clone_rule(&self) -> LoginGuard {
+        LoginGuard::new(
+            self.pair_limit,
+            self.pairs.window,
+            self.account_limit,
+            self.accounts.window,
+            1,
+        )
+    }
+
+    /// Seconds a failure counts for this account from one address.
+    pub fn pair_window(&self) -> i64 {
+        self.pairs.window
+    }
+
+    /// Seconds a failure counts for the account from everywhere.
+    pub fn account_window(&self) -> i64 {
+        self.accounts.window
     }
 
     /// A wrong password (or second factor) for `account` from `ip`.
@@ -236,5 +268,25 @@ mod tests {
             g.failed(&format!("u{i}@o.test"), ip("10.0.0.2"), 2);
         }
         assert!(g.pairs.times.len() <= 1000 && g.accounts.times.len() <= 1000);
+    }
+
+    #[test]
+    fn the_rule_alone_reads_failures_counted_elsewhere() {
+        let g = LoginGuard::default();
+        let locked = |after: i64| Err(Locked { retry_after: after });
+        let table = [
+            ((0, 0), (0, 0), Ok(())),
+            ((9, 100), (9, 100), Ok(())),
+            ((10, 300), (10, 300), locked(300)),
+            // Guessing from many addresses: an address that failed once is held...
+            ((1, 800), (50, 1200), locked(1200)),
+            // ...the owner, who has not failed from theirs, is not.
+            ((0, 0), (50, 1200), Ok(())),
+            ((10, 0), (0, 0), locked(1)),
+        ];
+        for (pair, account, want) in table {
+            assert_eq!(g.decide(pair, account), want, "{pair:?} {account:?}");
+        }
+        assert_eq!((g.pair_window(), g.account_window()), (900, 3600));
     }
 }

@@ -37,12 +37,26 @@ impl RateLimit {
         while q.front().is_some_and(|t| now - *t >= window) {
             q.pop_front();
         }
-        if q.len() >= self.limit {
-            let oldest = q.front().copied().unwrap_or(now);
-            return Err((oldest + window - now).max(1));
-        }
+        over(self.limit, window, q.len(), q.front().copied(), now)?;
         q.push_back(now);
         Ok(())
+    }
+
+    /// The rule alone, for counts kept elsewhere (the database several nodes share):
+    /// `count` events since `now - window`, the oldest at `oldest`. `Err(seconds)` to
+    /// wait when one more would be over the limit.
+    pub fn allows(&self, count: usize, oldest: Option<i64>, now: i64) -> Result<(), i64> {
+        over(self.limit, self.window, count, oldest, now)
+    }
+
+    /// The window in seconds.
+    pub fn window(&self) -> i64 {
+        self.window
+    }
+
+    /// The same rule with nothing counted (to decide on counts kept elsewhere).
+    pub fn clone_rule(&self) -> RateLimit {
+        RateLimit::new(self.limit, self.window, 1)
     }
 
     /// Keys currently tracked.
@@ -53,6 +67,16 @@ impl RateLimit {
     pub fn is_empty(&self) -> bool {
         self.hits.is_empty()
     }
+}
+
+/// One more event than `count` (the oldest at `oldest`) within `window`: over `limit`?
+/// `Err(seconds)` until the oldest leaves the window.
+fn over(limit: usize, window: i64, count: usize, oldest: Option<i64>, now: i64) -> Result<(), i64> {
+    if count >= limit {
+        let oldest = oldest.unwrap_or(now);
+        return Err((oldest + window - now).max(1));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -74,6 +98,22 @@ mod tests {
         // The window slides: the first hit (t=1000) expires at 1060.
         assert_eq!(r.hit("1.2.3.4", 1060), Ok(()));
         assert_eq!(r.hit("1.2.3.4", 1060), Err(1));
+    }
+
+    #[test]
+    fn the_rule_alone_reads_counts_kept_elsewhere() {
+        let r = RateLimit::new(3, 60, 100);
+        let table = [
+            (0, None, Ok(())),
+            (2, Some(1000), Ok(())),
+            (3, Some(1000), Err(50)),
+            (7, Some(1005), Err(55)),
+            (3, Some(950), Err(1)),
+        ];
+        for (count, oldest, want) in table {
+            assert_eq!(r.allows(count, oldest, 1010), want, "{count} {oldest:?}");
+        }
+        assert_eq!(r.window(), 60);
     }
 
     #[test]

@@ -96,8 +96,23 @@ async fn commit_all<'a>(
     writes: impl Iterator<Item = &'a Write>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.write_tx().await?;
+    let (mut received, mut queued) = (false, false);
     for w in writes {
         w.apply(&mut tx, t).await?;
+        received |= matches!(w, Write::Spool(_));
+        queued |= matches!(w, Write::Processed { .. } | Write::Generated { .. });
+    }
+    // Other nodes' idle workers hear of the new work when this commits.
+    if let Tx::Pg(c) = &mut tx {
+        for (new, what) in [(received, "received"), (queued, "queued")] {
+            if new {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(crate::db::WORK_CHANNEL)
+                    .bind(what)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
     }
     tx.commit().await
 }

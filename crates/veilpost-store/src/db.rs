@@ -55,6 +55,37 @@ macro_rules! on_tx {
 
 pub(crate) use {on, on_tx};
 
+/// The PostgreSQL channel on which committed work is announced (`received`: a message to
+/// process; `queued`: deliveries to make).
+pub(crate) const WORK_CHANNEL: &str = "veilpost_work";
+
+/// New work another node committed, as announced on [`WORK_CHANNEL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// A message to process.
+    Received,
+    /// Deliveries to make.
+    Queued,
+}
+
+/// Hears the work nodes announce (PostgreSQL's LISTEN/NOTIFY); reconnects by itself.
+#[derive(Debug)]
+pub struct WorkListener(sqlx::postgres::PgListener);
+
+impl WorkListener {
+    /// The next announcement.
+    pub async fn next(&mut self) -> Result<Work, crate::Error> {
+        loop {
+            let n = self.0.recv().await?;
+            match n.payload() {
+                "received" => return Ok(Work::Received),
+                "queued" => return Ok(Work::Queued),
+                _ => continue,
+            }
+        }
+    }
+}
+
 /// What a PostgreSQL transaction locks to serialise writers that read before they write,
 /// as SQLite's one writer does by itself. Values are `pg_advisory_xact_lock` keys.
 #[derive(Debug, Clone, Copy)]
@@ -109,6 +140,17 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// Listen for announced work: `None` on SQLite (one node; its own workers are woken
+/// directly).
+pub(crate) async fn work_listener(pool: &Pool) -> Result<Option<WorkListener>, crate::Error> {
+    let Pool::Pg(p) = pool else {
+        return Ok(None);
+    };
+    let mut l = sqlx::postgres::PgListener::connect_with(p).await?;
+    l.listen(WORK_CHANNEL).await?;
+    Ok(Some(WorkListener(l)))
 }
 
 /// Which database engine a store runs on.

@@ -16,6 +16,7 @@ mod db;
 mod holds;
 mod inbound;
 mod intake;
+mod limits;
 mod messages;
 mod migrate;
 mod passkeys;
@@ -39,7 +40,7 @@ pub use authreports::{
     AsideEntry, Counted, DmarcRowView, NewAside, TlsFailureTotal, TlsPolicyTotal,
 };
 pub use blob::{BlobDir, Blobs, ObjectBlobs, S3Options};
-pub use db::{Database, Engine};
+pub use db::{Database, Engine, Work, WorkListener};
 pub use holds::Held;
 pub use intake::Intake;
 pub use messages::{
@@ -228,6 +229,11 @@ impl Store {
     /// The database engine the metadata lives in.
     pub fn engine(&self) -> Engine {
         self.pool.engine()
+    }
+
+    /// Hear the work other nodes commit (PostgreSQL); `None` on SQLite.
+    pub async fn work_listener(&self) -> Result<Option<WorkListener>> {
+        db::work_listener(&self.pool).await
     }
 
     /// Unix seconds by the store's clock.

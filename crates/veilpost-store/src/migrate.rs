@@ -47,6 +47,7 @@ const TABLES: &[(&str, &[&str])] = &[
     ("tls_rows", &[]),
     ("reports_aside", &["id"]),
     ("ip_names", &["ip"]),
+    ("limit_events", &[]),
 ];
 
 /// Columns that name a blob.

@@ -54,6 +54,7 @@ on_both!(
     reports_count_once_add_up_per_source_and_age_out,
     every_query_runs,
     leases_run_out_unless_renewed,
+    work_is_announced_to_the_other_nodes,
 );
 
 /// Where a test's store lives: a database on the engine, and the blobs in the directory
@@ -121,10 +122,15 @@ impl Place {
         }
     }
 
-    /// One number read behind the store's back.
-    async fn count(&self, sql: &str) -> i64 {
+    /// One value read behind the store's back.
+    async fn scalar<T>(&self, sql: &str) -> T
+    where
+        T: Send + Unpin,
+        (T,): for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+    {
         let sql = sqlx::AssertSqlSafe(sql.to_string());
-        let n: Result<i64, sqlx::Error> = match &self.db {
+        let value = match &self.db {
             Database::Sqlite(path) => {
                 let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
                 match sqlx::SqlitePool::connect_with(options).await {
@@ -137,26 +143,7 @@ impl Place {
                 Err(e) => Err(e),
             },
         };
-        n.expect("count")
-    }
-
-    /// One text read behind the store's back.
-    async fn text(&self, sql: &str) -> String {
-        let sql = sqlx::AssertSqlSafe(sql.to_string());
-        let t: Result<String, sqlx::Error> = match &self.db {
-            Database::Sqlite(path) => {
-                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
-                match sqlx::SqlitePool::connect_with(options).await {
-                    Ok(pool) => sqlx::query_scalar(sql).fetch_one(&pool).await,
-                    Err(e) => Err(e),
-                }
-            }
-            Database::Postgres(url) => match sqlx::PgPool::connect(url).await {
-                Ok(pool) => sqlx::query_scalar(sql).fetch_one(&pool).await,
-                Err(e) => Err(e),
-            },
-        };
-        t.expect("text")
+        value.expect("a value")
     }
 
     /// Drop one of the audit log's guard triggers (as someone with the database could).
@@ -305,8 +292,8 @@ async fn spool_process_deliver(engine: Db) {
         .await
         .expect("finish");
     // The audit event went in with the decisions.
-    let n = place
-        .count("SELECT count(*) FROM audit WHERE action = 'send.tls'")
+    let n: i64 = place
+        .scalar("SELECT count(*) FROM audit WHERE action = 'send.tls'")
         .await;
     assert_eq!(n, 1);
     let info = store
@@ -383,8 +370,8 @@ async fn spool_process_deliver(engine: Db) {
     assert_eq!(store.purge_finished(100).await.expect("purge"), 0);
     // Issue 16, point 14: with the content, the attachment names leave the findings
     // (a name like "uitslag_Jansen_14-02-1961.pdf" is personal data too); kinds stay.
-    let findings = place
-        .text(&format!(
+    let findings: String = place
+        .scalar(&format!(
             "SELECT findings FROM messages WHERE id = '{}'",
             m.id
         ))
@@ -1622,6 +1609,49 @@ async fn every_query_runs(engine: Db) {
         .expire_accounts(time::macros::date!(2030 - 01 - 01))
         .await
         .expect("expire");
+
+    // Limit counts several nodes share.
+    let now = store.now();
+    store
+        .add_event("staff-failures", "els@praktijk.test", "192.0.2.0")
+        .await
+        .expect("add");
+    store
+        .add_event("staff-failures", "els@praktijk.test", "198.51.100.0")
+        .await
+        .expect("add");
+    let (n, oldest) = store
+        .count_events(
+            "staff-failures",
+            "els@praktijk.test",
+            Some("192.0.2.0"),
+            now - 60,
+        )
+        .await
+        .expect("count");
+    assert_eq!((n, oldest.is_some()), (1, true));
+    let (n, _) = store
+        .count_events("staff-failures", "els@praktijk.test", None, now - 60)
+        .await
+        .expect("count");
+    assert_eq!(n, 2);
+    store
+        .forget_events("staff-failures", "els@praktijk.test")
+        .await
+        .expect("forget");
+    store
+        .add_event("per-ip", "192.0.2.0", "")
+        .await
+        .expect("add");
+    assert_eq!(store.purge_events(now + 1).await.expect("purge"), 1);
+    assert_eq!(
+        store
+            .count_events("per-ip", "192.0.2.0", None, 0)
+            .await
+            .expect("count")
+            .0,
+        0
+    );
 }
 
 /// A node renews the leases of what it works on; what a dead node held comes back when
@@ -1663,4 +1693,52 @@ async fn leases_run_out_unless_renewed(engine: Db) {
     );
     t.fetch_add(11, Ordering::SeqCst);
     assert_eq!(node_b.claim_received(10, 10).await.expect("claim").len(), 2);
+}
+
+/// The next announced work, within seconds.
+async fn next(heard: &mut veilpost_store::WorkListener) -> veilpost_store::Work {
+    tokio::time::timeout(std::time::Duration::from_secs(10), heard.next())
+        .await
+        .expect("announced within seconds")
+        .expect("listener")
+}
+
+/// On PostgreSQL a node hears at once when another commits work (LISTEN/NOTIFY); on
+/// SQLite there is no other node to hear.
+async fn work_is_announced_to_the_other_nodes(engine: Db) {
+    let place = Place::new(engine, "announce");
+    let node_a = place.open().await;
+    let node_b = place.open().await;
+    let Some(mut heard) = node_b.work_listener().await.expect("listen") else {
+        assert!(matches!(engine, Db::Sqlite));
+        return;
+    };
+    node_a
+        .spool(
+            envelope(&["x@ext.test"]),
+            b"Subject: a\r\n\r\n.\r\n".to_vec(),
+        )
+        .await
+        .expect("spool");
+    assert_eq!(next(&mut heard).await, veilpost_store::Work::Received);
+    let m = node_a.claim_received(1, 60).await.expect("claim").remove(0);
+    node_a
+        .finish_processing(
+            &m.id,
+            Processed {
+                verdict: "clean".into(),
+                findings: serde_json::json!([]),
+                decisions: vec![RecipientDecision {
+                    recipient_id: m.recipients[0].0,
+                    route: veilpost_store::Route::Plain,
+                    reasons: vec![],
+                    state: veilpost_store::RecipientState::Queued,
+                    blob: None,
+                }],
+                ..Processed::default()
+            },
+        )
+        .await
+        .expect("finish");
+    assert_eq!(next(&mut heard).await, veilpost_store::Work::Queued);
 }

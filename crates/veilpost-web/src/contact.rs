@@ -194,7 +194,7 @@ pub async fn begin(
     mailbox(&s, lang)?;
     check_form_csrf(&s, &headers, &f.csrf, lang)?;
     let email = f.email.trim().to_string();
-    crate::limits::limit_ip(&s, &ip, lang)?;
+    crate::limits::limit_ip(&s, &ip, lang).await?;
     if !plausible_email(&email) {
         let mut p = page(&s, lang, "email", "", f.csrf.clone());
         p.email = email;
@@ -203,7 +203,7 @@ pub async fn begin(
             .into();
         return Ok(render_page(&p, StatusCode::UNPROCESSABLE_ENTITY));
     }
-    crate::limits::limit_intake_sends(&s, &email, lang)?;
+    crate::limits::limit_intake_sends(&s, &email, lang).await?;
     let mut login = Login::new(s.settings.rules.clone(), None, false);
     let t = s.store.now();
     login.step(Event::Open, t);
@@ -451,7 +451,7 @@ pub async fn code(
 ) -> Result<Response, WebError> {
     mailbox(&s, lang)?;
     check_form_csrf(&s, &headers, &f.csrf, lang)?;
-    crate::limits::limit_ip(&s, &ip, lang)?;
+    crate::limits::limit_ip(&s, &ip, lang).await?;
     let code: String = f.code.chars().take(32).collect();
     let slot = IntakeLogin {
         s: &s,

@@ -54,6 +54,7 @@ pub(crate) use csrf::{check_form_csrf, form_csrf};
 pub(crate) use error::render;
 pub use error::{ErrorKind, WebError};
 use headers::security_headers;
+pub use limits::{staff_check, staff_failed, staff_passed};
 pub use setup::SetupForm;
 use setup::{setup_form, setup_submit};
 pub use signin::oidc;
@@ -202,7 +203,8 @@ impl PortalSettings {
     }
 }
 
-/// Rate limits kept in memory (the per-login limits live in the database).
+/// Rate limits and the staff sign-in guard, counted in memory (and, when several nodes share
+/// a PostgreSQL database, there too: `limits.rs`); the portal login state lives in the database.
 #[derive(Debug)]
 pub struct Limits {
     /// Login actions per client address.

@@ -21,7 +21,15 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if crate::limits::limited(&s, &client.key(), |l| &mut l.tlsrpt_posts, Lang::En).is_err() {
+    if crate::limits::limited(
+        &s,
+        &client.key(),
+        crate::limits::Bucket::TlsrptPosts,
+        Lang::En,
+    )
+    .await
+    .is_err()
+    {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             "too many reports, try again later\n",

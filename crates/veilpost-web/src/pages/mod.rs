@@ -90,10 +90,10 @@ async fn login_form(
     per_recipient: Option<Bucket>,
 ) -> Result<PortalEntry, WebError> {
     check_form_csrf(s, headers, csrf, lang)?;
-    limited(s, &ip.key(), |l| &mut l.per_ip, lang)?;
+    limited(s, &ip.key(), Bucket::PerIp, lang).await?;
     let e = entry(s, token, lang).await?;
     if let Some(bucket) = per_recipient {
-        limited(s, &e.recipient.to_lowercase(), bucket, lang)?;
+        limited(s, &e.recipient.to_lowercase(), bucket, lang).await?;
     }
     Ok(e)
 }
@@ -595,9 +595,10 @@ pub async fn factor(
         limited(
             &s,
             &e.recipient.to_lowercase(),
-            |l| &mut l.sends_per_recipient,
+            Bucket::SendsPerRecipient,
             lang,
-        )?;
+        )
+        .await?;
     }
     let digits = s.settings.rules.digits;
     let (_, result, _) = advance(&s, &token, lang, &ip, |l| {
@@ -655,8 +656,16 @@ pub async fn code(
     if f.code.trim().is_empty() {
         return Ok(see_other(&format!("/p/{token}/verify?m=empty")));
     }
-    let tries: Bucket = |l| &mut l.tries_per_recipient;
-    let e = login_form(&s, &token, &headers, &f.csrf, &ip, lang, Some(tries)).await?;
+    let e = login_form(
+        &s,
+        &token,
+        &headers,
+        &f.csrf,
+        &ip,
+        lang,
+        Some(Bucket::TriesPerRecipient),
+    )
+    .await?;
     let typed = f.code.chars().take(32).collect::<String>();
     let pending_totp = matches!(
         login_of(&s, &e).await?.state,
@@ -701,8 +710,16 @@ pub async fn resend(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    let sends: Bucket = |l| &mut l.sends_per_recipient;
-    login_form(&s, &token, &headers, &f.csrf, &ip, lang, Some(sends)).await?;
+    login_form(
+        &s,
+        &token,
+        &headers,
+        &f.csrf,
+        &ip,
+        lang,
+        Some(Bucket::SendsPerRecipient),
+    )
+    .await?;
     let digits = s.settings.rules.digits;
     let (_, result, _) = advance(&s, &token, lang, &ip, |_| {
         Some(Event::Resend {

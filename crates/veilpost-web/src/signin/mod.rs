@@ -191,27 +191,16 @@ pub(crate) fn staff_audit(email: &str, action: &str, ip: &ClientIp, outcome: &st
 /// per-address flood limit; refuses while the sign-in guard holds this account and
 /// address ([`veilpost_portal::LoginGuard`], shared with SMTP AUTH). Successes are not
 /// counted; failures are, by [`sign_in_failed`].
-pub(crate) fn limited(
+pub(crate) async fn limited(
     s: &WebState,
     ip: &ClientIp,
     account: &str,
     lang: Lang,
 ) -> Result<(), WebError> {
-    let mut limits = s
-        .limits
-        .lock()
-        .map_err(|_| WebError::internal(lang, "limits lock"))?;
-    let t = s.store.now();
-    if limits.per_ip.hit(&ip.key(), t).is_err()
-        || limits.staff.check(account, ip.addr(), t).is_err()
-    {
-        return Err(WebError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::TooMany,
-            lang,
-        ));
-    }
-    Ok(())
+    crate::limits::limited(s, &ip.key(), crate::limits::Bucket::PerIp, lang).await?;
+    crate::limits::staff_check(&s.store, &s.limits, account, ip.addr())
+        .await
+        .map_err(|_| WebError::new(StatusCode::TOO_MANY_REQUESTS, ErrorKind::TooMany, lang))
 }
 
 /// A wrong password or second factor: counted for the account and address, and audited
@@ -224,9 +213,7 @@ pub(crate) async fn sign_in_failed(
     step: &str,
     detail: Option<&str>,
 ) -> Result<(), WebError> {
-    if let Ok(mut limits) = s.limits.lock() {
-        limits.staff.failed(account, ip.addr(), s.store.now());
-    }
+    crate::limits::staff_failed(&s.store, &s.limits, account, ip.addr()).await?;
     let mut event = staff_audit(
         &veilpost_store::typed_login_for_log(account),
         "staff.login.failed",
@@ -274,9 +261,7 @@ pub(crate) async fn complete_sign_in(
     s.store.end_session(SessionKind::Staff, token).await?;
     // Both factors passed: this account's failures are forgotten (a colleague's wrong
     // guesses do not keep its owner out).
-    if let Ok(mut limits) = s.limits.lock() {
-        limits.staff.passed(&user.email);
-    }
+    crate::limits::staff_passed(&s.store, &s.limits, &user.email).await?;
     let (full, _) = s
         .store
         .create_staff_session(&user.email, Stage::Full)

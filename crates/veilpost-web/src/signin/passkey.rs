@@ -127,7 +127,7 @@ pub async fn begin(
     Json(b): Json<Begin>,
 ) -> Result<Response, WebError> {
     let (token, user) = ceremony_session(&s, &headers, lang).await?;
-    limited(&s, &ip, &user.email, lang)?;
+    limited(&s, &ip, &user.email, lang).await?;
     let wa = webauthn(&s).ok_or_else(|| json_error(StatusCode::NOT_FOUND, lang))?;
     let internal = |e: webauthn_rs::prelude::WebauthnError| WebError::internal(lang, e);
     let (options, ceremony) = match b.mode.as_str() {
@@ -167,7 +167,7 @@ pub async fn finish(
     Json(f): Json<Finish>,
 ) -> Result<Response, WebError> {
     let (token, user) = ceremony_session(&s, &headers, lang).await?;
-    limited(&s, &ip, &user.email, lang)?;
+    limited(&s, &ip, &user.email, lang).await?;
     let wa = webauthn(&s).ok_or_else(|| json_error(StatusCode::NOT_FOUND, lang))?;
     let ceremony: Option<Ceremony> = s
         .store

@@ -120,7 +120,7 @@ pub async fn login(
 ) -> Result<Response, WebError> {
     check_form_csrf(&s, &headers, &f.csrf, lang)?;
     let email: String = f.email.trim().chars().take(254).collect();
-    limited(&s, &ip, &email, lang)?;
+    limited(&s, &ip, &email, lang).await?;
     let today = time::OffsetDateTime::now_utc().date();
     let user = s
         .store

@@ -105,7 +105,7 @@ pub async fn second_factor(
     if !same_secret(&session.csrf, &f.csrf) {
         return Err(WebError::new(StatusCode::FORBIDDEN, ErrorKind::Csrf, lang));
     }
-    limited(&s, &ip, &user.email, lang)?;
+    limited(&s, &ip, &user.email, lang).await?;
     let code: String = f.code.chars().filter(|c| c.is_ascii_digit()).collect();
     let at = s.store.now().max(0) as u64;
     let who = TotpHolder::Staff(&user.email);

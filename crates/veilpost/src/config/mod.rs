@@ -681,6 +681,40 @@ mod tests {
     }
 
     #[test]
+    fn scaled_out_from_the_environment() {
+        let c = Config::load(
+            None,
+            &env(&[
+                (
+                    "VEILPOST_STORE_DATABASE_URL",
+                    "postgres://vp:geheim@db.internal/veilpost",
+                ),
+                ("VEILPOST_BLOBS_URL", "s3://veilpost/praktijk"),
+                ("VEILPOST_BLOBS_ENDPOINT", "http://127.0.0.1:9000"),
+                ("VEILPOST_BLOBS_PATH_STYLE", "true"),
+            ]),
+        )
+        .expect("env");
+        assert!(matches!(
+            c.database().expect("database"),
+            veilpost_store::Database::Postgres(_)
+        ));
+        let s3 = c.s3_blobs().expect("s3");
+        assert_eq!(
+            s3.bucket_and_prefix().expect("bucket"),
+            ("veilpost".to_string(), "praktijk".to_string())
+        );
+        assert!(s3.path_style);
+        // The defaults: SQLite in the data directory, blobs beside it.
+        let d = Config::load(None, &[]).expect("defaults");
+        assert_eq!(
+            d.database().expect("database"),
+            veilpost_store::Database::Sqlite(PathBuf::from("./veilpost-data/veilpost.db"))
+        );
+        assert!(d.s3_blobs().is_none());
+    }
+
+    #[test]
     fn mistakes_are_refused() {
         let dir = std::env::temp_dir().join(format!("vp-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
@@ -692,6 +726,11 @@ mod tests {
             "[smtp]\ntrusted_networks = [\"10.0.0.0/33\"]\n",
             "data_dir = [1]\n",
             "not toml",
+            "[store]\ndatabase_url = \"mysql://x@y/z\"\n",
+            "[store]\nlease_seconds = 1\n",
+            "[blobs]\nurl = \"ftp://bucket\"\n",
+            "[blobs]\nurl = \"s3://\"\n",
+            "[blobs]\nurl = \"s3://bucket\"\nendpoint = \"s3.internal:9000\"\n",
         ];
         for (i, text) in bad.iter().enumerate() {
             let p = dir.join(format!("{i}.toml"));

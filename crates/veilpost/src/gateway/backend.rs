@@ -150,11 +150,9 @@ impl Backend for SmtpBackend {
     }
 
     async fn authenticate(&self, user: String, password: String, ip: IpAddr) -> Option<String> {
-        let now = self.shared.store.now();
-        let locked = match self.limits.lock() {
-            Ok(l) => l.staff.check(&user, ip, now).err(),
-            Err(_) => Some(veilpost_portal::Locked { retry_after: 60 }),
-        };
+        let locked = veilpost_web::staff_check(&self.shared.store, &self.limits, &user, ip)
+            .await
+            .err();
         if let Some(locked) = locked {
             let user = veilpost_store::typed_login_for_log(&user);
             tracing::info!(
@@ -192,8 +190,10 @@ impl Backend for SmtpBackend {
                 }
             },
             Ok(None) => {
-                if let Ok(mut l) = self.limits.lock() {
-                    l.staff.failed(&user, ip, now);
+                if let Err(e) =
+                    veilpost_web::staff_failed(&self.shared.store, &self.limits, &user, ip).await
+                {
+                    tracing::warn!("smtp: failed login not counted: {e}");
                 }
                 let user = veilpost_store::typed_login_for_log(&user);
                 tracing::info!("smtp: failed login for {user:?} from {ip}");

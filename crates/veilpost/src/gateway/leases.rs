@@ -1,4 +1,4 @@
-//! The leases this node holds, renewed while it works. A worker takes messages and
+//! The leases this node holds, renewed while it works, and the work other nodes announce. A worker takes messages and
 //! deliveries with a lease of `store.lease_seconds`; while the work goes on, the lease is
 //! renewed every third of that. So leases can be short: a node that dies (or is cut off
 //! from the database) stops renewing, and within `lease_seconds` another node takes its
@@ -95,6 +95,21 @@ pub async fn renew(shared: Arc<Shared>) {
             .await
         {
             tracing::error!("renewing leases: {e}");
+        }
+    }
+}
+
+/// Wake this node's idle workers when any node commits work (PostgreSQL's
+/// LISTEN/NOTIFY), rather than at their next look a second later.
+pub async fn hear_work(shared: Arc<Shared>, mut listener: veilpost_store::WorkListener) {
+    loop {
+        match listener.next().await {
+            Ok(veilpost_store::Work::Received) => shared.wake_processor.notify_one(),
+            Ok(veilpost_store::Work::Queued) => shared.wake_delivery.notify_one(),
+            Err(e) => {
+                tracing::warn!("listening for work: {e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }

@@ -277,6 +277,12 @@ async fn housekeeping(shared: Arc<Shared>) {
         if let Err(err) = digest::run_if_due(&shared).await {
             tracing::error!("quarantine digest: {err:#}");
         }
+        // Shared limit counts: none looks back more than an hour.
+        if shared.store.shares_limits()
+            && let Err(err) = shared.store.purge_events(now - 86_400).await
+        {
+            tracing::error!("purging limit counts: {err}");
+        }
         // Temporary staff whose last day has passed: disabled now, sessions ended.
         let today = time::OffsetDateTime::now_utc().date();
         match shared.store.expire_accounts(today).await {
@@ -482,6 +488,9 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     tokio::spawn(housekeeping(shared.clone()));
     tokio::spawn(processor::run(shared.clone()));
     tokio::spawn(leases::renew(shared.clone()));
+    if let Some(listener) = shared.store.work_listener().await? {
+        tokio::spawn(leases::hear_work(shared.clone(), listener));
+    }
     tokio::spawn(delivery::run(shared.clone()));
     tokio::spawn(delivery::purge(shared.clone()));
 

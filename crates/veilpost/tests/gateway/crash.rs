@@ -2,10 +2,9 @@
 //! delivered. Duplicates (delivered, then killed before the delivery was recorded) are
 //! counted and reported; they are the price of never losing one.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::{Gateway, PASSWORD, message, test_dir};
+use crate::{Gateway, PASSWORD, test_dir};
 use veilpost_testkit::Sink;
 
 const MESSAGES: usize = 300;
@@ -24,28 +23,7 @@ async fn kill_9_under_load_loses_nothing() {
     gw.add_user("ann@praktijk.test", PASSWORD, None);
     gw.start();
 
-    let messages: Vec<_> = (0..MESSAGES)
-        .map(|i| {
-            let mut m = message(
-                "ann@praktijk.test",
-                &[&format!("r{}@partner.test", i % 7)],
-                &format!("Bericht {i}"),
-                &format!(
-                    "Dit is bericht nummer {i}.\n{}",
-                    "Gewone tekst. ".repeat(40)
-                ),
-            );
-            m["message_id"] = format!("<crash-{i}@client.test>").into();
-            m
-        })
-        .collect();
-    let job = serde_json::json!({
-        "port": gw.smtp_port,
-        "user": "ann@praktijk.test",
-        "password": PASSWORD,
-        "connections": 4,
-        "messages": messages,
-    });
+    let job = crate::load_job(gw.smtp_port, "crash", MESSAGES, 4);
     let load = std::thread::spawn(move || crate::submit(&job));
 
     // Kill once delivery is well under way, with submissions still coming in.
@@ -71,26 +49,17 @@ async fn kill_9_under_load_loses_nothing() {
     gw.start();
     let deadline = Instant::now() + Duration::from_secs(120);
     let missing = loop {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for g in sink.messages() {
-            *seen.entry(g.message_id().unwrap_or_default()).or_default() += 1;
-        }
-        let missing: Vec<&String> = accepted
-            .iter()
-            .filter(|id| !seen.contains_key(*id))
-            .collect();
+        let (missing, duplicates, delivered) = crate::missing_and_duplicates(&sink, &accepted);
         if missing.is_empty() || Instant::now() > deadline {
-            let duplicates: usize = seen.values().map(|n| n - 1).sum();
             eprintln!(
-                "crash test: {} accepted with 250, {at_kill} delivered before the kill, {} delivered in all, {duplicates} duplicate(s), {} missing",
+                "crash test: {} accepted with 250, {at_kill} delivered before the kill, {delivered} delivered in all, {duplicates} duplicate(s), {} missing",
                 accepted.len(),
-                seen.len(),
                 missing.len()
             );
             // A duplicate needs a kill between the receiver's 250 and the delivery being
             // recorded: at most one per delivery worker.
             assert!(duplicates <= 16, "{duplicates} duplicates");
-            break missing.into_iter().cloned().collect::<Vec<_>>();
+            break missing;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };

@@ -287,6 +287,52 @@ impl Drop for Gateway {
     }
 }
 
+/// A load for submit.py: `n` plain messages from ann (to seven partner addresses in turn)
+/// with Message-IDs `<PREFIX-i@client.test>`, to `port` over `connections` connections.
+pub fn load_job(port: u16, prefix: &str, n: usize, connections: usize) -> serde_json::Value {
+    let messages: Vec<_> = (0..n)
+        .map(|i| {
+            let mut m = message(
+                "ann@praktijk.test",
+                &[&format!("r{}@partner.test", i % 7)],
+                &format!("Bericht {prefix} {i}"),
+                &format!(
+                    "Dit is bericht nummer {i}.\n{}",
+                    "Gewone tekst. ".repeat(40)
+                ),
+            );
+            m["message_id"] = format!("<{prefix}-{i}@client.test>").into();
+            m
+        })
+        .collect();
+    serde_json::json!({
+        "port": port,
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "connections": connections,
+        "messages": messages,
+    })
+}
+
+/// Of the `accepted` Message-IDs, those the sink has not received, and how many it
+/// received more than once.
+pub fn missing_and_duplicates(
+    sink: &veilpost_testkit::Sink,
+    accepted: &[String],
+) -> (Vec<String>, usize, usize) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for g in sink.messages() {
+        *seen.entry(g.message_id().unwrap_or_default()).or_default() += 1;
+    }
+    let missing = accepted
+        .iter()
+        .filter(|id| !seen.contains_key(*id))
+        .cloned()
+        .collect();
+    let duplicates = seen.values().map(|n| n - 1).sum();
+    (missing, duplicates, seen.len())
+}
+
 /// Run tests/gateway/submit.py.
 pub fn submit(job: &serde_json::Value) -> Vec<serde_json::Value> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gateway/submit.py");

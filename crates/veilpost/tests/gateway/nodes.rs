@@ -5,7 +5,6 @@
 //! delivered. A staff member signed in on one node works on the other, and an account
 //! disabled through one is refused by the other at its next login.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -91,33 +90,10 @@ async fn two_nodes_share_the_work_and_one_dying_loses_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("dkim.key_dir"));
 
     // Load on both nodes at once; A dies half-way.
-    let jobs: Vec<_> = [(&a, "a"), (&b, "b")]
-        .into_iter()
-        .map(|(gw, name)| {
-            let messages: Vec<_> = (0..MESSAGES / 2)
-                .map(|i| {
-                    let mut m = message(
-                        "ann@praktijk.test",
-                        &[&format!("r{}@partner.test", i % 5)],
-                        &format!("Bericht {name}{i}"),
-                        &format!(
-                            "Bericht {i} via node {name}.\n{}",
-                            "Gewone tekst. ".repeat(30)
-                        ),
-                    );
-                    m["message_id"] = format!("<{name}-{i}@client.test>").into();
-                    m
-                })
-                .collect();
-            serde_json::json!({
-                "port": gw.smtp_port,
-                "user": "ann@praktijk.test",
-                "password": PASSWORD,
-                "connections": 3,
-                "messages": messages,
-            })
-        })
-        .collect();
+    let jobs = [
+        crate::load_job(a.smtp_port, "a", MESSAGES / 2, 3),
+        crate::load_job(b.smtp_port, "b", MESSAGES / 2, 3),
+    ];
     let loads: Vec<_> = jobs
         .into_iter()
         .map(|job| std::thread::spawn(move || crate::submit(&job)))
@@ -148,22 +124,12 @@ async fn two_nodes_share_the_work_and_one_dying_loses_nothing() {
     // when A's leases run out.
     let deadline = Instant::now() + Duration::from_secs(120);
     let (missing, duplicates) = loop {
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for g in sink.messages() {
-            *seen.entry(g.message_id().unwrap_or_default()).or_default() += 1;
-        }
-        let missing: Vec<String> = accepted
-            .iter()
-            .filter(|id| !seen.contains_key(*id))
-            .cloned()
-            .collect();
-        let duplicates: usize = seen.values().map(|n| n - 1).sum();
+        let (missing, duplicates, delivered) = crate::missing_and_duplicates(&sink, &accepted);
         if missing.is_empty() || Instant::now() > deadline {
             eprintln!(
                 "nodes test: {} accepted with 250 by two nodes, {at_kill} delivered before node A was killed, \
-                 {} delivered in all ({:.1} s after the kill), {duplicates} duplicate(s), {} missing",
+                 {delivered} delivered in all ({:.1} s after the kill), {duplicates} duplicate(s), {} missing",
                 accepted.len(),
-                seen.len(),
                 killed_at.elapsed().as_secs_f64(),
                 missing.len()
             );
@@ -197,6 +163,35 @@ async fn two_nodes_share_the_work_and_one_dying_loses_nothing() {
 
     // A staff member signs in on A (started again) and carries on on B.
     a.start();
+    // Guessing is counted over all nodes: ten wrong passwords through A, and B refuses
+    // even the right one from that address.
+    a.add_user("eve@praktijk.test", PASSWORD, None);
+    let guesses: Vec<_> = (0..10)
+        .map(|i| {
+            message(
+                "eve@praktijk.test",
+                &["x@partner.test"],
+                &format!("G{i}"),
+                ".",
+            )
+        })
+        .collect();
+    let wrong = a.submit(serde_json::json!({
+        "user": "eve@praktijk.test",
+        "password": "niet het goede wachtwoord",
+        "messages": guesses,
+    }));
+    assert!(wrong.iter().all(|r| r["ok"] == false), "{wrong:?}");
+    let held = b.submit(serde_json::json!({
+        "user": "eve@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("eve@praktijk.test", &["x@partner.test"], "Echt", "Hallo.")],
+    }));
+    assert_eq!(
+        held[0]["ok"], false,
+        "the lock-out holds on B too: {held:?}"
+    );
+    assert!(b.log().contains("refused for"), "{}", b.log());
     let d = driver();
     let c = chromium(&d, &dir.join("profile"), &dir.join("downloads")).await;
     let base_a = format!("http://127.0.0.1:{}", a.web_port);
