@@ -8,8 +8,10 @@
 #   bench/relay.sh [MESSAGES] [SESSIONS] [BODY_BYTES]     (defaults 5000 20 4000)
 #
 # STORE=postgres runs Veilpost on PostgreSQL (a private cluster, fsync on) with its blobs
-# in an S3-compatible store (moto), as scaled out; NODES=2 (with STORE=postgres) runs two
-# nodes on them and splits the load between them.
+# in an S3-compatible store (moto), as scaled out; BLOBS=dir keeps them in one directory
+# the nodes share instead (moto itself takes only about 100 writes a second here, so with
+# it the figure is moto's); NODES=2 (with STORE=postgres) runs two nodes on them and splits
+# the load between them.
 #
 # Needs root (Postfix drops privileges to its own user), installs postfix if missing, and
 # uses ports 127.0.0.1:26xx. Not part of CI: run it by hand, figures go in the README.
@@ -97,9 +99,11 @@ if [ "$STORE" = postgres ]; then
     scaled="[store]
 database_url = \"$VEILPOST_TEST_POSTGRES\"
 [blobs]
-url = \"s3://bench/veilpost\"
-endpoint = \"$VEILPOST_TEST_S3\"
-path_style = true
+$(if [ "${BLOBS:-s3}" = dir ]; then
+    echo "url = \"$WORK/shared-blobs\""
+else
+    printf 'url = "s3://bench/veilpost"\nendpoint = "%s"\npath_style = true\n' "$VEILPOST_TEST_S3"
+fi)
 [dkim]
 key_dir = \"$WORK/dkim\"
 [portal]
@@ -161,7 +165,7 @@ postfix -c "$WORK/pf/etc" check
 postfix -c "$WORK/pf/etc" start
 until (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null; do sleep 0.1; done
 
-echo "# $N messages of ~$BODY bytes over $SESSIONS sessions; Veilpost on $STORE, $NODES node(s); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+echo "# $N messages of ~$BODY bytes over $SESSIONS sessions; Veilpost on $STORE (blobs: ${BLOBS:-default}), $NODES node(s); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
 if [ "${FIRST:-postfix}" = veilpost ]; then
     run veilpost "${vp_ports[@]}"
     run postfix $PF_PORT
