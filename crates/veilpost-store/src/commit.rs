@@ -142,3 +142,81 @@ impl Store {
         self.committer.commit(Write::Audit(event)).await
     }
 }
+
+/// How delivery attempts ended, recorded in batches: every finished attempt waits for its
+/// record, but whatever finished meanwhile goes into the same transaction, so a busy
+/// queue does not take the database's write lock once per delivery. Committed without
+/// waiting for fsync on SQLite (the lease pool): a record lost in a crash means the
+/// delivery is made again (a duplicate), never that a message is lost.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorder {
+    tx: mpsc::Sender<Outcome>,
+}
+
+type Outcome = (
+    i64,
+    crate::DeliveryOutcome,
+    oneshot::Sender<Result<(), sqlx::Error>>,
+);
+
+/// Most outcomes recorded in one transaction.
+const OUTCOMES: usize = 256;
+
+impl Recorder {
+    pub(crate) fn start(pool: Pool, clock: Clock) -> Recorder {
+        let (tx, mut rx) = mpsc::channel::<Outcome>(4096);
+        tokio::spawn(async move {
+            let mut batch: Vec<Outcome> = Vec::with_capacity(OUTCOMES);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < OUTCOMES {
+                    match rx.try_recv() {
+                        Ok(o) => batch.push(o),
+                        Err(_) => break,
+                    }
+                }
+                let t = clock.now();
+                if record_all(&pool, t, batch.iter().map(|(id, o, _)| (*id, o)))
+                    .await
+                    .is_ok()
+                {
+                    for (_, _, done) in batch.drain(..) {
+                        let _ = done.send(Ok(()));
+                    }
+                } else {
+                    for (id, o, done) in batch.drain(..) {
+                        let r = record_all(&pool, clock.now(), std::iter::once((id, &o))).await;
+                        let _ = done.send(r);
+                    }
+                }
+            }
+        });
+        Recorder { tx }
+    }
+
+    pub(crate) async fn record(
+        &self,
+        recipient_id: i64,
+        outcome: crate::DeliveryOutcome,
+    ) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((recipient_id, outcome, done))
+            .await
+            .map_err(|_| Error::Closed)?;
+        wait.await.map_err(|_| Error::Closed)??;
+        Ok(())
+    }
+}
+
+async fn record_all<'a>(
+    pool: &Pool,
+    t: i64,
+    outcomes: impl Iterator<Item = (i64, &'a crate::DeliveryOutcome)>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.write_tx().await?;
+    for (id, outcome) in outcomes {
+        crate::messages::write_delivery_done(&mut tx, id, outcome, t).await?;
+    }
+    tx.commit().await
+}

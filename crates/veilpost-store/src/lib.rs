@@ -177,6 +177,8 @@ pub struct Store {
     lease_pool: db::Pool,
     blobs: Blobs,
     committer: commit::Committer,
+    /// Records how delivery attempts ended, in batches.
+    recorder: commit::Recorder,
     data_dir: PathBuf,
     clock: Clock,
     /// The blocked senders as last read and when: the inbound verdict asks for them with
@@ -215,11 +217,13 @@ impl Store {
         let (pool, lease_pool) = db::connect(db).await?;
         let blobs = Blobs::Dir(BlobDir::open(&data_dir.join("blobs"))?);
         let committer = commit::Committer::start(pool.clone(), clock.clone());
+        let recorder = commit::Recorder::start(lease_pool.clone(), clock.clone());
         Ok(Store {
             pool,
             lease_pool,
             blobs,
             committer,
+            recorder,
             data_dir: data_dir.to_path_buf(),
             blocked: Arc::default(),
             clock,

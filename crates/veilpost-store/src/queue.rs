@@ -6,7 +6,7 @@
 use sqlx::{AssertSqlSafe, FromRow};
 
 use crate::commit::Write;
-use crate::messages::{Origin, Route, TraceRow, write_delivery_done};
+use crate::messages::{Origin, Route, TraceRow};
 use crate::{
     Delivery, DeliveryOutcome, Generated, MessageInfo, PortalEntry, Processed, QueueRow, Received,
     RecipientTrace, Result, Store,
@@ -290,10 +290,7 @@ impl Store {
     /// message is lost, and the next durable commit's fsync covers it within moments.
     /// Reports (DSNs) a failure causes are queued durably on their own.
     pub async fn delivery_done(&self, recipient_id: i64, outcome: &DeliveryOutcome) -> Result<()> {
-        let mut tx = self.lease_pool.write_tx().await?;
-        write_delivery_done(&mut tx, recipient_id, outcome, self.now()).await?;
-        tx.commit().await?;
-        Ok(())
+        self.recorder.record(recipient_id, outcome.clone()).await
     }
 
     /// Remove the content of up to `limit` messages whose recipients are all done

@@ -201,10 +201,14 @@ impl Config {
         if !(d.delay_notice_hours.is_finite() && d.delay_notice_hours >= 0.0) {
             bail!("delivery.delay_notice_hours must be 0 (never) or a positive number of hours");
         }
-        if d.workers == 0 || d.first_retry == 0 || d.max_retry_interval < d.first_retry {
+        if d.workers == 0
+            || d.destination_concurrency == 0
+            || d.first_retry == 0
+            || d.max_retry_interval < d.first_retry
+        {
             bail!(
-                "delivery.workers and delivery.first_retry must be at least 1, and \
-                 max_retry_interval at least first_retry"
+                "delivery.workers, delivery.destination_concurrency and delivery.first_retry \
+                 must be at least 1, and max_retry_interval at least first_retry"
             );
         }
         for (domain, target) in &self.delivery.routes {

@@ -143,8 +143,12 @@ pub struct Delivery {
     pub smtp_port: u16,
     /// Port for MTA-STS policy hosts (443; tests use another).
     pub mta_sts_port: u16,
-    /// Deliveries at once.
+    /// Deliveries at once (they mostly wait on the network).
     pub workers: usize,
+    /// Deliveries at once to one recipient domain, as Postfix's
+    /// `default_destination_concurrency_limit`, so one busy destination neither takes
+    /// every worker nor is flooded.
+    pub destination_concurrency: usize,
     /// Give up (and tell the sender) after this many hours.
     pub max_retry_hours: f64,
     /// First retry after this many seconds; doubling up to `max_retry_interval`.
@@ -611,7 +615,8 @@ impl Default for Delivery {
             routes: BTreeMap::new(),
             smtp_port: 25,
             mta_sts_port: 443,
-            workers: 16,
+            workers: 64,
+            destination_concurrency: 20,
             max_retry_hours: 120.0,
             first_retry: 60,
             max_retry_interval: 4 * 3600,

@@ -25,6 +25,7 @@ const BATCH: i64 = 64;
 /// Deliver until the process ends.
 pub async fn run(shared: Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(shared.config.delivery.workers.max(1)));
+    let destinations = Destinations::new(shared.config.delivery.destination_concurrency);
     loop {
         let lease = shared.config.store.lease_seconds as i64;
         let due = match shared.store.claim_deliveries(BATCH, lease).await {
@@ -46,15 +47,22 @@ pub async fn run(shared: Arc<Shared>) {
             };
             let shared = shared.clone();
             let holding = shared.held.delivery(d.recipient_id);
+            let destination = destinations.of(&d.address);
             tokio::spawn(async move {
                 let id = d.recipient_id;
-                let result = deliver_one(&shared, d).await;
+                let result = match destination.acquire_owned().await {
+                    Ok(_one_of_the_destinations) => deliver_one(&shared, &d).await,
+                    Err(_) => return,
+                };
                 drop(holding);
-                if let Err(e) = result {
-                    // The lease runs out and it is tried again.
-                    tracing::error!("delivery {id}: {e:#}");
-                }
+                // The slot is free once the outcome is recorded; the audit entry (which
+                // waits for the group commit's fsync) is written outside it.
                 drop(permit);
+                match result {
+                    Ok(outcome) => audit_outcome(&shared, &d, &outcome).await,
+                    // The lease runs out and it is tried again.
+                    Err(e) => tracing::error!("delivery {id}: {e:#}"),
+                }
             });
         }
     }
@@ -83,7 +91,35 @@ pub fn backoff(first: u64, max: u64, attempts: i64) -> u64 {
         .min(max.max(first))
 }
 
-async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
+/// A limit on deliveries at once per recipient domain.
+struct Destinations {
+    each: usize,
+    open: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Destinations {
+    fn new(each: usize) -> Destinations {
+        Destinations {
+            each: each.max(1),
+            open: std::sync::Mutex::default(),
+        }
+    }
+
+    /// The limit of `address`'s domain. Domains nobody is delivering to are forgotten.
+    fn of(&self, address: &str) -> Arc<Semaphore> {
+        let domain = veilpost_policy::domain::domain_of(address);
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        if open.len() > 10_000 {
+            let each = self.each;
+            open.retain(|_, s| s.available_permits() < each);
+        }
+        open.entry(domain)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.each)))
+            .clone()
+    }
+}
+
+async fn deliver_one(shared: &Shared, d: &Delivery) -> Result<DeliveryOutcome> {
     let data = if d.prefix.is_empty() {
         shared.store.blobs().read(&d.blob).await?
     } else {
@@ -92,14 +128,14 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
         data
     };
     let result = if shared.config.delivery.mode == "outbox" {
-        to_outbox(shared, &d, &data).await
+        to_outbox(shared, d, &data).await
     } else {
-        over_smtp(shared, &d, &data).await
+        over_smtp(shared, d, &data).await
     };
     let outcome = match result {
         Ok(detail) => DeliveryOutcome::Delivered { detail },
         Err(Failure::Permanent(error)) => {
-            report(shared, &d, DsnKind::Failed, "5.0.0", &error).await;
+            report(shared, d, DsnKind::Failed, "5.0.0", &error).await;
             DeliveryOutcome::Failed { error }
         }
         Err(Failure::Temporary(error)) => {
@@ -107,12 +143,12 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
             let limit = (shared.config.delivery.max_retry_hours * 3600.0) as i64;
             if age >= limit {
                 let error = format!("gave up after {} hours: {error}", age / 3600);
-                report(shared, &d, DsnKind::Failed, "4.4.7", &error).await;
+                report(shared, d, DsnKind::Failed, "4.4.7", &error).await;
                 DeliveryOutcome::Failed { error }
             } else {
                 let notice = (shared.config.delivery.delay_notice_hours * 3600.0) as i64;
                 if notice > 0 && age >= notice && !d.delay_notified {
-                    report(shared, &d, DsnKind::Delayed, "4.4.1", &error).await;
+                    report(shared, d, DsnKind::Delayed, "4.4.1", &error).await;
                     let _ = shared.store.mark_delay_notified(d.recipient_id).await;
                 }
                 let wait = backoff(
@@ -139,8 +175,12 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
         }
     }
     shared.store.delivery_done(d.recipient_id, &outcome).await?;
-    // Sending, succeeded or not, is audited (NTA 7516 §6.4.2); deferrals are not final.
-    let final_outcome = match &outcome {
+    Ok(outcome)
+}
+
+/// Sending, succeeded or not, is audited (NTA 7516 §6.4.2); deferrals are not final.
+async fn audit_outcome(shared: &Shared, d: &Delivery, outcome: &DeliveryOutcome) {
+    let final_outcome = match outcome {
         DeliveryOutcome::Delivered { detail } => Some(("delivered", detail)),
         DeliveryOutcome::Failed { error } => Some(("failed", error)),
         DeliveryOutcome::Deferred { .. } => None,
@@ -158,7 +198,6 @@ async fn deliver_one(shared: &Shared, d: Delivery) -> Result<()> {
             tracing::error!("audit of delivery {}: {e}", d.message_id);
         }
     }
-    Ok(())
 }
 
 /// Tell the sender (unless the message is itself a report).
