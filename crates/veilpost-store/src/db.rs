@@ -59,7 +59,7 @@ pub(crate) use {on, on_tx};
 /// process; `queued`: deliveries to make).
 pub(crate) const WORK_CHANNEL: &str = "veilpost_work";
 
-/// New work another node committed, as announced on [`WORK_CHANNEL`].
+/// New work another node committed, as announced on the `veilpost_work` channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Work {
     /// A message to process.
