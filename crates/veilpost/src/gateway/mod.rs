@@ -594,6 +594,11 @@ async fn banner(
         web_addr, config.web.public_url
     );
     println!(
+        "  store:           {}; blobs {}",
+        config.database()?.display(),
+        store.blobs().describe()
+    );
+    println!(
         "  delivery:        {}",
         if config.delivery.mode == "outbox" {
             format!(

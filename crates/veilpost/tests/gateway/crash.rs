@@ -57,8 +57,9 @@ async fn kill_9_under_load_loses_nothing() {
                 missing.len()
             );
             // A duplicate needs a kill between the receiver's 250 and the delivery being
-            // recorded: at most one per delivery worker.
-            assert!(duplicates <= 16, "{duplicates} duplicates");
+            // recorded: at most one per delivery in flight, and all of this load goes to one
+            // domain (delivery.destination_concurrency, 20).
+            assert!(duplicates <= 20, "{duplicates} duplicates");
             break missing;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
