@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::{Row, ValueRef};
+use sqlx::Row;
 
 use crate::db::Pool;
 use crate::{Blobs, Error, Result, Store};
@@ -308,36 +308,27 @@ fn read_value(
     kind: &str,
     renamed: &HashMap<String, String>,
 ) -> Result<Value> {
-    if row.try_get_raw(i)?.is_null() {
-        return Ok(match kind {
-            "bigint" | "integer" => Value::Int(None),
-            "boolean" => Value::Flag(None),
-            "bytea" => Value::Bytes(None),
-            "jsonb" | "json" => Value::Json(None),
-            _ => Value::Text(None),
-        });
-    }
     Ok(match kind {
-        "bigint" | "integer" => Value::Int(Some(row.try_get(i)?)),
-        "boolean" => Value::Flag(Some(row.try_get::<i64, _>(i)? != 0)),
-        "bytea" => Value::Bytes(Some(row.try_get(i)?)),
-        "jsonb" | "json" => {
-            let text: String = row.try_get(i)?;
-            let json = serde_json::from_str(&text)
-                .map_err(|e| Error::Invalid(format!("{table}.{column}: not JSON: {e}")))?;
-            Value::Json(Some(sqlx::types::Json(json)))
-        }
-        _ => {
-            let mut text: String = row.try_get(i)?;
-            if BLOB_COLUMNS.contains(&(table, column))
-                && let Some(new) = renamed.get(&text)
-            {
-                text = new.clone();
-            }
+        "bigint" | "integer" => Value::Int(row.try_get(i)?),
+        "boolean" => Value::Flag(row.try_get::<Option<i64>, _>(i)?.map(|v| v != 0)),
+        "bytea" => Value::Bytes(row.try_get(i)?),
+        "jsonb" | "json" => match row.try_get::<Option<String>, _>(i)? {
+            Some(text) => Value::Json(Some(sqlx::types::Json(
+                serde_json::from_str(&text)
+                    .map_err(|e| Error::Invalid(format!("{table}.{column}: not JSON: {e}")))?,
+            ))),
+            None => Value::Json(None),
+        },
+        _ => Value::Text(row.try_get::<Option<String>, _>(i)?.map(|text| {
+            let text = match renamed.get(&text) {
+                Some(new) if BLOB_COLUMNS.contains(&(table, column)) => new.clone(),
+                _ => text,
+            };
             if LOWER_CASE_KEYS.contains(&(table, column)) {
-                text = text.to_ascii_lowercase();
+                text.to_ascii_lowercase()
+            } else {
+                text
             }
-            Value::Text(Some(text))
-        }
+        })),
     })
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use veilpost_store::{Blobs, Clock, Database, ObjectBlobs, S3Options, Store};
+use veilpost_store::{Blobs, Clock, Database, ObjectBlobs, Store};
 
 use crate::config::load;
 use crate::lang::Lang;
@@ -26,12 +26,7 @@ pub fn run(config: Option<&Path>, to: &str, blobs: Option<&str>, lang: Lang) -> 
     }
     let s3 = match blobs {
         Some(url) => {
-            let options = S3Options {
-                url: url.to_string(),
-                endpoint: config.blobs.endpoint.clone(),
-                region: config.blobs.region.clone(),
-                path_style: config.blobs.path_style,
-            };
+            let options = config.s3_options(url);
             options
                 .bucket_and_prefix()
                 .map_err(|e| anyhow::anyhow!("--blobs: {e}"))?;

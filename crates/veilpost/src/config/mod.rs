@@ -505,12 +505,18 @@ impl Config {
         self.blobs
             .url
             .starts_with("s3://")
-            .then(|| veilpost_store::S3Options {
-                url: self.blobs.url.clone(),
-                endpoint: self.blobs.endpoint.clone(),
-                region: self.blobs.region.clone(),
-                path_style: self.blobs.path_style,
-            })
+            .then(|| self.s3_options(&self.blobs.url))
+    }
+
+    /// The object store at `url` (`s3://bucket/prefix`) with `blobs.endpoint`,
+    /// `blobs.region` and `blobs.path_style`.
+    pub fn s3_options(&self, url: &str) -> veilpost_store::S3Options {
+        veilpost_store::S3Options {
+            url: url.to_string(),
+            endpoint: self.blobs.endpoint.clone(),
+            region: self.blobs.region.clone(),
+            path_style: self.blobs.path_style,
+        }
     }
 
     /// The master key: `portal.master_key`, or the key file (made on a single node's
@@ -535,6 +541,15 @@ impl Config {
     /// Open the store this configuration names: the database, and the blobs in
     /// `blobs.url` (by default under `data_dir`), the schema brought up to date.
     pub async fn open_store(&self) -> Result<veilpost_store::Store> {
+        self.open_store_with(None).await
+    }
+
+    /// [`Config::open_store`] with the master key already loaded (the object store's
+    /// blobs are sealed with a key derived from it; without one it is loaded when needed).
+    pub async fn open_store_with(
+        &self,
+        key: Option<&veilpost_store::vault::MasterKey>,
+    ) -> Result<veilpost_store::Store> {
         let db = self.database()?;
         let store =
             veilpost_store::Store::connect(&self.data_dir, &db, veilpost_store::Clock::system())
@@ -542,7 +557,15 @@ impl Config {
                 .with_context(|| format!("cannot open the store ({})", db.display()))?;
         Ok(match self.s3_blobs() {
             Some(s3) => {
-                let blobs = veilpost_store::ObjectBlobs::s3(&s3, &self.master_key()?)
+                let loaded;
+                let key = match key {
+                    Some(key) => key,
+                    None => {
+                        loaded = self.master_key()?;
+                        &loaded
+                    }
+                };
+                let blobs = veilpost_store::ObjectBlobs::s3(&s3, key)
                     .with_context(|| format!("blobs.url {}", s3.url))?;
                 store.with_blobs(veilpost_store::Blobs::Object(blobs))
             }

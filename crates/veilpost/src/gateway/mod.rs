@@ -390,7 +390,8 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
 /// Run the gateway until it is stopped.
 pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
-    let store = config.open_store().await?;
+    let master_key = Arc::new(config.master_key()?);
+    let store = config.open_store_with(Some(&master_key)).await?;
     // On SQLite this process owns the store now: what a killed predecessor had in hand is
     // free. (On PostgreSQL other nodes may be at work; a dead one's leases run out.)
     let (messages, deliveries) = store.release_leases().await?;
@@ -399,7 +400,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             "resuming after an unclean stop: {messages} message(s) and {deliveries} delivery(ies) taken up again"
         );
     }
-    let shared = Arc::new(shared(&config, &store, dns_cli)?);
+    let shared = Arc::new(shared(&config, &store, master_key, dns_cli)?);
     let tls = certs::server_tls(&config)?;
     let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
     let web_addr: SocketAddr = config.web.listen.parse()?;
@@ -507,7 +508,12 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
 
 /// Everything the workers share, built from the configuration: resolvers, the delivery
 /// client, keys, the scanner, TLS and DKIM.
-fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> {
+fn shared(
+    config: &Config,
+    store: &Store,
+    master_key: Arc<MasterKey>,
+    dns_cli: &[String],
+) -> Result<Shared> {
     let dns = dns_config(config, dns_cli)?;
     let resolver = veilpost_dns::resolver(&dns)?;
     let validating = veilpost_dns::validating_resolver(&dns, None)?;
@@ -524,7 +530,6 @@ fn shared(config: &Config, store: &Store, dns_cli: &[String]) -> Result<Shared> 
     )?;
     let client = ClientSettings::new(&config.smtp.hostname, &ca, config.delivery.ca_only)
         .map_err(|e| anyhow::anyhow!("delivery TLS: {e}"))?;
-    let master_key = Arc::new(config.master_key()?);
     let exe = std::env::current_exe().context("cannot find own executable for the PDF sandbox")?;
     let scanner = config.dlp.scanner(
         Scanner::new()
