@@ -14,7 +14,8 @@
 # the load between them.
 #
 # Needs root (Postfix drops privileges to its own user), installs postfix if missing, and
-# uses ports 127.0.0.1:26xx. Not part of CI: run it by hand, figures go in the README.
+# uses ports 127.0.0.1:26xx. ONLY=veilpost (or postfix) runs one side alone, for tuning.
+# Not part of CI: run it by hand, figures go in the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,8 +36,11 @@ if ! command -v smtp-source >/dev/null || ! command -v postfix >/dev/null; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postfix
 fi
-cargo build --release -q -p veilpost
-VEILPOST=${CARGO_TARGET_DIR:-target}/release/veilpost
+# VEILPOST=path runs that binary instead (to compare two builds in turn).
+if [ -z "${VEILPOST:-}" ]; then
+    cargo build --release -q -p veilpost
+    VEILPOST=${CARGO_TARGET_DIR:-target}/release/veilpost
+fi
 
 # The receiver writes each message it accepts to a file of its own in $WORK/dump-NAME/:
 # counting them tells when everything has arrived.
@@ -49,6 +53,14 @@ start_sink() { # NAME
     sleep 0.3
 }
 delivered() { find "$dump" -type f | wc -l; }
+# CPU clock ticks the Veilpost nodes used so far.
+cpu_ticks() {
+    local sum=0 pid
+    for pid in "${vp_pids[@]:-}"; do
+        [ -n "$pid" ] && sum=$((sum + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    echo $sum
+}
 
 run() { # NAME PORT [PORT...]: the load split over the ports
     local name=$1
@@ -58,6 +70,8 @@ run() { # NAME PORT [PORT...]: the load split over the ports
     python3 bench/latency.py "${ports[0]}" "$WORK/$name.latency" &
     local probe=$!
     local t0 t1 sources=()
+    local cpu0
+    cpu0=$(cpu_ticks)
     t0=$(date +%s.%N)
     for port in "${ports[@]}"; do
         smtp-source -s $((SESSIONS / ${#ports[@]})) -m $((N / ${#ports[@]})) -l "$BODY" \
@@ -83,6 +97,10 @@ run() { # NAME PORT [PORT...]: the load split over the ports
     local secs accept_secs
     secs=$(echo "$t1 - $t0" | bc)
     accept_secs=$(echo "$accepted_at - $t0" | bc)
+    if [ "$name" = veilpost ]; then
+        # CPU time per message (user + system), steadier than rates on a shared machine.
+        echo "veilpost  CPU $(echo "scale=2; ($(cpu_ticks) - $cpu0) * 1000 / $(getconf CLK_TCK) / $want" | bc) ms per message"
+    fi
     printf '%-9s %6d msgs  accepted in %6.2f s (%7.1f/s)  delivered in %6.2f s (%7.1f/s)  accept latency %s\n' \
         "$name" "$want" "$accept_secs" "$(echo "$N / $accept_secs" | bc -l)" \
         "$secs" "$(echo "$want / $secs" | bc -l)" "$(cat "$WORK/$name.latency")"
@@ -110,6 +128,7 @@ key_dir = \"$WORK/dkim\"
 master_key = \"$(head -c 32 /dev/urandom | base64)\""
 fi
 vp_ports=()
+vp_pids=()
 for n in $(seq 1 "$NODES"); do
     port=$((VP_PORT + 10 * (n - 1)))
     vp_ports+=("$port")
@@ -132,8 +151,10 @@ mode = "mx"
 name = "Bench"
 domains = ["praktijk.test"]
 $scaled
+${EXTRA_TOML:-}
 TOML
     "$VEILPOST" serve --config "$WORK/vp$n/veilpost.toml" > "$WORK/vp$n/serve.log" 2>&1 &
+    vp_pids+=($!)
     until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.1; done
 done
 
@@ -166,7 +187,11 @@ postfix -c "$WORK/pf/etc" start
 until (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null; do sleep 0.1; done
 
 echo "# $N messages of ~$BODY bytes over $SESSIONS sessions; Veilpost on $STORE (blobs: ${BLOBS:-default}), $NODES node(s); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-if [ "${FIRST:-postfix}" = veilpost ]; then
+if [ -n "${ONLY:-}" ]; then
+    # Quick look at one side while tuning (no ratio).
+    if [ "$ONLY" = veilpost ]; then run veilpost "${vp_ports[@]}"; else run postfix $PF_PORT; fi
+    exit 0
+elif [ "${FIRST:-postfix}" = veilpost ]; then
     run veilpost "${vp_ports[@]}"
     run postfix $PF_PORT
 else

@@ -3,9 +3,10 @@
 //! handshake or a certificate that does not verify ends the attempt as a temporary
 //! failure, and the queue tries again later.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 use rustls::client::danger::ServerCertVerifier;
@@ -120,6 +121,8 @@ pub struct DeliveryError {
     pub text: String,
     /// The failure happened while setting up TLS.
     pub during_tls: bool,
+    /// A reused connection failed before anything was sent (the server closed it).
+    pub stale: bool,
 }
 
 impl DeliveryError {
@@ -128,6 +131,7 @@ impl DeliveryError {
             permanent: false,
             text: text.into(),
             during_tls: false,
+            stale: false,
         }
     }
 
@@ -202,6 +206,7 @@ fn classify(stage: &str, reply: &Reply) -> DeliveryError {
         permanent: reply.code >= 500,
         text: format!("{stage}: {}", reply.text()),
         during_tls: false,
+        stale: false,
     }
 }
 
@@ -267,9 +272,9 @@ async fn say_ehlo<S: AsyncRead + AsyncWrite + Unpin>(
     Ok(reply)
 }
 
-/// Deliver one envelope to `addr`, calling the server `host` (for TLS names). Without a
-/// TLS requirement, a failed handshake is followed by one attempt in plaintext, as other
-/// MTAs do; with one, never.
+/// Deliver one envelope to `addr`, calling the server `host` (for TLS names), on a new
+/// connection closed afterwards. Without a TLS requirement, a failed handshake is
+/// followed by one attempt in plaintext, as other MTAs do; with one, never.
 pub async fn deliver(
     settings: &ClientSettings,
     addr: SocketAddr,
@@ -277,9 +282,62 @@ pub async fn deliver(
     requirement: &TlsRequirement,
     msg: &Outgoing<'_>,
 ) -> Result<Delivered, DeliveryError> {
-    match attempt(settings, addr, host, requirement, msg, true).await {
+    let mut c = connect(settings, addr, host, requirement).await?;
+    let result = c.send(settings, msg).await;
+    c.quit().await;
+    result
+}
+
+/// Deliver as [`deliver`] does, over a connection from `cache` when one to the same
+/// server, under the same TLS requirement, is idle there; the connection goes back to
+/// the cache after a successful transaction. A cached connection the server has closed
+/// meanwhile fails at `MAIL FROM`, before anything was sent: then a new one is made.
+pub async fn deliver_cached(
+    cache: &SessionCache,
+    settings: &ClientSettings,
+    addr: SocketAddr,
+    host: &str,
+    requirement: &TlsRequirement,
+    msg: &Outgoing<'_>,
+) -> Result<Delivered, DeliveryError> {
+    let key = SessionKey::new(addr, host, requirement);
+    if let Some(mut c) = cache.take(&key) {
+        match c.send(settings, msg).await {
+            Ok(done) => {
+                cache.put(key, c);
+                return Ok(done);
+            }
+            Err(e) if e.stale => {}
+            Err(e) => {
+                c.quit().await;
+                return Err(e);
+            }
+        }
+    }
+    let mut c = connect(settings, addr, host, requirement).await?;
+    match c.send(settings, msg).await {
+        Ok(done) => {
+            cache.put(key, c);
+            Ok(done)
+        }
+        Err(e) => {
+            c.quit().await;
+            Err(e)
+        }
+    }
+}
+
+/// A new session with `addr`, up to and including EHLO (after STARTTLS when there is
+/// TLS), ready for transactions.
+async fn connect(
+    settings: &ClientSettings,
+    addr: SocketAddr,
+    host: &str,
+    requirement: &TlsRequirement,
+) -> Result<Connection, DeliveryError> {
+    match attempt(settings, addr, host, requirement, true).await {
         Err(e) if e.during_tls && !requirement.required() => {
-            attempt(settings, addr, host, requirement, msg, false).await
+            attempt(settings, addr, host, requirement, false).await
         }
         other => other,
     }
@@ -290,15 +348,14 @@ async fn attempt(
     addr: SocketAddr,
     host: &str,
     requirement: &TlsRequirement,
-    msg: &Outgoing<'_>,
     use_tls: bool,
-) -> Result<Delivered, DeliveryError> {
+) -> Result<Connection, DeliveryError> {
     let stream = tokio::time::timeout(settings.connect_timeout, TcpStream::connect(addr))
         .await
         .map_err(|_| DeliveryError::temp(format!("connecting to {addr} timed out")))?
         .map_err(|e| DeliveryError::temp(format!("cannot connect to {addr}: {e}")))?;
     let _ = stream.set_nodelay(true);
-    let mut s = BufReader::new(stream);
+    let mut s = BufReader::new(Box::new(stream) as Box<dyn Stream>);
     let greeting = read_reply(&mut s, settings.command_timeout).await?;
     if greeting.code != 220 {
         return Err(classify("greeting", &greeting));
@@ -308,6 +365,12 @@ async fn attempt(
         .lines
         .iter()
         .any(|l| l.trim().eq_ignore_ascii_case("STARTTLS"));
+    let plain = |s, ehlo| Connection {
+        s,
+        ehlo,
+        tls: None,
+        opened: Instant::now(),
+    };
     if !offers_tls || !use_tls {
         if requirement.required() {
             let _ = command(&mut s, "QUIT\r\n", settings.command_timeout).await;
@@ -315,7 +378,7 @@ async fn attempt(
                 "{host} offers no STARTTLS, and this message needs authenticated TLS"
             )));
         }
-        return transaction(s, settings, &ehlo, msg, None).await;
+        return Ok(plain(s, ehlo));
     }
     let reply = command(&mut s, "STARTTLS\r\n", settings.command_timeout).await?;
     if reply.code != 220 {
@@ -325,7 +388,7 @@ async fn attempt(
                 reply.text()
             )));
         }
-        return transaction(s, settings, &ehlo, msg, None).await;
+        return Ok(plain(s, ehlo));
     }
     if !s.buffer().is_empty() {
         return Err(DeliveryError::tls(
@@ -349,81 +412,220 @@ async fn attempt(
         rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
         other => format!("{other:?}"),
     });
-    let mut s = BufReader::new(tls);
+    let mut s = BufReader::new(Box::new(tls) as Box<dyn Stream>);
     let ehlo = say_ehlo(&mut s, settings, "EHLO after STARTTLS").await?;
-    transaction(s, settings, &ehlo, msg, version).await
+    Ok(Connection {
+        s,
+        ehlo,
+        tls: version,
+        opened: Instant::now(),
+    })
 }
 
-async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: BufReader<S>,
-    settings: &ClientSettings,
-    ehlo: &Reply,
-    msg: &Outgoing<'_>,
+/// A byte stream to a server: TCP, or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// An open session with a server, after EHLO: one transaction after another.
+pub struct Connection {
+    s: BufReader<Box<dyn Stream>>,
+    ehlo: Reply,
     tls: Option<String>,
-) -> Result<Delivered, DeliveryError> {
-    let has = |ext: &str| {
-        ehlo.lines.iter().any(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|w| w.eq_ignore_ascii_case(ext))
+    opened: Instant,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Say goodbye and close (errors do not matter any more).
+    async fn quit(mut self) {
+        let _ = command(&mut self.s, "QUIT\r\n", Duration::from_secs(5)).await;
+        let _ = self.s.get_mut().shutdown().await;
+    }
+
+    /// One transaction: MAIL, RCPT for each recipient, DATA. An I/O failure or a 421 at
+    /// MAIL FROM is `stale` (nothing was sent; a cached connection the server dropped).
+    async fn send(
+        &mut self,
+        settings: &ClientSettings,
+        msg: &Outgoing<'_>,
+    ) -> Result<Delivered, DeliveryError> {
+        let has = |ext: &str| {
+            self.ehlo.lines.iter().any(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case(ext))
+            })
+        };
+        let mut mail = format!("MAIL FROM:<{}>", msg.mail_from);
+        if msg.smtputf8 {
+            if !has("SMTPUTF8") {
+                return Err(DeliveryError {
+                    permanent: true,
+                    text: "the server does not support SMTPUTF8, which this message needs".into(),
+                    during_tls: false,
+                    stale: false,
+                });
+            }
+            mail.push_str(" SMTPUTF8");
+        }
+        if has("8BITMIME") && !msg.data.is_ascii() {
+            mail.push_str(" BODY=8BITMIME");
+        }
+        if has("SIZE") {
+            mail.push_str(&format!(" SIZE={}", msg.data.len()));
+        }
+        mail.push_str("\r\n");
+        let s = &mut self.s;
+        let reply = match command(s, &mail, settings.command_timeout).await {
+            Ok(r) if r.code == 421 => {
+                return Err(DeliveryError {
+                    stale: true,
+                    ..classify("MAIL FROM", &r)
+                });
+            }
+            Ok(r) => r,
+            Err(e) => return Err(DeliveryError { stale: true, ..e }),
+        };
+        if reply.code != 250 {
+            return Err(classify("MAIL FROM", &reply));
+        }
+        for rcpt in msg.rcpt_to {
+            let reply = command(
+                s,
+                &format!("RCPT TO:<{rcpt}>\r\n"),
+                settings.command_timeout,
+            )
+            .await?;
+            if !(reply.code == 250 || reply.code == 251) {
+                return Err(classify("RCPT TO", &reply));
+            }
+        }
+        let reply = command(s, "DATA\r\n", settings.command_timeout).await?;
+        if reply.code != 354 {
+            return Err(classify("DATA", &reply));
+        }
+        let body = dot_stuff(msg.data);
+        s.get_mut()
+            .write_all(&body)
+            .await
+            .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
+        s.get_mut()
+            .flush()
+            .await
+            .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
+        let reply = read_reply(s, settings.data_timeout).await?;
+        if reply.code != 250 {
+            return Err(classify("end of DATA", &reply));
+        }
+        Ok(Delivered {
+            reply: reply.text(),
+            tls: self.tls.clone(),
         })
-    };
-    let mut mail = format!("MAIL FROM:<{}>", msg.mail_from);
-    if msg.smtputf8 {
-        if !has("SMTPUTF8") {
-            return Err(DeliveryError {
-                permanent: true,
-                text: "the server does not support SMTPUTF8, which this message needs".into(),
-                during_tls: false,
-            });
+    }
+}
+
+/// Which idle connections a delivery may take: the same address, the same name to prove
+/// and the same TLS requirement (a connection made for opportunistic TLS never carries a
+/// message that needs DANE).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn new(addr: SocketAddr, host: &str, requirement: &TlsRequirement) -> SessionKey {
+        SessionKey(format!("{addr} {host} {requirement:?}"))
+    }
+}
+
+/// Open connections kept between deliveries, as Postfix's scache keeps them: a message
+/// to a server we just delivered to goes over the same session (no new TCP and TLS
+/// handshakes, no greeting and EHLO). An idle connection is closed after `idle`; a
+/// connection is not reused once it is `lifetime` old; at most `per_server` idle ones
+/// are kept for one server. [`SessionCache::close_idle`] closes the expired ones.
+#[derive(Debug)]
+pub struct SessionCache {
+    idle: Duration,
+    lifetime: Duration,
+    per_server: usize,
+    open: std::sync::Mutex<HashMap<SessionKey, Vec<(Connection, Instant)>>>,
+}
+
+impl SessionCache {
+    /// A cache; `idle` zero keeps nothing (every delivery on a new connection).
+    pub fn new(idle: Duration, per_server: usize) -> SessionCache {
+        SessionCache {
+            idle,
+            lifetime: Duration::from_secs(300),
+            per_server: per_server.max(1),
+            open: std::sync::Mutex::default(),
         }
-        mail.push_str(" SMTPUTF8");
     }
-    if has("8BITMIME") && !msg.data.is_ascii() {
-        mail.push_str(" BODY=8BITMIME");
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Vec<(Connection, Instant)>>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
-    if has("SIZE") {
-        mail.push_str(&format!(" SIZE={}", msg.data.len()));
+
+    /// The most recently used idle connection for `key`, if one is fresh enough.
+    pub fn take(&self, key: &SessionKey) -> Option<Connection> {
+        let mut open = self.lock();
+        let idle = open.get_mut(key)?;
+        while let Some((c, since)) = idle.pop() {
+            if since.elapsed() < self.idle && c.opened.elapsed() < self.lifetime {
+                return Some(c);
+            }
+            // Expired: dropped (closed) here; close_idle says goodbye to the others.
+        }
+        None
     }
-    mail.push_str("\r\n");
-    let reply = command(&mut s, &mail, settings.command_timeout).await?;
-    if reply.code != 250 {
-        return Err(classify("MAIL FROM", &reply));
-    }
-    for rcpt in msg.rcpt_to {
-        let reply = command(
-            &mut s,
-            &format!("RCPT TO:<{rcpt}>\r\n"),
-            settings.command_timeout,
-        )
-        .await?;
-        if !(reply.code == 250 || reply.code == 251) {
-            return Err(classify("RCPT TO", &reply));
+
+    /// Keep `c` for the next delivery to the same server (or close it when the cache is
+    /// off or full for that server).
+    pub fn put(&self, key: SessionKey, c: Connection) {
+        if self.idle.is_zero() || c.opened.elapsed() >= self.lifetime {
+            return;
+        }
+        let mut open = self.lock();
+        let idle = open.entry(key).or_default();
+        if idle.len() < self.per_server {
+            idle.push((c, Instant::now()));
         }
     }
-    let reply = command(&mut s, "DATA\r\n", settings.command_timeout).await?;
-    if reply.code != 354 {
-        return Err(classify("DATA", &reply));
+
+    /// Idle connections kept now.
+    pub fn len(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
     }
-    let body = dot_stuff(msg.data);
-    s.get_mut()
-        .write_all(&body)
-        .await
-        .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
-    s.get_mut()
-        .flush()
-        .await
-        .map_err(|e| DeliveryError::temp(format!("write: {e}")))?;
-    let reply = read_reply(&mut s, settings.data_timeout).await?;
-    if reply.code != 250 {
-        return Err(classify("end of DATA", &reply));
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
-    let _ = command(&mut s, "QUIT\r\n", Duration::from_secs(5)).await;
-    let _ = s.get_mut().shutdown().await;
-    Ok(Delivered {
-        reply: reply.text(),
-        tls,
-    })
+
+    /// Close (with QUIT) the connections idle for longer than the limit; call it about
+    /// once a second.
+    pub async fn close_idle(&self) {
+        let expired: Vec<Connection> = {
+            let mut open = self.lock();
+            let mut expired = Vec::new();
+            for idle in open.values_mut() {
+                let (keep, old): (Vec<_>, Vec<_>) = idle.drain(..).partition(|(c, since)| {
+                    since.elapsed() < self.idle && c.opened.elapsed() < self.lifetime
+                });
+                *idle = keep;
+                expired.extend(old.into_iter().map(|(c, _)| c));
+            }
+            open.retain(|_, idle| !idle.is_empty());
+            expired
+        };
+        for c in expired {
+            c.quit().await;
+        }
+    }
 }
 
 #[cfg(test)]

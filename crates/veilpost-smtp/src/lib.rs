@@ -16,7 +16,8 @@ pub mod verify;
 
 #[cfg(feature = "io")]
 pub use client::{
-    ClientSettings, Delivered, DeliveryError, Outgoing, TlsRequirement, deliver, dot_stuff,
+    ClientSettings, Delivered, DeliveryError, Outgoing, SessionCache, SessionKey, TlsRequirement,
+    deliver, deliver_cached, dot_stuff,
 };
 #[cfg(feature = "io")]
 pub use server::{Backend, Refusal, Settings, serve};

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use rustls::ServerConfig;
 use veilpost_dns::dane::Tlsa;
-use veilpost_smtp::{ClientSettings, DeliveryError, Outgoing, TlsRequirement, deliver};
+use veilpost_smtp::{
+    ClientSettings, DeliveryError, Outgoing, SessionCache, TlsRequirement, deliver, deliver_cached,
+};
 use veilpost_testkit::{Ca, Sink, impostor, self_signed, sha256};
 
 const BODY: &[u8] =
@@ -37,10 +39,7 @@ async fn attempt(
     req: TlsRequirement,
 ) -> (Result<veilpost_smtp::Delivered, DeliveryError>, Sink) {
     let sink = Sink::start("127.0.0.1:0", tls, vec![]).await;
-    let mut settings =
-        ClientSettings::new("client.test", std::slice::from_ref(&ca.pem), true).expect("settings");
-    settings.connect_timeout = Duration::from_secs(5);
-    settings.command_timeout = Duration::from_secs(5);
+    let settings = quick_settings(ca);
     let rcpt = vec!["b@ontvanger.test".to_string()];
     let msg = Outgoing {
         mail_from: "a@praktijk.test",
@@ -244,4 +243,171 @@ async fn required_tls_is_never_skipped() {
     let (r, sink) = attempt(&ca, None, "mx.plain.test", TlsRequirement::Opportunistic).await;
     assert_eq!(r.expect("delivered").tls, None);
     assert_eq!(sink.messages()[0].data, BODY);
+}
+
+fn quick_settings(ca: &Ca) -> ClientSettings {
+    let mut settings =
+        ClientSettings::new("client.test", std::slice::from_ref(&ca.pem), true).expect("settings");
+    settings.connect_timeout = Duration::from_secs(5);
+    settings.command_timeout = Duration::from_secs(5);
+    settings
+}
+
+/// Send `n` messages one after another through `cache`.
+async fn send_through(
+    cache: &SessionCache,
+    settings: &ClientSettings,
+    sink: &Sink,
+    host: &str,
+    req: &TlsRequirement,
+    n: usize,
+) -> Vec<Result<veilpost_smtp::Delivered, DeliveryError>> {
+    let rcpt = vec!["b@ontvanger.test".to_string()];
+    let msg = Outgoing {
+        mail_from: "a@praktijk.test",
+        rcpt_to: &rcpt,
+        data: BODY,
+        smtputf8: false,
+    };
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(deliver_cached(cache, settings, sink.addr, host, req, &msg).await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn connections_are_reused_for_the_next_message_to_a_server() {
+    use std::sync::atomic::Ordering;
+    let ca = Ca::new();
+    let settings = quick_settings(&ca);
+    let leaf = ca.leaf(&["mx.reuse.test"], false);
+    let sink = Sink::start("127.0.0.1:0", Some(leaf.config.clone()), vec![]).await;
+    let cache = SessionCache::new(Duration::from_secs(5), 4);
+    for r in send_through(
+        &cache,
+        &settings,
+        &sink,
+        "mx.reuse.test",
+        &TlsRequirement::Pkix,
+        5,
+    )
+    .await
+    {
+        assert!(
+            r.expect("delivered").tls.is_some(),
+            "over TLS, also when reused"
+        );
+    }
+    assert_eq!(sink.messages().len(), 5);
+    assert_eq!(
+        sink.connections.load(Ordering::SeqCst),
+        1,
+        "one session for five messages"
+    );
+    assert_eq!(cache.len(), 1);
+
+    // Kept for another TLS requirement, it is not used: a connection made for
+    // opportunistic TLS never carries a message that needs more.
+    let plain = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let r = send_through(
+        &cache,
+        &settings,
+        &plain,
+        "mx.plain.test",
+        &TlsRequirement::Opportunistic,
+        1,
+    )
+    .await;
+    assert!(r[0].as_ref().expect("plain").tls.is_none());
+    let r = send_through(
+        &cache,
+        &settings,
+        &plain,
+        "mx.plain.test",
+        &TlsRequirement::Pkix,
+        1,
+    )
+    .await;
+    assert!(
+        r[0].is_err(),
+        "no STARTTLS on a new connection: refused, not sent over the kept one"
+    );
+    assert_eq!(plain.messages().len(), 1);
+
+    // Without a cache every message has its own connection.
+    let off = SessionCache::new(Duration::ZERO, 4);
+    send_through(
+        &off,
+        &settings,
+        &plain,
+        "mx.plain.test",
+        &TlsRequirement::Opportunistic,
+        3,
+    )
+    .await;
+    assert_eq!(plain.connections.load(Ordering::SeqCst), 1 + 1 + 3);
+    assert!(off.is_empty());
+}
+
+#[tokio::test]
+async fn a_connection_the_server_dropped_is_replaced_and_nothing_is_lost() {
+    use std::sync::atomic::Ordering;
+    let ca = Ca::new();
+    let settings = quick_settings(&ca);
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    sink.hang_up.store(true, Ordering::SeqCst);
+    let cache = SessionCache::new(Duration::from_secs(5), 4);
+    for r in send_through(
+        &cache,
+        &settings,
+        &sink,
+        "mx.test",
+        &TlsRequirement::Opportunistic,
+        4,
+    )
+    .await
+    {
+        r.expect("delivered over a new connection when the kept one was closed");
+    }
+    assert_eq!(sink.messages().len(), 4, "each message once");
+    assert_eq!(sink.connections.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_limit() {
+    use std::sync::atomic::Ordering;
+    let ca = Ca::new();
+    let settings = quick_settings(&ca);
+    let sink = Sink::start("127.0.0.1:0", None, vec![]).await;
+    let cache = SessionCache::new(Duration::from_millis(200), 4);
+    send_through(
+        &cache,
+        &settings,
+        &sink,
+        "mx.test",
+        &TlsRequirement::Opportunistic,
+        1,
+    )
+    .await;
+    cache.close_idle().await;
+    assert_eq!(cache.len(), 1, "still fresh");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cache.close_idle().await;
+    assert!(cache.is_empty(), "closed after the idle limit");
+    send_through(
+        &cache,
+        &settings,
+        &sink,
+        "mx.test",
+        &TlsRequirement::Opportunistic,
+        1,
+    )
+    .await;
+    assert_eq!(
+        sink.connections.load(Ordering::SeqCst),
+        2,
+        "a new connection after it"
+    );
+    assert_eq!(sink.messages().len(), 2);
 }

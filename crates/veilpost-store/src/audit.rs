@@ -72,37 +72,51 @@ fn chain_hash(prev: &str, id: i64, at: i64, a: &AuditEvent) -> String {
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Append one audit entry, chained to the last. Only the group committer calls this (in
-/// its transaction), so entries are chained one after another.
-pub(crate) async fn insert_audit(
+/// Append entries in order, chained to the last: the chain's head read once, each entry
+/// hashed onto the one before, all written in one statement (per `ROWS`). Only the group
+/// committer calls this (in its transaction), so the chain has one writer.
+pub(crate) async fn insert_audits(
     conn: &mut crate::db::Tx,
-    a: &AuditEvent,
+    events: &[&AuditEvent],
     at: i64,
 ) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
     // On PostgreSQL other nodes append too: one at a time, each after the last committed.
     conn.serial(crate::db::Serial::Audit).await?;
     let last: Option<(i64, Option<String>)> = crate::db::on_tx!(conn, c => sqlx::query_as("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *c).await)?;
-    let (id, prev) = match last {
-        Some((id, hash)) => (id + 1, hash.unwrap_or_else(|| GENESIS.to_string())),
-        None => (1, GENESIS.to_string()),
+    let (mut id, mut prev) = match last {
+        Some((id, hash)) => (id, hash.unwrap_or_else(|| GENESIS.to_string())),
+        None => (0, GENESIS.to_string()),
     };
-    let hash = chain_hash(&prev, id, at, a);
-    crate::db::on_tx!(conn, c => sqlx::query(
-        "INSERT INTO audit (id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(id)
-    .bind(at)
-    .bind(&a.actor)
-    .bind(&a.action)
-    .bind(&a.subject)
-    .bind(&a.detail)
-    .bind(&a.ip)
-    .bind(&a.outcome)
-    .bind(&prev)
-    .bind(&hash)
-    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    let mut rows = Vec::with_capacity(events.len());
+    for a in events {
+        id += 1;
+        let hash = chain_hash(&prev, id, at, a);
+        rows.push((id, *a, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    for chunk in rows.chunks(crate::messages::ROWS) {
+        crate::db::on_tx!(conn, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO audit (id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash) ",
+            );
+            q.push_values(chunk, |mut row, (id, a, prev, hash)| {
+                row.push_bind(*id)
+                    .push_bind(at)
+                    .push_bind(&a.actor)
+                    .push_bind(&a.action)
+                    .push_bind(&a.subject)
+                    .push_bind(&a.detail)
+                    .push_bind(&a.ip)
+                    .push_bind(&a.outcome)
+                    .push_bind(prev)
+                    .push_bind(hash);
+            });
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
     Ok(())
 }
 

@@ -60,75 +60,119 @@ pub(crate) async fn insert_message(
     at: i64,
     state: &str,
 ) -> Result<(), sqlx::Error> {
-    crate::db::on_tx!(tx, c => sqlx::query(
-        "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state, intent)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&m.id)
-    .bind(at)
-    .bind(m.envelope.origin)
-    .bind(&m.envelope.mail_from)
-    .bind(&m.envelope.auth_user)
-    .bind(&m.envelope.client_ip)
-    .bind(m.size as i64)
-    .bind(&m.blob)
-    .bind(state)
-    .bind(&m.envelope.intent)
-    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    for rcpt in &m.envelope.rcpt_to {
-        crate::db::on_tx!(tx, c => sqlx::query("INSERT INTO recipients (message_id, address, state) VALUES ($1, $2, 'new')")
-            .bind(&m.id)
-            .bind(rcpt)
-            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    insert_messages(tx, &[m], at, state).await
+}
+
+/// Rows per multi-row statement: SQLite takes at most 32,766 parameters, PostgreSQL 65,535.
+pub(crate) const ROWS: usize = 500;
+
+/// Insert messages and their recipients: one statement for each table (per [`ROWS`]),
+/// however many messages a group commit carries.
+pub(crate) async fn insert_messages(
+    tx: &mut crate::db::Tx,
+    ms: &[&NewMessage],
+    at: i64,
+    state: &str,
+) -> Result<(), sqlx::Error> {
+    for chunk in ms.chunks(ROWS) {
+        crate::db::on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state, intent) ",
+            );
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(&m.id)
+                    .push_bind(at)
+                    .push_bind(m.envelope.origin)
+                    .push_bind(&m.envelope.mail_from)
+                    .push_bind(&m.envelope.auth_user)
+                    .push_bind(&m.envelope.client_ip)
+                    .push_bind(m.size as i64)
+                    .push_bind(&m.blob)
+                    .push_bind(state)
+                    .push_bind(&m.envelope.intent);
+            });
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    let recipients: Vec<(&str, &str)> = ms
+        .iter()
+        .flat_map(|m| {
+            m.envelope
+                .rcpt_to
+                .iter()
+                .map(|r| (m.id.as_str(), r.as_str()))
+        })
+        .collect();
+    for chunk in recipients.chunks(ROWS) {
+        crate::db::on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO recipients (message_id, address, state) ");
+            q.push_values(chunk, |mut row, (id, address)| {
+                row.push_bind(*id).push_bind(*address).push("'new'");
+            });
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
 }
 
-/// The writes of [`Store::finish_processing`], inside the committer's transaction.
+/// The writes of [`Store::finish_processing`] for every processed message of a group
+/// commit: the messages in one statement, their recipients' decisions in another (rows
+/// matched by id through `UPDATE … FROM (VALUES …)`, which both engines take; the
+/// columns of a `VALUES` list are `column1`, `column2`, … in both); vault entries and
+/// generated mail one by one; the audit entries go with the committer's.
 pub(crate) async fn write_processed(
     tx: &mut crate::db::Tx,
-    message_id: &str,
-    p: &Processed,
+    processed: &[(&str, &Processed)],
     t: i64,
 ) -> Result<(), sqlx::Error> {
-    crate::db::on_tx!(tx, c => sqlx::query(
-        "UPDATE messages SET state = 'processed', lease_until = 0, verdict = $1, findings = $2,
-                    out_blob = $3, out_prefix = $4, processed_at = $5 WHERE id = $6",
-    )
-    .bind(&p.verdict)
-    .bind(p.findings.to_string())
-    .bind(&p.out_blob)
-    .bind(&p.out_prefix)
-    .bind(t)
-    .bind(message_id)
-    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    for d in &p.decisions {
-        let done = if d.state == RecipientState::Queued {
-            None
-        } else {
-            Some(t)
-        };
-        crate::db::on_tx!(tx, c => sqlx::query(
-                "UPDATE recipients SET route = $1, reasons = $2, state = $3, blob = $4, next_attempt_at = $5,
-                        done_at = $6 WHERE id = $7",
-            )
-            .bind(d.route)
-            .bind(serde_json::to_string(&d.reasons).unwrap_or_default())
-            .bind(d.state)
-            .bind(&d.blob)
-            .bind(t)
-            .bind(done)
-            .bind(d.recipient_id)
-            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    for chunk in processed.chunks(ROWS) {
+        crate::db::on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE messages SET state = 'processed', lease_until = 0, verdict = v.column2,
+                        findings = v.column3, out_blob = v.column4, out_prefix = v.column5,
+                        processed_at = v.column6 FROM (",
+            );
+            q.push_values(chunk, |mut row, (id, p)| {
+                row.push_bind(*id)
+                    .push_bind(&p.verdict)
+                    .push_bind(p.findings.to_string())
+                    .push_bind(&p.out_blob)
+                    .push_bind(&p.out_prefix)
+                    .push_bind(t);
+            });
+            q.push(") AS v WHERE messages.id = v.column1");
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
     }
-    for v in &p.vault {
-        crate::vault::insert(&mut *tx, v, t).await?;
+    let decisions: Vec<&RecipientDecision> =
+        processed.iter().flat_map(|(_, p)| &p.decisions).collect();
+    for chunk in decisions.chunks(ROWS) {
+        crate::db::on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE recipients SET route = v.column2, reasons = v.column3, state = v.column4,
+                        blob = v.column5, next_attempt_at = v.column6, done_at = v.column7 FROM (",
+            );
+            q.push_values(chunk, |mut row, d| {
+                let done = (d.state != RecipientState::Queued).then_some(t);
+                row.push_bind(d.recipient_id)
+                    .push_bind(d.route)
+                    .push_bind(serde_json::to_string(&d.reasons).unwrap_or_default())
+                    .push_bind(d.state)
+                    .push_bind(&d.blob)
+                    .push_bind(t)
+                    .push_bind(done);
+            });
+            q.push(") AS v WHERE recipients.id = v.column1");
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
     }
-    for g in &p.generated {
-        insert_generated(&mut *tx, &crate::new_id(), g, t).await?;
-    }
-    for a in &p.audit {
-        crate::audit::insert_audit(&mut *tx, a, t).await?;
+    for (_, p) in processed {
+        for v in &p.vault {
+            crate::vault::insert(&mut *tx, v, t).await?;
+        }
+        for g in &p.generated {
+            insert_generated(&mut *tx, &crate::new_id(), g, t).await?;
+        }
     }
     Ok(())
 }
@@ -163,44 +207,37 @@ pub(crate) async fn insert_generated(
     Ok(())
 }
 
-/// The write of [`Store::delivery_done`], inside the committer's transaction.
+/// The writes of [`Store::delivery_done`] for a batch of finished attempts, in one
+/// statement (per [`ROWS`]): delivered and failed recipients are done; a deferred one
+/// stays queued with its next attempt.
 pub(crate) async fn write_delivery_done(
     tx: &mut crate::db::Tx,
-    recipient_id: i64,
-    outcome: &DeliveryOutcome,
+    outcomes: &[(i64, &DeliveryOutcome)],
     t: i64,
 ) -> Result<(), sqlx::Error> {
-    match outcome {
-        DeliveryOutcome::Delivered { detail } => {
-            crate::db::on_tx!(tx, c => sqlx::query(
-                    "UPDATE recipients SET state = 'delivered', attempts = attempts + 1, lease_until = 0,
-                            last_error = $1, done_at = $2 WHERE id = $3",
-                )
-                .bind(detail)
-                .bind(t)
-                .bind(recipient_id)
-                .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        }
-        DeliveryOutcome::Deferred { error, next_at } => {
-            crate::db::on_tx!(tx, c => sqlx::query(
-                "UPDATE recipients SET attempts = attempts + 1, lease_until = 0, last_error = $1,
-                            next_attempt_at = $2 WHERE id = $3",
-            )
-            .bind(error)
-            .bind(next_at)
-            .bind(recipient_id)
-            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        }
-        DeliveryOutcome::Failed { error } => {
-            crate::db::on_tx!(tx, c => sqlx::query(
-                "UPDATE recipients SET state = 'failed', attempts = attempts + 1, lease_until = 0,
-                            last_error = $1, done_at = $2 WHERE id = $3",
-            )
-            .bind(error)
-            .bind(t)
-            .bind(recipient_id)
-            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        }
+    for chunk in outcomes.chunks(ROWS) {
+        crate::db::on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE recipients SET state = COALESCE(v.column2, recipients.state),
+                        attempts = recipients.attempts + 1, lease_until = 0, last_error = v.column3,
+                        done_at = COALESCE(v.column4, recipients.done_at),
+                        next_attempt_at = COALESCE(v.column5, recipients.next_attempt_at) FROM (",
+            );
+            q.push_values(chunk, |mut row, (id, outcome)| {
+                let (state, text, done, next) = match outcome {
+                    DeliveryOutcome::Delivered { detail } => (Some("delivered"), detail, Some(t), None),
+                    DeliveryOutcome::Failed { error } => (Some("failed"), error, Some(t), None),
+                    DeliveryOutcome::Deferred { error, next_at } => (None, error, None, Some(*next_at)),
+                };
+                row.push_bind(*id)
+                    .push_bind(state)
+                    .push_bind(text)
+                    .push_bind(done)
+                    .push_bind(next);
+            });
+            q.push(") AS v WHERE recipients.id = v.column1");
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
 }

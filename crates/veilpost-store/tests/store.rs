@@ -43,6 +43,7 @@ macro_rules! on_both {
 
 on_both!(
     spool_process_deliver,
+    group_commits_keep_rows_apart,
     accounts,
     the_audit_log_is_a_hash_chain,
     two_processes_on_one_store_both_write,
@@ -175,6 +176,123 @@ fn envelope(rcpts: &[&str]) -> Envelope {
         client_ip: Some("127.0.0.1".into()),
         intent: None,
     }
+}
+
+/// A group commit writes each kind in one statement (`UPDATE … FROM (VALUES …)`, multi-row
+/// `INSERT`): with dozens of writes in a group, every row still gets its own values, the
+/// recipients keep their order, and the audit chain stays one chain.
+async fn group_commits_keep_rows_apart(engine: Db) {
+    let place = Place::new(engine, "groups");
+    let dir = place.dir.clone();
+    let store = place.open().await;
+    let address = |i: usize, j: usize| format!("m{i}r{j}@ext.test");
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = store.clone();
+        let rcpts: Vec<String> = (0..i % 3 + 1).map(|j| address(i, j)).collect();
+        tasks.push(tokio::spawn(async move {
+            let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+            s.spool(
+                envelope(&rcpts),
+                format!("Subject: {i}\r\n\r\nhi\r\n").into_bytes(),
+            )
+            .await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("spooled");
+    }
+    let claimed = store.claim_received(100, 60).await.expect("claim");
+    assert_eq!(claimed.len(), 40);
+    let mut tasks = Vec::new();
+    for m in claimed.clone() {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let decisions = m
+                .recipients
+                .iter()
+                .enumerate()
+                .map(|(j, (id, address))| RecipientDecision {
+                    recipient_id: *id,
+                    route: if j % 2 == 0 {
+                        veilpost_store::Route::Plain
+                    } else {
+                        veilpost_store::Route::Tls
+                    },
+                    reasons: vec![address.clone()],
+                    state: veilpost_store::RecipientState::Queued,
+                    blob: None,
+                })
+                .collect();
+            let p = Processed {
+                verdict: "clean".into(),
+                findings: serde_json::json!([]),
+                out_prefix: Some(m.id.as_bytes().to_vec()),
+                decisions,
+                audit: vec![veilpost_store::AuditEvent {
+                    actor: "veilpost".into(),
+                    action: "send.plain".into(),
+                    subject: Some(m.id.clone()),
+                    ..Default::default()
+                }],
+                ..Processed::default()
+            };
+            s.finish_processing(&m.id, p).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("processed");
+    }
+    let due = store.claim_deliveries(500, 60).await.expect("deliveries");
+    assert_eq!(due.len(), (0..40).map(|i| i % 3 + 1).sum::<usize>());
+    for d in &due {
+        assert_eq!(
+            d.prefix,
+            d.message_id.as_bytes(),
+            "each message its own prefix"
+        );
+    }
+    let mut tasks = Vec::new();
+    for (k, d) in due.iter().enumerate() {
+        let s = store.clone();
+        let (id, address) = (d.recipient_id, d.address.clone());
+        tasks.push(tokio::spawn(async move {
+            let outcome = match k % 3 {
+                0 => DeliveryOutcome::Delivered { detail: address },
+                1 => DeliveryOutcome::Failed { error: address },
+                _ => DeliveryOutcome::Deferred {
+                    error: address,
+                    next_at: now() + 3600,
+                },
+            };
+            s.delivery_done(id, &outcome).await
+        }));
+    }
+    for t in tasks {
+        t.await.expect("join").expect("recorded");
+    }
+    let states: std::collections::HashMap<i64, usize> = due
+        .iter()
+        .enumerate()
+        .map(|(k, d)| (d.recipient_id, k % 3))
+        .collect();
+    for m in &claimed {
+        let trace = store.trace(&m.id).await.expect("trace");
+        assert_eq!(trace.len(), m.recipients.len());
+        for (j, (r, (id, address))) in trace.iter().zip(&m.recipients).enumerate() {
+            assert_eq!(&r.address, address, "recipients in order");
+            assert_eq!(r.reasons, vec![address.clone()]);
+            let route = if j % 2 == 0 { "plain" } else { "tls" };
+            assert_eq!(r.route.map(|r| r.as_str()), Some(route));
+            assert_eq!(r.last_error.as_ref(), Some(address));
+            assert_eq!(r.attempts, 1);
+            let state = ["delivered", "failed", "queued"][states[id]];
+            assert_eq!(r.state.as_str(), state, "{address}");
+        }
+    }
+    let check = store.verify_audit().await.expect("verify");
+    assert_eq!((check.entries, check.broken), (40, None));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 async fn spool_process_deliver(engine: Db) {

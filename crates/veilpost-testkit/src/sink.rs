@@ -2,6 +2,7 @@
 //! without STARTTLS, and can refuse chosen recipients with 550.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,11 @@ impl Got {
 pub struct Sink {
     pub addr: SocketAddr,
     pub got: Arc<Mutex<Vec<Got>>>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicUsize>,
+    /// When set, the sink hangs up after each message it accepted (without a word, as a
+    /// server closing an idle connection does).
+    pub hang_up: Arc<AtomicBool>,
 }
 
 pub(crate) fn server_config(
@@ -78,14 +84,19 @@ impl Sink {
         let sink = Sink {
             addr,
             got: got.clone(),
+            connections: Arc::default(),
+            hang_up: Arc::default(),
         };
+        let (connections, hang_up) = (sink.connections.clone(), sink.hang_up.clone());
         let refuse = Arc::new(refuse);
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                connections.fetch_add(1, Ordering::SeqCst);
                 let (tls, got, refuse) = (tls.clone(), got.clone(), refuse.clone());
+                let hang_up = hang_up.clone();
                 tokio::spawn(async move {
                     let mut r = BufReader::new(stream);
                     if r.get_mut()
@@ -95,12 +106,13 @@ impl Sink {
                     {
                         return;
                     }
-                    if session(&mut r, tls.is_some(), false, &got, &refuse).await == Some(true)
+                    if session(&mut r, tls.is_some(), false, &got, &refuse, &hang_up).await
+                        == Some(true)
                         && let Some(config) = tls
                         && let Ok(s) = TlsAcceptor::from(config).accept(r.into_inner()).await
                     {
                         let mut r = BufReader::new(s);
-                        session(&mut r, false, true, &got, &refuse).await;
+                        session(&mut r, false, true, &got, &refuse, &hang_up).await;
                     }
                 });
             }
@@ -133,6 +145,7 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
     tls: bool,
     got: &Mutex<Vec<Got>>,
     refuse: &[String],
+    hang_up: &AtomicBool,
 ) -> Option<bool> {
     let mut line = String::new();
     let mut from = String::new();
@@ -188,6 +201,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 data,
                 tls,
             });
+            if hang_up.load(Ordering::SeqCst) {
+                r.get_mut().write_all(b"250 2.0.0 stored\r\n").await.ok()?;
+                return None;
+            }
             "250 2.0.0 stored\r\n".into()
         } else if upper == "QUIT" {
             let _ = r.get_mut().write_all(b"221 bye\r\n").await;

@@ -149,6 +149,10 @@ pub struct Delivery {
     /// `default_destination_concurrency_limit`, so one busy destination neither takes
     /// every worker nor is flooded.
     pub destination_concurrency: usize,
+    /// Seconds an SMTP connection is kept open after a delivery for the next message to
+    /// the same server (Postfix's `smtp_connection_cache_time_limit`); 0: a new
+    /// connection for every message.
+    pub connection_cache_seconds: u64,
     /// Give up (and tell the sender) after this many hours.
     pub max_retry_hours: f64,
     /// First retry after this many seconds; doubling up to `max_retry_interval`.
@@ -617,6 +621,7 @@ impl Default for Delivery {
             mta_sts_port: 443,
             workers: 64,
             destination_concurrency: 20,
+            connection_cache_seconds: 2,
             max_retry_hours: 120.0,
             first_retry: 60,
             max_retry_interval: 4 * 3600,

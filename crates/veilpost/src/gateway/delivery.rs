@@ -82,6 +82,14 @@ pub async fn purge(shared: Arc<Shared>) {
     }
 }
 
+/// Close the SMTP connections kept open longer than `delivery.connection_cache_seconds`.
+pub async fn close_idle(shared: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        shared.sessions.close_idle().await;
+    }
+}
+
 /// Seconds until the next attempt after `attempts` failures.
 pub fn backoff(first: u64, max: u64, attempts: i64) -> u64 {
     let exp = attempts.clamp(0, 20) as u32;
@@ -402,7 +410,15 @@ async fn send_to(
     let mut errors = Vec::new();
     for t in targets {
         for addr in &t.addrs {
-            match veilpost_smtp::deliver(&shared.client, *addr, &t.host, &t.requirement, &msg).await
+            match veilpost_smtp::deliver_cached(
+                &shared.sessions,
+                &shared.client,
+                *addr,
+                &t.host,
+                &t.requirement,
+                &msg,
+            )
+            .await
             {
                 Ok(done) => {
                     return Ok(format!(

@@ -48,6 +48,8 @@ pub struct Shared {
     /// Where DNS questions go (for the admin page's domain check).
     pub dns: veilpost_dns::DnsConfig,
     pub client: ClientSettings,
+    /// Open SMTP connections between deliveries (`delivery.connection_cache_seconds`).
+    pub sessions: veilpost_smtp::SessionCache,
     pub wake_processor: Notify,
     pub wake_delivery: Notify,
     /// Text messages (the encrypted-attachment route's passwords).
@@ -494,6 +496,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     }
     tokio::spawn(delivery::run(shared.clone()));
     tokio::spawn(delivery::purge(shared.clone()));
+    tokio::spawn(delivery::close_idle(shared.clone()));
 
     banner(&config, &store, &shared, smtp_addr, web_addr).await?;
     tokio::select! {
@@ -557,6 +560,10 @@ fn shared(
         posture,
         dns: dns.clone(),
         client,
+        sessions: veilpost_smtp::SessionCache::new(
+            std::time::Duration::from_secs(config.delivery.connection_cache_seconds),
+            config.delivery.destination_concurrency,
+        ),
         wake_processor: Notify::new(),
         wake_delivery: Notify::new(),
         sms: config.sms_sender(),
