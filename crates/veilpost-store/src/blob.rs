@@ -49,6 +49,30 @@ impl Blobs {
         }
     }
 
+    /// Whether blobs can be stored now (for readiness): a file written and removed in the
+    /// directory, or a request the object store must authorise (removing a name nothing
+    /// has).
+    pub async fn check(&self) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => {
+                let probe = d.dir.join(".ready-probe");
+                tokio::fs::write(&probe, b"ready")
+                    .await
+                    .map_err(|e| io(&probe, e))?;
+                tokio::fs::remove_file(&probe)
+                    .await
+                    .map_err(|e| io(&probe, e))
+            }
+            Blobs::Object(o) => {
+                let path = o.path("ready.probe")?;
+                match o.store.delete(&path).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(object_error("ready.probe", e)),
+                }
+            }
+        }
+    }
+
     /// Where they are, for messages (no credentials).
     pub fn describe(&self) -> String {
         match self {

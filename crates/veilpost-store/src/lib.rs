@@ -262,6 +262,12 @@ impl Store {
         self
     }
 
+    /// Whether the database answers (for readiness).
+    pub async fn check_database(&self) -> Result<()> {
+        crate::db::on!(&self.pool, ex => sqlx::query("SELECT 1").execute(ex).await.map(|_| ()))?;
+        Ok(())
+    }
+
     /// The SQLite pool, for tests and tools that look inside an embedded store (`None`
     /// on PostgreSQL).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {

@@ -14,6 +14,7 @@ mod cookies;
 mod csrf;
 mod error;
 mod headers;
+pub mod health;
 pub mod labels;
 mod limits;
 mod login_loop;
@@ -83,6 +84,11 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
     fn posture(&self, lang: Lang) -> BoxFuture<'_, Result<Vec<PostureView>, BoxError>> {
         let _ = lang;
         Box::pin(async { Err("no domain check in this set-up".into()) })
+    }
+    /// Whether the gateway can take work now, check by check (`/healthz/ready`).
+    /// Default: nothing to check.
+    fn health(&self) -> BoxFuture<'_, Vec<health::HealthCheck>> {
+        Box::pin(async { Vec::new() })
     }
 }
 
@@ -413,6 +419,8 @@ pub fn app(state: WebState) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz/live", get(health::live))
+        .route("/healthz/ready", get(health::ready))
         .route(
             "/tlsrpt",
             post(tlsrpt::post).layer(axum::extract::DefaultBodyLimit::max(tlsrpt::MAX_BODY)),

@@ -5,6 +5,7 @@
 mod admin;
 mod config;
 mod gateway;
+mod healthcheck;
 mod lang;
 mod migrate;
 mod posture;
@@ -203,6 +204,12 @@ enum Command {
         /// Copy the blobs into this object store: s3://BUCKET/PREFIX.
         #[arg(long, value_name = "URL")]
         blobs: Option<String>,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Ask the running node whether it is ready (its `/healthz/ready`): for container
+    /// health checks. Exit status: 0 ready, 1 not ready or not answering.
+    Healthcheck {
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -539,6 +546,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Migrate { to, blobs, config } => {
             migrate::run(config.as_deref(), &to, blobs.as_deref(), lang)
         }
+        Command::Healthcheck { config } => healthcheck::run(config.as_deref()),
         Command::PdfWorker { .. } => Ok(2),
     }
 }

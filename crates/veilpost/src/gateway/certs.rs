@@ -1,7 +1,7 @@
 //! The STARTTLS certificate: the configured PEM pair, or a self-signed one made on first
 //! start in `data_dir/tls/` (the key with mode 0600).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -13,20 +13,15 @@ use crate::config::Config;
 
 /// Load or make the certificate; returns the server TLS configuration.
 pub fn server_tls(config: &Config) -> Result<Arc<ServerConfig>> {
-    let (cert_path, key_path) = if config.smtp.tls_cert.is_empty() {
-        let dir = config.data_dir.join("tls");
-        let cert = dir.join("cert.pem");
-        let key = dir.join("key.pem");
-        if !cert.exists() || !key.exists() {
-            make_self_signed(&dir, &cert, &key, &config.smtp.hostname)?;
-        }
-        (cert, key)
-    } else {
-        (
-            config.smtp.tls_cert.clone().into(),
-            config.smtp.tls_key.clone().into(),
-        )
-    };
+    let (cert_path, key_path) = paths(config);
+    if config.smtp.tls_cert.is_empty() && (!cert_path.exists() || !key_path.exists()) {
+        make_self_signed(
+            &config.data_dir.join("tls"),
+            &cert_path,
+            &key_path,
+            &config.smtp.hostname,
+        )?;
+    }
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
         .with_context(|| format!("cannot read {}", cert_path.display()))?
         .collect::<Result<_, _>>()
@@ -42,6 +37,19 @@ pub fn server_tls(config: &Config) -> Result<Arc<ServerConfig>> {
     .with_single_cert(chain, key)
     .context("certificate and key do not fit together")?;
     Ok(Arc::new(tls))
+}
+
+/// The certificate and key files: the configured pair, or the self-signed one's.
+pub fn paths(config: &Config) -> (PathBuf, PathBuf) {
+    if config.smtp.tls_cert.is_empty() {
+        let dir = config.data_dir.join("tls");
+        (dir.join("cert.pem"), dir.join("key.pem"))
+    } else {
+        (
+            config.smtp.tls_cert.clone().into(),
+            config.smtp.tls_key.clone().into(),
+        )
+    }
 }
 
 fn make_self_signed(dir: &Path, cert: &Path, key: &Path, hostname: &str) -> Result<()> {

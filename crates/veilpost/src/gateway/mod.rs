@@ -9,6 +9,7 @@ mod digest;
 pub mod dkim;
 mod facts;
 mod handoff;
+mod health;
 mod hold;
 mod inbound;
 mod leases;
@@ -126,6 +127,10 @@ impl veilpost_web::Mailer for GatewayMailer {
     ) -> veilpost_web::BoxFuture<'_, Result<Vec<veilpost_web::PostureView>, veilpost_web::BoxError>>
     {
         Box::pin(async move { self.domains(lang).await.map_err(Into::into) })
+    }
+
+    fn health(&self) -> veilpost_web::BoxFuture<'_, Vec<veilpost_web::health::HealthCheck>> {
+        Box::pin(health::checks(&self.0))
     }
 }
 

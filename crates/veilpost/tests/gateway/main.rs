@@ -11,6 +11,7 @@ mod defaults;
 mod dlp;
 mod dmarc_web;
 mod flows;
+mod health;
 mod hold;
 mod inbound;
 mod milter;
