@@ -301,30 +301,31 @@ pub async fn deliver_cached(
     msg: &Outgoing<'_>,
 ) -> Result<Delivered, DeliveryError> {
     let key = SessionKey::new(addr, host, requirement);
-    if let Some(mut c) = cache.take(&key) {
-        match c.send(settings, msg).await {
-            Ok(done) => {
-                cache.put(key, c);
-                return Ok(done);
-            }
+    if let Some(kept) = cache.take(&key) {
+        match send_and_keep(cache, &key, kept, settings, msg).await {
             Err(e) if e.stale => {}
-            Err(e) => {
-                c.quit().await;
-                return Err(e);
-            }
+            other => return other,
         }
     }
-    let mut c = connect(settings, addr, host, requirement).await?;
-    match c.send(settings, msg).await {
-        Ok(done) => {
-            cache.put(key, c);
-            Ok(done)
-        }
-        Err(e) => {
-            c.quit().await;
-            Err(e)
-        }
+    let fresh = connect(settings, addr, host, requirement).await?;
+    send_and_keep(cache, &key, fresh, settings, msg).await
+}
+
+/// One transaction on `c`; the connection goes back to the cache when it succeeded and
+/// is closed when not.
+async fn send_and_keep(
+    cache: &SessionCache,
+    key: &SessionKey,
+    mut c: Connection,
+    settings: &ClientSettings,
+    msg: &Outgoing<'_>,
+) -> Result<Delivered, DeliveryError> {
+    let result = c.send(settings, msg).await;
+    match result {
+        Ok(_) => cache.put(key.clone(), c),
+        Err(_) => c.quit().await,
     }
+    result
 }
 
 /// A new session with `addr`, up to and including EHLO (after STARTTLS when there is

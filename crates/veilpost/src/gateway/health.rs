@@ -80,13 +80,29 @@ pub fn grade(f: &Facts) -> Vec<HealthCheck> {
     ]
 }
 
+/// What a failed check says to anyone who asks (the endpoint is on the public web
+/// listener): no paths, no addresses; the cause goes to the log.
+fn said<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> String {
+    move |e| {
+        tracing::warn!("readiness: {what}: {e}");
+        what.to_string()
+    }
+}
+
 /// Gather the facts and grade them.
 pub async fn checks(shared: &Shared) -> Vec<HealthCheck> {
     let store = &shared.store;
     let facts = Facts {
-        database: store.check_database().await.map_err(|e| e.to_string()),
-        blobs: store.blobs().check().await.map_err(|e| e.to_string()),
-        disk: free_space(&shared.config.data_dir),
+        database: store
+            .check_database()
+            .await
+            .map_err(said("the database does not answer")),
+        blobs: store
+            .blobs()
+            .check()
+            .await
+            .map_err(said("blobs cannot be stored")),
+        disk: free_space(&shared.config.data_dir).map_err(said("free space unknown")),
         dkim_missing: shared
             .config
             .organisation
@@ -95,7 +111,8 @@ pub async fn checks(shared: &Shared) -> Vec<HealthCheck> {
             .filter(|d| shared.dkim.key(d).is_none())
             .cloned()
             .collect(),
-        certificate_expires: certificate_expiry(&super::certs::paths(&shared.config).0),
+        certificate_expires: certificate_expiry(&super::certs::paths(&shared.config).0)
+            .map_err(said("the STARTTLS certificate cannot be read")),
         now: store.now(),
     };
     grade(&facts)
