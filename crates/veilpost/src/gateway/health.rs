@@ -89,8 +89,28 @@ fn said<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> String {
     }
 }
 
-/// Gather the facts and grade them.
+/// How long an answer is reused: probes at any rate cost at most one round of checks a
+/// second (the endpoint is public).
+const FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The last answer and when it was made.
+pub type Answer = tokio::sync::Mutex<Option<(std::time::Instant, Vec<HealthCheck>)>>;
+
+/// The checks, made at most once a second; probes meanwhile wait for the answer in hand.
 pub async fn checks(shared: &Shared) -> Vec<HealthCheck> {
+    let mut last = shared.readiness.lock().await;
+    if let Some((at, checks)) = last.as_ref()
+        && at.elapsed() < FRESH
+    {
+        return checks.clone();
+    }
+    let checks = gather(shared).await;
+    *last = Some((std::time::Instant::now(), checks.clone()));
+    checks
+}
+
+/// Gather the facts and grade them.
+async fn gather(shared: &Shared) -> Vec<HealthCheck> {
     let store = &shared.store;
     let facts = Facts {
         database: store

@@ -51,6 +51,8 @@ pub struct Shared {
     pub client: ClientSettings,
     /// Open SMTP connections between deliveries (`delivery.connection_cache_seconds`).
     pub sessions: veilpost_smtp::SessionCache,
+    /// The last readiness answer (`/healthz/ready`).
+    pub readiness: health::Answer,
     pub wake_processor: Notify,
     pub wake_delivery: Notify,
     /// Text messages (the encrypted-attachment route's passwords).
@@ -565,6 +567,7 @@ fn shared(
         posture,
         dns: dns.clone(),
         client,
+        readiness: health::Answer::default(),
         sessions: veilpost_smtp::SessionCache::new(
             std::time::Duration::from_secs(config.delivery.connection_cache_seconds),
             config.delivery.destination_concurrency,

@@ -28,6 +28,8 @@ async fn readiness_follows_what_the_node_can_do() {
     let away = dir.join("data/blobs.away");
     std::fs::rename(&blobs, &away).expect("move the blobs away");
     std::fs::write(&blobs, b"not a directory").expect("file in its place");
+    // Answers are reused for a second (the endpoint is public): wait for a new one.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (code, body) = http_get(gw.web_port, "/healthz/ready").await;
     assert_eq!(code, 503, "{body}");
     let not: serde_json::Value = serde_json::from_str(&body).expect("json");
@@ -50,6 +52,7 @@ async fn readiness_follows_what_the_node_can_do() {
     );
     std::fs::remove_file(&blobs).expect("remove the file");
     std::fs::rename(&away, &blobs).expect("blobs back");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(http_get(gw.web_port, "/healthz/ready").await.0, 200);
 
     // Nobody answering: not ready.
