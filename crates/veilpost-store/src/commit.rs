@@ -24,84 +24,122 @@ pub(crate) enum Write {
     },
 }
 
-type Job = (Write, oneshot::Sender<Result<(), sqlx::Error>>);
+/// A committed group's answer to each of its writers.
+type Done = oneshot::Sender<Result<(), sqlx::Error>>;
 
-/// The group committer: every durable write (spooling, processing results) goes through one task that commits whatever has queued up in one
-/// transaction, so one fsync serves many writers. When a batch fails, its writes are
-/// retried one by one so that one bad write does not fail the others.
-#[derive(Debug, Clone)]
-pub(crate) struct Committer {
-    tx: mpsc::Sender<Job>,
+/// How a group is written: in one transaction, at time `t`.
+type Commit<T> = for<'a> fn(&'a Pool, i64, &'a [&'a T]) -> BoxFuture<'a, Result<(), sqlx::Error>>;
+
+type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// One task that takes whatever writers have queued up (at most `most`) and commits it
+/// together, so one transaction (and one fsync) serves many writers; when a group fails,
+/// its items are retried one by one so that one bad write does not fail the others.
+struct Groups<T> {
+    tx: mpsc::Sender<(T, Done)>,
 }
+
+impl<T> std::fmt::Debug for Groups<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Groups").finish_non_exhaustive()
+    }
+}
+
+impl<T> Clone for Groups<T> {
+    fn clone(&self) -> Self {
+        Groups {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Groups<T> {
+    fn start(pool: Pool, clock: Clock, queue: usize, most: usize, commit: Commit<T>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<(T, Done)>(queue);
+        tokio::spawn(async move {
+            let mut group: Vec<(T, Done)> = Vec::with_capacity(most);
+            while let Some(first) = rx.recv().await {
+                group.push(first);
+                while group.len() < most {
+                    match rx.try_recv() {
+                        Ok(item) => group.push(item),
+                        Err(_) => break,
+                    }
+                }
+                let items: Vec<&T> = group.iter().map(|(item, _)| item).collect();
+                let together = commit(&pool, clock.now(), &items).await;
+                drop(items);
+                if together.is_ok() {
+                    for (_, done) in group.drain(..) {
+                        let _ = done.send(Ok(()));
+                    }
+                } else {
+                    for (item, done) in group.drain(..) {
+                        let _ = done.send(commit(&pool, clock.now(), &[&item]).await);
+                    }
+                }
+            }
+        });
+        Groups { tx }
+    }
+
+    /// Queue `item` and wait for its group's commit: `Err` when the task is gone, else
+    /// how the commit went.
+    async fn submit(&self, item: T) -> Result<Result<(), sqlx::Error>> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send((item, done))
+            .await
+            .map_err(|_| Error::Closed)?;
+        wait.await.map_err(|_| Error::Closed)
+    }
+}
+
+/// The group committer: every durable write (spooling, processing results, audit
+/// entries, generated mail) is committed in groups ([`Groups`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Committer(Groups<Write>);
 
 /// Most rows committed in one transaction.
 const BATCH: usize = 128;
 
 impl Committer {
     pub(crate) fn start(pool: Pool, clock: Clock) -> Committer {
-        let (tx, mut rx) = mpsc::channel::<Job>(1024);
-        tokio::spawn(async move {
-            let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                if commit_all(&pool, clock.now(), batch.iter().map(|(w, _)| w))
-                    .await
-                    .is_ok()
-                {
-                    for (_, done) in batch.drain(..) {
-                        let _ = done.send(Ok(()));
-                    }
-                } else {
-                    for (w, done) in batch.drain(..) {
-                        let r = commit_all(&pool, clock.now(), std::iter::once(&w)).await;
-                        let _ = done.send(r);
-                    }
-                }
-            }
-        });
-        Committer { tx }
+        Committer(Groups::start(
+            pool,
+            clock,
+            1024,
+            BATCH,
+            |pool, t, writes| Box::pin(commit_all(pool, t, writes)),
+        ))
     }
 
     pub(crate) async fn commit(&self, w: Write) -> Result<()> {
-        let (done, wait) = oneshot::channel();
-        self.tx.send((w, done)).await.map_err(|_| Error::Closed)?;
-        wait.await
-            .map_err(|_| Error::Closed)?
-            .map_err(Error::Commit)
+        self.0.submit(w).await?.map_err(Error::Commit)
     }
 }
 
 /// Commit writes in one transaction, each kind in as few statements as it takes (a
 /// statement costs a round trip to the database; under load a group carries dozens of
 /// writes). Audit entries are chained in the order their writes came.
-async fn commit_all<'a>(
-    pool: &Pool,
-    t: i64,
-    writes: impl Iterator<Item = &'a Write> + Clone,
-) -> Result<(), sqlx::Error> {
+async fn commit_all(pool: &Pool, t: i64, writes: &[&Write]) -> Result<(), sqlx::Error> {
     let mut tx = pool.write_tx().await?;
     let spooled: Vec<&NewMessage> = writes
-        .clone()
+        .iter()
         .filter_map(|w| match w {
             Write::Spool(m) => Some(m),
             _ => None,
         })
         .collect();
     let processed: Vec<(&str, &crate::Processed)> = writes
-        .clone()
+        .iter()
         .filter_map(|w| match w {
             Write::Processed { message_id, p } => Some((message_id.as_str(), p)),
             _ => None,
         })
         .collect();
     let audit: Vec<&AuditEvent> = writes
-        .clone()
+        .iter()
         .flat_map(|w| match w {
             Write::Audit(a) => std::slice::from_ref(a),
             Write::Processed { p, .. } => p.audit.as_slice(),
@@ -112,7 +150,7 @@ async fn commit_all<'a>(
     crate::messages::write_processed(&mut tx, &processed, t).await?;
     let mut generated = false;
     for w in writes {
-        if let Write::Generated { id, g } = w {
+        if let Write::Generated { id, g } = *w {
             crate::messages::insert_generated(&mut tx, id, g, t).await?;
             generated = true;
         }
@@ -160,54 +198,26 @@ impl Store {
     }
 }
 
-/// How delivery attempts ended, recorded in batches: every finished attempt waits for its
-/// record, but whatever finished meanwhile goes into the same transaction, so a busy
-/// queue does not take the database's write lock once per delivery. Committed without
-/// waiting for fsync on SQLite (the lease pool): a record lost in a crash means the
+/// How delivery attempts ended, recorded in groups ([`Groups`]): every finished attempt
+/// waits for its record, but whatever finished meanwhile goes into the same transaction,
+/// so a busy queue does not take the database's write lock once per delivery. Committed
+/// without waiting for fsync on SQLite (the lease pool): a record lost in a crash means the
 /// delivery is made again (a duplicate), never that a message is lost.
 #[derive(Debug, Clone)]
-pub(crate) struct Recorder {
-    tx: mpsc::Sender<Outcome>,
-}
-
-type Outcome = (
-    i64,
-    crate::DeliveryOutcome,
-    oneshot::Sender<Result<(), sqlx::Error>>,
-);
+pub(crate) struct Recorder(Groups<(i64, crate::DeliveryOutcome)>);
 
 /// Most outcomes recorded in one transaction.
 const OUTCOMES: usize = 256;
 
 impl Recorder {
     pub(crate) fn start(pool: Pool, clock: Clock) -> Recorder {
-        let (tx, mut rx) = mpsc::channel::<Outcome>(4096);
-        tokio::spawn(async move {
-            let mut batch: Vec<Outcome> = Vec::with_capacity(OUTCOMES);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < OUTCOMES {
-                    match rx.try_recv() {
-                        Ok(o) => batch.push(o),
-                        Err(_) => break,
-                    }
-                }
-                let t = clock.now();
-                let all: Vec<(i64, &crate::DeliveryOutcome)> =
-                    batch.iter().map(|(id, o, _)| (*id, o)).collect();
-                if record_all(&pool, t, &all).await.is_ok() {
-                    for (_, _, done) in batch.drain(..) {
-                        let _ = done.send(Ok(()));
-                    }
-                } else {
-                    for (id, o, done) in batch.drain(..) {
-                        let r = record_all(&pool, clock.now(), &[(id, &o)]).await;
-                        let _ = done.send(r);
-                    }
-                }
-            }
-        });
-        Recorder { tx }
+        Recorder(Groups::start(
+            pool,
+            clock,
+            4096,
+            OUTCOMES,
+            |pool, t, outcomes| Box::pin(record_all(pool, t, outcomes)),
+        ))
     }
 
     pub(crate) async fn record(
@@ -215,20 +225,14 @@ impl Recorder {
         recipient_id: i64,
         outcome: crate::DeliveryOutcome,
     ) -> Result<()> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send((recipient_id, outcome, done))
-            .await
-            .map_err(|_| Error::Closed)?;
-        wait.await.map_err(|_| Error::Closed)??;
-        Ok(())
+        Ok(self.0.submit((recipient_id, outcome)).await??)
     }
 }
 
 async fn record_all(
     pool: &Pool,
     t: i64,
-    outcomes: &[(i64, &crate::DeliveryOutcome)],
+    outcomes: &[&(i64, crate::DeliveryOutcome)],
 ) -> Result<(), sqlx::Error> {
     let mut tx = pool.write_tx().await?;
     crate::messages::write_delivery_done(&mut tx, outcomes, t).await?;

@@ -212,7 +212,7 @@ pub(crate) async fn insert_generated(
 /// stays queued with its next attempt.
 pub(crate) async fn write_delivery_done(
     tx: &mut crate::db::Tx,
-    outcomes: &[(i64, &DeliveryOutcome)],
+    outcomes: &[&(i64, DeliveryOutcome)],
     t: i64,
 ) -> Result<(), sqlx::Error> {
     for chunk in outcomes.chunks(ROWS) {

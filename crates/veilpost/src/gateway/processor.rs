@@ -177,7 +177,8 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         return super::inbound::process(shared, m).await;
     }
     let raw = shared.store.blobs().read(&m.blob).await?;
-    let (report, mut message) = scan_on_a_core(shared, raw).await?;
+    let (report, mut message) =
+        on_a_core(shared, raw, |s, raw| s.scanner.scan_message(raw)).await?;
     let scan = policy_scan(&report);
     let (intent, changed) = sender_intent(&m, &mut message);
 
@@ -197,7 +198,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         }
     }
 
-    let (signature, message) = sign_on_a_core(shared, message).await?;
+    let (signature, message) = on_a_core(shared, message, signature).await?;
     let (out_blob, out_prefix) = outgoing_copy(shared, &message, signature, changed).await?;
     let mut run = Run {
         shared,
@@ -244,17 +245,19 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     Ok(())
 }
 
-/// Scan on one of the CPU slots; the message goes to the blocking pool and comes back (no
-/// copy per message).
-async fn scan_on_a_core(
+/// Run CPU-bound work on the message (a scan, an RSA signature: a millisecond or more,
+/// which would stall every other task on an async worker) on one of the CPU slots in the
+/// blocking pool; the message goes there and comes back (no copy per message).
+async fn on_a_core<T: Send + 'static>(
     shared: &Arc<Shared>,
-    raw: Vec<u8>,
-) -> Result<(veilpost_dlp::Report, Vec<u8>)> {
-    let scanner = shared.clone();
+    message: Vec<u8>,
+    work: impl FnOnce(&Shared, &[u8]) -> T + Send + 'static,
+) -> Result<(T, Vec<u8>)> {
+    let worker = shared.clone();
     let _core = shared.cpu.acquire().await.context("cpu slots")?;
-    tokio::task::spawn_blocking(move || (scanner.scanner.scan_message(&raw), raw))
+    tokio::task::spawn_blocking(move || (work(&worker, &message), message))
         .await
-        .context("scanner task")
+        .context("cpu task")
 }
 
 /// What the sender asked for, and whether the message changed (tags taken out): the
@@ -307,23 +310,11 @@ fn given_intent(m: &Received) -> Intent {
 }
 
 /// The DKIM-Signature header for what plain and TLS deliveries send, when the From
-/// domain is one of ours: signed on one of the CPU slots (an RSA signature takes about a
-/// millisecond of CPU, which would stall every other task on an async worker). The
-/// message goes to the blocking pool and comes back.
-async fn sign_on_a_core(
-    shared: &Arc<Shared>,
-    message: Vec<u8>,
-) -> Result<(Option<String>, Vec<u8>)> {
-    let signer = shared.clone();
-    let _core = shared.cpu.acquire().await.context("cpu slots")?;
-    tokio::task::spawn_blocking(move || {
-        let signature = from_domain(&message)
-            .filter(|d| signer.config.is_own_domain(d))
-            .and_then(|d| signer.dkim.signature(&d, &message));
-        (signature, message)
-    })
-    .await
-    .context("signing task")
+/// domain is one of ours.
+fn signature(shared: &Shared, message: &[u8]) -> Option<String> {
+    from_domain(message)
+        .filter(|d| shared.config.is_own_domain(d))
+        .and_then(|d| shared.dkim.signature(&d, message))
 }
 
 /// What plain and TLS deliveries send: the message with its signature. Unchanged apart
