@@ -25,11 +25,17 @@ pub enum ClamdError {
     Refused(String),
 }
 
-/// Scan `bytes` with the clamd at `addr` (`host:port`).
+/// Scan `bytes` with the clamd at `addr` (`host:port`). A scan that gives no verdict
+/// counts in `veilpost_clamd_failures_total`.
 pub async fn scan(addr: &str, bytes: &[u8], timeout: Duration) -> Result<Verdict, ClamdError> {
-    tokio::time::timeout(timeout, scan_inner(addr, bytes))
+    let result = tokio::time::timeout(timeout, scan_inner(addr, bytes))
         .await
-        .map_err(|_| ClamdError::Timeout)?
+        .map_err(|_| ClamdError::Timeout)
+        .and_then(|r| r);
+    if result.is_err() {
+        metrics::counter!("veilpost_clamd_failures_total").increment(1);
+    }
+    result
 }
 
 async fn scan_inner(addr: &str, bytes: &[u8]) -> Result<Verdict, ClamdError> {

@@ -68,8 +68,17 @@ impl SmsSender {
         &self.provider
     }
 
-    /// Send `text` to `to` (normalised to E.164 first).
+    /// Send `text` to `to` (normalised to E.164 first). A text that does not go out
+    /// counts in `veilpost_sms_failures_total`.
     pub async fn send(&self, to: &str, text: &str, reference: &str) -> Result<(), SmsError> {
+        let result = self.try_send(to, text, reference).await;
+        if result.is_err() {
+            metrics::counter!("veilpost_sms_failures_total").increment(1);
+        }
+        result
+    }
+
+    async fn try_send(&self, to: &str, text: &str, reference: &str) -> Result<(), SmsError> {
         let to = normalize_phone(to).ok_or_else(|| SmsError::BadNumber(mask_phone(to)))?;
         let (url, body, token) = match &self.provider {
             Provider::Outbox { path } => return self.to_outbox(path, &to, text, reference).await,

@@ -124,9 +124,160 @@ pub fn tls_requirement(h: &HostFacts<'_>) -> Result<TlsMode, Skip> {
     }
 }
 
+/// What a delivery's TLS rested on: how operators count deliveries (`veilpost_deliveries_total`'s
+/// `tls` label) and what the trace names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// The certificate matched DNSSEC-valid TLSA records.
+    Dane,
+    /// PKIX, because the domain's MTA-STS policy lists the host.
+    MtaSts,
+    /// PKIX, to the host the domain announces for NTA 7516 mail.
+    Nta7516,
+    /// PKIX for another reason: a partner agreement or a configured secure route.
+    Pkix,
+    /// TLS when offered, nothing proven.
+    Opportunistic,
+}
+
+impl Proof {
+    /// The label: `dane`, `mta_sts`, `nta7516`, `pkix`, `opportunistic`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proof::Dane => "dane",
+            Proof::MtaSts => "mta_sts",
+            Proof::Nta7516 => "nta7516",
+            Proof::Pkix => "pkix",
+            Proof::Opportunistic => "opportunistic",
+        }
+    }
+}
+
+/// Why `tls_requirement` gave `mode` for these facts: the first rule that applied.
+pub fn proof(h: &HostFacts<'_>, mode: TlsMode) -> Proof {
+    match mode {
+        TlsMode::Dane => Proof::Dane,
+        TlsMode::Opportunistic => Proof::Opportunistic,
+        TlsMode::Pkix if h.configured => Proof::Pkix,
+        TlsMode::Pkix if h.sts == StsFact::Listed => Proof::MtaSts,
+        TlsMode::Pkix if h.nta => Proof::Nta7516,
+        TlsMode::Pkix => Proof::Pkix,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proof_names_the_rule_that_applied() {
+        let cases: Vec<(&str, HostFacts<'static>, Proof)> = vec![
+            ("plain, nothing known", host(), Proof::Opportunistic),
+            (
+                "DANE",
+                HostFacts {
+                    dane: true,
+                    ..host()
+                },
+                Proof::Dane,
+            ),
+            (
+                "DANE before MTA-STS",
+                HostFacts {
+                    dane: true,
+                    sts: StsFact::Listed,
+                    ..host()
+                },
+                Proof::Dane,
+            ),
+            (
+                "MTA-STS listed",
+                HostFacts {
+                    sts: StsFact::Listed,
+                    ..host()
+                },
+                Proof::MtaSts,
+            ),
+            (
+                "MTA-STS before NTA 7516",
+                HostFacts {
+                    sts: StsFact::Listed,
+                    nta: true,
+                    secure_route: true,
+                    ..host()
+                },
+                Proof::MtaSts,
+            ),
+            (
+                "secure route, NTA 7516",
+                HostFacts {
+                    nta: true,
+                    secure_route: true,
+                    ..host()
+                },
+                Proof::Nta7516,
+            ),
+            (
+                "secure route, NTA 7516 and partner",
+                HostFacts {
+                    nta: true,
+                    partner: true,
+                    secure_route: true,
+                    ..host()
+                },
+                Proof::Nta7516,
+            ),
+            (
+                "secure route, partner",
+                HostFacts {
+                    partner: true,
+                    secure_route: true,
+                    ..host()
+                },
+                Proof::Pkix,
+            ),
+            (
+                "plain route, NTA 7516 known",
+                HostFacts {
+                    nta: true,
+                    ..host()
+                },
+                Proof::Opportunistic,
+            ),
+            (
+                "configured secure route",
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    sts: StsFact::Listed,
+                    ..host()
+                },
+                Proof::Pkix,
+            ),
+            (
+                "configured secure route with DANE",
+                HostFacts {
+                    configured: true,
+                    secure_route: true,
+                    dane: true,
+                    ..host()
+                },
+                Proof::Dane,
+            ),
+            (
+                "configured plain route",
+                HostFacts {
+                    configured: true,
+                    ..host()
+                },
+                Proof::Opportunistic,
+            ),
+        ];
+        for (name, facts, expected) in cases {
+            let mode = tls_requirement(&facts).expect(name);
+            assert_eq!(proof(&facts, mode), expected, "{name}");
+        }
+    }
 
     fn host() -> HostFacts<'static> {
         HostFacts {

@@ -370,6 +370,33 @@ impl Store {
             .collect())
     }
 
+    /// How much work waits, by state: messages `received` (to process), `processing`,
+    /// `held` (for the sender's confirmation) and recipients `queued` for delivery. Every
+    /// state is named, with 0 when nothing is in it.
+    pub async fn queue_depth(&self) -> Result<Vec<(&'static str, i64)>> {
+        let messages: Vec<(String, i64)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT state, COUNT(*) FROM messages
+              WHERE state IN ('received', 'processing', 'held') GROUP BY state",
+        )
+        .fetch_all(ex).await)?;
+        let queued: i64 = crate::db::on!(&self.pool, ex => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM recipients WHERE state = 'queued'",
+        )
+        .fetch_one(ex).await)?;
+        let count = |state: &str| {
+            messages
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok(vec![
+            ("received", count("received")),
+            ("processing", count("processing")),
+            ("held", count("held")),
+            ("queued", queued),
+        ])
+    }
+
     /// Recipients waiting for delivery or failed, newest first.
     pub async fn queue_list(&self, limit: i64) -> Result<Vec<QueueRow>> {
         Ok(

@@ -18,6 +18,7 @@ pub mod health;
 pub mod labels;
 mod limits;
 mod login_loop;
+pub mod metrics;
 mod pages;
 mod quarantine;
 pub mod render;
@@ -434,7 +435,10 @@ pub fn app(state: WebState) -> Router {
         .route("/p/{token}/code", post(pages::code))
         .route("/p/{token}/resend", post(pages::resend))
         .route("/p/{token}/back", post(pages::back))
-        .route("/p/{token}/message", get(pages::message))
+        .route(
+            "/p/{token}/message",
+            get(pages::message).layer(axum::middleware::from_fn(metrics::timed_view)),
+        )
         .route("/p/{token}/attachment/{n}", get(pages::attachment))
         .route("/p/{token}/save.eml", get(pages::save_eml))
         .route("/p/{token}/save.html", get(pages::save_html))

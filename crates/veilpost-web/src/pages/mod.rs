@@ -391,6 +391,7 @@ async fn effects(
                 }
             }
             Effect::Audit(action) => {
+                crate::metrics::portal_login(action);
                 let outcome = match *action {
                     "login.failed" | "login.locked" => "refused",
                     _ => "ok",

@@ -49,6 +49,8 @@ pub struct Config {
     pub offboarding: Offboarding,
     pub oidc: Oidc,
     pub dlp: Dlp,
+    pub metrics: Metrics,
+    pub log: Log,
 }
 
 impl Default for Config {
@@ -76,6 +78,8 @@ impl Default for Config {
             offboarding: Offboarding::default(),
             oidc: Oidc::default(),
             dlp: Dlp::default(),
+            metrics: Metrics::default(),
+            log: Log::default(),
         }
     }
 }
@@ -132,10 +136,23 @@ impl Config {
                 self.blobs.url
             );
         }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            bail!(
+                "log.format must be \"text\" or \"json\", not {:?}",
+                self.log.format
+            );
+        }
+        if !self.metrics.password.is_empty() && self.metrics.username.is_empty() {
+            bail!("metrics.username is needed with metrics.password");
+        }
         for (name, addr) in [
             ("smtp.submission_listen", &self.smtp.submission_listen),
             ("web.listen", &self.web.listen),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            (!self.metrics.listen.is_empty()).then_some(("metrics.listen", &self.metrics.listen)),
+        ) {
             addr.parse::<SocketAddr>()
                 .with_context(|| format!("{name}: {addr:?} is not an address:port"))?;
         }

@@ -682,3 +682,32 @@ impl Default for Portal {
         }
     }
 }
+
+/// `[metrics]`: Prometheus exposition on a listener of its own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// Where `/metrics` answers (`127.0.0.1:9464`); empty (default): off.
+    pub listen: String,
+    /// With a password: HTTP basic authentication for the scraper.
+    pub username: String,
+    /// Best given as `VEILPOST_METRICS_PASSWORD`.
+    pub password: String,
+}
+
+/// `[log]`: how the process writes its log lines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// `text` (default): lines for people; `json`: one JSON object per line, on stdout and
+    /// stderr alike, for a SIEM or a log shipper.
+    pub format: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: "text".into(),
+        }
+    }
+}

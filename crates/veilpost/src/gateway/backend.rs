@@ -280,6 +280,16 @@ impl Backend for SmtpBackend {
     }
 
     async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
+        let started = std::time::Instant::now();
+        let id = self.take(t, peer).await?;
+        super::metrics::accepted("submission", started.elapsed());
+        Ok(id)
+    }
+}
+
+impl SmtpBackend {
+    /// Check a submitted or relayed message and spool it: its id once it is durable.
+    async fn take(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
         if let Some(user) = &t.auth_user {
             self.header_senders_allowed(user, &t.data).await?;
         }

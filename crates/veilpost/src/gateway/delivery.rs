@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::Semaphore;
-use veilpost_policy::transport::{HostFacts, Skip, StsFact, TlsMode, tls_requirement};
+use veilpost_policy::transport::{
+    HostFacts, Proof, Skip, StsFact, TlsMode, proof, tls_requirement,
+};
 use veilpost_posture::mx_matches;
 use veilpost_smtp::{Outgoing, TlsRequirement};
 use veilpost_store::{Delivery, DeliveryOutcome, Envelope, Generated, Origin};
@@ -135,13 +137,22 @@ async fn deliver_one(shared: &Shared, d: &Delivery) -> Result<DeliveryOutcome> {
         data.extend_from_slice(&shared.store.blobs().read(&d.blob).await?);
         data
     };
+    let started = std::time::Instant::now();
     let result = if shared.config.delivery.mode == "outbox" {
         to_outbox(shared, d, &data).await
     } else {
         over_smtp(shared, d, &data).await
     };
+    super::metrics::delivery_attempt(
+        d.route,
+        result
+            .as_ref()
+            .map(|sent| sent.tls)
+            .map_err(Failure::result),
+        started.elapsed(),
+    );
     let outcome = match result {
-        Ok(detail) => DeliveryOutcome::Delivered { detail },
+        Ok(Sent { detail, .. }) => DeliveryOutcome::Delivered { detail },
         Err(Failure::Permanent(error)) => {
             report(shared, d, DsnKind::Failed, "5.0.0", &error).await;
             DeliveryOutcome::Failed { error }
@@ -273,7 +284,24 @@ enum Failure {
     Permanent(String),
 }
 
-async fn to_outbox(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String, Failure> {
+impl Failure {
+    /// `deferred` or `failed`, as the metrics count it.
+    pub(super) fn result(&self) -> &'static str {
+        match self {
+            Failure::Temporary(_) => "deferred",
+            Failure::Permanent(_) => "failed",
+        }
+    }
+}
+
+/// A message handed over: the receiving server's answer, and what its TLS rested on
+/// (`none` when no TLS was used).
+struct Sent {
+    detail: String,
+    tls: &'static str,
+}
+
+async fn to_outbox(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<Sent, Failure> {
     let dir = shared.config.data_dir.join("outbox");
     let name = format!("{}-{}", d.message_id, d.recipient_id);
     let envelope = serde_json::json!({
@@ -290,7 +318,10 @@ async fn to_outbox(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String,
         std::fs::rename(&tmp, dir.join(format!("{name}.eml")))
     };
     write().map_err(|e| Failure::Temporary(format!("outbox: {e}")))?;
-    Ok(format!("written to the outbox as {name}.eml"))
+    Ok(Sent {
+        detail: format!("written to the outbox as {name}.eml"),
+        tls: "none",
+    })
 }
 
 /// Needs SMTPUTF8: non-ASCII envelope addresses.
@@ -303,6 +334,7 @@ struct Target {
     host: String,
     addrs: Vec<SocketAddr>,
     requirement: TlsRequirement,
+    proof: Proof,
 }
 
 /// Why a candidate host cannot be used for this message now: delivery tries the next
@@ -359,7 +391,7 @@ async fn addresses(shared: &Shared, host: &str, port: u16) -> Result<Vec<SocketA
     }
 }
 
-async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<String, Failure> {
+async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<Sent, Failure> {
     let domain = veilpost_policy::domain::domain_of(&d.address);
     if domain.is_empty() {
         return Err(Failure::Permanent(format!(
@@ -400,7 +432,7 @@ async fn send_to(
     d: &Delivery,
     data: &[u8],
     targets: &[Target],
-) -> Result<String, Failure> {
+) -> Result<Sent, Failure> {
     let msg = Outgoing {
         mail_from: &d.mail_from,
         rcpt_to: std::slice::from_ref(&d.address),
@@ -421,13 +453,19 @@ async fn send_to(
             .await
             {
                 Ok(done) => {
-                    return Ok(format!(
+                    let tls = if done.tls.is_some() {
+                        t.proof.as_str()
+                    } else {
+                        "none"
+                    };
+                    let detail = format!(
                         "{} via {} ({}) {}",
                         done.reply,
                         t.host,
                         addr,
                         done.tls.unwrap_or_else(|| "without TLS".into())
-                    ));
+                    );
+                    return Ok(Sent { detail, tls });
                 }
                 Err(e) if e.permanent => return Err(Failure::Permanent(e.text)),
                 Err(e) => errors.push(format!("{} ({addr}): {}", t.host, e.text)),
@@ -465,12 +503,13 @@ async fn configured_target(
         nta: false,
         partner: false,
     };
-    let requirement = requirement(tls_requirement(&facts), tlsa)?;
+    let (requirement, proof) = decide(&facts, tlsa)?;
     let addrs = addresses(shared, &host, port).await?;
     Ok(Target {
         host,
         addrs,
         requirement,
+        proof,
     })
 }
 
@@ -545,7 +584,7 @@ async fn mx_targets(
             nta: nta.is_some(),
             partner,
         };
-        let requirement = match requirement(tls_requirement(&facts), tlsa) {
+        let (requirement, proof) = match decide(&facts, tlsa) {
             Ok(r) => r,
             Err(why) => {
                 skipped.push(why);
@@ -557,6 +596,7 @@ async fn mx_targets(
                 host,
                 addrs,
                 requirement,
+                proof,
             }),
             Err(e) => skipped.push(e),
         }
@@ -575,17 +615,20 @@ async fn mx_targets(
     Ok(targets)
 }
 
-/// The client's requirement for the policy's answer (the TLSA records travel with DANE).
-fn requirement(
-    mode: Result<TlsMode, Skip>,
+/// The policy's answer for the host as the client's requirement (the TLSA records travel
+/// with DANE), and what it rests on.
+fn decide(
+    facts: &HostFacts<'_>,
     tlsa: Option<Vec<veilpost_dns::dane::Tlsa>>,
-) -> Result<TlsRequirement, Unusable> {
-    Ok(match (mode.map_err(Unusable::Policy)?, tlsa) {
+) -> Result<(TlsRequirement, Proof), Unusable> {
+    let mode = tls_requirement(facts).map_err(Unusable::Policy)?;
+    let requirement = match (mode, tlsa) {
         (TlsMode::Dane, Some(tlsa)) => TlsRequirement::Dane(tlsa),
         (TlsMode::Dane, None) => return Err(Unusable::DaneWithoutTlsa),
         (TlsMode::Pkix, _) => TlsRequirement::Pkix,
         (TlsMode::Opportunistic, _) => TlsRequirement::Opportunistic,
-    })
+    };
+    Ok((requirement, proof(facts, mode)))
 }
 
 #[cfg(test)]

@@ -285,11 +285,13 @@ impl Backend for InboundBackend {
     }
 
     async fn deliver(&self, t: Transaction, peer: SocketAddr) -> Result<String, Refusal> {
+        let started = std::time::Instant::now();
         let received = super::backend::received_field(&self.shared, &t, peer);
         let examined = self.examine(&t, peer, Some(received)).await?;
         let id = self.spool(&t, peer, examined.data).await?;
         self.remember(examined.keys);
         tracing::info!("inbound {id} from {}: {}", peer.ip(), examined.names);
+        super::metrics::accepted("inbound", started.elapsed());
         Ok(id)
     }
 }
@@ -331,6 +333,7 @@ impl InboundBackend {
         })?;
         let shared = &self.shared;
         let names = verdict.header_value();
+        super::metrics::inbound(verdict.action);
         if verdict.action == veilpost_verdict::Action::Reject {
             shared
                 .store

@@ -13,6 +13,7 @@ mod health;
 mod hold;
 mod inbound;
 mod leases;
+mod metrics;
 mod milter;
 mod processor;
 mod report;
@@ -420,6 +421,14 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {web_addr} (web.listen)"))?;
 
+    // Installed before any listener takes work, so every message is counted.
+    let metrics = metrics::listen(&config, &store).await?;
+    let metrics_done = async {
+        match metrics {
+            Some(h) => h.await,
+            None => std::future::pending().await,
+        }
+    };
     // One set of limits for the web and SMTP AUTH: a wrong password counts the same
     // wherever it is typed.
     let limits: Arc<std::sync::Mutex<veilpost_web::Limits>> = Default::default();
@@ -511,6 +520,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         r = mx_done => { r.context("MX listener")?; }
         r = milter_done => { r.context("milter listener")??; }
         r = web => { r.context("web server")?.context("web server")?; }
+        r = metrics_done => { r.context("metrics listener")?.context("metrics listener")?; }
         r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
     }
     Ok(())

@@ -177,8 +177,10 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         return super::inbound::process(shared, m).await;
     }
     let raw = shared.store.blobs().read(&m.blob).await?;
+    let started = std::time::Instant::now();
     let (report, mut message) =
         on_a_core(shared, raw, |s, raw| s.scanner.scan_message(raw)).await?;
+    super::metrics::scanned(&report, started.elapsed());
     let scan = policy_scan(&report);
     let (intent, changed) = sender_intent(&m, &mut message);
 
@@ -240,7 +242,9 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         .map(|d| d.route.as_str())
         .collect::<Vec<_>>()
         .join(",");
+    let chosen: Vec<_> = processed.decisions.iter().map(|d| d.route).collect();
     shared.store.finish_processing(&m.id, processed).await?;
+    super::metrics::routed(chosen.into_iter());
     tracing::info!("message {} {}: {routes}", m.id, report.verdict.as_str());
     Ok(())
 }

@@ -14,6 +14,7 @@ mod flows;
 mod health;
 mod hold;
 mod inbound;
+mod metrics;
 mod milter;
 mod moving_up;
 mod mta_sts;
@@ -392,6 +393,16 @@ pub async fn http_get(port: u16, path: &str) -> (u16, String) {
     http_request(
         port,
         &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+        b"",
+    )
+    .await
+}
+
+/// A plain HTTP GET with more header lines (each ending in CRLF): (status, body).
+pub async fn http_get_with(port: u16, path: &str, headers: &str) -> (u16, String) {
+    http_request(
+        port,
+        &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{headers}\r\n"),
         b"",
     )
     .await
