@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
 
 use crate::session::{Action, Limits, Peer, Recipient, Session, Transaction};
 
@@ -94,12 +95,17 @@ pub async fn serve<B: Backend>(
             continue;
         };
         let (settings, tls, backend) = (settings.clone(), tls.clone(), backend.clone());
-        tokio::spawn(async move {
-            if let Err(e) = connection(stream, addr, &settings, tls, backend).await {
-                tracing::debug!("smtp {addr}: {e}");
+        // Every line of the connection (and of the backend's work for it) names the peer.
+        let span = tracing::info_span!("smtp", remote = %addr);
+        tokio::spawn(
+            async move {
+                if let Err(e) = connection(stream, addr, &settings, tls, backend).await {
+                    tracing::debug!("smtp {addr}: {e}");
+                }
+                drop(permit);
             }
-            drop(permit);
-        });
+            .instrument(span),
+        );
     }
 }
 

@@ -46,6 +46,7 @@ pub use intake::Intake;
 pub use messages::{
     Delivery, DeliveryOutcome, Envelope, Generated, MessageInfo, MessageState, Origin, Processed,
     QueueRow, Received, RecipientDecision, RecipientState, RecipientTrace, Route,
+    header_message_id,
 };
 pub use migrate::Migrated;
 pub use portal::{Milestone, PortalEntry, PortalReply};

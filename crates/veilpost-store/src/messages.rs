@@ -52,6 +52,45 @@ pub(crate) struct NewMessage {
     pub(crate) envelope: Envelope,
     pub(crate) size: usize,
     pub(crate) blob: String,
+    pub(crate) header_message_id: Option<String>,
+}
+
+/// How far into a message the `Message-ID` field is looked for.
+const HEADER_SCAN: usize = 64 * 1024;
+
+/// The `Message-ID` field of a message's header (`<id@host>`, unfolded), when it has one
+/// within the first 64 KiB and it is printable ASCII of at most 998 characters: what the
+/// log and a phishing report find the message by. Anything else gives `None`.
+pub fn header_message_id(data: &[u8]) -> Option<String> {
+    let head = &data[..data.len().min(HEADER_SCAN)];
+    let mut lines = head.split(|b| *b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return None;
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        if !line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(b"message-id")
+        {
+            continue;
+        }
+        let mut value = line[colon + 1..].to_vec();
+        while let Some(next) = lines.peek()
+            && next.first().is_some_and(|b| *b == b' ' || *b == b'\t')
+        {
+            value.extend_from_slice(next.strip_suffix(b"\r").unwrap_or(next));
+            lines.next();
+        }
+        let value = value.trim_ascii();
+        let printable = value.iter().all(|b| b.is_ascii_graphic());
+        return (printable && !value.is_empty() && value.len() <= 998)
+            .then(|| String::from_utf8_lossy(value).into_owned());
+    }
+    None
 }
 
 pub(crate) async fn insert_message(
@@ -77,7 +116,7 @@ pub(crate) async fn insert_messages(
     for chunk in ms.chunks(ROWS) {
         crate::db::on_tx!(tx, c => {
             let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state, intent) ",
+                "INSERT INTO messages (id, received_at, origin, mail_from, auth_user, client_ip, size, blob, state, intent, header_message_id) ",
             );
             q.push_values(chunk, |mut row, m| {
                 row.push_bind(&m.id)
@@ -89,7 +128,8 @@ pub(crate) async fn insert_messages(
                     .push_bind(m.size as i64)
                     .push_bind(&m.blob)
                     .push_bind(state)
-                    .push_bind(&m.envelope.intent);
+                    .push_bind(&m.envelope.intent)
+                    .push_bind(&m.header_message_id);
             });
             q.build().execute(&mut *c).await.map(|r| r.rows_affected())
         })?;
@@ -189,6 +229,7 @@ pub(crate) async fn insert_generated(
         envelope: g.envelope.clone(),
         size: g.size,
         blob: g.blob.clone(),
+        header_message_id: None,
     };
     insert_message(&mut *tx, &m, t, "processed").await?;
     crate::db::on_tx!(tx, c => sqlx::query(
@@ -258,6 +299,8 @@ pub struct Received {
     pub confirmed: bool,
     /// The sender's intent as data (JSON), when it did not come in the subject.
     pub intent: Option<String>,
+    /// The message's `Message-ID` field, for the log.
+    pub header_message_id: Option<String>,
 }
 
 /// How a recipient's copy travels, as the queue and the trace keep it.
@@ -476,6 +519,8 @@ pub struct Delivery {
     pub attempts: i64,
     pub received_at: i64,
     pub delay_notified: bool,
+    /// The message's `Message-ID` field, for the log.
+    pub header_message_id: Option<String>,
 }
 
 /// How a delivery attempt ended.
@@ -605,5 +650,46 @@ mod tests {
                 .as_deref(),
             Some("\"cancelled\"")
         );
+    }
+}
+
+#[cfg(test)]
+mod header_tests {
+    use super::header_message_id;
+
+    #[test]
+    fn message_id_from_the_header_only() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (
+                b"From: a@b\r\nMessage-ID: <x1@host>\r\n\r\nbody",
+                Some("<x1@host>"),
+            ),
+            (b"message-id:<x2@host>\n\nbody", Some("<x2@host>")),
+            (b"Message-Id:\r\n <x3@host>\r\n\r\n", Some("<x3@host>")),
+            // Folded inside the id: not an id.
+            (b"Message-Id: <x3@\r\n host>\r\n\r\n", None),
+            // In the body, not the header.
+            (b"From: a@b\r\n\r\nMessage-ID: <x4@host>\r\n", None),
+            (b"Subject: no id\r\n\r\n", None),
+            (b"Message-ID: <has space@host>\r\n\r\n", None),
+            (b"Message-ID: <\xff@host>\r\n\r\n", None),
+            (b"Message-ID:\r\n\r\n", None),
+            (b"", None),
+            (b":::\r\n\r\n", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(
+                header_message_id(raw).as_deref(),
+                *want,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+        let long = format!("Message-ID: <{}@h>\r\n\r\n", "a".repeat(2000));
+        assert_eq!(header_message_id(long.as_bytes()), None);
+        // A header without an end, bigger than what is looked at.
+        let mut huge = b"X: ".to_vec();
+        huge.extend(std::iter::repeat_n(b'a', 200_000));
+        assert_eq!(header_message_id(&huge), None);
     }
 }

@@ -22,7 +22,7 @@ macro_rules! claim_received_sql {
                           ORDER BY id LIMIT $3",
             $lock,
             ") RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed,
-                         intent"
+                         intent, header_message_id"
         )
     };
 }
@@ -53,6 +53,7 @@ struct ClaimedMessage {
     blob: String,
     confirmed: bool,
     intent: Option<String>,
+    header_message_id: Option<String>,
 }
 
 /// A recipient as [`Store::claim_deliveries`] takes it.
@@ -77,6 +78,7 @@ struct DeliveredMessage {
     blob: String,
     received_at: i64,
     out_prefix: Option<Vec<u8>>,
+    header_message_id: Option<String>,
 }
 
 impl Store {
@@ -138,6 +140,7 @@ impl Store {
                 blob: m.blob,
                 confirmed: m.confirmed,
                 intent: m.intent,
+                header_message_id: m.header_message_id,
             })
             .collect())
     }
@@ -204,7 +207,8 @@ impl Store {
         } else {
             let rows: Vec<DeliveredMessage> = crate::db::on!(&self.pool, ex => {
                 let mut q = sqlx::QueryBuilder::new(
-                    "SELECT id, mail_from, origin, out_blob, blob, received_at, out_prefix
+                    "SELECT id, mail_from, origin, out_blob, blob, received_at, out_prefix,
+                            header_message_id
                        FROM messages WHERE id IN (",
                 );
                 let mut list = q.separated(", ");
@@ -242,6 +246,7 @@ impl Store {
                 attempts: r.attempts,
                 received_at: m.received_at,
                 delay_notified: r.delay_notified,
+                header_message_id: m.header_message_id.clone(),
             });
         }
         Ok(out)

@@ -13,6 +13,7 @@ impl Store {
             return Err(Error::Invalid("no recipients".into()));
         }
         let size = data.len();
+        let header_message_id = crate::messages::header_message_id(&data);
         let blob = self.blobs.write(data).await?;
         let id = new_id();
         self.committer
@@ -21,6 +22,7 @@ impl Store {
                 envelope,
                 size,
                 blob,
+                header_message_id,
             }))
             .await?;
         Ok(id)

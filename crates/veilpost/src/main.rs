@@ -7,6 +7,7 @@ mod config;
 mod gateway;
 mod healthcheck;
 mod lang;
+mod logging;
 mod migrate;
 mod posture;
 mod protect;

@@ -15,11 +15,14 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `veilpost serve`.
 pub fn serve(config: Option<&Path>, dns: &[String]) -> Result<()> {
     let config = crate::config::load(config)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("VEILPOST_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-    runtime()?.block_on(crate::gateway::serve(config, dns))
+    crate::logging::init(&config.log.format);
+    let result = runtime().and_then(|rt| rt.block_on(crate::gateway::serve(config, dns)));
+    if let Err(e) = &result
+        && crate::logging::json()
+    {
+        // The error that ends the process as a log line too; nothing else is printed.
+        tracing::error!("{e:#}");
+        std::process::exit(2);
+    }
+    result
 }

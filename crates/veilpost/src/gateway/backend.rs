@@ -316,6 +316,13 @@ impl SmtpBackend {
         match self.shared.store.spool(envelope, data).await {
             Ok(id) => {
                 self.shared.wake_processor.notify_one();
+                tracing::info!(
+                    queue_id = %id,
+                    message_id = veilpost_store::header_message_id(&t.data).as_deref(),
+                    from = %t.mail_from,
+                    recipients = t.rcpt_to.len(),
+                    "accepted"
+                );
                 Ok(id)
             }
             Err(e) => {

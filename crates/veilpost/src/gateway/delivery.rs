@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 use veilpost_policy::transport::{
     HostFacts, Proof, Skip, StsFact, TlsMode, proof, tls_requirement,
 };
@@ -50,22 +51,32 @@ pub async fn run(shared: Arc<Shared>) {
             let shared = shared.clone();
             let holding = shared.held.delivery(d.recipient_id);
             let destination = destinations.of(&d.address);
-            tokio::spawn(async move {
-                let id = d.recipient_id;
-                let result = match destination.acquire_owned().await {
-                    Ok(_one_of_the_destinations) => deliver_one(&shared, &d).await,
-                    Err(_) => return,
-                };
-                drop(holding);
-                // The slot is free once the outcome is recorded; the audit entry (which
-                // waits for the group commit's fsync) is written outside it.
-                drop(permit);
-                match result {
-                    Ok(outcome) => audit_outcome(&shared, &d, &outcome).await,
-                    // The lease runs out and it is tried again.
-                    Err(e) => tracing::error!("delivery {id}: {e:#}"),
+            // Every line of the attempt names the message and the recipient.
+            let span = tracing::info_span!(
+                "delivery",
+                queue_id = %d.message_id,
+                message_id = d.header_message_id.as_deref(),
+                to = %d.address,
+            );
+            tokio::spawn(
+                async move {
+                    let id = d.recipient_id;
+                    let result = match destination.acquire_owned().await {
+                        Ok(_one_of_the_destinations) => deliver_one(&shared, &d).await,
+                        Err(_) => return,
+                    };
+                    drop(holding);
+                    // The slot is free once the outcome is recorded; the audit entry (which
+                    // waits for the group commit's fsync) is written outside it.
+                    drop(permit);
+                    match result {
+                        Ok(outcome) => audit_outcome(&shared, &d, &outcome).await,
+                        // The lease runs out and it is tried again.
+                        Err(e) => tracing::error!("delivery {id}: {e:#}"),
+                    }
                 }
-            });
+                .instrument(span),
+            );
         }
     }
 }
@@ -151,6 +162,10 @@ async fn deliver_one(shared: &Shared, d: &Delivery) -> Result<DeliveryOutcome> {
             .map_err(Failure::result),
         started.elapsed(),
     );
+    let remote = result
+        .as_ref()
+        .ok()
+        .and_then(|sent| sent.remote.map(|a| a.to_string()));
     let outcome = match result {
         Ok(Sent { detail, .. }) => DeliveryOutcome::Delivered { detail },
         Err(Failure::Permanent(error)) => {
@@ -184,14 +199,10 @@ async fn deliver_one(shared: &Shared, d: &Delivery) -> Result<DeliveryOutcome> {
     };
     match &outcome {
         DeliveryOutcome::Delivered { detail } => {
-            tracing::info!("delivered {} to {}: {detail}", d.message_id, d.address)
+            tracing::info!(remote = remote.as_deref(), %detail, "delivered")
         }
-        DeliveryOutcome::Deferred { error, .. } => {
-            tracing::info!("deferred {} to {}: {error}", d.message_id, d.address)
-        }
-        DeliveryOutcome::Failed { error } => {
-            tracing::warn!("failed {} to {}: {error}", d.message_id, d.address)
-        }
+        DeliveryOutcome::Deferred { error, .. } => tracing::info!(%error, "deferred"),
+        DeliveryOutcome::Failed { error } => tracing::warn!(%error, "failed"),
     }
     shared.store.delivery_done(d.recipient_id, &outcome).await?;
     Ok(outcome)
@@ -299,6 +310,8 @@ impl Failure {
 struct Sent {
     detail: String,
     tls: &'static str,
+    /// The server that took it (none for the outbox).
+    remote: Option<SocketAddr>,
 }
 
 async fn to_outbox(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<Sent, Failure> {
@@ -321,6 +334,7 @@ async fn to_outbox(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<Sent, F
     Ok(Sent {
         detail: format!("written to the outbox as {name}.eml"),
         tls: "none",
+        remote: None,
     })
 }
 
@@ -465,7 +479,11 @@ async fn send_to(
                         addr,
                         done.tls.unwrap_or_else(|| "without TLS".into())
                     );
-                    return Ok(Sent { detail, tls });
+                    return Ok(Sent {
+                        detail,
+                        tls,
+                        remote: Some(*addr),
+                    });
                 }
                 Err(e) if e.permanent => return Err(Failure::Permanent(e.text)),
                 Err(e) => errors.push(format!("{} ({addr}): {}", t.host, e.text)),

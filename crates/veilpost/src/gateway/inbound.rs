@@ -290,7 +290,13 @@ impl Backend for InboundBackend {
         let examined = self.examine(&t, peer, Some(received)).await?;
         let id = self.spool(&t, peer, examined.data).await?;
         self.remember(examined.keys);
-        tracing::info!("inbound {id} from {}: {}", peer.ip(), examined.names);
+        tracing::info!(
+            queue_id = %id,
+            message_id = veilpost_store::header_message_id(&t.data).as_deref(),
+            from = %t.mail_from,
+            verdict = %examined.names,
+            "inbound accepted"
+        );
         super::metrics::accepted("inbound", started.elapsed());
         Ok(id)
     }

@@ -1,6 +1,13 @@
 //! `veilpost serve`: the SMTP submission listener, the processing and delivery workers and
 //! the web server, over one store.
 
+/// A line for the operator: on stdout, or a log line when the log is JSON.
+macro_rules! say {
+    ($($t:tt)*) => {
+        crate::logging::say(&format!($($t)*))
+    };
+}
+
 mod authreports;
 mod backend;
 mod certs;
@@ -521,7 +528,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         r = milter_done => { r.context("milter listener")??; }
         r = web => { r.context("web server")?.context("web server")?; }
         r = metrics_done => { r.context("metrics listener")?.context("metrics listener")?; }
-        r = tokio::signal::ctrl_c() => { r?; println!("stopping"); }
+        r = tokio::signal::ctrl_c() => { r?; say!("stopping"); }
     }
     Ok(())
 }
@@ -617,18 +624,19 @@ async fn banner(
     smtp_addr: SocketAddr,
     web_addr: SocketAddr,
 ) -> Result<()> {
-    println!("Veilpost draait / is running:");
-    println!("  SMTP submission: {smtp_addr} (STARTTLS, AUTH)");
-    println!(
+    say!("Veilpost draait / is running:");
+    say!("  SMTP submission: {smtp_addr} (STARTTLS, AUTH)");
+    say!(
         "  web:             {} ({})",
-        web_addr, config.web.public_url
+        web_addr,
+        config.web.public_url
     );
-    println!(
+    say!(
         "  store:           {}; blobs {}",
         config.database()?.display(),
         store.blobs().describe()
     );
-    println!(
+    say!(
         "  delivery:        {}",
         if config.delivery.mode == "outbox" {
             format!(
@@ -640,20 +648,20 @@ async fn banner(
         }
     );
     if config.delivery.mode == "outbox" {
-        println!(
+        say!(
             "  uitgaande post / outgoing post (mail and SMS): {}/outbox",
             config.web.public_url.trim_end_matches('/')
         );
     }
     if !config.intake.mailbox.is_empty() {
-        println!(
+        say!(
             "  contactformulier / contact form:  {}/contact -> {}",
             config.web.public_url.trim_end_matches('/'),
             config.intake.mailbox
         );
     }
     if !config.smtp.inbound_listen.is_empty() {
-        println!(
+        say!(
             "  inbound (MX):    {} -> {} (authserv-id {})",
             config.smtp.inbound_listen,
             config.inbound.relay_to,
@@ -661,7 +669,7 @@ async fn banner(
         );
     }
     if !config.milter.listen.is_empty() {
-        println!(
+        say!(
             "  inbound (milter): {} (fail {}; quarantine released to {})",
             config.milter.listen,
             if config.milter.fail_closed {
@@ -672,7 +680,7 @@ async fn banner(
             config.inbound.relay_to,
         );
     }
-    println!(
+    say!(
         "  medewerkers / staff sign-in: {}/login",
         config.web.public_url.trim_end_matches('/')
     );
@@ -683,13 +691,13 @@ async fn banner(
         .all(|u| u.role != veilpost_store::Role::Admin)
     {
         let token = store.first_admin_link().await?;
-        println!(
+        say!(
             "  eerste aanmelding beheerder / first admin sign-in: {}/setup/{token}",
             config.web.public_url.trim_end_matches('/')
         );
     }
     for line in shared.dkim.zone_lines() {
-        println!("  DKIM: {line}");
+        say!("  DKIM: {line}");
     }
 
     Ok(())

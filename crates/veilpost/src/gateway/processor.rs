@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use base64::Engine;
+use tracing::Instrument;
 use veilpost_dlp::{Reason, Verdict};
 use veilpost_policy::plan::{self, Plan};
 use veilpost_policy::{Intent, Recipient, Route, Scan, SecureTransport};
@@ -65,17 +66,27 @@ pub async fn run(shared: Arc<Shared>) {
             };
             let shared = shared.clone();
             let holding = shared.held.message(&m.id);
-            tokio::spawn(async move {
-                let id = m.id.clone();
-                let result = process(&shared, m).await;
-                drop(holding);
-                if let Err(e) = result {
-                    // The lease runs out and the message is tried again.
-                    tracing::error!("processing {id}: {e:#}");
+            // Every line of the message's processing names it.
+            let span = tracing::info_span!(
+                "message",
+                queue_id = %m.id,
+                message_id = m.header_message_id.as_deref(),
+                remote = m.client_ip.as_deref(),
+            );
+            tokio::spawn(
+                async move {
+                    let id = m.id.clone();
+                    let result = process(&shared, m).await;
+                    drop(holding);
+                    if let Err(e) = result {
+                        // The lease runs out and the message is tried again.
+                        tracing::error!("processing {id}: {e:#}");
+                    }
+                    drop(permit);
+                    shared.wake_delivery.notify_one();
                 }
-                drop(permit);
-                shared.wake_delivery.notify_one();
-            });
+                .instrument(span),
+            );
         }
     }
 }
@@ -245,7 +256,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     let chosen: Vec<_> = processed.decisions.iter().map(|d| d.route).collect();
     shared.store.finish_processing(&m.id, processed).await?;
     super::metrics::routed(chosen.into_iter());
-    tracing::info!("message {} {}: {routes}", m.id, report.verdict.as_str());
+    tracing::info!(verdict = report.verdict.as_str(), %routes, "processed");
     Ok(())
 }
 
@@ -827,6 +838,7 @@ mod tests {
             recipients: Vec::new(),
             confirmed: false,
             intent: None,
+            header_message_id: None,
         };
         for origin in [Origin::Submission, Origin::Relay] {
             let mut message = subject.to_vec();

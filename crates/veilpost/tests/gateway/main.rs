@@ -14,6 +14,7 @@ mod flows;
 mod health;
 mod hold;
 mod inbound;
+mod logs;
 mod metrics;
 mod milter;
 mod moving_up;
