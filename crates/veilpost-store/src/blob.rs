@@ -73,6 +73,99 @@ impl Blobs {
         }
     }
 
+    /// The name of every blob stored (for backups).
+    pub async fn names(&self) -> Result<Vec<String>> {
+        match self {
+            Blobs::Dir(d) => {
+                let d = d.clone();
+                tokio::task::spawn_blocking(move || d.names())
+                    .await
+                    .map_err(|e| Error::Invalid(format!("blob lister: {e}")))?
+            }
+            Blobs::Object(o) => {
+                use futures_util::TryStreamExt;
+                let prefix = (!o.prefix.is_empty())
+                    .then(|| object_store::path::Path::from(o.prefix.as_str()));
+                let listed: Vec<object_store::ObjectMeta> = o
+                    .store
+                    .list(prefix.as_ref())
+                    .try_collect()
+                    .await
+                    .map_err(|e| object_error(&o.url, e))?;
+                let mut names: Vec<String> = listed
+                    .iter()
+                    .filter_map(|m| m.location.filename().map(str::to_string))
+                    .filter(|n| checked(n).is_ok() && n.ends_with(".b"))
+                    .collect();
+                names.sort_unstable();
+                Ok(names)
+            }
+        }
+    }
+
+    /// A blob as it is stored (sealed in an object store), for backups.
+    pub async fn read_stored(&self, name: &str) -> Result<Vec<u8>> {
+        match self {
+            Blobs::Dir(d) => d.read(name).await,
+            Blobs::Object(o) => {
+                let path = o.path(name)?;
+                let got = o
+                    .store
+                    .get(&path)
+                    .await
+                    .map_err(|e| object_error(name, e))?;
+                Ok(got
+                    .bytes()
+                    .await
+                    .map_err(|e| object_error(name, e))?
+                    .to_vec())
+            }
+        }
+    }
+
+    /// Put back a blob as [`Blobs::read_stored`] gave it, under its own name, durably;
+    /// a blob already there is left as it is (restores can be run again).
+    pub async fn restore_stored(&self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        match self {
+            Blobs::Dir(d) => {
+                let path = d.path(name)?;
+                let dir = d.dir.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut f = match std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&path)
+                    {
+                        Ok(f) => f,
+                        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+                        Err(e) => return Err(io(&path, e)),
+                    };
+                    f.write_all(&bytes).map_err(|e| io(&path, e))?;
+                    f.sync_all().map_err(|e| io(&path, e))?;
+                    std::fs::File::open(&dir)
+                        .and_then(|d| d.sync_all())
+                        .map_err(|e| io(&dir, e))
+                })
+                .await
+                .map_err(|e| Error::Invalid(format!("blob writer: {e}")))?
+            }
+            Blobs::Object(o) => {
+                if name.strip_suffix(".b") != Some(sha256_hex(&bytes).as_str()) {
+                    return Err(Error::Blob(format!("{name}: not the object it names")));
+                }
+                let path = o.path(name)?;
+                let options = PutOptions {
+                    mode: PutMode::Create,
+                    ..PutOptions::default()
+                };
+                match o.store.put_opts(&path, bytes.into(), options).await {
+                    Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(()),
+                    Err(e) => Err(object_error(name, e)),
+                }
+            }
+        }
+    }
+
     /// Where they are, for messages (no credentials).
     pub fn describe(&self) -> String {
         match self {

@@ -9,6 +9,7 @@
 pub mod addressbook;
 mod audit;
 mod authreports;
+pub mod backup;
 mod blob;
 mod commit;
 mod contacts;

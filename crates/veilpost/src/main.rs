@@ -3,6 +3,7 @@
 //! Exit codes: 0 success or clean, 1 a finding (sensitive), 2 an error.
 
 mod admin;
+mod backup;
 mod config;
 mod gateway;
 mod healthcheck;
@@ -178,6 +179,12 @@ enum Command {
         #[command(subcommand)]
         command: ContactCommand,
     },
+    /// Backups: a consistent, encrypted copy of the database, the blobs and the keys,
+    /// and its restore onto a fresh installation.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
     /// The audit log: check that no entry was changed, removed or inserted.
     Audit {
         #[command(subcommand)]
@@ -294,6 +301,32 @@ enum ContactCommand {
     },
     /// Write all contacts as CSV (email, name, phone) to standard output.
     Export {
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Write a backup into DIR (new or empty), while the gateway runs: a snapshot of the
+    /// database (SQLite, or pg_dump for PostgreSQL), every blob and the keys, each file
+    /// sealed with a key from the passphrase (VEILPOST_BACKUP_PASSPHRASE, or one line on
+    /// stdin with --passphrase-stdin; at least 12 characters), with a sealed manifest of
+    /// sizes and SHA-256 sums.
+    Create {
+        dir: PathBuf,
+        #[arg(long)]
+        passphrase_stdin: bool,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Restore the backup in DIR onto the fresh installation the configuration names,
+    /// check every file, the message count and the audit chain. Exit status: 0 restored
+    /// and verified, 1 restored but not matching the backup, 2 not restored.
+    Restore {
+        dir: PathBuf,
+        #[arg(long)]
+        passphrase_stdin: bool,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -501,6 +534,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Serve { config } => serve::serve(config.as_deref(), &cli.dns).map(|()| 0),
+        Command::Backup {
+            command:
+                BackupCommand::Create {
+                    dir,
+                    passphrase_stdin,
+                    config,
+                },
+        } => backup::create(config.as_deref(), &dir, passphrase_stdin),
+        Command::Backup {
+            command:
+                BackupCommand::Restore {
+                    dir,
+                    passphrase_stdin,
+                    config,
+                },
+        } => backup::restore(config.as_deref(), &dir, passphrase_stdin),
         Command::Audit {
             command: AuditCommand::Verify { format, config },
         } => admin::audit_verify(config.as_deref(), format, lang),

@@ -10,7 +10,7 @@ macro_rules! say {
 
 mod authreports;
 mod backend;
-mod certs;
+pub(crate) mod certs;
 mod delivery;
 mod digest;
 pub mod dkim;

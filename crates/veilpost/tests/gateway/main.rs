@@ -5,6 +5,7 @@
 
 mod admin_web;
 mod axe;
+mod backup;
 mod browser;
 mod crash;
 mod defaults;

@@ -1,0 +1,216 @@
+//! `veilpost backup create` while the gateway runs, and `veilpost backup restore` onto a
+//! fresh data directory: the restored node opens, in the portal, a message sent before
+//! the backup, and the audit chain verifies; wrong passphrases and second restores are
+//! refused; nothing in the backup is plaintext.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::{Gateway, PASSWORD, outbox, test_dir, veilpost};
+
+const PASSPHRASE: &str = "lange zin voor de back-up van de praktijk";
+
+/// `veilpost backup ARGS --config FILE` with the passphrase on stdin.
+fn backup_stdin(gw: &Gateway, args: &[&str], passphrase: &str) -> std::process::Output {
+    let mut child = veilpost()
+        .arg("backup")
+        .args(args)
+        .args(["--passphrase-stdin", "--config"])
+        .arg(&gw.config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("backup");
+    writeln!(child.stdin.take().expect("stdin"), "{passphrase}").expect("passphrase");
+    child.wait_with_output().expect("wait")
+}
+
+/// Through the portal as a recipient with the sender's access code: the message page.
+fn read_in_portal(port: u16, link: &str, code: &str) -> String {
+    let script = format!(
+        r#"
+import http.cookiejar, re, urllib.request, urllib.parse
+jar = http.cookiejar.CookieJar()
+o = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+base = "http://127.0.0.1:{port}/p/{link}"
+def csrf(page):
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+def post(path, fields):
+    return o.open(base + path, urllib.parse.urlencode(fields).encode()).read().decode()
+page = o.open(base).read().decode()
+page = post("/open", {{"csrf": csrf(page)}})
+page = post("/factor", {{"csrf": csrf(page), "factor": "access_code"}})
+page = post("/code", {{"csrf": csrf(page), "code": "{code}"}})
+print(page)
+"#
+    );
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_node_opens_what_was_sent_before_the_backup() {
+    let dir = test_dir("backup");
+    let first_dir = dir.join("first");
+    std::fs::create_dir_all(&first_dir).expect("dir");
+    let mut first = Gateway::configure(&first_dir, "");
+    first.add_user("ann@praktijk.test", PASSWORD, None);
+    first.start();
+    let r = first.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [{"from": "ann@praktijk.test", "to": ["dokter@ziekenhuis.test"],
+                      "subject": "Verwijzing",
+                      "body": "MARKERBACKUP patient J. de Vries, BSN 111222333, geboren 12-03-1961, diabetes."}],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let out_dir = first_dir.join("data").join("outbox");
+    let start = std::time::Instant::now();
+    let mails = loop {
+        let mails = outbox(&out_dir);
+        if mails.len() >= 2 {
+            break mails;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", first.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let notification = &mails
+        .iter()
+        .find(|m| m.1 == "dokter@ziekenhuis.test")
+        .expect("notification")
+        .3;
+    let link: String = notification[notification.find("/p/").expect("link") + 3..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "_-".contains(*c))
+        .collect();
+    let confirmation = &mails
+        .iter()
+        .find(|m| m.1 == "ann@praktijk.test")
+        .expect("confirmation")
+        .3;
+    let code = confirmation
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Toegangscode: "))
+        .expect("access code")
+        .trim()
+        .to_string();
+
+    // A short passphrase is refused; the backup is made while the gateway runs.
+    let store = dir.join("store");
+    let short = backup_stdin(&first, &["create", store.to_str().expect("utf-8")], "kort");
+    assert_eq!(short.status.code(), Some(2), "{short:?}");
+    let made = backup_stdin(
+        &first,
+        &["create", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert!(made.status.success(), "{made:?}");
+    assert!(
+        String::from_utf8_lossy(&made.stdout).contains("backup in"),
+        "{made:?}"
+    );
+    // Nothing in it is readable without the passphrase.
+    let mut files = 0;
+    for entry in walk(&store) {
+        let bytes = std::fs::read(&entry).expect("read");
+        for secret in [
+            &b"111222333"[..],
+            b"MARKERBACKUP",
+            b"praktijk.test",
+            b"BEGIN PRIVATE KEY",
+        ] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{} holds {}",
+                entry.display(),
+                String::from_utf8_lossy(secret)
+            );
+        }
+        files += 1;
+    }
+    assert!(
+        files >= 5,
+        "database, blobs, keys, manifest, header: {files}"
+    );
+    // A second backup into the same directory is refused.
+    let again = backup_stdin(
+        &first,
+        &["create", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert_eq!(again.status.code(), Some(2), "{again:?}");
+    first.kill9();
+
+    // A fresh node with its own (empty) data directory.
+    let second_dir = dir.join("second");
+    std::fs::create_dir_all(&second_dir).expect("dir");
+    let mut second = Gateway::configure(&second_dir, "");
+    let wrong = backup_stdin(
+        &second,
+        &["restore", store.to_str().expect("utf-8")],
+        "een andere lange zin",
+    );
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"),
+        "{wrong:?}"
+    );
+    let restored = backup_stdin(
+        &second,
+        &["restore", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert!(restored.status.success(), "{restored:?}");
+    assert!(
+        String::from_utf8_lossy(&restored.stdout).contains("intact"),
+        "{restored:?}"
+    );
+    // Restoring over it is refused: nothing is overwritten.
+    let twice = backup_stdin(
+        &second,
+        &["restore", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert_eq!(twice.status.code(), Some(2), "{twice:?}");
+
+    let verify = second.cli(&["audit", "verify", "--format", "json"]);
+    assert!(verify.status.success(), "{verify:?}");
+    let check: serde_json::Value = serde_json::from_slice(&verify.stdout).expect("json");
+    assert_eq!(check["intact"], true);
+    second.start();
+    let page = read_in_portal(second.web_port, &link, &code);
+    assert!(page.contains("MARKERBACKUP"), "{page}");
+    // The account came along too.
+    let r = second.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [{"from": "ann@praktijk.test", "to": ["bob@partner.test"], "subject": "Na herstel", "body": "Hallo."}],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
