@@ -5,6 +5,7 @@
 mod admin;
 mod backup;
 mod config;
+mod doctor;
 mod gateway;
 mod healthcheck;
 mod lang;
@@ -212,6 +213,16 @@ enum Command {
         /// Copy the blobs into this object store: s3://BUCKET/PREFIX.
         #[arg(long, value_name = "URL")]
         blobs: Option<String>,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Check this installation as an operator would: configuration, listeners, store, disk,
+    /// certificate, DKIM/SPF/DMARC/MTA-STS/TLS-RPT/TLSA for each organisation domain, SMS
+    /// provider and clamd; each with what to do. Exit status: 0 nothing failed, 1 a check
+    /// failed.
+    Doctor {
+        #[arg(long, value_enum, default_value_t)]
+        format: senderauth::Format,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -597,6 +608,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             migrate::run(config.as_deref(), &to, blobs.as_deref(), lang)
         }
         Command::Healthcheck { config } => healthcheck::run(config.as_deref()),
+        Command::Doctor { format, config } => {
+            doctor::run(config.as_deref(), &cli.dns, format, lang)
+        }
         Command::PdfWorker { .. } => Ok(2),
     }
 }

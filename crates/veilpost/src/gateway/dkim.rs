@@ -104,6 +104,11 @@ impl Keys {
         self.keys.get(&domain.to_ascii_lowercase())
     }
 
+    /// The TXT value to publish for `domain` (`v=DKIM1; k=…; p=…`), when we hold its key.
+    pub fn record(&self, domain: &str) -> Option<String> {
+        self.key(domain).map(|k| k.dns_record())
+    }
+
     /// The records to publish, one zone line per domain.
     pub fn zone_lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self

@@ -11,6 +11,7 @@ mod crash;
 mod defaults;
 mod dlp;
 mod dmarc_web;
+mod doctor;
 mod flows;
 mod health;
 mod hold;
