@@ -241,6 +241,57 @@ impl Store {
         }
     }
 
+    /// The chain's head: the last entry's id and hash (none while the log is empty).
+    pub async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        let row: Option<(i64, Option<String>)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
+        )
+        .fetch_optional(ex).await)?;
+        Ok(row.and_then(|(id, hash)| hash.map(|h| (id, h))))
+    }
+
+    /// Hold the chain in the database against signed checkpoints (made with the key whose
+    /// raw public half is `public_key`): every checkpoint must be signed by it, and its
+    /// entry must still carry the hash it signed, unless retention removed the entry.
+    pub async fn verify_checkpoints(
+        &self,
+        checkpoints: &[crate::checkpoint::Checkpoint],
+        public_key: &[u8],
+    ) -> Result<crate::checkpoint::CheckpointCheck> {
+        let mut check = crate::checkpoint::CheckpointCheck::default();
+        let first: Option<i64> = crate::db::on!(&self.pool, ex => sqlx::query_scalar("SELECT MIN(id) FROM audit")
+            .fetch_one(ex).await)?;
+        let mut sorted: Vec<&crate::checkpoint::Checkpoint> = checkpoints.iter().collect();
+        sorted.sort_by_key(|c| c.entry);
+        for c in sorted {
+            if !c.signed_by(public_key) {
+                check.unsigned.push(c.entry);
+                continue;
+            }
+            if first.is_none_or(|f| c.entry < f) {
+                // Before the first entry kept (retention), or the log was emptied: an
+                // emptied log with checkpoints is a mismatch unless retention explains it.
+                if first.is_none() {
+                    check.mismatch.get_or_insert(c.entry);
+                } else {
+                    check.pruned += 1;
+                }
+                continue;
+            }
+            let hash: Option<Option<String>> = crate::db::on!(&self.pool, ex => sqlx::query_scalar(
+                "SELECT hash FROM audit WHERE id = $1",
+            )
+            .bind(c.entry)
+            .fetch_optional(ex).await)?;
+            if hash.flatten().as_deref() == Some(c.hash.as_str()) {
+                check.matched += 1;
+            } else {
+                check.mismatch.get_or_insert(c.entry);
+            }
+        }
+        Ok(check)
+    }
+
     /// Audit entries matching `f`, newest first (`limit` from `offset`).
     pub async fn audit_query(
         &self,

@@ -11,6 +11,7 @@ mod audit;
 mod authreports;
 pub mod backup;
 mod blob;
+pub mod checkpoint;
 mod commit;
 mod contacts;
 mod db;

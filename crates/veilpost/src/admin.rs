@@ -113,25 +113,72 @@ pub fn contact_export(config: Option<&Path>) -> Result<u8> {
 pub fn audit_verify(
     config: Option<&Path>,
     format: crate::senderauth::Format,
+    checkpoints: Option<&Path>,
+    public_key: Option<&str>,
     lang: Lang,
 ) -> Result<u8> {
+    use base64::Engine as _;
     let nl = matches!(lang, Lang::Nl);
     let config = load(config)?;
-    let check = crate::serve::runtime()?.block_on(async {
+    let against = match checkpoints {
+        None => None,
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let (lines, unreadable) = veilpost_store::checkpoint::parse_lines(&text);
+            let public = match public_key {
+                Some(b64) => base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .context("--public-key is not base64")?,
+                None => {
+                    let path = config.checkpoint_key_file();
+                    let bytes = std::fs::read(&path).with_context(|| {
+                        format!(
+                            "cannot read the checkpoint key {} (or give --public-key)",
+                            path.display()
+                        )
+                    })?;
+                    veilpost_store::checkpoint::CheckpointKey::from_pkcs8(&bytes)?.public()
+                }
+            };
+            Some((lines, unreadable, public))
+        }
+    };
+    let (check, anchored) = crate::serve::runtime()?.block_on(async {
         let store = config.open_store().await?;
-        store.verify_audit().await.map_err(anyhow::Error::from)
+        let check = store.verify_audit().await?;
+        let anchored = match &against {
+            Some((lines, unreadable, public)) => Some((
+                store.verify_checkpoints(lines, public).await?,
+                lines.len(),
+                unreadable.clone(),
+            )),
+            None => None,
+        };
+        anyhow::Ok((check, anchored))
     })?;
+    let anchored_ok = anchored
+        .as_ref()
+        .is_none_or(|(c, _, unreadable)| c.intact() && unreadable.is_empty());
     let mut out = std::io::stdout().lock();
     match format {
         crate::senderauth::Format::Json => writeln!(
             out,
             "{}",
             serde_json::json!({
-                "intact": check.broken.is_none(),
+                "intact": check.broken.is_none() && anchored_ok,
                 "entries": check.entries,
                 "last_hash": check.last_hash,
                 "broken_at": check.broken.as_ref().map(|b| b.0),
                 "reason": check.broken.as_ref().map(|b| b.1.to_string()),
+                "checkpoints": anchored.as_ref().map(|(c, n, unreadable)| serde_json::json!({
+                    "read": n,
+                    "matched": c.matched,
+                    "pruned": c.pruned,
+                    "unsigned": c.unsigned,
+                    "unreadable_lines": unreadable,
+                    "rewritten_at_or_before": c.mismatch,
+                })),
             })
         )?,
         crate::senderauth::Format::Text => match (&check.broken, nl) {
@@ -170,7 +217,51 @@ pub fn audit_verify(
             )?,
         },
     }
-    Ok(u8::from(check.broken.is_some()))
+    if let Some((c, n, unreadable)) = &anchored
+        && format == crate::senderauth::Format::Text
+    {
+        let line = match (c.mismatch, nl) {
+            (Some(entry), true) => format!(
+                "Controlepunten: de keten is herschreven op of voor regel {entry} (een ondertekend controlepunt noemt daar een andere hash)"
+            ),
+            (Some(entry), false) => format!(
+                "Checkpoints: the chain was rewritten at or before entry {entry} (a signed checkpoint names another hash there)"
+            ),
+            (None, true) => format!(
+                "Controlepunten: {} van {n} kloppen, {} van regels die al verwijderd zijn",
+                c.matched, c.pruned
+            ),
+            (None, false) => format!(
+                "Checkpoints: {} of {n} match, {} of entries since removed by retention",
+                c.matched, c.pruned
+            ),
+        };
+        writeln!(out, "{line}")?;
+        if !c.unsigned.is_empty() {
+            writeln!(
+                out,
+                "{} {:?}",
+                if nl {
+                    "Niet door de sleutel ondertekend (vervalst of beschadigd), bij regels"
+                } else {
+                    "Not signed by the key (forged or damaged), at entries"
+                },
+                c.unsigned
+            )?;
+        }
+        if !unreadable.is_empty() {
+            writeln!(
+                out,
+                "{} {unreadable:?}",
+                if nl {
+                    "Onleesbare regels"
+                } else {
+                    "Unreadable lines"
+                }
+            )?;
+        }
+    }
+    Ok(u8::from(check.broken.is_some() || !anchored_ok))
 }
 
 /// `veilpost user …`; the exit code.

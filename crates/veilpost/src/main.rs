@@ -349,6 +349,14 @@ enum AuditCommand {
     Verify {
         #[arg(long, value_enum, default_value_t)]
         format: senderauth::Format,
+        /// Also hold the chain against these signed checkpoints (the lines the gateway
+        /// appends to audit.checkpoint_file): a chain rewritten with fresh hashes no longer
+        /// matches them. Exit status 1 then too.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<PathBuf>,
+        /// The checkpoint key's public half (base64); default: from audit.checkpoint_key.
+        #[arg(long, value_name = "BASE64")]
+        public_key: Option<String>,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -562,8 +570,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 },
         } => backup::restore(config.as_deref(), &dir, passphrase_stdin),
         Command::Audit {
-            command: AuditCommand::Verify { format, config },
-        } => admin::audit_verify(config.as_deref(), format, lang),
+            command:
+                AuditCommand::Verify {
+                    format,
+                    checkpoints,
+                    public_key,
+                    config,
+                },
+        } => admin::audit_verify(
+            config.as_deref(),
+            format,
+            checkpoints.as_deref(),
+            public_key.as_deref(),
+            lang,
+        ),
         Command::Protect {
             format,
             out,

@@ -508,6 +508,26 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("store.database_url: {e}"))
     }
 
+    /// The key that signs audit checkpoints: `audit.checkpoint_key`, else
+    /// `data_dir/keys/audit-checkpoint.key`.
+    pub fn checkpoint_key_file(&self) -> PathBuf {
+        if self.audit.checkpoint_key.is_empty() {
+            self.data_dir.join("keys").join("audit-checkpoint.key")
+        } else {
+            PathBuf::from(&self.audit.checkpoint_key)
+        }
+    }
+
+    /// Where checkpoints go: `audit.checkpoint_file`, else
+    /// `data_dir/audit-checkpoints.jsonl`.
+    pub fn checkpoint_file(&self) -> PathBuf {
+        if self.audit.checkpoint_file.is_empty() {
+            self.data_dir.join("audit-checkpoints.jsonl")
+        } else {
+            PathBuf::from(&self.audit.checkpoint_file)
+        }
+    }
+
     /// Where the DKIM keys are: `dkim.key_dir`, else `data_dir/dkim`.
     pub fn dkim_key_dir(&self) -> PathBuf {
         if self.dkim.key_dir.is_empty() {

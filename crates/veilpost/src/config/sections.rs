@@ -381,12 +381,25 @@ impl Default for IntakeConfig {
 pub struct Audit {
     /// Days audit entries are kept (NEN 7513: at least five years).
     pub retention_days: u64,
+    /// The Ed25519 key that signs checkpoints of the audit chain (PKCS#8; made on first
+    /// start). Keep it out of reach of whoever can write the database. Default
+    /// `data_dir/keys/audit-checkpoint.key`.
+    pub checkpoint_key: String,
+    /// Where signed checkpoints are appended, one JSON line each: best a file on another
+    /// volume or machine. Every checkpoint is also a log line (for the SIEM). Default
+    /// `data_dir/audit-checkpoints.jsonl`.
+    pub checkpoint_file: String,
+    /// Minutes between checkpoints (one is made only when the chain has grown); 0: none.
+    pub checkpoint_minutes: u64,
 }
 
 impl Default for Audit {
     fn default() -> Self {
         Audit {
             retention_days: 5 * 366,
+            checkpoint_key: String::new(),
+            checkpoint_file: String::new(),
+            checkpoint_minutes: 60,
         }
     }
 }

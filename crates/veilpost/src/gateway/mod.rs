@@ -11,6 +11,7 @@ macro_rules! say {
 mod authreports;
 mod backend;
 pub(crate) mod certs;
+mod checkpoints;
 mod delivery;
 mod digest;
 pub mod dkim;
@@ -511,6 +512,11 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             limits,
         },
     ));
+    // The key is loaded (or made) before anything runs: a node that cannot sign its
+    // audit checkpoints does not start.
+    let checkpoint_key =
+        veilpost_store::checkpoint::CheckpointKey::load_or_create(&config.checkpoint_key_file())?;
+    tokio::spawn(checkpoints::run(shared.clone(), checkpoint_key));
     tokio::spawn(housekeeping(shared.clone()));
     tokio::spawn(processor::run(shared.clone()));
     tokio::spawn(leases::renew(shared.clone()));

@@ -7,6 +7,7 @@ mod admin_web;
 mod axe;
 mod backup;
 mod browser;
+mod checkpoints;
 mod crash;
 mod defaults;
 mod dlp;
