@@ -31,7 +31,7 @@ RUN apt-get update \
     && install -d -o root -g veilpost -m 0750 /etc/veilpost
 COPY --from=builder /usr/local/bin/veilpost /usr/local/bin/veilpost
 COPY --chown=root:veilpost --chmod=0640 packaging/veilpost.toml /etc/veilpost/veilpost.toml
-USER veilpost
+USER 10001:10001
 WORKDIR /var/lib/veilpost
 ENV VEILPOST_CONFIG=/etc/veilpost/veilpost.toml
 VOLUME ["/etc/veilpost", "/var/lib/veilpost"]

@@ -59,7 +59,7 @@ pub fn install() -> Result<PrometheusHandle> {
     );
     describe_counter!(
         "veilpost_recipients_total",
-        "Recipients of processed messages by route (plain, tls, portal, block, internal_link, encrypted_attachment)"
+        "Recipients of processed messages by route (plain, tls, portal, block, internal-link, encrypted-attachment)"
     );
     describe_counter!(
         "veilpost_deliveries_total",
