@@ -2,17 +2,20 @@
 //! start in `data_dir/tls/` (the key with mode 0600).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
 
 use crate::config::Config;
 
-/// Load or make the certificate; returns the server TLS configuration.
-pub fn server_tls(config: &Config) -> Result<Arc<ServerConfig>> {
+/// Load or make the certificate; returns the server TLS configuration, whose certificate
+/// is the [`LiveCert`] (reloaded in place by [`watch`]).
+pub fn server_tls(config: &Config) -> Result<(Arc<ServerConfig>, Arc<LiveCert>)> {
     let (cert_path, key_path) = paths(config);
     if config.smtp.tls_cert.is_empty() && (!cert_path.exists() || !key_path.exists()) {
         make_self_signed(
@@ -22,21 +25,148 @@ pub fn server_tls(config: &Config) -> Result<Arc<ServerConfig>> {
             &config.smtp.hostname,
         )?;
     }
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+    let live = Arc::new(LiveCert::load(cert_path, key_path)?);
+    let tls = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .context("TLS versions")?
+        .with_no_client_auth()
+        .with_cert_resolver(live.clone());
+    Ok((Arc::new(tls), live))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The files' modification times: what tells a changed pair.
+type Stamp = (Option<SystemTime>, Option<SystemTime>);
+
+/// The certificate every listener presents, swapped in place when its files change
+/// (SIGHUP, or the files' times moving): new connections get the new one, connections
+/// already open keep theirs. A pair that does not load (half written, key and certificate
+/// not fitting) leaves the current one in place.
+pub struct LiveCert {
+    files: (PathBuf, PathBuf),
+    current: RwLock<(Arc<CertifiedKey>, Stamp)>,
+}
+
+impl std::fmt::Debug for LiveCert {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveCert")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+fn stamp(files: &(PathBuf, PathBuf)) -> Stamp {
+    let time = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    (time(&files.0), time(&files.1))
+}
+
+fn read_pair(cert_path: &Path, key_path: &Path) -> Result<CertifiedKey> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path)
         .with_context(|| format!("cannot read {}", cert_path.display()))?
         .collect::<Result<_, _>>()
         .with_context(|| format!("bad certificate in {}", cert_path.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&key_path)
+    if chain.is_empty() {
+        anyhow::bail!("no certificate in {}", cert_path.display());
+    }
+    let key = PrivateKeyDer::from_pem_file(key_path)
         .with_context(|| format!("cannot read the key {}", key_path.display()))?;
-    let tls = ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-    .context("TLS versions")?
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .context("certificate and key do not fit together")?;
-    Ok(Arc::new(tls))
+    CertifiedKey::from_der(chain, key, &provider())
+        .context("certificate and key do not fit together")
+}
+
+impl LiveCert {
+    /// Load the pair (an error when it does not load: a node does not start without one).
+    pub fn load(cert: PathBuf, key: PathBuf) -> Result<LiveCert> {
+        let files = (cert, key);
+        let stamp = stamp(&files);
+        let pair = read_pair(&files.0, &files.1)?;
+        Ok(LiveCert {
+            current: RwLock::new((Arc::new(pair), stamp)),
+            files,
+        })
+    }
+
+    /// Load the files again when `force` or when their times moved; true when a new pair
+    /// is in use. A pair that does not load is an error and changes nothing.
+    pub fn reload(&self, force: bool) -> Result<bool> {
+        let now = stamp(&self.files);
+        {
+            let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+            if !force && current.1 == now {
+                return Ok(false);
+            }
+        }
+        let pair = read_pair(&self.files.0, &self.files.1);
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        match pair {
+            Ok(pair) => {
+                let changed = pair.cert != current.0.cert;
+                *current = (Arc::new(pair), now);
+                Ok(changed)
+            }
+            Err(e) => {
+                // Not tried again until the files change once more.
+                current.1 = now;
+                Err(e)
+            }
+        }
+    }
+}
+
+impl rustls::server::ResolvesServerCert for LiveCert {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .0
+                .clone(),
+        )
+    }
+}
+
+/// Reload the certificate on SIGHUP and when its files change (looked at every 30 s).
+pub async fn watch(live: Arc<LiveCert>) {
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("no SIGHUP handler, certificate files are only polled: {e}");
+            None
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        let force = tokio::select! {
+            _ = tick.tick() => false,
+            Some(()) = async {
+                match hangup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        let result = {
+            let live = live.clone();
+            tokio::task::spawn_blocking(move || live.reload(force)).await
+        };
+        match result {
+            Ok(Ok(true)) => {
+                tracing::info!("TLS certificate reloaded from {}", live.files.0.display())
+            }
+            Ok(Ok(false)) => {
+                if force {
+                    tracing::info!("SIGHUP: TLS certificate unchanged");
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!("TLS certificate not reloaded, the current one stays: {e:#}")
+            }
+            Err(e) => tracing::error!("TLS certificate reload: {e}"),
+        }
+    }
 }
 
 /// The certificate and key files: the configured pair, or the self-signed one's.

@@ -419,7 +419,8 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
         );
     }
     let shared = Arc::new(shared(&config, &store, master_key, dns_cli)?);
-    let tls = certs::server_tls(&config)?;
+    let (tls, live_cert) = certs::server_tls(&config)?;
+    tokio::spawn(certs::watch(live_cert));
     let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
     let web_addr: SocketAddr = config.web.listen.parse()?;
     let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)

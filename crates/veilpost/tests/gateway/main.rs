@@ -7,6 +7,7 @@ mod admin_web;
 mod axe;
 mod backup;
 mod browser;
+mod certificates;
 mod checkpoints;
 mod crash;
 mod defaults;
@@ -264,6 +265,11 @@ impl Gateway {
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmHWM")
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// SIGKILL: no chance to flush anything.
