@@ -23,6 +23,64 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// `veilpost dkim rotate`: new keys under a new selector, signing after `after_hours`.
+pub fn dkim_rotate(
+    config: Option<&Path>,
+    selector: Option<&str>,
+    after_hours: f64,
+    lang: Lang,
+) -> Result<()> {
+    let config = load(config)?;
+    if config.organisation.domains.is_empty() {
+        bail!("no organisation.domains configured: nothing to sign for");
+    }
+    if !(after_hours.is_finite() && after_hours >= 0.0) {
+        bail!("--after must be a number of hours, 0 or more");
+    }
+    let after = std::time::Duration::from_secs_f64(after_hours * 3600.0);
+    let (rotation, lines) = crate::gateway::dkim::rotate(&config, selector, after)?;
+    let when = time::OffsetDateTime::from_unix_timestamp(rotation.switch_at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default();
+    let nl = matches!(lang, Lang::Nl);
+    println!(
+        "{}",
+        if nl {
+            format!(
+                "Nieuwe DKIM-sleutels onder selector {}; publiceer nu (naast {}):",
+                rotation.selector, rotation.previous
+            )
+        } else {
+            format!(
+                "New DKIM keys under selector {}; publish now (beside {}):",
+                rotation.selector, rotation.previous
+            )
+        }
+    );
+    for line in lines {
+        println!("  {line}");
+    }
+    println!(
+        "{}",
+        if nl {
+            format!(
+                "Ze ondertekenen vanaf {when}. Laat het record van {} daarna nog een paar dagen staan.",
+                rotation.previous
+            )
+        } else {
+            format!(
+                "They sign from {when}. Keep the record of {} published for a few days after that.",
+                rotation.previous
+            )
+        }
+    );
+    Ok(())
+}
+
 /// `veilpost audit verify`; the exit code (1: the chain is broken).
 /// `veilpost contact add`: the number the portal sends SMS codes to.
 pub fn contact_add(

@@ -589,6 +589,9 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
     let dns = crate::gateway::dns_config(config, dns_cli)?;
     let resolver = veilpost_dns::resolver(&dns)?;
     let dkim = crate::gateway::dkim::Keys::load(config, false).ok();
+    let selector = dkim
+        .as_ref()
+        .map_or_else(|| config.dkim.selector.clone(), |k| k.selector());
     let authenticator = veilpost_senderauth::Authenticator::new(&dns, config.authserv_id())?
         .with_deadline(Duration::from_secs(10));
     let ip = resolver
@@ -600,7 +603,7 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
         &dns,
         veilpost_posture::Options {
             lang,
-            dkim_selectors: vec![config.dkim.selector.clone()],
+            dkim_selectors: vec![selector.clone()],
             deadline: Duration::from_secs(20),
             dmarc_report_address: Some(config.dmarc_address()),
             tlsrpt_report_address: Some(config.tlsrpt_address()),
@@ -609,7 +612,7 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
     )?;
     for domain in &config.organisation.domains {
         let ours = dkim.as_ref().and_then(|k| k.record(domain));
-        let name = format!("{}._domainkey.{domain}.", config.dkim.selector);
+        let name = format!("{selector}._domainkey.{domain}.");
         let published = {
             use veilpost_senderauth::spf::{Answer, HickorySpf, SpfResolver};
             match HickorySpf(&resolver).txt(&name).await {

@@ -430,6 +430,20 @@ enum DkimCommand {
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Rotate the gateway's DKIM keys: new keys under a new selector for every
+    /// organisation domain, published beside the old ones now (the records are printed),
+    /// signing from --after hours on. A running node follows at the set time (and at once
+    /// on SIGHUP). Keep the old record published for a few days after the switch.
+    Rotate {
+        /// The new selector (a DNS label); default vpYYYYMMDD.
+        #[arg(long)]
+        selector: Option<String>,
+        /// Hours until the new keys sign: time for the records to be published and cached.
+        #[arg(long, default_value_t = 72.0)]
+        after: f64,
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 /// The DNS configuration from `--dns` (or the configured nameservers).
@@ -549,6 +563,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     selector,
                 } => senderauth::sign(&key, &domain, &selector)?,
                 DkimCommand::Show { config } => admin::dkim_show(config.as_deref())?,
+                DkimCommand::Rotate {
+                    selector,
+                    after,
+                    config,
+                } => admin::dkim_rotate(config.as_deref(), selector.as_deref(), after, lang)?,
             }
             Ok(0)
         }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context, Result};
 use rustls::ServerConfig;
@@ -128,44 +128,24 @@ impl rustls::server::ResolvesServerCert for LiveCert {
     }
 }
 
-/// Reload the certificate on SIGHUP and when its files change (looked at every 30 s).
-pub async fn watch(live: Arc<LiveCert>) {
-    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::warn!("no SIGHUP handler, certificate files are only polled: {e}");
-            None
-        }
+/// Reload the certificate when its files changed (or `force`, on SIGHUP), saying so in
+/// the log.
+pub async fn reload(live: &Arc<LiveCert>, force: bool) {
+    let result = {
+        let live = live.clone();
+        tokio::task::spawn_blocking(move || live.reload(force)).await
     };
-    let mut tick = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        let force = tokio::select! {
-            _ = tick.tick() => false,
-            Some(()) = async {
-                match hangup.as_mut() {
-                    Some(h) => h.recv().await,
-                    None => std::future::pending().await,
-                }
-            } => true,
-        };
-        let result = {
-            let live = live.clone();
-            tokio::task::spawn_blocking(move || live.reload(force)).await
-        };
-        match result {
-            Ok(Ok(true)) => {
-                tracing::info!("TLS certificate reloaded from {}", live.files.0.display())
+    match result {
+        Ok(Ok(true)) => tracing::info!("TLS certificate reloaded from {}", live.files.0.display()),
+        Ok(Ok(false)) => {
+            if force {
+                tracing::info!("SIGHUP: TLS certificate unchanged");
             }
-            Ok(Ok(false)) => {
-                if force {
-                    tracing::info!("SIGHUP: TLS certificate unchanged");
-                }
-            }
-            Ok(Err(e)) => {
-                tracing::error!("TLS certificate not reloaded, the current one stays: {e:#}")
-            }
-            Err(e) => tracing::error!("TLS certificate reload: {e}"),
         }
+        Ok(Err(e)) => {
+            tracing::error!("TLS certificate not reloaded, the current one stays: {e:#}")
+        }
+        Err(e) => tracing::error!("TLS certificate reload: {e}"),
     }
 }
 

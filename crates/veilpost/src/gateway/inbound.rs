@@ -410,7 +410,7 @@ impl InboundBackend {
         let Some(domain) = config.organisation.domains.first() else {
             return data;
         };
-        let Some(key) = config
+        let Some((selector, key)) = config
             .inbound
             .arc_seal
             .then(|| self.shared.dkim.key(domain))
@@ -426,15 +426,7 @@ impl InboundBackend {
         };
         match self
             .auth
-            .arc_seal(
-                &t.data,
-                &data,
-                verification,
-                &req,
-                key,
-                domain,
-                &self.shared.dkim.selector,
-            )
+            .arc_seal(&t.data, &data, verification, &req, &key, domain, &selector)
             .await
         {
             Ok(Some(set)) => {

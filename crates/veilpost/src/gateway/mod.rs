@@ -168,7 +168,7 @@ impl GatewayMailer {
                 &shared.dns,
                 veilpost_posture::Options {
                     lang,
-                    dkim_selectors: vec![shared.config.dkim.selector.clone()],
+                    dkim_selectors: vec![shared.dkim.selector()],
                     https_port: shared.config.delivery.mta_sts_port,
                     extra_roots_pem: read_ca_files(&shared.config.delivery.ca_files)?,
                     only_extra_roots: shared.config.delivery.ca_only,
@@ -258,6 +258,40 @@ async fn name_report_sources(shared: &Shared, since: &mut i64) {
     }
     if all_of_them {
         *since = started;
+    }
+}
+
+/// What is read again without a restart, on SIGHUP and when files change (looked at
+/// every 30 s): the STARTTLS certificate and the DKIM keys with their rotation.
+async fn reloads(shared: Arc<Shared>, live_cert: Arc<certs::LiveCert>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("no SIGHUP handler, files are only looked at every 30 s: {e}");
+            None
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        let force = tokio::select! {
+            _ = tick.tick() => false,
+            Some(()) = async {
+                match hangup.as_mut() {
+                    Some(h) => h.recv().await,
+                    None => std::future::pending().await,
+                }
+            } => true,
+        };
+        certs::reload(&live_cert, force).await;
+        match shared.dkim.refresh(&shared.config, force) {
+            Ok(true) => tracing::info!(
+                "DKIM keys read again; signing with selector {}",
+                shared.dkim.selector()
+            ),
+            Ok(false) => {}
+            Err(e) => tracing::error!("DKIM keys not read again, the current ones sign: {e:#}"),
+        }
     }
 }
 
@@ -420,7 +454,6 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     }
     let shared = Arc::new(shared(&config, &store, master_key, dns_cli)?);
     let (tls, live_cert) = certs::server_tls(&config)?;
-    tokio::spawn(certs::watch(live_cert));
     let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
     let web_addr: SocketAddr = config.web.listen.parse()?;
     let smtp_listener = tokio::net::TcpListener::bind(smtp_addr)
@@ -518,6 +551,7 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
     let checkpoint_key =
         veilpost_store::checkpoint::CheckpointKey::load_or_create(&config.checkpoint_key_file())?;
     tokio::spawn(checkpoints::run(shared.clone(), checkpoint_key));
+    tokio::spawn(reloads(shared.clone(), live_cert));
     tokio::spawn(housekeeping(shared.clone()));
     tokio::spawn(processor::run(shared.clone()));
     tokio::spawn(leases::renew(shared.clone()));

@@ -1,6 +1,8 @@
-//! The STARTTLS certificate is reloaded without a restart: on SIGHUP (and when its files
-//! change) new connections get the new certificate, a connection already open goes on,
-//! and a pair that does not fit together leaves the current one in place.
+//! What a running node reads again without a restart. The STARTTLS certificate: on
+//! SIGHUP (and when its files change) new connections get the new certificate, a
+//! connection already open goes on, and a pair that does not fit together leaves the
+//! current one in place. The DKIM keys: after `veilpost dkim rotate` the node signs with
+//! the new selector from the set time.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -131,5 +133,66 @@ fn sighup_brings_the_new_certificate_and_keeps_open_sessions() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(fingerprint(gw.smtp_port), fp_b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The DKIM-Signature selector of a mail in the outbox.
+fn dkim_selector(raw: &str) -> Option<String> {
+    let start = raw.find("DKIM-Signature:")?;
+    raw[start..]
+        .split(';')
+        .find_map(|t| t.trim().strip_prefix("s="))
+        .map(|s| s.trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dkim_rotation_is_followed_without_a_restart() {
+    let dir = test_dir("dkim-rotation");
+    let mut gw = Gateway::configure(&dir, "");
+    gw.add_user("ann@praktijk.test", crate::PASSWORD, None);
+    gw.start();
+    let send = |subject: &str| {
+        let r = gw.submit(serde_json::json!({
+            "user": "ann@praktijk.test",
+            "password": crate::PASSWORD,
+            "messages": [crate::message("ann@praktijk.test", &["bob@partner.test"], subject, "Hallo.")],
+        }));
+        assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    };
+    let out_dir = dir.join("data").join("outbox");
+    let selector_of = |subject: &str| -> String {
+        let start = Instant::now();
+        loop {
+            for (path, _, s, _) in crate::outbox(&out_dir) {
+                if s == subject {
+                    let raw = std::fs::read_to_string(&path).expect("read");
+                    return dkim_selector(&raw).expect("signed");
+                }
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{}", gw.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    send("Voor");
+    assert_eq!(selector_of("Voor"), "veilpost");
+
+    // Published beside the old one, signing from now; the running node follows on SIGHUP.
+    let out = gw.cli(&["dkim", "rotate", "--selector", "vp2027", "--after", "0"]);
+    assert!(out.status.success(), "{out:?}");
+    let told = String::from_utf8_lossy(&out.stdout);
+    assert!(told.contains("vp2027._domainkey.praktijk.test."), "{told}");
+    hangup(&gw);
+    let start = Instant::now();
+    while !gw.log().contains("signing with selector vp2027") {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send("Na");
+    assert_eq!(selector_of("Na"), "vp2027");
+    let shown = gw.cli(&["dkim", "show"]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("vp2027._domainkey.praktijk.test."),
+        "{shown:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
