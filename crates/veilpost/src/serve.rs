@@ -13,10 +13,10 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `veilpost serve`.
-pub fn serve(config: Option<&Path>, dns: &[String]) -> Result<()> {
-    let config = crate::config::load(config)?;
+pub fn serve(path: Option<&Path>, dns: &[String]) -> Result<()> {
+    let config = crate::config::load(path)?;
     crate::logging::init(&config.log.format);
-    let result = runtime().and_then(|rt| rt.block_on(crate::gateway::serve(config, dns)));
+    let result = runtime().and_then(|rt| rt.block_on(crate::gateway::serve(config, path, dns)));
     if let Err(e) = &result
         && crate::logging::json()
     {

@@ -423,7 +423,8 @@ async fn over_smtp(shared: &Shared, d: &Delivery, data: &[u8]) -> Result<Sent, F
         let target = configured_target(shared, &domain, relay, false).await?;
         return send_to(shared, d, data, std::slice::from_ref(&target)).await;
     }
-    let routes = &shared.config.delivery.routes;
+    let live = shared.live();
+    let routes = &live.routes;
     let route = routes
         .iter()
         .find(|(key, _)| {

@@ -191,7 +191,7 @@ pub async fn secure_transports(shared: &Shared, domain: &str) -> Vec<SecureTrans
 /// Is `domain` a partner (mandatory authenticated TLS), by configuration or address book?
 pub async fn is_partner(shared: &Shared, domain: &str) -> veilpost_store::Result<bool> {
     if shared
-        .config
+        .live()
         .policy
         .partner_domains
         .iter()
@@ -205,7 +205,7 @@ pub async fn is_partner(shared: &Shared, domain: &str) -> veilpost_store::Result
 /// Is mail to `domain` forbidden by policy? The matching entry.
 pub fn blocked(shared: &Shared, domain: &str) -> Option<String> {
     shared
-        .config
+        .live()
         .policy
         .block_domains
         .iter()

@@ -87,7 +87,8 @@ async fn gather(shared: &Shared, rules: &Rules, m: &Received, message: &[u8]) ->
     let mut known_domains = Vec::new();
     if rules.look_alike {
         known_domains = shared.store.contact_domains().await?;
-        known_domains.extend(shared.config.policy.partner_domains.iter().cloned());
+        let live = shared.live();
+        known_domains.extend(live.policy.partner_domains.iter().cloned());
         known_domains.extend(
             shared
                 .store
@@ -96,7 +97,7 @@ async fn gather(shared: &Shared, rules: &Rules, m: &Received, message: &[u8]) ->
                 .into_iter()
                 .map(|p| p.0),
         );
-        known_domains.extend(shared.config.policy.zip_domains.iter().cloned());
+        known_domains.extend(live.policy.zip_domains.iter().cloned());
     }
     // Whether an address is known matters for the new-recipient rule, and for a look-alike
     // (a confirmed look-alike is not held again): ask the store only then.

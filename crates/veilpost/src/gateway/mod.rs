@@ -46,7 +46,12 @@ use crate::sandbox::{SandboxLimits, SandboxedPdf};
 
 /// What every part of the running gateway shares.
 pub struct Shared {
+    /// The configuration as it was at start; what SIGHUP re-reads is in [`Shared::live`].
     pub config: Config,
+    /// The parts of the configuration a SIGHUP reloads.
+    live: std::sync::RwLock<Arc<Live>>,
+    /// The file the configuration came from (none: defaults and environment only).
+    config_path: Option<std::path::PathBuf>,
     pub store: Store,
     pub trusted: Vec<(IpAddr, u8)>,
     pub scanner: Scanner,
@@ -76,7 +81,37 @@ pub struct Shared {
     pub held: Arc<leases::Held>,
 }
 
+/// The configuration a running node reloads on SIGHUP: the routing policy (blocked,
+/// partner and ZIP domains) and the transport map. Everything else applies at restart.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub policy: crate::config::Policy,
+    pub routes: std::collections::BTreeMap<String, String>,
+}
+
+impl Live {
+    fn of(config: &Config) -> Live {
+        Live {
+            policy: config.policy.clone(),
+            routes: config.delivery.routes.clone(),
+        }
+    }
+}
+
 impl Shared {
+    /// The reloadable configuration in force now.
+    pub fn live(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Read the configuration file (and environment) again and put its reloadable parts
+    /// in force; a file that does not read changes nothing.
+    fn reload_config(&self) -> Result<()> {
+        let fresh = crate::config::load(self.config_path.as_deref())?;
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(Live::of(&fresh));
+        Ok(())
+    }
+
     /// The double-check rules in force: as an admin set them on the web, else the
     /// configuration's.
     pub async fn doublecheck_rules(&self) -> Result<veilpost_policy::doublecheck::Rules> {
@@ -283,6 +318,16 @@ async fn reloads(shared: Arc<Shared>, live_cert: Arc<certs::LiveCert>) {
                 }
             } => true,
         };
+        if force {
+            match shared.reload_config() {
+                Ok(()) => tracing::info!(
+                    "SIGHUP: configuration reloaded (policy and delivery.routes; other keys apply at restart)"
+                ),
+                Err(e) => tracing::error!(
+                    "SIGHUP: configuration not reloaded, the current one stays: {e:#}"
+                ),
+            }
+        }
         certs::reload(&live_cert, force).await;
         match shared.dkim.refresh(&shared.config, force) {
             Ok(true) => tracing::info!(
@@ -440,7 +485,11 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
 }
 
 /// Run the gateway until it is stopped.
-pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
+pub async fn serve(
+    config: Config,
+    config_path: Option<&std::path::Path>,
+    dns_cli: &[String],
+) -> Result<()> {
     let _lock = lock_data_dir(&config.data_dir)?;
     let master_key = Arc::new(config.master_key()?);
     let store = config.open_store_with(Some(&master_key)).await?;
@@ -452,7 +501,9 @@ pub async fn serve(config: Config, dns_cli: &[String]) -> Result<()> {
             "resuming after an unclean stop: {messages} message(s) and {deliveries} delivery(ies) taken up again"
         );
     }
-    let shared = Arc::new(shared(&config, &store, master_key, dns_cli)?);
+    let mut shared = shared(&config, &store, master_key, dns_cli)?;
+    shared.config_path = config_path.map(std::path::Path::to_path_buf);
+    let shared = Arc::new(shared);
     let (tls, live_cert) = certs::server_tls(&config)?;
     let smtp_addr: SocketAddr = config.smtp.submission_listen.parse()?;
     let web_addr: SocketAddr = config.web.listen.parse()?;
@@ -612,6 +663,8 @@ fn shared(
     let dkim = dkim::Keys::load(config, true)?;
 
     Ok(Shared {
+        live: std::sync::RwLock::new(Arc::new(Live::of(config))),
+        config_path: None,
         report_addresses: [config.dmarc_address(), config.tlsrpt_address()],
         held: Arc::default(),
         config: config.clone(),

@@ -393,7 +393,7 @@ impl Run<'_> {
         let blocked = facts::blocked(shared, &domain);
         let own_domain = shared.config.is_own_domain(&domain);
         let zip_domain = shared
-            .config
+            .live()
             .policy
             .zip_domains
             .iter()

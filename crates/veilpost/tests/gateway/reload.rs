@@ -1,4 +1,5 @@
-//! What a running node reads again without a restart. The STARTTLS certificate: on
+//! What a running node reads again without a restart. The configuration's policy and
+//! transport map on SIGHUP. The STARTTLS certificate: on
 //! SIGHUP (and when its files change) new connections get the new certificate, a
 //! connection already open goes on, and a pair that does not fit together leaves the
 //! current one in place. The DKIM keys: after `veilpost dkim rotate` the node signs with
@@ -194,5 +195,79 @@ async fn dkim_rotation_is_followed_without_a_restart() {
         String::from_utf8_lossy(&shown.stdout).contains("vp2027._domainkey.praktijk.test."),
         "{shown:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_file_is_broken() {
+    let dir = test_dir("reload-policy");
+    let mut gw = Gateway::configure(&dir, "[policy]\nblock_domains = []\n");
+    gw.add_user("ann@praktijk.test", crate::PASSWORD, None);
+    gw.start();
+    let send = |subject: &str| {
+        let r = gw.submit(serde_json::json!({
+            "user": "ann@praktijk.test",
+            "password": crate::PASSWORD,
+            "messages": [crate::message("ann@praktijk.test", &["iemand@geblokt.test"], subject, "Hallo.")],
+        }));
+        assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    };
+    let out_dir = dir.join("data").join("outbox");
+    let reports = || {
+        crate::outbox(&out_dir)
+            .iter()
+            .filter(|m| m.1 == "ann@praktijk.test")
+            .count()
+    };
+    // Whether the message with `subject` reached the recipient; else a new report to the
+    // sender (beyond the `before` there were) says it did not.
+    let delivered = |subject: &str, before: usize| -> bool {
+        let start = Instant::now();
+        loop {
+            let mails = crate::outbox(&out_dir);
+            if mails
+                .iter()
+                .any(|m| m.2 == subject && m.1 == "iemand@geblokt.test")
+            {
+                return true;
+            }
+            if mails.iter().filter(|m| m.1 == "ann@praktijk.test").count() > before {
+                return false;
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "{}", gw.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let before = reports();
+    send("Eerste");
+    assert!(delivered("Eerste", before));
+
+    let config = std::fs::read_to_string(&gw.config).expect("config");
+    std::fs::write(
+        &gw.config,
+        config.replace("block_domains = []", "block_domains = [\"geblokt.test\"]"),
+    )
+    .expect("config");
+    hangup(&gw);
+    let start = Instant::now();
+    while !gw.log().contains("configuration reloaded") {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = reports();
+    send("Tweede");
+    assert!(!delivered("Tweede", before), "blocked after the reload");
+
+    // A file that does not read: said in the log, the policy in force stays.
+    std::fs::write(&gw.config, "this is not toml [").expect("config");
+    hangup(&gw);
+    let start = Instant::now();
+    while !gw.log().contains("configuration not reloaded") {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = reports();
+    send("Derde");
+    assert!(!delivered("Derde", before), "still blocked");
     let _ = std::fs::remove_dir_all(&dir);
 }
