@@ -241,6 +241,40 @@ impl Store {
         }
     }
 
+    /// Entries after `after` (by id), oldest first, at most `limit`, with their hashes:
+    /// what is shipped to syslog.
+    pub async fn audit_since(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(AuditEntry, Option<String>)>> {
+        let rows = crate::db::on!(&self.pool, ex => sqlx::query_as::<_, AuditRow>(
+            "SELECT id, at, actor, action, subject, detail, ip, outcome, prev_hash, hash FROM audit
+              WHERE id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(ex).await)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    AuditEntry {
+                        id: r.id,
+                        at: r.at,
+                        actor: r.actor,
+                        action: r.action,
+                        subject: r.subject,
+                        detail: r.detail,
+                        ip: r.ip,
+                        outcome: r.outcome,
+                    },
+                    r.hash,
+                )
+            })
+            .collect())
+    }
+
     /// The chain's head: the last entry's id and hash (none while the log is empty).
     pub async fn audit_head(&self) -> Result<Option<(i64, String)>> {
         let row: Option<(i64, Option<String>)> = crate::db::on!(&self.pool, ex => sqlx::query_as(

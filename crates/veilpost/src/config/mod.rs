@@ -142,6 +142,10 @@ impl Config {
                 self.log.format
             );
         }
+        if !self.audit.syslog.is_empty() {
+            veilpost_adapters::syslog::Target::parse(&self.audit.syslog)
+                .map_err(|e| anyhow::anyhow!("audit.syslog: {e}"))?;
+        }
         if !self.metrics.password.is_empty() && self.metrics.username.is_empty() {
             bail!("metrics.username is needed with metrics.password");
         }

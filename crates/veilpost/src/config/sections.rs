@@ -391,6 +391,10 @@ pub struct Audit {
     pub checkpoint_file: String,
     /// Minutes between checkpoints (one is made only when the chain has grown); 0: none.
     pub checkpoint_minutes: u64,
+    /// Every audit entry and checkpoint also as a syslog message (RFC 5424) to a SIEM:
+    /// `udp://HOST:PORT` or `tcp://HOST:PORT`; empty (default): none. With several
+    /// nodes, set it on one (each ships every entry of the shared log).
+    pub syslog: String,
 }
 
 impl Default for Audit {
@@ -400,6 +404,7 @@ impl Default for Audit {
             checkpoint_key: String::new(),
             checkpoint_file: String::new(),
             checkpoint_minutes: 60,
+            syslog: String::new(),
         }
     }
 }

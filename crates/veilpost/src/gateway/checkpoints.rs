@@ -63,6 +63,7 @@ async fn one(
     tokio::task::spawn_blocking(write)
         .await?
         .with_context(|| format!("cannot append to {}", path.display()))?;
+    super::syslog::checkpoint(shared, &checkpoint).await;
     tracing::info!(
         target: "veilpost::audit",
         entry = checkpoint.entry,

@@ -25,6 +25,7 @@ mod metrics;
 mod milter;
 mod processor;
 mod report;
+mod syslog;
 mod zipped;
 
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +49,8 @@ use crate::sandbox::{SandboxLimits, SandboxedPdf};
 pub struct Shared {
     /// The configuration as it was at start; what SIGHUP re-reads is in [`Shared::live`].
     pub config: Config,
+    /// Audit entries and checkpoints to a SIEM (`audit.syslog`).
+    pub syslog: Option<tokio::sync::Mutex<veilpost_adapters::syslog::Sender>>,
     /// The parts of the configuration a SIGHUP reloads.
     live: std::sync::RwLock<Arc<Live>>,
     /// The file the configuration came from (none: defaults and environment only).
@@ -603,6 +606,7 @@ pub async fn serve(
         veilpost_store::checkpoint::CheckpointKey::load_or_create(&config.checkpoint_key_file())?;
     tokio::spawn(checkpoints::run(shared.clone(), checkpoint_key));
     tokio::spawn(reloads(shared.clone(), live_cert));
+    tokio::spawn(syslog::run(shared.clone()));
     tokio::spawn(housekeeping(shared.clone()));
     tokio::spawn(processor::run(shared.clone()));
     tokio::spawn(leases::renew(shared.clone()));
@@ -664,6 +668,7 @@ fn shared(
 
     Ok(Shared {
         live: std::sync::RwLock::new(Arc::new(Live::of(config))),
+        syslog: syslog::sender(config),
         config_path: None,
         report_addresses: [config.dmarc_address(), config.tlsrpt_address()],
         held: Arc::default(),

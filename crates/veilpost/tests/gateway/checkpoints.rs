@@ -1,7 +1,8 @@
 //! The audit chain anchored outside the database: whoever can write the database can
 //! rewrite an entry and recompute every hash after it, and `audit verify` alone then says
 //! "intact"; the checkpoints the gateway signed with a key outside the database do not
-//! match the rewritten chain, and `audit verify --checkpoints` says where.
+//! match the rewritten chain, and `audit verify --checkpoints` says where. Entries and
+//! checkpoints also reach a syslog receiver (RFC 5424 over UDP), in order.
 
 use std::time::Duration;
 
@@ -138,5 +139,70 @@ async fn a_rewritten_chain_does_not_match_the_signed_checkpoints() {
         report["checkpoints"]["unsigned"],
         serde_json::json!([entries])
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_entries_and_checkpoints_reach_syslog_in_order() {
+    let dir = test_dir("syslog");
+    let collector = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = collector.local_addr().expect("addr").port();
+    let mut gw = Gateway::configure(
+        &dir,
+        &format!("[audit]\nsyslog = \"udp://127.0.0.1:{port}\"\n"),
+    );
+    gw.add_user("ann@praktijk.test", PASSWORD, None);
+    gw.start();
+    let r = gw.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [message("ann@praktijk.test", &["bob@partner.test"], "MARKERSYSLOG", "Donderdag.")],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+
+    let mut got: Vec<String> = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !got.iter().any(|m| m.contains(" send.delivered ")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let n = tokio::time::timeout(left, collector.recv(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("syslog got {got:#?}\n{}", gw.log()))
+            .expect("recv");
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    for m in &got {
+        assert!(m.starts_with("<86>1 "), "{m}");
+        assert!(m.contains(" gw.praktijk.test veilpost "), "{m}");
+        assert!(
+            !m.contains("MARKERSYSLOG") && !m.contains("Donderdag"),
+            "{m}"
+        );
+    }
+    // The checkpoint made at start, signed.
+    assert!(
+        got.iter()
+            .any(|m| m.contains(" checkpoint [audit@32473 entry=\"") && m.contains("signature=\"")),
+        "{got:#?}"
+    );
+    // Entries in order, one after the other, each with its hash.
+    let ids: Vec<i64> = got
+        .iter()
+        .filter(|m| !m.contains(" checkpoint "))
+        .map(|m| {
+            assert!(m.contains(" hash=\""), "{m}");
+            let start = m.find("[audit@32473 id=\"").expect("id") + "[audit@32473 id=\"".len();
+            m[start..]
+                .split('"')
+                .next()
+                .expect("id")
+                .parse()
+                .expect("number")
+        })
+        .collect();
+    assert!(!ids.is_empty());
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
