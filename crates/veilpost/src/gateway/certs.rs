@@ -14,7 +14,7 @@ use rustls::sign::CertifiedKey;
 use crate::config::Config;
 
 /// Load or make the certificate; returns the server TLS configuration, whose certificate
-/// is the [`LiveCert`] (reloaded in place by [`watch`]).
+/// is the [`LiveCert`] (reloaded in place by [`reload`]).
 pub fn server_tls(config: &Config) -> Result<(Arc<ServerConfig>, Arc<LiveCert>)> {
     let (cert_path, key_path) = paths(config);
     if config.smtp.tls_cert.is_empty() && (!cert_path.exists() || !key_path.exists()) {
