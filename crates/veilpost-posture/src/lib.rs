@@ -106,59 +106,66 @@ pub struct Report {
     pub elapsed: Duration,
 }
 
-impl Report {
-    /// A table a person reads at a glance: ✓ pass, ! warn, ✗ fail, i info; advice indented.
-    pub fn to_text(&self, lang: Lang, color: bool) -> String {
-        let r = self;
-        let paint = |code: &str, s: &str| {
-            if color {
-                format!("\x1b[{code}m{s}\x1b[0m")
-            } else {
-                s.to_string()
-            }
-        };
-        let width = r
-            .checks
-            .iter()
-            .map(|c| c.id.chars().count())
-            .max()
-            .unwrap_or(10)
-            .min(48);
-        let took = if r.elapsed.as_secs() == 0 {
-            format!("{} ms", r.elapsed.as_millis())
+/// Checks as a table a person reads at a glance: ✓ pass, ! warn, ✗ fail, i info, the
+/// advice indented under what is not a pass, then the totals. `check-domain` and
+/// `veilpost doctor` print it.
+pub fn table(checks: &[Check], lang: Lang, color: bool) -> String {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
         } else {
-            format!("{:.1} s", r.elapsed.as_secs_f64())
-        };
-        let mut s = format!("{} — {took}\n\n", r.domain);
-        for c in &r.checks {
-            let mark = match c.status {
-                Status::Pass => paint("32", "✓"),
-                Status::Warn => paint("33", "!"),
-                Status::Fail => paint("31;1", "✗"),
-                Status::Info => paint("36", "i"),
-            };
-            s.push_str(&format!("{mark} {:<width$}  {}\n", c.id, c.detail));
-            if let Some(a) = &c.advice
-                && c.status != Status::Pass
-            {
-                s.push_str(&format!("  {:<width$}  → {}\n", "", a));
-            }
+            s.to_string()
         }
-        let (pass, warn, fail) = r
-            .checks
-            .iter()
-            .fold((0, 0, 0), |(p, w, f), c| match c.status {
-                Status::Pass => (p + 1, w, f),
-                Status::Warn => (p, w + 1, f),
-                Status::Fail => (p, w, f + 1),
-                Status::Info => (p, w, f),
-            });
-        let totals = match lang {
-            Lang::Nl => format!("{pass} goed, {warn} waarschuwing(en), {fail} fout(en)"),
-            Lang::En => format!("{pass} pass, {warn} warning(s), {fail} failure(s)"),
+    };
+    let width = checks
+        .iter()
+        .map(|c| c.id.chars().count())
+        .max()
+        .unwrap_or(10)
+        .min(48);
+    let mut s = String::new();
+    for c in checks {
+        let mark = match c.status {
+            Status::Pass => paint("32", "✓"),
+            Status::Warn => paint("33", "!"),
+            Status::Fail => paint("31;1", "✗"),
+            Status::Info => paint("36", "i"),
         };
-        s.push_str(&format!("\n{totals}\n{}\n", r.secure_delivery.reason));
-        s
+        s.push_str(&format!("{mark} {:<width$}  {}\n", c.id, c.detail));
+        if let Some(a) = &c.advice
+            && c.status != Status::Pass
+        {
+            s.push_str(&format!("  {:<width$}  → {}\n", "", a));
+        }
+    }
+    let count = |st: Status| checks.iter().filter(|c| c.status == st).count();
+    let (pass, warn, fail) = (
+        count(Status::Pass),
+        count(Status::Warn),
+        count(Status::Fail),
+    );
+    let totals = match lang {
+        Lang::Nl => format!("{pass} goed, {warn} waarschuwing(en), {fail} fout(en)"),
+        Lang::En => format!("{pass} pass, {warn} warning(s), {fail} failure(s)"),
+    };
+    s.push_str(&format!("\n{totals}\n"));
+    s
+}
+
+impl Report {
+    /// The domain, the time taken, the [`table`] of checks and the NTA 7516 summary.
+    pub fn to_text(&self, lang: Lang, color: bool) -> String {
+        let took = if self.elapsed.as_secs() == 0 {
+            format!("{} ms", self.elapsed.as_millis())
+        } else {
+            format!("{:.1} s", self.elapsed.as_secs_f64())
+        };
+        format!(
+            "{} — {took}\n\n{}{}\n",
+            self.domain,
+            table(&self.checks, lang, color),
+            self.secure_delivery.reason
+        )
     }
 
     /// Any check failed?

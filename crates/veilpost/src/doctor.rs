@@ -687,48 +687,6 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
     Ok(checks)
 }
 
-fn render_text(checks: &[Check], lang: Lang, color: bool) -> String {
-    let paint = |code: &str, s: &str| {
-        if color {
-            format!("\x1b[{code}m{s}\x1b[0m")
-        } else {
-            s.to_string()
-        }
-    };
-    let width = checks
-        .iter()
-        .map(|c| c.id.chars().count())
-        .max()
-        .unwrap_or(10)
-        .min(48);
-    let mut s = String::new();
-    for c in checks {
-        let mark = match c.status {
-            Status::Pass => paint("32", "✓"),
-            Status::Warn => paint("33", "!"),
-            Status::Fail => paint("31;1", "✗"),
-            Status::Info => paint("36", "i"),
-        };
-        s.push_str(&format!("{mark} {:<width$}  {}\n", c.id, c.detail));
-        if let Some(a) = &c.advice
-            && c.status != Status::Pass
-        {
-            s.push_str(&format!("  {:<width$}  → {}\n", "", a));
-        }
-    }
-    let count = |st: Status| checks.iter().filter(|c| c.status == st).count();
-    s.push_str(&format!(
-        "\n{} {}, {} {}, {} {}\n",
-        count(Status::Pass),
-        lang.t("goed", "pass"),
-        count(Status::Warn),
-        lang.t("waarschuwing(en)", "warning(s)"),
-        count(Status::Fail),
-        lang.t("fout(en)", "failure(s)"),
-    ));
-    s
-}
-
 /// `veilpost doctor`.
 pub fn run(config: Option<&Path>, dns_cli: &[String], format: Format, lang: Lang) -> Result<u8> {
     let checks = match crate::config::load(config) {
@@ -758,7 +716,7 @@ pub fn run(config: Option<&Path>, dns_cli: &[String], format: Format, lang: Lang
         Format::Text => write!(
             out,
             "{}",
-            render_text(&checks, lang, std::io::stdout().is_terminal())
+            veilpost_posture::table(&checks, lang, std::io::stdout().is_terminal())
         )?,
     }
     Ok(u8::from(checks.iter().any(|c| c.status == Status::Fail)))

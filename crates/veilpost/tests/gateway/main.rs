@@ -267,6 +267,19 @@ impl Gateway {
             .expect("VmHWM")
     }
 
+    /// Wait (up to 10 s) until the log says `text`.
+    pub fn wait_for_log(&self, text: &str) {
+        let start = Instant::now();
+        while !self.log().contains(text) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no {text:?} in the log: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// The running server's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()

@@ -128,11 +128,7 @@ fn sighup_brings_the_new_certificate_and_keeps_open_sessions() {
     // A certificate with another's key: refused, B stays.
     install(&dir, &cert_a, &key_b);
     hangup(&gw);
-    let start = Instant::now();
-    while !gw.log().contains("not reloaded") {
-        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    gw.wait_for_log("not reloaded");
     assert_eq!(fingerprint(gw.smtp_port), fp_b);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -183,11 +179,7 @@ async fn dkim_rotation_is_followed_without_a_restart() {
     let told = String::from_utf8_lossy(&out.stdout);
     assert!(told.contains("vp2027._domainkey.praktijk.test."), "{told}");
     hangup(&gw);
-    let start = Instant::now();
-    while !gw.log().contains("signing with selector vp2027") {
-        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    gw.wait_for_log("signing with selector vp2027");
     send("Na");
     assert_eq!(selector_of("Na"), "vp2027");
     let shown = gw.cli(&["dkim", "show"]);
@@ -249,11 +241,7 @@ async fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_file_is_broken
     )
     .expect("config");
     hangup(&gw);
-    let start = Instant::now();
-    while !gw.log().contains("configuration reloaded") {
-        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    gw.wait_for_log("configuration reloaded");
     let before = reports();
     send("Tweede");
     assert!(!delivered("Tweede", before), "blocked after the reload");
@@ -261,11 +249,7 @@ async fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_file_is_broken
     // A file that does not read: said in the log, the policy in force stays.
     std::fs::write(&gw.config, "this is not toml [").expect("config");
     hangup(&gw);
-    let start = Instant::now();
-    while !gw.log().contains("configuration not reloaded") {
-        assert!(start.elapsed() < Duration::from_secs(10), "{}", gw.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    gw.wait_for_log("configuration not reloaded");
     let before = reports();
     send("Derde");
     assert!(!delivered("Derde", before), "still blocked");
