@@ -67,6 +67,10 @@ struct Manifest {
     audit_head: Option<String>,
     /// Blobs the snapshot named that were purged before they could be copied.
     blobs_gone: u64,
+    /// The id of the master key the vault and the sealed blobs are under: a restore with
+    /// another key would restore what nobody can open.
+    #[serde(default)]
+    master_key_id: Option<String>,
 }
 
 /// The passphrase: from stdin (one line) or `VEILPOST_BACKUP_PASSPHRASE`.
@@ -300,6 +304,7 @@ pub fn create(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8>
             audit_entries: audit.entries,
             audit_head: audit.last_hash,
             blobs_gone: gone,
+            master_key_id: Some(master.id().to_string()),
         })
     })?;
     let sealed = key.seal_bytes(MANIFEST, &serde_json::to_vec(&manifest)?)?;
@@ -413,6 +418,25 @@ pub fn restore(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8
     }
     for entry in &manifest.files {
         safe_name(&entry.name)?;
+    }
+    // The master key comes with the backup (a key file), or the configuration must give
+    // the one the backup was made under (a key in portal.master_key, as several nodes have).
+    let brings_key = manifest.files.iter().any(|e| e.kind == Kind::MasterKey);
+    if let (Some(want), false) = (&manifest.master_key_id, brings_key) {
+        if config.portal.master_key.is_empty() && !config.master_key_file().exists() {
+            bail!(
+                "the backup holds no master key (it was given in the configuration): give the \
+                 same key in portal.master_key"
+            );
+        }
+        let have = config.master_key()?;
+        if have.id() != want {
+            bail!(
+                "the configured master key ({}) is not the one the backup was made under ({want}): \
+                 give that key in portal.master_key",
+                have.id()
+            );
+        }
     }
 
     // The database, then the keys (the object store's blobs need the master key).

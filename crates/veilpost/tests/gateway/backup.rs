@@ -214,3 +214,126 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The same on PostgreSQL and an S3-compatible store (`pg_dump`/`pg_restore`, sealed
+/// objects copied as they are): the master key is in the configuration, so a restore with
+/// another key is refused before anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_and_s3_back_up_and_restore_too() {
+    const MASTER_KEY: &str = "YmFja3VwIHRlc3Qga2V5IG9mIGV4YWN0bHkgMzIgYnk=";
+    let dir = test_dir("backup-pg");
+    let s3 = veilpost_testkit::s3::endpoint();
+    let node = |name: &str, db: &str, bucket: &str, key: &str| {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).expect("dir");
+        Gateway::configure(
+            &d,
+            &format!(
+                "[store]\ndatabase_url = \"{db}\"\n\
+                 [blobs]\nurl = \"s3://{bucket}/veilpost\"\nendpoint = \"{s3}\"\npath_style = true\n\
+                 [portal]\nmaster_key = \"{key}\"\n\
+                 [dkim]\nkey_dir = \"{}\"\n",
+                d.join("dkim").display()
+            ),
+        )
+    };
+    let first_db = veilpost_testkit::postgres::fresh_database("backup_first");
+    let first_bucket = veilpost_testkit::s3::fresh_bucket("backup-first");
+    let mut first = node("first", &first_db, &first_bucket, MASTER_KEY);
+    let made = crate::veilpost()
+        .args([
+            "dkim",
+            "keygen",
+            "--domain",
+            "praktijk.test",
+            "--selector",
+            "veilpost",
+            "--out",
+        ])
+        .arg(dir.join("first").join("dkim"))
+        .output()
+        .expect("keygen");
+    assert!(made.status.success(), "{made:?}");
+    first.add_user("ann@praktijk.test", PASSWORD, None);
+    first.start();
+    let r = first.submit(serde_json::json!({
+        "user": "ann@praktijk.test",
+        "password": PASSWORD,
+        "messages": [{"from": "ann@praktijk.test", "to": ["dokter@ziekenhuis.test"],
+                      "subject": "Verwijzing",
+                      "body": "MARKERPG patient J. de Vries, BSN 111222333, geboren 12-03-1961, diabetes."}],
+    }));
+    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    let out_dir = dir.join("first").join("data").join("outbox");
+    let start = std::time::Instant::now();
+    let mails = loop {
+        let mails = outbox(&out_dir);
+        if mails.len() >= 2 {
+            break mails;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", first.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let notification = &mails
+        .iter()
+        .find(|m| m.1 == "dokter@ziekenhuis.test")
+        .expect("notification")
+        .3;
+    let link: String = notification[notification.find("/p/").expect("link") + 3..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "_-".contains(*c))
+        .collect();
+    let code = mails
+        .iter()
+        .find(|m| m.1 == "ann@praktijk.test")
+        .expect("confirmation")
+        .3
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Toegangscode: "))
+        .expect("access code")
+        .trim()
+        .to_string();
+    let store = dir.join("store");
+    let made = backup_stdin(
+        &first,
+        &["create", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert!(made.status.success(), "{made:?}");
+    first.kill9();
+
+    // Another key in the configuration: refused, nothing written.
+    let second_db = veilpost_testkit::postgres::fresh_database("backup_second");
+    let second_bucket = veilpost_testkit::s3::fresh_bucket("backup-second");
+    let other = node(
+        "other",
+        &second_db,
+        &second_bucket,
+        "b3RoZXIga2V5IG9mIGV4YWN0bHkgMzIgYnl0ZXMgISE=",
+    );
+    let refused = backup_stdin(
+        &other,
+        &["restore", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("master key"),
+        "{refused:?}"
+    );
+    let mut second = node("second", &second_db, &second_bucket, MASTER_KEY);
+    let restored = backup_stdin(
+        &second,
+        &["restore", store.to_str().expect("utf-8")],
+        PASSPHRASE,
+    );
+    assert!(restored.status.success(), "{restored:?}");
+    assert!(
+        String::from_utf8_lossy(&restored.stdout).contains("intact"),
+        "{restored:?}"
+    );
+    second.start();
+    let page = read_in_portal(second.web_port, &link, &code);
+    assert!(page.contains("MARKERPG"), "{page}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
