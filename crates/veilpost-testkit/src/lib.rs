@@ -6,6 +6,7 @@
 // Test peers, not product types: no Debug needed.
 #![allow(missing_debug_implementations)]
 
+pub mod acme;
 pub mod clamd;
 pub mod oidc;
 pub mod postfix;

@@ -91,6 +91,12 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
     fn health(&self) -> BoxFuture<'_, Vec<health::HealthCheck>> {
         Box::pin(async { Vec::new() })
     }
+
+    /// The answer to an ACME HTTP-01 challenge `token` being proved now (the key
+    /// authorisation), if any. Default: none.
+    fn acme_challenge(&self, _token: &str) -> Option<String> {
+        None
+    }
 }
 
 /// One domain's posture for the admin page.
@@ -422,6 +428,7 @@ pub fn app(state: WebState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/healthz/live", get(health::live))
         .route("/healthz/ready", get(health::ready))
+        .route("/.well-known/acme-challenge/{token}", get(acme_challenge))
         .route(
             "/tlsrpt",
             post(tlsrpt::post).layer(axum::extract::DefaultBodyLimit::max(tlsrpt::MAX_BODY)),
@@ -539,6 +546,20 @@ pub async fn serve(listener: tokio::net::TcpListener, state: WebState) -> std::i
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .await
+}
+
+/// `GET /.well-known/acme-challenge/{token}`: the key authorisation while a certificate
+/// is being ordered (RFC 8555 §8.3), else 404.
+async fn acme_challenge(
+    State(s): State<WebState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    match s.mailer.acme_challenge(&token) {
+        Some(answer) => {
+            ([(header::CONTENT_TYPE, "application/octet-stream")], answer).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// A redirect after a POST (303, so the browser GETs the next page).

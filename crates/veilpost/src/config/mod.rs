@@ -51,6 +51,7 @@ pub struct Config {
     pub dlp: Dlp,
     pub metrics: Metrics,
     pub log: Log,
+    pub acme: Acme,
 }
 
 impl Default for Config {
@@ -80,6 +81,7 @@ impl Default for Config {
             dlp: Dlp::default(),
             metrics: Metrics::default(),
             log: Log::default(),
+            acme: Acme::default(),
         }
     }
 }
@@ -141,6 +143,21 @@ impl Config {
                 "log.format must be \"text\" or \"json\", not {:?}",
                 self.log.format
             );
+        }
+        if !self.acme.directory.is_empty() {
+            if !self.smtp.tls_cert.is_empty() {
+                bail!("acme.directory and smtp.tls_cert exclude each other: choose one");
+            }
+            if !self.acme.directory.starts_with("https://") {
+                bail!("acme.directory must be an https:// URL");
+            }
+            if self
+                .acme_names()
+                .iter()
+                .any(|n| n.parse::<std::net::IpAddr>().is_ok() || !n.contains('.'))
+            {
+                bail!("acme.names (default smtp.hostname) must be DNS names with a dot");
+            }
         }
         if !self.audit.syslog.is_empty() {
             veilpost_adapters::syslog::Target::parse(&self.audit.syslog)
@@ -510,6 +527,19 @@ impl Config {
     pub fn database(&self) -> Result<veilpost_store::Database> {
         veilpost_store::Database::from_url(&self.store.database_url, &self.data_dir)
             .map_err(|e| anyhow::anyhow!("store.database_url: {e}"))
+    }
+
+    /// The names an ACME certificate is ordered for: `acme.names`, else `smtp.hostname`.
+    pub fn acme_names(&self) -> Vec<String> {
+        if self.acme.names.is_empty() {
+            vec![self.smtp.hostname.to_ascii_lowercase()]
+        } else {
+            self.acme
+                .names
+                .iter()
+                .map(|n| n.to_ascii_lowercase())
+                .collect()
+        }
     }
 
     /// The key that signs audit checkpoints: `audit.checkpoint_key`, else

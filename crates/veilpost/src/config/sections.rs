@@ -713,6 +713,37 @@ pub struct Metrics {
     pub password: String,
 }
 
+/// `[acme]`: certificates for the SMTP host names from an ACME CA (Let's Encrypt, or an
+/// internal one), proved with HTTP-01 on the web listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Acme {
+    /// The CA's directory URL (`https://acme-v02.api.letsencrypt.org/directory`); empty
+    /// (default): no ACME. Only when `smtp.tls_cert` is not set.
+    pub directory: String,
+    /// Contact addresses for the account (expiry notices).
+    pub contact: Vec<String>,
+    /// The names on the certificate; default `smtp.hostname`.
+    pub names: Vec<String>,
+    /// Days before the end when it is renewed.
+    pub renew_days: u64,
+    /// A PEM root the directory's HTTPS is checked against (an internal CA); empty: the
+    /// system's roots.
+    pub ca_file: String,
+}
+
+impl Default for Acme {
+    fn default() -> Self {
+        Acme {
+            directory: String::new(),
+            contact: Vec::new(),
+            names: Vec::new(),
+            renew_days: 30,
+            ca_file: String::new(),
+        }
+    }
+}
+
 /// `[log]`: how the process writes its log lines.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

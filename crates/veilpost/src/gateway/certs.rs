@@ -19,7 +19,7 @@ pub fn server_tls(config: &Config) -> Result<(Arc<ServerConfig>, Arc<LiveCert>)>
     let (cert_path, key_path) = paths(config);
     if config.smtp.tls_cert.is_empty() && (!cert_path.exists() || !key_path.exists()) {
         make_self_signed(
-            &config.data_dir.join("tls"),
+            cert_path.parent().unwrap_or(&config.data_dir),
             &cert_path,
             &key_path,
             &config.smtp.hostname,
@@ -152,7 +152,12 @@ pub async fn reload(live: &Arc<LiveCert>, force: bool) {
 /// The certificate and key files: the configured pair, or the self-signed one's.
 pub fn paths(config: &Config) -> (PathBuf, PathBuf) {
     if config.smtp.tls_cert.is_empty() {
-        let dir = config.data_dir.join("tls");
+        // With ACME the ordered pair lives apart (a self-signed one stands in until then).
+        let dir = config.data_dir.join(if config.acme.directory.is_empty() {
+            "tls"
+        } else {
+            "acme"
+        });
         (dir.join("cert.pem"), dir.join("key.pem"))
     } else {
         (

@@ -8,6 +8,7 @@ macro_rules! say {
     };
 }
 
+mod acme;
 mod authreports;
 mod backend;
 pub(crate) mod certs;
@@ -49,6 +50,8 @@ use crate::sandbox::{SandboxLimits, SandboxedPdf};
 pub struct Shared {
     /// The configuration as it was at start; what SIGHUP re-reads is in [`Shared::live`].
     pub config: Config,
+    /// ACME HTTP-01 answers by token while a certificate is being ordered.
+    pub acme_answers: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Audit entries and checkpoints to a SIEM (`audit.syslog`).
     pub syslog: Option<tokio::sync::Mutex<veilpost_adapters::syslog::Sender>>,
     /// The parts of the configuration a SIGHUP reloads.
@@ -180,6 +183,15 @@ impl veilpost_web::Mailer for GatewayMailer {
 
     fn health(&self) -> veilpost_web::BoxFuture<'_, Vec<veilpost_web::health::HealthCheck>> {
         Box::pin(health::checks(&self.0))
+    }
+
+    fn acme_challenge(&self, token: &str) -> Option<String> {
+        self.0
+            .acme_answers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(token)
+            .cloned()
     }
 }
 
@@ -605,6 +617,7 @@ pub async fn serve(
     let checkpoint_key =
         veilpost_store::checkpoint::CheckpointKey::load_or_create(&config.checkpoint_key_file())?;
     tokio::spawn(checkpoints::run(shared.clone(), checkpoint_key));
+    tokio::spawn(acme::run(shared.clone(), live_cert.clone()));
     tokio::spawn(reloads(shared.clone(), live_cert));
     tokio::spawn(syslog::run(shared.clone()));
     tokio::spawn(housekeeping(shared.clone()));
@@ -669,6 +682,7 @@ fn shared(
     Ok(Shared {
         live: std::sync::RwLock::new(Arc::new(Live::of(config))),
         syslog: syslog::sender(config),
+        acme_answers: std::sync::Mutex::default(),
         config_path: None,
         report_addresses: [config.dmarc_address(), config.tlsrpt_address()],
         held: Arc::default(),

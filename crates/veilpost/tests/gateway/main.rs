@@ -3,6 +3,7 @@
 //! server answers, an HTTPS server serves MTA-STS policies, and the gateway runs as its own
 //! process (so the crash test can kill it with SIGKILL).
 
+mod acme;
 mod admin_web;
 mod axe;
 mod backup;

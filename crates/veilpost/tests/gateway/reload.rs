@@ -22,7 +22,7 @@ fn pair(name: &str) -> (String, String, String) {
 }
 
 /// SHA-256 in hex, made by Python's hashlib as the peer's certificate is.
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let out = Command::new("python3")
         .args([
             "-c",
@@ -52,7 +52,7 @@ for _ in sys.stdin:
 s.quit()
 "#;
 
-fn fingerprint(port: u16) -> String {
+pub(crate) fn fingerprint(port: u16) -> String {
     let out = Command::new("python3")
         .args(["-c", SESSION, &port.to_string()])
         .stdin(Stdio::null())
