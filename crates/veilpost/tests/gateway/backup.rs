@@ -59,30 +59,25 @@ print(page)
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restored_node_opens_what_was_sent_before_the_backup() {
-    let dir = test_dir("backup");
-    let first_dir = dir.join("first");
-    std::fs::create_dir_all(&first_dir).expect("dir");
-    let mut first = Gateway::configure(&first_dir, "");
-    first.add_user("ann@praktijk.test", PASSWORD, None);
-    first.start();
-    let r = first.submit(serde_json::json!({
+/// Send one sensitive message with `marker` in its body to the portal, and wait for the
+/// notification and the sender's confirmation: (the portal link's token, the access code).
+async fn send_to_portal(gw: &Gateway, marker: &str) -> (String, String) {
+    let r = gw.submit(serde_json::json!({
         "user": "ann@praktijk.test",
         "password": PASSWORD,
         "messages": [{"from": "ann@praktijk.test", "to": ["dokter@ziekenhuis.test"],
                       "subject": "Verwijzing",
-                      "body": "MARKERBACKUP patient J. de Vries, BSN 111222333, geboren 12-03-1961, diabetes."}],
+                      "body": format!("{marker} patient J. de Vries, BSN 111222333, geboren 12-03-1961, diabetes.")}],
     }));
     assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
-    let out_dir = first_dir.join("data").join("outbox");
+    let out_dir = gw.dir.join("data").join("outbox");
     let start = std::time::Instant::now();
     let mails = loop {
         let mails = outbox(&out_dir);
         if mails.len() >= 2 {
             break mails;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "{}", first.log());
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", gw.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let notification = &mails
@@ -94,17 +89,28 @@ async fn a_restored_node_opens_what_was_sent_before_the_backup() {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || "_-".contains(*c))
         .collect();
-    let confirmation = &mails
+    let code = mails
         .iter()
         .find(|m| m.1 == "ann@praktijk.test")
         .expect("confirmation")
-        .3;
-    let code = confirmation
+        .3
         .lines()
         .find_map(|l| l.trim().strip_prefix("Toegangscode: "))
         .expect("access code")
         .trim()
         .to_string();
+    (link, code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_node_opens_what_was_sent_before_the_backup() {
+    let dir = test_dir("backup");
+    let first_dir = dir.join("first");
+    std::fs::create_dir_all(&first_dir).expect("dir");
+    let mut first = Gateway::configure(&first_dir, "");
+    first.add_user("ann@praktijk.test", PASSWORD, None);
+    first.start();
+    let (link, code) = send_to_portal(&first, "MARKERBACKUP").await;
 
     // A short passphrase is refused; the backup is made while the gateway runs.
     let store = dir.join("store");
@@ -256,43 +262,7 @@ async fn postgresql_and_s3_back_up_and_restore_too() {
     assert!(made.status.success(), "{made:?}");
     first.add_user("ann@praktijk.test", PASSWORD, None);
     first.start();
-    let r = first.submit(serde_json::json!({
-        "user": "ann@praktijk.test",
-        "password": PASSWORD,
-        "messages": [{"from": "ann@praktijk.test", "to": ["dokter@ziekenhuis.test"],
-                      "subject": "Verwijzing",
-                      "body": "MARKERPG patient J. de Vries, BSN 111222333, geboren 12-03-1961, diabetes."}],
-    }));
-    assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
-    let out_dir = dir.join("first").join("data").join("outbox");
-    let start = std::time::Instant::now();
-    let mails = loop {
-        let mails = outbox(&out_dir);
-        if mails.len() >= 2 {
-            break mails;
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "{}", first.log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    let notification = &mails
-        .iter()
-        .find(|m| m.1 == "dokter@ziekenhuis.test")
-        .expect("notification")
-        .3;
-    let link: String = notification[notification.find("/p/").expect("link") + 3..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || "_-".contains(*c))
-        .collect();
-    let code = mails
-        .iter()
-        .find(|m| m.1 == "ann@praktijk.test")
-        .expect("confirmation")
-        .3
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Toegangscode: "))
-        .expect("access code")
-        .trim()
-        .to_string();
+    let (link, code) = send_to_portal(&first, "MARKERPG").await;
     let store = dir.join("store");
     let made = backup_stdin(
         &first,
