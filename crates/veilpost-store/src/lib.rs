@@ -25,6 +25,7 @@ mod passkeys;
 mod portal;
 mod queue;
 mod reports;
+mod rewrap;
 mod sessions;
 mod settings;
 mod spool;

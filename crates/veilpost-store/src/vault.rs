@@ -176,6 +176,34 @@ impl MasterKey {
         open_with(key, BLOB_AAD, sealed)
     }
 
+    /// A fresh random key.
+    pub fn generate() -> Result<(MasterKey, String)> {
+        let mut raw = [0u8; 32];
+        random(&mut raw);
+        let text = STANDARD.encode(raw);
+        raw.fill(0);
+        Ok((MasterKey::from_base64(&text)?, text))
+    }
+
+    /// A data key `self` wrapped for `context`, wrapped by `to` instead; the ciphertext it
+    /// opens is not touched. An error when `self` did not wrap it.
+    pub fn rewrap(&self, to: &MasterKey, context: &str, wrapped: &[u8]) -> Result<Vec<u8>> {
+        let from_aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
+        let mut dek = open_with(&self.key, from_aad.as_bytes(), wrapped)?;
+        let to_aad = format!("veilpost-vault-v1|key|{}|{context}", to.id);
+        let out = seal_with(&to.key, to_aad.as_bytes(), &dek);
+        dek.fill(0);
+        out
+    }
+
+    /// Whether `self` wrapped this data key for `context`.
+    pub fn unwraps(&self, context: &str, wrapped: &[u8]) -> bool {
+        let aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
+        open_with(&self.key, aad.as_bytes(), wrapped)
+            .map(|mut k| k.fill(0))
+            .is_ok()
+    }
+
     /// Seal a vault entry's subject on its own (context `subject:<id>`), for lists that
     /// show it without opening the message.
     pub fn seal_subject(&self, id: &str, subject: &str) -> Result<Sealed> {

@@ -56,7 +56,68 @@ on_both!(
     every_query_runs,
     leases_run_out_unless_renewed,
     work_is_announced_to_the_other_nodes,
+    a_new_master_key_wraps_every_data_key,
 );
+
+/// Master-key rotation on the database: TOTP secrets of a recipient and of a staff member
+/// sealed under one key open under the next after `rewrap_keys`, not under the old; a
+/// second run has nothing left to do.
+async fn a_new_master_key_wraps_every_data_key(engine: Db) {
+    use veilpost_store::TotpHolder;
+    let place = Place::new(engine, "rewrap");
+    let store = place.open().await;
+    let (old, _) = MasterKey::generate().expect("old");
+    let (new, _) = MasterKey::generate().expect("new");
+    store
+        .add_user(
+            "ann@praktijk.test",
+            "een lang genoeg wachtwoord",
+            veilpost_store::Role::Staff,
+            None,
+        )
+        .await
+        .expect("user");
+    for who in [
+        TotpHolder::Recipient("Piet@Extern.test"),
+        TotpHolder::Staff("ann@praktijk.test"),
+    ] {
+        let sealed = old
+            .seal(&who.seal_context(), b"JBSWY3DPEHPK3PXP")
+            .expect("seal");
+        assert!(
+            store
+                .register_totp(who, &sealed.ciphertext, &sealed.wrapped_key, old.id(), 1)
+                .await
+                .expect("register")
+        );
+    }
+    let counts = store.rewrap_keys(&old, &new).await.expect("rewrap");
+    let count = |place: &str| counts.iter().find(|c| c.0 == place).map(|c| c.1);
+    assert_eq!(count("recipient_totp.wrapped"), Some(1), "{counts:?}");
+    assert_eq!(count("users.totp_wrapped"), Some(1), "{counts:?}");
+    for who in [
+        TotpHolder::Recipient("piet@extern.test"),
+        TotpHolder::Staff("ann@praktijk.test"),
+    ] {
+        let rec = store.totp(who).await.expect("read").expect("record");
+        assert_eq!(rec.key_id, new.id());
+        let plain = new
+            .open(&who.seal_context(), &rec.wrapped, &rec.secret)
+            .expect("opens under the new key");
+        assert_eq!(plain, b"JBSWY3DPEHPK3PXP");
+        assert!(
+            old.open(&who.seal_context(), &rec.wrapped, &rec.secret)
+                .is_err()
+        );
+    }
+    // Again (a rotation cut short, run once more): nothing left under the old key.
+    let again = store.rewrap_keys(&old, &new).await.expect("again");
+    assert!(again.iter().all(|c| c.1 == 0), "{again:?}");
+    // A third key that wrapped nothing: refused, nothing changed.
+    let (stranger, _) = MasterKey::generate().expect("stranger");
+    let (other, _) = MasterKey::generate().expect("other");
+    assert!(store.rewrap_keys(&stranger, &other).await.is_err());
+}
 
 /// Where a test's store lives: a database on the engine, and the blobs in the directory
 /// (SQLite) or a bucket (PostgreSQL). Opening it twice is two processes (or nodes) on one

@@ -23,6 +23,91 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
+/// `veilpost master-key rotate`: a new master key wraps every per-message key instead of
+/// the old one (the ciphertexts stay as they are). The node must be stopped (on SQLite
+/// its lock says so; on PostgreSQL every node, `--all-nodes-stopped`). The new key waits
+/// in `master.key.new` until the database is done, then takes the old file's place (the
+/// old one kept as `master.key.retired-ID`); a run cut short is simply run again. With the
+/// key in `portal.master_key`, the new one is printed for the operator to put there.
+pub fn master_key_rotate(config: Option<&Path>, all_nodes_stopped: bool) -> Result<u8> {
+    use veilpost_store::vault::MasterKey;
+    let config = load(config)?;
+    if config.s3_blobs().is_some() {
+        bail!(
+            "blobs in an object store are sealed with a key derived from the master key, and \
+             rotating those is not supported yet: the key stays as it is"
+        );
+    }
+    let _lock = match config.database()? {
+        veilpost_store::Database::Sqlite(_) => {
+            Some(crate::gateway::lock_data_dir(&config.data_dir)?)
+        }
+        veilpost_store::Database::Postgres(_) if !all_nodes_stopped => {
+            bail!("with PostgreSQL every node must be stopped first: then give --all-nodes-stopped")
+        }
+        veilpost_store::Database::Postgres(_) => None,
+    };
+    let old = config.master_key()?;
+    let file = config.master_key_file();
+    let pending = file.with_file_name(format!(
+        "{}.new",
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("master.key")
+    ));
+    let (new, text) = match std::fs::read_to_string(&pending) {
+        Ok(text) => (MasterKey::from_base64(&text)?, text.trim().to_string()),
+        Err(_) => {
+            let (key, text) = MasterKey::generate()?;
+            veilpost_store::vault::write_private(&pending, text.as_bytes())
+                .with_context(|| format!("cannot write {}", pending.display()))?;
+            (key, text)
+        }
+    };
+    if new.id() == old.id() {
+        bail!(
+            "{} holds the key in use: nothing to rotate",
+            pending.display()
+        );
+    }
+    let counts = crate::serve::runtime()?.block_on(async {
+        let store = config.open_store_with(Some(&old)).await?;
+        let counts = store.rewrap_keys(&old, &new).await?;
+        store
+            .audit(
+                "cli",
+                "master_key.rotated",
+                None,
+                Some(&format!("from {} to {}", old.id(), new.id())),
+            )
+            .await?;
+        anyhow::Ok(counts)
+    })?;
+    for (place, n) in &counts {
+        println!("{place}: {n} rewrapped");
+    }
+    if config.portal.master_key.is_empty() {
+        let retired = file.with_file_name(format!("master.key.retired-{}", old.id()));
+        std::fs::rename(&file, &retired)
+            .with_context(|| format!("cannot move {} aside", file.display()))?;
+        std::fs::rename(&pending, &file)
+            .with_context(|| format!("cannot put the new key in {}", file.display()))?;
+        println!(
+            "master key {} in use (the old one, {}, kept as {}: remove it once backups no longer need it)",
+            new.id(),
+            old.id(),
+            retired.display()
+        );
+    } else {
+        println!(
+            "set portal.master_key = \"{text}\" (or VEILPOST_PORTAL_MASTER_KEY) on every node \
+             before starting them; the key is also in {}",
+            pending.display()
+        );
+    }
+    Ok(0)
+}
+
 /// `veilpost dkim rotate`: new keys under a new selector, signing after `after_hours`.
 pub fn dkim_rotate(
     config: Option<&Path>,

@@ -180,6 +180,11 @@ enum Command {
         #[command(subcommand)]
         command: ContactCommand,
     },
+    /// The master key that wraps every per-message key.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
     /// Backups: a consistent, encrypted copy of the database, the blobs and the keys,
     /// and its restore onto a fresh installation.
     Backup {
@@ -312,6 +317,19 @@ enum ContactCommand {
     },
     /// Write all contacts as CSV (email, name, phone) to standard output.
     Export {
+        #[arg(long, env = "VEILPOST_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MasterKeyCommand {
+    /// Rotate it: a new key wraps every per-message key (ciphertexts untouched), with the
+    /// node stopped. Blobs in an object store are not supported yet.
+    Rotate {
+        /// On PostgreSQL: every node is stopped.
+        #[arg(long)]
+        all_nodes_stopped: bool,
         #[arg(long, env = "VEILPOST_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -572,6 +590,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Serve { config } => serve::serve(config.as_deref(), &cli.dns).map(|()| 0),
+        Command::MasterKey {
+            command:
+                MasterKeyCommand::Rotate {
+                    all_nodes_stopped,
+                    config,
+                },
+        } => admin::master_key_rotate(config.as_deref(), all_nodes_stopped),
         Command::Backup {
             command:
                 BackupCommand::Create {

@@ -478,7 +478,7 @@ pub(crate) fn read_ca_files(files: &[PathBuf]) -> Result<Vec<String>> {
 
 /// One `serve` per data directory: the SQLite store has a single owner, which is what
 /// lets it release a killed predecessor's leases at start. The lock goes with the process.
-fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
+pub(crate) fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("serve.lock");
     let file = std::fs::OpenOptions::new()
