@@ -24,6 +24,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tracing::Instrument;
 use veilpost_smtp::Refusal;
 use veilpost_smtp::milter::{Action, Changes, Judge, MilterLimits, MilterSession, Reply};
 use veilpost_verdict::Action as Verdict;
@@ -59,12 +60,17 @@ pub(super) async fn serve(
         // frames: without this, Nagle holds the next one until the MTA's delayed ACK.
         let _ = socket.set_nodelay(true);
         let (backend, settings) = (backend.clone(), settings.clone());
-        tokio::spawn(async move {
-            let _slot = slot;
-            if let Err(e) = drive(socket, &backend, &settings).await {
-                tracing::warn!("milter connection from {peer}: {e}");
+        // Every line of the connection names the MTA that asks.
+        let span = tracing::info_span!("milter", remote = %peer);
+        tokio::spawn(
+            async move {
+                let _slot = slot;
+                if let Err(e) = drive(socket, &backend, &settings).await {
+                    tracing::warn!("milter connection from {peer}: {e}");
+                }
             }
-        });
+            .instrument(span),
+        );
     }
 }
 
@@ -143,14 +149,25 @@ async fn decide(backend: &InboundBackend, settings: &Settings, judge: Judge) -> 
         return match backend.spool(&t, peer, examined.data).await {
             Ok(id) => {
                 backend.remember(examined.keys);
-                tracing::info!("milter {id} from {}: {}", peer.ip(), examined.names);
+                tracing::info!(
+                    queue_id = %id,
+                    message_id = veilpost_store::header_message_id(&t.data).as_deref(),
+                    client = %peer.ip(),
+                    verdict = %examined.names,
+                    "milter quarantined"
+                );
                 Reply::Discard
             }
             Err(refusal) => undecided(settings, refusal),
         };
     }
     backend.remember(examined.keys);
-    tracing::info!("milter from {}: {}", peer.ip(), examined.names);
+    tracing::info!(
+        message_id = veilpost_store::header_message_id(&t.data).as_deref(),
+        client = %peer.ip(),
+        verdict = %examined.names,
+        "milter passed"
+    );
     backend.take_report_copy(&t, &examined.data).await;
     let e = veilpost_verdict::edits::edits(&t.data, &examined.data);
     Reply::Continue(Changes {
