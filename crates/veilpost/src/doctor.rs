@@ -26,6 +26,7 @@ use anyhow::Result;
 use veilpost_posture::{Check, Status};
 
 use crate::config::Config;
+use crate::gateway::certs::CertFacts;
 use crate::lang::Lang;
 use crate::senderauth::Format;
 
@@ -115,17 +116,6 @@ pub fn grade_disk(lang: Lang, free: u64, total: u64) -> Check {
     }
 }
 
-/// What is known of the TLS certificate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertFacts {
-    pub not_before: i64,
-    pub not_after: i64,
-    /// DNS names in the subjectAltName.
-    pub names: Vec<String>,
-    /// Self-signed (the one Veilpost makes at first start, or any other).
-    pub generated: bool,
-}
-
 /// Whether `pattern` (a certificate name, `*.` wildcards in the first label) covers `host`.
 pub fn name_matches(pattern: &str, host: &str) -> bool {
     let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
@@ -196,7 +186,7 @@ pub fn grade_certificate(
         lang.t("geldig nog", "valid for"),
         lang.t("dagen", "days")
     );
-    if c.generated {
+    if c.self_signed {
         with_advice(
             check("certificate", Status::Warn, format!("{detail}; {}", lang.t("zelfgemaakt (self-signed)", "self-signed, made by Veilpost"))),
             lang.t(
@@ -435,43 +425,6 @@ async fn try_bind(addr: &str, web: bool) -> Bind {
     }
 }
 
-fn certificate_facts(config: &Config) -> Result<CertFacts, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let (path, _) = crate::gateway::certs::paths(config);
-    if !path.exists() {
-        return Err(format!("{} ontbreekt / is missing", path.display()));
-    }
-    let first = CertificateDer::pem_file_iter(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .next()
-        .ok_or("no certificate in the file")?
-        .map_err(|e| format!("bad certificate: {e}"))?;
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(&first).map_err(|e| format!("bad certificate: {e}"))?;
-    let names = cert
-        .subject_alternative_name()
-        .ok()
-        .flatten()
-        .map(|san| {
-            san.value
-                .general_names
-                .iter()
-                .filter_map(|n| match n {
-                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(CertFacts {
-        not_before: cert.validity().not_before.timestamp(),
-        not_after: cert.validity().not_after.timestamp(),
-        names,
-        generated: cert.issuer() == cert.subject(),
-    })
-}
-
 /// Can a TCP connection be made to `host:port` (nothing is sent)?
 async fn reachable(host_port: &str) -> Result<(), String> {
     match tokio::time::timeout(
@@ -598,7 +551,7 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
     } else {
         grade_certificate(
             lang,
-            &certificate_facts(config),
+            &crate::gateway::certs::facts(&cert_path),
             &hosts,
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
@@ -773,7 +726,7 @@ mod tests {
             not_before: now - 86_400,
             not_after: now + 90 * 86_400,
             names: vec!["gw.praktijk.nl".into(), "*.praktijk.nl".into()],
-            generated: false,
+            self_signed: false,
         };
         let hosts = vec!["gw.praktijk.nl".to_string(), "post.praktijk.nl".to_string()];
         let status = |c: Result<CertFacts, String>, hosts: &[String]| {
@@ -804,7 +757,7 @@ mod tests {
         };
         assert_eq!(status(Ok(soon), &hosts), Status::Warn);
         let made = CertFacts {
-            generated: true,
+            self_signed: true,
             ..good.clone()
         };
         assert_eq!(status(Ok(made), &hosts), Status::Warn);

@@ -21,20 +21,10 @@ use super::certs::LiveCert;
 /// Whether the certificate at `cert` must be (re)ordered at `now`: missing, unreadable,
 /// self-signed (the placeholder made at first start) or ending within `renew_days`.
 pub fn due(cert: &std::path::Path, renew_days: u64, now: i64) -> bool {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let Some(Ok(first)) = CertificateDer::pem_file_iter(cert)
-        .ok()
-        .and_then(|mut i| i.next())
-    else {
-        return true;
-    };
-    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(&first) else {
-        return true;
-    };
-    let self_signed = parsed.issuer() == parsed.subject();
-    let left = parsed.validity().not_after.timestamp() - now;
-    self_signed || left < (renew_days as i64).saturating_mul(86_400)
+    match super::certs::facts(cert) {
+        Ok(f) => f.self_signed || f.not_after - now < (renew_days as i64).saturating_mul(86_400),
+        Err(_) => true,
+    }
 }
 
 /// Keep the certificate ordered and fresh until the process ends.

@@ -149,6 +149,53 @@ pub async fn reload(live: &Arc<LiveCert>, force: bool) {
     }
 }
 
+/// What is known of a certificate file's first certificate (the leaf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertFacts {
+    pub not_before: i64,
+    pub not_after: i64,
+    /// DNS names in the subjectAltName.
+    pub names: Vec<String>,
+    /// Self-signed (the one Veilpost makes at first start, or any other).
+    pub self_signed: bool,
+}
+
+/// Read the first certificate of the PEM file at `path`: what readiness, `doctor` and ACME
+/// renewal look at. The error says what is wrong, for people.
+pub fn facts(path: &Path) -> Result<CertFacts, String> {
+    if !path.exists() {
+        return Err(format!("{} ontbreekt / is missing", path.display()));
+    }
+    let first = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read the certificate: {e}"))?
+        .next()
+        .ok_or("no certificate in the file")?
+        .map_err(|e| format!("bad certificate: {e}"))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&first).map_err(|e| format!("bad certificate: {e}"))?;
+    let names = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(CertFacts {
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        names,
+        self_signed: cert.issuer() == cert.subject(),
+    })
+}
+
 /// The certificate and key files: the configured pair, or the self-signed one's.
 pub fn paths(config: &Config) -> (PathBuf, PathBuf) {
     if config.smtp.tls_cert.is_empty() {

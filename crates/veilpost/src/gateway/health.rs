@@ -131,7 +131,8 @@ async fn gather(shared: &Shared) -> Vec<HealthCheck> {
             .filter(|d| shared.dkim.key(d).is_none())
             .cloned()
             .collect(),
-        certificate_expires: certificate_expiry(&super::certs::paths(&shared.config).0)
+        certificate_expires: super::certs::facts(&super::certs::paths(&shared.config).0)
+            .map(|f| f.not_after)
             .map_err(said("the STARTTLS certificate cannot be read")),
         now: store.now(),
     };
@@ -144,20 +145,6 @@ fn free_space(dir: &Path) -> Result<(u64, u64), String> {
         s.f_bavail.saturating_mul(s.f_frsize),
         s.f_blocks.saturating_mul(s.f_frsize),
     ))
-}
-
-/// The notAfter of the first certificate in a PEM file.
-fn certificate_expiry(path: &Path) -> Result<i64, String> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let first = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read the certificate: {e}"))?
-        .next()
-        .ok_or("no certificate in the file")?
-        .map_err(|e| format!("bad certificate: {e}"))?;
-    let (_, cert) =
-        x509_parser::parse_x509_certificate(&first).map_err(|e| format!("bad certificate: {e}"))?;
-    Ok(cert.validity().not_after.timestamp())
 }
 
 #[cfg(test)]

@@ -22,7 +22,9 @@ pub fn sender(config: &crate::config::Config) -> Option<tokio::sync::Mutex<Sende
         .map(|t| tokio::sync::Mutex::new(Sender::new(t)))
 }
 
-fn record(e: &AuditEntry, hash: Option<&str>) -> Record<'static> {
+/// An entry as a syslog record: MSGID the action, every field as a parameter, the detail
+/// as text.
+fn record<'a>(e: &'a AuditEntry, hash: Option<&str>) -> Record<'a> {
     let mut params = vec![("id", e.id.to_string()), ("actor", e.actor.clone())];
     for (name, value) in [
         ("subject", &e.subject),
@@ -38,17 +40,15 @@ fn record(e: &AuditEntry, hash: Option<&str>) -> Record<'static> {
     }
     Record {
         at: e.at,
-        msgid: "",
+        msgid: &e.action,
         params,
         text: e.detail.clone().unwrap_or_default(),
     }
 }
 
 fn message(shared: &Shared, e: &AuditEntry, hash: Option<&str>) -> String {
-    let mut r = record(e, hash);
-    r.msgid = e.action.as_str();
     format(
-        &r,
+        &record(e, hash),
         &shared.config.smtp.hostname,
         "veilpost",
         std::process::id(),

@@ -114,13 +114,10 @@ async fn a_restored_node_opens_what_was_sent_before_the_backup() {
 
     // A short passphrase is refused; the backup is made while the gateway runs.
     let store = dir.join("store");
-    let short = backup_stdin(&first, &["create", store.to_str().expect("utf-8")], "kort");
+    let store_arg = store.to_str().expect("utf-8");
+    let short = backup_stdin(&first, &["create", store_arg], "kort");
     assert_eq!(short.status.code(), Some(2), "{short:?}");
-    let made = backup_stdin(
-        &first,
-        &["create", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let made = backup_stdin(&first, &["create", store_arg], PASSPHRASE);
     assert!(made.status.success(), "{made:?}");
     assert!(
         String::from_utf8_lossy(&made.stdout).contains("backup in"),
@@ -150,11 +147,7 @@ async fn a_restored_node_opens_what_was_sent_before_the_backup() {
         "database, blobs, keys, manifest, header: {files}"
     );
     // A second backup into the same directory is refused.
-    let again = backup_stdin(
-        &first,
-        &["create", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let again = backup_stdin(&first, &["create", store_arg], PASSPHRASE);
     assert_eq!(again.status.code(), Some(2), "{again:?}");
     first.kill9();
 
@@ -162,32 +155,20 @@ async fn a_restored_node_opens_what_was_sent_before_the_backup() {
     let second_dir = dir.join("second");
     std::fs::create_dir_all(&second_dir).expect("dir");
     let mut second = Gateway::configure(&second_dir, "");
-    let wrong = backup_stdin(
-        &second,
-        &["restore", store.to_str().expect("utf-8")],
-        "een andere lange zin",
-    );
+    let wrong = backup_stdin(&second, &["restore", store_arg], "een andere lange zin");
     assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
     assert!(
         String::from_utf8_lossy(&wrong.stderr).contains("wrong passphrase"),
         "{wrong:?}"
     );
-    let restored = backup_stdin(
-        &second,
-        &["restore", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let restored = backup_stdin(&second, &["restore", store_arg], PASSPHRASE);
     assert!(restored.status.success(), "{restored:?}");
     assert!(
         String::from_utf8_lossy(&restored.stdout).contains("intact"),
         "{restored:?}"
     );
     // Restoring over it is refused: nothing is overwritten.
-    let twice = backup_stdin(
-        &second,
-        &["restore", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let twice = backup_stdin(&second, &["restore", store_arg], PASSPHRASE);
     assert_eq!(twice.status.code(), Some(2), "{twice:?}");
 
     let verify = second.cli(&["audit", "verify", "--format", "json"]);
@@ -264,11 +245,8 @@ async fn postgresql_and_s3_back_up_and_restore_too() {
     first.start();
     let (link, code) = send_to_portal(&first, "MARKERPG").await;
     let store = dir.join("store");
-    let made = backup_stdin(
-        &first,
-        &["create", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let store_arg = store.to_str().expect("utf-8");
+    let made = backup_stdin(&first, &["create", store_arg], PASSPHRASE);
     assert!(made.status.success(), "{made:?}");
     first.kill9();
 
@@ -281,22 +259,14 @@ async fn postgresql_and_s3_back_up_and_restore_too() {
         &second_bucket,
         "b3RoZXIga2V5IG9mIGV4YWN0bHkgMzIgYnl0ZXMgISE=",
     );
-    let refused = backup_stdin(
-        &other,
-        &["restore", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let refused = backup_stdin(&other, &["restore", store_arg], PASSPHRASE);
     assert_eq!(refused.status.code(), Some(2), "{refused:?}");
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("master key"),
         "{refused:?}"
     );
     let mut second = node("second", &second_db, &second_bucket, MASTER_KEY);
-    let restored = backup_stdin(
-        &second,
-        &["restore", store.to_str().expect("utf-8")],
-        PASSPHRASE,
-    );
+    let restored = backup_stdin(&second, &["restore", store_arg], PASSPHRASE);
     assert!(restored.status.success(), "{restored:?}");
     assert!(
         String::from_utf8_lossy(&restored.stdout).contains("intact"),

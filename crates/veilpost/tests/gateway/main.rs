@@ -268,6 +268,16 @@ impl Gateway {
             .expect("VmHWM")
     }
 
+    /// ann@praktijk.test (added with [`PASSWORD`]) sends one message; it must be taken.
+    pub fn send_from_ann(&self, to: &str, subject: &str, body: &str) {
+        let r = self.submit(serde_json::json!({
+            "user": "ann@praktijk.test",
+            "password": PASSWORD,
+            "messages": [message("ann@praktijk.test", &[to], subject, body)],
+        }));
+        assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
+    }
+
     /// Wait (up to 10 s) until the log says `text`.
     pub fn wait_for_log(&self, text: &str) {
         let start = Instant::now();

@@ -148,14 +148,7 @@ async fn dkim_rotation_is_followed_without_a_restart() {
     let mut gw = Gateway::configure(&dir, "");
     gw.add_user("ann@praktijk.test", crate::PASSWORD, None);
     gw.start();
-    let send = |subject: &str| {
-        let r = gw.submit(serde_json::json!({
-            "user": "ann@praktijk.test",
-            "password": crate::PASSWORD,
-            "messages": [crate::message("ann@praktijk.test", &["bob@partner.test"], subject, "Hallo.")],
-        }));
-        assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
-    };
+    let send = |subject: &str| gw.send_from_ann("bob@partner.test", subject, "Hallo.");
     let out_dir = dir.join("data").join("outbox");
     let selector_of = |subject: &str| -> String {
         let start = Instant::now();
@@ -196,14 +189,7 @@ async fn sighup_reloads_the_policy_and_keeps_the_old_one_when_the_file_is_broken
     let mut gw = Gateway::configure(&dir, "[policy]\nblock_domains = []\n");
     gw.add_user("ann@praktijk.test", crate::PASSWORD, None);
     gw.start();
-    let send = |subject: &str| {
-        let r = gw.submit(serde_json::json!({
-            "user": "ann@praktijk.test",
-            "password": crate::PASSWORD,
-            "messages": [crate::message("ann@praktijk.test", &["iemand@geblokt.test"], subject, "Hallo.")],
-        }));
-        assert!(r.iter().all(|x| x["ok"] == true), "{r:?}");
-    };
+    let send = |subject: &str| gw.send_from_ann("iemand@geblokt.test", subject, "Hallo.");
     let out_dir = dir.join("data").join("outbox");
     let reports = || {
         crate::outbox(&out_dir)
