@@ -2,8 +2,9 @@
 //! Names are generated here, never taken from outside input. Two homes:
 //!
 //! - a directory (the default, one node): files fsync'd (file and directory);
-//! - an S3-compatible object store (several nodes): every object sealed with a key derived
-//!   from the master key (so the bucket only ever holds ciphertext), named by the SHA-256
+//! - an S3-compatible object store (several nodes): every object sealed with the blob key
+//!   (kept wrapped by the master key in the database, so the bucket only ever holds
+//!   ciphertext and a master-key rotation touches no object), named by the SHA-256
 //!   of what is stored (content-addressed: a name says what it holds, and a read checks
 //!   it), written create-only so that a retry never overwrites.
 
@@ -11,10 +12,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aws_lc_rs::aead::LessSafeKey;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions};
 
-use crate::vault::MasterKey;
+use crate::vault::BlobKey;
 use crate::{Error, Result, new_id, sha256_hex};
 
 /// Where blobs live: a directory or an object store.
@@ -304,7 +304,7 @@ impl S3Options {
 pub struct ObjectBlobs {
     store: Arc<dyn ObjectStore>,
     prefix: String,
-    key: Arc<LessSafeKey>,
+    key: BlobKey,
     url: String,
 }
 
@@ -322,10 +322,10 @@ fn object_error(name: &str, e: object_store::Error) -> Error {
 }
 
 impl ObjectBlobs {
-    /// Blobs in the bucket `options` names, sealed with a key derived from `master`.
+    /// Blobs in the bucket `options` names, sealed with `key` ([`crate::Store::blob_key`]).
     /// Credentials come from the environment (`AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, and `AWS_SESSION_TOKEN` when set).
-    pub fn s3(options: &S3Options, master: &MasterKey) -> Result<ObjectBlobs> {
+    pub fn s3(options: &S3Options, key: BlobKey) -> Result<ObjectBlobs> {
         let (bucket, prefix) = options.bucket_and_prefix()?;
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(&bucket)
@@ -344,22 +344,17 @@ impl ObjectBlobs {
         Ok(ObjectBlobs::new(
             Arc::new(store),
             &prefix,
-            master,
+            key,
             &options.url,
         ))
     }
 
     /// Blobs in any object store (tests use an in-memory one).
-    pub fn new(
-        store: Arc<dyn ObjectStore>,
-        prefix: &str,
-        master: &MasterKey,
-        url: &str,
-    ) -> ObjectBlobs {
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, key: BlobKey, url: &str) -> ObjectBlobs {
         ObjectBlobs {
             store,
             prefix: prefix.trim_matches('/').to_string(),
-            key: master.blob_key(),
+            key,
             url: url.to_string(),
         }
     }
@@ -377,7 +372,7 @@ impl ObjectBlobs {
     /// store has acknowledged the object (S3 answers only once it is durable).
     pub async fn write(&self, bytes: Vec<u8>) -> Result<String> {
         let key = self.key.clone();
-        let sealed = tokio::task::spawn_blocking(move || MasterKey::seal_blob(&key, &bytes))
+        let sealed = tokio::task::spawn_blocking(move || key.seal(&bytes))
             .await
             .map_err(|e| Error::Invalid(format!("blob sealer: {e}")))??;
         let name = format!("{}.b", sha256_hex(&sealed));
@@ -411,7 +406,7 @@ impl ObjectBlobs {
                     "{name}: the stored object was altered"
                 )));
             }
-            MasterKey::open_blob(&key, &sealed)
+            key.open(&sealed)
         })
         .await
         .map_err(|e| Error::Invalid(format!("blob opener: {e}")))?
@@ -430,15 +425,20 @@ impl ObjectBlobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vault::MasterKey;
 
-    fn master() -> MasterKey {
-        MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("key")
+    fn key(base64: &str) -> BlobKey {
+        BlobKey::derived(&MasterKey::from_base64(base64).expect("master")).expect("key")
+    }
+
+    fn master() -> BlobKey {
+        key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
     }
 
     #[tokio::test]
     async fn objects_are_sealed_named_by_content_and_checked() {
         let memory = Arc::new(object_store::memory::InMemory::new());
-        let blobs = ObjectBlobs::new(memory.clone(), "node/blobs", &master(), "memory://");
+        let blobs = ObjectBlobs::new(memory.clone(), "node/blobs", master(), "memory://");
         let name = blobs.write(b"BSN 111222333".to_vec()).await.expect("write");
         assert_eq!(blobs.read(&name).await.expect("read"), b"BSN 111222333");
         // Only ciphertext is stored, under the prefix, named by its hash.
@@ -458,10 +458,9 @@ mod tests {
             .await
             .expect("tamper");
         assert!(blobs.read(&name).await.is_err());
-        // Another master key cannot open it; names from outside are refused.
-        let other =
-            MasterKey::from_base64("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=").expect("key");
-        let theirs = ObjectBlobs::new(memory.clone(), "node/blobs", &other, "memory://");
+        // Another key cannot open it; names from outside are refused.
+        let other = key("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
+        let theirs = ObjectBlobs::new(memory.clone(), "node/blobs", other, "memory://");
         let name = blobs.write(b"x".to_vec()).await.expect("write");
         assert!(theirs.read(&name).await.is_err());
         assert!(blobs.read("../../etc/passwd").await.is_err());

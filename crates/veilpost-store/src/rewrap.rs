@@ -66,6 +66,13 @@ const PLACES: &[Place] = &[
         key_id: None,
     },
     Place {
+        table: "blob_keys",
+        column: "wrapped",
+        id: "id",
+        context: crate::vault::blob_key_context,
+        key_id: Some("key_id"),
+    },
+    Place {
         table: "phishing_reports",
         column: "sealed_key",
         id: "id",

@@ -15,8 +15,9 @@ use crate::{Error, Result, Store, hex, random, sha256_hex};
 pub struct MasterKey {
     id: String,
     key: LessSafeKey,
-    /// For blobs in an object store: a key of its own, derived from the master key.
-    blob_key: std::sync::Arc<LessSafeKey>,
+    /// The first blob key an installation gets (see [`Store::blob_key`]): derived from
+    /// the master key, so that nodes starting together agree on it.
+    derived_blob_key: [u8; 32],
 }
 
 impl std::fmt::Debug for MasterKey {
@@ -96,12 +97,10 @@ impl MasterKey {
             .expand(&[b"veilpost-blobs-v1"], aws_lc_rs::hkdf::HKDF_SHA256)
             .and_then(|okm| okm.fill(&mut blob_key))
             .map_err(crypto)?;
-        let blob = aes_key(&blob_key)?;
-        blob_key.fill(0);
         Ok(MasterKey {
             id: sha256_hex(&bytes)[..16].to_string(),
             key: aes_key(&bytes)?,
-            blob_key: std::sync::Arc::new(blob),
+            derived_blob_key: blob_key,
         })
     }
 
@@ -160,22 +159,81 @@ impl MasterKey {
     }
 }
 
-impl MasterKey {
-    /// The key blobs in an object store are sealed with (every object is ciphertext).
-    pub(crate) fn blob_key(&self) -> std::sync::Arc<LessSafeKey> {
-        self.blob_key.clone()
+/// The key every blob in an object store is sealed with (so the bucket only ever holds
+/// ciphertext). It is kept in the database wrapped by the master key, like a data key, so
+/// a master-key rotation re-wraps it and no object is touched.
+#[derive(Clone)]
+pub struct BlobKey(std::sync::Arc<LessSafeKey>);
+
+impl std::fmt::Debug for BlobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlobKey(..)")
+    }
+}
+
+/// Which blob key a row of `blob_keys` holds, and the context its wrap is bound to.
+pub(crate) const BLOB_KEY_ID: &str = "v1";
+pub(crate) fn blob_key_context(id: &str) -> String {
+    format!("blob-key:{id}")
+}
+
+impl BlobKey {
+    /// The blob key derived from `master`: what an installation starts with. Tests use it
+    /// directly; a node asks the store ([`Store::blob_key`]), which keeps the one in use.
+    pub fn derived(master: &MasterKey) -> Result<BlobKey> {
+        Ok(BlobKey(std::sync::Arc::new(aes_key(
+            &master.derived_blob_key,
+        )?)))
     }
 
     /// Seal a whole blob for an object store: nonce || ciphertext || tag.
-    pub(crate) fn seal_blob(key: &LessSafeKey, plaintext: &[u8]) -> Result<Vec<u8>> {
-        seal_with(key, BLOB_AAD, plaintext)
+    pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
+        seal_with(&self.0, BLOB_AAD, plaintext)
     }
 
-    /// Open what [`MasterKey::seal_blob`] sealed.
-    pub(crate) fn open_blob(key: &LessSafeKey, sealed: &[u8]) -> Result<Vec<u8>> {
-        open_with(key, BLOB_AAD, sealed)
+    /// Open what [`BlobKey::seal`] sealed.
+    pub(crate) fn open(&self, sealed: &[u8]) -> Result<Vec<u8>> {
+        open_with(&self.0, BLOB_AAD, sealed)
     }
+}
 
+impl Store {
+    /// The key the object store's blobs are sealed with, unwrapped by `master`. The first
+    /// call on a database stores the one derived from `master` (nodes that start together
+    /// store the same one); after a master-key rotation the stored key, re-wrapped, stays
+    /// the one in use. An error when `master` does not open it (the wrong master key).
+    pub async fn blob_key(&self, master: &MasterKey) -> Result<BlobKey> {
+        let context = blob_key_context(BLOB_KEY_ID);
+        let wrap_aad = format!("veilpost-vault-v1|key|{}|{context}", master.id);
+        let first = seal_with(&master.key, wrap_aad.as_bytes(), &master.derived_blob_key)?;
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "INSERT INTO blob_keys (id, wrapped, key_id) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(BLOB_KEY_ID)
+        .bind(&first)
+        .bind(master.id())
+        .execute(ex).await.map(|r| r.rows_affected()))?;
+        let (wrapped, key_id): (Vec<u8>, String) = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT wrapped, key_id FROM blob_keys WHERE id = $1",
+        )
+        .bind(BLOB_KEY_ID)
+        .fetch_one(ex).await)?;
+        let aad = format!("veilpost-vault-v1|key|{key_id}|{context}");
+        let mut raw = open_with(&master.key, aad.as_bytes(), &wrapped).map_err(|_| {
+            Error::Crypto(format!(
+                "the blob key is wrapped by master key {key_id}, and this one ({}) does not \
+                 open it",
+                master.id
+            ))
+        })?;
+        let key = aes_key(&raw);
+        raw.fill(0);
+        Ok(BlobKey(std::sync::Arc::new(key?)))
+    }
+}
+
+impl MasterKey {
     /// A fresh random key.
     pub fn generate() -> Result<(MasterKey, String)> {
         let mut raw = [0u8; 32];

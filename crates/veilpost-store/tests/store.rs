@@ -60,14 +60,22 @@ on_both!(
 );
 
 /// Master-key rotation on the database: TOTP secrets of a recipient and of a staff member
-/// sealed under one key open under the next after `rewrap_keys`, not under the old; a
-/// second run has nothing left to do.
+/// sealed under one key open under the next after `rewrap_keys`, not under the old; so
+/// does the blob key, and a blob written before (in the bucket, on PostgreSQL) reads the
+/// same after, its object untouched; a second run has nothing left to do.
 async fn a_new_master_key_wraps_every_data_key(engine: Db) {
     use veilpost_store::TotpHolder;
     let place = Place::new(engine, "rewrap");
     let store = place.open().await;
-    let (old, _) = MasterKey::generate().expect("old");
+    let old = place_master();
     let (new, _) = MasterKey::generate().expect("new");
+    // The blob key is kept on either engine (SQLite with a bucket is allowed too).
+    store.blob_key(&old).await.expect("blob key");
+    let blob = store
+        .blobs()
+        .write(b"BSN 111222333".to_vec())
+        .await
+        .expect("a blob");
     store
         .add_user(
             "ann@praktijk.test",
@@ -95,6 +103,17 @@ async fn a_new_master_key_wraps_every_data_key(engine: Db) {
     let count = |place: &str| counts.iter().find(|c| c.0 == place).map(|c| c.1);
     assert_eq!(count("recipient_totp.wrapped"), Some(1), "{counts:?}");
     assert_eq!(count("users.totp_wrapped"), Some(1), "{counts:?}");
+    assert_eq!(count("blob_keys.wrapped"), Some(1), "{counts:?}");
+    let err = store
+        .blob_key(&old)
+        .await
+        .expect_err("the old key no longer opens it");
+    assert!(err.to_string().contains(new.id()), "{err}");
+    let rotated = place.open_keyed(Clock::system(), &new).await;
+    assert_eq!(
+        rotated.blobs().read(&blob).await.expect("read after"),
+        b"BSN 111222333"
+    );
     for who in [
         TotpHolder::Recipient("piet@extern.test"),
         TotpHolder::Staff("ann@praktijk.test"),
@@ -117,6 +136,11 @@ async fn a_new_master_key_wraps_every_data_key(engine: Db) {
     let (stranger, _) = MasterKey::generate().expect("stranger");
     let (other, _) = MasterKey::generate().expect("other");
     assert!(store.rewrap_keys(&stranger, &other).await.is_err());
+}
+
+/// The master key a [`Place`] opens its bucket's blob key with.
+fn place_master() -> MasterKey {
+    MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("key")
 }
 
 /// Where a test's store lives: a database on the engine, and the blobs in the directory
@@ -148,6 +172,11 @@ impl Place {
     }
 
     async fn open_with(&self, clock: Clock) -> Store {
+        self.open_keyed(clock, &place_master()).await
+    }
+
+    /// Open it with `master` as the master key (which opens the bucket's blob key).
+    async fn open_keyed(&self, clock: Clock, master: &MasterKey) -> Store {
         let store = Store::connect(&self.dir, &self.db, clock)
             .await
             .expect("open the store");
@@ -160,9 +189,8 @@ impl Place {
                     region: "us-east-1".into(),
                     path_style: true,
                 };
-                let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-                    .expect("key");
-                let blobs = veilpost_store::ObjectBlobs::s3(&options, &key).expect("bucket");
+                let key = store.blob_key(master).await.expect("the blob key");
+                let blobs = veilpost_store::ObjectBlobs::s3(&options, key).expect("bucket");
                 store.with_blobs(veilpost_store::Blobs::Object(blobs))
             }
         }

@@ -51,3 +51,30 @@ pub fn fresh_bucket(name: &str) -> String {
     );
     bucket
 }
+
+/// The names of every object in `bucket` (up to 1,000: a test's bucket holds fewer).
+pub fn object_names(bucket: &str) -> Vec<String> {
+    let endpoint = endpoint();
+    let host = endpoint
+        .strip_prefix("http://")
+        .expect("the test object store speaks plain http on loopback");
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the test object store");
+    // HTTP/1.0: the answer comes whole, never chunked.
+    write!(
+        conn,
+        "GET /{bucket}?list-type=2 HTTP/1.0\r\nHost: {host}\r\n\r\n"
+    )
+    .expect("list bucket");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "the test object store did not list bucket {bucket}: {answer}"
+    );
+    answer
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</Key>").next())
+        .map(str::to_string)
+        .collect()
+}

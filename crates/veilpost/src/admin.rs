@@ -23,8 +23,9 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// `veilpost master-key rotate`: a new master key wraps every per-message key instead of
-/// the old one (the ciphertexts stay as they are). The node must be stopped (on SQLite
+/// `veilpost master-key rotate`: a new master key wraps every per-message key, and the
+/// object store's blob key, instead of the old one (the ciphertexts and objects stay as
+/// they are). The node must be stopped (on SQLite
 /// its lock says so; on PostgreSQL every node, `--all-nodes-stopped`). The new key waits
 /// in `master.key.new` until the database is done, then takes the old file's place (the
 /// old one kept as `master.key.retired-ID`); a run cut short is simply run again. With the
@@ -32,12 +33,6 @@ pub fn dkim_show(config: Option<&Path>) -> Result<()> {
 pub fn master_key_rotate(config: Option<&Path>, all_nodes_stopped: bool) -> Result<u8> {
     use veilpost_store::vault::MasterKey;
     let config = load(config)?;
-    if config.s3_blobs().is_some() {
-        bail!(
-            "blobs in an object store are sealed with a key derived from the master key, and \
-             rotating those is not supported yet: the key stays as it is"
-        );
-    }
     let _lock = match config.database()? {
         veilpost_store::Database::Sqlite(_) => {
             Some(crate::gateway::lock_data_dir(&config.data_dir)?)
@@ -71,7 +66,13 @@ pub fn master_key_rotate(config: Option<&Path>, all_nodes_stopped: bool) -> Resu
         );
     }
     let counts = crate::serve::runtime()?.block_on(async {
-        let store = config.open_store_with(Some(&old)).await?;
+        // The database alone: the blobs (in a directory or a bucket) are not touched, and
+        // a run cut short must open it again once the blob key is wrapped by the new key.
+        let db = config.database()?;
+        let store =
+            veilpost_store::Store::connect(&config.data_dir, &db, veilpost_store::Clock::system())
+                .await
+                .with_context(|| format!("cannot open the store ({})", db.display()))?;
         let counts = store.rewrap_keys(&old, &new).await?;
         store
             .audit(

@@ -324,8 +324,8 @@ enum ContactCommand {
 
 #[derive(Debug, Subcommand)]
 enum MasterKeyCommand {
-    /// Rotate it: a new key wraps every per-message key (ciphertexts untouched), with the
-    /// node stopped. Blobs in an object store are not supported yet.
+    /// Rotate it: a new key wraps every per-message key and the object store's blob key
+    /// (ciphertexts and objects untouched), with the node stopped.
     Rotate {
         /// On PostgreSQL: every node is stopped.
         #[arg(long)]

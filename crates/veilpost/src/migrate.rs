@@ -41,7 +41,8 @@ pub fn run(config: Option<&Path>, to: &str, blobs: Option<&str>, lang: Lang) -> 
             .with_context(|| format!("cannot open {}", target_db.display()))?;
         if let Some(s3) = &s3 {
             let key = config.master_key()?;
-            let object = ObjectBlobs::s3(s3, &key).with_context(|| s3.url.clone())?;
+            let blob_key = target.blob_key(&key).await?;
+            let object = ObjectBlobs::s3(s3, blob_key).with_context(|| s3.url.clone())?;
             target = target.with_blobs(Blobs::Object(object));
         }
         eprintln!(

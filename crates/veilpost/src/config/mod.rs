@@ -615,8 +615,8 @@ impl Config {
         self.open_store_with(None).await
     }
 
-    /// [`Config::open_store`] with the master key already loaded (the object store's
-    /// blobs are sealed with a key derived from it; without one it is loaded when needed).
+    /// [`Config::open_store`] with the master key already loaded (it opens the key the
+    /// object store's blobs are sealed with; without one it is loaded when needed).
     pub async fn open_store_with(
         &self,
         key: Option<&veilpost_store::vault::MasterKey>,
@@ -636,7 +636,8 @@ impl Config {
                         &loaded
                     }
                 };
-                let blobs = veilpost_store::ObjectBlobs::s3(&s3, key)
+                let blob_key = store.blob_key(key).await.context("blobs.url")?;
+                let blobs = veilpost_store::ObjectBlobs::s3(&s3, blob_key)
                     .with_context(|| format!("blobs.url {}", s3.url))?;
                 store.with_blobs(veilpost_store::Blobs::Object(blobs))
             }

@@ -516,8 +516,8 @@ impl Default for StoreConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct BlobsConfig {
     /// Empty (default): `data_dir/blobs`; a directory; or `s3://bucket/prefix` for an
-    /// S3-compatible object store shared by several nodes (every object sealed with a key
-    /// derived from the master key; credentials from `AWS_ACCESS_KEY_ID` and
+    /// S3-compatible object store shared by several nodes (every object sealed with the
+    /// blob key, kept in the database wrapped by the master key; credentials from `AWS_ACCESS_KEY_ID` and
     /// `AWS_SECRET_ACCESS_KEY`).
     pub url: String,
     /// The object store's URL when it is not AWS (MinIO, Garage, Ceph, …).

@@ -95,8 +95,9 @@ async fn a_single_node_moves_up_to_postgresql_and_s3() {
         Clock::system(),
     )
     .await
-    .expect("connect")
-    .with_blobs(Blobs::Object(
+    .expect("connect");
+    let blob_key = moved.blob_key(&key).await.expect("the blob key");
+    let moved = moved.with_blobs(Blobs::Object(
         ObjectBlobs::s3(
             &S3Options {
                 url: bucket_url.clone(),
@@ -104,7 +105,7 @@ async fn a_single_node_moves_up_to_postgresql_and_s3() {
                 region: "us-east-1".into(),
                 path_style: true,
             },
-            &key,
+            blob_key,
         )
         .expect("bucket"),
     ));
