@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The packages, checked as CI can without a Docker engine: the Dockerfile linted
 # (hadolint), the systemd unit's exposure scored offline (at most 2.0), and the Debian
-# package built (cargo-deb, from the binary the tests built), unpacked into a throwaway
-# root, its maintainer scripts parsed, and its binary run: `--version`, then `serve` with
-# a configuration of the test's own and `healthcheck` against it.
+# package built (cargo-deb, from the binary the tests built) and installed with dpkg into a
+# throwaway root (`dpkg --root`, its maintainer scripts run with DPKG_ROOT set): the
+# account, the data directory's and configuration's modes, the enabled unit; its binary
+# run (`--version`, then `serve` with the packaged configuration on loopback ports and
+# `healthcheck` against it); then removed and purged again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,11 +51,43 @@ grep -q './etc/veilpost/veilpost.toml' <<<"$contents"
 root=$(mktemp -d "${TMPDIR:-/tmp}/veilpost-deb.XXXXXX")
 trap 'kill "$serve" 2>/dev/null || true; rm -rf "$root"' EXIT
 serve=
-dpkg-deb -x "$deb" "$root"
-dpkg-deb --ctrl-tarfile "$deb" | tar -x -C "$root" ./postinst ./prerm ./postrm
-for script in postinst prerm postrm; do sh -n "$root/$script"; done
-conffiles=$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)
-grep -q '/etc/veilpost/veilpost.toml' <<<"$conffiles"
+# The throwaway root: a dpkg database of its own, in which the packages the .deb depends
+# on are recorded as the host has them (their files stay the host's), and account files
+# holding root alone.
+admin="$root/var/lib/dpkg"
+mkdir -p "$admin/info" "$admin/updates" "$admin/triggers" "$root/etc"
+: >"$admin/status"
+for name in $(dpkg-deb --field "$deb" Depends | tr ',|' '\n\n' | sed -e 's/(.*)//' | xargs -n1 | sort -u); do
+    qualified=$(dpkg-query -W -f='${binary:Package}' "$name" 2>/dev/null) || continue
+    { dpkg-query -s "$name"; echo; } >>"$admin/status"
+    : >"$admin/info/$qualified.list"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+echo 'root:*:19000:0:99999:7:::' >"$root/etc/shadow"
+echo 'root:*::' >"$root/etc/gshadow"
+chmod 0640 "$root/etc/shadow" "$root/etc/gshadow"
+rootdpkg() { as_root dpkg --root="$root" --force-script-chrootless --log=/dev/null "$@"; }
+rootdpkg -i "$deb"
+dpkg --root="$root" -s veilpost | grep -q '^Status: install ok installed'
+account=$(grep '^veilpost:' "$root/etc/passwd") || {
+    echo "package: postinst made no veilpost account"
+    exit 1
+}
+uid=$(cut -d: -f3 <<<"$account")
+gid=$(cut -d: -f4 <<<"$account")
+[ "$(stat -c '%u:%g %a' "$root/var/lib/veilpost")" = "$uid:$gid 700" ] || {
+    echo "package: /var/lib/veilpost is $(stat -c '%u:%g %a' "$root/var/lib/veilpost"), not $uid:$gid 700"
+    exit 1
+}
+[ "$(stat -c '%u:%g %a' "$root/etc/veilpost/veilpost.toml")" = "0:$gid 640" ] || {
+    echo "package: veilpost.toml is $(stat -c '%u:%g %a' "$root/etc/veilpost/veilpost.toml"), not 0:$gid 640"
+    exit 1
+}
+[ -L "$root/etc/systemd/system/multi-user.target.wants/veilpost.service" ] || {
+    echo "package: the unit is not enabled"
+    exit 1
+}
 "$root/usr/bin/veilpost" --version
 
 # The packaged configuration, moved to free loopback ports and a data directory in the
@@ -86,4 +120,19 @@ assert lines, "nothing logged"
 for l in lines:
     assert isinstance(json.loads(l), dict), l
 PY
-echo "package: $(basename "$deb") unpacked, started, ready"
+kill "$serve" && wait "$serve" 2>/dev/null || true
+serve=
+
+# Removed: the program goes, the configuration (a conffile) stays; purged: it goes too.
+rootdpkg -r veilpost
+[ ! -e "$root/usr/bin/veilpost" ] && [ -e "$root/etc/veilpost/veilpost.toml" ] || {
+    echo "package: removal left the program or took the configuration"
+    exit 1
+}
+rootdpkg --purge veilpost
+[ ! -e "$root/etc/veilpost/veilpost.toml" ] \
+    && [ ! -L "$root/etc/systemd/system/multi-user.target.wants/veilpost.service" ] || {
+    echo "package: purge left the configuration or the enabled unit"
+    exit 1
+}
+echo "package: $(basename "$deb") installed with dpkg in a throwaway root, started, ready, removed, purged"
