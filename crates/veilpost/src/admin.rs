@@ -364,48 +364,60 @@ pub fn audit_verify(
     if let Some((c, n, unreadable)) = &anchored
         && format == crate::senderauth::Format::Text
     {
-        let line = match (c.mismatch, nl) {
-            (Some(entry), true) => format!(
-                "Controlepunten: de keten is herschreven op of voor regel {entry} (een ondertekend controlepunt noemt daar een andere hash)"
-            ),
-            (Some(entry), false) => format!(
-                "Checkpoints: the chain was rewritten at or before entry {entry} (a signed checkpoint names another hash there)"
-            ),
-            (None, true) => format!(
-                "Controlepunten: {} van {n} kloppen, {} van regels die al verwijderd zijn",
-                c.matched, c.pruned
-            ),
-            (None, false) => format!(
-                "Checkpoints: {} of {n} match, {} of entries since removed by retention",
-                c.matched, c.pruned
-            ),
-        };
-        writeln!(out, "{line}")?;
-        if !c.unsigned.is_empty() {
-            writeln!(
-                out,
-                "{} {:?}",
-                if nl {
-                    "Niet door de sleutel ondertekend (vervalst of beschadigd), bij regels"
-                } else {
-                    "Not signed by the key (forged or damaged), at entries"
-                },
-                c.unsigned
-            )?;
-        }
-        if !unreadable.is_empty() {
-            writeln!(
-                out,
-                "{} {unreadable:?}",
-                if nl {
-                    "Onleesbare regels"
-                } else {
-                    "Unreadable lines"
-                }
-            )?;
-        }
+        print_checkpoints(&mut out, c, *n, unreadable, nl)?;
     }
     Ok(u8::from(check.broken.is_some() || !anchored_ok))
+}
+
+/// `audit verify --checkpoints` in words: what the signed checkpoints say of the chain.
+fn print_checkpoints(
+    out: &mut impl Write,
+    c: &veilpost_store::checkpoint::CheckpointCheck,
+    n: usize,
+    unreadable: &[usize],
+    nl: bool,
+) -> Result<()> {
+    let line = match (c.mismatch, nl) {
+        (Some(entry), true) => format!(
+            "Controlepunten: de keten is herschreven op of voor regel {entry} (een ondertekend controlepunt noemt daar een andere hash)"
+        ),
+        (Some(entry), false) => format!(
+            "Checkpoints: the chain was rewritten at or before entry {entry} (a signed checkpoint names another hash there)"
+        ),
+        (None, true) => format!(
+            "Controlepunten: {} van {n} kloppen, {} van regels die al verwijderd zijn",
+            c.matched, c.pruned
+        ),
+        (None, false) => format!(
+            "Checkpoints: {} of {n} match, {} of entries since removed by retention",
+            c.matched, c.pruned
+        ),
+    };
+    writeln!(out, "{line}")?;
+    if !c.unsigned.is_empty() {
+        writeln!(
+            out,
+            "{} {:?}",
+            if nl {
+                "Niet door de sleutel ondertekend (vervalst of beschadigd), bij regels"
+            } else {
+                "Not signed by the key (forged or damaged), at entries"
+            },
+            c.unsigned
+        )?;
+    }
+    if !unreadable.is_empty() {
+        writeln!(
+            out,
+            "{} {unreadable:?}",
+            if nl {
+                "Onleesbare regels"
+            } else {
+                "Unreadable lines"
+            }
+        )?;
+    }
+    Ok(())
 }
 
 /// `veilpost user …`; the exit code.

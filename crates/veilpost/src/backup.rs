@@ -366,30 +366,9 @@ fn open_into(dir: &Path, key: &BackupKey, entry: &Entry, out: impl Write) -> Res
     Ok(())
 }
 
-/// `veilpost backup restore DIR`.
-pub fn restore(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8> {
-    let config = crate::config::load(config)?;
-    let header: Header = serde_json::from_slice(
-        &std::fs::read(dir.join(HEADER))
-            .with_context(|| format!("{} is not a complete Veilpost backup", dir.display()))?,
-    )
-    .context("the backup's header cannot be read")?;
-    if header.format != FORMAT {
-        bail!(
-            "backup format {} is not one this version reads",
-            header.format
-        );
-    }
-    let passphrase = passphrase(from_stdin)?;
-    let key = header.kdf.derive(&passphrase)?;
-    let sealed = std::fs::read(dir.join(format!("{MANIFEST}{SEALED}")))
-        .context("the backup has no manifest")?;
-    let manifest: Manifest = serde_json::from_slice(
-        &key.open_bytes(MANIFEST, &sealed)
-            .map_err(|_| anyhow::anyhow!("wrong passphrase, or the backup is damaged"))?,
-    )
-    .context("the manifest cannot be read")?;
-
+/// Whether the backup may be restored here: onto an empty installation only (nothing is
+/// overwritten), with names of its own, and the master key it was made under at hand.
+fn check_restorable(config: &crate::config::Config, manifest: &Manifest) -> Result<()> {
     // Onto an empty installation only: nothing here is overwritten.
     let database = config.database()?;
     if let veilpost_store::Database::Sqlite(path) = &database
@@ -401,7 +380,7 @@ pub fn restore(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8
         );
     }
     for entry in manifest.files.iter().filter(|e| e.kind != Kind::Blob) {
-        if let Some(target) = key_target(&config, entry)? {
+        if let Some(target) = key_target(config, entry)? {
             if entry.kind == Kind::MasterKey && !config.portal.master_key.is_empty() {
                 bail!(
                     "portal.master_key is set in the configuration: remove it to restore the backup's key, \
@@ -438,6 +417,35 @@ pub fn restore(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8
             );
         }
     }
+    Ok(())
+}
+
+/// `veilpost backup restore DIR`.
+pub fn restore(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8> {
+    let config = crate::config::load(config)?;
+    let header: Header = serde_json::from_slice(
+        &std::fs::read(dir.join(HEADER))
+            .with_context(|| format!("{} is not a complete Veilpost backup", dir.display()))?,
+    )
+    .context("the backup's header cannot be read")?;
+    if header.format != FORMAT {
+        bail!(
+            "backup format {} is not one this version reads",
+            header.format
+        );
+    }
+    let passphrase = passphrase(from_stdin)?;
+    let key = header.kdf.derive(&passphrase)?;
+    let sealed = std::fs::read(dir.join(format!("{MANIFEST}{SEALED}")))
+        .context("the backup has no manifest")?;
+    let manifest: Manifest = serde_json::from_slice(
+        &key.open_bytes(MANIFEST, &sealed)
+            .map_err(|_| anyhow::anyhow!("wrong passphrase, or the backup is damaged"))?,
+    )
+    .context("the manifest cannot be read")?;
+
+    check_restorable(&config, &manifest)?;
+    let database = config.database()?;
 
     // The database, then the keys (the object store's blobs need the master key).
     let scratch = config

@@ -460,8 +460,16 @@ fn url_host_port(url: &str) -> Option<String> {
 
 async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<Check>> {
     let mut checks = grade_config(lang, config);
+    listeners(config, lang, &mut checks).await;
+    storage(config, lang, &mut checks).await?;
+    checks.push(certificate(config, lang));
+    domains(config, dns_cli, lang, &mut checks).await?;
+    services(config, lang, &mut checks).await;
+    Ok(checks)
+}
 
-    // Listeners.
+/// Each listener: free to bind, or held by this node running.
+async fn listeners(config: &Config, lang: Lang, checks: &mut Vec<Check>) {
     let mut listeners = vec![
         (
             "smtp.submission_listen",
@@ -488,8 +496,10 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
         }
         checks.push(grade_listener(lang, key, &addr, &bind));
     }
+}
 
-    // The store.
+/// The database, the blob store and the disk under the data directory.
+async fn storage(config: &Config, lang: Lang, checks: &mut Vec<Check>) -> Result<()> {
     match config.open_store().await {
         Ok(store) => {
             checks.push(match store.check_database().await {
@@ -521,8 +531,11 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
             format!("{}: {e}", config.data_dir.display()),
         ),
     });
+    Ok(())
+}
 
-    // The certificate for the host names.
+/// The STARTTLS certificate, for the host names the node answers to.
+fn certificate(config: &Config, lang: Lang) -> Check {
     let mut hosts = vec![config.smtp.hostname.clone()];
     if let Some(host) = url_host_port(&config.web.public_url).and_then(|hp| {
         hp.rsplit_once(':')
@@ -532,7 +545,7 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
         hosts.push(host);
     }
     let (cert_path, _) = crate::gateway::certs::paths(config);
-    checks.push(if config.smtp.tls_cert.is_empty() && !cert_path.exists() {
+    if config.smtp.tls_cert.is_empty() && !cert_path.exists() {
         // Not started yet: the gateway makes one at first start (or orders it by ACME).
         with_advice(
             check(
@@ -555,9 +568,17 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
             &hosts,
             time::OffsetDateTime::now_utc().unix_timestamp(),
         )
-    });
+    }
+}
 
-    // DNS: each organisation domain.
+/// DNS for each organisation domain: DKIM published as the key signs, SPF passing this
+/// host, and the posture engine's checks.
+async fn domains(
+    config: &Config,
+    dns_cli: &[String],
+    lang: Lang,
+    checks: &mut Vec<Check>,
+) -> Result<()> {
     let dns = crate::gateway::dns_config(config, dns_cli)?;
     let resolver = veilpost_dns::resolver(&dns)?;
     let dkim = crate::gateway::dkim::Keys::load(config, false).ok();
@@ -612,8 +633,11 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
             Err(e) => checks.push(check(format!("dns.{domain}"), Status::Fail, e.to_string())),
         }
     }
+    Ok(())
+}
 
-    // Services outside.
+/// The services outside: the SMS provider reachable, clamd answering.
+async fn services(config: &Config, lang: Lang, checks: &mut Vec<Check>) {
     checks.push(match config.sms.provider.as_str() {
         "outbox" => check("sms", Status::Info, lang.t("lokale outbox", "local outbox")),
         provider => {
@@ -656,7 +680,6 @@ async fn gather(config: &Config, dns_cli: &[String], lang: Lang) -> Result<Vec<C
             ),
         });
     }
-    Ok(checks)
 }
 
 /// `veilpost doctor`.

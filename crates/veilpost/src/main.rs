@@ -548,13 +548,6 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
             config,
         } => {
-            let report_addresses = match config {
-                Some(path) => {
-                    let c = config::load(Some(&path))?;
-                    (Some(c.dmarc_address()), Some(c.tlsrpt_address()))
-                }
-                None => (None, None),
-            };
             let args = posture::Args {
                 dkim_selectors,
                 probe_smtp: !no_smtp,
@@ -563,32 +556,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 ca_files,
                 ca_only,
                 timeout,
-                report_addresses,
+                report_addresses: report_addresses(config.as_deref())?,
             };
             posture::run(&dns, &domain, &args, format, lang)
         }
-        Command::Dkim { command } => {
-            match command {
-                DkimCommand::Keygen {
-                    domain,
-                    selector,
-                    algorithm,
-                    out,
-                } => senderauth::keygen(&domain, &selector, algorithm, &out, lang)?,
-                DkimCommand::Sign {
-                    key,
-                    domain,
-                    selector,
-                } => senderauth::sign(&key, &domain, &selector)?,
-                DkimCommand::Show { config } => admin::dkim_show(config.as_deref())?,
-                DkimCommand::Rotate {
-                    selector,
-                    after,
-                    config,
-                } => admin::dkim_rotate(config.as_deref(), selector.as_deref(), after, lang)?,
-            }
-            Ok(0)
-        }
+        Command::Dkim { command } => dkim(command, lang).map(|()| 0),
         Command::Serve { config } => serve::serve(config.as_deref(), &cli.dns).map(|()| 0),
         Command::MasterKey {
             command:
@@ -642,32 +614,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
             lang,
         ),
-        Command::Contact { command } => match command {
-            ContactCommand::Add {
-                email,
-                phone,
-                name,
-                config,
-            } => admin::contact_add(config.as_deref(), &email, &phone, name.as_deref(), lang),
-            ContactCommand::Import { file, config } => {
-                admin::contact_import(config.as_deref(), &file, lang)
-            }
-            ContactCommand::Export { config } => admin::contact_export(config.as_deref()),
-        },
+        Command::Contact { command } => contact(command, lang),
         Command::User { command } => admin::run(command, lang),
-        Command::Report { command } => match command {
-            ReportCommand::Import {
-                format,
-                config,
-                paths,
-            } => reports::import(config.as_deref(), &paths, format, lang),
-            ReportCommand::Summary {
-                domain,
-                since,
-                format,
-                config,
-            } => reports::summary(config.as_deref(), &domain, since.as_deref(), format, lang),
-        },
+        Command::Report { command } => report(command, lang),
         Command::Migrate { to, blobs, config } => {
             migrate::run(config.as_deref(), &to, blobs.as_deref(), lang)
         }
@@ -676,6 +625,76 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             doctor::run(config.as_deref(), &cli.dns, format, lang)
         }
         Command::PdfWorker { .. } => Ok(2),
+    }
+}
+
+/// `check-domain --config`: the report addresses the organisation's records should name.
+fn report_addresses(
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<(Option<String>, Option<String>)> {
+    Ok(match config {
+        Some(path) => {
+            let c = config::load(Some(path))?;
+            (Some(c.dmarc_address()), Some(c.tlsrpt_address()))
+        }
+        None => (None, None),
+    })
+}
+
+/// `veilpost dkim …`.
+fn dkim(command: DkimCommand, lang: Lang) -> anyhow::Result<()> {
+    match command {
+        DkimCommand::Keygen {
+            domain,
+            selector,
+            algorithm,
+            out,
+        } => senderauth::keygen(&domain, &selector, algorithm, &out, lang)?,
+        DkimCommand::Sign {
+            key,
+            domain,
+            selector,
+        } => senderauth::sign(&key, &domain, &selector)?,
+        DkimCommand::Show { config } => admin::dkim_show(config.as_deref())?,
+        DkimCommand::Rotate {
+            selector,
+            after,
+            config,
+        } => admin::dkim_rotate(config.as_deref(), selector.as_deref(), after, lang)?,
+    }
+    Ok(())
+}
+
+/// `veilpost contact …`; the exit code.
+fn contact(command: ContactCommand, lang: Lang) -> anyhow::Result<u8> {
+    match command {
+        ContactCommand::Add {
+            email,
+            phone,
+            name,
+            config,
+        } => admin::contact_add(config.as_deref(), &email, &phone, name.as_deref(), lang),
+        ContactCommand::Import { file, config } => {
+            admin::contact_import(config.as_deref(), &file, lang)
+        }
+        ContactCommand::Export { config } => admin::contact_export(config.as_deref()),
+    }
+}
+
+/// `veilpost report …`; the exit code.
+fn report(command: ReportCommand, lang: Lang) -> anyhow::Result<u8> {
+    match command {
+        ReportCommand::Import {
+            format,
+            config,
+            paths,
+        } => reports::import(config.as_deref(), &paths, format, lang),
+        ReportCommand::Summary {
+            domain,
+            since,
+            format,
+            config,
+        } => reports::summary(config.as_deref(), &domain, since.as_deref(), format, lang),
     }
 }
 

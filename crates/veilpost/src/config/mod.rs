@@ -121,6 +121,16 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        self.validate_storage()?;
+        self.validate_listeners()?;
+        self.validate_delivery()?;
+        self.validate_people()?;
+        self.validate_content()?;
+        Ok(())
+    }
+
+    /// The store, the blobs, logging, ACME, the audit trail's syslog and the metrics.
+    fn validate_storage(&self) -> Result<()> {
         self.database()?;
         if self.store.lease_seconds < 5 {
             bail!("store.lease_seconds must be at least 5");
@@ -166,6 +176,11 @@ impl Config {
         if !self.metrics.password.is_empty() && self.metrics.username.is_empty() {
             bail!("metrics.username is needed with metrics.password");
         }
+        Ok(())
+    }
+
+    /// Every listener an address:port.
+    fn validate_listeners(&self) -> Result<()> {
         for (name, addr) in [
             ("smtp.submission_listen", &self.smtp.submission_listen),
             ("web.listen", &self.web.listen),
@@ -177,12 +192,57 @@ impl Config {
             addr.parse::<SocketAddr>()
                 .with_context(|| format!("{name}: {addr:?} is not an address:port"))?;
         }
+        for (key, value) in [
+            ("smtp.inbound_listen", &self.smtp.inbound_listen),
+            ("milter.listen", &self.milter.listen),
+        ] {
+            if !value.is_empty() {
+                value
+                    .parse::<SocketAddr>()
+                    .with_context(|| format!("{key}: {value:?} is not an address:port"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivery: the mode, retry times, workers, routes and trusted networks.
+    fn validate_delivery(&self) -> Result<()> {
         if !matches!(self.delivery.mode.as_str(), "outbox" | "mx") {
             bail!(
                 "delivery.mode must be \"outbox\" or \"mx\", not {:?}",
                 self.delivery.mode
             );
         }
+        let d = &self.delivery;
+        if !(d.max_retry_hours.is_finite() && d.max_retry_hours > 0.0) {
+            bail!("delivery.max_retry_hours must be a positive number of hours");
+        }
+        if !(d.delay_notice_hours.is_finite() && d.delay_notice_hours >= 0.0) {
+            bail!("delivery.delay_notice_hours must be 0 (never) or a positive number of hours");
+        }
+        if d.workers == 0
+            || d.destination_concurrency == 0
+            || d.first_retry == 0
+            || d.max_retry_interval < d.first_retry
+        {
+            bail!(
+                "delivery.workers, delivery.destination_concurrency and delivery.first_retry \
+                 must be at least 1, and max_retry_interval at least first_retry"
+            );
+        }
+        for (domain, target) in &self.delivery.routes {
+            split_host_port(target)
+                .with_context(|| format!("delivery.routes.{domain:?}: {target:?}"))?;
+        }
+        for net in &self.smtp.trusted_networks {
+            parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
+        }
+        Ok(())
+    }
+
+    /// What people meet: SMS, the portal, staff sign-in, leavers, the audit retention,
+    /// the web's address, proxies and brand.
+    fn validate_people(&self) -> Result<()> {
         match self.sms.provider.as_str() {
             "outbox" => {}
             "webhook" | "cm" => {
@@ -232,30 +292,6 @@ impl Config {
         if self.audit.retention_days < 365 {
             bail!("audit.retention_days must be at least 365 (NEN 7513 asks for five years)");
         }
-        let d = &self.delivery;
-        if !(d.max_retry_hours.is_finite() && d.max_retry_hours > 0.0) {
-            bail!("delivery.max_retry_hours must be a positive number of hours");
-        }
-        if !(d.delay_notice_hours.is_finite() && d.delay_notice_hours >= 0.0) {
-            bail!("delivery.delay_notice_hours must be 0 (never) or a positive number of hours");
-        }
-        if d.workers == 0
-            || d.destination_concurrency == 0
-            || d.first_retry == 0
-            || d.max_retry_interval < d.first_retry
-        {
-            bail!(
-                "delivery.workers, delivery.destination_concurrency and delivery.first_retry \
-                 must be at least 1, and max_retry_interval at least first_retry"
-            );
-        }
-        for (domain, target) in &self.delivery.routes {
-            split_host_port(target)
-                .with_context(|| format!("delivery.routes.{domain:?}: {target:?}"))?;
-        }
-        for net in &self.smtp.trusted_networks {
-            parse_cidr(net).with_context(|| format!("smtp.trusted_networks: {net:?}"))?;
-        }
         if !self.organisation.colour.is_empty()
             && !veilpost_text::mails::brand::is_colour(&self.organisation.colour)
         {
@@ -268,27 +304,23 @@ impl Config {
         for net in &self.web.trusted_proxies {
             parse_cidr(net).with_context(|| format!("web.trusted_proxies: {net:?}"))?;
         }
-        veilpost_dlp::detect::custom::validate(&self.dlp.identifiers()?)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
         if !(self.web.public_url.starts_with("https://")
             || self.web.public_url.starts_with("http://"))
         {
             bail!("web.public_url must start with https:// (or http:// for a local trial)");
         }
+        Ok(())
+    }
+
+    /// What mail is judged by: the organisation's identifiers, the inbound verdict, its tag
+    /// and relay.
+    fn validate_content(&self) -> Result<()> {
+        veilpost_dlp::detect::custom::validate(&self.dlp.identifiers()?)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         self.verdict_settings()?;
         let tag = &self.inbound.subject_tag;
         if tag.len() > 30 || !tag.bytes().all(|b| (b' '..=b'~').contains(&b)) {
             bail!("inbound.subject_tag must be plain text of at most 30 characters, not {tag:?}");
-        }
-        for (key, value) in [
-            ("smtp.inbound_listen", &self.smtp.inbound_listen),
-            ("milter.listen", &self.milter.listen),
-        ] {
-            if !value.is_empty() {
-                value
-                    .parse::<SocketAddr>()
-                    .with_context(|| format!("{key}: {value:?} is not an address:port"))?;
-            }
         }
         // Released quarantine goes to the mail server; the MX listener needs it for all.
         if (!self.smtp.inbound_listen.is_empty() || !self.milter.listen.is_empty())
