@@ -183,7 +183,7 @@ impl Store {
         .bind(id)
         .bind(&[][..] as &[u8])
         .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM portal_sessions WHERE vault_id = $1")
+        crate::db::on_tx!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE kind = 'portal' AND subject = $1")
             .bind(id)
             .execute(&mut *c).await.map(|r| r.rows_affected()))?;
         // The recipient's replies kept with it go too (their keys with the rows).

@@ -1,6 +1,7 @@
-//! Browser sessions: portal recipients' and staff members' (idle and absolute limits,
-//! ended at logout and when an account ends), and the state of a sign-in half-way (an
-//! OpenID Connect flow, a passkey ceremony). Tokens are stored hashed.
+//! Browser sessions: portal recipients' and staff members', in one table told apart by
+//! their kind (idle and absolute limits, ended at logout and when an account ends), and
+//! the state of a sign-in half-way (an OpenID Connect flow, a passkey ceremony). Tokens
+//! are stored hashed; a token of one kind is never a session of the other.
 
 use sqlx::FromRow;
 
@@ -46,9 +47,10 @@ fn new_session_tokens() -> (String, String) {
     (random_token(), random_token())
 }
 
-/// Which browser sessions: portal recipients' or staff members' (two tables, one way of
+/// Which browser sessions: portal recipients' or staff members' (one table, one way of
 /// touching, ending and expiring them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
 pub enum SessionKind {
     Portal,
     Staff,
@@ -58,13 +60,12 @@ impl Store {
     /// Note activity (for the idle timeout). Without fsync: a lost touch only shortens
     /// an idle timeout.
     pub async fn touch_session(&self, kind: SessionKind, token: &str) -> Result<()> {
-        let sql = match kind {
-            SessionKind::Portal => "UPDATE portal_sessions SET last_seen = $1 WHERE id_hash = $2",
-            SessionKind::Staff => "UPDATE staff_sessions SET last_seen = $1 WHERE id_hash = $2",
-        };
-        crate::db::on!(&self.lease_pool, ex => sqlx::query(sql)
+        crate::db::on!(&self.lease_pool, ex => sqlx::query(
+            "UPDATE sessions SET last_seen = $1 WHERE id_hash = $2 AND kind = $3",
+        )
             .bind(self.now())
             .bind(token_hash(token))
+            .bind(kind)
             .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -72,12 +73,11 @@ impl Store {
     /// End one session (logout, a timeout, or a staff sign-in's step from password to
     /// full: a new token then).
     pub async fn end_session(&self, kind: SessionKind, token: &str) -> Result<()> {
-        let sql = match kind {
-            SessionKind::Portal => "DELETE FROM portal_sessions WHERE id_hash = $1",
-            SessionKind::Staff => "DELETE FROM staff_sessions WHERE id_hash = $1",
-        };
-        crate::db::on!(&self.pool, ex => sqlx::query(sql)
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "DELETE FROM sessions WHERE id_hash = $1 AND kind = $2",
+        )
             .bind(token_hash(token))
+            .bind(kind)
             .execute(ex).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
@@ -90,17 +90,12 @@ impl Store {
         idle_cutoff: i64,
         absolute_cutoff: i64,
     ) -> Result<u64> {
-        let sql = match kind {
-            SessionKind::Portal => {
-                "DELETE FROM portal_sessions WHERE last_seen < $1 OR created_at < $2"
-            }
-            SessionKind::Staff => {
-                "DELETE FROM staff_sessions WHERE last_seen < $1 OR created_at < $2"
-            }
-        };
-        Ok(crate::db::on!(&self.pool, ex => sqlx::query(sql)
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query(
+            "DELETE FROM sessions WHERE kind = $3 AND (last_seen < $1 OR created_at < $2)",
+        )
             .bind(idle_cutoff)
             .bind(absolute_cutoff)
+            .bind(kind)
             .execute(ex).await.map(|r| r.rows_affected()))?)
     }
 
@@ -109,8 +104,8 @@ impl Store {
         let (token, csrf) = new_session_tokens();
         let t = self.now();
         crate::db::on!(&self.pool, ex => sqlx::query(
-            "INSERT INTO portal_sessions (id_hash, vault_id, csrf, created_at, last_seen, factor)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (id_hash, kind, subject, stage, csrf, created_at, last_seen, factor)
+             VALUES ($1, 'portal', $2, 'full', $3, $4, $5, $6)",
         )
         .bind(token_hash(&token))
         .bind(vault_id)
@@ -129,8 +124,8 @@ impl Store {
         }
         Ok(
             crate::db::on!(&self.pool, ex => sqlx::query_as::<_, PortalSession>(
-            "SELECT vault_id, csrf, created_at, last_seen, factor FROM portal_sessions
-              WHERE id_hash = $1",
+            "SELECT subject AS vault_id, csrf, created_at, last_seen, factor FROM sessions
+              WHERE id_hash = $1 AND kind = 'portal'",
         )
         .bind(token_hash(token))
         .fetch_optional(ex).await)?,
@@ -146,8 +141,8 @@ impl Store {
         let (token, csrf) = new_session_tokens();
         let t = self.now();
         crate::db::on!(&self.pool, ex => sqlx::query(
-            "INSERT INTO staff_sessions (id_hash, email, stage, csrf, created_at, last_seen)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO sessions (id_hash, kind, subject, stage, csrf, created_at, last_seen)
+             VALUES ($1, 'staff', $2, $3, $4, $5, $6)",
         )
         .bind(token_hash(&token))
         .bind(email.trim())
@@ -166,7 +161,8 @@ impl Store {
         }
         Ok(
             crate::db::on!(&self.pool, ex => sqlx::query_as::<_, StaffSession>(
-            "SELECT email, stage, csrf, created_at, last_seen FROM staff_sessions WHERE id_hash = $1",
+            "SELECT subject AS email, stage, csrf, created_at, last_seen FROM sessions
+              WHERE id_hash = $1 AND kind = 'staff'",
         )
         .bind(token_hash(token))
         .fetch_optional(ex).await)?,
@@ -175,11 +171,11 @@ impl Store {
 
     /// End every session of `email`; how many.
     pub async fn end_staff_sessions(&self, email: &str) -> Result<u64> {
-        Ok(
-            crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM staff_sessions WHERE lower(email) = lower($1)")
+        Ok(crate::db::on!(&self.pool, ex => sqlx::query(
+                "DELETE FROM sessions WHERE kind = 'staff' AND lower(subject) = lower($1)",
+            )
             .bind(email.trim())
-            .execute(ex).await.map(|r| r.rows_affected()))?,
-        )
+            .execute(ex).await.map(|r| r.rows_affected()))?)
     }
 
     /// An OpenID Connect sign-in begins: its nonce and PKCE verifier are kept under the
@@ -187,8 +183,8 @@ impl Store {
     pub async fn start_oidc_flow(&self, state: &str, flow: &str) -> Result<()> {
         let t = self.now();
         crate::db::on!(&self.pool, ex => sqlx::query(
-            "INSERT INTO staff_sessions (id_hash, email, stage, csrf, created_at, last_seen, ceremony)
-             VALUES ($1, '', 'oidc', $2, $3, $4, $5)",
+            "INSERT INTO sessions (id_hash, kind, subject, stage, csrf, created_at, last_seen, ceremony)
+             VALUES ($1, 'staff', '', 'oidc', $2, $3, $4, $5)",
         )
         .bind(token_hash(state))
         .bind(random_token())
@@ -207,7 +203,8 @@ impl Store {
         let hash = token_hash(state);
         let mut tx = self.pool.write_tx().await?;
         let flow: Option<Option<String>> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar(
-            "SELECT ceremony FROM staff_sessions WHERE id_hash = $1 AND stage = 'oidc' AND created_at >= $2",
+            "SELECT ceremony FROM sessions
+              WHERE id_hash = $1 AND kind = 'staff' AND stage = 'oidc' AND created_at >= $2",
         )
         .bind(&hash)
         .bind(self.now() - window)
@@ -220,7 +217,9 @@ impl Store {
 
     /// Keep the state of a passkey ceremony with a session.
     pub async fn set_ceremony(&self, token: &str, state: &str) -> Result<()> {
-        crate::db::on!(&self.pool, ex => sqlx::query("UPDATE staff_sessions SET ceremony = $1 WHERE id_hash = $2")
+        crate::db::on!(&self.pool, ex => sqlx::query(
+            "UPDATE sessions SET ceremony = $1 WHERE id_hash = $2 AND kind = 'staff'",
+        )
             .bind(state)
             .bind(token_hash(token))
             .execute(ex).await.map(|r| r.rows_affected()))?;
@@ -231,7 +230,9 @@ impl Store {
     pub async fn take_ceremony(&self, token: &str) -> Result<Option<String>> {
         let hash = token_hash(token);
         let mut tx = self.pool.write_tx().await?;
-        let state: Option<Option<String>> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar("SELECT ceremony FROM staff_sessions WHERE id_hash = $1")
+        let state: Option<Option<String>> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar(
+                "SELECT ceremony FROM sessions WHERE id_hash = $1 AND kind = 'staff'",
+            )
                 .bind(&hash)
                 .fetch_optional(&mut *c).await)?;
         let state = state.flatten();
@@ -254,7 +255,8 @@ impl Store {
             return Ok(false);
         };
         let cleared = crate::db::on_tx!(tx, c => sqlx::query(
-            "UPDATE staff_sessions SET ceremony = NULL WHERE id_hash = $1 AND ceremony = $2",
+            "UPDATE sessions SET ceremony = NULL
+              WHERE id_hash = $1 AND kind = 'staff' AND ceremony = $2",
         )
         .bind(hash)
         .bind(read)

@@ -1400,12 +1400,37 @@ async fn every_query_runs(engine: Db) {
         .touch_session(SessionKind::Portal, &session)
         .await
         .expect("touch");
+    // One table, two kinds: a recipient's token is no staff session nor the other way
+    // round, and ending one as the other kind leaves it be.
+    let (staff, _) = store
+        .create_staff_session("ann@praktijk.test", veilpost_store::Stage::Full)
+        .await
+        .expect("staff session");
+    assert!(store.session(&staff).await.expect("read").is_none());
+    assert!(store.staff_session(&session).await.expect("read").is_none());
+    store
+        .end_session(SessionKind::Staff, &session)
+        .await
+        .expect("end as staff");
+    store
+        .end_session(SessionKind::Portal, &staff)
+        .await
+        .expect("end as portal");
+    assert!(store.session(&session).await.expect("read").is_some());
+    assert!(store.staff_session(&staff).await.expect("read").is_some());
     store
         .end_session(SessionKind::Portal, &session)
         .await
         .expect("end");
     assert!(store.session(&session).await.expect("read").is_none());
+    // Shredding the message ends the sessions reading it.
+    let (reading, _) = store
+        .create_session("vault-1", "sms")
+        .await
+        .expect("session");
     assert!(store.shred("vault-1", "revoked").await.expect("shred"));
+    assert!(store.session(&reading).await.expect("read").is_none());
+    assert!(store.staff_session(&staff).await.expect("read").is_some());
     assert!(
         store
             .portal_replies("vault-1")

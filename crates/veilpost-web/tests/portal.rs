@@ -930,7 +930,7 @@ async fn headers_cookies_and_idle_timeout() {
         StatusCode::OK
     );
     // Sixteen minutes without activity end the session.
-    sqlx::query("UPDATE portal_sessions SET last_seen = last_seen - 16 * 60")
+    sqlx::query("UPDATE sessions SET last_seen = last_seen - 16 * 60 WHERE kind = 'portal'")
         .execute(p.store.sqlite_pool().expect("an SQLite store"))
         .await
         .expect("age the session");
