@@ -99,6 +99,11 @@ fn cut(mut s: String, max: usize) -> String {
     s
 }
 
+/// A syslog target that cannot be read, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BadTarget(String);
+
 /// Where messages go: `udp://HOST:PORT` or `tcp://HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -108,20 +113,20 @@ pub enum Target {
 
 impl Target {
     /// Read `udp://host:port` or `tcp://host:port`.
-    pub fn parse(url: &str) -> Result<Target, String> {
-        let (scheme, rest) = url
-            .split_once("://")
-            .ok_or_else(|| format!("{url:?}: write udp://HOST:PORT or tcp://HOST:PORT"))?;
+    pub fn parse(url: &str) -> Result<Target, BadTarget> {
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            BadTarget(format!("{url:?}: write udp://HOST:PORT or tcp://HOST:PORT"))
+        })?;
         let port_ok = rest
             .rsplit_once(':')
             .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
         if !port_ok {
-            return Err(format!("{url:?}: a host and a port are needed"));
+            return Err(BadTarget(format!("{url:?}: a host and a port are needed")));
         }
         match scheme {
             "udp" => Ok(Target::Udp(rest.to_string())),
             "tcp" => Ok(Target::Tcp(rest.to_string())),
-            other => Err(format!("{other}: only udp and tcp")),
+            other => Err(BadTarget(format!("{other}: only udp and tcp"))),
         }
     }
 }

@@ -173,13 +173,14 @@ impl Database {
     /// Read `store.database_url`: empty or `sqlite:` is the data directory's
     /// `veilpost.db`, `sqlite:PATH` (or `sqlite://PATH`) that file, `postgres://…` a
     /// PostgreSQL server.
-    pub fn from_url(url: &str, data_dir: &std::path::Path) -> Result<Database, String> {
+    pub fn from_url(url: &str, data_dir: &std::path::Path) -> crate::Result<Database> {
         let url = url.trim();
         if url.is_empty() || url == "sqlite:" || url == "sqlite://" {
             return Ok(Database::Sqlite(data_dir.join("veilpost.db")));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            PgConnectOptions::from_str(url).map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+            PgConnectOptions::from_str(url)
+                .map_err(|e| crate::Error::Invalid(format!("not a PostgreSQL URL: {e}")))?;
             return Ok(Database::Postgres(url.to_string()));
         }
         if let Some(path) = url.strip_prefix("sqlite:") {
@@ -190,7 +191,9 @@ impl Database {
             }
             return Ok(Database::Sqlite(path.into()));
         }
-        Err("use sqlite:PATH or postgres://USER@HOST/DATABASE".to_string())
+        Err(crate::Error::Invalid(
+            "use sqlite:PATH or postgres://USER@HOST/DATABASE".to_string(),
+        ))
     }
 
     /// The URL without a password, for logs and messages.

@@ -34,47 +34,38 @@ pub fn fresh_bucket(name: &str) -> String {
         .collect();
     bucket.truncate(63);
     let bucket = bucket.trim_end_matches('-').to_string();
-    let host = endpoint
-        .strip_prefix("http://")
-        .expect("the test object store speaks plain http on loopback");
-    let mut conn = std::net::TcpStream::connect(host).expect("connect to the test object store");
-    write!(
-        conn,
-        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("create bucket");
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).expect("answer");
-    assert!(
-        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
-        "the test object store did not make bucket {bucket}: {answer}"
-    );
+    request(&endpoint, &format!("PUT /{bucket}"));
     bucket
 }
 
 /// The names of every object in `bucket` (up to 1,000: a test's bucket holds fewer).
 pub fn object_names(bucket: &str) -> Vec<String> {
-    let endpoint = endpoint();
-    let host = endpoint
-        .strip_prefix("http://")
-        .expect("the test object store speaks plain http on loopback");
-    let mut conn = std::net::TcpStream::connect(host).expect("connect to the test object store");
-    // HTTP/1.0: the answer comes whole, never chunked.
-    write!(
-        conn,
-        "GET /{bucket}?list-type=2 HTTP/1.0\r\nHost: {host}\r\n\r\n"
-    )
-    .expect("list bucket");
-    let mut answer = String::new();
-    conn.read_to_string(&mut answer).expect("answer");
-    assert!(
-        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
-        "the test object store did not list bucket {bucket}: {answer}"
-    );
-    answer
+    request(&endpoint(), &format!("GET /{bucket}?list-type=2"))
         .split("<Key>")
         .skip(1)
         .filter_map(|rest| rest.split("</Key>").next())
         .map(str::to_string)
         .collect()
+}
+
+/// One unsigned request (`METHOD /PATH`, no body) to the test object store; its whole
+/// answer, which must be a 200. HTTP/1.0, so the answer comes whole and never chunked.
+fn request(endpoint: &str, line: &str) -> String {
+    let host = endpoint
+        .strip_prefix("http://")
+        .expect("the test object store speaks plain http on loopback");
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the test object store");
+    write!(
+        conn,
+        "{line} HTTP/1.0\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .expect("send to the test object store");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer)
+        .expect("the test object store's answer");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "the test object store answered {line} with: {answer}"
+    );
+    answer
 }
