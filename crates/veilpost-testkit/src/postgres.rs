@@ -60,3 +60,18 @@ pub fn fresh_database(name: &str) -> String {
         _ => format!("{}/{db}", server.trim_end_matches('/')),
     }
 }
+
+/// Run `sql` on the database at `url` behind the store's back, as someone with the
+/// database would (psql; panics when it fails).
+pub fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("run psql (Debian's postgresql-client)");
+    assert!(
+        out.status.success(),
+        "psql could not run {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -73,6 +73,15 @@ pub fn master_key_rotate(config: Option<&Path>, all_nodes_stopped: bool) -> Resu
             veilpost_store::Store::connect(&config.data_dir, &db, veilpost_store::Clock::system())
                 .await
                 .with_context(|| format!("cannot open the store ({})", db.display()))?;
+        // With blobs in an object store the blob key must be in the database before the
+        // rotation: a database that never opened its bucket since blob keys were kept
+        // stores the one the bucket was sealed with (derived from the old key) now.
+        if config.s3_blobs().is_some()
+            && store.blob_key(&old).await.is_err()
+            && store.blob_key(&new).await.is_err()
+        {
+            bail!("neither the old nor the new master key opens the object store's blob key");
+        }
         let counts = store.rewrap_keys(&old, &new).await?;
         store
             .audit(
