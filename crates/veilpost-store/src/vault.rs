@@ -20,6 +20,12 @@ pub struct MasterKey {
     derived_blob_key: [u8; 32],
 }
 
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        self.derived_blob_key.fill(0);
+    }
+}
+
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MasterKey")
@@ -58,6 +64,12 @@ fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
         .open_in_place(nonce, Aad::from(aad), &mut buf)
         .map_err(|_| Error::Crypto("decryption failed (wrong key or altered data)".into()))?;
     Ok(plain.to_vec())
+}
+
+/// The associated data a data key is wrapped with: the master key's id and the context
+/// (what the key opens), so a wrapped key moved to another row or another key is refused.
+fn wrap_aad(key_id: &str, context: &str) -> String {
+    format!("veilpost-vault-v1|key|{key_id}|{context}")
 }
 
 /// Associated data of every blob sealed for an object store.
@@ -138,8 +150,8 @@ impl MasterKey {
         random(&mut dek);
         let data_aad = format!("veilpost-vault-v1|data|{context}");
         let ciphertext = seal_with(&aes_key(&dek)?, data_aad.as_bytes(), plaintext)?;
-        let wrap_aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
-        let wrapped_key = seal_with(&self.key, wrap_aad.as_bytes(), &dek)?;
+        let key_aad = wrap_aad(&self.id, context);
+        let wrapped_key = seal_with(&self.key, key_aad.as_bytes(), &dek)?;
         dek.fill(0);
         Ok(Sealed {
             wrapped_key,
@@ -150,8 +162,8 @@ impl MasterKey {
 
     /// Decrypt what [`MasterKey::seal`] made for `context`.
     pub fn open(&self, context: &str, wrapped_key: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
-        let wrap_aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
-        let mut dek = open_with(&self.key, wrap_aad.as_bytes(), wrapped_key)?;
+        let key_aad = wrap_aad(&self.id, context);
+        let mut dek = open_with(&self.key, key_aad.as_bytes(), wrapped_key)?;
         let data_aad = format!("veilpost-vault-v1|data|{context}");
         let plain = open_with(&aes_key(&dek)?, data_aad.as_bytes(), ciphertext);
         dek.fill(0);
@@ -204,8 +216,8 @@ impl Store {
     /// the one in use. An error when `master` does not open it (the wrong master key).
     pub async fn blob_key(&self, master: &MasterKey) -> Result<BlobKey> {
         let context = blob_key_context(BLOB_KEY_ID);
-        let wrap_aad = format!("veilpost-vault-v1|key|{}|{context}", master.id);
-        let first = seal_with(&master.key, wrap_aad.as_bytes(), &master.derived_blob_key)?;
+        let aad_first = wrap_aad(&master.id, &context);
+        let first = seal_with(&master.key, aad_first.as_bytes(), &master.derived_blob_key)?;
         crate::db::on!(&self.pool, ex => sqlx::query(
             "INSERT INTO blob_keys (id, wrapped, key_id) VALUES ($1, $2, $3)
              ON CONFLICT (id) DO NOTHING",
@@ -219,7 +231,7 @@ impl Store {
         )
         .bind(BLOB_KEY_ID)
         .fetch_one(ex).await)?;
-        let aad = format!("veilpost-vault-v1|key|{key_id}|{context}");
+        let aad = wrap_aad(&key_id, &context);
         let mut raw = open_with(&master.key, aad.as_bytes(), &wrapped).map_err(|_| {
             Error::Crypto(format!(
                 "the blob key is wrapped by master key {key_id}, and this one ({}) does not \
@@ -246,9 +258,9 @@ impl MasterKey {
     /// A data key `self` wrapped for `context`, wrapped by `to` instead; the ciphertext it
     /// opens is not touched. An error when `self` did not wrap it.
     pub fn rewrap(&self, to: &MasterKey, context: &str, wrapped: &[u8]) -> Result<Vec<u8>> {
-        let from_aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
+        let from_aad = wrap_aad(&self.id, context);
         let mut dek = open_with(&self.key, from_aad.as_bytes(), wrapped)?;
-        let to_aad = format!("veilpost-vault-v1|key|{}|{context}", to.id);
+        let to_aad = wrap_aad(&to.id, context);
         let out = seal_with(&to.key, to_aad.as_bytes(), &dek);
         dek.fill(0);
         out
@@ -256,7 +268,7 @@ impl MasterKey {
 
     /// Whether `self` wrapped this data key for `context`.
     pub fn unwraps(&self, context: &str, wrapped: &[u8]) -> bool {
-        let aad = format!("veilpost-vault-v1|key|{}|{context}", self.id);
+        let aad = wrap_aad(&self.id, context);
         open_with(&self.key, aad.as_bytes(), wrapped)
             .map(|mut k| k.fill(0))
             .is_ok()
