@@ -103,22 +103,29 @@ impl Blobs {
         }
     }
 
-    /// A blob as it is stored (sealed in an object store), for backups.
-    pub async fn read_stored(&self, name: &str) -> Result<Vec<u8>> {
+    /// A blob as it is stored (sealed in an object store), for backups; `None` when it is
+    /// gone (removed since it was listed: delivered content is purged while a node runs).
+    pub async fn read_stored(&self, name: &str) -> Result<Option<Vec<u8>>> {
         match self {
-            Blobs::Dir(d) => d.read(name).await,
+            Blobs::Dir(d) => match d.read(name).await {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            },
             Blobs::Object(o) => {
-                let path = o.path(name)?;
-                let got = o
-                    .store
-                    .get(&path)
-                    .await
-                    .map_err(|e| object_error(name, e))?;
-                Ok(got
-                    .bytes()
-                    .await
-                    .map_err(|e| object_error(name, e))?
-                    .to_vec())
+                let got = match o.store.get(&o.path(name)?).await {
+                    Ok(got) => got,
+                    Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(object_error(name, e)),
+                };
+                Ok(Some(
+                    got.bytes()
+                        .await
+                        .map_err(|e| object_error(name, e))?
+                        .to_vec(),
+                ))
             }
         }
     }
@@ -464,9 +471,28 @@ mod tests {
         let name = blobs.write(b"x".to_vec()).await.expect("write");
         assert!(theirs.read(&name).await.is_err());
         assert!(blobs.read("../../etc/passwd").await.is_err());
+        let stored = Blobs::Object(blobs.clone());
+        assert!(stored.read_stored(&name).await.expect("read").is_some());
         blobs.remove(&name).await.expect("remove");
         blobs.remove(&name).await.expect("missing is fine");
         assert!(blobs.read(&name).await.is_err());
+        // Gone since it was listed (a backup of a running node): none, not an error.
+        assert!(stored.read_stored(&name).await.expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_blob_gone_from_the_directory_reads_as_none_for_backups() {
+        let dir = std::env::temp_dir().join(format!("vp-blob-gone-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let blobs = Blobs::Dir(BlobDir::open(&dir).expect("dir"));
+        let name = blobs.write(b"x".to_vec()).await.expect("write");
+        assert_eq!(
+            blobs.read_stored(&name).await.expect("read"),
+            Some(b"x".to_vec())
+        );
+        blobs.remove(&name).await.expect("remove");
+        assert!(blobs.read_stored(&name).await.expect("read").is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

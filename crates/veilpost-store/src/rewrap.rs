@@ -100,6 +100,14 @@ impl Store {
             );
             let rows: Vec<(String, Vec<u8>)> = crate::db::on_tx!(&mut tx, c => sqlx::query_as(sqlx::AssertSqlSafe(select))
                 .fetch_all(&mut *c).await)?;
+            // With a key-id column, the new key's id goes there too ($3).
+            let update = format!(
+                "UPDATE {t} SET {col} = $1{key_id} WHERE {id} = $2",
+                t = p.table,
+                col = p.column,
+                id = p.id,
+                key_id = p.key_id.map(|k| format!(", {k} = $3")).unwrap_or_default(),
+            );
             let mut done = 0u64;
             for (id, wrapped) in rows {
                 // Shredded entries keep an empty key: nothing to wrap.
@@ -117,33 +125,13 @@ impl Store {
                         )));
                     }
                 };
-                match p.key_id {
-                    Some(k) => {
-                        let update = format!(
-                            "UPDATE {t} SET {col} = $1, {k} = $2 WHERE {id} = $3",
-                            t = p.table,
-                            col = p.column,
-                            id = p.id
-                        );
-                        crate::db::on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(update))
-                            .bind(&rewrapped)
-                            .bind(new.id())
-                            .bind(&id)
-                            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-                    }
-                    None => {
-                        let update = format!(
-                            "UPDATE {t} SET {col} = $1 WHERE {id} = $2",
-                            t = p.table,
-                            col = p.column,
-                            id = p.id
-                        );
-                        crate::db::on_tx!(&mut tx, c => sqlx::query(sqlx::AssertSqlSafe(update))
-                            .bind(&rewrapped)
-                            .bind(&id)
-                            .execute(&mut *c).await.map(|r| r.rows_affected()))?;
-                    }
-                }
+                crate::db::on_tx!(&mut tx, c => {
+                    let q = sqlx::query(sqlx::AssertSqlSafe(update.clone()))
+                        .bind(&rewrapped)
+                        .bind(&id);
+                    let q = if p.key_id.is_some() { q.bind(new.id()) } else { q };
+                    q.execute(&mut *c).await.map(|r| r.rows_affected())
+                })?;
                 done += 1;
             }
             counts.push((format!("{}.{}", p.table, p.column), done));

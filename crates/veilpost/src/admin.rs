@@ -68,11 +68,7 @@ pub fn master_key_rotate(config: Option<&Path>, all_nodes_stopped: bool) -> Resu
     let counts = crate::serve::runtime()?.block_on(async {
         // The database alone: the blobs (in a directory or a bucket) are not touched, and
         // a run cut short must open it again once the blob key is wrapped by the new key.
-        let db = config.database()?;
-        let store =
-            veilpost_store::Store::connect(&config.data_dir, &db, veilpost_store::Clock::system())
-                .await
-                .with_context(|| format!("cannot open the store ({})", db.display()))?;
+        let store = config.open_database().await?;
         // With blobs in an object store the blob key must be in the database before the
         // rotation: a database that never opened its bucket since blob keys were kept
         // stores the one the bucket was sealed with (derived from the old key) now.

@@ -284,15 +284,10 @@ pub fn create(config: Option<&Path>, dir: &Path, from_stdin: bool) -> Result<u8>
         let audit = store.verify_audit().await?;
         let mut gone = 0u64;
         for name in store.blobs().names().await? {
-            match store.blobs().read_stored(&name).await {
-                Ok(bytes) => w.add_reader(&format!("blobs/{name}"), Kind::Blob, &bytes[..])?,
-                // Purged since the snapshot (delivered content): nothing to keep.
-                Err(veilpost_store::Error::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
-                {
-                    gone += 1
-                }
-                Err(e) => return Err(e.into()),
+            match store.blobs().read_stored(&name).await? {
+                Some(bytes) => w.add_reader(&format!("blobs/{name}"), Kind::Blob, &bytes[..])?,
+                // Purged since it was listed (delivered content): nothing to keep.
+                None => gone += 1,
             }
         }
         for (name, kind, path) in key_files(&config)? {

@@ -647,17 +647,22 @@ impl Config {
         self.open_store_with(None).await
     }
 
+    /// The database alone (blobs left where the store's default puts them), the schema
+    /// brought up to date: for work on the database only, such as a key rotation.
+    pub async fn open_database(&self) -> Result<veilpost_store::Store> {
+        let db = self.database()?;
+        veilpost_store::Store::connect(&self.data_dir, &db, veilpost_store::Clock::system())
+            .await
+            .with_context(|| format!("cannot open the store ({})", db.display()))
+    }
+
     /// [`Config::open_store`] with the master key already loaded (it opens the key the
     /// object store's blobs are sealed with; without one it is loaded when needed).
     pub async fn open_store_with(
         &self,
         key: Option<&veilpost_store::vault::MasterKey>,
     ) -> Result<veilpost_store::Store> {
-        let db = self.database()?;
-        let store =
-            veilpost_store::Store::connect(&self.data_dir, &db, veilpost_store::Clock::system())
-                .await
-                .with_context(|| format!("cannot open the store ({})", db.display()))?;
+        let store = self.open_database().await?;
         Ok(match self.s3_blobs() {
             Some(s3) => {
                 let loaded;

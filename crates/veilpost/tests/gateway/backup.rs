@@ -227,20 +227,7 @@ async fn postgresql_and_s3_back_up_and_restore_too() {
     let first_db = veilpost_testkit::postgres::fresh_database("backup_first");
     let first_bucket = veilpost_testkit::s3::fresh_bucket("backup-first");
     let mut first = node("first", &first_db, &first_bucket, MASTER_KEY);
-    let made = crate::veilpost()
-        .args([
-            "dkim",
-            "keygen",
-            "--domain",
-            "praktijk.test",
-            "--selector",
-            "veilpost",
-            "--out",
-        ])
-        .arg(dir.join("first").join("dkim"))
-        .output()
-        .expect("keygen");
-    assert!(made.status.success(), "{made:?}");
+    crate::dkim_keygen("praktijk.test", "veilpost", &dir.join("first").join("dkim"));
     first.add_user("ann@praktijk.test", PASSWORD, None);
     first.start();
     let (link, code) = send_to_portal(&first, "MARKERPG").await;

@@ -42,6 +42,29 @@ pub fn veilpost() -> Command {
 }
 
 /// A port that was free a moment ago.
+/// `veilpost dkim keygen` for `domain` under `selector` into `out`, as an operator runs it
+/// before the first start; panics with its error when it fails.
+pub fn dkim_keygen(domain: &str, selector: &str, out: &Path) {
+    let made = veilpost()
+        .args([
+            "dkim",
+            "keygen",
+            "--domain",
+            domain,
+            "--selector",
+            selector,
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .expect("run dkim keygen");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

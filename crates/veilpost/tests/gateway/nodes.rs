@@ -45,24 +45,7 @@ async fn two_nodes_share_the_work_and_one_dying_loses_nothing() {
 
     // One DKIM key for both nodes, made once (as an operator would).
     let dkim = dir.join("dkim");
-    let made = crate::veilpost()
-        .args([
-            "dkim",
-            "keygen",
-            "--domain",
-            "praktijk.test",
-            "--selector",
-            "veilpost",
-        ])
-        .arg("--out")
-        .arg(&dkim)
-        .output()
-        .expect("keygen");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    crate::dkim_keygen("praktijk.test", "veilpost", &dkim);
 
     let a_dir = dir.join("a");
     let b_dir = dir.join("b");

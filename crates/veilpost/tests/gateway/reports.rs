@@ -88,24 +88,7 @@ async fn reports_to_the_report_addresses_are_counted_once_or_kept_aside() {
     let mx_port = free_port();
     // The TLS reporter signs its mail (RFC 8460 §5.3): a key of its own, published.
     let keys = dir.join("keys");
-    let out = veilpost()
-        .args([
-            "dkim",
-            "keygen",
-            "--domain",
-            "company-x.test",
-            "--selector",
-            "tls",
-        ])
-        .arg("--out")
-        .arg(&keys)
-        .output()
-        .expect("keygen");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::dkim_keygen("company-x.test", "tls", &keys);
     let record = std::fs::read_to_string(keys.join("tls.company-x.test.txt")).expect("record");
     let value: String = record.split('"').skip(1).step_by(2).collect();
 
