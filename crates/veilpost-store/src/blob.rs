@@ -33,8 +33,15 @@ impl Blobs {
         }
     }
 
-    /// Read a blob.
+    /// Read a blob of this home (content kept in the database is read through
+    /// [`Store::read_blob`]).
     pub async fn read(&self, name: &str) -> Result<Vec<u8>> {
+        if is_inline(name) {
+            return Err(Error::Blob(format!(
+                "{name}: kept in the database, not in {}",
+                self.describe()
+            )));
+        }
         match self {
             Blobs::Dir(d) => d.read(name).await,
             Blobs::Object(o) => o.read(name).await,
@@ -179,6 +186,45 @@ impl Blobs {
             Blobs::Dir(d) => d.dir.display().to_string(),
             Blobs::Object(o) => o.url.clone(),
         }
+    }
+}
+
+/// Received content up to this size is kept in the database ([`Store::spool`]) when blobs
+/// live in a directory: it becomes durable with the group commit of its message's rows
+/// (one fsync of the database's log for a whole group) instead of a file and two fsyncs
+/// of its own, and leaves with one `DELETE` instead of an unlink. Messages bigger than this
+/// (attachments) and every blob in an object store stay blobs of their own.
+pub(crate) const INLINE_MAX: usize = 256 * 1024;
+
+/// Whether blob `name` is kept in the database (`inline_blobs`).
+pub(crate) fn is_inline(name: &str) -> bool {
+    name.ends_with(".i")
+}
+
+impl crate::Store {
+    /// Read a blob wherever it is kept: in the database (received content, see
+    /// [`INLINE_MAX`]) or in the blob home.
+    pub async fn read_blob(&self, name: &str) -> Result<Vec<u8>> {
+        if !is_inline(name) {
+            return self.blobs.read(name).await;
+        }
+        let data: Option<Vec<u8>> = crate::db::on!(&self.pool, ex => sqlx::query_scalar(
+            "SELECT data FROM inline_blobs WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(ex).await)?;
+        data.ok_or_else(|| Error::Blob(format!("{name}: not in the database")))
+    }
+
+    /// Remove a blob wherever it is kept (missing is fine).
+    pub async fn remove_blob(&self, name: &str) -> Result<()> {
+        if !is_inline(name) {
+            return self.blobs.remove(name).await;
+        }
+        crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM inline_blobs WHERE name = $1")
+            .bind(name)
+            .execute(ex).await.map(|_| ()))?;
+        Ok(())
     }
 }
 

@@ -53,6 +53,9 @@ pub(crate) struct NewMessage {
     pub(crate) size: usize,
     pub(crate) blob: String,
     pub(crate) header_message_id: Option<String>,
+    /// The content, when it is kept in the database under `blob` (see
+    /// [`crate::blob::INLINE_MAX`]): written in the same transaction as the row.
+    pub(crate) inline: Option<Vec<u8>>,
 }
 
 /// How far into a message the `Message-ID` field is looked for.
@@ -152,6 +155,19 @@ pub(crate) async fn insert_messages(
             q.build().execute(&mut *c).await.map(|r| r.rows_affected())
         })?;
     }
+    let inline: Vec<(&str, &[u8])> = ms
+        .iter()
+        .filter_map(|m| m.inline.as_deref().map(|data| (m.blob.as_str(), data)))
+        .collect();
+    for chunk in inline.chunks(ROWS) {
+        crate::db::on_tx!(tx, c => {
+            let mut q = sqlx::QueryBuilder::new("INSERT INTO inline_blobs (name, data) ");
+            q.push_values(chunk, |mut row, (name, data)| {
+                row.push_bind(*name).push_bind(*data);
+            });
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+    }
     Ok(())
 }
 
@@ -230,6 +246,7 @@ pub(crate) async fn insert_generated(
         size: g.size,
         blob: g.blob.clone(),
         header_message_id: None,
+        inline: None,
     };
     insert_message(&mut *tx, &m, t, "processed").await?;
     crate::db::on_tx!(tx, c => sqlx::query(

@@ -24,6 +24,7 @@ use crate::{Blobs, Error, Result, Store};
 const TABLES: &[(&str, &[&str])] = &[
     ("users", &["id"]),
     ("messages", &["id"]),
+    ("inline_blobs", &["name"]),
     ("recipients", &["id"]),
     ("vault", &["id"]),
     ("mta_sts", &["domain"]),

@@ -301,11 +301,12 @@ impl Store {
     /// Remove the content of up to `limit` messages whose recipients are all done
     /// (delivered, failed, in the portal vault, blocked): the received blob, the delivered
     /// form and per-recipient copies. The rows stay for the trace. Returns how many
-    /// messages were purged. A crash between removing files and marking the row only
-    /// means the (already missing) files are removed again.
+    /// messages were purged. Files go first, then one transaction removes the content kept
+    /// in the database and marks the rows: a crash in between only means the (already
+    /// missing) files are removed again.
     pub async fn purge_finished(&self, limit: i64) -> Result<usize> {
-        let done: Vec<(String, String, Option<String>)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
-            "SELECT m.id, m.blob, m.out_blob FROM messages m
+        let done: Vec<(String, String, Option<String>, Option<String>)> = crate::db::on!(&self.pool, ex => sqlx::query_as(
+            "SELECT m.id, m.blob, m.out_blob, m.findings FROM messages m
               WHERE m.purged_at IS NULL AND m.state = 'processed'
                 AND NOT EXISTS (SELECT 1 FROM recipients r
                                  WHERE r.message_id = m.id AND r.state IN ('new', 'queued'))
@@ -313,32 +314,55 @@ impl Store {
         )
         .bind(limit)
         .fetch_all(ex).await)?;
-        for (id, blob, out_blob) in &done {
-            let own: Vec<(Option<String>,)> = crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT blob FROM recipients WHERE message_id = $1")
-                    .bind(id)
-                    .fetch_all(ex).await)?;
-            let names = std::iter::once(blob.clone())
-                .chain(out_blob.clone())
-                .chain(own.into_iter().filter_map(|(b,)| b));
-            for name in names {
-                self.blobs.remove(&name).await?;
-            }
+        if done.is_empty() {
+            return Ok(0);
         }
-        if !done.is_empty() {
-            let mut tx = self.lease_pool.write_tx().await?;
-            let t = self.now();
-            for (id, _, _) in &done {
-                let findings: Option<String> = crate::db::on_tx!(&mut tx, c => sqlx::query_scalar("SELECT findings FROM messages WHERE id = $1")
-                        .bind(id)
-                        .fetch_one(&mut *c).await)?;
-                crate::db::on_tx!(&mut tx, c => sqlx::query("UPDATE messages SET purged_at = $1, findings = $2 WHERE id = $3")
-                    .bind(t)
-                    .bind(findings.as_deref().map(without_file_names))
-                    .bind(id)
-                    .execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        let copies: Vec<(String,)> = crate::db::on!(&self.pool, ex => {
+            let mut q = sqlx::QueryBuilder::new(
+                "SELECT blob FROM recipients WHERE blob IS NOT NULL AND message_id IN (",
+            );
+            let mut list = q.separated(", ");
+            for (id, ..) in &done {
+                list.push_bind(id);
             }
-            tx.commit().await?;
+            q.push(")");
+            q.build_query_as().fetch_all(ex).await
+        })?;
+        let names = done
+            .iter()
+            .flat_map(|(_, blob, out_blob, _)| std::iter::once(blob).chain(out_blob))
+            .chain(copies.iter().map(|(b,)| b));
+        let (inline, files): (Vec<&String>, Vec<&String>) =
+            names.partition(|n| crate::blob::is_inline(n));
+        for name in files {
+            self.blobs.remove(name).await?;
         }
+        let t = self.now();
+        let mut tx = self.lease_pool.write_tx().await?;
+        if !inline.is_empty() {
+            crate::db::on_tx!(&mut tx, c => {
+                let mut q = sqlx::QueryBuilder::new("DELETE FROM inline_blobs WHERE name IN (");
+                let mut list = q.separated(", ");
+                for name in &inline {
+                    list.push_bind(*name);
+                }
+                q.push(")");
+                q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+            })?;
+        }
+        crate::db::on_tx!(&mut tx, c => {
+            let mut q = sqlx::QueryBuilder::new(
+                "UPDATE messages SET findings = v.column2, purged_at = v.column3 FROM (",
+            );
+            q.push_values(&done, |mut row, (id, _, _, findings)| {
+                row.push_bind(id)
+                    .push_bind(findings.as_deref().map(without_file_names))
+                    .push_bind(t);
+            });
+            q.push(") AS v WHERE messages.id = v.column1");
+            q.build().execute(&mut *c).await.map(|r| r.rows_affected())
+        })?;
+        tx.commit().await?;
         Ok(done.len())
     }
 

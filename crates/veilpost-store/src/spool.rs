@@ -1,9 +1,10 @@
-//! The spool: a message is stored (blob fsync'd, rows committed) before the SMTP server
-//! answers 250.
+//! The spool: a message is stored (content and rows committed, a large message's blob
+//! fsync'd first) before the SMTP server answers 250.
 
+use crate::blob::INLINE_MAX;
 use crate::commit::Write;
 use crate::messages::NewMessage;
-use crate::{Envelope, Error, Result, Store, new_id};
+use crate::{Blobs, Envelope, Error, Result, Store, new_id};
 
 impl Store {
     /// Store a received message durably; returns its id. When this returns `Ok`, the
@@ -14,7 +15,13 @@ impl Store {
         }
         let size = data.len();
         let header_message_id = crate::messages::header_message_id(&data);
-        let blob = self.blobs.write(data).await?;
+        // Content that fits is kept in the database, made durable by the group commit's
+        // one fsync with the rows; larger content is a blob of its own, durable first.
+        let (blob, inline) = if size <= INLINE_MAX && matches!(self.blobs, Blobs::Dir(_)) {
+            (format!("{}.i", new_id()), Some(data))
+        } else {
+            (self.blobs.write(data).await?, None)
+        };
         let id = new_id();
         self.committer
             .commit(Write::Spool(NewMessage {
@@ -23,6 +30,7 @@ impl Store {
                 size,
                 blob,
                 header_message_id,
+                inline,
             }))
             .await?;
         Ok(id)

@@ -57,7 +57,95 @@ on_both!(
     leases_run_out_unless_renewed,
     work_is_announced_to_the_other_nodes,
     a_new_master_key_wraps_every_data_key,
+    small_content_is_kept_with_its_rows,
 );
+
+/// Received content that fits is kept in the database (committed, and made durable, with
+/// its message's rows: no file, no fsync of its own) when blobs live in a directory, on
+/// both engines; larger content is a file of its own. Either is read the same way, survives
+/// a restart, and leaves once the message is delivered.
+async fn small_content_is_kept_with_its_rows(engine: Db) {
+    let place = Place::new(engine, "inline");
+    // Blobs in the directory on both engines (no bucket).
+    let open = || Store::connect(&place.dir, &place.db, Clock::system());
+    let store = open().await.expect("open");
+    let files = || {
+        std::fs::read_dir(place.dir.join("blobs"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let small = b"Subject: klein\r\n\r\nhoi\r\n".to_vec();
+    let mut large = b"Subject: groot\r\n\r\n".to_vec();
+    large.resize(300 * 1024, b'x');
+    store
+        .spool(envelope(&["a@ext.test"]), small.clone())
+        .await
+        .expect("small");
+    store
+        .spool(envelope(&["b@ext.test"]), large.clone())
+        .await
+        .expect("large");
+    assert_eq!(files(), 1, "only the large message is a file");
+    assert_eq!(
+        place
+            .scalar::<i64>("SELECT count(*) FROM inline_blobs")
+            .await,
+        1
+    );
+    // A restart (a crash after the 250) finds both.
+    drop(store);
+    let store = open().await.expect("reopen");
+    let claimed = store.claim_received(10, 60).await.expect("claim");
+    assert_eq!(claimed.len(), 2);
+    for m in &claimed {
+        let content = store.read_blob(&m.blob).await.expect("content");
+        if m.recipients[0].1 == "a@ext.test" {
+            assert_eq!(content, small);
+            // The blob home alone does not have it, and says where it is.
+            let e = store.blobs().read(&m.blob).await.expect_err("not a file");
+            assert!(e.to_string().contains("database"), "{e}");
+        } else {
+            assert_eq!(content, large);
+        }
+    }
+    // Delivered: the content leaves, from the database and the directory alike.
+    for m in &claimed {
+        let p = Processed {
+            verdict: "clean".into(),
+            findings: serde_json::json!([]),
+            decisions: vec![RecipientDecision {
+                recipient_id: m.recipients[0].0,
+                route: veilpost_store::Route::Plain,
+                reasons: vec![],
+                state: veilpost_store::RecipientState::Queued,
+                blob: None,
+            }],
+            ..Processed::default()
+        };
+        store.finish_processing(&m.id, p).await.expect("processed");
+    }
+    for d in store.claim_deliveries(10, 60).await.expect("deliveries") {
+        let done = DeliveryOutcome::Delivered {
+            detail: "250 ok".into(),
+        };
+        store
+            .delivery_done(d.recipient_id, &done)
+            .await
+            .expect("done");
+    }
+    assert_eq!(store.purge_finished(100).await.expect("purge"), 2);
+    assert_eq!(files(), 0);
+    assert_eq!(
+        place
+            .scalar::<i64>("SELECT count(*) FROM inline_blobs")
+            .await,
+        0
+    );
+    for m in &claimed {
+        assert!(store.read_blob(&m.blob).await.is_err());
+    }
+    let _ = std::fs::remove_dir_all(&place.dir);
+}
 
 /// Master-key rotation on the database: TOTP secrets of a recipient and of a staff member
 /// sealed under one key open under the next after `rewrap_keys`, not under the old; so
@@ -111,7 +199,7 @@ async fn a_new_master_key_wraps_every_data_key(engine: Db) {
     assert!(err.to_string().contains(new.id()), "{err}");
     let rotated = place.open_keyed(Clock::system(), &new).await;
     assert_eq!(
-        rotated.blobs().read(&blob).await.expect("read after"),
+        rotated.read_blob(&blob).await.expect("read after"),
         b"BSN 111222333"
     );
     for who in [
@@ -421,7 +509,7 @@ async fn spool_process_deliver(engine: Db) {
 
     let m = &batch[0];
     assert_eq!(m.recipients.len(), 2);
-    let body = store.blobs().read(&m.blob).await.expect("blob");
+    let body = store.read_blob(&m.blob).await.expect("blob");
     assert!(body.starts_with(b"Subject: "));
     let out = store.blobs().write(b"signed".to_vec()).await.expect("out");
     let key = MasterKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").expect("key");
@@ -565,12 +653,17 @@ async fn spool_process_deliver(engine: Db) {
     // Content leaves the spool once every recipient is done; the vault's encrypted copy
     // and a still-queued notification stay, and so does the trace.
     assert_eq!(store.purge_finished(100).await.expect("purge"), 1);
-    let blobs = store.blobs();
-    assert!(blobs.read(&m.blob).await.is_err(), "received copy removed");
-    assert!(blobs.read(&out).await.is_err(), "delivered copy removed");
-    assert!(blobs.read(&vblob).await.is_ok(), "vault copy kept");
     assert!(
-        blobs.read(&note).await.is_ok(),
+        store.read_blob(&m.blob).await.is_err(),
+        "received copy removed"
+    );
+    assert!(
+        store.read_blob(&out).await.is_err(),
+        "delivered copy removed"
+    );
+    assert!(store.read_blob(&vblob).await.is_ok(), "vault copy kept");
+    assert!(
+        store.read_blob(&note).await.is_ok(),
         "the notification is still queued"
     );
     assert_eq!(store.trace(&m.id).await.expect("trace").len(), 2);

@@ -312,7 +312,7 @@ async fn earlier_files(
     let Some((blob, key)) = s.store.take_intake_files(id).await? else {
         return Ok(Vec::new());
     };
-    let ciphertext = s.store.blobs().read(&blob).await?;
+    let ciphertext = s.store.read_blob(&blob).await?;
     let _ = s.store.blobs().remove(&blob).await;
     let plain = s
         .master_key

@@ -155,7 +155,7 @@ pub async fn view(
     let Some((blob, key)) = s.store.quarantined_blob(&id).await? else {
         return Err(not_found(staff.lang));
     };
-    let raw = s.store.blobs().read(&blob).await?;
+    let raw = s.store.read_blob(&blob).await?;
     let raw = match key {
         Some(key) => s
             .master_key

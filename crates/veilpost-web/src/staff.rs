@@ -223,7 +223,7 @@ async fn own_received(
     if !e.readable(s.store.now()) {
         return Err(WebError::new(StatusCode::GONE, ErrorKind::NotFound, lang));
     }
-    let ciphertext = s.store.blobs().read(&e.blob).await?;
+    let ciphertext = s.store.read_blob(&e.blob).await?;
     let plain = crate::pages::decrypt(s, &e, &ciphertext, lang)?;
     Ok((e, plain))
 }

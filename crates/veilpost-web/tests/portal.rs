@@ -432,7 +432,7 @@ async fn sms_login_read_download_save_reply() {
         .expect("reply spooled");
     assert_eq!(r.recipients[0].1, "ann@praktijk.test");
     assert_eq!(r.mail_from, "piet@example.net");
-    let raw = p.store.blobs().read(&r.blob).await.expect("blob");
+    let raw = p.store.read_blob(&r.blob).await.expect("blob");
     let parsed = mail_parser::MessageParser::default()
         .parse(&raw)
         .expect("mail");
@@ -793,7 +793,7 @@ async fn expired_and_revoked_messages_are_gone() {
             .is_empty()
     );
     assert!(
-        p.store.blobs().read(&reply_blob).await.is_err(),
+        p.store.read_blob(&reply_blob).await.is_err(),
         "the reply's ciphertext is gone"
     );
     let e = p
@@ -804,7 +804,7 @@ async fn expired_and_revoked_messages_are_gone() {
         .expect("entry");
     assert!(e.wrapped_key.is_empty() && e.shredded_at.is_some());
     assert!(
-        p.store.blobs().read(&blob).await.is_err(),
+        p.store.read_blob(&blob).await.is_err(),
         "the ciphertext is gone"
     );
 
@@ -1250,7 +1250,7 @@ async fn the_contact_form_verifies_the_address_and_spools_a_secure_message() {
         .expect("spooled");
     assert_eq!(m.recipients[0].1, "balie@praktijk.test");
     assert_eq!(m.mail_from, "patient@example.net");
-    let raw = p.store.blobs().read(&m.blob).await.expect("blob");
+    let raw = p.store.read_blob(&m.blob).await.expect("blob");
     let parsed = mail_parser::MessageParser::default()
         .parse(&raw)
         .expect("mail");

@@ -687,7 +687,7 @@ async fn compose_spools_a_secure_message_as_the_signed_in_user_only() {
     assert_eq!(m.id, id);
     assert_eq!(m.mail_from, "balie@praktijk.test");
     assert_eq!(m.auth_user.as_deref(), Some("ann@praktijk.test"));
-    let raw = site.store.blobs().read(&m.blob).await.expect("blob");
+    let raw = site.store.read_blob(&m.blob).await.expect("blob");
     let parsed = mail_parser::MessageParser::default()
         .parse(&raw)
         .expect("mail");

@@ -26,7 +26,7 @@ pub(super) async fn open_entry(
     gone(&e, s.store.now(), lang)?;
     let opened = async {
         let (_, session) = require_session(s, headers, &e, lang).await?;
-        let ciphertext = s.store.blobs().read(&e.blob).await?;
+        let ciphertext = s.store.read_blob(&e.blob).await?;
         Ok::<_, WebError>((session, decrypt(s, &e, &ciphertext, lang)?))
     };
     match opened.await {
@@ -166,7 +166,7 @@ async fn open_reply(
     r: &veilpost_store::PortalReply,
     lang: Lang,
 ) -> Result<Vec<u8>, WebError> {
-    let ciphertext = s.store.blobs().read(&r.blob).await?;
+    let ciphertext = s.store.read_blob(&r.blob).await?;
     s.master_key
         .open(&format!("reply:{}", r.id), &r.wrapped_key, &ciphertext)
         .map_err(|err| WebError::internal(lang, format!("reply {}: {err}", r.id)))
@@ -352,7 +352,7 @@ pub async fn reply(
     if text.trim().is_empty() && files.is_empty() {
         return Ok(see_other(&format!("/p/{token}/message")));
     }
-    let ciphertext = s.store.blobs().read(&e.blob).await?;
+    let ciphertext = s.store.read_blob(&e.blob).await?;
     let original = render::view(&decrypt(&s, &e, &ciphertext, lang)?);
     let from = mails::From {
         organisation: &s.organisation,

@@ -67,7 +67,7 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
     if to_us == 0 {
         return Ok(false);
     }
-    let raw = shared.store.blobs().read(&m.blob).await?;
+    let raw = shared.store.read_blob(&m.blob).await?;
     // Only the MX listener's own header vouches for anything.
     take(
         shared,

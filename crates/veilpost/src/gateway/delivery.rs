@@ -142,10 +142,10 @@ impl Destinations {
 
 async fn deliver_one(shared: &Shared, d: &Delivery) -> Result<DeliveryOutcome> {
     let data = if d.prefix.is_empty() {
-        shared.store.blobs().read(&d.blob).await?
+        shared.store.read_blob(&d.blob).await?
     } else {
         let mut data = d.prefix.clone();
-        data.extend_from_slice(&shared.store.blobs().read(&d.blob).await?);
+        data.extend_from_slice(&shared.store.read_blob(&d.blob).await?);
         data
     };
     let started = std::time::Instant::now();
@@ -235,7 +235,7 @@ async fn report(shared: &Shared, d: &Delivery, kind: DsnKind, status: &str, why:
     if d.mail_from.is_empty() || d.origin == Origin::Dsn {
         return;
     }
-    let original = shared.store.blobs().read(&d.blob).await.unwrap_or_default();
+    let original = shared.store.read_blob(&d.blob).await.unwrap_or_default();
     let retry_until =
         Some(d.received_at + (shared.config.delivery.max_retry_hours * 3600.0) as i64);
     let raw = match mails::dsn(&mails::Dsn {

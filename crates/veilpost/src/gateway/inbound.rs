@@ -563,10 +563,10 @@ pub(super) async fn to_staff_mailbox(shared: &Arc<Shared>, to: &str, raw: &[u8])
 /// Process an inbound message: quarantine seals and holds it (nothing goes out), anything
 /// else is queued for the organisation's own mail server.
 pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
-    let blobs = shared.store.blobs();
+    let store = &shared.store;
     let context = format!("quarantine:{}", m.id);
-    let sealed_key = shared.store.sealed_key(&m.id).await?;
-    let raw = blobs.read(&m.blob).await?;
+    let sealed_key = store.sealed_key(&m.id).await?;
+    let raw = store.read_blob(&m.blob).await?;
     let raw = match &sealed_key {
         Some(key) => shared.master_key.open(&context, key, &raw)?,
         None => raw,
@@ -584,13 +584,13 @@ pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         let reasons = serde_json::to_string(&names)?;
         // It waits sealed: the clear copy goes once the sealed one is in its place.
         let sealed = shared.master_key.seal(&context, &raw)?;
-        let blob = blobs.write(sealed.ciphertext).await?;
+        let blob = store.blobs().write(sealed.ciphertext).await?;
         match shared
             .store
             .quarantine(&m.id, &blob, &sealed.wrapped_key, &reasons)
             .await?
         {
-            Some(clear) if clear != blob => blobs.remove(&clear).await?,
+            Some(clear) if clear != blob => store.remove_blob(&clear).await?,
             _ => {}
         }
         shared
@@ -609,9 +609,9 @@ pub(super) async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     }
     // Released: out in the clear again for delivery, the sealed copy gone.
     if sealed_key.is_some() {
-        let blob = blobs.write(raw).await?;
-        if let Some(old) = shared.store.unseal(&m.id, &blob).await? {
-            blobs.remove(&old).await?;
+        let blob = store.blobs().write(raw).await?;
+        if let Some(old) = store.unseal(&m.id, &blob).await? {
+            store.remove_blob(&old).await?;
         }
     }
     let processed = Processed {

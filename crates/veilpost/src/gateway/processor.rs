@@ -187,7 +187,7 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
     if m.origin == Origin::Inbound {
         return super::inbound::process(shared, m).await;
     }
-    let raw = shared.store.blobs().read(&m.blob).await?;
+    let raw = shared.store.read_blob(&m.blob).await?;
     let started = std::time::Instant::now();
     let (report, mut message) =
         on_a_core(shared, raw, |s, raw| s.scanner.scan_message(raw)).await?;

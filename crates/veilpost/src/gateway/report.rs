@@ -67,7 +67,7 @@ pub(super) async fn intake(shared: &Arc<Shared>, m: &Received) -> Result<bool> {
         return Ok(false);
     }
     let store = &shared.store;
-    let raw = store.blobs().read(&m.blob).await?;
+    let raw = store.read_blob(&m.blob).await?;
     let id = veilpost_store::vault::short_id();
     match reporter(shared, m, &raw).await? {
         Some(who) => {
