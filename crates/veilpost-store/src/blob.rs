@@ -208,6 +208,9 @@ impl crate::Store {
         if !is_inline(name) {
             return self.blobs.read(name).await;
         }
+        if let Some(content) = self.recent.get(name) {
+            return Ok(content.to_vec());
+        }
         let data: Option<Vec<u8>> = crate::db::on!(&self.pool, ex => sqlx::query_scalar(
             "SELECT data FROM inline_blobs WHERE name = $1",
         )
@@ -221,6 +224,7 @@ impl crate::Store {
         if !is_inline(name) {
             return self.blobs.remove(name).await;
         }
+        self.recent.forget([name]);
         crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM inline_blobs WHERE name = $1")
             .bind(name)
             .execute(ex).await.map(|_| ()))?;

@@ -1,7 +1,13 @@
 //! The address book (numbers for SMS codes), partner domains, and whether the
 //! organisation has written to an address before.
 
+use std::sync::Arc;
+
 use crate::{Result, Store};
+
+/// How long (seconds) the address book's domains are used before they are read again
+/// (a change made through this store shows at once, one made elsewhere within this).
+pub const BOOK_READ_EVERY: i64 = 5;
 
 impl Store {
     /// A contact's mobile number.
@@ -37,17 +43,18 @@ impl Store {
         .bind(phone)
         .bind(self.now())
         .execute(ex).await.map(|r| r.rows_affected()))?;
+        self.book_domains.forget();
         Ok(())
     }
 
     /// Remove a contact. True if there was one.
     pub async fn delete_contact(&self, address: &str) -> Result<bool> {
-        Ok(
-            crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM contacts WHERE lower(address) = lower($1)")
+        let removed = crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM contacts WHERE lower(address) = lower($1)")
             .bind(address.trim())
             .execute(ex).await.map(|r| r.rows_affected()))?
-                == 1,
-        )
+            == 1;
+        self.book_domains.forget();
+        Ok(removed)
     }
 
     /// Has the organisation written to `address` before (a contact, or a delivered or
@@ -85,7 +92,25 @@ impl Store {
         .bind(contact_key(address))
         .bind(self.now())
         .execute(ex).await.map(|r| r.rows_affected()))?;
+        self.book_domains.forget();
         Ok(())
+    }
+
+    /// The domains of the organisation's contacts and of the address book's partner
+    /// domains, lower case and sorted (what a look-alike recipient domain is compared
+    /// with): read again at most every [`BOOK_READ_EVERY`] seconds.
+    pub async fn address_book_domains(&self) -> Result<Arc<[String]>> {
+        let now = self.now();
+        if let Some(domains) = self.book_domains.fresh(now) {
+            return Ok(domains);
+        }
+        let mut domains = self.contact_domains().await?;
+        domains.extend(self.partner_domains().await?.into_iter().map(|p| p.0));
+        domains.sort_unstable();
+        domains.dedup();
+        let domains: Arc<[String]> = domains.into();
+        self.book_domains.keep(now, domains.clone());
+        Ok(domains)
     }
 
     /// Partner domains from the address book: (domain, tls, note).
@@ -120,17 +145,18 @@ impl Store {
         .bind(note)
         .bind(self.now())
         .execute(ex).await.map(|r| r.rows_affected()))?;
+        self.book_domains.forget();
         Ok(())
     }
 
     /// Remove a partner domain. True if there was one.
     pub async fn delete_partner_domain(&self, domain: &str) -> Result<bool> {
-        Ok(
-            crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM partner_domains WHERE lower(domain) = lower($1)")
+        let removed = crate::db::on!(&self.pool, ex => sqlx::query("DELETE FROM partner_domains WHERE lower(domain) = lower($1)")
             .bind(domain.trim())
             .execute(ex).await.map(|r| r.rows_affected()))?
-                == 1,
-        )
+            == 1;
+        self.book_domains.forget();
+        Ok(removed)
     }
 }
 

@@ -11,6 +11,7 @@ mod audit;
 mod authreports;
 pub mod backup;
 mod blob;
+mod cache;
 pub mod checkpoint;
 mod commit;
 mod contacts;
@@ -43,6 +44,7 @@ pub use authreports::{
     AsideEntry, Counted, DmarcRowView, NewAside, TlsFailureTotal, TlsPolicyTotal,
 };
 pub use blob::{BlobDir, Blobs, ObjectBlobs, S3Options};
+pub use contacts::BOOK_READ_EVERY;
 pub use db::{Database, Engine, Work, WorkListener};
 pub use holds::Held;
 pub use intake::Intake;
@@ -185,13 +187,18 @@ pub struct Store {
     recorder: commit::Recorder,
     data_dir: PathBuf,
     clock: Clock,
-    /// The blocked senders as last read and when: the inbound verdict asks for them with
-    /// every message. A block made through this store drops them at once.
-    blocked: Arc<std::sync::Mutex<Option<BlocksRead>>>,
+    /// The blocked senders as last read: the inbound verdict asks for them with every
+    /// message. A block made through this store drops them at once.
+    blocked: Arc<cache::ReadEvery<[String]>>,
+    /// The address book's domains (contacts' and partners') as last read: the
+    /// double-check compares every outside recipient's domain with them.
+    book_domains: Arc<cache::ReadEvery<[String]>>,
+    /// The content of recently spooled messages kept in the database.
+    recent: Arc<cache::Recent>,
 }
 
-/// When (store clock) the blocked senders were read, and what they were.
-type BlocksRead = (i64, Arc<[String]>);
+/// Bytes of recently spooled content kept in memory for processing and delivery.
+const RECENT_BYTES: usize = 32 << 20;
 
 fn random_token() -> String {
     let mut raw = [0u8; 32];
@@ -229,7 +236,9 @@ impl Store {
             committer,
             recorder,
             data_dir: data_dir.to_path_buf(),
-            blocked: Arc::default(),
+            blocked: Arc::new(cache::ReadEvery::new(reports::BLOCKS_READ_EVERY)),
+            book_domains: Arc::new(cache::ReadEvery::new(contacts::BOOK_READ_EVERY)),
+            recent: Arc::new(cache::Recent::new(RECENT_BYTES)),
             clock,
         })
     }

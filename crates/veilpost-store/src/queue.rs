@@ -12,20 +12,38 @@ use crate::{
     RecipientTrace, Result, Store,
 };
 
-/// The statement that takes messages to process; `$lock` is what PostgreSQL adds.
-macro_rules! claim_received_sql {
-    ($lock:literal) => {
-        concat!(
-            "UPDATE messages SET state = 'processing', lease_until = $1
-             WHERE id IN (SELECT id FROM messages
-                          WHERE state = 'received' OR (state = 'processing' AND lease_until < $2)
-                          ORDER BY id LIMIT $3",
-            $lock,
-            ") RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed,
-                         intent, header_message_id"
-        )
+/// What a claim of messages to process returns.
+macro_rules! claimed_columns {
+    () => {
+        " RETURNING id, origin, mail_from, auth_user, client_ip, received_at, blob, confirmed,
+                    intent, header_message_id"
     };
 }
+
+/// The statement that takes messages to process on SQLite: the oldest received (in id
+/// order, straight from the `(state, id)` index: no sort of the whole backlog) and any
+/// whose lease ran out.
+const CLAIM_RECEIVED_SQLITE: &str = concat!(
+    "UPDATE messages SET state = 'processing', lease_until = $1
+     WHERE id IN (SELECT id FROM (
+                      SELECT id FROM (SELECT id FROM messages WHERE state = 'received'
+                                       ORDER BY id LIMIT $3)
+                      UNION ALL
+                      SELECT id FROM (SELECT id FROM messages
+                                       WHERE state = 'processing' AND lease_until < $2
+                                       ORDER BY id LIMIT $3))
+                  ORDER BY id LIMIT $3)",
+    claimed_columns!()
+);
+
+/// The same on PostgreSQL, skipping rows another node is taking at this moment.
+const CLAIM_RECEIVED_POSTGRES: &str = concat!(
+    "UPDATE messages SET state = 'processing', lease_until = $1
+     WHERE id IN (SELECT id FROM messages
+                  WHERE state = 'received' OR (state = 'processing' AND lease_until < $2)
+                  ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)",
+    claimed_columns!()
+);
 
 /// The statement that takes due deliveries; `$lock` is what PostgreSQL adds.
 macro_rules! claim_deliveries_sql {
@@ -109,8 +127,8 @@ impl Store {
     pub async fn claim_received(&self, n: i64, lease: i64) -> Result<Vec<Received>> {
         let t = self.now();
         let sql = match self.lease_pool.engine() {
-            crate::Engine::Sqlite => claim_received_sql!(""),
-            crate::Engine::Postgres => claim_received_sql!(" FOR UPDATE SKIP LOCKED"),
+            crate::Engine::Sqlite => CLAIM_RECEIVED_SQLITE,
+            crate::Engine::Postgres => CLAIM_RECEIVED_POSTGRES,
         };
         let mut claimed: Vec<ClaimedMessage> = crate::db::on!(&self.lease_pool, ex => sqlx::query_as(sql)
             .bind(t + lease)
@@ -340,6 +358,7 @@ impl Store {
         let t = self.now();
         let mut tx = self.lease_pool.write_tx().await?;
         if !inline.is_empty() {
+            self.recent.forget(inline.iter().map(|n| n.as_str()));
             crate::db::on_tx!(&mut tx, c => {
                 let mut q = sqlx::QueryBuilder::new("DELETE FROM inline_blobs WHERE name IN (");
                 let mut list = q.separated(", ");

@@ -152,9 +152,7 @@ impl Store {
         .bind(self.now())
         .bind(by)
         .execute(ex).await.map(|r| r.rows_affected()))?;
-        if let Ok(mut blocked) = self.blocked.lock() {
-            *blocked = None;
-        }
+        self.blocked.forget();
         Ok(())
     }
 
@@ -163,18 +161,13 @@ impl Store {
     /// a block made elsewhere (another process on the same database) acts within that.
     pub async fn blocked_senders(&self) -> Result<Arc<[String]>> {
         let now = self.now();
-        if let Ok(blocked) = self.blocked.lock()
-            && let Some((at, list)) = blocked.as_ref()
-            && (*at..*at + BLOCKS_READ_EVERY).contains(&now)
-        {
-            return Ok(list.clone());
+        if let Some(list) = self.blocked.fresh(now) {
+            return Ok(list);
         }
         let list: Vec<String> = crate::db::on!(&self.pool, ex => sqlx::query_scalar("SELECT value FROM inbound_blocks ORDER BY value")
                 .fetch_all(ex).await)?;
         let list: Arc<[String]> = list.into();
-        if let Ok(mut blocked) = self.blocked.lock() {
-            *blocked = Some((now, list.clone()));
-        }
+        self.blocked.keep(now, list.clone());
         Ok(list)
     }
 }

@@ -22,17 +22,22 @@ impl Store {
         } else {
             (self.blobs.write(data).await?, None)
         };
+        // Processing reads it back in a moment, and delivery after that.
+        let recent = inline.as_deref().map(std::sync::Arc::<[u8]>::from);
         let id = new_id();
         self.committer
             .commit(Write::Spool(NewMessage {
                 id: id.clone(),
                 envelope,
                 size,
-                blob,
+                blob: blob.clone(),
                 header_message_id,
                 inline,
             }))
             .await?;
+        if let Some(content) = recent {
+            self.recent.keep(&blob, content);
+        }
         Ok(id)
     }
 

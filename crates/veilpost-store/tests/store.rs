@@ -1184,6 +1184,45 @@ async fn blocks_act_at_once_here_and_within_seconds_elsewhere(engine: Db) {
         &*store.blocked_senders().await.expect("blocks"),
         ["info@bank-veilig.test", "partnar.test"]
     );
+
+    // The address book's domains (what the double-check compares recipients with) are
+    // kept the same way: a change here shows at once, one made elsewhere within seconds.
+    assert!(store.address_book_domains().await.expect("book").is_empty());
+    store
+        .put_contact("Kees@Apotheek.test", None, None)
+        .await
+        .expect("contact");
+    store
+        .put_partner_domain("ggz-regio.test", "required", None)
+        .await
+        .expect("partner");
+    assert_eq!(
+        &*store.address_book_domains().await.expect("book"),
+        ["apotheek.test", "ggz-regio.test"]
+    );
+    other
+        .remember_contact("jan@jeugdzorg.test")
+        .await
+        .expect("elsewhere");
+    assert_eq!(store.address_book_domains().await.expect("book").len(), 2);
+    t.fetch_add(veilpost_store::BOOK_READ_EVERY, Ordering::SeqCst);
+    assert_eq!(store.address_book_domains().await.expect("book").len(), 3);
+    assert!(
+        store
+            .delete_partner_domain("ggz-regio.test")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        store
+            .delete_contact("kees@apotheek.test")
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        &*store.address_book_domains().await.expect("book"),
+        ["jeugdzorg.test"]
+    );
 }
 
 /// A DMARC report of `rows` (source IP, count, SPF aligned, DKIM aligned).

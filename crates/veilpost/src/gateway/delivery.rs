@@ -44,12 +44,19 @@ pub async fn run(shared: Arc<Shared>) {
                 tokio::time::timeout(Duration::from_secs(1), shared.wake_delivery.notified()).await;
             continue;
         }
-        for d in due {
+        // Held from now on: the lease of one waiting for a slot is renewed too.
+        let due: Vec<_> = due
+            .into_iter()
+            .map(|d| {
+                let holding = shared.held.delivery(d.recipient_id);
+                (d, holding)
+            })
+            .collect();
+        for (d, holding) in due {
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 return;
             };
             let shared = shared.clone();
-            let holding = shared.held.delivery(d.recipient_id);
             let destination = destinations.of(&d.address);
             // Every line of the attempt names the message and the recipient.
             let span = tracing::info_span!(

@@ -86,17 +86,9 @@ async fn gather(shared: &Shared, rules: &Rules, m: &Received, message: &[u8]) ->
         .collect();
     let mut known_domains = Vec::new();
     if rules.look_alike {
-        known_domains = shared.store.contact_domains().await?;
+        known_domains = shared.store.address_book_domains().await?.to_vec();
         let live = shared.live();
         known_domains.extend(live.policy.partner_domains.iter().cloned());
-        known_domains.extend(
-            shared
-                .store
-                .partner_domains()
-                .await?
-                .into_iter()
-                .map(|p| p.0),
-        );
         known_domains.extend(live.policy.zip_domains.iter().cloned());
     }
     // Whether an address is known matters for the new-recipient rule, and for a look-alike

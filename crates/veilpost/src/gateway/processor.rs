@@ -23,71 +23,69 @@ use super::handoff::{outside_reply, portal_handoff, vault_handoff};
 use super::{Shared, facts, hold, zipped};
 use veilpost_text::mails::{self, DsnKind};
 
-/// Messages taken from the spool at once.
-const BATCH: i64 = 16;
+/// Messages taken from the spool at once: a claim is a write transaction, so the
+/// processor takes a batch and works it off as slots free up, instead of one claim (and
+/// one wait for SQLite's write lock) per message.
+const BATCH: i64 = 64;
 
 /// Messages in processing at once: most of a message's time is waiting for fsync, so
 /// many are in flight while scans and signatures (CPU) are limited to the cores.
 const IN_FLIGHT: usize = 64;
 
 /// Process spooled messages until the process ends: a steady pipeline, each finished
-/// message waking the delivery workers.
+/// message waking the delivery workers. Claimed messages wait in `taken` (held, so their
+/// leases are renewed) until a slot is free.
 pub async fn run(shared: Arc<Shared>) {
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut taken: std::collections::VecDeque<(Received, super::leases::Holding)> =
+        std::collections::VecDeque::new();
     loop {
-        // Wait for a free slot before claiming, so claimed messages start at once.
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let free = slots.available_permits() as i64 + 1;
-        let lease = shared.config.store.lease_seconds as i64;
-        let batch = match shared.store.claim_received(BATCH.min(free), lease).await {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("processing queue: {e}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        if taken.is_empty() {
+            let lease = shared.config.store.lease_seconds as i64;
+            match shared.store.claim_received(BATCH, lease).await {
+                Ok(batch) => taken.extend(batch.into_iter().map(|m| {
+                    let holding = shared.held.message(&m.id);
+                    (m, holding)
+                })),
+                Err(e) => {
+                    tracing::error!("processing queue: {e}");
+                    drop(permit);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
             }
-        };
-        if batch.is_empty() {
-            drop(first);
+        }
+        let Some((m, holding)) = taken.pop_front() else {
+            drop(permit);
             let _ = tokio::time::timeout(Duration::from_secs(1), shared.wake_processor.notified())
                 .await;
             continue;
-        }
-        let mut first = Some(first);
-        for m in batch {
-            let permit = match first.take() {
-                Some(p) => p,
-                None => match slots.clone().acquire_owned().await {
-                    Ok(p) => p,
-                    Err(_) => return,
-                },
-            };
-            let shared = shared.clone();
-            let holding = shared.held.message(&m.id);
-            // Every line of the message's processing names it.
-            let span = tracing::info_span!(
-                "message",
-                queue_id = %m.id,
-                message_id = m.header_message_id.as_deref(),
-                remote = m.client_ip.as_deref(),
-            );
-            tokio::spawn(
-                async move {
-                    let id = m.id.clone();
-                    let result = process(&shared, m).await;
-                    drop(holding);
-                    if let Err(e) = result {
-                        // The lease runs out and the message is tried again.
-                        tracing::error!("processing {id}: {e:#}");
-                    }
-                    drop(permit);
-                    shared.wake_delivery.notify_one();
+        };
+        let shared = shared.clone();
+        // Every line of the message's processing names it.
+        let span = tracing::info_span!(
+            "message",
+            queue_id = %m.id,
+            message_id = m.header_message_id.as_deref(),
+            remote = m.client_ip.as_deref(),
+        );
+        tokio::spawn(
+            async move {
+                let id = m.id.clone();
+                let result = process(&shared, m).await;
+                drop(holding);
+                if let Err(e) = result {
+                    // The lease runs out and the message is tried again.
+                    tracing::error!("processing {id}: {e:#}");
                 }
-                .instrument(span),
-            );
-        }
+                drop(permit);
+                shared.wake_delivery.notify_one();
+            }
+            .instrument(span),
+        );
     }
 }
 
