@@ -34,7 +34,7 @@ impl Blobs {
     }
 
     /// Read a blob of this home (content kept in the database is read through
-    /// [`Store::read_blob`]).
+    /// [`crate::Store::read_blob`]).
     pub async fn read(&self, name: &str) -> Result<Vec<u8>> {
         if is_inline(name) {
             return Err(Error::Blob(format!(
@@ -202,8 +202,8 @@ pub(crate) fn is_inline(name: &str) -> bool {
 }
 
 impl crate::Store {
-    /// Read a blob wherever it is kept: in the database (received content, see
-    /// [`INLINE_MAX`]) or in the blob home.
+    /// Read a blob wherever it is kept: in the database (received content
+    /// up to 256 KiB when blobs live in a directory) or in the blob home.
     pub async fn read_blob(&self, name: &str) -> Result<Vec<u8>> {
         if !is_inline(name) {
             return self.blobs.read(name).await;
