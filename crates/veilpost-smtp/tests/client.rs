@@ -1,6 +1,8 @@
 //! The delivery client against real TLS servers on loopback: DANE-EE and DANE-TA matched
 //! inside certificate verification, a server replaying a certificate whose key it does not
-//! hold (TLS 1.3 and 1.2), PKIX for MTA-STS, and never plaintext when TLS is required.
+//! hold (TLS 1.3 and 1.2), PKIX for MTA-STS, and never plaintext when TLS is required;
+//! connection reuse, and pipelining against a server that answers only once it has read
+//! the whole batch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -410,4 +412,130 @@ async fn idle_connections_are_closed_after_the_limit() {
         "a new connection after it"
     );
     assert_eq!(sink.messages().len(), 2);
+}
+
+/// A server on loopback that says nothing until it has read `until`, then `reply`, step
+/// by step (after its greeting); then it reads until the client is gone. Returns its
+/// address and, at the end, everything it read.
+async fn scripted(
+    steps: Vec<(&'static str, &'static str)>,
+) -> (std::net::SocketAddr, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let served = tokio::spawn(async move {
+        let (mut c, _) = listener.accept().await.expect("accept");
+        let mut seen = Vec::new();
+        let mut from = 0;
+        c.write_all(b"220 scripted ESMTP\r\n").await.expect("greet");
+        let mut buf = [0u8; 4096];
+        for (until, reply) in steps {
+            while !String::from_utf8_lossy(&seen[from..]).contains(until) {
+                let n = c.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the client left before sending {until:?}");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            from = seen.len();
+            c.write_all(reply.as_bytes()).await.expect("reply");
+        }
+        let rest = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match c.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        assert!(rest.is_ok(), "the client never closed the connection");
+        String::from_utf8_lossy(&seen).into_owned()
+    });
+    (addr, served)
+}
+
+
+/// A server that offers PIPELINING gets MAIL, RCPT and DATA at once: this one answers
+/// MAIL only after it has read DATA, so a client waiting for each reply would time out.
+#[tokio::test]
+async fn a_server_that_offers_pipelining_gets_the_transaction_in_two_round_trips() {
+    let (addr, served) = scripted(vec![
+        (
+            "\r\n",
+            "250-scripted\r\n250-SIZE 1000000\r\n250 PIPELINING\r\n",
+        ),
+        ("DATA\r\n", "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go on\r\n"),
+        ("\r\n.\r\n", "250 2.0.0 queued as P1\r\n"),
+        ("QUIT\r\n", "221 bye\r\n"),
+    ])
+    .await;
+    let rcpt = vec!["b@ontvanger.test".to_string()];
+    let msg = Outgoing {
+        mail_from: "a@praktijk.test",
+        rcpt_to: &rcpt,
+        data: BODY,
+        smtputf8: false,
+    };
+    let started = std::time::Instant::now();
+    let done = deliver(
+        &quick_settings(&Ca::new()),
+        addr,
+        "mx.scripted.test",
+        &TlsRequirement::Opportunistic,
+        &msg,
+    )
+    .await
+    .expect("delivered");
+    assert!(done.reply.contains("queued as P1"), "{}", done.reply);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "no command waited"
+    );
+    let seen = served.await.expect("server");
+    let mail = seen
+        .find("MAIL FROM:<a@praktijk.test> SIZE=")
+        .expect("MAIL");
+    let rcpt = seen.find("RCPT TO:<b@ontvanger.test>\r\n").expect("RCPT");
+    let data = seen.find("DATA\r\n").expect("DATA");
+    assert!(mail < rcpt && rcpt < data, "{seen}");
+    assert!(seen.contains("BSN 111222333\r\n.\r\nQUIT\r\n"), "{seen}");
+}
+
+/// A refused recipient fails the delivery, and a server that answered DATA with 354 all
+/// the same gets no data: the connection closes without ending the transaction.
+#[tokio::test]
+async fn a_refused_recipient_gets_no_data_even_after_354() {
+    let (addr, served) = scripted(vec![
+        ("\r\n", "250-scripted\r\n250 PIPELINING\r\n"),
+        (
+            "DATA\r\n",
+            "250 ok\r\n550 5.1.1 no such user\r\n354 go on\r\n",
+        ),
+    ])
+    .await;
+    let rcpt = vec!["nobody@ontvanger.test".to_string()];
+    let msg = Outgoing {
+        mail_from: "a@praktijk.test",
+        rcpt_to: &rcpt,
+        data: BODY,
+        smtputf8: false,
+    };
+    let e = deliver(
+        &quick_settings(&Ca::new()),
+        addr,
+        "mx.scripted.test",
+        &TlsRequirement::Opportunistic,
+        &msg,
+    )
+    .await
+    .expect_err("refused");
+    assert!(e.permanent, "{e:?}");
+    assert!(
+        e.to_string().contains("RCPT TO: 550 5.1.1 no such user"),
+        "{e}"
+    );
+    let seen = served.await.expect("server");
+    assert!(!seen.contains("BSN"), "no data was sent: {seen}");
+    assert!(!seen.contains("\r\n.\r\n"), "{seen}");
 }
