@@ -455,7 +455,6 @@ async fn scripted(
     (addr, served)
 }
 
-
 /// A server that offers PIPELINING gets MAIL, RCPT and DATA at once: this one answers
 /// MAIL only after it has read DATA, so a client waiting for each reply would time out.
 #[tokio::test]

@@ -186,12 +186,22 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         return super::inbound::process(shared, m).await;
     }
     let raw = shared.store.read_blob(&m.blob).await?;
-    let started = std::time::Instant::now();
-    let (report, mut message) =
-        on_a_core(shared, raw, |s, raw| s.scanner.scan_message(raw)).await?;
-    super::metrics::scanned(&report, started.elapsed());
+    // The CPU work in one go on a core: the scan (of the message as the sender wrote
+    // it), the tags taken out, and the signature of what leaves (unused when the
+    // double-check holds the message: then it is made again once confirmed).
+    let (origin, given) = (m.origin, given_intent(&m));
+    let ((report, scanned, intent, changed, signature), message) =
+        on_a_core(shared, raw, move |s, message| {
+            let started = std::time::Instant::now();
+            let report = s.scanner.scan_message(message);
+            let scanned = started.elapsed();
+            let (intent, changed) = sender_intent(origin, given, message);
+            let signature = signature(s, message);
+            (report, scanned, intent, changed, signature)
+        })
+        .await?;
+    super::metrics::scanned(&report, scanned);
     let scan = policy_scan(&report);
-    let (intent, changed) = sender_intent(&m, &mut message);
 
     // The double-check: a risky recipient holds the message until the sender confirms.
     if !m.confirmed
@@ -209,7 +219,6 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
         }
     }
 
-    let (signature, message) = on_a_core(shared, message, signature).await?;
     let (out_blob, out_prefix) = outgoing_copy(shared, &message, signature, changed).await?;
     let mut run = Run {
         shared,
@@ -260,15 +269,16 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
 
 /// Run CPU-bound work on the message (a scan, an RSA signature: a millisecond or more,
 /// which would stall every other task on an async worker) on one of the CPU slots in the
-/// blocking pool; the message goes there and comes back (no copy per message).
+/// blocking pool; the message goes there (to be read or changed) and comes back (no
+/// copy per message).
 async fn on_a_core<T: Send + 'static>(
     shared: &Arc<Shared>,
-    message: Vec<u8>,
-    work: impl FnOnce(&Shared, &[u8]) -> T + Send + 'static,
+    mut message: Vec<u8>,
+    work: impl FnOnce(&Shared, &mut Vec<u8>) -> T + Send + 'static,
 ) -> Result<(T, Vec<u8>)> {
     let worker = shared.clone();
     let _core = shared.cpu.acquire().await.context("cpu slots")?;
-    tokio::task::spawn_blocking(move || (work(&worker, &message), message))
+    tokio::task::spawn_blocking(move || (work(&worker, &mut message), message))
         .await
         .context("cpu task")
 }
@@ -278,9 +288,8 @@ async fn on_a_core<T: Send + 'static>(
 /// organisation's own people sent (an authenticated submission, or its own server on a
 /// trusted network), and the secure route for what outsiders wrote in the portal or the
 /// contact form, whose subjects (a name typed in a form) are never read as tags.
-fn sender_intent(m: &Received, message: &mut Vec<u8>) -> (Intent, bool) {
-    let given = given_intent(m);
-    match m.origin {
+fn sender_intent(origin: Origin, given: Intent, message: &mut Vec<u8>) -> (Intent, bool) {
+    match origin {
         Origin::Submission | Origin::Relay => match take_intent(message) {
             Some(tagged) => (given.and(tagged), true),
             None => (given, false),
@@ -840,13 +849,15 @@ mod tests {
         };
         for origin in [Origin::Submission, Origin::Relay] {
             let mut message = subject.to_vec();
-            let (intent, changed) = sender_intent(&received(origin), &mut message);
+            let (intent, changed) =
+                sender_intent(origin, given_intent(&received(origin)), &mut message);
             assert!(changed && intent.zip, "{origin:?}");
             assert_eq!(intent.sms.as_deref(), Some("+31699999999"));
         }
         for origin in [Origin::Intake, Origin::Reply] {
             let mut message = subject.to_vec();
-            let (intent, changed) = sender_intent(&received(origin), &mut message);
+            let (intent, changed) =
+                sender_intent(origin, given_intent(&received(origin)), &mut message);
             assert!(!changed && message == subject, "{origin:?}");
             assert_eq!(
                 intent,
@@ -858,7 +869,8 @@ mod tests {
         }
         for origin in [Origin::Notification, Origin::Dsn, Origin::Portal] {
             let mut message = subject.to_vec();
-            let (intent, changed) = sender_intent(&received(origin), &mut message);
+            let (intent, changed) =
+                sender_intent(origin, given_intent(&received(origin)), &mut message);
             assert!(!changed && intent == Intent::default(), "{origin:?}");
         }
     }
