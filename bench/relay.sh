@@ -30,7 +30,7 @@ chmod 755 "$WORK"   # the postfix user must reach its data directory
 STORE=${STORE:-sqlite}
 NODES=${NODES:-1}
 . scripts/services.sh
-trap 'kill $(jobs -p) 2>/dev/null || true; cp -r "$WORK"/vp1/serve.log /work/serve-last.log 2>/dev/null; postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true; stop_services' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true; stop_services' EXIT
 
 if ! command -v smtp-source >/dev/null || ! command -v postfix >/dev/null; then
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
