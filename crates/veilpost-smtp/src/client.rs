@@ -242,6 +242,24 @@ async fn command<S: AsyncRead + AsyncWrite + Unpin>(
     read_reply(s, timeout).await
 }
 
+/// Send what opens a transaction (MAIL FROM, or a whole pipelined batch) and read the
+/// reply to MAIL FROM. Until that reply nothing is known to have arrived: an I/O failure
+/// or a 421 there is `stale` (a kept connection the server dropped; a new one is made).
+async fn open_transaction<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut BufReader<S>,
+    lines: &str,
+    timeout: Duration,
+) -> Result<Reply, DeliveryError> {
+    match command(s, lines, timeout).await {
+        Ok(r) if r.code == 421 => Err(DeliveryError {
+            stale: true,
+            ..classify("MAIL FROM", &r)
+        }),
+        Ok(r) => Ok(r),
+        Err(e) => Err(DeliveryError { stale: true, ..e }),
+    }
+}
+
 /// Dot-stuff `data` and end it with CRLF "." CRLF. Every bare CR or LF becomes CRLF,
 /// so the next server sees the same lines as we do and nothing in the data can read as
 /// an end of data to it (SMTP smuggling).
@@ -503,16 +521,7 @@ impl Connection {
             return self.send_pipelined(settings, msg, mail).await;
         }
         let s = &mut self.s;
-        let reply = match command(s, &mail, settings.command_timeout).await {
-            Ok(r) if r.code == 421 => {
-                return Err(DeliveryError {
-                    stale: true,
-                    ..classify("MAIL FROM", &r)
-                });
-            }
-            Ok(r) => r,
-            Err(e) => return Err(DeliveryError { stale: true, ..e }),
-        };
+        let reply = open_transaction(s, &mail, settings.command_timeout).await?;
         if reply.code != 250 {
             return Err(classify("MAIL FROM", &reply));
         }
@@ -552,18 +561,7 @@ impl Connection {
         batch.push_str("DATA\r\n");
         let timeout = settings.command_timeout;
         let s = &mut self.s;
-        // Until the first reply nothing is known to have arrived: a cached connection
-        // the server dropped fails here (stale), and a new one is made.
-        let first = match command(s, &batch, timeout).await {
-            Ok(r) if r.code == 421 => {
-                return Err(DeliveryError {
-                    stale: true,
-                    ..classify("MAIL FROM", &r)
-                });
-            }
-            Ok(r) => r,
-            Err(e) => return Err(DeliveryError { stale: true, ..e }),
-        };
+        let first = open_transaction(s, &batch, timeout).await?;
         let mut rcpts = Vec::with_capacity(msg.rcpt_to.len());
         for _ in msg.rcpt_to {
             rcpts.push(read_reply(s, timeout).await?);

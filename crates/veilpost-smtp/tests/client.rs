@@ -455,6 +455,30 @@ async fn scripted(
     (addr, served)
 }
 
+/// [`BODY`] from a@praktijk.test to `rcpt`, with TLS if offered (the scripted server
+/// offers none).
+async fn deliver_plain(
+    addr: std::net::SocketAddr,
+    rcpt: &str,
+) -> Result<veilpost_smtp::Delivered, DeliveryError> {
+    let rcpt = vec![rcpt.to_string()];
+    let msg = Outgoing {
+        mail_from: "a@praktijk.test",
+        rcpt_to: &rcpt,
+        data: BODY,
+        smtputf8: false,
+    };
+    let settings = quick_settings(&Ca::new());
+    deliver(
+        &settings,
+        addr,
+        "mx.scripted.test",
+        &TlsRequirement::Opportunistic,
+        &msg,
+    )
+    .await
+}
+
 /// A server that offers PIPELINING gets MAIL, RCPT and DATA at once: this one answers
 /// MAIL only after it has read DATA, so a client waiting for each reply would time out.
 #[tokio::test]
@@ -469,23 +493,10 @@ async fn a_server_that_offers_pipelining_gets_the_transaction_in_two_round_trips
         ("QUIT\r\n", "221 bye\r\n"),
     ])
     .await;
-    let rcpt = vec!["b@ontvanger.test".to_string()];
-    let msg = Outgoing {
-        mail_from: "a@praktijk.test",
-        rcpt_to: &rcpt,
-        data: BODY,
-        smtputf8: false,
-    };
     let started = std::time::Instant::now();
-    let done = deliver(
-        &quick_settings(&Ca::new()),
-        addr,
-        "mx.scripted.test",
-        &TlsRequirement::Opportunistic,
-        &msg,
-    )
-    .await
-    .expect("delivered");
+    let done = deliver_plain(addr, "b@ontvanger.test")
+        .await
+        .expect("delivered");
     assert!(done.reply.contains("queued as P1"), "{}", done.reply);
     assert!(
         started.elapsed() < Duration::from_secs(4),
@@ -513,22 +524,9 @@ async fn a_refused_recipient_gets_no_data_even_after_354() {
         ),
     ])
     .await;
-    let rcpt = vec!["nobody@ontvanger.test".to_string()];
-    let msg = Outgoing {
-        mail_from: "a@praktijk.test",
-        rcpt_to: &rcpt,
-        data: BODY,
-        smtputf8: false,
-    };
-    let e = deliver(
-        &quick_settings(&Ca::new()),
-        addr,
-        "mx.scripted.test",
-        &TlsRequirement::Opportunistic,
-        &msg,
-    )
-    .await
-    .expect_err("refused");
+    let e = deliver_plain(addr, "nobody@ontvanger.test")
+        .await
+        .expect_err("refused");
     assert!(e.permanent, "{e:?}");
     assert!(
         e.to_string().contains("RCPT TO: 550 5.1.1 no such user"),

@@ -110,19 +110,10 @@ async fn small_content_is_kept_with_its_rows(engine: Db) {
     }
     // Delivered: the content leaves, from the database and the directory alike.
     for m in &claimed {
-        let p = Processed {
-            verdict: "clean".into(),
-            findings: serde_json::json!([]),
-            decisions: vec![RecipientDecision {
-                recipient_id: m.recipients[0].0,
-                route: veilpost_store::Route::Plain,
-                reasons: vec![],
-                state: veilpost_store::RecipientState::Queued,
-                blob: None,
-            }],
-            ..Processed::default()
-        };
-        store.finish_processing(&m.id, p).await.expect("processed");
+        store
+            .finish_processing(&m.id, clean_to(m.recipients[0].0))
+            .await
+            .expect("processed");
     }
     for d in store.claim_deliveries(10, 60).await.expect("deliveries") {
         let done = DeliveryOutcome::Delivered {
@@ -331,6 +322,22 @@ impl Place {
             Database::Postgres(_) => format!("DROP TRIGGER {name} ON audit"),
         };
         self.exec(&sql).await.expect("drop the trigger");
+    }
+}
+
+/// A clean message's processing: its one recipient queued for plain delivery.
+fn clean_to(recipient_id: i64) -> Processed {
+    Processed {
+        verdict: "clean".into(),
+        findings: serde_json::json!([]),
+        decisions: vec![RecipientDecision {
+            recipient_id,
+            route: veilpost_store::Route::Plain,
+            reasons: vec![],
+            state: veilpost_store::RecipientState::Queued,
+            blob: None,
+        }],
+        ..Processed::default()
     }
 }
 
@@ -2088,21 +2095,7 @@ async fn work_is_announced_to_the_other_nodes(engine: Db) {
     assert_eq!(next(&mut heard).await, veilpost_store::Work::Received);
     let m = node_a.claim_received(1, 60).await.expect("claim").remove(0);
     node_a
-        .finish_processing(
-            &m.id,
-            Processed {
-                verdict: "clean".into(),
-                findings: serde_json::json!([]),
-                decisions: vec![RecipientDecision {
-                    recipient_id: m.recipients[0].0,
-                    route: veilpost_store::Route::Plain,
-                    reasons: vec![],
-                    state: veilpost_store::RecipientState::Queued,
-                    blob: None,
-                }],
-                ..Processed::default()
-            },
-        )
+        .finish_processing(&m.id, clean_to(m.recipients[0].0))
         .await
         .expect("finish");
     assert_eq!(next(&mut heard).await, veilpost_store::Work::Queued);
