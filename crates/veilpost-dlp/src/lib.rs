@@ -156,9 +156,11 @@ impl extract::Sink for Detecting<'_> {
                 self.engine
                     .scan_segment(text, &segment, &mut self.out, self.carry.as_ref());
             }
+            // An attachment is read with what the subject named, as the body is:
+            // "Betreft: J. de Vries, geb. 12-03-1950" above a letter about "de patiënt".
             TextRole::Other => {
                 self.engine
-                    .scan_segment(text, &segment, &mut self.out, None);
+                    .scan_segment(text, &segment, &mut self.out, self.carry.as_ref());
             }
         }
     }

@@ -40,9 +40,15 @@ impl Engine {
             let care_recipient = !term.starts_with("naam")
                 && !term.starts_with("achternaam")
                 && !term.starts_with("name");
+            // Or named with a date of birth in the subject: "Betreft: J. de Vries, geb.
+            // 12-03-1950" above "de patiënt is verhuisd".
             let born_near = persons.iter().any(|p| {
                 p.evidence.contains(&"date_of_birth")
                     && p.pos.is_some_and(|pos| pos.abs_diff(h.start) <= 300)
+            }) || carry.is_some_and(|c| {
+                c.persons
+                    .iter()
+                    .any(|p| p.evidence.contains(&"date_of_birth"))
             });
             if care_recipient && born_near && !in_zones(signatures, h.start) {
                 terms.push((Class::Care, term, Some(h.start)));
@@ -78,6 +84,10 @@ impl Engine {
         placed.sort_by_key(|p| p.pos);
         let floating: Vec<&Person> = all_persons.iter().filter(|p| p.pos.is_none()).collect();
         let max_reach = PersonStrength::Strong.reach();
+        // The header lines of a quoted or forwarded message ("Onderwerp: ...") stand
+        // apart: a word on one pairs only with a name on the same line.
+        let headers = header_lines(text);
+        let header_of = |pos: usize| headers.iter().position(|&(s, e)| s <= pos && pos < e);
         let mut best: Option<(Confidence, &Person)> = None;
         let mut used_terms: Vec<&'static str> = Vec::new();
         let mut used_classes: Vec<&'static str> = Vec::new();
@@ -89,6 +99,7 @@ impl Engine {
                         .iter()
                         .take_while(|p| p.pos.unwrap_or(0) <= b + max_reach)
                         .filter(|p| p.pos.unwrap_or(0).abs_diff(*b) <= p.strength.reach())
+                        .filter(|p| header_of(p.pos.unwrap_or(0)) == header_of(*b))
                         .chain(floating.iter())
                         .max_by_key(|p| p.strength)
                         .copied()
@@ -169,6 +180,14 @@ impl Engine {
                 continue;
             }
             let Some(sur) = c.name("sur") else { continue };
+            // Not a table's header row ("Naam<tab>Toestel<tab>Functie"), not a staff
+            // list's row.
+            let line = window_after(text, h.end, 200);
+            let line = &line[..line.find('\n').unwrap_or(line.len())];
+            let gap = line.get(..sur.start()).unwrap_or(line);
+            if gap.contains('\t') || people::staff_row(&line.to_lowercase()) {
+                continue;
+            }
             let name = format!("{} {}", &text[h.start..h.end], sur.as_str());
             persons.push(Person {
                 pos: Some(h.start),
@@ -196,9 +215,17 @@ pub(super) fn signature_zones(text: &str, hits: &[Hit]) -> Vec<(usize, usize)> {
     ];
     let zone_from = |start: usize, after: usize| {
         let zone = window_after(text, after, SIGNATURE_SPAN);
+        // A table after the signature (an HTML mail's list below the greeting) is not
+        // part of it: its rows are read as "Header: value; Header: value" or cells
+        // apart by tabs.
+        let table_row = zone.match_indices('\n').map(|(at, _)| at).find(|&at| {
+            let line = zone[at + 1..].split('\n').next().unwrap_or("");
+            line.contains('\t') || line.contains("; ") && line.matches(": ").count() >= 2
+        });
         let cut = BOUNDARIES
             .iter()
             .filter_map(|b| zone.find(b))
+            .chain(table_row)
             .min()
             .unwrap_or(zone.len());
         (start, after + cut)
@@ -215,6 +242,39 @@ pub(super) fn signature_zones(text: &str, hits: &[Hit]) -> Vec<(usize, usize)> {
         }
     }
     zones
+}
+
+/// The header lines of quoted and forwarded messages inside a text ("Van:", "Aan:",
+/// "Onderwerp:", "Verzonden:", their English forms), after any "> " quoting.
+pub(super) fn header_lines(text: &str) -> Vec<(usize, usize)> {
+    const FIELDS: &[&str] = &[
+        "van:",
+        "aan:",
+        "cc:",
+        "onderwerp:",
+        "verzonden:",
+        "datum:",
+        "from:",
+        "to:",
+        "sent:",
+        "date:",
+        "subject:",
+    ];
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let end = start + line.len();
+        let bare = line.trim_start_matches(['>', ' ', '\t']);
+        let field = FIELDS.iter().any(|f| {
+            bare.get(..f.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(f))
+        });
+        if field {
+            lines.push((start, end));
+        }
+        start = end;
+    }
+    lines
 }
 
 pub(super) fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {
@@ -280,11 +340,52 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
         if POSSESSIVE.contains(w) {
             return false;
         }
-        if back < 4 && TOPIC.contains(w) {
+        // Two-word topics ("onderzoek naar"): this word and the one before it.
+        let pair = words
+            .len()
+            .checked_sub(back + 2)
+            .map(|k| format!("{} {w}", words[k]));
+        if TOPIC.contains(w) || pair.is_some_and(|p| TOPIC.contains(&p.as_str())) {
             return true;
         }
     }
     false
+}
+
+/// Is the care word at `start..end` the first word of an institution's name: "GGZ
+/// Kompas", "Thuiszorg Samen", "Verpleeghuis De Hoge Hof"? Written with a capital and
+/// followed by a capitalised word, it names an organisation (in a list of attendees, an
+/// address), not somebody's care.
+pub(super) fn institution_name(text: &str, start: usize, end: usize) -> bool {
+    const INSTITUTIONS: &[&str] = &[
+        "ggz",
+        "thuiszorg",
+        "verpleeghuis",
+        "verzorgingshuis",
+        "jeugdzorg",
+        "jeugdhulp",
+        "kraamzorg",
+        "huisartsenpost",
+        "polikliniek",
+        "fysiotherapie",
+        "ergotherapie",
+        "logopedie",
+        "revalidatie",
+        "wijkverpleging",
+        "dagbesteding",
+    ];
+    let word = &text[start..end];
+    if !word.starts_with(|c: char| c.is_uppercase())
+        || !INSTITUTIONS.iter().any(|w| word.eq_ignore_ascii_case(w))
+    {
+        return false;
+    }
+    let next = text[end..].strip_prefix(' ').unwrap_or("");
+    let next_word: &str = next
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .next()
+        .unwrap_or("");
+    next_word.len() > 1 && next_word.starts_with(|c: char| c.is_uppercase())
 }
 
 /// Is the word at `start..end` (extended to the end of the word, or over one hyphen) the

@@ -445,7 +445,9 @@ impl Engine {
             if !h.class.is_health() {
                 continue;
             }
-            if service_word(text, h.start, h.end) {
+            if service_word(text, h.start, h.end)
+                || h.class == Class::Care && institution_name(text, h.start, h.end)
+            {
                 keep[k] = false;
                 continue;
             }

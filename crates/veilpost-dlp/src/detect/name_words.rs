@@ -11,7 +11,7 @@ pub(super) const PARTICLES: &[&str] = &[
 /// Forms of address; `de heer` is handled as `heer` after `de`.
 pub(super) const TITLES: &[&str] = &[
     "mevrouw", "mevr", "mw", "mej", "meneer", "mijnheer", "dhr", "heer", "mrs", "ms", "miss",
-    "juffrouw",
+    "juffrouw", "familie", "fam", "gezin",
 ];
 
 /// Capitalised words that are never a given name or surname, whatever the lists say:

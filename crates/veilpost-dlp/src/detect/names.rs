@@ -247,6 +247,9 @@ impl NameLists {
         if t.kind == TokKind::Word {
             let w = self.word(text, &t);
             if !w.chars().next().is_some_and(char::is_uppercase) {
+                if let Some(end) = self.lowercase_name(text, toks, i) {
+                    return Some(end);
+                }
                 let bare = w.trim_end_matches('.');
                 let may_start = bare.len() <= 9
                     && (TITLES.iter().any(|x| bare.eq_ignore_ascii_case(x))
@@ -327,6 +330,56 @@ impl NameLists {
             }
             None => None,
         }
+    }
+}
+
+impl NameLists {
+    /// A name typed without capitals, as in quick chat between colleagues ("de uitslag
+    /// van sanne jacobs"): a known first name, perhaps tussenvoegsels, then a word from
+    /// the surname list, neither of them a word that is never a name.
+    fn lowercase_name(&self, text: &str, toks: &[Tok], i: usize) -> Option<(NameMention, usize)> {
+        let first = self.word(text, &toks[i]);
+        let lower_word = |t: &Tok| {
+            t.kind == TokKind::Word
+                && t.joined
+                && self
+                    .word(text, t)
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_lowercase)
+        };
+        if first.chars().count() < 3
+            || !self.first.contains(first)
+            || self.stop.contains(first)
+            || self.particles.contains(first)
+        {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < toks.len()
+            && j < i + 4
+            && lower_word(&toks[j])
+            && self.is_particle(text, &toks[j])
+        {
+            j += 1;
+        }
+        let t = toks.get(j)?;
+        let surname = self.word(text, t);
+        let known = lower_word(t)
+            && surname.chars().count() >= 3
+            && surname.split('-').all(|part| {
+                self.surnames.contains(part)
+                    && !self.stop.contains(part)
+                    && !NEVER_SURNAMES.contains(&part)
+            });
+        known.then(|| {
+            let mention = NameMention {
+                start: toks[i].start,
+                end: t.end,
+                shape: NameShape::Full,
+            };
+            (mention, j + 1)
+        })
     }
 }
 

@@ -21,11 +21,26 @@ impl Engine {
         persons: &mut Vec<Person>,
     ) {
         let location = segment.location;
-        let health = hits
-            .iter()
-            .any(|h| h.class.is_health() && !in_zones(signatures, h.start))
-            || !facts.measures.is_empty();
+        // A health word on a quoted header line ("Onderwerp: ...") is like one in the
+        // subject: it makes the names on its own line candidates, not every name in the
+        // text.
         let mut windows: Vec<(usize, usize)> = Vec::new();
+        let mut health = !facts.measures.is_empty();
+        if !health {
+            let mut words = hits
+                .iter()
+                .filter(|h| h.class.is_health() && !in_zones(signatures, h.start))
+                .peekable();
+            if words.peek().is_some() {
+                let headers = header_lines(text);
+                for h in words {
+                    match headers.iter().find(|&&(s, e)| s <= h.start && h.start < e) {
+                        Some(&line) => windows.push(line),
+                        None => health = true,
+                    }
+                }
+            }
+        }
         if health {
             windows.push((0, text.len()));
         } else {
@@ -87,7 +102,9 @@ impl Engine {
                             && h.start - m.end <= 3
                             && text[m.end..h.start].chars().all(|c| " ,(".contains(c)))
             });
-            let strength = match (related, m.shape) {
+            // "Lotte (17)", "Sven, 5 jaar": a name with an age is somebody in particular.
+            let aged = age_after(&text[m.end..]);
+            let strength = match (related || aged, m.shape) {
                 (true, _) => PersonStrength::Strong,
                 (false, NameShape::FirstOnly) => continue,
                 (false, NameShape::Initials) => PersonStrength::Initials,
@@ -100,6 +117,8 @@ impl Engine {
                 masked: checks::mask_name(name, usize::from(m.shape == NameShape::Titled)),
                 evidence: if related {
                     &["relation", "name"]
+                } else if aged {
+                    &["name", "age"]
                 } else {
                     match m.shape {
                         NameShape::Initials => &["initials"],
@@ -197,6 +216,9 @@ impl Engine {
         let line_end = m.end + after_line.find('\n').unwrap_or(after_line.len());
         let rest_of_line = text[m.end..line_end].to_lowercase();
         if rest_of_line.contains("schreef") || rest_of_line.contains("wrote:") {
+            return true;
+        }
+        if staff_row(&rest_of_line) {
             return true;
         }
         const LINE_LABELS: &[&str] = &[
@@ -361,4 +383,78 @@ pub(super) fn adjacent_date<'d>(
                     .all(|c| " ,)-:|;\t".contains(c));
             (after_name || before_name) && plausible(d)
         })
+}
+
+/// Does `rest` (the text right after a name) give an age: "(17)", "(5 jaar)", ", 12 jr"?
+fn age_after(rest: &str) -> bool {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    let (inner, bracketed) = match rest.strip_prefix('(') {
+        Some(r) => (r.trim_start(), true),
+        None => match rest.strip_prefix(',') {
+            Some(r) => (r.trim_start(), false),
+            None => return false,
+        },
+    };
+    let digits = inner.bytes().take_while(u8::is_ascii_digit).count();
+    let Ok(age) = inner[..digits].parse::<u32>() else {
+        return false;
+    };
+    if digits > 3 || age > 120 {
+        return false;
+    }
+    let after = inner[digits..].trim_start();
+    let unit = ["jaar", "jr.", "jr", "j.", "j"]
+        .iter()
+        .find(|u| {
+            after
+                .get(..u.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(u))
+        })
+        .map_or(0, |u| u.len());
+    let after = after[unit..].trim_start();
+    if bracketed {
+        after.starts_with(')')
+    } else {
+        unit > 0 && !after.starts_with(|c: char| c.is_alphanumeric())
+    }
+}
+
+/// Is this (lower-cased) rest of a line a row of a staff list read with its header,
+/// "Naam: Jan Bos; Toestel: 123; Functie: Gezinsvoogd": a colleague and their job?
+pub(super) fn staff_row(rest_of_line: &str) -> bool {
+    const JOB_COLUMNS: &[&str] = &[
+        "; functie:",
+        "; rol:",
+        "; beroep:",
+        "; discipline:",
+        "; function:",
+        "; role:",
+        "; job title:",
+    ];
+    JOB_COLUMNS.iter().any(|c| rest_of_line.contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age_after;
+
+    #[test]
+    fn ages_after_a_name() {
+        for (rest, want) in [
+            (" (17)", true),
+            ("(5 jaar) heeft", true),
+            (" ( 12 jr )", true),
+            (", 14 jr: hij", true),
+            (", 3 jaar.", true),
+            (" (2026)", false),
+            (" (121)", false),
+            (", 14 dagen", false),
+            (", 14", false),
+            (" (kamer 12)", false),
+            (" 17", false),
+            ("", false),
+        ] {
+            assert_eq!(age_after(rest), want, "{rest:?}");
+        }
+    }
 }

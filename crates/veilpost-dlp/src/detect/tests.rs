@@ -282,6 +282,31 @@ fn subject_lends_persons_to_body() {
 }
 
 #[test]
+fn a_date_of_birth_in_the_subject_makes_the_patient_in_the_text_someone() {
+    let mut out = Collector::new(100);
+    let carry = engine().scan_segment(
+        "Betreft: J.P. van Dijk, geb.datum 12-03-1985",
+        &Segment {
+            location: "subject",
+            today: None,
+        },
+        &mut out,
+        None,
+    );
+    engine().scan_segment(
+        "Graag de gegevens overzetten; de patiënt is verhuisd.",
+        &Segment {
+            location: "attachment/brief.pdf",
+            today: None,
+        },
+        &mut out,
+        Some(&carry),
+    );
+    let report = out.finish();
+    assert_eq!(report.verdict, Verdict::Sensitive, "{report:?}");
+}
+
+#[test]
 fn findings_are_deduplicated() {
     let found = engine().findings("BSN 123456782 en nogmaals BSN 123456782", "body");
     assert_eq!(found.len(), 1);
@@ -471,6 +496,64 @@ fn people_named_plainly() {
             Clean,
         ),
         ("BIG-registratienummer 12345678901 van de arts", Clean),
+        // Found by the blind third corpus (2026-12-04). A first name with an age, a
+        // family by surname.
+        (
+            "Er is een melding bij Veilig Thuis gedaan over Sven (5) en Lotte (12 jaar).",
+            Sensitive,
+        ),
+        (
+            "Melding Veilig Thuis over de kinderen van familie Dekker.",
+            Sensitive,
+        ),
+        (
+            "Over Bilal, 14 jr: hij heeft suïcidale gedachten.",
+            Sensitive,
+        ),
+        ("Uitslag biopt mw. Koopmans: maligne", Sensitive),
+        // A name typed without capitals in a quick question.
+        (
+            "kun je naar de uitslag van sanne de vries-kok kijken? crp 120, pneumonie",
+            Sensitive,
+        ),
+        (
+            "Patient Maaike Wouters was admitted with a pulmonary embolism.",
+            Sensitive,
+        ),
+        // A table below the signature is not part of it.
+        (
+            "Met vriendelijke groet,\n\nJesse Bos\nWijkverpleegkundige\n\nCliënt\tMiddel\tDosering\n\
+             Cliënt: Ruud Verbeek; Middel: lorazepam; Dosering: 1 mg 2dd\n",
+            Sensitive,
+        ),
+        // A staff list's row, and its header row.
+        (
+            "Naam\tToestel\tFunctie\nNaam: Jan Bos; Toestel: 123; Functie: Gezinsvoogd\n\
+             Naam: Pim Kok; Toestel: 124; Functie: Behandelaar\n",
+            Clean,
+        ),
+        // Institutions by name, in an attendee list.
+        (
+            "Naam: Jeroen van der Linden; Organisatie: GGZ Kompas; Workshop: B\n\
+             Naam: Ria Kok; Organisatie: Verpleeghuis De Hoge Hof; Workshop: A\n",
+            Clean,
+        ),
+        // A study's topic, and a researcher named by role.
+        (
+            "Voor een onderzoek naar astma bij kinderen zoeken wij ouders. Informatie bij \
+             Noor Jansen, onderzoeker.",
+            Clean,
+        ),
+        // A quoted header line's subject pairs with no name below it.
+        (
+            "Ok.\n\nVan: Tom Bos\nOnderwerp: Cijfers jeugdbescherming\n\nXander de Vries \
+             presenteert de cijfers in de raad.",
+            Clean,
+        ),
+        (
+            "Onderwerp: Uitslag biopt mw. Koopmans: maligne\n\nGraag bellen.",
+            Sensitive,
+        ),
     ];
     for (text, want) in cases {
         let (got, rules) = verdict_on(text);

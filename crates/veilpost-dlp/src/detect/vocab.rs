@@ -170,6 +170,8 @@ pub(crate) const ROLES: &[&str] = &[
 
 /// Titles and professions of care givers: a name after them is not the patient's.
 pub(crate) const PROFESSIONALS: &[&str] = &[
+    "onderzoeker",
+    "researcher",
     "dr",
     "drs",
     "prof",
@@ -380,4 +382,7 @@ pub(crate) const REGISTRATION_LABELS: &[&str] = &[
     "beschikkingsnummer",
     "aanvraagnummer",
     "zaaknummer cliënt",
+    "verzekerdennummer",
+    "verzekerdenummer",
+    "polisnummer",
 ];

@@ -293,7 +293,8 @@ impl<'a, S: Sink> Walker<'a, S> {
                 .map(|s| s.to_ascii_lowercase());
             match &part.body {
                 PartType::Text(text) if in_body => {
-                    self.sink.text(body_location, text, TextRole::Body);
+                    let text = table::pasted_tables(text);
+                    self.sink.text(body_location, &text, TextRole::Body);
                 }
                 PartType::Html(html) if in_body => {
                     let text = html::to_text(html);
@@ -407,7 +408,7 @@ impl<'a, S: Sink> Walker<'a, S> {
         let text = match format {
             Format::Html => html::to_text(&text),
             Format::Csv => table::csv_to_text(&text),
-            _ => text.into_owned(),
+            _ => table::pasted_tables(&text).into_owned(),
         };
         self.sink.text(location, &text, TextRole::Other);
     }

@@ -101,6 +101,51 @@ pub(crate) fn render(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A table pasted into plain text (cells apart by tabs, as a spreadsheet's rows arrive in a
+/// plain-text mail) read like any other table: each run of two or more lines with the same
+/// number of tab-separated cells becomes `Header: value; Header: value` rows. Other text,
+/// and text without tabs, is returned as it is.
+pub(crate) fn pasted_tables(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let cells = |line: &str| {
+        let line = line.trim_end_matches('\r');
+        if line.contains('\t') {
+            line.split('\t').count()
+        } else {
+            0
+        }
+    };
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut i = 0;
+    while i < lines.len() {
+        let n = cells(lines[i]);
+        let mut j = i + 1;
+        while n >= 2 && j < lines.len() && cells(lines[j]) == n {
+            j += 1;
+        }
+        if j - i >= 2 {
+            let rows: Vec<Vec<String>> = lines[i..j]
+                .iter()
+                .map(|l| {
+                    l.trim_end_matches(['\r', '\n'])
+                        .split('\t')
+                        .map(|c| c.trim().to_string())
+                        .collect()
+                })
+                .collect();
+            out.push_str(&render(&rows));
+        } else {
+            out.push_str(lines[i]);
+            j = i + 1;
+        }
+        i = j;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Parse CSV (delimiter guessed from the first line: `;`, `,`, tab or `|`) into text.
 pub(crate) fn csv_to_text(text: &str) -> String {
     let first_line = text.lines().next().unwrap_or("");
@@ -182,6 +227,24 @@ mod tests {
             render(&rows),
             "Naam\tGeboortedatum\tBSN\nNaam: Jansen; Geboortedatum: 12-03-1956; BSN: 123456782\n"
         );
+    }
+
+    #[test]
+    fn tables_pasted_into_text() {
+        // Text without tabs comes back as it is, without a copy.
+        assert!(matches!(
+            pasted_tables("geen tabel hier\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let text = "Zie hieronder.\r\nNaam\tGeboren\r\nJan Bos\t12-03-1956\r\n\
+                    Pim Kok\t01-02-1960\r\nGroet\ta\tb\nEinde\n";
+        assert_eq!(
+            pasted_tables(text),
+            "Zie hieronder.\r\nNaam\tGeboren\nNaam: Jan Bos; Geboren: 12-03-1956\n\
+             Naam: Pim Kok; Geboren: 01-02-1960\nGroet\ta\tb\nEinde\n"
+        );
+        // One line with a tab is no table.
+        assert_eq!(pasted_tables("a\tb\nc\n"), "a\tb\nc\n");
     }
 
     #[test]

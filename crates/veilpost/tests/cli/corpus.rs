@@ -77,6 +77,7 @@ fn corpus_recall_and_false_positive_rate() {
 fn corpus_matches_its_generator() {
     same_as_generated("generate_corpus.py", "corpus", true);
     same_as_generated("generate_corpus2.py", "corpus2", true);
+    same_as_generated("generate_corpus3.py", "corpus3", true);
 }
 
 fn same_as_generated(generator: &str, dir: &str, takes_out: bool) {
@@ -107,7 +108,7 @@ fn same_as_generated(generator: &str, dir: &str, takes_out: bool) {
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// Counts for one half of the second corpus.
+/// Counts for one split of a labelled corpus.
 #[derive(Debug, Default, Clone, Copy)]
 struct Score {
     tp: u32,
@@ -125,14 +126,11 @@ impl Score {
     }
 }
 
-/// The second corpus (tests/fixtures/generate_corpus2.py): 780 messages written in other
-/// words than the first, split by template. The detectors were tuned on `tune` (and,
-/// after its first measurement, on `fresh`); `holdout` holds other templates. Misses are
-/// listed for the tuned halves only, so that tuning does not reach into the held-out half;
-/// for `holdout` only the counts are printed.
-#[test]
-fn second_corpus_tuned_half_and_held_out_half() {
-    let dir = fixtures().join("corpus2");
+/// Scan a labelled corpus (`labels.tsv`: file, expected verdict, category, split) and
+/// count per split. Wrong verdicts are listed only for the splits in `show`, so that a
+/// held-out split's messages are never printed.
+fn score_splits(corpus: &str, show: &[&str]) -> (HashMap<String, Score>, Vec<String>) {
+    let dir = fixtures().join(corpus);
     let labels = std::fs::read_to_string(dir.join("labels.tsv")).expect("labels.tsv");
     let rows: Vec<(String, String, String)> = labels
         .lines()
@@ -142,7 +140,7 @@ fn second_corpus_tuned_half_and_held_out_half() {
             (c[0].to_string(), c[1].to_string(), c[3].to_string())
         })
         .collect();
-    assert!(rows.len() >= 400, "corpus2 has {} messages", rows.len());
+    assert!(rows.len() >= 400, "{corpus} has {} messages", rows.len());
     let mut args = vec!["scan".to_string(), "--format".into(), "json".into()];
     args.extend(
         rows.iter()
@@ -151,18 +149,12 @@ fn second_corpus_tuned_half_and_held_out_half() {
     let out = veilpost().args(&args).output().expect("veilpost runs");
     let results = json_lines(&out);
     assert_eq!(results.len(), rows.len());
-    let mut tune = Score::default();
-    let mut holdout = Score::default();
-    let mut fresh = Score::default();
+    let mut scores: HashMap<String, Score> = HashMap::new();
     let mut wrong = Vec::new();
     for ((file, label, split), r) in rows.iter().zip(&results) {
         assert!(r["path"].as_str().expect("path").ends_with(file.as_str()));
         let sensitive = r["verdict"] == "sensitive";
-        let s = match split.as_str() {
-            "tune" => &mut tune,
-            "holdout" => &mut holdout,
-            _ => &mut fresh,
-        };
+        let s = scores.entry(split.clone()).or_default();
         match (label.as_str(), sensitive) {
             ("sensitive", true) => s.tp += 1,
             ("sensitive", false) => s.fn_ += 1,
@@ -170,20 +162,30 @@ fn second_corpus_tuned_half_and_held_out_half() {
             ("clean", true) => s.fp += 1,
             (other, _) => panic!("bad label {other}"),
         }
-        if split != "holdout" && (label == "sensitive") != sensitive {
+        if show.contains(&split.as_str()) && (label == "sensitive") != sensitive {
             wrong.push(format!("{file}: {r}"));
         }
     }
-    eprintln!(
-        "corpus2 tune: {tune:?} recall {:.3} FPR {:.3}; holdout: {holdout:?} recall {:.3} FPR {:.3}; fresh: {fresh:?} recall {:.3} FPR {:.3}",
-        tune.recall(),
-        tune.fpr(),
-        holdout.recall(),
-        holdout.fpr(),
-        fresh.recall(),
-        fresh.fpr()
-    );
-    for (name, s) in [("tune", tune), ("fresh", fresh)] {
+    for (split, s) in &scores {
+        eprintln!(
+            "{corpus} {split}: {s:?} recall {:.3} FPR {:.3}",
+            s.recall(),
+            s.fpr()
+        );
+    }
+    (scores, wrong)
+}
+
+/// The second corpus (tests/fixtures/generate_corpus2.py): 780 messages written in other
+/// words than the first, split by template. The detectors were tuned on `tune` (and,
+/// after its first measurement, on `fresh`); `holdout` holds other templates. Misses are
+/// listed for the tuned halves only, so that tuning does not reach into the held-out half;
+/// for `holdout` only the counts are printed.
+#[test]
+fn second_corpus_tuned_half_and_held_out_half() {
+    let (scores, wrong) = score_splits("corpus2", &["tune", "fresh"]);
+    for name in ["tune", "fresh"] {
+        let s = scores[name];
         assert!(
             s.recall() >= 0.99 && s.fpr() <= 0.02,
             "{name} half:\n{}",
@@ -192,12 +194,32 @@ fn second_corpus_tuned_half_and_held_out_half() {
     }
     // The held-out half: recall >= 0.99 and FPR <= 0.02 (see the README for how often it
     // has been measured, and what that means).
+    let holdout = scores["holdout"];
     assert!(
         holdout.recall() >= 0.99,
         "holdout recall {:.3}",
         holdout.recall()
     );
     assert!(holdout.fpr() <= 0.02, "holdout FPR {:.3}", holdout.fpr());
+}
+
+/// The third corpus (tests/fixtures/generate_corpus3.py): 400 messages written blind on
+/// 2026-12-04 (without reading the detectors' lists or the other corpora's templates),
+/// measured once as they came (README). Both halves have since been looked at and tuned
+/// on (`tune` first, then `unseen` after its second measurement), so both are asserted.
+#[test]
+fn third_corpus_written_blind() {
+    let (scores, wrong) = score_splits("corpus3", &["tune", "unseen"]);
+    for name in ["tune", "unseen"] {
+        let s = scores[name];
+        assert!(
+            s.recall() >= 0.99 && s.fpr() <= 0.02,
+            "{name} half: recall {:.3} FPR {:.3}\n{}",
+            s.recall(),
+            s.fpr(),
+            wrong.join("\n")
+        );
+    }
 }
 
 /// The person sentences for the deduce comparison are what their generator makes.
