@@ -339,4 +339,11 @@ pub(super) const PLACE_ENDINGS: &[&str] = &[
     "dreef",
     "park",
     "markt",
+    "kantoor",
+    "verzekeraar",
+    "verzekeraars",
+    "bureau",
+    "raad",
+    "fonds",
+    "vereniging",
 ];

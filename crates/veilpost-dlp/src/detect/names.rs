@@ -295,7 +295,9 @@ impl NameLists {
         if !self.is_name_word(text, &t) {
             return None;
         }
-        let known_first = self.first.contains(&lower);
+        // "Wouter-Jan", "Anne-Marie": a double first name of two known ones.
+        let known_first = self.first.contains(&lower)
+            || lower.contains('-') && lower.split('-').all(|part| self.first.contains(part));
         // More given names: "Anna Maria", "Jan Willem".
         let mut j = i + 1;
         if known_first {
@@ -313,7 +315,13 @@ impl NameLists {
             Some((next, led_by_particle)) => {
                 let accepted = known_first
                     || (led_by_particle || self.looks_like_surname(text, &toks[next - 1]))
-                        && lower.chars().count() >= 3;
+                        && lower.chars().count() >= 3
+                    || next == i + 2
+                        && lower.chars().count() >= 3
+                        && after_preposition(text, t.start)
+                        && !toks
+                            .get(next)
+                            .is_some_and(|n| n.joined && starts_upper(self.word(text, n)));
                 if accepted {
                     return Some((mention(toks[next - 1].end, NameShape::Full), next));
                 }
@@ -381,6 +389,22 @@ impl NameLists {
             (mention, j + 1)
         })
     }
+}
+
+/// Does a preposition that introduces a person stand right before `start` ("gesprek met
+/// Kwabena Mensah", "een verwijzing voor ..."), so that two capitalised words there are a
+/// name even when neither is on the lists?
+fn after_preposition(text: &str, start: usize) -> bool {
+    const BEFORE_A_PERSON: &[&str] = &["met", "voor", "bij", "over", "with", "for"];
+    let before = text[..start].trim_end_matches(' ');
+    if before.len() == text[..start].len() {
+        return false;
+    }
+    let word = before
+        .rsplit(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or("");
+    BEFORE_A_PERSON.iter().any(|p| word.eq_ignore_ascii_case(p))
 }
 
 fn starts_upper(word: &str) -> bool {

@@ -511,6 +511,23 @@ fn people_named_plainly() {
             Sensitive,
         ),
         ("Uitslag biopt mw. Koopmans: maligne", Sensitive),
+        // Two capitalised words after "met", "voor", "bij", "over": a name, listed or not;
+        // not when an organisation's noun ends one.
+        ("Gesprek met Kwabena Mensah over zijn depressie.", Sensitive),
+        ("Overleg met Veilig Thuis over de nieuwe meldcode.", Clean),
+        (
+            "Het contract met Menzis Zorgkantoor voor de Wlz-indicatie is rond.",
+            Clean,
+        ),
+        (
+            "Vergadering bij Stichting Humanitas over eenzaamheid en depressie bij ouderen.",
+            Clean,
+        ),
+        // A double first name of two known ones, before an unlisted surname.
+        (
+            "Graag een afspraak voor Wouter-Jan Berkhout, hij heeft COPD.",
+            Sensitive,
+        ),
         // A name typed without capitals in a quick question.
         (
             "kun je naar de uitslag van sanne de vries-kok kijken? crp 120, pneumonie",
