@@ -286,11 +286,6 @@ pub(super) fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {
 /// richtlijn astma"? "over haar COPD" (a possessive) stays a condition.
 pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
     const TOPIC: &[&str] = &[
-        "over",
-        "omtrent",
-        "rondom",
-        "rond",
-        "about",
         "protocol",
         "richtlijn",
         "richtlijnen",
@@ -329,7 +324,34 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
         "his",
         "their",
     ];
-    let before = window_before(text, start, 48).to_lowercase();
+    // "over", "rond", "about" make a topic only after a word of talking or writing:
+    // "informatie over diabetes", "vragen over astma"; "zorgen over zelfbeschadiging"
+    // and "gesprek met Noor Jansen over COPD" are about somebody.
+    const PREPOSITIONS: &[&str] = &["over", "omtrent", "rondom", "rond", "about"];
+    const TALK: &[&str] = &[
+        "informatie",
+        "info",
+        "vragen",
+        "spreekt",
+        "spreken",
+        "vertelt",
+        "vertellen",
+        "meer",
+        "alles",
+        "avond",
+        "informatieavond",
+        "bijeenkomst",
+        "nieuwsbrief",
+        "nieuws",
+        "uitleg",
+        "filmpje",
+        "video",
+        "podcast",
+        "talk",
+        "information",
+        "leaflet",
+    ];
+    let before = window_before(text, start, 96).to_lowercase();
     let words: Vec<&str> = before
         .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '/')
         .filter(|w| !w.is_empty())
@@ -345,6 +367,13 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
             .len()
             .checked_sub(back + 2)
             .map(|k| format!("{} {w}", words[k]));
+        if PREPOSITIONS.contains(w) {
+            // The talk may have a speaker between: "de presentatie van Kofi Smits over".
+            let k = words.len() - back - 1;
+            return words[k.saturating_sub(4)..k]
+                .iter()
+                .any(|w| TOPIC.contains(w) || TALK.contains(w));
+        }
         if TOPIC.contains(w) || pair.is_some_and(|p| TOPIC.contains(&p.as_str())) {
             return true;
         }

@@ -61,6 +61,15 @@ impl Engine {
                 Class::ClientLabel | Class::RegistrationLabel => {
                     self.client_number(text, h, hits, location, out, persons);
                 }
+                // "cliënt 4411823", "patiënt: 20331": a care recipient's number without
+                // the word "nummer".
+                Class::Role
+                    if !self.term(h).starts_with("naam")
+                        && !self.term(h).starts_with("achternaam")
+                        && self.term(h) != "name" =>
+                {
+                    self.client_number(text, h, hits, location, out, persons);
+                }
                 _ => {}
             }
         }
@@ -146,16 +155,23 @@ impl Engine {
         if id.as_str().bytes().filter(u8::is_ascii_digit).count() < 4 {
             return;
         }
+        // After a role word only a number of five digits or more: "cliënt 12" is a room
+        // or a count.
+        if h.class == Class::Role
+            && (id.as_str().len() < 5 || !id.as_str().bytes().all(|b| b.is_ascii_digit()))
+        {
+            return;
+        }
         let value: String = id
             .as_str()
             .chars()
             .filter(char::is_ascii_alphanumeric)
             .collect::<String>()
             .to_ascii_uppercase();
-        let (confidence, rule) = if h.class == Class::ClientLabel {
-            (Confidence::High, "client_number.label")
-        } else {
-            (Confidence::Medium, "client_number.registration")
+        let (confidence, rule) = match h.class {
+            Class::ClientLabel => (Confidence::High, "client_number.label"),
+            Class::Role => (Confidence::High, "client_number.role"),
+            _ => (Confidence::Medium, "client_number.registration"),
         };
         persons.push(Person {
             pos: Some(h.start),

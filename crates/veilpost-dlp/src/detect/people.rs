@@ -356,33 +356,37 @@ pub(super) fn adjacent_date<'d>(
     };
     // Dates are in text order: only those that start near the name.
     let from = dates.partition_point(|d| d.end + 8 < m.start);
-    dates[from..]
-        .iter()
-        .take_while(|d| d.start <= m.end + 24)
-        .find(|d| {
-            let after_name = d.start >= m.end && d.start - m.end <= 24 && {
-                let gap = text[m.end..d.start].to_lowercase();
-                let words = gap.trim_matches(|c: char| " ,(:-*\t|;".contains(c));
-                matches!(
-                    words,
-                    "" | "geb."
-                        | "geb"
-                        | "geboren"
-                        | "geboren op"
-                        | "geb. op"
-                        | "geboortedatum"
-                        | "geboortedatum:"
-                        | "dob"
-                        | "born"
-                ) && !gap.contains('\n')
-            };
-            let before_name = d.end <= m.start
-                && m.start - d.end <= 4
-                && text[d.end..m.start]
-                    .chars()
-                    .all(|c| " ,)-:|;\t".contains(c));
-            (after_name || before_name) && plausible(d)
-        })
+    let near = || dates[from..].iter().take_while(|d| d.start <= m.end + 24);
+    // The date after the name first: in "Jan de Graaf 12-06-1944, Truus Bakker
+    // 03-09-1950" Truus's date is the one after her name, not Jan's before it.
+    let after_name = |d: &DateAt| {
+        d.start >= m.end && d.start - m.end <= 24 && {
+            let gap = text[m.end..d.start].to_lowercase();
+            let words = gap.trim_matches(|c: char| " ,(:-*\t|;".contains(c));
+            matches!(
+                words,
+                "" | "geb."
+                    | "geb"
+                    | "geboren"
+                    | "geboren op"
+                    | "geb. op"
+                    | "geboortedatum"
+                    | "geboortedatum:"
+                    | "dob"
+                    | "born"
+            ) && !gap.contains('\n')
+        }
+    };
+    let before_name = |d: &DateAt| {
+        d.end <= m.start
+            && m.start - d.end <= 4
+            && text[d.end..m.start]
+                .chars()
+                .all(|c| " ,)-:|;\t".contains(c))
+    };
+    near()
+        .find(|d| after_name(d) && plausible(d))
+        .or_else(|| near().find(|d| before_name(d) && plausible(d)))
 }
 
 /// Does `rest` (the text right after a name) give an age: "(17)", "(5 jaar)", ", 12 jr"?

@@ -5,6 +5,7 @@ mod golden;
 mod mime_suite;
 mod mutations;
 mod peers;
+mod probes;
 
 use std::path::{Path, PathBuf};
 
