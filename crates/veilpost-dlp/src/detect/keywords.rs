@@ -28,6 +28,9 @@ pub(crate) struct Keywords {
     prefix: Vec<bool>,
     /// Per pattern: its first eight bytes and the mask over them, for a one-compare reject.
     heads: Vec<(u64, u64)>,
+    /// Per pattern: its bytes 8..16 and their mask (many patterns share their first eight:
+    /// "naar de psycholoog", "naar de cardioloog", ...).
+    tails: Vec<(u64, u64)>,
     /// Bitmap over the keys, to reject most words with one memory access.
     filter: Box<[u64]>,
     /// Filter slot -> index + 1 into `groups` (0: empty).
@@ -87,22 +90,22 @@ impl Keywords {
                 .patterns
                 .sort_by_key(|&p| std::cmp::Reverse(folded[p as usize].len()));
         }
-        let heads = folded
-            .iter()
-            .map(|p| {
-                let mut head = [0u8; 8];
-                let mut mask = [0u8; 8];
-                for (i, &c) in p.iter().take(8).enumerate() {
-                    head[i] = c;
-                    mask[i] = 0xFF;
-                }
-                (u64::from_le_bytes(head), u64::from_le_bytes(mask))
-            })
-            .collect();
+        let eight = |p: &[u8], from: usize| {
+            let mut head = [0u8; 8];
+            let mut mask = [0u8; 8];
+            for (i, &c) in p.iter().skip(from).take(8).enumerate() {
+                head[i] = c;
+                mask[i] = 0xFF;
+            }
+            (u64::from_le_bytes(head), u64::from_le_bytes(mask))
+        };
+        let heads = folded.iter().map(|p| eight(p, 0)).collect();
+        let tails = folded.iter().map(|p| eight(p, 8)).collect();
         Keywords {
             patterns: folded,
             prefix,
             heads,
+            tails,
             filter,
             slots,
             groups,
@@ -121,15 +124,24 @@ impl Keywords {
             g = group.next;
         };
         let head = u64::from_le_bytes(<[u8; 8]>::try_from(f.get(pos..pos + 8)?).ok()?);
+        // The text is padded with eight spaces: bytes 8..16 may run past it.
+        let tail = f
+            .get(pos + 8..pos + 16)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes);
         group.patterns.iter().find_map(|&p| {
             let p = p as usize;
             let (want, mask) = self.heads[p];
             if head & mask != want {
                 return None;
             }
+            let (want, mask) = self.tails[p];
+            if tail & mask != want {
+                return None;
+            }
             let pattern = &self.patterns[p];
             let end = pos + pattern.len();
-            let fits = (pattern.len() <= 8 || f.get(pos + 8..end) == pattern.get(8..))
+            let fits = (pattern.len() <= 16 || f.get(pos + 16..end) == pattern.get(16..))
                 && (self.prefix[p] || f.get(end) == Some(&b' '));
             fits.then_some((p, end))
         })
