@@ -5,9 +5,25 @@ use std::sync::Arc;
 
 use crate::{Result, Store};
 
-/// How long (seconds) the address book's domains are used before they are read again
-/// (a change made through this store shows at once, one made elsewhere within this).
+/// How long (seconds) the address book is used before it is read again (a change made
+/// through this store shows at once, one made elsewhere within this).
 pub const BOOK_READ_EVERY: i64 = 5;
+
+/// Who the organisation knows, as the verdicts compare senders and recipients with it:
+/// read whole, kept for [`BOOK_READ_EVERY`] seconds ([`Store::address_book`]).
+#[derive(Debug, Default)]
+pub struct AddressBook {
+    /// Staff accounts with a name: (name, address); a sender using a colleague's name
+    /// from outside is impersonating them.
+    pub staff: Vec<(String, String)>,
+    /// Contacts: (address, name).
+    pub contacts: Vec<(String, Option<String>)>,
+    /// Partner domains, as written in the address book.
+    pub partners: Vec<String>,
+    /// The contacts' and partners' domains, lower case, sorted, once each (what a
+    /// look-alike recipient domain is compared with).
+    pub domains: Arc<[String]>,
+}
 
 impl Store {
     /// A contact's mobile number.
@@ -43,7 +59,7 @@ impl Store {
         .bind(phone)
         .bind(self.now())
         .execute(ex).await.map(|r| r.rows_affected()))?;
-        self.book_domains.forget();
+        self.book.forget();
         Ok(())
     }
 
@@ -53,7 +69,7 @@ impl Store {
             .bind(address.trim())
             .execute(ex).await.map(|r| r.rows_affected()))?
             == 1;
-        self.book_domains.forget();
+        self.book.forget();
         Ok(removed)
     }
 
@@ -92,25 +108,59 @@ impl Store {
         .bind(contact_key(address))
         .bind(self.now())
         .execute(ex).await.map(|r| r.rows_affected()))?;
-        self.book_domains.forget();
+        self.book.forget();
         Ok(())
     }
 
     /// The domains of the organisation's contacts and of the address book's partner
     /// domains, lower case and sorted (what a look-alike recipient domain is compared
-    /// with): read again at most every [`BOOK_READ_EVERY`] seconds.
+    /// with): from [`Store::address_book`].
     pub async fn address_book_domains(&self) -> Result<Arc<[String]>> {
+        Ok(self.address_book().await?.domains.clone())
+    }
+
+    /// Staff, contacts and partner domains: read again at most every
+    /// [`BOOK_READ_EVERY`] seconds (the outbound double-check and the inbound verdict ask
+    /// for them with every message), at once after a change made through this store.
+    pub async fn address_book(&self) -> Result<Arc<AddressBook>> {
         let now = self.now();
-        if let Some(domains) = self.book_domains.fresh(now) {
-            return Ok(domains);
+        if let Some(book) = self.book.fresh(now) {
+            return Ok(book);
         }
-        let mut domains = self.contact_domains().await?;
-        domains.extend(self.partner_domains().await?.into_iter().map(|p| p.0));
+        let staff: Vec<(String, String)> = self
+            .list_users()
+            .await?
+            .into_iter()
+            .filter_map(|u| u.name.map(|name| (name, u.email)))
+            .collect();
+        let contacts: Vec<(String, Option<String>)> = self
+            .list_contacts()
+            .await?
+            .into_iter()
+            .map(|(address, name, _)| (address, name))
+            .collect();
+        let partners: Vec<String> = self
+            .partner_domains()
+            .await?
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
+        let mut domains: Vec<String> = contacts
+            .iter()
+            .filter_map(|(address, _)| address.split_once('@'))
+            .map(|(_, domain)| domain.to_ascii_lowercase())
+            .collect();
+        domains.extend(partners.iter().map(|d| d.to_ascii_lowercase()));
         domains.sort_unstable();
         domains.dedup();
-        let domains: Arc<[String]> = domains.into();
-        self.book_domains.keep(now, domains.clone());
-        Ok(domains)
+        let book = Arc::new(AddressBook {
+            staff,
+            contacts,
+            partners,
+            domains: domains.into(),
+        });
+        self.book.keep(now, book.clone());
+        Ok(book)
     }
 
     /// Partner domains from the address book: (domain, tls, note).
@@ -145,7 +195,7 @@ impl Store {
         .bind(note)
         .bind(self.now())
         .execute(ex).await.map(|r| r.rows_affected()))?;
-        self.book_domains.forget();
+        self.book.forget();
         Ok(())
     }
 
@@ -155,7 +205,7 @@ impl Store {
             .bind(domain.trim())
             .execute(ex).await.map(|r| r.rows_affected()))?
             == 1;
-        self.book_domains.forget();
+        self.book.forget();
         Ok(removed)
     }
 }

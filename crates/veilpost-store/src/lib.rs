@@ -44,7 +44,7 @@ pub use authreports::{
     AsideEntry, Counted, DmarcRowView, NewAside, TlsFailureTotal, TlsPolicyTotal,
 };
 pub use blob::{BlobDir, Blobs, ObjectBlobs, S3Options};
-pub use contacts::BOOK_READ_EVERY;
+pub use contacts::{AddressBook, BOOK_READ_EVERY};
 pub use db::{Database, Engine, Work, WorkListener};
 pub use holds::Held;
 pub use intake::Intake;
@@ -190,9 +190,9 @@ pub struct Store {
     /// The blocked senders as last read: the inbound verdict asks for them with every
     /// message. A block made through this store drops them at once.
     blocked: Arc<cache::ReadEvery<[String]>>,
-    /// The address book's domains (contacts' and partners') as last read: the
-    /// double-check compares every outside recipient's domain with them.
-    book_domains: Arc<cache::ReadEvery<[String]>>,
+    /// The address book (staff names, contacts, partner domains) as last read: the
+    /// double-check and the inbound verdict compare every message with it.
+    book: Arc<cache::ReadEvery<contacts::AddressBook>>,
     /// The content of recently spooled messages kept in the database.
     recent: Arc<cache::Recent>,
 }
@@ -237,7 +237,7 @@ impl Store {
             recorder,
             data_dir: data_dir.to_path_buf(),
             blocked: Arc::new(cache::ReadEvery::new(reports::BLOCKS_READ_EVERY)),
-            book_domains: Arc::new(cache::ReadEvery::new(contacts::BOOK_READ_EVERY)),
+            book: Arc::new(cache::ReadEvery::new(contacts::BOOK_READ_EVERY)),
             recent: Arc::new(cache::Recent::new(RECENT_BYTES)),
             clock,
         })

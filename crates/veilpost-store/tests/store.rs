@@ -1230,6 +1230,43 @@ async fn blocks_act_at_once_here_and_within_seconds_elsewhere(engine: Db) {
         &*store.address_book_domains().await.expect("book"),
         ["jeugdzorg.test"]
     );
+
+    // The whole address book (what the inbound verdict compares senders with) is kept
+    // the same way: a colleague's name given here shows at once.
+    let book = store.address_book().await.expect("book");
+    assert_eq!(book.contacts.len(), 1);
+    assert!(book.staff.is_empty() && book.partners.is_empty());
+    store
+        .add_user(
+            "els@praktijk.test",
+            "een lang wachtwoord 123",
+            veilpost_store::Role::Staff,
+            None,
+        )
+        .await
+        .expect("user");
+    let update = veilpost_store::UserUpdate {
+        name: Some("Els de Boer".into()),
+        role: veilpost_store::Role::Staff,
+        valid_until: None,
+        scopes: Vec::new(),
+    };
+    assert!(
+        store
+            .update_user("els@praktijk.test", &update)
+            .await
+            .expect("update")
+    );
+    let book = store.address_book().await.expect("book");
+    assert_eq!(
+        book.staff,
+        [("Els de Boer".to_string(), "els@praktijk.test".to_string())]
+    );
+    // Unchanged, it is the same copy: users of it may keep what they made from it.
+    assert!(Arc::ptr_eq(
+        &book,
+        &store.address_book().await.expect("book")
+    ));
 }
 
 /// A DMARC report of `rows` (source IP, count, SPF aligned, DKIM aligned).

@@ -24,7 +24,8 @@ pub struct InboundBackend {
     auth: Arc<Authenticator>,
     /// `[inbound]`'s scores and actions, read once at start.
     settings: Arc<veilpost_verdict::Settings>,
-    /// Staff, contacts and partners, read at most once a minute (not per message).
+    /// Staff, contacts and partners in the verdict's terms, made again only when the
+    /// store's address book (kept for a few seconds there) is read anew.
     known: KnownCache,
     /// Senders to remember, written in batches by [`note_senders`].
     notes: tokio::sync::mpsc::Sender<Vec<String>>,
@@ -36,8 +37,8 @@ pub struct InboundBackend {
 /// Most sender keys kept in memory as seen; beyond it the set starts afresh.
 const SEEN_KEPT: usize = 100_000;
 
-/// The known people and domains and when they were read.
-type KnownCache = Arc<std::sync::Mutex<Option<(std::time::Instant, Arc<Known>)>>>;
+/// The address book last seen, and the known people and domains made from it.
+type KnownCache = Arc<std::sync::Mutex<Option<(Arc<veilpost_store::AddressBook>, Arc<Known>)>>>;
 
 /// What the organisation knows about people and domains, for the verdict.
 #[derive(Debug, Default)]
@@ -46,9 +47,6 @@ struct Known {
     contacts: Vec<Person>,
     partners: Vec<String>,
 }
-
-/// How long the known people and domains are used before they are read again.
-const KNOWN_FOR: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl InboundBackend {
     pub fn new(shared: Arc<Shared>) -> Result<InboundBackend> {
@@ -168,45 +166,37 @@ impl InboundBackend {
         }
     }
 
-    /// The known people and domains, read again when older than [`KNOWN_FOR`].
+    /// The known people and domains: the store's address book (read again there every
+    /// few seconds, and at once after a change), in the verdict's terms.
     async fn known(&self) -> Result<Arc<Known>> {
+        let book = self.shared.store.address_book().await?;
         if let Ok(guard) = self.known.lock()
-            && let Some((at, known)) = guard.as_ref()
-            && at.elapsed() < KNOWN_FOR
+            && let Some((seen, known)) = guard.as_ref()
+            && Arc::ptr_eq(seen, &book)
         {
             return Ok(known.clone());
         }
-        let store = &self.shared.store;
         let known = Arc::new(Known {
-            staff: store
-                .list_users()
-                .await?
-                .into_iter()
-                .filter_map(|u| {
-                    u.name.map(|name| Person {
-                        name,
-                        address: u.email,
-                    })
+            staff: book
+                .staff
+                .iter()
+                .map(|(name, address)| Person {
+                    name: name.clone(),
+                    address: address.clone(),
                 })
                 .collect(),
-            contacts: store
-                .list_contacts()
-                .await?
-                .into_iter()
-                .map(|(address, name, _)| Person {
-                    name: name.unwrap_or_default(),
-                    address,
+            contacts: book
+                .contacts
+                .iter()
+                .map(|(address, name)| Person {
+                    name: name.clone().unwrap_or_default(),
+                    address: address.clone(),
                 })
                 .collect(),
-            partners: store
-                .partner_domains()
-                .await?
-                .into_iter()
-                .map(|(d, ..)| d)
-                .collect(),
+            partners: book.partners.clone(),
         });
         if let Ok(mut guard) = self.known.lock() {
-            *guard = Some((std::time::Instant::now(), known.clone()));
+            *guard = Some((book, known.clone()));
         }
         Ok(known)
     }
