@@ -265,20 +265,28 @@ async fn open_transaction<S: AsyncRead + AsyncWrite + Unpin>(
 /// an end of data to it (SMTP smuggling).
 pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 40 + 5);
-    let mut at_line_start = true;
-    let mut bytes = data.iter().peekable();
-    while let Some(&b) = bytes.next() {
-        if at_line_start && b == b'.' {
+    let mut pos = 0;
+    // Line by line, each copied whole (this runs over every byte that leaves).
+    while pos < data.len() {
+        if data[pos] == b'.' {
             out.push(b'.');
         }
-        at_line_start = matches!(b, b'\r' | b'\n');
-        if b == b'\r' {
-            bytes.next_if_eq(&&b'\n');
-        }
-        if at_line_start {
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.push(b);
+        match memchr::memchr2(b'\r', b'\n', &data[pos..]) {
+            Some(k) => {
+                let end = pos + k;
+                out.extend_from_slice(&data[pos..end]);
+                out.extend_from_slice(b"\r\n");
+                pos = end
+                    + if data[end..].starts_with(b"\r\n") {
+                        2
+                    } else {
+                        1
+                    };
+            }
+            None => {
+                out.extend_from_slice(&data[pos..]);
+                pos = data.len();
+            }
         }
     }
     if !out.ends_with(b"\r\n") {
@@ -741,6 +749,56 @@ mod tests {
             ok(250, &[250], 451),
             Err((false, "DATA: 451 text 451".into()))
         );
+    }
+
+    /// The byte-at-a-time definition the line-at-a-time `dot_stuff` must agree with.
+    fn dot_stuff_bytewise(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut at_line_start = true;
+        let mut bytes = data.iter().peekable();
+        while let Some(&b) = bytes.next() {
+            if at_line_start && b == b'.' {
+                out.push(b'.');
+            }
+            at_line_start = matches!(b, b'\r' | b'\n');
+            if b == b'\r' {
+                bytes.next_if_eq(&&b'\n');
+            }
+            if at_line_start {
+                out.extend_from_slice(b"\r\n");
+            } else {
+                out.push(b);
+            }
+        }
+        if !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    #[test]
+    fn dot_stuffing_agrees_with_its_definition() {
+        // Every string of up to six bytes over the bytes that matter, and longer random ones.
+        let alphabet = [b'.', b'\r', b'\n', b'a'];
+        for len in 0..=6u32 {
+            for n in 0..4usize.pow(len) {
+                let data: Vec<u8> = (0..len).map(|i| alphabet[n / 4usize.pow(i) % 4]).collect();
+                assert_eq!(dot_stuff(&data), dot_stuff_bytewise(&data), "{data:?}");
+            }
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..500 {
+            let data: Vec<u8> = (0..200)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % 4) as usize]
+                })
+                .collect();
+            assert_eq!(dot_stuff(&data), dot_stuff_bytewise(&data));
+        }
     }
 
     #[test]

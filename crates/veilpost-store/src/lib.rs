@@ -57,7 +57,7 @@ pub use migrate::Migrated;
 pub use portal::{Milestone, PortalEntry, PortalReply};
 pub use reports::{BLOCKS_READ_EVERY, NewReport, PhishingReport};
 pub use sessions::{PortalSession, SessionKind, StaffSession, Stage};
-pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS};
+pub use settings::{CachedStsPolicy, FIRST_ADMIN_LINK_SECONDS, SETTINGS_READ_EVERY};
 pub use totp::{TotpHolder, TotpRecord};
 pub use users::{
     ARGON2_AT_ONCE, OffboardError, Offboarded, Role, User, UserError, UserUpdate, argon2_peak,
@@ -193,6 +193,8 @@ pub struct Store {
     /// The address book (staff names, contacts, partner domains) as last read: the
     /// double-check and the inbound verdict compare every message with it.
     book: Arc<cache::ReadEvery<contacts::AddressBook>>,
+    /// The policy settings as last read (the mail path asks for them per message).
+    settings: Arc<cache::ReadEvery<std::collections::HashMap<String, String>>>,
     /// The content of recently spooled messages kept in the database.
     recent: Arc<cache::Recent>,
 }
@@ -238,6 +240,7 @@ impl Store {
             data_dir: data_dir.to_path_buf(),
             blocked: Arc::new(cache::ReadEvery::new(reports::BLOCKS_READ_EVERY)),
             book: Arc::new(cache::ReadEvery::new(contacts::BOOK_READ_EVERY)),
+            settings: Arc::new(cache::ReadEvery::new(settings::SETTINGS_READ_EVERY)),
             recent: Arc::new(cache::Recent::new(RECENT_BYTES)),
             clock,
         })

@@ -4,6 +4,11 @@
 use crate::users::{UserError, check_new_account, hash_off_thread};
 use crate::{Error, Result, Role, Store, random, sha256_hex};
 
+/// How long (seconds) the policy settings are used before they are read again for the
+/// hot path ([`Store::policy_setting`]; a change made through this store shows at once,
+/// one made elsewhere within this).
+pub const SETTINGS_READ_EVERY: i64 = 5;
+
 /// How long a first-admin link works: one hour.
 pub const FIRST_ADMIN_LINK_SECONDS: i64 = 3600;
 
@@ -123,6 +128,25 @@ impl Store {
         )
     }
 
+    /// A policy setting as the mail path reads it with every message (the double-check's
+    /// rules): all settings read at most every
+    /// [`SETTINGS_READ_EVERY`] seconds, and at once after a change made through this
+    /// store. [`Store::setting`] always reads the database.
+    pub async fn policy_setting(&self, key: &str) -> Result<Option<String>> {
+        let now = self.now();
+        let all = match self.settings.fresh(now) {
+            Some(all) => all,
+            None => {
+                let rows: Vec<(String, String)> = crate::db::on!(&self.pool, ex => sqlx::query_as("SELECT key, value FROM settings")
+                    .fetch_all(ex).await)?;
+                let all = std::sync::Arc::new(rows.into_iter().collect());
+                self.settings.keep(now, std::sync::Arc::clone(&all));
+                all
+            }
+        };
+        Ok(all.get(key).cloned())
+    }
+
     /// Change a policy setting (JSON); `by` is the admin, for the record.
     pub async fn put_setting(&self, key: &str, value: &str, by: &str) -> Result<()> {
         crate::db::on!(&self.pool, ex => sqlx::query(
@@ -135,6 +159,7 @@ impl Store {
         .bind(self.now())
         .bind(by)
         .execute(ex).await.map(|r| r.rows_affected()))?;
+        self.settings.forget();
         Ok(())
     }
 

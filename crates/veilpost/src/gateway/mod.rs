@@ -119,9 +119,11 @@ impl Shared {
     }
 
     /// The double-check rules in force: as an admin set them on the web, else the
-    /// configuration's.
+    /// configuration's. Asked for with every message, so read through the store's
+    /// settings cache (a change on this node's web pages acts at once, one made on
+    /// another node within seconds).
     pub async fn doublecheck_rules(&self) -> Result<veilpost_policy::doublecheck::Rules> {
-        if let Some(json) = self.store.setting("doublecheck").await?
+        if let Some(json) = self.store.policy_setting("doublecheck").await?
             && let Ok(rules) = serde_json::from_str(&json)
         {
             return Ok(rules);
@@ -130,7 +132,7 @@ impl Shared {
     }
 
     /// How mail to a leaver is answered (`reject` or `forward`): the web's setting, else
-    /// the configuration's.
+    /// the configuration's (read from the database each time: only mail to a leaver asks).
     pub async fn leaver_answer(&self) -> Result<String> {
         if let Some(json) = self.store.setting("offboarding.answer").await?
             && let Ok(answer) = serde_json::from_str::<String>(&json)
