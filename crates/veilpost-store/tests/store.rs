@@ -1268,47 +1268,24 @@ async fn blocks_act_at_once_here_and_within_seconds_elsewhere(engine: Db) {
         &store.address_book().await.expect("book")
     ));
     // The policy settings the mail path reads per message are kept the same way.
-    assert_eq!(
-        store.policy_setting("doublecheck").await.expect("read"),
-        None
-    );
+    let cached = async |store: &Store| store.policy_setting("doublecheck").await.expect("read");
+    assert_eq!(cached(&store).await, None);
     store
         .put_setting("doublecheck", "{\"a\":1}", "beheer")
         .await
         .expect("put");
-    assert_eq!(
-        store
-            .policy_setting("doublecheck")
-            .await
-            .expect("read")
-            .as_deref(),
-        Some("{\"a\":1}")
-    );
+    assert_eq!(cached(&store).await.as_deref(), Some("{\"a\":1}"));
     other
         .put_setting("doublecheck", "{\"a\":2}", "cli")
         .await
         .expect("put elsewhere");
-    assert_eq!(
-        store
-            .policy_setting("doublecheck")
-            .await
-            .expect("read")
-            .as_deref(),
-        Some("{\"a\":1}")
-    );
+    assert_eq!(cached(&store).await.as_deref(), Some("{\"a\":1}"));
     assert_eq!(
         store.setting("doublecheck").await.expect("read").as_deref(),
         Some("{\"a\":2}")
     );
     t.fetch_add(veilpost_store::SETTINGS_READ_EVERY, Ordering::SeqCst);
-    assert_eq!(
-        store
-            .policy_setting("doublecheck")
-            .await
-            .expect("read")
-            .as_deref(),
-        Some("{\"a\":2}")
-    );
+    assert_eq!(cached(&store).await.as_deref(), Some("{\"a\":2}"));
 }
 
 /// A DMARC report of `rows` (source IP, count, SPF aligned, DKIM aligned).

@@ -87,7 +87,7 @@ impl Engine {
         // The header lines of a quoted or forwarded message ("Onderwerp: ...") stand
         // apart: a word on one pairs only with a name on the same line.
         let headers = header_lines(text);
-        let header_of = |pos: usize| headers.iter().position(|&(s, e)| s <= pos && pos < e);
+        let header_of = |pos: usize| line_at(&headers, pos);
         let mut best: Option<(Confidence, &Person)> = None;
         let mut used_terms: Vec<&'static str> = Vec::new();
         let mut used_classes: Vec<&'static str> = Vec::new();
@@ -281,6 +281,13 @@ pub(super) fn header_lines(text: &str) -> Vec<(usize, usize)> {
         start = end;
     }
     lines
+}
+
+/// Which of `lines` (in text order, not overlapping) holds `pos`: a binary search, as a
+/// text may have many (hostile input: every line a header).
+pub(super) fn line_at(lines: &[(usize, usize)], pos: usize) -> Option<usize> {
+    let i = lines.partition_point(|&(start, _)| start <= pos);
+    (i > 0 && pos < lines[i - 1].1).then(|| i - 1)
 }
 
 pub(super) fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {

@@ -34,8 +34,8 @@ impl Engine {
             if words.peek().is_some() {
                 let headers = header_lines(text);
                 for h in words {
-                    match headers.iter().find(|&&(s, e)| s <= h.start && h.start < e) {
-                        Some(&line) => windows.push(line),
+                    match line_at(&headers, h.start) {
+                        Some(k) => windows.push(headers[k]),
                         None => health = true,
                     }
                 }

@@ -307,6 +307,33 @@ fn a_date_of_birth_in_the_subject_makes_the_patient_in_the_text_someone() {
 }
 
 #[test]
+fn many_header_lines() {
+    // Hostile: every line a quoted header with a name and a health word (each look-up of
+    // a position's header line is a binary search, so this stays linear). A sender's
+    // line names no patient.
+    let text = "Van: Jan Jansen diabetes\n".repeat(20_000);
+    assert_eq!(engine().report(&text, "body").verdict, Verdict::Clean);
+    let text = "Onderwerp: mw. Jansen diabetes\n".repeat(20_000);
+    assert_eq!(engine().report(&text, "body").verdict, Verdict::Sensitive);
+}
+
+#[test]
+fn header_line_lookup() {
+    let lines = [(0, 10), (20, 30), (30, 35)];
+    for (pos, want) in [
+        (0, Some(0)),
+        (9, Some(0)),
+        (10, None),
+        (25, Some(1)),
+        (30, Some(2)),
+        (35, None),
+    ] {
+        assert_eq!(line_at(&lines, pos), want, "{pos}");
+    }
+    assert_eq!(line_at(&[], 3), None);
+}
+
+#[test]
 fn findings_are_deduplicated() {
     let found = engine().findings("BSN 123456782 en nogmaals BSN 123456782", "body");
     assert_eq!(found.len(), 1);
