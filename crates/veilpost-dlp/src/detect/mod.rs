@@ -455,7 +455,9 @@ impl Engine {
                 && hits[k - 1].class == Class::Professional
                 && h.start >= hits[k - 1].end
                 && h.start - hits[k - 1].end <= 2
-                && !text[hits[k - 1].end..h.start].contains(char::is_alphanumeric);
+                // "verpleegkundige GGZ", "POH-GGZ"; after a colon the content begins
+                // ("Bericht van de verloskundige: bevalling ...").
+                && text[hits[k - 1].end..h.start].chars().all(|c| c == ' ' || c == '-');
             let jeugd = window_before(text, h.start, 6)
                 .to_ascii_lowercase()
                 .ends_with("jeugd-");
