@@ -335,6 +335,22 @@ pub(crate) const DIAGNOSES: &[&str] = &[
     "astmapatiënt",
 ];
 
+/// The endings of Dutch compound words for conditions: a word the lists do not name
+/// ("blindedarmontsteking", "hechtingsstoornis", "sinusitis", "polsfractuur",
+/// "alvleesklierkanker", "gameverslaving") still names one. At least three letters before
+/// the ending ("ontsteking" alone is also a car's ignition).
+pub(crate) const CONDITION_ENDINGS: &[&str] = &[
+    "ontsteking",
+    "stoornis",
+    "itis",
+    "fractuur",
+    "kanker",
+    "verslaving",
+];
+
+/// The ending of Dutch compound words for a treatment ("speltherapie", "groepstherapie").
+pub(crate) const TREATMENT_ENDINGS: &[&str] = &["therapie"];
+
 /// Medicines (ATC names and common brands) and medicine classes.
 pub(crate) const MEDICATION: &[&str] = &[
     "metformine",

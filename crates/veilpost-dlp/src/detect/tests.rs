@@ -538,6 +538,20 @@ fn people_named_plainly() {
             Sensitive,
         ),
         ("Uitslag biopt mw. Koopmans: maligne", Sensitive),
+        // A compound condition the lists do not name, by its ending; not an engine's
+        // ignition, not a talk's topic.
+        (
+            "Bij Daan de Vries is een blaasontsteking vastgesteld.",
+            Sensitive,
+        ),
+        ("Kees Jansen heeft last van een gameverslaving.", Sensitive),
+        ("Pim Kok heeft een polsfractuur opgelopen.", Sensitive),
+        ("Sanne Bos heeft sinusitis.", Sensitive),
+        ("De auto van Jan Smit heeft een defecte ontsteking.", Clean),
+        (
+            "Op 3 maart is er een lezing over alvleesklierkanker door dr. Piet de Groot.",
+            Clean,
+        ),
         // Two capitalised words after "met", "voor", "bij", "over": a name, listed or not;
         // not when an organisation's noun ends one.
         ("Gesprek met Kwabena Mensah over zijn depressie.", Sensitive),
