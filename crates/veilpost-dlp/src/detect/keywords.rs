@@ -214,23 +214,37 @@ impl Keywords {
 fn word_mask(block: &[u8]) -> u64 {
     const SPACE: u64 = 0x2020_2020_2020_2020;
     const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+    byte_flags(block, b' ', |lanes| {
+        let x = lanes ^ SPACE;
+        // 0x80 in each lane that is not a space.
+        (((x & LOW7) + LOW7) | x) & HIGH
+    })
+}
+
+/// Bit `j` set when byte `j` of the block (up to 64 bytes) starts a multi-byte character:
+/// its top two bits set.
+fn lead_bytes(block: &[u8]) -> u64 {
+    byte_flags(block, 0, |x| x & (x << 1) & HIGH)
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Byte flags of a block of up to 64 bytes, eight bytes at a time: `flag` gives 0x80 in
+/// each flagged lane of eight; a short last chunk is padded with `pad`.
+fn byte_flags(block: &[u8], pad: u8, flag: impl Fn(u64) -> u64) -> u64 {
     let mut m = 0u64;
     for (k, chunk) in block.chunks(8).enumerate() {
         let lanes = match <[u8; 8]>::try_from(chunk) {
             Ok(full) => full,
             Err(_) => {
-                let mut tail = [b' '; 8];
-                for (t, &c) in tail.iter_mut().zip(chunk) {
-                    *t = c;
-                }
+                let mut tail = [pad; 8];
+                tail[..chunk.len()].copy_from_slice(chunk);
                 tail
             }
         };
-        let x = u64::from_le_bytes(lanes) ^ SPACE;
-        // 0x80 in each lane that is not a space, then the eight high bits gathered.
-        let nonspace = (((x & LOW7) + LOW7) | x) & HIGH;
-        let bits = ((nonspace >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+        let flags = flag(u64::from_le_bytes(lanes)) & HIGH;
+        // The eight high bits gathered into eight bits.
+        let bits = ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
         m |= bits << (8 * k);
     }
     m
@@ -258,25 +272,27 @@ fn fold_into(text: &str, out: &mut Vec<u8>) {
     let b = text.as_bytes();
     out.clear();
     out.reserve(b.len() + 8);
-    out.resize(b.len(), 0);
     // Branch-free per byte, so the compiler vectorises it; non-ASCII bytes pass through.
-    for (o, &c) in out.iter_mut().zip(b) {
+    out.extend(b.iter().map(|&c| {
         let lower = c | 0x20;
         let alnum = u8::from(lower.wrapping_sub(b'a') < 26) | u8::from(c.wrapping_sub(b'0') < 10);
         let folded = if alnum != 0 { lower } else { b' ' };
-        *o = if c >= 0x80 { c } else { folded };
-    }
+        if c >= 0x80 { c } else { folded }
+    }));
     // Non-ASCII punctuation (quotes, ellipses, bullets) becomes spaces too: decode only
-    // at lead bytes, and only in blocks that have any.
+    // at lead bytes, and only in the 64-byte blocks that have any.
     for (k, block) in b.chunks(64).enumerate() {
         if block.is_ascii() {
             continue;
         }
-        for (j, &c) in block.iter().enumerate() {
-            if c < 0xC0 {
+        let mut leads = lead_bytes(block);
+        while leads != 0 {
+            let at = k * 64 + leads.trailing_zeros() as usize;
+            leads &= leads - 1;
+            // Latin-1 letters (C3 80..C3 BF) are word characters, but × and ÷.
+            if b[at] == 0xC3 && !matches!(b.get(at + 1), Some(0x97 | 0xB7)) {
                 continue;
             }
-            let at = k * 64 + j;
             if let Some(ch) = text.get(at..).and_then(|t| t.chars().next())
                 && !is_word_char(ch)
             {
@@ -379,6 +395,8 @@ mod tests {
             "Hello, World! 0123456789 ~`@[]{}_^/:;<=>?",
             "Patiënt, café… “quoted” – dash • bullet 12-03-1956 ÉÉN één",
             "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\u{7f}\t\n",
+            // Past the first 64-byte block: full blocks and a short last one.
+            &"ab “c” dé… – × ÷ € ñ • ".repeat(9),
         ];
         for text in samples {
             for start in 0..8 {

@@ -250,9 +250,9 @@ pub struct Engine {
     re_document: Regex,
     re_permit: Regex,
     re_client: Regex,
-    /// Compound words by their ending (one SIMD search per ending), and the index of
+    /// Compound words by their ending (one SIMD search for all endings), and the index of
     /// the first ending's term.
-    re_endings: Vec<memchr::memmem::Finder<'static>>,
+    re_endings: aho_corasick::packed::Searcher,
     endings_from: usize,
     names: names::NameLists,
     custom: Vec<custom::CompiledIdentifier>,
@@ -321,11 +321,12 @@ impl Engine {
                 });
             }
         }
-        let re_endings: Vec<memchr::memmem::Finder<'static>> = health_words::CONDITION_ENDINGS
-            .iter()
-            .chain(health_words::TREATMENT_ENDINGS)
-            .map(|e| memchr::memmem::Finder::new(e.as_bytes()))
-            .collect();
+        let re_endings = aho_corasick::packed::Searcher::new(
+            health_words::CONDITION_ENDINGS
+                .iter()
+                .chain(health_words::TREATMENT_ENDINGS),
+        )
+        .expect("endings searcher (SIMD)");
         let months = "januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|\
                       november|december|january|february|march|june|july|august|october|\
                       jan|feb|mrt|mar|apr|may|jun|jul|aug|sept|sep|okt|oct|nov|dec";
@@ -467,42 +468,40 @@ impl Engine {
         // Compound words the lists do not name, by their ending: "blindedarmontsteking".
         let listed = hits.len();
         let bytes = text.as_bytes();
-        for (k, finder) in self.re_endings.iter().enumerate() {
-            for at in finder.find_iter(bytes) {
-                // At least three ASCII letters (a hyphen may join) before the ending, and
-                // the word ends after it (or after a plural "en").
-                let mut start = at;
-                while start > 0
-                    && (bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'-')
-                {
-                    start -= 1;
-                }
-                let mut end = at + finder.needle().len();
-                if bytes[end..].starts_with(b"en") {
-                    end += 2;
-                }
-                let word_end = bytes
-                    .get(end)
-                    .is_none_or(|b| !b.is_ascii_alphanumeric() && *b < 0x80);
-                let letters = bytes[start..at]
-                    .iter()
-                    .filter(|b| b.is_ascii_alphabetic())
-                    .count();
-                let word_start = start == 0 || bytes[start - 1] < 0x80;
-                if letters < 3 || !word_end || !word_start {
-                    continue;
-                }
-                let from = hits[..listed].partition_point(|h| h.end <= start);
-                if hits[from..listed].iter().any(|h| h.start < end) {
-                    continue;
-                }
-                hits.push(Hit {
-                    start,
-                    end,
-                    class: self.terms[self.endings_from + k].class,
-                    term: (self.endings_from + k) as u32,
-                });
+        for found in self.re_endings.find_iter(bytes) {
+            let (at, k) = (found.start(), found.pattern().as_usize());
+            // At least three ASCII letters (a hyphen may join) before the ending, and the
+            // word ends after it (or after a plural "en").
+            let mut start = at;
+            while start > 0 && (bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'-')
+            {
+                start -= 1;
             }
+            let mut end = found.end();
+            if bytes[end..].starts_with(b"en") {
+                end += 2;
+            }
+            let word_end = bytes
+                .get(end)
+                .is_none_or(|b| !b.is_ascii_alphanumeric() && *b < 0x80);
+            let letters = bytes[start..at]
+                .iter()
+                .filter(|b| b.is_ascii_alphabetic())
+                .count();
+            let word_start = start == 0 || bytes[start - 1] < 0x80;
+            if letters < 3 || !word_end || !word_start {
+                continue;
+            }
+            let from = hits[..listed].partition_point(|h| h.end <= start);
+            if hits[from..listed].iter().any(|h| h.start < end) {
+                continue;
+            }
+            hits.push(Hit {
+                start,
+                end,
+                class: self.terms[self.endings_from + k].class,
+                term: (self.endings_from + k) as u32,
+            });
         }
         if hits.len() > listed {
             hits.sort_by_key(|h| h.start);

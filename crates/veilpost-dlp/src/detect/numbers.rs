@@ -538,6 +538,9 @@ pub(super) fn measure_after(b: &[u8], end: usize) -> Option<(Class, &'static str
         return None;
     }
     for (unit, class, term) in UNITS {
+        if unit[0] != first {
+            continue;
+        }
         let Some(candidate) = b.get(j..j + unit.len()) else {
             continue;
         };
