@@ -394,6 +394,44 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
     false
 }
 
+/// Is the care or social-domain word at `start` where somebody works rather than what
+/// they receive: "begint als nieuwe collega bij de schuldhulpverlening", "onze stagiair
+/// bij de verslavingszorg"? Only earlier in the same sentence; a diagnosis is never
+/// excused this way ("in dienst sinds mei heeft hij een burn-out").
+pub(super) fn workplace(text: &str, start: usize) -> bool {
+    const STAFF: &[&str] = &[
+        "collega",
+        "collega's",
+        "stagiair",
+        "stagiaire",
+        "medewerker",
+        "in dienst",
+        "ons team",
+        "werkzaam",
+        "werkt als",
+        "vacature",
+        "sollicitatie",
+    ];
+    let before = window_before(text, start, 80);
+    let sentence = before
+        .rfind(['.', '!', '?', ';', '\n'])
+        .map_or(before, |k| &before[k + 1..])
+        .to_lowercase();
+    STAFF.iter().any(|w| {
+        sentence.match_indices(w).any(|(k, _)| {
+            let word_start = sentence[..k]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+            let word_end = sentence[k + w.len()..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric());
+            word_start && word_end
+        })
+    })
+}
+
 /// Is the care word at `start..end` the first word of an institution's name: "GGZ
 /// Kompas", "Thuiszorg Samen", "Verpleeghuis De Hoge Hof"? Written with a capital and
 /// followed by a capitalised word, it names an organisation (in a list of attendees, an
@@ -469,6 +507,8 @@ pub(super) fn service_word(text: &str, start: usize, end: usize) -> bool {
         "specialist",
         "instelling",
         "aanbieder",
+        "loket",
+        "afdeling",
     ];
     let b = text.as_bytes();
     let mut e = end;

@@ -515,6 +515,7 @@ impl Engine {
             }
             if service_word(text, h.start, h.end)
                 || h.class == Class::Care && institution_name(text, h.start, h.end)
+                || matches!(h.class, Class::Care | Class::Social) && workplace(text, h.start)
             {
                 keep[k] = false;
                 continue;

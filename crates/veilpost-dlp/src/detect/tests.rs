@@ -612,6 +612,32 @@ fn people_named_plainly() {
             "Onderwerp: Uitslag biopt mw. Koopmans: maligne\n\nGraag bellen.",
             Sensitive,
         ),
+        // Where a colleague works is not what a client receives; a colleague's own
+        // diagnosis still counts, and so does a client of the same service.
+        (
+            "Fatima Benali begint maandag als nieuwe collega bij de schuldhulpverlening.",
+            Clean,
+        ),
+        (
+            "Jan de Vries werkt als doktersassistent; in dienst sinds mei heeft hij een \
+             burn-out.",
+            Sensitive,
+        ),
+        (
+            "Sem Visser is aangemeld bij de schuldhulpverlening. Hij werkt als kok.",
+            Sensitive,
+        ),
+        // Criminal records, not a postponed agenda item.
+        (
+            "Jan-Willem Bosch heeft een taakstraf gekregen en staat onder \
+             reclasseringstoezicht.",
+            Sensitive,
+        ),
+        (
+            "Het voorstel van wethouder Piet Jansen wordt aangehouden tot de volgende \
+             vergadering.",
+            Clean,
+        ),
     ];
     for (text, want) in cases {
         let (got, rules) = verdict_on(text);

@@ -227,6 +227,7 @@ pub(crate) const PROFESSIONALS: &[&str] = &[
     "docent",
     "auteur",
     "redactie",
+    "aandachtsfunctionaris",
 ];
 
 /// Closings after which a name belongs to the signature.
