@@ -15,6 +15,7 @@
 //! assert!(found.iter().any(|f| f.kind == Kind::Bsn && f.confidence == Confidence::High));
 //! ```
 
+mod care_words;
 pub mod checks;
 mod collector;
 pub mod custom;
@@ -281,8 +282,8 @@ impl Engine {
             (Class::Diagnosis, health_words::DIAGNOSES),
             (Class::Medication, health_words::MEDICATION),
             (Class::Lab, health_words::LAB),
-            (Class::Care, health_words::CARE),
-            (Class::Social, health_words::SOCIAL),
+            (Class::Care, care_words::CARE),
+            (Class::Social, care_words::SOCIAL),
             (Class::Relation, vocab::RELATIONS),
             (Class::ClientLabel, vocab::CLIENT_LABELS),
             (Class::RegistrationLabel, vocab::REGISTRATION_LABELS),
