@@ -252,6 +252,9 @@ pub(crate) const CARE: &[&str] = &[
     "dotterbehandeling",
     "stent",
     "pacemaker",
+    // A death in care: weak alone ("na het overlijden van zijn vader" in a card).
+    "overleden",
+    "ingeslapen",
 ];
 
 /// Youth protection, debt help, shelter, justice: special-category context (Wmo, Jeugdwet,
@@ -349,4 +352,12 @@ pub(crate) const SOCIAL: &[&str] = &[
     "justitiële jeugdinrichting",
     "gevangenis",
     "penitentiaire inrichting",
+    "opgepakt voor",
+    "opgepakt wegens",
+    "winkeldiefstal",
+    "inbraak gepleegd",
+    "geweldpleging",
+    "zedendelict",
+    "zedenzaak",
+    "proces-verbaal opgemaakt",
 ];

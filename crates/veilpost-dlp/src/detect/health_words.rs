@@ -332,6 +332,23 @@ pub(crate) const DIAGNOSES: &[&str] = &[
     "copd-patiënt",
     "diabetespatiënt",
     "astmapatiënt",
+    // Children: bedwetting, sleep.
+    "bedplassen",
+    "bedplast",
+    "in bed plassen",
+    "in bed plast",
+    "broekplassen",
+    "enuresis",
+    "slecht slapen",
+    "slaapt slecht",
+    "slecht slaapt",
+    "nachtmerries",
+    // Drinking, said plainly.
+    "aan de drank",
+    "drinkt te veel",
+    "drinkt nog steeds",
+    "drinkt veel",
+    "weer gaan drinken",
     // Senses: hearing and sight.
     "doof",
     "doofheid",

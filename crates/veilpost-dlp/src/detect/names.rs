@@ -153,11 +153,19 @@ impl NameLists {
         let (Some(c0), Some(c1)) = (chars.next(), chars.next()) else {
             return false;
         };
-        // Capitalised, then lower case: "Jansen", "O'Neill", "McDonald", "El-Amrani".
-        if !c0.is_uppercase() || !(c1.is_lowercase() || c1 == '\'' || c1 == '’') {
+        // Capitalised, then lower case: "Jansen", "O'Neill", "McDonald", "El-Amrani"; or
+        // in capitals when the lists know the word ("JANSEN, PETRA" in a lab's header).
+        let capitalised = c0.is_uppercase() && (c1.is_lowercase() || c1 == '\'' || c1 == '’');
+        if !capitalised && !(c0.is_uppercase() && c1.is_uppercase()) {
             return false;
         }
         let lower = w.to_lowercase();
+        if !capitalised
+            && !(w.chars().all(|c| c.is_uppercase() || c == '-')
+                && (self.first.contains(&lower) || self.surnames.contains(&lower)))
+        {
+            return false;
+        }
         let stopped = if strict {
             self.stop.contains(lower.as_str())
         } else {

@@ -627,6 +627,12 @@ fn people_named_plainly() {
             "Sem Visser is aangemeld bij de schuldhulpverlening. Hij werkt als kok.",
             Sensitive,
         ),
+        // A name in capitals, surname first, as a lab prints it.
+        (
+            "JANSEN, PETRA (12-05-1975) - uitslag mammografie: BI-RADS 4.",
+            Sensitive,
+        ),
+        ("VERSLAG MDO WIJKTEAM NOORD - COPD en hartfalen.", Clean),
         // Criminal records, not a postponed agenda item.
         (
             "Jan-Willem Bosch heeft een taakstraf gekregen en staat onder \

@@ -157,6 +157,7 @@ pub(crate) const ROLES: &[&str] = &[
     "client",
     "cliente",
     "bewoner",
+    "bewoonster",
     "zorgvrager",
     "jeugdige",
     "naam",
