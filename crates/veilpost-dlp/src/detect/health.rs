@@ -321,9 +321,9 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
         "voorlichting",
         "kennis",
         "expertise",
-        "onderzoek naar",
         "congres",
     ];
+    const TOPIC_PAIRS: &[(&str, &str)] = &[("onderzoek", "naar")];
     const POSSESSIVE: &[&str] = &[
         "haar",
         "zijn",
@@ -364,30 +364,33 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
         "information",
         "leaflet",
     ];
-    let before = window_before(text, start, 96).to_lowercase();
-    let words: Vec<&str> = before
-        .split(|c: char| !c.is_alphanumeric() && c != '-' && c != '/')
+    let is = |list: &[&str], w: &str| list.iter().any(|x| x.eq_ignore_ascii_case(w));
+    // The words before, nearest first: four to look at, and four before a preposition.
+    let words: Vec<&str> = window_before(text, start, 96)
+        .rsplit(|c: char| !c.is_alphanumeric() && c != '-' && c != '/')
         .filter(|w| !w.is_empty())
+        .take(8)
         .collect();
-    // Up to three words back: "over de behandeling van diabetes" counts, "over haar
+    // Up to four words back: "over de behandeling van diabetes" counts, "over haar
     // diabetes" does not.
-    for (back, w) in words.iter().rev().take(4).enumerate() {
-        if POSSESSIVE.contains(w) {
+    for (back, &w) in words.iter().enumerate().take(4) {
+        if is(POSSESSIVE, w) {
             return false;
         }
-        // Two-word topics ("onderzoek naar"): this word and the one before it.
-        let pair = words
-            .len()
-            .checked_sub(back + 2)
-            .map(|k| format!("{} {w}", words[k]));
-        if PREPOSITIONS.contains(w) {
+        if is(PREPOSITIONS, w) {
             // The talk may have a speaker between: "de presentatie van Kofi Smits over".
-            let k = words.len() - back - 1;
-            return words[k.saturating_sub(4)..k]
+            return words[back + 1..]
                 .iter()
-                .any(|w| TOPIC.contains(w) || TALK.contains(w));
+                .take(4)
+                .any(|w| is(TOPIC, w) || is(TALK, w));
         }
-        if TOPIC.contains(w) || pair.is_some_and(|p| TOPIC.contains(&p.as_str())) {
+        // Two-word topics ("onderzoek naar"): the word before and this one.
+        let pair = words.get(back + 1).is_some_and(|before| {
+            TOPIC_PAIRS
+                .iter()
+                .any(|(a, b)| a.eq_ignore_ascii_case(before) && b.eq_ignore_ascii_case(w))
+        });
+        if is(TOPIC, w) || pair {
             return true;
         }
     }
@@ -405,31 +408,30 @@ pub(super) fn workplace(text: &str, start: usize) -> bool {
         "stagiair",
         "stagiaire",
         "medewerker",
-        "in dienst",
-        "ons team",
         "werkzaam",
-        "werkt als",
         "vacature",
         "sollicitatie",
     ];
+    const STAFF_PAIRS: &[(&str, &str)] = &[("in", "dienst"), ("ons", "team"), ("werkt", "als")];
     let before = window_before(text, start, 80);
     let sentence = before
         .rfind(['.', '!', '?', ';', '\n'])
-        .map_or(before, |k| &before[k + 1..])
-        .to_lowercase();
-    STAFF.iter().any(|w| {
-        sentence.match_indices(w).any(|(k, _)| {
-            let word_start = sentence[..k]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric());
-            let word_end = sentence[k + w.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric());
-            word_start && word_end
-        })
-    })
+        .map_or(before, |k| &before[k + 1..]);
+    let mut previous = "";
+    for word in sentence
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+    {
+        if STAFF.iter().any(|s| word.eq_ignore_ascii_case(s))
+            || STAFF_PAIRS
+                .iter()
+                .any(|(a, b)| previous.eq_ignore_ascii_case(a) && word.eq_ignore_ascii_case(b))
+        {
+            return true;
+        }
+        previous = word;
+    }
+    false
 }
 
 /// Is the care word at `start..end` the first word of an institution's name: "GGZ

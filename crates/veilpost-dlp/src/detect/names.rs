@@ -43,17 +43,35 @@ pub struct NameMention {
     pub shape: NameShape,
 }
 
+/// A set asked once for nearly every capitalised word of a text: a fast hash (the sets
+/// are built from the lists, never from outside input).
+type Set<T> = HashSet<T, foldhash::fast::RandomState>;
+
 /// The compiled name lists.
 #[derive(Debug)]
 pub(crate) struct NameLists {
-    first: HashSet<String>,
-    surnames: HashSet<String>,
-    particles: HashSet<&'static str>,
-    titles: HashSet<&'static str>,
-    stop: HashSet<&'static str>,
+    first: Set<String>,
+    surnames: Set<String>,
+    particles: Set<&'static str>,
+    titles: Set<&'static str>,
+    stop: Set<&'static str>,
 }
 
-fn parse_list(text: &str) -> HashSet<String> {
+/// `f` of `word` lower-cased, without an allocation for a short ASCII word (nearly every
+/// word this is asked of).
+fn lowered<R>(word: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 24];
+    match buf.get_mut(..word.len()) {
+        Some(b) if word.is_ascii() => {
+            b.copy_from_slice(word.as_bytes());
+            b.make_ascii_lowercase();
+            f(std::str::from_utf8(b).unwrap_or_default())
+        }
+        _ => f(&word.to_lowercase()),
+    }
+}
+
+fn parse_list(text: &str) -> Set<String> {
     text.lines()
         .map(|l| l.split('#').next().unwrap_or(""))
         .flat_map(str::split_whitespace)
@@ -104,8 +122,9 @@ impl NameLists {
 
     /// Is this word a known first name?
     pub(crate) fn is_first_name(&self, word: &str) -> bool {
-        let lower = word.to_lowercase();
-        self.first.contains(&lower) && !self.stop.contains(lower.as_str())
+        lowered(word, |lower| {
+            self.first.contains(lower) && !self.stop.contains(lower)
+        })
     }
 
     /// Every name in `text[from..to]`, in order, without overlaps.
@@ -156,38 +175,41 @@ impl NameLists {
         // Capitalised, then lower case: "Jansen", "O'Neill", "McDonald", "El-Amrani"; or
         // in capitals when the lists know the word ("JANSEN, PETRA" in a lab's header).
         let capitalised = c0.is_uppercase() && (c1.is_lowercase() || c1 == '\'' || c1 == '’');
-        if !capitalised && !(c0.is_uppercase() && c1.is_uppercase()) {
+        let in_capitals = c0.is_uppercase() && c1.is_uppercase();
+        if !capitalised && !in_capitals {
             return false;
         }
-        let lower = w.to_lowercase();
-        if !capitalised
-            && !(w.chars().all(|c| c.is_uppercase() || c == '-')
-                && (self.first.contains(&lower) || self.surnames.contains(&lower)))
-        {
-            return false;
-        }
-        let stopped = if strict {
-            self.stop.contains(lower.as_str())
-        } else {
-            [NEVER_SURNAMES, WEEKDAY_NAMES, MONTH_NAMES]
+        lowered(w, |lower| {
+            if !capitalised
+                && !(w.chars().all(|c| c.is_uppercase() || c == '-')
+                    && (self.first.contains(lower) || self.surnames.contains(lower)))
+            {
+                return false;
+            }
+            let stopped = if strict {
+                self.stop.contains(lower)
+            } else {
+                [NEVER_SURNAMES, WEEKDAY_NAMES, MONTH_NAMES]
+                    .iter()
+                    .any(|list| list.contains(&lower))
+            };
+            if stopped || self.titles.contains(lower) {
+                return false;
+            }
+            !PLACE_ENDINGS
                 .iter()
-                .any(|list| list.contains(&lower.as_str()))
-        };
-        if stopped || self.titles.contains(lower.as_str()) {
-            return false;
-        }
-        !PLACE_ENDINGS
-            .iter()
-            .any(|e| lower.len() > e.len() && lower.ends_with(e) || lower == *e)
+                .any(|e| lower.len() > e.len() && lower.ends_with(e) || lower == *e)
+        })
     }
 
     fn looks_like_surname(&self, text: &str, t: &Tok) -> bool {
-        let lower = self.word(text, t).to_lowercase();
-        let last = lower.rsplit('-').next().unwrap_or(&lower);
-        self.surnames.contains(last)
-            || SURNAME_ENDINGS
-                .iter()
-                .any(|e| last.len() >= e.len() + 2 && last.ends_with(e))
+        lowered(self.word(text, t), |lower| {
+            let last = lower.rsplit('-').next().unwrap_or(lower);
+            self.surnames.contains(last)
+                || SURNAME_ENDINGS
+                    .iter()
+                    .any(|e| last.len() >= e.len() + 2 && last.ends_with(e))
+        })
     }
 
     /// The surname starting at token `i`: particles, then a capitalised word, then perhaps
