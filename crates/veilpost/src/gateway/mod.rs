@@ -13,6 +13,7 @@ mod authreports;
 mod backend;
 pub(crate) mod certs;
 mod checkpoints;
+mod cores;
 mod delivery;
 mod digest;
 pub mod dkim;
@@ -77,8 +78,9 @@ pub struct Shared {
     pub wake_delivery: Notify,
     /// Text messages (the encrypted-attachment route's passwords).
     pub sms: veilpost_adapters::SmsSender,
-    /// One permit per core for CPU-bound work (scanning) on the blocking pool.
-    pub cpu: tokio::sync::Semaphore,
+    /// Threads for CPU-bound work (scanning, signing), one per core, below the priority
+    /// of the threads that accept mail.
+    pub cores: cores::Cores,
     /// How notifications look (`[organisation]`'s colour, phone, website, logo).
     pub brand: veilpost_text::mails::Brand,
     /// The DMARC and TLS report addresses, worked out once (asked per recipient).
@@ -707,9 +709,7 @@ fn shared(
         wake_processor: Notify::new(),
         wake_delivery: Notify::new(),
         sms: config.sms_sender(),
-        cpu: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        ),
+        cores: cores::Cores::new(std::thread::available_parallelism().map_or(2, |n| n.get()))?,
         brand: config.brand()?,
     })
 }

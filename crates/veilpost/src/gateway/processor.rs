@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use base64::Engine;
 use tracing::Instrument;
 use veilpost_dlp::{Reason, Verdict};
@@ -268,19 +268,18 @@ async fn process(shared: &Arc<Shared>, m: Received) -> Result<()> {
 }
 
 /// Run CPU-bound work on the message (a scan, an RSA signature: a millisecond or more,
-/// which would stall every other task on an async worker) on one of the CPU slots in the
-/// blocking pool; the message goes there (to be read or changed) and comes back (no
-/// copy per message).
+/// which would stall every other task on an async worker) on one of the CPU threads; the
+/// message goes there (to be read or changed) and comes back (no copy per message).
 async fn on_a_core<T: Send + 'static>(
     shared: &Arc<Shared>,
     mut message: Vec<u8>,
     work: impl FnOnce(&Shared, &mut Vec<u8>) -> T + Send + 'static,
 ) -> Result<(T, Vec<u8>)> {
     let worker = shared.clone();
-    let _core = shared.cpu.acquire().await.context("cpu slots")?;
-    tokio::task::spawn_blocking(move || (work(&worker, &mut message), message))
+    shared
+        .cores
+        .run(move || (work(&worker, &mut message), message))
         .await
-        .context("cpu task")
 }
 
 /// What the sender asked for, and whether the message changed (tags taken out): the

@@ -153,8 +153,11 @@ impl Parts {
     /// Does the message without its attachments scan clean (text, HTML and subject)?
     pub async fn text_is_clean(&self, shared: &Shared) -> Result<bool> {
         let body = self.rebuild(None)?;
-        let _core = shared.cpu.acquire().await.context("cpu slots")?;
-        let report = shared.scanner.scan_message(&body);
+        let scanner = shared.scanner.clone();
+        let report = shared
+            .cores
+            .run(move || scanner.scan_message(&body))
+            .await?;
         Ok(report.verdict == veilpost_dlp::Verdict::Clean)
     }
 
