@@ -399,8 +399,10 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
 
 /// Is the care or social-domain word at `start` where somebody works rather than what
 /// they receive: "begint als nieuwe collega bij de schuldhulpverlening", "onze stagiair
-/// bij de verslavingszorg"? Only earlier in the same sentence; a diagnosis is never
-/// excused this way ("in dienst sinds mei heeft hij een burn-out").
+/// bij de verslavingszorg"? A word of staffing among the four words before it, in the
+/// same sentence ("een medewerker van de schuldhulpverlening belde over cliënt Jansen,
+/// die in de schuldsanering zit" keeps the second); a diagnosis is never excused this way
+/// ("in dienst sinds mei heeft hij een burn-out").
 pub(super) fn workplace(text: &str, start: usize) -> bool {
     const STAFF: &[&str] = &[
         "collega",
@@ -408,6 +410,7 @@ pub(super) fn workplace(text: &str, start: usize) -> bool {
         "stagiair",
         "stagiaire",
         "medewerker",
+        "medewerkers",
         "werkzaam",
         "vacature",
         "sollicitatie",
@@ -417,21 +420,20 @@ pub(super) fn workplace(text: &str, start: usize) -> bool {
     let sentence = before
         .rfind(['.', '!', '?', ';', '\n'])
         .map_or(before, |k| &before[k + 1..]);
-    let mut previous = "";
-    for word in sentence
-        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+    // Nearest first.
+    let words: Vec<&str> = sentence
+        .rsplit(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
-    {
-        if STAFF.iter().any(|s| word.eq_ignore_ascii_case(s))
-            || STAFF_PAIRS
-                .iter()
-                .any(|(a, b)| previous.eq_ignore_ascii_case(a) && word.eq_ignore_ascii_case(b))
-        {
-            return true;
-        }
-        previous = word;
-    }
-    false
+        .take(5)
+        .collect();
+    words.iter().take(4).enumerate().any(|(k, w)| {
+        STAFF.iter().any(|s| w.eq_ignore_ascii_case(s))
+            || words.get(k + 1).is_some_and(|earlier| {
+                STAFF_PAIRS
+                    .iter()
+                    .any(|(a, b)| earlier.eq_ignore_ascii_case(a) && w.eq_ignore_ascii_case(b))
+            })
+    })
 }
 
 /// Is the care word at `start..end` the first word of an institution's name: "GGZ

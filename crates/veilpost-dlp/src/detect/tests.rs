@@ -627,6 +627,11 @@ fn people_named_plainly() {
             "Sem Visser is aangemeld bij de schuldhulpverlening. Hij werkt als kok.",
             Sensitive,
         ),
+        (
+            "Een medewerker van de schuldhulpverlening belde over cliënt Jansen, die in de \
+             schuldsanering zit.",
+            Sensitive,
+        ),
         // A name in capitals, surname first, as a lab prints it.
         (
             "JANSEN, PETRA (12-05-1975) - uitslag mammografie: BI-RADS 4.",
