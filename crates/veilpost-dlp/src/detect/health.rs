@@ -247,7 +247,17 @@ pub(super) fn signature_zones(text: &str, hits: &[Hit]) -> Vec<(usize, usize)> {
             zones.push(zone_from(at, end));
         }
     }
-    zones
+    // Sorted and merged, for `in_zones` to search (a text of thousands of closings stays
+    // linear).
+    zones.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(zones.len());
+    for (s, e) in zones {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
 }
 
 /// The header lines of quoted and forwarded messages inside a text ("Van:", "Aan:",
@@ -290,8 +300,10 @@ pub(super) fn line_at(lines: &[(usize, usize)], pos: usize) -> Option<usize> {
     (i > 0 && pos < lines[i - 1].1).then(|| i - 1)
 }
 
+/// Is `pos` inside one of `zones` (sorted and disjoint, as `signature_zones` makes them)?
 pub(super) fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {
-    zones.iter().any(|&(s, e)| s <= pos && pos < e)
+    let k = zones.partition_point(|&(s, _)| s <= pos);
+    k > 0 && pos < zones[k - 1].1
 }
 
 /// Is the health word at `start` the topic of a talk, a text or a rule rather than

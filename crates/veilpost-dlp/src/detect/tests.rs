@@ -318,6 +318,28 @@ fn many_header_lines() {
 }
 
 #[test]
+fn signature_zones_are_searched() {
+    // Hostile: thousands of closings, each with a name after it and a health word (every
+    // look-up of a position in the signature zones is a binary search). A signature names
+    // no patient.
+    let text = "Met vriendelijke groet,\nJan Jansen\ndiabetes\n\n".repeat(5_000);
+    assert_eq!(engine().report(&text, "body").verdict, Verdict::Clean);
+    // Overlapping and nested zones merge; positions between them are outside.
+    let text = "Groet,\nJan\n\nMet vriendelijke groet,\n-- \nAnna";
+    let hits = engine().keyword_hits(text);
+    let zones = signature_zones(text, &hits);
+    assert!(zones.windows(2).all(|w| w[0].1 < w[1].0), "{zones:?}");
+    for (pos, _) in text.char_indices() {
+        let want = zones.iter().any(|&(s, e)| s <= pos && pos < e);
+        assert_eq!(in_zones(&zones, pos), want, "{pos}");
+    }
+    assert!(!in_zones(&[(5, 10), (20, 30)], 15));
+    assert!(in_zones(&[(5, 10), (20, 30)], 20));
+    assert!(!in_zones(&[(5, 10), (20, 30)], 30));
+    assert!(!in_zones(&[], 0));
+}
+
+#[test]
 fn header_line_lookup() {
     let lines = [(0, 10), (20, 30), (30, 35)];
     for (pos, want) in [
