@@ -252,6 +252,9 @@ pub(crate) const CARE: &[&str] = &[
     "dotterbehandeling",
     "stent",
     "pacemaker",
+    "psychiatric ward",
+    "psychiatric admission",
+    "admitted to hospital",
     // A death in care: weak alone ("na het overlijden van zijn vader" in a card).
     "overleden",
     "ingeslapen",
@@ -360,4 +363,15 @@ pub(crate) const SOCIAL: &[&str] = &[
     "zedendelict",
     "zedenzaak",
     "proces-verbaal opgemaakt",
+    // English.
+    "foster care",
+    "taken into care",
+    "placed in care",
+    "child protection investigation",
+    "arrested",
+    "drunk driving",
+    "on probation",
+    "convicted",
+    "criminal record",
+    "in prison",
 ];

@@ -531,6 +531,33 @@ pub(super) fn service_word(text: &str, start: usize, end: usize) -> bool {
     while e < b.len() && (b[e].is_ascii_alphabetic() || b[e] >= 0x80) {
         e += 1;
     }
+    // English writes the service as a second word: "breast cancer awareness", "HIV
+    // prevention", "eating disorder charity".
+    const ENGLISH_SERVICE: &[&str] = &[
+        "awareness",
+        "campaign",
+        "prevention",
+        "charity",
+        "research",
+        "clinic",
+        "screening",
+        "services",
+        "service",
+        "team",
+        "nurse",
+        "specialist",
+        "policy",
+        "pathway",
+    ];
+    if e == end && b.get(end) == Some(&b' ') {
+        let next = text[end + 1..]
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("");
+        if ENGLISH_SERVICE.iter().any(|s| next.eq_ignore_ascii_case(s)) {
+            return true;
+        }
+    }
     let tail = if e > end {
         &text[end..e]
     } else if b.get(end) == Some(&b'-') {

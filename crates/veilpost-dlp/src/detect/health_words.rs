@@ -332,6 +332,13 @@ pub(crate) const DIAGNOSES: &[&str] = &[
     "copd-patiënt",
     "diabetespatiënt",
     "astmapatiënt",
+    // English, said plainly.
+    "suicide attempt",
+    "attempted suicide",
+    "fractured",
+    "broke her",
+    "broke his",
+    "overdose",
     // Children: bedwetting, sleep.
     "bedplassen",
     "bedplast",

@@ -189,8 +189,12 @@ impl Engine {
         }
         // A profession right before ("huisarts Bakker", "dr. Jan Smit", "POH: Anna de
         // Wit") or right after ("Anna de Wit, verpleegkundige", "Jan Smit (huisarts)").
+        // Dutch writes the jurist's "mr." in lower case; "Mr. Peter Evans" is English for
+        // "meneer".
+        let english_mister = |h: &Hit| &text[h.start..h.end] == "Mr" && m.shape == NameShape::Full;
         let professional = hits_near(hits, m.start.saturating_sub(40), m.end + 40).any(|h| {
             h.class == Class::Professional
+                && !english_mister(h)
                 && (h.end <= m.start
                     && m.start - h.end <= 14
                     && !text[h.end..m.start].contains(char::is_alphabetic)

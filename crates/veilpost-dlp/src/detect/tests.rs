@@ -660,6 +660,17 @@ fn people_named_plainly() {
             Sensitive,
         ),
         ("VERSLAG MDO WIJKTEAM NOORD - COPD en hartfalen.", Clean),
+        // "Mr." in English is "meneer"; the Dutch jurist's "mr." is written in lower case.
+        ("Mr. Peter Evans has type 2 diabetes.", Sensitive),
+        (
+            "Het advies van mr. Jan de Vries over de ondertoezichtstelling volgt.",
+            Clean,
+        ),
+        // English names a service with a second word.
+        (
+            "Rachel Green leads the breast cancer awareness campaign this October.",
+            Clean,
+        ),
         // Criminal records, not a postponed agenda item.
         (
             "Jan-Willem Bosch heeft een taakstraf gekregen en staat onder \
