@@ -540,7 +540,6 @@ pub(super) fn service_word(text: &str, start: usize, end: usize) -> bool {
         "charity",
         "research",
         "clinic",
-        "screening",
         "services",
         "service",
         "team",
@@ -549,8 +548,8 @@ pub(super) fn service_word(text: &str, start: usize, end: usize) -> bool {
         "policy",
         "pathway",
     ];
-    if e == end && b.get(end) == Some(&b' ') {
-        let next = text[end + 1..]
+    if b.get(e) == Some(&b' ') {
+        let next = text[e + 1..]
             .split(|c: char| !c.is_alphanumeric())
             .next()
             .unwrap_or("");

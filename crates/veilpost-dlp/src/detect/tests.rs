@@ -671,6 +671,11 @@ fn people_named_plainly() {
             "Rachel Green leads the breast cancer awareness campaign this October.",
             Clean,
         ),
+        ("Noor Jansen organises the diabetes awareness week.", Clean),
+        (
+            "Noor Jansen has diabetes and needs a nurse at home.",
+            Sensitive,
+        ),
         // Criminal records, not a postponed agenda item.
         (
             "Jan-Willem Bosch heeft een taakstraf gekregen en staat onder \
