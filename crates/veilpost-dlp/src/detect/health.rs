@@ -302,8 +302,7 @@ pub(super) fn line_at(lines: &[(usize, usize)], pos: usize) -> Option<usize> {
 
 /// Is `pos` inside one of `zones` (sorted and disjoint, as `signature_zones` makes them)?
 pub(super) fn in_zones(zones: &[(usize, usize)], pos: usize) -> bool {
-    let k = zones.partition_point(|&(s, _)| s <= pos);
-    k > 0 && pos < zones[k - 1].1
+    line_at(zones, pos).is_some()
 }
 
 /// Is the health word at `start` the topic of a talk, a text or a rule rather than
@@ -376,7 +375,6 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
         "information",
         "leaflet",
     ];
-    let is = |list: &[&str], w: &str| list.iter().any(|x| x.eq_ignore_ascii_case(w));
     // The words before, nearest first: four to look at, and four before a preposition.
     let words: Vec<&str> = window_before(text, start, 96)
         .rsplit(|c: char| !c.is_alphanumeric() && c != '-' && c != '/')
@@ -386,23 +384,21 @@ pub(super) fn health_as_topic(text: &str, start: usize) -> bool {
     // Up to four words back: "over de behandeling van diabetes" counts, "over haar
     // diabetes" does not.
     for (back, &w) in words.iter().enumerate().take(4) {
-        if is(POSSESSIVE, w) {
+        if one_of(POSSESSIVE, w) {
             return false;
         }
-        if is(PREPOSITIONS, w) {
+        if one_of(PREPOSITIONS, w) {
             // The talk may have a speaker between: "de presentatie van Kofi Smits over".
             return words[back + 1..]
                 .iter()
                 .take(4)
-                .any(|w| is(TOPIC, w) || is(TALK, w));
+                .any(|w| one_of(TOPIC, w) || one_of(TALK, w));
         }
         // Two-word topics ("onderzoek naar"): the word before and this one.
-        let pair = words.get(back + 1).is_some_and(|before| {
-            TOPIC_PAIRS
-                .iter()
-                .any(|(a, b)| a.eq_ignore_ascii_case(before) && b.eq_ignore_ascii_case(w))
-        });
-        if is(TOPIC, w) || pair {
+        let pair = words
+            .get(back + 1)
+            .is_some_and(|before| pair_of(TOPIC_PAIRS, before, w));
+        if one_of(TOPIC, w) || pair {
             return true;
         }
     }
@@ -439,12 +435,10 @@ pub(super) fn workplace(text: &str, start: usize) -> bool {
         .take(5)
         .collect();
     words.iter().take(4).enumerate().any(|(k, w)| {
-        STAFF.iter().any(|s| w.eq_ignore_ascii_case(s))
-            || words.get(k + 1).is_some_and(|earlier| {
-                STAFF_PAIRS
-                    .iter()
-                    .any(|(a, b)| earlier.eq_ignore_ascii_case(a) && w.eq_ignore_ascii_case(b))
-            })
+        one_of(STAFF, w)
+            || words
+                .get(k + 1)
+                .is_some_and(|earlier| pair_of(STAFF_PAIRS, earlier, w))
     })
 }
 
@@ -471,9 +465,7 @@ pub(super) fn institution_name(text: &str, start: usize, end: usize) -> bool {
         "dagbesteding",
     ];
     let word = &text[start..end];
-    if !word.starts_with(|c: char| c.is_uppercase())
-        || !INSTITUTIONS.iter().any(|w| word.eq_ignore_ascii_case(w))
-    {
+    if !word.starts_with(|c: char| c.is_uppercase()) || !one_of(INSTITUTIONS, word) {
         return false;
     }
     let next = text[end..].strip_prefix(' ').unwrap_or("");
@@ -553,7 +545,7 @@ pub(super) fn service_word(text: &str, start: usize, end: usize) -> bool {
             .split(|c: char| !c.is_alphanumeric())
             .next()
             .unwrap_or("");
-        if ENGLISH_SERVICE.iter().any(|s| next.eq_ignore_ascii_case(s)) {
+        if one_of(ENGLISH_SERVICE, next) {
             return true;
         }
     }

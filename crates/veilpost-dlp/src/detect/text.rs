@@ -79,3 +79,15 @@ pub(super) fn window_before(text: &str, end: usize, len: usize) -> &str {
     }
     &text[start..end]
 }
+
+/// Is `word` one of `list` (ASCII case-insensitive; the lists are ASCII)?
+pub(super) fn one_of(list: &[&str], word: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(word))
+}
+
+/// Are `earlier` and `word`, one after the other, one of the two-word `pairs`?
+pub(super) fn pair_of(pairs: &[(&str, &str)], earlier: &str, word: &str) -> bool {
+    pairs
+        .iter()
+        .any(|(a, b)| a.eq_ignore_ascii_case(earlier) && b.eq_ignore_ascii_case(word))
+}
