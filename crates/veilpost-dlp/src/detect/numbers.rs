@@ -154,7 +154,7 @@ impl Engine {
                 continue;
             }
             let sub_lens = &lens[from..=k];
-            let (s, e) = (g.chunks[from].0, g.chunks[k].1);
+            let (s, e) = (g.chunk(from).0, g.chunk(k).1);
             let sub_total: usize = sub_lens.iter().sum();
             if sub_total == 10 && b[s] == b'0' && sub_lens.len() > 1 {
                 phone(text, s, e, location, out);
@@ -268,20 +268,25 @@ impl Date {
 }
 
 pub(super) fn month_number(name: &str) -> Option<u32> {
-    let n = name.to_ascii_lowercase();
-    let m = match n.get(..3)? {
-        "jan" => 1,
-        "feb" => 2,
-        "maa" | "mrt" | "mar" => 3,
-        "apr" => 4,
-        "mei" | "may" => 5,
-        "jun" => 6,
-        "jul" => 7,
-        "aug" => 8,
-        "sep" => 9,
-        "okt" | "oct" => 10,
-        "nov" => 11,
-        "dec" => 12,
+    let head = name.as_bytes().get(..3)?;
+    let n = [
+        head[0].to_ascii_lowercase(),
+        head[1].to_ascii_lowercase(),
+        head[2].to_ascii_lowercase(),
+    ];
+    let m = match &n {
+        b"jan" => 1,
+        b"feb" => 2,
+        b"maa" | b"mrt" | b"mar" => 3,
+        b"apr" => 4,
+        b"mei" | b"may" => 5,
+        b"jun" => 6,
+        b"jul" => 7,
+        b"aug" => 8,
+        b"sep" => 9,
+        b"okt" | b"oct" => 10,
+        b"nov" => 11,
+        b"dec" => 12,
         _ => return None,
     };
     Some(m)
@@ -292,32 +297,37 @@ pub(super) fn month_number(name: &str) -> Option<u32> {
 pub(super) struct Group {
     start: usize,
     end: usize,
-    chunks: [(usize, usize); Group::MAX],
+    /// Where each run of digits ends, from `start`; the next begins one separator later.
+    ends: [u32; Group::MAX],
     seps: [u8; Group::MAX],
     n: usize,
 }
 
 impl Group {
     const MAX: usize = 16;
+    /// Digits read into one group at most (a longer run is cut there, and the rest read as
+    /// the next group): offsets then fit in 32 bits.
+    const MAX_LEN: usize = 1 << 20;
 
     pub(super) fn parse(b: &[u8], start: usize) -> Group {
         let mut g = Group {
             start,
             end: start,
-            chunks: [(0, 0); Group::MAX],
+            ends: [0; Group::MAX],
             seps: [0; Group::MAX],
             n: 0,
         };
         let mut j = start;
+        let limit = b.len().min(start + Group::MAX_LEN);
         loop {
-            let s = j;
-            while j < b.len() && b[j].is_ascii_digit() {
+            while j < limit && b[j].is_ascii_digit() {
                 j += 1;
             }
-            g.chunks[g.n] = (s, j);
+            // At most MAX_LEN: fits.
+            g.ends[g.n] = (j - start) as u32;
             g.n += 1;
             g.end = j;
-            let joins = j + 1 < b.len()
+            let joins = j + 1 < limit
                 && matches!(b[j], b' ' | b'.' | b'-' | b'/')
                 && b[j + 1].is_ascii_digit();
             if !joins || g.n == Group::MAX {
@@ -330,7 +340,16 @@ impl Group {
     }
 
     pub(super) fn chunks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.chunks[..self.n].iter().copied()
+        (0..self.n).map(|k| self.chunk(k))
+    }
+
+    /// The `k`th run of digits.
+    pub(super) fn chunk(&self, k: usize) -> (usize, usize) {
+        let from = match k {
+            0 => self.start,
+            _ => self.start + self.ends[k - 1] as usize + 1,
+        };
+        (from, self.start + self.ends[k] as usize)
     }
 
     pub(super) fn seps(&self) -> &[u8] {
@@ -499,46 +518,61 @@ pub(super) fn skip_alnum(b: &[u8], mut i: usize) -> usize {
 /// A dose or a lab value's unit right after a number: `500 mg`, `2dd`, `2 dd`, `53 mmol/mol`,
 /// `145/90 mmHg`, `3x daags`.
 pub(super) fn measure_after(b: &[u8], end: usize) -> Option<(Class, &'static str)> {
-    const UNITS: &[(&[u8], Class, &str)] = &[
-        (b"mmol/mol", Class::Lab, "lab value"),
-        (b"mmol/l", Class::Lab, "lab value"),
-        (b"\xc2\xb5mol/l", Class::Lab, "lab value"),
-        (b"umol/l", Class::Lab, "lab value"),
-        (b"mmhg", Class::Lab, "lab value"),
-        (b"ml/min", Class::Lab, "lab value"),
-        (b"mg/dl", Class::Lab, "lab value"),
-        (b"mg/l", Class::Lab, "lab value"),
-        (b"g/dl", Class::Lab, "lab value"),
-        (b"x10^9/l", Class::Lab, "lab value"),
-        (b"x 10^9/l", Class::Lab, "lab value"),
-        (b"u/l", Class::Lab, "lab value"),
-        (b"e/l", Class::Lab, "lab value"),
-        (b"mg", Class::Medication, "dose"),
-        (b"mcg", Class::Medication, "dose"),
-        (b"\xc2\xb5g", Class::Medication, "dose"),
-        (b"microgram", Class::Medication, "dose"),
-        (b"milligram", Class::Medication, "dose"),
-        (b"ie", Class::Medication, "dose"),
-        (b"dd", Class::Medication, "dose"),
-        (b"x daags", Class::Medication, "dose"),
-        (b"x per dag", Class::Medication, "dose"),
-        (b"maal daags", Class::Medication, "dose"),
-        (b"keer daags", Class::Medication, "dose"),
-        (b"keer per dag", Class::Medication, "dose"),
+    type Units = &'static [(&'static [u8], Class, &'static str)];
+    const LAB: (Class, &str) = (Class::Lab, "lab value");
+    const DOSE: (Class, &str) = (Class::Medication, "dose");
+    // By first letter; within a letter the longer units first.
+    const M: Units = &[
+        (b"mmol/mol", LAB.0, LAB.1),
+        (b"mmol/l", LAB.0, LAB.1),
+        (b"mmhg", LAB.0, LAB.1),
+        (b"ml/min", LAB.0, LAB.1),
+        (b"mg/dl", LAB.0, LAB.1),
+        (b"mg/l", LAB.0, LAB.1),
+        (b"mg", DOSE.0, DOSE.1),
+        (b"mcg", DOSE.0, DOSE.1),
+        (b"microgram", DOSE.0, DOSE.1),
+        (b"milligram", DOSE.0, DOSE.1),
+        (b"maal daags", DOSE.0, DOSE.1),
+    ];
+    const MICRO: Units = &[
+        (b"\xc2\xb5mol/l", LAB.0, LAB.1),
+        (b"\xc2\xb5g", DOSE.0, DOSE.1),
+    ];
+    const U: Units = &[(b"umol/l", LAB.0, LAB.1), (b"u/l", LAB.0, LAB.1)];
+    const G: Units = &[(b"g/dl", LAB.0, LAB.1)];
+    const X: Units = &[
+        (b"x10^9/l", LAB.0, LAB.1),
+        (b"x 10^9/l", LAB.0, LAB.1),
+        (b"x daags", DOSE.0, DOSE.1),
+        (b"x per dag", DOSE.0, DOSE.1),
+    ];
+    const E: Units = &[(b"e/l", LAB.0, LAB.1)];
+    const I: Units = &[(b"ie", DOSE.0, DOSE.1)];
+    const D: Units = &[(b"dd", DOSE.0, DOSE.1)];
+    const K: Units = &[
+        (b"keer daags", DOSE.0, DOSE.1),
+        (b"keer per dag", DOSE.0, DOSE.1),
     ];
     let mut j = end;
     if b.get(j) == Some(&b' ') {
         j += 1;
     }
-    let first = b.get(j)?.to_ascii_lowercase();
-    if !matches!(
-        first,
-        b'm' | b'u' | b'g' | b'x' | b'e' | b'i' | b'd' | b'k' | 0xC2
-    ) {
-        return None;
-    }
-    for (unit, class, term) in UNITS {
-        if unit[0] != first {
+    let units = match b.get(j)?.to_ascii_lowercase() {
+        b'm' => M,
+        b'u' => U,
+        b'g' => G,
+        b'x' => X,
+        b'e' => E,
+        b'i' => I,
+        b'd' => D,
+        b'k' => K,
+        0xC2 => MICRO,
+        _ => return None,
+    };
+    let second = b.get(j + 1).map(u8::to_ascii_lowercase);
+    for (unit, class, term) in units {
+        if second != Some(unit[1]) {
             continue;
         }
         let Some(candidate) = b.get(j..j + unit.len()) else {
@@ -557,7 +591,7 @@ pub(super) fn measure_after(b: &[u8], end: usize) -> Option<(Class, &'static str
 /// the month in words (`14 februari 1961`), starting at this group.
 pub(super) fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<DateAt> {
     let num = |k: usize| -> u32 {
-        let (s, e) = g.chunks[k];
+        let (s, e) = g.chunk(k);
         text[s..e].parse().unwrap_or(0)
     };
     let mut seps = g.seps();
@@ -568,7 +602,7 @@ pub(super) fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<Dat
     if g.n > 3 && seps[2] == b' ' {
         lens = &lens[..3];
         seps = &seps[..2];
-        group_end = g.chunks[2].1;
+        group_end = g.chunk(2).1;
     }
     let (day, month, year, end) = match (lens, uniform(seps)) {
         ([1 | 2, 1 | 2, 2 | 4], Some(b'-' | b'/' | b'.')) => (num(0), num(1), num(2), group_end),
@@ -584,9 +618,9 @@ pub(super) fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<Dat
                 return None;
             }
             let month = month_number(&rest[..word_len])?;
-            let full = rest[..word_len].to_ascii_lowercase();
+            let word = &rest[..word_len];
             let known = MONTH_NAMES.iter().chain(MONTH_WORDS_MORE);
-            if !known.into_iter().any(|w| *w == full) {
+            if !known.into_iter().any(|w| w.eq_ignore_ascii_case(word)) {
                 return None;
             }
             let after = rest[word_len..].trim_start_matches('.');
@@ -627,4 +661,78 @@ pub(super) fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_after_a_number() {
+        let unit = |text: &str| measure_after(text.as_bytes(), 0).map(|(class, _)| class);
+        for text in [
+            " mmol/mol",
+            " mmol/L",
+            "µmol/l",
+            " umol/l",
+            " mmHg",
+            " ml/min",
+            " mg/dl",
+            " MG/L",
+            " g/dl",
+            " x10^9/l",
+            " x 10^9/l",
+            " U/l",
+            " E/l",
+        ] {
+            assert_eq!(unit(text), Some(Class::Lab), "{text:?}");
+        }
+        for text in [
+            " mg",
+            "mg,",
+            " mcg",
+            " µg",
+            " microgram",
+            " milligram",
+            " IE",
+            "dd",
+            " dd.",
+            " x daags",
+            " x per dag",
+            " maal daags",
+            " keer daags",
+            " keer per dag",
+        ] {
+            assert_eq!(unit(text), Some(Class::Medication), "{text:?}");
+        }
+        for text in [
+            " maart", " uur", " mgx", " dda", " april", "", " ", "  mg", " kg", " e",
+        ] {
+            assert_eq!(unit(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn months_by_their_first_letters() {
+        assert_eq!(month_number("Februari"), Some(2));
+        assert_eq!(month_number("MRT"), Some(3));
+        assert_eq!(month_number("okt."), Some(10));
+        assert_eq!(month_number("ma"), None);
+        assert_eq!(month_number("mé"), None);
+        assert_eq!(month_number("uur"), None);
+    }
+
+    #[test]
+    fn groups_split_at_separators() {
+        let b = b"tel 06-1234 5678, 14.02.1961";
+        let g = Group::parse(b, 4);
+        assert_eq!(g.chunks().collect::<Vec<_>>(), [(4, 6), (7, 11), (12, 16)]);
+        assert_eq!(g.seps(), b"- ");
+        let g = Group::parse(b, 18);
+        assert_eq!(
+            g.chunks().collect::<Vec<_>>(),
+            [(18, 20), (21, 23), (24, 28)]
+        );
+        assert_eq!(g.uniform_sep(), Some(b'.'));
+    }
 }
