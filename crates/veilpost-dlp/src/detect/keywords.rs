@@ -2,16 +2,22 @@
 //!
 //! Every keyword starts at a word start, so instead of running an automaton over every
 //! byte we visit only word starts. The text is first *folded* byte for byte (ASCII
-//! lower-cased, punctuation turned into spaces) eight bytes at a time, which also yields
-//! the word starts. Each word's first four bytes are looked up in a small bitmap of the
-//! keywords' first four bytes; the few words that pass are compared with the keywords
-//! sharing that key, longest first. On Dutch prose about one word in six gets that far.
+//! lower-cased, punctuation turned into spaces); the spaces then give the word starts,
+//! sixty-four bytes at a time. Each word start is looked up in a small bitmap holding, per
+//! keyword, either its first eight bytes (counting the space after a whole word: "de
+//! heer ", "voor de c") or, for shorter keywords, its first word's first four ("bsn ",
+//! "diab"); the few words that pass (one in ten on Dutch prose) are compared with the
+//! keywords sharing their first word's key, after a second filter over their first
+//! sixteen bytes, longest first.
+
+use super::masks;
 
 /// Slots in the table from a word's four-byte key to its group.
-const SLOTS: usize = 1 << 16;
-/// Bits in the filter a word start passes before its group is looked up (16 KiB: stays
-/// in L1 cache).
-const FILTER_BITS: u32 = 17;
+const SLOT_BITS: u32 = 12;
+const SLOTS: usize = 1 << SLOT_BITS;
+/// Bits in the filter a word start passes before its group is looked up (8 KiB: stays in
+/// L1 cache).
+const FILTER_BITS: u32 = 16;
 const FILTER_WORDS: usize = (1 << FILTER_BITS) / 64;
 const SPACES: u32 = 0x2020_2020;
 
@@ -205,8 +211,8 @@ impl Keywords {
         let mut consumed = 0;
         // Was the last byte of the previous block a word byte?
         let mut carry = 0u64;
-        for (block, bytes) in f[..n].chunks(64).enumerate() {
-            let word = word_mask(bytes);
+        for (block, bytes) in f[..n].chunks(masks::BLOCK).enumerate() {
+            let word = masks::non_space(bytes);
             let mut starts = word & !((word << 1) | carry);
             carry = word >> 63;
             while starts != 0 {
@@ -232,58 +238,16 @@ impl Keywords {
     fn at(&self, f: &[u8], pos: usize) -> Option<(usize, usize)> {
         let raw = u64::from_le_bytes(<[u8; 8]>::try_from(f.get(pos..pos + 8)?).ok()?);
         let key = word_key(raw as u32);
-        // A keyword's bytes (and the space after a whole word) up to eight: the text's
-        // next eight, next four, or its first word padded, as the keyword is long.
+        // A keyword of eight bytes or more (with the space after a whole word) is filed
+        // under its first eight, a shorter one under its first word's key: look up both.
         let bit = |b: usize| self.filter[b / 64] >> (b % 64);
-        let pass = bit(hash_bit(raw, LONG))
-            | bit(hash_bit(raw & 0xFFFF_FFFF, MIDDLE))
-            | bit(hash_bit(u64::from(key), SHORT));
+        let pass = bit(hash_bit(raw, LONG)) | bit(hash_bit(u64::from(key), SHORT));
         if pass & 1 != 0 {
             self.longest_at(f, pos, key)
         } else {
             None
         }
     }
-}
-
-/// Bit `j` set when byte `j` of the block (up to 64 bytes) is not a space.
-fn word_mask(block: &[u8]) -> u64 {
-    const SPACE: u64 = 0x2020_2020_2020_2020;
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    byte_flags(block, b' ', |lanes| {
-        let x = lanes ^ SPACE;
-        // 0x80 in each lane that is not a space.
-        (((x & LOW7) + LOW7) | x) & HIGH
-    })
-}
-
-/// Bit `j` set when byte `j` of the block (up to 64 bytes) starts a multi-byte character:
-/// its top two bits set.
-fn lead_bytes(block: &[u8]) -> u64 {
-    byte_flags(block, 0, |x| x & (x << 1) & HIGH)
-}
-
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// Byte flags of a block of up to 64 bytes, eight bytes at a time: `flag` gives 0x80 in
-/// each flagged lane of eight; a short last chunk is padded with `pad`.
-fn byte_flags(block: &[u8], pad: u8, flag: impl Fn(u64) -> u64) -> u64 {
-    let mut m = 0u64;
-    for (k, chunk) in block.chunks(8).enumerate() {
-        let lanes = match <[u8; 8]>::try_from(chunk) {
-            Ok(full) => full,
-            Err(_) => {
-                let mut tail = [pad; 8];
-                tail[..chunk.len()].copy_from_slice(chunk);
-                tail
-            }
-        };
-        let flags = flag(u64::from_le_bytes(lanes)) & HIGH;
-        // The eight high bits gathered into eight bits.
-        let bits = ((flags >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-        m |= bits << (8 * k);
-    }
-    m
 }
 
 /// Fold text for keyword matching, byte for byte: ASCII letters and digits lower-cased,
@@ -310,11 +274,8 @@ fn fold_into(text: &str, out: &mut Vec<u8>) {
     }));
     // Non-ASCII punctuation (quotes, ellipses, bullets) becomes spaces too: decode only
     // at lead bytes, and only in the 64-byte blocks that have any.
-    for (k, block) in b.chunks(64).enumerate() {
-        if block.is_ascii() {
-            continue;
-        }
-        let mut leads = lead_bytes(block);
+    for (k, block) in b.chunks(masks::BLOCK).enumerate() {
+        let mut leads = masks::lead_bytes(block);
         while leads != 0 {
             let at = k * 64 + leads.trailing_zeros() as usize;
             leads &= leads - 1;
@@ -362,7 +323,6 @@ fn pad_key(word: &[u8]) -> u32 {
 }
 
 const LONG: u64 = 0x9E37_79B9_7F4A_7C15;
-const MIDDLE: u64 = 0xC2B2_AE3D_27D4_EB4F;
 const SHORT: u64 = 0x1656_67B1_9E37_79F9;
 
 fn hash_bit(x: u64, multiplier: u64) -> usize {
@@ -371,7 +331,8 @@ fn hash_bit(x: u64, multiplier: u64) -> usize {
 
 /// The filter bit of a folded keyword: what a text position holding it must start with,
 /// hashed as [`Keywords::at`] hashes the position. A whole word must be followed by a
-/// space, so that space is part of it.
+/// space, so that space is part of it. Eight bytes or more: the first eight; shorter: the
+/// first word's key (one-word stems are at least four bytes long).
 fn filter_bit(pattern: &[u8], stem: bool) -> usize {
     let mut bytes = pattern.to_vec();
     if !stem {
@@ -384,7 +345,6 @@ fn filter_bit(pattern: &[u8], stem: bool) -> usize {
     let raw = u64::from_le_bytes(eight);
     match bytes.len() {
         8.. => hash_bit(raw, LONG),
-        4..8 => hash_bit(raw & 0xFFFF_FFFF, MIDDLE),
         _ => {
             let first_word = pattern.split(|&c| c == b' ').next().unwrap_or(&[]);
             hash_bit(u64::from(pad_key(first_word)), SHORT)
@@ -398,7 +358,7 @@ fn bloom_bit(head: u64, tail: u64) -> usize {
 }
 
 fn slot(key: u32) -> usize {
-    (key.wrapping_mul(0x9E37_79B1) >> 16) as usize
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - SLOT_BITS)) as usize
 }
 
 #[cfg(test)]
@@ -480,19 +440,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn word_masks() {
-        assert_eq!(word_mask(b"a b"), 0b101);
-        let block: Vec<u8> = (0..64)
-            .map(|i| if i % 3 == 0 { b' ' } else { b'x' })
-            .collect();
-        let want = (0..64).filter(|i| i % 3 != 0).fold(0u64, |m, i| m | 1 << i);
-        assert_eq!(word_mask(&block), want);
-    }
-
-    /// The filters and groups give the same matches as comparing every keyword at every
-    /// word start: keywords of every filter class (short words, four to seven bytes,
-    /// eight and more, stems, phrases sharing their first eight bytes) in generated text.
     #[test]
     fn same_as_comparing_every_keyword() {
         let patterns: &[(&str, bool)] = &[

@@ -1,8 +1,9 @@
 //! Detectors: text in, findings out.
 //!
-//! One pass of an Aho-Corasick automaton finds every keyword (labels, context words, the
-//! health vocabulary); one hand-written pass over the bytes finds number groups (BSN, phone,
-//! postcode) and IBANs; `@` is found with memchr. Everything else (dates of birth, document
+//! One pass over the word starts finds every keyword (labels, context words, the health
+//! vocabulary; `keywords`), one SIMD search the compound endings; one hand-written pass
+//! over the digits finds number groups (BSN, phone, postcode) and IBANs; `@` is found with
+//! memchr. Everything else (dates of birth, document
 //! numbers, names) is looked for only in small windows next to a keyword, so the cost on
 //! ordinary text stays close to the cost of reading it.
 //!
@@ -23,6 +24,7 @@ mod health;
 mod health_words;
 mod keywords;
 mod labels;
+mod masks;
 mod name_words;
 mod names;
 mod numbers;
@@ -430,9 +432,26 @@ impl Engine {
         out: &mut Collector,
         carry: Option<&Carry>,
     ) -> Carry {
+        // The normalised copy lives in a per-thread buffer, as the folded one does.
+        thread_local! {
+            static NORMALIZED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let mut buffer = NORMALIZED.take();
+        let carried = self.scan_normalized(normalize(text, &mut buffer), segment, out, carry);
+        if buffer.capacity() <= 16 << 20 {
+            NORMALIZED.replace(buffer);
+        }
+        carried
+    }
+
+    fn scan_normalized(
+        &self,
+        text: &str,
+        segment: &Segment<'_>,
+        out: &mut Collector,
+        carry: Option<&Carry>,
+    ) -> Carry {
         let location = segment.location;
-        let normalized = normalize(text);
-        let text: &str = &normalized;
         let hits = self.keyword_hits(text);
         let mut persons = Vec::new();
         let mut facts = Facts::default();

@@ -16,9 +16,10 @@ impl Engine {
         facts: &mut Facts,
     ) {
         let b = text.as_bytes();
+        let mut digits = masks::Digits::new(b);
         let mut i = 0;
         while i < b.len() {
-            match next_digit(b, i) {
+            match digits.next_from(i) {
                 Some(k) => i = k,
                 None => break,
             }
@@ -487,27 +488,6 @@ pub(super) fn scan_emails(text: &str, location: &str, out: &mut Collector) {
     }
 }
 
-/// The first ASCII digit at or after `from`, eight bytes at a time.
-pub(super) fn next_digit(b: &[u8], mut from: usize) -> Option<usize> {
-    const ZERO: u64 = 0x3030_3030_3030_3030;
-    const TEN: u64 = 0x0A0A_0A0A_0A0A_0A0A;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while from + 8 <= b.len() {
-        let w = u64::from_le_bytes(b[from..from + 8].try_into().unwrap_or([0; 8]));
-        let x = w ^ ZERO;
-        // High bit set in the lowest byte where x < 10 (exact for the first such byte).
-        let digits = x.wrapping_sub(TEN) & !x & HIGH;
-        if digits != 0 {
-            return Some(from + (digits.trailing_zeros() / 8) as usize);
-        }
-        from += 8;
-    }
-    b[from..]
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|k| from + k)
-}
-
 pub(super) fn skip_alnum(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] >= 0x80) {
         i += 1;
@@ -608,7 +588,17 @@ pub(super) fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<Dat
         ([1 | 2, 1 | 2, 2 | 4], Some(b'-' | b'/' | b'.')) => (num(0), num(1), num(2), group_end),
         ([4, 1 | 2, 1 | 2], Some(b'-')) => (num(2), num(1), num(0), group_end),
         ([1 | 2], _) => {
-            // "14 februari 1961", "3 okt. 1958"
+            // "14 februari 1961", "3 okt. 1958": a space and a month's first letter first.
+            let b = text.as_bytes();
+            let initial = b.get(g.end + 1).map(u8::to_ascii_lowercase);
+            if b.get(g.end) != Some(&b' ')
+                || !matches!(
+                    initial,
+                    Some(b'j' | b'f' | b'm' | b'a' | b's' | b'o' | b'n' | b'd')
+                )
+            {
+                return None;
+            }
             let rest = window_after(text, g.end, 20);
             let rest = rest.strip_prefix(' ')?;
             let word_len = rest

@@ -395,23 +395,6 @@ fn collector_cap_keeps_the_strongest() {
 }
 
 #[test]
-fn next_digit_finds_the_first_digit() {
-    let text = b"abcdefgh ijklmn7 op 3 \xff\xfe 9";
-    let mut found = Vec::new();
-    let mut i = 0;
-    while let Some(k) = next_digit(text, i) {
-        found.push(k);
-        i = k + 1;
-    }
-    let want: Vec<usize> = (0..text.len())
-        .filter(|&k| text[k].is_ascii_digit())
-        .collect();
-    assert_eq!(found, want);
-    // Bytes just above and below the digits.
-    assert_eq!(next_digit(b"////:::://::", 0), None);
-}
-
-#[test]
 fn hostile_text_does_not_panic() {
     let long_digits = "1 ".repeat(100_000);
     let long_at = "@".repeat(10_000);

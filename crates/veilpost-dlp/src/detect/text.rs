@@ -26,10 +26,10 @@ pub(super) fn window_after(text: &str, start: usize, len: usize) -> &str {
 /// Map look-alike characters to the ones detectors expect: exotic spaces to a space, dashes
 /// to `-`, full-width digits to ASCII; drop zero-width characters and soft hyphens (used to
 /// hide a number from naive scanners).
-pub(super) fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn normalize<'a>(text: &'a str, out: &'a mut String) -> &'a str {
     // Every character `normalize_char` changes starts with one of these lead bytes, so
     // only those positions are decoded; text is copied in runs between changes.
-    let mut out: Option<String> = None;
+    out.clear();
     let mut copied = 0;
     for pos in memchr::memchr3_iter(0xC2, 0xE2, 0xEF, text.as_bytes()) {
         let Some(c) = text.get(pos..).and_then(|t| t.chars().next()) else {
@@ -39,20 +39,20 @@ pub(super) fn normalize(text: &str) -> std::borrow::Cow<'_, str> {
         if mapped == Some(c) {
             continue;
         }
-        let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
-        o.push_str(&text[copied..pos]);
+        if copied == 0 {
+            out.reserve(text.len());
+        }
+        out.push_str(&text[copied..pos]);
         if let Some(m) = mapped {
-            o.push(m);
+            out.push(m);
         }
         copied = pos + c.len_utf8();
     }
-    match out {
-        None => std::borrow::Cow::Borrowed(text),
-        Some(mut o) => {
-            o.push_str(&text[copied..]);
-            std::borrow::Cow::Owned(o)
-        }
+    if copied == 0 {
+        return text;
     }
+    out.push_str(&text[copied..]);
+    out
 }
 
 pub(super) fn normalize_char(c: char) -> Option<char> {
