@@ -20,6 +20,8 @@ const SLOTS: usize = 1 << SLOT_BITS;
 const FILTER_BITS: u32 = 16;
 const FILTER_WORDS: usize = (1 << FILTER_BITS) / 64;
 const SPACES: u32 = 0x2020_2020;
+/// The bytes a block's word starts look at: the block and sixteen more.
+const WINDOW: usize = masks::BLOCK + 16;
 
 /// A keyword found in the text: byte range in the original text and pattern index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,9 +146,10 @@ impl Keywords {
         }
     }
 
-    /// The longest keyword starting at `pos` of the padded, folded text `f` (padded with
-    /// at least eight spaces).
-    fn longest_at(&self, f: &[u8], pos: usize, key: u32) -> Option<(usize, usize)> {
+    /// The longest keyword starting at `pos` of the padded, folded text `f`, whose bytes
+    /// there are `head` (0..8) and `tail` (8..16).
+    fn longest_at(&self, f: &[u8], pos: usize, head: u64, tail: u64) -> Option<(usize, usize)> {
+        let key = word_key(head as u32);
         let mut g = self.slots[slot(key)];
         let group = loop {
             let group = self.groups.get(usize::from(g).checked_sub(1)?)?;
@@ -155,12 +158,6 @@ impl Keywords {
             }
             g = group.next;
         };
-        let head = u64::from_le_bytes(<[u8; 8]>::try_from(f.get(pos..pos + 8)?).ok()?);
-        // The text is padded with eight spaces: bytes 8..16 may run past it.
-        let tail = f
-            .get(pos + 8..pos + 16)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_le_bytes);
         let bit = bloom_bit(head & group.masks.0, tail & group.masks.1);
         if group.bloom[bit / 64] & (1 << (bit % 64)) == 0 {
             return None;
@@ -204,8 +201,10 @@ impl Keywords {
 
     fn find_folded(&self, f: &mut Vec<u8>) -> Vec<Match> {
         let n = f.len();
-        // Padding: the key reads four bytes, the whole-word check one past the match.
-        f.extend_from_slice(&[b' '; 8]);
+        // Padding: a block's word starts read up to sixteen bytes past its end (a full
+        // block's worth more, so that every block has its 80 bytes), the whole-word check
+        // one past the match.
+        f.extend_from_slice(&[b' '; WINDOW]);
         let mut out = Vec::new();
         // Position up to which a previous match has consumed the text.
         let mut consumed = 0;
@@ -215,13 +214,28 @@ impl Keywords {
             let word = masks::non_space(bytes);
             let mut starts = word & !((word << 1) | carry);
             carry = word >> 63;
+            let base = block * masks::BLOCK;
+            let window = f
+                .get(base..base + WINDOW)
+                .and_then(|w| <&[u8; WINDOW]>::try_from(w).ok());
+            let Some(window) = window else { break };
             while starts != 0 {
-                let pos = block * 64 + starts.trailing_zeros() as usize;
+                let at = starts.trailing_zeros() as usize;
+                let pos = base + at;
                 starts &= starts - 1;
                 if pos < consumed {
                     continue;
                 }
-                if let Some((pattern, end)) = self.at(f, pos) {
+                let eight = |from: usize| {
+                    u64::from_le_bytes(
+                        <[u8; 8]>::try_from(&window[from..from + 8]).unwrap_or([b' '; 8]),
+                    )
+                };
+                let head = eight(at);
+                if !self.passes(head) {
+                    continue;
+                }
+                if let Some((pattern, end)) = self.longest_at(f, pos, head, eight(at + 8)) {
                     consumed = end;
                     out.push(Match {
                         start: pos,
@@ -234,19 +248,14 @@ impl Keywords {
         out
     }
 
-    /// The keyword starting at word start `pos` of the padded, folded text, if any.
-    fn at(&self, f: &[u8], pos: usize) -> Option<(usize, usize)> {
-        let raw = u64::from_le_bytes(<[u8; 8]>::try_from(f.get(pos..pos + 8)?).ok()?);
+    /// Whether a keyword may start where the folded text's next eight bytes are `raw`.
+    fn passes(&self, raw: u64) -> bool {
         let key = word_key(raw as u32);
         // A keyword of eight bytes or more (with the space after a whole word) is filed
         // under its first eight, a shorter one under its first word's key: look up both.
         let bit = |b: usize| self.filter[b / 64] >> (b % 64);
         let pass = bit(hash_bit(raw, LONG)) | bit(hash_bit(u64::from(key), SHORT));
-        if pass & 1 != 0 {
-            self.longest_at(f, pos, key)
-        } else {
-            None
-        }
+        pass & 1 != 0
     }
 }
 
