@@ -26,7 +26,9 @@ pub(crate) struct Collector {
     pub(super) findings: Vec<Finding>,
     /// The dedup key (kind, location, value) of each finding, aligned with `findings`.
     keys: Vec<String>,
-    index: HashMap<String, usize>,
+    /// Key -> index into `findings` (a seeded fast hash: the keys come from the message,
+    /// and there are at most `max_findings` of them).
+    index: HashMap<String, usize, foldhash::fast::RandomState>,
     /// Reused buffer for building keys.
     scratch: String,
     pub(super) dob_values: HashSet<String>,
@@ -45,7 +47,7 @@ impl Collector {
         Collector {
             findings: Vec::new(),
             keys: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             scratch: String::new(),
             dob_values: HashSet::new(),
             iban_values: HashSet::new(),

@@ -588,43 +588,45 @@ pub(super) fn date_in_group(text: &str, g: &Group, lens: &[usize]) -> Option<Dat
         ([1 | 2, 1 | 2, 2 | 4], Some(b'-' | b'/' | b'.')) => (num(0), num(1), num(2), group_end),
         ([4, 1 | 2, 1 | 2], Some(b'-')) => (num(2), num(1), num(0), group_end),
         ([1 | 2], _) => {
-            // "14 februari 1961", "3 okt. 1958": a space and a month's first letter first.
+            // "14 februari 1961", "3 okt. 1958", read within 20 bytes of the day (month
+            // names are ASCII).
             let b = text.as_bytes();
-            let initial = b.get(g.end + 1).map(u8::to_ascii_lowercase);
-            if b.get(g.end) != Some(&b' ')
-                || !matches!(
-                    initial,
-                    Some(b'j' | b'f' | b'm' | b'a' | b's' | b'o' | b'n' | b'd')
-                )
+            let limit = b.len().min(g.end + 20);
+            let mut j = g.end;
+            if b.get(j) != Some(&b' ') {
+                return None;
+            }
+            j += 1;
+            let word_start = j;
+            while j < limit && b[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            let word = &b[word_start..j];
+            if word.len() < 3 {
+                return None;
+            }
+            let month = month_number(std::str::from_utf8(word).ok()?)?;
+            let known = MONTH_NAMES.iter().chain(MONTH_WORDS_MORE);
+            if !known
+                .into_iter()
+                .any(|w| w.as_bytes().eq_ignore_ascii_case(word))
             {
                 return None;
             }
-            let rest = window_after(text, g.end, 20);
-            let rest = rest.strip_prefix(' ')?;
-            let word_len = rest
-                .find(|c: char| !c.is_alphabetic())
-                .unwrap_or(rest.len());
-            if word_len < 3 {
+            while j < limit && b[j] == b'.' {
+                j += 1;
+            }
+            if j >= limit || b[j] != b' ' {
                 return None;
             }
-            let month = month_number(&rest[..word_len])?;
-            let word = &rest[..word_len];
-            let known = MONTH_NAMES.iter().chain(MONTH_WORDS_MORE);
-            if !known.into_iter().any(|w| w.eq_ignore_ascii_case(word)) {
+            j += 1;
+            let year = b.get(j..j + 4).filter(|_| j + 4 <= limit)?;
+            if !year.iter().all(u8::is_ascii_digit) || b.get(j + 4).is_some_and(u8::is_ascii_digit)
+            {
                 return None;
             }
-            let after = rest[word_len..].trim_start_matches('.');
-            let after = after.strip_prefix(' ')?;
-            if after.len() < 4 || !after.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            if after.as_bytes().get(4).is_some_and(u8::is_ascii_digit) {
-                return None;
-            }
-            let year: u32 = after[..4].parse().ok()?;
-            // `after` is a slice of `text`: its offset is where the year starts.
-            let end = after.as_ptr() as usize - text.as_ptr() as usize + 4;
-            (num(0), month, year, end)
+            let year = year.iter().fold(0, |y, d| y * 10 + u32::from(d - b'0'));
+            (num(0), month, year, j + 4)
         }
         _ => return None,
     };
@@ -710,6 +712,33 @@ mod tests {
         assert_eq!(month_number("ma"), None);
         assert_eq!(month_number("mé"), None);
         assert_eq!(month_number("uur"), None);
+    }
+
+    #[test]
+    fn dates_with_the_month_in_words() {
+        let date = |text: &str| {
+            let b = text.as_bytes();
+            let g = Group::parse(b, 0);
+            let lens: Vec<usize> = g.chunks().map(|(s, e)| e - s).collect();
+            date_in_group(text, &g, &lens).map(|d| (d.date.day, d.date.month, d.date.year, d.end))
+        };
+        assert_eq!(date("14 februari 1961, x"), Some((14, 2, 1961, 16)));
+        assert_eq!(date("3 okt. 1958"), Some((3, 10, 1958, 11)));
+        assert_eq!(date("3 Sept 1958"), Some((3, 9, 1958, 11)));
+        assert_eq!(date("1 MAY 2001"), Some((1, 5, 2001, 10)));
+        for text in [
+            "14 maartje 1961",
+            "14 maart 19611",
+            "14 maart 196",
+            "14 ma 1961",
+            "14 uur 1961",
+            "14maart 1961",
+            "14 maartï 1961",
+            "14 september........ 1961",
+            "14 maart",
+        ] {
+            assert_eq!(date(text), None, "{text:?}");
+        }
     }
 
     #[test]
