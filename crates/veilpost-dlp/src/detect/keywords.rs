@@ -5,10 +5,10 @@
 //! lower-cased, punctuation turned into spaces); the spaces then give the word starts,
 //! sixty-four bytes at a time. Each word start is looked up in a small bitmap holding, per
 //! keyword, either its first eight bytes (counting the space after a whole word: "de
-//! heer ", "voor de c") or, for shorter keywords, its first word's first four ("bsn ",
-//! "diab"); the few words that pass (one in ten on Dutch prose) are compared with the
-//! keywords sharing their first word's key, after a second filter over their first
-//! sixteen bytes, longest first.
+//! heer ", "voor de c") or, for shorter keywords, its first four ("bsn ", "diab"); the
+//! few words that pass (one in ten on Dutch prose) are compared with the keywords sharing
+//! their first word's key, after a second filter over their first sixteen bytes, longest
+//! first.
 
 use super::masks;
 
@@ -84,8 +84,9 @@ impl Keywords {
                 "one-word stem {text:?} is shorter than the four-byte filter key"
             );
             let key = pad_key(first_word);
-            let bit = filter_bit(&f, stem);
-            filter[bit / 64] |= 1 << (bit % 64);
+            for bit in filter_bits(&f, stem) {
+                filter[bit / 64] |= 1 << (bit % 64);
+            }
             let slot = slot(key);
             let mut g = slots[slot];
             while g != 0 && groups[g as usize - 1].key != key {
@@ -250,11 +251,10 @@ impl Keywords {
 
     /// Whether a keyword may start where the folded text's next eight bytes are `raw`.
     fn passes(&self, raw: u64) -> bool {
-        let key = word_key(raw as u32);
         // A keyword of eight bytes or more (with the space after a whole word) is filed
-        // under its first eight, a shorter one under its first word's key: look up both.
+        // under its first eight, a shorter one under its first four: look up both.
         let bit = |b: usize| self.filter[b / 64] >> (b % 64);
-        let pass = bit(hash_bit(raw, LONG)) | bit(hash_bit(u64::from(key), SHORT));
+        let pass = bit(hash_bit(raw, LONG)) | bit(hash_bit(raw & 0xFFFF_FFFF, SHORT));
         pass & 1 != 0
     }
 }
@@ -338,26 +338,37 @@ fn hash_bit(x: u64, multiplier: u64) -> usize {
     (x.wrapping_mul(multiplier) >> (64 - FILTER_BITS)) as usize
 }
 
-/// The filter bit of a folded keyword: what a text position holding it must start with,
-/// hashed as [`Keywords::at`] hashes the position. A whole word must be followed by a
-/// space, so that space is part of it. Eight bytes or more: the first eight; shorter: the
-/// first word's key (one-word stems are at least four bytes long).
-fn filter_bit(pattern: &[u8], stem: bool) -> usize {
+/// The filter bits of a folded keyword: what a text position holding it must start with,
+/// hashed as [`Keywords::passes`] hashes the position. A whole word must be followed by a
+/// space, so that space is part of it. Eight bytes or more: the first eight; four to
+/// seven: the first four; a two-letter word and its space: those three and each byte
+/// that can follow in folded text (a space, a letter, a digit, a byte from 0x80).
+fn filter_bits(pattern: &[u8], stem: bool) -> Vec<usize> {
     let mut bytes = pattern.to_vec();
     if !stem {
         bytes.push(b' ');
     }
-    let mut eight = [0u8; 8];
-    for (i, &c) in bytes.iter().take(8).enumerate() {
-        eight[i] = c;
-    }
-    let raw = u64::from_le_bytes(eight);
-    match bytes.len() {
-        8.. => hash_bit(raw, LONG),
-        _ => {
-            let first_word = pattern.split(|&c| c == b' ').next().unwrap_or(&[]);
-            hash_bit(u64::from(pad_key(first_word)), SHORT)
+    assert!(
+        bytes.len() >= 3,
+        "keyword {:?} is shorter than two letters and a space",
+        String::from_utf8_lossy(pattern)
+    );
+    let raw = |bytes: &[u8]| {
+        let mut eight = [0u8; 8];
+        for (i, &c) in bytes.iter().take(8).enumerate() {
+            eight[i] = c;
         }
+        u64::from_le_bytes(eight)
+    };
+    match bytes.len() {
+        8.. => vec![hash_bit(raw(&bytes), LONG)],
+        4..8 => vec![hash_bit(raw(&bytes[..4]), SHORT)],
+        _ => (b'a'..=b'z')
+            .chain(b'0'..=b'9')
+            .chain(0x80..=0xFF)
+            .chain([b' '])
+            .map(|next| hash_bit(raw(&[bytes[0], bytes[1], bytes[2], next]), SHORT))
+            .collect(),
     }
 }
 

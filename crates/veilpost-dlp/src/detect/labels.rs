@@ -245,9 +245,9 @@ impl Engine {
         } else if let (Some(d), Some(m), Some(y)) = (num("id"), num("im"), num("iy")) {
             (d, m, y)
         } else if let (Some(d), Some(m), Some(y)) = (num("nd"), c.name("nm"), num("ny")) {
-            (d, month_number(m.as_str())?, y)
+            (d, month_number(m.as_str().as_bytes())?, y)
         } else if let (Some(d), Some(m), Some(y)) = (num("ed"), c.name("em"), num("ey")) {
-            (d, month_number(m.as_str())?, y)
+            (d, month_number(m.as_str().as_bytes())?, y)
         } else {
             return None;
         };

@@ -44,6 +44,7 @@ impl<'a> Digits<'a> {
     }
 
     /// The first digit at or after `from`.
+    #[inline]
     pub(crate) fn next_from(&mut self, from: usize) -> Option<usize> {
         let mut block = from - from % BLOCK;
         if block != self.block {
