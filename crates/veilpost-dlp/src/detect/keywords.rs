@@ -216,10 +216,10 @@ impl Keywords {
             let mut starts = word & !((word << 1) | carry);
             carry = word >> 63;
             let base = block * masks::BLOCK;
-            let window = f
+            let window: &[u8; WINDOW] = f
                 .get(base..base + WINDOW)
-                .and_then(|w| <&[u8; WINDOW]>::try_from(w).ok());
-            let Some(window) = window else { break };
+                .and_then(|w| w.try_into().ok())
+                .expect("the folded text is padded by a window");
             while starts != 0 {
                 let at = starts.trailing_zeros() as usize;
                 let pos = base + at;
