@@ -26,8 +26,8 @@ pub(crate) struct Collector {
     pub(super) findings: Vec<Finding>,
     /// The dedup key (kind, location, value) of each finding, aligned with `findings`.
     keys: Vec<String>,
-    /// Key -> index into `findings` (a seeded fast hash: the keys come from the message,
-    /// and there are at most `max_findings` of them).
+    /// Key -> index into `findings`. A fast hash seeded per collector: the keys come from
+    /// the message, and a sender cannot aim collisions at a seed it does not know.
     index: HashMap<String, usize, foldhash::fast::RandomState>,
     /// Reused buffer for building keys.
     scratch: String,

@@ -220,6 +220,11 @@ impl Keywords {
                 .get(base..base + WINDOW)
                 .and_then(|w| w.try_into().ok())
                 .expect("the folded text is padded by a window");
+            let eight = |from: usize| {
+                u64::from_le_bytes(
+                    <[u8; 8]>::try_from(&window[from..from + 8]).unwrap_or([b' '; 8]),
+                )
+            };
             while starts != 0 {
                 let at = starts.trailing_zeros() as usize;
                 let pos = base + at;
@@ -227,11 +232,6 @@ impl Keywords {
                 if pos < consumed {
                     continue;
                 }
-                let eight = |from: usize| {
-                    u64::from_le_bytes(
-                        <[u8; 8]>::try_from(&window[from..from + 8]).unwrap_or([b' '; 8]),
-                    )
-                };
                 let head = eight(at);
                 if !self.passes(head) {
                     continue;
