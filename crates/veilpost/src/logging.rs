@@ -43,9 +43,11 @@ pub fn init(format: &str) {
             tracing::error!(panic.location = %location, "panic: {}", panic_text(info));
         }));
     } else {
+        // Colours for a person at a terminal; none in a file or the journal.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
     }
 }
