@@ -27,6 +27,7 @@ signal.signal(signal.SIGINT, on_int)
 body = ("Subject: latency probe\r\nFrom: " + sender + "\r\nTo: " + rcpt + "\r\n\r\n"
         + "Gewone tekst zonder gevoelige gegevens.\r\n" * 100 + ".\r\n").encode()
 samples = []
+stamps = []  # (when, seconds), written to OUT.samples
 s = smtplib.SMTP("127.0.0.1", port, timeout=60)
 s.ehlo("probe.bench")
 while not stop:
@@ -40,6 +41,7 @@ while not stop:
     t0 = time.perf_counter()
     code, _ = s.getreply()
     samples.append(time.perf_counter() - t0)
+    stamps.append((time.time(), samples[-1]))
     if code != 250:
         print(f"probe: {code}", file=sys.stderr)
         break
@@ -57,5 +59,7 @@ def pct(p):
 
 with open(out, "w") as f:
     f.write(f"p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms (n={len(samples)})")
+with open(out + ".samples", "w") as f:
+    f.writelines(f"{at:.3f} {secs * 1000:.1f}\n" for at, secs in stamps)
 with open(out + ".n", "w") as f:
     f.write(str(len(samples)))

@@ -241,7 +241,7 @@ impl crate::Store {
     /// while the gateway runs: `VACUUM INTO` reads one snapshot of the whole database.
     /// PostgreSQL is copied with `pg_dump` by the caller.
     pub async fn snapshot_sqlite(&self, dest: &std::path::Path) -> Result<()> {
-        let crate::db::Pool::Sqlite(pool) = &self.pool else {
+        let crate::db::Pool::Sqlite(pool, _) = &self.pool else {
             return Err(Error::Invalid(
                 "the database is PostgreSQL: it is copied with pg_dump".into(),
             ));

@@ -123,7 +123,8 @@ impl Committer {
 /// statement costs a round trip to the database; under load a group carries dozens of
 /// writes). Audit entries are chained in the order their writes came.
 async fn commit_all(pool: &Pool, t: i64, writes: &[&Write]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.write_tx().await?;
+    // Every 250 waits for this commit: it goes ahead of the other writers.
+    let mut tx = pool.write_tx_first().await?;
     let spooled: Vec<&NewMessage> = writes
         .iter()
         .filter_map(|w| match w {

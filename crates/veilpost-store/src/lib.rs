@@ -288,7 +288,7 @@ impl Store {
     /// on PostgreSQL).
     pub fn sqlite_pool(&self) -> Option<&SqlitePool> {
         match &self.pool {
-            db::Pool::Sqlite(p) => Some(p),
+            db::Pool::Sqlite(p, _) => Some(p),
             db::Pool::Pg(_) => None,
         }
     }

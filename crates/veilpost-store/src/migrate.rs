@@ -100,7 +100,7 @@ impl Store {
         target: &Store,
         mut progress: impl FnMut(&str),
     ) -> Result<Migrated> {
-        let Pool::Sqlite(source) = &self.pool else {
+        let Pool::Sqlite(source, _) = &self.pool else {
             return Err(Error::Invalid("migrate copies from an SQLite store".into()));
         };
         let Pool::Pg(pg) = &target.pool else {

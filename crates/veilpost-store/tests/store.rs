@@ -60,6 +60,43 @@ on_both!(
     small_content_is_kept_with_its_rows,
 );
 
+/// SQLite: no commit checkpoints the WAL itself (the commit holds every writer's turn,
+/// and with it the 250s waiting for it), yet while messages are spooled one after another
+/// the WAL's pages reach the database file and the WAL starts over instead of growing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_in_the_background_and_starts_over() {
+    let dir = temp_dir("checkpoints");
+    let store = Store::open(&dir).await.expect("open");
+    let size = |name: &str| std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+    // 480 messages of 100 kB kept with their rows, one commit after another: 12,000
+    // pages, 48 MB, through the WAL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut content = b"Subject: vulling\r\n\r\n".to_vec();
+    content.resize(100_000, b'x');
+    for k in 0..480 {
+        let mut unique = content.clone();
+        unique.extend_from_slice(format!("{k}\r\n").as_bytes());
+        store
+            .spool(envelope(&["a@ext.test"]), unique)
+            .await
+            .expect("spool");
+    }
+    while size("veilpost.db") < 24_000_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        size("veilpost.db") >= 24_000_000,
+        "the database file stayed at {} bytes: the WAL was not checkpointed",
+        size("veilpost.db")
+    );
+    assert!(
+        size("veilpost.db-wal") < 24_000_000,
+        "the WAL grew to {} bytes: it never started over",
+        size("veilpost.db-wal")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Received content that fits is kept in the database (committed, and made durable, with
 /// its message's rows: no file, no fsync of its own) when blobs live in a directory, on
 /// both engines; larger content is a file of its own. Either is read the same way, survives
