@@ -377,8 +377,13 @@ fn checkpoints(pool: SqlitePool, gate: Gate) {
                 }
             };
             let (finish, next) = checkpoint_plan(frames, before);
-            if finish && let Ok(_turn) = gate.turn(false).await {
-                if let Err(e) = checkpoint().await {
+            if finish {
+                // With no writer adding frames until the turn ends.
+                let done = match gate.turn(false).await {
+                    Ok(_turn) => checkpoint().await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = done {
                     tracing::warn!("WAL checkpoint: {e}");
                 }
             }
