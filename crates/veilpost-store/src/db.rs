@@ -495,8 +495,9 @@ mod tests {
     }
 
     /// The group commit goes ahead of the writers already waiting: it waits for the
-    /// transaction running and at most one other.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// transaction running and at most one other. (One thread: each writer reaches its
+    /// place in line before the next is started.)
+    #[tokio::test]
     async fn the_group_commit_goes_ahead_of_waiting_writers() {
         let gate = Gate::default();
         let running = gate.turn(false).await.expect("running");
