@@ -4,7 +4,8 @@ another until SIGINT and time each from the end of DATA (the final ".") to the s
 reply: how long a client waits while the message is scanned-or-queued and made durable.
 
 Usage: latency.py PORT OUT [RCPT [SENDER]]   (writes "p50 … ms, p99 … ms (n=…)" to OUT, the
-count to OUT.n; RCPT defaults to bob@partner.test, SENDER to ann@praktijk.test)
+count to OUT.n, each sample as "UNIX-TIME MS" to OUT.samples; RCPT defaults to
+bob@partner.test, SENDER to ann@praktijk.test)
 """
 
 import signal
