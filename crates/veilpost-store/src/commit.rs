@@ -96,35 +96,54 @@ impl<T: Send + Sync + 'static> Groups<T> {
 }
 
 /// The group committer: every durable write (spooling, processing results, audit
-/// entries, generated mail) is committed in groups ([`Groups`]).
+/// entries, generated mail) is committed in groups ([`Groups`]). Spooled messages have
+/// groups of their own, ahead of every other writer: a 250 waits for that commit, so it
+/// carries only the new rows, not the processing results (the larger statements).
 #[derive(Debug, Clone)]
-pub(crate) struct Committer(Groups<Write>);
+pub(crate) struct Committer {
+    spools: Groups<Write>,
+    rest: Groups<Write>,
+}
 
 /// Most rows committed in one transaction.
 const BATCH: usize = 128;
 
 impl Committer {
     pub(crate) fn start(pool: Pool, clock: Clock) -> Committer {
-        Committer(Groups::start(
-            pool,
-            clock,
-            1024,
-            BATCH,
-            |pool, t, writes| Box::pin(commit_all(pool, t, writes)),
-        ))
+        Committer {
+            spools: Groups::start(pool.clone(), clock.clone(), 1024, BATCH, |pool, t, w| {
+                Box::pin(commit_all(pool, t, w, true))
+            }),
+            rest: Groups::start(pool, clock, 1024, BATCH, |pool, t, w| {
+                Box::pin(commit_all(pool, t, w, false))
+            }),
+        }
     }
 
     pub(crate) async fn commit(&self, w: Write) -> Result<()> {
-        self.0.submit(w).await?.map_err(Error::Commit)
+        let groups = match w {
+            Write::Spool(_) => &self.spools,
+            _ => &self.rest,
+        };
+        groups.submit(w).await?.map_err(Error::Commit)
     }
 }
 
 /// Commit writes in one transaction, each kind in as few statements as it takes (a
 /// statement costs a round trip to the database; under load a group carries dozens of
-/// writes). Audit entries are chained in the order their writes came.
-async fn commit_all(pool: &Pool, t: i64, writes: &[&Write]) -> Result<(), sqlx::Error> {
-    // Every 250 waits for this commit: it goes ahead of the other writers.
-    let mut tx = pool.write_tx_first().await?;
+/// writes). Audit entries are chained in the order their writes came. `first`: ahead of
+/// the other writers (the spool's groups, which every 250 waits for).
+async fn commit_all(
+    pool: &Pool,
+    t: i64,
+    writes: &[&Write],
+    first: bool,
+) -> Result<(), sqlx::Error> {
+    let mut tx = if first {
+        pool.write_tx_first().await?
+    } else {
+        pool.write_tx().await?
+    };
     let spooled: Vec<&NewMessage> = writes
         .iter()
         .filter_map(|w| match w {
