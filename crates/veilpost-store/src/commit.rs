@@ -1,6 +1,6 @@
 //! The group committer: rows from concurrent writers (spooled messages, processing
-//! results, audit entries, generated mail) are committed in one transaction by one task,
-//! so one fsync serves many writers. When a batch fails, its writes are retried one by one
+//! results, audit entries, generated mail) are committed in one transaction by one task
+//! (one for spooled messages, one for the rest), so one fsync serves many writers. When a batch fails, its writes are retried one by one
 //! so that one bad write does not fail the others. Audit entries are appended through it
 //! ([`Store::audit`]), so the hash chain is extended by one writer at a time.
 

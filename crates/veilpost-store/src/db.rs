@@ -36,9 +36,10 @@ pub(crate) enum Tx {
 /// queue here instead, and each begins as the one before it ends. (A writer in another
 /// process, such as the CLI, still meets the busy handler.)
 ///
-/// The group commit, which every 250 waits for, goes ahead ([`Pool::write_tx_first`]):
-/// the other writers queue for `queue` first and only its holder queues for `lock`, so
-/// the group commit waits for at most the transaction running and one other.
+/// The spool's group commit, which every 250 waits for, goes ahead
+/// ([`Pool::write_tx_first`]): the other writers queue for `queue` first and only its
+/// holder queues for `lock`, so that commit waits for at most the transaction running and
+/// one other.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Gate {
     lock: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -155,9 +156,19 @@ impl Pool {
         self.begin_write(false).await
     }
 
-    /// [`Pool::write_tx`] for the group commit: on SQLite ahead of the other writers.
+    /// [`Pool::write_tx`] for the spool's group commit: on SQLite ahead of the other
+    /// writers.
     pub(crate) async fn write_tx_first(&self) -> Result<Tx, sqlx::Error> {
         self.begin_write(true).await
+    }
+
+    /// A turn at the [`Gate`] for writes outside [`Pool::write_tx`] (a single statement,
+    /// committed by itself): held while they run. `None` on PostgreSQL.
+    pub(crate) async fn write_turn(&self) -> Result<Option<Turn>, sqlx::Error> {
+        match self {
+            Pool::Sqlite(_, gate) => Ok(Some(gate.turn(false).await?)),
+            Pool::Pg(_) => Ok(None),
+        }
     }
 
     async fn begin_write(&self, first: bool) -> Result<Tx, sqlx::Error> {
@@ -336,15 +347,17 @@ const CHECKPOINT_IDLE: Duration = Duration::from_secs(2);
 const WAL_RESTART_FRAMES: i64 = 1000;
 
 /// What the checkpointer does after a look at the WAL's length (frames), now and at the
-/// last look: whether to finish the checkpoint in a turn of its own at the [`Gate`], and
-/// how long to wait before the next look.
+/// last look: whether to finish the checkpoint in a turn of its own at the [`Gate`] (a
+/// long WAL that grew since; one that did not was finished at the last look), and how
+/// long to wait before the next look.
 fn checkpoint_plan(frames: i64, before: i64) -> (bool, Duration) {
-    let wait = if frames == before {
-        CHECKPOINT_IDLE
-    } else {
+    let grew = frames != before;
+    let wait = if grew {
         CHECKPOINT_BUSY
+    } else {
+        CHECKPOINT_IDLE
     };
-    (frames > WAL_RESTART_FRAMES, wait)
+    (grew && frames > WAL_RESTART_FRAMES, wait)
 }
 
 /// No connection checkpoints the WAL by itself (`wal_autocheckpoint = 0`): SQLite would
@@ -403,8 +416,8 @@ mod tests {
             (0, 0, false, CHECKPOINT_IDLE),
             (900, 0, false, CHECKPOINT_BUSY),
             (1200, 900, true, CHECKPOINT_BUSY),
-            // Not grown since: finished now, then looked at less often.
-            (1200, 1200, true, CHECKPOINT_IDLE),
+            // Not grown since: finished at the last look, now looked at less often.
+            (1200, 1200, false, CHECKPOINT_IDLE),
             // Started over by a writer since the last look.
             (30, 1500, false, CHECKPOINT_BUSY),
         ] {
@@ -477,9 +490,8 @@ mod tests {
             let tx = main.write_tx().await?;
             insert("second", tx).await
         });
-        for _ in 0..20 {
-            tokio::task::yield_now().await;
-        }
+        // Time to reach the gate (and, without it, to fail at SQLite's lock at once).
+        tokio::time::sleep(Duration::from_millis(200)).await;
         assert!(!second.is_finished(), "the second writer waits its turn");
         insert("first", first).await.expect("first commits");
         second
@@ -491,6 +503,25 @@ mod tests {
             .await
             .expect("rows");
         assert_eq!(order, [("first".to_string(),), ("second".to_string(),)]);
+        // A single statement outside a transaction takes a turn too.
+        let held = lease.write_tx().await.expect("held");
+        let lone = tokio::spawn(async move {
+            let Pool::Sqlite(p, _) = &lease else {
+                panic!("a SQLite pool")
+            };
+            let _turn = lease.write_turn().await?;
+            sqlx::query("INSERT INTO turns VALUES ('lone')")
+                .execute(p)
+                .await
+                .map(|_| ())
+        });
+        // Time to reach the gate (and, without it, to fail at SQLite's lock at once).
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!lone.is_finished(), "the statement waits its turn");
+        insert("held", held).await.expect("held commits");
+        lone.await
+            .expect("task")
+            .expect("the statement runs after the transaction, without a busy error");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -130,14 +130,14 @@ impl Store {
             crate::Engine::Sqlite => CLAIM_RECEIVED_SQLITE,
             crate::Engine::Postgres => CLAIM_RECEIVED_POSTGRES,
         };
-        // A write: in a transaction, to take its turn with the other writers.
-        let mut tx = self.lease_pool.write_tx().await?;
-        let mut claimed: Vec<ClaimedMessage> = crate::db::on_tx!(&mut tx, c => sqlx::query_as(sql)
+        // A write: it takes its turn with the process's other writers.
+        let turn = self.lease_pool.write_turn().await?;
+        let mut claimed: Vec<ClaimedMessage> = crate::db::on!(&self.lease_pool, ex => sqlx::query_as(sql)
             .bind(t + lease)
             .bind(t)
             .bind(n)
-            .fetch_all(&mut *c).await)?;
-        tx.commit().await?;
+            .fetch_all(ex).await)?;
+        drop(turn);
         claimed.sort_by(|a, b| a.id.cmp(&b.id));
         let ids: Vec<&str> = claimed.iter().map(|m| m.id.as_str()).collect();
         let mut recipients: std::collections::HashMap<String, Vec<(i64, String)>> =
@@ -214,14 +214,14 @@ impl Store {
             crate::Engine::Sqlite => claim_deliveries_sql!(""),
             crate::Engine::Postgres => claim_deliveries_sql!(" FOR UPDATE SKIP LOCKED"),
         };
-        // A write: in a transaction, to take its turn with the other writers.
-        let mut tx = self.lease_pool.write_tx().await?;
-        let mut claimed: Vec<ClaimedRecipient> = crate::db::on_tx!(&mut tx, c => sqlx::query_as(sql)
+        // A write: it takes its turn with the process's other writers.
+        let turn = self.lease_pool.write_turn().await?;
+        let mut claimed: Vec<ClaimedRecipient> = crate::db::on!(&self.lease_pool, ex => sqlx::query_as(sql)
             .bind(t + lease)
             .bind(t)
             .bind(n)
-            .fetch_all(&mut *c).await)?;
-        tx.commit().await?;
+            .fetch_all(ex).await)?;
+        drop(turn);
         claimed.sort_by_key(|r| r.id);
         let mut ids: Vec<&str> = claimed.iter().map(|r| r.message_id.as_str()).collect();
         ids.sort_unstable();
@@ -284,13 +284,10 @@ impl Store {
         recipients: &[i64],
         lease: i64,
     ) -> Result<()> {
-        if messages.is_empty() && recipients.is_empty() {
-            return Ok(());
-        }
         let until = self.now() + lease;
-        let mut tx = self.lease_pool.write_tx().await?;
+        let _turn = self.lease_pool.write_turn().await?;
         for chunk in messages.chunks(500) {
-            crate::db::on_tx!(&mut tx, ex => {
+            crate::db::on!(&self.lease_pool, ex => {
                 let mut q = sqlx::QueryBuilder::new("UPDATE messages SET lease_until = ");
                 q.push_bind(until);
                 q.push(" WHERE state = 'processing' AND id IN (");
@@ -303,7 +300,7 @@ impl Store {
             })?;
         }
         for chunk in recipients.chunks(500) {
-            crate::db::on_tx!(&mut tx, ex => {
+            crate::db::on!(&self.lease_pool, ex => {
                 let mut q = sqlx::QueryBuilder::new("UPDATE recipients SET lease_until = ");
                 q.push_bind(until);
                 q.push(" WHERE state = 'queued' AND id IN (");
@@ -315,7 +312,6 @@ impl Store {
                 q.build().execute(ex).await.map(|_| ())
             })?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
