@@ -139,6 +139,21 @@ async fn commit_all(
     writes: &[&Write],
     first: bool,
 ) -> Result<(), sqlx::Error> {
+    // The spool's groups on SQLite: one round trip (what every 250 waits for).
+    if let Pool::Sqlite(p, gate) = pool
+        && first
+    {
+        let spooled: Option<Vec<&NewMessage>> = writes
+            .iter()
+            .map(|w| match w {
+                Write::Spool(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        if let Some(spooled) = spooled {
+            return crate::messages::spool_in_one_trip(p, gate, &spooled, t).await;
+        }
+    }
     let mut tx = if first {
         pool.write_tx_first().await?
     } else {

@@ -52,7 +52,7 @@ pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
 impl Gate {
     /// Wait for this writer's turn (`first`: ahead of the others), as long as SQLite
     /// would wait for the lock (an error after that, as SQLite's "database is locked").
-    async fn turn(&self, first: bool) -> Result<Turn, sqlx::Error> {
+    pub(crate) async fn turn(&self, first: bool) -> Result<Turn, sqlx::Error> {
         let wait = async {
             if first {
                 self.lock.clone().lock_owned().await

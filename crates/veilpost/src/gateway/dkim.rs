@@ -219,7 +219,9 @@ impl Keys {
     /// The DKIM-Signature header field (with CRLF) for `message`, when we hold the key.
     pub fn signature(&self, domain: &str, message: &[u8]) -> Option<String> {
         let (selector, key) = self.key(domain)?;
-        match key.sign(message, domain, &selector) {
+        let signed = key.sign(message, domain, &selector);
+        super::metrics::dkim_signature(signed.is_ok());
+        match signed {
             Ok(header) => Some(header),
             Err(e) => {
                 tracing::warn!("DKIM signing for {domain} failed: {e}");

@@ -58,6 +58,10 @@ pub fn install() -> Result<PrometheusHandle> {
         "DLP findings by kind (counts only, never the text)"
     );
     describe_counter!(
+        "veilpost_dkim_signatures_total",
+        "DKIM signatures made for the organisation's domains, by result (signed, failed)"
+    );
+    describe_counter!(
         "veilpost_recipients_total",
         "Recipients of processed messages by route (plain, tls, portal, block, internal-link, encrypted-attachment)"
     );
@@ -148,6 +152,12 @@ pub fn scanned(report: &veilpost_dlp::Report, elapsed: Duration) {
     for f in &report.findings {
         counter!("veilpost_dlp_findings_total", "kind" => f.kind_name().to_string()).increment(1);
     }
+}
+
+/// A DKIM signature made (`true`) or failed for one of the organisation's domains.
+pub fn dkim_signature(signed: bool) {
+    let result = if signed { "signed" } else { "failed" };
+    counter!("veilpost_dkim_signatures_total", "result" => result).increment(1);
 }
 
 /// The routes the policy chose for a processed message's recipients.

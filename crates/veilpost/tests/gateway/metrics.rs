@@ -146,6 +146,10 @@ async fn counters_equal_what_happened() {
         ("veilpost_scan_seconds_count", 3.0),
         ("veilpost_dlp_verdicts_total{verdict=\"clean\"}", 2.0),
         ("veilpost_dlp_verdicts_total{verdict=\"sensitive\"}", 1.0),
+        // All from praktijk.test: the three submitted messages (signed while they are
+        // scanned, before their routes are known: the sensitive one too), the portal
+        // notification and the sender's confirmation.
+        ("veilpost_dkim_signatures_total{result=\"signed\"}", 5.0),
         ("veilpost_recipients_total{route=\"plain\"}", 2.0),
         ("veilpost_recipients_total{route=\"portal\"}", 1.0),
         // Over the sink's STARTTLS, which nothing proves: opportunistic, all four.
