@@ -173,6 +173,9 @@ pub(crate) async fn insert_messages(
     at: i64,
     state: &str,
 ) -> Result<(), sqlx::Error> {
+    if ms.is_empty() {
+        return Ok(());
+    }
     match tx {
         crate::db::Tx::Sqlite(t, _) => {
             let mut q = sqlx::QueryBuilder::new("");
@@ -216,7 +219,10 @@ pub(crate) async fn spool_in_one_trip(
         // Whichever statement failed, nothing of the batch stays (a failed COMMIT leaves
         // the transaction open too).
         if let Err(r) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+            // Failing to roll back (no transaction open is one reason): not back to the
+            // pool in a state no one knows.
             tracing::debug!("rollback after a failed spool batch: {r}");
+            conn.close_on_drop();
         }
         return Err(e);
     }
