@@ -317,9 +317,16 @@ async fn connect_sqlite(
         .foreign_keys(true)
         .pragma("wal_autocheckpoint", "0")
         .busy_timeout(busy);
+    // The background checkpointer keeps the WAL short ([`checkpoints`]); should writers
+    // outpace it (a burst of large messages), the commit that takes the WAL past
+    // [`WAL_WRITER_FRAMES`] checkpoints it itself, so the WAL stays bounded.
     let pool = SqlitePoolOptions::new()
         .max_connections(8)
-        .connect_with(options.clone())
+        .connect_with(
+            options
+                .clone()
+                .pragma("wal_autocheckpoint", WAL_WRITER_FRAMES.to_string()),
+        )
         .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
     // NORMAL: a lease commit is not synced (losing one on a power cut only repeats
@@ -346,6 +353,11 @@ const CHECKPOINT_IDLE: Duration = Duration::from_secs(2);
 /// A WAL longer than this (frames, 4 KiB pages) is started over: see [`checkpoints`].
 const WAL_RESTART_FRAMES: i64 = 1000;
 
+/// A WAL this long (16 MB) is checkpointed by the commit that made it so (SQLite's own
+/// automatic checkpoint, on the main pool only): back-pressure for when writers outpace
+/// the background checkpointer.
+const WAL_WRITER_FRAMES: i64 = 4 * WAL_RESTART_FRAMES;
+
 /// What the checkpointer does after a look at the WAL's length (frames), now and at the
 /// last look: whether to finish the checkpoint in a turn of its own at the [`Gate`] (a
 /// long WAL that grew since; one that did not was finished at the last look), and how
@@ -360,8 +372,9 @@ fn checkpoint_plan(frames: i64, before: i64) -> (bool, Duration) {
     (grew && frames > WAL_RESTART_FRAMES, wait)
 }
 
-/// No connection checkpoints the WAL by itself (`wal_autocheckpoint = 0`): SQLite would
-/// do it inside the commit that crossed 1,000 pages, and that commit holds the [`Gate`],
+/// Connections do not checkpoint the WAL at SQLite's usual 1,000 pages (the main pool's
+/// only at [`WAL_WRITER_FRAMES`], as back-pressure; the lease pool's never): SQLite would
+/// do it inside the commit that crossed the threshold, and that commit holds the [`Gate`],
 /// so every writer (and every 250 waiting for a commit) would wait for the copy and its
 /// fsyncs. This task does it instead, on the main pool (`synchronous = FULL`: the WAL is
 /// synced before and the database after copying, so the WAL is reused only once its
@@ -431,7 +444,8 @@ mod tests {
 
     /// The main pool syncs every commit; the lease pool syncs the checkpoints it runs
     /// (NORMAL) — with OFF, pages copied into the database unsynced before the WAL is
-    /// reused, acknowledged messages among them. No connection checkpoints by itself.
+    /// reused, acknowledged messages among them. Only the main pool's connections
+    /// checkpoint by themselves, and only a WAL the background checkpointer let grow long.
     #[tokio::test]
     async fn sqlite_pools_sync_what_must_survive_a_power_cut() {
         let dir = std::env::temp_dir().join(format!("veilpost-db-pools-{}", std::process::id()));
@@ -440,7 +454,7 @@ mod tests {
         let (main, lease) = connect(&Database::Sqlite(dir.join("v.db")))
             .await
             .expect("connect");
-        for (pool, synchronous) in [(&main, 2), (&lease, 1)] {
+        for (pool, synchronous, auto) in [(&main, 2, WAL_WRITER_FRAMES), (&lease, 1, 0)] {
             let Pool::Sqlite(pool, _) = pool else {
                 panic!("a SQLite pool")
             };
@@ -449,11 +463,11 @@ mod tests {
                 .await
                 .expect("synchronous");
             assert_eq!(sync, synchronous);
-            let (auto,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
+            let (automatic,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
                 .fetch_one(pool)
                 .await
                 .expect("wal_autocheckpoint");
-            assert_eq!(auto, 0);
+            assert_eq!(automatic, auto);
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
