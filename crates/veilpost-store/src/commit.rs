@@ -12,7 +12,6 @@ use crate::{AuditEvent, Clock, Error, Result, Store};
 
 /// A write that waits for the group commit.
 pub(crate) enum Write {
-    Spool(NewMessage),
     Processed {
         message_id: String,
         p: crate::Processed,
@@ -101,7 +100,7 @@ impl<T: Send + Sync + 'static> Groups<T> {
 /// carries only the new rows, not the processing results (the larger statements).
 #[derive(Debug, Clone)]
 pub(crate) struct Committer {
-    spools: Groups<Write>,
+    spools: Groups<NewMessage>,
     rest: Groups<Write>,
 }
 
@@ -111,61 +110,56 @@ const BATCH: usize = 128;
 impl Committer {
     pub(crate) fn start(pool: Pool, clock: Clock) -> Committer {
         Committer {
-            spools: Groups::start(pool.clone(), clock.clone(), 1024, BATCH, |pool, t, w| {
-                Box::pin(commit_all(pool, t, w, true))
+            spools: Groups::start(pool.clone(), clock.clone(), 1024, BATCH, |pool, t, ms| {
+                Box::pin(commit_spooled(pool, t, ms))
             }),
             rest: Groups::start(pool, clock, 1024, BATCH, |pool, t, w| {
-                Box::pin(commit_all(pool, t, w, false))
+                Box::pin(commit_all(pool, t, w))
             }),
         }
     }
 
-    pub(crate) async fn commit(&self, w: Write) -> Result<()> {
-        let groups = match w {
-            Write::Spool(_) => &self.spools,
-            _ => &self.rest,
-        };
-        groups.submit(w).await?.map_err(Error::Commit)
+    /// Spool a received message: `Ok` once its group is committed.
+    pub(crate) async fn spool(&self, m: NewMessage) -> Result<()> {
+        self.spools.submit(m).await?.map_err(Error::Commit)
     }
+
+    pub(crate) async fn commit(&self, w: Write) -> Result<()> {
+        self.rest.submit(w).await?.map_err(Error::Commit)
+    }
+}
+
+/// Commit a group of received messages: on SQLite in one round trip, ahead of the other
+/// writers ([`crate::messages::spool_in_one_trip`]); on PostgreSQL in a transaction that
+/// tells the other nodes' idle workers.
+async fn commit_spooled(pool: &Pool, t: i64, ms: &[&NewMessage]) -> Result<(), sqlx::Error> {
+    if let Pool::Sqlite(p, gate) = pool {
+        return crate::messages::spool_in_one_trip(p, gate, ms, t).await;
+    }
+    let mut tx = pool.write_tx().await?;
+    crate::messages::insert_messages(&mut tx, ms, t, "received").await?;
+    announce(&mut tx, "received").await?;
+    tx.commit().await
+}
+
+/// On PostgreSQL, tell the other nodes' idle workers of new work (`what`: see
+/// [`crate::db::WORK_CHANNEL`]) when `tx` commits; nothing on SQLite (one node).
+async fn announce(tx: &mut Tx, what: &str) -> Result<(), sqlx::Error> {
+    if let Tx::Pg(c) = tx {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(crate::db::WORK_CHANNEL)
+            .bind(what)
+            .execute(&mut **c)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Commit writes in one transaction, each kind in as few statements as it takes (a
 /// statement costs a round trip to the database; under load a group carries dozens of
-/// writes). Audit entries are chained in the order their writes came. `first`: ahead of
-/// the other writers (the spool's groups, which every 250 waits for).
-async fn commit_all(
-    pool: &Pool,
-    t: i64,
-    writes: &[&Write],
-    first: bool,
-) -> Result<(), sqlx::Error> {
-    // The spool's groups on SQLite: one round trip (what every 250 waits for).
-    if let Pool::Sqlite(p, gate) = pool
-        && first
-    {
-        let spooled: Option<Vec<&NewMessage>> = writes
-            .iter()
-            .map(|w| match w {
-                Write::Spool(m) => Some(m),
-                _ => None,
-            })
-            .collect();
-        if let Some(spooled) = spooled {
-            return crate::messages::spool_in_one_trip(p, gate, &spooled, t).await;
-        }
-    }
-    let mut tx = if first {
-        pool.write_tx_first().await?
-    } else {
-        pool.write_tx().await?
-    };
-    let spooled: Vec<&NewMessage> = writes
-        .iter()
-        .filter_map(|w| match w {
-            Write::Spool(m) => Some(m),
-            _ => None,
-        })
-        .collect();
+/// writes). Audit entries are chained in the order their writes came.
+async fn commit_all(pool: &Pool, t: i64, writes: &[&Write]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.write_tx().await?;
     let processed: Vec<(&str, &crate::Processed)> = writes
         .iter()
         .filter_map(|w| match w {
@@ -181,7 +175,6 @@ async fn commit_all(
             _ => &[],
         })
         .collect();
-    crate::messages::insert_messages(&mut tx, &spooled, t, "received").await?;
     crate::messages::write_processed(&mut tx, &processed, t).await?;
     let mut generated = false;
     for w in writes {
@@ -191,18 +184,8 @@ async fn commit_all(
         }
     }
     crate::audit::insert_audits(&mut tx, &audit, t).await?;
-    // Other nodes' idle workers hear of the new work when this commits.
-    if let Tx::Pg(c) = &mut tx {
-        let queued = generated || !processed.is_empty();
-        for (new, what) in [(!spooled.is_empty(), "received"), (queued, "queued")] {
-            if new {
-                sqlx::query("SELECT pg_notify($1, $2)")
-                    .bind(crate::db::WORK_CHANNEL)
-                    .bind(what)
-                    .execute(&mut **c)
-                    .await?;
-            }
-        }
+    if generated || !processed.is_empty() {
+        announce(&mut tx, "queued").await?;
     }
     tx.commit().await
 }

@@ -37,9 +37,9 @@ pub(crate) enum Tx {
 /// process, such as the CLI, still meets the busy handler.)
 ///
 /// The spool's group commit, which every 250 waits for, goes ahead
-/// ([`Pool::write_tx_first`]): the other writers queue for `queue` first and only its
-/// holder queues for `lock`, so that commit waits for at most the transaction running and
-/// one other.
+/// ([`crate::messages::spool_in_one_trip`]): the other writers queue for `queue` first and
+/// only its holder queues for `lock`, so that commit waits for at most the transaction
+/// running and one other.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Gate {
     lock: std::sync::Arc<tokio::sync::Mutex<()>>,
@@ -153,13 +153,13 @@ impl Pool {
     /// run side by side; those that must not, take a [`Serial`] lock ([`Tx::serial`]).
     /// On SQLite the transaction first waits its turn at the [`Gate`].
     pub(crate) async fn write_tx(&self) -> Result<Tx, sqlx::Error> {
-        self.begin_write(false).await
-    }
-
-    /// [`Pool::write_tx`] for the spool's group commit: on SQLite ahead of the other
-    /// writers.
-    pub(crate) async fn write_tx_first(&self) -> Result<Tx, sqlx::Error> {
-        self.begin_write(true).await
+        Ok(match self {
+            Pool::Sqlite(p, gate) => {
+                let turn = gate.turn(false).await?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
+            Pool::Pg(p) => Tx::Pg(p.begin().await?),
+        })
     }
 
     /// A turn at the [`Gate`] for writes outside [`Pool::write_tx`] (a single statement,
@@ -169,16 +169,6 @@ impl Pool {
             Pool::Sqlite(_, gate) => Ok(Some(gate.turn(false).await?)),
             Pool::Pg(_) => Ok(None),
         }
-    }
-
-    async fn begin_write(&self, first: bool) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Pool::Sqlite(p, gate) => {
-                let turn = gate.turn(first).await?;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
-            }
-            Pool::Pg(p) => Tx::Pg(p.begin().await?),
-        })
     }
 
     /// The engine's name, for messages.

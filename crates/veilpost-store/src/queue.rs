@@ -284,6 +284,9 @@ impl Store {
         recipients: &[i64],
         lease: i64,
     ) -> Result<()> {
+        if messages.is_empty() && recipients.is_empty() {
+            return Ok(());
+        }
         let until = self.now() + lease;
         let _turn = self.lease_pool.write_turn().await?;
         for chunk in messages.chunks(500) {

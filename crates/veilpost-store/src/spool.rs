@@ -2,7 +2,6 @@
 //! fsync'd first) before the SMTP server answers 250.
 
 use crate::blob::INLINE_MAX;
-use crate::commit::Write;
 use crate::messages::NewMessage;
 use crate::{Blobs, Envelope, Error, Result, Store, new_id};
 
@@ -26,14 +25,14 @@ impl Store {
         let recent = inline.as_deref().map(std::sync::Arc::<[u8]>::from);
         let id = new_id();
         self.committer
-            .commit(Write::Spool(NewMessage {
+            .spool(NewMessage {
                 id: id.clone(),
                 envelope,
                 size,
                 blob: blob.clone(),
                 header_message_id,
                 inline,
-            }))
+            })
             .await?;
         if let Some(content) = recent {
             self.recent.keep(&blob, content);
